@@ -1,0 +1,106 @@
+# mlhep - build, test, benchmark and run.
+#
+#   make deps    install the Debian packages the project needs (idempotent; root)
+#   make all     libmlhep (common/) and the programs into bin/
+#   make test    deps + build (normal and -fsanitize=address,undefined) + every test
+#   make bench   deps + build + benchmarks (ratios against baselines measured in the same run)
+#   make run     deps + build + a sample workflow end to end
+#   make fuzz    libFuzzer targets in fuzz/, each run FUZZ_SECONDS (default 60)
+#   make clean
+#
+# Layout: common/*.c is the library every program links; submit/*.c and worker/*.c
+# each hold one program's main (file mlhep_root.c -> bin/mlhep-root). Tests are
+# tests/unit/test_*.c (one binary each, built with sanitizers) and tests/cli/*.sh.
+# New files are picked up by wildcard: adding a module needs no Makefile edit.
+
+CC      := gcc
+CLANG   := clang
+BASEFLAGS := -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon
+CFLAGS  ?= -O2
+SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq \
+           -lopenblas -lm -lpthread
+
+LIB_SRC   := $(wildcard common/*.c)
+PROG_SRC  := $(wildcard submit/*.c worker/*.c)
+TEST_SRC  := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+HDRS      := $(wildcard common/*.h tests/unit/*.h)
+
+LIB_OBJ      := $(LIB_SRC:common/%.c=build/obj/%.o)
+LIB_ASAN_OBJ := $(LIB_SRC:common/%.c=build/asan/obj/%.o)
+progname      = $(subst _,-,$(basename $(notdir $(1))))
+PROGS        := $(foreach p,$(PROG_SRC),bin/$(call progname,$(p)))
+PROGS_ASAN   := $(foreach p,$(PROG_SRC),build/asan/bin/$(call progname,$(p)))
+TESTS        := $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+REPLAYS      := $(FUZZ_SRC:fuzz/fuzz_%.c=build/asan/fuzz/replay_%)
+FUZZERS      := $(FUZZ_SRC:fuzz/fuzz_%.c=build/fuzz/fuzz_%)
+
+.PHONY: all deps test bench run fuzz clean check-build
+.DEFAULT_GOAL := all
+
+all: $(PROGS)
+
+deps:
+	@sh deploy/deps.sh
+
+build/obj/%.o: common/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+build/asan/obj/%.o: common/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+
+build/libmlhep.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+build/asan/libmlhep.a: $(LIB_ASAN_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+define prog_rules
+bin/$(call progname,$(1)): $(1) build/libmlhep.a $(HDRS)
+	@mkdir -p bin
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(1) build/libmlhep.a $(LDLIBS) -o $$@
+build/asan/bin/$(call progname,$(1)): $(1) build/asan/libmlhep.a $(HDRS)
+	@mkdir -p build/asan/bin
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(1) build/asan/libmlhep.a $(LDLIBS) -o $$@
+endef
+$(foreach p,$(PROG_SRC),$(eval $(call prog_rules,$(p))))
+
+build/asan/tests/%: tests/unit/%.c build/asan/libmlhep.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $< build/asan/libmlhep.a $(LDLIBS) -o $@
+
+# A fuzz target is fuzz/fuzz_NAME.c defining LLVMFuzzerTestOneInput. The replay build
+# (gcc + sanitizers + fuzz/replay.c main) runs saved inputs in `make test`.
+build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $< fuzz/replay.c build/asan/libmlhep.a $(LDLIBS) -o $@
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LDLIBS) -o $@
+
+check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)
+
+test: deps
+	$(MAKE) check-build
+	bash tests/run.sh
+
+bench: deps
+	$(MAKE) all
+	bash bench/run.sh
+
+run: deps
+	$(MAKE) all
+	bash deploy/run-sample.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps $(FUZZERS)
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build bin
