@@ -91,6 +91,7 @@ test: deps
 	bash tests/run.sh
 
 bench: deps
+	@sh deploy/deps.sh deploy/packages.txt deploy/packages-bench.txt
 	$(MAKE) all
 	bash bench/run.sh
 

@@ -1,11 +1,15 @@
 #!/bin/sh
-# Installs the Debian packages listed in deploy/packages.txt that are not yet installed.
+# Installs the Debian packages listed in deploy/packages.txt (or the list files given as
+# arguments, e.g. deploy/packages-bench.txt for `make bench`) that are not yet installed.
 # Idempotent: when everything is present it does nothing (no apt-get update, no network).
 # Run as root on Debian 12. Used by `make deps`, which `make test` and `make run` call.
 set -eu
 here=$(dirname "$0")
 missing=""
-for p in $(grep -v '^#' "$here/packages.txt" | sed 's/#.*//' | tr -s ' \n' ' '); do
+lists="$*"
+[ -n "$lists" ] || lists="$here/packages.txt"
+# shellcheck disable=SC2086
+for p in $(cat $lists | sed 's/#.*//' | tr -s ' \n' ' '); do
   # nodejs/npm may come from another repository; accept any working binary
   case "$p" in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
