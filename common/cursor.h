@@ -1,0 +1,138 @@
+/* cursor.h - bounds-checked big-endian reading of bytes in memory, with a sticky error.
+ *
+ * Every decoder of outside bytes (ROOT headers, keys, streamed objects, baskets) reads
+ * through a cursor: reads past the end return zero and set c->err, and every later
+ * read keeps returning zero, so a decoder reads a whole structure and checks
+ * cur_ok() once at the end. ROOT serialises big-endian: byte order is handled here
+ * (scalars) and in cur_swap_array (bulk column data) and nowhere else. */
+#ifndef MLHEP_CURSOR_H
+#define MLHEP_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct cursor {
+    const uint8_t *base; /* start of the buffer */
+    size_t len;          /* bytes in the buffer */
+    size_t pos;          /* next byte to read */
+    int err;             /* sticky: set by any out-of-range read or cur_fail() */
+} cursor;
+
+static inline void cur_init(cursor *c, const void *buf, size_t len)
+{
+    c->base = (const uint8_t *)buf;
+    c->len = len;
+    c->pos = 0;
+    c->err = 0;
+}
+
+static inline int cur_ok(const cursor *c) { return !c->err; }
+static inline void cur_fail(cursor *c) { c->err = 1; }
+static inline size_t cur_left(const cursor *c) { return c->err || c->pos > c->len ? 0 : c->len - c->pos; }
+
+/* Pointer to the next n bytes and advance, or NULL (and error) if fewer remain. */
+static inline const uint8_t *cur_take(cursor *c, size_t n)
+{
+    if (c->err || n > c->len - c->pos) {
+        c->err = 1;
+        return NULL;
+    }
+    const uint8_t *p = c->base + c->pos;
+    c->pos += n;
+    return p;
+}
+
+static inline void cur_skip(cursor *c, size_t n) { (void)cur_take(c, n); }
+
+/* Moves to absolute position pos (pos == len allowed). */
+static inline void cur_seek(cursor *c, size_t pos)
+{
+    if (c->err || pos > c->len)
+        c->err = 1;
+    else
+        c->pos = pos;
+}
+
+static inline uint8_t cur_u8(cursor *c)
+{
+    const uint8_t *p = cur_take(c, 1);
+    return p ? p[0] : 0;
+}
+
+static inline uint16_t cur_u16(cursor *c)
+{
+    const uint8_t *p = cur_take(c, 2);
+    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+}
+
+static inline uint32_t cur_u32(cursor *c)
+{
+    const uint8_t *p = cur_take(c, 4);
+    return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : 0;
+}
+
+static inline uint64_t cur_u64(cursor *c)
+{
+    uint64_t hi = cur_u32(c);
+    uint64_t lo = cur_u32(c);
+    return (hi << 32) | lo;
+}
+
+static inline int16_t cur_i16(cursor *c) { return (int16_t)cur_u16(c); }
+static inline int32_t cur_i32(cursor *c) { return (int32_t)cur_u32(c); }
+static inline int64_t cur_i64(cursor *c) { return (int64_t)cur_u64(c); }
+
+static inline float cur_f32(cursor *c)
+{
+    uint32_t u = cur_u32(c);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double cur_f64(cursor *c)
+{
+    uint64_t u = cur_u64(c);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* A ROOT string: u8 n (255 => u32 n follows), then n bytes, no terminator.
+ * Returns a pointer into the buffer and sets *n, or NULL on error. */
+static inline const char *cur_rootstr(cursor *c, size_t *n)
+{
+    size_t len = cur_u8(c);
+    if (len == 255)
+        len = cur_u32(c);
+    const uint8_t *p = cur_take(c, len);
+    *n = p ? len : 0;
+    return (const char *)p;
+}
+
+/* Copies a ROOT string into out (NUL-terminated, truncated to outsz-1). */
+static inline void cur_rootstr_copy(cursor *c, char *out, size_t outsz)
+{
+    size_t n;
+    const char *s = cur_rootstr(c, &n);
+    if (n >= outsz)
+        n = outsz - 1;
+    if (s && n)
+        memcpy(out, s, n);
+    out[s ? n : 0] = '\0';
+}
+
+/* Big-endian to host order, count elements of width 1, 2, 4 or 8 bytes.
+ * dst and src may be the same buffer. */
+void cur_swap_array(void *dst, const void *src, size_t count, int width);
+
+/* Big-endian writers for producers of ROOT bytes (the writer and the tests). */
+static inline void be_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void be_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void be_put64(uint8_t *p, uint64_t v) { be_put32(p, (uint32_t)(v >> 32)); be_put32(p + 4, (uint32_t)v); }
+
+#endif

@@ -1,0 +1,126 @@
+/* source.c - byte sources: the local-file implementation and the dispatch by URL
+ * scheme (see source.h). */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct local_impl {
+    int fd;
+} local_impl;
+
+static int local_read_at(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)
+{
+    local_impl *li = s->impl;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(li->fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_set(e, MLHEP_EIO, "read of %zu bytes at offset %llu failed: %s", len,
+                           (unsigned long long)off, strerror(errno));
+        }
+        if (r == 0)
+            return err_set(e, MLHEP_EFORMAT, "file is truncated: wanted %zu bytes at offset %llu, file has %llu",
+                           len, (unsigned long long)off, (unsigned long long)s->size);
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static void local_close(source *s)
+{
+    local_impl *li = s->impl;
+    if (li) {
+        close(li->fd);
+        free(li);
+    }
+}
+
+static const source_ops local_ops = {local_read_at, NULL, local_close};
+
+int source_open_local(const char *path, source **out, mlhep_err *e)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, errno == ENOENT ? MLHEP_ENOTFOUND : MLHEP_EIO, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, MLHEP_EIO, "not a regular file");
+    }
+    source *s = calloc(1, sizeof *s);
+    local_impl *li = calloc(1, sizeof *li);
+    if (!s || !li) {
+        free(s);
+        free(li);
+        close(fd);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    li->fd = fd;
+    s->ops = &local_ops;
+    s->size = (uint64_t)st.st_size;
+    s->impl = li;
+    snprintf(s->name, sizeof s->name, "%s", path);
+    *out = s;
+    return 0;
+}
+
+int source_open(const char *p, source **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (strncmp(p, "file://", 7) == 0)
+        return source_open_local(p + 7, out, e);
+    if (strncmp(p, "root://", 7) == 0 || strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)
+        return err_set(e, MLHEP_EUNSUPPORTED, "remote sources (%.*s) are not supported yet",
+                       (int)(strstr(p, "://") - p + 3), p);
+    if (strstr(p, "://"))
+        return err_set(e, MLHEP_EUNSUPPORTED, "unknown URL scheme");
+    return source_open_local(p, out, e);
+}
+
+int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)
+{
+    if (off > s->size || len > s->size - off)
+        return err_set(e, MLHEP_EFORMAT, "file is truncated or corrupt: wanted %zu bytes at offset %llu, file has %llu",
+                       len, (unsigned long long)off, (unsigned long long)s->size);
+    __atomic_add_fetch(&s->n_requests, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->n_bytes, len, __ATOMIC_RELAXED);
+    return s->ops->read_at(s, off, len, buf, e);
+}
+
+int source_readv(source *s, source_range *r, size_t n, mlhep_err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].off > s->size || r[i].len > s->size - r[i].off)
+            return err_set(e, MLHEP_EFORMAT, "file is truncated or corrupt: wanted %zu bytes at offset %llu, file has %llu",
+                           r[i].len, (unsigned long long)r[i].off, (unsigned long long)s->size);
+    if (s->ops->readv) {
+        __atomic_add_fetch(&s->n_requests, 1, __ATOMIC_RELAXED);
+        for (size_t i = 0; i < n; i++)
+            __atomic_add_fetch(&s->n_bytes, r[i].len, __ATOMIC_RELAXED);
+        return s->ops->readv(s, r, n, e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = source_read(s, r[i].off, r[i].len, r[i].buf, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void source_close(source *s)
+{
+    if (!s)
+        return;
+    if (s->ops && s->ops->close)
+        s->ops->close(s);
+    free(s);
+}
