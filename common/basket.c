@@ -108,6 +108,9 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
     } else {
         if (bk->nbytes < 30)
             return BERR("basket %d: record size %u is corrupt", idx, bk->nbytes);
+        if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
+            return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
+                        (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
         if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
             return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
         int rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
@@ -149,6 +152,9 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         if ((size_t)objlen == zlen) {
             obj = ctx->raw + keylen;
         } else {
+            rc = compress_check(ctx->raw + keylen, zlen, (size_t)objlen, e);
+            if (rc)
+                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
             if (grow((void **)&ctx->obj, &ctx->objcap, (size_t)objlen, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
             rc = compress_unzip(ctx->z, ctx->raw + keylen, zlen, ctx->obj, (size_t)objlen, e);
@@ -281,7 +287,9 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
 
 static int ensure_values(column *out, size_t need, mlhep_err *e)
 {
-    if (grow(&out->values, &out->cap_values, need, dtype_size(out->dt)))
+    /* capacity is kept in bytes: a column may be reused for another dtype */
+    size_t vs = dtype_size(out->dt);
+    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || grow(&out->values, &out->cap_values, need * vs, 1))
         return err_set(e, MLHEP_ENOMEM, "out of memory for %zu values", need);
     return 0;
 }
@@ -395,7 +403,7 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
     }
     for (; idx < b->nbaskets && b->baskets[idx].first < z; idx++) {
         const tbasket *bk = &b->baskets[idx];
-        if (bk->first != a + out->n) {
+        if ((bk->first > a ? bk->first : a) != a + out->n) {
             rc = BERR("basket %d starts at entry %lld, expected %lld (gap in the basket table)", idx,
                       (long long)bk->first, (long long)(a + out->n));
             goto done;

@@ -29,7 +29,7 @@ typedef struct column {
     int64_t *offsets;    /* jagged: n+1 value offsets, offsets[0] == 0 */
     void *values;        /* nvalues values of dt, host byte order */
     size_t nvalues;
-    size_t cap_values;   /* capacity in values */
+    size_t cap_values;   /* capacity of values in bytes */
     size_t cap_offsets;  /* capacity in entries+1 */
 } column;
 

@@ -172,6 +172,25 @@ int compress_unzip(compress_ctx *c, const uint8_t *src, size_t srclen, uint8_t *
     return 0;
 }
 
+int compress_check(const uint8_t *src, size_t srclen, size_t dstlen, mlhep_err *e)
+{
+    size_t in = 0, out = 0;
+    while (in < srclen && out < dstlen) {
+        if (srclen - in < COMPRESS_BLOCK_HEADER)
+            break;
+        const uint8_t *h = src + in;
+        size_t cs = (size_t)h[3] | ((size_t)h[4] << 8) | ((size_t)h[5] << 16);
+        size_t us = (size_t)h[6] | ((size_t)h[7] << 8) | ((size_t)h[8] << 16);
+        if (compress_block_alg(h, srclen - in) < 0)
+            return err_set(e, MLHEP_EFORMAT, "unknown compression block magic 0x%02x%02x", h[0], h[1]);
+        in += COMPRESS_BLOCK_HEADER + cs;
+        out += us;
+    }
+    if (out != dstlen || in > srclen)
+        return err_set(e, MLHEP_EFORMAT, "compressed blocks hold %zu bytes, the record says %zu", out, dstlen);
+    return 0;
+}
+
 int compress_parse(const char *spec, int *alg, int *level, mlhep_err *e)
 {
     static const struct { const char *name; int alg, level; } t[] = {

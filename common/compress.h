@@ -40,6 +40,10 @@ void compress_ctx_free(compress_ctx *c);
 /* Decompresses the blocks in src[0..srclen) into exactly dstlen bytes of dst. */
 int compress_unzip(compress_ctx *c, const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, mlhep_err *e);
 
+/* Checks, without decompressing, that the block headers in src add up to exactly
+ * dstlen output bytes (so a corrupt size is refused before anything is allocated). */
+int compress_check(const uint8_t *src, size_t srclen, size_t dstlen, mlhep_err *e);
+
 /* Algorithm of the first block of a compressed payload (COMPRESS_*), or -1. */
 int compress_block_alg(const uint8_t *src, size_t srclen);
 

@@ -69,6 +69,14 @@ int rootfile_read_payload(rootfile *f, const rootkey *k, uint8_t **out, mlhep_er
     size_t zlen = (size_t)(k->nbytes - k->keylen), olen = (size_t)k->objlen;
     if (olen > ROOTFILE_MAX_OBJLEN)
         return err_set(e, MLHEP_EFORMAT, "record '%s' claims %zu bytes: corrupt", k->name, olen);
+    if (zlen != olen && olen > zlen * 2000 + (1u << 20)) {
+        /* no ROOT codec expands that much: refuse before allocating */
+        uint8_t head[COMPRESS_BLOCK_HEADER * 64];
+        size_t hn = zlen < sizeof head ? zlen : sizeof head;
+        int rc0 = source_read(f->src, k->seekkey + (uint64_t)k->keylen, hn, head, e);
+        if (rc0 || (hn == zlen && compress_check(head, hn, olen, e)))
+            return err_prefix(e, "record '%s' at offset %llu", k->name, (unsigned long long)k->seekkey);
+    }
     uint8_t *obj = malloc(olen ? olen : 1);
     if (!obj)
         return err_set(e, MLHEP_ENOMEM, "out of memory for record '%s' (%zu bytes)", k->name, olen);
@@ -82,6 +90,8 @@ int rootfile_read_payload(rootfile *f, const rootkey *k, uint8_t **out, mlhep_er
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         }
         rc = source_read(f->src, k->seekkey + (uint64_t)k->keylen, zlen, z, e);
+        if (!rc)
+            rc = compress_check(z, zlen, olen, e);
         if (!rc)
             rc = compress_unzip(NULL, z, zlen, obj, olen, e);
         free(z);

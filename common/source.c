@@ -73,6 +73,28 @@ int source_open_local(const char *path, source **out, mlhep_err *e)
     return 0;
 }
 
+static int mem_read_at(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)
+{
+    (void)e;
+    memcpy(buf, (const char *)s->impl + off, len);
+    return 0;
+}
+
+static const source_ops mem_ops = {mem_read_at, NULL, NULL};
+
+int source_open_memory(const void *buf, size_t len, const char *name, source **out, mlhep_err *e)
+{
+    source *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    s->ops = &mem_ops;
+    s->size = len;
+    s->impl = (void *)buf;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    *out = s;
+    return 0;
+}
+
 int source_open(const char *p, source **out, mlhep_err *e)
 {
     *out = NULL;

@@ -45,6 +45,8 @@ struct source {
  * with a clear message until their sources exist. */
 int source_open(const char *path_or_url, source **out, mlhep_err *e);
 int source_open_local(const char *path, source **out, mlhep_err *e);
+/* A source over bytes in memory (not copied: buf must outlive the source). */
+int source_open_memory(const void *buf, size_t len, const char *name, source **out, mlhep_err *e);
 
 /* Exact read of [off, off+len); reading past the end is a format error ("truncated"). */
 int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e);

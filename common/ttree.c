@@ -1266,6 +1266,8 @@ static void flatten(ttree *t, braw *b, const char *prefix, tbranch *parent, int 
                 set_type_name(c, mem, NULL);
         }
     }
+    if (tb->kind != TK_SKIPPED && tb->kind != TK_GROUP && (tb->fixed_len < 1 || tb->fixed_len > 10000000))
+        set_skipped(tb, mem, "corrupt array length in the leaf%s", "");
     if (tb->kind != TK_SKIPPED && tb->kind != TK_GROUP)
         set_type_name(tb, mem, NULL);
 }

@@ -1,0 +1,290 @@
+/* test_reader.c - the ROOT reader beyond the oracle values: entry ranges across
+ * basket boundaries, decoding only overlapping baskets, bounded memory, and clear
+ * errors on bad input. Uses the sample files in ../shared/data/root. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "basket.h"
+#include "rootfile.h"
+#include "test.h"
+#include "ttree.h"
+
+static char path_buf[4096];
+static const char *data(const char *name)
+{
+    const char *d = getenv("MLHEP_SHARED");
+    snprintf(path_buf, sizeof path_buf, "%s/data/root/%s", d ? d : "../shared", name);
+    return path_buf;
+}
+
+static int same_columns(const column *a, const column *b)
+{
+    if (a->n != b->n || a->nvalues != b->nvalues || a->dt != b->dt || a->jagged != b->jagged)
+        return 0;
+    if (memcmp(a->values, b->values, a->nvalues * dtype_size(a->dt)) != 0)
+        return 0;
+    if (a->jagged)
+        for (int64_t i = 0; i <= a->n; i++)
+            if (a->offsets[i] != b->offsets[i])
+                return 0;
+    return 1;
+}
+
+/* Appends chunk c to acc (same dtype), rebasing offsets. */
+static void append(column *acc, const column *c)
+{
+    size_t vs = dtype_size(c->dt);
+    acc->dt = c->dt;
+    acc->jagged = c->jagged;
+    acc->values = realloc(acc->values, (acc->nvalues + c->nvalues) * vs + 1);
+    memcpy((char *)acc->values + acc->nvalues * vs, c->values, c->nvalues * vs);
+    if (c->jagged) {
+        acc->offsets = realloc(acc->offsets, (size_t)(acc->n + c->n + 1) * sizeof(int64_t));
+        if (acc->n == 0)
+            acc->offsets[0] = 0;
+        for (int64_t i = 1; i <= c->n; i++)
+            acc->offsets[acc->n + i] = (int64_t)acc->nvalues + c->offsets[i];
+    }
+    acc->nvalues += c->nvalues;
+    acc->n += c->n;
+}
+
+static int chunked_equals_full(const char *file, int64_t step, int *nchecked)
+{
+    mlhep_err e;
+    rootfile *f;
+    if (rootfile_open(data(file), &f, &e))
+        return 0;
+    rootfile_tree *trees;
+    size_t nt;
+    int ok = rootfile_list_trees(f, &trees, &nt, &e) == 0;
+    for (size_t i = 0; ok && i < nt; i++) {
+        ttree *t;
+        if (ttree_open_key(f, &trees[i].key, trees[i].path, &t, &e)) {
+            ok = 0;
+            break;
+        }
+        for (int j = 0; ok && j < t->nbranches; j++) {
+            const tbranch *b = t->branches[j];
+            if (b->kind != TK_FLAT && b->kind != TK_FIXED && b->kind != TK_JAGGED)
+                continue;
+            column full, part, acc;
+            column_init(&full);
+            column_init(&part);
+            column_init(&acc);
+            if (basket_read(f, b, 0, b->entries, &full, NULL, &e)) {
+                printf("  %s %s: %s\n", file, b->name, e.msg);
+                ok = 0;
+            }
+            basket_ctx *ctx = basket_ctx_new();
+            for (int64_t a = 0; ok && a < b->entries; a += step) {
+                int64_t z = a + step < b->entries ? a + step : b->entries;
+                if (basket_read(f, b, a, z, &part, ctx, &e)) {
+                    printf("  %s %s [%lld,%lld): %s\n", file, b->name, (long long)a, (long long)z, e.msg);
+                    ok = 0;
+                    break;
+                }
+                append(&acc, &part);
+            }
+            if (ok && !same_columns(&full, &acc)) {
+                printf("  %s %s: chunked read (step %lld) differs from full read\n", file, b->name, (long long)step);
+                ok = 0;
+            }
+            (*nchecked)++;
+            basket_ctx_free(ctx);
+            column_free(&full);
+            column_free(&part);
+            column_free(&acc);
+        }
+        ttree_free(t);
+    }
+    free(trees);
+    rootfile_close(f);
+    return ok;
+}
+
+TEST(entry_ranges_match_full_reads)
+{
+    const char *files[] = {"uproot-HZZ.root", "uproot-sample-6.20.04-lz4.root", "uproot-sample-5.23.02-zlib.root",
+                           "uproot-issue-816.root", "uproot-issue21.root", "uproot-nesteddirs.root",
+                           "uproot-small-flat-tree.root", "uproot-HZZ-lzma.root"};
+    int n = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        CHECKF(chunked_equals_full(files[i], 7, &n), "%s step 7", files[i]);
+        CHECKF(chunked_equals_full(files[i], 1000, &n), "%s step 1000", files[i]);
+    }
+    CHECK(n > 100);
+}
+
+TEST(only_overlapping_baskets_are_decoded)
+{
+    mlhep_err e;
+    rootfile *f;
+    CHECK(rootfile_open(data("uproot-issue412.root"), &f, &e) == 0);
+    ttree *t;
+    CHECK(ttree_open(f, "test", &t, &e) == 0);
+    CHECK(t->nbranches == 2);
+    const tbranch *b = t->branches[0];
+    CHECKF(b->nbaskets == 100, "%d baskets", b->nbaskets);
+    basket_ctx *ctx = basket_ctx_new();
+    column c;
+    column_init(&c);
+    int64_t mid = b->baskets[50].first + 3;
+    CHECK(basket_read(f, b, mid, mid + 10, &c, ctx, &e) == 0);
+    CHECK(c.n == 10);
+    /* one basket of 10000 int64 values (80 kB) was inflated, not the whole branch */
+    uint64_t one = basket_ctx_bytes(ctx);
+    CHECKF(one > 0 && one <= 2 * 8 * (uint64_t)b->baskets[50].n + 1000, "%llu bytes", (unsigned long long)one);
+    /* a range across a boundary decodes exactly two */
+    int64_t edge = b->baskets[60].first - 5;
+    CHECK(basket_read(f, b, edge, edge + 10, &c, ctx, &e) == 0);
+    CHECK(basket_ctx_bytes(ctx) - one <= 2 * (2 * 8 * (uint64_t)b->baskets[50].n + 1000));
+    column full;
+    column_init(&full);
+    CHECK(basket_read(f, b, 0, b->entries, &full, NULL, &e) == 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(((int64_t *)c.values)[i] == ((int64_t *)full.values)[edge + i]);
+    column_free(&full);
+    column_free(&c);
+    basket_ctx_free(ctx);
+    ttree_free(t);
+    rootfile_close(f);
+}
+
+TEST(threads_give_same_columns)
+{
+    mlhep_err e;
+    rootfile *f;
+    CHECK(rootfile_open(data("uproot-HZZ-zstd.root"), &f, &e) == 0);
+    ttree *t;
+    CHECK(ttree_open(f, "events", &t, &e) == 0);
+    const tbranch *bs[64];
+    int n = 0;
+    for (int i = 0; i < t->nbranches && n < 64; i++)
+        if (t->branches[i]->kind != TK_SKIPPED && t->branches[i]->dt != DT_NONE)
+            bs[n++] = t->branches[i];
+    column one[64], two[64];
+    for (int i = 0; i < n; i++) {
+        column_init(&one[i]);
+        column_init(&two[i]);
+    }
+    CHECK(basket_read_many(f, bs, n, 100, 2000, one, 1, &e) == 0);
+    CHECK(basket_read_many(f, bs, n, 100, 2000, two, 2, &e) == 0);
+    for (int i = 0; i < n; i++) {
+        CHECK(same_columns(&one[i], &two[i]));
+        column_free(&one[i]);
+        column_free(&two[i]);
+    }
+    ttree_free(t);
+    rootfile_close(f);
+}
+
+static const char *write_temp(const uint8_t *buf, size_t n)
+{
+    static char p[64];
+    snprintf(p, sizeof p, "/tmp/mlhep-test-reader-%d.root", (int)getpid());
+    FILE *f = fopen(p, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    return p;
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*n);
+    if (fread(b, 1, *n, f) != *n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    return b;
+}
+
+TEST(bad_input_gives_clear_errors)
+{
+    mlhep_err e;
+    rootfile *f;
+    CHECK(rootfile_open("/nonexistent/x.root", &f, &e) == MLHEP_ENOTFOUND);
+    CHECKF(strstr(e.msg, "/nonexistent/x.root") != NULL, "%s", e.msg);
+
+    uint8_t junk[200] = "this is not a ROOT file at all";
+    const char *p = write_temp(junk, sizeof junk);
+    CHECK(rootfile_open(p, &f, &e) == MLHEP_EFORMAT);
+    CHECKF(strstr(e.msg, "not a ROOT file") != NULL, "%s", e.msg);
+
+    size_t n;
+    uint8_t *whole = slurp(data("uproot-HZZ.root"), &n);
+    CHECK(whole != NULL);
+    p = write_temp(whole, n / 2); /* truncated copy */
+    int rc = rootfile_open(p, &f, &e);
+    CHECK(rc == MLHEP_EFORMAT);
+    CHECKF(strstr(e.msg, "truncated") != NULL, "%s", e.msg);
+
+    CHECK(rootfile_open(data("uproot-HZZ.root"), &f, &e) == 0);
+    ttree *t;
+    CHECK(ttree_open(f, "Events", &t, &e) == MLHEP_ENOTFOUND);
+    CHECKF(strstr(e.msg, "tree 'Events' not found") && strstr(e.msg, "events"), "%s", e.msg);
+    CHECK(ttree_open(f, "events", &t, &e) == 0);
+    CHECK(ttree_branch(t, "Jet_pt") == NULL);
+    ttree_free(t);
+    rootfile_close(f);
+
+    /* corrupt every basket region: errors, never crashes or wrong sizes */
+    for (size_t off = 2000; off + 64 < n; off += 997)
+        whole[off] ^= 0xA5;
+    p = write_temp(whole, n);
+    if (rootfile_open(p, &f, &e) == 0) {
+        if (ttree_open(f, "events", &t, &e) == 0) {
+            int errors = 0;
+            column c;
+            column_init(&c);
+            for (int i = 0; i < t->nbranches; i++)
+                if (t->branches[i]->kind != TK_SKIPPED && t->branches[i]->dt != DT_NONE &&
+                    basket_read(f, t->branches[i], 0, t->branches[i]->entries, &c, NULL, &e) != 0) {
+                    errors++;
+                    CHECKF(strstr(e.msg, "branch '") != NULL, "%s", e.msg);
+                }
+            CHECK(errors > 0);
+            column_free(&c);
+            ttree_free(t);
+        }
+        rootfile_close(f);
+    }
+    free(whole);
+    unlink(p);
+}
+
+TEST(skipped_branches_are_refused_by_name)
+{
+    mlhep_err e;
+    rootfile *f;
+    CHECK(rootfile_open(data("uproot-Zmumu.root"), &f, &e) == 0);
+    ttree *t;
+    CHECK(ttree_open(f, "events", &t, &e) == 0);
+    tbranch *b = ttree_branch(t, "Type");
+    CHECK(b && b->kind == TK_SKIPPED);
+    column c;
+    column_init(&c);
+    CHECK(basket_read(f, b, 0, 10, &c, NULL, &e) == MLHEP_EUNSUPPORTED);
+    CHECKF(strstr(e.msg, "'Type'") && strstr(e.msg, "string"), "%s", e.msg);
+    column_free(&c);
+    ttree_free(t);
+    rootfile_close(f);
+}
+
+int main(void)
+{
+    RUN(entry_ranges_match_full_reads);
+    RUN(only_overlapping_baskets_are_decoded);
+    RUN(threads_give_same_columns);
+    RUN(bad_input_gives_clear_errors);
+    RUN(skipped_branches_are_refused_by_name);
+    return test_summary();
+}
