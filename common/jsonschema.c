@@ -686,8 +686,8 @@ static int try_schema(vctx *c, const json_t *sc, const json_t *inst, int depth, 
 }
 
 /* anyOf / oneOf with no passing branch: report the most specific failure. */
-static int report_alternatives(vctx *c, const char *kw, mlhep_err *errs, int *depths, int *types,
-                               size_t n)
+static int report_alternatives(vctx *c, const json_t *inst, const char *kw, mlhep_err *errs,
+                               int *depths, int *types, size_t n)
 {
     int here = ptr_depth(c->ptr), best = -1, all_type = 1, mask = 0;
     for (size_t i = 0; i < n; i++) {
@@ -707,7 +707,7 @@ static int report_alternatives(vctx *c, const char *kw, mlhep_err *errs, int *de
     if (all_type) {
         char t[128];
         types_text(mask, t, sizeof t);
-        int rc = vfail(c, "expected %s", t);
+        int rc = vfail(c, "expected %s, got %s", t, inst_type_name(inst));
         c->err_types = mask;
         return rc;
     }
@@ -1006,7 +1006,7 @@ static int validate(vctx *c, const json_t *sc, const json_t *inst, int depth)
         }
         rc = 0;
         if (nok == 0)
-            rc = report_alternatives(c, pass == 0 ? "anyOf" : "oneOf", errs, depths, types, n);
+            rc = report_alternatives(c, inst, pass == 0 ? "anyOf" : "oneOf", errs, depths, types, n);
         else if (pass == 1 && nok > 1)
             rc = vfail(c, "matches more than one of the oneOf alternatives (%zu and %zu)",
                        first_ok + 1, second_ok + 1);

@@ -4,6 +4,7 @@
 #include "jsonschema.h"
 #include "test.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -319,6 +320,105 @@ TEST(ptr_append_escapes)
     CHECK(strlen(small) < sizeof small);
 }
 
+/* Every example under schemas/examples/<schema>/{good,bad}/ goes through the real
+ * schema: good ones must pass, bad ones must fail with a message containing the text
+ * of the sidecar NAME.expect file. One PASS/FAIL line per example. */
+static int read_text(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+        buf[--got] = 0;
+    return 0;
+}
+
+static int json_file_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+static void run_examples(const char *dir, const char *schema_name, int good, int *count)
+{
+    char sub[4400];
+    snprintf(sub, sizeof sub, "%s/examples/%s/%s", dir, schema_name, good ? "good" : "bad");
+    char spath[4400];
+    snprintf(spath, sizeof spath, "%s/%s.schema.json", dir, schema_name);
+    jschema *s = NULL;
+    mlhep_err e;
+    if (jschema_load_file(spath, &s, &e) != 0) {
+        printf("FAIL schemas:%s: schema does not load: %s\n", schema_name, e.msg);
+        test_nfail_++;
+        return;
+    }
+    struct dirent **ents;
+    int n = scandir(sub, &ents, json_file_filter, alphasort);
+    for (int i = 0; i < n; i++) {
+        char path[4700], name[600], why[8192] = "";
+        snprintf(path, sizeof path, "%s/%s", sub, ents[i]->d_name);
+        snprintf(name, sizeof name, "%s/%s/%s", schema_name, good ? "good" : "bad", ents[i]->d_name);
+        free(ents[i]);
+        (*count)++;
+        json_error_t je;
+        json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!doc) {
+            snprintf(why, sizeof why, "not JSON: line %d: %s", je.line, je.text);
+        } else {
+            err_clear(&e);
+            int rc = jschema_validate(s, doc, schema_name, &e);
+            json_decref(doc);
+            if (good && rc)
+                snprintf(why, sizeof why, "rejected: %s", e.msg);
+            if (!good) {
+                char xp[4800], expect[1024];
+                snprintf(xp, sizeof xp, "%.*s.expect", (int)(strlen(path) - 5), path);
+                if (read_text(xp, expect, sizeof expect) != 0 || !expect[0])
+                    snprintf(why, sizeof why, "no %s with the expected message", xp);
+                else if (!rc)
+                    snprintf(why, sizeof why, "accepted, expected \"%s\"", expect);
+                else if (!strstr(e.msg, expect))
+                    snprintf(why, sizeof why, "message \"%s\" lacks \"%s\"", e.msg, expect);
+            }
+        }
+        if (why[0]) {
+            printf("FAIL schemas:%s: %s\n", name, why);
+            test_nfail_++;
+        } else {
+            printf("PASS schemas:%s\n", name);
+            test_npass_++;
+        }
+    }
+    if (n > 0)
+        free(ents);
+    jschema_free(s);
+}
+
+static void schema_examples(void)
+{
+    char dir[4096];
+    mlhep_err e;
+    const char *names[] = {"workflow", "job-status", "predict-request", "predict-response"};
+    if (jschema_find_dir(NULL, dir, sizeof dir, &e) != 0) {
+        printf("FAIL schemas: %s\n", e.msg);
+        test_nfail_++;
+        return;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int ngood = 0, nbad = 0;
+        run_examples(dir, names[i], 1, &ngood);
+        run_examples(dir, names[i], 0, &nbad);
+        if (ngood == 0 || nbad == 0) {
+            printf("FAIL schemas:%s: needs good and bad examples (%d good, %d bad)\n", names[i],
+                   ngood, nbad);
+            test_nfail_++;
+        }
+    }
+}
+
 int main(void)
 {
     RUN(types);
@@ -332,5 +432,6 @@ int main(void)
     RUN(schema_load_errors);
     RUN(find_dir_and_load_named);
     RUN(ptr_append_escapes);
+    schema_examples();
     return test_summary();
 }
