@@ -411,15 +411,17 @@ static inline uint8_t bin_value(const float *cuts, uint32_t n, float v)
 {
     if (isnan(v))
         return 0;
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cuts[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (n == 0)
+        return 1;
+    /* branchless search for #{cuts <= v} */
+    const float *base = cuts;
+    uint32_t len = n;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        base += (size_t)(base[half - 1] <= v) * half; /* arithmetic, not a branch */
+        len -= half;
     }
-    return (uint8_t)(lo + 1);
+    return (uint8_t)((uint32_t)(base - cuts) + (*base <= v) + 1);
 }
 
 typedef struct bin_ctx {
@@ -934,6 +936,26 @@ static inline int tnode_leaf(const tnode *nodes, const uint8_t *row)
     return i;
 }
 
+/* Adds leaf values to the margins of the rows each leaf holds (when every row took
+ * part in the tree, the partition already knows each row's leaf). */
+typedef struct leafadd_ctx {
+    const trainer *t;
+    const float *leafval;
+} leafadd_ctx;
+
+static void leafadd_task(void *vctx, size_t task, int tid)
+{
+    (void)tid;
+    leafadd_ctx *c = vctx;
+    const trainer *t = c->t;
+    const tnode *nd = &t->nodes[task];
+    if (nd->left >= 0)
+        return;
+    float v = c->leafval[task];
+    for (uint32_t i = nd->begin; i < nd->end; i++)
+        t->margin[t->idx[i]] += v;
+}
+
 typedef struct update_ctx {
     const tnode *nodes;   /* NULL: no tree yet, only gradients/loss */
     const float *leafval; /* per tnode */
@@ -962,7 +984,7 @@ static void update_task(void *vctx, size_t task, int tid)
         float y = ds->y[r], w = ds->w[r];
         float ex = expf(-fabsf(m));
         float p = m >= 0 ? 1.0f / (1.0f + ex) : ex / (1.0f + ex);
-        float l1p = log1pf(ex);
+        float l1p = logf(1.0f + ex); /* ex in (0,1]: accurate enough for the loss report */
         loss += (double)w * (y * (fmaxf(-m, 0) + l1p) + (1 - y) * (fmaxf(m, 0) + l1p));
         ws += w;
         if (c->gh) {
@@ -1182,6 +1204,11 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
             goto done;
         }
         update_ctx u = {t.nodes, leafval, train, t.margin, t.gh, bl, bl + maxblk};
+        if (t.nidx == t.n) { /* all rows are in the leaves' ranges: no traversal needed */
+            leafadd_ctx la = {&t, leafval};
+            pool_run(t.pl, leafadd_task, &la, (size_t)t.nnodes);
+            u.nodes = NULL;
+        }
         double tl = run_update(t.pl, &u);
         double vl = NAN;
         if (valid) {

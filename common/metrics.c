@@ -124,7 +124,7 @@ int metrics_mc_accuracy(const float *label, const float *prob, const float *w, s
         return err_set(e, MLHEP_EINVAL, "multi-class accuracy: zero classes");
     double ok = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t c;
+        size_t c = 0;
         int rc = class_of(label[i], k, i, &c, e);
         if (rc)
             return rc;
@@ -149,7 +149,7 @@ int metrics_mc_xent(const float *label, const float *prob, const float *w, size_
         return err_set(e, MLHEP_EINVAL, "categorical cross-entropy: zero classes");
     double s = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t c;
+        size_t c = 0;
         int rc = class_of(label[i], k, i, &c, e);
         if (rc)
             return rc;
