@@ -8,11 +8,12 @@
 # trainer runs REPEATS times (interleaved); the fastest run counts. Time is wall clock
 # from float matrix to trained model (XGBoost: DMatrix + train; mlhep: cuts + binning +
 # train). AUC on a held-out set, computed by sklearn for both.
-# Knobs (environment): ROWS COLS TREES DEPTH ETA BINS THREADS REPEATS TEST_ROWS.
+# Knobs (environment): ROWS COLS TREES DEPTH ETA BINS REPEATS TEST_ROWS, and THREADS
+# (a list of thread counts, default "1 2"; both trainers get the same count).
 set -eu
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-200000} COLS=${COLS:-50} TREES=${TREES:-100} DEPTH=${DEPTH:-6} ETA=${ETA:-0.3}
-BINS=${BINS:-256} THREADS=${THREADS:-2} REPEATS=${REPEATS:-3} TEST_ROWS=${TEST_ROWS:-100000}
+BINS=${BINS:-256} THREADS=${THREADS:-"1 2"} REPEATS=${REPEATS:-3} TEST_ROWS=${TEST_ROWS:-100000}
 PY=/usr/bin/python3
 if ! $PY -c 'import xgboost, sklearn, numpy' 2>/dev/null; then
     echo "bench_gbdt: FAIL: python3-xgboost / python3-sklearn / python3-numpy missing (deploy/packages-bench.txt)"
@@ -79,7 +80,9 @@ X[:n_train].tofile(f"{work}/train_x.f32"); y[:n_train].tofile(f"{work}/train_y.f
 X[n_train:].tofile(f"{work}/test_x.f32"); y[n_train:].tofile(f"{work}/test_y.f32")
 EOF
 
-$PY - "$work" "$COLS" "$TREES" "$DEPTH" "$ETA" "$BINS" "$THREADS" "$REPEATS" <<'EOF'
+echo "gbdt: load average before the timed runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+for nthreads in $THREADS; do
+$PY - "$work" "$COLS" "$TREES" "$DEPTH" "$ETA" "$BINS" "$nthreads" "$REPEATS" <<'EOF'
 import sys, time, subprocess, numpy as np, xgboost as xgb
 from sklearn.metrics import roc_auc_score
 work, ncols, trees, depth, eta, bins, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
@@ -111,3 +114,4 @@ print(f"gbdt test AUC: mlhep {auc_m:.5f}, xgboost {auc_x:.5f}, difference {auc_m
 ok = tm / tx <= 1.5 and abs(auc_m - auc_x) <= 0.005
 print("gbdt bench: " + ("within aims" if ok else "OUTSIDE aims"))
 EOF
+done

@@ -659,6 +659,10 @@ static int new_node(trainer *t)
         if (!n)
             return -1;
         t->nodes = n;
+        int *w = realloc(t->work, (size_t)cap * sizeof *w); /* lists distinct nodes */
+        if (!w)
+            return -1;
+        t->work = w;
         t->capnodes = cap;
     }
     tnode *n = &t->nodes[t->nnodes];
@@ -1099,10 +1103,6 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     t.hslots = train->hoff[train->ncols];
     t.lambda = p->lambda;
     t.mcw = p->min_child_weight;
-    /* nodes of one level: at most 2^depth, and each has at least one row */
-    size_t maxnodes = (size_t)1 << p->max_depth;
-    if (maxnodes > train->nrows)
-        maxnodes = train->nrows;
     size_t nblk = (t.n + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
     size_t nvblk = valid ? (valid->nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK : 0;
     size_t maxblk = nblk > nvblk ? nblk : nvblk;
@@ -1117,7 +1117,6 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     t.idx = malloc(t.n * sizeof(uint32_t));
     t.tmp = malloc(t.n * sizeof(uint32_t));
     t.sel = malloc(t.ncols * sizeof(uint32_t));
-    t.work = malloc((maxnodes + 1) * sizeof(int));
     if (hist) {
         hist->train_loss = malloc((size_t)p->n_trees * sizeof(double));
         if (valid)
@@ -1129,7 +1128,7 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
         m->base_margin = logf(p->base_score / (1.0f - p->base_score));
     }
     if (!m || !m->tree_off || !bl || (valid && !vmargin) || !t.pl || !t.gh || !t.margin ||
-        !t.idx || !t.tmp || !t.sel || !t.work ||
+        !t.idx || !t.tmp || !t.sel ||
         (hist && (!hist->train_loss || (valid && !hist->valid_loss)))) {
         rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for training on %zu rows", t.n);
         goto done;
