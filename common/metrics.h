@@ -18,8 +18,9 @@
 
 #include "err.h"
 
-/* Probabilities are clipped to [METRICS_EPS, 1 - METRICS_EPS] before taking logs. */
-#define METRICS_EPS 1e-15
+/* Probabilities are clipped to [METRICS_EPS, 1 - METRICS_EPS] before taking logs
+ * (double machine epsilon, as sklearn.metrics.log_loss does for float64 input). */
+#define METRICS_EPS 2.220446049250313e-16
 
 /* Weighted confusion matrix of a binary classifier at a threshold (score >= threshold
  * is predicted positive). With weights == NULL the entries are row counts. */

@@ -177,11 +177,11 @@ TEST(logloss_accuracy_confusion)
     double refw = -(2 * log((double)0.9f) + log(1.0 - (double)0.2f) + log((double)0.4f) + log(1.0 - (double)0.6f)) / 5;
     CHECK_NEAR(metrics_logloss(y, p, w, 4), refw, 1e-12);
     CHECK_NEAR(metrics_accuracy(y, p, w, 4, 0.5), 3.0 / 5, 1e-12);
-    /* clipping: p = 0 for a positive gives -log(1e-15), not inf */
+    /* clipping: p = 0 for a positive gives -log(eps), not inf */
     float y0[] = {1}, p0[] = {0};
-    CHECK_NEAR(metrics_logloss(y0, p0, NULL, 1), -log(1e-15), 1e-9);
+    CHECK_NEAR(metrics_logloss(y0, p0, NULL, 1), -log(METRICS_EPS), 1e-9);
     float pn[] = {NAN};
-    CHECK_NEAR(metrics_logloss(y0, pn, NULL, 1), -log(1e-15), 1e-9);
+    CHECK_NEAR(metrics_logloss(y0, pn, NULL, 1), -log(METRICS_EPS), 1e-9);
     CHECK_NEAR(metrics_accuracy(y0, pn, NULL, 1, 0.5), 0, 0);
     CHECK(isnan(metrics_logloss(y, p, NULL, 0)));
     /* streaming in two chunks == one shot */
@@ -254,8 +254,53 @@ TEST(auc_large_is_fast_and_exact_on_ties)
     CHECK_NEAR(auc, num / (P * Nn), 1e-12);
 }
 
-int main(void)
+/* `--eval FILE`: FILE holds n rows of float32 (label, score, weight); prints the
+ * metrics for tests/cli/metrics_sklearn.sh to compare with scikit-learn. */
+static int eval_file(const char *path)
 {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 1;
+    fseek(f, 0, SEEK_END);
+    size_t n = (size_t)ftell(f) / 12;
+    fseek(f, 0, SEEK_SET);
+    float *v = malloc(n * 12 + 1), *y = malloc(n * 4 + 1), *s = malloc(n * 4 + 1),
+          *w = malloc(n * 4 + 1);
+    if (!v || !y || !s || !w || fread(v, 12, n, f) != n)
+        return 1;
+    fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = v[3 * i];
+        s[i] = v[3 * i + 1];
+        w[i] = v[3 * i + 2];
+    }
+    mlhep_err e;
+    double auc, aucw;
+    metrics_roc roc;
+    if (metrics_roc_auc(y, s, NULL, n, &auc, &e) || metrics_roc_auc(y, s, w, n, &aucw, &e) ||
+        metrics_roc_curve(y, s, NULL, n, 0, &roc, &e)) {
+        printf("error %s\n", e.msg);
+        return 1;
+    }
+    metrics_confusion cm = metrics_confusion_at(y, s, NULL, n, 0.5);
+    printf("auc %.17g\nauc_weighted %.17g\nlogloss %.17g\nlogloss_weighted %.17g\n"
+           "accuracy %.17g\nroc_points %zu\ntn %.0f\nfp %.0f\nfn %.0f\ntp %.0f\n",
+           auc, aucw, metrics_logloss(y, s, NULL, n), metrics_logloss(y, s, w, n),
+           metrics_accuracy(y, s, NULL, n, 0.5), roc.n, cm.tn, cm.fp, cm.fn, cm.tp);
+    for (size_t i = 0; i < roc.n; i++)
+        printf("roc %.17g %.17g %.9g\n", roc.fpr[i], roc.tpr[i], roc.thr[i]);
+    metrics_roc_free(&roc);
+    free(v);
+    free(y);
+    free(s);
+    free(w);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--eval") == 0)
+        return eval_file(argv[2]);
     RUN(auc_hand_cases);
     RUN(auc_bad_input);
     RUN(auc_vs_brute_force_random);
