@@ -660,7 +660,7 @@ static int build_from_json(const json_t *root, size_t n_inputs, mlp **out, mlhep
 {
     int rc = 0;
     if (!json_is_object(root))
-        return err_set(e, MLHEP_EINVAL, "model spec must be a JSON object");
+        return err_set(e, MLHEP_EINVAL, "must be a JSON object");
     if (n_inputs < 1 || n_inputs > MLP_MAX_UNITS)
         return err_set(e, MLHEP_EINVAL, "number of input features %zu is not in [1, %d]", n_inputs,
                        MLP_MAX_UNITS);
@@ -681,7 +681,7 @@ static int build_from_json(const json_t *root, size_t n_inputs, mlp **out, mlhep
         if (!keras) {
             layers = json_object_get(root, "layers");
             if (!json_is_array(layers))
-                return err_set(e, MLHEP_EINVAL, "model spec needs a \"layers\" array (or a \"keras\" document)");
+                return err_set(e, MLHEP_EINVAL, "needs a \"layers\" array (or a \"keras\" document)");
         }
     }
     if (keras) {
@@ -854,7 +854,7 @@ int mlp_build(const char *spec_json, size_t n_inputs, mlp **out, mlhep_err *e)
     json_error_t je;
     json_t *root = json_loads(spec_json, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return err_set(e, MLHEP_EINVAL, "model spec is not valid JSON: %s (line %d, column %d)", je.text,
+        return err_set(e, MLHEP_EINVAL, "model spec: not valid JSON: %s (line %d, column %d)", je.text,
                        je.line, je.column);
     int rc = build_from_json(root, n_inputs, out, e);
     json_decref(root);
