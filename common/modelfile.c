@@ -264,7 +264,10 @@ int modelfile_decode(const uint8_t *buf, size_t len, modelfile **out, mlhep_err 
         int rc = add_n(mf, (const char *)name, nl, data, (size_t)dl, e);
         if (rc) {
             modelfile_free(mf);
-            return err_prefix(e, "model file is inconsistent: section %u", i + 1);
+            err_prefix(e, "model file is inconsistent: section %u", i + 1);
+            if (rc == MLHEP_EINVAL && e)
+                e->code = MLHEP_EFORMAT; /* a bad name in a file is a format error */
+            return rc == MLHEP_EINVAL ? MLHEP_EFORMAT : rc;
         }
     }
     if (cur_left(&body) != 0) {
