@@ -73,7 +73,8 @@ void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size
 void nn_colsum(const float *A, size_t n, size_t cols, float *out);
 
 /* ---- dropout (inverted: kept units are scaled by 1/(1-rate) in training) ---- */
-/* Fills mask[count] with 0 or 1/(1-rate); rate in [0, 1). */
+/* Fills mask[count] with 0 or 1/(1-rate); rate in [0, 1), applied with a resolution of
+ * 1/65536 (16 random bits per unit). */
 void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count);
 /* out[i] = in[i] * mask[i] (forward; also the backward pass, with dY as in). */
 void nn_mul(const float *in, const float *mask, float *out, size_t count);
