@@ -86,7 +86,9 @@ static int opt_num(const json_t *obj, const char *key, float *out, double lo, in
     double d;
     if (get_num(v, &d))
         return err_set(e, MLHEP_EINVAL, "%s: \"%s\" must be a number", ctx, key);
-    if (!isfinite(d) || (lo_open ? d <= lo : d < lo) || (hi_open ? d >= hi : d > hi))
+    /* judged as the float it will be stored as (1e-87 would become 0) */
+    double f = (double)(float)d;
+    if (!isfinite(f) || (lo_open ? f <= lo : f < lo) || (hi_open ? f >= hi : f > hi))
         return err_set(e, MLHEP_EINVAL, "%s: \"%s\" = %g is out of range %c%g, %g%c", ctx, key, d,
                        lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
     *out = (float)d;

@@ -478,6 +478,8 @@ TEST(bad_specs_rejected)
         {"{\"layers\":[{\"dense\":1}],\"optimizer\":{\"rmsprop\":{}}}", "optimizer \"rmsprop\" is not supported"},
         {"{\"layers\":[{\"dense\":1}],\"optimizer\":{\"adam\":{\"lr\":-1}}}", "optimizer adam: \"lr\" = -1 is out of range"},
         {"{\"layers\":[{\"dense\":1}],\"optimizer\":{\"adam\":{\"momentum\":0.9}}}", "optimizer adam: unknown key \"momentum\""},
+        {"{\"layers\":[{\"dense\":1}],\"optimizer\":{\"adam\":{\"epsilon\":1e-87}}}",
+         "optimizer adam: \"epsilon\" = 1e-87 is out of range"}, /* would be 0 as a float (fuzzer find) */
         {"{\"layers\":[{\"dense\":1}],\"loss\":\"hinge\"}", "loss \"hinge\" is not supported"},
         {"{\"layers\":[{\"dense\":3}],\"loss\":\"binary_crossentropy\"}", "binary_crossentropy needs 1 output unit"},
         {"{\"layers\":[{\"dense\":1}],\"loss\":\"categorical_crossentropy\"}", "categorical_crossentropy needs >= 2"},
