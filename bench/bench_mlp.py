@@ -3,6 +3,7 @@ reference MLP (Linear 128 ReLU Dropout .5, Linear 64 ReLU Dropout .5, Linear 1 w
 BCEWithLogitsLoss, Adam lr 0.001 eps 1e-7, Glorot-uniform weights and zero biases as
 Keras/mlhep), one thread, same data and same epoch loop (shuffle, gather batch, step).
 Prints "torch batch=B samples_per_s=S auc=A"."""
+import os
 import sys
 import time
 
@@ -11,7 +12,8 @@ import torch
 
 d, nf, bs, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(1)
-torch.manual_seed(1)
+seed = int(os.environ.get("SEED", "1"))
+torch.manual_seed(seed)
 tr = np.fromfile(d + "/train.bin", dtype="<f4").reshape(-1, nf + 1)
 va = np.fromfile(d + "/val.bin", dtype="<f4").reshape(-1, nf + 1)
 X, y = torch.from_numpy(tr[:, :nf].copy()), torch.from_numpy(tr[:, nf:].copy())
@@ -28,10 +30,10 @@ for mod in model:
 opt = torch.optim.Adam(model.parameters(), lr=0.001, eps=1e-7)
 lossf = torch.nn.BCEWithLogitsLoss()
 n = X.shape[0]
-seen, t_train = 0, 0.0
+seen, t_train, cpu_train = 0, 0.0, 0.0
 for ep in range(epochs):
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     perm = torch.randperm(n)
     for b in range(0, n - bs + 1, bs):
         idx = perm[b:b + bs]
@@ -42,6 +44,7 @@ for ep in range(epochs):
         opt.step()
         seen += bs
     t_train += time.perf_counter() - t0
+    cpu_train += time.process_time() - c0
 model.eval()
 with torch.no_grad():
     pv = torch.sigmoid(model(Xv)).numpy()[:, 0]
@@ -59,5 +62,5 @@ def auc(s, lab):
     return (ranks[lab > 0.5].sum() - npos * (npos + 1) / 2) / (npos * nneg)
 
 
-print("torch batch=%d samples_per_s=%.0f auc=%.4f epochs=%d last_loss=%.4f" %
-      (bs, seen / t_train, auc(pv, yv), epochs, loss.item()))
+print("torch batch=%d samples_per_s=%.0f cpu_samples_per_s=%.0f auc=%.4f epochs=%d last_loss=%.4f" %
+      (bs, seen / t_train, seen / cpu_train, auc(pv, yv), epochs, loss.item()))
