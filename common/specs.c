@@ -1,0 +1,548 @@
+/* specs.c - see specs.h. */
+#include "specs.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "evsource.h"
+#include "rootfile.h"
+#include "ttree.h"
+
+#define BLOCK 65536
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void specs_free(specs *s)
+{
+    if (!s)
+        return;
+    free(s->tree);
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i]);
+    free(s->files);
+    free(s->entries);
+    free(s->events);
+    for (size_t i = 0; i < s->nfeat; i++) {
+        free(s->feat[i].name);
+        free(s->feat[i].len_hist);
+    }
+    free(s->feat);
+    for (size_t i = 0; i < s->nread; i++)
+        free(s->read[i]);
+    free(s->read);
+    for (size_t i = 0; i < s->nid; i++)
+        free(s->ids[i]);
+    free(s->ids);
+    free(s);
+}
+
+int specs_find(const specs *s, const char *name)
+{
+    for (size_t i = 0; i < s->nfeat; i++)
+        if (!strcmp(s->feat[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static int in_list(char *const *l, size_t n, const char *x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(l[i], x))
+            return 1;
+    return 0;
+}
+
+static int add_unique(char ***l, size_t *n, const char *x)
+{
+    if (in_list(*l, *n, x))
+        return 0;
+    char **v = realloc(*l, (*n + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    *l = v;
+    if (!(v[*n] = strdup(x)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+int specs_preproc(const workflow *wf, preproc **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (!wf->preproc || (json_is_object(wf->preproc) && json_object_size(wf->preproc) == 0))
+        return 0;
+    if (wf->nfiles == 0)
+        return err_set(e, MLHEP_EINVAL, "workflow has no input files");
+    expr_schema *sc;
+    int rc = evsource_schema(wf->files[0].path, wf->tree, &sc, e);
+    if (rc)
+        return rc;
+    rc = preproc_compile_json(wf->preproc, sc, out, e);
+    expr_schema_free(sc);
+    return rc;
+}
+
+int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (wf->nfiles == 0)
+        return err_set(e, MLHEP_EINVAL, "workflow has no input files");
+    const wf_params *p = &wf->params;
+    rootfile *f;
+    int rc = rootfile_open(wf->files[0].path, &f, e);
+    if (rc)
+        return rc;
+    ttree *t;
+    rc = ttree_open(f, wf->tree, &t, e);
+    if (rc) {
+        err_prefix(e, "file %s", wf->files[0].path);
+        rootfile_close(f);
+        return rc;
+    }
+    specs *s = calloc(1, sizeof *s);
+    if (!s) {
+        ttree_free(t);
+        rootfile_close(f);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    s->tree = xstrdup(wf->tree);
+    /* selected branches must exist and be numeric */
+    for (size_t i = 0; i < p->n_selected && !rc; i++) {
+        const tbranch *b = ttree_branch(t, p->selected_branches[i]);
+        if (!b)
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: selected branch '%s' not found in tree '%s'",
+                         wf->files[0].path, p->selected_branches[i], wf->tree);
+        else if (b->kind == TK_SKIPPED || b->kind == TK_GROUP)
+            rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: selected branch '%s' is not numeric (%s)",
+                         wf->files[0].path, p->selected_branches[i],
+                         b->skip_reason ? b->skip_reason : "it only groups sub-branches");
+    }
+    for (size_t i = 0; i < p->n_identifier && !rc; i++) {
+        const tbranch *b = ttree_branch(t, p->identifier[i]);
+        if (b && b->kind == TK_FLAT)
+            rc = add_unique(&s->ids, &s->nid, b->name) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
+        else if (!p->identifier_is_default)
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: identifier branch '%s' not found (or not flat) in tree '%s'",
+                         wf->files[0].path, p->identifier[i], wf->tree);
+    }
+    if (!rc && wf->label_branch) {
+        const tbranch *b = ttree_branch(t, wf->label_branch);
+        if (!b || b->kind != TK_FLAT)
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: label branch '%s' not found (or not flat) in tree '%s'",
+                         wf->files[0].path, wf->label_branch, wf->tree);
+    }
+    /* features: input branches, flat first then jagged */
+    size_t cap = (size_t)t->nbranches + (pp ? preproc_nnew(pp) : 0) + 1;
+    s->feat = calloc(cap, sizeof *s->feat);
+    if (!s->feat && !rc)
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        for (int i = 0; i < t->nbranches && !rc; i++) {
+            const tbranch *b = t->branches[i];
+            if (b->kind != TK_FLAT && b->kind != TK_FIXED && b->kind != TK_JAGGED)
+                continue;
+            int jag = b->kind != TK_FLAT;
+            if (jag != pass)
+                continue;
+            if (p->n_selected && !in_list(p->selected_branches, p->n_selected, b->name))
+                continue;
+            if (in_list(p->exclude_branches, p->n_exclude, b->name) || in_list(s->ids, s->nid, b->name))
+                continue;
+            if (wf->label_branch && !strcmp(wf->label_branch, b->name))
+                continue;
+            if (pp && preproc_is_removed(pp, b->name))
+                continue;
+            specs_feature *ft = &s->feat[s->nfeat++];
+            ft->name = strdup(b->name);
+            ft->jagged = jag;
+            ft->len = 1;
+        }
+        for (size_t k = 0; pp && k < preproc_nnew(pp) && !rc; k++) {
+            int jag = preproc_new_kind(pp, k) == EXPR_JAGGED;
+            if (jag != pass || preproc_is_removed(pp, preproc_new_name(pp, k)))
+                continue;
+            specs_feature *ft = &s->feat[s->nfeat++];
+            ft->name = strdup(preproc_new_name(pp, k));
+            ft->jagged = jag;
+            ft->is_new = 1;
+            ft->len = 1;
+        }
+    }
+    if (!rc && s->nfeat == 0)
+        rc = err_set(e, MLHEP_EINVAL, "tree '%s': no numeric feature branches left after selection and exclusion",
+                     wf->tree);
+    /* branches to read */
+    for (size_t i = 0; i < s->nfeat && !rc; i++)
+        if (!s->feat[i].is_new && add_unique(&s->read, &s->nread, s->feat[i].name))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; pp && i < preproc_nneeded(pp) && !rc; i++)
+        if (add_unique(&s->read, &s->nread, preproc_needed(pp, i)))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->nid && !rc; i++)
+        if (add_unique(&s->read, &s->nread, s->ids[i]))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (!rc && wf->label_branch && add_unique(&s->read, &s->nread, wf->label_branch))
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    ttree_free(t);
+    rootfile_close(f);
+    if (rc) {
+        specs_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Index of a column in an evblock for feature ft: inputs in read order, then new. */
+static int column_of(const specs *s, const preproc *pp, const specs_feature *ft)
+{
+    if (ft->is_new) {
+        for (size_t k = 0; pp && k < preproc_nnew(pp); k++)
+            if (!strcmp(preproc_new_name(pp, k), ft->name))
+                return (int)(s->nread + k);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nread; i++)
+        if (!strcmp(s->read[i], ft->name))
+            return (int)i;
+    return -1;
+}
+
+static int user_cap(const workflow *wf, const char *name)
+{
+    for (size_t i = 0; i < wf->params.n_branch_max_length; i++)
+        if (!strcmp(wf->params.branch_max_length[i].branch, name))
+            return wf->params.branch_max_length[i].max_length;
+    return wf->params.max_jagged_length;
+}
+
+int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        return err_set(e, MLHEP_ENOMEM, "cannot initialise sha256");
+    }
+    char buf[8192];
+    int n = snprintf(buf, sizeof buf, "mlhep-specs-v1\ntree=%s\nlabel_branch=%s\n", wf->tree,
+                     wf->label_branch ? wf->label_branch : "");
+    EVP_DigestUpdate(md, buf, (size_t)n);
+    for (size_t i = 0; i < wf->nfiles; i++) {
+        struct stat st;
+        long long size = -1, mt = -1;
+        if (wf->files[i].kind == WF_LOCAL && stat(wf->files[i].path, &st) == 0) {
+            size = (long long)st.st_size;
+            mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        }
+        n = snprintf(buf, sizeof buf, "file=%s size=%lld mtime=%lld label=%d\n", wf->files[i].path, size, mt,
+                     wf->files[i].label);
+        EVP_DigestUpdate(md, buf, (size_t)n);
+    }
+    const wf_params *p = &wf->params;
+    for (size_t i = 0; i < p->n_selected; i++)
+        EVP_DigestUpdate(md, "sel=", 4), EVP_DigestUpdate(md, p->selected_branches[i], strlen(p->selected_branches[i]) + 1);
+    for (size_t i = 0; i < p->n_exclude; i++)
+        EVP_DigestUpdate(md, "exc=", 4), EVP_DigestUpdate(md, p->exclude_branches[i], strlen(p->exclude_branches[i]) + 1);
+    for (size_t i = 0; i < p->n_identifier; i++)
+        EVP_DigestUpdate(md, "id=", 3), EVP_DigestUpdate(md, p->identifier[i], strlen(p->identifier[i]) + 1);
+    for (size_t i = 0; i < p->n_branch_max_length; i++) {
+        n = snprintf(buf, sizeof buf, "cap=%s:%d\n", p->branch_max_length[i].branch, p->branch_max_length[i].max_length);
+        EVP_DigestUpdate(md, buf, (size_t)n);
+    }
+    n = snprintf(buf, sizeof buf, "maxlen=%d\n", p->max_jagged_length);
+    EVP_DigestUpdate(md, buf, (size_t)n);
+    if (wf->preproc) {
+        char *pj = json_dumps(wf->preproc, JSON_SORT_KEYS | JSON_COMPACT);
+        if (pj) {
+            EVP_DigestUpdate(md, pj, strlen(pj));
+            free(pj);
+        }
+    }
+    unsigned char h[32];
+    unsigned int hl = 0;
+    EVP_DigestFinal_ex(md, h, &hl);
+    EVP_MD_CTX_free(md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    return 0;
+}
+
+typedef struct acc {
+    long double sum, sumsq;
+} acc;
+
+int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
+                  mlhep_err *e)
+{
+    *out = NULL;
+    specs *s;
+    int rc = specs_plan(wf, pp, &s, e);
+    if (rc)
+        return rc;
+    rc = specs_fingerprint(wf, s->fingerprint, e);
+    s->nfiles = wf->nfiles;
+    s->files = calloc(wf->nfiles + 1, sizeof *s->files);
+    s->entries = calloc(wf->nfiles + 1, sizeof *s->entries);
+    s->events = calloc(wf->nfiles + 1, sizeof *s->events);
+    acc *ac = calloc(s->nfeat + 1, sizeof *ac);
+    int *colidx = calloc(s->nfeat + 1, sizeof *colidx);
+    if (!s->files || !s->entries || !s->events || !ac || !colidx)
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->nfeat && !rc; i++) {
+        specs_feature *ft = &s->feat[i];
+        ft->min = INFINITY;
+        ft->max = -INFINITY;
+        colidx[i] = column_of(s, pp, ft);
+        if (ft->jagged && !(ft->len_hist = calloc(SPECS_LEN_BINS, sizeof *ft->len_hist)))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    for (size_t fi = 0; fi < wf->nfiles && !rc; fi++) {
+        s->files[fi] = strdup(wf->files[fi].path);
+        evsource *src;
+        rc = evsource_open(wf->files[fi].path, wf->tree, (const char *const *)s->read, s->nread, pp, 2, &src, e);
+        if (rc)
+            break;
+        int64_t n = evsource_entries(src);
+        s->entries[fi] = n;
+        for (int64_t a = 0; a < n && !rc; a += BLOCK) {
+            evblock blk;
+            rc = evsource_read(src, a, a + BLOCK, &blk, e);
+            if (rc)
+                break;
+            for (size_t i = 0; i < s->nfeat; i++) {
+                specs_feature *ft = &s->feat[i];
+                const expr_column *c = &blk.cols[colidx[i]];
+                double mn = ft->min, mx = ft->max;
+                long double sum = 0, sq = 0;
+                int64_t cnt = 0;
+                for (size_t k = 0; k < blk.n; k++) {
+                    if (!blk.mask[k])
+                        continue;
+                    size_t lo = ft->jagged ? (size_t)c->offsets[k] : k;
+                    size_t hi = ft->jagged ? (size_t)c->offsets[k + 1] : k + 1;
+                    if (ft->jagged) {
+                        size_t len = hi - lo;
+                        ft->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
+                        if ((int)len > ft->max_len)
+                            ft->max_len = (int)len;
+                    }
+                    for (size_t j = lo; j < hi; j++) {
+                        double v = c->values[j];
+                        if (isnan(v))
+                            continue;
+                        if (v < mn) mn = v;
+                        if (v > mx) mx = v;
+                        sum += v;
+                        sq += (long double)v * v;
+                        cnt++;
+                    }
+                }
+                ft->min = mn;
+                ft->max = mx;
+                ac[i].sum += sum;
+                ac[i].sumsq += sq;
+                ft->count += cnt;
+            }
+            for (size_t k = 0; k < blk.n; k++)
+                s->events[fi] += blk.mask[k];
+            if (progress)
+                progress(pctx, fi, wf->nfiles, a + (int64_t)blk.n, n);
+        }
+        evsource_free(src);
+        s->total_events += s->events[fi];
+    }
+    if (!rc) {
+        int width = 0;
+        for (size_t i = 0; i < s->nfeat; i++) {
+            specs_feature *ft = &s->feat[i];
+            if (ft->count == 0) {
+                ft->min = ft->max = ft->mean = ft->std = 0;
+            } else {
+                long double m = ac[i].sum / ft->count;
+                long double var = ac[i].sumsq / ft->count - m * m;
+                ft->mean = (double)m;
+                ft->std = var > 0 ? sqrt((double)var) : 0;
+            }
+            if (ft->jagged) {
+                int cap = user_cap(wf, ft->name);
+                if (cap > 0) {
+                    ft->len = cap;
+                } else {
+                    int64_t nev = 0, acc_ev = 0;
+                    for (int b = 0; b < SPECS_LEN_BINS; b++)
+                        nev += ft->len_hist[b];
+                    int L = 0;
+                    while (L < SPECS_LEN_BINS - 1 && (acc_ev += ft->len_hist[L]) < (int64_t)ceil(0.995 * (double)nev))
+                        L++;
+                    if (L > ft->max_len)
+                        L = ft->max_len;
+                    if (L > SPECS_MAX_JAGGED_DEFAULT)
+                        L = SPECS_MAX_JAGGED_DEFAULT;
+                    ft->len = L > 0 ? L : 1;
+                }
+            }
+            width += ft->len;
+        }
+        s->width = width;
+    }
+    free(ac);
+    free(colidx);
+    if (rc) {
+        specs_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+json_t *specs_to_json(const specs *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string("mlhep-specs"));
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "fingerprint", json_string(s->fingerprint));
+    json_object_set_new(o, "tree", json_string(s->tree ? s->tree : ""));
+    json_t *fl = json_array();
+    for (size_t i = 0; i < s->nfiles; i++) {
+        json_t *f = json_object();
+        json_object_set_new(f, "path", json_string(s->files[i]));
+        json_object_set_new(f, "entries", json_integer(s->entries[i]));
+        json_object_set_new(f, "events", json_integer(s->events[i]));
+        json_array_append_new(fl, f);
+    }
+    json_object_set_new(o, "files", fl);
+    json_object_set_new(o, "total_events", json_integer(s->total_events));
+    json_object_set_new(o, "width", json_integer(s->width));
+    json_t *ids = json_array(), *rd = json_array();
+    for (size_t i = 0; i < s->nid; i++)
+        json_array_append_new(ids, json_string(s->ids[i]));
+    for (size_t i = 0; i < s->nread; i++)
+        json_array_append_new(rd, json_string(s->read[i]));
+    json_object_set_new(o, "identifiers", ids);
+    json_object_set_new(o, "read", rd);
+    json_t *fa = json_array();
+    for (size_t i = 0; i < s->nfeat; i++) {
+        const specs_feature *ft = &s->feat[i];
+        json_t *f = json_object();
+        json_object_set_new(f, "name", json_string(ft->name));
+        json_object_set_new(f, "kind", json_string(ft->jagged ? "jagged" : "flat"));
+        if (ft->is_new)
+            json_object_set_new(f, "new", json_true());
+        json_object_set_new(f, "min", json_real(ft->min));
+        json_object_set_new(f, "max", json_real(ft->max));
+        json_object_set_new(f, "mean", json_real(ft->mean));
+        json_object_set_new(f, "std", json_real(ft->std));
+        json_object_set_new(f, "count", json_integer(ft->count));
+        if (ft->jagged) {
+            json_object_set_new(f, "max_len", json_integer(ft->max_len));
+            json_object_set_new(f, "len", json_integer(ft->len));
+        }
+        json_array_append_new(fa, f);
+    }
+    json_object_set_new(o, "features", fa);
+    return o;
+}
+
+int specs_save(const specs *s, const char *path, mlhep_err *e)
+{
+    json_t *o = specs_to_json(s);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = json_dump_file(o, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (rc != 0 || rename(tmp, path) != 0)
+        return err_set(e, MLHEP_EIO, "cannot write specs file %s", path);
+    return 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+int specs_load(const char *path, const char *want, specs **out, mlhep_err *e)
+{
+    *out = NULL;
+    json_error_t je;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return err_set(e, MLHEP_ENOTFOUND, "specs file %s does not exist", path);
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!o)
+        return err_set(e, MLHEP_EINVAL, "specs file %s: line %d: %s", path, je.line, je.text);
+    if (strcmp(jstr(o, "format"), "mlhep-specs") || json_integer_value(json_object_get(o, "version")) != 1) {
+        json_decref(o);
+        return err_set(e, MLHEP_EINVAL, "specs file %s: not an mlhep specs file (version 1)", path);
+    }
+    if (want && strcmp(jstr(o, "fingerprint"), want)) {
+        json_decref(o);
+        return err_set(e, MLHEP_EINVAL, "specs file %s is stale: it was made for other inputs (files, tree, "
+                       "branches or pre-processing changed)", path);
+    }
+    specs *s = calloc(1, sizeof *s);
+    int rc = s ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (!rc) {
+        snprintf(s->fingerprint, sizeof s->fingerprint, "%s", jstr(o, "fingerprint"));
+        s->tree = strdup(jstr(o, "tree"));
+        json_t *fl = json_object_get(o, "files"), *fa = json_object_get(o, "features");
+        size_t nf = json_array_size(fl), nx = json_array_size(fa);
+        s->files = calloc(nf + 1, sizeof *s->files);
+        s->entries = calloc(nf + 1, sizeof *s->entries);
+        s->events = calloc(nf + 1, sizeof *s->events);
+        s->feat = calloc(nx + 1, sizeof *s->feat);
+        if (!s->files || !s->entries || !s->events || !s->feat)
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        for (size_t i = 0; i < nf && !rc; i++) {
+            json_t *f = json_array_get(fl, i);
+            s->files[i] = strdup(jstr(f, "path"));
+            s->entries[i] = json_integer_value(json_object_get(f, "entries"));
+            s->events[i] = json_integer_value(json_object_get(f, "events"));
+            s->nfiles++;
+        }
+        s->total_events = json_integer_value(json_object_get(o, "total_events"));
+        s->width = (int)json_integer_value(json_object_get(o, "width"));
+        json_t *ids = json_object_get(o, "identifiers"), *rd = json_object_get(o, "read");
+        for (size_t i = 0; i < json_array_size(ids) && !rc; i++)
+            if (add_unique(&s->ids, &s->nid, json_string_value(json_array_get(ids, i)) ?: ""))
+                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        for (size_t i = 0; i < json_array_size(rd) && !rc; i++)
+            if (add_unique(&s->read, &s->nread, json_string_value(json_array_get(rd, i)) ?: ""))
+                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        int width = 0;
+        for (size_t i = 0; i < nx && !rc; i++) {
+            json_t *f = json_array_get(fa, i);
+            specs_feature *ft = &s->feat[s->nfeat++];
+            ft->name = strdup(jstr(f, "name"));
+            ft->jagged = !strcmp(jstr(f, "kind"), "jagged");
+            ft->is_new = json_is_true(json_object_get(f, "new"));
+            ft->min = json_number_value(json_object_get(f, "min"));
+            ft->max = json_number_value(json_object_get(f, "max"));
+            ft->mean = json_number_value(json_object_get(f, "mean"));
+            ft->std = json_number_value(json_object_get(f, "std"));
+            ft->count = json_integer_value(json_object_get(f, "count"));
+            ft->max_len = (int)json_integer_value(json_object_get(f, "max_len"));
+            ft->len = ft->jagged ? (int)json_integer_value(json_object_get(f, "len")) : 1;
+            if (ft->len < 1 || ft->len > 100000 || !ft->name[0])
+                rc = err_set(e, MLHEP_EINVAL, "specs file %s: feature %zu is malformed", path, i);
+            width += ft->len;
+        }
+        if (!rc && (width != s->width || s->nfeat == 0))
+            rc = err_set(e, MLHEP_EINVAL, "specs file %s: row width %d does not match its features (%d)", path,
+                         s->width, width);
+    }
+    json_decref(o);
+    if (rc) {
+        specs_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}

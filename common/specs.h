@@ -1,0 +1,85 @@
+/* specs.h - the data layer's first pass: what every feature looks like.
+ *
+ * specs_compute() streams every input file once (through evsource, so with the
+ * pre-processing applied: new branches computed, cuts applied) and records, per
+ * feature branch, min, max, mean and standard deviation over the events that pass
+ * the cuts, and per jagged branch the length distribution, from which the padded
+ * length is chosen: the user's cap if given, else the smallest length that holds
+ * 99.5% of events (never more than the maximum seen, never more than 256), so one
+ * outlier event cannot blow up the row width. Per-file counts of raw and passing
+ * events drive the mixing of files into chunks.
+ *
+ * specs.json carries a fingerprint of everything it depends on (files with size and
+ * modification time, labels, tree, branch selection, pre-processing, caps); a saved
+ * file is reused only when the fingerprint matches (MLaaS4HEP silently reused stale
+ * ones). specs_plan() decides which branches are read and which are features; the
+ * dataset module turns specs into rows.
+ *
+ * Ownership: specs_* results are heap objects freed with specs_free(). */
+#ifndef MLHEP_SPECS_H
+#define MLHEP_SPECS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "preproc.h"
+#include "workflow.h"
+
+#define SPECS_MAX_JAGGED_DEFAULT 256
+#define SPECS_LEN_BINS 1025 /* histogram of jagged lengths 0..1023, last bin = 1024 or more */
+
+typedef struct specs_feature {
+    char *name;
+    int jagged;       /* 0 flat, 1 jagged (fixed arrays count as jagged) */
+    int is_new;       /* defined by the preproc */
+    double min, max, mean, std;
+    int64_t count;    /* values seen */
+    int max_len;      /* jagged: longest list seen */
+    int len;          /* jagged: padded length in the rows (1 for flat) */
+    int64_t *len_hist; /* jagged: SPECS_LEN_BINS counts (NULL for flat) */
+} specs_feature;
+
+typedef struct specs {
+    char fingerprint[65];
+    char *tree;
+    size_t nfiles;
+    char **files;
+    int64_t *entries;    /* raw entries per file */
+    int64_t *events;     /* events passing the cuts per file */
+    int64_t total_events;
+    size_t nfeat;        /* flat features first, then jagged, in tree order then new */
+    specs_feature *feat;
+    size_t nread;        /* input branches to read (features, preproc inputs, ids, label) */
+    char **read;
+    size_t nid;          /* identifier branches present in the tree */
+    char **ids;
+    int width;           /* row width: flat features + sum of jagged lengths */
+} specs;
+
+/* Which branches to read and which are features, from the first file's tree. */
+int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e);
+
+/* Compiles the workflow's preproc (or NULL if none) against the first file's tree. */
+int specs_preproc(const workflow *wf, preproc **out, mlhep_err *e);
+
+typedef void (*specs_progress_fn)(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total);
+
+/* The full pass. progress may be NULL. */
+int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
+                  mlhep_err *e);
+
+/* Fingerprint of the inputs (hex sha256), as stored in specs.json. */
+int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e);
+
+int specs_save(const specs *s, const char *path, mlhep_err *e);
+/* Loads path if its fingerprint equals want; MLHEP_ENOTFOUND if absent, MLHEP_EINVAL
+ * (with the reason) if stale or malformed. */
+int specs_load(const char *path, const char *want, specs **out, mlhep_err *e);
+json_t *specs_to_json(const specs *s);
+void specs_free(specs *s);
+
+/* Index of a feature by name, or -1. */
+int specs_find(const specs *s, const char *name);
+
+#endif
