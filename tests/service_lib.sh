@@ -8,11 +8,12 @@
 #   wait_state ID STATE SECS [USER]   polls until the job reaches STATE
 #   wait_workers_ready N SECS         until N worker logs say "ready"
 #   ctl ARGS              rabbitmqctl against the test node
-#   queue_depth QUEUE     ready messages in a queue (rabbitmqctl)
+#   queue_depth QUEUE     ready messages in a queue
 TOP=${MLHEP_TOP:?}
 S=$TMP/st
 svc_down() { [ -d "$S/pids" ] && "$TOP/deploy/local/down.sh" --state "$S" >/dev/null 2>&1; }
-trap 'svc_down; rm -rf "$TMP"' EXIT
+# MLHEP_KEEP_LOGS=DIR keeps the stack's logs there for inspection
+trap 'svc_down; [ -n "${MLHEP_KEEP_LOGS:-}" ] && mkdir -p "$MLHEP_KEEP_LOGS" && cp -r "$S/logs" "$S/rabbitmq/log" "$MLHEP_KEEP_LOGS/" 2>/dev/null; rm -rf "$TMP"' EXIT
 svc_up() {
     local t0=$SECONDS
     if ! "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" "$@" > "$TMP/up.log" 2>&1; then
@@ -46,6 +47,8 @@ ctl() {
     HOME=$S/rabbitmq RABBITMQ_CONF_ENV_FILE=/dev/null ERL_EPMD_PORT=$EPMD_PORT \
         /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "mlhep$AMQP_PORT@localhost" "$@"
 }
-queue_depth() { ctl list_queues -p mlhep name messages 2>/dev/null | awk -v q="$1" '$1 == q { print $2 }'; }
+# ready messages, asked of the queue itself (rabbitmqctl's counts for quorum queues
+# are periodic metrics and lag behind)
+queue_depth() { "$BIN/mlhep-worker" --config "$S/worker.conf" --queue-depth "$1" | cut -d' ' -f1; }
 worker_pid() { cat "$S/pids/worker-$1.pid"; }
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st" ] && [[ $st != Z* ]]; }

@@ -170,24 +170,24 @@ static int start_jobs_consumer(worker *w, mlhep_err *e)
     return rc;
 }
 
-/* Reconnects until it works or a signal arrives. Returns 0 when connected. */
-static int reconnect(worker *w)
+/* One reconnect attempt; on failure the next one is scheduled with backoff (0.1 s
+ * doubling to 2 s). Never blocks for long: a running job keeps its heartbeat, and a
+ * job that finishes while the broker is away is still stored and recorded. */
+static void try_reconnect(worker *w, double *next_try, double *backoff)
 {
-    double backoff = 0.1;
-    for (;;) {
-        mlhep_err e;
-        err_clear(&e);
-        if (amqpc_reconnect(w->mq, &e) == 0 && setup_channels(w, &e) == 0) {
-            wlog(w, "connected to broker %s:%d", w->cfg->amqp_host, w->cfg->amqp_port);
-            return 0;
-        }
-        wlog(w, "broker unavailable (%s); retrying in %.1f s", e.msg, backoff);
-        if (g_signal)
-            return -1;
-        struct timespec ts = {(time_t)backoff, (long)((backoff - (time_t)backoff) * 1e9)};
-        nanosleep(&ts, NULL);
-        backoff = backoff * 2 > 2 ? 2 : backoff * 2;
+    double now = job_now();
+    if (now < *next_try)
+        return;
+    mlhep_err e;
+    err_clear(&e);
+    if (amqpc_reconnect(w->mq, &e) == 0 && setup_channels(w, &e) == 0) {
+        wlog(w, "connected to broker %s:%d", w->cfg->amqp_host, w->cfg->amqp_port);
+        *backoff = 0.1;
+        return;
     }
+    wlog(w, "broker unavailable (%s); retrying in %.1f s", e.msg, *backoff);
+    *next_try = now + *backoff;
+    *backoff = *backoff * 2 > 2 ? 2 : *backoff * 2;
 }
 
 /* Acks/nacks only if the delivery belongs to the current connection; a delivery of a
@@ -507,7 +507,7 @@ static void finish_job(worker *w, run *r)
 static int run_worker(worker *w)
 {
     run *cur = NULL;
-    double last_beat = 0;
+    double last_beat = 0, next_try = 0, backoff = 0.1;
     int stopping = 0;
     for (;;) {
         if (g_signal && !stopping) {
@@ -526,17 +526,19 @@ static int run_worker(worker *w)
         }
         if (stopping && !cur)
             return 0;
-        if (!amqpc_is_open(w->mq)) {
-            if (reconnect(w))
-                continue; /* signal: loop handles it */
-        }
         mlhep_err e;
-        if (!cur && !stopping && !w->consuming_jobs && start_jobs_consumer(w, &e)) {
-            wlog(w, "cannot consume jobs.train: %s", e.msg);
-            continue;
-        }
+        int rc = AMQPC_TIMEOUT;
         amqpc_delivery d;
-        int rc = amqpc_next(w->mq, &d, 100, &e);
+        if (!amqpc_is_open(w->mq))
+            try_reconnect(w, &next_try, &backoff);
+        if (!amqpc_is_open(w->mq)) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        } else if (!cur && !stopping && !w->consuming_jobs && start_jobs_consumer(w, &e)) {
+            wlog(w, "cannot consume jobs.train: %s", e.msg);
+        } else {
+            rc = amqpc_next(w->mq, &d, 100, &e);
+        }
         if (rc < 0) {
             wlog(w, "broker connection lost: %s", e.msg);
         } else if (rc == 0) {
@@ -587,12 +589,14 @@ static int run_worker(worker *w)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mlhep-worker [--config FILE] [--check] [--print-config]\n"
+            "usage: mlhep-worker [--config FILE] [--check] [--print-config] [--queue-depth Q]\n"
             "  Runs jobs from the broker (queue jobs.train) one at a time until SIGTERM/SIGINT.\n"
             "  --config FILE   key=value configuration (default $MLHEP_CONFIG); MLHEP_* variables\n"
             "                  override it (see common/config.h for every key)\n"
             "  --check         connect to the broker and Redis, then exit 0 (healthy) or 1\n"
             "  --print-config  print the effective configuration (secrets masked) and exit\n"
+            "  --queue-depth Q print the number of ready messages in queue Q (e.g. jobs.train)\n"
+            "                  and its consumer count, then exit (for probes and autoscaling)\n"
             "exit codes: 0 clean stop, 1 cannot connect (--check), 2 usage, 3 configuration\n");
 }
 
@@ -600,9 +604,11 @@ int main(int argc, char **argv)
 {
     const char *cfgpath = NULL;
     int check = 0, print = 0;
+    const char *depthq = NULL;
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"check", no_argument, 0, 'k'},
                                          {"print-config", no_argument, 0, 'p'},
+                                         {"queue-depth", required_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int o;
@@ -611,6 +617,7 @@ int main(int argc, char **argv)
         case 'c': cfgpath = optarg; break;
         case 'k': check = 1; break;
         case 'p': print = 1; break;
+        case 'q': depthq = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -634,6 +641,21 @@ int main(int argc, char **argv)
     worker w = {.cfg = &cfg};
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, 30, 5000};
+    if (depthq) {
+        uint32_t msgs = 0, cons = 0;
+        int rc = amqpc_connect(&w.mq, &p, &e);
+        if (!rc)
+            rc = amqpc_channel_open(w.mq, 1, &e);
+        if (!rc)
+            rc = amqpc_queue_depth(w.mq, 1, depthq, &msgs, &cons, &e);
+        if (rc)
+            fprintf(stderr, "mlhep-worker --queue-depth: %s\n", e.msg);
+        else
+            printf("%u %u\n", msgs, cons);
+        amqpc_close(w.mq);
+        config_free(&cfg);
+        return rc ? 1 : 0;
+    }
     if (check) {
         int ok = amqpc_connect(&w.mq, &p, &e) == 0 && jobstore_connect(&w.js, &cfg, &e) == 0 &&
                  jobstore_worker_alive(w.js, cfg.worker_id, cfg.lease_ttl, &e) == 0;

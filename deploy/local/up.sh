@@ -95,7 +95,9 @@ fi
 
 if [ -n "$ADD" ]; then
     [ -f "$S/worker.conf" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
-    n=$(ls "$S/pids" | grep -c '^worker-' || true)
+    # next free index: above every worker ever started here (logs are kept)
+    n=$(ls "$S/logs" "$S/pids" | sed -n 's/^worker-\([0-9]*\)\..*/\1/p' | sort -n | tail -n1)
+    n=${n:-0}
     for i in $(seq $((n + 1)) $((n + ADD))); do start_worker "$i"; done
     echo "added $ADD worker(s)"
     exit 0
