@@ -6,6 +6,8 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +454,24 @@ void amqpc_delivery_free(amqpc_delivery *d)
     }
     if (d)
         memset(d, 0, sizeof *d);
+}
+
+int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e)
+{
+    if (!c->conn || !c->open)
+        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    if (amqp_frames_enqueued(c->conn) || amqp_data_in_buffer(c->conn))
+        return 1;
+    struct pollfd p[2] = {{amqp_get_sockfd(c->conn), POLLIN, 0}, {extra_fd, POLLIN, 0}};
+    int n = poll(p, extra_fd >= 0 ? 2 : 1, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : err_set(e, MLHEP_EIO, "poll: %s", strerror(errno));
+    int bits = 0;
+    if (p[0].revents)
+        bits |= 1; /* data, or an error/hangup that amqpc_next will report */
+    if (extra_fd >= 0 && p[1].revents)
+        bits |= 2;
+    return bits;
 }
 
 int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)

@@ -89,6 +89,12 @@ int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e);
 
 void amqpc_delivery_free(amqpc_delivery *d);
 
+/* Waits up to timeout_ms until the broker connection has data to read (bit 1) and/or
+ * extra_fd (if >= 0) is readable (bit 2); returns the bits, 0 on timeout, or a
+ * negative error. Frames already buffered by the library count as data. Lets a caller
+ * wake on its own events (e.g. a job finishing) without polling on a short timer. */
+int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e);
+
 int amqpc_ack(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
 int amqpc_nack(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
 int amqpc_reject(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);

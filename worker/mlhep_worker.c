@@ -18,6 +18,7 @@
  * and after x-delivery-limit returns dead-letters it. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -70,6 +71,7 @@ typedef struct run {
     atomic_int stop;
     int rc;
     mlhep_err err;
+    int wake[2]; /* pipe: the job thread writes one byte when it is done */
     double last_write;
     double last_frac;
 } run;
@@ -140,6 +142,9 @@ static void *job_thread(void *arg)
     err_clear(&r->err);
     r->rc = pipeline_run(&r->j, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
+    char one = 1;
+    if (write(r->wake[1], &one, 1) < 0) { /* the main loop also polls `done` */
+    }
     return NULL;
 }
 
@@ -331,6 +336,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
         return;
     }
     r->w = w;
+    r->wake[0] = r->wake[1] = -1;
     r->d = *d; /* take ownership of the delivery */
     memset(d, 0, sizeof *d);
     if (job_message_decode(r->d.body, r->d.len, &r->j, &e)) {
@@ -400,7 +406,9 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    int prc = pthread_create(&r->th, NULL, job_thread, r);
+    int prc = pipe2(r->wake, O_CLOEXEC | O_NONBLOCK);
+    if (prc == 0)
+        prc = pthread_create(&r->th, NULL, job_thread, r);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
         wlog(w, "job %s: cannot start job thread; requeueing", r->j.id);
@@ -414,6 +422,10 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     *out = r;
     return;
 drop:
+    if (r->wake[0] >= 0) {
+        close(r->wake[0]);
+        close(r->wake[1]);
+    }
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
     free(r);
@@ -497,6 +509,8 @@ static void finish_job(worker *w, run *r)
         }
     }
     settle(w, &r->d, settle_how);
+    close(r->wake[0]);
+    close(r->wake[1]);
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
     free(r);
@@ -537,7 +551,12 @@ static int run_worker(worker *w)
         } else if (!cur && !stopping && !w->consuming_jobs && start_jobs_consumer(w, &e)) {
             wlog(w, "cannot consume jobs.train: %s", e.msg);
         } else {
-            rc = amqpc_next(w->mq, &d, 100, &e);
+            /* sleep until the broker sends something or the job finishes */
+            int ev = amqpc_poll(w->mq, cur ? cur->wake[0] : -1, 100, &e);
+            if (ev < 0)
+                rc = ev;
+            else if (ev & 1)
+                rc = amqpc_next(w->mq, &d, 0, &e);
         }
         if (rc < 0) {
             wlog(w, "broker connection lost: %s", e.msg);
