@@ -1,0 +1,65 @@
+/* config.h - service configuration, read once at program start.
+ *
+ * Sources, later ones winning: built-in defaults, a key=value file (path given by the
+ * program's --config option or MLHEP_CONFIG), then MLHEP_<KEY> environment variables
+ * (key upper-cased: amqp_password -> MLHEP_AMQP_PASSWORD). A secret can also be given
+ * as a file: KEY_file=/path (or MLHEP_KEY_FILE) reads the first line of that file.
+ * File syntax: one `key = value` per line, `#` comments, blank lines ignored; unknown
+ * keys are refused (typos must not silently fall back to defaults).
+ *
+ * Keys (default in brackets):
+ *   amqp_url            amqp://user:pass@host:port/vhost; fills the amqp_* keys below
+ *   amqp_host [127.0.0.1]  amqp_port [5672]  amqp_user [""]  amqp_password [""]
+ *   amqp_vhost [mlhep]
+ *   redis_host [127.0.0.1] redis_port [6379] redis_user [""] redis_password [""]
+ *   artifact_dir [./mlhep-artifacts]  root of the artifact store (per-user subdirs)
+ *   data_roots [""]       colon-separated directories local input files must lie under
+ *   worker_id [hostname-pid]
+ *   heartbeat_interval [5]  seconds between worker heartbeats (lease refresh)
+ *   lease_ttl [3 x heartbeat_interval] seconds a lease survives without heartbeat
+ *   max_deliveries [5]    worker-side cap on attempts (the broker's x-delivery-limit
+ *                         dead-letters earlier when set lower)
+ *   auth_mode [jwt]       "dev" accepts tokens `dev:<user>` (development only)
+ *   test_hooks [0]        1 lets trivial jobs crash the worker on request (tests only)
+ *
+ * Secrets (amqp_password, redis_password, the password inside amqp_url) are never
+ * printed: config_print masks them. No global state: the caller owns the struct and
+ * releases it with config_free. */
+#ifndef MLHEP_CONFIG_H
+#define MLHEP_CONFIG_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+typedef struct mlhep_config {
+    char *amqp_host;
+    int amqp_port;
+    char *amqp_user;
+    char *amqp_password;
+    char *amqp_vhost;
+    char *redis_host;
+    int redis_port;
+    char *redis_user;
+    char *redis_password;
+    char *artifact_dir;
+    char *data_roots;
+    char *worker_id;
+    double heartbeat_interval;
+    double lease_ttl;
+    int max_deliveries;
+    char *auth_mode;
+    int test_hooks;
+} mlhep_config;
+
+/* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)
+ * and the environment. On error cfg is left freed (safe to config_free again). */
+int config_load(mlhep_config *cfg, const char *path, mlhep_err *e);
+
+/* Frees every string in cfg and zeroes it. */
+void config_free(mlhep_config *cfg);
+
+/* Writes `key = value` lines with secrets replaced by "***" (or "(unset)"). */
+void config_print(const mlhep_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# deploy/local/up.sh - starts a local mlhep service on loopback: a private epmd, RabbitMQ
+# (with broker/definitions.json), Redis (ACL users), N workers, all under one state dir.
+#
+#   deploy/local/up.sh [--state DIR] [--workers N] [--users alice,bob] [--bin DIR]
+#                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
+#                      [--heartbeat SEC] [--test-hooks]
+#
+# Defaults: --state ./mlhep-state, 2 workers, users alice,bob, bin/ of this checkout,
+# free ports chosen at random, delivery limit 3, heartbeat 2 s. Run as root (RabbitMQ is
+# run directly, without its su wrapper). Prints the ports and the per-user CLI config.
+#
+# State dir layout (everything the stack writes lives here):
+#   secrets/        generated passwords, mode 0600 (never printed)
+#   rabbitmq/       broker node (mnesia, logs, rendered definitions)
+#   redis/          redis data (AOF on), users.acl, redis.log
+#   artifacts/      artifact store (one dir per user, one per job)
+#   worker.conf     worker configuration (passwords by *_file reference)
+#   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
+#   users/NAME.token  development token dev:NAME (auth_mode=dev)
+#   pids/           epmd, rabbitmq, redis, worker-N pids (down.sh stops them by pid)
+#   logs/           worker-N.log, epmd.log, rabbitmq.out
+#   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. (sourceable)
+# Add workers later with: deploy/local/up.sh --state DIR --add-workers N
+# Restart only the broker (same data, ports and passwords): --restart-broker
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; LIMIT=3; HB=2; HOOKS=0
+ADD=; RESTART=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --state) S=$2; shift 2 ;;
+    --workers) NW=$2; shift 2 ;;
+    --users) USERS=$2; shift 2 ;;
+    --bin) BIN=$2; shift 2 ;;
+    --amqp-port) AMQP_PORT=$2; shift 2 ;;
+    --redis-port) REDIS_PORT=$2; shift 2 ;;
+    --delivery-limit) LIMIT=$2; shift 2 ;;
+    --heartbeat) HB=$2; shift 2 ;;
+    --test-hooks) HOOKS=1; shift ;;
+    --add-workers) ADD=$2; shift 2 ;;
+    --restart-broker) RESTART=1; shift ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$S"; S=$(cd "$S" && pwd)
+BIN=$(cd "$BIN" && pwd)
+[ -x "$BIN/mlhep-worker" ] || { echo "up.sh: $BIN/mlhep-worker not built (make all)" >&2; exit 2; }
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # wait_port PORT SECONDS PID NAME
+    local i=0 n=$(( $2 * 20 ))
+    while ! port_open "$1"; do
+        if ! kill -0 "$3" 2>/dev/null; then echo "up.sh: $4 exited during startup (see logs in $S)" >&2; return 1; fi
+        i=$((i + 1)); [ $i -lt $n ] || { echo "up.sh: $4 not listening on $1 after $2 s" >&2; return 1; }
+        sleep 0.05
+    done
+}
+
+start_worker() { # start_worker INDEX
+    local i=$1
+    MLHEP_WORKER_ID=w$i nohup "$BIN/mlhep-worker" --config "$S/worker.conf" \
+        >"$S/logs/worker-$i.log" 2>&1 </dev/null &
+    echo $! > "$S/pids/worker-$i.pid"
+}
+
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st" ] && [[ $st != Z* ]]; }
+
+start_broker() {
+    ERL_EPMD_PORT=$EPMD_PORT MLHEP_DELIVERY_LIMIT=$LIMIT MLHEP_RABBITMQ_DIST_PORT=$DIST_PORT \
+    MLHEP_BROKER_ADMIN_PASSWORD=$(cat "$S/secrets/broker-admin.pw") \
+    MLHEP_BROKER_SUBMITTER_PASSWORD=$(cat "$S/secrets/broker-submitter.pw") \
+    MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
+        nohup "$top/broker/start-rabbitmq.sh" "$S/rabbitmq" "$AMQP_PORT" >>"$S/logs/rabbitmq.out" 2>&1 </dev/null &
+    echo $! > "$S/pids/rabbitmq.pid"
+    local t0; t0=$(date +%s%N)
+    wait_port "$AMQP_PORT" 120 "$(cat "$S/pids/rabbitmq.pid")" rabbitmq
+    echo "rabbitmq ready after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+if [ "$RESTART" = 1 ]; then
+    [ -f "$S/ports" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
+    . "$S/ports"
+    LIMIT=$(cat "$S/delivery-limit" 2>/dev/null || echo "$LIMIT")
+    pid=$(cat "$S/pids/rabbitmq.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 600); do alive "$pid" || break; sleep 0.05; done
+    if alive "$pid"; then echo "up.sh: broker did not stop" >&2; exit 1; fi
+    echo "rabbitmq stopped"
+    start_broker
+    exit 0
+fi
+
+if [ -n "$ADD" ]; then
+    [ -f "$S/worker.conf" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
+    # next free index: above every worker ever started here (logs are kept)
+    n=$(ls "$S/logs" "$S/pids" | sed -n 's/^worker-\([0-9]*\)\..*/\1/p' | sort -n | tail -n1)
+    n=${n:-0}
+    for i in $(seq $((n + 1)) $((n + ADD))); do start_worker "$i"; done
+    echo "added $ADD worker(s)"
+    exit 0
+fi
+
+if [ -f "$S/pids/rabbitmq.pid" ] && kill -0 "$(cat "$S/pids/rabbitmq.pid")" 2>/dev/null; then
+    echo "up.sh: a stack is already running in $S (deploy/local/down.sh --state $S)" >&2; exit 2
+fi
+umask 077
+mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pids" "$S/logs"
+chmod 755 "$S/artifacts"
+genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
+for n in broker-admin broker-submitter broker-worker redis-admin redis-worker; do genpw $n; done
+IFS=, read -r -a users <<< "$USERS"
+for u in "${users[@]}"; do
+    [[ $u =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "up.sh: bad user name '$u'" >&2; exit 2; }
+    genpw "redis-u-$u"
+done
+[ -n "$AMQP_PORT" ] || AMQP_PORT=$(free_port)
+[ -n "$REDIS_PORT" ] || REDIS_PORT=$(free_port)
+EPMD_PORT=$(free_port)
+DIST_PORT=$(free_port)
+printf 'AMQP_PORT=%s\nREDIS_PORT=%s\nEPMD_PORT=%s\nDIST_PORT=%s\n' "$AMQP_PORT" "$REDIS_PORT" "$EPMD_PORT" "$DIST_PORT" > "$S/ports"
+chmod 644 "$S/ports"
+cleanup_on_error() { echo "up.sh: startup failed; stopping what was started" >&2; "$top/deploy/local/down.sh" --state "$S" >&2; }
+trap cleanup_on_error ERR
+
+# --- epmd: a private one on its own port, so stopping it cannot hurt other nodes
+nohup epmd -port "$EPMD_PORT" >"$S/logs/epmd.log" 2>&1 </dev/null &
+echo $! > "$S/pids/epmd.pid"
+
+# --- Redis with ACL users: admin (ops), worker (read-write mlhep:*), u-NAME read-only
+{
+    echo "user default off"
+    echo "user admin on >$(cat "$S/secrets/redis-admin.pw") ~* &* +@all"
+    echo "user worker on >$(cat "$S/secrets/redis-worker.pw") resetkeys ~mlhep:* resetchannels -@all +@read +@write +@scripting +ping +auth +hello -@dangerous"
+    for u in "${users[@]}"; do
+        echo "user u-$u on >$(cat "$S/secrets/redis-u-$u.pw") resetkeys ~mlhep:u:$u:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
+    done
+} > "$S/redis/users.acl"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$S/redis" --daemonize yes \
+    --pidfile "$S/redis/redis.pid" --logfile "$S/redis/redis.log" --aclfile "$S/redis/users.acl" \
+    --appendonly yes --appendfsync everysec --save ""
+for _ in $(seq 100); do [ -s "$S/redis/redis.pid" ] && break; sleep 0.05; done
+cp "$S/redis/redis.pid" "$S/pids/redis.pid"
+wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
+
+# --- RabbitMQ in the foreground, backgrounded here
+echo "$LIMIT" > "$S/delivery-limit"
+start_broker
+
+# --- configuration files
+cat > "$S/worker.conf" <<CONF
+amqp_host = 127.0.0.1
+amqp_port = $AMQP_PORT
+amqp_vhost = mlhep
+amqp_user = worker
+amqp_password_file = $S/secrets/broker-worker.pw
+redis_host = 127.0.0.1
+redis_port = $REDIS_PORT
+redis_user = worker
+redis_password_file = $S/secrets/redis-worker.pw
+artifact_dir = $S/artifacts
+heartbeat_interval = $HB
+auth_mode = dev
+test_hooks = $HOOKS
+CONF
+for u in "${users[@]}"; do
+    cat > "$S/users/$u.conf" <<CONF
+amqp_host = 127.0.0.1
+amqp_port = $AMQP_PORT
+amqp_vhost = mlhep
+amqp_user = submitter
+amqp_password_file = $S/secrets/broker-submitter.pw
+redis_host = 127.0.0.1
+redis_port = $REDIS_PORT
+redis_user = u-$u
+redis_password_file = $S/secrets/redis-u-$u.pw
+artifact_dir = $S/artifacts
+auth_mode = dev
+CONF
+    echo "dev:$u" > "$S/users/$u.token"
+done
+
+for i in $(seq 1 "$NW"); do start_worker "$i"; done
+trap - ERR
+echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s)"
+for u in "${users[@]}"; do
+    echo "  as $u: mlhep-submit --config $S/users/$u.conf --token-file $S/users/$u.token ..."
+done

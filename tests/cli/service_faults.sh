@@ -1,0 +1,78 @@
+# service_faults.sh - failure handling on a real RabbitMQ + Redis (one stack for all
+# checks, delivery limit 2): a worker SIGKILLed mid-job -> redelivered, finished by
+# another worker with one artifact set; SIGTERM mid-job -> requeued and finished
+# elsewhere; a job that always crashes its worker -> dead-lettered and `failed` with
+# the reason; broker restarts with jobs queued (and with one running) -> nothing lost,
+# nothing completed twice.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../service_lib.sh"
+
+svc_up --workers 2 --heartbeat 0.3 --delivery-limit 2 --test-hooks --users alice
+wait_workers_ready 2 60 || { bad "workers ready" "$(tail -n 5 "$S"/logs/worker-*.log)"; exit 1; }
+add_worker() { "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 1 >/dev/null; }
+pid_of_worker() { cat "$S/pids/worker-${1#w}.pid"; }
+one_set() { # ID: exactly one final dir, no temp dirs
+    [ -d "$S/artifacts/alice/$1" ] && [ -z "$(ls -a "$S/artifacts/alice" | grep -- "^\.tmp-$1")" ]
+}
+
+# --- SIGKILL mid-job
+echo '{"name": "killme", "model": {"type": "sleep", "seconds": 3}}' > "$TMP/k.json"
+k=$(as_alice --no-wait "$TMP/k.json")
+wait_state "$k" running 30
+for _ in $(seq 50); do p=$(field "$k" progress); [ "${p%%.*}" = 0 ] && [ "${p#0.}" -gt 1000 ] 2>/dev/null && break; sleep 0.1; done
+w1=$(field "$k" worker)
+kill -KILL "$(pid_of_worker "$w1")"
+wait_state "$k" succeeded 60; st=$(field "$k" state)
+w2=$(field "$k" worker)
+if [ "$st" = succeeded ] && [ "$w2" != "$w1" ] && [ "$(field "$k" attempts)" = 2 ]; then ok "SIGKILLed worker ($w1): job redelivered and finished on $w2 (attempt 2)"; else bad "SIGKILL" "state=$st w1=$w1 w2=$w2 attempts=$(field "$k" attempts)"; fi
+if one_set "$k" && [ "$(jq .lease "$S/artifacts/alice/$k/MANIFEST.json")" = 2 ] && [ "$(ls "$S/artifacts/alice" | grep -c "$k")" = 1 ]; then ok "one artifact set (from lease 2), stale temp dir removed"; else bad "artifact set after SIGKILL" "$(ls -a "$S/artifacts/alice")"; fi
+add_worker; wait_workers_ready 3 60
+
+# --- SIGTERM mid-job: requeued, finished elsewhere; the worker exits 0 promptly
+t=$(as_alice --no-wait "$TMP/k.json")
+wait_state "$t" running 30; sleep 0.5
+wt=$(field "$t" worker); pt=$(pid_of_worker "$wt")
+t0=$(date +%s%N); kill -TERM "$pt"
+for _ in $(seq 100); do alive "$pt" || break; sleep 0.05; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if ! alive "$pt" && grep -q "job $t: requeued (shutdown)" "$S/logs/worker-${wt#w}.log"; then ok "SIGTERM: worker $wt requeued its job and exited in $ms ms"; else bad "SIGTERM" "alive=$(alive "$pt" && echo yes) $(tail -n 5 "$S/logs/worker-${wt#w}.log")"; fi
+wait_state "$t" succeeded 60
+if [ "$(field "$t" state)" = succeeded ] && [ "$(field "$t" worker)" != "$wt" ] && one_set "$t"; then ok "requeued job finished on another worker, one artifact set"; else bad "after SIGTERM" "state=$(field "$t" state) worker=$(field "$t" worker)"; fi
+add_worker
+
+# --- a job that always crashes its worker: dead-lettered after the delivery limit
+echo '{"name": "crasher", "model": {"type": "sleep", "seconds": 0.4, "crash": true}}' > "$TMP/c.json"
+c=$(as_alice --no-wait "$TMP/c.json")
+for _ in $(seq 600); do   # respawn crashed workers (what systemd's Restart= does)
+    st=$(field "$c" state); [ "$st" = failed ] && break
+    for f in "$S"/pids/worker-*.pid; do
+        alive "$(cat "$f")" || { rm -f "$f"; add_worker; }
+    done
+    sleep 0.1
+done
+err=$(field "$c" error)
+if [ "$st" = failed ] && [[ $err == *"dead-lettered by the broker"*"delivery limit"* ]] && [ "$(field "$c" attempts)" = 3 ]; then ok "crashing job dead-lettered after 3 deliveries and failed: $err"; else bad "crash job" "state=$st attempts=$(field "$c" attempts) error=$err"; fi
+if [ ! -e "$S/artifacts/alice/$c" ] && [ "$(queue_depth jobs.dead)" = 0 ]; then ok "no artifacts for it; dead-letter queue drained"; else bad "after dead-letter" "jobs.dead=$(queue_depth jobs.dead)"; fi
+
+# --- broker restart with jobs queued (no worker running): none lost
+for f in "$S"/pids/worker-*.pid; do kill -TERM "$(cat "$f")" 2>/dev/null; done
+for f in "$S"/pids/worker-*.pid; do p=$(cat "$f"); for _ in $(seq 200); do alive "$p" || break; sleep 0.05; done; rm -f "$f"; done
+echo '{"name": "q", "model": {"type": "sleep", "seconds": 0.2}}' > "$TMP/q.json"
+qs=(); for i in $(seq 6); do qs+=("$(as_alice --no-wait "$TMP/q.json")"); done
+d=$(queue_depth jobs.train)
+if "$TOP/deploy/local/up.sh" --state "$S" --restart-broker > "$TMP/restart.log" 2>&1; then ok "broker restarted with $d jobs queued ($(grep ready "$TMP/restart.log"))"; else bad "broker restart" "$(cat "$TMP/restart.log")"; fi
+"$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 2 >/dev/null
+all=1; for q in "${qs[@]}"; do wait_state "$q" succeeded 90 || { all=0; bad "queued across restart" "$q: $(field "$q" state)"; break; }; done
+if [ $all = 1 ] && [ "$d" = 6 ]; then ok "all 6 jobs queued across the broker restart succeeded"; else bad "queued across restart" "depth before restart $d (expected 6)"; fi
+
+# --- broker restart while a job runs: finishes exactly once
+r=$(as_alice --no-wait "$TMP/k.json")
+wait_state "$r" running 30; sleep 0.5
+"$TOP/deploy/local/up.sh" --state "$S" --restart-broker > "$TMP/restart2.log" 2>&1 || bad "broker restart 2" "$(cat "$TMP/restart2.log")"
+wait_state "$r" succeeded 90
+n=$(cat "$S"/logs/worker-*.log | grep -c "job $r: succeeded$")
+if [ "$(field "$r" state)" = succeeded ] && one_set "$r" && [ "$n" = 1 ]; then ok "job running during a broker restart succeeded, one artifact set (attempts $(field "$r" attempts))"; else bad "running across restart" "state=$(field "$r" state) successes=$n $(ls -a "$S/artifacts/alice")"; fi
+for _ in $(seq 100); do [ "$(grep -l "connected to broker" "$S"/logs/worker-*.log | wc -l)" -ge 2 ] && break; sleep 0.1; done
+q2=$(as_alice --no-wait "$TMP/q.json")
+if wait_state "$q2" succeeded 30 && [ "$(grep -l "connected to broker" "$S"/logs/worker-*.log | wc -l)" -ge 2 ]; then ok "workers reconnected by themselves and take new jobs"; else bad "reconnect" "$(tail -n 5 "$S"/logs/worker-*.log)"; fi
+if ! grep -q "AddressSanitizer\|runtime error" "$S"/logs/worker-*.log; then ok "worker logs sanitizer-clean"; else bad "sanitizer" "$(grep -A5 "AddressSanitizer\|runtime error" "$S"/logs/worker-*.log | head -30)"; fi

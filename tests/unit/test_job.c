@@ -1,0 +1,169 @@
+/* test_job.c - job lifecycle, ids, broker message encode/decode (incl. bad input),
+ * and the dev-token auth glue. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_glue.h"
+#include "job.h"
+#include "jobstore.h"
+#include "test.h"
+
+TEST(transitions_match_the_lifecycle)
+{
+    /* exactly the pairs documented at the top of job.h */
+    static const int allowed[JOB_NSTATES][JOB_NSTATES] = {
+        /* to:      queued running succeeded failed cancelled */
+        /* queued */ {0, 1, 0, 1, 1},
+        /* running*/ {1, 1, 1, 1, 1},
+        /* succ.  */ {0, 0, 0, 0, 0},
+        /* failed */ {0, 0, 0, 0, 0},
+        /* canc.  */ {0, 0, 0, 0, 0},
+    };
+    for (int a = 0; a < JOB_NSTATES; a++)
+        for (int b = 0; b < JOB_NSTATES; b++)
+            CHECKF(job_transition_ok((job_state)a, (job_state)b) == allowed[a][b], "%s -> %s",
+                   job_state_name((job_state)a), job_state_name((job_state)b));
+    CHECK(!job_transition_ok((job_state)-1, JOB_RUNNING));
+    CHECK(!job_transition_ok(JOB_QUEUED, JOB_NSTATES));
+    CHECK(job_state_terminal(JOB_SUCCEEDED) && job_state_terminal(JOB_FAILED) &&
+          job_state_terminal(JOB_CANCELLED) && !job_state_terminal(JOB_RUNNING));
+}
+
+TEST(lua_table_generated_from_c)
+{
+    char t[512];
+    jobstore_lua_transitions(t, sizeof t);
+    CHECK(strstr(t, "queued = {running = true, failed = true, cancelled = true, }"));
+    CHECK(strstr(t, "succeeded = {}"));
+    CHECK(strstr(t, "running = {queued = true, running = true, succeeded = true, failed = true, cancelled = true, }"));
+}
+
+TEST(state_names_roundtrip)
+{
+    for (int i = 0; i < JOB_NSTATES; i++) {
+        job_state s;
+        CHECK(job_state_parse(job_state_name((job_state)i), &s) == 0 && (int)s == i);
+    }
+    job_state s;
+    CHECK(job_state_parse("done", &s) == MLHEP_EINVAL);
+    CHECK(job_state_parse(NULL, &s) == MLHEP_EINVAL);
+}
+
+TEST(ids_are_random_hex)
+{
+    char a[JOB_ID_HEX + 1], b[JOB_ID_HEX + 1];
+    CHECK(job_new_id(a, NULL) == 0 && job_new_id(b, NULL) == 0);
+    CHECK(job_id_valid(a) && job_id_valid(b));
+    CHECK(strcmp(a, b) != 0);
+    CHECK(!job_id_valid("0123"));
+    CHECK(!job_id_valid("0123456789ABCDEF0123456789abcdef"));
+    CHECK(!job_id_valid("0123456789abcdef0123456789abcdef0"));
+    CHECK(!job_id_valid(NULL));
+}
+
+TEST(user_names)
+{
+    CHECK(job_user_valid("alice") && job_user_valid("a.b_c-9"));
+    CHECK(!job_user_valid("") && !job_user_valid(".hidden") && !job_user_valid("-x"));
+    CHECK(!job_user_valid("a/b") && !job_user_valid("a:b") && !job_user_valid("a b"));
+    CHECK(!job_user_valid("a*") && !job_user_valid(NULL));
+    char longname[70];
+    memset(longname, 'x', 65);
+    longname[65] = '\0';
+    CHECK(!job_user_valid(longname));
+    longname[64] = '\0';
+    CHECK(job_user_valid(longname));
+}
+
+TEST(message_roundtrip)
+{
+    json_t *wf = json_loads("{\"name\":\"n\",\"model\":{\"type\":\"sleep\",\"seconds\":1}}", 0, NULL);
+    job j, k;
+    mlhep_err e;
+    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
+    json_decref(wf);
+    char *msg;
+    size_t len;
+    CHECK(job_message_encode(&j, &msg, &len, &e) == 0);
+    CHECK(job_message_decode(msg, len, &k, &e) == 0);
+    CHECK(strcmp(j.id, k.id) == 0 && strcmp(k.user, "alice") == 0 && strcmp(k.token, "dev:alice") == 0);
+    CHECK(json_equal(j.workflow, k.workflow));
+    CHECK_NEAR(j.submitted, k.submitted, 1e-3);
+    free(msg);
+    job_clear(&j);
+    job_clear(&k);
+}
+
+TEST(message_bad_input)
+{
+    static const char *bad[] = {
+        "",
+        "null",
+        "[]",
+        "{\"v\":2,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\",\"submitted\":1,\"workflow\":{}}",
+        "{\"v\":1,\"id\":\"0123\",\"user\":\"a\",\"token\":\"t\",\"submitted\":1,\"workflow\":{}}",
+        "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"../x\",\"token\":\"t\",\"submitted\":1,\"workflow\":{}}",
+        "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"submitted\":1,\"workflow\":{}}",
+        "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\",\"submitted\":1,\"workflow\":[]}",
+        "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\",\"workflow\":{}}",
+        "{\"v\":1,\"v\":1}",
+        "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\"",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        job j;
+        mlhep_err e;
+        err_clear(&e);
+        CHECKF(job_message_decode(bad[i], strlen(bad[i]), &j, &e) != 0, "accepted: %s", bad[i]);
+        CHECK(e.msg[0] != '\0');
+    }
+    char big[100];
+    job j;
+    CHECK(job_message_decode(big, JOB_MESSAGE_MAX + 1, &j, NULL) != 0); /* size check first */
+}
+
+TEST(control_roundtrip_and_bad)
+{
+    char *msg, *tok;
+    size_t len;
+    char op[16], id[JOB_ID_HEX + 1], user[JOB_USER_MAX + 1];
+    CHECK(job_control_encode("cancel", "0123456789abcdef0123456789abcdef", "bob", "dev:bob", &msg, &len, NULL) == 0);
+    CHECK(job_control_decode(msg, len, op, id, user, &tok, NULL) == 0);
+    CHECK(!strcmp(op, "cancel") && !strcmp(user, "bob") && !strcmp(tok, "dev:bob"));
+    free(msg);
+    free(tok);
+    const char *b = "{\"v\":1,\"op\":\"delete\",\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\"}";
+    CHECK(job_control_decode(b, strlen(b), op, id, user, &tok, NULL) != 0 && tok == NULL);
+}
+
+TEST(auth_glue_dev_tokens_only_in_dev_mode)
+{
+    mlhep_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    char user[JOB_USER_MAX + 1];
+    mlhep_err e;
+    cfg.auth_mode = "jwt";
+    CHECK(auth_check_submit(&cfg, "dev:alice", user, &e) == MLHEP_EAUTH);
+    CHECK(strstr(e.msg, "auth_mode=dev"));
+    cfg.auth_mode = "dev";
+    CHECK(auth_check_submit(&cfg, "dev:alice", user, &e) == 0 && !strcmp(user, "alice"));
+    CHECK(auth_check_submit(&cfg, "alice", user, &e) == MLHEP_EAUTH);
+    CHECK(auth_check_submit(&cfg, "dev:", user, &e) == MLHEP_EAUTH);
+    CHECK(auth_check_submit(&cfg, "dev:a/../b", user, &e) == MLHEP_EAUTH);
+    CHECK(auth_check_submit(&cfg, "", user, &e) == MLHEP_EAUTH);
+    CHECK(auth_check_submit(&cfg, NULL, user, &e) == MLHEP_EAUTH);
+    CHECK(auth_check_submit(NULL, "dev:alice", user, &e) == MLHEP_EAUTH);
+}
+
+int main(void)
+{
+    RUN(transitions_match_the_lifecycle);
+    RUN(lua_table_generated_from_c);
+    RUN(state_names_roundtrip);
+    RUN(ids_are_random_hex);
+    RUN(user_names);
+    RUN(message_roundtrip);
+    RUN(message_bad_input);
+    RUN(control_roundtrip_and_bad);
+    RUN(auth_glue_dev_tokens_only_in_dev_mode);
+    return test_summary();
+}

@@ -1,0 +1,248 @@
+/* test_service_config.c - config file + environment overrides, secret files, refusal
+ * of bad keys/values, masking of secrets; the trivial pipeline; the artifact store's
+ * publish-once rename. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifacts.h"
+#include "config.h"
+#include "pipeline.h"
+#include "test.h"
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void clear_env(void)
+{
+    unsetenv("MLHEP_CONFIG");
+    unsetenv("MLHEP_AMQP_PORT");
+    unsetenv("MLHEP_AMQP_PASSWORD");
+    unsetenv("MLHEP_REDIS_PASSWORD_FILE");
+    unsetenv("MLHEP_AUTH_MODE");
+}
+
+TEST(defaults)
+{
+    clear_env();
+    mlhep_config c;
+    mlhep_err e;
+    CHECK(config_load(&c, NULL, &e) == 0);
+    CHECK(c.amqp_port == 5672 && c.redis_port == 6379 && !strcmp(c.amqp_vhost, "mlhep"));
+    CHECK(!strcmp(c.auth_mode, "jwt") && c.test_hooks == 0 && c.max_deliveries == 5);
+    CHECK_NEAR(c.lease_ttl, 3 * c.heartbeat_interval, 1e-9);
+    config_free(&c);
+}
+
+TEST(file_env_and_secret_file)
+{
+    clear_env();
+    char cfgp[256], pwp[256], buf[4096];
+    write_file("pw", "s3cret-redis\n", pwp, sizeof pwp);
+    snprintf(buf, sizeof buf,
+             "# comment\n\namqp_url = amqp://sub:p%%40ss@broker.example:5673/vh\n"
+             "redis_password_file = %s\nheartbeat_interval = 0.5\n  auth_mode = dev  \n",
+             pwp);
+    write_file("c.conf", buf, cfgp, sizeof cfgp);
+    setenv("MLHEP_AMQP_PORT", "6000", 1);
+    mlhep_config c;
+    mlhep_err e;
+    CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(c.amqp_host, "broker.example") && !strcmp(c.amqp_user, "sub"));
+    CHECK(!strcmp(c.amqp_password, "p%40ss") && !strcmp(c.amqp_vhost, "vh"));
+    CHECK(c.amqp_port == 6000); /* environment wins over the file */
+    CHECK(!strcmp(c.redis_password, "s3cret-redis"));
+    CHECK(!strcmp(c.auth_mode, "dev"));
+    CHECK_NEAR(c.lease_ttl, 1.5, 1e-9);
+    /* secrets masked */
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    config_print(&c, f);
+    fclose(f);
+    CHECK(strstr(out, "redis_password = ***") && strstr(out, "amqp_password = ***"));
+    CHECK(!strstr(out, "s3cret") && !strstr(out, "p%40ss"));
+    CHECK(strstr(out, "amqp_port = 6000"));
+    free(out);
+    config_free(&c);
+    clear_env();
+}
+
+TEST(bad_configs_refused)
+{
+    clear_env();
+    static const char *bad[] = {
+        "amqp_prot = 1\n",                 /* typo: unknown key */
+        "amqp_port = 0\n",                 /* out of range */
+        "amqp_port = 12ab\n",              /* not a number */
+        "heartbeat_interval = -1\n",
+        "just a line\n",
+        "auth_mode = none\n",
+        "amqp_url = http://x\n",
+        "amqp_url = amqp://h:99999/\n",
+        "heartbeat_interval = 2\nlease_ttl = 2\n", /* lease shorter than 1.5 x heartbeat */
+        "redis_password_file = /nonexistent/pw\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char p[256];
+        write_file("bad.conf", bad[i], p, sizeof p);
+        mlhep_config c;
+        mlhep_err e;
+        err_clear(&e);
+        CHECKF(config_load(&c, p, &e) != 0, "accepted: %s", bad[i]);
+        CHECK(e.msg[0]);
+    }
+    mlhep_config c;
+    mlhep_err e;
+    CHECK(config_load(&c, "/nonexistent/x.conf", &e) == MLHEP_EIO);
+    setenv("MLHEP_AUTH_MODE", "maybe", 1);
+    CHECK(config_load(&c, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "auth_mode"));
+    clear_env();
+}
+
+static int steps_seen;
+static int stop_at;
+static int on_step(void *ctx, const char *phase, double frac, const char *msg)
+{
+    (void)ctx;
+    (void)msg;
+    if (!phase || frac < 0 || frac > 1)
+        return 1;
+    return ++steps_seen == stop_at;
+}
+
+static job make_job(const char *wf_text)
+{
+    job j;
+    json_t *wf = json_loads(wf_text, 0, NULL);
+    job_init(&j, "alice", "dev:alice", wf, NULL);
+    json_decref(wf);
+    return j;
+}
+
+TEST(pipeline_sleep_job)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/art1", tmpdir);
+    mkdir(dir, 0755);
+    job j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05}}");
+    pipeline_callbacks cb = {on_step, NULL, NULL, 0};
+    steps_seen = 0;
+    stop_at = -1;
+    mlhep_err e;
+    CHECKF(pipeline_run(&j, &cb, dir, &e) == 0, "%s", e.msg);
+    CHECK(steps_seen >= 2);
+    char p[256];
+    snprintf(p, sizeof p, "%s/model.json", dir);
+    CHECK(access(p, R_OK) == 0);
+    snprintf(p, sizeof p, "%s/metrics.json", dir);
+    CHECK(access(p, R_OK) == 0);
+    /* stop requested by the callback */
+    steps_seen = 0;
+    stop_at = 2;
+    CHECK(pipeline_run(&j, &cb, dir, &e) == PIPELINE_STOPPED);
+    job_clear(&j);
+    /* fail on request */
+    j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05,\"fail\":true}}");
+    stop_at = -1;
+    CHECK(pipeline_run(&j, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    job_clear(&j);
+}
+
+TEST(pipeline_check_rules)
+{
+    static const char *bad[] = {
+        "[]",
+        "{\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"\",\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x\"}",
+        "{\"name\":\"x\",\"model\":{\"type\":7}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"dnn\"}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":-1}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":4000}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"fail\":1}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"extra\":1}}",
+        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", /* hooks off */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *w = json_loads(bad[i], 0, NULL);
+        mlhep_err e;
+        err_clear(&e);
+        CHECKF(pipeline_check(w, 0, &e) != 0 && e.msg[0], "accepted: %s", bad[i]);
+        json_decref(w);
+    }
+    json_t *w = json_loads("{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", 0, NULL);
+    CHECK(pipeline_check(w, 1, NULL) == 0);
+    json_decref(w);
+}
+
+TEST(artifacts_publish_once)
+{
+    char root[128], t1[4096], t2[4096], fin[4096];
+    snprintf(root, sizeof root, "%s/store", tmpdir);
+    const char *id = "0123456789abcdef0123456789abcdef";
+    mlhep_err e;
+    CHECK(artifacts_tmpdir(root, "alice", id, 1, t1, sizeof t1, &e) == 0);
+    CHECK(artifacts_tmpdir(root, "alice", id, 2, t2, sizeof t2, &e) == 0);
+    CHECK(strcmp(t1, t2) != 0);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/a.txt", t1);
+    FILE *f = fopen(p, "w");
+    fputs("first", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/a.txt", t2);
+    f = fopen(p, "w");
+    fputs("second", f);
+    fclose(f);
+    json_t *info = json_pack("{s:i}", "lease", 1);
+    CHECK(artifacts_manifest(t1, info, &e) == 0);
+    json_decref(info);
+    CHECK(artifacts_final_path(root, "alice", id, fin, sizeof fin, &e) == 0);
+    CHECK(artifacts_commit(t1, fin, &e) == 0);
+    CHECK(artifacts_commit(t2, fin, &e) == ARTIFACTS_EXISTS); /* the second set never lands */
+    snprintf(p, sizeof p, "%s/a.txt", fin);
+    f = fopen(p, "r");
+    char buf[16] = "";
+    CHECK(f && fgets(buf, sizeof buf, f));
+    fclose(f);
+    CHECK(!strcmp(buf, "first"));
+    snprintf(p, sizeof p, "%s/MANIFEST.json", fin);
+    json_t *m = json_load_file(p, 0, NULL);
+    CHECK(m && json_array_size(json_object_get(m, "files")) == 1);
+    CHECK(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(m, "files"), 0), "sha256")),
+                  "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e"));
+    json_decref(m);
+    CHECK(artifacts_remove(t2, &e) == 0 && access(t2, F_OK) != 0);
+    CHECK(artifacts_final_path(root, "../x", id, fin, sizeof fin, &e) == MLHEP_EINVAL);
+    CHECK(artifacts_tmpdir(root, "alice", "nothex", 1, t1, sizeof t1, &e) == MLHEP_EINVAL);
+    char dst[256];
+    snprintf(dst, sizeof dst, "%s/fetched", tmpdir);
+    CHECK(artifacts_copy(fin, dst, &e) == 0);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/mlhep-cfgtest.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    RUN(defaults);
+    RUN(file_env_and_secret_file);
+    RUN(bad_configs_refused);
+    RUN(pipeline_sleep_job);
+    RUN(pipeline_check_rules);
+    RUN(artifacts_publish_once);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        return 1;
+    return test_summary();
+}
