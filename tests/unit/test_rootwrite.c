@@ -1,0 +1,620 @@
+/* test_rootwrite.c - structure of the ROOT files common/rootwrite writes, parsed back
+ * with our cursor (header, directory, keys list, StreamerInfo, free segments, every
+ * record in file order, basket extensions and offset arrays), plus refusal of bad
+ * branch specs, tree paths, column types and counts, and I/O failures. Value-level
+ * round trips are in tests/cli/jsroot_roundtrip.sh (JSROOT). */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "cursor.h"
+#include "rootwrite.h"
+#include "streamerinfo_blob.h"
+#include "test.h"
+
+static char tmpdir[] = "/tmp/test_rootwrite.XXXXXX";
+
+/* cursor reads have side effects: evaluate once, then compare */
+#define CHECK_READ(expr, want)                                                       \
+    do {                                                                             \
+        long long v_ = (long long)(expr);                                            \
+        CHECK_EQ_INT(v_, want);                                                      \
+    } while (0)
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
+    *n = fread(b, 1, (size_t)sz, f);
+    fclose(f);
+    return b;
+}
+
+typedef struct key {
+    int32_t nbytes;
+    int version;
+    uint32_t objlen, keylen;
+    int cycle;
+    uint64_t seek, pdir;
+    char cls[64], name[256], title[256];
+    size_t end; /* offset after the three strings */
+} key;
+
+static int parse_key(const uint8_t *b, size_t n, uint64_t pos, key *k)
+{
+    cursor c;
+    if (pos >= n)
+        return -1;
+    cur_init(&c, b + pos, n - pos);
+    k->nbytes = cur_i32(&c);
+    k->version = cur_i16(&c);
+    k->objlen = cur_u32(&c);
+    cur_u32(&c);
+    k->keylen = cur_u16(&c);
+    k->cycle = cur_i16(&c);
+    if (k->version > 1000) {
+        k->seek = cur_u64(&c);
+        k->pdir = cur_u64(&c);
+    } else {
+        k->seek = cur_u32(&c);
+        k->pdir = cur_u32(&c);
+    }
+    cur_rootstr_copy(&c, k->cls, sizeof k->cls);
+    cur_rootstr_copy(&c, k->name, sizeof k->name);
+    cur_rootstr_copy(&c, k->title, sizeof k->title);
+    k->end = pos + c.pos;
+    return cur_ok(&c) ? 0 : -1;
+}
+
+/* payload of a record, decompressed if needed (malloc'd) */
+static uint8_t *payload(const uint8_t *b, size_t n, uint64_t pos, const key *k)
+{
+    if (pos + (uint64_t)k->nbytes > n || k->keylen > (uint32_t)k->nbytes)
+        return NULL;
+    uint8_t *out = malloc(k->objlen ? k->objlen : 1);
+    size_t stored = (size_t)k->nbytes - k->keylen;
+    mlhep_err e;
+    if (stored == k->objlen)
+        memcpy(out, b + pos + k->keylen, stored);
+    else if (compress_unzip(NULL, b + pos + k->keylen, stored, out, k->objlen, &e)) {
+        printf("  unzip: %s\n", e.msg);
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+typedef struct hdr {
+    int version, big;
+    uint64_t end, seek_free, seek_info;
+    uint32_t nbytes_free, nfree, nbytes_name, nbytes_info, compress;
+    int units;
+} hdr;
+
+static int parse_header(const uint8_t *b, size_t n, hdr *h)
+{
+    cursor c;
+    cur_init(&c, b, n);
+    const uint8_t *m = cur_take(&c, 4);
+    if (!m || memcmp(m, "root", 4))
+        return -1;
+    h->version = cur_i32(&c);
+    h->big = h->version >= 1000000;
+    if (cur_i32(&c) != 100)
+        return -1;
+    h->end = h->big ? cur_u64(&c) : cur_u32(&c);
+    h->seek_free = h->big ? cur_u64(&c) : cur_u32(&c);
+    h->nbytes_free = cur_u32(&c);
+    h->nfree = cur_u32(&c);
+    h->nbytes_name = cur_u32(&c);
+    h->units = cur_u8(&c);
+    h->compress = cur_u32(&c);
+    h->seek_info = h->big ? cur_u64(&c) : cur_u32(&c);
+    h->nbytes_info = cur_u32(&c);
+    return cur_ok(&c) ? 0 : -1;
+}
+
+typedef struct dirrec {
+    int version;
+    uint32_t nbytes_keys, nbytes_name;
+    uint64_t seek_dir, seek_parent, seek_keys;
+} dirrec;
+
+static int parse_dir(const uint8_t *b, size_t n, uint64_t pos, dirrec *d)
+{
+    cursor c;
+    if (pos + 60 > n)
+        return -1;
+    cur_init(&c, b + pos, 60);
+    d->version = cur_i16(&c);
+    cur_u32(&c);
+    cur_u32(&c);
+    d->nbytes_keys = cur_u32(&c);
+    d->nbytes_name = cur_u32(&c);
+    int big = d->version > 1000;
+    d->seek_dir = big ? cur_u64(&c) : cur_u32(&c);
+    d->seek_parent = big ? cur_u64(&c) : cur_u32(&c);
+    d->seek_keys = big ? cur_u64(&c) : cur_u32(&c);
+    return cur_u16(&c) == 1 && cur_ok(&c) ? 0 : -1;
+}
+
+/* Writes a tree "Events" (optionally in dir "sub") with n entries: i/I, f[2]/F, cnt/i,
+ * j[cnt]/D; plus a tree "T2" at top level with one branch. */
+static int write_sample(const char *path, rootw_opts *o, int64_t n, int subdir, mlhep_err *e)
+{
+    rootw_file *f;
+    rootw_tree *t, *t2;
+    int rc = rootw_open(path, o, &f, e);
+    if (rc)
+        return rc;
+    if ((rc = rootw_tree_new(f, subdir ? "sub/Events" : "Events", "test tree", &t, e)) ||
+        (rc = rootw_tree_new(f, "T2", NULL, &t2, e))) {
+        rootw_abort(f);
+        return rc;
+    }
+    if (rootw_branch(t, "i/I", e) != 0 || rootw_branch(t, "f[2]/F", e) != 1 || rootw_branch(t, "cnt/i", e) != 2 ||
+        rootw_branch(t, "j[cnt]/D", e) != 3 || rootw_branch(t2, "x/S", e) != 0) {
+        rootw_abort(f);
+        return -1;
+    }
+    int32_t *iv = malloc((size_t)n * 4);
+    float *fv = malloc((size_t)n * 8);
+    uint32_t *cv = malloc((size_t)n * 4);
+    double *jv = malloc((size_t)n * 8 * 8);
+    int16_t *xv = malloc((size_t)n * 2);
+    size_t nj = 0;
+    for (int64_t i = 0; i < n; i++) {
+        iv[i] = (int32_t)i;
+        fv[2 * i] = (float)i;
+        fv[2 * i + 1] = -(float)i;
+        cv[i] = (uint32_t)(i % 5);
+        for (uint32_t k = 0; k < cv[i]; k++)
+            jv[nj++] = (double)i + k / 10.0;
+        xv[i] = (int16_t)(i * 3);
+    }
+    /* two appends so chunks cross clusters */
+    int64_t h = n / 3;
+    size_t nj1 = 0;
+    for (int64_t i = 0; i < h; i++)
+        nj1 += cv[i];
+    rootw_col c1[4] = {{ROOTW_I32, iv}, {ROOTW_F32, fv}, {ROOTW_U32, cv}, {ROOTW_F64, jv}};
+    rootw_col c2[4] = {{ROOTW_I32, iv + h}, {ROOTW_F32, fv + 2 * h}, {ROOTW_U32, cv + h}, {ROOTW_F64, jv + nj1}};
+    rootw_col x1[1] = {{ROOTW_I16, xv}}, x2[1] = {{ROOTW_I16, xv + h}};
+    rc = rootw_append(t, h, c1, e);
+    if (!rc)
+        rc = rootw_append(t, n - h, c2, e);
+    if (!rc)
+        rc = rootw_append(t2, h, x1, e);
+    if (!rc)
+        rc = rootw_append(t2, n - h, x2, e);
+    free(iv);
+    free(fv);
+    free(cv);
+    free(jv);
+    free(xv);
+    if (rc) {
+        rootw_abort(f);
+        return rc;
+    }
+    return rootw_close(f, e);
+}
+
+static void path_of(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", tmpdir, name); }
+
+/* Walks every record from 100 to fEND; checks self-pointers, counts baskets, checks each
+ * basket's extension, payload size and offset array. */
+static void walk_records(const uint8_t *b, size_t n, const hdr *h, int64_t cluster, int *nbaskets, int *ok)
+{
+    *ok = 0;
+    *nbaskets = 0;
+    uint64_t pos = 100;
+    while (pos < h->end) {
+        key k;
+        if (parse_key(b, n, pos, &k) || k.nbytes <= 0 || k.seek != pos) {
+            printf("  bad record at %llu\n", (unsigned long long)pos);
+            return;
+        }
+        if (!strcmp(k.cls, "TBasket")) {
+            cursor c;
+            cur_init(&c, b + k.end, n - k.end);
+            int bv = cur_i16(&c);
+            cur_u32(&c);
+            int32_t nevbufsize = cur_i32(&c);
+            int32_t nev = cur_i32(&c);
+            uint32_t last = cur_u32(&c);
+            int flag = cur_u8(&c);
+            if (!cur_ok(&c) || bv != 3 || flag != 0 || k.version != 1004 || k.end + 19 != pos + k.keylen ||
+                nev <= 0 || nev > cluster || last > k.keylen + k.objlen || nevbufsize <= 0) {
+                printf("  bad basket at %llu (v%d flag %d nev %d)\n", (unsigned long long)pos, bv, flag, nev);
+                return;
+            }
+            uint8_t *p = payload(b, n, pos, &k);
+            if (!p)
+                return;
+            size_t border = last - k.keylen;
+            if (border < k.objlen) { /* jagged: offset array */
+                cursor oc;
+                cur_init(&oc, p + border, k.objlen - border);
+                int32_t cnt = cur_i32(&oc);
+                int good = cnt == nev + 1 && k.objlen - border == 4 + 4 * (size_t)cnt;
+                int32_t prev = (int32_t)k.keylen;
+                for (int32_t i = 0; good && i < cnt; i++) {
+                    int32_t off = cur_i32(&oc);
+                    good = off >= prev && (uint32_t)off <= last && (i < cnt - 1 || (uint32_t)off == last);
+                    prev = off;
+                }
+                if (!good || !cur_ok(&oc)) {
+                    printf("  bad offsets in basket at %llu\n", (unsigned long long)pos);
+                    free(p);
+                    return;
+                }
+            } else if (border % (size_t)nev) {
+                printf("  fixed basket not a multiple of its entries\n");
+                free(p);
+                return;
+            }
+            free(p);
+            (*nbaskets)++;
+        }
+        pos += (uint64_t)k.nbytes;
+    }
+    *ok = pos == h->end;
+}
+
+TEST(layout_small)
+{
+    char path[256];
+    path_of(path, sizeof path, "small.root");
+    rootw_opts o = {.compression = "zlib:1", .cluster_entries = 100, .basket_bytes = 300};
+    mlhep_err e = {0};
+    CHECKF(write_sample(path, &o, 1000, 1, &e) == 0, "%s", e.msg);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    hdr h;
+    CHECK(b && parse_header(b, n, &h) == 0);
+    CHECK_EQ_INT(h.version, 62400);
+    CHECK_EQ_INT(h.units, 4);
+    CHECK_EQ_INT(h.compress, 101);
+    CHECK_EQ_INT(h.end, n);
+    CHECK_EQ_INT(h.nfree, 1);
+    /* top directory */
+    key top;
+    CHECK(parse_key(b, n, 100, &top) == 0);
+    CHECK(!strcmp(top.cls, "TFile") && !strcmp(top.name, "small.root") && top.pdir == 0);
+    CHECK_EQ_INT(h.nbytes_name, top.end - 100 + 1 + strlen("small.root") + 1);
+    dirrec d;
+    CHECK(parse_dir(b, n, 100 + h.nbytes_name, &d) == 0);
+    CHECK_EQ_INT(d.version, 5);
+    CHECK_EQ_INT(d.seek_dir, 100);
+    CHECK_EQ_INT(d.seek_parent, 0);
+    CHECK_EQ_INT(d.nbytes_name, h.nbytes_name);
+    /* StreamerInfo: ROOT's payload behind a 64-byte key */
+    key si;
+    CHECK(parse_key(b, n, h.seek_info, &si) == 0);
+    CHECK(!strcmp(si.cls, "TList") && !strcmp(si.name, "StreamerInfo"));
+    CHECK_EQ_INT(si.keylen, 64);
+    CHECK_EQ_INT(si.nbytes, h.nbytes_info);
+    uint8_t *sp = payload(b, n, h.seek_info, &si);
+    CHECK(sp);
+    cursor c;
+    cur_init(&c, sp, si.objlen);
+    CHECK_READ(cur_u32(&c), 0x40000000u | (si.objlen - 4));
+    CHECK_READ(cur_u16(&c), 5);
+    cur_skip(&c, 10);
+    size_t ln;
+    cur_rootstr(&c, &ln);
+    CHECK_READ(cur_i32(&c), STREAMERINFO_BLOB_NCLASSES + 1);
+    free(sp);
+    /* keys list: Events in sub/, T2 at top; copies identical to the records' keys */
+    key kl;
+    CHECK(parse_key(b, n, d.seek_keys, &kl) == 0);
+    CHECK_EQ_INT(kl.nbytes, d.nbytes_keys);
+    cur_init(&c, b + kl.end, n - kl.end);
+    int32_t nkeys = cur_i32(&c);
+    CHECK_EQ_INT(nkeys, 2);
+    size_t kp = kl.end + 4;
+    int seen_sub = 0, seen_t2 = 0;
+    uint64_t sub_seek = 0;
+    for (int i = 0; i < nkeys; i++) {
+        key k, at;
+        CHECK(parse_key(b, n, kp, &k) == 0 && parse_key(b, n, k.seek, &at) == 0);
+        CHECK_EQ_INT(k.keylen, k.end - kp);
+        CHECK(memcmp(b + kp, b + k.seek, k.keylen) == 0);
+        CHECK_EQ_INT(k.pdir, 100);
+        if (!strcmp(k.cls, "TDirectory") && !strcmp(k.name, "sub")) {
+            seen_sub = 1;
+            sub_seek = k.seek;
+        }
+        if (!strcmp(k.cls, "TTree") && !strcmp(k.name, "T2"))
+            seen_t2 = 1;
+        kp = k.end;
+    }
+    CHECK(seen_sub && seen_t2);
+    /* subdirectory record and its keys list */
+    key sk;
+    CHECK(parse_key(b, n, sub_seek, &sk) == 0 && sk.objlen == 60);
+    dirrec sd;
+    CHECK(parse_dir(b, n, sub_seek + sk.keylen, &sd) == 0);
+    CHECK_EQ_INT(sd.seek_dir, sub_seek);
+    CHECK_EQ_INT(sd.seek_parent, 100);
+    CHECK_EQ_INT(sd.nbytes_name, sk.keylen);
+    key skl, tk;
+    CHECK(parse_key(b, n, sd.seek_keys, &skl) == 0 && !strcmp(skl.cls, "TDirectory"));
+    CHECK_EQ_INT(skl.nbytes, sd.nbytes_keys);
+    cur_init(&c, b + skl.end, n - skl.end);
+    CHECK_READ(cur_i32(&c), 1);
+    CHECK(parse_key(b, n, skl.end + 4, &tk) == 0 && !strcmp(tk.cls, "TTree") && !strcmp(tk.name, "Events"));
+    CHECK_EQ_INT(tk.pdir, sub_seek);
+    /* TTree object: v20, fEntries, fAutoFlush */
+    uint8_t *tp = payload(b, n, tk.seek, &tk);
+    CHECK(tp);
+    cur_init(&c, tp, tk.objlen);
+    CHECK_READ(cur_u32(&c), 0x40000000u | (tk.objlen - 4));
+    CHECK_READ(cur_u16(&c), 20);
+    uint32_t named = cur_u32(&c) & ~0x40000000u;
+    cur_skip(&c, named + 12 + 10 + 14);
+    CHECK_READ(cur_i64(&c), 1000);                     /* fEntries */
+    cur_skip(&c, 8 * 4 + 8 + 4 * 5 + 8 * 4);
+    CHECK_READ(cur_i64(&c), 100);                      /* fAutoFlush */
+    CHECK(cur_ok(&c));
+    free(tp);
+    /* free segments */
+    key fk;
+    CHECK(parse_key(b, n, h.seek_free, &fk) == 0 && fk.nbytes == (int32_t)h.nbytes_free);
+    cur_init(&c, b + fk.end, n - fk.end);
+    CHECK_READ(cur_u16(&c), 1);
+    CHECK_READ(cur_u32(&c), h.end);
+    CHECK_READ(cur_u32(&c), 2000000000u);
+    /* every record, in order, with consistent baskets: 4 branches x 10 clusters at
+     * least, plus early flushes because of basket_bytes, plus T2 */
+    int nb, ok;
+    walk_records(b, n, &h, 100, &nb, &ok);
+    CHECK(ok);
+    CHECKF(nb > 50, "%d baskets", nb);
+    free(b);
+}
+
+TEST(layout_forced_big)
+{
+    char path[256];
+    path_of(path, sizeof path, "big.root");
+    rootw_opts o = {.compression = "zstd:3", .cluster_entries = 64, .force_big = 1};
+    mlhep_err e = {0};
+    CHECKF(write_sample(path, &o, 500, 1, &e) == 0, "%s", e.msg);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    hdr h;
+    CHECK(b && parse_header(b, n, &h) == 0);
+    CHECK_EQ_INT(h.version, 1062400);
+    CHECK(h.big);
+    CHECK_EQ_INT(h.units, 8);
+    CHECK_EQ_INT(h.end, n);
+    CHECK_EQ_INT(h.compress, 503);
+    dirrec d;
+    CHECK(parse_dir(b, n, 100 + h.nbytes_name, &d) == 0);
+    CHECK_EQ_INT(d.version, 1005);
+    key kl, si;
+    CHECK(parse_key(b, n, d.seek_keys, &kl) == 0 && kl.version == 1004);
+    CHECK(parse_key(b, n, h.seek_info, &si) == 0 && si.version == 4 && si.keylen == 64);
+    key fk;
+    CHECK(parse_key(b, n, h.seek_free, &fk) == 0 && fk.version == 1004);
+    cursor c;
+    cur_init(&c, b + fk.end, n - fk.end);
+    CHECK_READ(cur_u16(&c), 1001);
+    CHECK_READ(cur_u64(&c), h.end);
+    int nb, ok;
+    walk_records(b, n, &h, 64, &nb, &ok);
+    CHECK(ok);
+    free(b);
+}
+
+TEST(clusters_align_baskets)
+{
+    /* with a large basket_bytes every basket is one cluster: fNevBuf 100 except the last */
+    char path[256];
+    path_of(path, sizeof path, "clusters.root");
+    rootw_opts o = {.compression = "lz4:1", .cluster_entries = 100, .basket_bytes = 1 << 20};
+    mlhep_err e = {0};
+    CHECKF(write_sample(path, &o, 1050, 0, &e) == 0, "%s", e.msg);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    hdr h;
+    CHECK(b && parse_header(b, n, &h) == 0);
+    uint64_t pos = 100;
+    int per_branch[5] = {0};
+    int64_t sum[5] = {0};
+    const char *names[5] = {"i", "f", "cnt", "j", "x"};
+    while (pos < h.end) {
+        key k;
+        CHECK(parse_key(b, n, pos, &k) == 0 && k.nbytes > 0);
+        if (!strcmp(k.cls, "TBasket")) {
+            cursor c;
+            cur_init(&c, b + k.end + 10, 4);
+            int32_t nev = cur_i32(&c);
+            for (int i = 0; i < 5; i++)
+                if (!strcmp(k.name, names[i])) {
+                    CHECK_EQ_INT(k.cycle, per_branch[i]);
+                    per_branch[i]++;
+                    CHECKF(nev == 100 || (sum[i] == 1000 && nev == 50), "%s basket %d: %d entries", k.name,
+                           per_branch[i], nev);
+                    sum[i] += nev;
+                }
+        }
+        pos += (uint64_t)k.nbytes;
+    }
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ_INT(per_branch[i], 11);
+        CHECK_EQ_INT(sum[i], 1050);
+    }
+    free(b);
+}
+
+TEST(deterministic)
+{
+    char p1[256], p2[256], p3[256];
+    path_of(p1, sizeof p1, "d1/same.root");
+    path_of(p2, sizeof p2, "d2/same.root");
+    path_of(p3, sizeof p3, "d3/same.root");
+    char dd[256];
+    for (int i = 1; i <= 3; i++) {
+        snprintf(dd, sizeof dd, "%s/d%d", tmpdir, i);
+        mkdir(dd, 0700);
+    }
+    rootw_opts o = {.compression = "zstd:5", .cluster_entries = 77, .seed = 42};
+    mlhep_err e = {0};
+    CHECK(write_sample(p1, &o, 300, 1, &e) == 0);
+    CHECK(write_sample(p2, &o, 300, 1, &e) == 0);
+    o.seed = 43;
+    CHECK(write_sample(p3, &o, 300, 1, &e) == 0);
+    size_t n1, n2, n3;
+    uint8_t *a = slurp(p1, &n1), *b = slurp(p2, &n2), *c = slurp(p3, &n3);
+    CHECK(a && b && c && n1 == n2 && n1 == n3);
+    CHECK(memcmp(a, b, n1) == 0);
+    CHECK(memcmp(a, c, n1) != 0); /* UUID follows the seed */
+    free(a);
+    free(b);
+    free(c);
+}
+
+TEST(bad_branch_specs_refused)
+{
+    char path[256];
+    path_of(path, sizeof path, "bad.root");
+    rootw_file *f;
+    rootw_tree *t;
+    mlhep_err e = {0};
+    CHECK(rootw_open(path, NULL, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0);
+    CHECK_EQ_INT(rootw_branch(t, "n/I", &e), 0);
+    CHECK_EQ_INT(rootw_branch(t, "fl/F", &e), 1);
+    CHECK_EQ_INT(rootw_branch(t, "arr[2]/I", &e), 2);
+    static const char *bad[] = {"x",        "x/Q",        "/F",          "x[/F",     "x[]/F",      "x[0]/F",
+                                "x[nope]/F", "x[fl]/F",   "x[n][3]/F",   "x[3][n]/F", "n/I",       "a b/F",
+                                "x[3]x/F",  "x/FF",       "x[arr]/F",    "x[-1]/F",  "x[2000000]/F", "x/",
+                                "x[n]/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_clear(&e);
+        int rc = rootw_branch(t, bad[i], &e);
+        CHECKF(rc == MLHEP_EINVAL && e.msg[0], "spec '%s' gave %d", bad[i], rc);
+    }
+    CHECK(strstr(e.msg, "x[n]/") != NULL);
+    /* bad tree paths */
+    static const char *badpaths[] = {"", "/a", "a/", "a//b", "a b", "T"};
+    for (size_t i = 0; i < sizeof badpaths / sizeof badpaths[0]; i++) {
+        rootw_tree *t2;
+        err_clear(&e);
+        CHECKF(rootw_tree_new(f, badpaths[i], NULL, &t2, &e) == MLHEP_EINVAL && t2 == NULL, "path '%s'", badpaths[i]);
+    }
+    /* wrong column type, negative count: refused, nothing appended */
+    int32_t nv[2] = {1, -1};
+    float fv[2] = {1, 2};
+    int32_t av[4] = {1, 2, 3, 4};
+    rootw_col wrong[3] = {{ROOTW_I32, nv}, {ROOTW_F64, fv}, {ROOTW_I32, av}};
+    CHECK(rootw_append(t, 2, wrong, &e) == MLHEP_EINVAL);
+    CHECK(strstr(e.msg, "'fl'") && strstr(e.msg, "double"));
+    CHECK_EQ_INT(rootw_branch(t, "jag[n]/F", &e), 3);
+    float jv[1] = {5};
+    rootw_col neg[4] = {{ROOTW_I32, nv}, {ROOTW_F32, fv}, {ROOTW_I32, av}, {ROOTW_F32, jv}};
+    CHECK(rootw_append(t, 2, neg, &e) == MLHEP_EINVAL);
+    CHECK(strstr(e.msg, "count -1") != NULL);
+    CHECK(rootw_append(t, -1, neg, &e) == MLHEP_EINVAL);
+    CHECK(rootw_append(t, 1, NULL, &e) == MLHEP_EINVAL);
+    CHECK_EQ_INT(rootw_tree_entries(t), 0);
+    /* a good append, then declaring a branch is refused */
+    CHECK(rootw_append(t, 1, neg, &e) == 0);
+    CHECK_EQ_INT(rootw_tree_entries(t), 1);
+    CHECK(rootw_branch(t, "late/F", &e) == MLHEP_EINVAL);
+    CHECK(rootw_close(f, &e) == 0);
+    /* bad options */
+    rootw_opts o = {.compression = "gzip:3"};
+    CHECK(rootw_open(path, &o, &f, &e) == MLHEP_EINVAL && f == NULL);
+    o.compression = "zlib:12";
+    CHECK(rootw_open(path, &o, &f, &e) == MLHEP_EINVAL);
+}
+
+TEST(io_errors_reported)
+{
+    mlhep_err e = {0};
+    rootw_file *f;
+    CHECK(rootw_open("/nonexistent-dir/x.root", NULL, &f, &e) == MLHEP_EIO && f == NULL);
+    CHECK(strstr(e.msg, "/nonexistent-dir/x.root") != NULL);
+    if (access("/dev/full", W_OK) == 0) { /* disk full: every write fails with ENOSPC */
+        rootw_opts o = {.compression = "none", .cluster_entries = 10};
+        rootw_tree *t;
+        int rc = rootw_open("/dev/full", &o, &f, &e);
+        if (rc == 0) {
+            CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0 && rootw_branch(t, "x/D", &e) == 0);
+            static double v[200000];
+            rootw_col c[1] = {{ROOTW_F64, v}};
+            rc = rootw_append(t, 200000, c, &e); /* 1.6 MB: more than the stdio buffer */
+            if (rc == 0)
+                rc = rootw_close(f, &e);
+            else
+                rootw_close(f, NULL);
+        }
+        CHECKF(rc == MLHEP_EIO && strstr(e.msg, "No space"), "rc %d: %s", rc, e.msg);
+    }
+}
+
+TEST(empty_tree)
+{
+    char path[256];
+    path_of(path, sizeof path, "empty.root");
+    rootw_file *f;
+    rootw_tree *t;
+    mlhep_err e = {0};
+    CHECK(rootw_open(path, NULL, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "E", NULL, &t, &e) == 0 && rootw_branch(t, "x/F", &e) == 0);
+    CHECK(rootw_close(f, &e) == 0);
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    hdr h;
+    CHECK(b && parse_header(b, n, &h) == 0 && h.end == n);
+    int nb, ok;
+    walk_records(b, n, &h, 1, &nb, &ok);
+    CHECK(ok && nb == 0);
+    free(b);
+}
+
+TEST(streamerinfo_blob_is_roots)
+{
+    uint8_t *p = malloc(STREAMERINFO_BLOB_OBJLEN);
+    mlhep_err e;
+    CHECK(compress_unzip(NULL, streamerinfo_blob, STREAMERINFO_BLOB_LEN, p, STREAMERINFO_BLOB_OBJLEN, &e) == 0);
+    /* the first element is TStreamerInfo with kNewClassTag; the class tag of the second
+     * element refers to it by position + 64 (fKeyLen) + 2 */
+    CHECK(memcmp(p + 29, "TStreamerInfo", 13) == 0);
+    cursor c;
+    cur_init(&c, p, STREAMERINFO_BLOB_OBJLEN);
+    cur_seek(&c, 21);
+    uint32_t bc = cur_u32(&c) & ~0x40000000u;
+    cur_seek(&c, 21 + 4 + bc + 1); /* skip element 0 and its option string */
+    cur_u32(&c);
+    CHECK_READ(cur_u32(&c), 0x80000000u | (25 + 64 + 2));
+    free(p);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir))
+        return 1;
+    RUN(layout_small);
+    RUN(layout_forced_big);
+    RUN(clusters_align_baskets);
+    RUN(deterministic);
+    RUN(bad_branch_specs_refused);
+    RUN(io_errors_reported);
+    RUN(empty_tree);
+    RUN(streamerinfo_blob_is_roots);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        return 1;
+    return test_summary();
+}
