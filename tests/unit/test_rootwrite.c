@@ -3,7 +3,9 @@
  * record in file order, basket extensions and offset arrays), plus refusal of bad
  * branch specs, tree paths, column types and counts, and I/O failures; and full
  * read-back of every type and compression through our own reader (rootfile/ttree/
- * basket). The independent check is tests/cli/jsroot_roundtrip.sh (JSROOT). */
+ * basket); and the event generator (common/evgen): branch layout, determinism,
+ * signal/background separation, files it writes. The independent check is
+ * tests/cli/jsroot_roundtrip.sh (JSROOT). */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "basket.h"
 #include "compress.h"
 #include "cursor.h"
+#include "evgen.h"
 #include "rootfile.h"
 #include "rootwrite.h"
 #include "streamerinfo_blob.h"
@@ -834,6 +837,287 @@ TEST(readback_every_type_and_compression)
     rb_free(&d);
 }
 
+/* ---- event generator ---- */
+
+static double colv(const rootw_col *c, size_t i)
+{
+    switch (c->type) {
+    case ROOTW_F32: return ((const float *)c->data)[i];
+    case ROOTW_F64: return ((const double *)c->data)[i];
+    case ROOTW_I32: return ((const int32_t *)c->data)[i];
+    case ROOTW_U32: return ((const uint32_t *)c->data)[i];
+    case ROOTW_U64: return (double)((const uint64_t *)c->data)[i];
+    default: return ((const uint8_t *)c->data)[i];
+    }
+}
+
+TEST(evgen_branches)
+{
+    evgen *g;
+    mlhep_err e = {0};
+    CHECK(evgen_new("tth", 1, 1, &g, &e) == 0);
+    int flat = 0, jag = 0;
+    for (int i = 0; i < evgen_nbranches(g); i++)
+        strchr(evgen_branch_spec(g, i), '[') ? jag++ : flat++;
+    CHECK_EQ_INT(flat, 22);
+    CHECK_EQ_INT(jag, 52);
+    CHECK(evgen_branch_index(g, "Jet_pt") >= 0 && evgen_branch_index(g, "run") == 0 &&
+          evgen_branch_index(g, "Jet") < 0);
+    evgen_free(g);
+    CHECK(evgen_new("nanoaod", 0, 1, &g, &e) == 0);
+    CHECKF(evgen_nbranches(g) > 150, "%d", evgen_nbranches(g));
+    evgen_free(g);
+    CHECK(evgen_new("cms", 0, 1, &g, &e) == MLHEP_EINVAL && g == NULL);
+}
+
+TEST(evgen_chunking_does_not_matter)
+{
+    evgen *g;
+    mlhep_err e = {0};
+    CHECK(evgen_new("tth", 0, 5, &g, &e) == 0);
+    int nb = evgen_nbranches(g), ipt = evgen_branch_index(g, "Jet_pt"), inj = evgen_branch_index(g, "nJet"),
+        iht = evgen_branch_index(g, "HT");
+    rootw_col *c = calloc((size_t)nb, sizeof *c);
+    CHECK(evgen_fill(g, 0, 100, c, &e) == 0);
+    double ht[100], pt[2000];
+    size_t npt = 0, skip = 0;
+    for (int i = 0; i < 100; i++) {
+        ht[i] = colv(&c[iht], (size_t)i);
+        if (i < 60)
+            skip += (size_t)colv(&c[inj], (size_t)i);
+    }
+    for (size_t i = 0; i < 2000 && c[ipt].data; i++) {
+        size_t tot = 0;
+        for (int k = 0; k < 100; k++)
+            tot += (size_t)colv(&c[inj], (size_t)k);
+        if (i >= tot)
+            break;
+        pt[npt++] = colv(&c[ipt], i);
+    }
+    CHECK(evgen_fill(g, 60, 40, c, &e) == 0);
+    int same = 1;
+    for (int i = 0; i < 40; i++)
+        same &= colv(&c[iht], (size_t)i) == ht[60 + i];
+    for (size_t i = skip; i < npt; i++)
+        same &= colv(&c[ipt], i - skip) == pt[i];
+    free(c);
+    evgen_free(g);
+    CHECK(same);
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* ROC AUC of scores s (n rows of {score, label}) by rank sum */
+static double auc(double (*s)[2], int n)
+{
+    qsort(s, (size_t)n, sizeof *s, cmp_score);
+    double rank_pos = 0, npos = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && s[j][0] == s[i][0])
+            j++;
+        for (int k = i; k < j; k++)
+            if (s[k][1] > 0.5) {
+                rank_pos += (i + j - 1) / 2.0 + 1;
+                npos++;
+            }
+        i = j;
+    }
+    return (rank_pos - npos * (npos + 1) / 2) / (npos * (n - npos));
+}
+
+TEST(evgen_separation_is_partial)
+{
+    /* logistic regression on event-level features and the six leading jets: the classes
+     * must be separable (AUC >= 0.75) but not trivially (AUC <= 0.95); single features
+     * alone are weak (<= 0.75) */
+    enum { NEV = 3000, NF = 27 };
+    static double X[2 * NEV][NF], y[2 * NEV];
+    const char *flat[] = {"nJet", "nBJet", "HT", "ST", "MET_pt", "nLepton"};
+    mlhep_err e = {0};
+    for (int s = 0; s < 2; s++) {
+        evgen *g;
+        CHECK(evgen_new("tth", s, 11, &g, &e) == 0);
+        rootw_col *c = calloc((size_t)evgen_nbranches(g), sizeof *c);
+        CHECK(evgen_fill(g, 0, NEV, c, &e) == 0);
+        int inj = evgen_branch_index(g, "nJet"), ipt = evgen_branch_index(g, "Jet_pt"),
+            ibt = evgen_branch_index(g, "Jet_btagDeepB"), ie = evgen_branch_index(g, "Jet_eta"),
+            ihf = evgen_branch_index(g, "Jet_hadronFlavour");
+        size_t jo = 0;
+        for (int i = 0; i < NEV; i++) {
+            double *x = X[s * NEV + i];
+            int k = 0;
+            for (int f = 0; f < 6; f++)
+                x[k++] = colv(&c[evgen_branch_index(g, flat[f])], (size_t)i);
+            int nj = (int)colv(&c[inj], (size_t)i);
+            for (int j = 0; j < 6; j++) { /* leading six jets, zero-padded */
+                x[k++] = j < nj ? colv(&c[ipt], jo + (size_t)j) : 0.0;
+                x[k++] = j < nj ? colv(&c[ibt], jo + (size_t)j) : 0.0;
+                x[k++] = j < nj ? colv(&c[ihf], jo + (size_t)j) == 5 : 0.0;
+            }
+            x[k++] = fabs(colv(&c[ie], jo));
+            x[k++] = fabs(colv(&c[ie], jo + 1));
+            x[k++] = 1.0; /* bias */
+            jo += (size_t)nj;
+            y[s * NEV + i] = s;
+        }
+        free(c);
+        evgen_free(g);
+    }
+    /* standardise, then shuffle deterministically into train (even) / test (odd) */
+    for (int f = 0; f < NF - 1; f++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < 2 * NEV; i++)
+            m += X[i][f];
+        m /= 2 * NEV;
+        for (int i = 0; i < 2 * NEV; i++)
+            v += (X[i][f] - m) * (X[i][f] - m);
+        v = sqrt(v / (2 * NEV)) + 1e-12;
+        for (int i = 0; i < 2 * NEV; i++)
+            X[i][f] = (X[i][f] - m) / v;
+    }
+    double w[NF] = {0};
+    for (int it = 0; it < 500; it++) {
+        double gr[NF] = {0};
+        for (int i = 0; i < 2 * NEV; i += 2) {
+            double z = 0;
+            for (int f = 0; f < NF; f++)
+                z += w[f] * X[i][f];
+            double p = 1.0 / (1.0 + exp(-z));
+            for (int f = 0; f < NF; f++)
+                gr[f] += (p - y[i]) * X[i][f];
+        }
+        for (int f = 0; f < NF; f++)
+            w[f] -= 0.5 * gr[f] / NEV;
+    }
+    static double sc[NEV][2];
+    for (int i = 1, k = 0; i < 2 * NEV; i += 2, k++) {
+        double z = 0;
+        for (int f = 0; f < NF; f++)
+            z += w[f] * X[i][f];
+        sc[k][0] = z;
+        sc[k][1] = y[i];
+    }
+    double a = auc(sc, NEV);
+    CHECKF(a >= 0.75 && a <= 0.95, "logistic regression AUC %.3f", a);
+    for (int f = 0; f < 6; f++) {
+        for (int i = 1, k = 0; i < 2 * NEV; i += 2, k++) {
+            sc[k][0] = X[i][f];
+            sc[k][1] = y[i];
+        }
+        double a1 = auc(sc, NEV);
+        CHECKF(a1 <= 0.75 && a1 < a, "%s alone has AUC %.3f", flat[f], a1);
+    }
+    printf("  evgen: logistic regression test AUC %.3f\n", a);
+}
+
+TEST(evgen_writes_readable_deterministic_files)
+{
+    char p1[256], p2[256], p3[256];
+    path_of(p1, sizeof p1, "gen1.root");
+    path_of(p2, sizeof p2, "gen2.root");
+    path_of(p3, sizeof p3, "gen3.root");
+    mlhep_err e = {0};
+    evgen_opts o = {.events = 2500, .signal = 1, .out = p1, .seed = 3, .cluster_entries = 1000};
+    CHECKF(evgen_write(&o, &e) == 0, "%s", e.msg);
+    o.out = p3;
+    o.seed = 4;
+    CHECK(evgen_write(&o, &e) == 0);
+    /* same options, other chunking of the file (cluster) changes layout but not values;
+     * same everything gives the same bytes */
+    char d2[256];
+    snprintf(d2, sizeof d2, "%s/g2", tmpdir);
+    mkdir(d2, 0700);
+    snprintf(p2, sizeof p2, "%s/g2/gen1.root", tmpdir);
+    o.out = p2;
+    o.seed = 3;
+    CHECK(evgen_write(&o, &e) == 0);
+    size_t n1, n2, n3;
+    uint8_t *a = slurp(p1, &n1), *b = slurp(p2, &n2), *c = slurp(p3, &n3);
+    int same = a && b && n1 == n2 && memcmp(a, b, n1) == 0;
+    int differ = c && (n1 != n3 || memcmp(a, c, n1) != 0);
+    free(a);
+    free(b);
+    free(c);
+    CHECK(same);
+    CHECK(differ);
+    /* our reader sees 74 branches, 2500 entries, and the generator's HT values */
+    rootfile *f;
+    ttree *t;
+    CHECKF(rootfile_open(p1, &f, &e) == 0, "%s", e.msg);
+    if (ttree_open(f, "Events", &t, &e)) {
+        rootfile_close(f);
+        CHECKF(0, "%s", e.msg);
+    }
+    int ok = t->entries == 2500 && t->nbranches == 74 && t->autoflush == 1000;
+    tbranch *ht = ttree_branch(t, "HT"), *jpt = ttree_branch(t, "Jet_pt");
+    ok = ok && ht && jpt && jpt->kind == TK_JAGGED && jpt->counter && !strcmp(jpt->counter->name, "nJet");
+    column col;
+    column_init(&col);
+    if (ok)
+        ok = basket_read(f, ht, 0, 2500, &col, NULL, &e) == 0;
+    evgen *g = NULL;
+    rootw_col *cols = NULL;
+    if (ok && evgen_new("tth", 1, 3, &g, &e) == 0 && (cols = calloc((size_t)evgen_nbranches(g), sizeof *cols)) &&
+        evgen_fill(g, 0, 2500, cols, &e) == 0) {
+        int iht = evgen_branch_index(g, "HT");
+        for (int i = 0; i < 2500 && ok; i++)
+            ok = ((const float *)col.values)[i] == colv(&cols[iht], (size_t)i);
+    } else {
+        ok = 0;
+    }
+    free(cols);
+    evgen_free(g);
+    column_free(&col);
+    ttree_free(t);
+    rootfile_close(f);
+    CHECKF(ok, "%s", e.msg);
+    /* bad options */
+    evgen_opts bad = {.events = 0, .out = p1};
+    CHECK(evgen_write(&bad, &e) == MLHEP_EINVAL);
+    bad.events = 10;
+    bad.preset = "nope";
+    CHECK(evgen_write(&bad, &e) == MLHEP_EINVAL);
+    bad.preset = NULL;
+    bad.compression = "zip";
+    CHECK(evgen_write(&bad, &e) == MLHEP_EINVAL);
+}
+
+TEST(evgen_main_usage)
+{
+    char *help[] = {"gen", "--help"};
+    char *missing[] = {"gen", "--events", "10", "--class", "signal"};
+    char *badclass[] = {"gen", "--events", "10", "--class", "sig", "--out", "/tmp/x.root"};
+    char *badn[] = {"gen", "--events", "-3", "--class", "signal", "--out", "/tmp/x.root"};
+    char *unknown[] = {"gen", "--frobnicate", "1"};
+    char *noval[] = {"gen", "--events"};
+    CHECK_EQ_INT(evgen_main(2, help), 0);
+    CHECK_EQ_INT(evgen_main(5, missing), 1);
+    CHECK_EQ_INT(evgen_main(7, badclass), 1);
+    CHECK_EQ_INT(evgen_main(7, badn), 1);
+    CHECK_EQ_INT(evgen_main(3, unknown), 1);
+    CHECK_EQ_INT(evgen_main(2, noval), 1);
+    char out[256];
+    path_of(out, sizeof out, "main.root");
+    char *good[] = {"gen", "--events", "300", "--class", "background", "--out", out, "--seed", "9",
+                    "--compression", "lz4:4", "--preset", "nanoaod"};
+    CHECK_EQ_INT(evgen_main(13, good), 0);
+    rootfile *f;
+    mlhep_err e;
+    ttree *t;
+    CHECKF(rootfile_open(out, &f, &e) == 0, "%s", e.msg);
+    int rc = ttree_open(f, "Events", &t, &e);
+    int ok = rc == 0 && t->entries == 300 && t->nbranches > 150;
+    if (!rc)
+        ttree_free(t);
+    rootfile_close(f);
+    CHECKF(ok, "%s", e.msg);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir))
@@ -847,6 +1131,11 @@ int main(void)
     RUN(empty_tree);
     RUN(streamerinfo_blob_is_roots);
     RUN(readback_every_type_and_compression);
+    RUN(evgen_branches);
+    RUN(evgen_chunking_does_not_matter);
+    RUN(evgen_separation_is_partial);
+    RUN(evgen_writes_readable_deterministic_files);
+    RUN(evgen_main_usage);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
