@@ -1,0 +1,51 @@
+/* wbuf.h - a growable output byte buffer with big-endian writers and ROOT helpers.
+ *
+ * The ROOT writer (rootwrite.c) serialises keys, TTree objects and baskets into wbufs
+ * before they go to the file. Errors are sticky: an allocation failure sets w->err,
+ * later writes are ignored, and the caller checks wbuf_ok() once at the end (the same
+ * pattern as the reading cursor in cursor.h). Positions are byte offsets from w->p.
+ *
+ * Ownership: the wbuf owns w->p; wbuf_free() releases it (the struct itself is the
+ * caller's, usually on the stack or inside another struct). */
+#ifndef MLHEP_WBUF_H
+#define MLHEP_WBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int err; /* sticky: allocation failed */
+} wbuf;
+
+#define WBUF_INIT {NULL, 0, 0, 0}
+
+static inline int wbuf_ok(const wbuf *w) { return !w->err; }
+void wbuf_free(wbuf *w);
+static inline void wbuf_reset(wbuf *w) { w->len = 0; }
+/* Makes room for `more` bytes after len; returns a pointer to them or NULL (sets err).
+ * len is not changed. */
+uint8_t *wbuf_reserve(wbuf *w, size_t more);
+/* Appends n bytes (reserve + copy + advance). */
+void wbuf_put(wbuf *w, const void *src, size_t n);
+void wbuf_zero(wbuf *w, size_t n);
+void wbuf_u8(wbuf *w, uint8_t v);
+void wbuf_u16(wbuf *w, uint16_t v);
+void wbuf_u32(wbuf *w, uint32_t v);
+void wbuf_u64(wbuf *w, uint64_t v);
+void wbuf_f32(wbuf *w, float v);
+void wbuf_f64(wbuf *w, double v);
+/* ROOT string: u8 length (255 => u8 255 then u32 length), then the bytes. */
+void wbuf_rootstr(wbuf *w, const char *s);
+/* Size on disk of wbuf_rootstr(s). */
+size_t wbuf_rootstr_len(const char *s);
+/* NUL-terminated C string (class names after kNewClassTag). */
+void wbuf_cstr(wbuf *w, const char *s);
+/* Byte count: wbuf_bc_begin reserves the 4-byte count and returns its position;
+ * wbuf_bc_end patches it to (bytes written since) | 0x40000000 (kByteCountMask). */
+size_t wbuf_bc_begin(wbuf *w);
+void wbuf_bc_end(wbuf *w, size_t pos);
+void wbuf_patch32(wbuf *w, size_t pos, uint32_t v);
+
+#endif
