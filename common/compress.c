@@ -281,10 +281,20 @@ int compress_zip(compress_ctx *c, int alg, int level, const uint8_t *src, size_t
             break;
         }
         case COMPRESS_LZMA: {
-            size_t pos = 0;
-            if (lzma_easy_buffer_encode((uint32_t)level, LZMA_CHECK_CRC32, NULL, src + in, u, p, &pos, room) != LZMA_OK)
+            /* the streaming encoder, as ROOT uses: its block headers carry no sizes,
+             * which other readers (JSROOT) require */
+            lzma_stream ls = LZMA_STREAM_INIT;
+            if (lzma_easy_encoder(&ls, (uint32_t)level, LZMA_CHECK_CRC32) != LZMA_OK)
+                return err_set(e, MLHEP_ENOMEM, "lzma: cannot initialise the encoder");
+            ls.next_in = src + in;
+            ls.avail_in = u;
+            ls.next_out = p;
+            ls.avail_out = room;
+            lzma_ret lr = lzma_code(&ls, LZMA_FINISH);
+            cs = room - ls.avail_out;
+            lzma_end(&ls);
+            if (lr != LZMA_STREAM_END)
                 return 0;
-            cs = pos;
             h[0] = 'X'; h[1] = 'Z'; h[2] = 0;
             break;
         }

@@ -631,7 +631,7 @@ static void gen_usage(FILE *o)
     fprintf(o, "usage: mlhep-root gen --events N --class signal|background --out FILE.root\n"
                "optional: [--seed S] [--compression zlib:1] [--preset tth|nanoaod] [--tree NAME] [--cluster N]\n"
                "Writes N synthetic ttH(bb)-like events (tth: 22 flat + 52 jagged branches,\n"
-               "nanoaod: ~230 NanoAOD-like branches). Same options and seed give the same bytes.\n"
+               "nanoaod: 185 NanoAOD-like branches). Same options and seed give the same bytes.\n"
                "Compression: none, zlib, lz4, zstd or lzma, optionally :LEVEL (1-9).\n");
 }
 

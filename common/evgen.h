@@ -9,7 +9,7 @@
  * about 350 bytes per event with zlib:1. Signal has more jets, more b-tags and harder
  * kinematics than background, with overlapping distributions (a reasonable classifier
  * reaches ROC AUC ~0.8-0.9, not 1). Preset "nanoaod" adds NanoAOD-like collections
- * (Tau, Photon, FatJet, SubJet, SV, TrigObj) and HLT_/Flag_ bits: ~230 branches.
+ * (Tau, Photon, FatJet, SubJet, SV, TrigObj) and HLT_/Flag_ bits: 185 branches.
  *
  * Deterministic: every event draws from its own random stream seeded by (seed, class,
  * event number), so the bytes depend only on the options, not on chunking.

@@ -16,6 +16,7 @@
 
 #include "basket.h"
 #include "compress.h"
+#include "evgen.h"
 #include "rootfile.h"
 #include "rootstats.h"
 #include "ttree.h"
@@ -26,6 +27,8 @@ static void usage(FILE *o)
                "  mlhep-root ls FILE\n"
                "  mlhep-root stats FILE [--tree PATH] [--threads N]\n"
                "  mlhep-root dump FILE --tree PATH --branch NAME [--entries A:B] [--csv]\n"
+               "  mlhep-root gen --events N --class signal|background --out FILE.root [--seed S]\n"
+               "                 [--compression zlib:1] [--preset tth|nanoaod]   (see gen --help)\n"
                "FILE is a local path (root:// and https:// arrive with remote reading).\n");
 }
 
@@ -214,6 +217,8 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "gen"))
+        return evgen_main(argc - 1, argv + 1);
     const char *cmd = argv[1];
     const char *file = NULL, *tree = NULL, *branch = NULL, *range = NULL;
     int csv = 0, threads = 2;
