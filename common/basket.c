@@ -9,6 +9,7 @@
 
 #include "compress.h"
 #include "cursor.h"
+#include "readplan.h"
 
 struct basket_ctx {
     compress_ctx *z;
@@ -21,6 +22,7 @@ struct basket_ctx {
     uint64_t bytes;
     basket_ctx *sub;   /* for reading counters while a basket is loaded */
     column counts;
+    const readplan *plan; /* baskets fetched in advance, or NULL */
 };
 
 /* A loaded basket: data region and (for variable-size entries) entry starts. */
@@ -69,6 +71,11 @@ void basket_ctx_free(basket_ctx *c)
     free(c);
 }
 
+void basket_ctx_set_plan(basket_ctx *c, const readplan *plan)
+{
+    c->plan = plan;
+}
+
 uint64_t basket_ctx_bytes(const basket_ctx *c)
 {
     return c->bytes;
@@ -111,13 +118,18 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
             return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
                         (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
-        if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
-            return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
-        int rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
-        if (rc)
-            return err_prefix(e, "basket %d", idx);
+        const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
+        int rc;
+        if (!raw) {
+            if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
+            rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
+            if (rc)
+                return err_prefix(e, "basket %d", idx);
+            raw = ctx->raw;
+        }
         cursor c;
-        cur_init(&c, ctx->raw, bk->nbytes);
+        cur_init(&c, raw, bk->nbytes);
         int32_t nbytes = cur_i32(&c);
         int16_t kv = cur_i16(&c);
         int32_t objlen = cur_i32(&c);
@@ -150,14 +162,14 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         const uint8_t *obj;
         size_t zlen = (size_t)(nbytes - keylen);
         if ((size_t)objlen == zlen) {
-            obj = ctx->raw + keylen;
+            obj = raw + keylen;
         } else {
-            rc = compress_check(ctx->raw + keylen, zlen, (size_t)objlen, e);
+            rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
             if (grow((void **)&ctx->obj, &ctx->objcap, (size_t)objlen, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            rc = compress_unzip(ctx->z, ctx->raw + keylen, zlen, ctx->obj, (size_t)objlen, e);
+            rc = compress_unzip(ctx->z, raw + keylen, zlen, ctx->obj, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
             obj = ctx->obj;
@@ -199,6 +211,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
         if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
+        ctx->sub->plan = ctx->plan;
         int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
         if (rc)
             return rc;
@@ -476,6 +489,7 @@ typedef struct many_job {
     int n;
     int64_t a, z;
     column *out;
+    const readplan *plan;
     int next;           /* atomic: next branch index */
     int failed;         /* atomic */
     mlhep_err err;      /* first error */
@@ -486,6 +500,8 @@ static void *many_worker(void *arg)
 {
     many_job *j = arg;
     basket_ctx *ctx = basket_ctx_new();
+    if (ctx)
+        ctx->plan = j->plan;
     mlhep_err e;
     for (;;) {
         int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
@@ -510,7 +526,25 @@ static void *many_worker(void *arg)
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e)
 {
-    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out};
+    if (!f->src->ops->readv)
+        return basket_read_many_plan(f, b, n, a, z, out, nthreads, NULL, e);
+    readplan *p;
+    int rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    if (rc)
+        return rc;
+    rc = readplan_fetch(p, e);
+    if (!rc)
+        rc = basket_read_many_plan(f, b, n, a, z, out, nthreads, p, e);
+    else
+        err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
+    readplan_free(p);
+    return rc;
+}
+
+int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                          int nthreads, const readplan *plan, mlhep_err *e)
+{
+    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .plan = plan};
     pthread_mutex_init(&j.lock, NULL);
     if (nthreads < 1)
         nthreads = 1;
