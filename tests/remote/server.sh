@@ -1,7 +1,9 @@
 # tests/remote/server.sh - sourced by the remote tests and bench: starts an xrootd
 # serving a directory over root:// and (XrdHttp plugin) http:// on free ports, as
 # the xrootd user (xrootd refuses to run as root), and stops it by PID.
-#   xrd_start DIR      exports DIR as /data; sets XRD_PID XRD_PORT HTTP_PORT XRD_T
+#   xrd_start DIR [DIR2]  exports DIR as /data (and DIR2 as /gen); sets XRD_PID
+#                         XRD_PORT HTTP_PORT XRD_T (the dirs must be readable by
+#                         the xrootd user, with every parent traversable)
 #   xrd_stop           stops it (TERM, then KILL) and waits for the ports to close
 # Needs free_port (tests/lib.sh) or defines one.
 command -v free_port >/dev/null 2>&1 || free_port() {
@@ -12,10 +14,11 @@ command -v free_port >/dev/null 2>&1 || free_port() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 xrd_start() {
-    local dir=$1
+    local dir=$1 dir2=${2:-}
     XRD_T=$(mktemp -d /tmp/mlhep-xrd.XXXXXX)
     mkdir -p "$XRD_T/root" "$XRD_T/admin" "$XRD_T/run"
     ln -s "$(cd "$dir" && pwd)" "$XRD_T/root/data"
+    [ -n "$dir2" ] && ln -s "$(cd "$dir2" && pwd)" "$XRD_T/root/gen"
     XRD_PORT=$(free_port)
     HTTP_PORT=$(free_port)
     while [ "$HTTP_PORT" = "$XRD_PORT" ]; do HTTP_PORT=$(free_port); done
@@ -23,6 +26,7 @@ xrd_start() {
 xrd.port $XRD_PORT
 xrd.network nodnr
 all.export /data
+all.export /gen
 oss.localroot $XRD_T/root
 all.adminpath $XRD_T/admin
 all.pidpath $XRD_T/run
