@@ -1,7 +1,7 @@
 /* bench_remote.c - reading all numeric branches of a file, block by block, in three
  * ways, for bench_remote.sh (issue 8):
  *
- *   bench_remote [--block N] [--threads T] [--reps R] MODE FILE_OR_URL
+ *   bench_remote [--block N] [--threads T] [--reps R] [--max-entries N] MODE FILE_OR_URL
  *   MODE: naive     one source request per basket (basket_read_many_plan, no plan)
  *         plan      per block, one readplan (coalesced vector reads), then decode
  *         prefetch  readahead: the next block's plan is fetched while this one decodes
@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 {
     int64_t block = 20000;
     int threads = 2, reps = 1;
+    int64_t max_entries = -1;
     int i = 1;
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (!strcmp(argv[i], "--block"))
@@ -38,9 +39,12 @@ int main(int argc, char **argv)
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-entries"))
+            max_entries = atoll(argv[i + 1]);
     }
     if (argc - i != 2 || block < 1) {
-        fprintf(stderr, "usage: bench_remote [--block N] [--threads T] [--reps R] naive|plan|prefetch FILE\n");
+        fprintf(stderr, "usage: bench_remote [--block N] [--threads T] [--reps R] [--max-entries N] "
+                        "naive|plan|prefetch FILE\n");
         return 1;
     }
     const char *mode = argv[i], *path = argv[i + 1];
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
             return 2;
         }
         free(ts);
+        int64_t nent = max_entries >= 0 && max_entries < t->entries ? max_entries : t->entries;
         double t1 = now();
         open_reqs = f->src->n_requests;
         const tbranch **b = malloc((size_t)t->nbranches * sizeof *b);
@@ -78,14 +83,14 @@ int main(int argc, char **argv)
                 b[nb++] = t->branches[k];
         column *cols = calloc((size_t)nb + 1, sizeof *cols);
         readahead *ra = NULL;
-        if (m == 2 && readahead_new(f, b, nb, t->entries, NULL, &ra, &e)) {
+        if (m == 2 && readahead_new(f, b, nb, nent, NULL, &ra, &e)) {
             fprintf(stderr, "%s\n", e.msg);
             return 2;
         }
         sum = 0;
         nblocks = 0;
-        for (int64_t a = 0; a < t->entries; a += block) {
-            int64_t z = a + block < t->entries ? a + block : t->entries;
+        for (int64_t a = 0; a < nent; a += block) {
+            int64_t z = a + block < nent ? a + block : nent;
             int rc;
             readplan *p = NULL;
             const readplan *cp = NULL;
@@ -113,14 +118,14 @@ int main(int argc, char **argv)
             nblocks++;
         }
         double t2 = now();
-        double evs = (double)t->entries / (t2 - t1);
+        double evs = (double)nent / (t2 - t1);
         if (evs > best) {
             best = evs;
             open_s = t1 - t0;
         }
         reqs = f->src->n_requests - open_reqs;
         bytes = f->src->n_bytes;
-        entries = t->entries;
+        entries = nent;
         readahead_free(ra);
         for (int k = 0; k < nb; k++)
             column_free(&cols[k]);
