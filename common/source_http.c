@@ -324,7 +324,8 @@ static void xfer_finish(xfer *x, CURL *h, CURLcode cc, const char *errbuf)
     }
     if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && x->stop)) {
         long oserr = 0;
-        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+        if (h)
+            curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
         x->code = MLHEP_ENET;
         x->retry = 1;
         switch (cc) {
@@ -365,6 +366,44 @@ static void xfer_finish(xfer *x, CURL *h, CURLcode cc, const char *errbuf)
     x->retry = 1;
     snprintf(x->msg, sizeof x->msg, "short answer: %llu of %llu bytes (HTTP %ld)", (unsigned long long)x->got,
              (unsigned long long)x->need, x->status);
+}
+
+int http_parse_answer(const char *head, size_t headlen, const void *body, size_t bodylen, size_t piece,
+                      source_range *r, size_t n, mlhep_err *e)
+{
+    if (n == 0)
+        return err_set(e, MLHEP_EINVAL, "no ranges");
+    for (size_t i = 0; i < n; i++)
+        if (!r[i].len || (i && r[i].off < r[i - 1].off + r[i - 1].len))
+            return err_set(e, MLHEP_EINVAL, "ranges must be sorted, disjoint and non-empty");
+    xfer x;
+    if (xfer_init(&x, r, n)) {
+        xfer_free(&x);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    xfer_reset(&x);
+    for (size_t i = 0; i < headlen;) {
+        const char *nl = memchr(head + i, '\n', headlen - i);
+        size_t l = nl ? (size_t)(nl - (head + i)) + 1 : headlen - i;
+        on_header((char *)head + i, 1, l, &x);
+        i += l;
+    }
+    CURLcode cc = CURLE_OK;
+    if (!piece)
+        piece = bodylen ? bodylen : 1;
+    for (size_t i = 0; i < bodylen; i += piece) {
+        size_t l = bodylen - i < piece ? bodylen - i : piece;
+        if (on_body((char *)body + i, 1, l, &x) != l) {
+            cc = CURLE_WRITE_ERROR;
+            break;
+        }
+    }
+    if (x.state == ST_START) /* empty body: decide the answer's kind anyway */
+        on_body(NULL, 1, 0, &x);
+    xfer_finish(&x, NULL, cc, "");
+    int rc = x.code ? err_set(e, x.code, "%s", x.msg) : x.partial;
+    xfer_free(&x);
+    return rc;
 }
 
 static int hi_setup(http_impl *hi, CURL *h, const char *url)
@@ -613,7 +652,7 @@ static int http_readv(source *s, source_range *rin, size_t nin, mlhep_err *e)
         if (xfer_init(&x[i], r + i * per, i + 1 < nx ? per : n - i * per))
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     char what[96];
-    snprintf(what, sizeof what, "vector read of %zu ranges", n);
+    snprintf(what, sizeof what, "vector read of %zu range%s", n, n == 1 ? "" : "s");
     if (!rc) {
         pthread_mutex_lock(&hi->mlock);
         rc = nx == 1 ? run_one(s, &x[0], what, e) : run_many(s, x, nx, what, e);

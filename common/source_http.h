@@ -31,6 +31,16 @@
 
 int source_open_http(const char *url, source **out, mlhep_err *e);
 
+/* Parses one answer to a range request held in memory exactly as a transfer's
+ * callbacks do (for tests and fuzzing): head is the status line and header lines
+ * ("\r\n" separated), the body is fed in pieces of `piece` bytes (0: at once);
+ * r[0..n) are the ranges asked for, sorted and non-overlapping, len > 0. Returns 0
+ * when every range got all its bytes, 1 when the server sent fewer ranges than asked
+ * (a reader then fetches the rest one by one), or a negative MLHEP_E* code with the
+ * cause in e ("HTTP 404 Not Found", "malformed multipart answer: ..."). */
+int http_parse_answer(const char *head, size_t headlen, const void *body, size_t bodylen, size_t piece,
+                      source_range *r, size_t n, mlhep_err *e);
+
 /* The bearer token the environment provides for HTTPS (see above) into buf
  * (NUL-terminated); 0 and "" if none; MLHEP_EINVAL if it does not fit or contains
  * characters not allowed in a header; MLHEP_EIO if the token file cannot be read. */

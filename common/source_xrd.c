@@ -137,7 +137,7 @@ static int xrd_readv_once(source *s, const xrdc_chunk *c, size_t n, mlhep_err *e
             return 0;
         if (!st.retry || ++k >= xi->pol.attempts) {
             char what[96];
-            snprintf(what, sizeof what, "vector read of %zu chunks", n);
+            snprintf(what, sizeof what, "vector read of %zu chunk%s", n, n == 1 ? "" : "s");
             return give_up(e, s, what, &st, k + (st.retry ? 0 : 1));
         }
         netretry_backoff(&xi->pol, k);
