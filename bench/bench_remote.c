@@ -82,6 +82,13 @@ int main(int argc, char **argv)
                 t->branches[k]->kind == TK_JAGGED)
                 b[nb++] = t->branches[k];
         column *cols = calloc((size_t)nb + 1, sizeof *cols);
+        /* persistent per-thread contexts, as the data layer keeps them */
+        basket_ctx *ctxs[64] = {0};
+        if (threads < 1 || threads > 64)
+            threads = threads < 1 ? 1 : 64;
+        for (int k = 0; k < threads; k++)
+            if (!(ctxs[k] = basket_ctx_new()))
+                return 2;
         readahead *ra = NULL;
         if (m == 2 && readahead_new(f, b, nb, nent, NULL, &ra, &e)) {
             fprintf(stderr, "%s\n", e.msg);
@@ -95,18 +102,18 @@ int main(int argc, char **argv)
             readplan *p = NULL;
             const readplan *cp = NULL;
             if (m == 0) {
-                rc = basket_read_many_plan(f, b, nb, a, z, cols, threads, NULL, &e);
+                rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, NULL, &e);
             } else if (m == 1) {
                 rc = readplan_build(f, b, nb, a, z, NULL, &p, &e);
                 if (!rc)
                     rc = readplan_fetch(p, &e);
                 if (!rc)
-                    rc = basket_read_many_plan(f, b, nb, a, z, cols, threads, p, &e);
+                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, p, &e);
                 readplan_free(p);
             } else {
                 rc = readahead_get(ra, a, z, &cp, &e);
                 if (!rc)
-                    rc = basket_read_many_plan(f, b, nb, a, z, cols, threads, cp, &e);
+                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, cp, &e);
             }
             if (rc) {
                 fprintf(stderr, "%s: %s\n", path, e.msg);
@@ -127,6 +134,8 @@ int main(int argc, char **argv)
         bytes = f->src->n_bytes;
         entries = nent;
         readahead_free(ra);
+        for (int k = 0; k < threads; k++)
+            basket_ctx_free(ctxs[k]);
         for (int k = 0; k < nb; k++)
             column_free(&cols[k]);
         free(cols);

@@ -58,10 +58,17 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
  * fetched with a readplan (a few requests instead of one per basket). */
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e);
-/* Same, taking basket bytes from plan (fetched, e.g. by a readahead) where it holds
- * them; plan NULL: one source read per basket, whatever the source. */
+
+/* Same with caller-owned per-thread contexts ctxs[0..nthreads) (kept across calls, so
+ * scratch buffers are not reallocated for every block). */
+int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e);
+
+/* Same (ctxs may be NULL), taking basket bytes from plan (fetched, e.g. by a
+ * readahead) where it holds them; plan NULL: one source read per basket, whatever
+ * the source. The contexts do not keep the plan after the call. */
 int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
-                          int nthreads, const readplan *plan, mlhep_err *e);
+                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e);
 
 /* Only decompress the baskets of b overlapping [a, z) (no decoding), for benchmarks:
  * adds the uncompressed bytes to *bytes. */

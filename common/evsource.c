@@ -18,6 +18,7 @@ struct evsource {
     const preproc *pp;
     preproc_ws *ws;
     int nthreads;
+    basket_ctx *ctx[8];   /* one per reader thread, kept across blocks */
     size_t nb;
     const tbranch **b;
     readahead *ra;        /* remote files: created at the first read */
@@ -93,6 +94,8 @@ void evsource_free(evsource *s)
     free(s->mask);
     readahead_free(s->ra);
     preproc_ws_free(s->ws);
+    for (int i = 0; i < 8; i++)
+        basket_ctx_free(s->ctx[i]);
     ttree_free(s->t);
     rootfile_close(s->f);
     free(s);
@@ -106,7 +109,12 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
     if (!s)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     s->pp = pp;
-    s->nthreads = nthreads > 0 ? nthreads : 1;
+    s->nthreads = nthreads > 0 ? (nthreads < 8 ? nthreads : 8) : 1;
+    for (int i = 0; i < s->nthreads; i++)
+        if (!(s->ctx[i] = basket_ctx_new())) {
+            evsource_free(s);
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        }
     int rc = rootfile_open(path, &s->f, e);
     if (rc) {
         evsource_free(s);
@@ -221,7 +229,7 @@ int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e)
     if (!rc && s->ra)
         rc = readahead_get(s->ra, a, b, &plan, e);
     if (!rc)
-        rc = basket_read_many_plan(s->f, s->b, (int)s->nb, a, b, s->raw, s->nthreads, plan, e);
+        rc = basket_read_many_plan(s->f, s->b, (int)s->nb, a, b, s->raw, s->ctx, s->nthreads, plan, e);
     if (rc)
         return err_prefix(e, "file %s: tree '%s'", s->f->src->name, s->t->path);
     for (size_t i = 0; i < s->nb; i++) {
