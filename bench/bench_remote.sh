@@ -47,9 +47,11 @@ run() {
         evs=$(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' <<<"$line")
         rpb=$(sed -n 's/.*requests_per_block=\([0-9.]*\).*/\1/p' <<<"$line")
         sum=$(sed -n 's/.*checksum=\([-0-9.e+]*\).*/\1/p' <<<"$line")
+        opn=$(sed -n 's/.*open_requests=\([0-9]*\) open_ms=\([0-9.]*\).*/\1 req, \2 ms/p' <<<"$line")
         [ "$m" = naive ] && naive=$evs
-        printf '  %-22s %-9s %9s events/s  %7s requests/block  x%s vs naive  (checksum %s)\n' "$label" "$m" "$evs" \
-            "$rpb" "$(awk -v a="$evs" -v b="${naive:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }')" "$sum"
+        printf '  %-22s %-9s %9s events/s  %7s requests/block  x%s vs naive  (open: %s; checksum %s)\n' "$label" "$m" \
+            "$evs" "$rpb" "$(awk -v a="$evs" -v b="${naive:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }')" \
+            "$opn" "$sum"
     done
 }
 
