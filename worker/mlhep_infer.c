@@ -19,6 +19,7 @@
  * Message type "models" (property `type`) carries model management:
  *   {"op":"list"} | {"op":"tag","job":ID,"name":NAME,"shared":bool}
  *   | {"op":"delete","model":"NAME[@N]"} | {"op":"share","model":NAME,"shared":bool}
+ *   | {"op":"features","model":REF} (the model's branches, for clients scoring ROOT files)
  * answered {"ok":true,...} or an error document.
  *
  * SIGTERM/SIGINT: finishes the request in hand, closes the connection (unacked
@@ -268,15 +269,33 @@ static void handle_models(infer *w, const rpc_msg *m, const char *user)
                                           : err_set(&e, MLHEP_EINVAL, "share needs \"model\" and \"shared\": bool");
         if (!rc)
             out = json_pack("{s:s, s:b}", "model", model, "shared", json_is_true(sh));
+    } else if (!strcmp(op, "features")) {
+        predict_model *pm;
+        const char *canon;
+        rc = model ? mscache_get(w->cache, user, model, mono(), &pm, &canon, &e)
+                   : err_set(&e, MLHEP_EINVAL, "features needs \"model\"");
+        if (!rc) {
+            const featmap *fm = predict_model_featmap(pm);
+            json_t *fa = json_array(), *cl = json_array();
+            for (size_t i = 0; i < fm->nfeat; i++)
+                json_array_append_new(fa, json_pack("{s:s, s:s, s:i}", "name", fm->feat[i].name, "kind",
+                                                    fm->feat[i].jagged ? "jagged" : "flat", "len", fm->feat[i].len));
+            for (size_t i = 0; i < fm->nclasses; i++)
+                json_array_append_new(cl, json_string(fm->classes[i]));
+            out = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o}", "model", canon, "kind", predict_model_kind(pm),
+                            "outputs", (json_int_t)predict_model_outputs(pm), "width", fm->width, "features", fa,
+                            "classes", cl);
+        }
     } else {
-        rc = err_set(&e, MLHEP_EINVAL, "unknown op '%.40s' (list, tag, delete, share)", op);
+        rc = err_set(&e, MLHEP_EINVAL, "unknown op '%.40s' (list, tag, delete, share, features)", op);
     }
     if (rc) {
         reply_error(w, m, model_code(rc), model, e.msg);
     } else {
         json_object_set_new(out, "ok", json_true());
         reply_json(w, m, out);
-        ilog(w, "models %s by %s: ok", op, user);
+        if (strcmp(op, "features"))
+            ilog(w, "models %s by %s: ok", op, user);
     }
     json_decref(out);
     json_decref(req);
