@@ -699,11 +699,13 @@ static int cmd_predict_root(opts *o)
         goto out;
     }
     basket_ctx *bctx = basket_ctx_new();
-    int64_t next_read = 0, next_write = 0, inflight = 0;
+    int64_t next_read = 0, next_write = 0;
     size_t widx = 0, ridx = 0;
     while (next_write < N && !x) {
         /* send while there is room */
-        while (!x && next_read < N && (o->local || inflight < W)) {
+        /* a slot stays taken until its batch is WRITTEN (in order), not just answered:
+           replies from several workers arrive out of order */
+        while (!x && next_read < N && !slots[ridx].busy) {
             int64_t z = next_read + B < N ? next_read + B : N;
             size_t n = (size_t)(z - next_read);
             for (size_t i = 0; i < nf; i++)
@@ -786,7 +788,6 @@ static int cmd_predict_root(opts *o)
                 sl->first = next_read;
                 sl->busy = 1;
                 sl->done = 0;
-                inflight++;
             }
             next_read = z;
             ridx = (ridx + 1) % (size_t)W;
@@ -810,7 +811,6 @@ static int cmd_predict_root(opts *o)
                     if (parse_scores(reply, sl->n, k, sl, &x))
                         break;
                     sl->done = 1;
-                    inflight--;
                 }
             }
             free(reply);

@@ -11,7 +11,9 @@
  * sees new versions after its ttl.
  *
  * Also a helper for the script tests: `test_predict --make-models DIR` writes
- * DIR/mlp.mlhep, DIR/mlp3.mlhep and DIR/gbdt.mlhep (same recipes) and exits. */
+ * DIR/mlp.mlhep, DIR/mlp3.mlhep and DIR/gbdt.mlhep (same recipes) and the raw request
+ * documents DIR/req-{values,rows,columns}.json (entries 0..24 of uproot-HZZ.root; values:
+ * entry 0) and exits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +556,19 @@ int main(int argc, char **argv)
         snprintf(p[1], sizeof p[1], "%s/mlp3.mlhep", argv[2]);
         snprintf(p[2], sizeof p[2], "%s/gbdt.mlhep", argv[2]);
         int rc = fixture_init() || make_mlp(p[0], 1, &e) || make_mlp(p[1], 3, &e) || make_gbdt(p[2], &e);
+        /* raw request documents of entries 0..24 of uproot-HZZ.root (model "m") */
+        featmap *fm = NULL;
+        const char *forms[3] = {"values", "rows", "columns"};
+        if (!rc && !(rc = featmap_load(FX.fdoc, &fm, &e))) {
+            for (int f = 0; f < 3 && !rc; f++) {
+                char rp[1100];
+                snprintf(rp, sizeof rp, "%s/req-%s.json", argv[2], forms[f]);
+                json_t *req = raw_request(fm, 25, forms[f]);
+                rc = !req || json_dump_file(req, rp, JSON_COMPACT);
+                json_decref(req);
+            }
+        }
+        featmap_free(fm);
         if (rc)
             fprintf(stderr, "test_predict --make-models: %s\n", FX.ok ? e.msg : "fixture failed");
         fixture_free();
