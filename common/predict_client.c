@@ -373,7 +373,7 @@ typedef struct feat {
     char *name;
     int jagged;
     const tbranch *b;
-    column col;
+    column *colp;    /* into the contiguous cols array (basket_read_many) */
     double *dv;      /* local: values as double */
     size_t dcap;
     int64_t *off;    /* local: offsets for fixed arrays */
@@ -486,7 +486,7 @@ static int build_columns(const char *model, feat *fs, size_t nf, size_t n, int64
     s->n = (size_t)sprintf(s->p, "{\"model\":\"%s\",\"columns\":{", model);
     for (size_t i = 0; i < nf; i++) {
         feat *f = &fs[i];
-        const column *c = &f->col;
+        const column *c = f->colp;
         size_t per = c->jagged ? 0 : (size_t)(c->per_entry > 0 ? c->per_entry : 1);
         if (sb_grow(s, strlen(f->name) + 8 + c->nvalues * 33 + n * 4))
             return err_set(e, MLHEP_ENOMEM, "out of memory for a batch of %zu entries", n);
@@ -606,6 +606,8 @@ static int cmd_predict_root(opts *o)
     sbuf sb = {0};
     featmap_col *fcols = NULL;
     float *xrows = NULL;
+    column *cols = NULL;
+    const tbranch **brs = NULL;
     double t0 = now_s();
     /* 1. the model's branches */
     if (o->local) {
@@ -653,10 +655,14 @@ static int cmd_predict_root(opts *o)
             fs[i].jagged = !strcmp(json_string_value(json_object_get(f, "kind")) ?: "", "jagged");
         }
     }
-    if (!fs) {
+    cols = fs ? calloc(nf, sizeof *cols) : NULL;
+    brs = fs ? calloc(nf, sizeof *brs) : NULL;
+    if (!fs || !cols || !brs) {
         x = perr(PX_INTERNAL, "out of memory");
         goto out;
     }
+    for (size_t i = 0; i < nf; i++)
+        column_init(&cols[i]);
     /* 2. the input tree and its branches */
     if (rootfile_open(o->root, &rf, &e) || ttree_open(rf, o->tree, &t, &e)) {
         x = perr(e.code == MLHEP_ENOTFOUND ? PX_FILE : PX_FILE, "%s", e.msg);
@@ -664,8 +670,8 @@ static int cmd_predict_root(opts *o)
     }
     for (size_t i = 0; i < nf; i++) {
         feat *f = &fs[i];
-        column_init(&f->col);
-        f->b = ttree_branch(t, f->name);
+        f->colp = &cols[i];
+        f->b = brs[i] = ttree_branch(t, f->name);
         if (!f->b || (f->b->kind != TK_FLAT && f->b->kind != TK_FIXED && f->b->kind != TK_JAGGED)) {
             x = perr(PX_INPUT, "%s: tree '%s' has no numeric branch '%s', which the model needs%s", o->root, o->tree,
                      f->name, f->b ? "" : " (computed by the pre-processing? such models score JSON input only)");
@@ -698,7 +704,6 @@ static int cmd_predict_root(opts *o)
         x = perr(PX_INTERNAL, "out of memory");
         goto out;
     }
-    basket_ctx *bctx = basket_ctx_new();
     int64_t next_read = 0, next_write = 0;
     size_t widx = 0, ridx = 0;
     while (next_write < N && !x) {
@@ -708,13 +713,10 @@ static int cmd_predict_root(opts *o)
         while (!x && next_read < N && !slots[ridx].busy) {
             int64_t z = next_read + B < N ? next_read + B : N;
             size_t n = (size_t)(z - next_read);
-            for (size_t i = 0; i < nf; i++)
-                if (basket_read(rf, fs[i].b, next_read, z, &fs[i].col, bctx, &e)) {
-                    x = perr(PX_FILE, "%s: %s", o->root, e.msg);
-                    break;
-                }
-            if (x)
+            if (basket_read_many(rf, brs, (int)nf, next_read, z, cols, 2, &e)) {
+                x = perr(PX_FILE, "%s: %s", o->root, e.msg);
                 break;
+            }
             slot *sl = &slots[ridx];
             if (o->local) {
                 const featmap *fm = predict_model_featmap(pm);
@@ -728,7 +730,7 @@ static int cmd_predict_root(opts *o)
                 xrows = xr;
                 for (size_t i = 0; i < nf && !x; i++) {
                     feat *f = &fs[i];
-                    column *cc = &f->col;
+                    column *cc = f->colp;
                     if (cc->nvalues + 1 > f->dcap) {
                         double *d = realloc(f->dv, (cc->nvalues + 1) * sizeof *d);
                         if (!d) {
@@ -828,7 +830,6 @@ static int cmd_predict_root(opts *o)
             widx = (widx + 1) % (size_t)W;
         }
     }
-    basket_ctx_free(bctx);
     if (!x) {
         rootw_file *f = wf;
         wf = NULL;
@@ -844,11 +845,14 @@ out:
     rootw_abort(wf);
     for (size_t i = 0; fs && i < nf; i++) {
         free(fs[i].name);
-        column_free(&fs[i].col);
+        if (cols)
+            column_free(&cols[i]);
         free(fs[i].dv);
         free(fs[i].off);
     }
     free(fs);
+    free(cols);
+    free(brs);
     for (long s = 0; slots && s < W; s++)
         free(slots[s].scores);
     free(slots);

@@ -10,7 +10,8 @@
  * deletion and listing in the model store; the LRU cache evicts by count and bytes and
  * sees new versions after its ttl.
  *
- * Also a helper for the script tests: `test_predict --make-models DIR` writes
+ * Also a helper for the script tests and the benchmark: `test_predict --make-models DIR
+ * [SIGNAL.root BACKGROUND.root TREE]` writes
  * DIR/mlp.mlhep, DIR/mlp3.mlhep and DIR/gbdt.mlhep (same recipes) and the raw request
  * documents DIR/req-{values,rows,columns}.json (entries 0..24 of uproot-HZZ.root; values:
  * entry 0) and exits. */
@@ -60,6 +61,10 @@ typedef struct fixture {
 
 static fixture FX;
 
+/* Input of the fixture: the two HZZ files, or (--make-models DIR S.root B.root TREE,
+ * for the benchmark) a signal and a background file. */
+static const char *fx_sig, *fx_bkg, *fx_tree = "events";
+
 static int fixture_init(void)
 {
     if (FX.ok)
@@ -71,12 +76,19 @@ static int fixture_init(void)
         printf("  schema: %s\n", e.msg);
         return -1;
     }
+    char sig[1100], bkg[1100];
+    snprintf(sig, sizeof sig, "%s/uproot-HZZ.root", data());
+    snprintf(bkg, sizeof bkg, "%s/uproot-HZZ-zstd.root", data());
     snprintf(doc, sizeof doc,
-             "{\"name\":\"pr\",\"tree\":\"events\",\"files\":[{\"path\":\"%s/uproot-HZZ.root\",\"label\":1},"
-             "{\"path\":\"%s/uproot-HZZ-zstd.root\",\"label\":0}],\"params\":{\"chunk_size\":4842,\"shuffle\":false,"
+             "{\"name\":\"pr\",\"tree\":\"%s\",\"files\":[{\"path\":\"%s\",\"label\":1},"
+             "{\"path\":\"%s\",\"label\":0}],\"params\":{\"chunk_size\":4842,\"shuffle\":false,"
              "\"max_jagged_length\":4},\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1}]}}",
-             data(), data());
-    const char *roots[1] = {data()};
+             fx_tree, fx_sig ? fx_sig : sig, fx_bkg ? fx_bkg : bkg);
+    char sdir2[1100];
+    snprintf(sdir2, sizeof sdir2, "%s", fx_sig ? fx_sig : data());
+    if (fx_sig && strrchr(sdir2, '/'))
+        *strrchr(sdir2, '/') = '\0';
+    const char *roots[1] = {sdir2};
     wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     int rc = workflow_load_buffer(doc, strlen(doc), &o, &FX.wf, &e);
     jschema_free(sch);
@@ -190,7 +202,7 @@ static json_t *raw_request(const featmap *fm, size_t n, const char *form)
     mlhep_err e;
     rootfile *f;
     ttree *t;
-    if (rootfile_open(path, &f, &e) || ttree_open(f, "events", &t, &e))
+    if (rootfile_open(fx_sig ? fx_sig : path, &f, &e) || ttree_open(f, fx_tree, &t, &e))
         return NULL;
     json_t *cols = json_object();
     column c;
@@ -549,7 +561,12 @@ TEST(cache_lru_and_ttl)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && !strcmp(argv[1], "--make-models")) {
+    if ((argc == 3 || argc == 6) && !strcmp(argv[1], "--make-models")) {
+        if (argc == 6) {
+            fx_sig = argv[3];
+            fx_bkg = argv[4];
+            fx_tree = argv[5];
+        }
         mlhep_err e;
         char p[3][1100];
         snprintf(p[0], sizeof p[0], "%s/mlp.mlhep", argv[2]);
