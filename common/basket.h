@@ -51,6 +51,11 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e);
 
+/* Same with caller-owned per-thread contexts ctxs[0..nthreads) (kept across calls, so
+ * scratch buffers are not reallocated for every block). */
+int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e);
+
 /* Only decompress the baskets of b overlapping [a, z) (no decoding), for benchmarks:
  * adds the uncompressed bytes to *bytes. */
 int basket_inflate_only(rootfile *f, const tbranch *b, int64_t a, int64_t z, basket_ctx *ctx, uint64_t *bytes,

@@ -14,6 +14,7 @@ struct evsource {
     const preproc *pp;
     preproc_ws *ws;
     int nthreads;
+    basket_ctx *ctx[8];   /* one per reader thread, kept across blocks */
     size_t nb;
     const tbranch **b;
     column *raw;          /* typed columns from the reader */
@@ -87,6 +88,8 @@ void evsource_free(evsource *s)
     free(s->b);
     free(s->mask);
     preproc_ws_free(s->ws);
+    for (int i = 0; i < 8; i++)
+        basket_ctx_free(s->ctx[i]);
     ttree_free(s->t);
     rootfile_close(s->f);
     free(s);
@@ -100,7 +103,12 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
     if (!s)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     s->pp = pp;
-    s->nthreads = nthreads > 0 ? nthreads : 1;
+    s->nthreads = nthreads > 0 ? (nthreads < 8 ? nthreads : 8) : 1;
+    for (int i = 0; i < s->nthreads; i++)
+        if (!(s->ctx[i] = basket_ctx_new())) {
+            evsource_free(s);
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        }
     int rc = rootfile_open(path, &s->f, e);
     if (rc) {
         evsource_free(s);
@@ -208,7 +216,7 @@ int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e)
     if (a < 0 || a > b)
         return err_set(e, MLHEP_EINVAL, "entry range [%lld, %lld) is invalid", (long long)a, (long long)b);
     size_t n = (size_t)(b - a);
-    int rc = basket_read_many(s->f, s->b, (int)s->nb, a, b, s->raw, s->nthreads, e);
+    int rc = basket_read_many_ctx(s->f, s->b, (int)s->nb, a, b, s->raw, s->ctx, s->nthreads, e);
     if (rc)
         return err_prefix(e, "file %s: tree '%s'", s->f->src->name, s->t->path);
     for (size_t i = 0; i < s->nb; i++) {
