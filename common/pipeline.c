@@ -9,11 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-/* train.h's comment mentions "hist/ *.svg" without the space (-Wcomment) */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "train.h"
-#pragma GCC diagnostic pop
 
 /* ---- environment ------------------------------------------------------------------ */
 
@@ -221,12 +217,6 @@ static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks
 
 /* ---- training jobs ---------------------------------------------------------------- */
 
-/* train_run comes from common/train.c (the training driver). Until that file is in
- * the library the reference is weak, so everything links and a training job fails with
- * a clear message instead. TODO(svc): drop the pragma once train.c is merged: with a
- * static library a weak reference does not pull train.o in by itself. */
-#pragma weak train_run
-
 typedef struct train_bridge {
     const pipeline_callbacks *cb;
     char last_phase[32];
@@ -250,10 +240,6 @@ static int on_train(void *ctx, const train_progress *t)
 static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
                         const char *dir, mlhep_err *e)
 {
-    if (!train_run)
-        return err_set(e, MLHEP_EUNSUPPORTED,
-                       "training is not built into this mlhep yet (common/train.c missing); only "
-                       "the 'sleep' test job can run");
     train_bridge b = {cb, "", -1};
     train_opts o = {.outdir = dir,
                     .nthreads = env->nthreads > 0 ? env->nthreads : 2,

@@ -83,7 +83,7 @@ static double now_s(void)
 static void describe(const pipeline_progress *p, char *out, size_t n)
 {
     size_t o = (size_t)snprintf(out, n, "%-8s", p->phase ? p->phase : "");
-    if (o < n && p->events >= 0)
+    if (o < n && p->events > 0)
         o += (size_t)snprintf(out + o, n - o, " events %lld", (long long)p->events);
     if (o < n && p->epochs > 0)
         o += (size_t)snprintf(out + o, n - o, " epoch %d/%d", p->epoch, p->epochs);

@@ -275,7 +275,7 @@ static void train_fields(json_t *rec, char *out, size_t n)
 {
     size_t o = 0;
     out[0] = '\0';
-    if (*field(rec, "events"))
+    if (*field(rec, "events") && strcmp(field(rec, "events"), "0"))
         o += (size_t)snprintf(out + o, n - o, "events %s", field(rec, "events"));
     if (o < n && *field(rec, "epochs") && strcmp(field(rec, "epochs"), "0"))
         o += (size_t)snprintf(out + o, n - o, "%sepoch %s/%s", o ? " " : "", field(rec, "epoch"),

@@ -25,7 +25,7 @@ if [ $rc = 5 ] && [[ $out == *"bad.json:"[0-9]*":"*"invalid JSON"*"nothing was q
 echo '{"name": "x", "files": [{"path": "uproot-HZZ.root", "label": 1}], "model": {"type": "bdt"}}' > "$TMP/bad2.json"
 out=$(as_alice "$TMP/bad2.json" 2>&1); rc=$?
 if [ $rc = 5 ] && [[ $out == *'/model/type: "bdt" is not one of'*"nothing was queued"* ]]; then ok "unknown model refused by the schema (exit 5)"; else bad "unknown model refused" "rc=$rc out=$out"; fi
-mlp() { printf '{"name": "%s", "tree": "events", "files": [{"path": "%s", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"epochs": 2}, "model": {"type": "mlp", "layers": [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "sigmoid"}]}}\n' "$1" "$2"; }
+mlp() { printf '{"name": "%s", "tree": "events", "files": [{"path": "%s", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"epochs": 2}, "model": {"type": "mlp", "layers": [{"dense": 8, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]}}\n' "$1" "$2"; }
 mlp shadow /etc/shadow > "$TMP/shadow.json"
 out=$(as_alice "$TMP/shadow.json" 2>&1); rc=$?
 if [ $rc = 15 ] && [[ $out == *"/files/0/path: '/etc/shadow' is outside the data roots"*"nothing was queued"* ]]; then ok "/etc/shadow refused by the submitter (exit 15)"; else bad "/etc/shadow submitter" "rc=$rc out=$out"; fi
@@ -94,6 +94,16 @@ if (cd "$art" && jq -r '.files[] | "\(.sha256)  \(.name)"' MANIFEST.json | sha25
 as_alice result "$id" --fetch "$TMP/fetch" > "$TMP/result.out"; rc=$?
 if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -q '^metrics ' "$TMP/result.out"; then ok "result --fetch copies the artifacts"; else bad "result --fetch" "rc=$rc $(cat "$TMP/result.out")"; fi
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
+
+# --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0)
+mlp hzz uproot-HZZ.root > "$TMP/hzz.json"
+h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
+as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
+ha=$S/artifacts/alice/$h
+if [ $rc = 0 ] && [ $wrc = 0 ] && [ "$(field "$h" state)" = succeeded ]; then ok "mlp training job succeeded through the service"; else bad "training job" "rc=$rc watch=$wrc $(cat "$TMP/hwatch.out") $(as_alice logs "$h" 2>&1 | tail -n 5)"; fi
+if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 2' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (2 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi
+if grep -q '^running training [0-9]*% events [0-9]* epoch 2/2 loss [0-9.]*' "$TMP/hwatch.out" && grep -q 'AUC 0\.[0-9]*' "$TMP/hwatch.out"; then ok "watch shows phase, events, epoch, loss and AUC"; else bad "watch training fields" "$(cat "$TMP/hwatch.out")"; fi
+if [ "$(field "$h" epochs)" = 2 ] && [ -n "$(field "$h" val_auc)" ] && as_alice status "$h" | grep -q '^training   events [0-9]* epoch 2/2 loss'; then ok "status record keeps epoch/epochs/loss/val_auc"; else bad "status training fields" "$(as_alice status "$h")"; fi
 
 # --- 20 jobs over 3 workers: each finishes exactly once
 echo '{"name": "small", "model": {"type": "sleep", "seconds": 0.2}}' > "$TMP/small.json"
