@@ -77,6 +77,7 @@ typedef struct run {
     double last_write;
     double last_frac;
     int last_epoch;
+    char last_phase[32];
 } run;
 
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -118,11 +119,13 @@ static int job_step(void *ctx, const pipeline_progress *p)
     if (atomic_load(&r->stop))
         return 1;
     double now = job_now(), frac = p->fraction;
-    /* progress writes are throttled (but a new epoch is always written); the main
-     * thread keeps the heartbeat */
+    /* progress writes are throttled (but a new phase or epoch and every validation
+     * report are always written); the main thread keeps the heartbeat */
+    int report = p->val_auc == p->val_auc || p->val_loss == p->val_loss; /* epoch end */
     if (now - r->last_write < 0.1 && frac < 1 && frac - r->last_frac < 0.1 &&
-        p->epoch == r->last_epoch)
+        p->epoch == r->last_epoch && !report && strcmp(p->phase, r->last_phase) == 0)
         return 0;
+    snprintf(r->last_phase, sizeof r->last_phase, "%s", p->phase);
     r->last_write = now;
     r->last_frac = frac;
     r->last_epoch = p->epoch;

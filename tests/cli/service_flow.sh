@@ -81,7 +81,8 @@ if [[ $e2 == *"'evil.root' leads outside the data roots through a symbolic link"
 mkdir -p "$TMP/fakebin"
 printf '#!/bin/sh\n[ "$1" = alice ] && exec cat %s\nexit 1\n' "$S/users/alice.token" > "$TMP/fakebin/oidc-token"
 chmod +x "$TMP/fakebin/oidc-token"
-id=$(PATH="$TMP/fakebin:$PATH" "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/wf.json" 2>"$TMP/submit.err"); rc=$?
+echo '{"name": "demo", "model": {"type": "sleep", "seconds": 2}}' > "$TMP/demo.json"
+id=$(PATH="$TMP/fakebin:$PATH" "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/demo.json" 2>"$TMP/submit.err"); rc=$?
 if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]]; then ok "submit with a token from oidc-token prints a 128-bit id"; else bad "submit" "rc=$rc id=$id $(cat "$TMP/submit.err")"; fi
 as_alice watch --timeout 60 "$id" > "$TMP/watch.out"; rc=$?
 if [ $rc = 0 ] && grep -q '^running train' "$TMP/watch.out" && tail -n1 "$TMP/watch.out" | grep -q '^succeeded'; then ok "watch follows to succeeded (exit 0)"; else bad "watch" "rc=$rc $(cat "$TMP/watch.out")"; fi
@@ -96,14 +97,14 @@ if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
 
 # --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0)
-mlp hzz uproot-HZZ.root > "$TMP/hzz.json"
+mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 8}' > "$TMP/hzz.json"
 h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
 as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
 ha=$S/artifacts/alice/$h
 if [ $rc = 0 ] && [ $wrc = 0 ] && [ "$(field "$h" state)" = succeeded ]; then ok "mlp training job succeeded through the service"; else bad "training job" "rc=$rc watch=$wrc $(cat "$TMP/hwatch.out") $(as_alice logs "$h" 2>&1 | tail -n 5)"; fi
-if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 2' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (2 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi
-if grep -q '^running training [0-9]*% events [0-9]* epoch 2/2 loss [0-9.]*' "$TMP/hwatch.out" && grep -q 'AUC 0\.[0-9]*' "$TMP/hwatch.out"; then ok "watch shows phase, events, epoch, loss and AUC"; else bad "watch training fields" "$(cat "$TMP/hwatch.out")"; fi
-if [ "$(field "$h" epochs)" = 2 ] && [ -n "$(field "$h" val_auc)" ] && as_alice status "$h" | grep -q '^training   events [0-9]* epoch 2/2 loss'; then ok "status record keeps epoch/epochs/loss/val_auc"; else bad "status training fields" "$(as_alice status "$h")"; fi
+if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 6' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (6 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi
+if grep -q '^running training [0-9]*% events [0-9]* epoch [1-6]/6 loss [0-9.]*' "$TMP/hwatch.out" && grep -q 'epoch [1-6]/6 loss [0-9.]* AUC 0\.[0-9]*' "$TMP/hwatch.out"; then ok "watch shows phase, events, epoch, loss and AUC"; else bad "watch training fields" "$(cat "$TMP/hwatch.out")"; fi
+if [ "$(field "$h" epochs)" = 6 ] && [ -n "$(field "$h" val_auc)" ] && as_alice status "$h" | grep -q '^training   epoch 6/6 loss [0-9.]* AUC 0\.'; then ok "status record keeps epoch/epochs/loss/val_auc"; else bad "status training fields" "$(as_alice status "$h")"; fi
 
 # --- 20 jobs over 3 workers: each finishes exactly once
 echo '{"name": "small", "model": {"type": "sleep", "seconds": 0.2}}' > "$TMP/small.json"
