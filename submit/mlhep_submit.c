@@ -370,6 +370,8 @@ static int cmd_watch(cli *c, const char *id)
             char line[512];
             char train[160];
             train_fields(rec, train, sizeof train);
+            /* during training the fields say it all; other phases have their message */
+            const char *msg = strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "";
             if (tty) {
                 int w = 30, full = (int)lround(prog * w);
                 char bar[64];
@@ -377,13 +379,12 @@ static int cmd_watch(cli *c, const char *id)
                     bar[i] = i < full ? '#' : '.';
                 bar[w] = '\0';
                 snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %s%s%-30.30s\033[K", bar,
-                         100 * prog, state, field(rec, "phase"), train, *train ? "  " : "",
-                         field(rec, "message"));
+                         100 * prog, state, field(rec, "phase"), train, *train ? "  " : "", msg);
                 fputs(line, stdout);
                 fflush(stdout);
             } else {
-                snprintf(line, sizeof line, "%s %s %.0f%%%s%s %s", state, field(rec, "phase"),
-                         floor(prog * 100), *train ? " " : "", train, field(rec, "message"));
+                snprintf(line, sizeof line, "%s %s %.0f%%%s%s%s%s", state, field(rec, "phase"),
+                         floor(prog * 100), *train ? " " : "", train, *msg ? " " : "", msg);
                 if (strcmp(line, last)) {
                     printf("%s\n", line);
                     fflush(stdout);
@@ -534,12 +535,23 @@ static int cmd_result(cli *c, const char *id)
         char metrics[4200];
         snprintf(metrics, sizeof metrics, "%s/metrics.json", dir);
         json_t *mt = json_load_file(metrics, 0, &je);
-        if (mt) {
+        json_t *fin = json_object_get(mt, "final");
+        if (json_is_object(fin)) {
+            /* a training job: the final validation figures (the file has every epoch) */
+            printf("metrics    %s, %zu epochs: validation AUC %.4f, accuracy %.4f, loss %.4f "
+                   "(%lld rows)\n",
+                   json_string_value(json_object_get(mt, "model")) ? json_string_value(json_object_get(mt, "model")) : "model",
+                   json_array_size(json_object_get(mt, "epochs")),
+                   json_number_value(json_object_get(fin, "auc")),
+                   json_number_value(json_object_get(fin, "accuracy")),
+                   json_number_value(json_object_get(fin, "loss")),
+                   (long long)json_number_value(json_object_get(fin, "validation_rows")));
+        } else if (mt) {
             char *s = json_dumps(mt, JSON_COMPACT | JSON_SORT_KEYS);
-            printf("metrics    %s\n", s ? s : "");
+            printf("metrics    %.300s%s\n", s ? s : "", s && strlen(s) > 300 ? "..." : "");
             free(s);
-            json_decref(mt);
         }
+        json_decref(mt);
     }
     json_decref(m);
     if (c->fetch) {
