@@ -140,7 +140,7 @@ static int job_step(void *ctx, const pipeline_progress *p)
         kv[nkv + 1] = vals[nkv / 2];                         \
         nkv += 2;                                            \
     } while (0)
-    if (p->events >= 0)
+    if (p->events > 0) /* validation steps report 0: keep the last count */
         KV("events", "%lld", (long long)p->events);
     if (p->epochs > 0) {
         KV("epoch", "%d", p->epoch);
