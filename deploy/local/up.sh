@@ -5,11 +5,16 @@
 #
 #   deploy/local/up.sh [--state DIR] [--workers N] [--infer M] [--users alice,bob] [--bin DIR]
 #                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
-#                      [--heartbeat SEC] [--test-hooks]
+#                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
+#                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
 #
-# Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of this checkout,
-# free ports chosen at random, delivery limit 3, heartbeat 2 s. Run as root (RabbitMQ is
-# run directly, without its su wrapper). Prints the ports and the per-user CLI config.
+# Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
+# this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
+# (RS256: a signing key is generated into secrets/, each user gets a token valid
+# --token-ttl seconds, default 12 h, minted by deploy/local/mint-token.sh; the key stands
+# in for an identity provider), queue grace 1 day, data roots ../shared/data/root when
+# present. Run as root (RabbitMQ is run directly, without its su wrapper). Prints the
+# ports and the per-user CLI config.
 #
 # State dir layout (everything the stack writes lives here):
 #   secrets/        generated passwords, mode 0600 (never printed)
@@ -18,7 +23,8 @@
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
 #   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
-#   users/NAME.token  development token dev:NAME (auth_mode=dev)
+#   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
+#   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs)
 #   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
 #   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
 #   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. (sourceable)
@@ -27,7 +33,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; LIMIT=3; HB=2; HOOKS=0
-ADD=; RESTART=0; NI=1; ADDI=
+ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400
+ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
+ISSUER=https://mlhep.local
 while [ $# -gt 0 ]; do
     case $1 in
     --state) S=$2; shift 2 ;;
@@ -41,12 +49,17 @@ while [ $# -gt 0 ]; do
     --delivery-limit) LIMIT=$2; shift 2 ;;
     --heartbeat) HB=$2; shift 2 ;;
     --test-hooks) HOOKS=1; shift ;;
+    --auth) AUTH=$2; shift 2 ;;
+    --token-ttl) TTL=$2; shift 2 ;;
+    --queue-grace) GRACE=$2; shift 2 ;;
+    --data-roots) ROOTS=$2; shift 2 ;;
     --add-workers) ADD=$2; shift 2 ;;
     --restart-broker) RESTART=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+case $AUTH in jwt|dev) ;; *) echo "up.sh: --auth must be jwt or dev" >&2; exit 2 ;; esac
 mkdir -p "$S"; S=$(cd "$S" && pwd)
 BIN=$(cd "$BIN" && pwd)
 [ -x "$BIN/mlhep-worker" ] || { echo "up.sh: $BIN/mlhep-worker not built (make all)" >&2; exit 2; }
@@ -168,6 +181,22 @@ wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
 echo "$LIMIT" > "$S/delivery-limit"
 start_broker
 
+# --- token verification: an RSA signing key standing in for the identity provider
+if [ "$AUTH" = jwt ]; then
+    [ -s "$S/secrets/jwt-signing.key" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -out "$S/secrets/jwt-signing.key" 2>/dev/null
+    openssl pkey -in "$S/secrets/jwt-signing.key" -pubout -out "$S/jwt-public.pem"
+    chmod 644 "$S/jwt-public.pem"
+    AUTHCONF="auth_mode = jwt
+jwt_alg = RS256
+jwt_public_key = $S/jwt-public.pem
+jwt_issuer = $ISSUER
+jwt_audience = mlhep
+jwt_queue_grace = $GRACE"
+else
+    AUTHCONF="auth_mode = dev"
+fi
+
 # --- configuration files
 cat > "$S/worker.conf" <<CONF
 amqp_host = 127.0.0.1
@@ -181,8 +210,9 @@ redis_user = worker
 redis_password_file = $S/secrets/redis-worker.pw
 artifact_dir = $S/artifacts
 heartbeat_interval = $HB
-auth_mode = dev
+data_roots = $ROOTS
 test_hooks = $HOOKS
+$AUTHCONF
 CONF
 for u in "${users[@]}"; do
     cat > "$S/users/$u.conf" <<CONF
@@ -196,9 +226,15 @@ redis_port = $REDIS_PORT
 redis_user = u-$u
 redis_password_file = $S/secrets/redis-u-$u.pw
 artifact_dir = $S/artifacts
-auth_mode = dev
+data_roots = $ROOTS
+$AUTHCONF
 CONF
-    echo "dev:$u" > "$S/users/$u.token"
+    if [ "$AUTH" = jwt ]; then
+        "$top/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --iss "$ISSUER" \
+            --sub "$u" --ttl "$TTL" > "$S/users/$u.token"
+    else
+        echo "dev:$u" > "$S/users/$u.token"
+    fi
 done
 
 for i in $(seq 1 "$NW"); do start_worker "$i"; done
