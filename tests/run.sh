@@ -29,7 +29,7 @@ count_output() { # $1 = name, $2 = log, $3 = exit code
     grep -E '^(FAIL|  )' "$2" | head -n 40
     pass=$((pass + p)); fail=$((fail + f))
     [ "$f" != 0 ] && failed_names+=("$1")
-    printf '%-40s %3d passed, %d failed\n' "$1" "$p" "$f"
+    printf '%-40s %3d passed, %d failed  (%ss)\n' "$1" "$p" "$f" "$4"
 }
 
 for t in build/asan/tests/test_*; do
@@ -37,8 +37,9 @@ for t in build/asan/tests/test_*; do
     name=$(basename "$t")
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
     log="$logdir/$name.log"
+    t0=$SECONDS
     "$t" >"$log" 2>&1; rc=$?
-    count_output "$name" "$log" "$rc"
+    count_output "$name" "$log" "$rc" $((SECONDS - t0))
 done
 
 for s in tests/cli/*.sh; do
@@ -46,8 +47,9 @@ for s in tests/cli/*.sh; do
     name=$(basename "$s" .sh)
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
     log="$logdir/$name.log"
+    t0=$SECONDS
     timeout 600 bash "$s" >"$log" 2>&1; rc=$?
-    count_output "$name" "$log" "$rc"
+    count_output "$name" "$log" "$rc" $((SECONDS - t0))
 done
 
 echo "logs in $logdir"

@@ -84,7 +84,9 @@ start_worker() { # start_worker INDEX
 
 start_infer() { # start_infer INDEX
     local i=$1
-    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/worker.conf" \
+    local auth=()
+    [ -f "$S/infer-auth.json" ] && grep -q '^auth_mode = jwt' "$S/worker.conf" && auth=(--auth "$S/infer-auth.json")
+    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/worker.conf" "${auth[@]}" \
         >"$S/logs/infer-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/infer-$i.pid"
 }
@@ -193,6 +195,9 @@ jwt_public_key = $S/jwt-public.pem
 jwt_issuer = $ISSUER
 jwt_audience = mlhep
 jwt_queue_grace = $GRACE"
+    # the inference workers take the same verifier as a JSON document (jwt.h)
+    printf '{"alg":"RS256","public_key":"%s","issuer":"%s","audience":"mlhep"}\n' \
+        "$S/jwt-public.pem" "$ISSUER" > "$S/infer-auth.json"
 else
     AUTHCONF="auth_mode = dev"
 fi
@@ -231,7 +236,7 @@ $AUTHCONF
 CONF
     if [ "$AUTH" = jwt ]; then
         "$top/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --iss "$ISSUER" \
-            --sub "$u" --ttl "$TTL" > "$S/users/$u.token"
+            --sub "$u" --ttl "$TTL" --scope "openid mlhep.submit mlhep.predict" > "$S/users/$u.token"
     else
         echo "dev:$u" > "$S/users/$u.token"
     fi

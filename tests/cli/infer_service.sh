@@ -16,7 +16,8 @@ if "$TOP/build/asan/tests/test_predict" --make-models "$M" 2>"$TMP/make.err"; th
 J1=11111111111111111111111111111111; J2=22222222222222222222222222222222; J3=33333333333333333333333333333333
 for j in $J1:mlp $J2:mlp3 $J3:gbdt; do mkdir -p "$S/artifacts/alice/${j%%:*}"; cp "$M/${j#*:}.mlhep" "$S/artifacts/alice/${j%%:*}/model.mlhep"; done
 for _ in $(seq 100); do [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
-if "$BIN/mlhep-infer" --config "$S/worker.conf" --check > "$TMP/check.out" 2>&1 && grep -q '2 consumers' "$TMP/check.out"; then ok "--check: 2 inference workers consuming"; else bad "--check" "$(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
+AUTHARGS=(); [ -f "$S/infer-auth.json" ] && AUTHARGS=(--auth "$S/infer-auth.json")
+if "$BIN/mlhep-infer" --config "$S/worker.conf" "${AUTHARGS[@]}" --check > "$TMP/check.out" 2>&1 && grep -q '2 consumers' "$TMP/check.out"; then ok "--check: 2 inference workers consuming"; else bad "--check" "$(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
 
 # --- names and versions
 v1=$(as_alice models tag $J1 ttH 2>&1); v2=$(as_alice models tag $J3 ttH 2>&1)

@@ -30,7 +30,7 @@ done
 # a file big enough to be still reading when the server goes away
 G="$TMP/gen"; mkdir -p "$G"; chmod 755 "$TMP" "$G"
 GEN="$MLHEP_TOP/bin/mlhep-root"; [ -x "$GEN" ] || GEN="$R"
-"$GEN" gen --events 60000 --class signal --out "$G/big.root" --seed 5 >/dev/null 2>&1 || { bad gen "gen failed"; exit 1; }
+"$GEN" gen --events 150000 --class signal --compression none --out "$G/big.root" --seed 5 >/dev/null 2>&1 || { bad gen "gen failed"; exit 1; }
 cp "$G/big.root" "$G/big2.root"
 chmod 644 "$G"/*.root
 cat >"$TMP/wf.json" <<J
@@ -72,7 +72,7 @@ check_clients() {
 # 2. server killed in the middle of the reads
 xrd_start "$DATA" "$G" || { bad remote_setup "xrootd did not start"; exit 1; }
 run_clients
-sleep 0.7
+sleep 0.3
 t0=$(now)
 kill -KILL "$XRD_PID"
 check_clients killed "connection refused|onnection|closed|reset|short answer|Partial|ecv" 30 "$t0"
@@ -82,7 +82,7 @@ XRD_PID=; rm -rf "$XRD_T"
 export MLHEP_REMOTE_TIMEOUT=2 MLHEP_REMOTE_ATTEMPTS=2
 xrd_start "$DATA" "$G" || { bad remote_setup "xrootd did not start"; exit 1; }
 run_clients
-sleep 0.7
+sleep 0.3
 t0=$(now)
 kill -STOP "$XRD_PID"
 check_clients hung "timed out|expired|[Tt]imeout" 30 "$t0"
