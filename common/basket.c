@@ -9,6 +9,7 @@
 
 #include "compress.h"
 #include "cursor.h"
+#include "readplan.h"
 
 /* A loaded basket: data region and (for variable-size entries) entry starts. */
 typedef struct bview {
@@ -43,6 +44,7 @@ struct basket_ctx {
     uint64_t bytes;
     basket_ctx *sub;   /* for reading counters while a basket is loaded */
     column counts;
+    const readplan *plan; /* baskets fetched in advance, or NULL */
 };
 
 void column_init(column *c)
@@ -85,6 +87,19 @@ void basket_ctx_free(basket_ctx *c)
     column_free(&c->counts);
     basket_ctx_free(c->sub);
     free(c);
+}
+
+void basket_ctx_set_plan(basket_ctx *c, const readplan *plan)
+{
+    c->plan = plan;
+}
+
+/* Sets (or clears) the plan of c and of its counter context: a persistent context
+ * must not keep a pointer to a plan freed after the call. */
+static void basket_ctx_set_plan_all(basket_ctx *c, const readplan *plan)
+{
+    for (; c; c = c->sub)
+        c->plan = plan;
 }
 
 uint64_t basket_ctx_bytes(const basket_ctx *c)
@@ -142,13 +157,18 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
             return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
                         (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
-        if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
-            return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
-        int rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
-        if (rc)
-            return err_prefix(e, "basket %d", idx);
+        const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
+        int rc;
+        if (!raw) {
+            if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
+            rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
+            if (rc)
+                return err_prefix(e, "basket %d", idx);
+            raw = ctx->raw;
+        }
         cursor c;
-        cur_init(&c, ctx->raw, bk->nbytes);
+        cur_init(&c, raw, bk->nbytes);
         int32_t nbytes = cur_i32(&c);
         int16_t kv = cur_i16(&c);
         int32_t objlen = cur_i32(&c);
@@ -183,15 +203,15 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         if ((size_t)objlen == zlen) {
             if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            memcpy(sl->obj, ctx->raw + keylen, (size_t)objlen);
+            memcpy(sl->obj, raw + keylen, (size_t)objlen);
             obj = sl->obj;
         } else {
-            rc = compress_check(ctx->raw + keylen, zlen, (size_t)objlen, e);
+            rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
             if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            rc = compress_unzip(ctx->z, ctx->raw + keylen, zlen, sl->obj, (size_t)objlen, e);
+            rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
             obj = sl->obj;
@@ -233,6 +253,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
         if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
+        ctx->sub->plan = ctx->plan;
         int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
         if (rc)
             return rc;
@@ -517,6 +538,7 @@ typedef struct many_job {
     int n;
     int64_t a, z;
     column *out;
+    const readplan *plan;
     basket_ctx *const *ctxs; /* per-thread contexts or NULL */
     int next_ctx;       /* atomic: next thread index to hand out */
     int nthreads;
@@ -531,6 +553,7 @@ static void *many_worker(void *arg)
     many_job *j = arg;
     int tid = __atomic_fetch_add(&j->next_ctx, 1, __ATOMIC_RELAXED);
     basket_ctx *ctx = j->ctxs ? j->ctxs[tid] : basket_ctx_new();
+    basket_ctx_set_plan_all(ctx, j->plan);
     mlhep_err e;
     /* with persistent contexts each thread keeps the same branches (its basket cache
      * then holds their current baskets); otherwise branches go to whoever is free */
@@ -552,19 +575,39 @@ static void *many_worker(void *arg)
     }
     if (!j->ctxs)
         basket_ctx_free(ctx);
+    else
+        basket_ctx_set_plan_all(ctx, NULL);
     return NULL;
 }
 
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e)
 {
-    return basket_read_many_ctx(f, b, n, a, z, out, NULL, nthreads, e);
+    if (!f->src->ops->readv)
+        return basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, NULL, e);
+    readplan *p;
+    int rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    if (rc)
+        return rc;
+    rc = readplan_fetch(p, e);
+    if (!rc)
+        rc = basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, p, e);
+    else
+        err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
+    readplan_free(p);
+    return rc;
 }
 
 int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
                          basket_ctx *const *ctxs, int nthreads, mlhep_err *e)
 {
-    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .ctxs = ctxs};
+    return basket_read_many_plan(f, b, n, a, z, out, ctxs, nthreads, NULL, e);
+}
+
+int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e)
+{
+    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .ctxs = ctxs, .plan = plan};
     pthread_mutex_init(&j.lock, NULL);
     if (nthreads < 1)
         nthreads = 1;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dataset.h"
+#include "featmap.h"
 #include "gbdt.h"
 #include "metrics.h"
 #include "mlp.h"
@@ -417,60 +418,6 @@ static int train_gbdt(run *r, gbdt_model **out, gbdt_history *hist, mlhep_err *e
     return rc;
 }
 
-/* ------------------------------------------------------- features doc */
-
-/* The "features" document stored in the model file: everything needed to turn raw
- * branch values into a row exactly as the data layer does (dataset.c). */
-static json_t *features_doc(const run *r)
-{
-    const specs *sp = r->sp;
-    const workflow *wf = r->wf;
-    json_t *o = json_object();
-    json_object_set_new(o, "format", json_string("mlhep-features"));
-    json_object_set_new(o, "version", json_integer(1));
-    json_object_set_new(o, "tree", json_string(wf->tree));
-    json_object_set_new(o, "width", json_integer(sp->width));
-    json_object_set_new(o, "normalisation",
-                        json_string(wf->params.normalisation == WF_NORM_STANDARD ? "standard" : "minmax"));
-    double pad = wf->params.nan_value;
-    json_object_set_new(o, "pad", json_real(isfinite(pad) ? pad : 0.0));
-    json_t *fa = json_array();
-    for (size_t i = 0; i < sp->nfeat; i++) {
-        const specs_feature *ft = &sp->feat[i];
-        double sub, scale;
-        if (wf->params.normalisation == WF_NORM_STANDARD) {
-            sub = ft->mean;
-            scale = ft->std > 0 ? 1.0 / ft->std : 1.0;
-        } else {
-            sub = ft->max > ft->min ? ft->min : 0.0;
-            scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
-        }
-        json_t *f = json_object();
-        json_object_set_new(f, "name", json_string(ft->name));
-        json_object_set_new(f, "kind", json_string(ft->jagged ? "jagged" : "flat"));
-        json_object_set_new(f, "len", json_integer(ft->len));
-        json_object_set_new(f, "sub", json_real(sub));
-        json_object_set_new(f, "scale", json_real(scale));
-        json_object_set_new(f, "min", json_real(ft->min));
-        json_object_set_new(f, "max", json_real(ft->max));
-        json_object_set_new(f, "mean", json_real(ft->mean));
-        json_object_set_new(f, "std", json_real(ft->std));
-        if (ft->is_new)
-            json_object_set_new(f, "new", json_true());
-        json_array_append_new(fa, f);
-    }
-    json_object_set_new(o, "features", fa);
-    if (wf->preproc)
-        json_object_set(o, "preproc", wf->preproc);
-    if (wf->class_names) {
-        json_t *cn = json_array();
-        for (size_t i = 0; i < wf->nclasses; i++)
-            json_array_append_new(cn, json_string(wf->class_names[i]));
-        json_object_set_new(o, "class_names", cn);
-    }
-    return o;
-}
-
 /* ---------------------------------------------------------------- reports */
 
 static int write_svg(const char *dir, const char *name, char *svg, size_t len, int rc_in, mlhep_err *e)
@@ -717,7 +664,12 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
         goto out;
     if ((rc = final_reports(&r, va.s, va.y, va.n, is_gbdt ? "gbdt" : "mlp", e)))
         goto out;
-    feat = features_doc(&r);
+    /* the features document (featmap.h): what turns raw branch values into rows */
+    if ((rc = featmap_from_specs(r.sp, wf->params.normalisation, wf->params.nan_value, &feat, e)))
+        goto out;
+    if ((rc = featmap_set_outputs(feat, m ? (int)mlp_n_outputs(m) : 1, (const char *const *)wf->class_names,
+                                  wf->class_names ? wf->nclasses : 0, e)))
+        goto out;
     char *fj = json_dumps(feat, JSON_COMPACT | JSON_REAL_PRECISION(17));
     if (!fj) {
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");

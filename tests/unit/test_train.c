@@ -11,6 +11,7 @@
 #include "jsonschema.h"
 #include "mlp.h"
 #include "modelfile.h"
+#include "predict.h"
 #include "test.h"
 #include "train.h"
 #include "workflow.h"
@@ -116,6 +117,9 @@ TEST(mlp_end_to_end)
     json_decref(f);
     free(fj);
     mlp_free(m);
+    predict_model *pm;
+    CHECKF(predict_model_load_file(p, &pm, &e) == 0, "%s", e.msg);
+    predict_model_free(pm);
     /* same seed, same result */
     char out2[300];
     snprintf(out2, sizeof out2, "%s/mlp2", dir);
@@ -153,6 +157,10 @@ TEST(gbdt_end_to_end)
     CHECK(modelfile_get(mf, "gbdt", &n) && n > 0);
     CHECK(modelfile_get(mf, "features", &n) && n > 0);
     modelfile_free(mf);
+    /* the inference side loads what training wrote */
+    predict_model *pm;
+    CHECKF(predict_model_load_file(p, &pm, &e) == 0, "%s", e.msg);
+    predict_model_free(pm);
     workflow_free(wf);
 }
 
