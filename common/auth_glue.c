@@ -21,21 +21,9 @@ struct auth_ctx {
     int grace;
 };
 
-int auth_open(const mlhep_config *cfg, auth_ctx **out, mlhep_err *e)
+int auth_jwt_config(const mlhep_config *cfg, jwt_config **out, mlhep_err *e)
 {
     *out = NULL;
-    if (!cfg || !cfg->auth_mode)
-        return err_set(e, MLHEP_EINVAL, "auth: no configuration");
-    auth_ctx *a = calloc(1, sizeof *a);
-    if (!a)
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    a->leeway = cfg->jwt_leeway;
-    a->grace = cfg->jwt_queue_grace;
-    if (strcmp(cfg->auth_mode, "dev") == 0) {
-        a->dev = 1;
-        *out = a;
-        return 0;
-    }
     jwt_opts o = {0};
     o.alg = cfg->jwt_alg && strcmp(cfg->jwt_alg, "HS256") == 0 ? JWT_ALG_HS256 : JWT_ALG_RS256;
     const char *pub = cfg->jwt_public_key && *cfg->jwt_public_key ? cfg->jwt_public_key : NULL;
@@ -68,9 +56,28 @@ int auth_open(const mlhep_config *cfg, auth_ctx **out, mlhep_err *e)
         o.leeway_s = cfg->jwt_leeway;
         if (pub && jwks)
             rc = err_set(e, MLHEP_EINVAL, "set only one of jwt_public_key and jwt_jwks");
-        else if ((rc = jwt_config_new(&o, &a->jwt, e)) != 0)
+        else if ((rc = jwt_config_new(&o, out, e)) != 0)
             err_prefix(e, "token verifier");
     }
+    return rc;
+}
+
+int auth_open(const mlhep_config *cfg, auth_ctx **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (!cfg || !cfg->auth_mode)
+        return err_set(e, MLHEP_EINVAL, "auth: no configuration");
+    auth_ctx *a = calloc(1, sizeof *a);
+    if (!a)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    a->leeway = cfg->jwt_leeway;
+    a->grace = cfg->jwt_queue_grace;
+    if (strcmp(cfg->auth_mode, "dev") == 0) {
+        a->dev = 1;
+        *out = a;
+        return 0;
+    }
+    int rc = auth_jwt_config(cfg, &a->jwt, e);
     if (rc) {
         free(a);
         return rc;

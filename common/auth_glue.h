@@ -56,6 +56,11 @@ typedef struct auth_result {
 
 typedef struct auth_ctx auth_ctx;
 
+/* The JWT verifier described by cfg's jwt_* keys (auth_mode is not looked at): for
+ * programs that verify other scopes themselves (mlhep-infer: mlhep.predict). *out is
+ * freed with jwt_config_free. Configuration errors name the key. */
+int auth_jwt_config(const mlhep_config *cfg, jwt_config **out, mlhep_err *e);
+
 /* Loads the verifier for cfg (keys read once). Errors are configuration errors
  * (MLHEP_EINVAL/EIO with a message naming the key). */
 int auth_open(const mlhep_config *cfg, auth_ctx **out, mlhep_err *e);

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "job.h"
 #include "jsonschema.h"
+#include "auth_glue.h"
 #include "jwt.h"
 #include "modelstore.h"
 #include "predict.h"
@@ -476,9 +477,10 @@ int main(int argc, char **argv)
             rc = 3;
         }
         json_decref(a);
-    } else if (!w.dev) {
-        fprintf(stderr, "mlhep-infer: auth_mode=%s needs --auth FILE (the JWT verifier configuration)\n",
-                w.cfg.auth_mode ? w.cfg.auth_mode : "?");
+    } else if (!w.dev && auth_jwt_config(&w.cfg, &w.jwt, &e)) {
+        /* without --auth: the service configuration's jwt_* keys, as mlhep-worker */
+        fprintf(stderr, "mlhep-infer: auth_mode=%s needs --auth FILE or the jwt_* keys in the "
+                        "configuration: %s\n", w.cfg.auth_mode ? w.cfg.auth_mode : "?", e.msg);
         rc = 3;
     }
     if (!rc && jschema_load_named(schemas, "predict-request", &w.schema, &e)) {

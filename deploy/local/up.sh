@@ -24,7 +24,8 @@
 #   worker.conf     worker configuration (passwords by *_file reference)
 #   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
 #   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
-#   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs)
+#   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs); user
+#                   tokens carry the scopes mlhep.submit and mlhep.predict
 #   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
 #   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
 #   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. (sourceable)

@@ -225,6 +225,17 @@ TEST(rs256_public_key_and_alg_confusion)
     CHECKF(auth_check(a, t, NOW, AUTH_SCOPE_SUBMIT, &r, &e) == 0, "%s", e.msg);
     CHECK(!strcmp(r.user, "carol"));
     free(t);
+    /* the bare verifier from the same keys, for other scopes (mlhep-infer: mlhep.predict) */
+    jwt_config *jc = NULL;
+    CHECK(config_load(&c, cp, &e) == 0);
+    CHECKF(auth_jwt_config(&c, &jc, &e) == 0, "%s", e.msg);
+    config_free(&c);
+    jwt_claims cl;
+    t = mint("{\"alg\":\"RS256\"}", pl, SIG_RS, rsa, 0);
+    CHECK(jwt_verify(jc, t, NOW, "mlhep.submit", &cl, &e) == 0 && !strcmp(cl.sub, "carol"));
+    CHECK(jwt_verify(jc, t, NOW, "mlhep.predict", &cl, &e) == MLHEP_EAUTH && cl.reason == JWT_E_SCOPE);
+    jwt_config_free(jc);
+    free(t);
     /* HS256 "signed" with the public key file as the secret: refused before any MAC */
     FILE *pf = fopen(pem, "r");
     char pembuf[4096];
