@@ -659,7 +659,7 @@ int main(int argc, char **argv)
     }
     worker w = {.cfg = &cfg};
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
-                      cfg.amqp_vhost, 30, 5000};
+                      cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};
     if (depthq) {
         uint32_t msgs = 0, cons = 0;
         int rc = amqpc_connect(&w.mq, &p, &e);
