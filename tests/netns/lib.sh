@@ -33,7 +33,7 @@
 #   nn_stop_workers I...       stops several in parallel
 #   nn_wait_ready I SECS       until worker wI logged "ready"
 #   nn_restart_broker / nn_stop_broker / nn_start_broker
-#   nn_restart_redis
+#   nn_restart_redis [DOWN_S]   stops Redis (TERM: AOF flushed), waits DOWN_S, starts it again
 #   nn_link HOST up|down       cuts/restores HOST's cable (the switch port goes down)
 #   nn_submit WORKFLOW         as alice from the client host; prints the job id
 #   nn_submit_many N WORKFLOW P   N submissions with P in parallel; ids into stdout
@@ -136,7 +136,7 @@ nn_start_redis() {
         --daemonize no --logfile "$NN/logs/redis-server.log"
     nn_wait_port redis 6379 20 redis
 }
-nn_restart_redis() { nn_kill redis TERM 20 && nn_start_redis; }
+nn_restart_redis() { nn_kill redis TERM 20 && sleep "${1:-0}" && nn_start_redis; }  # [DOWN_S]
 
 nn_start_broker() {
     local t0=$SECONDS
@@ -158,7 +158,8 @@ nn_restart_broker() { nn_stop_broker && nn_start_broker; }
 nn_up() {
     local nw=$1 i
     [ "$(id -u)" = 0 ] || { echo "nn_up: needs root (network namespaces)"; return 1; }
-    trap 'nn_down; rm -rf "$TMP"' EXIT
+    # NN_KEEP=DIR keeps the logs (workers, broker, Redis) there for inspection
+    trap 'nn_down; [ -n "${NN_KEEP:-}" ] && mkdir -p "$NN_KEEP" && cp -r "$NN/logs" "$NN/rabbitmq/log" "$NN_KEEP/" 2>/dev/null; rm -rf "$TMP"' EXIT
     trap 'exit 130' INT TERM
     mkdir -p "$NN"/{pids,logs,secrets,redis,rabbitmq,artifacts}
     chmod 700 "$NN/secrets"
@@ -188,7 +189,11 @@ nn_up() {
          head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/$n.pw"
      done)
     {
-        echo "user default off"
+        # Not `user default off`: Redis 7.0 replays an AOF's MULTI/EXEC blocks (every
+        # multi-key Lua script's effects) with the default user's permissions, so with the
+        # default user off every job record is silently dropped at restart (the EXEC is
+        # refused with NOPERM; redis/redis#14541). The default user gets the admin password.
+        echo "user default on >$(cat "$NN/secrets/redis-admin.pw") ~* &* +@all"
         echo "user admin on >$(cat "$NN/secrets/redis-admin.pw") ~* &* +@all"
         echo "user worker on >$(cat "$NN/secrets/redis-worker.pw") resetkeys ~mlhep:* resetchannels -@all +@read +@write +@scripting +ping +auth +hello -@dangerous"
         echo "user u-alice on >$(cat "$NN/secrets/redis-u-alice.pw") resetkeys ~mlhep:u:alice:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
