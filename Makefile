@@ -14,21 +14,26 @@
 # New files are picked up by wildcard: adding a module needs no Makefile edit.
 
 CC      := gcc
+CXX     := g++
 CLANG   := clang
 BASEFLAGS := -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon
 CFLAGS  ?= -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# C++ is only the thin XrdCl shims (common/*.cc, extern "C" APIs); everything else is C.
+CXXFLAGS_BASE := -std=c++17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon \
+           -isystem /usr/include/xrootd
 LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq \
-           -lopenblas -lm -lpthread
+           -lopenblas -lXrdCl -lstdc++ -lm -lpthread
 
 LIB_SRC   := $(wildcard common/*.c)
+LIB_CXX   := $(wildcard common/*.cc)
 PROG_SRC  := $(wildcard submit/*.c worker/*.c)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 HDRS      := $(wildcard common/*.h tests/unit/*.h)
 
-LIB_OBJ      := $(LIB_SRC:common/%.c=build/obj/%.o)
-LIB_ASAN_OBJ := $(LIB_SRC:common/%.c=build/asan/obj/%.o)
+LIB_OBJ      := $(LIB_SRC:common/%.c=build/obj/%.o) $(LIB_CXX:common/%.cc=build/obj/%.o)
+LIB_ASAN_OBJ := $(LIB_SRC:common/%.c=build/asan/obj/%.o) $(LIB_CXX:common/%.cc=build/asan/obj/%.o)
 progname      = $(subst _,-,$(basename $(notdir $(1))))
 PROGS        := $(foreach p,$(PROG_SRC),bin/$(call progname,$(p)))
 PROGS_ASAN   := $(foreach p,$(PROG_SRC),build/asan/bin/$(call progname,$(p)))
@@ -51,6 +56,14 @@ build/obj/%.o: common/%.c $(HDRS)
 build/asan/obj/%.o: common/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+
+build/obj/%.o: common/%.cc $(HDRS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) -c $< -o $@
+
+build/asan/obj/%.o: common/%.cc $(HDRS)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) -c $< -o $@
 
 build/libmlhep.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -80,9 +93,11 @@ build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a $(HD
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $< fuzz/replay.c build/asan/libmlhep.a $(LDLIBS) -o $@
 
-build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
+# (the C++ shims are linked uninstrumented: gcc's and clang's sanitizer runtimes differ)
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o) $(HDRS)
 	@mkdir -p $(@D)
-	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) $(LDLIBS) -o $@
+	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) \
+	    $(LIB_CXX:common/%.cc=build/obj/%.o) $(LDLIBS) -o $@
 
 check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)
 

@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
 gcc -std=c17 -O2 -g -D_GNU_SOURCE -pthread -Icommon bench/bench_reader.c build/libmlhep.a \
-    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lm -lpthread -o build/bench/bench_reader
+    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_reader
 D=../shared/data/root
 echo "reader: uncompressed basket MB/s, all numeric branches, best of 3 (machine: $(nproc) cores)"
 build/bench/bench_reader "$D/uproot-issue412.root" "$D/uproot-hepdata-example.root" "$D/uproot-HZZ-zlib.root" \
@@ -13,12 +13,12 @@ build/bench/bench_reader "$D/uproot-issue412.root" "$D/uproot-hepdata-example.ro
 # generated large inputs (written by `mlhep-root gen` when available)
 if [ -x bin/mlhep-root ] && bin/mlhep-root gen --help >/dev/null 2>&1; then
     for c in zlib:1 lz4:4 zstd:5; do
-        f=build/bench/tth-500k-${c%%:*}.root
-        [ -f "$f" ] || bin/mlhep-root gen --events 500000 --class signal --seed 1 --compression "$c" --out "$f" >/dev/null
+        f=build/bench/tth-200k-${c%%:*}.root
+        [ -f "$f" ] || bin/mlhep-root gen --events 200000 --class signal --seed 1 --compression "$c" --out "$f" >/dev/null 2>&1
     done
-    echo "generated ttH-like files, 500k events, 74 branches; memory while streaming by chunk:"
+    echo "generated ttH-like files, 200k events, 74 branches; memory while streaming by chunk:"
     for ch in 10000 100000; do
-        build/bench/bench_reader --reps 2 --chunk $ch build/bench/tth-500k-zlib.root build/bench/tth-500k-lz4.root \
-            build/bench/tth-500k-zstd.root
+        build/bench/bench_reader --reps 2 --chunk $ch build/bench/tth-200k-zlib.root build/bench/tth-200k-lz4.root \
+            build/bench/tth-200k-zstd.root
     done
 fi

@@ -9,19 +9,7 @@
 
 #include "compress.h"
 #include "cursor.h"
-
-struct basket_ctx {
-    compress_ctx *z;
-    uint8_t *raw;
-    size_t rawcap;
-    uint8_t *obj;
-    size_t objcap;
-    int32_t *starts;
-    size_t startscap;
-    uint64_t bytes;
-    basket_ctx *sub;   /* for reading counters while a basket is loaded */
-    column counts;
-};
+#include "readplan.h"
 
 /* A loaded basket: data region and (for variable-size entries) entry starts. */
 typedef struct bview {
@@ -30,6 +18,34 @@ typedef struct bview {
     const int32_t *starts; /* n+1, relative to data; NULL for fixed-size entries */
     int64_t n;
 } bview;
+
+/* The last decoded basket of a branch, so that consecutive entry ranges (chunks) that
+ * share a basket decompress it once. Direct-mapped by branch; keyed by file, branch,
+ * basket index and offset so a reused context never serves stale bytes. */
+#define BSLOTS 128
+typedef struct bslot {
+    const rootfile *f;
+    const tbranch *b;
+    int idx;
+    uint64_t seek;
+    uint8_t *obj;
+    size_t objcap;
+    int32_t *starts;
+    size_t startscap;
+    bview v;
+} bslot;
+
+struct basket_ctx {
+    compress_ctx *z;
+    uint8_t *raw;
+    size_t rawcap;
+    bslot slot[BSLOTS];
+    bslot scratch;     /* for uncached loads */
+    uint64_t bytes;
+    basket_ctx *sub;   /* for reading counters while a basket is loaded */
+    column counts;
+    const readplan *plan; /* baskets fetched in advance, or NULL */
+};
 
 void column_init(column *c)
 {
@@ -62,11 +78,28 @@ void basket_ctx_free(basket_ctx *c)
         return;
     compress_ctx_free(c->z);
     free(c->raw);
-    free(c->obj);
-    free(c->starts);
+    for (int i = 0; i < BSLOTS; i++) {
+        free(c->slot[i].obj);
+        free(c->slot[i].starts);
+    }
+    free(c->scratch.obj);
+    free(c->scratch.starts);
     column_free(&c->counts);
     basket_ctx_free(c->sub);
     free(c);
+}
+
+void basket_ctx_set_plan(basket_ctx *c, const readplan *plan)
+{
+    c->plan = plan;
+}
+
+/* Sets (or clears) the plan of c and of its counter context: a persistent context
+ * must not keep a pointer to a plan freed after the call. */
+static void basket_ctx_set_plan_all(basket_ctx *c, const readplan *plan)
+{
+    for (; c; c = c->sub)
+        c->plan = plan;
 }
 
 uint64_t basket_ctx_bytes(const basket_ctx *c)
@@ -95,11 +128,24 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
 
-/* Reads basket idx of b into ctx and fills v. */
-static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bview *v, mlhep_err *e)
+/* Reads basket idx of b into ctx and fills v (from the per-branch cache when the
+ * same basket was the last one decoded for b). */
+static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bview *v, int use_cache,
+                       mlhep_err *e)
 {
     const tbasket *bk = &b->baskets[idx];
     memset(v, 0, sizeof *v);
+    bslot *sl = &ctx->scratch;
+    if (use_cache && bk->seek) {
+        uintptr_t h = (uintptr_t)b;
+        h ^= h >> 17;
+        sl = &ctx->slot[(h * 0x9E3779B97F4A7C15ull >> 40) % BSLOTS];
+        if (sl->f == f && sl->b == b && sl->idx == idx && sl->seek == bk->seek) {
+            *v = sl->v;
+            return 0;
+        }
+        sl->f = NULL; /* invalid until fully loaded */
+    }
     if (!bk->seek) { /* embedded in the TTree record */
         v->data = bk->emb_data;
         v->len = bk->emb_len;
@@ -111,13 +157,18 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
             return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
                         (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
-        if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
-            return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
-        int rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
-        if (rc)
-            return err_prefix(e, "basket %d", idx);
+        const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
+        int rc;
+        if (!raw) {
+            if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
+            rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
+            if (rc)
+                return err_prefix(e, "basket %d", idx);
+            raw = ctx->raw;
+        }
         cursor c;
-        cur_init(&c, ctx->raw, bk->nbytes);
+        cur_init(&c, raw, bk->nbytes);
         int32_t nbytes = cur_i32(&c);
         int16_t kv = cur_i16(&c);
         int32_t objlen = cur_i32(&c);
@@ -150,17 +201,20 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         const uint8_t *obj;
         size_t zlen = (size_t)(nbytes - keylen);
         if ((size_t)objlen == zlen) {
-            obj = ctx->raw + keylen;
-        } else {
-            rc = compress_check(ctx->raw + keylen, zlen, (size_t)objlen, e);
-            if (rc)
-                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            if (grow((void **)&ctx->obj, &ctx->objcap, (size_t)objlen, 1))
+            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            rc = compress_unzip(ctx->z, ctx->raw + keylen, zlen, ctx->obj, (size_t)objlen, e);
+            memcpy(sl->obj, raw + keylen, (size_t)objlen);
+            obj = sl->obj;
+        } else {
+            rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            obj = ctx->obj;
+            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
+            rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
+            if (rc)
+                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
+            obj = sl->obj;
         }
         ctx->bytes += (uint64_t)objlen;
         v->data = obj;
@@ -172,25 +226,25 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             int32_t cnt = cur_i32(&oc);
             if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
                 return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
-            if (grow((void **)&ctx->starts, &ctx->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
+            if (grow((void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
             const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
             if (!arr && nevbuf)
                 return BERR("basket %d: entry offset array is truncated", idx);
-            cur_swap_array(ctx->starts, arr, (size_t)nevbuf, 4);
+            cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
             if (iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
                 int32_t pos = 0;
                 for (int32_t i = 0; i < nevbuf; i++) {
-                    int32_t sz = ctx->starts[i];
-                    ctx->starts[i] = pos;
+                    int32_t sz = sl->starts[i];
+                    sl->starts[i] = pos;
                     pos += sz;
                 }
             } else {
                 for (int32_t i = 0; i < nevbuf; i++)
-                    ctx->starts[i] -= keylen;
+                    sl->starts[i] -= keylen;
             }
-            ctx->starts[nevbuf] = (int32_t)border;
-            v->starts = ctx->starts;
+            sl->starts[nevbuf] = (int32_t)border;
+            v->starts = sl->starts;
         }
     }
     if (!v->starts && b->kind == TK_JAGGED && v->n > 0) {
@@ -199,15 +253,16 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
         if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
+        ctx->sub->plan = ctx->plan;
         int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
         if (rc)
             return rc;
-        if (grow((void **)&ctx->starts, &ctx->startscap, (size_t)v->n + 1, sizeof(int32_t)))
+        if (grow((void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         int64_t pos = 0;
         int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
         for (int64_t i = 0; i < v->n; i++) {
-            ctx->starts[i] = (int32_t)pos;
+            sl->starts[i] = (int32_t)pos;
             int64_t cnt = (int64_t)column_get(&ctx->sub->counts, (size_t)i);
             if (cnt < 0)
                 return BERR("basket %d: negative counter value", idx);
@@ -215,8 +270,15 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             if (pos > (int64_t)v->len)
                 return BERR("basket %d: counter values exceed the basket data", idx);
         }
-        ctx->starts[v->n] = (int32_t)v->len;
-        v->starts = ctx->starts;
+        sl->starts[v->n] = (int32_t)v->len;
+        v->starts = sl->starts;
+    }
+    if (sl != &ctx->scratch) {
+        sl->f = f;
+        sl->b = b;
+        sl->idx = idx;
+        sl->seek = bk->seek;
+        sl->v = *v;
     }
     return 0;
 }
@@ -409,7 +471,7 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
             goto done;
         }
         bview v;
-        rc = load_basket(f, b, idx, ctx, &v, e);
+        rc = load_basket(f, b, idx, ctx, &v, 1, e);
         if (rc)
             goto done;
         if (v.n != bk->n) {
@@ -441,7 +503,7 @@ int basket_inflate_only(rootfile *f, const tbranch *b, int64_t a, int64_t z, bas
         uint64_t before = ctx->bytes;
         bview v;
         const tbranch tmp = {.kind = TK_FLAT, .baskets = b->baskets, .nbaskets = b->nbaskets, .name = b->name};
-        int rc = load_basket(f, &tmp, idx, ctx, &v, e);
+        int rc = load_basket(f, &tmp, idx, ctx, &v, 0, e);
         if (rc)
             return rc;
         *bytes += ctx->bytes - before;
@@ -476,6 +538,10 @@ typedef struct many_job {
     int n;
     int64_t a, z;
     column *out;
+    const readplan *plan;
+    basket_ctx *const *ctxs; /* per-thread contexts or NULL */
+    int next_ctx;       /* atomic: next thread index to hand out */
+    int nthreads;
     int next;           /* atomic: next branch index */
     int failed;         /* atomic */
     mlhep_err err;      /* first error */
@@ -485,10 +551,14 @@ typedef struct many_job {
 static void *many_worker(void *arg)
 {
     many_job *j = arg;
-    basket_ctx *ctx = basket_ctx_new();
+    int tid = __atomic_fetch_add(&j->next_ctx, 1, __ATOMIC_RELAXED);
+    basket_ctx *ctx = j->ctxs ? j->ctxs[tid] : basket_ctx_new();
+    basket_ctx_set_plan_all(ctx, j->plan);
     mlhep_err e;
-    for (;;) {
-        int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    /* with persistent contexts each thread keeps the same branches (its basket cache
+     * then holds their current baskets); otherwise branches go to whoever is free */
+    for (int k = 0;; k++) {
+        int i = j->ctxs ? tid + k * j->nthreads : __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
             break;
         int rc = ctx ? basket_read(j->f, j->b[i], j->a, j->z, &j->out[i], ctx, &e)
@@ -503,14 +573,41 @@ static void *many_worker(void *arg)
             break;
         }
     }
-    basket_ctx_free(ctx);
+    if (!j->ctxs)
+        basket_ctx_free(ctx);
+    else
+        basket_ctx_set_plan_all(ctx, NULL);
     return NULL;
 }
 
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e)
 {
-    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out};
+    if (!f->src->ops->readv)
+        return basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, NULL, e);
+    readplan *p;
+    int rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    if (rc)
+        return rc;
+    rc = readplan_fetch(p, e);
+    if (!rc)
+        rc = basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, p, e);
+    else
+        err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
+    readplan_free(p);
+    return rc;
+}
+
+int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e)
+{
+    return basket_read_many_plan(f, b, n, a, z, out, ctxs, nthreads, NULL, e);
+}
+
+int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e)
+{
+    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .ctxs = ctxs, .plan = plan};
     pthread_mutex_init(&j.lock, NULL);
     if (nthreads < 1)
         nthreads = 1;
@@ -518,12 +615,16 @@ int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int
         nthreads = n > 0 ? n : 1;
     if (nthreads > 64)
         nthreads = 64;
+    j.nthreads = nthreads;
     pthread_t th[64];
     int started = 0;
     for (int i = 1; i < nthreads; i++)
         if (pthread_create(&th[started], NULL, many_worker, &j) == 0)
             started++;
     many_worker(&j);
+    /* a thread that could not be started: its share runs here */
+    for (int i = started + 1; i < nthreads; i++)
+        many_worker(&j);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     pthread_mutex_destroy(&j.lock);

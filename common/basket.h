@@ -40,6 +40,12 @@ typedef struct basket_ctx basket_ctx;
 basket_ctx *basket_ctx_new(void); /* NULL if out of memory */
 void basket_ctx_free(basket_ctx *c);
 
+/* Basket bytes fetched in advance (readplan.h). With a plan set, a basket whose
+ * record the plan holds is decoded from the plan's buffer; others are read from the
+ * file as usual. The plan is not owned and must outlive its use; NULL unsets. */
+typedef struct readplan readplan;
+void basket_ctx_set_plan(basket_ctx *c, const readplan *plan);
+
 /* Bytes decompressed so far by this context (uncompressed basket bytes), for benchmarks. */
 uint64_t basket_ctx_bytes(const basket_ctx *c);
 
@@ -47,9 +53,22 @@ uint64_t basket_ctx_bytes(const basket_ctx *c);
  * ctx may be NULL (a temporary one is made). */
 int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out, basket_ctx *ctx, mlhep_err *e);
 
-/* Reads n branches over [a, z) into out[0..n) using up to nthreads threads. */
+/* Reads n branches over [a, z) into out[0..n) using up to nthreads threads. When the
+ * file's source has native vector reads (root://, http(s)://), the baskets are first
+ * fetched with a readplan (a few requests instead of one per basket). */
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e);
+
+/* Same with caller-owned per-thread contexts ctxs[0..nthreads) (kept across calls, so
+ * scratch buffers are not reallocated for every block). */
+int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e);
+
+/* Same (ctxs may be NULL), taking basket bytes from plan (fetched, e.g. by a
+ * readahead) where it holds them; plan NULL: one source read per basket, whatever
+ * the source. The contexts do not keep the plan after the call. */
+int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e);
 
 /* Only decompress the baskets of b overlapping [a, z) (no decoding), for benchmarks:
  * adds the uncompressed bytes to *bytes. */

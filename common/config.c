@@ -40,6 +40,15 @@ static const struct key keys[] = {
     {"max_deliveries", K_INT, OFF(max_deliveries), 0, 1, 1000},
     {"auth_mode", K_STR, OFF(auth_mode), 0, 0, 0},
     {"test_hooks", K_INT, OFF(test_hooks), 0, 0, 1},
+    {"schemas_dir", K_STR, OFF(schemas_dir), 0, 0, 0},
+    {"jwt_alg", K_STR, OFF(jwt_alg), 0, 0, 0},
+    {"jwt_public_key", K_STR, OFF(jwt_public_key), 0, 0, 0},
+    {"jwt_jwks", K_STR, OFF(jwt_jwks), 0, 0, 0},
+    {"jwt_secret", K_STR, OFF(jwt_secret), 1, 0, 0},
+    {"jwt_issuer", K_STR, OFF(jwt_issuer), 0, 0, 0},
+    {"jwt_audience", K_STR, OFF(jwt_audience), 0, 0, 0},
+    {"jwt_leeway", K_INT, OFF(jwt_leeway), 0, 0, 600},
+    {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -220,7 +229,12 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->redis_host, "127.0.0.1", e) | set_str(&c->redis_user, "", e) |
              set_str(&c->redis_password, "", e) | set_str(&c->artifact_dir, "./mlhep-artifacts", e) |
              set_str(&c->data_roots, "", e) | set_str(&c->worker_id, wid, e) |
-             set_str(&c->auth_mode, "jwt", e);
+             set_str(&c->auth_mode, "jwt", e) | set_str(&c->schemas_dir, "", e) |
+             set_str(&c->jwt_alg, "RS256", e) | set_str(&c->jwt_public_key, "", e) |
+             set_str(&c->jwt_jwks, "", e) | set_str(&c->jwt_secret, "", e) |
+             set_str(&c->jwt_issuer, "", e) | set_str(&c->jwt_audience, "mlhep", e);
+    c->jwt_leeway = 30;
+    c->jwt_queue_grace = 86400;
     c->amqp_port = 5672;
     c->amqp_heartbeat = 30;
     c->redis_port = 6379;
@@ -260,6 +274,8 @@ int config_load(mlhep_config *c, const char *path, mlhep_err *e)
                          c->lease_ttl, c->heartbeat_interval);
         else if (strcmp(c->auth_mode, "dev") && strcmp(c->auth_mode, "jwt"))
             rc = err_set(e, MLHEP_EINVAL, "auth_mode must be 'jwt' or 'dev', got '%s'", c->auth_mode);
+        else if (strcmp(c->jwt_alg, "RS256") && strcmp(c->jwt_alg, "HS256"))
+            rc = err_set(e, MLHEP_EINVAL, "jwt_alg must be 'RS256' or 'HS256', got '%s'", c->jwt_alg);
         else if (!*c->worker_id || strlen(c->worker_id) > 128)
             rc = err_set(e, MLHEP_EINVAL, "worker_id must be 1-128 characters");
     }
@@ -272,7 +288,9 @@ void config_free(mlhep_config *c)
 {
     char **strs[] = {&c->amqp_host,  &c->amqp_user,   &c->amqp_password, &c->amqp_vhost,
                      &c->redis_host, &c->redis_user,  &c->redis_password, &c->artifact_dir,
-                     &c->data_roots, &c->worker_id,   &c->auth_mode};
+                     &c->data_roots, &c->worker_id,   &c->auth_mode,     &c->schemas_dir,
+                     &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
+                     &c->jwt_issuer, &c->jwt_audience};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

@@ -24,8 +24,19 @@
  *                         dead-letters earlier when set lower)
  *   auth_mode [jwt]       "dev" accepts tokens `dev:<user>` (development only)
  *   test_hooks [0]        1 lets trivial jobs crash the worker on request (tests only)
+ *   schemas_dir [""]      directory of the JSON schemas ("" = jschema_find_dir's search)
+ * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
+ *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
+ *                         usually given as jwt_secret_file; development)
+ *   jwt_public_key [""]  jwt_jwks [""]  jwt_secret [""]
+ *   jwt_issuer [""]       expected `iss` (required in jwt mode)
+ *   jwt_audience [mlhep]  must appear in `aud`
+ *   jwt_leeway [30]       clock skew allowed on exp/nbf, seconds (0..600)
+ *   jwt_queue_grace [86400] worker: seconds a job's token may have been expired when the
+ *                         job starts, provided it was still valid when the job was
+ *                         registered (0 = the token must still be valid at start)
  *
- * Secrets (amqp_password, redis_password, the password inside amqp_url) are never
+ * Secrets (amqp_password, redis_password, jwt_secret, the password inside amqp_url) are never
  * printed: config_print masks them. No global state: the caller owns the struct and
  * releases it with config_free. */
 #ifndef MLHEP_CONFIG_H
@@ -54,6 +65,15 @@ typedef struct mlhep_config {
     int max_deliveries;
     char *auth_mode;
     int test_hooks;
+    char *schemas_dir;
+    char *jwt_alg;
+    char *jwt_public_key;
+    char *jwt_jwks;
+    char *jwt_secret;
+    char *jwt_issuer;
+    char *jwt_audience;
+    int jwt_leeway;
+    int jwt_queue_grace;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

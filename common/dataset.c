@@ -8,7 +8,7 @@
 
 #include "evsource.h"
 
-#define READ_BLOCK 16384
+#define READ_BLOCK 8192
 
 /* Rows already flattened for one file but not yet handed out. */
 typedef struct fstream {
@@ -295,21 +295,23 @@ static int refill(dataset *d, size_t fi, mlhep_err *e)
         for (size_t k = 0; k < blk.n; k++)
             if (blk.mask[k])
                 f->entry[r++] = a + (int64_t)k;
-        /* features, column by column */
+        /* features, column by column within tiles of rows that stay in cache */
+        for (size_t t0 = 0; t0 < npass; t0 += 64) {
+        size_t t1 = t0 + 64 < npass ? t0 + 64 : npass;
         for (size_t i = 0; i < sp->nfeat; i++) {
             const specs_feature *ft = &sp->feat[i];
             const expr_column *c = &blk.cols[d->colidx[i]];
             double sub = d->sub[i], scale = d->scale[i];
             size_t off = (size_t)d->offset[i];
             if (!ft->jagged) {
-                for (size_t rr = 0; rr < npass; rr++) {
+                for (size_t rr = t0; rr < t1; rr++) {
                     size_t k = (size_t)(f->entry[rr] - a);
                     f->x[rr * w + off] = (float)((c->values[k] - sub) * scale);
                     f->mask[rr * w + off] = 0;
                 }
             } else {
                 size_t L = (size_t)ft->len;
-                for (size_t rr = 0; rr < npass; rr++) {
+                for (size_t rr = t0; rr < t1; rr++) {
                     size_t k = (size_t)(f->entry[rr] - a);
                     size_t lo = (size_t)c->offsets[k], n = (size_t)(c->offsets[k + 1] - c->offsets[k]);
                     if (n > L)
@@ -326,6 +328,7 @@ static int refill(dataset *d, size_t fi, mlhep_err *e)
                     }
                 }
             }
+        }
         }
         for (size_t rr = 0; rr < npass; rr++) {
             size_t k = (size_t)(f->entry[rr] - a);

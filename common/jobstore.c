@@ -16,7 +16,7 @@ static const char lua_register[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
-    "  'updated', ARGV[5])\n"
+    "  'updated', ARGV[5], 'registered', ARGV[5])\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
     "return 1\n";
 
@@ -25,7 +25,7 @@ static const char lua_take[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "    'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
-    "    'updated', ARGV[5])\n"
+    "    'updated', ARGV[5], 'registered', ARGV[5])\n"
     "  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
     "end\n"
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
@@ -52,13 +52,14 @@ static const char lua_take[] =
     "redis.call('SET', KEYS[3], ARGV[6] .. ':' .. lease, 'PX', ARGV[7])\n"
     "return {'taken', lease, att, st}\n";
 
-/* KEYS job, hb. ARGV lease now ttl_ms [phase progress message] */
+/* KEYS job, hb. ARGV lease now ttl_ms [phase progress message [field value]...] */
 static const char lua_beat[] =
     "if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or\n"
     "   redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 'lost' end\n"
     "redis.call('HSET', KEYS[1], 'heartbeat', ARGV[2], 'updated', ARGV[2])\n"
     "if #ARGV >= 6 then\n"
     "  redis.call('HSET', KEYS[1], 'phase', ARGV[4], 'progress', ARGV[5], 'message', ARGV[6])\n"
+    "  for i = 7, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
     "end\n"
     "redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'worker') .. ':' .. ARGV[1], 'PX', ARGV[3])\n"
     "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancel' end\n"
@@ -383,6 +384,25 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double l
 int jobstore_beat(jobstore *js, const char *user, const char *id, long long lease, double lease_ttl,
                   const char *phase, double progress, const char *message, mlhep_err *e)
 {
+    return jobstore_beat_fields(js, user, id, lease, lease_ttl, phase, progress, message, NULL, 0,
+                                e);
+}
+
+int jobstore_beat_fields(jobstore *js, const char *user, const char *id, long long lease,
+                         double lease_ttl, const char *phase, double progress,
+                         const char *message, const char *const *kv, size_t nkv, mlhep_err *e)
+{
+    static const char *const allowed[] = {"events", "epoch", "epochs", "loss", "val_loss",
+                                          "val_auc", NULL};
+    if (nkv % 2 || nkv > 2 * JOBSTORE_MAX_FIELDS || (nkv && !phase))
+        return err_set(e, MLHEP_EINVAL, "jobstore_beat_fields: bad field list");
+    for (size_t i = 0; i < nkv; i += 2) {
+        int ok = 0;
+        for (int k = 0; allowed[k]; k++)
+            ok |= strcmp(kv[i], allowed[k]) == 0;
+        if (!ok || !kv[i + 1])
+            return err_set(e, MLHEP_EINVAL, "jobstore_beat_fields: field '%s' not allowed", kv[i]);
+    }
     jkeys k;
     int rc = make_keys(user, id, &k, e);
     if (rc)
@@ -393,8 +413,11 @@ int jobstore_beat(jobstore *js, const char *user, const char *id, long long leas
     snprintf(ttl, sizeof ttl, "%lld", (long long)(lease_ttl * 1000) + 1);
     snprintf(pr, sizeof pr, "%.4f", progress);
     const char *keys[] = {k.job, k.hb};
-    const char *args[] = {ls, now, ttl, phase ? phase : "", pr, message ? message : ""};
-    redisReply *r = script(js, S_BEAT, 2, keys, phase ? 6 : 3, args, e);
+    const char *args[6 + 2 * JOBSTORE_MAX_FIELDS] = {ls, now, ttl, phase ? phase : "", pr,
+                                                     message ? message : ""};
+    for (size_t i = 0; i < nkv; i++)
+        args[6 + i] = kv[i];
+    redisReply *r = script(js, S_BEAT, 2, keys, phase ? 6 + (int)nkv : 3, args, e);
     if (!r)
         return err_prefix(e, "heartbeat job %s", id);
     rc = str_eq(r, "ok") ? JS_OK : str_eq(r, "cancel") ? JS_CANCEL : JS_LOST;

@@ -5,7 +5,10 @@
  * user's read-only account to exactly their own jobs):
  *   mlhep:u:<user>:job:<id>   hash: id user name state phase progress message attempts
  *                             worker lease submitted started finished updated heartbeat
- *                             error artifacts cancel_requested deliveries
+ *                             error artifacts cancel_requested deliveries registered
+ *                             (training jobs also: events epoch epochs loss val_loss val_auc)
+ *                             `registered` is the worker's clock when the record was
+ *                             created (trusted, unlike `submitted` from the message)
  *   mlhep:u:<user>:jobs       sorted set of the user's job ids, score = submit time
  *   mlhep:u:<user>:log:<id>   list: the job's log lines (capped)
  *   mlhep:u:<user>:hb:<id>    string worker:lease with a TTL = lease_ttl (liveness)
@@ -72,6 +75,14 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double l
 int jobstore_beat(jobstore *js, const char *user, const char *id, long long lease,
                   double lease_ttl, const char *phase, double progress, const char *message,
                   mlhep_err *e);
+
+/* Same, also setting training progress fields: kv holds nkv strings, alternately a
+ * field name (one of events epoch epochs loss val_loss val_auc) and its value; at most
+ * JOBSTORE_MAX_FIELDS pairs; needs phase. */
+#define JOBSTORE_MAX_FIELDS 8
+int jobstore_beat_fields(jobstore *js, const char *user, const char *id, long long lease,
+                         double lease_ttl, const char *phase, double progress,
+                         const char *message, const char *const *kv, size_t nkv, mlhep_err *e);
 
 /* Appends a log line if lease matches (lease < 0: unconditional). */
 int jobstore_log(jobstore *js, const char *user, const char *id, long long lease, const char *line,

@@ -5,14 +5,95 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static int check_sleep(const json_t *model, int test_hooks, mlhep_err *e)
+#include "train.h"
+
+/* ---- environment ------------------------------------------------------------------ */
+
+int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e)
 {
+    char **n = realloc(env->data_roots, (env->n_data_roots + 1) * sizeof *n);
+    if (!n)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->data_roots = n;
+    if (!(n[env->n_data_roots] = strdup(dir)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->n_data_roots++;
+    return 0;
+}
+
+int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check_local,
+                      int test_hooks, pipeline_env **out, mlhep_err *e)
+{
+    *out = NULL;
+    pipeline_env *env = calloc(1, sizeof *env);
+    if (!env)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->check_local = check_local;
+    env->test_hooks = test_hooks;
+    env->nthreads = 2;
+    int rc = jschema_find_dir(schemas_dir && *schemas_dir ? schemas_dir : NULL, env->schema_dir,
+                              sizeof env->schema_dir, e);
+    if (!rc)
+        rc = jschema_load_named(env->schema_dir, "workflow", &env->schema, e);
+    for (const char *p = data_roots ? data_roots : ""; !rc && *p;) {
+        size_t n = strcspn(p, ":");
+        if (n) {
+            char dir[4096];
+            if (n >= sizeof dir) {
+                rc = err_set(e, MLHEP_EINVAL, "data_roots: a directory name is too long");
+                break;
+            }
+            memcpy(dir, p, n);
+            dir[n] = '\0';
+            rc = pipeline_env_add_root(env, dir, e);
+        }
+        p += n + (p[n] == ':');
+    }
+    if (rc) {
+        pipeline_env_free(env);
+        return rc;
+    }
+    *out = env;
+    return 0;
+}
+
+void pipeline_env_free(pipeline_env *env)
+{
+    if (!env)
+        return;
+    jschema_free(env->schema);
+    for (size_t i = 0; i < env->n_data_roots; i++)
+        free(env->data_roots[i]);
+    free(env->data_roots);
+    free(env);
+}
+
+/* ---- validation ------------------------------------------------------------------- */
+
+int pipeline_is_sleep(const json_t *wf)
+{
+    const char *type = json_string_value(json_object_get(json_object_get(wf, "model"), "type"));
+    return type && strcmp(type, "sleep") == 0;
+}
+
+static int check_sleep(const json_t *wf, int test_hooks, mlhep_err *e)
+{
+    json_t *name = json_object_get(wf, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)
+        return err_set(e, MLHEP_EINVAL, "workflow.name must be a non-empty string (at most 200 characters)");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)model, k, v) {
+    json_object_foreach((json_t *)wf, k, v) {
+        if (strcmp(k, "name") && strcmp(k, "model") && strcmp(k, "description"))
+            return err_set(e, MLHEP_EINVAL, "workflow: '%s' is not allowed in a sleep job (it "
+                           "only has name, description and model)", k);
+    }
+    json_t *model = json_object_get(wf, "model");
+    json_object_foreach(model, k, v) {
         if (strcmp(k, "type") && strcmp(k, "seconds") && strcmp(k, "fail") && strcmp(k, "crash"))
             return err_set(e, MLHEP_EINVAL, "model: unknown key '%s' for type 'sleep'", k);
     }
@@ -30,24 +111,32 @@ static int check_sleep(const json_t *model, int test_hooks, mlhep_err *e)
     return 0;
 }
 
-int pipeline_check(const json_t *wf, int test_hooks, mlhep_err *e)
+int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
+    if (out)
+        *out = NULL;
     if (!json_is_object(wf))
         return err_set(e, MLHEP_EINVAL, "workflow must be a JSON object");
-    json_t *name = json_object_get(wf, "name");
-    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)
-        return err_set(e, MLHEP_EINVAL, "workflow.name must be a non-empty string (at most 200 characters)");
-    json_t *model = json_object_get(wf, "model");
-    if (!json_is_object(model))
-        return err_set(e, MLHEP_EINVAL, "workflow.model must be an object");
-    const char *type = json_string_value(json_object_get(model, "type"));
-    if (!type)
-        return err_set(e, MLHEP_EINVAL, "workflow.model.type must be a string");
-    if (strcmp(type, "sleep") == 0)
-        return check_sleep(model, test_hooks, e);
-    return err_set(e, MLHEP_EUNSUPPORTED,
-                   "workflow.model.type '%s' is not supported by this service yet (known: sleep)", type);
+    if (!env)
+        return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
+    if (pipeline_is_sleep(wf))
+        return check_sleep(wf, env->test_hooks, e);
+    wf_opts o = {.schema = env->schema,
+                 .data_roots = (const char *const *)env->data_roots,
+                 .n_data_roots = env->n_data_roots,
+                 .check_local = env->check_local};
+    workflow *w = NULL;
+    int rc = workflow_load_json((json_t *)wf, &o, &w, e);
+    if (rc)
+        return rc;
+    if (out)
+        *out = w;
+    else
+        workflow_free(w);
+    return 0;
 }
+
+/* ---- the sleep job ---------------------------------------------------------------- */
 
 static int write_json(const char *dir, const char *name, json_t *o, mlhep_err *e)
 {
@@ -62,7 +151,8 @@ static int write_json(const char *dir, const char *name, json_t *o, mlhep_err *e
 
 static int step(const pipeline_callbacks *cb, const char *phase, double frac, const char *msg)
 {
-    return cb && cb->step ? cb->step(cb->ctx, phase, frac, msg) : 0;
+    pipeline_progress p = {phase, frac, msg, -1, 0, 0, NAN, NAN, NAN};
+    return cb && cb->step ? cb->step(cb->ctx, &p) : 0;
 }
 
 static void logline(const pipeline_callbacks *cb, const char *line)
@@ -72,7 +162,7 @@ static void logline(const pipeline_callbacks *cb, const char *line)
 }
 
 static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks *cb,
-                     const char *dir, mlhep_err *e)
+                     int test_hooks, const char *dir, mlhep_err *e)
 {
     double secs = json_number_value(json_object_get(model, "seconds"));
     int fail = json_is_true(json_object_get(model, "fail"));
@@ -94,7 +184,7 @@ static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks
         struct timespec ts = {(time_t)dt, (long)((dt - (time_t)dt) * 1e9)};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
-        if (i == n / 2 && crash && cb && cb->test_hooks) {
+        if (i == n / 2 && crash && test_hooks) {
             logline(cb, "crash requested by the workflow (test hook): killing the worker");
             raise(SIGKILL);
         }
@@ -125,14 +215,59 @@ static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks
     return rc;
 }
 
-int pipeline_run(const job *j, const pipeline_callbacks *cb, const char *dir, mlhep_err *e)
+/* ---- training jobs ---------------------------------------------------------------- */
+
+typedef struct train_bridge {
+    const pipeline_callbacks *cb;
+    char last_phase[32];
+    int last_epoch;
+} train_bridge;
+
+static int on_train(void *ctx, const train_progress *t)
 {
-    int rc = pipeline_check(j->workflow, cb ? cb->test_hooks : 0, e);
+    train_bridge *b = ctx;
+    const char *phase = t->phase ? t->phase : "training";
+    if (b->cb && b->cb->log && t->message && *t->message &&
+        (strcmp(phase, b->last_phase) != 0 || t->epoch != b->last_epoch))
+        b->cb->log(b->cb->ctx, t->message);
+    snprintf(b->last_phase, sizeof b->last_phase, "%s", phase);
+    b->last_epoch = t->epoch;
+    pipeline_progress p = {phase,      t->fraction, t->message ? t->message : "", t->events,
+                           t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc};
+    return b->cb && b->cb->step ? b->cb->step(b->cb->ctx, &p) : 0;
+}
+
+static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
+                        const char *dir, mlhep_err *e)
+{
+    train_bridge b = {cb, "", -1};
+    train_opts o = {.outdir = dir,
+                    .nthreads = env->nthreads > 0 ? env->nthreads : 2,
+                    .progress = on_train,
+                    .ctx = &b};
+    char line[256];
+    snprintf(line, sizeof line, "training %s: %zu input file(s), model %s", w->name, w->nfiles,
+             json_string_value(json_object_get(w->model, "type")) ? json_string_value(json_object_get(w->model, "type")) : "keras");
+    if (cb && cb->log)
+        cb->log(cb->ctx, line);
+    int rc = train_run(w, &o, e);
+    if (rc == TRAIN_STOPPED)
+        return PIPELINE_STOPPED;
+    if (rc == 0 && cb && cb->log)
+        cb->log(cb->ctx, "training finished; artifacts written");
+    return rc;
+}
+
+int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
+                 const char *dir, mlhep_err *e)
+{
+    workflow *w = NULL;
+    int rc = pipeline_validate(j->workflow, env, &w, e);
     if (rc)
         return rc;
-    json_t *model = json_object_get(j->workflow, "model");
-    const char *type = json_string_value(json_object_get(model, "type"));
-    if (strcmp(type, "sleep") == 0)
-        return run_sleep(j, model, cb, dir, e);
-    return err_set(e, MLHEP_EUNSUPPORTED, "model type '%s' not supported", type);
+    if (!w)
+        return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
+    rc = run_training(w, env, cb, dir, e);
+    workflow_free(w);
+    return rc;
 }

@@ -1,5 +1,5 @@
-/* source.c - byte sources: the local-file implementation and the dispatch by URL
- * scheme (see source.h). */
+/* source.c - byte sources: the local-file implementation, the dispatch by URL
+ * scheme and the head/tail cache of remote sources (see source.h). */
 #include "source.h"
 
 #include <errno.h>
@@ -9,6 +9,71 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "source_http.h"
+#include "source_xrootd.h"
+
+/* Bytes of the start and of the end of a remote file kept from the open on: the
+ * header, top directory and (for files written in one go) keys lists, streamer info
+ * and tree records are there. */
+#define EDGE_BYTES ((size_t)64 * 1024)
+
+struct source_edges {
+    uint64_t tail_off;  /* file offset of tail[0] */
+    size_t head_len, tail_len;
+    uint8_t *head, *tail;
+};
+
+static int edges_load(source *s, mlhep_err *e)
+{
+    if (s->size == 0)
+        return 0;
+    struct source_edges *g = calloc(1, sizeof *g);
+    if (!g)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    g->head_len = s->size < EDGE_BYTES ? (size_t)s->size : EDGE_BYTES;
+    g->tail_off = s->size - (s->size - g->head_len < EDGE_BYTES ? s->size - g->head_len : EDGE_BYTES);
+    g->tail_len = (size_t)(s->size - g->tail_off);
+    g->head = malloc(g->head_len + g->tail_len + 1);
+    if (!g->head) {
+        free(g);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    g->tail = g->head + g->head_len;
+    source_range r[2] = {{0, g->head_len, g->head}, {g->tail_off, g->tail_len, g->tail}};
+    int rc = source_readv(s, r, g->tail_len ? 2 : 1, e);
+    if (rc) {
+        free(g->head);
+        free(g);
+        return rc;
+    }
+    s->edges = g;
+    return 0;
+}
+
+static void edges_free(struct source_edges *g)
+{
+    if (g) {
+        free(g->head);
+        free(g);
+    }
+}
+
+/* Serves [off, off+len) from the cached edges if it lies inside one. */
+static int edges_get(const struct source_edges *g, uint64_t off, size_t len, void *buf)
+{
+    if (!g)
+        return 0;
+    if (off + len <= g->head_len) {
+        memcpy(buf, g->head + off, len);
+        return 1;
+    }
+    if (off >= g->tail_off && off + len <= g->tail_off + g->tail_len) {
+        memcpy(buf, g->tail + (off - g->tail_off), len);
+        return 1;
+    }
+    return 0;
+}
 
 typedef struct local_impl {
     int fd;
@@ -100,9 +165,18 @@ int source_open(const char *p, source **out, mlhep_err *e)
     *out = NULL;
     if (strncmp(p, "file://", 7) == 0)
         return source_open_local(p + 7, out, e);
-    if (strncmp(p, "root://", 7) == 0 || strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)
-        return err_set(e, MLHEP_EUNSUPPORTED, "remote sources (%.*s) are not supported yet",
-                       (int)(strstr(p, "://") - p + 3), p);
+    int rc = 1;
+    if (strncmp(p, "root://", 7) == 0 || strncmp(p, "roots://", 8) == 0 || strncmp(p, "xroot://", 8) == 0)
+        rc = source_open_xrootd(p, out, e);
+    else if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)
+        rc = source_open_http(p, out, e);
+    if (rc <= 0) {
+        if (rc == 0 && (rc = edges_load(*out, e)) != 0) {
+            source_close(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
     if (strstr(p, "://"))
         return err_set(e, MLHEP_EUNSUPPORTED, "unknown URL scheme");
     return source_open_local(p, out, e);
@@ -113,6 +187,8 @@ int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)
     if (off > s->size || len > s->size - off)
         return err_set(e, MLHEP_EFORMAT, "file is truncated or corrupt: wanted %zu bytes at offset %llu, file has %llu",
                        len, (unsigned long long)off, (unsigned long long)s->size);
+    if (edges_get(s->edges, off, len, buf))
+        return 0;
     __atomic_add_fetch(&s->n_requests, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->n_bytes, len, __ATOMIC_RELAXED);
     return s->ops->read_at(s, off, len, buf, e);
@@ -144,5 +220,6 @@ void source_close(source *s)
         return;
     if (s->ops && s->ops->close)
         s->ops->close(s);
+    edges_free(s->edges);
     free(s);
 }

@@ -37,12 +37,19 @@ struct source {
     uint64_t size;  /* total bytes */
     char name[512]; /* path or URL, for messages */
     void *impl;     /* owned by the implementation */
-    /* counters for benchmarks and tests (updated with relaxed atomics) */
+    /* counters for benchmarks and tests (updated with relaxed atomics): requests that
+     * reached the implementation (a remote readv split to server limits counts each
+     * part), bytes asked for */
     uint64_t n_requests, n_bytes;
+    /* remote sources: the file's first and last bytes, read once at open, so the
+     * metadata walk (header, directory, keys, tree record) costs no round trips
+     * (source.c; NULL for local sources) */
+    struct source_edges *edges;
 };
 
-/* Opens path or URL: plain paths and file:// are local; other schemes are refused
- * with a clear message until their sources exist. */
+/* Opens path or URL: plain paths and file:// are local; root:// (also roots://,
+ * xroot://) goes to XRootD (source_xrootd.h), http:// and https:// to libcurl
+ * (source_http.h); other schemes are refused with a clear message. */
 int source_open(const char *path_or_url, source **out, mlhep_err *e);
 int source_open_local(const char *path, source **out, mlhep_err *e);
 /* A source over bytes in memory (not copied: buf must outlive the source). */

@@ -12,7 +12,7 @@
 #include "rootfile.h"
 #include "ttree.h"
 
-#define BLOCK 65536
+#define BLOCK 8192
 
 static char *xstrdup(const char *s)
 {

@@ -14,7 +14,7 @@
  *   specs.json     the specs pass (reusable when inputs are unchanged)
  *   metrics.json   per epoch: train/validation loss, accuracy, exact ROC AUC; final ROC
  *                  curve and confusion matrix at the threshold
- *   loss.svg, auc.svg, roc.svg, scores.svg   plots; hist/*.svg per-feature histograms
+ *   loss.svg, auc.svg, roc.svg, scores.svg   plots; hist/NAME.svg per-feature histograms
  *                  of signal vs background when params.hist is set
  * Progress goes through o->progress (may be NULL); a non-zero return from it stops
  * the run cleanly (cancel), and train_run() returns TRAIN_STOPPED. */

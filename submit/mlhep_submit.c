@@ -26,6 +26,7 @@
 #include "job.h"
 #include "jobstore.h"
 #include "pipeline.h"
+#include "predict_client.h"
 
 enum {
     EX_OK = 0,
@@ -42,7 +43,21 @@ enum {
     EX_ARTIFACTS = 12,
     EX_FINISHED = 13,
     EX_TIMEOUT = 14,
+    EX_PATH = 15,
+    EX_TOKEN_BASE = 20, /* + jwt_reason (1..12): the token was refused, see usage() */
 };
+
+/* Exit code for a refused token: 4 when there is no usable token at all, 20 + the
+ * verifier's reason otherwise (stable: jwt_reason values are fixed), 3 for a verifier
+ * configuration problem. */
+static int auth_exit(int reason)
+{
+    if (reason == JWT_E_CONFIG)
+        return EX_CONFIG;
+    if (reason >= JWT_E_MALFORMED && reason < JWT_E_CONFIG)
+        return EX_TOKEN_BASE + reason;
+    return EX_AUTH;
+}
 
 static void usage(FILE *f)
 {
@@ -50,6 +65,7 @@ static void usage(FILE *f)
 "usage: mlhep-submit [options] WORKFLOW.json\n"
 "       mlhep-submit [options] status ID | watch ID | list | cancel ID | logs ID\n"
 "       mlhep-submit [options] result ID [--fetch DIR]\n"
+"       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict_client.h)\n"
 "\n"
 "  WORKFLOW.json  submit a job: the token and workflow are checked, the job is\n"
 "                 published (persistent, confirmed by the broker) and its id printed\n"
@@ -64,7 +80,10 @@ static void usage(FILE *f)
 "options:\n"
 "  --config FILE      key=value configuration (default $MLHEP_CONFIG); MLHEP_* variables\n"
 "                     override it (amqp_*, redis_*, artifact_dir, auth_mode, ...)\n"
-"  --token-file FILE  bearer token (default: $MLHEP_TOKEN)\n"
+"  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
+"  --oidc ACCOUNT     bearer token from oidc-agent: runs `oidc-token ACCOUNT`\n"
+"  --unchecked        submit: skip the local workflow checks (the worker still checks\n"
+"                     everything; for testing the worker's own refusals)\n"
 "  --json             status/list/result: print JSON\n"
 "  --timeout SEC      watch: give up after SEC seconds\n"
 "  --no-wait          submit: do not wait for the job's status record to appear\n"
@@ -77,7 +96,13 @@ static void usage(FILE *f)
 "   5 workflow unreadable or invalid      12 artifacts missing or unreadable\n"
 "     (nothing was queued)                13 cancel: the job had already finished\n"
 "   6 broker error (submit/cancel)        14 watch: --timeout reached\n"
-"   7 status store (Redis) error\n");
+"   7 status store (Redis) error          15 a local input path is outside the data\n"
+"                                            roots (nothing was queued)\n"
+"  token refused (nothing was done), 20 + the verifier's reason:\n"
+"  21 malformed   22 too large     23 alg none        24 wrong algorithm\n"
+"  25 unknown kid 26 bad signature 27 expired         28 not yet valid\n"
+"  29 wrong issuer 30 wrong audience 31 missing scope mlhep.submit\n"
+"  32 required claim (exp, sub) missing or unusable\n");
 }
 
 typedef struct cli {
@@ -88,6 +113,7 @@ typedef struct cli {
     double timeout;
     int no_wait;
     const char *fetch;
+    int unchecked;
     jobstore *js;
 } cli;
 
@@ -187,10 +213,22 @@ static int cmd_submit(cli *c, const char *path)
                     je.column, je.text);
     }
     mlhep_err e;
-    /* test hooks (model.crash) are the worker's decision: let them through here */
-    if (pipeline_check(wf, 1, &e)) {
-        json_decref(wf);
-        return fail(EX_WORKFLOW, "%s: %s; nothing was queued", path, e.msg);
+    if (!c->unchecked) {
+        /* same schema and rules as the worker; paths checked lexically against the data
+         * roots (this machine may not see the worker's disks). Test hooks (model.crash)
+         * are the worker's decision: let them through here. */
+        pipeline_env *env = NULL;
+        if (pipeline_env_open(c->cfg.schemas_dir, c->cfg.data_roots, 0, 1, &env, &e)) {
+            json_decref(wf);
+            return fail(EX_CONFIG, "%s", e.msg);
+        }
+        int rc = pipeline_validate(wf, env, NULL, &e);
+        pipeline_env_free(env);
+        if (rc) {
+            json_decref(wf);
+            return fail(rc == MLHEP_EAUTH ? EX_PATH : EX_WORKFLOW, "%s: %s; nothing was queued",
+                        path, e.msg);
+        }
     }
     job j;
     int rc = job_init(&j, c->user, c->token, wf, &e);
@@ -233,6 +271,23 @@ static int cmd_submit(cli *c, const char *path)
 
 /* ---- status / watch ---------------------------------------------------------------- */
 
+/* "events 12000 epoch 2/5 loss 0.4123 val_auc 0.8731" from a record's training
+ * fields (empty when the job has none). */
+static void train_fields(json_t *rec, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    if (*field(rec, "events") && strcmp(field(rec, "events"), "0"))
+        o += (size_t)snprintf(out + o, n - o, "events %s", field(rec, "events"));
+    if (o < n && *field(rec, "epochs") && strcmp(field(rec, "epochs"), "0"))
+        o += (size_t)snprintf(out + o, n - o, "%sepoch %s/%s", o ? " " : "", field(rec, "epoch"),
+                              field(rec, "epochs"));
+    if (o < n && *field(rec, "loss"))
+        o += (size_t)snprintf(out + o, n - o, "%sloss %.4f", o ? " " : "", atof(field(rec, "loss")));
+    if (o < n && *field(rec, "val_auc"))
+        o += (size_t)snprintf(out + o, n - o, "%sAUC %.4f", o ? " " : "", atof(field(rec, "val_auc")));
+}
+
 static int print_status(cli *c, json_t *rec)
 {
     if (c->json) {
@@ -250,6 +305,10 @@ static int print_status(cli *c, json_t *rec)
     printf("state      %s\n", state);
     printf("phase      %s (%.0f%%)  %s\n", field(rec, "phase"), 100 * atof(field(rec, "progress")),
            field(rec, "message"));
+    char train[160];
+    train_fields(rec, train, sizeof train);
+    if (*train)
+        printf("training   %s\n", train);
     printf("attempts   %s  worker %s\n", *field(rec, "attempts") ? field(rec, "attempts") : "0",
            *field(rec, "worker") ? field(rec, "worker") : "-");
     printf("submitted  %s  started %s  finished %s\n", sub, sta, fin);
@@ -311,19 +370,23 @@ static int cmd_watch(cli *c, const char *id)
             const char *state = field(rec, "state");
             double prog = atof(field(rec, "progress"));
             char line[512];
+            char train[160];
+            train_fields(rec, train, sizeof train);
+            /* during training the fields say it all; other phases have their message */
+            const char *msg = strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "";
             if (tty) {
                 int w = 30, full = (int)lround(prog * w);
                 char bar[64];
                 for (int i = 0; i < w; i++)
                     bar[i] = i < full ? '#' : '.';
                 bar[w] = '\0';
-                snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %-30.30s", bar, 100 * prog,
-                         state, field(rec, "phase"), field(rec, "message"));
+                snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %s%s%-30.30s\033[K", bar,
+                         100 * prog, state, field(rec, "phase"), train, *train ? "  " : "", msg);
                 fputs(line, stdout);
                 fflush(stdout);
             } else {
-                snprintf(line, sizeof line, "%s %s %.0f%% %s", state, field(rec, "phase"),
-                         floor(prog * 100), field(rec, "message"));
+                snprintf(line, sizeof line, "%s %s %.0f%%%s%s%s%s", state, field(rec, "phase"),
+                         floor(prog * 100), *train ? " " : "", train, *msg ? " " : "", msg);
                 if (strcmp(line, last)) {
                     printf("%s\n", line);
                     fflush(stdout);
@@ -474,12 +537,23 @@ static int cmd_result(cli *c, const char *id)
         char metrics[4200];
         snprintf(metrics, sizeof metrics, "%s/metrics.json", dir);
         json_t *mt = json_load_file(metrics, 0, &je);
-        if (mt) {
+        json_t *fin = json_object_get(mt, "final");
+        if (json_is_object(fin)) {
+            /* a training job: the final validation figures (the file has every epoch) */
+            printf("metrics    %s, %zu epochs: validation AUC %.4f, accuracy %.4f, loss %.4f "
+                   "(%lld rows)\n",
+                   json_string_value(json_object_get(mt, "model")) ? json_string_value(json_object_get(mt, "model")) : "model",
+                   json_array_size(json_object_get(mt, "epochs")),
+                   json_number_value(json_object_get(fin, "auc")),
+                   json_number_value(json_object_get(fin, "accuracy")),
+                   json_number_value(json_object_get(fin, "loss")),
+                   (long long)json_number_value(json_object_get(fin, "validation_rows")));
+        } else if (mt) {
             char *s = json_dumps(mt, JSON_COMPACT | JSON_SORT_KEYS);
-            printf("metrics    %s\n", s ? s : "");
+            printf("metrics    %.300s%s\n", s ? s : "", s && strlen(s) > 300 ? "..." : "");
             free(s);
-            json_decref(mt);
         }
+        json_decref(mt);
     }
     json_decref(m);
     if (c->fetch) {
@@ -515,11 +589,15 @@ static int cmd_logs(cli *c, const char *id)
 
 int main(int argc, char **argv)
 {
+    if (predict_client_wants(argc, argv)) /* predict / models: common/predict_client.c */
+        return predict_client_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
-    const char *cfgpath = NULL, *tokfile = NULL;
+    const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL;
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"token-file", required_argument, 0, 't'},
+                                         {"oidc", required_argument, 0, 'o'},
+                                         {"unchecked", no_argument, 0, 'u'},
                                          {"json", no_argument, 0, 'j'},
                                          {"timeout", required_argument, 0, 'T'},
                                          {"no-wait", no_argument, 0, 'n'},
@@ -531,6 +609,8 @@ int main(int argc, char **argv)
         switch (o) {
         case 'c': cfgpath = optarg; break;
         case 't': tokfile = optarg; break;
+        case 'o': oidc = optarg; break;
+        case 'u': c.unchecked = 1; break;
         case 'j': c.json = 1; break;
         case 'T': {
             char *end;
@@ -561,6 +641,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return EX_USAGE;
     }
+    if (tokfile && oidc) {
+        fprintf(stderr, "mlhep-submit: give either --token-file or --oidc, not both\n");
+        return EX_USAGE;
+    }
     if (c.fetch && strcmp(cmd, "result")) {
         fprintf(stderr, "mlhep-submit: --fetch only goes with result\n");
         return EX_USAGE;
@@ -572,9 +656,15 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     }
     int rc;
-    if (auth_token_load(tokfile, &c.token, &e) || auth_check_submit(&c.cfg, c.token, c.user, &e)) {
+    auth_ctx *auth = NULL;
+    auth_result ar = {0};
+    if (auth_open(&c.cfg, &auth, &e)) {
+        rc = fail(EX_CONFIG, "configuration: %s", e.msg);
+    } else if (oidc ? auth_token_oidc(oidc, &c.token, &e) : auth_token_load(tokfile, &c.token, &e)) {
         rc = fail(EX_AUTH, "%s", e.msg);
-    } else if (needs_id) {
+    } else if (auth_check(auth, c.token, (int64_t)time(NULL), AUTH_SCOPE_SUBMIT, &ar, &e)) {
+        rc = fail(auth_exit(ar.reason), "%s", e.msg);
+    } else if (strcpy(c.user, ar.user), needs_id) {
         rc = !strcmp(cmd, "status")   ? cmd_status(&c, args[1])
              : !strcmp(cmd, "watch")  ? cmd_watch(&c, args[1])
              : !strcmp(cmd, "cancel") ? cmd_cancel(&c, args[1])
@@ -586,6 +676,7 @@ int main(int argc, char **argv)
         rc = cmd_submit(&c, cmd);
     }
     jobstore_close(c.js);
+    auth_close(auth);
     if (c.token) {
         memset(c.token, 0, strlen(c.token));
         free(c.token);

@@ -52,6 +52,8 @@ static void on_signal(int s)
 
 typedef struct worker {
     const mlhep_config *cfg;
+    auth_ctx *auth;       /* token verifier, loaded once */
+    pipeline_env *env;    /* workflow schema + data roots, check_local = 1 */
     amqpc *mq;
     jobstore *js;     /* main thread */
     jobstore *js_job; /* job thread */
@@ -81,6 +83,8 @@ typedef struct run {
     int wake[2]; /* pipe: the job thread writes one byte when it is done */
     double last_write;
     double last_frac;
+    int last_epoch;
+    char last_phase[32];
 } run;
 
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -116,20 +120,49 @@ static void job_logline(void *ctx, const char *line)
         wlog(r->w, "job %s: cannot write log line to Redis: %s", r->j.id, e.msg);
 }
 
-static int job_step(void *ctx, const char *phase, double frac, const char *message)
+static int job_step(void *ctx, const pipeline_progress *p)
 {
     run *r = ctx;
     if (atomic_load(&r->stop))
         return 1;
-    double now = job_now();
-    /* progress writes are throttled; the main thread keeps the heartbeat */
-    if (now - r->last_write < 0.1 && frac < 1 && frac - r->last_frac < 0.1)
+    double now = job_now(), frac = p->fraction;
+    /* progress writes are throttled (but a new phase or epoch and every validation
+     * report are always written); the main thread keeps the heartbeat */
+    int report = p->val_auc == p->val_auc || p->val_loss == p->val_loss; /* epoch end */
+    if (now - r->last_write < 0.1 && frac < 1 && frac - r->last_frac < 0.1 &&
+        p->epoch == r->last_epoch && !report && strcmp(p->phase, r->last_phase) == 0)
         return 0;
+    snprintf(r->last_phase, sizeof r->last_phase, "%s", p->phase);
     r->last_write = now;
     r->last_frac = frac;
+    r->last_epoch = p->epoch;
+    /* training fields for `mlhep-submit watch` (schemas/job-status.schema.json names) */
+    char vals[6][32];
+    const char *kv[12];
+    size_t nkv = 0;
+#define KV(name, fmt, val)                                   \
+    do {                                                     \
+        snprintf(vals[nkv / 2], sizeof vals[0], fmt, val);   \
+        kv[nkv] = name;                                      \
+        kv[nkv + 1] = vals[nkv / 2];                         \
+        nkv += 2;                                            \
+    } while (0)
+    if (p->events > 0) /* validation steps report 0: keep the last count */
+        KV("events", "%lld", (long long)p->events);
+    if (p->epochs > 0) {
+        KV("epoch", "%d", p->epoch);
+        KV("epochs", "%d", p->epochs);
+    }
+    if (p->loss == p->loss)
+        KV("loss", "%.6g", p->loss);
+    if (p->val_loss == p->val_loss)
+        KV("val_loss", "%.6g", p->val_loss);
+    if (p->val_auc == p->val_auc)
+        KV("val_auc", "%.6g", p->val_auc);
+#undef KV
     mlhep_err e;
-    int rc = jobstore_beat(r->w->js_job, r->j.user, r->j.id, r->lease, r->w->cfg->lease_ttl, phase,
-                           frac, message, &e);
+    int rc = jobstore_beat_fields(r->w->js_job, r->j.user, r->j.id, r->lease, r->w->cfg->lease_ttl,
+                                  p->phase, frac, p->message, kv, nkv, &e);
     if (rc == JS_LOST) {
         int none = STOP_NONE;
         atomic_compare_exchange_strong(&r->stop, &none, STOP_LOST);
@@ -145,9 +178,9 @@ static int job_step(void *ctx, const char *phase, double frac, const char *messa
 static void *job_thread(void *arg)
 {
     run *r = arg;
-    pipeline_callbacks cb = {job_step, job_logline, r, r->w->cfg->test_hooks};
+    pipeline_callbacks cb = {job_step, job_logline, r};
     err_clear(&r->err);
-    r->rc = pipeline_run(&r->j, &cb, r->tmpdir, &r->err);
+    r->rc = pipeline_run(&r->j, r->w->env, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
     char one = 1;
     if (write(r->wake[1], &one, 1) < 0) { /* the main loop also polls `done` */
@@ -251,7 +284,18 @@ static void handle_registry(worker *w, amqpc_delivery *d)
     job j;
     mlhep_err e;
     if (job_message_decode(d->body, d->len, &j, &e) == 0) {
-        int rc = jobstore_register(w->js, &j, &e);
+        /* only a job whose token is valid now gets a record (and its registration time,
+         * which the queue-expiry grace relies on): forged or stale messages leave no
+         * trace in the owner's list */
+        auth_result ar;
+        int rc = 0;
+        if (auth_check(w->auth, j.token, (int64_t)job_now(), AUTH_SCOPE_SUBMIT, &ar, &e) != 0)
+            wlog(w, "registry: job %s not registered: %s", j.id, e.msg);
+        else if (strcmp(ar.user, j.user) != 0)
+            wlog(w, "registry: job %s not registered: token of '%s' used for user '%s'", j.id,
+                 ar.user, j.user);
+        else
+            rc = jobstore_register(w->js, &j, &e);
         job_clear(&j);
         if (rc == MLHEP_ENET) {
             settle(w, d, 1); /* jobs.registry has no delivery limit */
@@ -270,12 +314,13 @@ static void handle_control(worker *w, amqpc_delivery *d)
 {
     char op[16], id[JOB_ID_HEX + 1], user[JOB_USER_MAX + 1], who[JOB_USER_MAX + 1];
     char *token = NULL;
+    auth_result ar;
     mlhep_err e;
     if (job_control_decode(d->body, d->len, op, id, user, &token, &e)) {
         wlog(w, "control: dropping undecodable message: %s", e.msg);
-    } else if (auth_check_submit(w->cfg, token, who, &e)) {
+    } else if (auth_check(w->auth, token, (int64_t)job_now(), AUTH_SCOPE_SUBMIT, &ar, &e)) {
         wlog(w, "control: cancel of job %s refused: %s", id, e.msg);
-    } else if (strcmp(who, user) != 0) {
+    } else if (strcpy(who, ar.user), strcmp(who, user) != 0) {
         wlog(w, "control: cancel of job %s refused: token of '%s' used for user '%s'", id, who, user);
     } else {
         /* keys live under the token's user: another user's job is simply not found */
@@ -395,16 +440,32 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
         settle(w, &r->d, 2);
         goto drop;
     }
-    char who[JOB_USER_MAX + 1];
-    if (auth_check_submit(w->cfg, r->j.token, who, &e) || strcmp(who, r->j.user) != 0) {
+    /* the token again (user machines are not trusted), with the queue-expiry grace:
+     * the registration time comes from the record a worker created (auth_glue.h) */
+    double registered = 0;
+    json_t *rec = NULL;
+    if (job_user_valid(r->j.user) && jobstore_get(w->js, r->j.user, r->j.id, &rec, &e) == 0) {
+        const char *rs = json_string_value(json_object_get(rec, "registered"));
+        registered = rs ? atof(rs) : 0;
+        json_decref(rec);
+    }
+    auth_result ar;
+    err_clear(&e);
+    int arc = auth_check_job(w->auth, r->j.token, (int64_t)job_now(), registered, &ar, &e);
+    if (arc || strcmp(ar.user, r->j.user) != 0) {
         char why[1200];
         snprintf(why, sizeof why, "token refused by the worker: %s",
-                 e.msg[0] && strcmp(who, r->j.user) ? e.msg : "token does not belong to the job's user");
+                 arc ? e.msg : "token does not belong to the job's user");
         wlog(w, "job %s: %s", r->j.id, why);
         jobstore_finish(w->js, r->j.user, r->j.id, -1, JOB_FAILED, why, NULL, NULL, &e);
+        jobstore_log(w->js, r->j.user, r->j.id, -1, why, &e);
         settle(w, &r->d, 0);
         goto drop;
     }
+    if (ar.in_grace)
+        wlog(w, "job %s: token expired %lld s ago but was valid when the job was registered: "
+             "accepted (jwt_queue_grace %d s)", r->j.id, (long long)(job_now() - (double)ar.exp),
+             w->cfg->jwt_queue_grace);
     jobstore_take tk;
     int deliveries = (int)r->d.delivery_count + 1;
     int trc = jobstore_take_lease(w->js, &r->j, w->cfg->worker_id, w->cfg->lease_ttl,
@@ -442,9 +503,11 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     snprintf(line, sizeof line, "attempt %d on worker %s (lease %lld)", tk.attempts,
              w->cfg->worker_id, tk.lease);
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
-    if (pipeline_check(r->j.workflow, w->cfg->test_hooks, &e)) {
+    if (pipeline_validate(r->j.workflow, w->env, NULL, &e)) {
         char why[1200];
         snprintf(why, sizeof why, "workflow refused by the worker: %s", e.msg);
+        wlog(w, "job %s: %s", r->j.id, why);
+        jobstore_log(w->js, r->j.user, r->j.id, r->lease, why, &e);
         jobstore_finish(w->js, r->j.user, r->j.id, r->lease, JOB_FAILED, why, NULL, NULL, &e);
         settle(w, &r->d, 0);
         goto drop;
@@ -754,6 +817,15 @@ int main(int argc, char **argv)
         return 0;
     }
     worker w = {.cfg = &cfg};
+    if (!print && !depthq && !check) {
+        if (auth_open(&cfg, &w.auth, &e) ||
+            pipeline_env_open(cfg.schemas_dir, cfg.data_roots, 1, cfg.test_hooks, &w.env, &e)) {
+            fprintf(stderr, "mlhep-worker: configuration: %s\n", e.msg);
+            auth_close(w.auth);
+            config_free(&cfg);
+            return 3;
+        }
+    }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};
     if (depthq) {
@@ -817,6 +889,8 @@ int main(int argc, char **argv)
     amqpc_close(w.mq);
     jobstore_close(w.js);
     jobstore_close(w.js_job);
+    auth_close(w.auth);
+    pipeline_env_free(w.env);
     config_free(&cfg);
     return rc;
 }

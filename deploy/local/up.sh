@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # deploy/local/up.sh - starts a local mlhep service on loopback: a private epmd, RabbitMQ
-# (with broker/definitions.json), Redis (ACL users), N workers, all under one state dir.
+# (with broker/definitions.json), Redis (ACL users), N workers and M inference workers
+# (mlhep-infer, serving predictions from the artifact store), all under one state dir.
 #
-#   deploy/local/up.sh [--state DIR] [--workers N] [--users alice,bob] [--bin DIR]
+#   deploy/local/up.sh [--state DIR] [--workers N] [--infer M] [--users alice,bob] [--bin DIR]
 #                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
-#                      [--heartbeat SEC] [--test-hooks]
+#                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
+#                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
 #
-# Defaults: --state ./mlhep-state, 2 workers, users alice,bob, bin/ of this checkout,
-# free ports chosen at random, delivery limit 3, heartbeat 2 s. Run as root (RabbitMQ is
-# run directly, without its su wrapper). Prints the ports and the per-user CLI config.
+# Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
+# this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
+# (RS256: a signing key is generated into secrets/, each user gets a token valid
+# --token-ttl seconds, default 12 h, minted by deploy/local/mint-token.sh; the key stands
+# in for an identity provider), queue grace 1 day, data roots ../shared/data/root when
+# present. Run as root (RabbitMQ is run directly, without its su wrapper). Prints the
+# ports and the per-user CLI config.
 #
 # State dir layout (everything the stack writes lives here):
 #   secrets/        generated passwords, mode 0600 (never printed)
@@ -17,20 +23,25 @@
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
 #   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
-#   users/NAME.token  development token dev:NAME (auth_mode=dev)
-#   pids/           epmd, rabbitmq, redis, worker-N pids (down.sh stops them by pid)
-#   logs/           worker-N.log, epmd.log, rabbitmq.out
+#   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
+#   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs)
+#   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
+#   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
 #   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. (sourceable)
-# Add workers later with: deploy/local/up.sh --state DIR --add-workers N
+# Add workers later with: deploy/local/up.sh --state DIR --add-workers N (--add-infer N)
 # Restart only the broker (same data, ports and passwords): --restart-broker
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; LIMIT=3; HB=2; HOOKS=0
-ADD=; RESTART=0
+ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400
+ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
+ISSUER=https://mlhep.local
 while [ $# -gt 0 ]; do
     case $1 in
     --state) S=$2; shift 2 ;;
     --workers) NW=$2; shift 2 ;;
+    --infer) NI=$2; shift 2 ;;
+    --add-infer) ADDI=$2; shift 2 ;;
     --users) USERS=$2; shift 2 ;;
     --bin) BIN=$2; shift 2 ;;
     --amqp-port) AMQP_PORT=$2; shift 2 ;;
@@ -38,12 +49,17 @@ while [ $# -gt 0 ]; do
     --delivery-limit) LIMIT=$2; shift 2 ;;
     --heartbeat) HB=$2; shift 2 ;;
     --test-hooks) HOOKS=1; shift ;;
+    --auth) AUTH=$2; shift 2 ;;
+    --token-ttl) TTL=$2; shift 2 ;;
+    --queue-grace) GRACE=$2; shift 2 ;;
+    --data-roots) ROOTS=$2; shift 2 ;;
     --add-workers) ADD=$2; shift 2 ;;
     --restart-broker) RESTART=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+case $AUTH in jwt|dev) ;; *) echo "up.sh: --auth must be jwt or dev" >&2; exit 2 ;; esac
 mkdir -p "$S"; S=$(cd "$S" && pwd)
 BIN=$(cd "$BIN" && pwd)
 [ -x "$BIN/mlhep-worker" ] || { echo "up.sh: $BIN/mlhep-worker not built (make all)" >&2; exit 2; }
@@ -64,6 +80,13 @@ start_worker() { # start_worker INDEX
     MLHEP_WORKER_ID=w$i nohup "$BIN/mlhep-worker" --config "$S/worker.conf" \
         >"$S/logs/worker-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/worker-$i.pid"
+}
+
+start_infer() { # start_infer INDEX
+    local i=$1
+    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/worker.conf" \
+        >"$S/logs/infer-$i.log" 2>&1 </dev/null &
+    echo $! > "$S/pids/infer-$i.pid"
 }
 
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st" ] && [[ $st != Z* ]]; }
@@ -90,6 +113,15 @@ if [ "$RESTART" = 1 ]; then
     if alive "$pid"; then echo "up.sh: broker did not stop" >&2; exit 1; fi
     echo "rabbitmq stopped"
     start_broker
+    exit 0
+fi
+
+if [ -n "$ADDI" ]; then
+    [ -f "$S/worker.conf" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
+    n=$(ls "$S/logs" "$S/pids" | sed -n 's/^infer-\([0-9]*\)\..*/\1/p' | sort -n | tail -n1)
+    n=${n:-0}
+    for i in $(seq $((n + 1)) $((n + ADDI))); do start_infer "$i"; done
+    echo "added $ADDI inference worker(s)"
     exit 0
 fi
 
@@ -152,6 +184,22 @@ wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
 echo "$LIMIT" > "$S/delivery-limit"
 start_broker
 
+# --- token verification: an RSA signing key standing in for the identity provider
+if [ "$AUTH" = jwt ]; then
+    [ -s "$S/secrets/jwt-signing.key" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -out "$S/secrets/jwt-signing.key" 2>/dev/null
+    openssl pkey -in "$S/secrets/jwt-signing.key" -pubout -out "$S/jwt-public.pem"
+    chmod 644 "$S/jwt-public.pem"
+    AUTHCONF="auth_mode = jwt
+jwt_alg = RS256
+jwt_public_key = $S/jwt-public.pem
+jwt_issuer = $ISSUER
+jwt_audience = mlhep
+jwt_queue_grace = $GRACE"
+else
+    AUTHCONF="auth_mode = dev"
+fi
+
 # --- configuration files
 cat > "$S/worker.conf" <<CONF
 amqp_host = 127.0.0.1
@@ -165,8 +213,9 @@ redis_user = worker
 redis_password_file = $S/secrets/redis-worker.pw
 artifact_dir = $S/artifacts
 heartbeat_interval = $HB
-auth_mode = dev
+data_roots = $ROOTS
 test_hooks = $HOOKS
+$AUTHCONF
 CONF
 for u in "${users[@]}"; do
     cat > "$S/users/$u.conf" <<CONF
@@ -180,14 +229,24 @@ redis_port = $REDIS_PORT
 redis_user = u-$u
 redis_password_file = $S/secrets/redis-u-$u.pw
 artifact_dir = $S/artifacts
-auth_mode = dev
+data_roots = $ROOTS
+$AUTHCONF
 CONF
-    echo "dev:$u" > "$S/users/$u.token"
+    if [ "$AUTH" = jwt ]; then
+        "$top/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --iss "$ISSUER" \
+            --sub "$u" --ttl "$TTL" > "$S/users/$u.token"
+    else
+        echo "dev:$u" > "$S/users/$u.token"
+    fi
 done
 
 for i in $(seq 1 "$NW"); do start_worker "$i"; done
+if [ "$NI" -gt 0 ]; then
+    [ -x "$BIN/mlhep-infer" ] || { echo "up.sh: $BIN/mlhep-infer not built (make all)" >&2; exit 2; }
+    for i in $(seq 1 "$NI"); do start_infer "$i"; done
+fi
 trap - ERR
-echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s)"
+echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s), $NI inference worker(s)"
 for u in "${users[@]}"; do
     echo "  as $u: mlhep-submit --config $S/users/$u.conf --token-file $S/users/$u.token ..."
 done

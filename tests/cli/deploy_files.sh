@@ -14,7 +14,8 @@
 #     and units execute exist;
 #   - each program's Dockerfile is multi-stage (debian:12 build, debian:12-slim runtime), its
 #     build packages are in deploy/packages.txt, and its runtime stage installs the Debian
-#     package of every shared library the built program links (ldd + dpkg -S);
+#     package of every shared library the built program links directly (readelf NEEDED,
+#     resolved with ldd, owner from dpkg -S);
 #   - `systemd-analyze verify` passes on every unit (paths mapped to this checkout), with no
 #     warning at all; the units carry restart policy, limits and hardening;
 #   - no secrets: no password values in deploy/, no secret files tracked by git.
@@ -106,6 +107,19 @@ unex=
 for k in $keys; do grep -qE "^#? ?$k(_file)? =" "$D/config/mlhep.conf.example" || unex="$unex $k"; done
 [ -z "$unex" ] && ok "mlhep.conf.example shows every key" || bad "mlhep.conf.example complete" "missing:$unex"
 
+# mlhep-infer accepts the example JWT verifier configuration (unknown keys are refused)
+if [ -x "$REL/mlhep-infer" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/k.pem" 2>/dev/null &&
+        openssl pkey -in "$TMP/k.pem" -pubout -out "$TMP/pub.pem" 2>/dev/null
+    sed "s#/etc/mlhep/jwt-public.pem#$TMP/pub.pem#" "$D/config/auth.json.example" > "$TMP/auth.json"
+    mkdir -p "$TMP/art"
+    printf 'amqp_port = 1\nauth_mode = jwt\njwt_issuer = x\njwt_public_key = %s\nartifact_dir = %s\n' "$TMP/pub.pem" "$TMP/art" > "$TMP/infer.conf"
+    out=$(env -u MLHEP_CONFIG timeout 20 "$REL/mlhep-infer" --config "$TMP/infer.conf" --auth "$TMP/auth.json" --check 2>&1); rc=$?
+    # with nothing listening on port 1 the check fails to connect (1), not on the configuration (3)
+    if [ $rc = 1 ] && ! echo "$out" | grep -q 'auth'; then ok "auth.json.example accepted by mlhep-infer (then: $(echo "$out" | head -1 | cut -c1-60)...)"
+    else bad "auth.json.example accepted by mlhep-infer" "exit $rc: $out"; fi
+fi
+
 # ---- ports and paths ------------------------------------------------------------------------
 ports=$("$PY" - "$D/k8s" "$D/docker/compose.yaml" <<'PY'
 import os, sys, yaml, re
@@ -164,9 +178,12 @@ for f in "$D"/docker/Dockerfile.{worker,infer,submit}; do
     for p in $(echo "$stage1" | grep -oE '\b[a-z0-9.+-]+-dev\b|build-essential|pkg-config' | sort -u); do
         echo "$pkgs" | grep -qx "$p" || why="$why; build package $p not in deploy/packages.txt"
     done
-    echo "$stage2" | grep -qE 'gcc|build-essential|-dev\b' && why="$why; compiler or -dev package in the runtime stage"
+    echo "$stage2" | grep -qE '\bgcc\b|build-essential|[a-z0-9]-dev\b' && why="$why; compiler or -dev package in the runtime stage"
     if [ -x "$REL/$prog" ]; then
-        for lib in $(ldd "$REL/$prog" | awk '$3 ~ /^\// { print $3 }'); do
+        # the libraries the program links directly (NEEDED); apt brings their dependencies
+        needed=$(readelf -d "$REL/$prog" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+        for lib in $(ldd "$REL/$prog" | awk -v need="$needed" 'BEGIN { n = split(need, a, "\n"); for (i = 1; i <= n; i++) w[a[i]] = 1 }
+                                                              ($1 in w) && $3 ~ /^\// { print $3 }'); do
             pk=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "*/$(basename "$(readlink -f "$lib")")" 2>/dev/null)
             pk=${pk%%:*}
             [ -z "$pk" ] && { why="$why; no package owns $lib"; continue; }
@@ -225,14 +242,15 @@ for name in ("mlhep-worker", "mlhep-infer"):
     c = by[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
     for p in ("readinessProbe", "livenessProbe"):
         cmd = c[p]["exec"]["command"]
-        assert cmd[0].endswith("/mlhep-worker") and "--check" in cmd, (name, p, cmd)
+        assert cmd[0].endswith("/" + name) and "--check" in cmd, (name, p, cmd)
+        assert c.get("args", [])[:2] == ["--config", "/etc/mlhep/mlhep.conf"], (name, c.get("args"))
 so = by[("ScaledObject", "mlhep-worker")]["spec"]
 assert so["scaleTargetRef"]["name"] == "mlhep-worker"
 t = so["triggers"][0]
 assert t["type"] == "rabbitmq" and t["metadata"]["queueName"] == "jobs.train" and t["metadata"]["vhostName"] == "mlhep"
 assert ("StatefulSet", "rabbitmq") in by and ("StatefulSet", "redis") in by and ("ConfigMap", "mlhep-config") in by
 PY
-then ok "k8s: worker/infer probes run mlhep-worker --check; KEDA scales mlhep-worker on jobs.train; broker, Redis, ConfigMap present"
+then ok "k8s: worker/infer probes run mlhep-worker/mlhep-infer --check; KEDA scales mlhep-worker on jobs.train; broker, Redis, ConfigMap present"
 else bad "k8s probes and autoscaling" "see the assertion above"; fi
 # the queue and vhost names used exist in the broker definitions
 "$PY" - "$T/broker/definitions.json" <<'PY' && ok "queue jobs.train and vhost mlhep exist in broker/definitions.json" || bad "queue names" "jobs.train/mlhep not in the definitions"
@@ -242,8 +260,30 @@ assert any(q["name"] == "jobs.train" and q["vhost"] == "mlhep" for q in d["queue
 PY
 
 # ---- secrets ---------------------------------------------------------------------------------
-leak=$(grep -rniE '(password|passwd|secret|token)[a-z_]*[[:space:]]*[=:][[:space:]]*[^[:space:]]' "$D" "$T/broker" 2>/dev/null |
-       grep -viE '_file[[:space:]]*[=:]|PASSWORD_FILE|secretName|secretTargetRef|secretGenerator|secrets?:|\$\{?[A-Z_]+|\$\(|@[A-Z_]+_PASSWORD@|#|password_file|"password": "@|pw\(|token-file|tokens?:|keda-amqp-url' || true)
+leak=$("$PY" - "$D" "$T/broker" <<'PY'
+import os, re, sys
+# a password/secret/token given a literal value; references are fine: empty values,
+# $VARS, @PLACEHOLDERS@, files (*_file keys, paths, *.pw names), secret object names
+# KEY=value anywhere; KEY: value only as a YAML/JSON mapping key (line start or after { ,)
+pat = re.compile(r"(?i)(?:\b[\w-]*(?:password|passwd|secret|token)[\w-]*\s*=|(?:^\s*-?\s*|[{,]\s*)[\"']?[\w-]*(?:password|passwd|secret|token)[\w-]*[\"']?\s*:)\s*([^\s;,)}]*)")
+ok = re.compile(r"""^($|["']?\$|@[A-Z_]+@|["']@|<|["']["']|/|\./|\{|\[|\*\*\*|mlhep-secrets|secrets/|[\w.-]+\.pw$|true$|false$)""", re.I)
+for root in sys.argv[1:]:
+    for dp, dn, fn in os.walk(root):
+        for f in fn:
+            path = os.path.join(dp, f)
+            try:
+                lines = open(path, encoding="utf-8").read().splitlines()
+            except (UnicodeDecodeError, OSError):
+                continue
+            for i, line in enumerate(lines, 1):
+                if line.lstrip().startswith("#"):
+                    continue
+                for m in pat.finditer(line):
+                    if "file" in m.group(0).lower() or ok.match(m.group(1)):
+                        continue
+                    print(f"{path}:{i}: {line.strip()[:120]}")
+PY
+)
 tracked=$(cd "$T" && git ls-files | grep -E '\.pw$|/secrets/|\.pem$|\.key$' || true)
 if [ -z "$leak" ] && [ -z "$tracked" ]; then ok "no secrets in deploy/ or broker/, no secret files tracked by git"
 else bad "no secrets in the repository" "$(echo "$leak $tracked" | head -3)"; fi

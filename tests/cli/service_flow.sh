@@ -1,42 +1,89 @@
 # service_flow.sh - the service end to end on a real RabbitMQ + Redis (one stack for
-# all checks): submit -> succeeded with artifacts and status fields; invalid workflows
-# and tokens refused with nothing queued; 20 jobs over 3 workers each finish exactly
-# once; users cannot see or cancel each other's jobs; cancel of queued and running
-# jobs; down.sh leaves no process behind.
+# all checks, JWT auth with RS256): submit -> succeeded with artifacts and status
+# fields; invalid workflows, paths outside the data roots and bad tokens (expired,
+# wrongly signed, wrong audience, missing scope, alg none) refused with distinct exit
+# codes and nothing queued; the worker's own refusal of /etc/shadow and of a symlink
+# out of the data root; the queue-expiry grace of tokens; 20 jobs over 3 workers each
+# finish exactly once; users cannot see or cancel each other's jobs; cancel of queued
+# and running jobs; down.sh leaves no process behind.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 
-svc_up --workers 0 --heartbeat 0.3 --users alice,bob
+# a data root of our own: a symlink in it leads to /etc/shadow
+mkdir -p "$TMP/data" && ln -s /etc/shadow "$TMP/data/evil.root"
+# no clock-skew leeway and a short queue grace, so the expiry tests take seconds
+export MLHEP_JWT_LEEWAY=0
+svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA"
+mint() { "$TOP/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --sub alice "$@"; }
+# submit as alice with the token given as $1
+as_tok() { local t=$1; shift; MLHEP_TOKEN=$t "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$@"; }
 
 # --- refusals before any worker runs: nothing may reach the queues
 echo '{"name": "broken", "model": {"type": "sleep", "seconds": 1}' > "$TMP/bad.json"
 out=$(as_alice "$TMP/bad.json" 2>&1); rc=$?
 if [ $rc = 5 ] && [[ $out == *"bad.json:"[0-9]*":"*"invalid JSON"*"nothing was queued"* ]]; then ok "invalid JSON refused (exit 5, line:col)"; else bad "invalid JSON refused" "rc=$rc out=$out"; fi
-echo '{"name": "x", "model": {"type": "bdt"}}' > "$TMP/bad2.json"
+echo '{"name": "x", "files": [{"path": "uproot-HZZ.root", "label": 1}], "model": {"type": "bdt"}}' > "$TMP/bad2.json"
 out=$(as_alice "$TMP/bad2.json" 2>&1); rc=$?
-if [ $rc = 5 ] && [[ $out == *"model.type 'bdt' is not supported"* ]]; then ok "unknown model refused (exit 5)"; else bad "unknown model refused" "rc=$rc out=$out"; fi
+if [ $rc = 5 ] && [[ $out == *'/model/type: "bdt" is not one of'*"nothing was queued"* ]]; then ok "unknown model refused by the schema (exit 5)"; else bad "unknown model refused" "rc=$rc out=$out"; fi
+mlp() { printf '{"name": "%s", "tree": "events", "files": [{"path": "%s", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"epochs": 2}, "model": {"type": "mlp", "layers": [{"dense": 8, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]}}\n' "$1" "$2"; }
+mlp shadow /etc/shadow > "$TMP/shadow.json"
+out=$(as_alice "$TMP/shadow.json" 2>&1); rc=$?
+if [ $rc = 15 ] && [[ $out == *"/files/0/path: '/etc/shadow' is outside the data roots"*"nothing was queued"* ]]; then ok "/etc/shadow refused by the submitter (exit 15)"; else bad "/etc/shadow submitter" "rc=$rc out=$out"; fi
+mlp dotdot ../../etc/passwd > "$TMP/dotdot.json"
+out=$(as_alice "$TMP/dotdot.json" 2>&1); rc=$?
+if [ $rc = 15 ] && [[ $out == *"'..' is not allowed"* ]]; then ok "'..' path refused by the submitter (exit 15)"; else bad "dotdot submitter" "rc=$rc out=$out"; fi
 echo '{"model": {"type": "sleep", "seconds": -1}}' > "$TMP/bad3.json"
 out=$(as_alice "$TMP/bad3.json" 2>&1); rc=$?
 if [ $rc = 5 ] && [[ $out == *"workflow.name"* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 0.5}}' > "$TMP/wf.json"
 out=$(MLHEP_TOKEN= "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 4 ] && [[ $out == *"no bearer token"* ]]; then ok "missing token refused (exit 4)"; else bad "missing token refused" "rc=$rc out=$out"; fi
-out=$(MLHEP_TOKEN=alice "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$TMP/wf.json" 2>&1); rc=$?
-if [ $rc = 4 ] && [[ $out == *"only 'dev:<user>'"* ]]; then ok "non-dev token refused (exit 4)"; else bad "non-dev token refused" "rc=$rc out=$out"; fi
-out=$(MLHEP_AUTH_MODE=jwt as_alice "$TMP/wf.json" 2>&1); rc=$?
-if [ $rc = 4 ] && [[ $out == *"auth_mode=dev"* ]]; then ok "dev token refused unless auth_mode=dev (exit 4)"; else bad "dev token without auth_mode=dev" "rc=$rc out=$out"; fi
+out=$(as_tok alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 21 ] && [[ $out == *"not a JWT"* ]]; then ok "malformed token refused (exit 21)"; else bad "malformed token" "rc=$rc out=$out"; fi
+out=$(as_tok dev:alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 4 ] && [[ $out == *"only with auth_mode=dev"* ]]; then ok "dev token refused by a JWT service (exit 4)"; else bad "dev token in jwt mode" "rc=$rc out=$out"; fi
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/other.key" 2>/dev/null
+# each refusal: its exit code (20 + the verifier's reason) and words of its message
+while IFS='|' read -r name code words args; do
+    # shellcheck disable=SC2086
+    tok=$(mint $args); out=$(as_tok "$tok" "$TMP/wf.json" 2>&1); rc=$?
+    if [ "$rc" = "$code" ] && [[ $out == *"$words"* ]] && [[ $out != *"$tok"* ]]; then ok "$name token refused (exit $code)"; else bad "$name token" "rc=$rc out=$out"; fi
+done <<TOKENS
+expired|27|token refused (expired): token expired at|--ttl -60
+wrongly signed|26|signature does not verify|--key $TMP/other.key
+wrong-audience|30|audience does not include "mlhep"|--aud someone-else
+missing-scope|31|lacks scope "mlhep.submit"|--scope openid
+alg none|23|unsigned token (alg "none") refused|--header-alg none
+wrong-issuer|29|is not the expected "https://mlhep.local"|--iss https://evil.example
+not-yet-valid|28|not valid before|--nbf-in 600
+TOKENS
+out=$(PATH=/usr/bin:/bin "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 4 ] && [[ $out == *"oidc-agent is not installed"* ]]; then ok "--oidc without oidc-agent: clear error (exit 4)"; else bad "--oidc missing" "rc=$rc out=$out"; fi
 out=$(MLHEP_AMQP_PASSWORD=wrong as_alice "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 6 ] && [[ $out == *"refused"* ]] && [[ $out != *wrong* ]]; then ok "wrong broker password (exit 6, secret not printed)"; else bad "wrong broker password" "rc=$rc out=$out"; fi
 d1=$(queue_depth jobs.train); d2=$(queue_depth jobs.registry)
 if [ "$d1" = 0 ] && [ "$d2" = 0 ]; then ok "nothing queued after refusals (jobs.train=$d1 jobs.registry=$d2)"; else bad "nothing queued" "jobs.train=$d1 jobs.registry=$d2"; fi
+# forced into the queue past the submitter's checks: the worker refuses them itself
+fs=$(as_alice --unchecked --no-wait "$TMP/shadow.json")
+mlp link evil.root > "$TMP/link.json"; fl=$(as_alice --no-wait "$TMP/link.json")
 
 # --- the submitter user may only publish to 'jobs' (broker permissions)
 "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 3 >/dev/null
 if wait_workers_ready 3 60; then ok "3 workers ready"; else bad "3 workers ready" "$(tail -n 5 "$S"/logs/worker-*.log)"; fi
 
-# --- submit -> succeeded, with artifacts and status fields
-id=$(as_alice "$TMP/wf.json" 2>"$TMP/submit.err"); rc=$?
-if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]]; then ok "submit prints a 128-bit id"; else bad "submit" "rc=$rc id=$id $(cat "$TMP/submit.err")"; fi
+# --- the two path jobs queued above: failed by the worker with the reason
+wait_state "$fs" failed 30; wait_state "$fl" failed 30
+e1=$(field "$fs" error); e2=$(field "$fl" error)
+if [[ $e1 == "workflow refused by the worker: workflow: /files/0/path: '/etc/shadow' is outside the data roots"* ]] && [ ! -e "$S/artifacts/alice/$fs" ]; then ok "/etc/shadow forced into the queue: failed by the worker: $e1"; else bad "/etc/shadow worker" "state=$(field "$fs" state) error=$e1"; fi
+if [[ $e2 == *"'evil.root' leads outside the data roots through a symbolic link"* ]]; then ok "symlink out of the data root (lexically fine, passed the submitter): failed by the worker"; else bad "symlink worker" "state=$(field "$fl" state) error=$e2"; fi
+
+# --- submit -> succeeded, with artifacts and status fields; token from oidc-agent
+mkdir -p "$TMP/fakebin"
+printf '#!/bin/sh\n[ "$1" = alice ] && exec cat %s\nexit 1\n' "$S/users/alice.token" > "$TMP/fakebin/oidc-token"
+chmod +x "$TMP/fakebin/oidc-token"
+echo '{"name": "demo", "model": {"type": "sleep", "seconds": 2}}' > "$TMP/demo.json"
+id=$(PATH="$TMP/fakebin:$PATH" "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/demo.json" 2>"$TMP/submit.err"); rc=$?
+if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]]; then ok "submit with a token from oidc-token prints a 128-bit id"; else bad "submit" "rc=$rc id=$id $(cat "$TMP/submit.err")"; fi
 as_alice watch --timeout 60 "$id" > "$TMP/watch.out"; rc=$?
 if [ $rc = 0 ] && grep -q '^running train' "$TMP/watch.out" && tail -n1 "$TMP/watch.out" | grep -q '^succeeded'; then ok "watch follows to succeeded (exit 0)"; else bad "watch" "rc=$rc $(cat "$TMP/watch.out")"; fi
 as_alice --json status "$id" > "$TMP/st.json"
@@ -48,6 +95,16 @@ if (cd "$art" && jq -r '.files[] | "\(.sha256)  \(.name)"' MANIFEST.json | sha25
 as_alice result "$id" --fetch "$TMP/fetch" > "$TMP/result.out"; rc=$?
 if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -q '^metrics ' "$TMP/result.out"; then ok "result --fetch copies the artifacts"; else bad "result --fetch" "rc=$rc $(cat "$TMP/result.out")"; fi
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
+
+# --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0)
+mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 8}' > "$TMP/hzz.json"
+h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
+as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
+ha=$S/artifacts/alice/$h
+if [ $rc = 0 ] && [ $wrc = 0 ] && [ "$(field "$h" state)" = succeeded ]; then ok "mlp training job succeeded through the service"; else bad "training job" "rc=$rc watch=$wrc $(cat "$TMP/hwatch.out") $(as_alice logs "$h" 2>&1 | tail -n 5)"; fi
+if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 6' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (6 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi
+if grep -q '^running training [0-9]*% .*epoch [1-6]/6 loss [0-9.]*' "$TMP/hwatch.out" && grep -q 'events [0-9]* epoch [1-6]/6 loss [0-9.]* AUC 0\.[0-9]*' "$TMP/hwatch.out"; then ok "watch shows phase, events, epoch, loss and AUC"; else bad "watch training fields" "$(cat "$TMP/hwatch.out")"; fi
+if [ "$(field "$h" epochs)" = 6 ] && [ -n "$(field "$h" val_auc)" ] && as_alice status "$h" | grep -q '^training   events [0-9]* epoch 6/6 loss [0-9.]* AUC 0\.'; then ok "status record keeps epoch/epochs/loss/val_auc"; else bad "status training fields" "$(as_alice status "$h")"; fi
 
 # --- 20 jobs over 3 workers: each finishes exactly once
 echo '{"name": "small", "model": {"type": "sleep", "seconds": 0.2}}' > "$TMP/small.json"
@@ -82,13 +139,21 @@ if [[ $out == NOPERM* ]] && [[ $out2 == NOPERM* ]]; then ok "Redis ACL: bob's ac
 # (covered by the worker's token check; see README-service.md)
 
 # --- cancel: queued job skipped, running jobs stop at the next step
-echo '{"name": "long", "model": {"type": "sleep", "seconds": 30}}' > "$TMP/long.json"
+echo '{"name": "long", "model": {"type": "sleep", "seconds": 600}}' > "$TMP/long.json"
 l1=$(as_alice --no-wait "$TMP/long.json"); l2=$(as_alice --no-wait "$TMP/long.json"); l3=$(as_alice --no-wait "$TMP/long.json")
 for l in $l1 $l2 $l3; do wait_state "$l" running 30; done
+# queue-expiry grace (10 s here): two jobs wait behind the 3 busy workers; their
+# tokens expire while they wait (after 4 s and 11 s; both were valid when registered).
+# The workers are freed 17 s in: g2's token is then past the grace (refused), g's
+# within it (runs). Margins of 3-4 s, for loaded machines.
+tg=$SECONDS
+g2=$(as_tok "$(mint --ttl 4)" --no-wait "$TMP/wf.json"); g=$(as_tok "$(mint --ttl 11)" --no-wait "$TMP/wf.json")
+wait_state "$g2" queued 10; wait_state "$g" queued 10
 q=$(as_alice "$TMP/wf.json" 2>/dev/null)
 wait_state "$q" queued 10
 out=$(as_alice cancel "$q"); rc=$?
 if [ $rc = 0 ] && [ "$out" = cancelled ] && [ "$(field "$q" state)" = cancelled ]; then ok "cancel of a queued job"; else bad "cancel queued" "rc=$rc $out state=$(field "$q" state)"; fi
+while [ $((SECONDS - tg)) -lt 17 ]; do sleep 0.2; done
 t0=$(date +%s%N)
 for l in $l1 $l2 $l3; do as_alice cancel "$l" >/dev/null; done
 stopped=1
@@ -96,8 +161,12 @@ for l in $l1 $l2 $l3; do wait_state "$l" cancelled 10 || stopped=0; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ $stopped = 1 ]; then ok "3 running jobs cancelled, stopped within $ms ms"; else bad "cancel running" "$(for l in $l1 $l2 $l3; do field "$l" state; done)"; fi
 # the cancelled job's delivery reaches a now idle worker, which skips it
-for _ in $(seq 50); do grep -q "job $q: not run" "$S"/logs/worker-*.log && break; sleep 0.1; done
+for _ in $(seq 150); do grep -q "job $q: not run" "$S"/logs/worker-*.log && break; sleep 0.1; done
 if [ "$(field "$q" attempts)" = 0 ] && [ ! -e "$S/artifacts/alice/$q" ] && grep -q "job $q: not run" "$S"/logs/worker-*.log; then ok "cancelled queued job never ran"; else bad "cancelled job ran" "attempts=$(field "$q" attempts)"; fi
+wait_state "$g2" failed 20; wait_state "$g" succeeded 30
+e=$(field "$g2" error)
+if [ "$(field "$g2" state)" = failed ] && [[ $e == *"token refused (expired)"*"longer than the queue grace (jwt_queue_grace=10 s)"* ]]; then ok "token expired beyond the queue grace: job failed by the worker"; else bad "beyond grace" "state=$(field "$g2" state) error=$e"; fi
+if [ "$(field "$g" state)" = succeeded ] && grep -q "job $g: token expired [0-9]* s ago but was valid when the job was registered" "$S"/logs/worker-*.log; then ok "token expired while queued, within the grace: job ran and succeeded"; else bad "within grace" "state=$(field "$g" state) error=$(field "$g" error)"; fi
 ls "$S/artifacts/alice/" | grep -q "^\.tmp-" && bad "temp dirs" "$(ls -a "$S/artifacts/alice")" || ok "no temp dirs left behind"
 as_alice cancel "$id" >/dev/null 2>&1; rc=$?
 if [ $rc = 13 ]; then ok "cancel of a finished job (exit 13)"; else bad "cancel finished" "rc=$rc"; fi

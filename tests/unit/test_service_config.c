@@ -117,11 +117,10 @@ TEST(bad_configs_refused)
 
 static int steps_seen;
 static int stop_at;
-static int on_step(void *ctx, const char *phase, double frac, const char *msg)
+static int on_step(void *ctx, const pipeline_progress *p)
 {
     (void)ctx;
-    (void)msg;
-    if (!phase || frac < 0 || frac > 1)
+    if (!p->phase || !p->message || p->fraction < 0 || p->fraction > 1 || p->epochs != 0)
         return 1;
     return ++steps_seen == stop_at;
 }
@@ -141,11 +140,13 @@ TEST(pipeline_sleep_job)
     snprintf(dir, sizeof dir, "%s/art1", tmpdir);
     mkdir(dir, 0755);
     job j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05}}");
-    pipeline_callbacks cb = {on_step, NULL, NULL, 0};
+    pipeline_callbacks cb = {on_step, NULL, NULL};
     steps_seen = 0;
     stop_at = -1;
     mlhep_err e;
-    CHECKF(pipeline_run(&j, &cb, dir, &e) == 0, "%s", e.msg);
+    pipeline_env *env = NULL;
+    CHECKF(pipeline_env_open(NULL, NULL, 1, 0, &env, &e) == 0, "%s", e.msg);
+    CHECKF(pipeline_run(&j, env, &cb, dir, &e) == 0, "%s", e.msg);
     CHECK(steps_seen >= 2);
     char p[256];
     snprintf(p, sizeof p, "%s/model.json", dir);
@@ -155,13 +156,14 @@ TEST(pipeline_sleep_job)
     /* stop requested by the callback */
     steps_seen = 0;
     stop_at = 2;
-    CHECK(pipeline_run(&j, &cb, dir, &e) == PIPELINE_STOPPED);
+    CHECK(pipeline_run(&j, env, &cb, dir, &e) == PIPELINE_STOPPED);
     job_clear(&j);
     /* fail on request */
     j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05,\"fail\":true}}");
     stop_at = -1;
-    CHECK(pipeline_run(&j, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    CHECK(pipeline_run(&j, env, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
     job_clear(&j);
+    pipeline_env_free(env);
 }
 
 TEST(pipeline_check_rules)
@@ -178,17 +180,42 @@ TEST(pipeline_check_rules)
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"fail\":1}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"extra\":1}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", /* hooks off */
+        "{\"name\":\"x\",\"files\":[\"a.root\"],\"model\":{\"type\":\"sleep\"}}",
+        /* training workflows go through the schema */
+        "{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
+        "{\"name\":\"x\",\"files\":[{\"path\":\"../x.root\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
+        "{\"name\":\"x bad\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"model\":{\"type\":\"gbdt\"}}",
     };
+    mlhep_err e;
+    pipeline_env *env = NULL, *hooks = NULL;
+    CHECKF(pipeline_env_open(NULL, "/data/a:/data/b", 0, 0, &env, &e) == 0, "%s", e.msg);
+    CHECKF(pipeline_env_open(NULL, "", 0, 1, &hooks, &e) == 0, "%s", e.msg);
+    CHECK(env->n_data_roots == 2 && !strcmp(env->data_roots[1], "/data/b"));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *w = json_loads(bad[i], 0, NULL);
-        mlhep_err e;
         err_clear(&e);
-        CHECKF(pipeline_check(w, 0, &e) != 0 && e.msg[0], "accepted: %s", bad[i]);
+        CHECKF(pipeline_validate(w, env, NULL, &e) != 0 && e.msg[0], "accepted: %s", bad[i]);
         json_decref(w);
     }
     json_t *w = json_loads("{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", 0, NULL);
-    CHECK(pipeline_check(w, 1, NULL) == 0);
+    CHECK(pipeline_validate(w, hooks, NULL, NULL) == 0);
     json_decref(w);
+    /* /etc/shadow: refused lexically, with MLHEP_EAUTH, before the file system is touched */
+    w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],"
+                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
+    CHECK(pipeline_validate(w, env, NULL, &e) == MLHEP_EAUTH && strstr(e.msg, "outside the data roots"));
+    json_decref(w);
+    /* a lexically fine path is accepted by the submitter's check and returned resolved */
+    workflow *wf = NULL;
+    w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"s.root\",\"label\":1},"
+                   "{\"path\":\"/data/b/b.root\",\"label\":0}],"
+                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
+    CHECKF(pipeline_validate(w, env, &wf, &e) == 0, "%s", e.msg);
+    CHECK(wf && wf->nfiles == 2 && !strcmp(wf->files[0].path, "/data/a/s.root"));
+    workflow_free(wf);
+    json_decref(w);
+    pipeline_env_free(env);
+    pipeline_env_free(hooks);
 }
 
 TEST(artifacts_publish_once)

@@ -1,0 +1,27 @@
+/* netretry.h - the retry policy of remote byte sources (root://, http(s)://).
+ *
+ * A failed remote call that may succeed later (time-out, refused connection, server
+ * error, auth failure) is tried again after an exponential backoff, a bounded number
+ * of times; then the caller fails with a message naming the URL, the cause and the
+ * attempts ("root://h:1094//f.root: connection refused after 3 attempts").
+ * Configuration is read from the environment when a source is opened:
+ *   MLHEP_REMOTE_ATTEMPTS  attempts per operation (default 3, 1..20)
+ *   MLHEP_REMOTE_TIMEOUT   seconds per attempt: connect and stalled transfer (default 30)
+ *   MLHEP_REMOTE_BACKOFF_MS first backoff (default 200; doubles, capped at 5 s)
+ * Nothing is allocated; a netretry is a value. */
+#ifndef MLHEP_NETRETRY_H
+#define MLHEP_NETRETRY_H
+
+typedef struct netretry {
+    int attempts;
+    unsigned timeout_s;
+    unsigned backoff_ms;
+} netretry;
+
+/* Defaults overridden by the MLHEP_REMOTE_* variables (bad values are ignored). */
+void netretry_from_env(netretry *r);
+
+/* Sleeps before retry number k (k = 1 for the second attempt). */
+void netretry_backoff(const netretry *r, int k);
+
+#endif

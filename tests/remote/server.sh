@@ -1,0 +1,62 @@
+# tests/remote/server.sh - sourced by the remote tests and bench: starts an xrootd
+# serving a directory over root:// and (XrdHttp plugin) http:// on free ports, as
+# the xrootd user (xrootd refuses to run as root), and stops it by PID.
+#   xrd_start DIR [DIR2]  exports DIR as /data (and DIR2 as /gen); sets XRD_PID
+#                         XRD_PORT HTTP_PORT XRD_T (the dirs must be readable by
+#                         the xrootd user, with every parent traversable)
+#   xrd_stop           stops it (TERM, then KILL) and waits for the ports to close
+# Needs free_port (tests/lib.sh) or defines one.
+command -v free_port >/dev/null 2>&1 || free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# port_open PORT: 0 if something listens on 127.0.0.1:PORT
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+xrd_start() {
+    local dir=$1 dir2=${2:-}
+    XRD_T=$(mktemp -d /tmp/mlhep-xrd.XXXXXX)
+    mkdir -p "$XRD_T/root" "$XRD_T/admin" "$XRD_T/run"
+    ln -s "$(cd "$dir" && pwd)" "$XRD_T/root/data"
+    [ -n "$dir2" ] && ln -s "$(cd "$dir2" && pwd)" "$XRD_T/root/gen"
+    XRD_PORT=$(free_port)
+    HTTP_PORT=$(free_port)
+    while [ "$HTTP_PORT" = "$XRD_PORT" ]; do HTTP_PORT=$(free_port); done
+    cat >"$XRD_T/xrootd.cfg" <<CFG
+xrd.port $XRD_PORT
+xrd.network nodnr
+all.export /data
+all.export /gen
+oss.localroot $XRD_T/root
+all.adminpath $XRD_T/admin
+all.pidpath $XRD_T/run
+xrd.protocol XrdHttp:$HTTP_PORT libXrdHttp.so
+CFG
+    chown -R xrootd:xrootd "$XRD_T"
+    chmod 755 "$XRD_T"
+    xrootd -c "$XRD_T/xrootd.cfg" -l "$XRD_T/xrootd.log" -b -n t -R xrootd >/dev/null 2>&1 || return 1
+    local i
+    for i in $(seq 1 100); do
+        if [ -s "$XRD_T/run/t/xrootd.pid" ] && port_open "$XRD_PORT" && port_open "$HTTP_PORT"; then
+            XRD_PID=$(cat "$XRD_T/run/t/xrootd.pid")
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "xrootd did not start; log:" >&2
+    cat "$XRD_T"/t/xrootd.log >&2 2>/dev/null
+    return 1
+}
+
+xrd_stop() {
+    [ -n "${XRD_PID:-}" ] || return 0
+    kill -TERM "$XRD_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 50); do
+        port_open "$XRD_PORT" || break
+        sleep 0.05
+    done
+    kill -KILL "$XRD_PID" 2>/dev/null
+    XRD_PID=
+    rm -rf "$XRD_T"
+}

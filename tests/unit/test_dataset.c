@@ -1,0 +1,270 @@
+/* test_dataset.c - the data layer (specs, flattening, normalisation, mixing, split,
+ * preproc cuts) against values read independently: the oracle .expected.json values
+ * of ../shared/data/root/uproot-HZZ.root (reader-independent) and direct reads. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "basket.h"
+#include "dataset.h"
+#include "jsonschema.h"
+#include "specs.h"
+#include "test.h"
+#include "workflow.h"
+
+static char root_dir[1024];
+
+static workflow *load_wf_sel(const char *sel, const char *params_extra, const char *preproc)
+{
+    const char *sh = getenv("MLHEP_SHARED");
+    snprintf(root_dir, sizeof root_dir, "%s/data/root", sh ? sh : "../shared");
+    char doc[16384];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"t\",\"tree\":\"events\",\"files\":[{\"path\":\"%s/uproot-HZZ.root\",\"label\":1},"
+             "{\"path\":\"%s/uproot-HZZ-zstd.root\",\"label\":0}],"
+             "\"params\":{\"selected_branches\":[%s],"
+             "\"chunk_size\":1000%s}%s%s,\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
+             root_dir, root_dir, sel, params_extra, preproc ? ",\"preproc\":" : "", preproc ? preproc : "");
+    mlhep_err e;
+    jschema *sch;
+    if (jschema_load_named(NULL, "workflow", &sch, &e)) {
+        printf("  schema: %s\n", e.msg);
+        return NULL;
+    }
+    const char *roots[] = {root_dir};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    workflow *wf = NULL;
+    if (workflow_load_buffer(doc, strlen(doc), &o, &wf, &e))
+        printf("  workflow: %s\n", e.msg);
+    jschema_free(sch);
+    return wf;
+}
+
+#define SEL "\"NJet\",\"Jet_Px\",\"MET_px\",\"NMuon\",\"Muon_Px\""
+static workflow *load_wf(const char *params_extra, const char *preproc)
+{
+    return load_wf_sel(SEL, params_extra, preproc);
+}
+
+TEST(specs_match_oracle)
+{
+    workflow *wf = load_wf(",\"shuffle\":false", NULL);
+    CHECK(wf);
+    mlhep_err e;
+    specs *sp;
+    CHECKF(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECK(sp->nfiles == 2 && sp->events[0] == 2421 && sp->events[1] == 2421 && sp->total_events == 4842);
+    CHECK(sp->nfeat == 5);
+    /* flat first, then jagged, in tree order */
+    CHECK(!strcmp(sp->feat[0].name, "NJet") && !sp->feat[0].jagged);
+    CHECK(!strcmp(sp->feat[3].name, "Jet_Px") && sp->feat[3].jagged);
+    int k = specs_find(sp, "MET_px");
+    CHECK(k >= 0);
+    CHECK(sp->feat[k].min == (double)(float)-223.8364715576172 && sp->feat[k].max == (double)(float)335.3335876464844);
+    CHECK(sp->feat[k].count == 2 * 2421);
+    k = specs_find(sp, "Jet_Px");
+    CHECK(sp->feat[k].min == (double)(float)-440.31866455078125 && sp->feat[k].count == 2 * 2773);
+    CHECK(sp->feat[k].len >= 1 && sp->feat[k].len <= sp->feat[k].max_len);
+    int w = 0;
+    for (size_t i = 0; i < sp->nfeat; i++)
+        w += sp->feat[i].len;
+    CHECK(w == sp->width);
+    /* specs.json round trip and staleness */
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/mlhep-test-specs-%d.json", (int)getpid());
+    CHECK(specs_save(sp, path, &e) == 0);
+    specs *back;
+    CHECKF(specs_load(path, sp->fingerprint, &back, &e) == 0, "%s", e.msg);
+    CHECK(back->width == sp->width && back->nfeat == sp->nfeat && back->feat[k].min == sp->feat[k].min);
+    specs_free(back);
+    workflow *wf2 = load_wf(",\"shuffle\":false,\"max_jagged_length\":3", NULL);
+    char fp2[65];
+    CHECK(wf2 && specs_fingerprint(wf2, fp2, &e) == 0);
+    CHECK(strcmp(fp2, sp->fingerprint) != 0);
+    CHECK(specs_load(path, fp2, &back, &e) == MLHEP_EINVAL);
+    CHECKF(strstr(e.msg, "stale"), "%s", e.msg);
+    unlink(path);
+    workflow_free(wf2);
+    specs_free(sp);
+    workflow_free(wf);
+}
+
+TEST(rows_reproduce_oracle_values)
+{
+    workflow *wf = load_wf(",\"max_jagged_length\":3,\"shuffle\":false", NULL);
+    CHECK(wf);
+    mlhep_err e;
+    specs *sp;
+    CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0);
+    CHECK(sp->width == 3 + 3 + 3);
+    dataset *ds;
+    CHECKF(dataset_open(wf, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    ds_chunk c;
+    CHECK(dataset_next(ds, &c, &e) == 1);
+    CHECK(c.nrows == 1000 && c.width == 9);
+    /* no shuffle: 500 rows of file 0 (entries 0..499), then 500 of file 1 */
+    CHECK(c.file[0] == 0 && c.entry[0] == 0 && c.file[499] == 0 && c.entry[499] == 499);
+    CHECK(c.file[500] == 1 && c.entry[500] == 0);
+    CHECK(c.y[0] == 1.0f && c.y[500] == 0.0f);
+    /* oracle first entries: NJet 0,1; Jet_Px [], [-38.87471389770508]; Muon_Px [-52.899.., 37.737..] */
+    int kn = specs_find(sp, "NJet"), kj = specs_find(sp, "Jet_Px"), km = specs_find(sp, "Muon_Px");
+    double n0 = c.x[0 * 9 + 0] * (sp->feat[kn].max - sp->feat[kn].min) + sp->feat[kn].min;
+    double n1 = c.x[1 * 9 + 0] * (sp->feat[kn].max - sp->feat[kn].min) + sp->feat[kn].min;
+    CHECK_NEAR(n0, 0, 1e-5);
+    CHECK_NEAR(n1, 1, 1e-5);
+    int oj = 3, om = 6; /* flat NJet, MET_px, NMuon; then Jet_Px[3], Muon_Px[3] */
+    (void)kj;
+    CHECK(c.mask[0 * 9 + oj] == 1 && c.mask[0 * 9 + oj + 1] == 1 && c.x[0 * 9 + oj] == 0.0f); /* empty list: padding */
+    double jx = c.x[1 * 9 + oj] * (sp->feat[kj].max - sp->feat[kj].min) + sp->feat[kj].min;
+    CHECK_NEAR(jx, -38.87471389770508, 1e-3);
+    CHECK(c.mask[1 * 9 + oj] == 0 && c.mask[1 * 9 + oj + 1] == 1);
+    double m0 = c.x[0 * 9 + om] * (sp->feat[km].max - sp->feat[km].min) + sp->feat[km].min;
+    double m1 = c.x[0 * 9 + om + 1] * (sp->feat[km].max - sp->feat[km].min) + sp->feat[km].min;
+    CHECK_NEAR(m0, -52.89945602416992, 1e-3);
+    CHECK_NEAR(m1, 37.7377815246582, 1e-3);
+    /* all values normalised into [0,1] (minmax over the same data) */
+    for (size_t i = 0; i < c.nrows * 9; i++)
+        CHECK(c.x[i] >= -1e-6f && c.x[i] <= 1.0f + 1e-6f);
+    /* every event exactly once over all chunks */
+    size_t total = c.nrows;
+    int got;
+    while ((got = dataset_next(ds, &c, &e)) == 1)
+        total += c.nrows;
+    CHECK(got == 0 && total == 4842);
+    dataset_free(ds);
+    specs_free(sp);
+    workflow_free(wf);
+}
+
+TEST(nevts_shuffle_and_split)
+{
+    workflow *wf = load_wf(",\"nevts\":1001,\"shuffle\":true,\"seed\":7,\"max_jagged_length\":4", NULL);
+    CHECK(wf);
+    mlhep_err e;
+    specs *sp;
+    CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0);
+    dataset *ds;
+    CHECK(dataset_open(wf, NULL, sp, &ds, &e) == 0);
+    ds_chunk c;
+    size_t total = 0, nval = 0, nfile0 = 0;
+    uint64_t sig1 = 0;
+    while (dataset_next(ds, &c, &e) == 1) {
+        total += c.nrows;
+        for (size_t r = 0; r < c.nrows; r++) {
+            nval += c.split[r];
+            nfile0 += c.file[r] == 0;
+            sig1 = sig1 * 31 + (uint64_t)c.entry[r] * 2 + c.file[r];
+            CHECK(c.split[r] == (dataset_split_u(7, c.file[r], c.entry[r]) < 0.2));
+            CHECK(c.y[r] == (c.file[r] == 0 ? 1.0f : 0.0f));
+        }
+    }
+    CHECK(total == 1001);            /* nevts exactly */
+    CHECK(nfile0 == 500 || nfile0 == 501); /* in proportion to file sizes */
+    CHECK(nval > 120 && nval < 280);  /* about 20% validation */
+    /* a new epoch gives the same rows in the same order */
+    CHECK(dataset_rewind(ds, &e) == 0);
+    uint64_t sig2 = 0;
+    while (dataset_next(ds, &c, &e) == 1)
+        for (size_t r = 0; r < c.nrows; r++)
+            sig2 = sig2 * 31 + (uint64_t)c.entry[r] * 2 + c.file[r];
+    CHECK(sig1 == sig2);
+    dataset_free(ds);
+    specs_free(sp);
+    workflow_free(wf);
+}
+
+TEST(preproc_cuts_and_new_branches)
+{
+    const char *pp_doc = "{\"new_branch\":{\"jet_sum\":{\"def\":\"sum(Jet_Px)\",\"type\":\"flat\"}},"
+                         "\"flat_cut\":{\"NJet\":{\"cut\":\"NJet>=2\"}},"
+                         "\"jagged_cut\":{\"Muon_Px\":{\"cut\":[\"Muon_Px > 0\",\"any\"]}}}";
+    workflow *wf = load_wf(",\"max_jagged_length\":2,\"shuffle\":false", pp_doc);
+    CHECK(wf);
+    mlhep_err e;
+    preproc *pp;
+    CHECKF(specs_preproc(wf, &pp, &e) == 0 && pp, "%s", e.msg);
+    specs *sp;
+    CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    /* independent count: read NJet and Muon_Px directly */
+    rootfile *f;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/uproot-HZZ.root", root_dir);
+    CHECK(rootfile_open(p, &f, &e) == 0);
+    ttree *t;
+    CHECK(ttree_open(f, "events", &t, &e) == 0);
+    column nj, mu, jp;
+    column_init(&nj);
+    column_init(&mu);
+    column_init(&jp);
+    CHECK(basket_read(f, ttree_branch(t, "NJet"), 0, t->entries, &nj, NULL, &e) == 0);
+    CHECK(basket_read(f, ttree_branch(t, "Muon_Px"), 0, t->entries, &mu, NULL, &e) == 0);
+    CHECK(basket_read(f, ttree_branch(t, "Jet_Px"), 0, t->entries, &jp, NULL, &e) == 0);
+    int64_t pass = 0;
+    double first_sum = NAN;
+    for (int64_t i = 0; i < t->entries; i++) {
+        int anypos = 0;
+        for (int64_t j = mu.offsets[i]; j < mu.offsets[i + 1]; j++)
+            anypos |= ((float *)mu.values)[j] > 0;
+        if (((int32_t *)nj.values)[i] >= 2 && anypos) {
+            if (pass == 0) {
+                first_sum = 0;
+                for (int64_t j = jp.offsets[i]; j < jp.offsets[i + 1]; j++)
+                    first_sum += ((float *)jp.values)[j];
+            }
+            pass++;
+        }
+    }
+    CHECKF(sp->events[0] == pass, "%lld vs %lld", (long long)sp->events[0], (long long)pass);
+    CHECK(pass > 0 && pass < 2421);
+    int ks = specs_find(sp, "jet_sum");
+    CHECK(ks >= 0 && !sp->feat[ks].jagged && sp->feat[ks].is_new);
+    dataset *ds;
+    CHECK(dataset_open(wf, pp, sp, &ds, &e) == 0);
+    ds_chunk c;
+    CHECK(dataset_next(ds, &c, &e) == 1);
+    /* first row of file 0 is the first passing event; its jet_sum de-normalised */
+    int off = 0;
+    for (int i = 0; i < ks; i++)
+        off += sp->feat[i].len;
+    double v = c.x[off] * (sp->feat[ks].max - sp->feat[ks].min) + sp->feat[ks].min;
+    CHECK_NEAR(v, first_sum, 1e-3 * (1 + fabs(first_sum)));
+    dataset_free(ds);
+    column_free(&nj);
+    column_free(&mu);
+    column_free(&jp);
+    ttree_free(t);
+    rootfile_close(f);
+    specs_free(sp);
+    preproc_free(pp);
+    workflow_free(wf);
+}
+
+TEST(bad_inputs_are_reported)
+{
+    workflow *wf = load_wf("", "{\"flat_cut\":{\"NJet\":{\"cut\":\"NJett>=2\"}}}");
+    CHECK(wf);
+    mlhep_err e;
+    preproc *pp;
+    CHECK(specs_preproc(wf, &pp, &e) != 0);
+    CHECKF(strstr(e.msg, "NJett") && strstr(e.msg, "column"), "%s", e.msg);
+    workflow_free(wf);
+    wf = load_wf_sel("\"NJet\",\"nope\"", "", NULL);
+    CHECK(wf);
+    {
+        specs *sp;
+        CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == MLHEP_ENOTFOUND);
+        CHECKF(strstr(e.msg, "'nope'"), "%s", e.msg);
+        workflow_free(wf);
+    }
+}
+
+int main(void)
+{
+    RUN(specs_match_oracle);
+    RUN(rows_reproduce_oracle_values);
+    RUN(nevts_shuffle_and_split);
+    RUN(preproc_cuts_and_new_branches);
+    RUN(bad_inputs_are_reported);
+    return test_summary();
+}
