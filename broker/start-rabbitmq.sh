@@ -10,7 +10,8 @@
 # Optional environment: MLHEP_DELIVERY_LIMIT (x-delivery-limit of jobs.train, default 3),
 # ERL_EPMD_PORT (a private epmd port; the caller starts that epmd), MLHEP_RABBITMQ_NODE
 # (node name, default mlhep<PORT>@localhost), MLHEP_RABBITMQ_DIST_PORT (Erlang
-# distribution port, default PORT+20000).
+# distribution port, default PORT+20000), MLHEP_RABBITMQ_BIND (address the AMQP listener
+# binds, default 127.0.0.1; 0.0.0.0 or a host address for a broker on its own host).
 #
 # Runs /usr/lib/rabbitmq/bin/rabbitmq-server directly as root with HOME=STATE_DIR (the
 # /usr/sbin wrappers would `su rabbitmq` and log to /var/log/rabbitmq), so the Erlang
@@ -33,6 +34,7 @@ ADMIN_PW=$(pw admin MLHEP_BROKER_ADMIN_PASSWORD)
 SUB_PW=$(pw submitter MLHEP_BROKER_SUBMITTER_PASSWORD)
 WORK_PW=$(pw worker MLHEP_BROKER_WORKER_PASSWORD)
 LIMIT=${MLHEP_DELIVERY_LIMIT:-3}
+BIND=${MLHEP_RABBITMQ_BIND:-127.0.0.1}
 DIST=${MLHEP_RABBITMQ_DIST_PORT:-$((PORT + 20000))}
 [ "$DIST" -le 65535 ] || DIST=$((PORT - 20000))
 
@@ -54,7 +56,7 @@ with os.fdopen(fd, "w") as f:
 PY
 
 cat > "$T/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$PORT
+listeners.tcp.default = $BIND:$PORT
 load_definitions = $T/definitions.json
 log.console = false
 log.file.level = info
@@ -67,7 +69,7 @@ CONF
 [ -f "$T/advanced.config" ] || echo "[]." > "$T/advanced.config"
 cd "$T"   # a failed boot leaves erl_crash.dump in the CWD
 export HOME=$T RABBITMQ_CONF_ENV_FILE=/dev/null \
-  RABBITMQ_NODENAME=${MLHEP_RABBITMQ_NODE:-mlhep$PORT@localhost} RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+  RABBITMQ_NODENAME=${MLHEP_RABBITMQ_NODE:-mlhep$PORT@localhost} RABBITMQ_NODE_IP_ADDRESS=$BIND \
   RABBITMQ_NODE_PORT=$PORT RABBITMQ_DIST_PORT=$DIST RABBITMQ_CONFIG_FILE=$T/rabbitmq.conf \
   RABBITMQ_ADVANCED_CONFIG_FILE=$T/advanced.config RABBITMQ_ENABLED_PLUGINS_FILE=$T/enabled_plugins \
   RABBITMQ_MNESIA_BASE=$T/mnesia RABBITMQ_LOG_BASE=$T/log RABBITMQ_PID_FILE=$T/rabbit.pid

@@ -27,6 +27,7 @@ static const struct key keys[] = {
     {"amqp_user", K_STR, OFF(amqp_user), 0, 0, 0},
     {"amqp_password", K_STR, OFF(amqp_password), 1, 0, 0},
     {"amqp_vhost", K_STR, OFF(amqp_vhost), 0, 0, 0},
+    {"amqp_heartbeat", K_INT, OFF(amqp_heartbeat), 0, 0, 3600},
     {"redis_host", K_STR, OFF(redis_host), 0, 0, 0},
     {"redis_port", K_INT, OFF(redis_port), 0, 1, 65535},
     {"redis_user", K_STR, OFF(redis_user), 0, 0, 0},
@@ -235,6 +236,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->jwt_leeway = 30;
     c->jwt_queue_grace = 86400;
     c->amqp_port = 5672;
+    c->amqp_heartbeat = 30;
     c->redis_port = 6379;
     c->heartbeat_interval = 5;
     c->lease_ttl = 0; /* derived below unless set */

@@ -11,6 +11,9 @@
  *   amqp_url            amqp://user:pass@host:port/vhost; fills the amqp_* keys below
  *   amqp_host [127.0.0.1]  amqp_port [5672]  amqp_user [""]  amqp_password [""]
  *   amqp_vhost [mlhep]
+ *   amqp_heartbeat [30]   seconds between AMQP heartbeats; the broker drops (and requeues the
+ *                         unacked job of) a worker it has not heard from for ~2 heartbeats;
+ *                         0 disables
  *   redis_host [127.0.0.1] redis_port [6379] redis_user [""] redis_password [""]
  *   artifact_dir [./mlhep-artifacts]  root of the artifact store (per-user subdirs)
  *   data_roots [""]       colon-separated directories local input files must lie under
@@ -49,6 +52,7 @@ typedef struct mlhep_config {
     char *amqp_user;
     char *amqp_password;
     char *amqp_vhost;
+    int amqp_heartbeat;
     char *redis_host;
     int redis_port;
     char *redis_user;

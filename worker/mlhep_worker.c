@@ -58,6 +58,13 @@ typedef struct worker {
     jobstore *js;     /* main thread */
     jobstore *js_job; /* job thread */
     int consuming_jobs;
+    /* Redis unreachable: consumers are cancelled (nothing is taken, acked or dead-lettered
+     * on a guess) and Redis is probed with backoff; a job delivery that arrived meanwhile
+     * is held unacked (a requeue would count against the queue's delivery limit). */
+    int store_down;
+    double store_probe_at, store_backoff;
+    amqpc_delivery held;
+    int holding;
 } worker;
 
 typedef struct run {
@@ -183,18 +190,24 @@ static void *job_thread(void *arg)
 
 /* ---- broker plumbing --------------------------------------------------------------- */
 
+static int consume_aux(worker *w, mlhep_err *e)
+{
+    int rc = amqpc_consume(w->mq, CH_AUX, "jobs.registry", "reg", 32, e);
+    if (!rc)
+        rc = amqpc_consume(w->mq, CH_AUX, "jobs.control", "ctl", 32, e);
+    if (!rc)
+        rc = amqpc_consume(w->mq, CH_AUX, "jobs.dead", "dead", 8, e);
+    return rc;
+}
+
 static int setup_channels(worker *w, mlhep_err *e)
 {
     w->consuming_jobs = 0;
     int rc = amqpc_channel_open(w->mq, CH_JOBS, e);
     if (!rc)
         rc = amqpc_channel_open(w->mq, CH_AUX, e);
-    if (!rc)
-        rc = amqpc_consume(w->mq, CH_AUX, "jobs.registry", "reg", 32, e);
-    if (!rc)
-        rc = amqpc_consume(w->mq, CH_AUX, "jobs.control", "ctl", 32, e);
-    if (!rc)
-        rc = amqpc_consume(w->mq, CH_AUX, "jobs.dead", "dead", 8, e);
+    if (!rc && !w->store_down) /* else consume_aux once Redis is back */
+        rc = consume_aux(w, e);
     return rc;
 }
 
@@ -245,6 +258,25 @@ static void settle(worker *w, amqpc_delivery *d, int how /* 0 ack, 1 requeue, 2 
         wlog(w, "cannot settle delivery: %s", e.msg);
 }
 
+/* Redis unreachable: stop consuming until a probe succeeds (see worker.store_down). */
+static void store_went_down(worker *w, const char *why)
+{
+    if (w->store_down)
+        return;
+    w->store_down = 1;
+    w->store_backoff = 0.2;
+    w->store_probe_at = job_now() + w->store_backoff;
+    wlog(w, "status store unavailable (%s): pausing consumption until Redis answers", why);
+    if (!amqpc_is_open(w->mq))
+        return;
+    mlhep_err e;
+    amqpc_cancel(w->mq, CH_AUX, "reg", &e);
+    amqpc_cancel(w->mq, CH_AUX, "ctl", &e);
+    amqpc_cancel(w->mq, CH_AUX, "dead", &e);
+    if (w->consuming_jobs && amqpc_cancel(w->mq, CH_JOBS, "job", &e) == 0)
+        w->consuming_jobs = 0;
+}
+
 /* ---- auxiliary queues ------------------------------------------------------------ */
 
 static void handle_registry(worker *w, amqpc_delivery *d)
@@ -256,14 +288,22 @@ static void handle_registry(worker *w, amqpc_delivery *d)
          * which the queue-expiry grace relies on): forged or stale messages leave no
          * trace in the owner's list */
         auth_result ar;
+        int rc = 0;
         if (auth_check(w->auth, j.token, (int64_t)job_now(), AUTH_SCOPE_SUBMIT, &ar, &e) != 0)
             wlog(w, "registry: job %s not registered: %s", j.id, e.msg);
         else if (strcmp(ar.user, j.user) != 0)
             wlog(w, "registry: job %s not registered: token of '%s' used for user '%s'", j.id,
                  ar.user, j.user);
-        else if (jobstore_register(w->js, &j, &e) < 0)
-            wlog(w, "cannot register job %s: %s", j.id, e.msg);
+        else
+            rc = jobstore_register(w->js, &j, &e);
         job_clear(&j);
+        if (rc == MLHEP_ENET) {
+            settle(w, d, 1); /* jobs.registry has no delivery limit */
+            store_went_down(w, e.msg);
+            return;
+        }
+        if (rc < 0)
+            wlog(w, "cannot register job: %s", e.msg);
     } else {
         wlog(w, "registry: dropping undecodable message: %s", e.msg);
     }
@@ -285,6 +325,13 @@ static void handle_control(worker *w, amqpc_delivery *d)
     } else {
         /* keys live under the token's user: another user's job is simply not found */
         int rc = jobstore_cancel(w->js, who, id, &e);
+        if (rc == MLHEP_ENET) {
+            memset(token, 0, strlen(token));
+            free(token);
+            settle(w, d, 1);
+            store_went_down(w, e.msg);
+            return;
+        }
         const char *what = rc == JS_CANCELLED   ? "cancelled (was queued)"
                            : rc == JS_REQUESTED ? "cancel requested (running)"
                            : rc == JS_MISSING   ? "no such job for this user"
@@ -335,6 +382,12 @@ static void handle_dead(worker *w, amqpc_delivery *d)
     if (rc == JS_OK) {
         jobstore_log(w->js, j.user, j.id, -1, reason, &e);
         wlog(w, "job %s: %s", j.id, reason);
+    } else if (rc == MLHEP_ENET) {
+        /* not recorded: keep the message (jobs.dead has no delivery limit) */
+        job_clear(&j);
+        settle(w, d, 1);
+        store_went_down(w, e.msg);
+        return;
     } else if (rc < 0) {
         wlog(w, "job %s: cannot record dead-lettering: %s", j.id, e.msg);
     }
@@ -415,8 +468,20 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
              w->cfg->jwt_queue_grace);
     jobstore_take tk;
     int deliveries = (int)r->d.delivery_count + 1;
-    if (jobstore_take_lease(w->js, &r->j, w->cfg->worker_id, w->cfg->lease_ttl,
-                            w->cfg->max_deliveries, deliveries, &tk, &e)) {
+    int trc = jobstore_take_lease(w->js, &r->j, w->cfg->worker_id, w->cfg->lease_ttl,
+                                  w->cfg->max_deliveries, deliveries, &tk, &e);
+    if (trc == MLHEP_ENET && !w->holding) {
+        /* Redis away: hold the delivery unacked and retry once Redis answers; a
+         * requeue would count against the delivery limit and could dead-letter it */
+        wlog(w, "job %s: cannot take lease (%s); holding the delivery until Redis is back",
+             r->j.id, e.msg);
+        w->held = r->d;
+        w->holding = 1;
+        memset(&r->d, 0, sizeof r->d);
+        store_went_down(w, e.msg);
+        goto drop;
+    }
+    if (trc) {
         wlog(w, "job %s: cannot take lease (%s); requeueing", r->j.id, e.msg);
         settle(w, &r->d, 1);
         goto drop;
@@ -544,6 +609,10 @@ static void finish_job(worker *w, run *r)
                 wlog(w, "job %s: lease lost or store failed before publishing (%s): discarding "
                      "this attempt's artifacts", id, beat < 0 ? e.msg : "lease lost");
                 artifacts_remove(r->tmpdir, &e);
+                /* the lease could not be confirmed (Redis away): give the job back rather
+                 * than ack it unrecorded; a stale connection's delivery is ignored anyway */
+                if (beat < 0)
+                    settle_how = 1;
             }
         }
     } else {
@@ -599,9 +668,37 @@ static int run_worker(worker *w)
                 w->consuming_jobs = 0;
             }
         }
+        if (stopping && w->holding) {
+            settle(w, &w->held, 1);
+            amqpc_delivery_free(&w->held);
+            w->holding = 0;
+        }
         if (stopping && !cur)
             return 0;
         mlhep_err e;
+        if (w->store_down && job_now() >= w->store_probe_at) {
+            if (jobstore_worker_alive(w->js, w->cfg->worker_id, w->cfg->lease_ttl, &e) == 0) {
+                w->store_down = 0;
+                wlog(w, "status store reachable again: resuming");
+                if (amqpc_is_open(w->mq) && consume_aux(w, &e))
+                    wlog(w, "cannot resume the auxiliary consumers: %s", e.msg);
+            } else {
+                w->store_backoff = w->store_backoff * 2 > 2 ? 2 : w->store_backoff * 2;
+                w->store_probe_at = job_now() + w->store_backoff;
+            }
+        }
+        if (w->holding && !w->store_down && !cur && !stopping) {
+            amqpc_delivery held = w->held;
+            w->holding = 0;
+            memset(&w->held, 0, sizeof w->held);
+            if (held.generation != amqpc_generation(w->mq)) {
+                wlog(w, "held delivery belongs to a lost connection: the broker redelivers it");
+            } else {
+                start_job(w, &held, &cur);
+                last_beat = job_now();
+            }
+            amqpc_delivery_free(&held); /* no-op if start_job took it */
+        }
         int rc = AMQPC_TIMEOUT;
         amqpc_delivery d;
         if (!amqpc_is_open(w->mq))
@@ -609,7 +706,8 @@ static int run_worker(worker *w)
         if (!amqpc_is_open(w->mq)) {
             struct timespec ts = {0, 50 * 1000 * 1000};
             nanosleep(&ts, NULL);
-        } else if (!cur && !stopping && !w->consuming_jobs && start_jobs_consumer(w, &e)) {
+        } else if (!cur && !stopping && !w->consuming_jobs && !w->store_down && !w->holding &&
+                   start_jobs_consumer(w, &e)) {
             wlog(w, "cannot consume jobs.train: %s", e.msg);
         } else {
             /* sleep until the broker sends something or the job finishes */
@@ -729,7 +827,7 @@ int main(int argc, char **argv)
         }
     }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
-                      cfg.amqp_vhost, 30, 5000};
+                      cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};
     if (depthq) {
         uint32_t msgs = 0, cons = 0;
         int rc = amqpc_connect(&w.mq, &p, &e);
@@ -786,6 +884,8 @@ int main(int argc, char **argv)
         rc = run_worker(&w);
         wlog(&w, "stopped");
     }
+    if (w.holding)
+        amqpc_delivery_free(&w.held);
     amqpc_close(w.mq);
     jobstore_close(w.js);
     jobstore_close(w.js_job);

@@ -166,7 +166,10 @@ echo $! > "$S/pids/epmd.pid"
 
 # --- Redis with ACL users: admin (ops), worker (read-write mlhep:*), u-NAME read-only
 {
-    echo "user default off"
+    # not `default off`: Redis 7.0 replays the AOF's MULTI/EXEC blocks (our multi-key Lua
+    # scripts) as the default user and silently drops them when it has no rights
+    # (redis/redis#14541), losing every job record at restart; so it gets the admin password
+    echo "user default on >$(cat "$S/secrets/redis-admin.pw") ~* &* +@all"
     echo "user admin on >$(cat "$S/secrets/redis-admin.pw") ~* &* +@all"
     echo "user worker on >$(cat "$S/secrets/redis-worker.pw") resetkeys ~mlhep:* resetchannels -@all +@read +@write +@scripting +ping +auth +hello -@dangerous"
     for u in "${users[@]}"; do

@@ -26,6 +26,7 @@ static void clear_env(void)
 {
     unsetenv("MLHEP_CONFIG");
     unsetenv("MLHEP_AMQP_PORT");
+    unsetenv("MLHEP_AMQP_HEARTBEAT");
     unsetenv("MLHEP_AMQP_PASSWORD");
     unsetenv("MLHEP_REDIS_PASSWORD_FILE");
     unsetenv("MLHEP_AUTH_MODE");
@@ -39,6 +40,7 @@ TEST(defaults)
     CHECK(config_load(&c, NULL, &e) == 0);
     CHECK(c.amqp_port == 5672 && c.redis_port == 6379 && !strcmp(c.amqp_vhost, "mlhep"));
     CHECK(!strcmp(c.auth_mode, "jwt") && c.test_hooks == 0 && c.max_deliveries == 5);
+    CHECK(c.amqp_heartbeat == 30);
     CHECK_NEAR(c.lease_ttl, 3 * c.heartbeat_interval, 1e-9);
     config_free(&c);
 }
@@ -54,12 +56,14 @@ TEST(file_env_and_secret_file)
              pwp);
     write_file("c.conf", buf, cfgp, sizeof cfgp);
     setenv("MLHEP_AMQP_PORT", "6000", 1);
+    setenv("MLHEP_AMQP_HEARTBEAT", "2", 1);
     mlhep_config c;
     mlhep_err e;
     CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
     CHECK(!strcmp(c.amqp_host, "broker.example") && !strcmp(c.amqp_user, "sub"));
     CHECK(!strcmp(c.amqp_password, "p%40ss") && !strcmp(c.amqp_vhost, "vh"));
     CHECK(c.amqp_port == 6000); /* environment wins over the file */
+    CHECK(c.amqp_heartbeat == 2);
     CHECK(!strcmp(c.redis_password, "s3cret-redis"));
     CHECK(!strcmp(c.auth_mode, "dev"));
     CHECK_NEAR(c.lease_ttl, 1.5, 1e-9);
@@ -84,6 +88,8 @@ TEST(bad_configs_refused)
         "amqp_prot = 1\n",                 /* typo: unknown key */
         "amqp_port = 0\n",                 /* out of range */
         "amqp_port = 12ab\n",              /* not a number */
+        "amqp_heartbeat = -1\n",
+        "amqp_heartbeat = 3601\n",
         "heartbeat_interval = -1\n",
         "just a line\n",
         "auth_mode = none\n",
