@@ -1,7 +1,7 @@
 /* specs_merge.h - combines specs computed per file (or per group of files) into the specs
  * of the whole workflow, as if specs_compute had streamed every file in one pass.
  *
- * It is the reduce step of the fanned-out specs pass (README-ops.md, "Large jobs"): each
+ * It is the reduce step of the fanned-out specs pass (README.md ("Operating mlhep"), "Large jobs"): each
  * worker runs specs_compute over a workflow restricted to its part of the files, and the
  * coordinator merges the parts in file order. Per feature:
  *   min = min of the mins, max = max of the maxes, count = sum of the counts;
