@@ -92,7 +92,7 @@ done
 sec=$TMP/secrets; mkdir -p "$sec"; for n in broker-worker redis-worker; do echo x > "$sec/$n.pw"; done
 "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["mlhep.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm.conf"
 for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
-    sed "s#/etc/mlhep/secrets/#$sec/#" "$c" > "$TMP/check.conf"
+    sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/check.conf"
     if out=$(env -u MLHEP_CONFIG "$REL/mlhep-worker" --config "$TMP/check.conf" --print-config 2>&1); then
         ok "config accepted by mlhep-worker: ${c#$T/}"
     else
@@ -107,17 +107,21 @@ unex=
 for k in $keys; do grep -qE "^#? ?$k(_file)? =" "$D/config/mlhep.conf.example" || unex="$unex $k"; done
 [ -z "$unex" ] && ok "mlhep.conf.example shows every key" || bad "mlhep.conf.example complete" "missing:$unex"
 
-# mlhep-infer accepts the example JWT verifier configuration (unknown keys are refused)
+# mlhep-infer accepts both config files too, token verifier (jwt_* keys) included: with a
+# real public key in place and nothing listening on the broker port, its --check must fail
+# on the connection (exit 1), not on the configuration (exit 3)
 if [ -x "$REL/mlhep-infer" ]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/k.pem" 2>/dev/null &&
-        openssl pkey -in "$TMP/k.pem" -pubout -out "$TMP/pub.pem" 2>/dev/null
-    sed "s#/etc/mlhep/jwt-public.pem#$TMP/pub.pem#" "$D/config/auth.json.example" > "$TMP/auth.json"
+        openssl pkey -in "$TMP/k.pem" -pubout -out "$sec/jwt-public.pem" 2>/dev/null
     mkdir -p "$TMP/art"
-    printf 'amqp_port = 1\nauth_mode = jwt\njwt_issuer = x\njwt_public_key = %s\nartifact_dir = %s\n' "$TMP/pub.pem" "$TMP/art" > "$TMP/infer.conf"
-    out=$(env -u MLHEP_CONFIG timeout 20 "$REL/mlhep-infer" --config "$TMP/infer.conf" --auth "$TMP/auth.json" --check 2>&1); rc=$?
-    # with nothing listening on port 1 the check fails to connect (1), not on the configuration (3)
-    if [ $rc = 1 ] && ! echo "$out" | grep -q 'auth'; then ok "auth.json.example accepted by mlhep-infer (then: $(echo "$out" | head -1 | cut -c1-60)...)"
-    else bad "auth.json.example accepted by mlhep-infer" "exit $rc: $out"; fi
+    for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
+        sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#/etc/mlhep/jwt-public.pem#$sec/jwt-public.pem#" \
+            -e "s#^amqp_host = .*#amqp_host = 127.0.0.1#" -e "s#^amqp_port = .*#amqp_port = 1#" \
+            -e "s#^artifact_dir = .*#artifact_dir = $TMP/art#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/infer.conf"
+        out=$(env -u MLHEP_CONFIG timeout 20 "$REL/mlhep-infer" --config "$TMP/infer.conf" --check 2>&1); rc=$?
+        if [ $rc = 1 ] && echo "$out" | grep -q 'connect'; then ok "config accepted by mlhep-infer (verifier loaded): ${c#$T/}"
+        else bad "config accepted by mlhep-infer: ${c#$T/}" "exit $rc: $out"; fi
+    done
 fi
 
 # ---- ports and paths ------------------------------------------------------------------------
@@ -243,7 +247,7 @@ for name in ("mlhep-worker", "mlhep-infer"):
     for p in ("readinessProbe", "livenessProbe"):
         cmd = c[p]["exec"]["command"]
         assert cmd[0].endswith("/" + name) and "--check" in cmd, (name, p, cmd)
-        assert c.get("args", [])[:2] == ["--config", "/etc/mlhep/mlhep.conf"], (name, c.get("args"))
+        assert c.get("args", []) == ["--config", "/etc/mlhep/mlhep.conf"], (name, c.get("args"))
 so = by[("ScaledObject", "mlhep-worker")]["spec"]
 assert so["scaleTargetRef"]["name"] == "mlhep-worker"
 t = so["triggers"][0]
