@@ -11,6 +11,7 @@
 
 #include "dataset.h"
 #include "featmap.h"
+#include "feathist.h"
 #include "gbdt.h"
 #include "metrics.h"
 #include "mlp.h"
@@ -19,8 +20,6 @@
 #include "specs.h"
 #include "svgplot.h"
 
-#define HIST_BINS 40
-#define HIST_MAX_FEATURES 64
 #define ROC_POINTS 200
 
 /* Growable arrays of (score, label) for exact AUCs over a whole epoch. */
@@ -75,9 +74,8 @@ typedef struct run {
     epoch_rec *ep;
     int nep, capep;
     int stopped;
-    /* per-feature histograms (signal/background) when params.hist */
-    double *hist_sig, *hist_bkg;
-    int nhist;
+    /* per-feature histograms per class when params.hist (first pass over the data) */
+    feathist *fh;
     /* buffers */
     float *tx, *ty, *vx, *vy, *pred;
     size_t bufrows;
@@ -162,34 +160,6 @@ static int split_chunk(run *r, const ds_chunk *c, size_t *ntr, size_t *nva, mlhe
     return 0;
 }
 
-/* Per-feature signal/background histograms of the normalised values (first epoch). */
-static void fill_hists(run *r, const ds_chunk *c)
-{
-    if (!r->hist_sig)
-        return;
-    double lo = r->wf->params.normalisation == WF_NORM_STANDARD ? -4 : 0;
-    double hi = r->wf->params.normalisation == WF_NORM_STANDARD ? 4 : 1;
-    size_t w = (size_t)c->width;
-    int off = 0;
-    for (int f = 0; f < r->nhist; f++) {
-        int len = r->sp->feat[f].len;
-        double *hs = r->hist_sig + (size_t)f * HIST_BINS, *hb = r->hist_bkg + (size_t)f * HIST_BINS;
-        for (size_t i = 0; i < c->nrows; i++) {
-            double *h = c->y[i] > 0.5f ? hs : hb;
-            for (int k = 0; k < len; k++) {
-                size_t at = i * w + (size_t)(off + k);
-                if (c->mask[at])
-                    continue;
-                int b = (int)((c->x[at] - lo) / (hi - lo) * HIST_BINS);
-                if (b < 0) b = 0;
-                if (b >= HIST_BINS) b = HIST_BINS - 1;
-                h[b] += 1;
-            }
-        }
-        off += len;
-    }
-}
-
 /* Loss, accuracy, AUC of probabilities p against labels y. */
 static void eval_binary(const float *y, const float *p, size_t n, double *loss, double *acc, double *auc)
 {
@@ -212,8 +182,8 @@ static int mlp_epoch_pass(run *r, mlp *m, int epoch, int epochs, scores *tr, sco
     int chunkno = 0;
     (void)chunk_index;
     while ((got = dataset_next(r->ds, &c, e)) == 1) {
-        if (epoch == 1 && r->hist_sig)
-            fill_hists(r, &c);
+        if (epoch == 1 && r->fh)
+            feathist_fill(r->fh, &c);
         size_t nt, nv;
         if (split_chunk(r, &c, &nt, &nv, e))
             return e->code;
@@ -384,8 +354,8 @@ static int train_gbdt(run *r, gbdt_model **out, gbdt_history *hist, mlhep_err *e
     int got;
     int64_t rows = 0;
     while (!rc && (got = dataset_next(r->ds, &c, e)) == 1) {
-        if (r->hist_sig)
-            fill_hists(r, &c);
+        if (r->fh)
+            feathist_fill(r->fh, &c);
         size_t nt, nv;
         if ((rc = split_chunk(r, &c, &nt, &nv, e)))
             break;
@@ -543,29 +513,11 @@ static int final_reports(run *r, const float *vs, const float *vy, size_t nv, co
             rc = write_svg(dir, "scores.svg", svg, len, svgplot_hists(&o, edges, 50, h, 2, 1, &svg, &len, e), e);
     }
     json_object_set_new(mj, "final", fin);
-    /* per-feature histograms */
-    if (!rc && r->hist_sig) {
-        char hd[4200];
-        snprintf(hd, sizeof hd, "%s/hist", dir);
-        if (mkdir(hd, 0755) != 0 && errno != EEXIST)
-            rc = err_set(e, MLHEP_EIO, "cannot create %s", hd);
-        double lo = r->wf->params.normalisation == WF_NORM_STANDARD ? -4 : 0;
-        double hi = r->wf->params.normalisation == WF_NORM_STANDARD ? 4 : 1;
-        double edges[HIST_BINS + 1];
-        svgplot_edges_uniform(lo, hi, HIST_BINS, edges);
-        for (int f = 0; f < r->nhist && !rc; f++) {
-            svgplot_hist h[2] = {{"signal", r->hist_sig + (size_t)f * HIST_BINS},
-                                 {"background", r->hist_bkg + (size_t)f * HIST_BINS}};
-            char title[300], name[300];
-            snprintf(title, sizeof title, "%s (normalised)", r->sp->feat[f].name);
-            snprintf(name, sizeof name, "hist/%s.svg", r->sp->feat[f].name);
-            for (char *p = name + 5; *p; p++)
-                if (*p == '/')
-                    *p = '_';
-            svgplot_opts o = {.title = title, .xlabel = r->sp->feat[f].name, .ylabel = "density"};
-            svg = NULL;
-            rc = write_svg(dir, name, svg, len, svgplot_hists(&o, edges, HIST_BINS, h, 2, 1, &svg, &len, e), e);
-        }
+    /* per-feature histograms, in the directory params.hist names */
+    if (!rc && r->fh) {
+        char hd[4400];
+        snprintf(hd, sizeof hd, "%s/%s", dir, r->wf->params.hist);
+        rc = feathist_write(r->fh, hd, NULL, e);
     }
     if (!rc) {
         char path[4200], tmp[4300];
@@ -635,15 +587,8 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
         rc = err_set(e, MLHEP_EINVAL, "no events left after the cuts: nothing to train on");
         goto out;
     }
-    if (wf->params.hist) {
-        r.nhist = (int)(r.sp->nfeat < HIST_MAX_FEATURES ? r.sp->nfeat : HIST_MAX_FEATURES);
-        r.hist_sig = calloc((size_t)r.nhist * HIST_BINS, sizeof(double));
-        r.hist_bkg = calloc((size_t)r.nhist * HIST_BINS, sizeof(double));
-        if (!r.hist_sig || !r.hist_bkg) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            goto out;
-        }
-    }
+    if (wf->params.hist && (rc = feathist_new(wf, r.sp, &r.fh, e)))
+        goto out;
     if ((rc = dataset_open(wf, r.pp, r.sp, &r.ds, e)))
         goto out;
     if (is_gbdt) {
@@ -715,8 +660,7 @@ out:
     specs_free(r.sp);
     preproc_free(r.pp);
     free(r.ep);
-    free(r.hist_sig);
-    free(r.hist_bkg);
+    feathist_free(r.fh);
     free(r.tx); free(r.ty); free(r.vx); free(r.vy); free(r.pred);
     return rc;
 }

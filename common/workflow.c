@@ -227,6 +227,10 @@ static int load_params(const json_t *pj, wf_params *p, mlhep_err *e)
     }
     if ((x = json_object_get(P, "hist")) && !json_is_false(x)) {
         const char *h = json_is_string(x) ? json_string_value(x) : "hists";
+        if (!strcmp(h, ".") || !strcmp(h, "..")) {
+            rc = err_set(e, MLHEP_EINVAL, "params.hist: '%s' must name a sub-directory of the output (e.g. \"hists\")", h);
+            goto done;
+        }
         if (*h && !(p->hist = strdup(h))) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             goto done;

@@ -5,7 +5,9 @@
  * Runs the specs pass (or reuses DIR/specs.json when its fingerprint matches the
  * inputs), then writes every chunk as DIR/chunk_NNNN_{x,mask,y,ids,file,entry,split}.npy
  * plus DIR/specs.json and DIR/columns.txt (the name of each row column), so PyTorch or
- * Keras users can train on mlhep's rows directly. Progress: a line per step (a bar on a
+ * Keras users can train on mlhep's rows directly. With params.hist, DIR/<hist>/ gets one
+ * SVG histogram per feature (signal vs background, or one curve per class) and an
+ * index.html showing them all. Progress: a line per step (a bar on a
  * TTY). Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "feathist.h"
 #include "jsonschema.h"
 #include "npy.h"
 #include "specs.h"
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
     preproc *pp = NULL;
     specs *sp = NULL;
     dataset *ds = NULL;
+    feathist *fh = NULL;
     char path[4200];
     int tty = isatty(2);
     double t0 = now();
@@ -149,6 +153,8 @@ int main(int argc, char **argv)
     fclose(cf);
     if (dataset_open(wf, pp, sp, &ds, &e))
         goto fail;
+    if (wf->params.hist && feathist_new(wf, sp, &fh, &e))
+        goto fail;
     ds_chunk c;
     long nchunk = 0;
     int64_t rows = 0;
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
             if (npy_write(path, out[k].descr, out[k].data, out[k].elem, c.nrows, out[k].cols, out[k].ndim, &e))
                 goto fail;
         }
+        if (fh)
+            feathist_fill(fh, &c);
         rows += (int64_t)c.nrows;
         if (!tty)
             fprintf(stderr, "chunk %ld: %zu rows\n", nchunk, c.nrows);
@@ -181,11 +189,19 @@ int main(int argc, char **argv)
     double t2 = now();
     fprintf(stderr, "wrote %ld chunks, %lld rows x %d to %s (%.2f s, %.0f events/s)\n", nchunk, (long long)rows,
             sp->width, outdir, t2 - t1, rows / (t2 - t1 > 0 ? t2 - t1 : 1));
+    if (fh) {
+        size_t nplots;
+        snprintf(path, sizeof path, "%s/%s", outdir, wf->params.hist);
+        if (feathist_write(fh, path, &nplots, &e))
+            goto fail;
+        fprintf(stderr, "hist: %zu feature histograms in %s (open %s/index.html)\n", nplots, path, path);
+    }
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "mlhep-prep: %s\n", e.msg);
 done:
+    feathist_free(fh);
     dataset_free(ds);
     specs_free(sp);
     preproc_free(pp);

@@ -327,6 +327,11 @@ TEST(labels_and_structure_refused)
     CHECK(refuse("{\"name\":\"t\",", &o, MLHEP_EFORMAT, "workflow: not valid JSON: line 1"));
     CHECK(refuse("{\"name\":\"t\",\"name\":\"u\",\"files\":[]}", &o, MLHEP_EFORMAT, "duplicate"));
     CHECK(refuse("[]", &o, MLHEP_EINVAL, "workflow: /: expected object, got array"));
+    CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],"
+                 "\"params\":{\"hist\":\"..\"}}", &o, MLHEP_EINVAL,
+                 "params.hist: '..' must name a sub-directory of the output"));
+    CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],"
+                 "\"params\":{\"hist\":\"a/b\"}}", &o, MLHEP_EINVAL, "/params/hist"));
 }
 
 TEST(urls)
