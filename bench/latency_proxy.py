@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """latency_proxy.py - a TCP forwarder adding a fixed one-way delay in each direction.
 
-   latency_proxy.py LISTEN_PORT TARGET_PORT DELAY_MS
+   latency_proxy.py LISTEN_PORT TARGET_PORT DELAY_MS [LISTEN_HOST [TARGET_HOST]]
 
 Used by bench_remote.sh when tc netem is not available (kernels without sch_netem):
 every chunk read from one side is written to the other DELAY_MS later, in order, so
 a request/response round trip costs 2 x DELAY_MS like a netem delay on both veth
-ends. Bandwidth is not limited. Prints "ready" once listening."""
+ends. Bandwidth is not limited. Prints "ready" once listening. Hosts default to
+127.0.0.1 (tests/netns/lib.sh's nn_latency runs it on a namespace host's address)."""
 import asyncio
 import sys
 
@@ -27,9 +28,9 @@ async def pump(reader, writer, delay):
     loop.call_later(delay, writer.close)
 
 
-async def handle(cr, cw, target, delay):
+async def handle(cr, cw, thost, target, delay):
     try:
-        ur, uw = await asyncio.open_connection("127.0.0.1", target)
+        ur, uw = await asyncio.open_connection(thost, target)
     except OSError:
         cw.close()
         return
@@ -38,7 +39,9 @@ async def handle(cr, cw, target, delay):
 
 async def main():
     listen, target, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000.0
-    srv = await asyncio.start_server(lambda r, w: handle(r, w, target, delay), "127.0.0.1", listen)
+    lhost = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+    thost = sys.argv[5] if len(sys.argv) > 5 else "127.0.0.1"
+    srv = await asyncio.start_server(lambda r, w: handle(r, w, thost, target, delay), lhost, listen)
     print("ready", flush=True)
     async with srv:
         await srv.serve_forever()

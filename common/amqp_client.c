@@ -301,6 +301,94 @@ int amqpc_publish(amqpc *c, int ch, const char *exchange, const char *rkey, cons
     }
 }
 
+int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey,
+                        const void *const *bodies, const size_t *lens, const char *const *ids,
+                        size_t n, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc || n == 0)
+        return rc;
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof props);
+    uint64_t first = c->published[ch] + 1;
+    for (size_t i = 0; i < n; i++) {
+        props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+        props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+        props.content_type = amqp_cstring_bytes("application/json");
+        if (ids && ids[i]) {
+            props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+            props.message_id = amqp_cstring_bytes(ids[i]);
+        }
+        amqp_bytes_t b = {lens[i], (void *)bodies[i]};
+        int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
+                                    amqp_cstring_bytes(rkey), 1, 0, &props, b);
+        if (st != AMQP_STATUS_OK)
+            return lib_err(c, st, "publish", e);
+        if (c->confirm[ch])
+            c->published[ch]++;
+    }
+    if (!c->confirm[ch])
+        return 0;
+    uint64_t last = c->published[ch];
+    unsigned char *acked = calloc(n, 1);
+    if (!acked)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t nacked = 0;
+    int returned = 0;
+    rc = 0;
+    while (nacked < n && !rc) {
+        amqp_frame_t f;
+        struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+        int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT) {
+            rc = err_set(e, MLHEP_ENET, "broker: no publisher confirm within %d ms for %zu of %zu "
+                         "messages", c->timeout_ms, n - nacked, n);
+            break;
+        }
+        if (st != AMQP_STATUS_OK) {
+            rc = lib_err(c, st, "waiting for publisher confirms", e);
+            break;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            uint64_t lo = a->multiple ? first : a->delivery_tag, hi = a->delivery_tag;
+            for (uint64_t t = lo < first ? first : lo; t <= hi && t <= last; t++)
+                if (!acked[t - first]) {
+                    acked[t - first] = 1;
+                    nacked++;
+                }
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD:
+            rc = err_set(e, MLHEP_ENET, "broker refused a message of the batch (nack)");
+            break;
+        case AMQP_BASIC_RETURN_METHOD: {
+            amqp_message_t m;
+            amqp_read_message(c->conn, f.channel, &m, 0);
+            amqp_destroy_message(&m);
+            returned = 1;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            rc = channel_closed(c, &f, "publish", e);
+            break;
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            rc = connection_closed(c, &f, "publish", e);
+            break;
+        default:
+            break;
+        }
+    }
+    free(acked);
+    if (!rc && returned)
+        rc = err_set(e, MLHEP_ENOTFOUND, "broker: messages to exchange '%s' with routing key '%s' "
+                     "were not routed to any queue (broker definitions not loaded?)", exchange, rkey);
+    return rc;
+}
+
 int amqpc_consume(amqpc *c, int ch, const char *queue, const char *tag, int prefetch, mlhep_err *e)
 {
     int rc = need_open(c, ch, e);
@@ -371,6 +459,64 @@ static void copy_bytes(amqp_bytes_t b, char *out, size_t outsz)
     out[n] = '\0';
 }
 
+static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
+{
+    if (m->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+        copy_bytes(m->properties.message_id, d->message_id, sizeof d->message_id);
+    if (m->properties._flags & AMQP_BASIC_HEADERS_FLAG) {
+        const amqp_table_t *h = &m->properties.headers;
+        d->delivery_count = field_int(table_get(h, "x-delivery-count"));
+        field_str(table_get(h, "x-first-death-reason"), d->death_reason, sizeof d->death_reason);
+        const amqp_field_value_t *xd = table_get(h, "x-death");
+        if (xd && xd->kind == AMQP_FIELD_KIND_ARRAY && xd->value.array.num_entries > 0 &&
+            xd->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
+            const amqp_table_t *t0 = &xd->value.array.entries[0].value.table;
+            if (!d->death_reason[0])
+                field_str(table_get(t0, "reason"), d->death_reason, sizeof d->death_reason);
+            d->death_count = field_int(table_get(t0, "count"));
+        }
+    }
+    d->body = m->body.bytes;
+    d->len = m->body.len;
+}
+
+int amqpc_get(amqpc *c, int ch, const char *queue, amqpc_delivery *d, mlhep_err *e)
+{
+    memset(d, 0, sizeof *d);
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_maybe_release_buffers(c->conn);
+    amqp_rpc_reply_t r = amqp_basic_get(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(queue), 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL)
+        return rpc_check(c, r, "basic.get", e);
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+        return AMQPC_TIMEOUT;
+    if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+        return err_set(e, MLHEP_ENET, "basic.get: unexpected reply 0x%08x", (unsigned)r.reply.id);
+    amqp_basic_get_ok_t *ok = r.reply.decoded;
+    d->channel = ch;
+    d->tag = ok->delivery_tag;
+    d->redelivered = ok->redelivered;
+    d->generation = c->generation;
+    struct priv *p = calloc(1, sizeof *p);
+    if (!p) {
+        amqp_basic_nack(c->conn, (amqp_channel_t)ch, d->tag, 0, 1);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    r = amqp_read_message(c->conn, (amqp_channel_t)ch, &p->env.message, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        free(p);
+        memset(d, 0, sizeof *d);
+        return rpc_check(c, r, "basic.get (message body)", e);
+    }
+    p->env.channel = (amqp_channel_t)ch;
+    p->env.delivery_tag = d->tag;
+    fill_from_message(d, &p->env.message);
+    d->priv_ = p;
+    return 0;
+}
+
 int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
 {
     memset(d, 0, sizeof *d);
@@ -389,23 +535,7 @@ int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
         d->generation = c->generation;
         d->redelivered = env->redelivered;
         copy_bytes(env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
-        if (env->message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-            copy_bytes(env->message.properties.message_id, d->message_id, sizeof d->message_id);
-        if (env->message.properties._flags & AMQP_BASIC_HEADERS_FLAG) {
-            const amqp_table_t *h = &env->message.properties.headers;
-            d->delivery_count = field_int(table_get(h, "x-delivery-count"));
-            field_str(table_get(h, "x-first-death-reason"), d->death_reason, sizeof d->death_reason);
-            const amqp_field_value_t *xd = table_get(h, "x-death");
-            if (xd && xd->kind == AMQP_FIELD_KIND_ARRAY && xd->value.array.num_entries > 0 &&
-                xd->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
-                const amqp_table_t *t0 = &xd->value.array.entries[0].value.table;
-                if (!d->death_reason[0])
-                    field_str(table_get(t0, "reason"), d->death_reason, sizeof d->death_reason);
-                d->death_count = field_int(table_get(t0, "count"));
-            }
-        }
-        d->body = env->message.body.bytes;
-        d->len = env->message.body.len;
+        fill_from_message(d, &env->message);
         d->priv_ = p;
         return 0;
     }

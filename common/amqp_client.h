@@ -75,6 +75,20 @@ int amqpc_confirm_select(amqpc *c, int channel, mlhep_err *e);
 int amqpc_publish(amqpc *c, int channel, const char *exchange, const char *routing_key,
                   const void *body, size_t len, const char *message_id, mlhep_err *e);
 
+/* Publishes n persistent, mandatory messages (bodies[i], lens[i]; message ids may be
+ * NULL) and, in confirm mode, waits once for the broker's confirms of all of them (one
+ * round trip instead of n). Any nack or return fails the whole batch (some messages may
+ * then be queued: consumers must tolerate duplicates). */
+int amqpc_publish_batch(amqpc *c, int channel, const char *exchange, const char *routing_key,
+                        const void *const *bodies, const size_t *lens, const char *const *message_ids,
+                        size_t n, mlhep_err *e);
+
+/* basic.get: takes one message from queue with manual acknowledgement. Returns 0 with d
+ * filled (settle it with amqpc_ack/nack, release with amqpc_delivery_free),
+ * AMQPC_TIMEOUT if the queue is empty, or a negative error. Do not mix with amqpc_publish
+ * confirms on the same channel. */
+int amqpc_get(amqpc *c, int channel, const char *queue, amqpc_delivery *d, mlhep_err *e);
+
 /* Sets the per-consumer prefetch on the channel and starts consuming queue with manual
  * acknowledgements under consumer_tag. */
 int amqpc_consume(amqpc *c, int channel, const char *queue, const char *consumer_tag,

@@ -41,6 +41,8 @@ static const struct key keys[] = {
     {"auth_mode", K_STR, OFF(auth_mode), 0, 0, 0},
     {"test_hooks", K_INT, OFF(test_hooks), 0, 0, 1},
     {"schemas_dir", K_STR, OFF(schemas_dir), 0, 0, 0},
+    {"fanout_min_files", K_INT, OFF(fanout_min_files), 0, 0, 1000000},
+    {"fanout_split_mb", K_INT, OFF(fanout_split_mb), 0, 0, 1000000},
     {"jwt_alg", K_STR, OFF(jwt_alg), 0, 0, 0},
     {"jwt_public_key", K_STR, OFF(jwt_public_key), 0, 0, 0},
     {"jwt_jwks", K_STR, OFF(jwt_jwks), 0, 0, 0},
@@ -241,6 +243,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->heartbeat_interval = 5;
     c->lease_ttl = 0; /* derived below unless set */
     c->max_deliveries = 5;
+    c->fanout_min_files = 2;
+    c->fanout_split_mb = 256;
     return rc ? MLHEP_ENOMEM : 0;
 }
 

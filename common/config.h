@@ -25,6 +25,12 @@
  *   auth_mode [jwt]       "dev" accepts tokens `dev:<user>` (development only)
  *   test_hooks [0]        1 lets trivial jobs crash the worker on request (tests only)
  *   schemas_dir [""]      directory of the JSON schemas ("" = jschema_find_dir's search)
+ *   fanout_min_files [2]  worker: a training job with at least this many input files fans
+ *                         its specs pass out as sub-tasks (queue jobs.specs, fanout.h);
+ *                         0 = never (every job's specs pass runs on its own worker)
+ *   fanout_split_mb [256] worker: a local input file larger than this many MiB is split
+ *                         into sub-tasks of about this size (whole units of
+ *                         SPECS_UNIT_ENTRIES entries); 0 = one sub-task per file
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
  *                         usually given as jwt_secret_file; development)
@@ -66,6 +72,8 @@ typedef struct mlhep_config {
     char *auth_mode;
     int test_hooks;
     char *schemas_dir;
+    int fanout_min_files;
+    int fanout_split_mb;
     char *jwt_alg;
     char *jwt_public_key;
     char *jwt_jwks;

@@ -598,3 +598,146 @@ int jobstore_logs(jobstore *js, const char *user, const char *id, json_t **out, 
     freeReplyObject(r);
     return 0;
 }
+
+/* ---- results of a fanned-out specs pass -------------------------------------------- */
+
+#define PARTS_TTL "86400"
+
+static int parts_key(const char *user, const char *id, long long lease, char *out, size_t outsz,
+                     mlhep_err *e)
+{
+    if (!job_user_valid(user))
+        return err_set(e, MLHEP_EINVAL, "invalid user name");
+    if (!job_id_valid(id))
+        return err_set(e, MLHEP_EINVAL, "invalid job id (expected 32 lower-case hex digits)");
+    snprintf(out, outsz, "mlhep:u:%s:specs:%s:%lld", user, id, lease);
+    return 0;
+}
+
+static int parts_write(jobstore *js, const char *verb, const char *user, const char *id,
+                       long long lease, const char *field, const char *value, mlhep_err *e)
+{
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {verb, key, field, value};
+    size_t lens[] = {strlen(verb), strlen(key), strlen(field), strlen(value)};
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "store specs result of job %s", id);
+    freeReplyObject(r);
+    const char *argv2[] = {"EXPIRE", key, PARTS_TTL};
+    size_t lens2[] = {6, strlen(key), strlen(PARTS_TTL)};
+    if (!(r = cmd(js, 3, argv2, lens2, e)))
+        return err_prefix(e, "store specs result of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_part_put(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *field, const char *value, mlhep_err *e)
+{
+    if (!strcmp(field, "error"))
+        return err_set(e, MLHEP_EINVAL, "'error' is not a part name");
+    return parts_write(js, "HSET", user, id, lease, field, value, e);
+}
+
+int jobstore_part_fail(jobstore *js, const char *user, const char *id, long long lease,
+                       const char *reason, mlhep_err *e)
+{
+    return parts_write(js, "HSETNX", user, id, lease, "error", reason, e);
+}
+
+int jobstore_parts_status(jobstore *js, const char *user, const char *id, long long lease,
+                          long long *nparts, char *why, size_t whysz, mlhep_err *e)
+{
+    *nparts = 0;
+    if (whysz)
+        why[0] = '\0';
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HLEN", key};
+    size_t lens[] = {4, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "specs results of job %s", id);
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    const char *argv2[] = {"HGET", key, "error"};
+    size_t lens2[] = {4, strlen(key), 5};
+    if (!(r = cmd(js, 3, argv2, lens2, e)))
+        return err_prefix(e, "specs results of job %s", id);
+    if (r->type == REDIS_REPLY_STRING) {
+        snprintf(why, whysz, "%.*s", (int)r->len, r->str);
+        n--;
+    }
+    freeReplyObject(r);
+    *nparts = n;
+    return 0;
+}
+
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
+                       json_t **out, mlhep_err *e)
+{
+    *out = NULL;
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HGETALL", key};
+    size_t lens[] = {7, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "specs results of job %s", id);
+    json_t *o = json_object();
+    for (size_t i = 0; o && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(k->len < 63 ? k->len : 63), k->str);
+        json_object_set_new(o, name, json_stringn(v->str, v->len));
+    }
+    freeReplyObject(r);
+    if (!o)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    *out = o;
+    return 0;
+}
+
+int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
+                        mlhep_err *e)
+{
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"DEL", key};
+    size_t lens[] = {3, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "drop specs results of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_lease_current(jobstore *js, const char *user, const char *id, long long lease,
+                           mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HMGET", k.job, "state", "lease"};
+    size_t lens[] = {5, strlen(k.job), 5, 5};
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "lease of job %s", id);
+    int cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && str_eq(r->element[0], "running") &&
+              r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == lease;
+    freeReplyObject(r);
+    return cur;
+}

@@ -98,6 +98,30 @@ int jobstore_finish(jobstore *js, const char *user, const char *id, long long le
  * (JS_REQUESTED), terminal -> JS_REFUSED, no record -> JS_MISSING. */
 int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e);
 
+/* ---- results of a fanned-out specs pass (fanout.h) -------------------------------------
+ *   mlhep:u:<user>:specs:<id>:<lease>   hash: sub-task number -> part JSON, and the field
+ *                                       "error" -> the first failure's reason; TTL 1 day
+ * Keyed by the coordinator's lease, so sub-tasks of an older attempt write where nobody
+ * reads. Writing a part twice stores the same value (idempotent). */
+int jobstore_part_put(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *field, const char *value, mlhep_err *e);
+/* Records a failure; only the first one is kept (HSETNX). */
+int jobstore_part_fail(jobstore *js, const char *user, const char *id, long long lease,
+                       const char *reason, mlhep_err *e);
+/* Number of parts stored (not counting "error") and the error, if any, into why
+ * (empty string when none). */
+int jobstore_parts_status(jobstore *js, const char *user, const char *id, long long lease,
+                          long long *nparts, char *why, size_t whysz, mlhep_err *e);
+/* *out: new JSON object field -> string of every stored part. */
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
+                       json_t **out, mlhep_err *e);
+int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
+                        mlhep_err *e);
+/* 1 if the job is `running` under exactly this lease, 0 if not (finished, cancelled,
+ * taken again, missing), negative on error. */
+int jobstore_lease_current(jobstore *js, const char *user, const char *id, long long lease,
+                           mlhep_err *e);
+
 /* Marks the worker process alive for ttl seconds. */
 int jobstore_worker_alive(jobstore *js, const char *worker, double ttl, mlhep_err *e);
 

@@ -244,7 +244,9 @@ static int run_training(const workflow *w, const pipeline_env *env, const pipeli
     train_opts o = {.outdir = dir,
                     .nthreads = env->nthreads > 0 ? env->nthreads : 2,
                     .progress = on_train,
-                    .ctx = &b};
+                    .ctx = &b,
+                    .specs_fn = cb ? cb->specs : NULL,
+                    .specs_ctx = cb ? cb->ctx : NULL};
     char line[256];
     snprintf(line, sizeof line, "training %s: %zu input file(s), model %s", w->name, w->nfiles,
              json_string_value(json_object_get(w->model, "type")) ? json_string_value(json_object_get(w->model, "type")) : "keras");

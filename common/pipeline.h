@@ -75,6 +75,9 @@ typedef struct pipeline_progress {
     double loss, val_loss, val_auc; /* NAN when unknown */
 } pipeline_progress;
 
+struct preproc;
+struct specs;
+
 typedef struct pipeline_callbacks {
     /* Called once per step. Return 0 to go on, nonzero to stop: pipeline_run then
      * returns PIPELINE_STOPPED promptly. May be NULL. */
@@ -82,6 +85,10 @@ typedef struct pipeline_callbacks {
     /* A line for the job's log. May be NULL. */
     void (*log)(void *ctx, const char *line);
     void *ctx;
+    /* Optional: the specs pass of a training job done elsewhere (train_opts.specs_fn,
+     * same contract, PIPELINE_STOPPED for a stop). May be NULL. */
+    int (*specs)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
+                 mlhep_err *e);
 } pipeline_callbacks;
 
 /* Validates j->workflow again (pipeline_validate with env) and runs the job, writing

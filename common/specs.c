@@ -274,131 +274,501 @@ int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
     return 0;
 }
 
-typedef struct acc {
-    long double sum, sumsq;
-} acc;
+static const char *jstr(json_t *o, const char *k);
+
+/* ---- the pass in parts ------------------------------------------------------------
+ * Sums of values and of squares are long doubles accumulated per block, the block sums
+ * added into one sum per accumulation unit (SPECS_UNIT_ENTRIES entries of one file),
+ * and the unit sums added into the workflow's sum in (file, unit) order. That order is
+ * the same whether one process streams every file (specs_compute) or sub-tasks compute
+ * the units on several workers and the folder adds them (fanout.h), so both give
+ * bit-identical specs. */
+
+static int64_t units_of(int64_t entries)
+{
+    return entries <= 0 ? 0 : (entries + SPECS_UNIT_ENTRIES - 1) / SPECS_UNIT_ENTRIES;
+}
+
+void specs_part_free(specs_part *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nfeat; i++) {
+        free(p->feat[i].len_hist);
+        free(p->feat[i].sum);
+        free(p->feat[i].sumsq);
+    }
+    free(p->feat);
+    free(p);
+}
+
+static specs_part *part_new(const specs *plan, size_t file, int64_t unit0, int64_t nunits)
+{
+    specs_part *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->file = file;
+    p->unit0 = unit0;
+    p->nunits = nunits;
+    p->nfeat = plan->nfeat;
+    p->feat = calloc(plan->nfeat + 1, sizeof *p->feat);
+    if (!p->feat) {
+        free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < plan->nfeat; i++) {
+        specs_part_feat *f = &p->feat[i];
+        f->min = INFINITY;
+        f->max = -INFINITY;
+        f->sum = calloc((size_t)nunits + 1, sizeof *f->sum);
+        f->sumsq = calloc((size_t)nunits + 1, sizeof *f->sumsq);
+        if (!f->sum || !f->sumsq ||
+            (plan->feat[i].jagged && !(f->len_hist = calloc(SPECS_LEN_BINS, sizeof *f->len_hist)))) {
+            p->nfeat = i + 1;
+            specs_part_free(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
+                       int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
+                       specs_part **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (file >= wf->nfiles || unit0 < 0)
+        return err_set(e, MLHEP_EINVAL, "specs part: file %zu / unit %lld out of range", file,
+                       (long long)unit0);
+    int *colidx = calloc(plan->nfeat + 1, sizeof *colidx);
+    if (!colidx)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < plan->nfeat; i++)
+        colidx[i] = column_of(plan, pp, &plan->feat[i]);
+    evsource *src;
+    int rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread,
+                           pp, 2, &src, e);
+    if (rc) {
+        free(colidx);
+        return rc;
+    }
+    int64_t n = evsource_entries(src), nu = units_of(n);
+    if (unit0 > nu || (unit0 == nu && nu > 0)) {
+        evsource_free(src);
+        free(colidx);
+        return err_set(e, MLHEP_EINVAL, "file %s: unit %lld is past its %lld entries",
+                       wf->files[file].path, (long long)unit0, (long long)n);
+    }
+    if (nunits < 0 || unit0 + nunits > nu)
+        nunits = nu - unit0;
+    specs_part *p = part_new(plan, file, unit0, nunits);
+    if (!p) {
+        evsource_free(src);
+        free(colidx);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    p->entries = n;
+    int64_t first = unit0 * SPECS_UNIT_ENTRIES, last = (unit0 + nunits) * SPECS_UNIT_ENTRIES;
+    if (last > n)
+        last = n;
+    for (int64_t a = first; a < last && !rc; a += BLOCK) {
+        int64_t u = (a - first) / SPECS_UNIT_ENTRIES;
+        int64_t b = a + BLOCK < last ? a + BLOCK : last;
+        evblock blk;
+        rc = evsource_read(src, a, b, &blk, e);
+        if (rc)
+            break;
+        for (size_t i = 0; i < plan->nfeat; i++) {
+            const specs_feature *ft = &plan->feat[i];
+            specs_part_feat *pf = &p->feat[i];
+            const expr_column *c = &blk.cols[colidx[i]];
+            double mn = pf->min, mx = pf->max;
+            long double sum = 0, sq = 0;
+            int64_t cnt = 0;
+            for (size_t k = 0; k < blk.n; k++) {
+                if (!blk.mask[k])
+                    continue;
+                size_t lo = ft->jagged ? (size_t)c->offsets[k] : k;
+                size_t hi = ft->jagged ? (size_t)c->offsets[k + 1] : k + 1;
+                if (ft->jagged) {
+                    size_t len = hi - lo;
+                    pf->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
+                    if ((int)len > pf->max_len)
+                        pf->max_len = (int)len;
+                }
+                for (size_t j = lo; j < hi; j++) {
+                    double v = c->values[j];
+                    if (isnan(v))
+                        continue;
+                    if (v < mn) mn = v;
+                    if (v > mx) mx = v;
+                    sum += v;
+                    sq += (long double)v * v;
+                    cnt++;
+                }
+            }
+            pf->min = mn;
+            pf->max = mx;
+            pf->sum[u] += sum;
+            pf->sumsq[u] += sq;
+            pf->count += cnt;
+        }
+        for (size_t k = 0; k < blk.n; k++)
+            p->events += blk.mask[k];
+        if (progress)
+            progress(pctx, file, wf->nfiles, b - first, last - first);
+    }
+    evsource_free(src);
+    free(colidx);
+    if (rc) {
+        specs_part_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+struct specs_folder {
+    specs *s;             /* the plan being filled (owned until finish) */
+    long double *sum, *sumsq;
+    size_t next_file;     /* the part expected next: file and first unit */
+    int64_t next_unit;
+    int64_t file_units;   /* units of next_file (-1: not known yet) */
+};
+
+void specs_folder_free(specs_folder *f)
+{
+    if (!f)
+        return;
+    specs_free(f->s);
+    free(f->sum);
+    free(f->sumsq);
+    free(f);
+}
+
+int specs_folder_new(const workflow *wf, specs *plan, specs_folder **out, mlhep_err *e)
+{
+    *out = NULL;
+    specs_folder *f = calloc(1, sizeof *f);
+    if (!f) {
+        specs_free(plan);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    f->s = plan;
+    f->file_units = -1;
+    specs *s = plan;
+    int rc = specs_fingerprint(wf, s->fingerprint, e);
+    s->nfiles = wf->nfiles;
+    s->files = calloc(wf->nfiles + 1, sizeof *s->files);
+    s->entries = calloc(wf->nfiles + 1, sizeof *s->entries);
+    s->events = calloc(wf->nfiles + 1, sizeof *s->events);
+    f->sum = calloc(s->nfeat + 1, sizeof *f->sum);
+    f->sumsq = calloc(s->nfeat + 1, sizeof *f->sumsq);
+    if (!rc && (!s->files || !s->entries || !s->events || !f->sum || !f->sumsq))
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < wf->nfiles && !rc; i++)
+        if (!(s->files[i] = strdup(wf->files[i].path)))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->nfeat && !rc; i++) {
+        specs_feature *ft = &s->feat[i];
+        ft->min = INFINITY;
+        ft->max = -INFINITY;
+        if (ft->jagged && !ft->len_hist && !(ft->len_hist = calloc(SPECS_LEN_BINS, sizeof *ft->len_hist)))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    if (rc) {
+        specs_folder_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int specs_folder_add(specs_folder *f, const specs_part *p, mlhep_err *e)
+{
+    specs *s = f->s;
+    if (p->nfeat != s->nfeat)
+        return err_set(e, MLHEP_EINVAL, "specs part of file %zu has %zu features, the plan %zu",
+                       p->file, p->nfeat, s->nfeat);
+    if (p->file != f->next_file || p->unit0 != f->next_unit)
+        return err_set(e, MLHEP_EINVAL, "specs part out of order: file %zu unit %lld, expected file "
+                       "%zu unit %lld", p->file, (long long)p->unit0, f->next_file,
+                       (long long)f->next_unit);
+    int64_t nu = units_of(p->entries);
+    if (p->nunits < 0 || p->unit0 + p->nunits > nu || (f->file_units >= 0 && f->file_units != nu))
+        return err_set(e, MLHEP_EINVAL, "specs part of file %zu: units %lld+%lld do not fit the "
+                       "file's %lld entries", p->file, (long long)p->unit0, (long long)p->nunits,
+                       (long long)p->entries);
+    s->entries[p->file] = p->entries;
+    s->events[p->file] += p->events;
+    s->total_events += p->events;
+    for (size_t i = 0; i < s->nfeat; i++) {
+        specs_feature *ft = &s->feat[i];
+        const specs_part_feat *pf = &p->feat[i];
+        if (pf->min < ft->min) ft->min = pf->min;
+        if (pf->max > ft->max) ft->max = pf->max;
+        ft->count += pf->count;
+        if (ft->jagged) {
+            if (!pf->len_hist)
+                return err_set(e, MLHEP_EINVAL, "specs part: jagged feature '%s' without length "
+                               "histogram", ft->name);
+            for (int b = 0; b < SPECS_LEN_BINS; b++)
+                ft->len_hist[b] += pf->len_hist[b];
+            if (pf->max_len > ft->max_len)
+                ft->max_len = pf->max_len;
+        }
+        for (int64_t u = 0; u < p->nunits; u++) {
+            f->sum[i] += pf->sum[u];
+            f->sumsq[i] += pf->sumsq[u];
+        }
+    }
+    f->next_unit = p->unit0 + p->nunits;
+    f->file_units = nu;
+    if (f->next_unit >= nu) {
+        f->next_file++;
+        f->next_unit = 0;
+        f->file_units = -1;
+    }
+    return 0;
+}
+
+int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_err *e)
+{
+    *out = NULL;
+    specs *s = f->s;
+    if (f->next_file != s->nfiles)
+        return err_set(e, MLHEP_EINVAL, "specs: parts cover %zu of %zu files", f->next_file, s->nfiles);
+    int width = 0;
+    for (size_t i = 0; i < s->nfeat; i++) {
+        specs_feature *ft = &s->feat[i];
+        if (ft->count == 0) {
+            ft->min = ft->max = ft->mean = ft->std = 0;
+        } else {
+            long double m = f->sum[i] / ft->count;
+            long double var = f->sumsq[i] / ft->count - m * m;
+            ft->mean = (double)m;
+            ft->std = var > 0 ? sqrt((double)var) : 0;
+        }
+        if (ft->jagged) {
+            int cap = user_cap(wf, ft->name);
+            if (cap > 0) {
+                ft->len = cap;
+            } else {
+                int64_t nev = 0, acc_ev = 0;
+                for (int b = 0; b < SPECS_LEN_BINS; b++)
+                    nev += ft->len_hist[b];
+                int L = 0;
+                while (L < SPECS_LEN_BINS - 1 && (acc_ev += ft->len_hist[L]) < (int64_t)ceil(0.995 * (double)nev))
+                    L++;
+                if (L > ft->max_len)
+                    L = ft->max_len;
+                if (L > SPECS_MAX_JAGGED_DEFAULT)
+                    L = SPECS_MAX_JAGGED_DEFAULT;
+                ft->len = L > 0 ? L : 1;
+            }
+        }
+        width += ft->len;
+    }
+    s->width = width;
+    *out = s;
+    f->s = NULL;
+    specs_folder_free(f);
+    return 0;
+}
 
 int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
                   mlhep_err *e)
 {
     *out = NULL;
-    specs *s;
-    int rc = specs_plan(wf, pp, &s, e);
+    specs *plan;
+    int rc = specs_plan(wf, pp, &plan, e);
     if (rc)
         return rc;
-    rc = specs_fingerprint(wf, s->fingerprint, e);
-    s->nfiles = wf->nfiles;
-    s->files = calloc(wf->nfiles + 1, sizeof *s->files);
-    s->entries = calloc(wf->nfiles + 1, sizeof *s->entries);
-    s->events = calloc(wf->nfiles + 1, sizeof *s->events);
-    acc *ac = calloc(s->nfeat + 1, sizeof *ac);
-    int *colidx = calloc(s->nfeat + 1, sizeof *colidx);
-    if (!s->files || !s->entries || !s->events || !ac || !colidx)
-        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-    for (size_t i = 0; i < s->nfeat && !rc; i++) {
-        specs_feature *ft = &s->feat[i];
-        ft->min = INFINITY;
-        ft->max = -INFINITY;
-        colidx[i] = column_of(s, pp, ft);
-        if (ft->jagged && !(ft->len_hist = calloc(SPECS_LEN_BINS, sizeof *ft->len_hist)))
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-    }
+    specs_folder *f;
+    if ((rc = specs_folder_new(wf, plan, &f, e)))
+        return rc;
+    const specs *pl = f->s;
     for (size_t fi = 0; fi < wf->nfiles && !rc; fi++) {
-        s->files[fi] = strdup(wf->files[fi].path);
-        evsource *src;
-        rc = evsource_open(wf->files[fi].path, wf->tree, (const char *const *)s->read, s->nread, pp, 2, &src, e);
-        if (rc)
-            break;
-        int64_t n = evsource_entries(src);
-        s->entries[fi] = n;
-        for (int64_t a = 0; a < n && !rc; a += BLOCK) {
-            evblock blk;
-            rc = evsource_read(src, a, a + BLOCK, &blk, e);
-            if (rc)
-                break;
-            for (size_t i = 0; i < s->nfeat; i++) {
-                specs_feature *ft = &s->feat[i];
-                const expr_column *c = &blk.cols[colidx[i]];
-                double mn = ft->min, mx = ft->max;
-                long double sum = 0, sq = 0;
-                int64_t cnt = 0;
-                for (size_t k = 0; k < blk.n; k++) {
-                    if (!blk.mask[k])
-                        continue;
-                    size_t lo = ft->jagged ? (size_t)c->offsets[k] : k;
-                    size_t hi = ft->jagged ? (size_t)c->offsets[k + 1] : k + 1;
-                    if (ft->jagged) {
-                        size_t len = hi - lo;
-                        ft->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
-                        if ((int)len > ft->max_len)
-                            ft->max_len = (int)len;
-                    }
-                    for (size_t j = lo; j < hi; j++) {
-                        double v = c->values[j];
-                        if (isnan(v))
-                            continue;
-                        if (v < mn) mn = v;
-                        if (v > mx) mx = v;
-                        sum += v;
-                        sq += (long double)v * v;
-                        cnt++;
-                    }
-                }
-                ft->min = mn;
-                ft->max = mx;
-                ac[i].sum += sum;
-                ac[i].sumsq += sq;
-                ft->count += cnt;
-            }
-            for (size_t k = 0; k < blk.n; k++)
-                s->events[fi] += blk.mask[k];
-            if (progress)
-                progress(pctx, fi, wf->nfiles, a + (int64_t)blk.n, n);
-        }
-        evsource_free(src);
-        s->total_events += s->events[fi];
+        specs_part *p;
+        rc = specs_part_compute(wf, pp, pl, fi, 0, -1, progress, pctx, &p, e);
+        if (!rc)
+            rc = specs_folder_add(f, p, e);
+        specs_part_free(p);
     }
-    if (!rc) {
-        int width = 0;
-        for (size_t i = 0; i < s->nfeat; i++) {
-            specs_feature *ft = &s->feat[i];
-            if (ft->count == 0) {
-                ft->min = ft->max = ft->mean = ft->std = 0;
-            } else {
-                long double m = ac[i].sum / ft->count;
-                long double var = ac[i].sumsq / ft->count - m * m;
-                ft->mean = (double)m;
-                ft->std = var > 0 ? sqrt((double)var) : 0;
-            }
-            if (ft->jagged) {
-                int cap = user_cap(wf, ft->name);
-                if (cap > 0) {
-                    ft->len = cap;
-                } else {
-                    int64_t nev = 0, acc_ev = 0;
-                    for (int b = 0; b < SPECS_LEN_BINS; b++)
-                        nev += ft->len_hist[b];
-                    int L = 0;
-                    while (L < SPECS_LEN_BINS - 1 && (acc_ev += ft->len_hist[L]) < (int64_t)ceil(0.995 * (double)nev))
-                        L++;
-                    if (L > ft->max_len)
-                        L = ft->max_len;
-                    if (L > SPECS_MAX_JAGGED_DEFAULT)
-                        L = SPECS_MAX_JAGGED_DEFAULT;
-                    ft->len = L > 0 ? L : 1;
-                }
-            }
-            width += ft->len;
-        }
-        s->width = width;
-    }
-    free(ac);
-    free(colidx);
     if (rc) {
-        specs_free(s);
+        specs_folder_free(f);
         return rc;
     }
-    *out = s;
+    return specs_folder_finish(f, wf, out, e);
+}
+
+/* ---- the part as JSON (a sub-task's result) -----------------------------------------
+ * {"format":"mlhep-specs-part", "version":1,
+ *  "file":  index of the file in the workflow,
+ *  "unit0": first accumulation unit, "nunits": units covered (SPECS_UNIT_ENTRIES each),
+ *  "entries": the file's raw entries, "events": events passing the cuts in these units,
+ *  "features": [ per plan feature, in plan order:
+ *     {"name", "min", "max": C99 hex floats ("%a", "inf"/"-inf" when no value),
+ *      "count", "max_len" (jagged),
+ *      "hist": jagged only: [[bin, count], ...] for the non-empty length bins,
+ *      "sum", "sumsq": per unit, long double hex floats ("%La") so the fold is exact}]}
+ * Floats travel as hex strings: decimal JSON numbers would round the long doubles. */
+
+static json_t *hexf(double v)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%a", v);
+    return json_string(b);
+}
+
+static json_t *hexl(long double v)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%La", v);
+    return json_string(b);
+}
+
+json_t *specs_part_to_json(const specs *plan, const specs_part *p)
+{
+    json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I}", "format", "mlhep-specs-part", "version",
+                          1, "file", (json_int_t)p->file, "unit0", (json_int_t)p->unit0, "nunits",
+                          (json_int_t)p->nunits, "entries", (json_int_t)p->entries, "events",
+                          (json_int_t)p->events);
+    json_t *fa = json_array();
+    if (!o || !fa) {
+        json_decref(o);
+        json_decref(fa);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->nfeat; i++) {
+        const specs_part_feat *pf = &p->feat[i];
+        json_t *f = json_object(), *su = json_array(), *sq = json_array();
+        json_object_set_new(f, "name", json_string(plan->feat[i].name));
+        json_object_set_new(f, "min", hexf(pf->min));
+        json_object_set_new(f, "max", hexf(pf->max));
+        json_object_set_new(f, "count", json_integer(pf->count));
+        if (pf->len_hist) {
+            json_t *h = json_array();
+            for (int b = 0; b < SPECS_LEN_BINS; b++)
+                if (pf->len_hist[b])
+                    json_array_append_new(h, json_pack("[i, I]", b, (json_int_t)pf->len_hist[b]));
+            json_object_set_new(f, "hist", h);
+            json_object_set_new(f, "max_len", json_integer(pf->max_len));
+        }
+        for (int64_t u = 0; u < p->nunits; u++) {
+            json_array_append_new(su, hexl(pf->sum[u]));
+            json_array_append_new(sq, hexl(pf->sumsq[u]));
+        }
+        json_object_set_new(f, "sum", su);
+        json_object_set_new(f, "sumsq", sq);
+        json_array_append_new(fa, f);
+    }
+    json_object_set_new(o, "features", fa);
+    return o;
+}
+
+static int get_hex(json_t *o, const char *k, long double *out)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    if (!s || !*s || strlen(s) > 60)
+        return -1;
+    char *end;
+    *out = strtold(s, &end);
+    return *end ? -1 : 0;
+}
+
+static int get_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int specs_part_from_json(const json_t *doc, const specs *plan, specs_part **out, mlhep_err *e)
+{
+    *out = NULL;
+    json_t *o = (json_t *)doc;
+    int64_t file, unit0, nunits, entries, events;
+    if (strcmp(jstr(o, "format"), "mlhep-specs-part") || json_integer_value(json_object_get(o, "version")) != 1)
+        return err_set(e, MLHEP_EINVAL, "specs part: not an mlhep-specs-part document (version 1)");
+    if (get_int(o, "file", 0, (int64_t)plan->nfiles - 1, &file) ||
+        get_int(o, "entries", 0, INT64_MAX / 2, &entries) ||
+        get_int(o, "unit0", 0, units_of(entries), &unit0) ||
+        get_int(o, "nunits", 0, units_of(entries) - unit0, &nunits) ||
+        get_int(o, "events", 0, entries, &events))
+        return err_set(e, MLHEP_EINVAL, "specs part: file, unit0, nunits, entries or events missing or "
+                       "out of range");
+    json_t *fa = json_object_get(o, "features");
+    if (json_array_size(fa) != plan->nfeat)
+        return err_set(e, MLHEP_EINVAL, "specs part: %zu features, the plan has %zu", json_array_size(fa),
+                       plan->nfeat);
+    specs_part *p = part_new(plan, (size_t)file, unit0, nunits);
+    if (!p)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    p->entries = entries;
+    p->events = events;
+    int rc = 0;
+    for (size_t i = 0; i < plan->nfeat && !rc; i++) {
+        json_t *f = json_array_get(fa, i);
+        specs_part_feat *pf = &p->feat[i];
+        long double mn, mx;
+        int64_t cnt, ml = 0;
+        json_t *su = json_object_get(f, "sum"), *sq = json_object_get(f, "sumsq");
+        if (strcmp(jstr(f, "name"), plan->feat[i].name) || get_hex(f, "min", &mn) ||
+            get_hex(f, "max", &mx) || get_int(f, "count", 0, INT64_MAX / 2, &cnt) ||
+            json_array_size(su) != (size_t)nunits || json_array_size(sq) != (size_t)nunits ||
+            (plan->feat[i].jagged && get_int(f, "max_len", 0, INT32_MAX, &ml))) {
+            rc = err_set(e, MLHEP_EINVAL, "specs part: feature %zu ('%s') is malformed or not the "
+                         "plan's '%s'", i, jstr(f, "name"), plan->feat[i].name);
+            break;
+        }
+        pf->min = (double)mn;
+        pf->max = (double)mx;
+        pf->count = cnt;
+        pf->max_len = (int)ml;
+        for (int64_t u = 0; u < nunits && !rc; u++) {
+            json_t *x = json_array_get(su, (size_t)u), *y = json_array_get(sq, (size_t)u);
+            char *end1 = NULL, *end2 = NULL;
+            const char *a = json_string_value(x), *b = json_string_value(y);
+            if (!a || !b || !*a || !*b)
+                rc = -1;
+            else {
+                pf->sum[u] = strtold(a, &end1);
+                pf->sumsq[u] = strtold(b, &end2);
+                if (*end1 || *end2)
+                    rc = -1;
+            }
+            if (rc)
+                rc = err_set(e, MLHEP_EINVAL, "specs part: feature '%s': bad sum of unit %lld",
+                             plan->feat[i].name, (long long)u);
+        }
+        if (pf->len_hist) {
+            json_t *h = json_object_get(f, "hist"), *bin;
+            size_t k;
+            if (!json_is_array(h))
+                rc = err_set(e, MLHEP_EINVAL, "specs part: jagged feature '%s' has no hist",
+                             plan->feat[i].name);
+            json_array_foreach(h, k, bin) {
+                if (rc)
+                    break;
+                json_t *bi = json_array_get(bin, 0), *bc = json_array_get(bin, 1);
+                if (json_array_size(bin) != 2 || !json_is_integer(bi) || !json_is_integer(bc) ||
+                    json_integer_value(bi) < 0 || json_integer_value(bi) >= SPECS_LEN_BINS ||
+                    json_integer_value(bc) < 0 || json_integer_value(bc) > entries)
+                    rc = err_set(e, MLHEP_EINVAL, "specs part: feature '%s': bad hist bin %zu",
+                                 plan->feat[i].name, k);
+                else
+                    pf->len_hist[json_integer_value(bi)] += json_integer_value(bc);
+            }
+        }
+    }
+    if (rc) {
+        specs_part_free(p);
+        return rc;
+    }
+    *out = p;
     return 0;
 }
 

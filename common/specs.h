@@ -69,6 +69,54 @@ typedef void (*specs_progress_fn)(void *ctx, size_t file, size_t nfiles, int64_t
 int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
                   mlhep_err *e);
 
+/* ---- the pass in parts (the unit of a fanned-out specs pass, see fanout.h) ----------
+ * Entries of a file are grouped into accumulation units of SPECS_UNIT_ENTRIES (a multiple
+ * of the 8192-entry read block). A part holds, for a run of consecutive units of one file,
+ * what the pass gathers: min, max, count, length histogram, and the sum and sum of
+ * squares of every unit separately. Folding parts in (file, unit) order gives exactly
+ * (bit for bit) what specs_compute gives, which is itself a fold of one part per file. */
+#define SPECS_UNIT_ENTRIES (2 * 8192)
+
+typedef struct specs_part_feat {
+    double min, max;        /* +inf / -inf when no value */
+    int64_t count;
+    int max_len;
+    int64_t *len_hist;      /* jagged: SPECS_LEN_BINS counts, else NULL */
+    long double *sum, *sumsq; /* nunits entries */
+} specs_part_feat;
+
+typedef struct specs_part {
+    size_t file;            /* index in the workflow's files */
+    int64_t unit0, nunits;  /* units covered */
+    int64_t entries;        /* the file's raw entries */
+    int64_t events;         /* entries passing the cuts in these units */
+    size_t nfeat;           /* = the plan's */
+    specs_part_feat *feat;
+} specs_part;
+
+/* Streams units [unit0, unit0 + nunits) of file `file` (nunits < 0 or past the end: to
+ * the end of the file) with plan's branches and features (plan from specs_plan on the
+ * whole workflow, pp from specs_preproc). *out freed with specs_part_free. */
+int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
+                       int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
+                       specs_part **out, mlhep_err *e);
+void specs_part_free(specs_part *p);
+
+/* The part as a JSON document (format described in specs.c) and back; from_json checks
+ * the document against plan (same features, in range) and refuses anything else. */
+json_t *specs_part_to_json(const specs *plan, const specs_part *p);
+int specs_part_from_json(const json_t *doc, const specs *plan, specs_part **out, mlhep_err *e);
+
+/* The reduce: specs_folder_new takes ownership of plan (freed on error too); parts are
+ * added in (file, unit) order covering every unit of every file once (anything else is
+ * refused); finish returns the workflow's specs (the folder is freed either way on
+ * success; on error call specs_folder_free). */
+typedef struct specs_folder specs_folder;
+int specs_folder_new(const workflow *wf, specs *plan, specs_folder **out, mlhep_err *e);
+int specs_folder_add(specs_folder *f, const specs_part *p, mlhep_err *e);
+int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_err *e);
+void specs_folder_free(specs_folder *f);
+
 /* Fingerprint of the inputs (hex sha256), as stored in specs.json. */
 int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e);
 

@@ -572,7 +572,9 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
         goto out;
     if (!(o->specs_cache && specs_load(o->specs_cache, fp, &r.sp, e) == 0)) {
         report(&r, "specs", 0, 0, 0, 0, NAN, NAN, NAN, "specs pass");
-        if ((rc = specs_compute(wf, r.pp, specs_progress, &r, &r.sp, e)))
+        if (o->specs_fn && (rc = o->specs_fn(o->specs_ctx, wf, r.pp, &r.sp, e)))
+            goto out;
+        if (!r.sp && !r.stopped && (rc = specs_compute(wf, r.pp, specs_progress, &r, &r.sp, e)))
             goto out;
     }
     if (r.stopped) {

@@ -28,6 +28,9 @@
 
 #define TRAIN_STOPPED 1
 
+struct preproc;
+struct specs;
+
 typedef struct train_progress {
     const char *phase;     /* "specs", "training", "export", "done" */
     double fraction;       /* 0..1 of the whole run */
@@ -47,6 +50,12 @@ typedef struct train_opts {
     train_progress_fn progress;
     void *ctx;
     const char *specs_cache;   /* optional specs.json to reuse when its fingerprint matches */
+    /* optional: computes the specs pass elsewhere (the worker's fan-out, fanout.h). Returns
+     * 0 with *out set, 0 with *out NULL (not done: compute here), TRAIN_STOPPED, or a
+     * negative error. */
+    int (*specs_fn)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
+                    mlhep_err *e);
+    void *specs_ctx;
 } train_opts;
 
 /* 0, TRAIN_STOPPED, or a negative MLHEP_E* with the message in e. */

@@ -311,7 +311,7 @@ int main(int argc, char **argv)
     const char *name = json_string_value(json_object_get(j.workflow, "name"));
     if (!quiet)
         fprintf(stderr, "mlhep-run: job %s (%s) -> %s\n", j.id, name ? name : "", outdir);
-    pipeline_callbacks cb = {on_step, on_log, &t};
+    pipeline_callbacks cb = {on_step, on_log, &t, NULL};
     rc = pipeline_run(&j, env, &cb, outdir, &e);
     if (t.drawn)
         fputc('\n', stderr);

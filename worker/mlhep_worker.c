@@ -15,11 +15,20 @@
  * exists yet; the delivery is acked after that. SIGTERM/SIGINT: the running job stops
  * at its next progress step, is put back to `queued` and nacked with requeue; the
  * worker then exits 0. A crash leaves the delivery unacked: the broker redelivers it,
- * and after x-delivery-limit returns dead-letters it. */
+ * and after x-delivery-limit returns dead-letters it.
+ *
+ * Fanned-out specs pass (fanout.h has the sub-task lifecycle): the job thread of a job with
+ * at least fanout_min_files files becomes the coordinator through the pipeline's specs
+ * hook. While the worker runs nothing, the main thread also consumes jobs.specs (third
+ * channel, prefetch 1) and runs each sub-task on a sub-task thread (with the job thread's
+ * Redis connection, idle then); a job delivery arriving meanwhile is held until the
+ * sub-task is done. Starting a job cancels that consumer, so a busy worker never sits on
+ * a sub-task (the coordinator takes sub-tasks itself while it waits). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,12 +43,14 @@
 #include "artifacts.h"
 #include "auth_glue.h"
 #include "config.h"
+#include "fanout.h"
 #include "job.h"
 #include "jobstore.h"
 #include "pipeline.h"
 
 #define CH_JOBS 1
 #define CH_AUX 2
+#define CH_SPECS 3
 
 enum { STOP_NONE = 0, STOP_CANCEL, STOP_LOST, STOP_SHUTDOWN };
 
@@ -58,6 +69,7 @@ typedef struct worker {
     jobstore *js;     /* main thread */
     jobstore *js_job; /* job thread */
     int consuming_jobs;
+    int consuming_specs;
     /* Redis unreachable: consumers are cancelled (nothing is taken, acked or dead-lettered
      * on a guess) and Redis is probed with backoff; a job delivery that arrived meanwhile
      * is held unacked (a requeue would count against the queue's delivery limit). */
@@ -175,15 +187,59 @@ static int job_step(void *ctx, const pipeline_progress *p)
     return atomic_load(&r->stop) != STOP_NONE;
 }
 
+/* fanout_job.step: the coordinator's progress ("specs k/N files") through job_step */
+static int fan_step(void *ctx, long long done, long long total, const char *msg)
+{
+    pipeline_progress p = {"specs", total > 0 ? 0.1 * (double)done / (double)total : 0, msg, -1,
+                           0, 0, NAN, NAN, NAN};
+    return job_step(ctx, &p);
+}
+
+/* pipeline_callbacks.specs: fan the specs pass out when the job has enough files */
+static int job_specs(void *ctx, const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
+{
+    run *r = ctx;
+    *out = NULL;
+    if (!fanout_wanted(r->w->cfg, wf))
+        return 0;
+    fanout_env fe = {r->w->cfg, r->w->env, r->w->js_job};
+    fanout_job fj = {r->j.id, r->j.user, r->lease, r->j.workflow, fan_step, job_logline, r};
+    return fanout_specs(&fe, &fj, wf, pp, out, e);
+}
+
 static void *job_thread(void *arg)
 {
     run *r = arg;
-    pipeline_callbacks cb = {job_step, job_logline, r};
+    pipeline_callbacks cb = {job_step, job_logline, r, job_specs};
     err_clear(&r->err);
     r->rc = pipeline_run(&r->j, r->w->env, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
     char one = 1;
     if (write(r->wake[1], &one, 1) < 0) { /* the main loop also polls `done` */
+    }
+    return NULL;
+}
+
+/* ---- sub-task thread ---------------------------------------------------------------- */
+
+typedef struct subrun {
+    worker *w;
+    amqpc_delivery d;
+    pthread_t th;
+    atomic_int done;
+    int rc;
+    int wake[2];
+    char info[1600];
+} subrun;
+
+static void *sub_thread(void *arg)
+{
+    subrun *s = arg;
+    fanout_env fe = {s->w->cfg, s->w->env, s->w->js_job};
+    s->rc = fanout_task_run(&fe, s->d.body, s->d.len, s->info, sizeof s->info);
+    atomic_store(&s->done, 1);
+    char one = 1;
+    if (write(s->wake[1], &one, 1) < 0) {
     }
     return NULL;
 }
@@ -203,9 +259,12 @@ static int consume_aux(worker *w, mlhep_err *e)
 static int setup_channels(worker *w, mlhep_err *e)
 {
     w->consuming_jobs = 0;
+    w->consuming_specs = 0;
     int rc = amqpc_channel_open(w->mq, CH_JOBS, e);
     if (!rc)
         rc = amqpc_channel_open(w->mq, CH_AUX, e);
+    if (!rc)
+        rc = amqpc_channel_open(w->mq, CH_SPECS, e);
     if (!rc && !w->store_down) /* else consume_aux once Redis is back */
         rc = consume_aux(w, e);
     return rc;
@@ -275,6 +334,8 @@ static void store_went_down(worker *w, const char *why)
     amqpc_cancel(w->mq, CH_AUX, "dead", &e);
     if (w->consuming_jobs && amqpc_cancel(w->mq, CH_JOBS, "job", &e) == 0)
         w->consuming_jobs = 0;
+    if (w->consuming_specs && amqpc_cancel(w->mq, CH_SPECS, "spec", &e) == 0)
+        w->consuming_specs = 0;
 }
 
 /* ---- auxiliary queues ------------------------------------------------------------ */
@@ -352,6 +413,18 @@ static void handle_dead(worker *w, amqpc_delivery *d)
 {
     job j;
     mlhep_err e;
+    int sub = fanout_task_dead(w->js, d->body, d->len, d->death_reason, &e);
+    if (sub == 1) {
+        wlog(w, "dead-letter: a specs sub-task (reason %s): its job fails",
+             d->death_reason[0] ? d->death_reason : "unknown");
+        settle(w, d, 0);
+        return;
+    }
+    if (sub < 0) {
+        settle(w, d, 1);
+        store_went_down(w, e.msg);
+        return;
+    }
     if (job_message_decode(d->body, d->len, &j, &e)) {
         wlog(w, "dead-letter: dropping undecodable message: %s", e.msg);
         settle(w, d, 0);
@@ -646,11 +719,81 @@ static void finish_job(worker *w, run *r)
     free(r);
 }
 
+/* ---- sub-tasks of fanned-out specs passes ------------------------------------------ */
+
+static int start_specs_consumer(worker *w, mlhep_err *e)
+{
+    if (w->consuming_specs)
+        return 0;
+    int rc = amqpc_consume(w->mq, CH_SPECS, FANOUT_QUEUE, "spec", 1, e);
+    if (!rc)
+        w->consuming_specs = 1;
+    return rc;
+}
+
+static void stop_specs_consumer(worker *w)
+{
+    mlhep_err e;
+    if (w->consuming_specs && amqpc_is_open(w->mq)) {
+        if (amqpc_cancel(w->mq, CH_SPECS, "spec", &e))
+            wlog(w, "cannot stop consuming %s: %s", FANOUT_QUEUE, e.msg);
+    }
+    w->consuming_specs = 0;
+}
+
+static void start_sub(worker *w, amqpc_delivery *d, subrun **out)
+{
+    *out = NULL;
+    subrun *s = calloc(1, sizeof *s);
+    if (!s) {
+        settle(w, d, 1);
+        return;
+    }
+    s->w = w;
+    s->d = *d; /* take ownership of the delivery */
+    memset(d, 0, sizeof *d);
+    wlog(w, "specs sub-task taken (message %s%s)", s->d.message_id[0] ? s->d.message_id : "?",
+         s->d.redelivered ? ", redelivered" : "");
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int prc = pipe2(s->wake, O_CLOEXEC | O_NONBLOCK);
+    if (prc == 0 && (prc = pthread_create(&s->th, NULL, sub_thread, s)) != 0) {
+        close(s->wake[0]);
+        close(s->wake[1]);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
+        wlog(w, "cannot start a sub-task thread; requeueing the sub-task");
+        settle(w, &s->d, 1);
+        amqpc_delivery_free(&s->d);
+        free(s);
+        return;
+    }
+    *out = s;
+}
+
+static void finish_sub(worker *w, subrun *s)
+{
+    pthread_join(s->th, NULL);
+    wlog(w, "%s%s", s->info, s->d.redelivered ? " (redelivered)" : "");
+    settle(w, &s->d, s->rc == MLHEP_ENET ? 1 : 0);
+    if (s->rc == MLHEP_ENET)
+        store_went_down(w, "sub-task result not stored");
+    close(s->wake[0]);
+    close(s->wake[1]);
+    amqpc_delivery_free(&s->d);
+    free(s);
+}
+
 /* ---- main loop ------------------------------------------------------------------- */
 
 static int run_worker(worker *w)
 {
     run *cur = NULL;
+    subrun *sub = NULL;
     double last_beat = 0, next_try = 0, backoff = 0.1;
     int stopping = 0;
     for (;;) {
@@ -673,7 +816,7 @@ static int run_worker(worker *w)
             amqpc_delivery_free(&w->held);
             w->holding = 0;
         }
-        if (stopping && !cur)
+        if (stopping && !cur && !sub)
             return 0;
         mlhep_err e;
         if (w->store_down && job_now() >= w->store_probe_at) {
@@ -687,7 +830,7 @@ static int run_worker(worker *w)
                 w->store_probe_at = job_now() + w->store_backoff;
             }
         }
-        if (w->holding && !w->store_down && !cur && !stopping) {
+        if (w->holding && !w->store_down && !cur && !sub && !stopping) {
             amqpc_delivery held = w->held;
             w->holding = 0;
             memset(&w->held, 0, sizeof w->held);
@@ -709,9 +852,14 @@ static int run_worker(worker *w)
         } else if (!cur && !stopping && !w->consuming_jobs && !w->store_down && !w->holding &&
                    start_jobs_consumer(w, &e)) {
             wlog(w, "cannot consume jobs.train: %s", e.msg);
+        } else if (!cur && !sub && !stopping && !w->consuming_specs && !w->store_down &&
+                   !w->holding && start_specs_consumer(w, &e)) {
+            wlog(w, "cannot consume %s: %s", FANOUT_QUEUE, e.msg);
         } else {
-            /* sleep until the broker sends something or the job finishes */
-            int ev = amqpc_poll(w->mq, cur ? cur->wake[0] : -1, 100, &e);
+            if (cur && w->consuming_specs) /* busy: leave sub-tasks to idle workers */
+                stop_specs_consumer(w);
+            /* sleep until the broker sends something or the job/sub-task finishes */
+            int ev = amqpc_poll(w->mq, cur ? cur->wake[0] : sub ? sub->wake[0] : -1, 100, &e);
             if (ev < 0)
                 rc = ev;
             else if (ev & 1)
@@ -724,10 +872,28 @@ static int run_worker(worker *w)
                 if (cur || stopping) { /* cannot happen with prefetch 1; be safe */
                     settle(w, &d, 1);
                     amqpc_delivery_free(&d);
+                } else if (sub || w->holding) {
+                    /* a sub-task is running: start the job once it is done */
+                    if (w->holding) {
+                        settle(w, &d, 1);
+                        amqpc_delivery_free(&d);
+                    } else {
+                        w->held = d;
+                        w->holding = 1;
+                    }
                 } else {
                     start_job(w, &d, &cur);
                     amqpc_delivery_free(&d); /* no-op if start_job took it */
                     last_beat = job_now();
+                }
+            } else if (!strcmp(d.consumer_tag, "spec")) {
+                if (cur || sub || stopping || w->store_down) {
+                    /* sent before our consumer was cancelled: give it back */
+                    settle(w, &d, 1);
+                    amqpc_delivery_free(&d);
+                } else {
+                    start_sub(w, &d, &sub);
+                    amqpc_delivery_free(&d); /* no-op if start_sub took it */
                 }
             } else {
                 if (!strcmp(d.consumer_tag, "reg"))
@@ -760,6 +926,10 @@ static int run_worker(worker *w)
         if (cur && atomic_load(&cur->done)) {
             finish_job(w, cur);
             cur = NULL;
+        }
+        if (sub && atomic_load(&sub->done)) {
+            finish_sub(w, sub);
+            sub = NULL;
         }
     }
 }

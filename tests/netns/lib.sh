@@ -19,6 +19,11 @@
 # eth0 (so a round trip between two hosts costs 4 x NN_DELAY_MS). Kernels without netem
 # (CONFIG_NET_SCH_NETEM unset, as on the machine these tests were written on) get a token
 # bucket (tbf, NN_RATE, default 1gbit) instead and the harness says so in $NN_SHAPING.
+# Without netem, nn_latency MS puts a userspace delay forwarder (bench/latency_proxy.py) in
+# front of the broker and Redis on their hosts (ports 5673 and 6380, each chunk forwarded MS
+# later in each direction, so a request/response costs 2 x MS more) and points the workers'
+# configuration at it; MS = 0 keeps the forwarder (same CPU cost) without delay.
+# Workers' data_roots come from NN_DATA_ROOTS (default none).
 #
 # Cleanup: nn_down (run from the EXIT trap that nn_up installs, also after a failure or a
 # signal) stops every process the harness started by the PID it recorded (TERM, then KILL),
@@ -41,6 +46,7 @@
 #   nn_rcli ARGS               redis-cli as admin from the client host
 #   nn_depth QUEUE             ready messages in a queue (asked of the queue)
 #   nn_x HOST CMD...           runs CMD on HOST
+#   nn_latency MS              workers reach the broker and Redis through delay forwarders
 NN_TOP=${MLHEP_TOP:?}
 NN=$TMP/nn
 NN_TAG=mlh$$
@@ -212,6 +218,7 @@ redis_password_file = $NN/secrets/redis-worker.pw
 artifact_dir = $NN/artifacts
 heartbeat_interval = ${NN_HEARTBEAT:-1}
 auth_mode = dev
+data_roots = ${NN_DATA_ROOTS:-}
 CONF
     cat > "$NN/alice.conf" <<CONF
 amqp_host = ${NN_IP[broker]}
@@ -224,6 +231,7 @@ redis_user = u-alice
 redis_password_file = $NN/secrets/redis-u-alice.pw
 artifact_dir = $NN/artifacts
 auth_mode = dev
+data_roots = ${NN_DATA_ROOTS:-}
 CONF
     echo "dev:alice" > "$NN/alice.token"
     # start-rabbitmq.sh reads the broker passwords from its state dir's secrets/
@@ -232,6 +240,21 @@ CONF
     nn_start_redis || return 1
     nn_bg broker epmd epmd -port 4369
     nn_start_broker || return 1
+}
+
+# nn_latency MS : (re)starts the delay forwarders in front of the broker and Redis with MS
+# one-way delay and points worker.conf at them (workers started afterwards use them)
+nn_latency() {
+    local ms=$1 h port
+    for h in broker redis; do
+        nn_kill "lp-$h" TERM 5
+        port=$([ $h = broker ] && echo 5672 || echo 6379)
+        nn_bg $h "lp-$h" /usr/bin/python3 "$NN_TOP/bench/latency_proxy.py" $((port + 1)) "$port" "$ms" \
+            "${NN_IP[$h]}" "${NN_IP[$h]}"
+        nn_wait_port $h $((port + 1)) 10 "lp-$h" || return 1
+    done
+    sed -i -e "s/^amqp_port = .*/amqp_port = 5673/" -e "s/^redis_port = .*/redis_port = 6380/" "$NN/worker.conf"
+    nn_log "workers reach the broker and Redis through delay forwarders: +$ms ms each way"
 }
 
 nn_start_worker() { # I
