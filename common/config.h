@@ -25,6 +25,8 @@
  *   auth_mode [jwt]       "dev" accepts tokens `dev:<user>` (development only)
  *   test_hooks [0]        1 lets trivial jobs crash the worker on request (tests only)
  *   schemas_dir [""]      directory of the JSON schemas ("" = jschema_find_dir's search)
+ *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
+ *                         0 = one per online CPU, at most 4
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
  *                         usually given as jwt_secret_file; development)
@@ -74,6 +76,7 @@ typedef struct mlhep_config {
     char *jwt_audience;
     int jwt_leeway;
     int jwt_queue_grace;
+    int infer_threads;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

@@ -147,17 +147,16 @@ void predict_ctx_free(predict_ctx *c)
     if (!c)
         return;
     featmap_batch_free(&c->batch);
+    colreq_free(&c->creq);
+    colbuf_free(&c->bin);
     free(c->out);
     free(c->buf);
     memset(c, 0, sizeof *c);
 }
 
-int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e)
+/* The model over c->batch into c->out. */
+static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
 {
-    c->nrows = 0;
-    int rc = featmap_from_request(m->fm, req, &c->batch, e);
-    if (rc)
-        return rc;
     size_t n = c->batch.nrows, need = n * m->nout;
     if (need > c->out_cap) {
         float *o = realloc(c->out, need * sizeof *o);
@@ -166,8 +165,32 @@ int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_e
         c->out = o;
         c->out_cap = need;
     }
-    if ((rc = predict_rows(m, c->batch.x, n, c->out, e)))
+    return predict_rows(m, c->batch.x, n, c->out, e);
+}
+
+int predict_columns(predict_model *m, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    int rc = colreq_rows(m->fm, &c->creq, &c->batch, e);
+    if (rc || (rc = run_batch(m, c, e)))
         return rc;
+    c->nrows = c->batch.nrows;
+    return 0;
+}
+
+int predict_format_binary(const predict_model *m, const char *name, const float *out, size_t nrows,
+                          double elapsed_us, predict_ctx *c, mlhep_err *e)
+{
+    return colresp_write(&c->bin, name, out, nrows, m->nout, elapsed_us, e);
+}
+
+int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    int rc = featmap_from_request(m->fm, req, &c->batch, e);
+    if (rc || (rc = run_batch(m, c, e)))
+        return rc;
+    size_t n = c->batch.nrows, need = n * m->nout;
     for (size_t i = 0; i < need; i++)
         if (!isfinite(c->out[i]))
             return err_set(e, MLHEP_EINVAL, "row %zu: the model produced a non-finite output (input values far outside "
