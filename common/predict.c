@@ -188,7 +188,14 @@ int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_e
 {
     c->nrows = 0;
     int rc = featmap_from_request(m->fm, req, &c->batch, e);
-    if (rc || (rc = run_batch(m, c, e)))
+    return rc ? rc : predict_batch(m, c, e);
+}
+
+int predict_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    int rc = run_batch(m, c, e);
+    if (rc)
         return rc;
     size_t n = c->batch.nrows, need = n * m->nout;
     for (size_t i = 0; i < need; i++)

@@ -61,6 +61,11 @@ void predict_ctx_free(predict_ctx *c);
  * Errors: those of featmap_from_request, MLHEP_EINVAL for non-finite outputs. */
 int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e);
 
+/* The model over rows already in c->batch (filled by featmap_from_request or
+ * reqparse_rows) into c->out; non-finite outputs are refused (MLHEP_EINVAL), as JSON
+ * cannot carry them. predict_request = featmap_from_request + predict_batch. */
+int predict_batch(predict_model *m, predict_ctx *c, mlhep_err *e);
+
 /* Binary columnar request (colreq.h, parsed into c->creq by the caller with
  * colreq_parse) -> rows -> outputs in c->out. Non-finite outputs are kept (the binary
  * response carries them, as local scoring does). Errors: those of colreq_rows. */
