@@ -96,6 +96,47 @@ static int num(rd *r, double *v)
             q++;
     }
     size_t n = (size_t)(q - s);
+    if (real) {
+        /* Clinger's fast path: a mantissa below 2^53 times or over an exact power of ten
+         * up to 1e22 is one correctly rounded IEEE operation, so it equals strtod's */
+        static const double P10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        const char *t = s;
+        int neg = *t == '-';
+        t += neg;
+        uint64_t m = 0;
+        int digits = 0, frac = 0, ok = 1;
+        for (; t < q && *t >= '0' && *t <= '9'; t++)
+            if ((m || *t != '0') && ++digits <= 19)
+                m = m * 10 + (uint64_t)(*t - '0');
+        if (t < q && *t == '.')
+            for (t++; t < q && *t >= '0' && *t <= '9'; t++) {
+                frac++;
+                if ((m || *t != '0') && ++digits <= 19)
+                    m = m * 10 + (uint64_t)(*t - '0');
+            }
+        long ex = 0;
+        if (t < q) { /* e or E */
+            t++;
+            int eneg = t < q && *t == '-';
+            if (t < q && (*t == '-' || *t == '+'))
+                t++;
+            for (; t < q; t++)
+                if (ex < 100000)
+                    ex = ex * 10 + (*t - '0');
+            if (eneg)
+                ex = -ex;
+        }
+        long k = ex - frac;
+        ok = digits <= 19 && m <= ((uint64_t)1 << 53) && k >= -22 && k <= 22;
+        if (ok) {
+            double d = (double)m;
+            d = k >= 0 ? d * P10[k] : d / P10[-k];
+            *v = neg ? -d : d;
+            r->p = q;
+            return 0;
+        }
+    }
     char buf[64];
     if (n >= sizeof buf)
         return OTHER;

@@ -5,8 +5,8 @@
  *
  * N consumer threads (--threads, configuration key infer_threads, default one per
  * online CPU up to 4), each with its own broker connection (amqp_rpc.h), model cache
- * and buffers (a loaded model is single-threaded); with OPENBLAS_NUM_THREADS=1 each
- * thread is one BLAS thread. Each consumes the prediction queue with prefetch N and
+ * and buffers (a loaded model is single-threaded); BLAS is set to one thread, so each
+ * consumer thread is one BLAS thread. Each consumes the prediction queue with prefetch N and
  * manual acks (batched: one multiple ack for the requests handled while more were
  * already buffered); for each request it verifies the bearer token (header
  * `authorization`: JWT with scope mlhep.predict against the --auth configuration, or a
@@ -15,9 +15,11 @@
  *   - content type application/x-mlhep-columns: a binary columnar request (colreq.h,
  *     layout above colreq_parse), answered with a binary response of float32 scores
  *     (content type application/x-mlhep-columns, layout above colresp_parse);
- *   - otherwise JSON: validates the body against schemas/predict-request.schema.json
- *     (the envelope and first row, see schema_view; featmap checks every value) and
- *     answers with the predict-response document.
+ *   - otherwise JSON: keys/values and rows documents within reqparse.h's strict subset
+ *     go straight to rows (no jansson tree); everything else (columns, anything
+ *     unusual, every error) is validated against schemas/predict-request.schema.json
+ *     (the envelope and first row, see schema_view; featmap checks every value); the
+ *     answer is the predict-response document.
  * Either way it resolves the model for that user through the LRU cache (modelstore.h),
  * predicts (predict.h) and publishes the reply to reply_to with the
  * request's correlation_id, then acks. Every failure (bad JSON or binary layout, schema, unknown model or
@@ -35,6 +37,7 @@
  * SIGTERM/SIGINT: every thread finishes the request in hand, acks, closes its connection (unacked
  * prefetched requests return to the queue) and exits 0. --check: connects, checks the
  * queue, the artifact store and the schema, prints one line, exits 0 or 1. */
+#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -625,6 +628,9 @@ int main(int argc, char **argv)
         threads = n < 1 ? 1 : n > 4 ? 4 : (int)n;
     }
     w.threads = threads;
+    /* our threads are the parallelism: one BLAS thread per consumer thread, whatever
+     * OPENBLAS_NUM_THREADS says (extra BLAS threads spin in sched_yield on 2 cores) */
+    openblas_set_num_threads(1);
     int rc = 0;
     w.dev = w.cfg.auth_mode && !strcmp(w.cfg.auth_mode, "dev");
     if (authpath) {
