@@ -66,16 +66,19 @@ CASES=(
 "10000-row binary ($(( $(wc -c < "$T/b10k.bin") / 1024 )) KiB), 4 in flight|b10k.bin|200|4|10000"
 "50000-row binary ($(( $(wc -c < "$T/b50k.bin") / 1048576 )) MiB), 2 in flight|b50k.bin|40|2|50000"
 )
-declare -A RES BASE ONE
+declare -A RES BASE ONE WT
 fig() { sed -n 's/.*requests\/s \([0-9]*\)  rows\/s \([0-9]*\)  latency p50 \([0-9]*\) us  p99 \([0-9]*\) us  bad \([0-9]*\).*/\1 \2 \3 \4 \5/p'; }
 run_cases() { # ARRAY-NAME --any|-- [only-index...]
     local -n out=$1
-    local flag=$2; shift 2; [ "$flag" = -- ] && flag=
+    local which=$1 flag=$2; shift 2; [ "$flag" = -- ] && flag=
     local idx=("$@"); [ ${#idx[@]} = 0 ] && idx=($(seq 0 $((${#CASES[@]} - 1))))
     for i in "${idx[@]}"; do
         IFS='|' read -r name file n w rows <<< "${CASES[$i]}"
-        out[$i]=$("${L[@]}" "$T/$file" "$n" "$w" "$rows" $flag | fig)
+        "${L[@]}" "$T/$file" "$n" "$w" "$rows" $flag > "$T/run.out"
+        out[$i]=$(fig < "$T/run.out")
+        [ "$which" = RES ] && WT[$i]=$(sed -n 's/^worker time per request \([0-9]*\) us.*: \([0-9]*\) rows.*/\1 \2/p' "$T/run.out")
     done
+    return 0
 }
 "${L[@]}" "$T/q1.json" 200 8 1 >/dev/null; "${L[@]}" "$T/b100.bin" 50 4 100 >/dev/null   # warm-up: model load, tokens
 run_cases RES --
@@ -86,6 +89,10 @@ for w in binary json; do
 done
 printf '  in-process (--local), the baseline: '
 "${A[@]}" predict --local --model "$T/m/mlp.mlhep" --root "$T/data/sig.root" --tree Events --out "$T/l.root" --batch 10000 2>&1 | sed 's/.*in \([0-9.]* s\) (\([0-9]*\) entries\/s).*/\2 entries\/s (\1)/'
+"${A[@]}" predict --model tth --root "$T/data/sig.root" --tree Events --out "$T/s.root" --batch 10000 --window 4 >/dev/null 2>&1
+if cmp -s <(bin/mlhep-root dump "$T/s.root" --tree Events --branch score --csv 2>&1) <(bin/mlhep-root dump "$T/l.root" --tree Events --branch score --csv 2>&1); then
+    echo "  (binary through the broker: every score bit-identical to --local)"
+else echo "  (WARNING: broker scores differ from --local)"; fi
 echo "machine load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the same worker with one consumer thread (a few cases)
@@ -110,6 +117,13 @@ for i in $(seq 0 $((${#CASES[@]} - 1))); do
     ratio=$(awk -v a="$r" -v b="$br" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
     ms() { awk -v u="$1" 'BEGIN{ if (u >= 10000) printf "%dms", u / 1000; else printf "%dus", u }'; }
     printf '%-48s %9s %9s %5s %5s   %9s %9s %5s %5s   %s%s\n' "$name" "$q" "$r" "$(ms "$p50")" "$(ms "$p99")" "$bq" "$br" "$(ms "$bp50")" "$(ms "$bp99")" "$ratio" "$([ "$bad" != 0 ] && echo "  (bad replies: $bad)")"
+done
+echo "worker's own time per binary request (elapsed_us in the replies, 2-thread run):"
+for i in $(seq 0 $((${#CASES[@]} - 1))); do
+    [ -n "${WT[$i]:-}" ] || continue
+    IFS='|' read -r name _ <<< "${CASES[$i]}"
+    read -r us rps <<< "${WT[$i]}"
+    printf '  %-46s %8s us per request = %9s rows/s per consumer thread\n' "$name" "$us" "$rps"
 done
 echo "with --threads 1:"
 for i in 1 3 6 7; do

@@ -236,6 +236,7 @@ int main(int argc, char **argv)
     }
     double *sent = calloc((size_t)n + 2, sizeof *sent), *lat = calloc((size_t)n + 1, sizeof *lat);
     long nsent = 0, nrecv = 0, bad = 0;
+    double worker_us = 0; /* binary replies: the worker's own time per request (elapsed_us) */
     char expect[64];
     snprintf(expect, sizeof expect, "\"predictions\":[");
     double t0 = now();
@@ -271,6 +272,8 @@ int main(int argc, char **argv)
             if (pclient_columns_reply(reply, rl, &cr, &e) || cr.nrows != (size_t)rows) {
                 if (bad++ < 3)
                     fprintf(stderr, "infer_load: unexpected reply: %s (%zu rows)\n", e.msg, cr.nrows);
+            } else {
+                worker_us += cr.elapsed_us;
             }
         } else {
             /* count predictions: commas at depth 1 of the array + 1 */
@@ -305,6 +308,9 @@ int main(int argc, char **argv)
         printf("requests %ld  rows/request %ld  window %ld  time %.3f s  requests/s %.0f  rows/s %.0f  "
                "latency p50 %.0f us  p99 %.0f us  bad %ld\n",
                nrecv, rows, w, dt, (double)nrecv / dt, (double)(nrecv * rows) / dt, p50, p99, bad);
+        if (binary && !any && nrecv > bad && worker_us > 0)
+            printf("worker time per request %.0f us (parse + rows + model + reply): %.0f rows/s per consumer thread\n",
+                   worker_us / (double)(nrecv - bad), (double)rows * (double)(nrecv - bad) / (worker_us * 1e-6));
     }
     pclient_close(c);
     colresp_free(&cr);

@@ -218,7 +218,7 @@ static inline float norm1(double x, double sub, double scale)
 
 #define ROW_BLOCK 256 /* rows filled feature by feature, a block at a time (stays in cache) */
 
-int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
+int colreq_match(const featmap *fm, colreq *q, mlhep_err *e)
 {
     if (fm->nfeat > q->fidx_cap) {
         int32_t *f = realloc(q->fidx, fm->nfeat * sizeof *f);
@@ -259,13 +259,16 @@ int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
         return err_set(e, MLHEP_ENOTFOUND, "missing %zu branch%s the model needs: %s", nmiss, nmiss > 1 ? "es" : "",
                        list);
     }
-    int rc = featmap_batch_reserve(b, fm, q->nrows, e);
-    if (rc)
-        return rc;
-    float *x = b->x, pad = fm->pad;
-    size_t w = (size_t)fm->width, N = q->nrows;
-    for (size_t r0 = 0; r0 < N; r0 += ROW_BLOCK) {
-        size_t r1 = r0 + ROW_BLOCK < N ? r0 + ROW_BLOCK : N;
+    return 0;
+}
+
+void colreq_fill(const featmap *fm, const colreq *q, size_t first, size_t end, float *xout)
+{
+    float pad = fm->pad;
+    size_t w = (size_t)fm->width;
+    float *x = xout - first * w; /* row r at x + r * w */
+    for (size_t r0 = first; r0 < end; r0 += ROW_BLOCK) {
+        size_t r1 = r0 + ROW_BLOCK < end ? r0 + ROW_BLOCK : end;
         for (size_t i = 0; i < fm->nfeat; i++) {
             const featmap_feature *ft = &fm->feat[i];
             const colreq_col *col = &q->cols[q->fidx[i]];
@@ -279,6 +282,14 @@ int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
             }
         }
     }
+}
+
+int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
+{
+    int rc = colreq_match(fm, q, e);
+    if (rc || (rc = featmap_batch_reserve(b, fm, q->nrows, e)))
+        return rc;
+    colreq_fill(fm, q, 0, q->nrows, b->x);
     return 0;
 }
 

@@ -87,6 +87,11 @@ void colreq_free(colreq *q);
  * too many cells MLHEP_ENOMEM. Values are taken as they are (NaN stays NaN, as in
  * local scoring). */
 int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e);
+/* The two halves of colreq_rows, for filling a large request in slices: colreq_match
+ * checks the columns against fm (errors as above); colreq_fill then writes rows
+ * [first, end) into x (end - first rows of fm->width floats). */
+int colreq_match(const featmap *fm, colreq *q, mlhep_err *e);
+void colreq_fill(const featmap *fm, const colreq *q, size_t first, size_t end, float *x);
 
 /* ---- writing requests (clients) ---- */
 typedef struct colbuf {

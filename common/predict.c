@@ -168,13 +168,34 @@ static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
     return predict_rows(m, c->batch.x, n, c->out, e);
 }
 
+/* Rows are built and predicted a slice at a time (the slice's rows stay in cache). The
+ * slices are aligned on mlp_predict's own 1024-row chunks, so the outputs are
+ * bit-identical to predicting the whole batch at once (BLAS results depend on the
+ * GEMM's row count). */
+#define SLICE 1024
+
 int predict_columns(predict_model *m, predict_ctx *c, mlhep_err *e)
 {
     c->nrows = 0;
-    int rc = colreq_rows(m->fm, &c->creq, &c->batch, e);
-    if (rc || (rc = run_batch(m, c, e)))
+    colreq *q = &c->creq;
+    size_t n = q->nrows, need = n * m->nout;
+    int rc = colreq_match(m->fm, q, e);
+    if (rc || (rc = featmap_batch_reserve(&c->batch, m->fm, n < SLICE ? n : SLICE, e)))
         return rc;
-    c->nrows = c->batch.nrows;
+    if (need > c->out_cap) {
+        float *o = realloc(c->out, need * sizeof *o);
+        if (!o)
+            return err_set(e, MLHEP_ENOMEM, "out of memory for %zu outputs", need);
+        c->out = o;
+        c->out_cap = need;
+    }
+    for (size_t r = 0; r < n; r += SLICE) {
+        size_t z = r + SLICE < n ? r + SLICE : n;
+        colreq_fill(m->fm, q, r, z, c->batch.x);
+        if ((rc = predict_rows(m, c->batch.x, z - r, c->out + r * m->nout, e)))
+            return rc;
+    }
+    c->nrows = n;
     return 0;
 }
 
