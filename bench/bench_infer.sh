@@ -125,6 +125,10 @@ for i in $(seq 0 $((${#CASES[@]} - 1))); do
     read -r us rps <<< "${WT[$i]}"
     printf '  %-46s %8s us per request = %9s rows/s per consumer thread\n' "$name" "$us" "$rps"
 done
+echo "the worker's binary path in-process, no broker (one thread: parse + rows + model + reply):"
+for f in b100.bin:2000 b10k.bin:40 b50k.bin:8; do
+    printf '  %-10s ' "${f%%:*}"; build/bench/infer_load --inproc "$T/m/mlp.mlhep" "$T/${f%%:*}" "${f#*:}"
+done
 echo "with --threads 1:"
 for i in 1 3 6 7; do
     IFS='|' read -r name _ <<< "${CASES[$i]}"

@@ -11,6 +11,9 @@
  *   infer_load --to-binary COLUMNS.json OUT.bin f32|f64 REPEAT
  *       converts a JSON "columns" request into a binary one (the C writer, colreq_add),
  *       its rows repeated REPEAT times.
+ *   infer_load --inproc MODEL.mlhep REQUEST.bin N
+ *       the worker's binary path without the broker, on this thread: colreq_parse +
+ *       predict_columns + predict_format_binary, N times; prints rows/s and CPU time.
  *   infer_load --echo-server CONFIG QUEUE THREADS
  *       the baseline: THREADS consumers of QUEUE (one connection each, prefetch 64,
  *       batched acks as mlhep-infer) answering every request at once with a fixed
@@ -28,6 +31,7 @@
 #include "auth_glue.h"
 #include "colreq.h"
 #include "config.h"
+#include "predict.h"
 #include "predict_client.h"
 
 static double now(void)
@@ -188,12 +192,55 @@ static int echo_server(const char *cfgpath, const char *queue, int threads)
     return 0;
 }
 
+/* ---- --inproc ---- */
+
+static int inproc(const char *model, const char *path, long n)
+{
+    predict_model *pm = NULL;
+    predict_ctx pc = {0};
+    mlhep_err e;
+    FILE *f = fopen(path, "rb");
+    if (!f || predict_model_load_file(model, &pm, &e)) {
+        fprintf(stderr, "infer_load: %s\n", f ? e.msg : path);
+        return 3;
+    }
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(len);
+    if (fread(buf, 1, len, f) != len)
+        return 3;
+    fclose(f);
+    struct timespec c0, c1;
+    double t0 = now();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    size_t rows = 0;
+    for (long i = 0; i < n; i++) {
+        if (colreq_parse(buf, len, &pc.creq, &e) || predict_columns(pm, &pc, &e) ||
+            predict_format_binary(pm, "m", pc.out, pc.nrows, 0, &pc, &e)) {
+            fprintf(stderr, "infer_load: %s\n", e.msg);
+            return 1;
+        }
+        rows += pc.nrows;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double wall = now() - t0, cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    printf("in-process: %zu rows in %.3f s wall, %.3f s CPU: %.0f rows/s per CPU-second (%.1f us per request)\n", rows,
+           wall, cpu, (double)rows / cpu, cpu * 1e6 / (double)n);
+    predict_ctx_free(&pc);
+    predict_model_free(pm);
+    free(buf);
+    return 0;
+}
+
 /* ---- load ---- */
 
 int main(int argc, char **argv)
 {
     if (argc == 6 && !strcmp(argv[1], "--to-binary"))
         return to_binary(argv[2], argv[3], argv[4], atol(argv[5]));
+    if (argc == 5 && !strcmp(argv[1], "--inproc"))
+        return inproc(argv[2], argv[3], atol(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "--echo-server"))
         return echo_server(argv[2], argv[3], atoi(argv[4]));
     if (argc < 7) {
