@@ -170,13 +170,19 @@ int rpc_client_start(rpc_conn *c, mlhep_err *e)
 
 int rpc_reply(rpc_conn *c, const rpc_msg *req, const void *body, size_t len, mlhep_err *e)
 {
+    return rpc_reply_as(c, req, NULL, body, len, e);
+}
+
+int rpc_reply_as(rpc_conn *c, const rpc_msg *req, const char *content_type, const void *body, size_t len,
+                 mlhep_err *e)
+{
     int rc = need_open(c, e);
     if (rc || !req->reply_to[0])
         return rc;
     amqp_basic_properties_t props;
     memset(&props, 0, sizeof props);
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
+    props.content_type = amqp_cstring_bytes(content_type ? content_type : "application/json");
     props.delivery_mode = 1; /* transient */
     if (req->corr_id[0]) {
         props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
@@ -193,6 +199,15 @@ int rpc_ack(rpc_conn *c, uint64_t tag, mlhep_err *e)
     if (rc)
         return rc;
     int st = amqp_basic_ack(c->conn, CH, tag, 0);
+    return st ? lib_err(c, st, "ack", e) : 0;
+}
+
+int rpc_ack_multiple(rpc_conn *c, uint64_t tag, mlhep_err *e)
+{
+    int rc = need_open(c, e);
+    if (rc)
+        return rc;
+    int st = amqp_basic_ack(c->conn, CH, tag, 1);
     return st ? lib_err(c, st, "ack", e) : 0;
 }
 
@@ -213,6 +228,12 @@ int rpc_queue_depth(rpc_conn *c, const char *queue, uint32_t *messages, uint32_t
 int rpc_call_send(rpc_conn *c, const char *exchange, const char *rk, const char *type, const char *token,
                   const char *corr_id, const void *body, size_t len, mlhep_err *e)
 {
+    return rpc_call_send_as(c, exchange, rk, type, NULL, token, corr_id, body, len, e);
+}
+
+int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *rk, const char *type, const char *content_type,
+                     const char *token, const char *corr_id, const void *body, size_t len, mlhep_err *e)
+{
     int rc = need_open(c, e);
     if (rc)
         return rc;
@@ -220,7 +241,7 @@ int rpc_call_send(rpc_conn *c, const char *exchange, const char *rk, const char 
     memset(&props, 0, sizeof props);
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_REPLY_TO_FLAG |
                    AMQP_BASIC_CORRELATION_ID_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
+    props.content_type = amqp_cstring_bytes(content_type ? content_type : "application/json");
     props.delivery_mode = 1;
     props.reply_to = amqp_cstring_bytes(RPC_REPLY_TO);
     props.correlation_id = amqp_cstring_bytes(corr_id);
@@ -274,6 +295,8 @@ int rpc_next(rpc_conn *c, rpc_msg *m, int timeout_ms, mlhep_err *e)
             copy_bytes(pr->correlation_id, m->corr_id, sizeof m->corr_id);
         if (pr->_flags & AMQP_BASIC_TYPE_FLAG)
             copy_bytes(pr->type, m->type, sizeof m->type);
+        if (pr->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+            copy_bytes(pr->content_type, m->content_type, sizeof m->content_type);
         if (pr->_flags & AMQP_BASIC_HEADERS_FLAG) {
             for (int i = 0; i < pr->headers.num_entries; i++) {
                 amqp_table_entry_t *t = &pr->headers.entries[i];

@@ -41,6 +41,7 @@ typedef struct rpc_msg {
     char reply_to[256];
     char corr_id[128];
     char type[32];           /* the message's `type` property ("" if absent) */
+    char content_type[64];   /* the `content_type` property ("" if absent) */
     const char *token;       /* authorization header (not NUL-terminated), or NULL */
     size_t token_len;
     void *priv_;
@@ -57,7 +58,12 @@ int rpc_serve(rpc_conn *c, const char *queue, int prefetch, mlhep_err *e);
 /* Publishes body to req's reply_to with req's correlation_id (not mandatory: a client
  * that went away just loses its reply). A request without reply_to is not answered. */
 int rpc_reply(rpc_conn *c, const rpc_msg *req, const void *body, size_t len, mlhep_err *e);
+/* Same with a content type other than application/json. */
+int rpc_reply_as(rpc_conn *c, const rpc_msg *req, const char *content_type, const void *body, size_t len,
+                 mlhep_err *e);
+/* Acks tag; multiple: also every earlier unacked delivery of the channel. */
 int rpc_ack(rpc_conn *c, uint64_t tag, mlhep_err *e);
+int rpc_ack_multiple(rpc_conn *c, uint64_t tag, mlhep_err *e);
 /* Passive declare: ready messages and consumers of a queue (health checks). */
 int rpc_queue_depth(rpc_conn *c, const char *queue, uint32_t *messages, uint32_t *consumers, mlhep_err *e);
 
@@ -68,6 +74,10 @@ int rpc_client_start(rpc_conn *c, mlhep_err *e);
  * may be NULL. */
 int rpc_call_send(rpc_conn *c, const char *exchange, const char *routing_key, const char *type, const char *token,
                   const char *corr_id, const void *body, size_t len, mlhep_err *e);
+/* Same with a content type other than application/json (NULL: application/json). */
+int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *routing_key, const char *type,
+                     const char *content_type, const char *token, const char *corr_id, const void *body, size_t len,
+                     mlhep_err *e);
 
 /* ---- both ---- */
 /* Next delivery (a request on the server, a reply on the client): 0 with m filled,

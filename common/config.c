@@ -51,6 +51,7 @@ static const struct key keys[] = {
     {"jwt_audience", K_STR, OFF(jwt_audience), 0, 0, 0},
     {"jwt_leeway", K_INT, OFF(jwt_leeway), 0, 0, 600},
     {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
+    {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -31,6 +31,8 @@
  *   fanout_split_mb [256] worker: a local input file larger than this many MiB is split
  *                         into sub-tasks of about this size (whole units of
  *                         SPECS_UNIT_ENTRIES entries); 0 = one sub-task per file
+ *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
+ *                         0 = one per online CPU, at most 4
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
  *                         usually given as jwt_secret_file; development)
@@ -82,6 +84,7 @@ typedef struct mlhep_config {
     char *jwt_audience;
     int jwt_leeway;
     int jwt_queue_grace;
+    int infer_threads;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

@@ -1,4 +1,5 @@
-/* cursor.h - bounds-checked big-endian reading of bytes in memory, with a sticky error.
+/* cursor.h - bounds-checked big-endian reading of bytes in memory, with a sticky error
+ * (plus two little-endian readers for mlhep's own wire formats).
  *
  * Every decoder of outside bytes (ROOT headers, keys, streamed objects, baskets) reads
  * through a cursor: reads past the end return zero and set c->err, and every later
@@ -97,6 +98,19 @@ static inline double cur_f64(cursor *c)
     double d;
     memcpy(&d, &u, 8);
     return d;
+}
+
+/* Little-endian readers, for our own wire formats (colreq.h); ROOT bytes are big-endian. */
+static inline uint16_t cur_le16(cursor *c)
+{
+    const uint8_t *p = cur_take(c, 2);
+    return p ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+}
+
+static inline uint32_t cur_le32(cursor *c)
+{
+    const uint8_t *p = cur_take(c, 4);
+    return p ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24) : 0;
 }
 
 /* A ROOT string: u8 n (255 => u32 n follows), then n bytes, no terminator.

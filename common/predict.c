@@ -147,17 +147,16 @@ void predict_ctx_free(predict_ctx *c)
     if (!c)
         return;
     featmap_batch_free(&c->batch);
+    colreq_free(&c->creq);
+    colbuf_free(&c->bin);
     free(c->out);
     free(c->buf);
     memset(c, 0, sizeof *c);
 }
 
-int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e)
+/* The model over c->batch into c->out. */
+static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
 {
-    c->nrows = 0;
-    int rc = featmap_from_request(m->fm, req, &c->batch, e);
-    if (rc)
-        return rc;
     size_t n = c->batch.nrows, need = n * m->nout;
     if (need > c->out_cap) {
         float *o = realloc(c->out, need * sizeof *o);
@@ -166,8 +165,60 @@ int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_e
         c->out = o;
         c->out_cap = need;
     }
-    if ((rc = predict_rows(m, c->batch.x, n, c->out, e)))
+    return predict_rows(m, c->batch.x, n, c->out, e);
+}
+
+/* Rows are built and predicted a slice at a time (the slice's rows stay in cache). The
+ * slices are aligned on mlp_predict's own 1024-row chunks, so the outputs are
+ * bit-identical to predicting the whole batch at once (BLAS results depend on the
+ * GEMM's row count). */
+#define SLICE 1024
+
+int predict_columns(predict_model *m, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    colreq *q = &c->creq;
+    size_t n = q->nrows, need = n * m->nout;
+    int rc = colreq_match(m->fm, q, e);
+    if (rc || (rc = featmap_batch_reserve(&c->batch, m->fm, n < SLICE ? n : SLICE, e)))
         return rc;
+    if (need > c->out_cap) {
+        float *o = realloc(c->out, need * sizeof *o);
+        if (!o)
+            return err_set(e, MLHEP_ENOMEM, "out of memory for %zu outputs", need);
+        c->out = o;
+        c->out_cap = need;
+    }
+    for (size_t r = 0; r < n; r += SLICE) {
+        size_t z = r + SLICE < n ? r + SLICE : n;
+        colreq_fill(m->fm, q, r, z, c->batch.x);
+        if ((rc = predict_rows(m, c->batch.x, z - r, c->out + r * m->nout, e)))
+            return rc;
+    }
+    c->nrows = n;
+    return 0;
+}
+
+int predict_format_binary(const predict_model *m, const char *name, const float *out, size_t nrows,
+                          double elapsed_us, predict_ctx *c, mlhep_err *e)
+{
+    return colresp_write(&c->bin, name, out, nrows, m->nout, elapsed_us, e);
+}
+
+int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    int rc = featmap_from_request(m->fm, req, &c->batch, e);
+    return rc ? rc : predict_batch(m, c, e);
+}
+
+int predict_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
+{
+    c->nrows = 0;
+    int rc = run_batch(m, c, e);
+    if (rc)
+        return rc;
+    size_t n = c->batch.nrows, need = n * m->nout;
     for (size_t i = 0; i < need; i++)
         if (!isfinite(c->out[i]))
             return err_set(e, MLHEP_EINVAL, "row %zu: the model produced a non-finite output (input values far outside "

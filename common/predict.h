@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colreq.h"
 #include "err.h"
 #include "featmap.h"
 
@@ -50,6 +51,8 @@ typedef struct predict_ctx {
     size_t nrows;
     char *buf;         /* the last formatted response */
     size_t len, cap;
+    colreq creq;       /* the last binary request (predict_columns) */
+    colbuf bin;        /* the last binary response (predict_format_binary) */
 } predict_ctx;
 
 void predict_ctx_free(predict_ctx *c);
@@ -57,6 +60,20 @@ void predict_ctx_free(predict_ctx *c);
 /* Rows from the request (featmap_from_request) and the model's outputs into c->out.
  * Errors: those of featmap_from_request, MLHEP_EINVAL for non-finite outputs. */
 int predict_request(predict_model *m, const json_t *req, predict_ctx *c, mlhep_err *e);
+
+/* The model over rows already in c->batch (filled by featmap_from_request or
+ * reqparse_rows) into c->out; non-finite outputs are refused (MLHEP_EINVAL), as JSON
+ * cannot carry them. predict_request = featmap_from_request + predict_batch. */
+int predict_batch(predict_model *m, predict_ctx *c, mlhep_err *e);
+
+/* Binary columnar request (colreq.h, parsed into c->creq by the caller with
+ * colreq_parse) -> rows -> outputs in c->out. Non-finite outputs are kept (the binary
+ * response carries them, as local scoring does). Errors: those of colreq_rows. */
+int predict_columns(predict_model *m, predict_ctx *c, mlhep_err *e);
+
+/* The binary response (colresp_write) for out into c->bin. */
+int predict_format_binary(const predict_model *m, const char *name, const float *out, size_t nrows,
+                          double elapsed_us, predict_ctx *c, mlhep_err *e);
 
 /* {"model":name,"predictions":[...],("classes":[...]),("elapsed_us":t)} into c->buf
  * (elapsed_us < 0: left out). name must be a model reference (no characters that

@@ -153,11 +153,64 @@ int pclient_call(pclient *c, const char *type, const char *body, size_t len, cha
     return rc;
 }
 
+int pclient_send_columns(pclient *c, const colbuf *req, uint64_t *seq, mlhep_err *e)
+{
+    char corr[64];
+    uint64_t s = ++c->seq;
+    snprintf(corr, sizeof corr, "%s-%llu", c->prefix, (unsigned long long)s);
+    int rc = rpc_call_send_as(c->rc, PCLIENT_EXCHANGE, PCLIENT_ROUTING_KEY, "predict", COLREQ_CONTENT_TYPE, c->token,
+                              corr, req->p, req->n, e);
+    if (!rc && seq)
+        *seq = s;
+    return rc;
+}
+
+int pclient_columns_reply(const char *reply, size_t len, colresp *r, mlhep_err *e)
+{
+    if (len >= 4 && !memcmp(reply, COLRESP_MAGIC, 4))
+        return colresp_parse(reply, len, r, e);
+    json_t *d = json_loadb(reply, len, 0, NULL);
+    const char *msg = json_string_value(json_object_get(d, "error"));
+    const char *code = json_string_value(json_object_get(d, "code"));
+    int rc;
+    if (!msg || !code) {
+        rc = err_set(e, MLHEP_EFORMAT, "the service sent an unreadable reply to a binary request (%zu bytes)", len);
+    } else {
+        int ec = !strcmp(code, "unauthorized") || !strcmp(code, "forbidden") ? MLHEP_EAUTH
+                 : !strcmp(code, "unknown_model")                           ? MLHEP_ENOTFOUND
+                 : !strcmp(code, "bad_request") || !strcmp(code, "unknown_branch") || !strcmp(code, "too_large")
+                     ? MLHEP_EINVAL
+                     : MLHEP_EUNSUPPORTED;
+        rc = err_set(e, ec, "%s: %s", code, msg);
+    }
+    json_decref(d);
+    return rc;
+}
+
+int pclient_predict_columns(pclient *c, const colbuf *req, colresp *r, int timeout_ms, mlhep_err *e)
+{
+    uint64_t want, got;
+    char *reply = NULL;
+    size_t rlen;
+    int rc = pclient_send_columns(c, req, &want, e);
+    while (!rc) {
+        rc = pclient_recv(c, &got, &reply, &rlen, timeout_ms, e);
+        if (!rc && got == want) {
+            rc = pclient_columns_reply(reply, rlen, r, e);
+            free(reply);
+            return rc;
+        }
+        free(reply); /* a late reply of an earlier request */
+        reply = NULL;
+    }
+    return rc;
+}
+
 /* ---- command line ---- */
 
 typedef struct opts {
     const char *config, *tokfile, *model, *root, *tree, *out, *branch;
-    int json, local, shared;
+    int json, local, shared, wire_json;
     long batch, window;
     double timeout;
     mlhep_config cfg;
@@ -297,6 +350,87 @@ static int local_model(opts *o, predict_model **pm, mlhep_err *e)
     return rc;
 }
 
+static void print_scores(const colresp *r)
+{
+    for (size_t i = 0; i < r->nrows; i++)
+        for (size_t j = 0; j < r->k; j++)
+            printf("%.9g%s", (double)r->scores[i * r->k + j], j + 1 < r->k ? " " : "\n");
+}
+
+static void print_scores_json(const colresp *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->nrows; i++) {
+        if (r->k == 1) {
+            json_array_append_new(a, json_real(r->scores[i]));
+            continue;
+        }
+        json_t *p = json_array();
+        for (size_t j = 0; j < r->k; j++)
+            json_array_append_new(p, json_real(r->scores[i * r->k + j]));
+        json_array_append_new(a, p);
+    }
+    json_t *d = json_pack("{s:s, s:o}", "model", r->model, "predictions", a);
+    char *t = json_dumps(d, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    if (t)
+        printf("%s\n", t);
+    free(t);
+    json_decref(d);
+}
+
+/* A binary columnar request file (starts with "MLHC", colreq.h) sent as it is; --model
+ * replaces the model reference in its header. */
+static int cmd_predict_binary(opts *o, uint8_t *buf, size_t len)
+{
+    mlhep_err e;
+    err_clear(&e);
+    colbuf cb = {buf, len, len};
+    uint8_t *nb = NULL;
+    if (o->model && len >= 18) {
+        size_t old = (size_t)buf[16] | (size_t)buf[17] << 8, ml = strlen(o->model);
+        if (ml < 1 || ml > COLREQ_MAX_MODEL)
+            return perr(PX_USAGE, "--model: a reference of 1..%u bytes", COLREQ_MAX_MODEL);
+        if (18 + old <= len && (nb = malloc(len - old + ml))) {
+            memcpy(nb, buf, 16);
+            nb[16] = (uint8_t)ml;
+            nb[17] = (uint8_t)(ml >> 8);
+            memcpy(nb + 18, o->model, ml);
+            memcpy(nb + 18 + ml, buf + 18 + old, len - 18 - old);
+            cb = (colbuf){nb, len - old + ml, len - old + ml};
+        }
+    }
+    int x = PX_OK;
+    colresp r = {0};
+    if (o->local) {
+        predict_model *pm = NULL;
+        predict_ctx pc = {0};
+        int rc = colreq_parse(cb.p, cb.n, &pc.creq, &e);
+        if (!rc) {
+            if (!o->model)
+                o->model = pc.creq.model;
+            rc = local_model(o, &pm, &e);
+        }
+        if (rc || predict_columns(pm, &pc, &e) ||
+            colresp_write(&pc.bin, o->model, pc.out, pc.nrows, predict_model_outputs(pm), -1, &e) ||
+            colresp_parse(pc.bin.p, pc.bin.n, &r, &e))
+            x = perr(err_exit(&e), "%s", e.msg);
+        predict_ctx_free(&pc);
+        predict_model_free(pm);
+    } else {
+        pclient *c = NULL;
+        if (pclient_open(&o->cfg, o->token, &c, &e) || pclient_predict_columns(c, &cb, &r, (int)(o->timeout * 1000), &e))
+            x = perr(err_exit(&e), "%s", e.msg);
+        pclient_close(c);
+    }
+    if (!x && o->json)
+        print_scores_json(&r);
+    else if (!x)
+        print_scores(&r);
+    colresp_free(&r);
+    free(nb);
+    return x;
+}
+
 static int cmd_predict_json(opts *o, const char *input)
 {
     mlhep_err e;
@@ -305,6 +439,11 @@ static int cmd_predict_json(opts *o, const char *input)
     char *text = read_all(input, &len, &e);
     if (!text)
         return perr(PX_FILE, "%s", e.msg);
+    if (len >= 4 && !memcmp(text, COLREQ_MAGIC, 4)) {
+        int x = cmd_predict_binary(o, (uint8_t *)text, len);
+        free(text);
+        return x;
+    }
     json_error_t je;
     json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
@@ -531,6 +670,52 @@ static int build_columns(const char *model, feat *fs, size_t nf, size_t n, int64
     return 0;
 }
 
+static int coltype_of(dtype t)
+{
+    switch (t) {
+    case DT_BOOL: return COL_BOOL;
+    case DT_I8: return COL_I8;
+    case DT_I16: return COL_I16;
+    case DT_I32: return COL_I32;
+    case DT_I64: return COL_I64;
+    case DT_U8: return COL_U8;
+    case DT_U16: return COL_U16;
+    case DT_U32: return COL_U32;
+    case DT_U64: return COL_U64;
+    case DT_F32: return COL_F32;
+    case DT_F64: return COL_F64;
+    default: return 0;
+    }
+}
+
+/* Binary columnar request (colreq.h) for entries [0, n) of the columns just read:
+ * values are sent in the file's own types, fixed-size arrays as jagged lists. */
+static int build_binary(const char *model, feat *fs, size_t nf, size_t n, colbuf *cb, mlhep_err *e)
+{
+    int rc = colreq_begin(cb, model, n, nf, e);
+    for (size_t i = 0; !rc && i < nf; i++) {
+        feat *f = &fs[i];
+        const column *c = f->colp;
+        const int64_t *off = NULL;
+        if (f->jagged && c->jagged) {
+            off = c->offsets;
+        } else if (f->jagged) {
+            if (n + 1 > f->ocap) {
+                int64_t *of = realloc(f->off, (n + 1) * sizeof *of);
+                if (!of)
+                    return err_set(e, MLHEP_ENOMEM, "out of memory");
+                f->off = of;
+                f->ocap = n + 1;
+            }
+            for (size_t r = 0; r <= n; r++)
+                f->off[r] = (int64_t)r * c->per_entry;
+            off = f->off;
+        }
+        rc = colreq_add(cb, f->name, coltype_of(c->dt), c->values, off, n, e);
+    }
+    return rc;
+}
+
 typedef struct slot {
     uint64_t seq;
     int64_t first;
@@ -577,6 +762,33 @@ static int parse_scores(const char *text, size_t n, size_t k, slot *sl, int *xco
     return 0;
 }
 
+/* Scores of a binary reply into the slot; -1 with *xcode set on error. */
+static int bin_scores(const char *reply, size_t len, size_t n, size_t k, slot *sl, colresp *cr, int *xcode)
+{
+    mlhep_err e;
+    err_clear(&e);
+    if (pclient_columns_reply(reply, len, cr, &e)) {
+        *xcode = perr(err_exit(&e), "%s", e.msg);
+        return -1;
+    }
+    if (cr->nrows != n || cr->k != k) {
+        *xcode = perr(PX_INTERNAL, "the service replied with %zu x %zu predictions for %zu x %zu", cr->nrows, cr->k, n,
+                      k);
+        return -1;
+    }
+    if (sl->cap < n * k) {
+        float *s = realloc(sl->scores, n * k * sizeof *s);
+        if (!s) {
+            *xcode = perr(PX_INTERNAL, "out of memory");
+            return -1;
+        }
+        sl->scores = s;
+        sl->cap = n * k;
+    }
+    memcpy(sl->scores, cr->scores, n * k * sizeof *sl->scores);
+    return 0;
+}
+
 static int write_slot(rootw_tree *t, const slot *sl, mlhep_err *e)
 {
     rootw_col col = {ROOTW_F32, sl->scores};
@@ -604,6 +816,8 @@ static int cmd_predict_root(opts *o)
     const char *canon = o->model;
     slot *slots = NULL;
     sbuf sb = {0};
+    colbuf cb = {0};
+    colresp cr = {0};
     featmap_col *fcols = NULL;
     float *xrows = NULL;
     column *cols = NULL;
@@ -781,8 +995,10 @@ static int cmd_predict_root(opts *o)
                 sl->first = next_read;
                 sl->busy = sl->done = 1;
             } else {
-                if (build_columns(canon, fs, nf, n, next_read, &sb, &e) ||
-                    pclient_send(c, "predict", sb.p, sb.n, &sl->seq, &e)) {
+                if (o->wire_json ? build_columns(canon, fs, nf, n, next_read, &sb, &e) ||
+                                       pclient_send(c, "predict", sb.p, sb.n, &sl->seq, &e)
+                                 : build_binary(canon, fs, nf, n, &cb, &e) ||
+                                       pclient_send_columns(c, &cb, &sl->seq, &e)) {
                     x = perr(err_exit(&e), "%s", e.msg);
                     break;
                 }
@@ -810,7 +1026,8 @@ static int cmd_predict_root(opts *o)
             for (long s = 0; s < W; s++) {
                 slot *sl = &slots[s];
                 if (sl->busy && !sl->done && sl->seq == seq) {
-                    if (parse_scores(reply, sl->n, k, sl, &x))
+                    if (o->wire_json ? parse_scores(reply, sl->n, k, sl, &x)
+                                     : bin_scores(reply, rlen, sl->n, k, sl, &cr, &x))
                         break;
                     sl->done = 1;
                 }
@@ -857,6 +1074,8 @@ out:
         free(slots[s].scores);
     free(slots);
     free(sb.p);
+    colbuf_free(&cb);
+    colresp_free(&cr);
     free(fcols);
     free(xrows);
     ttree_free(t);
@@ -982,6 +1201,7 @@ static const struct option lopts[] = {{"config", required_argument, 0, 'c'},
                                       {"batch", required_argument, 0, 'B'},
                                       {"window", required_argument, 0, 'W'},
                                       {"local", no_argument, 0, 'l'},
+                                      {"wire", required_argument, 0, 'w'},
                                       {"shared", no_argument, 0, 's'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -1039,6 +1259,11 @@ int predict_client_main(int argc, char **argv)
                 return perr(PX_USAGE, "--window needs 1..1024");
             break;
         case 'l': o.local = 1; break;
+        case 'w':
+            if (strcmp(optarg, "binary") && strcmp(optarg, "json"))
+                return perr(PX_USAGE, "--wire takes binary or json");
+            o.wire_json = !strcmp(optarg, "json");
+            break;
         case 's': o.shared = 1; break;
         case 'h':
             printf("see the top of common/predict_client.h:\n"

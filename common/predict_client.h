@@ -4,12 +4,15 @@
  *   mlhep-submit [opts] predict --model REF [INPUT.json | -]
  *       sends the request document (predict-request schema; "model" is filled from
  *       --model) to the prediction queue and prints one line per row: the score, or the
- *       class probabilities separated by spaces (--json: the reply document)
+ *       class probabilities separated by spaces (--json: the reply document); an
+ *       input starting with "MLHC" is a binary columnar request (colreq.h), sent as it
+ *       is (--model replaces the model reference in its header)
  *   mlhep-submit [opts] predict --model REF --root FILE.root --tree T --out SCORES.root
- *       [--batch N] [--window W] [--branch NAME] [--local]
+ *       [--batch N] [--window W] [--branch NAME] [--local] [--wire binary|json]
  *       scores every entry of tree T: reads the model's branches from the file (the
  *       model's feature list comes from the worker, op "features"), sends columnar
- *       batches of N entries (W in flight), and writes tree T into SCORES.root with one
+ *       batches of N entries (W in flight; binary columnar requests, colreq.h, or
+ *       with --wire json the JSON "columns" form), and writes tree T into SCORES.root with one
  *       branch NAME/F (or NAME[k]/F for k class probabilities) whose entries line up
  *       with the input's: a friend tree. --local predicts in this process instead
  *       (REF is then a model file path, or a model of the artifact store configured
@@ -31,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colreq.h"
 #include "config.h"
 #include "err.h"
 
@@ -59,5 +63,17 @@ int pclient_recv(pclient *c, uint64_t *seq, char **reply, size_t *len, int timeo
 /* send + recv of that reply. */
 int pclient_call(pclient *c, const char *type, const char *body, size_t len, char **reply, size_t *rlen,
                  int timeout_ms, mlhep_err *e);
+
+/* Binary columnar prediction (colreq.h): build the request with colreq_begin /
+ * colreq_add / colreq_end, send it with pclient_send_columns (content type
+ * application/x-mlhep-columns), and decode its reply with pclient_columns_reply. */
+int pclient_send_columns(pclient *c, const colbuf *req, uint64_t *seq, mlhep_err *e);
+/* The reply to a binary request into r. A JSON error reply of the service becomes an
+ * error "CODE: message" with MLHEP_EAUTH (unauthorized, forbidden), MLHEP_ENOTFOUND
+ * (unknown_model), MLHEP_EINVAL (bad_request, unknown_branch, too_large) or
+ * MLHEP_EUNSUPPORTED (anything else); an unreadable reply is MLHEP_EFORMAT. */
+int pclient_columns_reply(const char *reply, size_t len, colresp *r, mlhep_err *e);
+/* send + wait for that reply + decode. */
+int pclient_predict_columns(pclient *c, const colbuf *req, colresp *r, int timeout_ms, mlhep_err *e);
 
 #endif

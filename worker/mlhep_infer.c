@@ -1,18 +1,29 @@
 /* mlhep_infer.c - the inference worker: serves trained models from the prediction queue.
  *
- *   mlhep-infer [--config FILE] [--queue predict.requests] [--prefetch 64]
+ *   mlhep-infer [--config FILE] [--queue predict.requests] [--prefetch 64] [--threads N]
  *               [--auth auth.json] [--cache-models 16] [--cache-mb 1024] [--check]
  *
- * One thread, one broker connection (amqp_rpc.h): consumes the prediction queue with
- * prefetch N and manual acks; for each request it verifies the bearer token (header
+ * N consumer threads (--threads, configuration key infer_threads, default one per
+ * online CPU up to 4), each with its own broker connection (amqp_rpc.h), model cache
+ * and buffers (a loaded model is single-threaded); BLAS is set to one thread, so each
+ * consumer thread is one BLAS thread. Each consumes the prediction queue with prefetch N and
+ * manual acks (batched: one multiple ack for the requests handled while more were
+ * already buffered); for each request it verifies the bearer token (header
  * `authorization`: JWT with scope mlhep.predict against the --auth configuration, or a
  * `dev:<user>` token when auth_mode=dev; verified tokens are cached, keyed by the whole
- * token, until their exp), validates the body against schemas/predict-request.schema.json
- * (the envelope and first row, see schema_view; featmap checks every value),
- * resolves the model for that user through the LRU cache (modelstore.h), predicts
- * (predict.h) and publishes the reply (predict-response schema) to reply_to with the
- * request's correlation_id, then acks. Every failure (bad JSON, schema, unknown model or
- * branch, wrong shapes, non-numbers, forbidden model, bad token) gets an error reply
+ * token, until their exp), then:
+ *   - content type application/x-mlhep-columns: a binary columnar request (colreq.h,
+ *     layout above colreq_parse), answered with a binary response of float32 scores
+ *     (content type application/x-mlhep-columns, layout above colresp_parse);
+ *   - otherwise JSON: keys/values and rows documents within reqparse.h's strict subset
+ *     go straight to rows (no jansson tree); everything else (columns, anything
+ *     unusual, every error) is validated against schemas/predict-request.schema.json
+ *     (the envelope and first row, see schema_view; featmap checks every value); the
+ *     answer is the predict-response document.
+ * Either way it resolves the model for that user through the LRU cache (modelstore.h),
+ * predicts (predict.h) and publishes the reply to reply_to with the
+ * request's correlation_id, then acks. Every failure (bad JSON or binary layout, schema, unknown model or
+ * branch, wrong shapes, non-numbers, forbidden model, bad token) gets a JSON error reply
  * naming the problem and the request is acked: a bad request never kills or wedges the
  * worker. A crash or kill before the ack leaves the request to be redelivered. Several
  * instances side by side share the queue.
@@ -23,11 +34,13 @@
  *   | {"op":"features","model":REF} (the model's branches, for clients scoring ROOT files)
  * answered {"ok":true,...} or an error document.
  *
- * SIGTERM/SIGINT: finishes the request in hand, closes the connection (unacked
+ * SIGTERM/SIGINT: every thread finishes the request in hand, acks, closes its connection (unacked
  * prefetched requests return to the queue) and exits 0. --check: connects, checks the
  * queue, the artifact store and the schema, prints one line, exits 0 or 1. */
+#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +52,7 @@
 #include <xxhash.h>
 
 #include "amqp_rpc.h"
+#include "colreq.h"
 #include "config.h"
 #include "job.h"
 #include "jsonschema.h"
@@ -46,6 +60,7 @@
 #include "jwt.h"
 #include "modelstore.h"
 #include "predict.h"
+#include "reqparse.h"
 
 #define MAX_REQUEST_BYTES ((size_t)256 << 20)
 #define TOKCACHE 1024
@@ -72,10 +87,27 @@ typedef struct tokent {
     int64_t exp;
 } tokent;
 
-typedef struct infer {
+/* Read once at start, shared read-only by the consumer threads (jwt_config and jschema
+ * are documented as shareable). */
+typedef struct shared {
     mlhep_config cfg;
     const char *queue;
     int prefetch;
+    int verbose;
+    int threads;
+    jwt_config *jwt;
+    int dev;
+    jschema *schema;
+    mscache_opts co;
+    amqpc_params ap;
+} shared;
+
+/* One consumer thread: its own broker connection, model cache (a predict_model is
+ * single-threaded), buffers and token cache. */
+typedef struct infer {
+    const shared *s;
+    int id;
+    const char *queue;
     int verbose;
     jwt_config *jwt;
     int dev;
@@ -84,8 +116,12 @@ typedef struct infer {
     mscache *cache;
     rpc_conn *rc;
     predict_ctx pc;
+    reqparse rp;         /* the fast JSON path's state */
+    uint64_t ack_tag;    /* last handled, not yet acked delivery */
+    int ack_pending;
+    int failed;
     tokent tok[TOKCACHE];
-    uint64_t served, errors, tok_hits, tok_verifies;
+    uint64_t served, errors, tok_hits, tok_verifies, fast;
 } infer;
 
 static void ilog(const infer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,7 +138,11 @@ static void ilog(const infer *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03dZ mlhep-infer[%s] %s\n", ts, (int)(now.tv_nsec / 1000000), w->cfg.worker_id, msg);
+    if (w->id > 1)
+        fprintf(stderr, "%s.%03dZ mlhep-infer[%s.t%d] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id,
+                w->id, msg);
+    else
+        fprintf(stderr, "%s.%03dZ mlhep-infer[%s] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id, msg);
     fflush(stderr);
 }
 
@@ -216,8 +256,76 @@ static json_t *schema_view(json_t *req)
     return v;
 }
 
+/* A binary columnar request (colreq.h) -> a binary response, or a JSON error reply. */
+static void handle_columns(infer *w, const rpc_msg *m, const char *user, double t0)
+{
+    mlhep_err e;
+    err_clear(&e);
+    predict_ctx *pc = &w->pc;
+    if (colreq_parse(m->body, m->len, &pc->creq, &e)) {
+        reply_error(w, m, "bad_request", NULL, e.msg);
+        return;
+    }
+    predict_model *pm;
+    const char *canon;
+    const char *ref = pc->creq.model;
+    int rc = mscache_get(w->cache, user, ref, mono(), &pm, &canon, &e);
+    if (rc) {
+        reply_error(w, m, model_code(rc), ref, e.msg);
+        return;
+    }
+    if ((rc = predict_columns(pm, pc, &e))) {
+        reply_error(w, m, predict_error_code(rc), canon, e.msg);
+        return;
+    }
+    double us = (mono() - t0) * 1e6;
+    if (predict_format_binary(pm, canon, pc->out, pc->nrows, us, pc, &e)) {
+        reply_error(w, m, "internal", canon, e.msg);
+        return;
+    }
+    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.n, &e))
+        ilog(w, "reply failed: %s", e.msg);
+    w->served++;
+}
+
+/* The fast path for keys/values and rows (reqparse.h): 1 if it answered, 0 if the
+ * request is for the general path (anything unusual, every error, and a model that
+ * does not resolve: the general path answers those exactly as before). */
+static int fast_predict(infer *w, const rpc_msg *m, const char *user, double t0)
+{
+    reqparse *rp = &w->rp;
+    if (reqparse_scan(rp, m->body, m->len))
+        return 0;
+    predict_model *pm;
+    const char *canon;
+    mlhep_err e;
+    if (mscache_get(w->cache, user, rp->model, mono(), &pm, &canon, &e) ||
+        reqparse_rows(rp, predict_model_featmap(pm), &w->pc.batch))
+        return 0;
+    if (predict_batch(pm, &w->pc, &e)) {
+        reply_error(w, m, predict_error_code(e.code), canon, e.msg);
+        return 1;
+    }
+    double us = (mono() - t0) * 1e6;
+    if (predict_format_response(pm, canon, w->pc.out, w->pc.nrows, us, &w->pc, &e)) {
+        reply_error(w, m, "internal", canon, e.msg);
+        return 1;
+    }
+    if (rpc_reply(w->rc, m, w->pc.buf, w->pc.len, &e))
+        ilog(w, "reply failed: %s", e.msg);
+    w->served++;
+    w->fast++;
+    return 1;
+}
+
 static void handle_predict(infer *w, const rpc_msg *m, const char *user, double t0)
 {
+    if (!strcmp(m->content_type, COLREQ_CONTENT_TYPE)) {
+        handle_columns(w, m, user, t0);
+        return;
+    }
+    if (fast_predict(w, m, user, t0))
+        return;
     json_error_t je;
     json_t *req = json_loadb(m->body, m->len, JSON_REJECT_DUPLICATES, &je);
     mlhep_err e;
@@ -367,19 +475,38 @@ static void handle(infer *w, const rpc_msg *m)
         reply_error(w, m, "bad_request", NULL, "unknown message type (predict or models)");
 }
 
+#define ACK_BATCH 16
+
+/* Acks every handled delivery up to the last one (one multiple ack). */
+static void flush_acks(infer *w)
+{
+    mlhep_err e;
+    if (w->ack_pending && rpc_ack_multiple(w->rc, w->ack_tag, &e))
+        ilog(w, "ack failed: %s (the requests will be redelivered)", e.msg);
+    w->ack_pending = 0;
+}
+
+/* Handles requests until a signal. Acks are batched: after a request, the ack waits
+ * while more deliveries are already buffered (at most ACK_BATCH of them), and is sent
+ * before the thread could block; a crash before the ack redelivers the requests whose
+ * ack was pending (their replies may then be sent twice: clients match replies by
+ * correlation id and drop the extra one). */
 static int serve(infer *w)
 {
     mlhep_err e;
     double last_report = mono();
     while (!g_signal) {
         if (!rpc_is_open(w->rc)) {
-            if (rpc_reconnect(w->rc, &e) || rpc_serve(w->rc, w->queue, w->prefetch, &e)) {
+            w->ack_pending = 0; /* tags of the lost connection are void */
+            if (rpc_reconnect(w->rc, &e) || rpc_serve(w->rc, w->queue, w->s->prefetch, &e)) {
                 ilog(w, "broker: %s; retrying in 1 s", e.msg);
                 sleep(1);
                 continue;
             }
             ilog(w, "reconnected; consuming %s", w->queue);
         }
+        if (w->ack_pending && !rpc_buffered(w->rc))
+            flush_acks(w);
         rpc_msg m;
         int rc = rpc_next(w->rc, &m, 1000, &e);
         if (rc == RPC_TIMEOUT)
@@ -390,8 +517,9 @@ static int serve(infer *w)
             continue;
         }
         handle(w, &m);
-        if (rpc_ack(w->rc, m.tag, &e))
-            ilog(w, "ack failed: %s (the request will be redelivered)", e.msg);
+        w->ack_tag = m.tag;
+        if (++w->ack_pending >= ACK_BATCH)
+            flush_acks(w);
         rpc_msg_free(&m);
         if (w->verbose && mono() - last_report > 10) {
             last_report = mono();
@@ -402,14 +530,45 @@ static int serve(infer *w)
                  (unsigned long long)st.hits, (unsigned long long)st.loads);
         }
     }
+    if (rpc_is_open(w->rc))
+        flush_acks(w);
     return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    infer *w = arg;
+    const shared *s = w->s;
+    mlhep_err e;
+    if (modelstore_open(s->cfg.artifact_dir, &w->ms, &e) || mscache_new(w->ms, &s->co, &w->cache, &e)) {
+        ilog(w, "%s", e.msg);
+        w->failed = 1;
+        g_signal = SIGTERM; /* the others stop too: exit 3 */
+        return NULL;
+    }
+    while (!g_signal && (rpc_connect(&s->ap, &w->rc, &e) || rpc_serve(w->rc, w->queue, s->prefetch, &e))) {
+        ilog(w, "waiting for broker: %s", e.msg);
+        rpc_close(w->rc);
+        w->rc = NULL;
+        sleep(1);
+    }
+    if (!g_signal) {
+        ilog(w, "ready: consuming %s (prefetch %d, thread %d of %d), artifact store %s, auth %s, cache %zu models / "
+                "%zu MiB",
+             w->queue, s->prefetch, w->id, s->threads, s->cfg.artifact_dir, s->jwt ? "jwt" : "dev", s->co.max_models,
+             s->co.max_bytes >> 20);
+        serve(w);
+    }
+    return NULL;
 }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mlhep-infer [--config FILE] [--queue NAME] [--prefetch N] [--auth auth.json]\n"
+    fprintf(f, "usage: mlhep-infer [--config FILE] [--queue NAME] [--prefetch N] [--threads N] [--auth auth.json]\n"
                "                   [--cache-models N] [--cache-mb MB] [--schemas DIR] [--verbose] [--check]\n"
                "  serves prediction requests from the broker (see the top of worker/mlhep_infer.c);\n"
+               "  --threads: consumer threads, one broker connection each (default: configuration key\n"
+               "  infer_threads, else one per online CPU up to 4);\n"
                "  --auth: JWT verifier configuration {\"alg\",\"public_key\"|\"jwks\"|\"secret_file\",\n"
                "  \"issuer\",\"audience\"} (jwt.h); with auth_mode=dev, 'dev:<user>' tokens are accepted.\n");
 }
@@ -419,6 +578,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"queue", required_argument, 0, 'q'},
                                          {"prefetch", required_argument, 0, 'p'},
+                                         {"threads", required_argument, 0, 'T'},
                                          {"auth", required_argument, 0, 'a'},
                                          {"cache-models", required_argument, 0, 'm'},
                                          {"cache-mb", required_argument, 0, 'M'},
@@ -428,20 +588,21 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *cfgpath = NULL, *authpath = NULL, *schemas = NULL;
-    int check = 0;
-    static infer w;
+    int check = 0, threads = -1;
+    static shared w;
     w.queue = "predict.requests";
     w.prefetch = 64;
-    mscache_opts co = {16, (size_t)1 << 30, 1.0};
+    w.co = (mscache_opts){16, (size_t)1 << 30, 1.0};
     int o;
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': cfgpath = optarg; break;
         case 'q': w.queue = optarg; break;
         case 'p': w.prefetch = atoi(optarg); break;
+        case 'T': threads = atoi(optarg); break;
         case 'a': authpath = optarg; break;
-        case 'm': co.max_models = (size_t)atol(optarg); break;
-        case 'M': co.max_bytes = (size_t)atol(optarg) << 20; break;
+        case 'm': w.co.max_models = (size_t)atol(optarg); break;
+        case 'M': w.co.max_bytes = (size_t)atol(optarg) << 20; break;
         case 's': schemas = optarg; break;
         case 'v': w.verbose = 1; break;
         case 'k': check = 1; break;
@@ -449,7 +610,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || w.prefetch < 1 || w.prefetch > 65535 || co.max_models < 1) {
+    if (optind != argc || w.prefetch < 1 || w.prefetch > 65535 || w.co.max_models < 1 || threads == 0 ||
+        threads > 64) {
         usage(stderr);
         return 2;
     }
@@ -459,6 +621,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-infer: configuration: %s\n", e.msg);
         return 3;
     }
+    if (threads < 0)
+        threads = w.cfg.infer_threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : n > 4 ? 4 : (int)n;
+    }
+    w.threads = threads;
+    /* our threads are the parallelism: one BLAS thread per consumer thread, whatever
+     * OPENBLAS_NUM_THREADS says (extra BLAS threads spin in sched_yield on 2 cores) */
+    openblas_set_num_threads(1);
     int rc = 0;
     w.dev = w.cfg.auth_mode && !strcmp(w.cfg.auth_mode, "dev");
     if (authpath) {
@@ -492,15 +664,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-infer: artifact store %s is not a directory\n", w.cfg.artifact_dir);
         rc = 3;
     }
-    if (!rc && (modelstore_open(w.cfg.artifact_dir, &w.ms, &e) || mscache_new(w.ms, &co, &w.cache, &e))) {
+    modelstore *ms = NULL;
+    if (!rc && modelstore_open(w.cfg.artifact_dir, &ms, &e)) { /* checked once here; each thread opens its own */
         fprintf(stderr, "mlhep-infer: %s\n", e.msg);
         rc = 3;
     }
-    amqpc_params p = {w.cfg.amqp_host, w.cfg.amqp_port, w.cfg.amqp_user, w.cfg.amqp_password, w.cfg.amqp_vhost,
-                      30, 5000};
+    modelstore_close(ms);
+    w.ap = (amqpc_params){w.cfg.amqp_host, w.cfg.amqp_port, w.cfg.amqp_user, w.cfg.amqp_password, w.cfg.amqp_vhost,
+                          30, 5000};
+    infer *ws = rc ? NULL : calloc((size_t)threads, sizeof *ws);
+    if (!rc && !ws) {
+        fprintf(stderr, "mlhep-infer: out of memory\n");
+        rc = 1;
+    }
+    for (int i = 0; ws && i < threads; i++) {
+        ws[i].s = &w;
+        ws[i].id = i + 1;
+        ws[i].queue = w.queue;
+        ws[i].verbose = w.verbose;
+        ws[i].jwt = w.jwt;
+        ws[i].dev = w.dev;
+        ws[i].schema = w.schema;
+    }
     if (!rc && check) {
         uint32_t msgs = 0, cons = 0;
-        if (rpc_connect(&p, &w.rc, &e) || rpc_queue_depth(w.rc, w.queue, &msgs, &cons, &e)) {
+        if (rpc_connect(&w.ap, &ws[0].rc, &e) || rpc_queue_depth(ws[0].rc, w.queue, &msgs, &cons, &e)) {
             fprintf(stderr, "mlhep-infer --check: %s\n", e.msg);
             rc = 1;
         } else {
@@ -515,32 +703,51 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-        while (!g_signal && (rpc_connect(&p, &w.rc, &e) || rpc_serve(w.rc, w.queue, w.prefetch, &e))) {
-            ilog(&w, "waiting for broker: %s", e.msg);
-            rpc_close(w.rc);
-            w.rc = NULL;
-            sleep(1);
+        pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+        int started = 0;
+        for (int i = 1; tid && i < threads; i++) {
+            if (pthread_create(&tid[i], NULL, thread_main, &ws[i])) {
+                ilog(&ws[0], "cannot start thread %d; serving with %d", i + 1, i);
+                break;
+            }
+            started = i;
         }
-        if (!g_signal) {
-            ilog(&w, "ready: consuming %s (prefetch %d), artifact store %s, auth %s, cache %zu models / %zu MiB",
-                 w.queue, w.prefetch, w.cfg.artifact_dir, w.jwt ? "jwt" : "dev", co.max_models, co.max_bytes >> 20);
-            serve(&w);
+        thread_main(&ws[0]);
+        for (int i = 1; i <= started; i++)
+            pthread_join(tid[i], NULL);
+        free(tid);
+        uint64_t served = 0, errors = 0, tv = 0, th = 0, loads = 0, fast = 0;
+        for (int i = 0; i < threads; i++) {
+            mscache_stats cs = {0};
+            if (ws[i].cache)
+                mscache_get_stats(ws[i].cache, &cs);
+            served += ws[i].served;
+            fast += ws[i].fast;
+            errors += ws[i].errors;
+            tv += ws[i].tok_verifies;
+            th += ws[i].tok_hits;
+            loads += cs.loads;
+            if (ws[i].failed)
+                rc = 3;
         }
-        mscache_stats cs;
-        mscache_get_stats(w.cache, &cs);
-        ilog(&w, "signal %d: stopping; served %llu, errors %llu, tokens verified %llu (cache hits %llu), models "
-                 "loaded %llu",
-             (int)g_signal, (unsigned long long)w.served, (unsigned long long)w.errors,
-             (unsigned long long)w.tok_verifies, (unsigned long long)w.tok_hits, (unsigned long long)cs.loads);
+        ilog(&ws[0], "signal %d: stopping; served %llu (JSON fast path %llu), errors %llu, tokens verified %llu (cache "
+                     "hits %llu), models loaded %llu (%d threads)",
+             (int)g_signal, (unsigned long long)served, (unsigned long long)fast, (unsigned long long)errors,
+             (unsigned long long)tv,
+             (unsigned long long)th, (unsigned long long)loads, threads);
     }
-    rpc_close(w.rc);
-    predict_ctx_free(&w.pc);
-    mscache_free(w.cache);
-    modelstore_close(w.ms);
+    for (int i = 0; ws && i < threads; i++) {
+        rpc_close(ws[i].rc);
+        predict_ctx_free(&ws[i].pc);
+        reqparse_free(&ws[i].rp);
+        mscache_free(ws[i].cache);
+        modelstore_close(ws[i].ms);
+        for (size_t j = 0; j < TOKCACHE; j++)
+            free(ws[i].tok[j].tok);
+    }
+    free(ws);
     jschema_free(w.schema);
     jwt_config_free(w.jwt);
-    for (size_t i = 0; i < TOKCACHE; i++)
-        free(w.tok[i].tok);
     config_free(&w.cfg);
     return rc;
 }

@@ -6,7 +6,9 @@
 # error replies naming the problem and the workers stay up; another user's model is
 # refused until shared; versions and deletion; ROOT scoring writes a friend tree with one
 # score per entry, identical to local scoring; every worker SIGKILLed mid-stream and one
-# restarted: the stream completes (redelivered requests) with the same scores.
+# restarted: the stream completes (redelivered requests) with the same scores. Binary
+# columnar requests (tests/py/colreq.py writes them independently of the C writer): the
+# same predictions as JSON, and every malformed layout refused with a message naming it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 
@@ -17,7 +19,9 @@ J1=11111111111111111111111111111111; J2=22222222222222222222222222222222; J3=333
 for j in $J1:mlp $J2:mlp3 $J3:gbdt; do mkdir -p "$S/artifacts/alice/${j%%:*}"; cp "$M/${j#*:}.mlhep" "$S/artifacts/alice/${j%%:*}/model.mlhep"; done
 for _ in $(seq 100); do [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
 AUTHARGS=(); [ -f "$S/infer-auth.json" ] && AUTHARGS=(--auth "$S/infer-auth.json")
-if "$BIN/mlhep-infer" --config "$S/worker.conf" "${AUTHARGS[@]}" --check > "$TMP/check.out" 2>&1 && grep -q '2 consumers' "$TMP/check.out"; then ok "--check: 2 inference workers consuming"; else bad "--check" "$(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
+# each worker runs one consumer thread (one connection) per CPU up to 4; every thread logs "ready"
+NCONS=$(cat "$S"/logs/infer-*.log | grep -c ' ready: ')
+if "$BIN/mlhep-infer" --config "$S/worker.conf" "${AUTHARGS[@]}" --check > "$TMP/check.out" 2>&1 && grep -q "($NCONS consumers" <(sed 's/.*ready, /(/' "$TMP/check.out") && [ "$NCONS" -ge 2 ] && [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log | wc -l)" = 2 ]; then ok "--check: 2 inference workers consuming ($NCONS threads)"; else bad "--check" "$NCONS ready threads; $(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
 
 # --- names and versions
 v1=$(as_alice models tag $J1 ttH 2>&1); v2=$(as_alice models tag $J3 ttH 2>&1)
@@ -69,6 +73,35 @@ expect "bad token" 4 "unauthorized" env MLHEP_TOKEN=alice "$BIN/mlhep-submit" --
 a1=1; for p in "$S"/pids/infer-*.pid; do alive "$(cat "$p")" || a1=0; done
 if [ $a1 = 1 ] && as_alice predict --model ttH@1 "$M/req-values.json" >/dev/null; then ok "workers alive and serving after bad requests"; else bad "workers after bad requests" "$(tail -n 5 "$S"/logs/infer-*.log)"; fi
 
+# --- binary columnar requests (application/x-mlhep-columns, common/colreq.h): the same
+# predictions as the JSON columns form; every malformed request refused, naming the problem
+PY=/usr/bin/python3; CQ=$TOP/tests/py/colreq.py
+$PY "$CQ" "$M/req-columns.json" "$TMP/c64.bin" && $PY "$CQ" "$M/req-columns.json" "$TMP/c32.bin" --type f32
+same=1
+for m in "ttH@1:mlp" "ttH:gbdt" "$J2:mlp3"; do
+    ref=${m%%:*}; file=${m#*:}
+    as_alice predict --model "$ref" "$TMP/c64.bin" > "$TMP/rb.txt" 2>"$TMP/rb.err" || { same=0; bad "binary predict $ref" "$(cat "$TMP/rb.err")"; continue; }
+    as_alice predict --model "$ref" "$M/req-columns.json" > "$TMP/rj.txt" 2>&1
+    as_alice predict --local --model "$M/$file.mlhep" "$TMP/c64.bin" > "$TMP/lb.txt" 2>&1
+    if ! cmp -s "$TMP/rb.txt" "$TMP/rj.txt" || ! cmp -s "$TMP/rb.txt" "$TMP/lb.txt" || [ "$(wc -l < "$TMP/rb.txt")" != 25 ]; then same=0; bad "binary predict $ref" "binary $(head -c 200 "$TMP/rb.txt") vs json $(head -c 200 "$TMP/rj.txt")"; fi
+done
+[ $same = 1 ] && ok "binary float64 columns x (mlp, gbdt @latest, 3-class by job id): broker == JSON columns == in-process"
+out=$(as_alice --json predict --model ttH "$TMP/c32.bin" 2>&1)
+if [ "$(jq -c '[.model, (.predictions|length), (.predictions[0]|type)]' <<< "$out")" = '["ttH@2",25,"number"]' ] && [ "$(as_alice predict --model ttH "$TMP/c32.bin" | wc -l)" = 25 ]; then ok "binary float32 columns: 25 scores, reply names the version used"; else bad "binary float32" "$out"; fi
+for mm in "version:version 2 not supported" "flags:reserved flags" "zero-rows:row count 0" "huge-cols:column count 4000000000" \
+          "truncated:truncated values" "trailing:3 bytes after the last column" "offsets-start:offsets[0] is 1" \
+          "offsets-decrease:offsets decrease at row 1" "offsets-end:offsets end at" "bad-type:unknown type 99" \
+          "bad-kind:unknown kind 2" "empty-name:name of 0 bytes" "unknown-branch:unknown branch 'bogus'" \
+          "missing-branch:missing 1 branch the model needs: 'NJet'" "duplicate-branch:branch 'NJet' given twice" \
+          "flat-as-jagged:branch 'NJet' is flat in the model" "jagged-as-flat:branch 'Jet_Px' is jagged in the model"; do
+    $PY "$CQ" "$M/req-columns.json" "$TMP/bad.bin" --mutate "${mm%%:*}"
+    expect "binary: ${mm%%:*} refused" 5 "${mm#*:}" as_alice predict --model ttH@1 "$TMP/bad.bin"
+done
+expect "binary: unknown model" 8 "unknown model 'nope'" as_alice predict --model nope "$TMP/c64.bin"
+expect "binary: bad token" 4 "unauthorized" env MLHEP_TOKEN=alice "$BIN/mlhep-submit" --config "$S/users/alice.conf" predict --model ttH "$TMP/c64.bin"
+a1=1; for p in "$S"/pids/infer-*.pid; do alive "$(cat "$p")" || a1=0; done
+if [ $a1 = 1 ] && as_alice predict --model ttH@1 "$TMP/c64.bin" >/dev/null; then ok "workers alive and serving after bad binary requests"; else bad "workers after bad binary requests" "$(tail -n 5 "$S"/logs/infer-*.log)"; fi
+
 # --- access: bob
 expect "bob: alice's model refused" 4 "belongs to another user and is not shared" as_bob predict --model ttH "$M/req-values.json"
 expect "bob: alice's job id unknown to him" 8 "no job of yours" as_bob predict --model $J1 "$M/req-values.json"
@@ -89,6 +122,9 @@ n=$(tail -n +2 "$TMP/s.csv" | wc -l)
 if [ $rc = 0 ] && [ "$n" = 2421 ] && "$BIN/mlhep-root" ls "$TMP/s.root" | grep -q 'tree events  (2421 entries' && cmp -s "$TMP/s.csv" "$TMP/l.csv"; then ok "ROOT scoring: friend tree events with 2421 scores (one per entry), broker == local"; else bad "ROOT scoring" "rc=$rc n=$n $(cat "$TMP/s.err")"; fi
 # entry k of the friend tree is entry k of the input: the rows request of entries 0..24
 if [ "$(sed -n 2,26p "$TMP/s.csv" | cut -d, -f2)" = "$(as_alice predict --model ttH@1 "$M/req-rows.json")" ]; then ok "friend entries 0..24 == predictions for input entries 0..24"; else bad "entry alignment" "$(sed -n 2,4p "$TMP/s.csv") vs $(as_alice predict --model ttH@1 "$M/req-rows.json" | head -3)"; fi
+as_alice predict --model ttH@1 --root "$HZZ" --tree events --out "$TMP/sj.root" --batch 25 --wire json 2>"$TMP/sj.err"
+"$BIN/mlhep-root" dump "$TMP/sj.root" --tree events --branch score --csv > "$TMP/sj.csv" 2>>"$TMP/sj.err"
+if cmp -s "$TMP/sj.csv" "$TMP/s.csv"; then ok "ROOT scoring: binary requests (default) == JSON columns requests (--wire json)"; else bad "ROOT scoring --wire json" "$(cat "$TMP/sj.err")"; fi
 as_alice predict --model $J2 --root "$HZZ" --tree events --out "$TMP/s3.root" 2>"$TMP/s3.err"
 if "$BIN/mlhep-root" ls "$TMP/s3.root" 2>&1 | grep -q 'score .*float32\[3\]'; then ok "3-class scoring: branch score[3]"; else bad "3-class ROOT" "$(cat "$TMP/s3.err"; "$BIN/mlhep-root" ls "$TMP/s3.root" 2>&1)"; fi
 expect "ROOT file without the model's branches" 5 "has no numeric branch" as_alice predict --model ttH@1 --root "$DATA/uproot-Zmumu.root" --tree events --out "$TMP/z.root"
