@@ -1,12 +1,22 @@
 /* bench_data.c - data layer speed (issue 4): events/s of the specs pass, of chunk
- * creation (read + flatten + normalise + mix) and of chunk creation with a jagged cut
- * and a new branch, against the raw decompression of the same baskets in the same run.
+ * creation (read + flatten + normalise + mix + shuffle) and of chunk creation with a
+ * jagged cut and a new branch, each against the raw decompression of the same
+ * baskets measured in the same run (one thread, as the issue defines the ceiling;
+ * the two-thread figure is printed beside it).
  *
- *   bench_data SIGNAL.root BACKGROUND.root   (generated ttH-like files, tree Events) */
+ *   bench_data SIGNAL.root BACKGROUND.root   (generated ttH-like files, tree Events)
+ *
+ * Each figure is the best of BENCH_REPEAT runs (default 3): the machine is shared,
+ * and the best run is the one least disturbed. "cold" is the first pass of a new
+ * dataset (every buffer touched for the first time), "warm" a second epoch of the
+ * same dataset (dataset_rewind: buffers reused, as in training). cores = CPU time /
+ * wall time of the measured pass. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "basket.h"
@@ -20,6 +30,20 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + 1e-6 * (double)r.ru_utime.tv_usec + (double)r.ru_stime.tv_sec +
+           1e-6 * (double)r.ru_stime.tv_usec;
+}
+
+static void die(const mlhep_err *e)
+{
+    fprintf(stderr, "%s\n", e->msg);
+    exit(1);
 }
 
 static workflow *load(const char *s, const char *b, const char *preproc)
@@ -36,66 +60,110 @@ static workflow *load(const char *s, const char *b, const char *preproc)
              s, b, preproc ? ",\"preproc\":" : "", preproc ? preproc : "");
     mlhep_err e;
     jschema *sch;
-    if (jschema_load_named(NULL, "workflow", &sch, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        exit(1);
-    }
+    if (jschema_load_named(NULL, "workflow", &sch, &e))
+        die(&e);
     const char *roots[] = {dir};
     wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     workflow *wf;
-    if (workflow_load_buffer(doc, strlen(doc), &o, &wf, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        exit(1);
-    }
+    if (workflow_load_buffer(doc, strlen(doc), &o, &wf, &e))
+        die(&e);
     jschema_free(sch);
     return wf;
 }
 
-static double inflate_only(const workflow *wf, const specs *sp, int64_t *events)
+/* Raw decompression of the baskets of the branches the data layer reads: thread tid
+ * of n inflates branches tid, tid+n, ... of every file. */
+typedef struct inflate_arg {
+    const workflow *wf;
+    const specs *sp;
+    int tid, n;
+    int64_t events;
+} inflate_arg;
+
+static void *inflate_thread(void *p)
 {
-    double t0 = now();
-    *events = 0;
-    for (size_t fi = 0; fi < wf->nfiles; fi++) {
+    inflate_arg *a = p;
+    a->events = 0;
+    for (size_t fi = 0; fi < a->wf->nfiles; fi++) {
         mlhep_err e;
         rootfile *f;
         ttree *t;
-        if (rootfile_open(wf->files[fi].path, &f, &e) || ttree_open(f, wf->tree, &t, &e)) {
-            fprintf(stderr, "%s\n", e.msg);
-            exit(1);
-        }
+        if (rootfile_open(a->wf->files[fi].path, &f, &e) || ttree_open(f, a->wf->tree, &t, &e))
+            die(&e);
         basket_ctx *ctx = basket_ctx_new();
         uint64_t bytes = 0;
-        for (size_t i = 0; i < sp->nread; i++)
-            basket_inflate_only(f, ttree_branch(t, sp->read[i]), 0, t->entries, ctx, &bytes, &e);
-        *events += t->entries;
+        for (size_t i = (size_t)a->tid; i < a->sp->nread; i += (size_t)a->n)
+            if (basket_inflate_only(f, ttree_branch(t, a->sp->read[i]), 0, t->entries, ctx, &bytes, &e))
+                die(&e);
+        a->events += t->entries;
         basket_ctx_free(ctx);
         ttree_free(t);
         rootfile_close(f);
     }
+    return NULL;
+}
+
+static double inflate_only(const workflow *wf, const specs *sp, int nthreads, int64_t *events)
+{
+    pthread_t th[8];
+    inflate_arg a[8];
+    double t0 = now();
+    for (int i = 0; i < nthreads; i++) {
+        a[i] = (inflate_arg){.wf = wf, .sp = sp, .tid = i, .n = nthreads};
+        if (i > 0)
+            pthread_create(&th[i], NULL, inflate_thread, &a[i]);
+    }
+    inflate_thread(&a[0]);
+    for (int i = 1; i < nthreads; i++)
+        pthread_join(th[i], NULL);
+    *events = a[0].events;
     return now() - t0;
 }
 
-static double chunks(const workflow *wf, const preproc *pp, const specs *sp, int64_t *rows)
+static double pass(dataset *ds, int64_t *rows, double *cores)
 {
     mlhep_err e;
-    dataset *ds;
-    if (dataset_open(wf, pp, sp, &ds, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        exit(1);
-    }
-    double t0 = now();
     ds_chunk c;
     *rows = 0;
     int got;
+    double t0 = now(), c0 = cpu();
     while ((got = dataset_next(ds, &c, &e)) == 1)
         *rows += (int64_t)c.nrows;
-    if (got < 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        exit(1);
-    }
+    if (got < 0)
+        die(&e);
     double t = now() - t0;
-    dataset_free(ds);
+    *cores = (cpu() - c0) / t;
     return t;
+}
+
+/* Best cold (first epoch of a new dataset) and warm (second epoch) times. */
+static void chunks(const workflow *wf, const preproc *pp, const specs *sp, int repeat, double *cold, double *warm,
+                   int64_t *rows, double *cores)
+{
+    *cold = *warm = INFINITY;
+    for (int r = 0; r < repeat; r++) {
+        mlhep_err e;
+        dataset *ds;
+        if (dataset_open(wf, pp, sp, &ds, &e))
+            die(&e);
+        double cc, cw;
+        double t = pass(ds, rows, &cc);
+        if (t < *cold)
+            *cold = t;
+        if (dataset_rewind(ds, &e))
+            die(&e);
+        t = pass(ds, rows, &cw);
+        if (t < *warm) {
+            *warm = t;
+            *cores = cw;
+        }
+        dataset_free(ds);
+    }
+}
+
+static void line(const char *what, double ev, double t, double t_raw, const char *extra)
+{
+    printf("  %-46s %9.0f events/s  ratio %.2f%s\n", what, ev / t, t_raw / t, extra ? extra : "");
 }
 
 int main(int argc, char **argv)
@@ -104,37 +172,69 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_data SIGNAL.root BACKGROUND.root\n");
         return 1;
     }
+    const char *rs = getenv("BENCH_REPEAT");
+    int repeat = rs && atoi(rs) > 0 ? atoi(rs) : 3;
+    double la0[3] = {0}, la1[3] = {0};
+    getloadavg(la0, 3);
     mlhep_err e;
     workflow *wf = load(argv[1], argv[2], NULL);
-    specs *sp;
-    double t0 = now();
-    if (specs_compute(wf, NULL, NULL, NULL, &sp, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
+    specs *sp = NULL;
+    double t_specs = INFINITY, specs_cores = 0;
+    for (int r = 0; r < repeat; r++) {
+        specs *s;
+        double t0 = now(), c0 = cpu();
+        if (specs_compute(wf, NULL, NULL, NULL, &s, &e))
+            die(&e);
+        double t = now() - t0;
+        if (t < t_specs) {
+            t_specs = t;
+            specs_cores = (cpu() - c0) / t;
+        }
+        specs_free(sp);
+        sp = s;
     }
-    double t_specs = now() - t0;
-    int64_t ev, rows, rows_cut;
-    double t_inf = inflate_only(wf, sp, &ev);
-    double t_chunk = chunks(wf, NULL, sp, &rows);
+    int64_t ev = 0, rows = 0, rows_cut = 0;
+    double t_raw = INFINITY, t_raw2 = INFINITY;
+    for (int r = 0; r < repeat; r++) {
+        double t = inflate_only(wf, sp, 1, &ev);
+        if (t < t_raw)
+            t_raw = t;
+        t = inflate_only(wf, sp, 2, &ev);
+        if (t < t_raw2)
+            t_raw2 = t;
+    }
+    double t_cold, t_warm, cores;
+    chunks(wf, NULL, sp, repeat, &t_cold, &t_warm, &rows, &cores);
     const char *pp_doc = "{\"new_branch\":{\"ht_jets\":{\"def\":\"sum(Jet_pt)\",\"type\":\"flat\"}},"
                          "\"jagged_cut\":{\"Jet_pt\":{\"cut\":[\"Jet_pt > 60 and abs(Jet_eta) < 2.4\",\"any\"]}}}";
     workflow *wf2 = load(argv[1], argv[2], pp_doc);
     preproc *pp;
     specs *sp2;
-    if (specs_preproc(wf2, &pp, &e) || specs_compute(wf2, pp, NULL, NULL, &sp2, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        return 1;
-    }
-    double t_cut = chunks(wf2, pp, sp2, &rows_cut);
-    printf("data layer on %lld events, %zu branches read, row width %d (2 reader threads)\n", (long long)ev,
-           sp->nread, sp->width);
-    printf("  %-44s %10.0f events/s\n", "raw decompression of the same baskets", ev / t_inf);
-    printf("  %-44s %10.0f events/s  ratio %.2f\n", "specs pass", ev / t_specs, t_inf / t_specs);
-    printf("  %-44s %10.0f events/s  ratio %.2f\n", "chunks (read+flatten+normalise+mix+shuffle)", rows / t_chunk,
-           t_inf / t_chunk);
-    printf("  %-44s %10.0f events/s  ratio %.2f  (%lld of %lld events pass; cost vs no cuts %+.0f%%)\n",
-           "chunks with a jagged cut and a new branch", ev / t_cut, t_inf / t_cut, (long long)rows_cut,
-           (long long)ev, 100 * (t_cut / t_chunk - 1));
+    if (specs_preproc(wf2, &pp, &e) || specs_compute(wf2, pp, NULL, NULL, &sp2, &e))
+        die(&e);
+    double tc_cold, tc_warm, cores_cut;
+    chunks(wf2, pp, sp2, repeat, &tc_cold, &tc_warm, &rows_cut, &cores_cut);
+    getloadavg(la1, 3);
+    printf("data layer on %lld events (2 files), %zu branches read, row width %d, best of %d runs\n", (long long)ev,
+           sp->nread, sp->width, repeat);
+    printf("  %-46s %9.0f events/s\n", "raw decompression, 1 thread (the ceiling)", ev / t_raw);
+    printf("  %-46s %9.0f events/s  (%.2f x 1 thread)\n", "raw decompression, 2 threads", ev / t_raw2,
+           t_raw / t_raw2);
+    char x[160];
+    snprintf(x, sizeof x, "  cores %.2f", specs_cores);
+    line("specs pass", (double)ev, t_specs, t_raw, x);
+    line("chunks, cold (first pass of a new dataset)", (double)rows, t_cold, t_raw, NULL);
+    snprintf(x, sizeof x, "  cores %.2f", cores);
+    line("chunks, warm (next epoch)", (double)rows, t_warm, t_raw, x);
+    snprintf(x, sizeof x, "  cut cost %+.0f%%", 100 * (tc_cold / t_cold - 1));
+    line("chunks with cuts, cold", (double)ev, tc_cold, t_raw, x);
+    snprintf(x, sizeof x, "  cut cost %+.0f%%, cores %.2f, %lld of %lld events pass", 100 * (tc_warm / t_warm - 1),
+             cores_cut, (long long)rows_cut, (long long)ev);
+    line("chunks with cuts, warm", (double)ev, tc_warm, t_raw, x);
+    printf("  (chunks: read+flatten+normalise+mix+shuffle; cuts: jagged cut on Jet_pt/Jet_eta + new branch "
+           "sum(Jet_pt); events/s counts input events)\n");
+    printf("  load average before %.2f %.2f %.2f, after %.2f %.2f %.2f (2 cores)\n", la0[0], la0[1], la0[2], la1[0],
+           la1[1], la1[2]);
     printf("  MLaaS4HEP reference (issue 4): specs 8.4k-13.7k, chunks 1.1k-1.2k, with jagged cuts ~900 events/s\n");
     specs_free(sp);
     specs_free(sp2);

@@ -393,12 +393,17 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     size_t w = (size_t)b->disk_width;
     size_t hdr = (size_t)b->header_bytes;
     size_t total = 0;
+    /* value widths are powers of two: masks and shifts instead of a division per entry */
+    int pow2 = w && !(w & (w - 1));
+    int wsh = pow2 ? __builtin_ctzll((unsigned long long)w) : 0;
+    size_t wmask = pow2 ? w - 1 : 0;
     for (int64_t i = lo; i < hi; i++) {
         int64_t s = v->starts[i], t = v->starts[i + 1];
-        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (size_t)(t - s - (int64_t)hdr) % w)
+        size_t sz = (size_t)(t - s - (int64_t)hdr);
+        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
             return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
                         (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
-        total += (size_t)(t - s) - hdr;
+        total += sz;
     }
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
@@ -410,8 +415,15 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
         /* entries are contiguous: one decode for the whole range */
         decode_values(b, dst, v->data + v->starts[lo], total);
         int64_t base = (int64_t)out->nvalues;
-        for (int64_t i = lo; i < hi; i++)
-            out->offsets[out->n + (i - lo) + 1] = base + (v->starts[i + 1] - v->starts[lo]) / (int64_t)w;
+        int64_t *o = out->offsets + out->n + 1;
+        const int32_t *st = v->starts;
+        int32_t s0 = st[lo];
+        if (pow2)
+            for (int64_t i = lo; i < hi; i++)
+                o[i - lo] = base + ((int64_t)(st[i + 1] - s0) >> wsh);
+        else
+            for (int64_t i = lo; i < hi; i++)
+                o[i - lo] = base + (int64_t)(st[i + 1] - s0) / (int64_t)w;
     } else {
         int64_t pos = (int64_t)out->nvalues;
         for (int64_t i = lo; i < hi; i++) {

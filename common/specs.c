@@ -274,9 +274,175 @@ int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
     return 0;
 }
 
+/* Per-feature running statistics. Sums are of (x - shift), shift being the first
+ * value seen, so that the variance does not suffer from cancellation when the mean
+ * is large compared to the spread; per block they are summed in double, across
+ * blocks in long double. */
 typedef struct acc {
-    long double sum, sumsq;
+    long double s1, s2;
+    double shift;
+    int have_shift;
 } acc;
+
+/* Events [r0, r1) pass the cuts: one run. */
+typedef struct run {
+    size_t r0, r1;
+} run;
+
+typedef struct stats_job {
+    specs *s;
+    acc *ac;
+    const int *colidx;
+    const evblock *blk;
+    const run *runs;
+    size_t nruns;
+    int next; /* atomic: next feature */
+} stats_job;
+
+/* Block statistics over values v[lo, hi) of one type: NaN values are skipped (they
+ * fail every comparison, so min and max skip them by themselves). Two interleaved
+ * accumulators keep the additions independent. */
+#define STATS_KERNEL(NAME, T, ISFLOAT)                                                                                 \
+    static void NAME(const void *vp, size_t lo, size_t hi, double shift, double *mn, double *mx, double *s1,         \
+                     double *s2, int64_t *cnt)                                                                         \
+    {                                                                                                                  \
+        const T *v = (const T *)vp;                                                                                    \
+        double a1 = 0, b1 = 0, a2 = 0, b2 = 0, lmn = *mn, lmx = *mx;                                                   \
+        int64_t c = 0;                                                                                                 \
+        size_t j = lo;                                                                                                 \
+        for (; j + 2 <= hi; j += 2) {                                                                                  \
+            double x0 = (double)v[j], x1 = (double)v[j + 1];                                                           \
+            lmn = x0 < lmn ? x0 : lmn;                                                                                 \
+            lmx = x0 > lmx ? x0 : lmx;                                                                                 \
+            lmn = x1 < lmn ? x1 : lmn;                                                                                 \
+            lmx = x1 > lmx ? x1 : lmx;                                                                                 \
+            double d0 = x0 - shift, d1 = x1 - shift;                                                                   \
+            if (ISFLOAT) {                                                                                             \
+                int o0 = x0 == x0, o1 = x1 == x1;                                                                      \
+                d0 = o0 ? d0 : 0;                                                                                      \
+                d1 = o1 ? d1 : 0;                                                                                      \
+                c += o0 + o1;                                                                                          \
+            } else {                                                                                                   \
+                c += 2;                                                                                                \
+            }                                                                                                          \
+            a1 += d0;                                                                                                  \
+            b1 += d1;                                                                                                  \
+            a2 += d0 * d0;                                                                                             \
+            b2 += d1 * d1;                                                                                             \
+        }                                                                                                              \
+        for (; j < hi; j++) {                                                                                          \
+            double x0 = (double)v[j];                                                                                  \
+            if (ISFLOAT && x0 != x0)                                                                                   \
+                continue;                                                                                              \
+            lmn = x0 < lmn ? x0 : lmn;                                                                                 \
+            lmx = x0 > lmx ? x0 : lmx;                                                                                 \
+            double d0 = x0 - shift;                                                                                    \
+            a1 += d0;                                                                                                  \
+            a2 += d0 * d0;                                                                                             \
+            c++;                                                                                                       \
+        }                                                                                                              \
+        *mn = lmn;                                                                                                     \
+        *mx = lmx;                                                                                                     \
+        *s1 += a1 + b1;                                                                                                \
+        *s2 += a2 + b2;                                                                                                \
+        *cnt += c;                                                                                                     \
+    }
+STATS_KERNEL(stats_u8, uint8_t, 0)
+STATS_KERNEL(stats_i8, int8_t, 0)
+STATS_KERNEL(stats_i16, int16_t, 0)
+STATS_KERNEL(stats_u16, uint16_t, 0)
+STATS_KERNEL(stats_i32, int32_t, 0)
+STATS_KERNEL(stats_u32, uint32_t, 0)
+STATS_KERNEL(stats_i64, int64_t, 0)
+STATS_KERNEL(stats_u64, uint64_t, 0)
+STATS_KERNEL(stats_f32, float, 1)
+STATS_KERNEL(stats_f64, double, 1)
+#undef STATS_KERNEL
+
+typedef void (*stats_kernel)(const void *, size_t, size_t, double, double *, double *, double *, double *,
+                             int64_t *);
+
+static stats_kernel kernel_of(dtype dt)
+{
+    switch (dt) {
+    case DT_BOOL:
+    case DT_U8: return stats_u8;
+    case DT_I8: return stats_i8;
+    case DT_I16: return stats_i16;
+    case DT_U16: return stats_u16;
+    case DT_I32: return stats_i32;
+    case DT_U32: return stats_u32;
+    case DT_I64: return stats_i64;
+    case DT_U64: return stats_u64;
+    case DT_F32: return stats_f32;
+    case DT_F64: return stats_f64;
+    default: return NULL;
+    }
+}
+
+/* One feature over one block (the kernel is chosen once per feature and block, and
+ * called once per run of passing events). */
+static void stats_feature(stats_job *j, size_t i)
+{
+    specs_feature *ft = &j->s->feat[i];
+    acc *ac = &j->ac[i];
+    const evcol *c = &j->blk->cols[j->colidx[i]];
+    stats_kernel k = kernel_of(c->dt);
+    if (!k)
+        return;
+    if (!ac->have_shift) {
+        /* the first non-NaN value of the block's passing events */
+        for (size_t r = 0; r < j->nruns && !ac->have_shift; r++) {
+            size_t lo = ft->jagged ? (size_t)c->offsets[j->runs[r].r0] : j->runs[r].r0;
+            size_t hi = ft->jagged ? (size_t)c->offsets[j->runs[r].r1] : j->runs[r].r1;
+            for (size_t v = lo; v < hi; v++) {
+                double x = evcol_get(c, v);
+                if (x == x) {
+                    ac->shift = x;
+                    ac->have_shift = 1;
+                    break;
+                }
+            }
+        }
+    }
+    double mn = ft->min, mx = ft->max, s1 = 0, s2 = 0;
+    int64_t cnt = 0;
+    for (size_t r = 0; r < j->nruns; r++) {
+        size_t r0 = j->runs[r].r0, r1 = j->runs[r].r1;
+        if (ft->jagged) {
+            const int64_t *o = c->offsets;
+            int max_len = ft->max_len;
+            for (size_t ev = r0; ev < r1; ev++) {
+                size_t len = (size_t)(o[ev + 1] - o[ev]);
+                ft->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
+                if ((int)len > max_len)
+                    max_len = (int)len;
+            }
+            ft->max_len = max_len;
+            k(c->values, (size_t)o[r0], (size_t)o[r1], ac->shift, &mn, &mx, &s1, &s2, &cnt);
+        } else {
+            k(c->values, r0, r1, ac->shift, &mn, &mx, &s1, &s2, &cnt);
+        }
+    }
+    ft->min = mn;
+    ft->max = mx;
+    ac->s1 += s1;
+    ac->s2 += s2;
+    ft->count += cnt;
+}
+
+static void stats_job_run(void *arg, int tid, int nthreads)
+{
+    (void)tid;
+    (void)nthreads;
+    stats_job *j = arg;
+    for (;;) {
+        int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= (int)j->s->nfeat)
+            break;
+        stats_feature(j, (size_t)i);
+    }
+}
 
 int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
                   mlhep_err *e)
@@ -293,8 +459,12 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
     s->events = calloc(wf->nfiles + 1, sizeof *s->events);
     acc *ac = calloc(s->nfeat + 1, sizeof *ac);
     int *colidx = calloc(s->nfeat + 1, sizeof *colidx);
-    if (!s->files || !s->entries || !s->events || !ac || !colidx)
+    run *runs = malloc((BLOCK / 2 + 2) * sizeof *runs);
+    team *tm = NULL;
+    if (!s->files || !s->entries || !s->events || !ac || !colidx || !runs)
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (!rc)
+        rc = team_new(team_ncpu(), &tm, e);
     for (size_t i = 0; i < s->nfeat && !rc; i++) {
         specs_feature *ft = &s->feat[i];
         ft->min = INFINITY;
@@ -306,7 +476,7 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
     for (size_t fi = 0; fi < wf->nfiles && !rc; fi++) {
         s->files[fi] = strdup(wf->files[fi].path);
         evsource *src;
-        rc = evsource_open(wf->files[fi].path, wf->tree, (const char *const *)s->read, s->nread, pp, 2, &src, e);
+        rc = evsource_open(wf->files[fi].path, wf->tree, (const char *const *)s->read, s->nread, pp, tm, &src, e);
         if (rc)
             break;
         int64_t n = evsource_entries(src);
@@ -316,48 +486,30 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
             rc = evsource_read(src, a, a + BLOCK, &blk, e);
             if (rc)
                 break;
-            for (size_t i = 0; i < s->nfeat; i++) {
-                specs_feature *ft = &s->feat[i];
-                const expr_column *c = &blk.cols[colidx[i]];
-                double mn = ft->min, mx = ft->max;
-                long double sum = 0, sq = 0;
-                int64_t cnt = 0;
-                for (size_t k = 0; k < blk.n; k++) {
-                    if (!blk.mask[k])
-                        continue;
-                    size_t lo = ft->jagged ? (size_t)c->offsets[k] : k;
-                    size_t hi = ft->jagged ? (size_t)c->offsets[k + 1] : k + 1;
-                    if (ft->jagged) {
-                        size_t len = hi - lo;
-                        ft->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
-                        if ((int)len > ft->max_len)
-                            ft->max_len = (int)len;
-                    }
-                    for (size_t j = lo; j < hi; j++) {
-                        double v = c->values[j];
-                        if (isnan(v))
-                            continue;
-                        if (v < mn) mn = v;
-                        if (v > mx) mx = v;
-                        sum += v;
-                        sq += (long double)v * v;
-                        cnt++;
-                    }
+            /* runs of passing events (one run when nothing is cut) */
+            size_t nruns = 0;
+            for (size_t k = 0; k < blk.n;) {
+                while (k < blk.n && !blk.mask[k])
+                    k++;
+                size_t r0 = k;
+                while (k < blk.n && blk.mask[k])
+                    k++;
+                if (k > r0) {
+                    runs[nruns].r0 = r0;
+                    runs[nruns].r1 = k;
+                    nruns++;
+                    s->events[fi] += (int64_t)(k - r0);
                 }
-                ft->min = mn;
-                ft->max = mx;
-                ac[i].sum += sum;
-                ac[i].sumsq += sq;
-                ft->count += cnt;
             }
-            for (size_t k = 0; k < blk.n; k++)
-                s->events[fi] += blk.mask[k];
+            stats_job j = {.s = s, .ac = ac, .colidx = colidx, .blk = &blk, .runs = runs, .nruns = nruns};
+            team_run(tm, stats_job_run, &j);
             if (progress)
                 progress(pctx, fi, wf->nfiles, a + (int64_t)blk.n, n);
         }
         evsource_free(src);
         s->total_events += s->events[fi];
     }
+    team_free(tm);
     if (!rc) {
         int width = 0;
         for (size_t i = 0; i < s->nfeat; i++) {
@@ -365,9 +517,9 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
             if (ft->count == 0) {
                 ft->min = ft->max = ft->mean = ft->std = 0;
             } else {
-                long double m = ac[i].sum / ft->count;
-                long double var = ac[i].sumsq / ft->count - m * m;
-                ft->mean = (double)m;
+                long double m1 = ac[i].s1 / ft->count;
+                long double var = ac[i].s2 / ft->count - m1 * m1;
+                ft->mean = (double)((long double)ac[i].shift + m1);
                 ft->std = var > 0 ? sqrt((double)var) : 0;
             }
             if (ft->jagged) {
@@ -394,6 +546,7 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
     }
     free(ac);
     free(colidx);
+    free(runs);
     if (rc) {
         specs_free(s);
         return rc;
