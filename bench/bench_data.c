@@ -32,12 +32,36 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static long faults(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return r.ru_minflt + r.ru_majflt;
+}
+
 static double cpu(void)
 {
     struct rusage r;
     getrusage(RUSAGE_SELF, &r);
     return (double)r.ru_utime.tv_sec + 1e-6 * (double)r.ru_utime.tv_usec + (double)r.ru_stime.tv_sec +
            1e-6 * (double)r.ru_stime.tv_usec;
+}
+
+/* Wall time, CPU time (all threads) and page faults of a measured pass. */
+typedef struct timing {
+    double wall, cpu;
+    long faults;
+} timing;
+
+static timing mark(void)
+{
+    return (timing){now(), cpu(), faults()};
+}
+
+static timing since(timing m)
+{
+    timing t = mark();
+    return (timing){t.wall - m.wall, t.cpu - m.cpu, t.faults - m.faults};
 }
 
 static void die(const mlhep_err *e)
@@ -103,11 +127,11 @@ static void *inflate_thread(void *p)
     return NULL;
 }
 
-static double inflate_only(const workflow *wf, const specs *sp, int nthreads, int64_t *events)
+static timing inflate_only(const workflow *wf, const specs *sp, int nthreads, int64_t *events)
 {
     pthread_t th[8];
     inflate_arg a[8];
-    double t0 = now();
+    timing m = mark();
     for (int i = 0; i < nthreads; i++) {
         a[i] = (inflate_arg){.wf = wf, .sp = sp, .tid = i, .n = nthreads};
         if (i > 0)
@@ -117,53 +141,54 @@ static double inflate_only(const workflow *wf, const specs *sp, int nthreads, in
     for (int i = 1; i < nthreads; i++)
         pthread_join(th[i], NULL);
     *events = a[0].events;
-    return now() - t0;
+    return since(m);
 }
 
-static double pass(dataset *ds, int64_t *rows, double *cores)
+static timing pass(dataset *ds, int64_t *rows)
 {
     mlhep_err e;
     ds_chunk c;
     *rows = 0;
     int got;
-    double t0 = now(), c0 = cpu();
+    timing m = mark();
     while ((got = dataset_next(ds, &c, &e)) == 1)
         *rows += (int64_t)c.nrows;
     if (got < 0)
         die(&e);
-    double t = now() - t0;
-    *cores = (cpu() - c0) / t;
-    return t;
+    return since(m);
 }
 
 /* Best cold (first epoch of a new dataset) and warm (second epoch) times. */
-static void chunks(const workflow *wf, const preproc *pp, const specs *sp, int repeat, double *cold, double *warm,
-                   int64_t *rows, double *cores)
+static void keep_best(timing *best, timing t)
 {
-    *cold = *warm = INFINITY;
+    if (t.wall < best->wall)
+        *best = t;
+}
+
+static void chunks(const workflow *wf, const preproc *pp, const specs *sp, int repeat, timing *cold, timing *warm,
+                   int64_t *rows)
+{
+    cold->wall = warm->wall = INFINITY;
     for (int r = 0; r < repeat; r++) {
         mlhep_err e;
         dataset *ds;
         if (dataset_open(wf, pp, sp, &ds, &e))
             die(&e);
-        double cc, cw;
-        double t = pass(ds, rows, &cc);
-        if (t < *cold)
-            *cold = t;
+        keep_best(cold, pass(ds, rows));
         if (dataset_rewind(ds, &e))
             die(&e);
-        t = pass(ds, rows, &cw);
-        if (t < *warm) {
-            *warm = t;
-            *cores = cw;
-        }
+        keep_best(warm, pass(ds, rows));
         dataset_free(ds);
     }
 }
 
-static void line(const char *what, double ev, double t, double t_raw, const char *extra)
+/* events/s, ratio to raw decompression (wall), CPU time per event, ratio of CPU
+ * times (what the ratio would be with one core each), cores used */
+static void line(const char *what, double ev, timing t, timing raw, const char *extra)
 {
-    printf("  %-46s %9.0f events/s  ratio %.2f%s\n", what, ev / t, t_raw / t, extra ? extra : "");
+    printf("  %-38s %8.0f ev/s  ratio %.2f  cpu %4.2f us/ev  cpu ratio %.2f  cores %.2f  faults/1k ev %4.0f%s\n",
+           what, ev / t.wall, raw.wall / t.wall, 1e6 * t.cpu / ev, raw.cpu / t.cpu, t.cpu / t.wall,
+           1e3 * (double)t.faults / ev, extra ? extra : "");
 }
 
 int main(int argc, char **argv)
@@ -179,32 +204,24 @@ int main(int argc, char **argv)
     mlhep_err e;
     workflow *wf = load(argv[1], argv[2], NULL);
     specs *sp = NULL;
-    double t_specs = INFINITY, specs_cores = 0;
+    timing t_specs = {INFINITY, 0, 0};
     for (int r = 0; r < repeat; r++) {
         specs *s;
-        double t0 = now(), c0 = cpu();
+        timing m = mark();
         if (specs_compute(wf, NULL, NULL, NULL, &s, &e))
             die(&e);
-        double t = now() - t0;
-        if (t < t_specs) {
-            t_specs = t;
-            specs_cores = (cpu() - c0) / t;
-        }
+        keep_best(&t_specs, since(m));
         specs_free(sp);
         sp = s;
     }
     int64_t ev = 0, rows = 0, rows_cut = 0;
-    double t_raw = INFINITY, t_raw2 = INFINITY;
+    timing t_raw = {INFINITY, 0, 0}, t_raw2 = {INFINITY, 0, 0};
     for (int r = 0; r < repeat; r++) {
-        double t = inflate_only(wf, sp, 1, &ev);
-        if (t < t_raw)
-            t_raw = t;
-        t = inflate_only(wf, sp, 2, &ev);
-        if (t < t_raw2)
-            t_raw2 = t;
+        keep_best(&t_raw, inflate_only(wf, sp, 1, &ev));
+        keep_best(&t_raw2, inflate_only(wf, sp, 2, &ev));
     }
-    double t_cold, t_warm, cores;
-    chunks(wf, NULL, sp, repeat, &t_cold, &t_warm, &rows, &cores);
+    timing t_cold, t_warm;
+    chunks(wf, NULL, sp, repeat, &t_cold, &t_warm, &rows);
     const char *pp_doc = "{\"new_branch\":{\"ht_jets\":{\"def\":\"sum(Jet_pt)\",\"type\":\"flat\"}},"
                          "\"jagged_cut\":{\"Jet_pt\":{\"cut\":[\"Jet_pt > 60 and abs(Jet_eta) < 2.4\",\"any\"]}}}";
     workflow *wf2 = load(argv[1], argv[2], pp_doc);
@@ -212,27 +229,26 @@ int main(int argc, char **argv)
     specs *sp2;
     if (specs_preproc(wf2, &pp, &e) || specs_compute(wf2, pp, NULL, NULL, &sp2, &e))
         die(&e);
-    double tc_cold, tc_warm, cores_cut;
-    chunks(wf2, pp, sp2, repeat, &tc_cold, &tc_warm, &rows_cut, &cores_cut);
+    timing tc_cold, tc_warm;
+    chunks(wf2, pp, sp2, repeat, &tc_cold, &tc_warm, &rows_cut);
     getloadavg(la1, 3);
     printf("data layer on %lld events (2 files), %zu branches read, row width %d, best of %d runs\n", (long long)ev,
            sp->nread, sp->width, repeat);
-    printf("  %-46s %9.0f events/s\n", "raw decompression, 1 thread (the ceiling)", ev / t_raw);
-    printf("  %-46s %9.0f events/s  (%.2f x 1 thread)\n", "raw decompression, 2 threads", ev / t_raw2,
-           t_raw / t_raw2);
+    line("raw decompression, 1 thread (ceiling)", (double)ev, t_raw, t_raw, NULL);
+    line("raw decompression, 2 threads", (double)ev, t_raw2, t_raw, NULL);
+    line("specs pass", (double)ev, t_specs, t_raw, NULL);
+    line("chunks, cold (new dataset)", (double)rows, t_cold, t_raw, NULL);
+    line("chunks, warm (next epoch)", (double)rows, t_warm, t_raw, NULL);
     char x[160];
-    snprintf(x, sizeof x, "  cores %.2f", specs_cores);
-    line("specs pass", (double)ev, t_specs, t_raw, x);
-    line("chunks, cold (first pass of a new dataset)", (double)rows, t_cold, t_raw, NULL);
-    snprintf(x, sizeof x, "  cores %.2f", cores);
-    line("chunks, warm (next epoch)", (double)rows, t_warm, t_raw, x);
-    snprintf(x, sizeof x, "  cut cost %+.0f%%", 100 * (tc_cold / t_cold - 1));
+    snprintf(x, sizeof x, "  cost %+.0f%%", 100 * (tc_cold.wall / t_cold.wall - 1));
     line("chunks with cuts, cold", (double)ev, tc_cold, t_raw, x);
-    snprintf(x, sizeof x, "  cut cost %+.0f%%, cores %.2f, %lld of %lld events pass", 100 * (tc_warm / t_warm - 1),
-             cores_cut, (long long)rows_cut, (long long)ev);
+    snprintf(x, sizeof x, "  cost %+.0f%% (cpu %+.0f%%)", 100 * (tc_warm.wall / t_warm.wall - 1),
+             100 * (tc_warm.cpu / t_warm.cpu - 1));
     line("chunks with cuts, warm", (double)ev, tc_warm, t_raw, x);
-    printf("  (chunks: read+flatten+normalise+mix+shuffle; cuts: jagged cut on Jet_pt/Jet_eta + new branch "
-           "sum(Jet_pt); events/s counts input events)\n");
+    printf("  chunks: read+flatten+normalise+mix+shuffle into rows; cuts: jagged cut on Jet_pt/Jet_eta and new\n"
+           "  branch sum(Jet_pt), %lld of %lld events pass (events/s counts input events); cold: first pass of a\n"
+           "  new dataset, warm: next epoch (buffers reused); cpu ratio: raw CPU time / CPU time\n",
+           (long long)rows_cut, (long long)ev);
     printf("  load average before %.2f %.2f %.2f, after %.2f %.2f %.2f (2 cores)\n", la0[0], la0[1], la0[2], la1[0],
            la1[1], la1[2]);
     printf("  MLaaS4HEP reference (issue 4): specs 8.4k-13.7k, chunks 1.1k-1.2k, with jagged cuts ~900 events/s\n");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "compress.h"
 #include "cursor.h"
 #include "readplan.h"
@@ -45,6 +46,7 @@ struct basket_ctx {
     basket_ctx *sub;   /* for reading counters while a basket is loaded */
     column counts;
     const readplan *plan; /* baskets fetched in advance, or NULL */
+    bigarena *arena;      /* basket_ctx_new_big: slot buffers come from here */
 };
 
 void column_init(column *c)
@@ -54,8 +56,10 @@ void column_init(column *c)
 
 void column_free(column *c)
 {
-    free(c->values);
-    free(c->offsets);
+    if (!c->arena) {
+        free(c->values);
+        free(c->offsets);
+    }
     column_init(c);
 }
 
@@ -72,20 +76,38 @@ basket_ctx *basket_ctx_new(void)
     return c;
 }
 
+basket_ctx *basket_ctx_new_big(void)
+{
+    basket_ctx *c = basket_ctx_new();
+    if (c && !(c->arena = bigarena_new())) {
+        basket_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bigarena *basket_ctx_arena(basket_ctx *c)
+{
+    return c->arena;
+}
+
 void basket_ctx_free(basket_ctx *c)
 {
     if (!c)
         return;
     compress_ctx_free(c->z);
     free(c->raw);
-    for (int i = 0; i < BSLOTS; i++) {
-        free(c->slot[i].obj);
-        free(c->slot[i].starts);
+    if (!c->arena) {
+        for (int i = 0; i < BSLOTS; i++) {
+            free(c->slot[i].obj);
+            free(c->slot[i].starts);
+        }
+        free(c->scratch.obj);
+        free(c->scratch.starts);
     }
-    free(c->scratch.obj);
-    free(c->scratch.starts);
     column_free(&c->counts);
     basket_ctx_free(c->sub);
+    bigarena_free(c->arena);
     free(c);
 }
 
@@ -119,6 +141,29 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     void *q = realloc(*p, n * elem);
     if (!q)
         return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* grow() from arena a when it is set: a new piece (content copied), the old one
+ * stays in the arena until the arena goes */
+static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (!a)
+        return grow(p, cap, need, elem);
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (n > ((size_t)1 << 40) / elem)
+        return -1;
+    void *q = bigarena_alloc(a, n * elem);
+    if (!q)
+        return -1;
+    if (*p && *cap)
+        memcpy(q, *p, *cap * elem);
     *p = q;
     *cap = n;
     return 0;
@@ -201,7 +246,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         const uint8_t *obj;
         size_t zlen = (size_t)(nbytes - keylen);
         if ((size_t)objlen == zlen) {
-            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
             memcpy(sl->obj, raw + keylen, (size_t)objlen);
             obj = sl->obj;
@@ -209,7 +254,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
             rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
             if (rc)
@@ -226,7 +271,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             int32_t cnt = cur_i32(&oc);
             if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
                 return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
-            if (grow((void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
+            if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
             const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
             if (!arr && nevbuf)
@@ -257,7 +302,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
         if (rc)
             return rc;
-        if (grow((void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
+        if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         int64_t pos = 0;
         int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
@@ -351,7 +396,7 @@ static int ensure_values(column *out, size_t need, mlhep_err *e)
 {
     /* capacity is kept in bytes: a column may be reused for another dtype */
     size_t vs = dtype_size(out->dt);
-    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || grow(&out->values, &out->cap_values, need * vs, 1))
+    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || agrow(out->arena, &out->values, &out->cap_values, need * vs, 1))
         return err_set(e, MLHEP_ENOMEM, "out of memory for %zu values", need);
     return 0;
 }
@@ -408,7 +453,7 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
         return e->code;
-    if (grow((void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
+    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     if (hdr == 0) {
@@ -459,7 +504,7 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
     out->per_entry = b->fixed_len > 0 ? b->fixed_len : 1;
     int rc = 0;
     if (out->jagged) {
-        if (grow((void **)&out->offsets, &out->cap_offsets, (size_t)(z - a + 1), sizeof(int64_t))) {
+        if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(z - a + 1), sizeof(int64_t))) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             goto done;
         }

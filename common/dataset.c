@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "evsource.h"
 
 #define READ_BLOCK 8192
@@ -47,6 +48,8 @@ struct dataset {
     size_t *dest;         /* chunk row of each row handed out, in hand-out order */
     int64_t *quota;       /* rows of the current chunk per file */
     team *tm;
+    float *stx[TEAM_MAX]; /* per thread: TILE rows being built, copied whole to the chunk */
+    uint8_t *stm[TEAM_MAX];
 };
 
 static uint64_t splitmix(uint64_t *s)
@@ -97,8 +100,8 @@ void dataset_free(dataset *d)
     free(d->offset);
     free(d->sub);
     free(d->scale);
-    free(d->c.x);
-    free(d->c.mask);
+    bigbuf_free(d->c.x, d->cap * (size_t)d->width * sizeof *d->c.x);
+    bigbuf_free(d->c.mask, d->cap * (size_t)d->width);
     free(d->c.y);
     free(d->c.ids);
     free(d->c.file);
@@ -108,6 +111,10 @@ void dataset_free(dataset *d)
     free(d->dest);
     free(d->quota);
     team_free(d->tm);
+    for (int t = 0; t < TEAM_MAX; t++) {
+        free(d->stx[t]);
+        free(d->stm[t]);
+    }
     free(d);
 }
 
@@ -228,6 +235,12 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
         rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
     if (!rc)
         rc = team_new(team_ncpu(), &d->tm, e);
+    for (int t = 0; !rc && t < team_size(d->tm); t++) {
+        d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
+        d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));
+        if (!d->stx[t] || !d->stm[t])
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
     if (!rc)
         rc = open_files(d, e);
     if (!rc)
@@ -256,10 +269,14 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
         return 0;
     size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
     ds_chunk *c = &d->c;
-    float *x = realloc(c->x, rows * w * sizeof *x);
-    if (x) c->x = x;
-    uint8_t *m = realloc(c->mask, rows * w);
-    if (m) c->mask = m;
+    /* rows and mask are rebuilt for every chunk: new buffers, nothing to keep */
+    bigbuf_free(c->x, d->cap * w * sizeof *c->x);
+    bigbuf_free(c->mask, d->cap * w);
+    c->x = NULL;
+    c->mask = NULL;
+    d->cap = 0;
+    float *x = c->x = bigbuf_alloc(rows * w * sizeof *x);
+    uint8_t *m = c->mask = bigbuf_alloc(rows * w);
     float *y = realloc(c->y, rows * sizeof *y);
     if (y) c->y = y;
     int64_t *ids = realloc(c->ids, rows * ni * sizeof *ids);
@@ -274,8 +291,13 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
     if (pt) d->perm_tmp = pt;
     size_t *ds = realloc(d->dest, rows * sizeof *ds);
     if (ds) d->dest = ds;
-    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt || !ds)
+    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt || !ds) {
+        bigbuf_free(c->x, rows * w * sizeof *c->x);
+        bigbuf_free(c->mask, rows * w);
+        c->x = NULL;
+        c->mask = NULL;
         return err_set(e, MLHEP_ENOMEM, "out of memory for a chunk of %zu rows x %zu", rows, w);
+    }
     d->cap = rows;
     return 0;
 }
@@ -327,7 +349,7 @@ typedef struct emit_job {
     {                                                                                                                  \
         const T *v = (const T *)c->values;                                                                             \
         for (size_t r = r0; r < r1; r++) {                                                                             \
-            size_t o = dest[r] * w + off;                                                                              \
+            size_t o = (r - r0) * w + off;                                                                             \
             X[o] = (float)(((double)v[pass[r]] - sub) * scale);                                                        \
             M[o] = 0;                                                                                                  \
         }                                                                                                              \
@@ -341,8 +363,8 @@ typedef struct emit_job {
             size_t lo = (size_t)c->offsets[k], cnt = (size_t)(c->offsets[k + 1] - c->offsets[k]);                      \
             if (cnt > L)                                                                                               \
                 cnt = L;                                                                                               \
-            float *xr = X + dest[r] * w + off;                                                                         \
-            uint8_t *mr = M + dest[r] * w + off;                                                                       \
+            float *xr = X + (r - r0) * w + off;                                                                        \
+            uint8_t *mr = M + (r - r0) * w + off;                                                                      \
             for (size_t j = 0; j < cnt; j++) {                                                                         \
                 xr[j] = (float)(((double)v[lo + j] - sub) * scale);                                                    \
                 mr[j] = 0;                                                                                             \
@@ -378,8 +400,12 @@ static void emit_rows(void *arg, int tid, int nthreads)
     size_t lo = j->n * (size_t)tid / (size_t)nthreads, hi = j->n * (size_t)(tid + 1) / (size_t)nthreads;
     const uint32_t *pass = j->pass;
     const size_t *dest = j->dest;
-    float *X = d->c.x, pad = d->pad;
-    uint8_t *M = d->c.mask;
+    /* rows are built TILE at a time in a per-thread buffer that stays in cache, one
+     * feature column after the other, then each row is copied whole to its place in
+     * the chunk (shuffled destinations: whole-row copies stream, scattered stores of
+     * single values would each miss the cache) */
+    float *X = d->stx[tid], pad = d->pad;
+    uint8_t *M = d->stm[tid];
     for (size_t r0 = lo; r0 < hi; r0 += TILE) {
         size_t r1 = r0 + TILE < hi ? r0 + TILE : hi;
         for (size_t i = 0; i < sp->nfeat; i++) {
@@ -392,6 +418,10 @@ static void emit_rows(void *arg, int tid, int nthreads)
                 size_t L = (size_t)sp->feat[i].len;
                 BY_TYPE(JAG_LOOP)
             }
+        }
+        for (size_t r = r0; r < r1; r++) {
+            memcpy(d->c.x + dest[r] * w, X + (r - r0) * w, w * sizeof *X);
+            memcpy(d->c.mask + dest[r] * w, M + (r - r0) * w, w);
         }
     }
     ds_chunk *c = &d->c;

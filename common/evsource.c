@@ -179,7 +179,7 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
     s->tm = tm;
     s->nthreads = team_size(tm);
     for (int i = 0; i < s->nthreads; i++)
-        if (!(s->ctx[i] = basket_ctx_new())) {
+        if (!(s->ctx[i] = basket_ctx_new_big())) {
             evsource_free(s);
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         }
@@ -244,6 +244,10 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
         return rc;
     }
     partition(s);
+    /* each branch's column lives in the arena of the thread that decodes it */
+    for (int t = 0; t < s->nthreads; t++)
+        for (int k = s->part[t]; k < s->part[t + 1]; k++)
+            s->raw[s->order[k]].arena = basket_ctx_arena(s->ctx[t]);
     *out = s;
     return 0;
 }
