@@ -21,10 +21,13 @@ typedef struct bview {
 } bview;
 
 /* The last decoded basket of a branch, so that consecutive entry ranges (chunks) that
- * share a basket decompress it once. Direct-mapped by branch; keyed by file, branch,
- * basket index and offset so a reused context never serves stale bytes. */
+ * share a basket decompress it once. Each branch gets its own slot (open addressing
+ * by branch, so two branches read through one context never evict each other while
+ * there are fewer than BSLOTS of them); keyed by file, branch, basket index and
+ * offset so a reused context never serves stale bytes. */
 #define BSLOTS 128
 typedef struct bslot {
+    const tbranch *owner; /* branch the slot is assigned to (NULL: free) */
     const rootfile *f;
     const tbranch *b;
     int idx;
@@ -173,6 +176,28 @@ static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
 
 static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
 
+/* The cache slot of branch b: its own, a free one it then owns, or (more than BSLOTS
+ * branches) its home slot taken over. */
+static bslot *slot_of(basket_ctx *ctx, const tbranch *b)
+{
+    uintptr_t h = (uintptr_t)b;
+    h ^= h >> 17;
+    size_t home = (size_t)((h * 0x9E3779B97F4A7C15ull) >> 40) % BSLOTS;
+    for (size_t k = 0; k < BSLOTS; k++) {
+        bslot *s = &ctx->slot[(home + k) % BSLOTS];
+        if (s->owner == b)
+            return s;
+        if (!s->owner) {
+            s->owner = b;
+            return s;
+        }
+    }
+    bslot *s = &ctx->slot[home];
+    s->owner = b;
+    s->f = NULL;
+    return s;
+}
+
 /* Reads basket idx of b into ctx and fills v (from the per-branch cache when the
  * same basket was the last one decoded for b). */
 static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bview *v, int use_cache,
@@ -182,9 +207,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
     memset(v, 0, sizeof *v);
     bslot *sl = &ctx->scratch;
     if (use_cache && bk->seek) {
-        uintptr_t h = (uintptr_t)b;
-        h ^= h >> 17;
-        sl = &ctx->slot[(h * 0x9E3779B97F4A7C15ull >> 40) % BSLOTS];
+        sl = slot_of(ctx, b);
         if (sl->f == f && sl->b == b && sl->idx == idx && sl->seek == bk->seek) {
             *v = sl->v;
             return 0;

@@ -115,8 +115,8 @@ void evsource_free(evsource *s)
     free(s);
 }
 
-/* Splits the branches between the threads by compressed size (largest first, each
- * to the least loaded thread), so that every thread decompresses about as much. */
+/* Splits the branches between the threads by size (largest first, each to the least
+ * loaded thread), so that every thread decompresses and decodes about as much. */
 static void partition(evsource *s)
 {
     size_t nb = s->nb;
@@ -134,9 +134,14 @@ static void partition(evsource *s)
         return;
     }
     for (size_t i = 0; i < nb; i++) {
+        /* work ~ bytes read and inflated + bytes decoded: the branch's compressed plus
+         * uncompressed totals when the file records them, else its basket sizes */
         const tbranch *b = s->b[i];
-        for (int k = 0; k < b->nbaskets; k++)
-            size[i] += b->baskets[k].seek ? (double)b->baskets[k].nbytes : 0;
+        if (b->tot_bytes > 0 && b->zip_bytes > 0)
+            size[i] = (double)b->tot_bytes + (double)b->zip_bytes;
+        else
+            for (int k = 0; k < b->nbaskets; k++)
+                size[i] += b->baskets[k].seek ? (double)b->baskets[k].nbytes : 0;
         byid[i] = (int)i;
     }
     /* sort by size, descending (insertion sort: a few hundred branches at most) */

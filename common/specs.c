@@ -12,7 +12,7 @@
 #include "rootfile.h"
 #include "ttree.h"
 
-#define BLOCK 8192
+#define BLOCK 4096
 
 static char *xstrdup(const char *s)
 {
