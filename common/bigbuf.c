@@ -114,7 +114,7 @@ void *bigarena_alloc(bigarena *a, size_t n)
     if (!n)
         n = 64;
 #ifdef BIGBUF_MALLOC_ONLY
-    void *p = malloc(n);
+    void *p = aligned_alloc(64, n); /* n is a multiple of 64 */
     if (p && keep(a, p, n)) {
         free(p);
         return NULL;

@@ -4,12 +4,15 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "basket.h"
 #include "dataset.h"
 #include "jsonschema.h"
+#include "rootfile.h"
 #include "specs.h"
+#include "ttree.h"
 #include "test.h"
 #include "workflow.h"
 
@@ -240,6 +243,107 @@ TEST(preproc_cuts_and_new_branches)
     workflow_free(wf);
 }
 
+/* Every value type, flat, fixed-array and jagged (uproot-sample: int8..uint64, bool,
+ * float, double; baskets of 2 to 30 entries, so read blocks span many baskets), in
+ * shuffled chunks of 7 rows (blocks split across chunks): each row equals, bit for bit,
+ * the value read directly with basket_read and normalised with the specs' min and max,
+ * padding and mask included; the specs' min, max and counts equal the direct ones. */
+TEST(all_value_types_match_direct_reads)
+{
+    const char *sh = getenv("MLHEP_SHARED");
+    snprintf(root_dir, sizeof root_dir, "%s/data/root", sh ? sh : "../shared");
+    const char *names[2] = {"uproot-sample-6.20.04-lz4.root", "uproot-sample-6.14.00-zlib.root"};
+    char doc[8192];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"t\",\"tree\":\"sample\",\"files\":[{\"path\":\"%s/%s\",\"label\":1},"
+             "{\"path\":\"%s/%s\",\"label\":0}],\"params\":{\"exclude_branches\":[\"str\"],\"chunk_size\":7,"
+             "\"shuffle\":true,\"seed\":3,\"max_jagged_length\":4,\"nan\":-7},"
+             "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
+             root_dir, names[0], root_dir, names[1]);
+    mlhep_err e;
+    jschema *sch;
+    CHECKF(jschema_load_named(NULL, "workflow", &sch, &e) == 0, "%s", e.msg);
+    const char *roots[] = {root_dir};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    workflow *wf = NULL;
+    int rc = workflow_load_buffer(doc, strlen(doc), &o, &wf, &e);
+    jschema_free(sch);
+    CHECKF(rc == 0, "%s", e.msg);
+    specs *sp;
+    CHECKF(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECK(sp->nfeat == 34 && sp->total_events == 60);
+    /* direct reads of every feature of both files */
+    rootfile *f[2];
+    ttree *t[2];
+    column *col[2];
+    for (int fi = 0; fi < 2; fi++) {
+        char p[4300];
+        snprintf(p, sizeof p, "%s/%s", root_dir, names[fi]);
+        CHECKF(rootfile_open(p, &f[fi], &e) == 0 && ttree_open(f[fi], "sample", &t[fi], &e) == 0, "%s", e.msg);
+        col[fi] = calloc(sp->nfeat, sizeof(column));
+        for (size_t i = 0; i < sp->nfeat; i++)
+            CHECKF(basket_read(f[fi], ttree_branch(t[fi], sp->feat[i].name), 0, t[fi]->entries, &col[fi][i], NULL,
+                               &e) == 0,
+                   "%s", e.msg);
+    }
+    /* specs against the direct values */
+    for (size_t i = 0; i < sp->nfeat; i++) {
+        double mn = INFINITY, mx = -INFINITY;
+        int64_t cnt = 0;
+        for (int fi = 0; fi < 2; fi++)
+            for (size_t k = 0; k < col[fi][i].nvalues; k++, cnt++) {
+                double v = column_get(&col[fi][i], k);
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+        CHECKF(sp->feat[i].min == mn && sp->feat[i].max == mx && sp->feat[i].count == cnt,
+               "%s: min %g/%g max %g/%g count %lld/%lld", sp->feat[i].name, sp->feat[i].min, mn, sp->feat[i].max, mx,
+               (long long)sp->feat[i].count, (long long)cnt);
+    }
+    dataset *ds;
+    CHECKF(dataset_open(wf, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    ds_chunk c;
+    int got, nrows = 0, seen[2][30] = {{0}};
+    size_t w = (size_t)sp->width;
+    while ((got = dataset_next(ds, &c, &e)) == 1) {
+        CHECK(c.nrows <= 7);
+        for (size_t r = 0; r < c.nrows; r++, nrows++) {
+            int fi = (int)c.file[r];
+            int64_t k = c.entry[r];
+            CHECK(fi >= 0 && fi < 2 && k >= 0 && k < 30 && !seen[fi][k]);
+            seen[fi][k] = 1;
+            CHECK(c.y[r] == (fi == 0 ? 1.0f : 0.0f));
+            size_t off = 0;
+            for (size_t i = 0; i < sp->nfeat; i++) {
+                const specs_feature *ft = &sp->feat[i];
+                const column *cl = &col[fi][i];
+                double sub = ft->max > ft->min ? ft->min : 0.0, scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
+                size_t lo = cl->jagged ? (size_t)cl->offsets[k] : (size_t)k * (size_t)cl->per_entry;
+                size_t n = cl->jagged ? (size_t)(cl->offsets[k + 1] - cl->offsets[k]) : (size_t)cl->per_entry;
+                for (size_t j = 0; j < (size_t)ft->len; j++) {
+                    float want = j < n ? (float)((column_get(cl, lo + j) - sub) * scale) : -7.0f;
+                    float have = c.x[r * w + off + j];
+                    CHECKF(!memcmp(&want, &have, sizeof want) && c.mask[r * w + off + j] == (j >= n),
+                           "file %d entry %lld %s[%zu]: %.9g vs %.9g mask %d", fi, (long long)k, ft->name, j,
+                           (double)have, (double)want, c.mask[r * w + off + j]);
+                }
+                off += (size_t)ft->len;
+            }
+        }
+    }
+    CHECKF(got == 0 && nrows == 60, "%s (%d rows)", got < 0 ? e.msg : "", nrows);
+    dataset_free(ds);
+    for (int fi = 0; fi < 2; fi++) {
+        for (size_t i = 0; i < sp->nfeat; i++)
+            column_free(&col[fi][i]);
+        free(col[fi]);
+        ttree_free(t[fi]);
+        rootfile_close(f[fi]);
+    }
+    specs_free(sp);
+    workflow_free(wf);
+}
+
 TEST(bad_inputs_are_reported)
 {
     workflow *wf = load_wf("", "{\"flat_cut\":{\"NJet\":{\"cut\":\"NJett>=2\"}}}");
@@ -265,6 +369,7 @@ int main(void)
     RUN(rows_reproduce_oracle_values);
     RUN(nevts_shuffle_and_split);
     RUN(preproc_cuts_and_new_branches);
+    RUN(all_value_types_match_direct_reads);
     RUN(bad_inputs_are_reported);
     return test_summary();
 }
