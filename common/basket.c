@@ -457,7 +457,8 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     }
     if (!v->starts)
         return BERR("basket %d: jagged data without entry offsets", idx);
-    /* count values first so the output grows once per basket */
+    /* count values first so the output grows once per basket; for contiguous entries
+     * of power-of-two width the same pass writes the offsets */
     size_t w = (size_t)b->disk_width;
     size_t hdr = (size_t)b->header_bytes;
     size_t total = 0;
@@ -465,40 +466,39 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     int pow2 = w && !(w & (w - 1));
     int wsh = pow2 ? __builtin_ctzll((unsigned long long)w) : 0;
     size_t wmask = pow2 ? w - 1 : 0;
+    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int64_t base = (int64_t)out->nvalues;
+    int64_t *o = out->offsets + out->n + 1;
+    const int32_t *st = v->starts;
+    int fused = pow2 && hdr == 0;
     for (int64_t i = lo; i < hi; i++) {
-        int64_t s = v->starts[i], t = v->starts[i + 1];
+        int64_t s = st[i], t = st[i + 1];
         size_t sz = (size_t)(t - s - (int64_t)hdr);
         if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
             return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
                         (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
         total += sz;
+        if (fused)
+            o[i - lo] = base + (int64_t)(total >> wsh);
     }
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
         return e->code;
-    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
     uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     if (hdr == 0) {
         /* entries are contiguous: one decode for the whole range */
-        decode_values(b, dst, v->data + v->starts[lo], total);
-        int64_t base = (int64_t)out->nvalues;
-        int64_t *o = out->offsets + out->n + 1;
-        const int32_t *st = v->starts;
-        int32_t s0 = st[lo];
-        if (pow2)
+        decode_values(b, dst, v->data + st[lo], total);
+        if (!fused)
             for (int64_t i = lo; i < hi; i++)
-                o[i - lo] = base + ((int64_t)(st[i + 1] - s0) >> wsh);
-        else
-            for (int64_t i = lo; i < hi; i++)
-                o[i - lo] = base + (int64_t)(st[i + 1] - s0) / (int64_t)w;
+                o[i - lo] = base + (int64_t)(st[i + 1] - st[lo]) / (int64_t)w;
     } else {
-        int64_t pos = (int64_t)out->nvalues;
+        int64_t pos = base;
         for (int64_t i = lo; i < hi; i++) {
-            size_t cnt = ((size_t)(v->starts[i + 1] - v->starts[i]) - hdr) / w;
-            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + v->starts[i] + hdr, cnt);
+            size_t cnt = ((size_t)(st[i + 1] - st[i]) - hdr) / w;
+            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
             pos += (int64_t)cnt;
-            out->offsets[out->n + (i - lo) + 1] = pos;
+            o[i - lo] = pos;
         }
     }
     out->nvalues += total;
