@@ -9,7 +9,7 @@
 #include "bigbuf.h"
 #include "evsource.h"
 
-#define READ_BLOCK 4096
+#define READ_BLOCK 16384
 #define TILE 64
 
 /* One input file: its source and the block being handed out. */

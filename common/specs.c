@@ -17,7 +17,7 @@
 #include <emmintrin.h>
 #endif
 
-#define BLOCK 4096
+#define BLOCK 16384
 
 static char *xstrdup(const char *s)
 {
