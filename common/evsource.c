@@ -16,7 +16,8 @@ struct evsource {
     rootfile *f;
     ttree *t;
     const preproc *pp;
-    preproc_ws *ws;
+    preproc_ws *ws;       /* thread 0's workspace (the only one with one thread) */
+    preproc_ws *pws[TEAM_MAX]; /* threads 1..: their own */
     team *tm;
     int nthreads;
     basket_ctx *ctx[TEAM_MAX]; /* one per team thread, kept across blocks */
@@ -36,6 +37,18 @@ struct evsource {
     size_t npcols;
     uint8_t *mask;
     size_t maskcap;
+    /* preproc on several threads: thread t takes events [pa[t], pa[t+1]) */
+    size_t pa[TEAM_MAX + 1];
+    expr_column *tcols[TEAM_MAX]; /* thread t's inputs (jagged offsets rebased to 0) */
+    int64_t *toff[TEAM_MAX];      /* rebased offsets, npcols x (events + 1) */
+    size_t toffcap[TEAM_MAX];
+    const expr_column *tnew[TEAM_MAX];
+    int prc[TEAM_MAX];
+    mlhep_err perr[TEAM_MAX];
+    double **nvals;       /* new columns joined from the threads' parts */
+    size_t *nvalcap;
+    int64_t **noffs;
+    size_t *noffcap;
     /* per-read job state */
     int64_t ja, jz;
     const readplan *jplan;
@@ -108,6 +121,22 @@ void evsource_free(evsource *s)
     free(s->mask);
     readahead_free(s->ra);
     preproc_ws_free(s->ws);
+    for (int t = 0; t < TEAM_MAX; t++) {
+        preproc_ws_free(s->pws[t]);
+        free(s->tcols[t]);
+        free(s->toff[t]);
+    }
+    size_t nnew = s->pp ? preproc_nnew(s->pp) : 0;
+    for (size_t k = 0; k < nnew; k++) {
+        if (s->nvals)
+            free(s->nvals[k]);
+        if (s->noffs)
+            free(s->noffs[k]);
+    }
+    free(s->nvals);
+    free(s->nvalcap);
+    free(s->noffs);
+    free(s->noffcap);
     for (int i = 0; i < TEAM_MAX; i++)
         basket_ctx_free(s->ctx[i]);
     ttree_free(s->t);
@@ -244,6 +273,20 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
     }
     if (!rc && pp && !(s->ws = preproc_ws_new(pp)))
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (int t = 1; !rc && pp && t < s->nthreads; t++)
+        if (!(s->pws[t] = preproc_ws_new(pp)))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (int t = 0; !rc && pp && t < s->nthreads; t++)
+        if (!(s->tcols[t] = calloc(s->npcols + 1, sizeof *s->tcols[t])))
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (!rc && pp && s->nthreads > 1) {
+        s->nvals = calloc(nnew + 1, sizeof *s->nvals);
+        s->nvalcap = calloc(nnew + 1, sizeof *s->nvalcap);
+        s->noffs = calloc(nnew + 1, sizeof *s->noffs);
+        s->noffcap = calloc(nnew + 1, sizeof *s->noffcap);
+        if (!s->nvals || !s->nvalcap || !s->noffs || !s->noffcap)
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
     if (rc) {
         evsource_free(s);
         return rc;
@@ -346,6 +389,83 @@ static void read_job(void *arg, int tid, int nthreads)
     basket_ctx_set_plan(ctx, NULL);
 }
 
+/* Blocks of at least this many events are pre-processed on all threads. */
+#define PP_SPLIT_MIN 2048
+
+/* Thread tid applies the preproc to its events [pa[tid], pa[tid+1]): its inputs are
+ * views of the block's columns (jagged offsets copied and rebased to start at 0, as
+ * the expression layer wants), its mask part is written in place. */
+static void pp_job(void *arg, int tid, int nthreads)
+{
+    (void)nthreads;
+    evsource *s = arg;
+    size_t a = s->pa[tid], n = s->pa[tid + 1] - a;
+    s->prc[tid] = 0;
+    if (grow((void **)&s->toff[tid], &s->toffcap[tid], (n + 1) * (s->npcols ? s->npcols : 1), sizeof(int64_t))) {
+        s->prc[tid] = err_set(&s->perr[tid], MLHEP_ENOMEM, "out of memory");
+        return;
+    }
+    for (size_t k = 0; k < s->npcols; k++) {
+        const expr_column *c = &s->pcols[k];
+        expr_column *tc = &s->tcols[tid][k];
+        *tc = *c;
+        if (c->kind == EXPR_FLAT) {
+            tc->values = c->values + a;
+        } else {
+            int64_t base = c->offsets[a];
+            int64_t *o = s->toff[tid] + k * (n + 1);
+            for (size_t i = 0; i <= n; i++)
+                o[i] = c->offsets[a + i] - base;
+            tc->offsets = o;
+            tc->values = c->values + base;
+        }
+    }
+    s->prc[tid] = preproc_apply(s->pp, tid ? s->pws[tid] : s->ws, s->tcols[tid], s->npcols, n, &s->tnew[tid],
+                                s->mask + a, &s->perr[tid]);
+}
+
+/* The preproc over n events on the team, then each new column joined from the
+ * threads' parts (values in order, jagged offsets shifted). */
+static int apply_split(evsource *s, size_t n, mlhep_err *e)
+{
+    int nt = s->nthreads;
+    for (int t = 0; t <= nt; t++)
+        s->pa[t] = n * (size_t)t / (size_t)nt;
+    team_run(s->tm, pp_job, s);
+    for (int t = 0; t < nt; t++)
+        if (s->prc[t]) {
+            *e = s->perr[t];
+            return e->code;
+        }
+    size_t nnew = preproc_nnew(s->pp);
+    for (size_t k = 0; k < nnew; k++) {
+        int jag = s->tnew[0][k].kind == EXPR_JAGGED;
+        size_t total = 0;
+        for (int t = 0; t < nt; t++)
+            total += jag ? (size_t)s->tnew[t][k].offsets[s->pa[t + 1] - s->pa[t]] : s->pa[t + 1] - s->pa[t];
+        if (grow((void **)&s->nvals[k], &s->nvalcap[k], total + 1, sizeof(double)) ||
+            (jag && grow((void **)&s->noffs[k], &s->noffcap[k], n + 1, sizeof(int64_t))))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        size_t pos = 0;
+        if (jag)
+            s->noffs[k][0] = 0;
+        for (int t = 0; t < nt; t++) {
+            const expr_column *c = &s->tnew[t][k];
+            size_t m = s->pa[t + 1] - s->pa[t], cnt = jag ? (size_t)c->offsets[m] : m;
+            if (cnt)
+                memcpy(s->nvals[k] + pos, c->values, cnt * sizeof(double));
+            if (jag)
+                for (size_t i = 1; i <= m; i++)
+                    s->noffs[k][s->pa[t] + i] = (int64_t)pos + c->offsets[i];
+            pos += cnt;
+        }
+        s->cols[s->nb + k].dt = DT_F64;
+        s->cols[s->nb + k].values = s->nvals[k];
+        s->cols[s->nb + k].offsets = jag ? s->noffs[k] : NULL;
+    }
+    return 0;
+}
+
 int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e)
 {
     memset(out, 0, sizeof *out);
@@ -382,16 +502,20 @@ int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e)
                 s->pcols[k].offsets = s->cols[i].offsets;
                 k++;
             }
-        const expr_column *nc = NULL;
-        rc = preproc_apply(s->pp, s->ws, s->pcols, s->npcols, n, &nc, s->mask, e);
+        size_t nnew = preproc_nnew(s->pp);
+        if (s->nthreads > 1 && n >= PP_SPLIT_MIN) {
+            rc = apply_split(s, n, e);
+        } else {
+            const expr_column *nc = NULL;
+            rc = preproc_apply(s->pp, s->ws, s->pcols, s->npcols, n, &nc, s->mask, e);
+            for (size_t k = 0; !rc && k < nnew; k++) {
+                s->cols[s->nb + k].dt = DT_F64;
+                s->cols[s->nb + k].values = nc[k].values;
+                s->cols[s->nb + k].offsets = nc[k].kind == EXPR_FLAT ? NULL : nc[k].offsets;
+            }
+        }
         if (rc)
             return err_prefix(e, "file %s: entries %lld..%lld", s->f->src->name, (long long)a, (long long)b);
-        size_t nnew = preproc_nnew(s->pp);
-        for (size_t k = 0; k < nnew; k++) {
-            s->cols[s->nb + k].dt = DT_F64;
-            s->cols[s->nb + k].values = nc[k].values;
-            s->cols[s->nb + k].offsets = nc[k].kind == EXPR_FLAT ? NULL : nc[k].offsets;
-        }
         ncols += nnew;
     } else {
         memset(s->mask, 1, n);
