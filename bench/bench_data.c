@@ -10,7 +10,10 @@
  * and the best run is the one least disturbed. "cold" is the first pass of a new
  * dataset (every buffer touched for the first time), "warm" a second epoch of the
  * same dataset (dataset_rewind: buffers reused, as in training). cores = CPU time /
- * wall time of the measured pass. */
+ * wall time of the measured pass.
+ *
+ * BENCH_PROFILE=1: only the specs pass and 5 x BENCH_REPEAT warm chunk passes, each
+ * printed (for perf record). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>

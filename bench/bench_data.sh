@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Data layer speed on generated ttH-like files (22 flat + 52 jagged branches), zlib and
 # lz4, against the raw decompression of the same baskets measured in the same run.
+# BENCH_EVENTS (per file, default 200000), BENCH_CODECS (default "zlib:1 lz4:4"),
+# BENCH_REPEAT (runs per figure, best kept; default 3).
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
