@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "compress.h"
 #include "cursor.h"
 #include "readplan.h"
@@ -20,10 +21,13 @@ typedef struct bview {
 } bview;
 
 /* The last decoded basket of a branch, so that consecutive entry ranges (chunks) that
- * share a basket decompress it once. Direct-mapped by branch; keyed by file, branch,
- * basket index and offset so a reused context never serves stale bytes. */
+ * share a basket decompress it once. Each branch gets its own slot (open addressing
+ * by branch, so two branches read through one context never evict each other while
+ * there are fewer than BSLOTS of them); keyed by file, branch, basket index and
+ * offset so a reused context never serves stale bytes. */
 #define BSLOTS 128
 typedef struct bslot {
+    const tbranch *owner; /* branch the slot is assigned to (NULL: free) */
     const rootfile *f;
     const tbranch *b;
     int idx;
@@ -45,6 +49,7 @@ struct basket_ctx {
     basket_ctx *sub;   /* for reading counters while a basket is loaded */
     column counts;
     const readplan *plan; /* baskets fetched in advance, or NULL */
+    bigarena *arena;      /* basket_ctx_new_big: slot buffers come from here */
 };
 
 void column_init(column *c)
@@ -54,8 +59,10 @@ void column_init(column *c)
 
 void column_free(column *c)
 {
-    free(c->values);
-    free(c->offsets);
+    if (!c->arena) {
+        free(c->values);
+        free(c->offsets);
+    }
     column_init(c);
 }
 
@@ -72,20 +79,38 @@ basket_ctx *basket_ctx_new(void)
     return c;
 }
 
+basket_ctx *basket_ctx_new_big(void)
+{
+    basket_ctx *c = basket_ctx_new();
+    if (c && !(c->arena = bigarena_new())) {
+        basket_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bigarena *basket_ctx_arena(basket_ctx *c)
+{
+    return c->arena;
+}
+
 void basket_ctx_free(basket_ctx *c)
 {
     if (!c)
         return;
     compress_ctx_free(c->z);
     free(c->raw);
-    for (int i = 0; i < BSLOTS; i++) {
-        free(c->slot[i].obj);
-        free(c->slot[i].starts);
+    if (!c->arena) {
+        for (int i = 0; i < BSLOTS; i++) {
+            free(c->slot[i].obj);
+            free(c->slot[i].starts);
+        }
+        free(c->scratch.obj);
+        free(c->scratch.starts);
     }
-    free(c->scratch.obj);
-    free(c->scratch.starts);
     column_free(&c->counts);
     basket_ctx_free(c->sub);
+    bigarena_free(c->arena);
     free(c);
 }
 
@@ -124,9 +149,54 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* grow() from arena a when it is set: a new piece (content copied), the old one
+ * stays in the arena until the arena goes */
+static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (!a)
+        return grow(p, cap, need, elem);
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (n > ((size_t)1 << 40) / elem)
+        return -1;
+    void *q = bigarena_alloc(a, n * elem);
+    if (!q)
+        return -1;
+    if (*p && *cap)
+        memcpy(q, *p, *cap * elem);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
 #define BERR(...) err_set(e, MLHEP_EFORMAT, __VA_ARGS__)
 
 static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
+
+/* The cache slot of branch b: its own, a free one it then owns, or (more than BSLOTS
+ * branches) its home slot taken over. */
+static bslot *slot_of(basket_ctx *ctx, const tbranch *b)
+{
+    uintptr_t h = (uintptr_t)b;
+    h ^= h >> 17;
+    size_t home = (size_t)((h * 0x9E3779B97F4A7C15ull) >> 40) % BSLOTS;
+    for (size_t k = 0; k < BSLOTS; k++) {
+        bslot *s = &ctx->slot[(home + k) % BSLOTS];
+        if (s->owner == b)
+            return s;
+        if (!s->owner) {
+            s->owner = b;
+            return s;
+        }
+    }
+    bslot *s = &ctx->slot[home];
+    s->owner = b;
+    s->f = NULL;
+    return s;
+}
 
 /* Reads basket idx of b into ctx and fills v (from the per-branch cache when the
  * same basket was the last one decoded for b). */
@@ -137,9 +207,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
     memset(v, 0, sizeof *v);
     bslot *sl = &ctx->scratch;
     if (use_cache && bk->seek) {
-        uintptr_t h = (uintptr_t)b;
-        h ^= h >> 17;
-        sl = &ctx->slot[(h * 0x9E3779B97F4A7C15ull >> 40) % BSLOTS];
+        sl = slot_of(ctx, b);
         if (sl->f == f && sl->b == b && sl->idx == idx && sl->seek == bk->seek) {
             *v = sl->v;
             return 0;
@@ -201,7 +269,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         const uint8_t *obj;
         size_t zlen = (size_t)(nbytes - keylen);
         if ((size_t)objlen == zlen) {
-            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
             memcpy(sl->obj, raw + keylen, (size_t)objlen);
             obj = sl->obj;
@@ -209,7 +277,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
             if (rc)
                 return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            if (grow((void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
                 return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
             rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
             if (rc)
@@ -226,7 +294,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             int32_t cnt = cur_i32(&oc);
             if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
                 return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
-            if (grow((void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
+            if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
             const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
             if (!arr && nevbuf)
@@ -257,7 +325,7 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
         int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
         if (rc)
             return rc;
-        if (grow((void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
+        if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         int64_t pos = 0;
         int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
@@ -351,7 +419,7 @@ static int ensure_values(column *out, size_t need, mlhep_err *e)
 {
     /* capacity is kept in bytes: a column may be reused for another dtype */
     size_t vs = dtype_size(out->dt);
-    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || grow(&out->values, &out->cap_values, need * vs, 1))
+    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || agrow(out->arena, &out->values, &out->cap_values, need * vs, 1))
         return err_set(e, MLHEP_ENOMEM, "out of memory for %zu values", need);
     return 0;
 }
@@ -389,36 +457,48 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     }
     if (!v->starts)
         return BERR("basket %d: jagged data without entry offsets", idx);
-    /* count values first so the output grows once per basket */
+    /* count values first so the output grows once per basket; for contiguous entries
+     * of power-of-two width the same pass writes the offsets */
     size_t w = (size_t)b->disk_width;
     size_t hdr = (size_t)b->header_bytes;
     size_t total = 0;
+    /* value widths are powers of two: masks and shifts instead of a division per entry */
+    int pow2 = w && !(w & (w - 1));
+    int wsh = pow2 ? __builtin_ctzll((unsigned long long)w) : 0;
+    size_t wmask = pow2 ? w - 1 : 0;
+    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int64_t base = (int64_t)out->nvalues;
+    int64_t *o = out->offsets + out->n + 1;
+    const int32_t *st = v->starts;
+    int fused = pow2 && hdr == 0;
     for (int64_t i = lo; i < hi; i++) {
-        int64_t s = v->starts[i], t = v->starts[i + 1];
-        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (size_t)(t - s - (int64_t)hdr) % w)
+        int64_t s = st[i], t = st[i + 1];
+        size_t sz = (size_t)(t - s - (int64_t)hdr);
+        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
             return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
                         (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
-        total += (size_t)(t - s) - hdr;
+        total += sz;
+        if (fused)
+            o[i - lo] = base + (int64_t)(total >> wsh);
     }
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
         return e->code;
-    if (grow((void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
     uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     if (hdr == 0) {
         /* entries are contiguous: one decode for the whole range */
-        decode_values(b, dst, v->data + v->starts[lo], total);
-        int64_t base = (int64_t)out->nvalues;
-        for (int64_t i = lo; i < hi; i++)
-            out->offsets[out->n + (i - lo) + 1] = base + (v->starts[i + 1] - v->starts[lo]) / (int64_t)w;
+        decode_values(b, dst, v->data + st[lo], total);
+        if (!fused)
+            for (int64_t i = lo; i < hi; i++)
+                o[i - lo] = base + (int64_t)(st[i + 1] - st[lo]) / (int64_t)w;
     } else {
-        int64_t pos = (int64_t)out->nvalues;
+        int64_t pos = base;
         for (int64_t i = lo; i < hi; i++) {
-            size_t cnt = ((size_t)(v->starts[i + 1] - v->starts[i]) - hdr) / w;
-            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + v->starts[i] + hdr, cnt);
+            size_t cnt = ((size_t)(st[i + 1] - st[i]) - hdr) / w;
+            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
             pos += (int64_t)cnt;
-            out->offsets[out->n + (i - lo) + 1] = pos;
+            o[i - lo] = pos;
         }
     }
     out->nvalues += total;
@@ -447,7 +527,7 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
     out->per_entry = b->fixed_len > 0 ? b->fixed_len : 1;
     int rc = 0;
     if (out->jagged) {
-        if (grow((void **)&out->offsets, &out->cap_offsets, (size_t)(z - a + 1), sizeof(int64_t))) {
+        if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(z - a + 1), sizeof(int64_t))) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             goto done;
         }

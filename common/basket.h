@@ -31,6 +31,8 @@ typedef struct column {
     size_t nvalues;
     size_t cap_values;   /* capacity of values in bytes */
     size_t cap_offsets;  /* capacity in entries+1 */
+    struct bigarena *arena; /* NULL: buffers are malloc'd; else taken from this arena
+                               (bigbuf.h), which must outlive the column */
 } column;
 
 void column_init(column *c);
@@ -38,6 +40,12 @@ void column_free(column *c);
 
 typedef struct basket_ctx basket_ctx;
 basket_ctx *basket_ctx_new(void); /* NULL if out of memory */
+/* Same, with the scratch buffers (decompressed baskets) in an arena of huge pages
+ * (bigbuf.h), which columns decoded by the same thread may share
+ * (column.arena = basket_ctx_arena(ctx)): first touches of fresh memory are the
+ * dominant cost of opening a file on some virtual machines. */
+basket_ctx *basket_ctx_new_big(void);
+struct bigarena *basket_ctx_arena(basket_ctx *c); /* NULL for basket_ctx_new() contexts */
 void basket_ctx_free(basket_ctx *c);
 
 /* Basket bytes fetched in advance (readplan.h). With a plan set, a basket whose

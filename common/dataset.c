@@ -6,23 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "evsource.h"
 
-#define READ_BLOCK 8192
+#define READ_BLOCK 16384
+#define TILE 64
 
-/* Rows already flattened for one file but not yet handed out. */
+/* One input file: its source and the block being handed out. */
 typedef struct fstream {
     evsource *src;
     int64_t next_entry;   /* next raw entry to read */
     int64_t entries;
     int64_t target;       /* events this file contributes in total */
     int64_t taken;        /* events handed out so far */
-    /* pending rows */
-    size_t npend, cappend, pos;
-    float *x;
-    uint8_t *mask;
-    float *y;
-    int64_t *ids, *entry;
+    evblock blk;          /* current block, entries [blk_a, blk_a + blk.n) */
+    int64_t blk_a;
+    uint32_t *pass;       /* events of the block that pass the cuts */
+    size_t npass, passcap, pos; /* pass[pos..npass) not handed out yet */
 } fstream;
 
 struct dataset {
@@ -45,6 +45,11 @@ struct dataset {
     size_t cap;           /* rows allocated in c */
     uint64_t rng;
     int64_t *perm_tmp;
+    size_t *dest;         /* chunk row of each row handed out, in hand-out order */
+    int64_t *quota;       /* rows of the current chunk per file */
+    team *tm;
+    float *stx[TEAM_MAX]; /* per thread: TILE rows being built, copied whole to the chunk */
+    uint8_t *stm[TEAM_MAX];
 };
 
 static uint64_t splitmix(uint64_t *s)
@@ -79,11 +84,7 @@ void dataset_column_name(const specs *sp, int k, char *buf, size_t n)
 static void fstream_clear(fstream *f)
 {
     evsource_free(f->src);
-    free(f->x);
-    free(f->mask);
-    free(f->y);
-    free(f->ids);
-    free(f->entry);
+    free(f->pass);
     memset(f, 0, sizeof *f);
 }
 
@@ -99,14 +100,21 @@ void dataset_free(dataset *d)
     free(d->offset);
     free(d->sub);
     free(d->scale);
-    free(d->c.x);
-    free(d->c.mask);
+    bigbuf_free(d->c.x, d->cap * (size_t)d->width * sizeof *d->c.x);
+    bigbuf_free(d->c.mask, d->cap * (size_t)d->width);
     free(d->c.y);
     free(d->c.ids);
     free(d->c.file);
     free(d->c.entry);
     free(d->c.split);
     free(d->perm_tmp);
+    free(d->dest);
+    free(d->quota);
+    team_free(d->tm);
+    for (int t = 0; t < TEAM_MAX; t++) {
+        free(d->stx[t]);
+        free(d->stm[t]);
+    }
     free(d);
 }
 
@@ -118,17 +126,30 @@ static int find_read(const specs *sp, const char *name)
     return -1;
 }
 
-static int open_streams(dataset *d, mlhep_err *e)
+/* Opens the files once (a rewind keeps them open, with their warm buffers). */
+static int open_files(dataset *d, mlhep_err *e)
 {
     const workflow *wf = d->wf;
     for (size_t i = 0; i < d->nfiles; i++) {
         fstream *f = &d->fs[i];
-        fstream_clear(f);
-        int rc = evsource_open(wf->files[i].path, wf->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp, 2,
-                               &f->src, e);
+        int rc = evsource_open(wf->files[i].path, wf->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
+                               d->tm, &f->src, e);
         if (rc)
             return rc;
         f->entries = evsource_entries(f->src);
+    }
+    return 0;
+}
+
+/* Back to the first event of every file, with each file's share of the events. */
+static void start_streams(dataset *d)
+{
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        f->next_entry = 0;
+        f->taken = 0;
+        f->npass = f->pos = 0;
+        f->blk.n = 0;
     }
     /* how many events each file gives: all passing events, or its share of nevts */
     int64_t total = d->sp->total_events;
@@ -152,7 +173,6 @@ static int open_streams(dataset *d, mlhep_err *e)
     }
     d->total_target = given;
     d->rng = d->wf->params.seed * 0x2545F4914F6CDD1Dull + 1;
-    return 0;
 }
 
 int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e)
@@ -177,8 +197,9 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
     d->sub = calloc(sp->nfeat + 1, sizeof *d->sub);
     d->scale = calloc(sp->nfeat + 1, sizeof *d->scale);
     d->ididx = calloc(sp->nid + 1, sizeof *d->ididx);
+    d->quota = calloc(d->nfiles + 1, sizeof *d->quota);
     int rc = 0;
-    if (!d->fs || !d->colidx || !d->offset || !d->sub || !d->scale || !d->ididx)
+    if (!d->fs || !d->colidx || !d->offset || !d->sub || !d->scale || !d->ididx || !d->quota)
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     int off = 0;
     for (size_t i = 0; i < sp->nfeat && !rc; i++) {
@@ -213,7 +234,17 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
     if (!rc && off != d->width)
         rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
     if (!rc)
-        rc = open_streams(d, e);
+        rc = team_new(team_ncpu(), &d->tm, e);
+    for (int t = 0; !rc && t < team_size(d->tm); t++) {
+        d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
+        d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));
+        if (!d->stx[t] || !d->stm[t])
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = open_files(d, e);
+    if (!rc)
+        start_streams(d);
     int64_t cs = wf->params.chunk_size;
     d->chunk = cs > 0 ? cs : (d->total_target > 0 ? d->total_target : 1);
     if (rc) {
@@ -224,9 +255,12 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
     return 0;
 }
 
+
 int dataset_rewind(dataset *d, mlhep_err *e)
 {
-    return open_streams(d, e);
+    (void)e;
+    start_streams(d);
+    return 0;
 }
 
 static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
@@ -235,10 +269,14 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
         return 0;
     size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
     ds_chunk *c = &d->c;
-    float *x = realloc(c->x, rows * w * sizeof *x);
-    if (x) c->x = x;
-    uint8_t *m = realloc(c->mask, rows * w);
-    if (m) c->mask = m;
+    /* rows and mask are rebuilt for every chunk: new buffers, nothing to keep */
+    bigbuf_free(c->x, d->cap * w * sizeof *c->x);
+    bigbuf_free(c->mask, d->cap * w);
+    c->x = NULL;
+    c->mask = NULL;
+    d->cap = 0;
+    float *x = c->x = bigbuf_alloc(rows * w * sizeof *x);
+    uint8_t *m = c->mask = bigbuf_alloc(rows * w);
     float *y = realloc(c->y, rows * sizeof *y);
     if (y) c->y = y;
     int64_t *ids = realloc(c->ids, rows * ni * sizeof *ids);
@@ -251,95 +289,156 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
     if (sp) c->split = sp;
     int64_t *pt = realloc(d->perm_tmp, rows * sizeof *pt);
     if (pt) d->perm_tmp = pt;
-    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt)
+    size_t *ds = realloc(d->dest, rows * sizeof *ds);
+    if (ds) d->dest = ds;
+    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt || !ds) {
+        bigbuf_free(c->x, rows * w * sizeof *c->x);
+        bigbuf_free(c->mask, rows * w);
+        c->x = NULL;
+        c->mask = NULL;
         return err_set(e, MLHEP_ENOMEM, "out of memory for a chunk of %zu rows x %zu", rows, w);
+    }
     d->cap = rows;
     return 0;
 }
 
-/* Reads the next block of file i and flattens the passing events into its pending rows. */
+/* Reads the next block of file fi that has passing events (f->npass == 0 at the end). */
 static int refill(dataset *d, size_t fi, mlhep_err *e)
 {
     fstream *f = &d->fs[fi];
-    const specs *sp = d->sp;
-    size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
-    f->npend = f->pos = 0;
-    while (f->npend == 0 && f->next_entry < f->entries) {
-        evblock blk;
+    f->npass = f->pos = 0;
+    while (f->npass == 0 && f->next_entry < f->entries) {
         int64_t a = f->next_entry;
-        int rc = evsource_read(f->src, a, a + READ_BLOCK, &blk, e);
+        int rc = evsource_read(f->src, a, a + READ_BLOCK, &f->blk, e);
         if (rc)
             return rc;
-        f->next_entry = a + (int64_t)blk.n;
-        size_t npass = 0;
-        for (size_t k = 0; k < blk.n; k++)
-            npass += blk.mask[k];
-        if (npass > f->cappend) {
-            size_t cap = npass;
-            float *x = realloc(f->x, cap * w * sizeof *x);
-            if (x) f->x = x;
-            uint8_t *m = realloc(f->mask, cap * w);
-            if (m) f->mask = m;
-            float *y = realloc(f->y, cap * sizeof *y);
-            if (y) f->y = y;
-            int64_t *ids = realloc(f->ids, cap * ni * sizeof *ids);
-            if (ids) f->ids = ids;
-            int64_t *en = realloc(f->entry, cap * sizeof *en);
-            if (en) f->entry = en;
-            if (!x || !m || !y || !ids || !en)
+        f->blk_a = a;
+        f->next_entry = a + (int64_t)f->blk.n;
+        if (f->blk.n > f->passcap) {
+            uint32_t *p = realloc(f->pass, f->blk.n * sizeof *p);
+            if (!p)
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
-            f->cappend = cap;
+            f->pass = p;
+            f->passcap = f->blk.n;
         }
-        /* which events pass: row r <- event ev[r] */
         size_t r = 0;
-        for (size_t k = 0; k < blk.n; k++)
-            if (blk.mask[k])
-                f->entry[r++] = a + (int64_t)k;
-        /* features, column by column within tiles of rows that stay in cache */
-        for (size_t t0 = 0; t0 < npass; t0 += 64) {
-        size_t t1 = t0 + 64 < npass ? t0 + 64 : npass;
-        for (size_t i = 0; i < sp->nfeat; i++) {
-            const specs_feature *ft = &sp->feat[i];
-            const expr_column *c = &blk.cols[d->colidx[i]];
-            double sub = d->sub[i], scale = d->scale[i];
-            size_t off = (size_t)d->offset[i];
-            if (!ft->jagged) {
-                for (size_t rr = t0; rr < t1; rr++) {
-                    size_t k = (size_t)(f->entry[rr] - a);
-                    f->x[rr * w + off] = (float)((c->values[k] - sub) * scale);
-                    f->mask[rr * w + off] = 0;
-                }
-            } else {
-                size_t L = (size_t)ft->len;
-                for (size_t rr = t0; rr < t1; rr++) {
-                    size_t k = (size_t)(f->entry[rr] - a);
-                    size_t lo = (size_t)c->offsets[k], n = (size_t)(c->offsets[k + 1] - c->offsets[k]);
-                    if (n > L)
-                        n = L;
-                    float *xr = f->x + rr * w + off;
-                    uint8_t *mr = f->mask + rr * w + off;
-                    for (size_t j = 0; j < n; j++) {
-                        xr[j] = (float)((c->values[lo + j] - sub) * scale);
-                        mr[j] = 0;
-                    }
-                    for (size_t j = n; j < L; j++) {
-                        xr[j] = d->pad;
-                        mr[j] = 1;
-                    }
-                }
-            }
+        for (size_t k = 0; k < f->blk.n; k++) {
+            f->pass[r] = (uint32_t)k;
+            r += f->blk.mask[k];
         }
-        }
-        for (size_t rr = 0; rr < npass; rr++) {
-            size_t k = (size_t)(f->entry[rr] - a);
-            for (size_t j = 0; j < d->nid; j++)
-                f->ids[rr * ni + j] = (int64_t)blk.cols[d->ididx[j]].values[k];
-            f->y[rr] = d->labelidx >= 0 ? (float)blk.cols[d->labelidx].values[k] : (float)d->wf->files[fi].label;
-        }
-        f->npend = npass;
+        f->npass = r;
     }
     return 0;
 }
+
+/* Rows pass[0..n) of a block go to chunk rows dest[0..n): the threads of the team
+ * take equal slices of the rows. */
+typedef struct emit_job {
+    dataset *d;
+    size_t fi;
+    const evblock *blk;
+    int64_t blk_a;
+    const uint32_t *pass;
+    const size_t *dest;
+    size_t n;
+} emit_job;
+
+/* Flattens and normalises feature columns into the rows (one loop per value type,
+ * chosen once per feature and tile of rows). */
+#define FLAT_LOOP(T)                                                                                                   \
+    {                                                                                                                  \
+        const T *v = (const T *)c->values;                                                                             \
+        for (size_t r = r0; r < r1; r++) {                                                                             \
+            size_t o = (r - r0) * w + off;                                                                             \
+            X[o] = (float)(((double)v[pass[r]] - sub) * scale);                                                        \
+            M[o] = 0;                                                                                                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    break;
+#define JAG_LOOP(T)                                                                                                    \
+    {                                                                                                                  \
+        const T *v = (const T *)c->values;                                                                             \
+        for (size_t r = r0; r < r1; r++) {                                                                             \
+            size_t k = pass[r];                                                                                        \
+            size_t lo = (size_t)c->offsets[k], cnt = (size_t)(c->offsets[k + 1] - c->offsets[k]);                      \
+            if (cnt > L)                                                                                               \
+                cnt = L;                                                                                               \
+            float *xr = X + (r - r0) * w + off;                                                                        \
+            uint8_t *mr = M + (r - r0) * w + off;                                                                      \
+            for (size_t j = 0; j < cnt; j++) {                                                                         \
+                xr[j] = (float)(((double)v[lo + j] - sub) * scale);                                                    \
+                mr[j] = 0;                                                                                             \
+            }                                                                                                          \
+            for (size_t j = cnt; j < L; j++) {                                                                         \
+                xr[j] = pad;                                                                                           \
+                mr[j] = 1;                                                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    break;
+#define BY_TYPE(LOOP)                                                                                                  \
+    switch (c->dt) {                                                                                                   \
+    case DT_BOOL: case DT_U8: LOOP(uint8_t)                                                                            \
+    case DT_I8: LOOP(int8_t)                                                                                           \
+    case DT_I16: LOOP(int16_t)                                                                                         \
+    case DT_U16: LOOP(uint16_t)                                                                                        \
+    case DT_I32: LOOP(int32_t)                                                                                         \
+    case DT_U32: LOOP(uint32_t)                                                                                        \
+    case DT_I64: LOOP(int64_t)                                                                                         \
+    case DT_U64: LOOP(uint64_t)                                                                                        \
+    case DT_F32: LOOP(float)                                                                                           \
+    case DT_F64: LOOP(double)                                                                                          \
+    default: break;                                                                                                    \
+    }
+
+static void emit_rows(void *arg, int tid, int nthreads)
+{
+    emit_job *j = arg;
+    dataset *d = j->d;
+    const specs *sp = d->sp;
+    size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
+    size_t lo = j->n * (size_t)tid / (size_t)nthreads, hi = j->n * (size_t)(tid + 1) / (size_t)nthreads;
+    const uint32_t *pass = j->pass;
+    const size_t *dest = j->dest;
+    /* rows are built TILE at a time in a per-thread buffer that stays in cache, one
+     * feature column after the other, then each row is copied whole to its place in
+     * the chunk (shuffled destinations: whole-row copies stream, scattered stores of
+     * single values would each miss the cache) */
+    float *X = d->stx[tid], pad = d->pad;
+    uint8_t *M = d->stm[tid];
+    for (size_t r0 = lo; r0 < hi; r0 += TILE) {
+        size_t r1 = r0 + TILE < hi ? r0 + TILE : hi;
+        for (size_t i = 0; i < sp->nfeat; i++) {
+            const evcol *c = &j->blk->cols[d->colidx[i]];
+            double sub = d->sub[i], scale = d->scale[i];
+            size_t off = (size_t)d->offset[i];
+            if (!sp->feat[i].jagged) {
+                BY_TYPE(FLAT_LOOP)
+            } else {
+                size_t L = (size_t)sp->feat[i].len;
+                BY_TYPE(JAG_LOOP)
+            }
+        }
+        for (size_t r = r0; r < r1; r++) {
+            memcpy(d->c.x + dest[r] * w, X + (r - r0) * w, w * sizeof *X);
+            memcpy(d->c.mask + dest[r] * w, M + (r - r0) * w, w);
+        }
+    }
+    ds_chunk *c = &d->c;
+    const workflow *wf = d->wf;
+    for (size_t r = lo; r < hi; r++) {
+        size_t k = pass[r], o = dest[r];
+        for (size_t q = 0; q < d->nid; q++)
+            c->ids[o * ni + q] = evcol_get_i64(&j->blk->cols[d->ididx[q]], k);
+        c->y[o] = d->labelidx >= 0 ? (float)evcol_get(&j->blk->cols[d->labelidx], k) : (float)wf->files[j->fi].label;
+        c->file[o] = (uint32_t)j->fi;
+        c->entry[o] = j->blk_a + (int64_t)k;
+        c->split[o] = dataset_split_u(wf->params.seed, (uint32_t)j->fi, c->entry[o]) < wf->params.validation_fraction;
+    }
+}
+#undef FLAT_LOOP
+#undef JAG_LOOP
+#undef BY_TYPE
 
 int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
 {
@@ -352,9 +451,6 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
     if (ensure_rows(d, (size_t)rows, e))
         return e->code;
     /* quota per file in proportion to what it still has to give; the last absorbs rounding */
-    size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
-    ds_chunk *c = &d->c;
-    size_t filled = 0;
     int64_t assigned = 0;
     size_t lastf = 0;
     for (size_t i = 0; i < d->nfiles; i++)
@@ -363,40 +459,59 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
     for (size_t i = 0; i < d->nfiles; i++) {
         fstream *f = &d->fs[i];
         int64_t left = f->target - f->taken;
-        if (left <= 0)
-            continue;
-        int64_t q = i == lastf ? rows - assigned : (int64_t)llround((double)rows * (double)left / (double)remaining);
-        if (q > left)
-            q = left;
-        if (q < 0)
-            q = 0;
+        int64_t q = 0;
+        if (left > 0) {
+            q = i == lastf ? rows - assigned : (int64_t)llround((double)rows * (double)left / (double)remaining);
+            if (q > left)
+                q = left;
+            if (q < 0)
+                q = 0;
+        }
+        d->quota[i] = q;
         assigned += q;
+    }
+    /* where each row goes: in order, or shuffled (Fisher-Yates on row indices:
+     * position r receives the perm[r]-th row handed out, so row q goes to dest[q]) */
+    size_t nr = (size_t)assigned;
+    if (d->wf->params.shuffle && nr > 1) {
+        int64_t *perm = d->perm_tmp;
+        for (size_t r = 0; r < nr; r++)
+            perm[r] = (int64_t)r;
+        for (size_t r = nr - 1; r > 0; r--) {
+            size_t j = (size_t)(splitmix(&d->rng) % (r + 1));
+            int64_t t = perm[r];
+            perm[r] = perm[j];
+            perm[j] = t;
+        }
+        for (size_t r = 0; r < nr; r++)
+            d->dest[perm[r]] = r;
+    } else {
+        for (size_t r = 0; r < nr; r++)
+            d->dest[r] = r;
+    }
+    ds_chunk *c = &d->c;
+    size_t filled = 0;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        int64_t q = d->quota[i];
         while (q > 0) {
-            if (f->pos >= f->npend) {
+            if (f->pos >= f->npass) {
                 int rc = refill(d, i, e);
                 if (rc)
                     return rc;
-                if (f->npend == 0) {
+                if (f->npass == 0) {
                     /* fewer passing events than the specs counted: the file changed */
                     return err_set(e, MLHEP_EFORMAT,
                                    "file %s: ran out of events (%lld of %lld): it changed since the specs pass",
                                    d->wf->files[i].path, (long long)f->taken, (long long)f->target);
                 }
             }
-            size_t take = f->npend - f->pos;
+            size_t take = f->npass - f->pos;
             if ((int64_t)take > q)
                 take = (size_t)q;
-            memcpy(c->x + filled * w, f->x + f->pos * w, take * w * sizeof *c->x);
-            memcpy(c->mask + filled * w, f->mask + f->pos * w, take * w);
-            memcpy(c->y + filled, f->y + f->pos, take * sizeof *c->y);
-            memcpy(c->ids + filled * ni, f->ids + f->pos * ni, take * ni * sizeof *c->ids);
-            memcpy(c->entry + filled, f->entry + f->pos, take * sizeof *c->entry);
-            for (size_t r = 0; r < take; r++) {
-                c->file[filled + r] = (uint32_t)i;
-                c->split[filled + r] =
-                    dataset_split_u(d->wf->params.seed, (uint32_t)i, c->entry[filled + r]) <
-                    d->wf->params.validation_fraction;
-            }
+            emit_job j = {.d = d, .fi = i, .blk = &f->blk, .blk_a = f->blk_a, .pass = f->pass + f->pos,
+                          .dest = d->dest + filled, .n = take};
+            team_run(take >= 2 * TILE ? d->tm : NULL, emit_rows, &j);
             f->pos += take;
             f->taken += (int64_t)take;
             filled += take;
@@ -406,62 +521,6 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
     c->nrows = filled;
     c->width = d->width;
     c->nid = d->nid;
-    if (d->wf->params.shuffle && filled > 1) {
-        /* Fisher-Yates on row indices, then apply the permutation row by row through the
-         * scratch index buffer (cycle-following keeps memory at one row) */
-        int64_t *perm = d->perm_tmp;
-        for (size_t r = 0; r < filled; r++)
-            perm[r] = (int64_t)r;
-        for (size_t r = filled - 1; r > 0; r--) {
-            size_t j = (size_t)(splitmix(&d->rng) % (r + 1));
-            int64_t t = perm[r];
-            perm[r] = perm[j];
-            perm[j] = t;
-        }
-        float *rowx = malloc(w * sizeof *rowx);
-        uint8_t *rowm = malloc(w);
-        int64_t *rowi = malloc(ni * sizeof *rowi);
-        if (!rowx || !rowm || !rowi) {
-            free(rowx); free(rowm); free(rowi);
-            return err_set(e, MLHEP_ENOMEM, "out of memory");
-        }
-        /* position r receives row perm[r] */
-        for (size_t start = 0; start < filled; start++) {
-            if (perm[start] < 0 || (size_t)perm[start] == start)
-                continue;
-            memcpy(rowx, c->x + start * w, w * sizeof *rowx);
-            memcpy(rowm, c->mask + start * w, w);
-            memcpy(rowi, c->ids + start * ni, ni * sizeof *rowi);
-            float ty = c->y[start];
-            uint32_t tf = c->file[start];
-            int64_t te = c->entry[start];
-            uint8_t ts = c->split[start];
-            size_t cur = start;
-            for (;;) {
-                size_t src = (size_t)perm[cur];
-                perm[cur] = -1;
-                if (src == start) {
-                    memcpy(c->x + cur * w, rowx, w * sizeof *rowx);
-                    memcpy(c->mask + cur * w, rowm, w);
-                    memcpy(c->ids + cur * ni, rowi, ni * sizeof *rowi);
-                    c->y[cur] = ty;
-                    c->file[cur] = tf;
-                    c->entry[cur] = te;
-                    c->split[cur] = ts;
-                    break;
-                }
-                memcpy(c->x + cur * w, c->x + src * w, w * sizeof *rowx);
-                memcpy(c->mask + cur * w, c->mask + src * w, w);
-                memcpy(c->ids + cur * ni, c->ids + src * ni, ni * sizeof *rowi);
-                c->y[cur] = c->y[src];
-                c->file[cur] = c->file[src];
-                c->entry[cur] = c->entry[src];
-                c->split[cur] = c->split[src];
-                cur = src;
-            }
-        }
-        free(rowx); free(rowm); free(rowi);
-    }
     *out = *c;
     return 1;
 }

@@ -1,6 +1,7 @@
 /* specs.c - see specs.h. */
 #include "specs.h"
 
+#include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -9,10 +10,15 @@
 #include <sys/stat.h>
 
 #include "evsource.h"
+#include "team.h"
 #include "rootfile.h"
 #include "ttree.h"
 
-#define BLOCK 8192
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define BLOCK 16384
 
 static char *xstrdup(const char *s)
 {
@@ -277,9 +283,10 @@ int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
 static const char *jstr(json_t *o, const char *k);
 
 /* ---- the pass in parts ------------------------------------------------------------
- * Sums of values and of squares are long doubles accumulated per block, the block sums
- * added into one sum per accumulation unit (SPECS_UNIT_ENTRIES entries of one file),
- * and the unit sums added into the workflow's sum in (file, unit) order. That order is
+ * Sums of values and of squares are accumulated per block in double by typed kernels
+ * (one feature on one thread, so the order of additions does not depend on the number
+ * of threads), the block sums added in long double into one sum per accumulation
+ * unit (SPECS_UNIT_ENTRIES entries of one file), and the unit sums added into the workflow's sum in (file, unit) order. That order is
  * the same whether one process streams every file (specs_compute) or sub-tasks compute
  * the units on several workers and the folder adds them (fanout.h), so both give
  * bit-identical specs. */
@@ -332,6 +339,210 @@ static specs_part *part_new(const specs *plan, size_t file, int64_t unit0, int64
     return p;
 }
 
+
+/* Events [r0, r1) pass the cuts: one run. */
+typedef struct run {
+    size_t r0, r1;
+} run;
+
+typedef struct stats_job {
+    const specs *plan;
+    specs_part *part;
+    int64_t unit;        /* the block's accumulation unit within the part */
+    const int *colidx;
+    const evblock *blk;
+    const run *runs;
+    size_t nruns;
+    int next; /* atomic: next feature (a feature is one thread's, so its sums do not
+                 depend on the number of threads) */
+} stats_job;
+
+/* Block statistics over values v[lo, hi) of one type: NaN values are skipped (they
+ * fail every comparison, so min and max skip them by themselves). Two interleaved
+ * accumulators keep the additions independent. */
+#define STATS_KERNEL(NAME, T, ISFLOAT)                                                                                 \
+    static void NAME(const void *vp, size_t lo, size_t hi, double *mn, double *mx, double *s1, double *s2,        \
+                     int64_t *cnt)                                                                                     \
+    {                                                                                                                  \
+        const T *v = (const T *)vp;                                                                                    \
+        double a1 = 0, b1 = 0, a2 = 0, b2 = 0, lmn = *mn, lmx = *mx;                                                   \
+        int64_t c = 0;                                                                                                 \
+        size_t j = lo;                                                                                                 \
+        for (; j + 2 <= hi; j += 2) {                                                                                  \
+            double x0 = (double)v[j], x1 = (double)v[j + 1];                                                           \
+            lmn = x0 < lmn ? x0 : lmn;                                                                                 \
+            lmx = x0 > lmx ? x0 : lmx;                                                                                 \
+            lmn = x1 < lmn ? x1 : lmn;                                                                                 \
+            lmx = x1 > lmx ? x1 : lmx;                                                                                 \
+            double d0 = x0, d1 = x1;                                                                                   \
+            if (ISFLOAT) {                                                                                             \
+                int o0 = x0 == x0, o1 = x1 == x1;                                                                      \
+                d0 = o0 ? d0 : 0;                                                                                      \
+                d1 = o1 ? d1 : 0;                                                                                      \
+                c += o0 + o1;                                                                                          \
+            } else {                                                                                                   \
+                c += 2;                                                                                                \
+            }                                                                                                          \
+            a1 += d0;                                                                                                  \
+            b1 += d1;                                                                                                  \
+            a2 += d0 * d0;                                                                                             \
+            b2 += d1 * d1;                                                                                             \
+        }                                                                                                              \
+        for (; j < hi; j++) {                                                                                          \
+            double x0 = (double)v[j];                                                                                  \
+            if (ISFLOAT && x0 != x0)                                                                                   \
+                continue;                                                                                              \
+            lmn = x0 < lmn ? x0 : lmn;                                                                                 \
+            lmx = x0 > lmx ? x0 : lmx;                                                                                 \
+            double d0 = x0;                                                                                            \
+            a1 += d0;                                                                                                  \
+            a2 += d0 * d0;                                                                                             \
+            c++;                                                                                                       \
+        }                                                                                                              \
+        *mn = lmn;                                                                                                     \
+        *mx = lmx;                                                                                                     \
+        *s1 += a1 + b1;                                                                                                \
+        *s2 += a2 + b2;                                                                                                \
+        *cnt += c;                                                                                                     \
+    }
+STATS_KERNEL(stats_u8, uint8_t, 0)
+STATS_KERNEL(stats_i8, int8_t, 0)
+STATS_KERNEL(stats_i16, int16_t, 0)
+STATS_KERNEL(stats_u16, uint16_t, 0)
+STATS_KERNEL(stats_i32, int32_t, 0)
+STATS_KERNEL(stats_u32, uint32_t, 0)
+STATS_KERNEL(stats_i64, int64_t, 0)
+STATS_KERNEL(stats_u64, uint64_t, 0)
+STATS_KERNEL(stats_f32, float, 1)
+STATS_KERNEL(stats_f64, double, 1)
+#undef STATS_KERNEL
+
+#ifdef __SSE2__
+/* stats_f32 four floats at a time (SSE2): minps/maxps return their second operand
+ * when the first is NaN, so NaN values leave min and max alone; the sums take them as
+ * 0 and the count skips them. Two double lanes per accumulator, so the additions
+ * group differently from the scalar kernel (same rounding class, deterministic). */
+static void stats_f32_sse2(const void *vp, size_t lo, size_t hi, double *mn, double *mx, double *s1, double *s2,
+                           int64_t *cnt)
+{
+    const float *v = (const float *)vp;
+    size_t j = lo;
+    if (hi - lo >= 8 && *mn >= -FLT_MAX && *mx <= FLT_MAX) {
+        /* running min/max in float are exact: every value is a float */
+        __m128 vmn = _mm_set1_ps(*mn == INFINITY ? INFINITY : (float)*mn);
+        __m128 vmx = _mm_set1_ps(*mx == -INFINITY ? -INFINITY : (float)*mx);
+        __m128d a1 = _mm_setzero_pd(), b1 = _mm_setzero_pd(), a2 = _mm_setzero_pd(), b2 = _mm_setzero_pd();
+        int64_t c = 0;
+        for (; j + 4 <= hi; j += 4) {
+            __m128 x = _mm_loadu_ps(v + j);
+            vmn = _mm_min_ps(x, vmn);
+            vmx = _mm_max_ps(x, vmx);
+            __m128 ok = _mm_cmpord_ps(x, x);
+            c += __builtin_popcount((unsigned)_mm_movemask_ps(ok));
+            x = _mm_and_ps(x, ok); /* NaN -> 0 */
+            __m128d xl = _mm_cvtps_pd(x), xh = _mm_cvtps_pd(_mm_movehl_ps(x, x));
+            __m128d dl = xl, dh = xh;
+            a1 = _mm_add_pd(a1, dl);
+            b1 = _mm_add_pd(b1, dh);
+            a2 = _mm_add_pd(a2, _mm_mul_pd(dl, dl));
+            b2 = _mm_add_pd(b2, _mm_mul_pd(dh, dh));
+        }
+        float fm[4], fx[4];
+        double d1[2], d2[2];
+        _mm_storeu_ps(fm, vmn);
+        _mm_storeu_ps(fx, vmx);
+        double lmn = *mn, lmx = *mx;
+        for (int k = 0; k < 4; k++) {
+            lmn = fm[k] < lmn ? fm[k] : lmn;
+            lmx = fx[k] > lmx ? fx[k] : lmx;
+        }
+        *mn = lmn;
+        *mx = lmx;
+        _mm_storeu_pd(d1, _mm_add_pd(a1, b1));
+        _mm_storeu_pd(d2, _mm_add_pd(a2, b2));
+        *s1 += d1[0] + d1[1];
+        *s2 += d2[0] + d2[1];
+        *cnt += c;
+    }
+    if (j < hi)
+        stats_f32(v, j, hi, mn, mx, s1, s2, cnt);
+}
+#endif
+
+typedef void (*stats_kernel)(const void *, size_t, size_t, double *, double *, double *, double *, int64_t *);
+
+static stats_kernel kernel_of(dtype dt)
+{
+    switch (dt) {
+    case DT_BOOL:
+    case DT_U8: return stats_u8;
+    case DT_I8: return stats_i8;
+    case DT_I16: return stats_i16;
+    case DT_U16: return stats_u16;
+    case DT_I32: return stats_i32;
+    case DT_U32: return stats_u32;
+    case DT_I64: return stats_i64;
+    case DT_U64: return stats_u64;
+#ifdef __SSE2__
+    case DT_F32: return stats_f32_sse2;
+#else
+    case DT_F32: return stats_f32;
+#endif
+    case DT_F64: return stats_f64;
+    default: return NULL;
+    }
+}
+
+/* One feature over one block (the kernel is chosen once per feature and block, and
+ * called once per run of passing events). The block's sums, in double, are added to
+ * the unit's long double sums. */
+static void stats_feature(stats_job *j, size_t i)
+{
+    const specs_feature *ft = &j->plan->feat[i];
+    specs_part_feat *pf = &j->part->feat[i];
+    const evcol *c = &j->blk->cols[j->colidx[i]];
+    stats_kernel k = kernel_of(c->dt);
+    if (!k)
+        return;
+    double mn = pf->min, mx = pf->max, s1 = 0, s2 = 0;
+    int64_t cnt = 0;
+    for (size_t r = 0; r < j->nruns; r++) {
+        size_t r0 = j->runs[r].r0, r1 = j->runs[r].r1;
+        if (ft->jagged) {
+            const int64_t *o = c->offsets;
+            int max_len = pf->max_len;
+            for (size_t ev = r0; ev < r1; ev++) {
+                size_t len = (size_t)(o[ev + 1] - o[ev]);
+                pf->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
+                if ((int)len > max_len)
+                    max_len = (int)len;
+            }
+            pf->max_len = max_len;
+            k(c->values, (size_t)o[r0], (size_t)o[r1], &mn, &mx, &s1, &s2, &cnt);
+        } else {
+            k(c->values, r0, r1, &mn, &mx, &s1, &s2, &cnt);
+        }
+    }
+    pf->min = mn;
+    pf->max = mx;
+    pf->sum[j->unit] += s1;
+    pf->sumsq[j->unit] += s2;
+    pf->count += cnt;
+}
+
+static void stats_job_run(void *arg, int tid, int nthreads)
+{
+    (void)tid;
+    (void)nthreads;
+    stats_job *j = arg;
+    for (;;) {
+        int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= (int)j->plan->nfeat)
+            break;
+        stats_feature(j, (size_t)i);
+    }
+}
+
 int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
                        int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
                        specs_part **out, mlhep_err *e)
@@ -341,85 +552,73 @@ int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan,
         return err_set(e, MLHEP_EINVAL, "specs part: file %zu / unit %lld out of range", file,
                        (long long)unit0);
     int *colidx = calloc(plan->nfeat + 1, sizeof *colidx);
-    if (!colidx)
+    run *runs = malloc((BLOCK / 2 + 2) * sizeof *runs);
+    if (!colidx || !runs) {
+        free(colidx);
+        free(runs);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < plan->nfeat; i++)
         colidx[i] = column_of(plan, pp, &plan->feat[i]);
-    evsource *src;
-    int rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread,
-                           pp, 2, &src, e);
-    if (rc) {
-        free(colidx);
-        return rc;
+    team *tm = NULL;
+    evsource *src = NULL;
+    specs_part *p = NULL;
+    int rc = team_new(team_ncpu(), &tm, e);
+    if (!rc)
+        rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread, pp, tm,
+                           &src, e);
+    int64_t n = 0, first = 0, last = 0;
+    if (!rc) {
+        n = evsource_entries(src);
+        int64_t nu = units_of(n);
+        if (unit0 > nu || (unit0 == nu && nu > 0))
+            rc = err_set(e, MLHEP_EINVAL, "file %s: unit %lld is past its %lld entries", wf->files[file].path,
+                         (long long)unit0, (long long)n);
+        else if (nunits < 0 || unit0 + nunits > nu)
+            nunits = nu - unit0;
     }
-    int64_t n = evsource_entries(src), nu = units_of(n);
-    if (unit0 > nu || (unit0 == nu && nu > 0)) {
-        evsource_free(src);
-        free(colidx);
-        return err_set(e, MLHEP_EINVAL, "file %s: unit %lld is past its %lld entries",
-                       wf->files[file].path, (long long)unit0, (long long)n);
+    if (!rc && !(p = part_new(plan, file, unit0, nunits)))
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (!rc) {
+        p->entries = n;
+        first = unit0 * SPECS_UNIT_ENTRIES;
+        last = (unit0 + nunits) * SPECS_UNIT_ENTRIES;
+        if (last > n)
+            last = n;
     }
-    if (nunits < 0 || unit0 + nunits > nu)
-        nunits = nu - unit0;
-    specs_part *p = part_new(plan, file, unit0, nunits);
-    if (!p) {
-        evsource_free(src);
-        free(colidx);
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    }
-    p->entries = n;
-    int64_t first = unit0 * SPECS_UNIT_ENTRIES, last = (unit0 + nunits) * SPECS_UNIT_ENTRIES;
-    if (last > n)
-        last = n;
+    /* BLOCK == SPECS_UNIT_ENTRIES: one block is one unit, read from its first entry,
+     * so a unit's sums are the same whichever worker computes it */
     for (int64_t a = first; a < last && !rc; a += BLOCK) {
-        int64_t u = (a - first) / SPECS_UNIT_ENTRIES;
         int64_t b = a + BLOCK < last ? a + BLOCK : last;
         evblock blk;
         rc = evsource_read(src, a, b, &blk, e);
         if (rc)
             break;
-        for (size_t i = 0; i < plan->nfeat; i++) {
-            const specs_feature *ft = &plan->feat[i];
-            specs_part_feat *pf = &p->feat[i];
-            const expr_column *c = &blk.cols[colidx[i]];
-            double mn = pf->min, mx = pf->max;
-            long double sum = 0, sq = 0;
-            int64_t cnt = 0;
-            for (size_t k = 0; k < blk.n; k++) {
-                if (!blk.mask[k])
-                    continue;
-                size_t lo = ft->jagged ? (size_t)c->offsets[k] : k;
-                size_t hi = ft->jagged ? (size_t)c->offsets[k + 1] : k + 1;
-                if (ft->jagged) {
-                    size_t len = hi - lo;
-                    pf->len_hist[len < SPECS_LEN_BINS - 1 ? len : SPECS_LEN_BINS - 1]++;
-                    if ((int)len > pf->max_len)
-                        pf->max_len = (int)len;
-                }
-                for (size_t j = lo; j < hi; j++) {
-                    double v = c->values[j];
-                    if (isnan(v))
-                        continue;
-                    if (v < mn) mn = v;
-                    if (v > mx) mx = v;
-                    sum += v;
-                    sq += (long double)v * v;
-                    cnt++;
-                }
+        /* runs of passing events (one run when nothing is cut) */
+        size_t nruns = 0;
+        for (size_t k = 0; k < blk.n;) {
+            while (k < blk.n && !blk.mask[k])
+                k++;
+            size_t r0 = k;
+            while (k < blk.n && blk.mask[k])
+                k++;
+            if (k > r0) {
+                runs[nruns].r0 = r0;
+                runs[nruns].r1 = k;
+                nruns++;
+                p->events += (int64_t)(k - r0);
             }
-            pf->min = mn;
-            pf->max = mx;
-            pf->sum[u] += sum;
-            pf->sumsq[u] += sq;
-            pf->count += cnt;
         }
-        for (size_t k = 0; k < blk.n; k++)
-            p->events += blk.mask[k];
+        stats_job j = {.plan = plan, .part = p, .unit = (a - first) / SPECS_UNIT_ENTRIES, .colidx = colidx,
+                       .blk = &blk, .runs = runs, .nruns = nruns};
+        team_run(tm, stats_job_run, &j);
         if (progress)
             progress(pctx, file, wf->nfiles, b - first, last - first);
     }
     evsource_free(src);
+    team_free(tm);
     free(colidx);
+    free(runs);
     if (rc) {
         specs_part_free(p);
         return rc;

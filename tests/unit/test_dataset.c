@@ -4,12 +4,15 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "basket.h"
 #include "dataset.h"
 #include "jsonschema.h"
+#include "rootfile.h"
 #include "specs.h"
+#include "ttree.h"
 #include "test.h"
 #include "workflow.h"
 
@@ -240,6 +243,188 @@ TEST(preproc_cuts_and_new_branches)
     workflow_free(wf);
 }
 
+/* Every value type, flat, fixed-array and jagged (uproot-sample: int8..uint64, bool,
+ * float, double; baskets of 2 to 30 entries, so read blocks span many baskets), in
+ * shuffled chunks of 7 rows (blocks split across chunks): each row equals, bit for bit,
+ * the value read directly with basket_read and normalised with the specs' min and max,
+ * padding and mask included; the specs' min, max and counts equal the direct ones. */
+TEST(all_value_types_match_direct_reads)
+{
+    const char *sh = getenv("MLHEP_SHARED");
+    snprintf(root_dir, sizeof root_dir, "%s/data/root", sh ? sh : "../shared");
+    const char *names[2] = {"uproot-sample-6.20.04-lz4.root", "uproot-sample-6.14.00-zlib.root"};
+    char doc[8192];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"t\",\"tree\":\"sample\",\"files\":[{\"path\":\"%s/%s\",\"label\":1},"
+             "{\"path\":\"%s/%s\",\"label\":0}],\"params\":{\"exclude_branches\":[\"str\"],\"chunk_size\":7,"
+             "\"shuffle\":true,\"seed\":3,\"max_jagged_length\":4,\"nan\":-7},"
+             "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
+             root_dir, names[0], root_dir, names[1]);
+    mlhep_err e;
+    jschema *sch;
+    CHECKF(jschema_load_named(NULL, "workflow", &sch, &e) == 0, "%s", e.msg);
+    const char *roots[] = {root_dir};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    workflow *wf = NULL;
+    int rc = workflow_load_buffer(doc, strlen(doc), &o, &wf, &e);
+    jschema_free(sch);
+    CHECKF(rc == 0, "%s", e.msg);
+    specs *sp;
+    CHECKF(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECK(sp->nfeat == 34 && sp->total_events == 60);
+    /* direct reads of every feature of both files */
+    rootfile *f[2];
+    ttree *t[2];
+    column *col[2];
+    for (int fi = 0; fi < 2; fi++) {
+        char p[4300];
+        snprintf(p, sizeof p, "%s/%s", root_dir, names[fi]);
+        CHECKF(rootfile_open(p, &f[fi], &e) == 0 && ttree_open(f[fi], "sample", &t[fi], &e) == 0, "%s", e.msg);
+        col[fi] = calloc(sp->nfeat, sizeof(column));
+        for (size_t i = 0; i < sp->nfeat; i++)
+            CHECKF(basket_read(f[fi], ttree_branch(t[fi], sp->feat[i].name), 0, t[fi]->entries, &col[fi][i], NULL,
+                               &e) == 0,
+                   "%s", e.msg);
+    }
+    /* specs against the direct values */
+    for (size_t i = 0; i < sp->nfeat; i++) {
+        double mn = INFINITY, mx = -INFINITY;
+        int64_t cnt = 0;
+        for (int fi = 0; fi < 2; fi++)
+            for (size_t k = 0; k < col[fi][i].nvalues; k++, cnt++) {
+                double v = column_get(&col[fi][i], k);
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+        CHECKF(sp->feat[i].min == mn && sp->feat[i].max == mx && sp->feat[i].count == cnt,
+               "%s: min %g/%g max %g/%g count %lld/%lld", sp->feat[i].name, sp->feat[i].min, mn, sp->feat[i].max, mx,
+               (long long)sp->feat[i].count, (long long)cnt);
+    }
+    dataset *ds;
+    CHECKF(dataset_open(wf, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    ds_chunk c;
+    int got, nrows = 0, seen[2][30] = {{0}};
+    size_t w = (size_t)sp->width;
+    while ((got = dataset_next(ds, &c, &e)) == 1) {
+        CHECK(c.nrows <= 7);
+        for (size_t r = 0; r < c.nrows; r++, nrows++) {
+            int fi = (int)c.file[r];
+            int64_t k = c.entry[r];
+            CHECK(fi >= 0 && fi < 2 && k >= 0 && k < 30 && !seen[fi][k]);
+            seen[fi][k] = 1;
+            CHECK(c.y[r] == (fi == 0 ? 1.0f : 0.0f));
+            size_t off = 0;
+            for (size_t i = 0; i < sp->nfeat; i++) {
+                const specs_feature *ft = &sp->feat[i];
+                const column *cl = &col[fi][i];
+                double sub = ft->max > ft->min ? ft->min : 0.0, scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
+                size_t lo = cl->jagged ? (size_t)cl->offsets[k] : (size_t)k * (size_t)cl->per_entry;
+                size_t n = cl->jagged ? (size_t)(cl->offsets[k + 1] - cl->offsets[k]) : (size_t)cl->per_entry;
+                for (size_t j = 0; j < (size_t)ft->len; j++) {
+                    float want = j < n ? (float)((column_get(cl, lo + j) - sub) * scale) : -7.0f;
+                    float have = c.x[r * w + off + j];
+                    CHECKF(!memcmp(&want, &have, sizeof want) && c.mask[r * w + off + j] == (j >= n),
+                           "file %d entry %lld %s[%zu]: %.9g vs %.9g mask %d", fi, (long long)k, ft->name, j,
+                           (double)have, (double)want, c.mask[r * w + off + j]);
+                }
+                off += (size_t)ft->len;
+            }
+        }
+    }
+    CHECKF(got == 0 && nrows == 60, "%s (%d rows)", got < 0 ? e.msg : "", nrows);
+    dataset_free(ds);
+    for (int fi = 0; fi < 2; fi++) {
+        for (size_t i = 0; i < sp->nfeat; i++)
+            column_free(&col[fi][i]);
+        free(col[fi]);
+        ttree_free(t[fi]);
+        rootfile_close(f[fi]);
+    }
+    specs_free(sp);
+    workflow_free(wf);
+}
+
+/* The pre-processing runs on both threads (each takes half of a block, jagged offsets
+ * rebased) and the new columns are joined: a jagged new branch equals, bit for bit,
+ * the value computed from a direct read, a flat one to rounding, and the cut keeps
+ * exactly the events a direct read says. */
+TEST(preproc_on_threads_matches_direct)
+{
+    const char *pp_doc = "{\"new_branch\":{\"jx2\":{\"def\":\"Jet_Px * 2\",\"type\":\"jagged\"},"
+                         "\"ht\":{\"def\":\"sum(Jet_Px)\",\"type\":\"flat\"}},"
+                         "\"flat_cut\":{\"NJet\":{\"cut\":\"NJet>=1\"}}}";
+    workflow *wf = load_wf(",\"max_jagged_length\":3,\"shuffle\":false", pp_doc);
+    CHECK(wf);
+    mlhep_err e;
+    preproc *pp;
+    CHECKF(specs_preproc(wf, &pp, &e) == 0 && pp, "%s", e.msg);
+    specs *sp;
+    CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    int kx = specs_find(sp, "jx2"), kh = specs_find(sp, "ht");
+    CHECK(kx >= 0 && kh >= 0 && sp->feat[kx].jagged && !sp->feat[kh].jagged);
+    size_t ox = 0, oh = 0, w = (size_t)sp->width;
+    for (int i = 0; i < kx; i++)
+        ox += (size_t)sp->feat[i].len;
+    for (int i = 0; i < kh; i++)
+        oh += (size_t)sp->feat[i].len;
+    column nj[2], jp[2];
+    rootfile *f[2];
+    ttree *t[2];
+    const char *names[2] = {"uproot-HZZ.root", "uproot-HZZ-zstd.root"};
+    int64_t pass[2] = {0, 0};
+    for (int fi = 0; fi < 2; fi++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", root_dir, names[fi]);
+        CHECK(rootfile_open(p, &f[fi], &e) == 0 && ttree_open(f[fi], "events", &t[fi], &e) == 0);
+        column_init(&nj[fi]);
+        column_init(&jp[fi]);
+        CHECK(basket_read(f[fi], ttree_branch(t[fi], "NJet"), 0, t[fi]->entries, &nj[fi], NULL, &e) == 0);
+        CHECK(basket_read(f[fi], ttree_branch(t[fi], "Jet_Px"), 0, t[fi]->entries, &jp[fi], NULL, &e) == 0);
+        for (int64_t k = 0; k < t[fi]->entries; k++)
+            pass[fi] += ((int32_t *)nj[fi].values)[k] >= 1;
+        CHECKF(sp->events[fi] == pass[fi], "%lld vs %lld", (long long)sp->events[fi], (long long)pass[fi]);
+    }
+    CHECK(t[0]->entries >= 2048); /* a block big enough to be split between the threads */
+    const specs_feature *fx = &sp->feat[kx], *fh = &sp->feat[kh];
+    double sx = fx->max > fx->min ? fx->min : 0, cx = fx->max > fx->min ? 1 / (fx->max - fx->min) : 1;
+    dataset *ds;
+    CHECK(dataset_open(wf, pp, sp, &ds, &e) == 0);
+    ds_chunk c;
+    int got;
+    int64_t rows = 0;
+    while ((got = dataset_next(ds, &c, &e)) == 1)
+        for (size_t r = 0; r < c.nrows; r++, rows++) {
+            int fi = (int)c.file[r];
+            int64_t k = c.entry[r];
+            CHECK(((int32_t *)nj[fi].values)[k] >= 1);
+            const float *v = (const float *)jp[fi].values;
+            int64_t lo = jp[fi].offsets[k], n = jp[fi].offsets[k + 1] - lo;
+            double sum = 0;
+            for (int64_t j = 0; j < n; j++)
+                sum += v[lo + j];
+            for (int64_t j = 0; j < fx->len; j++) {
+                float want = j < n ? (float)(((double)v[lo + j] * 2 - sx) * cx) : 0.0f;
+                float have = c.x[r * w + ox + (size_t)j];
+                CHECKF(!memcmp(&want, &have, sizeof want) && c.mask[r * w + ox + (size_t)j] == (j >= n),
+                       "file %d entry %lld jx2[%lld]: %.9g vs %.9g", fi, (long long)k, (long long)j, (double)have,
+                       (double)want);
+            }
+            double h = c.x[r * w + oh] * (fh->max - fh->min) + fh->min;
+            CHECK_NEAR(h, sum, 1e-3 * (1 + fabs(sum)));
+        }
+    CHECKF(got == 0 && rows == pass[0] + pass[1], "%s %lld rows", got < 0 ? e.msg : "", (long long)rows);
+    dataset_free(ds);
+    for (int fi = 0; fi < 2; fi++) {
+        column_free(&nj[fi]);
+        column_free(&jp[fi]);
+        ttree_free(t[fi]);
+        rootfile_close(f[fi]);
+    }
+    specs_free(sp);
+    preproc_free(pp);
+    workflow_free(wf);
+}
+
 TEST(bad_inputs_are_reported)
 {
     workflow *wf = load_wf("", "{\"flat_cut\":{\"NJet\":{\"cut\":\"NJett>=2\"}}}");
@@ -265,6 +450,8 @@ int main(void)
     RUN(rows_reproduce_oracle_values);
     RUN(nevts_shuffle_and_split);
     RUN(preproc_cuts_and_new_branches);
+    RUN(all_value_types_match_direct_reads);
+    RUN(preproc_on_threads_matches_direct);
     RUN(bad_inputs_are_reported);
     return test_summary();
 }

@@ -1,0 +1,40 @@
+/* bigbuf.h - large scratch buffers backed by transparent huge pages.
+ *
+ * The data layer's chunk buffers are tens of MB, touched for the first time by every
+ * new dataset. On virtual machines the first touch of each 4 KiB page is a costly
+ * fault (about 20 us measured on this project's PVM guest, more than decoding the
+ * page's worth of events); with 2 MiB pages it is some 30 times cheaper. Buffers of
+ * BIGBUF_MIN bytes or more are mapped 2 MiB-aligned with MADV_HUGEPAGE (the kernel
+ * falls back to small pages when it has no huge page to give); smaller ones, and
+ * every buffer in sanitizer builds (so that ASan keeps checking them), come from
+ * malloc. Contents are not initialised.
+ *
+ * A bigarena hands out many buffers from a few such mappings (regions of at least
+ * BIGARENA_REGION bytes): the reader's per-branch buffers (decompressed baskets,
+ * decoded columns) are each too small for a huge page of their own. Nothing is freed
+ * before the arena itself: a buffer that must grow takes a new piece (callers grow
+ * geometrically, so the abandoned pieces stay below the final size). In sanitizer
+ * builds every piece is its own malloc, so ASan still sees each buffer's bounds.
+ *
+ * Ownership: bigbuf_alloc(n) is released with bigbuf_free(p, n), the same n; arena
+ * pieces belong to the arena (bigarena_free). An arena is used by one thread at a
+ * time. */
+#ifndef MLHEP_BIGBUF_H
+#define MLHEP_BIGBUF_H
+
+#include <stddef.h>
+
+#define BIGBUF_MIN ((size_t)1 << 21)
+
+void *bigbuf_alloc(size_t n); /* NULL if out of memory (n == 0 gives a valid small block) */
+void bigbuf_free(void *p, size_t n);
+
+#define BIGARENA_REGION ((size_t)4 << 20)
+
+typedef struct bigarena bigarena;
+bigarena *bigarena_new(void); /* NULL if out of memory */
+void bigarena_free(bigarena *a);
+/* n bytes aligned to 64, valid until bigarena_free; NULL if out of memory. */
+void *bigarena_alloc(bigarena *a, size_t n);
+
+#endif
