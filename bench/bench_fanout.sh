@@ -16,8 +16,16 @@ NFILES=${1:-100}; NEV=${2:-20000}; DELAYS=${3:-"0 5 20"}; NJOBS=${4:-40}; SLEEP=
 [ -x "$top/bin/mlhep-worker" ] || { echo "bench_fanout: build first (make all)"; exit 1; }
 export MLHEP_TOP=$top MLHEP_BIN=$top/bin MLHEP_SHARED=${MLHEP_SHARED:-$top/../shared}
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "## 1. specs pass fan-out: $NFILES files x $NEV events, release build"
+echo "## 1. specs pass fan-out: $NFILES files x $NEV events, 5 branches read, release build"
 NFILES=$NFILES NEV=$NEV bash "$top/tests/cli/netns_fanout.sh" | grep -E '^(# [0-9] worker|# specs|PASS|FAIL)'
+echo "## 1a. the same reading all 74 branches (the pass bound by reading, not by messages)"
+FANOUT_ALL=1 NFILES=$NFILES NEV=$NEV bash "$top/tests/cli/netns_fanout.sh" | grep -E '^(# [0-9] worker\(s\): specs|# specs|FAIL)'
+# each worker above uses both cores for its own sub-tasks (worker_threads = 0), so on
+# this 2-core machine there is little left for more workers to take; with one thread
+# per worker (worker_threads = 1, as for workers that each bring one core) the pass
+# shows how the fan-out spreads the files:
+echo "## 1b. all 74 branches with worker_threads = 1"
+NN_WORKER_THREADS=1 FANOUT_ALL=1 NFILES=$NFILES NEV=$NEV bash "$top/tests/cli/netns_fanout.sh" | grep -E '^(# [0-9] worker\(s\): specs|# specs|FAIL)'
 
 echo "## 2. jobs/s under added latency (sleep $SLEEP s jobs, $NJOBS per run)"
 . "$top/tests/lib.sh"

@@ -52,6 +52,7 @@ static const struct key keys[] = {
     {"jwt_leeway", K_INT, OFF(jwt_leeway), 0, 0, 600},
     {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
     {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
+    {"worker_threads", K_INT, OFF(worker_threads), 0, 0, 256},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -31,6 +31,8 @@
  *   fanout_split_mb [256] worker: a local input file larger than this many MiB is split
  *                         into sub-tasks of about this size (whole units of
  *                         SPECS_UNIT_ENTRIES entries); 0 = one sub-task per file
+ *   worker_threads [0]    mlhep-worker: threads of one job's data layer and boosting, and
+ *                         of a specs sub-task; 0 = one per online CPU (at most 16)
  *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
  *                         0 = one per online CPU, at most 4
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
@@ -85,6 +87,7 @@ typedef struct mlhep_config {
     int jwt_leeway;
     int jwt_queue_grace;
     int infer_threads;
+    int worker_threads;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

@@ -234,7 +234,7 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
     if (!rc && off != d->width)
         rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
     if (!rc)
-        rc = team_new(team_ncpu(), &d->tm, e);
+        rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &d->tm, e);
     for (int t = 0; !rc && t < team_size(d->tm); t++) {
         d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
         d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));

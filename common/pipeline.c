@@ -34,7 +34,7 @@ int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     env->check_local = check_local;
     env->test_hooks = test_hooks;
-    env->nthreads = 2;
+    env->nthreads = 0; /* one per CPU */
     int rc = jschema_find_dir(schemas_dir && *schemas_dir ? schemas_dir : NULL, env->schema_dir,
                               sizeof env->schema_dir, e);
     if (!rc)
@@ -129,6 +129,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (rc)
         return rc;
+    w->threads = env->nthreads;
     if (out)
         *out = w;
     else
@@ -242,7 +243,7 @@ static int run_training(const workflow *w, const pipeline_env *env, const pipeli
 {
     train_bridge b = {cb, "", -1};
     train_opts o = {.outdir = dir,
-                    .nthreads = env->nthreads > 0 ? env->nthreads : 2,
+                    .nthreads = env->nthreads,
                     .progress = on_train,
                     .ctx = &b,
                     .specs_fn = cb ? cb->specs : NULL,

@@ -43,7 +43,8 @@ typedef struct pipeline_env {
     size_t n_data_roots;
     int check_local;        /* 1 on the worker and in mlhep-run */
     int test_hooks;         /* 1: honour "crash": true */
-    int nthreads;           /* training threads (default 2) */
+    int nthreads;           /* data-layer and boosting threads (0 = one per CPU, the
+                               default); copied into each validated workflow's threads */
     char schema_dir[4096];
 } pipeline_env;
 

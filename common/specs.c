@@ -563,7 +563,7 @@ int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan,
     team *tm = NULL;
     evsource *src = NULL;
     specs_part *p = NULL;
-    int rc = team_new(team_ncpu(), &tm, e);
+    int rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
     if (!rc)
         rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread, pp, tm,
                            &src, e);

@@ -11,6 +11,7 @@
 
 #include "dataset.h"
 #include "featmap.h"
+#include "team.h"
 #include "feathist.h"
 #include "gbdt.h"
 #include "metrics.h"
@@ -342,7 +343,7 @@ static int train_gbdt(run *r, gbdt_model **out, gbdt_history *hist, mlhep_err *e
     if ((v = json_object_get(ms, "lambda"))) p.lambda = (float)json_number_value(v);
     if ((v = json_object_get(ms, "early_stopping_rounds"))) p.early_stopping_rounds = (int)json_integer_value(v);
     p.seed = r->wf->params.seed;
-    p.n_threads = r->o->nthreads > 0 ? r->o->nthreads : 2;
+    p.n_threads = r->o->nthreads > 0 ? r->o->nthreads : team_ncpu();
     p.progress = gbdt_progress;
     p.progress_ctx = r;
     int rc = gbdt_params_check(&p, e);

@@ -113,6 +113,8 @@ typedef struct workflow {
     json_t *preproc;          /* the "preproc" object or NULL (owned by the workflow) */
     json_t *model;            /* the "model" object or NULL (owned by the workflow) */
     json_t *doc;              /* the whole document (owned by the workflow) */
+    int threads;              /* execution setting, not from the document: threads the data
+                                 layer may use (0 = one per CPU); set by the runner */
 } workflow;
 
 typedef struct wf_opts {

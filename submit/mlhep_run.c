@@ -55,7 +55,7 @@ static void usage(FILE *f)
 "  --out DIR        write the artifacts into DIR (created; must be empty if it exists)\n"
 "  --data-root DIR  a directory local input files may come from (repeatable; default:\n"
 "                   the workflow file's directory and the current directory)\n"
-"  --threads N      reader/training threads (default 2)\n"
+"  --threads N      data-layer and boosting threads (default: one per CPU)\n"
 "  --quiet          no progress output (errors and the final summary only)\n"
 "\n"
 "exit codes:\n"
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 {
     const char *out = NULL;
     const char *roots[64];
-    int nroots = 0, threads = 2, quiet = 0;
+    int nroots = 0, threads = 0, quiet = 0;
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"data-root", required_argument, 0, 'd'},
                                          {"threads", required_argument, 0, 'j'},

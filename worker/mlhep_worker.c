@@ -995,6 +995,7 @@ int main(int argc, char **argv)
             config_free(&cfg);
             return 3;
         }
+        w.env->nthreads = cfg.worker_threads;
     }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};

@@ -219,6 +219,7 @@ artifact_dir = $NN/artifacts
 heartbeat_interval = ${NN_HEARTBEAT:-1}
 auth_mode = dev
 data_roots = ${NN_DATA_ROOTS:-}
+worker_threads = ${NN_WORKER_THREADS:-0}
 CONF
     cat > "$NN/alice.conf" <<CONF
 amqp_host = ${NN_IP[broker]}

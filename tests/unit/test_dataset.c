@@ -11,6 +11,7 @@
 #include "dataset.h"
 #include "jsonschema.h"
 #include "rootfile.h"
+#include "preproc.h"
 #include "specs.h"
 #include "ttree.h"
 #include "test.h"
@@ -425,6 +426,70 @@ TEST(preproc_on_threads_matches_direct)
     workflow_free(wf);
 }
 
+/* FNV-1a over bytes, chained. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The thread count (wf->threads: mlhep-run --threads, worker_threads) changes nothing:
+ * specs bit for bit, every row, mask, label and entry of every chunk the same, with a
+ * pre-processing step (jagged cut and new branch) that runs on the team. */
+TEST(thread_counts_give_identical_results)
+{
+    const char *pre = "{\"new_branch\":{\"pxsum\":{\"def\":\"sum(Jet_Px)\",\"type\":\"flat\"}},"
+                      "\"jagged_cut\":{\"Jet_Px\":{\"cut\":[\"Jet_Px > -50\",\"any\"]}}}";
+    uint64_t ref_specs = 0, ref_rows = 0;
+    for (int t = 1; t <= 3; t++) {
+        workflow *wf = load_wf(",\"shuffle\":true,\"seed\":3,\"max_jagged_length\":3", pre);
+        CHECK(wf);
+        wf->threads = t;
+        mlhep_err e;
+        preproc *pp = NULL;
+        CHECKF(specs_preproc(wf, &pp, &e) == 0, "%s", e.msg);
+        specs *sp;
+        CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+        uint64_t hs = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < sp->nfeat; i++) {
+            const specs_feature *f = &sp->feat[i];
+            double v[4] = {f->min, f->max, f->mean, f->std};
+            hs = fnv(hs, v, sizeof v);
+            hs = fnv(hs, &f->count, sizeof f->count);
+            hs = fnv(hs, &f->len, sizeof f->len);
+        }
+        hs = fnv(hs, &sp->total_events, sizeof sp->total_events);
+        dataset *ds;
+        CHECKF(dataset_open(wf, pp, sp, &ds, &e) == 0, "%s", e.msg);
+        ds_chunk c;
+        uint64_t hr = 0xcbf29ce484222325ull;
+        size_t rows = 0;
+        int got;
+        while ((got = dataset_next(ds, &c, &e)) == 1) {
+            hr = fnv(hr, c.x, c.nrows * (size_t)c.width * sizeof *c.x);
+            hr = fnv(hr, c.mask, c.nrows * (size_t)c.width);
+            hr = fnv(hr, c.y, c.nrows * sizeof *c.y);
+            hr = fnv(hr, c.entry, c.nrows * sizeof *c.entry);
+            rows += c.nrows;
+        }
+        CHECKF(got == 0, "%s", e.msg);
+        CHECK(rows > 1000 && rows < 4842);
+        if (t == 1) {
+            ref_specs = hs;
+            ref_rows = hr;
+        } else {
+            CHECKF(hs == ref_specs, "specs with %d threads differ from 1 thread", t);
+            CHECKF(hr == ref_rows, "rows with %d threads differ from 1 thread", t);
+        }
+        dataset_free(ds);
+        specs_free(sp);
+        preproc_free(pp);
+        workflow_free(wf);
+    }
+}
+
 TEST(bad_inputs_are_reported)
 {
     workflow *wf = load_wf("", "{\"flat_cut\":{\"NJet\":{\"cut\":\"NJett>=2\"}}}");
@@ -452,6 +517,7 @@ int main(void)
     RUN(preproc_cuts_and_new_branches);
     RUN(all_value_types_match_direct_reads);
     RUN(preproc_on_threads_matches_direct);
+    RUN(thread_counts_give_identical_results);
     RUN(bad_inputs_are_reported);
     return test_summary();
 }
