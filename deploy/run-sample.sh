@@ -23,7 +23,7 @@ cat > "$W/workflow.json" <<'EOF'
   "tree": "Events",
   "params": {"epochs": 5, "batch_size": 256, "chunk_size": 10000, "training": "standard",
              "normalisation": "standard", "max_jagged_length": 4, "validation_fraction": 0.2,
-             "exclude_branches": ["run", "event", "luminosityBlock"]},
+             "exclude_branches": ["run", "event", "luminosityBlock"], "hist": "hists"},
   "model": {"type": "mlp",
             "layers": [{"dense": 64, "activation": "relu"}, {"dense": 32, "activation": "relu"},
                        {"dense": 1, "activation": "sigmoid"}],
@@ -43,3 +43,6 @@ fi
 echo "model     $W/run/model.mlhep (ONNX: $W/run/model.onnx)"
 echo "metrics   $m"
 echo "plots     $(cd "$W/run" && ls ./*.svg | sed "s|^\./|$W/run/|" | tr '\n' ' ')"
+if [ -f "$W/run/hists/index.html" ]; then
+    echo "inputs    $W/run/hists/index.html ($(ls "$W/run/hists" | grep -c '\.svg$') feature histograms, signal vs background)"
+fi
