@@ -9,7 +9,8 @@
 #include "bigbuf.h"
 #include "evsource.h"
 
-#define READ_BLOCK 16384
+#define READ_BLOCK 16384   /* most entries decoded at once from one file */
+#define MIN_BLOCK 1024     /* fewest */
 #define TILE 64
 
 /* One input file: its source and the block being handed out. */
@@ -21,6 +22,8 @@ typedef struct fstream {
     int64_t taken;        /* events handed out so far */
     evblock blk;          /* current block, entries [blk_a, blk_a + blk.n) */
     int64_t blk_a;
+    int64_t block;        /* entries decoded per refill: about four chunks' share of this
+                             file, so that many open files do not each hold a big block */
     uint32_t *pass;       /* events of the block that pass the cuts */
     size_t npass, passcap, pos; /* pass[pos..npass) not handed out yet */
 } fstream;
@@ -247,6 +250,17 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
         start_streams(d);
     int64_t cs = wf->params.chunk_size;
     d->chunk = cs > 0 ? cs : (d->total_target > 0 ? d->total_target : 1);
+    /* Block per file: a chunk takes chunk * target / total rows from a file, so a block
+     * of four times that (rounded up to MIN_BLOCK, at most READ_BLOCK) serves about four
+     * chunks (fewer, larger blocks keep the team's hand-overs rare). Every file stays open with its block decoded, so with many files this
+     * keeps memory near the chunk's size instead of files x READ_BLOCK events. */
+    for (size_t i = 0; i < d->nfiles && !rc; i++) {
+        fstream *f = &d->fs[i];
+        double share = d->total_target > 0 ? (double)f->target / (double)d->total_target : 1.0;
+        int64_t b = (int64_t)(4.0 * (double)d->chunk * share) + 1;
+        b = (b + MIN_BLOCK - 1) / MIN_BLOCK * MIN_BLOCK;
+        f->block = b < MIN_BLOCK ? MIN_BLOCK : b > READ_BLOCK ? READ_BLOCK : b;
+    }
     if (rc) {
         dataset_free(d);
         return rc;
@@ -309,7 +323,7 @@ static int refill(dataset *d, size_t fi, mlhep_err *e)
     f->npass = f->pos = 0;
     while (f->npass == 0 && f->next_entry < f->entries) {
         int64_t a = f->next_entry;
-        int rc = evsource_read(f->src, a, a + READ_BLOCK, &f->blk, e);
+        int rc = evsource_read(f->src, a, a + f->block, &f->blk, e);
         if (rc)
             return rc;
         f->blk_a = a;
