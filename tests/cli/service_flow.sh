@@ -96,8 +96,10 @@ as_alice result "$id" --fetch "$TMP/fetch" > "$TMP/result.out"; rc=$?
 if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -q '^metrics ' "$TMP/result.out"; then ok "result --fetch copies the artifacts"; else bad "result --fetch" "rc=$rc $(cat "$TMP/result.out")"; fi
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
 
-# --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0)
-mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 8}' > "$TMP/hzz.json"
+# --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0);
+# batch 2 so that it trains long enough for watch to see it running (with batch 8 it
+# sometimes finished before watch's first poll once the data layer got faster)
+mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 2}' > "$TMP/hzz.json"
 h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
 as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
 ha=$S/artifacts/alice/$h
