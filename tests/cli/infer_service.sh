@@ -130,9 +130,14 @@ if "$BIN/mlhep-root" ls "$TMP/s3.root" 2>&1 | grep -q 'score .*float32\[3\]'; th
 expect "ROOT file without the model's branches" 5 "has no numeric branch" as_alice predict --model ttH@1 --root "$DATA/uproot-Zmumu.root" --tree events --out "$TMP/z.root"
 
 # --- every worker killed mid-stream, one restarted: the stream completes
+# (the workers are paused while the client starts, then run for 50 ms and are killed:
+# some replies delivered, requests in flight, whatever the speed of the machine)
+for p in "$S"/pids/infer-*.pid; do kill -STOP "$(cat "$p")" 2>/dev/null; done
 as_alice predict --model ttH@1 --root "$HZZ" --tree events --out "$TMP/k.root" --batch 5 --window 4 --timeout 60 2>"$TMP/k.err" &
 cpid=$!
 sleep 0.5
+for p in "$S"/pids/infer-*.pid; do kill -CONT "$(cat "$p")" 2>/dev/null; done
+sleep 0.05
 for p in "$S"/pids/infer-*.pid; do kill -KILL "$(cat "$p")" 2>/dev/null; rm -f "$p"; done
 sleep 0.5
 alive $cpid && killed_mid=1 || killed_mid=0
