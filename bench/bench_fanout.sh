@@ -32,22 +32,12 @@ echo "## 2. jobs/s under added latency (sleep $SLEEP s jobs, $NJOBS per run)"
 . "$top/tests/netns/lib.sh"
 nn_up 4 > "$TMP/up.log" 2>&1 || { cat "$TMP/up.log"; exit 1; }
 grep hosts "$TMP/up.log"
-window() { # IDSFILE -> "n succeeded window jobs/s"
-    nn_records | awk 'NR==FNR { want[$1] = 1; next }
-        ($1 in want) { n++; if ($2 == "succeeded") s++
-                       if (min == "" || $4 < min) min = $4; if ($5 > max) max = $5 }
-        END { w = max - min; printf "%d %d %.3f %.2f\n", n, s, w, (w > 0 ? n / w : 0) }' "$1" -
-}
 echo "{\"name\":\"lat\",\"model\":{\"type\":\"sleep\",\"seconds\":$SLEEP}}" > "$TMP/wf.json"
 for ms in $DELAYS; do
     nn_latency "$ms" > /dev/null || { echo "cannot start the delay forwarders"; exit 1; }
     declare -A R=()
     for k in 1 2 4; do
-        nn_submit_many "$NJOBS" "$TMP/wf.json" 6 > "$TMP/ids" 2>/dev/null
-        for i in $(seq 1 "$k"); do nn_start_worker "$i"; done
-        nn_wait_done "$TMP/ids" 600 || echo "# not all jobs finished"
-        nn_stop_workers $(seq 1 "$k")
-        read -r n s w r <<< "$(window "$TMP/ids")"
+        read -r n s w r <<< "$(nn_drain "$k" "$NJOBS" "$TMP/wf.json" 600)"
         R[$k]=$r
         echo "+$ms ms one way: $k worker(s): $s/$n jobs in $w s = $r jobs/s"
     done

@@ -15,21 +15,11 @@ export MLHEP_TOP=$top MLHEP_BIN=$top/bin MLHEP_SHARED=${MLHEP_SHARED:-$top/../sh
 . "$top/tests/netns/lib.sh"
 nn_up 4 || exit 1
 echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); shaping: $NN_SHAPING"
-window() { # IDSFILE -> "n succeeded window jobs/s"
-    nn_records | awk 'NR==FNR { want[$1] = 1; next }
-        ($1 in want) { n++; if ($2 == "succeeded") s++
-                       if (min == "" || $4 < min) min = $4; if ($5 > max) max = $5 }
-        END { w = max - min; printf "%d %d %.3f %.2f\n", n, s, w, (w > 0 ? n / w : 0) }' "$1" -
-}
 for sl in $SLEEPS; do
     echo "{\"name\":\"bench\",\"model\":{\"type\":\"sleep\",\"seconds\":$sl}}" > "$TMP/wf.json"
     declare -A R=()
     for k in 1 2 4; do
-        nn_submit_many "$N" "$TMP/wf.json" 6 > "$TMP/ids" 2>/dev/null
-        for i in $(seq 1 "$k"); do nn_start_worker "$i"; done
-        nn_wait_done "$TMP/ids" 300 || echo "# not all jobs finished"
-        nn_stop_workers $(seq 1 "$k")
-        read -r n s w r <<< "$(window "$TMP/ids")"
+        read -r n s w r <<< "$(nn_drain "$k" "$N" "$TMP/wf.json" 300)"
         R[$k]=$r
         echo "sleep $sl s: $k worker(s): $s/$n jobs in $w s = $r jobs/s"
     done
@@ -45,5 +35,5 @@ t0=$(date +%s.%N)
 for i in 1 2 3 4; do nn_start_worker "$i"; done
 nn_wait_done "$TMP/ids" 600 || echo "# not all jobs finished"
 t1=$(date +%s.%N)
-read -r n s w r <<< "$(window "$TMP/ids")"
+read -r n s w r <<< "$(nn_window "$TMP/ids")"
 echo "drain: $s/$n succeeded; $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s from starting 4 workers to the last record; $r jobs/s between first start and last finish"

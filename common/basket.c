@@ -593,21 +593,7 @@ int basket_inflate_only(rootfile *f, const tbranch *b, int64_t a, int64_t z, bas
 
 double column_get(const column *c, size_t i)
 {
-    const void *v = c->values;
-    switch (c->dt) {
-    case DT_BOOL:
-    case DT_U8: return ((const uint8_t *)v)[i];
-    case DT_I8: return ((const int8_t *)v)[i];
-    case DT_I16: return ((const int16_t *)v)[i];
-    case DT_U16: return ((const uint16_t *)v)[i];
-    case DT_I32: return ((const int32_t *)v)[i];
-    case DT_U32: return ((const uint32_t *)v)[i];
-    case DT_I64: return (double)((const int64_t *)v)[i];
-    case DT_U64: return (double)((const uint64_t *)v)[i];
-    case DT_F32: return ((const float *)v)[i];
-    case DT_F64: return ((const double *)v)[i];
-    default: return 0;
-    }
+    return dtype_value(c->dt, c->values, i);
 }
 
 /* ------------------------------------------------------------ threads */

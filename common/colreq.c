@@ -233,8 +233,7 @@ int colreq_match(const featmap *fm, colreq *q, mlhep_err *e)
         const colreq_col *col = &q->cols[c];
         int fi = featmap_find(fm, col->name, col->name_len);
         if (fi < 0)
-            return err_set(e, MLHEP_ENOTFOUND, "unknown branch '%.*s' (not a feature of this model)",
-                           (int)(col->name_len < 256 ? col->name_len : 256), col->name);
+            return featmap_unknown(col->name, col->name_len, "", e);
         if (q->fidx[fi] >= 0)
             return err_set(e, MLHEP_EINVAL, "branch '%s' given twice", fm->feat[fi].name);
         const featmap_feature *ft = &fm->feat[fi];
@@ -244,20 +243,14 @@ int colreq_match(const featmap *fm, colreq *q, mlhep_err *e)
         q->fidx[fi] = (int32_t)c;
     }
     if (q->ncols != fm->nfeat) {
-        char list[512];
-        size_t k = 0, nmiss = 0;
-        list[0] = '\0';
-        for (size_t i = 0; i < fm->nfeat; i++) {
-            if (q->fidx[i] >= 0)
-                continue;
-            nmiss++;
-            if (k < sizeof list - 80)
-                k += (size_t)snprintf(list + k, sizeof list - k, "%s'%s'", nmiss > 1 ? ", " : "", fm->feat[i].name);
-            else if (k < sizeof list - 5)
-                k += (size_t)snprintf(list + k, sizeof list - k, ", ...");
-        }
-        return err_set(e, MLHEP_ENOTFOUND, "missing %zu branch%s the model needs: %s", nmiss, nmiss > 1 ? "es" : "",
-                       list);
+        uint8_t *seen = malloc(fm->nfeat);
+        if (!seen)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        for (size_t i = 0; i < fm->nfeat; i++)
+            seen[i] = q->fidx[i] >= 0;
+        int rc = featmap_missing(fm, seen, "", e);
+        free(seen);
+        return rc;
     }
     return 0;
 }

@@ -443,7 +443,7 @@ static int put_value(const featmap *fm, size_t fi, const json_t *v, float *xr, u
     return 0;
 }
 
-static int missing(const featmap *fm, const uint8_t *seen, const char *where, mlhep_err *e)
+int featmap_missing(const featmap *fm, const uint8_t *seen, const char *where, mlhep_err *e)
 {
     char list[512];
     size_t k = 0, nmiss = 0;
@@ -463,10 +463,10 @@ static int missing(const featmap *fm, const uint8_t *seen, const char *where, ml
                    nmiss > 1 ? "es" : "", list);
 }
 
-static int unknown(const featmap *fm, const char *key, const char *where, mlhep_err *e)
+int featmap_unknown(const char *key, size_t n, const char *where, mlhep_err *e)
 {
-    (void)fm;
-    return err_set(e, MLHEP_ENOTFOUND, "%sunknown branch '%.256s' (not a feature of this model)", where, key);
+    return err_set(e, MLHEP_ENOTFOUND, "%sunknown branch '%.*s' (not a feature of this model)", where,
+                   (int)(n < 256 ? n : 256), key);
 }
 
 int featmap_request_rows(const json_t *req, size_t *nrows, mlhep_err *e)
@@ -538,14 +538,14 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
                 return err_set(e, MLHEP_EINVAL, "keys[%zu]: expected a branch name, got %s", i, jtype(k));
             int fi = featmap_find(fm, json_string_value(k), json_string_length(k));
             if (fi < 0)
-                return unknown(fm, json_string_value(k), "", e);
+                return featmap_unknown(json_string_value(k), strlen(json_string_value(k)), "", e);
             if (b->seen[fi])
                 return err_set(e, MLHEP_EINVAL, "branch '%s' given twice in \"keys\"", fm->feat[fi].name);
             b->seen[fi] = 1;
             if ((rc = put_value(fm, (size_t)fi, json_array_get(vals, i), b->x, b->mask, -1, e)))
                 return rc;
         }
-        return missing(fm, b->seen, "", e);
+        return featmap_missing(fm, b->seen, "", e);
     }
     char where[48];
     if (rows) {
@@ -560,12 +560,12 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
             json_object_foreach((json_t *)row, k, v) {
                 int fi = featmap_find(fm, k, strlen(k));
                 if (fi < 0)
-                    return unknown(fm, k, where, e);
+                    return featmap_unknown(k, strlen(k), where, e);
                 b->seen[fi] = 1;
                 if ((rc = put_value(fm, (size_t)fi, v, b->x + r * w, b->mask + r * w, (long)r, e)))
                     return rc;
             }
-            if ((rc = missing(fm, b->seen, where, e)))
+            if ((rc = featmap_missing(fm, b->seen, where, e)))
                 return rc;
         }
         return 0;
@@ -577,7 +577,7 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
     json_object_foreach((json_t *)cols, k, v) {
         int fi = featmap_find(fm, k, strlen(k));
         if (fi < 0)
-            return unknown(fm, k, "", e);
+            return featmap_unknown(k, strlen(k), "", e);
         b->seen[fi] = 1;
         const featmap_feature *ft = &fm->feat[fi];
         if (!ft->jagged) {
@@ -598,5 +598,5 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
                 return rc;
         }
     }
-    return missing(fm, b->seen, "", e);
+    return featmap_missing(fm, b->seen, "", e);
 }

@@ -113,6 +113,13 @@ void featmap_free(featmap *fm);
 /* Index of a feature by name (name need not be NUL-terminated: n bytes), or -1. */
 int featmap_find(const featmap *fm, const char *name, size_t n);
 
+/* The error of a request that lacks some of the model's branches: "<where>missing N
+ * branch(es) the model needs: 'a', 'b', ..." (MLHEP_ENOTFOUND); 0 when seen[i] is set
+ * for every feature. */
+int featmap_missing(const featmap *fm, const uint8_t *seen, const char *where, mlhep_err *e);
+/* The error of a branch the model does not have (name: n bytes, need not end in NUL). */
+int featmap_unknown(const char *key, size_t n, const char *where, mlhep_err *e);
+
 /* Raw values of one feature for nrows rows. Flat: values[r]. Jagged: row r holds
  * values[offsets[r] .. offsets[r+1]) (offsets has nrows+1 entries, non-decreasing;
  * offsets[0] need not be 0). */

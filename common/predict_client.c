@@ -272,6 +272,33 @@ static int check_reply(const char *text, json_t **doc)
     return x;
 }
 
+/* Sends the JSON body (taken: freed here; NULL means it could not be built) on queue
+ * and checks the reply, opening *c first when it is NULL (the caller closes it). 0 with
+ * *reply (raw text, caller frees) and *doc (caller decrefs); else the exit code, with
+ * the message printed. */
+static int json_call(const opts *o, pclient **c, const char *queue, char *body, char **reply, json_t **doc)
+{
+    *reply = NULL;
+    *doc = NULL;
+    if (!body)
+        return perr(PX_INTERNAL, "out of memory");
+    mlhep_err e;
+    err_clear(&e);
+    size_t rlen;
+    int x = 0;
+    if ((!*c && pclient_open(&o->cfg, o->token, c, &e)) ||
+        pclient_call(*c, queue, body, strlen(body), reply, &rlen, (int)(o->timeout * 1000), &e))
+        x = perr(err_exit(&e), "%s", e.msg);
+    else
+        x = check_reply(*reply, doc);
+    free(body);
+    if (x) {
+        free(*reply);
+        *reply = NULL;
+    }
+    return x;
+}
+
 static char *read_all(const char *path, size_t *len, mlhep_err *e)
 {
     FILE *f = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "rb");
@@ -483,25 +510,16 @@ static int cmd_predict_json(opts *o, const char *input)
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     pclient *c = NULL;
-    char *reply = NULL;
-    size_t rlen;
-    if (!body) {
-        x = perr(PX_INTERNAL, "out of memory");
-    } else if (pclient_open(&o->cfg, o->token, &c, &e) ||
-               pclient_call(c, "predict", body, strlen(body), &reply, &rlen, (int)(o->timeout * 1000), &e)) {
-        x = perr(err_exit(&e), "%s", e.msg);
-    } else {
-        json_t *d;
-        if (!(x = check_reply(reply, &d))) {
-            if (o->json)
-                printf("%s\n", reply);
-            else
-                print_predictions(json_object_get(d, "predictions"));
-            json_decref(d);
-        }
+    char *reply;
+    json_t *d;
+    if (!(x = json_call(o, &c, "predict", body, &reply, &d))) {
+        if (o->json)
+            printf("%s\n", reply);
+        else
+            print_predictions(json_object_get(d, "predictions"));
+        json_decref(d);
+        free(reply);
     }
-    free(reply);
-    free(body);
     pclient_close(c);
     return x;
 }
@@ -838,22 +856,13 @@ static int cmd_predict_root(opts *o)
             fs[i].jagged = fm->feat[i].jagged;
         }
     } else {
-        char *reply = NULL;
-        size_t rlen;
+        char *reply;
         json_t *q = json_pack("{s:s, s:s}", "op", "features", "model", o->model);
         char *body = json_dumps(q, JSON_COMPACT);
         json_decref(q);
-        if (pclient_open(&o->cfg, o->token, &c, &e) ||
-            pclient_call(c, "models", body, strlen(body), &reply, &rlen, (int)(o->timeout * 1000), &e)) {
-            free(body);
-            x = perr(err_exit(&e), "%s", e.msg);
+        if ((x = json_call(o, &c, "models", body, &reply, &fdoc)))
             goto out;
-        }
-        free(body);
-        x = check_reply(reply, &fdoc);
         free(reply);
-        if (x)
-            goto out;
         json_t *arr = json_object_get(fdoc, "features");
         canon = json_string_value(json_object_get(fdoc, "model"));
         k = (size_t)json_integer_value(json_object_get(fdoc, "outputs"));
@@ -1152,37 +1161,26 @@ static int cmd_models(opts *o, int nargs, char **args)
                               "features REF");
     char *body = json_dumps(q, JSON_COMPACT);
     json_decref(q);
-    mlhep_err e;
-    err_clear(&e);
     pclient *c = NULL;
-    char *reply = NULL;
-    size_t rlen;
-    int x = 0;
-    if (!body) {
-        x = perr(PX_INTERNAL, "out of memory");
-    } else if (pclient_open(&o->cfg, o->token, &c, &e) ||
-               pclient_call(c, "models", body, strlen(body), &reply, &rlen, (int)(o->timeout * 1000), &e)) {
-        x = perr(err_exit(&e), "%s", e.msg);
-    } else {
-        json_t *d;
-        if (!(x = check_reply(reply, &d))) {
-            if (o->json)
-                printf("%s\n", reply);
-            else if (!strcmp(op, "list"))
-                print_models(d);
-            else if (!strcmp(op, "tag"))
-                printf("%s\n", json_string_value(json_object_get(d, "model")));
-            else if (!strcmp(op, "delete"))
-                printf("deleted %s\n", args[1]);
-            else if (!strcmp(op, "share"))
-                printf("%s shared: %s\n", args[1], args[2]);
-            else
-                printf("%s\n", reply);
-            json_decref(d);
-        }
+    char *reply;
+    json_t *d;
+    int x = json_call(o, &c, "models", body, &reply, &d);
+    if (!x) {
+        if (o->json)
+            printf("%s\n", reply);
+        else if (!strcmp(op, "list"))
+            print_models(d);
+        else if (!strcmp(op, "tag"))
+            printf("%s\n", json_string_value(json_object_get(d, "model")));
+        else if (!strcmp(op, "delete"))
+            printf("deleted %s\n", args[1]);
+        else if (!strcmp(op, "share"))
+            printf("%s shared: %s\n", args[1], args[2]);
+        else
+            printf("%s\n", reply);
+        json_decref(d);
+        free(reply);
     }
-    free(body);
-    free(reply);
     pclient_close(c);
     return x;
 }

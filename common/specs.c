@@ -543,9 +543,10 @@ static void stats_job_run(void *arg, int tid, int nthreads)
     }
 }
 
-int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
-                       int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
-                       specs_part **out, mlhep_err *e)
+/* specs_part_compute on the given team (specs_compute keeps one for all its files). */
+static int part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file, int64_t unit0,
+                        int64_t nunits, specs_progress_fn progress, void *pctx, team *tm, specs_part **out,
+                        mlhep_err *e)
 {
     *out = NULL;
     if (file >= wf->nfiles || unit0 < 0)
@@ -560,12 +561,9 @@ int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan,
     }
     for (size_t i = 0; i < plan->nfeat; i++)
         colidx[i] = column_of(plan, pp, &plan->feat[i]);
-    team *tm = NULL;
     evsource *src = NULL;
     specs_part *p = NULL;
-    int rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
-    if (!rc)
-        rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread, pp, tm,
+    int rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread, pp, tm,
                            &src, e);
     int64_t n = 0, first = 0, last = 0;
     if (!rc) {
@@ -616,7 +614,6 @@ int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan,
             progress(pctx, file, wf->nfiles, b - first, last - first);
     }
     evsource_free(src);
-    team_free(tm);
     free(colidx);
     free(runs);
     if (rc) {
@@ -625,6 +622,19 @@ int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan,
     }
     *out = p;
     return 0;
+}
+
+int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
+                       int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
+                       specs_part **out, mlhep_err *e)
+{
+    *out = NULL;
+    team *tm;
+    int rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
+    if (!rc)
+        rc = part_compute(wf, pp, plan, file, unit0, nunits, progress, pctx, tm, out, e);
+    team_free(tm);
+    return rc;
 }
 
 struct specs_folder {
@@ -787,13 +797,16 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
     if ((rc = specs_folder_new(wf, plan, &f, e)))
         return rc;
     const specs *pl = f->s;
+    team *tm;
+    rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
     for (size_t fi = 0; fi < wf->nfiles && !rc; fi++) {
         specs_part *p;
-        rc = specs_part_compute(wf, pp, pl, fi, 0, -1, progress, pctx, &p, e);
+        rc = part_compute(wf, pp, pl, fi, 0, -1, progress, pctx, tm, &p, e);
         if (!rc)
             rc = specs_folder_add(f, p, e);
         specs_part_free(p);
     }
+    team_free(tm);
     if (rc) {
         specs_folder_free(f);
         return rc;

@@ -41,6 +41,25 @@ size_t dtype_size(dtype t);
 int dtype_is_float(dtype t);
 int dtype_is_signed(dtype t);
 
+/* Value i of an array of type t, as double (not for hot loops: one switch per value). */
+static inline double dtype_value(dtype t, const void *v, size_t i)
+{
+    switch (t) {
+    case DT_BOOL:
+    case DT_U8: return ((const uint8_t *)v)[i];
+    case DT_I8: return ((const int8_t *)v)[i];
+    case DT_I16: return ((const int16_t *)v)[i];
+    case DT_U16: return ((const uint16_t *)v)[i];
+    case DT_I32: return ((const int32_t *)v)[i];
+    case DT_U32: return ((const uint32_t *)v)[i];
+    case DT_I64: return (double)((const int64_t *)v)[i];
+    case DT_U64: return (double)((const uint64_t *)v)[i];
+    case DT_F32: return ((const float *)v)[i];
+    case DT_F64: return ((const double *)v)[i];
+    default: return 0;
+    }
+}
+
 typedef enum tkind {
     TK_FLAT,    /* one value per entry */
     TK_FIXED,   /* fixed_len values per entry (x[3], x[3][4]) */

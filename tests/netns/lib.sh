@@ -305,6 +305,24 @@ for _, id in ipairs(ids) do
 end
 return out" 1 mlhep:u:alice:jobs
 }
+# nn_window IDSFILE -> "n succeeded window jobs/s" over the listed jobs (window = last
+# finished - first started, from the records in Redis)
+nn_window() {
+    nn_records | awk 'NR==FNR { want[$1] = 1; next }
+        ($1 in want) { n++; if ($2 == "succeeded") s++
+                       if (min == "" || $4 < min) min = $4; if ($5 > max) max = $5 }
+        END { w = max - min; printf "%d %d %.3f %.2f\n", n, s, w, (w > 0 ? n / w : 0) }' "$1" -
+}
+# nn_drain K N WF SECS -> nn_window's line: N jobs of WF queued first, then drained by
+# workers w1..wK started together (stopped afterwards)
+nn_drain() {
+    local ids="$NN/drain-ids" i
+    nn_submit_many "$2" "$3" 6 > "$ids" 2>/dev/null
+    for i in $(seq 1 "$1"); do nn_start_worker "$i"; done
+    nn_wait_done "$ids" "$4" || echo "# not all jobs finished" >&2
+    nn_stop_workers $(seq 1 "$1")
+    nn_window "$ids"
+}
 nn_depth() { nn_x client "$BIN/mlhep-worker" --config "$NN/worker.conf" --queue-depth "$1" | cut -d' ' -f1; }
 # nn_wait_done IDSFILE SECS : until every job listed is in a terminal state
 nn_wait_done() {
