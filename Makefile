@@ -8,10 +8,13 @@
 #   make fuzz    libFuzzer targets in fuzz/, each run FUZZ_SECONDS (default 60)
 #   make clean
 #
-# Layout: common/*.c is the library every program links; submit/*.c and worker/*.c
-# each hold one program's main (file mlhep_root.c -> bin/mlhep-root). Tests are
-# tests/unit/test_*.c (one binary each, built with sanitizers) and tests/cli/*.sh.
-# New files are picked up by wildcard: adding a module needs no Makefile edit.
+# Layout: common/LAYER/*.c is the library every program links, one folder per layer
+# (base, root, data, model, service, train, infer; tests/layers.sh checks which folder
+# may include which); submit/*.c and worker/*.c each hold one program's main (file
+# mlhep_root.c -> bin/mlhep-root). Tests are tests/unit/test_*.c (one binary each,
+# built with sanitizers) and tests/cli/*.sh. New files are picked up by wildcard:
+# adding a module needs no Makefile edit. Every compile writes a .d file (-MMD -MP),
+# so an object is rebuilt when a header it includes changes, and only then.
 
 CC      := gcc
 CXX     := g++
@@ -19,18 +22,21 @@ CLANG   := clang
 BASEFLAGS := -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon
 CFLAGS  ?= -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-# C++ is only the thin XrdCl shims (common/*.cc, extern "C" APIs); everything else is C.
+# C++ is only the thin XrdCl shims (common/root/*.cc, extern "C" APIs); everything else is C.
 CXXFLAGS_BASE := -std=c++17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon \
            -isystem /usr/include/xrootd
 LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq \
            -lopenblas -lXrdCl -lstdc++ -lm -lpthread
 
-LIB_SRC   := $(wildcard common/*.c)
-LIB_CXX   := $(wildcard common/*.cc)
+LIB_SRC   := $(wildcard common/*/*.c)
+LIB_CXX   := $(wildcard common/*/*.cc)
 PROG_SRC  := $(wildcard submit/*.c worker/*.c)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
-HDRS      := $(wildcard common/*.h tests/unit/*.h)
+# one .d file per output in build/dep/ (make reads them all below)
+DEPFLAGS   = -MMD -MP -MF build/dep/$(subst /,_,$@).d
+HDRS      := $(wildcard common/*/*.h)
+$(shell mkdir -p build/dep)
 
 LIB_OBJ      := $(LIB_SRC:common/%.c=build/obj/%.o) $(LIB_CXX:common/%.cc=build/obj/%.o)
 LIB_ASAN_OBJ := $(LIB_SRC:common/%.c=build/asan/obj/%.o) $(LIB_CXX:common/%.cc=build/asan/obj/%.o)
@@ -49,21 +55,21 @@ all: $(PROGS)
 deps:
 	@sh deploy/deps.sh
 
-build/obj/%.o: common/%.c $(HDRS)
+build/obj/%.o: common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: common/%.c $(HDRS)
+build/asan/obj/%.o: common/%.c
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/obj/%.o: common/%.cc $(HDRS)
+build/obj/%.o: common/%.cc
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: common/%.cc $(HDRS)
+build/asan/obj/%.o: common/%.cc
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
 build/libmlhep.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -74,24 +80,25 @@ build/asan/libmlhep.a: $(LIB_ASAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 define prog_rules
-bin/$(call progname,$(1)): $(1) build/libmlhep.a $(HDRS)
+bin/$(call progname,$(1)): $(1) build/libmlhep.a
 	@mkdir -p bin
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(1) build/libmlhep.a $(LDLIBS) -o $$@
-build/asan/bin/$(call progname,$(1)): $(1) build/asan/libmlhep.a $(HDRS)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $$(DEPFLAGS) $(1) build/libmlhep.a $(LDLIBS) -o $$@
+build/asan/bin/$(call progname,$(1)): $(1) build/asan/libmlhep.a
 	@mkdir -p build/asan/bin
-	$(CC) $(BASEFLAGS) $(SANFLAGS) $(1) build/asan/libmlhep.a $(LDLIBS) -o $$@
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $$(DEPFLAGS) $(1) build/asan/libmlhep.a $(LDLIBS) -o $$@
 endef
 $(foreach p,$(PROG_SRC),$(eval $(call prog_rules,$(p))))
 
-build/asan/tests/%: tests/unit/%.c build/asan/libmlhep.a $(HDRS)
+build/asan/tests/%: tests/unit/%.c build/asan/libmlhep.a
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) $< build/asan/libmlhep.a $(LDLIBS) -o $@
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) $< build/asan/libmlhep.a $(LDLIBS) -o $@
 
 # A fuzz target is fuzz/fuzz_NAME.c defining LLVMFuzzerTestOneInput. The replay build
 # (gcc + sanitizers + fuzz/replay.c main) runs saved inputs in `make test`.
-build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a $(HDRS)
+build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) $< fuzz/replay.c build/asan/libmlhep.a $(LDLIBS) -o $@
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@.o
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $@.o fuzz/replay.c build/asan/libmlhep.a $(LDLIBS) -o $@
 
 # (the C++ shims are linked uninstrumented: gcc's and clang's sanitizer runtimes differ)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o) $(HDRS)
@@ -120,3 +127,6 @@ fuzz: deps $(FUZZERS)
 
 clean:
 	rm -rf build bin
+
+# header dependencies written by the compiler (see DEPFLAGS)
+-include $(wildcard build/dep/*.d)

@@ -22,11 +22,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "basket.h"
-#include "dataset.h"
-#include "jsonschema.h"
-#include "specs.h"
-#include "workflow.h"
+#include "root/basket.h"
+#include "data/dataset.h"
+#include "base/jsonschema.h"
+#include "data/specs.h"
+#include "service/workflow.h"
 
 static double now(void)
 {

@@ -1,5 +1,5 @@
-/* bench_expr.c - events/s of the expression evaluator (common/expr.c) and of a
- * preproc jagged cut (common/preproc.c) against plain C loops computing the same
+/* bench_expr.c - events/s of the expression evaluator (common/data/expr.c) and of a
+ * preproc jagged cut (common/data/preproc.c) against plain C loops computing the same
  * thing, measured in the same run on the same synthetic chunk. Built and run by
  * bench/bench_expr.sh.
  *
@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "expr.h"
-#include "preproc.h"
+#include "data/expr.h"
+#include "data/preproc.h"
 
 static double now(void)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_gen.sh - speed of the event generator + ROOT writer (common/evgen, rootwrite).
+# bench_gen.sh - speed of the event generator + ROOT writer (common/root/evgen, rootwrite).
 #
 # Prints, for BENCH_GEN_EVENTS signal events (default 200000):
 #  - generation alone (evgen_fill, no file): events per CPU second;

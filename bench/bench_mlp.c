@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mlp.h"
+#include "model/mlp.h"
 
 static double now(void)
 {

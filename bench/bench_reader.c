@@ -14,9 +14,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "basket.h"
-#include "rootfile.h"
-#include "ttree.h"
+#include "root/basket.h"
+#include "root/rootfile.h"
+#include "root/ttree.h"
 
 static double now(void)
 {

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "basket.h"
-#include "readplan.h"
-#include "rootfile.h"
-#include "ttree.h"
+#include "root/basket.h"
+#include "root/readplan.h"
+#include "root/rootfile.h"
+#include "root/ttree.h"
 
 static double now(void)
 {

@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "gbdt.h"
+#include "model/gbdt.h"
 
 static float *read_f32(const char *dir, const char *name, size_t *n)
 {

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "compress.h"
-#include "cursor.h"
-#include "evgen.h"
+#include "root/compress.h"
+#include "base/cursor.h"
+#include "root/evgen.h"
 
 static double clk(clockid_t id)
 {

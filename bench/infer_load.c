@@ -27,12 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "amqp_rpc.h"
-#include "auth_glue.h"
-#include "colreq.h"
-#include "config.h"
-#include "predict.h"
-#include "predict_client.h"
+#include "service/amqp_rpc.h"
+#include "service/auth_glue.h"
+#include "infer/colreq.h"
+#include "service/config.h"
+#include "infer/predict.h"
+#include "infer/predict_client.h"
 
 static double now(void)
 {

@@ -1,5 +1,5 @@
 /* fuzz_colreq.c - fuzzes the binary columnar request and response parsers
- * (common/colreq.c), which the inference worker and its clients run on bytes from the
+ * (common/infer/colreq.c), which the inference worker and its clients run on bytes from the
  * network.
  *
  * Input: the bytes of a request. colreq_parse; when it parses, colreq_rows with a fixed
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "colreq.h"
-#include "featmap.h"
+#include "infer/colreq.h"
+#include "data/featmap.h"
 
 static const char DOC[] =
     "{\"format\":\"mlhep-features\",\"version\":1,\"normalisation\":\"minmax\",\"pad\":-1,\"width\":5,"

@@ -1,4 +1,4 @@
-/* fuzz_expr.c - libFuzzer target for the expression language (common/expr.c).
+/* fuzz_expr.c - libFuzzer target for the expression language (common/data/expr.c).
  *
  * Input: byte 0 selects options (bits 0-1 want flat/jagged/any, bits 2-3 reduce
  * none/any/all, bit 4 a chunk spanning several evaluation blocks), the rest is the
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expr.h"
+#include "data/expr.h"
 
 static uint64_t mix(uint64_t *s)
 {

@@ -1,5 +1,5 @@
 /* fuzz_featmap.c - fuzzes the features document loader and the request -> rows path
- * (common/featmap.c), the parsers the inference worker runs on outside input.
+ * (common/data/featmap.c), the parsers the inference worker runs on outside input.
  *
  * Input: one mode byte, then data.
  *   mode 0: data is a features document (JSON text) given to featmap_load_text; when it
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "featmap.h"
+#include "data/featmap.h"
 
 static const char DOC[] =
     "{\"format\":\"mlhep-features\",\"version\":1,\"normalisation\":\"minmax\",\"pad\":-1,\"width\":5,"

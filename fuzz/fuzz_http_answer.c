@@ -1,5 +1,5 @@
 /* fuzz_http_answer.c - fuzzes the parser of HTTP answers to range requests
- * (common/source_http.c: status and headers, multipart/byteranges bodies, single
+ * (common/root/source_http.c: status and headers, multipart/byteranges bodies, single
  * range and whole-file answers), through http_parse_answer().
  *
  * Input: one byte choosing the piece size the body is fed in (0 = at once) and how
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source_http.h"
+#include "root/source_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

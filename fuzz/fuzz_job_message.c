@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_glue.h"
-#include "job.h"
-#include "pipeline.h"
+#include "service/auth_glue.h"
+#include "service/job.h"
+#include "train/pipeline.h"
 
 /* loaded once (fuzzer processes are single-purpose) and never freed */
 static pipeline_env *env;

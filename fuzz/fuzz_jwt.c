@@ -1,4 +1,4 @@
-/* fuzz_jwt.c - fuzzes the bearer token verifier (common/jwt.c).
+/* fuzz_jwt.c - fuzzes the bearer token verifier (common/service/jwt.c).
  *
  * Input: one mode byte, then data.
  *   mode 0: data is a whole token, verified as is (size, shape, base64url, header JSON,
@@ -13,7 +13,7 @@
 
 #include <openssl/evp.h>
 
-#include "jwt.h"
+#include "service/jwt.h"
 
 static const char SECRET[] = "fuzz-secret-0123456789abcdef-0123456789";
 

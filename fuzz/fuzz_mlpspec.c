@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mlp.h"
-#include "onnx.h"
+#include "model/mlp.h"
+#include "model/onnx.h"
 
 #define NIN 5
 #define ROWS 4

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "mlp.h"
-#include "modelfile.h"
+#include "model/mlp.h"
+#include "model/modelfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

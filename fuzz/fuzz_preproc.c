@@ -1,4 +1,4 @@
-/* fuzz_preproc.c - libFuzzer target for the preproc.json compiler (common/preproc.c).
+/* fuzz_preproc.c - libFuzzer target for the preproc.json compiler (common/data/preproc.c).
  *
  * Input: the JSON document. It is compiled against a fixed schema (flat nMuon,
  * nLeptons; jagged Energy and Muon_Pt with their own lengths, Jet_pt with Energy's
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "preproc.h"
+#include "data/preproc.h"
 
 static uint64_t mix(uint64_t *s)
 {

@@ -1,4 +1,4 @@
-/* fuzz_reqparse.c - fuzzes the worker's fast JSON request parser (common/reqparse.c)
+/* fuzz_reqparse.c - fuzzes the worker's fast JSON request parser (common/infer/reqparse.c)
  * DIFFERENTIALLY against the general path it stands in for: whenever reqparse accepts
  * a document, jansson (JSON_REJECT_DUPLICATES, as the worker) must parse it, its
  * "model" must be the same string, and featmap_from_request must give bit-identical
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "featmap.h"
-#include "reqparse.h"
+#include "data/featmap.h"
+#include "infer/reqparse.h"
 
 static const char DOC[] =
     "{\"format\":\"mlhep-features\",\"version\":1,\"normalisation\":\"minmax\",\"pad\":-1,\"width\":5,"

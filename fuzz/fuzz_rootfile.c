@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "basket.h"
-#include "rootfile.h"
-#include "ttree.h"
+#include "root/basket.h"
+#include "root/rootfile.h"
+#include "root/ttree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* fuzz_specs_part.c - a specs part (common/specs.h) is what a sub-task of a fanned-out
+/* fuzz_specs_part.c - a specs part (common/data/specs.h) is what a sub-task of a fanned-out
  * specs pass writes to Redis and the coordinator reads back (fanout.h): bytes another
  * process produced. Each input is parsed as JSON and checked against a fixed plan (one
  * flat and one jagged feature, two files) with specs_part_from_json; an accepted part is
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "specs.h"
+#include "data/specs.h"
 
 static specs plan;
 static specs_feature feats[2];

@@ -1,5 +1,5 @@
-/* fuzz_workflow.c - fuzzes the workflow loader (common/workflow.c) and, through it and
- * the other schemas, the JSON Schema validator (common/jsonschema.c).
+/* fuzz_workflow.c - fuzzes the workflow loader (common/service/workflow.c) and, through it and
+ * the other schemas, the JSON Schema validator (common/base/jsonschema.c).
  *
  * Each input is loaded as a workflow (schema from schemas/, data root = a temporary
  * directory holding a.root and b.root, real file-system checks on) and validated as a
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jsonschema.h"
-#include "workflow.h"
+#include "base/jsonschema.h"
+#include "service/workflow.h"
 
 static jschema *wf_schema, *other[3];
 static char root[64] = "/tmp/mlhep-fuzz-wf.XXXXXX";

@@ -17,12 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "feathist.h"
-#include "jsonschema.h"
-#include "npy.h"
-#include "specs.h"
-#include "workflow.h"
+#include "data/dataset.h"
+#include "data/feathist.h"
+#include "base/jsonschema.h"
+#include "base/npy.h"
+#include "data/specs.h"
+#include "service/workflow.h"
 
 static double now(void)
 {

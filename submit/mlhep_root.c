@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "compress.h"
-#include "evgen.h"
-#include "rootfile.h"
-#include "rootstats.h"
-#include "ttree.h"
+#include "root/basket.h"
+#include "root/compress.h"
+#include "root/evgen.h"
+#include "root/rootfile.h"
+#include "root/rootstats.h"
+#include "root/ttree.h"
 
 static void usage(FILE *o)
 {

@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "artifacts.h"
-#include "job.h"
-#include "pipeline.h"
+#include "service/artifacts.h"
+#include "service/job.h"
+#include "train/pipeline.h"
 
 enum {
     EX_OK = 0,

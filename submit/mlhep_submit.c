@@ -19,14 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "amqp_client.h"
-#include "artifacts.h"
-#include "auth_glue.h"
-#include "config.h"
-#include "job.h"
-#include "jobstore.h"
-#include "pipeline.h"
-#include "predict_client.h"
+#include "service/amqp_client.h"
+#include "service/artifacts.h"
+#include "service/auth_glue.h"
+#include "service/config.h"
+#include "service/job.h"
+#include "service/jobstore.h"
+#include "train/pipeline.h"
+#include "infer/predict_client.h"
 
 enum {
     EX_OK = 0,
@@ -589,7 +589,7 @@ static int cmd_logs(cli *c, const char *id)
 
 int main(int argc, char **argv)
 {
-    if (predict_client_wants(argc, argv)) /* predict / models: common/predict_client.c */
+    if (predict_client_wants(argc, argv)) /* predict / models: common/infer/predict_client.c */
         return predict_client_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);

@@ -51,16 +51,16 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "amqp_rpc.h"
-#include "colreq.h"
-#include "config.h"
-#include "job.h"
-#include "jsonschema.h"
-#include "auth_glue.h"
-#include "jwt.h"
-#include "modelstore.h"
-#include "predict.h"
-#include "reqparse.h"
+#include "service/amqp_rpc.h"
+#include "infer/colreq.h"
+#include "service/config.h"
+#include "service/job.h"
+#include "base/jsonschema.h"
+#include "service/auth_glue.h"
+#include "service/jwt.h"
+#include "infer/modelstore.h"
+#include "infer/predict.h"
+#include "infer/reqparse.h"
 
 #define MAX_REQUEST_BYTES ((size_t)256 << 20)
 #define TOKCACHE 1024

@@ -39,14 +39,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "amqp_client.h"
-#include "artifacts.h"
-#include "auth_glue.h"
-#include "config.h"
-#include "fanout.h"
-#include "job.h"
-#include "jobstore.h"
-#include "pipeline.h"
+#include "service/amqp_client.h"
+#include "service/artifacts.h"
+#include "service/auth_glue.h"
+#include "service/config.h"
+#include "train/fanout.h"
+#include "service/job.h"
+#include "service/jobstore.h"
+#include "train/pipeline.h"
 
 #define CH_JOBS 1
 #define CH_AUX 2
@@ -940,7 +940,7 @@ static void usage(FILE *f)
             "usage: mlhep-worker [--config FILE] [--check] [--print-config] [--queue-depth Q]\n"
             "  Runs jobs from the broker (queue jobs.train) one at a time until SIGTERM/SIGINT.\n"
             "  --config FILE   key=value configuration (default $MLHEP_CONFIG); MLHEP_* variables\n"
-            "                  override it (see common/config.h for every key)\n"
+            "                  override it (see common/service/config.h for every key)\n"
             "  --check         connect to the broker and Redis, then exit 0 (healthy) or 1\n"
             "  --print-config  print the effective configuration (secrets masked) and exit\n"
             "  --queue-depth Q print the number of ready messages in queue Q (e.g. jobs.train)\n"

@@ -6,7 +6,7 @@
 #   - every mlhep-* program they name is built from submit/ or worker/ (mlhep-infer, issue 7,
 #     is allowed while worker/mlhep_infer.c has not landed, and checked once it has);
 #   - every MLHEP_* variable is a configuration key's (MLHEP_<KEY>, MLHEP_<KEY>_FILE, from
-#     the key table in common/config.c) or is read by the project's own scripts/programs;
+#     the key table in common/service/config.c) or is read by the project's own scripts/programs;
 #   - every config file (mlhep.conf.example, the ConfigMap's mlhep.conf) is accepted by
 #     `mlhep-worker --print-config` (unknown keys are refused) and every key of config.c is
 #     documented in README.md ("Operating mlhep");
@@ -74,8 +74,8 @@ done
 [ -z "$badp" ] && ok "programs named in deploy/ are built by the project: $(echo $progs)" || bad "programs exist" "no source for:$badp"
 
 # ---- environment variables -----------------------------------------------------------------
-keys=$(sed -n 's/^ *{"\([a-z_]*\)", K_[A-Z]*,.*/\1/p' "$T/common/config.c")
-[ -n "$keys" ] || bad "config keys" "could not read the key table of common/config.c"
+keys=$(sed -n 's/^ *{"\([a-z_]*\)", K_[A-Z]*,.*/\1/p' "$T/common/service/config.c")
+[ -n "$keys" ] || bad "config keys" "could not read the key table of common/service/config.c"
 envs=$(grep -ohE '\bMLHEP_[A-Z0-9_]+' $files | sort -u)
 bade=
 for v in $envs; do
@@ -149,8 +149,8 @@ PY
 )
 badport=$(for p in $ports $(grep -ohE '^EXPOSE [0-9]+' "$D"/docker/Dockerfile.* | cut -d' ' -f2) $(sed -n 's/^port //p' "$D/config/redis.conf"); do
     case $p in 5672|6379) ;; *) echo "$p" ;; esac; done | sort -u | tr '\n' ' ')
-grep -q 'amqp_port = 5672' "$D/config/mlhep.conf.example" && grep -q 'c->amqp_port = 5672' "$T/common/config.c" &&
-    grep -q 'c->redis_port = 6379' "$T/common/config.c" || badport="$badport (defaults changed in config.c)"
+grep -q 'amqp_port = 5672' "$D/config/mlhep.conf.example" && grep -q 'c->amqp_port = 5672' "$T/common/service/config.c" &&
+    grep -q 'c->redis_port = 6379' "$T/common/service/config.c" || badport="$badport (defaults changed in config.c)"
 [ -z "$badport" ] && ok "ports: only AMQP 5672 and Redis 6379 ($ports)" || bad "ports" "unexpected: $badport"
 
 badpath=

@@ -73,7 +73,7 @@ expect "bad token" 4 "unauthorized" env MLHEP_TOKEN=alice "$BIN/mlhep-submit" --
 a1=1; for p in "$S"/pids/infer-*.pid; do alive "$(cat "$p")" || a1=0; done
 if [ $a1 = 1 ] && as_alice predict --model ttH@1 "$M/req-values.json" >/dev/null; then ok "workers alive and serving after bad requests"; else bad "workers after bad requests" "$(tail -n 5 "$S"/logs/infer-*.log)"; fi
 
-# --- binary columnar requests (application/x-mlhep-columns, common/colreq.h): the same
+# --- binary columnar requests (application/x-mlhep-columns, common/infer/colreq.h): the same
 # predictions as the JSON columns form; every malformed request refused, naming the problem
 PY=/usr/bin/python3; CQ=$TOP/tests/py/colreq.py
 $PY "$CQ" "$M/req-columns.json" "$TMP/c64.bin" && $PY "$CQ" "$M/req-columns.json" "$TMP/c32.bin" --type f32

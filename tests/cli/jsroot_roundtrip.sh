@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# jsroot_roundtrip.sh - files written by common/rootwrite are read back by JSROOT (ROOT's
+# jsroot_roundtrip.sh - files written by common/root/rootwrite are read back by JSROOT (ROOT's
 # own JavaScript I/O, npm package jsroot@7) and every value of every entry must match.
 #
 # Builds tests/jsroot/writegen.c against the sanitizer library, writes one file per case

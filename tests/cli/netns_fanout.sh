@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# netns_fanout.sh - the fanned-out specs pass (common/fanout.h) on the multi-host harness
+# netns_fanout.sh - the fanned-out specs pass (common/train/fanout.h) on the multi-host harness
 # (tests/netns/lib.sh): a NFILES-file training job (default 100 small files made with
 # `mlhep-root gen`: two generated files, one signal and one background, copied) run with 1,
 # 2 and 4 workers on their own hosts. For each: the job succeeds, its specs pass was fanned

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# service_fanout.sh - the fanned-out specs pass (common/fanout.h) on a real RabbitMQ + Redis
+# service_fanout.sh - the fanned-out specs pass (common/train/fanout.h) on a real RabbitMQ + Redis
 # (deploy/local/up.sh, 2 workers, fanout_min_files default 2):
 #   - a 6-file training job fans its specs pass out (one sub-task per file) and its
 #     specs.json equals, value for value, the one mlhep-run computes in one process;

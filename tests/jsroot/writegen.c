@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rootwrite.h"
+#include "root/rootwrite.h"
 
 #define NB 48
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""colreq.py - writes binary columnar prediction requests (common/colreq.h, layout above
-colreq_parse in common/colreq.c) from a JSON "columns" request, independently of the C
+"""colreq.py - writes binary columnar prediction requests (common/infer/colreq.h, layout above
+colreq_parse in common/infer/colreq.c) from a JSON "columns" request, independently of the C
 writer, for the script tests: good requests and deliberately broken ones.
 
   colreq.py COLUMNS.json OUT.bin [--type f64|f32] [--mutate NAME]

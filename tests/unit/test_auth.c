@@ -2,8 +2,8 @@
  * service config keys (HS256 secret file, RS256 PEM), each refusal with its reason,
  * dev tokens only in dev mode, the worker's queue-expiry grace with fixed clocks, and
  * the CLI's token sources (file with "Bearer ", oidc-token through a stand-in command). */
-#include "auth_glue.h"
-#include "config.h"
+#include "service/auth_glue.h"
+#include "service/config.h"
 #include "test.h"
 
 #include <stdio.h>

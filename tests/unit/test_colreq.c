@@ -1,4 +1,4 @@
-/* test_colreq.c - the binary columnar request/response (common/colreq.c).
+/* test_colreq.c - the binary columnar request/response (common/infer/colreq.c).
  *
  * Requests written with the C writer parse back to the same columns (every type, flat
  * and jagged, offsets not starting at 0); colreq_rows gives rows bit-identical to
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "colreq.h"
-#include "featmap.h"
+#include "infer/colreq.h"
+#include "data/featmap.h"
 #include "test.h"
 
 /* flat a (sub 1 scale 0.5), flat b, jagged j (len 3, pad -1) */

@@ -1,7 +1,7 @@
 /* test_compress.c - ROOT block compression round trips and corrupt-input refusal. */
 #include <stdlib.h>
 
-#include "compress.h"
+#include "root/compress.h"
 #include "test.h"
 
 static uint8_t *sample(size_t n)

@@ -7,15 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "dataset.h"
-#include "jsonschema.h"
-#include "rootfile.h"
-#include "preproc.h"
-#include "specs.h"
-#include "ttree.h"
+#include "root/basket.h"
+#include "data/dataset.h"
+#include "base/jsonschema.h"
+#include "root/rootfile.h"
+#include "data/preproc.h"
+#include "data/specs.h"
+#include "root/ttree.h"
 #include "test.h"
-#include "workflow.h"
+#include "service/workflow.h"
 
 static char root_dir[1024];
 

@@ -1,5 +1,5 @@
 /* test_err.c - error message helpers. */
-#include "err.h"
+#include "base/err.h"
 #include "test.h"
 
 TEST(set_and_prefix)

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "expr.h"
+#include "data/expr.h"
 #include "test.h"
 
 /* Chunk used by most tests: 4 events.

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feathist.h"
+#include "data/feathist.h"
 #include "test.h"
 
 /* Two features: flat "a" in [0, 10], jagged "j/k" (len 2) in [-1, 1]. */

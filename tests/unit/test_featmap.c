@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "basket.h"
-#include "dataset.h"
-#include "featmap.h"
-#include "jsonschema.h"
-#include "rootfile.h"
-#include "specs.h"
+#include "root/basket.h"
+#include "data/dataset.h"
+#include "data/featmap.h"
+#include "base/jsonschema.h"
+#include "root/rootfile.h"
+#include "data/specs.h"
 #include "test.h"
-#include "ttree.h"
-#include "workflow.h"
+#include "root/ttree.h"
+#include "service/workflow.h"
 
 static char data_dir[1024];
 

@@ -2,8 +2,8 @@
  * beyond a linear model, reproducibility (seed, thread count, chunked input), model
  * bytes round trip and refusal of corrupt bytes, missing values, early stopping,
  * parameter and input validation. */
-#include "gbdt.h"
-#include "metrics.h"
+#include "model/gbdt.h"
+#include "model/metrics.h"
 #include "test.h"
 
 #include <stdint.h>

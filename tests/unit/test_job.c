@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_glue.h"
-#include "job.h"
-#include "jobstore.h"
+#include "service/auth_glue.h"
+#include "service/job.h"
+#include "service/jobstore.h"
 #include "test.h"
 
 TEST(transitions_match_the_lifecycle)

@@ -1,7 +1,7 @@
 /* test_jsonschema.c - the JSON Schema subset: every keyword accepts what it should and
  * refuses what it should with the instance pointer and rule in the message; schemas
  * using unsupported keywords, bad regexes or dangling $refs are refused at load. */
-#include "jsonschema.h"
+#include "base/jsonschema.h"
 #include "test.h"
 
 #include <dirent.h>

@@ -1,7 +1,7 @@
 /* test_jwt.c - bearer token verification: tokens minted here with OpenSSL (HMAC for
  * HS256, an RSA key generated with EVP and EVP_DigestSign for RS256), then every
  * refusal the verifier must make, each with its own reason. */
-#include "jwt.h"
+#include "service/jwt.h"
 #include "test.h"
 
 #include <stdlib.h>

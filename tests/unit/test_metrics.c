@@ -1,6 +1,6 @@
 /* test_metrics.c - metrics against hand-computed cases and a brute-force O(n^2)
  * pair-counting AUC (ties count 1/2), including weights and heavy ties. */
-#include "metrics.h"
+#include "model/metrics.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * bad specs refused with messages naming the layer. */
 #include <stdlib.h>
 
-#include "mlp.h"
+#include "model/mlp.h"
 #include "test.h"
 
 static mlp *build(const char *spec, size_t nin)

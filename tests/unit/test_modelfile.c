@@ -5,8 +5,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "mlp.h"
-#include "modelfile.h"
+#include "model/mlp.h"
+#include "model/modelfile.h"
 #include "test.h"
 
 static modelfile *sample(void)

@@ -3,7 +3,7 @@
  * initialisation statistics, bad labels refused. */
 #include <stdlib.h>
 
-#include "nncore.h"
+#include "model/nncore.h"
 #include "test.h"
 
 /* Finite-difference agreement: |num - ana| <= atol + rtol |ana|. */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "mlp.h"
-#include "onnx.h"
+#include "model/mlp.h"
+#include "model/onnx.h"
 #include "test.h"
 
 static const struct {

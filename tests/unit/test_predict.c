@@ -21,20 +21,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "dataset.h"
-#include "featmap.h"
-#include "gbdt.h"
-#include "jsonschema.h"
-#include "mlp.h"
-#include "modelfile.h"
-#include "modelstore.h"
-#include "predict.h"
-#include "rootfile.h"
-#include "specs.h"
+#include "root/basket.h"
+#include "data/dataset.h"
+#include "data/featmap.h"
+#include "model/gbdt.h"
+#include "base/jsonschema.h"
+#include "model/mlp.h"
+#include "model/modelfile.h"
+#include "infer/modelstore.h"
+#include "infer/predict.h"
+#include "root/rootfile.h"
+#include "data/specs.h"
 #include "test.h"
-#include "ttree.h"
-#include "workflow.h"
+#include "root/ttree.h"
+#include "service/workflow.h"
 
 static char data_dir[1024];
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "preproc.h"
+#include "data/preproc.h"
 #include "test.h"
 
 /* Input tree: 5 events.

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "cursor.h"
-#include "rootfile.h"
+#include "root/basket.h"
+#include "base/cursor.h"
+#include "root/rootfile.h"
 #include "test.h"
-#include "ttree.h"
+#include "root/ttree.h"
 
 static char path_buf[4096];
 static const char *data(const char *name)

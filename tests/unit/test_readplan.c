@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "evgen.h"
-#include "readplan.h"
-#include "rootfile.h"
+#include "root/basket.h"
+#include "root/evgen.h"
+#include "root/readplan.h"
+#include "root/rootfile.h"
 #include "test.h"
-#include "ttree.h"
+#include "root/ttree.h"
 
 static readplan_limits lim(uint64_t gap, size_t ranges, uint64_t req)
 {

@@ -1,4 +1,4 @@
-/* test_reqparse.c - the worker's fast JSON request parser (common/reqparse.c): the
+/* test_reqparse.c - the worker's fast JSON request parser (common/infer/reqparse.c): the
  * documents it accepts give rows bit-identical to the general path (jansson +
  * featmap_from_request), with the model reference; everything outside its strict subset
  * (other members or forms, escapes, duplicate or unknown or missing branches, wrong
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "featmap.h"
-#include "reqparse.h"
+#include "data/featmap.h"
+#include "infer/reqparse.h"
 #include "test.h"
 
 static const char DOC[] =

@@ -1,22 +1,22 @@
-/* test_rootwrite.c - structure of the ROOT files common/rootwrite writes, parsed back
+/* test_rootwrite.c - structure of the ROOT files common/root/rootwrite writes, parsed back
  * with our cursor (header, directory, keys list, StreamerInfo, free segments, every
  * record in file order, basket extensions and offset arrays), plus refusal of bad
  * branch specs, tree paths, column types and counts, and I/O failures; and full
  * read-back of every type and compression through our own reader (rootfile/ttree/
- * basket); and the event generator (common/evgen): branch layout, determinism,
+ * basket); and the event generator (common/root/evgen): branch layout, determinism,
  * signal/background separation, files it writes. The independent check is
  * tests/cli/jsroot_roundtrip.sh (JSROOT). */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "basket.h"
-#include "compress.h"
-#include "cursor.h"
-#include "evgen.h"
-#include "rootfile.h"
-#include "rootwrite.h"
-#include "streamerinfo_blob.h"
+#include "root/basket.h"
+#include "root/compress.h"
+#include "base/cursor.h"
+#include "root/evgen.h"
+#include "root/rootfile.h"
+#include "root/rootwrite.h"
+#include "root/streamerinfo_blob.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/test_rootwrite.XXXXXX";

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "artifacts.h"
-#include "config.h"
-#include "pipeline.h"
+#include "service/artifacts.h"
+#include "service/config.h"
+#include "train/pipeline.h"
 #include "test.h"
 
 static char tmpdir[64];

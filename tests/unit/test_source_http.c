@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "source_http.h"
+#include "root/source_http.h"
 #include "test.h"
 
 static char file[4096];

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "evgen.h"
-#include "jsonschema.h"
-#include "specs.h"
+#include "root/evgen.h"
+#include "base/jsonschema.h"
+#include "data/specs.h"
 #include "test.h"
-#include "workflow.h"
+#include "service/workflow.h"
 
 static char T[64] = "/tmp/mlhep-specs-part.XXXXXX";
 static jschema *schema;

@@ -2,7 +2,7 @@
  * filling and normalisation, argument checks. With `--write DIR` it instead writes a
  * set of sample plots there; tests/cli/svgplot_xml.sh parses them with Python's XML
  * parser. */
-#include "svgplot.h"
+#include "base/svgplot.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bigbuf.h"
-#include "team.h"
+#include "base/bigbuf.h"
+#include "base/team.h"
 #include "test.h"
 
 typedef struct job {

@@ -7,14 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "evgen.h"
-#include "jsonschema.h"
-#include "mlp.h"
-#include "modelfile.h"
-#include "predict.h"
+#include "root/evgen.h"
+#include "base/jsonschema.h"
+#include "model/mlp.h"
+#include "model/modelfile.h"
+#include "infer/predict.h"
 #include "test.h"
-#include "train.h"
-#include "workflow.h"
+#include "train/train.h"
+#include "service/workflow.h"
 
 static char dir[256];
 

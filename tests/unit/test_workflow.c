@@ -1,7 +1,7 @@
 /* test_workflow.c - workflow loading: both file-list forms, params defaults, the
  * redirector rule, and every refusal of a local path that would leave the data roots
  * ("..", symlinks out, absolute paths elsewhere, /etc/shadow), each with its message. */
-#include "workflow.h"
+#include "service/workflow.h"
 #include "test.h"
 
 #include <dirent.h>

@@ -1,0 +1,69 @@
+/* svgplot.h - dependency-free SVG plots of training results: line charts (loss and
+ * AUC per epoch, train vs validation), ROC curves with the AUC in the legend, and
+ * overlaid histograms (score distributions or input features of signal vs
+ * background). A browser shows the files directly.
+ *
+ * How it fits: the training driver (issue 5) and the data layer's `hist` option
+ * (issue 4) compute numbers (metrics.h, their own histograms) and call these
+ * functions; each returns a complete SVG document in a malloc'd string. Non-finite
+ * values (NaN, inf) are skipped, empty data gives empty axes saying "no data": the
+ * output is always well-formed XML. Labels are XML-escaped. */
+#ifndef MLHEP_SVGPLOT_H
+#define MLHEP_SVGPLOT_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+typedef struct svgplot_opts {
+    const char *title, *xlabel, *ylabel; /* NULL = none */
+    int width, height;                   /* pixels; <= 0: 720 x 500 */
+    int logy;                            /* logarithmic y axis (values <= 0 skipped) */
+} svgplot_opts;
+
+/* One line of a line chart. x == NULL means x = 1, 2, ..., n (epochs). */
+typedef struct svgplot_series {
+    const char *label;
+    const double *x, *y;
+    size_t n;
+} svgplot_series;
+
+/* Line chart with a legend. On success *svg is a NUL-terminated malloc'd document
+ * of *len bytes (len may be NULL); the caller frees it. */
+int svgplot_lines(const svgplot_opts *o, const svgplot_series *s, size_t ns, char **svg,
+                  size_t *len, mlhep_err *e);
+
+/* ROC curves: series x = false positive rate, y = true positive rate (e.g. from
+ * metrics_roc_curve), auc[i] shown in the legend (NaN: not shown), plus the diagonal
+ * of a random classifier. Axes fixed to [0,1]. */
+int svgplot_roc(const svgplot_opts *o, const svgplot_series *curves, const double *auc,
+                size_t nc, char **svg, size_t *len, mlhep_err *e);
+
+/* One histogram of an overlay: counts[nbins] over the shared edges. */
+typedef struct svgplot_hist {
+    const char *label;
+    const double *counts;
+} svgplot_hist;
+
+/* Overlaid step histograms over edges[0..nbins] (finite, strictly increasing). With
+ * normalise, each histogram is scaled to unit area (a density), so shapes of samples
+ * of different size compare. The first histogram is drawn filled (signal by
+ * convention), the others as outlines with a light fill. */
+int svgplot_hists(const svgplot_opts *o, const double *edges, size_t nbins,
+                  const svgplot_hist *h, size_t nh, int normalise, char **svg, size_t *len,
+                  mlhep_err *e);
+
+/* edges[0..nbins] = nbins equal bins from lo to hi. */
+void svgplot_edges_uniform(double lo, double hi, size_t nbins, double *edges);
+
+/* Adds n values (weights w, NULL = 1) to counts[nbins] over edges; values below the
+ * first edge go to the first bin, at or above the last edge to the last bin (so no
+ * event is lost from the plot); NaN values are not counted. Returns the number of
+ * NaN values skipped. */
+size_t svgplot_fill(const double *edges, size_t nbins, const float *v, const float *w, size_t n,
+                    double *counts);
+
+/* Writes the document to path (replacing it). */
+int svgplot_write(const char *path, const char *svg, size_t len, mlhep_err *e);
+
+#endif

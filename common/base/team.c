@@ -1,0 +1,128 @@
+/* team.c - see team.h. Threads sleep on a condition variable between runs; a run is
+ * a generation number: each worker runs the function once per generation and the
+ * last one to finish wakes the caller. */
+#include "base/team.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct team {
+    int n;                 /* threads including the caller */
+    pthread_t th[TEAM_MAX];
+    pthread_mutex_t lock;
+    pthread_cond_t go, done;
+    unsigned long gen;     /* incremented by each run */
+    int pending;           /* workers still running the current generation */
+    int quit;
+    team_fn fn;
+    void *arg;
+};
+
+typedef struct worker_arg {
+    team *t;
+    int tid;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg wa = *(worker_arg *)p;
+    free(p);
+    team *t = wa.t;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (!t->quit && t->gen == seen)
+            pthread_cond_wait(&t->go, &t->lock);
+        if (t->quit)
+            break;
+        seen = t->gen;
+        team_fn fn = t->fn;
+        void *arg = t->arg;
+        int n = t->n;
+        pthread_mutex_unlock(&t->lock);
+        fn(arg, wa.tid, n);
+        pthread_mutex_lock(&t->lock);
+        if (--t->pending == 0)
+            pthread_cond_signal(&t->done);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+int team_ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : (int)n;
+}
+
+int team_new(int nthreads, team **out, mlhep_err *e)
+{
+    *out = NULL;
+    team *t = calloc(1, sizeof *t);
+    if (!t)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (nthreads < 1)
+        nthreads = 1;
+    if (nthreads > TEAM_MAX)
+        nthreads = TEAM_MAX;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->go, NULL);
+    pthread_cond_init(&t->done, NULL);
+    t->n = 1;
+    for (int i = 1; i < nthreads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (!wa)
+            break;
+        wa->t = t;
+        wa->tid = i;
+        if (pthread_create(&t->th[i], NULL, worker, wa) != 0) {
+            free(wa);
+            break;
+        }
+        t->n++;
+    }
+    *out = t;
+    return 0;
+}
+
+void team_free(team *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->quit = 1;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->lock);
+    for (int i = 1; i < t->n; i++)
+        pthread_join(t->th[i], NULL);
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->go);
+    pthread_cond_destroy(&t->done);
+    free(t);
+}
+
+int team_size(const team *t)
+{
+    return t ? t->n : 1;
+}
+
+void team_run(team *t, team_fn fn, void *arg)
+{
+    if (!t || t->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->fn = fn;
+    t->arg = arg;
+    t->pending = t->n - 1;
+    t->gen++;
+    pthread_cond_broadcast(&t->go);
+    pthread_mutex_unlock(&t->lock);
+    fn(arg, 0, t->n);
+    pthread_mutex_lock(&t->lock);
+    while (t->pending > 0)
+        pthread_cond_wait(&t->done, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+}

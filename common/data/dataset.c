@@ -1,0 +1,540 @@
+/* dataset.c - see dataset.h. */
+#include "data/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bigbuf.h"
+#include "data/evsource.h"
+
+#define READ_BLOCK 16384   /* most entries decoded at once from one file */
+#define MIN_BLOCK 1024     /* fewest */
+#define TILE 64
+
+/* One input file: its source and the block being handed out. */
+typedef struct fstream {
+    evsource *src;
+    int64_t next_entry;   /* next raw entry to read */
+    int64_t entries;
+    int64_t target;       /* events this file contributes in total */
+    int64_t taken;        /* events handed out so far */
+    evblock blk;          /* current block, entries [blk_a, blk_a + blk.n) */
+    int64_t blk_a;
+    int64_t block;        /* entries decoded per refill: about four chunks' share of this
+                             file, so that many open files do not each hold a big block */
+    uint32_t *pass;       /* events of the block that pass the cuts */
+    size_t npass, passcap, pos; /* pass[pos..npass) not handed out yet */
+} fstream;
+
+struct dataset {
+    const workflow *wf;
+    const preproc *pp;
+    const specs *sp;
+    int width;
+    size_t nid;
+    int *colidx;          /* evblock column of each feature */
+    int *ididx;
+    int labelidx;
+    int *offset;          /* first row column of each feature */
+    double *sub, *scale;  /* normalisation per feature: (x - sub) * scale */
+    float pad;
+    fstream *fs;
+    size_t nfiles;
+    int64_t chunk;        /* rows per chunk */
+    int64_t total_target;
+    ds_chunk c;
+    size_t cap;           /* rows allocated in c */
+    uint64_t rng;
+    int64_t *perm_tmp;
+    size_t *dest;         /* chunk row of each row handed out, in hand-out order */
+    int64_t *quota;       /* rows of the current chunk per file */
+    team *tm;
+    float *stx[TEAM_MAX]; /* per thread: TILE rows being built, copied whole to the chunk */
+    uint8_t *stm[TEAM_MAX];
+};
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double dataset_split_u(uint64_t seed, uint32_t file, int64_t entry)
+{
+    uint64_t s = seed ^ ((uint64_t)file * 0xD1B54A32D192ED03ull) ^ ((uint64_t)entry * 0x8CB92BA72F3D8DD7ull);
+    return (double)(splitmix(&s) >> 11) * 0x1.0p-53;
+}
+
+void dataset_column_name(const specs *sp, int k, char *buf, size_t n)
+{
+    for (size_t i = 0; i < sp->nfeat; i++) {
+        if (k < sp->feat[i].len) {
+            if (sp->feat[i].jagged)
+                snprintf(buf, n, "%s[%d]", sp->feat[i].name, k);
+            else
+                snprintf(buf, n, "%s", sp->feat[i].name);
+            return;
+        }
+        k -= sp->feat[i].len;
+    }
+    snprintf(buf, n, "?");
+}
+
+static void fstream_clear(fstream *f)
+{
+    evsource_free(f->src);
+    free(f->pass);
+    memset(f, 0, sizeof *f);
+}
+
+void dataset_free(dataset *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->nfiles; i++)
+        fstream_clear(&d->fs[i]);
+    free(d->fs);
+    free(d->colidx);
+    free(d->ididx);
+    free(d->offset);
+    free(d->sub);
+    free(d->scale);
+    bigbuf_free(d->c.x, d->cap * (size_t)d->width * sizeof *d->c.x);
+    bigbuf_free(d->c.mask, d->cap * (size_t)d->width);
+    free(d->c.y);
+    free(d->c.ids);
+    free(d->c.file);
+    free(d->c.entry);
+    free(d->c.split);
+    free(d->perm_tmp);
+    free(d->dest);
+    free(d->quota);
+    team_free(d->tm);
+    for (int t = 0; t < TEAM_MAX; t++) {
+        free(d->stx[t]);
+        free(d->stm[t]);
+    }
+    free(d);
+}
+
+static int find_read(const specs *sp, const char *name)
+{
+    for (size_t i = 0; i < sp->nread; i++)
+        if (!strcmp(sp->read[i], name))
+            return (int)i;
+    return -1;
+}
+
+/* Opens the files once (a rewind keeps them open, with their warm buffers). */
+static int open_files(dataset *d, mlhep_err *e)
+{
+    const workflow *wf = d->wf;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        int rc = evsource_open(wf->files[i].path, wf->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
+                               d->tm, &f->src, e);
+        if (rc)
+            return rc;
+        f->entries = evsource_entries(f->src);
+    }
+    return 0;
+}
+
+/* Back to the first event of every file, with each file's share of the events. */
+static void start_streams(dataset *d)
+{
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        f->next_entry = 0;
+        f->taken = 0;
+        f->npass = f->pos = 0;
+        f->blk.n = 0;
+    }
+    /* how many events each file gives: all passing events, or its share of nevts */
+    int64_t total = d->sp->total_events;
+    int64_t want = d->wf->params.nevts > 0 && d->wf->params.nevts < total ? d->wf->params.nevts : total;
+    int64_t given = 0;
+    size_t last = 0;
+    for (size_t i = 0; i < d->nfiles; i++)
+        if (d->sp->events[i] > 0)
+            last = i;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        int64_t ev = d->sp->events[i];
+        int64_t t = total > 0 ? (int64_t)llround((double)want * (double)ev / (double)total) : 0;
+        if (i == last)
+            t = want - given;
+        if (t > ev)
+            t = ev;
+        if (t < 0)
+            t = 0;
+        d->fs[i].target = t;
+        given += t;
+    }
+    d->total_target = given;
+    d->rng = d->wf->params.seed * 0x2545F4914F6CDD1Dull + 1;
+}
+
+int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e)
+{
+    *out = NULL;
+    if (sp->nfiles != wf->nfiles)
+        return err_set(e, MLHEP_EINVAL, "specs were made for %zu files, the workflow has %zu", sp->nfiles, wf->nfiles);
+    dataset *d = calloc(1, sizeof *d);
+    if (!d)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    d->wf = wf;
+    d->pp = pp;
+    d->sp = sp;
+    d->width = sp->width;
+    d->nid = sp->nid;
+    d->nfiles = wf->nfiles;
+    double pad = wf->params.nan_value;
+    d->pad = isfinite(pad) ? (float)pad : 0.0f;
+    d->fs = calloc(d->nfiles + 1, sizeof *d->fs);
+    d->colidx = calloc(sp->nfeat + 1, sizeof *d->colidx);
+    d->offset = calloc(sp->nfeat + 1, sizeof *d->offset);
+    d->sub = calloc(sp->nfeat + 1, sizeof *d->sub);
+    d->scale = calloc(sp->nfeat + 1, sizeof *d->scale);
+    d->ididx = calloc(sp->nid + 1, sizeof *d->ididx);
+    d->quota = calloc(d->nfiles + 1, sizeof *d->quota);
+    int rc = 0;
+    if (!d->fs || !d->colidx || !d->offset || !d->sub || !d->scale || !d->ididx || !d->quota)
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    int off = 0;
+    for (size_t i = 0; i < sp->nfeat && !rc; i++) {
+        const specs_feature *ft = &sp->feat[i];
+        int k = -1;
+        if (ft->is_new) {
+            for (size_t j = 0; pp && j < preproc_nnew(pp); j++)
+                if (!strcmp(preproc_new_name(pp, j), ft->name))
+                    k = (int)(sp->nread + j);
+        } else {
+            k = find_read(sp, ft->name);
+        }
+        if (k < 0)
+            rc = err_set(e, MLHEP_EINVAL, "feature '%s' of the specs is not produced by the workflow", ft->name);
+        d->colidx[i] = k;
+        d->offset[i] = off;
+        off += ft->len;
+        if (wf->params.normalisation == WF_NORM_STANDARD) {
+            d->sub[i] = ft->mean;
+            d->scale[i] = ft->std > 0 ? 1.0 / ft->std : 1.0;
+        } else {
+            d->sub[i] = ft->max > ft->min ? ft->min : 0.0;
+            d->scale[i] = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
+        }
+    }
+    for (size_t i = 0; i < sp->nid && !rc; i++)
+        if ((d->ididx[i] = find_read(sp, sp->ids[i])) < 0)
+            rc = err_set(e, MLHEP_EINVAL, "identifier '%s' is not read", sp->ids[i]);
+    d->labelidx = wf->label_branch ? find_read(sp, wf->label_branch) : -1;
+    if (!rc && wf->label_branch && d->labelidx < 0)
+        rc = err_set(e, MLHEP_EINVAL, "label branch '%s' is not read", wf->label_branch);
+    if (!rc && off != d->width)
+        rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
+    if (!rc)
+        rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &d->tm, e);
+    for (int t = 0; !rc && t < team_size(d->tm); t++) {
+        d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
+        d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));
+        if (!d->stx[t] || !d->stm[t])
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = open_files(d, e);
+    if (!rc)
+        start_streams(d);
+    int64_t cs = wf->params.chunk_size;
+    d->chunk = cs > 0 ? cs : (d->total_target > 0 ? d->total_target : 1);
+    /* Block per file: a chunk takes chunk * target / total rows from a file, so a block
+     * of four times that (rounded up to MIN_BLOCK, at most READ_BLOCK) serves about four
+     * chunks (fewer, larger blocks keep the team's hand-overs rare). Every file stays open with its block decoded, so with many files this
+     * keeps memory near the chunk's size instead of files x READ_BLOCK events. */
+    for (size_t i = 0; i < d->nfiles && !rc; i++) {
+        fstream *f = &d->fs[i];
+        double share = d->total_target > 0 ? (double)f->target / (double)d->total_target : 1.0;
+        int64_t b = (int64_t)(4.0 * (double)d->chunk * share) + 1;
+        b = (b + MIN_BLOCK - 1) / MIN_BLOCK * MIN_BLOCK;
+        f->block = b < MIN_BLOCK ? MIN_BLOCK : b > READ_BLOCK ? READ_BLOCK : b;
+    }
+    if (rc) {
+        dataset_free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+
+int dataset_rewind(dataset *d, mlhep_err *e)
+{
+    (void)e;
+    start_streams(d);
+    return 0;
+}
+
+static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
+{
+    if (rows <= d->cap)
+        return 0;
+    size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
+    ds_chunk *c = &d->c;
+    /* rows and mask are rebuilt for every chunk: new buffers, nothing to keep */
+    bigbuf_free(c->x, d->cap * w * sizeof *c->x);
+    bigbuf_free(c->mask, d->cap * w);
+    c->x = NULL;
+    c->mask = NULL;
+    d->cap = 0;
+    float *x = c->x = bigbuf_alloc(rows * w * sizeof *x);
+    uint8_t *m = c->mask = bigbuf_alloc(rows * w);
+    float *y = realloc(c->y, rows * sizeof *y);
+    if (y) c->y = y;
+    int64_t *ids = realloc(c->ids, rows * ni * sizeof *ids);
+    if (ids) c->ids = ids;
+    uint32_t *fl = realloc(c->file, rows * sizeof *fl);
+    if (fl) c->file = fl;
+    int64_t *en = realloc(c->entry, rows * sizeof *en);
+    if (en) c->entry = en;
+    uint8_t *sp = realloc(c->split, rows);
+    if (sp) c->split = sp;
+    int64_t *pt = realloc(d->perm_tmp, rows * sizeof *pt);
+    if (pt) d->perm_tmp = pt;
+    size_t *ds = realloc(d->dest, rows * sizeof *ds);
+    if (ds) d->dest = ds;
+    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt || !ds) {
+        bigbuf_free(c->x, rows * w * sizeof *c->x);
+        bigbuf_free(c->mask, rows * w);
+        c->x = NULL;
+        c->mask = NULL;
+        return err_set(e, MLHEP_ENOMEM, "out of memory for a chunk of %zu rows x %zu", rows, w);
+    }
+    d->cap = rows;
+    return 0;
+}
+
+/* Reads the next block of file fi that has passing events (f->npass == 0 at the end). */
+static int refill(dataset *d, size_t fi, mlhep_err *e)
+{
+    fstream *f = &d->fs[fi];
+    f->npass = f->pos = 0;
+    while (f->npass == 0 && f->next_entry < f->entries) {
+        int64_t a = f->next_entry;
+        int rc = evsource_read(f->src, a, a + f->block, &f->blk, e);
+        if (rc)
+            return rc;
+        f->blk_a = a;
+        f->next_entry = a + (int64_t)f->blk.n;
+        if (f->blk.n > f->passcap) {
+            uint32_t *p = realloc(f->pass, f->blk.n * sizeof *p);
+            if (!p)
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
+            f->pass = p;
+            f->passcap = f->blk.n;
+        }
+        size_t r = 0;
+        for (size_t k = 0; k < f->blk.n; k++) {
+            f->pass[r] = (uint32_t)k;
+            r += f->blk.mask[k];
+        }
+        f->npass = r;
+    }
+    return 0;
+}
+
+/* Rows pass[0..n) of a block go to chunk rows dest[0..n): the threads of the team
+ * take equal slices of the rows. */
+typedef struct emit_job {
+    dataset *d;
+    size_t fi;
+    const evblock *blk;
+    int64_t blk_a;
+    const uint32_t *pass;
+    const size_t *dest;
+    size_t n;
+} emit_job;
+
+/* Flattens and normalises feature columns into the rows (one loop per value type,
+ * chosen once per feature and tile of rows). */
+#define FLAT_LOOP(T)                                                                                                   \
+    {                                                                                                                  \
+        const T *v = (const T *)c->values;                                                                             \
+        for (size_t r = r0; r < r1; r++) {                                                                             \
+            size_t o = (r - r0) * w + off;                                                                             \
+            X[o] = (float)(((double)v[pass[r]] - sub) * scale);                                                        \
+            M[o] = 0;                                                                                                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    break;
+#define JAG_LOOP(T)                                                                                                    \
+    {                                                                                                                  \
+        const T *v = (const T *)c->values;                                                                             \
+        for (size_t r = r0; r < r1; r++) {                                                                             \
+            size_t k = pass[r];                                                                                        \
+            size_t lo = (size_t)c->offsets[k], cnt = (size_t)(c->offsets[k + 1] - c->offsets[k]);                      \
+            if (cnt > L)                                                                                               \
+                cnt = L;                                                                                               \
+            float *xr = X + (r - r0) * w + off;                                                                        \
+            uint8_t *mr = M + (r - r0) * w + off;                                                                      \
+            for (size_t j = 0; j < cnt; j++) {                                                                         \
+                xr[j] = (float)(((double)v[lo + j] - sub) * scale);                                                    \
+                mr[j] = 0;                                                                                             \
+            }                                                                                                          \
+            for (size_t j = cnt; j < L; j++) {                                                                         \
+                xr[j] = pad;                                                                                           \
+                mr[j] = 1;                                                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+    }                                                                                                                  \
+    break;
+#define BY_TYPE(LOOP)                                                                                                  \
+    switch (c->dt) {                                                                                                   \
+    case DT_BOOL: case DT_U8: LOOP(uint8_t)                                                                            \
+    case DT_I8: LOOP(int8_t)                                                                                           \
+    case DT_I16: LOOP(int16_t)                                                                                         \
+    case DT_U16: LOOP(uint16_t)                                                                                        \
+    case DT_I32: LOOP(int32_t)                                                                                         \
+    case DT_U32: LOOP(uint32_t)                                                                                        \
+    case DT_I64: LOOP(int64_t)                                                                                         \
+    case DT_U64: LOOP(uint64_t)                                                                                        \
+    case DT_F32: LOOP(float)                                                                                           \
+    case DT_F64: LOOP(double)                                                                                          \
+    default: break;                                                                                                    \
+    }
+
+static void emit_rows(void *arg, int tid, int nthreads)
+{
+    emit_job *j = arg;
+    dataset *d = j->d;
+    const specs *sp = d->sp;
+    size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
+    size_t lo = j->n * (size_t)tid / (size_t)nthreads, hi = j->n * (size_t)(tid + 1) / (size_t)nthreads;
+    const uint32_t *pass = j->pass;
+    const size_t *dest = j->dest;
+    /* rows are built TILE at a time in a per-thread buffer that stays in cache, one
+     * feature column after the other, then each row is copied whole to its place in
+     * the chunk (shuffled destinations: whole-row copies stream, scattered stores of
+     * single values would each miss the cache) */
+    float *X = d->stx[tid], pad = d->pad;
+    uint8_t *M = d->stm[tid];
+    for (size_t r0 = lo; r0 < hi; r0 += TILE) {
+        size_t r1 = r0 + TILE < hi ? r0 + TILE : hi;
+        for (size_t i = 0; i < sp->nfeat; i++) {
+            const evcol *c = &j->blk->cols[d->colidx[i]];
+            double sub = d->sub[i], scale = d->scale[i];
+            size_t off = (size_t)d->offset[i];
+            if (!sp->feat[i].jagged) {
+                BY_TYPE(FLAT_LOOP)
+            } else {
+                size_t L = (size_t)sp->feat[i].len;
+                BY_TYPE(JAG_LOOP)
+            }
+        }
+        for (size_t r = r0; r < r1; r++) {
+            memcpy(d->c.x + dest[r] * w, X + (r - r0) * w, w * sizeof *X);
+            memcpy(d->c.mask + dest[r] * w, M + (r - r0) * w, w);
+        }
+    }
+    ds_chunk *c = &d->c;
+    const workflow *wf = d->wf;
+    for (size_t r = lo; r < hi; r++) {
+        size_t k = pass[r], o = dest[r];
+        for (size_t q = 0; q < d->nid; q++)
+            c->ids[o * ni + q] = evcol_get_i64(&j->blk->cols[d->ididx[q]], k);
+        c->y[o] = d->labelidx >= 0 ? (float)evcol_get(&j->blk->cols[d->labelidx], k) : (float)wf->files[j->fi].label;
+        c->file[o] = (uint32_t)j->fi;
+        c->entry[o] = j->blk_a + (int64_t)k;
+        c->split[o] = dataset_split_u(wf->params.seed, (uint32_t)j->fi, c->entry[o]) < wf->params.validation_fraction;
+    }
+}
+#undef FLAT_LOOP
+#undef JAG_LOOP
+#undef BY_TYPE
+
+int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
+{
+    int64_t remaining = 0;
+    for (size_t i = 0; i < d->nfiles; i++)
+        remaining += d->fs[i].target - d->fs[i].taken;
+    if (remaining <= 0)
+        return 0;
+    int64_t rows = d->chunk < remaining ? d->chunk : remaining;
+    if (ensure_rows(d, (size_t)rows, e))
+        return e->code;
+    /* quota per file in proportion to what it still has to give; the last absorbs rounding */
+    int64_t assigned = 0;
+    size_t lastf = 0;
+    for (size_t i = 0; i < d->nfiles; i++)
+        if (d->fs[i].target > d->fs[i].taken)
+            lastf = i;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        int64_t left = f->target - f->taken;
+        int64_t q = 0;
+        if (left > 0) {
+            q = i == lastf ? rows - assigned : (int64_t)llround((double)rows * (double)left / (double)remaining);
+            if (q > left)
+                q = left;
+            if (q < 0)
+                q = 0;
+        }
+        d->quota[i] = q;
+        assigned += q;
+    }
+    /* where each row goes: in order, or shuffled (Fisher-Yates on row indices:
+     * position r receives the perm[r]-th row handed out, so row q goes to dest[q]) */
+    size_t nr = (size_t)assigned;
+    if (d->wf->params.shuffle && nr > 1) {
+        int64_t *perm = d->perm_tmp;
+        for (size_t r = 0; r < nr; r++)
+            perm[r] = (int64_t)r;
+        for (size_t r = nr - 1; r > 0; r--) {
+            size_t j = (size_t)(splitmix(&d->rng) % (r + 1));
+            int64_t t = perm[r];
+            perm[r] = perm[j];
+            perm[j] = t;
+        }
+        for (size_t r = 0; r < nr; r++)
+            d->dest[perm[r]] = r;
+    } else {
+        for (size_t r = 0; r < nr; r++)
+            d->dest[r] = r;
+    }
+    ds_chunk *c = &d->c;
+    size_t filled = 0;
+    for (size_t i = 0; i < d->nfiles; i++) {
+        fstream *f = &d->fs[i];
+        int64_t q = d->quota[i];
+        while (q > 0) {
+            if (f->pos >= f->npass) {
+                int rc = refill(d, i, e);
+                if (rc)
+                    return rc;
+                if (f->npass == 0) {
+                    /* fewer passing events than the specs counted: the file changed */
+                    return err_set(e, MLHEP_EFORMAT,
+                                   "file %s: ran out of events (%lld of %lld): it changed since the specs pass",
+                                   d->wf->files[i].path, (long long)f->taken, (long long)f->target);
+                }
+            }
+            size_t take = f->npass - f->pos;
+            if ((int64_t)take > q)
+                take = (size_t)q;
+            emit_job j = {.d = d, .fi = i, .blk = &f->blk, .blk_a = f->blk_a, .pass = f->pass + f->pos,
+                          .dest = d->dest + filled, .n = take};
+            team_run(take >= 2 * TILE ? d->tm : NULL, emit_rows, &j);
+            f->pos += take;
+            f->taken += (int64_t)take;
+            filled += take;
+            q -= (int64_t)take;
+        }
+    }
+    c->nrows = filled;
+    c->width = d->width;
+    c->nid = d->nid;
+    *out = *c;
+    return 1;
+}

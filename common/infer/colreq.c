@@ -1,0 +1,502 @@
+/* colreq.c - see colreq.h. */
+#include "infer/colreq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cursor.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "colreq.c reads little-endian values in place: port the value loads for this host"
+#endif
+
+static const struct {
+    const char *name;
+    size_t size;
+} TYPES[] = {{"?", 0},     {"bool", 1},   {"int8", 1},   {"int16", 2},  {"int32", 4},   {"int64", 8},
+             {"uint8", 1}, {"uint16", 2}, {"uint32", 4}, {"uint64", 8}, {"float32", 4}, {"float64", 8}};
+
+size_t coltype_size(int t)
+{
+    return t >= COL_BOOL && t <= COL_F64 ? TYPES[t].size : 0;
+}
+
+const char *coltype_name(int t)
+{
+    return TYPES[t >= COL_BOOL && t <= COL_F64 ? t : 0].name;
+}
+
+static inline uint32_t le32_at(const uint8_t *p, size_t i)
+{
+    uint32_t v;
+    memcpy(&v, p + 4 * i, 4);
+    return v;
+}
+
+void colreq_free(colreq *q)
+{
+    if (!q)
+        return;
+    free(q->cols);
+    free(q->fidx);
+    memset(q, 0, sizeof *q);
+}
+
+/* Request, version 1. All integers little-endian, no alignment, no padding:
+ *
+ *   offset  size  field
+ *   0       4     magic "MLHC"
+ *   4       2     version (u16) = 1
+ *   6       2     flags (u16), reserved: must be 0
+ *   8       4     nrows (u32), 1 .. COLREQ_MAX_ROWS
+ *   12      4     ncols (u32), 1 .. COLREQ_MAX_COLS
+ *   16      2     m = length of the model reference (u16), 1 .. COLREQ_MAX_MODEL
+ *   18      m     model reference ("ttH", "ttH@3", a job id), no NUL, no NUL inside
+ *   then ncols column records, back to back:
+ *           2     n = length of the branch name (u16), 1 .. COLREQ_MAX_NAME
+ *           n     branch name, no NUL inside
+ *           1     type (coltype: 1 bool .. 11 float64, see colreq.h)
+ *           1     kind: 0 flat (one value per row), 1 jagged (a list per row)
+ *     jagged only:
+ *           4     nvalues (u32)
+ *           4*(nrows+1)  offsets (u32): offsets[0] = 0, non-decreasing,
+ *                        offsets[nrows] = nvalues; row r holds values [offsets[r], offsets[r+1])
+ *     both:
+ *           nvalues * size(type)  values (flat: nvalues = nrows)
+ *   nothing after the last column.
+ */
+int colreq_parse(const void *buf, size_t len, colreq *q, mlhep_err *e)
+{
+    cursor c;
+    cur_init(&c, buf, len);
+    q->nrows = q->ncols = 0;
+    q->model[0] = '\0';
+    const uint8_t *mg = cur_take(&c, 4);
+    if (!mg || memcmp(mg, COLREQ_MAGIC, 4))
+        return err_set(e, MLHEP_EFORMAT, "binary request: bad magic (expected \"MLHC\" for %s)", COLREQ_CONTENT_TYPE);
+    uint16_t ver = cur_le16(&c), flags = cur_le16(&c);
+    uint32_t nrows = cur_le32(&c), ncols = cur_le32(&c);
+    uint16_t mlen = cur_le16(&c);
+    if (!cur_ok(&c))
+        return err_set(e, MLHEP_EFORMAT, "binary request: truncated header (%zu bytes)", len);
+    if (ver != COLREQ_VERSION)
+        return err_set(e, MLHEP_EFORMAT, "binary request: version %u not supported (this worker reads %d)", ver,
+                       COLREQ_VERSION);
+    if (flags)
+        return err_set(e, MLHEP_EFORMAT, "binary request: reserved flags 0x%04x must be 0", flags);
+    if (nrows < 1 || nrows > COLREQ_MAX_ROWS)
+        return err_set(e, MLHEP_EFORMAT, "binary request: row count %u outside 1..%u", nrows, COLREQ_MAX_ROWS);
+    if (ncols < 1 || ncols > COLREQ_MAX_COLS)
+        return err_set(e, MLHEP_EFORMAT, "binary request: column count %u outside 1..%u", ncols, COLREQ_MAX_COLS);
+    if (mlen < 1 || mlen > COLREQ_MAX_MODEL)
+        return err_set(e, MLHEP_EFORMAT, "binary request: model reference length %u outside 1..%u", mlen,
+                       COLREQ_MAX_MODEL);
+    const uint8_t *mref = cur_take(&c, mlen);
+    if (!mref)
+        return err_set(e, MLHEP_EFORMAT, "binary request: truncated model reference");
+    if (memchr(mref, 0, mlen))
+        return err_set(e, MLHEP_EFORMAT, "binary request: NUL byte in the model reference");
+    /* every column takes at least 5 bytes: refuse absurd counts before allocating */
+    if ((size_t)ncols > cur_left(&c) / 5)
+        return err_set(e, MLHEP_EFORMAT, "binary request: %u columns announced but only %zu bytes follow", ncols,
+                       cur_left(&c));
+    if (ncols > q->cap) {
+        colreq_col *nc = realloc(q->cols, ncols * sizeof *nc);
+        if (!nc)
+            return err_set(e, MLHEP_ENOMEM, "out of memory for %u columns", ncols);
+        q->cols = nc;
+        q->cap = ncols;
+    }
+    for (uint32_t i = 0; i < ncols; i++) {
+        colreq_col *col = &q->cols[i];
+        size_t at = c.pos;
+        uint16_t nl = cur_le16(&c);
+        const uint8_t *name = cur_take(&c, nl);
+        uint8_t type = cur_u8(&c), kind = cur_u8(&c);
+        if (!cur_ok(&c))
+            return err_set(e, MLHEP_EFORMAT, "binary request: column %u (at byte %zu): truncated header", i, at);
+        if (nl < 1 || nl > COLREQ_MAX_NAME || memchr(name, 0, nl))
+            return err_set(e, MLHEP_EFORMAT, "binary request: column %u (at byte %zu): name of %u bytes (1..%u, no NUL)",
+                           i, at, nl, COLREQ_MAX_NAME);
+        size_t tsz = coltype_size(type);
+        if (!tsz)
+            return err_set(e, MLHEP_EFORMAT, "binary request: column '%.*s': unknown type %u (1..11)", (int)nl,
+                           (const char *)name, type);
+        if (kind > 1)
+            return err_set(e, MLHEP_EFORMAT, "binary request: column '%.*s': unknown kind %u (0 flat, 1 jagged)",
+                           (int)nl, (const char *)name, kind);
+        col->name = (const char *)name;
+        col->name_len = nl;
+        col->type = type;
+        col->jagged = kind;
+        col->offsets = NULL;
+        size_t nv = nrows;
+        if (kind) {
+            nv = cur_le32(&c);
+            size_t olen = ((size_t)nrows + 1) * 4;
+            col->offsets = cur_take(&c, olen);
+            if (!col->offsets)
+                return err_set(e, MLHEP_EFORMAT, "binary request: column '%.*s': truncated offsets (%zu bytes needed)",
+                               (int)nl, (const char *)name, olen);
+            uint32_t prev = le32_at(col->offsets, 0);
+            if (prev != 0)
+                return err_set(e, MLHEP_EFORMAT, "binary request: column '%.*s': offsets[0] is %u, must be 0", (int)nl,
+                               (const char *)name, prev);
+            for (size_t r = 1; r <= nrows; r++) {
+                uint32_t o = le32_at(col->offsets, r);
+                if (o < prev)
+                    return err_set(e, MLHEP_EFORMAT, "binary request: column '%.*s': offsets decrease at row %zu",
+                                   (int)nl, (const char *)name, r - 1);
+                prev = o;
+            }
+            if (prev != nv)
+                return err_set(e, MLHEP_EFORMAT,
+                               "binary request: column '%.*s': offsets end at %u but the column has %zu values", (int)nl,
+                               (const char *)name, prev, nv);
+        }
+        col->nvalues = nv;
+        if (nv > cur_left(&c) / tsz)
+            return err_set(e, MLHEP_EFORMAT,
+                           "binary request: column '%.*s': truncated values (%zu of %s need %zu bytes, %zu left)",
+                           (int)nl, (const char *)name, nv, TYPES[type].name, nv * tsz, cur_left(&c));
+        col->values = cur_take(&c, nv * tsz);
+    }
+    if (cur_left(&c))
+        return err_set(e, MLHEP_EFORMAT, "binary request: %zu bytes after the last column", cur_left(&c));
+    memcpy(q->model, mref, mlen);
+    q->model[mlen] = '\0';
+    q->nrows = nrows;
+    q->ncols = ncols;
+    return 0;
+}
+
+/* ---- rows ---- */
+
+static inline float norm1(double x, double sub, double scale)
+{
+    return (float)((x - sub) * scale); /* exactly featmap.c's */
+}
+
+/* One loop per type (no per-value dispatch); v: the values, rows [r0, r1). */
+#define FLAT_LOOP(T, CONV)                                                                                             \
+    for (size_t r = r0; r < r1; r++) {                                                                                 \
+        T t;                                                                                                           \
+        memcpy(&t, v + r * sizeof(T), sizeof(T));                                                                      \
+        x[r * w + off] = norm1(CONV, sub, scale);                                                                      \
+    }
+
+#define JAG_LOOP(T, CONV)                                                                                              \
+    for (size_t r = r0; r < r1; r++) {                                                                                 \
+        uint32_t lo = le32_at(o, r), hi = le32_at(o, r + 1);                                                           \
+        size_t n = hi - lo < L ? hi - lo : L;                                                                          \
+        float *xr = x + r * w + off;                                                                                   \
+        const uint8_t *p = v + (size_t)lo * sizeof(T);                                                                 \
+        for (size_t j = 0; j < n; j++) {                                                                               \
+            T t;                                                                                                       \
+            memcpy(&t, p + j * sizeof(T), sizeof(T));                                                                  \
+            xr[j] = norm1(CONV, sub, scale);                                                                           \
+        }                                                                                                              \
+        for (size_t j = n; j < L; j++)                                                                                 \
+            xr[j] = pad;                                                                                               \
+    }
+
+#define BY_TYPE(LOOP)                                                                                                  \
+    switch (col->type) {                                                                                               \
+    case COL_BOOL: LOOP(uint8_t, (double)(t != 0)) break;                                                              \
+    case COL_I8: LOOP(int8_t, (double)t) break;                                                                        \
+    case COL_I16: LOOP(int16_t, (double)t) break;                                                                      \
+    case COL_I32: LOOP(int32_t, (double)t) break;                                                                      \
+    case COL_I64: LOOP(int64_t, (double)t) break;                                                                      \
+    case COL_U8: LOOP(uint8_t, (double)t) break;                                                                       \
+    case COL_U16: LOOP(uint16_t, (double)t) break;                                                                     \
+    case COL_U32: LOOP(uint32_t, (double)t) break;                                                                     \
+    case COL_U64: LOOP(uint64_t, (double)t) break;                                                                     \
+    case COL_F32: LOOP(float, (double)t) break;                                                                        \
+    default: LOOP(double, t) break;                                                                                    \
+    }
+
+#define ROW_BLOCK 256 /* rows filled feature by feature, a block at a time (stays in cache) */
+
+int colreq_match(const featmap *fm, colreq *q, mlhep_err *e)
+{
+    if (fm->nfeat > q->fidx_cap) {
+        int32_t *f = realloc(q->fidx, fm->nfeat * sizeof *f);
+        if (!f)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        q->fidx = f;
+        q->fidx_cap = fm->nfeat;
+    }
+    for (size_t i = 0; i < fm->nfeat; i++)
+        q->fidx[i] = -1;
+    for (size_t c = 0; c < q->ncols; c++) {
+        const colreq_col *col = &q->cols[c];
+        int fi = featmap_find(fm, col->name, col->name_len);
+        if (fi < 0)
+            return featmap_unknown(col->name, col->name_len, "", e);
+        if (q->fidx[fi] >= 0)
+            return err_set(e, MLHEP_EINVAL, "branch '%s' given twice", fm->feat[fi].name);
+        const featmap_feature *ft = &fm->feat[fi];
+        if (ft->jagged != col->jagged)
+            return err_set(e, MLHEP_EINVAL, "branch '%s' is %s in the model but given %s", ft->name,
+                           ft->jagged ? "jagged" : "flat", ft->jagged ? "as one value per row (kind 0)" : "with lists (kind 1)");
+        q->fidx[fi] = (int32_t)c;
+    }
+    if (q->ncols != fm->nfeat) {
+        uint8_t *seen = malloc(fm->nfeat);
+        if (!seen)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        for (size_t i = 0; i < fm->nfeat; i++)
+            seen[i] = q->fidx[i] >= 0;
+        int rc = featmap_missing(fm, seen, "", e);
+        free(seen);
+        return rc;
+    }
+    return 0;
+}
+
+void colreq_fill(const featmap *fm, const colreq *q, size_t first, size_t end, float *xout)
+{
+    float pad = fm->pad;
+    size_t w = (size_t)fm->width;
+    float *x = xout - first * w; /* row r at x + r * w */
+    for (size_t r0 = first; r0 < end; r0 += ROW_BLOCK) {
+        size_t r1 = r0 + ROW_BLOCK < end ? r0 + ROW_BLOCK : end;
+        for (size_t i = 0; i < fm->nfeat; i++) {
+            const featmap_feature *ft = &fm->feat[i];
+            const colreq_col *col = &q->cols[q->fidx[i]];
+            const uint8_t *v = col->values, *o = col->offsets;
+            double sub = ft->sub, scale = ft->scale;
+            size_t off = (size_t)ft->offset, L = (size_t)ft->len;
+            if (!ft->jagged) {
+                BY_TYPE(FLAT_LOOP)
+            } else {
+                BY_TYPE(JAG_LOOP)
+            }
+        }
+    }
+}
+
+int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
+{
+    int rc = colreq_match(fm, q, e);
+    if (rc || (rc = featmap_batch_reserve(b, fm, q->nrows, e)))
+        return rc;
+    colreq_fill(fm, q, 0, q->nrows, b->x);
+    return 0;
+}
+
+/* ---- writing ---- */
+
+void colbuf_free(colbuf *b)
+{
+    if (b) {
+        free(b->p);
+        memset(b, 0, sizeof *b);
+    }
+}
+
+static int cb_grow(colbuf *b, size_t more, mlhep_err *e)
+{
+    if (more <= b->cap - b->n)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->n < more) {
+        if (cap > SIZE_MAX / 2)
+            return err_set(e, MLHEP_ENOMEM, "request too large");
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (!p)
+        return err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", b->n + more);
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put_le16(colbuf *b, uint16_t v)
+{
+    b->p[b->n++] = (uint8_t)v;
+    b->p[b->n++] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(colbuf *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b->p[b->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_bytes(colbuf *b, const void *p, size_t n)
+{
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+/* The writer keeps the announced counts in the header and checks them in colreq_end:
+ * nrows at byte 8, ncols at 12; the columns added so far are counted by walking. */
+int colreq_begin(colbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_err *e)
+{
+    size_t ml = model ? strlen(model) : 0;
+    b->n = 0;
+    if (ml < 1 || ml > COLREQ_MAX_MODEL)
+        return err_set(e, MLHEP_EINVAL, "model reference of %zu bytes (1..%u)", ml, COLREQ_MAX_MODEL);
+    if (nrows < 1 || nrows > COLREQ_MAX_ROWS || ncols < 1 || ncols > COLREQ_MAX_COLS)
+        return err_set(e, MLHEP_EINVAL, "binary request of %zu rows and %zu columns (1..%u rows, 1..%u columns)",
+                       nrows, ncols, COLREQ_MAX_ROWS, COLREQ_MAX_COLS);
+    int rc = cb_grow(b, 18 + ml, e);
+    if (rc)
+        return rc;
+    put_bytes(b, COLREQ_MAGIC, 4);
+    put_le16(b, COLREQ_VERSION);
+    put_le16(b, 0);
+    put_le32(b, (uint32_t)nrows);
+    put_le32(b, (uint32_t)ncols);
+    put_le16(b, (uint16_t)ml);
+    put_bytes(b, model, ml);
+    return 0;
+}
+
+int colreq_add(colbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
+               mlhep_err *e)
+{
+    size_t nl = name ? strlen(name) : 0, tsz = coltype_size(type);
+    uint32_t want;
+    if (b->n < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
+        return err_set(e, MLHEP_EINVAL, "colreq_add before colreq_begin");
+    memcpy(&want, b->p + 8, 4);
+    if (nrows != want)
+        return err_set(e, MLHEP_EINVAL, "column '%s' has %zu rows, the request %u", name ? name : "", nrows, want);
+    if (nl < 1 || nl > COLREQ_MAX_NAME)
+        return err_set(e, MLHEP_EINVAL, "column name of %zu bytes (1..%u)", nl, COLREQ_MAX_NAME);
+    if (!tsz)
+        return err_set(e, MLHEP_EINVAL, "column '%s': unknown type %d", name, type);
+    size_t nv = nrows;
+    if (offsets) {
+        for (size_t r = 0; r < nrows; r++)
+            if (offsets[r + 1] < offsets[r])
+                return err_set(e, MLHEP_EINVAL, "column '%s': offsets decrease at row %zu", name, r);
+        int64_t span = offsets[nrows] - offsets[0];
+        if (span > (int64_t)UINT32_MAX)
+            return err_set(e, MLHEP_EINVAL, "column '%s': %lld values (at most 2^32-1 per column: send smaller batches)",
+                           name, (long long)span);
+        nv = (size_t)span;
+    }
+    size_t need = 2 + nl + 2 + (offsets ? 4 + (nrows + 1) * 4 : 0);
+    if (nv > (SIZE_MAX - need) / tsz)
+        return err_set(e, MLHEP_ENOMEM, "request too large");
+    int rc = cb_grow(b, need + nv * tsz, e);
+    if (rc)
+        return rc;
+    put_le16(b, (uint16_t)nl);
+    put_bytes(b, name, nl);
+    b->p[b->n++] = (uint8_t)type;
+    b->p[b->n++] = offsets ? 1 : 0;
+    const uint8_t *src = values;
+    if (offsets) {
+        put_le32(b, (uint32_t)nv);
+        for (size_t r = 0; r <= nrows; r++)
+            put_le32(b, (uint32_t)(offsets[r] - offsets[0]));
+        src += (size_t)offsets[0] * tsz;
+    }
+    put_bytes(b, src, nv * tsz); /* host order == little-endian (checked at the top) */
+    return 0;
+}
+
+int colreq_end(colbuf *b, mlhep_err *e)
+{
+    colreq q = {0};
+    int rc = colreq_parse(b->p, b->n, &q, e);
+    colreq_free(&q);
+    return rc ? err_set(e, MLHEP_EINVAL, "binary request incomplete or inconsistent: %s", e->msg) : 0;
+}
+
+/* ---- responses ---- */
+
+/* Response, version 1. Little-endian, no alignment:
+ *
+ *   offset  size  field
+ *   0       4     magic "MLHR"
+ *   4       2     version (u16) = 1
+ *   6       2     flags (u16) = 0
+ *   8       4     nrows (u32), the request's row count
+ *   12      4     k = outputs per row (u32), 1 .. 65535
+ *   16      4     elapsed_us (float32): the worker's time for the request, < 0 unknown
+ *   20      2     m = length of the model reference (u16), 1 .. COLREQ_MAX_MODEL
+ *   22      m     the model used ("ttH@3": names resolved to their version)
+ *   22+m    4*nrows*k  scores (float32), row by row; k = 1: probability of class 1
+ *                 (or the regression output), else the k class probabilities
+ *   nothing after the scores.
+ */
+int colresp_write(colbuf *b, const char *model, const float *out, size_t nrows, size_t k, double elapsed_us,
+                  mlhep_err *e)
+{
+    size_t ml = strlen(model);
+    if (ml > COLREQ_MAX_MODEL)
+        ml = COLREQ_MAX_MODEL;
+    b->n = 0;
+    if (k < 1 || k > 65535 || nrows > COLREQ_MAX_ROWS)
+        return err_set(e, MLHEP_EINVAL, "response of %zu rows x %zu outputs", nrows, k);
+    int rc = cb_grow(b, 22 + ml + nrows * k * 4, e);
+    if (rc)
+        return rc;
+    put_bytes(b, COLRESP_MAGIC, 4);
+    put_le16(b, COLREQ_VERSION);
+    put_le16(b, 0);
+    put_le32(b, (uint32_t)nrows);
+    put_le32(b, (uint32_t)k);
+    float el = (float)elapsed_us;
+    put_bytes(b, &el, 4);
+    put_le16(b, (uint16_t)ml);
+    put_bytes(b, model, ml);
+    put_bytes(b, out, nrows * k * 4);
+    return 0;
+}
+
+void colresp_free(colresp *r)
+{
+    if (r) {
+        free(r->scores);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+int colresp_parse(const void *buf, size_t len, colresp *r, mlhep_err *e)
+{
+    cursor c;
+    cur_init(&c, buf, len);
+    r->nrows = r->k = 0;
+    const uint8_t *mg = cur_take(&c, 4);
+    if (!mg || memcmp(mg, COLRESP_MAGIC, 4))
+        return err_set(e, MLHEP_EFORMAT, "binary response: bad magic (expected \"MLHR\")");
+    uint16_t ver = cur_le16(&c), flags = cur_le16(&c);
+    uint32_t nrows = cur_le32(&c), k = cur_le32(&c), elb = cur_le32(&c);
+    uint16_t ml = cur_le16(&c);
+    const uint8_t *model = cur_take(&c, ml);
+    if (!cur_ok(&c))
+        return err_set(e, MLHEP_EFORMAT, "binary response: truncated header (%zu bytes)", len);
+    if (ver != COLREQ_VERSION || flags)
+        return err_set(e, MLHEP_EFORMAT, "binary response: version %u flags %u not supported", ver, flags);
+    if (k < 1 || k > 65535 || nrows > COLREQ_MAX_ROWS || ml > COLREQ_MAX_MODEL || memchr(model, 0, ml))
+        return err_set(e, MLHEP_EFORMAT, "binary response: bad header (%u rows, %u outputs, model of %u bytes)", nrows,
+                       k, ml);
+    size_t n = (size_t)nrows * k;
+    if (cur_left(&c) != n * 4)
+        return err_set(e, MLHEP_EFORMAT, "binary response: %zu bytes of scores for %u rows x %u outputs", cur_left(&c),
+                       nrows, k);
+    if (n > r->cap) {
+        float *s = realloc(r->scores, n * sizeof *s);
+        if (!s)
+            return err_set(e, MLHEP_ENOMEM, "out of memory for %zu scores", n);
+        r->scores = s;
+        r->cap = n;
+    }
+    if (n)
+        memcpy(r->scores, cur_take(&c, n * 4), n * 4);
+    memcpy(r->model, model, ml);
+    r->model[ml] = '\0';
+    memcpy(&r->elapsed_us, &elb, 4);
+    r->nrows = nrows;
+    r->k = k;
+    return 0;
+}

@@ -1,0 +1,371 @@
+/* metrics.c - see metrics.h. The ROC code sorts (score, row) pairs once with an LSD
+ * radix sort on an order-preserving integer image of the float score, then walks the
+ * groups of equal scores from the highest down, accumulating weighted true and false
+ * positives; each group adds one trapezoid, which is what makes ties exact. */
+#include "model/metrics.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double clip_prob(double p)
+{
+    if (!(p >= METRICS_EPS)) /* also catches NaN */
+        return METRICS_EPS;
+    if (p > 1.0 - METRICS_EPS)
+        return 1.0 - METRICS_EPS;
+    return p;
+}
+
+void metrics_binary_init(metrics_binary *m, double threshold)
+{
+    memset(m, 0, sizeof *m);
+    m->threshold = threshold;
+}
+
+void metrics_binary_add(metrics_binary *m, const float *label, const float *prob, const float *w,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        double y = label[i];
+        int pos = y >= 0.5;
+        m->sum_w += wi;
+        if (isnan(prob[i])) { /* no prediction: always wrong, worst clipped loss */
+            m->sum_loss -= wi * log(METRICS_EPS);
+            m->sum_sq += wi;
+            if (pos)
+                m->cm.fn += wi;
+            else
+                m->cm.fp += wi;
+            continue;
+        }
+        double p = clip_prob(prob[i]);
+        m->sum_loss -= wi * (y * log(p) + (1.0 - y) * log(1.0 - p));
+        double d = y - (double)prob[i];
+        m->sum_sq += wi * d * d;
+        int pred = prob[i] >= m->threshold;
+        if (pos) {
+            if (pred)
+                m->cm.tp += wi;
+            else
+                m->cm.fn += wi;
+        } else {
+            if (pred)
+                m->cm.fp += wi;
+            else
+                m->cm.tn += wi;
+        }
+    }
+}
+
+double metrics_binary_logloss(const metrics_binary *m)
+{
+    return m->sum_w > 0 ? m->sum_loss / m->sum_w : NAN;
+}
+
+double metrics_binary_accuracy(const metrics_binary *m)
+{
+    return m->sum_w > 0 ? (m->cm.tp + m->cm.tn) / m->sum_w : NAN;
+}
+
+double metrics_logloss(const float *label, const float *prob, const float *w, size_t n)
+{
+    metrics_binary m;
+    metrics_binary_init(&m, 0.5);
+    metrics_binary_add(&m, label, prob, w, n);
+    return metrics_binary_logloss(&m);
+}
+
+double metrics_accuracy(const float *label, const float *prob, const float *w, size_t n,
+                        double threshold)
+{
+    metrics_binary m;
+    metrics_binary_init(&m, threshold);
+    metrics_binary_add(&m, label, prob, w, n);
+    return metrics_binary_accuracy(&m);
+}
+
+metrics_confusion metrics_confusion_at(const float *label, const float *score, const float *w,
+                                       size_t n, double threshold)
+{
+    metrics_binary m;
+    metrics_binary_init(&m, threshold);
+    metrics_binary_add(&m, label, score, w, n);
+    return m.cm;
+}
+
+double metrics_mse(const float *target, const float *pred, const float *w, size_t n)
+{
+    double s = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        double d = (double)target[i] - (double)pred[i];
+        s += wi * d * d;
+        sw += wi;
+    }
+    return sw > 0 ? s / sw : NAN;
+}
+
+static int class_of(float label, size_t k, size_t row, size_t *c, mlhep_err *e)
+{
+    if (!(label >= 0) || label != floorf(label) || (double)label >= (double)k)
+        return err_set(e, MLHEP_EINVAL, "row %zu: label %g is not a class index in [0,%zu)", row,
+                       (double)label, k);
+    *c = (size_t)label;
+    return 0;
+}
+
+int metrics_mc_accuracy(const float *label, const float *prob, const float *w, size_t n, size_t k,
+                        double *out, mlhep_err *e)
+{
+    if (k == 0)
+        return err_set(e, MLHEP_EINVAL, "multi-class accuracy: zero classes");
+    double ok = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        int rc = class_of(label[i], k, i, &c, e);
+        if (rc)
+            return rc;
+        const float *p = prob + i * k;
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (p[j] > p[best] || (isnan(p[best]) && !isnan(p[j])))
+                best = j;
+        double wi = w ? w[i] : 1.0;
+        sw += wi;
+        if (best == c && !isnan(p[best]))
+            ok += wi;
+    }
+    *out = sw > 0 ? ok / sw : NAN;
+    return 0;
+}
+
+int metrics_mc_xent(const float *label, const float *prob, const float *w, size_t n, size_t k,
+                    double *out, mlhep_err *e)
+{
+    if (k == 0)
+        return err_set(e, MLHEP_EINVAL, "categorical cross-entropy: zero classes");
+    double s = 0, sw = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        int rc = class_of(label[i], k, i, &c, e);
+        if (rc)
+            return rc;
+        double wi = w ? w[i] : 1.0;
+        s -= wi * log(clip_prob(prob[i * k + c]));
+        sw += wi;
+    }
+    *out = sw > 0 ? s / sw : NAN;
+    return 0;
+}
+
+/* ---- ROC ---- */
+
+/* Order-preserving map float -> uint32 (NaN excluded by the caller, -0 == +0). */
+static inline uint32_t float_key(float f)
+{
+    if (f == 0.0f)
+        f = 0.0f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+static inline float key_float(uint32_t k)
+{
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Sorts v[0..n) ascending by the high 32 bits (the payload in the low bits rides
+ * along). LSD radix, 8 bits per pass, passes with a single occupied bucket skipped. */
+static int radix_sort_hi32(uint64_t *v, size_t n)
+{
+    uint64_t *tmp = malloc(n * sizeof *tmp + 1);
+    if (!tmp)
+        return -1;
+    uint64_t *src = v, *dst = tmp;
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 32 + 8 * pass;
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xff]++;
+        if (cnt[(src[0] >> shift) & 0xff] == n)
+            continue;
+        size_t pos = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t c = cnt[b];
+            cnt[b] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    free(tmp);
+    return 0;
+}
+
+/* Sorted pairs + class totals. On success *sorted holds n entries (key << 32 | row)
+ * in ascending score order; caller frees. */
+static int roc_prepare(const float *label, const float *score, const float *w, size_t n,
+                       uint64_t **sorted, double *tot_pos, double *tot_neg, mlhep_err *e)
+{
+    *sorted = NULL;
+    if (n > UINT32_MAX)
+        return err_set(e, MLHEP_ENOMEM, "ROC: %zu rows is more than the 2^32 supported", n);
+    double P = 0, N = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(score[i]))
+            return err_set(e, MLHEP_EINVAL, "ROC: score of row %zu is NaN", i);
+        double wi = w ? w[i] : 1.0;
+        if (!(wi >= 0) || isinf(wi))
+            return err_set(e, MLHEP_EINVAL, "ROC: weight of row %zu is %g (must be finite, >= 0)",
+                           i, wi);
+        if (label[i] >= 0.5f)
+            P += wi;
+        else
+            N += wi;
+    }
+    if (!(P > 0) || !(N > 0))
+        return err_set(e, MLHEP_EINVAL,
+                       "ROC AUC undefined: %s class has no rows (or zero total weight)",
+                       P > 0 ? "the negative (background)" : "the positive (signal)");
+    uint64_t *v = malloc(n * sizeof *v + 1);
+    if (!v)
+        return err_set(e, MLHEP_ENOMEM, "ROC: out of memory for %zu rows", n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = ((uint64_t)float_key(score[i]) << 32) | (uint64_t)i;
+    if (radix_sort_hi32(v, n) != 0) {
+        free(v);
+        return err_set(e, MLHEP_ENOMEM, "ROC: out of memory for %zu rows", n);
+    }
+    *sorted = v;
+    *tot_pos = P;
+    *tot_neg = N;
+    return 0;
+}
+
+/* Walks groups of equal score from the top. Calls emit(ctx, fp, tp, score) after each
+ * group (unnormalised weights) when emit != NULL; returns the exact AUC. */
+typedef void (*roc_emit_fn)(void *ctx, double fp, double tp, float score);
+
+static double roc_walk(const uint64_t *v, size_t n, const float *label, const float *w, double P,
+                       double N, roc_emit_fn emit, void *ctx)
+{
+    double tp = 0, fp = 0, area = 0;
+    size_t i = n;
+    while (i > 0) {
+        uint32_t key = (uint32_t)(v[i - 1] >> 32);
+        double tp0 = tp, fp0 = fp;
+        while (i > 0 && (uint32_t)(v[i - 1] >> 32) == key) {
+            uint32_t r = (uint32_t)v[i - 1];
+            double wi = w ? w[r] : 1.0;
+            if (label[r] >= 0.5f)
+                tp += wi;
+            else
+                fp += wi;
+            i--;
+        }
+        area += (fp - fp0) * (tp + tp0) * 0.5;
+        if (emit)
+            emit(ctx, fp, tp, key_float(key));
+    }
+    return area / (P * N);
+}
+
+int metrics_roc_auc(const float *label, const float *score, const float *w, size_t n, double *auc,
+                    mlhep_err *e)
+{
+    uint64_t *v;
+    double P, N;
+    int rc = roc_prepare(label, score, w, n, &v, &P, &N, e);
+    if (rc)
+        return rc;
+    *auc = roc_walk(v, n, label, w, P, N, NULL, NULL);
+    free(v);
+    return 0;
+}
+
+typedef struct roc_build {
+    metrics_roc *roc;
+    double P, N;
+} roc_build;
+
+static void roc_emit_point(void *ctx, double fp, double tp, float score)
+{
+    roc_build *b = ctx;
+    metrics_roc *r = b->roc;
+    r->fpr[r->n] = fp / b->N;
+    r->tpr[r->n] = tp / b->P;
+    r->thr[r->n] = score;
+    r->n++;
+}
+
+int metrics_roc_curve(const float *label, const float *score, const float *w, size_t n,
+                      size_t max_points, metrics_roc *out, mlhep_err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (max_points == 1 || max_points == 2)
+        return err_set(e, MLHEP_EINVAL, "ROC curve: max_points %zu too small (0 or >= 3)",
+                       max_points);
+    uint64_t *v;
+    double P, N;
+    int rc = roc_prepare(label, score, w, n, &v, &P, &N, e);
+    if (rc)
+        return rc;
+    out->fpr = malloc((n + 1) * sizeof(double));
+    out->tpr = malloc((n + 1) * sizeof(double));
+    out->thr = malloc((n + 1) * sizeof(double));
+    if (!out->fpr || !out->tpr || !out->thr) {
+        free(v);
+        metrics_roc_free(out);
+        return err_set(e, MLHEP_ENOMEM, "ROC curve: out of memory for %zu points", n + 1);
+    }
+    out->fpr[0] = 0;
+    out->tpr[0] = 0;
+    out->thr[0] = INFINITY;
+    out->n = 1;
+    roc_build b = {out, P, N};
+    out->auc = roc_walk(v, n, label, w, P, N, roc_emit_point, &b);
+    free(v);
+    if (max_points >= 3 && out->n > max_points) {
+        double step = 2.0 / (double)(max_points - 2);
+        size_t k = 1;
+        double last = 0; /* fpr + tpr of the last kept point (the first is (0,0)) */
+        for (size_t i = 1; i + 1 < out->n; i++) {
+            double s = out->fpr[i] + out->tpr[i];
+            if (s - last >= step) {
+                out->fpr[k] = out->fpr[i];
+                out->tpr[k] = out->tpr[i];
+                out->thr[k] = out->thr[i];
+                last = s;
+                k++;
+            }
+        }
+        out->fpr[k] = out->fpr[out->n - 1];
+        out->tpr[k] = out->tpr[out->n - 1];
+        out->thr[k] = out->thr[out->n - 1];
+        out->n = k + 1;
+    }
+    return 0;
+}
+
+void metrics_roc_free(metrics_roc *roc)
+{
+    if (!roc)
+        return;
+    free(roc->fpr);
+    free(roc->tpr);
+    free(roc->thr);
+    roc->fpr = roc->tpr = roc->thr = NULL;
+    roc->n = 0;
+}

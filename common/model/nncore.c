@@ -1,0 +1,623 @@
+/* nncore.c - numeric core for neural networks (see nncore.h).
+ *
+ * The element-wise loops here (bias + activation, dropout, column sums) are a large
+ * part of a small-batch training step; the project builds at -O2, where GCC vectorises
+ * little, so this file asks for O3 (no -ffast-math: IEEE semantics are kept). The Adam
+ * loop uses SSE intrinsics (baseline on x86-64) because sqrtf's errno check keeps GCC
+ * from vectorising it; other targets use the scalar loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+#include "model/nncore.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- RNG */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void nn_rng_seed(nn_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t nn_rng_next(nn_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
+
+float nn_rng_normal(nn_rng *r)
+{
+    double u1 = ((double)(nn_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0); /* (0,1] */
+    double u2 = (double)(nn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ---------------------------------------------------------------- activations */
+
+static const struct {
+    const char *name;
+    nn_act act;
+} act_names[] = {
+    {"linear", NN_ACT_LINEAR},   {"relu", NN_ACT_RELU},         {"leaky_relu", NN_ACT_LEAKY_RELU},
+    {"elu", NN_ACT_ELU},         {"tanh", NN_ACT_TANH},         {"sigmoid", NN_ACT_SIGMOID},
+    {"softmax", NN_ACT_SOFTMAX}, {"leakyrelu", NN_ACT_LEAKY_RELU}, {"none", NN_ACT_LINEAR},
+    {"identity", NN_ACT_LINEAR},
+};
+
+int nn_act_parse(const char *name, nn_act *out)
+{
+    for (size_t i = 0; i < sizeof act_names / sizeof act_names[0]; i++)
+        if (strcmp(name, act_names[i].name) == 0) {
+            *out = act_names[i].act;
+            return 0;
+        }
+    return MLHEP_EINVAL;
+}
+
+const char *nn_act_name(nn_act a)
+{
+    switch (a) {
+    case NN_ACT_LINEAR: return "linear";
+    case NN_ACT_RELU: return "relu";
+    case NN_ACT_LEAKY_RELU: return "leaky_relu";
+    case NN_ACT_ELU: return "elu";
+    case NN_ACT_TANH: return "tanh";
+    case NN_ACT_SIGMOID: return "sigmoid";
+    case NN_ACT_SOFTMAX: return "softmax";
+    }
+    return "?";
+}
+
+float nn_act_default_alpha(nn_act a)
+{
+    return a == NN_ACT_LEAKY_RELU ? 0.3f : a == NN_ACT_ELU ? 1.0f : 0.0f;
+}
+
+float nn_sigmoid(float x)
+{
+    if (x >= 0) {
+        float z = expf(-x);
+        return 1.0f / (1.0f + z);
+    }
+    float z = expf(x);
+    return z / (1.0f + z);
+}
+
+void nn_softmax_row(float *row, size_t k)
+{
+    float mx = row[0];
+    for (size_t j = 1; j < k; j++)
+        mx = row[j] > mx ? row[j] : mx;
+    float s = 0;
+    for (size_t j = 0; j < k; j++) {
+        row[j] = expf(row[j] - mx);
+        s += row[j];
+    }
+    float inv = 1.0f / s;
+    for (size_t j = 0; j < k; j++)
+        row[j] *= inv;
+}
+
+/* The activation is chosen once per call (switch outside the loops); the bias add is
+ * fused into the same pass over Y. */
+void nn_bias_act_forward(float *Y, size_t n, size_t cols, const float *b, nn_act act, float alpha)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *y = Y + i * cols;
+        if (b)
+            for (size_t j = 0; j < cols; j++)
+                y[j] += b[j];
+        switch (act) {
+        case NN_ACT_LINEAR: break;
+        case NN_ACT_RELU:
+            for (size_t j = 0; j < cols; j++)
+                y[j] = y[j] > 0 ? y[j] : 0;
+            break;
+        case NN_ACT_LEAKY_RELU:
+            for (size_t j = 0; j < cols; j++)
+                y[j] = y[j] > 0 ? y[j] : alpha * y[j];
+            break;
+        case NN_ACT_ELU:
+            for (size_t j = 0; j < cols; j++)
+                y[j] = y[j] > 0 ? y[j] : alpha * expm1f(y[j]);
+            break;
+        case NN_ACT_TANH:
+            for (size_t j = 0; j < cols; j++)
+                y[j] = tanhf(y[j]);
+            break;
+        case NN_ACT_SIGMOID:
+            for (size_t j = 0; j < cols; j++)
+                y[j] = nn_sigmoid(y[j]);
+            break;
+        case NN_ACT_SOFTMAX: nn_softmax_row(y, cols); break;
+        }
+    }
+}
+
+void nn_act_backward(float *dY, const float *Y, size_t n, size_t cols, nn_act act, float alpha)
+{
+    size_t cnt = n * cols;
+    switch (act) {
+    case NN_ACT_LINEAR: return;
+    case NN_ACT_RELU:
+        for (size_t i = 0; i < cnt; i++)
+            dY[i] = Y[i] > 0 ? dY[i] : 0;
+        return;
+    case NN_ACT_LEAKY_RELU: /* alpha > 0 so sign(y) == sign(x) */
+        for (size_t i = 0; i < cnt; i++)
+            dY[i] = Y[i] > 0 ? dY[i] : alpha * dY[i];
+        return;
+    case NN_ACT_ELU: /* for x <= 0: dy/dx = alpha e^x = y + alpha */
+        for (size_t i = 0; i < cnt; i++)
+            dY[i] = Y[i] > 0 ? dY[i] : (Y[i] + alpha) * dY[i];
+        return;
+    case NN_ACT_TANH:
+        for (size_t i = 0; i < cnt; i++)
+            dY[i] *= 1.0f - Y[i] * Y[i];
+        return;
+    case NN_ACT_SIGMOID:
+        for (size_t i = 0; i < cnt; i++)
+            dY[i] *= Y[i] * (1.0f - Y[i]);
+        return;
+    case NN_ACT_SOFTMAX:
+        for (size_t i = 0; i < n; i++) {
+            float *d = dY + i * cols;
+            const float *y = Y + i * cols;
+            float s = 0;
+            for (size_t j = 0; j < cols; j++)
+                s += d[j] * y[j];
+            for (size_t j = 0; j < cols; j++)
+                d[j] = y[j] * (d[j] - s);
+        }
+        return;
+    }
+}
+
+/* ---------------------------------------------------------------- dense */
+
+void nn_dense_forward(const float *X, size_t n, size_t in, const float *W, size_t out, float *Y)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)n, (blasint)out, (blasint)in,
+                1.0f, X, (blasint)in, W, (blasint)out, 0.0f, Y, (blasint)out);
+}
+
+void nn_colsum(const float *A, size_t n, size_t cols, float *out)
+{
+    memcpy(out, A, cols * sizeof *out);
+    for (size_t i = 1; i < n; i++) {
+        const float *a = A + i * cols;
+        for (size_t j = 0; j < cols; j++)
+            out[j] += a[j];
+    }
+}
+
+void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size_t out,
+                       const float *dY, float *dW, float *db, float *dX)
+{
+    /* dW[in x out] = X^T[in x n] dY[n x out] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)in, (blasint)out, (blasint)n,
+                1.0f, X, (blasint)in, dY, (blasint)out, 0.0f, dW, (blasint)out);
+    if (db)
+        nn_colsum(dY, n, out, db);
+    /* dX[n x in] = dY[n x out] W^T[out x in] */
+    if (dX)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)in,
+                    (blasint)out, 1.0f, dY, (blasint)out, W, (blasint)out, 0.0f, dX, (blasint)in);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count)
+{
+    /* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536); four
+     * draws per 64-bit output, branch-free */
+    uint32_t thr = (uint32_t)((double)rate * 65536.0 + 0.5);
+    float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) {
+        uint64_t x = nn_rng_next(r);
+        for (int k = 0; k < 4; k++)
+            mask[i + (size_t)k] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
+    }
+    if (i < count) {
+        uint64_t x = nn_rng_next(r);
+        for (int k = 0; i < count; i++, k++)
+            mask[i] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
+    }
+}
+
+void nn_mul(const float *in, const float *mask, float *out, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        out[i] = in[i] * mask[i];
+}
+
+/* ---------------------------------------------------------------- batch norm */
+
+void nn_batchnorm_forward_train(const float *X, size_t n, size_t cols, const float *gamma,
+                                const float *beta, float eps, float momentum, float *run_mean,
+                                float *run_var, float *xhat, float *inv_std, float *Y)
+{
+    /* Two passes per column block, statistics in double for accuracy: mean, then
+     * variance of the centred values. Row-major walk for cache friendliness. */
+    double mean_acc[256], var_acc[256];
+    for (size_t j0 = 0; j0 < cols; j0 += 256) {
+        size_t jn = cols - j0 < 256 ? cols - j0 : 256;
+        for (size_t j = 0; j < jn; j++)
+            mean_acc[j] = var_acc[j] = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *x = X + i * cols + j0;
+            for (size_t j = 0; j < jn; j++)
+                mean_acc[j] += x[j];
+        }
+        for (size_t j = 0; j < jn; j++)
+            mean_acc[j] /= (double)n;
+        for (size_t i = 0; i < n; i++) {
+            const float *x = X + i * cols + j0;
+            for (size_t j = 0; j < jn; j++) {
+                double d = x[j] - mean_acc[j];
+                var_acc[j] += d * d;
+            }
+        }
+        for (size_t j = 0; j < jn; j++) {
+            double var = var_acc[j] / (double)n;
+            inv_std[j0 + j] = (float)(1.0 / sqrt(var + eps));
+            run_mean[j0 + j] = momentum * run_mean[j0 + j] + (1 - momentum) * (float)mean_acc[j];
+            run_var[j0 + j] = momentum * run_var[j0 + j] + (1 - momentum) * (float)var;
+            var_acc[j] = mean_acc[j]; /* reuse as float mean below */
+        }
+        for (size_t i = 0; i < n; i++) {
+            const float *x = X + i * cols + j0;
+            float *xh = xhat + i * cols + j0, *y = Y + i * cols + j0;
+            for (size_t j = 0; j < jn; j++) {
+                float h = (float)(x[j] - var_acc[j]) * inv_std[j0 + j];
+                xh[j] = h;
+                y[j] = (gamma ? gamma[j0 + j] : 1.0f) * h + (beta ? beta[j0 + j] : 0.0f);
+            }
+        }
+    }
+}
+
+void nn_batchnorm_forward_infer(const float *X, size_t n, size_t cols, const float *gamma,
+                                const float *beta, float eps, const float *run_mean,
+                                const float *run_var, float *Y)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * cols;
+        float *y = Y + i * cols;
+        for (size_t j = 0; j < cols; j++) {
+            float s = (gamma ? gamma[j] : 1.0f) / sqrtf(run_var[j] + eps);
+            y[j] = (x[j] - run_mean[j]) * s + (beta ? beta[j] : 0.0f);
+        }
+    }
+}
+
+void nn_batchnorm_backward(const float *dY, const float *xhat, const float *inv_std,
+                           const float *gamma, size_t n, size_t cols, float *dgamma,
+                           float *dbeta, float *dX)
+{
+    double sg[256], sb[256];
+    for (size_t j0 = 0; j0 < cols; j0 += 256) {
+        size_t jn = cols - j0 < 256 ? cols - j0 : 256;
+        for (size_t j = 0; j < jn; j++)
+            sg[j] = sb[j] = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *d = dY + i * cols + j0, *h = xhat + i * cols + j0;
+            for (size_t j = 0; j < jn; j++) {
+                sg[j] += (double)d[j] * h[j];
+                sb[j] += d[j];
+            }
+        }
+        for (size_t j = 0; j < jn; j++) {
+            if (dgamma)
+                dgamma[j0 + j] = (float)sg[j];
+            if (dbeta)
+                dbeta[j0 + j] = (float)sb[j];
+        }
+        /* dx = gamma inv_std / n (n dy - sum dy - xhat sum(dy xhat)) */
+        for (size_t i = 0; i < n; i++) {
+            const float *d = dY + i * cols + j0, *h = xhat + i * cols + j0;
+            float *dx = dX + i * cols + j0;
+            for (size_t j = 0; j < jn; j++) {
+                float k = (gamma ? gamma[j0 + j] : 1.0f) * inv_std[j0 + j] / (float)n;
+                dx[j] = k * ((float)n * d[j] - (float)sb[j] - h[j] * (float)sg[j]);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- losses */
+
+static int check_weights(const float *w, size_t n, mlhep_err *e)
+{
+    if (!w)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(w[i] >= 0) || isinf(w[i]))
+            return err_set(e, MLHEP_EINVAL, "row %zu: sample weight %g is not a finite value >= 0",
+                           i, (double)w[i]);
+    return 0;
+}
+
+int nn_loss_bce_logits(const float *z, const float *y, const float *w, size_t n, float *dz,
+                       double *loss, mlhep_err *e)
+{
+    int rc = check_weights(w, n, e);
+    if (rc)
+        return rc;
+    double s = 0;
+    float invn = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float t = y[i], x = z[i], wi = w ? w[i] : 1.0f;
+        if (!(t >= 0 && t <= 1))
+            return err_set(e, MLHEP_EINVAL, "row %zu: binary label %g is not in [0, 1]", i,
+                           (double)t);
+        double l = (x > 0 ? x : 0) - (double)x * t + log1p(exp(-fabs((double)x)));
+        s += wi * l;
+        dz[i] = wi * (nn_sigmoid(x) - t) * invn;
+    }
+    *loss = s / (double)n;
+    return 0;
+}
+
+#define PROB_EPS 1e-7f
+
+int nn_loss_bce_prob(const float *p, const float *y, const float *w, size_t n, float *dp,
+                     double *loss, mlhep_err *e)
+{
+    int rc = check_weights(w, n, e);
+    if (rc)
+        return rc;
+    double s = 0;
+    float invn = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float t = y[i], wi = w ? w[i] : 1.0f;
+        if (!(t >= 0 && t <= 1))
+            return err_set(e, MLHEP_EINVAL, "row %zu: binary label %g is not in [0, 1]", i,
+                           (double)t);
+        float q = p[i];
+        int clipped = !(q > PROB_EPS && q < 1 - PROB_EPS);
+        q = q < PROB_EPS ? PROB_EPS : q > 1 - PROB_EPS ? 1 - PROB_EPS : q;
+        if (q != q)
+            q = 0.5f;
+        s += wi * -((double)t * log(q) + (1.0 - t) * log(1.0 - q));
+        dp[i] = clipped ? 0.0f : wi * (-t / q + (1 - t) / (1 - q)) * invn;
+    }
+    *loss = s / (double)n;
+    return 0;
+}
+
+static int class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e)
+{
+    if (!(y >= 0 && y < (float)k) || y != floorf(y))
+        return err_set(e, MLHEP_EINVAL, "row %zu: class label %g is not an integer in [0, %zu)",
+                       row, (double)y, k);
+    *out = (size_t)y;
+    return 0;
+}
+
+int nn_loss_cce_logits(const float *z, size_t k, const float *y, const float *w, size_t n,
+                       float *dz, double *loss, mlhep_err *e)
+{
+    int rc = check_weights(w, n, e);
+    if (rc)
+        return rc;
+    double s = 0;
+    float invn = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        if ((rc = class_index(y[i], k, i, &c, e)))
+            return rc;
+        const float *zi = z + i * k;
+        float *d = dz + i * k;
+        float mx = zi[0];
+        for (size_t j = 1; j < k; j++)
+            mx = zi[j] > mx ? zi[j] : mx;
+        double se = 0;
+        for (size_t j = 0; j < k; j++) {
+            d[j] = expf(zi[j] - mx);
+            se += d[j];
+        }
+        float wi = w ? w[i] : 1.0f;
+        s += wi * (log(se) - ((double)zi[c] - mx));
+        float f = wi * invn / (float)se;
+        for (size_t j = 0; j < k; j++)
+            d[j] *= f;
+        d[c] -= wi * invn;
+    }
+    *loss = s / (double)n;
+    return 0;
+}
+
+int nn_loss_cce_prob(const float *p, size_t k, const float *y, const float *w, size_t n,
+                     float *dp, double *loss, mlhep_err *e)
+{
+    int rc = check_weights(w, n, e);
+    if (rc)
+        return rc;
+    double s = 0;
+    float invn = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        size_t c = 0;
+        if ((rc = class_index(y[i], k, i, &c, e)))
+            return rc;
+        float wi = w ? w[i] : 1.0f;
+        memset(dp + i * k, 0, k * sizeof *dp);
+        float q = p[i * k + c];
+        int clipped = !(q > PROB_EPS);
+        q = clipped ? PROB_EPS : q;
+        s += wi * -log(q);
+        dp[i * k + c] = clipped ? 0.0f : -wi / q * invn;
+    }
+    *loss = s / (double)n;
+    return 0;
+}
+
+int nn_loss_mse(const float *yhat, const float *y, const float *w, size_t n, float *dyhat,
+                double *loss, mlhep_err *e)
+{
+    int rc = check_weights(w, n, e);
+    if (rc)
+        return rc;
+    double s = 0;
+    float invn = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(y[i]))
+            return err_set(e, MLHEP_EINVAL, "row %zu: regression target %g is not finite", i,
+                           (double)y[i]);
+        float wi = w ? w[i] : 1.0f, d = yhat[i] - y[i];
+        s += wi * (double)d * d;
+        dyhat[i] = 2.0f * wi * d * invn;
+    }
+    *loss = s / (double)n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- L2, optimisers */
+
+double nn_l2_add(const float *W, float *G, size_t count, float lambda)
+{
+    double s = 0;
+    float k = 2.0f * lambda;
+    for (size_t i = 0; i < count; i++) {
+        s += (double)W[i] * W[i];
+        G[i] += k * W[i];
+    }
+    return lambda * s;
+}
+
+void nn_adam_step(const nn_adam *o, long t, float *p, const float *g, float *m, float *v,
+                  size_t count)
+{
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    const float step = (float)(o->lr / (1.0 - pow(b1, (double)t)));
+    const float vscale = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2);
+    const __m128 vstep = _mm_set1_ps(step), vvs = _mm_set1_ps(vscale), veps = _mm_set1_ps(eps);
+    for (; i + 4 <= count; i += 4) {
+        __m128 gi = _mm_loadu_ps(g + i);
+        __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(vc1, gi));
+        __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(vc2, _mm_mul_ps(gi, gi)));
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vvs), veps);
+        _mm_storeu_ps(p + i, _mm_sub_ps(_mm_loadu_ps(p + i), _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
+    }
+#endif
+    for (; i < count; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step * mi / (sqrtf(vi) * vscale + eps);
+    }
+}
+
+void nn_sgd_step(const nn_sgd *o, float *p, const float *g, float *vel, size_t count)
+{
+    const float lr = o->lr, mu = o->momentum;
+    if (mu == 0 || !vel) {
+        for (size_t i = 0; i < count; i++)
+            p[i] -= lr * g[i];
+        return;
+    }
+    if (o->nesterov) {
+        for (size_t i = 0; i < count; i++) {
+            float v = mu * vel[i] - lr * g[i];
+            vel[i] = v;
+            p[i] += mu * v - lr * g[i];
+        }
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            float v = mu * vel[i] - lr * g[i];
+            vel[i] = v;
+            p[i] += v;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- init */
+
+static const struct {
+    const char *name;
+    nn_init init;
+} init_names[] = {
+    {"glorot_uniform", NN_INIT_GLOROT_UNIFORM}, {"glorot_normal", NN_INIT_GLOROT_NORMAL},
+    {"he_uniform", NN_INIT_HE_UNIFORM},         {"he_normal", NN_INIT_HE_NORMAL},
+    {"xavier_uniform", NN_INIT_GLOROT_UNIFORM}, {"xavier_normal", NN_INIT_GLOROT_NORMAL},
+};
+
+int nn_init_parse(const char *name, nn_init *out)
+{
+    for (size_t i = 0; i < sizeof init_names / sizeof init_names[0]; i++)
+        if (strcmp(name, init_names[i].name) == 0) {
+            *out = init_names[i].init;
+            return 0;
+        }
+    return MLHEP_EINVAL;
+}
+
+const char *nn_init_name(nn_init i)
+{
+    switch (i) {
+    case NN_INIT_GLOROT_UNIFORM: return "glorot_uniform";
+    case NN_INIT_GLOROT_NORMAL: return "glorot_normal";
+    case NN_INIT_HE_UNIFORM: return "he_uniform";
+    case NN_INIT_HE_NORMAL: return "he_normal";
+    }
+    return "?";
+}
+
+void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
+{
+    size_t cnt = fan_in * fan_out;
+    double fi = (double)fan_in, fo = (double)fan_out;
+    switch (kind) {
+    case NN_INIT_GLOROT_UNIFORM:
+    case NN_INIT_HE_UNIFORM: {
+        float l = (float)(kind == NN_INIT_HE_UNIFORM ? sqrt(6.0 / fi) : sqrt(6.0 / (fi + fo)));
+        for (size_t i = 0; i < cnt; i++)
+            W[i] = (2.0f * nn_rng_uniform(r) - 1.0f) * l;
+        break;
+    }
+    case NN_INIT_GLOROT_NORMAL:
+    case NN_INIT_HE_NORMAL: {
+        float sd = (float)(kind == NN_INIT_HE_NORMAL ? sqrt(2.0 / fi) : sqrt(2.0 / (fi + fo)));
+        for (size_t i = 0; i < cnt; i++)
+            W[i] = nn_rng_normal(r) * sd;
+        break;
+    }
+    }
+}

@@ -1,0 +1,702 @@
+/* basket.c - basket decoding into column buffers (see basket.h and
+ * ../shared/docs/root-format.md section 8). */
+#include "root/basket.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bigbuf.h"
+#include "root/compress.h"
+#include "base/cursor.h"
+#include "root/readplan.h"
+
+/* A loaded basket: data region and (for variable-size entries) entry starts. */
+typedef struct bview {
+    const uint8_t *data;
+    size_t len;
+    const int32_t *starts; /* n+1, relative to data; NULL for fixed-size entries */
+    int64_t n;
+} bview;
+
+/* The last decoded basket of a branch, so that consecutive entry ranges (chunks) that
+ * share a basket decompress it once. Each branch gets its own slot (open addressing
+ * by branch, so two branches read through one context never evict each other while
+ * there are fewer than BSLOTS of them); keyed by file, branch, basket index and
+ * offset so a reused context never serves stale bytes. */
+#define BSLOTS 128
+typedef struct bslot {
+    const tbranch *owner; /* branch the slot is assigned to (NULL: free) */
+    const rootfile *f;
+    const tbranch *b;
+    int idx;
+    uint64_t seek;
+    uint8_t *obj;
+    size_t objcap;
+    int32_t *starts;
+    size_t startscap;
+    bview v;
+} bslot;
+
+struct basket_ctx {
+    compress_ctx *z;
+    uint8_t *raw;
+    size_t rawcap;
+    bslot slot[BSLOTS];
+    bslot scratch;     /* for uncached loads */
+    uint64_t bytes;
+    basket_ctx *sub;   /* for reading counters while a basket is loaded */
+    column counts;
+    const readplan *plan; /* baskets fetched in advance, or NULL */
+    bigarena *arena;      /* basket_ctx_new_big: slot buffers come from here */
+};
+
+void column_init(column *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+void column_free(column *c)
+{
+    if (!c->arena) {
+        free(c->values);
+        free(c->offsets);
+    }
+    column_init(c);
+}
+
+basket_ctx *basket_ctx_new(void)
+{
+    basket_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->z = compress_ctx_new();
+    if (!c->z) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+basket_ctx *basket_ctx_new_big(void)
+{
+    basket_ctx *c = basket_ctx_new();
+    if (c && !(c->arena = bigarena_new())) {
+        basket_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bigarena *basket_ctx_arena(basket_ctx *c)
+{
+    return c->arena;
+}
+
+void basket_ctx_free(basket_ctx *c)
+{
+    if (!c)
+        return;
+    compress_ctx_free(c->z);
+    free(c->raw);
+    if (!c->arena) {
+        for (int i = 0; i < BSLOTS; i++) {
+            free(c->slot[i].obj);
+            free(c->slot[i].starts);
+        }
+        free(c->scratch.obj);
+        free(c->scratch.starts);
+    }
+    column_free(&c->counts);
+    basket_ctx_free(c->sub);
+    bigarena_free(c->arena);
+    free(c);
+}
+
+void basket_ctx_set_plan(basket_ctx *c, const readplan *plan)
+{
+    c->plan = plan;
+}
+
+/* Sets (or clears) the plan of c and of its counter context: a persistent context
+ * must not keep a pointer to a plan freed after the call. */
+static void basket_ctx_set_plan_all(basket_ctx *c, const readplan *plan)
+{
+    for (; c; c = c->sub)
+        c->plan = plan;
+}
+
+uint64_t basket_ctx_bytes(const basket_ctx *c)
+{
+    return c->bytes;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (n > ((size_t)1 << 40) / elem)
+        return -1;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* grow() from arena a when it is set: a new piece (content copied), the old one
+ * stays in the arena until the arena goes */
+static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (!a)
+        return grow(p, cap, need, elem);
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    if (n > ((size_t)1 << 40) / elem)
+        return -1;
+    void *q = bigarena_alloc(a, n * elem);
+    if (!q)
+        return -1;
+    if (*p && *cap)
+        memcpy(q, *p, *cap * elem);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+#define BERR(...) err_set(e, MLHEP_EFORMAT, __VA_ARGS__)
+
+static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
+
+/* The cache slot of branch b: its own, a free one it then owns, or (more than BSLOTS
+ * branches) its home slot taken over. */
+static bslot *slot_of(basket_ctx *ctx, const tbranch *b)
+{
+    uintptr_t h = (uintptr_t)b;
+    h ^= h >> 17;
+    size_t home = (size_t)((h * 0x9E3779B97F4A7C15ull) >> 40) % BSLOTS;
+    for (size_t k = 0; k < BSLOTS; k++) {
+        bslot *s = &ctx->slot[(home + k) % BSLOTS];
+        if (s->owner == b)
+            return s;
+        if (!s->owner) {
+            s->owner = b;
+            return s;
+        }
+    }
+    bslot *s = &ctx->slot[home];
+    s->owner = b;
+    s->f = NULL;
+    return s;
+}
+
+/* Reads basket idx of b into ctx and fills v (from the per-branch cache when the
+ * same basket was the last one decoded for b). */
+static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bview *v, int use_cache,
+                       mlhep_err *e)
+{
+    const tbasket *bk = &b->baskets[idx];
+    memset(v, 0, sizeof *v);
+    bslot *sl = &ctx->scratch;
+    if (use_cache && bk->seek) {
+        sl = slot_of(ctx, b);
+        if (sl->f == f && sl->b == b && sl->idx == idx && sl->seek == bk->seek) {
+            *v = sl->v;
+            return 0;
+        }
+        sl->f = NULL; /* invalid until fully loaded */
+    }
+    if (!bk->seek) { /* embedded in the TTree record */
+        v->data = bk->emb_data;
+        v->len = bk->emb_len;
+        v->starts = bk->emb_starts;
+        v->n = bk->n;
+    } else {
+        if (bk->nbytes < 30)
+            return BERR("basket %d: record size %u is corrupt", idx, bk->nbytes);
+        if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
+            return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
+                        (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
+        const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
+        int rc;
+        if (!raw) {
+            if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
+            rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
+            if (rc)
+                return err_prefix(e, "basket %d", idx);
+            raw = ctx->raw;
+        }
+        cursor c;
+        cur_init(&c, raw, bk->nbytes);
+        int32_t nbytes = cur_i32(&c);
+        int16_t kv = cur_i16(&c);
+        int32_t objlen = cur_i32(&c);
+        cur_skip(&c, 4);
+        int16_t keylen = cur_i16(&c);
+        cur_skip(&c, 2);
+        cur_skip(&c, kv > 1000 ? 16 : 8);
+        size_t sn;
+        cur_rootstr(&c, &sn);
+        cur_rootstr(&c, &sn);
+        cur_rootstr(&c, &sn);
+        cur_skip(&c, 2 + 4); /* basket version, buffer size */
+        int32_t nevbufsize = cur_i32(&c);
+        int iobits = 0;
+        if (nevbufsize < 0)
+            iobits = cur_u8(&c);
+        int32_t nevbuf = cur_i32(&c);
+        int32_t last = cur_i32(&c);
+        int flag = cur_u8(&c);
+        if (!cur_ok(&c))
+            return BERR("basket %d: header is truncated", idx);
+        if (nbytes != (int32_t)bk->nbytes || keylen < (int)c.pos || keylen > nbytes || objlen < 0)
+            return BERR("basket %d at offset %llu: header is corrupt (nbytes %d, keylen %d, objlen %d)", idx,
+                        (unsigned long long)bk->seek, nbytes, keylen, objlen);
+        if (nevbuf < 0 || (bk->n >= 0 && nevbuf != bk->n))
+            return BERR("basket %d: holds %d entries, the branch says %lld", idx, nevbuf, (long long)bk->n);
+        int64_t border = (int64_t)last - keylen;
+        if (border < 0 || border > objlen)
+            return BERR("basket %d: data size %lld outside payload of %d bytes", idx, (long long)border, objlen);
+        const uint8_t *obj;
+        size_t zlen = (size_t)(nbytes - keylen);
+        if ((size_t)objlen == zlen) {
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
+            memcpy(sl->obj, raw + keylen, (size_t)objlen);
+            obj = sl->obj;
+        } else {
+            rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
+            if (rc)
+                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
+            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
+                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
+            rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
+            if (rc)
+                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
+            obj = sl->obj;
+        }
+        ctx->bytes += (uint64_t)objlen;
+        v->data = obj;
+        v->len = (size_t)border;
+        v->n = nevbuf;
+        if (border < objlen && flag < 80) {
+            cursor oc;
+            cur_init(&oc, obj + border, (size_t)(objlen - border));
+            int32_t cnt = cur_i32(&oc);
+            if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
+                return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
+            if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
+            const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
+            if (!arr && nevbuf)
+                return BERR("basket %d: entry offset array is truncated", idx);
+            cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
+            if (iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
+                int32_t pos = 0;
+                for (int32_t i = 0; i < nevbuf; i++) {
+                    int32_t sz = sl->starts[i];
+                    sl->starts[i] = pos;
+                    pos += sz;
+                }
+            } else {
+                for (int32_t i = 0; i < nevbuf; i++)
+                    sl->starts[i] -= keylen;
+            }
+            sl->starts[nevbuf] = (int32_t)border;
+            v->starts = sl->starts;
+        }
+    }
+    if (!v->starts && b->kind == TK_JAGGED && v->n > 0) {
+        /* offsets omitted (kGenerateOffsetMap): rebuild from the counter */
+        if (!b->counter || b->header_bytes != 0)
+            return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
+        if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        ctx->sub->plan = ctx->plan;
+        int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
+        if (rc)
+            return rc;
+        if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        int64_t pos = 0;
+        int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
+        for (int64_t i = 0; i < v->n; i++) {
+            sl->starts[i] = (int32_t)pos;
+            int64_t cnt = (int64_t)column_get(&ctx->sub->counts, (size_t)i);
+            if (cnt < 0)
+                return BERR("basket %d: negative counter value", idx);
+            pos += cnt * esz;
+            if (pos > (int64_t)v->len)
+                return BERR("basket %d: counter values exceed the basket data", idx);
+        }
+        sl->starts[v->n] = (int32_t)v->len;
+        v->starts = sl->starts;
+    }
+    if (sl != &ctx->scratch) {
+        sl->f = f;
+        sl->b = b;
+        sl->idx = idx;
+        sl->seek = bk->seek;
+        sl->v = *v;
+    }
+    return 0;
+}
+
+static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e)
+{
+    int rc = basket_read(f, b, first, first + n, &ctx->counts, ctx, e);
+    if (rc)
+        return err_prefix(e, "counter branch '%s'", b->name);
+    return 0;
+}
+
+/* Decodes count values of b's on-disk encoding at src into dst (host order of b->dt). */
+static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_t count)
+{
+    switch (b->enc) {
+    case ENC_PLAIN:
+        cur_swap_array(dst, src, count, (int)dtype_size(b->dt));
+        if (b->dt == DT_BOOL) {
+            uint8_t *d = dst;
+            for (size_t i = 0; i < count; i++)
+                d[i] = d[i] != 0;
+        }
+        break;
+    case ENC_D32_FLOAT: {
+        double *d = dst;
+        for (size_t i = 0; i < count; i++) {
+            uint32_t u = ((uint32_t)src[4 * i] << 24) | ((uint32_t)src[4 * i + 1] << 16) |
+                         ((uint32_t)src[4 * i + 2] << 8) | src[4 * i + 3];
+            float x;
+            memcpy(&x, &u, 4);
+            d[i] = x;
+        }
+        break;
+    }
+    case ENC_SCALED: {
+        double scale = (b->scale_max - b->scale_min) / (double)((uint64_t)1 << (b->scale_bits > 0 && b->scale_bits <= 32 ? b->scale_bits : 32));
+        for (size_t i = 0; i < count; i++) {
+            uint32_t u = ((uint32_t)src[4 * i] << 24) | ((uint32_t)src[4 * i + 1] << 16) |
+                         ((uint32_t)src[4 * i + 2] << 8) | src[4 * i + 3];
+            double x = b->scale_min + u * scale;
+            if (b->dt == DT_F64)
+                ((double *)dst)[i] = x;
+            else
+                ((float *)dst)[i] = (float)x;
+        }
+        break;
+    }
+    case ENC_TRUNC: {
+        int nb = b->scale_bits > 0 && b->scale_bits < 23 ? b->scale_bits : 12;
+        for (size_t i = 0; i < count; i++) {
+            uint32_t ex = src[3 * i];
+            uint32_t man = ((uint32_t)src[3 * i + 1] << 8) | src[3 * i + 2];
+            uint32_t bits = (ex << 23) | ((man & ((1u << (nb + 1)) - 1)) << (23 - nb));
+            float x;
+            memcpy(&x, &bits, 4);
+            if (man & (1u << (nb + 1)))
+                x = -x;
+            if (b->dt == DT_F64)
+                ((double *)dst)[i] = x;
+            else
+                ((float *)dst)[i] = x;
+        }
+        break;
+    }
+    }
+}
+
+static int ensure_values(column *out, size_t need, mlhep_err *e)
+{
+    /* capacity is kept in bytes: a column may be reused for another dtype */
+    size_t vs = dtype_size(out->dt);
+    if (need > ((size_t)1 << 40) / (vs ? vs : 1) || agrow(out->arena, &out->values, &out->cap_values, need * vs, 1))
+        return err_set(e, MLHEP_ENOMEM, "out of memory for %zu values", need);
+    return 0;
+}
+
+/* Appends entries [lo, hi) of a loaded basket to out. */
+static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi, column *out, int idx, mlhep_err *e)
+{
+    size_t vs = dtype_size(b->dt);
+    int64_t m = hi - lo;
+    if (b->kind != TK_JAGGED) {
+        int64_t per = b->fixed_len > 0 ? b->fixed_len : 1;
+        int64_t esz = b->leaflist ? b->entry_size : (int64_t)b->disk_width * per;
+        if (v->starts && !b->leaflist) {
+            /* fixed-size data with an offset array (some writers add one): use it to check */
+            for (int64_t i = lo; i < hi; i++)
+                if (v->starts[i + 1] - v->starts[i] != esz)
+                    return BERR("basket %d: entry %lld has %d bytes, expected %lld", idx, (long long)i,
+                                v->starts[i + 1] - v->starts[i], (long long)esz);
+        }
+        if ((int64_t)v->len < v->n * esz)
+            return BERR("basket %d: %zu data bytes for %lld entries of %lld bytes", idx, v->len, (long long)v->n,
+                        (long long)esz);
+        if (ensure_values(out, out->nvalues + (size_t)(m * per), e))
+            return e->code;
+        uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
+        if (b->leaflist) {
+            for (int64_t i = lo; i < hi; i++)
+                decode_values(b, dst + (size_t)((i - lo) * per) * vs, v->data + i * esz + b->leaf_offset, (size_t)per);
+        } else {
+            decode_values(b, dst, v->data + lo * esz, (size_t)(m * per));
+        }
+        out->nvalues += (size_t)(m * per);
+        out->n += m;
+        return 0;
+    }
+    if (!v->starts)
+        return BERR("basket %d: jagged data without entry offsets", idx);
+    /* count values first so the output grows once per basket; for contiguous entries
+     * of power-of-two width the same pass writes the offsets */
+    size_t w = (size_t)b->disk_width;
+    size_t hdr = (size_t)b->header_bytes;
+    size_t total = 0;
+    /* value widths are powers of two: masks and shifts instead of a division per entry */
+    int pow2 = w && !(w & (w - 1));
+    int wsh = pow2 ? __builtin_ctzll((unsigned long long)w) : 0;
+    size_t wmask = pow2 ? w - 1 : 0;
+    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(out->n + m + 1), sizeof(int64_t)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int64_t base = (int64_t)out->nvalues;
+    int64_t *o = out->offsets + out->n + 1;
+    const int32_t *st = v->starts;
+    int fused = pow2 && hdr == 0;
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t s = st[i], t = st[i + 1];
+        size_t sz = (size_t)(t - s - (int64_t)hdr);
+        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
+            return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
+                        (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
+        total += sz;
+        if (fused)
+            o[i - lo] = base + (int64_t)(total >> wsh);
+    }
+    total /= w;
+    if (ensure_values(out, out->nvalues + total, e))
+        return e->code;
+    uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
+    if (hdr == 0) {
+        /* entries are contiguous: one decode for the whole range */
+        decode_values(b, dst, v->data + st[lo], total);
+        if (!fused)
+            for (int64_t i = lo; i < hi; i++)
+                o[i - lo] = base + (int64_t)(st[i + 1] - st[lo]) / (int64_t)w;
+    } else {
+        int64_t pos = base;
+        for (int64_t i = lo; i < hi; i++) {
+            size_t cnt = ((size_t)(st[i + 1] - st[i]) - hdr) / w;
+            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
+            pos += (int64_t)cnt;
+            o[i - lo] = pos;
+        }
+    }
+    out->nvalues += total;
+    out->n += m;
+    return 0;
+}
+
+int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out, basket_ctx *ctx, mlhep_err *e)
+{
+    if (b->kind == TK_SKIPPED)
+        return err_set(e, MLHEP_EUNSUPPORTED, "branch '%s' cannot be read: %s", b->name,
+                       b->skip_reason ? b->skip_reason : "not plain numeric");
+    if (b->dt == DT_NONE)
+        return err_set(e, MLHEP_EUNSUPPORTED, "branch '%s' has no data of its own (it groups sub-branches)", b->name);
+    if (a < 0 || z < a || z > b->entries)
+        return err_set(e, MLHEP_EINVAL, "branch '%s': entry range [%lld, %lld) outside [0, %lld)", b->name,
+                       (long long)a, (long long)z, (long long)b->entries);
+    basket_ctx *own = NULL;
+    if (!ctx && !(ctx = own = basket_ctx_new()))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    out->dt = b->dt;
+    out->jagged = b->kind == TK_JAGGED;
+    out->first = a;
+    out->n = 0;
+    out->nvalues = 0;
+    out->per_entry = b->fixed_len > 0 ? b->fixed_len : 1;
+    int rc = 0;
+    if (out->jagged) {
+        if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)(z - a + 1), sizeof(int64_t))) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            goto done;
+        }
+        out->offsets[0] = 0;
+    } else if (ensure_values(out, (size_t)((z - a) * out->per_entry) + 1, e)) {
+        rc = e->code;
+        goto done;
+    }
+    if (a == z)
+        goto done;
+    int idx = tbranch_find_basket(b, a);
+    if (idx < 0) {
+        rc = BERR("no basket holds entry %lld", (long long)a);
+        goto done;
+    }
+    for (; idx < b->nbaskets && b->baskets[idx].first < z; idx++) {
+        const tbasket *bk = &b->baskets[idx];
+        if ((bk->first > a ? bk->first : a) != a + out->n) {
+            rc = BERR("basket %d starts at entry %lld, expected %lld (gap in the basket table)", idx,
+                      (long long)bk->first, (long long)(a + out->n));
+            goto done;
+        }
+        bview v;
+        rc = load_basket(f, b, idx, ctx, &v, 1, e);
+        if (rc)
+            goto done;
+        if (v.n != bk->n) {
+            rc = BERR("basket %d: holds %lld entries, the branch says %lld", idx, (long long)v.n, (long long)bk->n);
+            goto done;
+        }
+        int64_t lo = a > bk->first ? a - bk->first : 0;
+        int64_t hi = z < bk->first + bk->n ? z - bk->first : bk->n;
+        rc = decode_into(b, &v, lo, hi, out, idx, e);
+        if (rc)
+            goto done;
+    }
+    if (out->n != z - a)
+        rc = BERR("baskets end at entry %lld, before %lld", (long long)(a + out->n), (long long)z);
+done:
+    basket_ctx_free(own);
+    if (rc)
+        err_prefix(e, "branch '%s'", b->name);
+    return rc;
+}
+
+int basket_inflate_only(rootfile *f, const tbranch *b, int64_t a, int64_t z, basket_ctx *ctx, uint64_t *bytes,
+                        mlhep_err *e)
+{
+    if (b->kind == TK_SKIPPED || b->dt == DT_NONE || a >= z)
+        return 0;
+    int idx = tbranch_find_basket(b, a);
+    for (; idx >= 0 && idx < b->nbaskets && b->baskets[idx].first < z; idx++) {
+        uint64_t before = ctx->bytes;
+        bview v;
+        const tbranch tmp = {.kind = TK_FLAT, .baskets = b->baskets, .nbaskets = b->nbaskets, .name = b->name};
+        int rc = load_basket(f, &tmp, idx, ctx, &v, 0, e);
+        if (rc)
+            return rc;
+        *bytes += ctx->bytes - before;
+    }
+    return 0;
+}
+
+double column_get(const column *c, size_t i)
+{
+    return dtype_value(c->dt, c->values, i);
+}
+
+/* ------------------------------------------------------------ threads */
+
+typedef struct many_job {
+    rootfile *f;
+    const tbranch *const *b;
+    int n;
+    int64_t a, z;
+    column *out;
+    const readplan *plan;
+    basket_ctx *const *ctxs; /* per-thread contexts or NULL */
+    int next_ctx;       /* atomic: next thread index to hand out */
+    int nthreads;
+    int next;           /* atomic: next branch index */
+    int failed;         /* atomic */
+    mlhep_err err;      /* first error */
+    pthread_mutex_t lock;
+} many_job;
+
+static void *many_worker(void *arg)
+{
+    many_job *j = arg;
+    int tid = __atomic_fetch_add(&j->next_ctx, 1, __ATOMIC_RELAXED);
+    basket_ctx *ctx = j->ctxs ? j->ctxs[tid] : basket_ctx_new();
+    basket_ctx_set_plan_all(ctx, j->plan);
+    mlhep_err e;
+    /* with persistent contexts each thread keeps the same branches (its basket cache
+     * then holds their current baskets); otherwise branches go to whoever is free */
+    for (int k = 0;; k++) {
+        int i = j->ctxs ? tid + k * j->nthreads : __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+            break;
+        int rc = ctx ? basket_read(j->f, j->b[i], j->a, j->z, &j->out[i], ctx, &e)
+                     : err_set(&e, MLHEP_ENOMEM, "out of memory");
+        if (rc) {
+            pthread_mutex_lock(&j->lock);
+            if (!j->failed) {
+                j->err = e;
+                __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+            }
+            pthread_mutex_unlock(&j->lock);
+            break;
+        }
+    }
+    if (!j->ctxs)
+        basket_ctx_free(ctx);
+    else
+        basket_ctx_set_plan_all(ctx, NULL);
+    return NULL;
+}
+
+int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
+                     mlhep_err *e)
+{
+    if (!f->src->ops->readv)
+        return basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, NULL, e);
+    readplan *p;
+    int rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    if (rc)
+        return rc;
+    rc = readplan_fetch(p, e);
+    if (!rc)
+        rc = basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, p, e);
+    else
+        err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
+    readplan_free(p);
+    return rc;
+}
+
+int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e)
+{
+    return basket_read_many_plan(f, b, n, a, z, out, ctxs, nthreads, NULL, e);
+}
+
+int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
+                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e)
+{
+    many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .ctxs = ctxs, .plan = plan};
+    pthread_mutex_init(&j.lock, NULL);
+    if (nthreads < 1)
+        nthreads = 1;
+    if (nthreads > n)
+        nthreads = n > 0 ? n : 1;
+    if (nthreads > 64)
+        nthreads = 64;
+    j.nthreads = nthreads;
+    pthread_t th[64];
+    int started = 0;
+    for (int i = 1; i < nthreads; i++)
+        if (pthread_create(&th[started], NULL, many_worker, &j) == 0)
+            started++;
+    many_worker(&j);
+    /* a thread that could not be started: its share runs here */
+    for (int i = started + 1; i < nthreads; i++)
+        many_worker(&j);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.lock);
+    if (j.failed) {
+        *e = j.err;
+        return e->code;
+    }
+    return 0;
+}

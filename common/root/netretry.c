@@ -1,0 +1,38 @@
+/* netretry.c - see netretry.h. */
+#include "root/netretry.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return def;
+    return v;
+}
+
+void netretry_from_env(netretry *r)
+{
+    r->attempts = (int)env_long("MLHEP_REMOTE_ATTEMPTS", 3, 1, 20);
+    r->timeout_s = (unsigned)env_long("MLHEP_REMOTE_TIMEOUT", 30, 1, 3600);
+    r->backoff_ms = (unsigned)env_long("MLHEP_REMOTE_BACKOFF_MS", 200, 0, 60000);
+}
+
+void netretry_backoff(const netretry *r, int k)
+{
+    unsigned long ms = r->backoff_ms;
+    for (int i = 1; i < k && ms < 5000; i++)
+        ms *= 2;
+    if (ms > 5000)
+        ms = 5000;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

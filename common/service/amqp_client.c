@@ -1,0 +1,649 @@
+/* amqp_client.c - see amqp_client.h. rabbitmq-c 0.11 specifics: no
+ * amqp_publisher_confirm_wait (we read the ack frames ourselves), and
+ * amqp_consume_message reports non-delivery frames as AMQP_STATUS_UNEXPECTED_STATE. */
+#include "service/amqp_client.h"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define MAXCH 8
+
+struct amqpc {
+    char *host, *user, *password, *vhost;
+    int port, heartbeat_s, timeout_ms;
+    amqp_connection_state_t conn;
+    int open;
+    unsigned generation;
+    uint64_t published[MAXCH]; /* publishes since confirm.select, per channel */
+    int confirm[MAXCH];
+};
+
+struct priv {
+    amqp_envelope_t env;
+};
+
+static int lib_err(amqpc *c, int status, const char *what, mlhep_err *e)
+{
+    c->open = 0;
+    return err_set(e, MLHEP_ENET, "broker %s:%d: %s: %s", c->host, c->port, what,
+                   amqp_error_string2(status));
+}
+
+/* Turns an RPC reply into 0 or an error with the server's words. */
+static int rpc_check(amqpc *c, amqp_rpc_reply_t r, const char *what, mlhep_err *e)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return 0;
+    case AMQP_RESPONSE_NONE:
+        c->open = 0;
+        return err_set(e, MLHEP_ENET, "broker %s:%d: %s: no reply", c->host, c->port, what);
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        return lib_err(c, r.library_error, what, e);
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *m = r.reply.decoded;
+            c->open = 0;
+            int code = m->reply_code == 403 || m->reply_code == 530 ? MLHEP_EAUTH : MLHEP_ENET;
+            return err_set(e, code, "broker %s:%d: %s: connection closed by server: %u %.*s",
+                           c->host, c->port, what, m->reply_code, (int)m->reply_text.len,
+                           (char *)m->reply_text.bytes);
+        }
+        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *m = r.reply.decoded;
+            c->open = 0; /* we treat a dead channel as a dead session: caller reconnects */
+            int code = m->reply_code == 403 ? MLHEP_EAUTH : m->reply_code == 404 ? MLHEP_ENOTFOUND : MLHEP_ENET;
+            return err_set(e, code, "broker: %s: channel closed by server: %u %.*s", what,
+                           m->reply_code, (int)m->reply_text.len, (char *)m->reply_text.bytes);
+        }
+        c->open = 0;
+        return err_set(e, MLHEP_ENET, "broker: %s: server exception (method 0x%08x)", what,
+                       r.reply.id);
+    }
+    return err_set(e, MLHEP_ENET, "broker: %s: unknown reply", what);
+}
+
+static void drop(amqpc *c)
+{
+    if (c->conn) {
+        if (c->open) {
+            amqp_connection_close(c->conn, AMQP_REPLY_SUCCESS);
+        }
+        amqp_destroy_connection(c->conn);
+        c->conn = NULL;
+    }
+    c->open = 0;
+    memset(c->published, 0, sizeof c->published);
+    memset(c->confirm, 0, sizeof c->confirm);
+}
+
+static int do_connect(amqpc *c, mlhep_err *e)
+{
+    drop(c);
+    c->conn = amqp_new_connection();
+    if (!c->conn)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
+    if (!s)
+        return err_set(e, MLHEP_ENOMEM, "cannot create a socket");
+    struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+    int st = amqp_socket_open_noblock(s, c->host, c->port, &tv);
+    if (st != AMQP_STATUS_OK)
+        return lib_err(c, st, "connect", e);
+    c->open = 1; /* socket up; login may still fail */
+    amqp_rpc_reply_t r = amqp_login(c->conn, c->vhost, 0, 131072, c->heartbeat_s,
+                                    AMQP_SASL_METHOD_PLAIN, c->user, c->password);
+    if (rpc_check(c, r, "login", e)) {
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+            err_set(e, MLHEP_EAUTH,
+                    "broker %s:%d: login as '%s' to vhost '%s' refused or connection dropped (%s); "
+                    "check amqp_user/amqp_password/amqp_vhost",
+                    c->host, c->port, c->user, c->vhost, amqp_error_string2(r.library_error));
+        return e ? e->code : MLHEP_ENET;
+    }
+    c->generation++;
+    return 0;
+}
+
+static char *dupz(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+int amqpc_connect(amqpc **out, const amqpc_params *p, mlhep_err *e)
+{
+    *out = NULL;
+    amqpc *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    c->host = dupz(p->host);
+    c->user = dupz(p->user);
+    c->password = dupz(p->password);
+    c->vhost = dupz(p->vhost);
+    c->port = p->port;
+    c->heartbeat_s = p->heartbeat_s;
+    c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000;
+    if (!c->host || !c->user || !c->password || !c->vhost) {
+        amqpc_close(c);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    int rc = do_connect(c, e);
+    if (rc) {
+        amqpc_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int amqpc_reconnect(amqpc *c, mlhep_err *e)
+{
+    return do_connect(c, e);
+}
+
+unsigned amqpc_generation(const amqpc *c)
+{
+    return c->generation;
+}
+
+int amqpc_is_open(const amqpc *c)
+{
+    return c && c->conn && c->open;
+}
+
+void amqpc_close(amqpc *c)
+{
+    if (!c)
+        return;
+    drop(c);
+    if (c->password) {
+        memset(c->password, 0, strlen(c->password));
+    }
+    free(c->host);
+    free(c->user);
+    free(c->password);
+    free(c->vhost);
+    free(c);
+}
+
+static int need_open(amqpc *c, int ch, mlhep_err *e)
+{
+    if (!c->conn || !c->open)
+        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    if (ch < 1 || ch >= MAXCH)
+        return err_set(e, MLHEP_EINVAL, "channel %d out of range", ch);
+    return 0;
+}
+
+int amqpc_channel_open(amqpc *c, int ch, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_channel_open(c->conn, (amqp_channel_t)ch);
+    return rpc_check(c, amqp_get_rpc_reply(c->conn), "channel.open", e);
+}
+
+int amqpc_confirm_select(amqpc *c, int ch, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_confirm_select(c->conn, (amqp_channel_t)ch);
+    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "confirm.select", e);
+    if (!rc) {
+        c->confirm[ch] = 1;
+        c->published[ch] = 0;
+    }
+    return rc;
+}
+
+static int channel_closed(amqpc *c, amqp_frame_t *f, const char *what, mlhep_err *e)
+{
+    amqp_channel_close_t *m = f->payload.method.decoded;
+    /* answer the close so the connection stays consistent, then report */
+    amqp_channel_close_ok_t ok = {0};
+    amqp_send_method(c->conn, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    c->open = 0;
+    int code = m->reply_code == 403 ? MLHEP_EAUTH : m->reply_code == 404 ? MLHEP_ENOTFOUND : MLHEP_ENET;
+    return err_set(e, code, "broker: %s: channel closed by server: %u %.*s", what, m->reply_code,
+                   (int)m->reply_text.len, (char *)m->reply_text.bytes);
+}
+
+static int connection_closed(amqpc *c, amqp_frame_t *f, const char *what, mlhep_err *e)
+{
+    amqp_connection_close_t *m = f->payload.method.decoded;
+    amqp_connection_close_ok_t ok = {0};
+    amqp_send_method(c->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+    c->open = 0;
+    return err_set(e, MLHEP_ENET, "broker: %s: connection closed by server: %u %.*s", what,
+                   m->reply_code, (int)m->reply_text.len, (char *)m->reply_text.bytes);
+}
+
+int amqpc_publish(amqpc *c, int ch, const char *exchange, const char *rkey, const void *body,
+                  size_t len, const char *message_id, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof props);
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.content_type = amqp_cstring_bytes("application/json");
+    if (message_id) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(message_id);
+    }
+    amqp_bytes_t b = {len, (void *)body};
+    int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
+                                amqp_cstring_bytes(rkey), 1, 0, &props, b);
+    if (st != AMQP_STATUS_OK)
+        return lib_err(c, st, "publish", e);
+    if (!c->confirm[ch])
+        return 0;
+    uint64_t want = ++c->published[ch];
+    int returned = 0;
+    for (;;) {
+        amqp_frame_t f;
+        struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+        st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT)
+            return err_set(e, MLHEP_ENET,
+                           "broker: no publisher confirm within %d ms: the message may or may "
+                           "not have been queued",
+                           c->timeout_ms);
+        if (st != AMQP_STATUS_OK)
+            return lib_err(c, st, "waiting for publisher confirm (the message may or may not "
+                                  "have been queued)", e);
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want)) {
+                if (returned)
+                    return err_set(e, MLHEP_ENOTFOUND,
+                                   "broker: message to exchange '%s' with routing key '%s' was "
+                                   "not routed to any queue (broker definitions not loaded?)",
+                                   exchange, rkey);
+                return 0;
+            }
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            amqp_basic_nack_t *a = f.payload.method.decoded;
+            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want))
+                return err_set(e, MLHEP_ENET, "broker refused the message (nack): not queued");
+            break;
+        }
+        case AMQP_BASIC_RETURN_METHOD: {
+            amqp_message_t m;
+            amqp_read_message(c->conn, f.channel, &m, 0);
+            amqp_destroy_message(&m);
+            returned = 1;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            return channel_closed(c, &f, "publish", e);
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            return connection_closed(c, &f, "publish", e);
+        default:
+            break;
+        }
+    }
+}
+
+int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey,
+                        const void *const *bodies, const size_t *lens, const char *const *ids,
+                        size_t n, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc || n == 0)
+        return rc;
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof props);
+    uint64_t first = c->published[ch] + 1;
+    for (size_t i = 0; i < n; i++) {
+        props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+        props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+        props.content_type = amqp_cstring_bytes("application/json");
+        if (ids && ids[i]) {
+            props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+            props.message_id = amqp_cstring_bytes(ids[i]);
+        }
+        amqp_bytes_t b = {lens[i], (void *)bodies[i]};
+        int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
+                                    amqp_cstring_bytes(rkey), 1, 0, &props, b);
+        if (st != AMQP_STATUS_OK)
+            return lib_err(c, st, "publish", e);
+        if (c->confirm[ch])
+            c->published[ch]++;
+    }
+    if (!c->confirm[ch])
+        return 0;
+    uint64_t last = c->published[ch];
+    unsigned char *acked = calloc(n, 1);
+    if (!acked)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t nacked = 0;
+    int returned = 0;
+    rc = 0;
+    while (nacked < n && !rc) {
+        amqp_frame_t f;
+        struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+        int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT) {
+            rc = err_set(e, MLHEP_ENET, "broker: no publisher confirm within %d ms for %zu of %zu "
+                         "messages", c->timeout_ms, n - nacked, n);
+            break;
+        }
+        if (st != AMQP_STATUS_OK) {
+            rc = lib_err(c, st, "waiting for publisher confirms", e);
+            break;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            uint64_t lo = a->multiple ? first : a->delivery_tag, hi = a->delivery_tag;
+            for (uint64_t t = lo < first ? first : lo; t <= hi && t <= last; t++)
+                if (!acked[t - first]) {
+                    acked[t - first] = 1;
+                    nacked++;
+                }
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD:
+            rc = err_set(e, MLHEP_ENET, "broker refused a message of the batch (nack)");
+            break;
+        case AMQP_BASIC_RETURN_METHOD: {
+            amqp_message_t m;
+            amqp_read_message(c->conn, f.channel, &m, 0);
+            amqp_destroy_message(&m);
+            returned = 1;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD:
+            rc = channel_closed(c, &f, "publish", e);
+            break;
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            rc = connection_closed(c, &f, "publish", e);
+            break;
+        default:
+            break;
+        }
+    }
+    free(acked);
+    if (!rc && returned)
+        rc = err_set(e, MLHEP_ENOTFOUND, "broker: messages to exchange '%s' with routing key '%s' "
+                     "were not routed to any queue (broker definitions not loaded?)", exchange, rkey);
+    return rc;
+}
+
+int amqpc_consume(amqpc *c, int ch, const char *queue, const char *tag, int prefetch, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_basic_qos(c->conn, (amqp_channel_t)ch, 0, (uint16_t)prefetch, 0);
+    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.qos", e);
+    if (rc)
+        return rc;
+    amqp_basic_consume(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(queue),
+                       amqp_cstring_bytes(tag), 0, 0, 0, amqp_empty_table);
+    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.consume", e);
+    if (rc)
+        err_prefix(e, "consume from queue '%s'", queue);
+    return rc;
+}
+
+int amqpc_cancel(amqpc *c, int ch, const char *tag, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_basic_cancel(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(tag));
+    return rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.cancel", e);
+}
+
+static const amqp_field_value_t *table_get(const amqp_table_t *t, const char *key)
+{
+    size_t kl = strlen(key);
+    for (int i = 0; t && i < t->num_entries; i++)
+        if (t->entries[i].key.len == kl && memcmp(t->entries[i].key.bytes, key, kl) == 0)
+            return &t->entries[i].value;
+    return NULL;
+}
+
+static long field_int(const amqp_field_value_t *v)
+{
+    if (!v)
+        return 0;
+    switch (v->kind) {
+    case AMQP_FIELD_KIND_I8: return v->value.i8;
+    case AMQP_FIELD_KIND_U8: return v->value.u8;
+    case AMQP_FIELD_KIND_I16: return v->value.i16;
+    case AMQP_FIELD_KIND_U16: return v->value.u16;
+    case AMQP_FIELD_KIND_I32: return v->value.i32;
+    case AMQP_FIELD_KIND_U32: return (long)v->value.u32;
+    case AMQP_FIELD_KIND_I64: return (long)v->value.i64;
+    case AMQP_FIELD_KIND_U64: return (long)v->value.u64;
+    default: return 0;
+    }
+}
+
+static void field_str(const amqp_field_value_t *v, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
+        return;
+    size_t n = v->value.bytes.len < outsz - 1 ? v->value.bytes.len : outsz - 1;
+    memcpy(out, v->value.bytes.bytes, n);
+    out[n] = '\0';
+}
+
+static void copy_bytes(amqp_bytes_t b, char *out, size_t outsz)
+{
+    size_t n = b.len < outsz - 1 ? b.len : outsz - 1;
+    if (n)
+        memcpy(out, b.bytes, n);
+    out[n] = '\0';
+}
+
+static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
+{
+    if (m->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+        copy_bytes(m->properties.message_id, d->message_id, sizeof d->message_id);
+    if (m->properties._flags & AMQP_BASIC_HEADERS_FLAG) {
+        const amqp_table_t *h = &m->properties.headers;
+        d->delivery_count = field_int(table_get(h, "x-delivery-count"));
+        field_str(table_get(h, "x-first-death-reason"), d->death_reason, sizeof d->death_reason);
+        const amqp_field_value_t *xd = table_get(h, "x-death");
+        if (xd && xd->kind == AMQP_FIELD_KIND_ARRAY && xd->value.array.num_entries > 0 &&
+            xd->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
+            const amqp_table_t *t0 = &xd->value.array.entries[0].value.table;
+            if (!d->death_reason[0])
+                field_str(table_get(t0, "reason"), d->death_reason, sizeof d->death_reason);
+            d->death_count = field_int(table_get(t0, "count"));
+        }
+    }
+    d->body = m->body.bytes;
+    d->len = m->body.len;
+}
+
+int amqpc_get(amqpc *c, int ch, const char *queue, amqpc_delivery *d, mlhep_err *e)
+{
+    memset(d, 0, sizeof *d);
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_maybe_release_buffers(c->conn);
+    amqp_rpc_reply_t r = amqp_basic_get(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(queue), 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL)
+        return rpc_check(c, r, "basic.get", e);
+    if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+        return AMQPC_TIMEOUT;
+    if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+        return err_set(e, MLHEP_ENET, "basic.get: unexpected reply 0x%08x", (unsigned)r.reply.id);
+    amqp_basic_get_ok_t *ok = r.reply.decoded;
+    d->channel = ch;
+    d->tag = ok->delivery_tag;
+    d->redelivered = ok->redelivered;
+    d->generation = c->generation;
+    struct priv *p = calloc(1, sizeof *p);
+    if (!p) {
+        amqp_basic_nack(c->conn, (amqp_channel_t)ch, d->tag, 0, 1);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    r = amqp_read_message(c->conn, (amqp_channel_t)ch, &p->env.message, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        free(p);
+        memset(d, 0, sizeof *d);
+        return rpc_check(c, r, "basic.get (message body)", e);
+    }
+    p->env.channel = (amqp_channel_t)ch;
+    p->env.delivery_tag = d->tag;
+    fill_from_message(d, &p->env.message);
+    d->priv_ = p;
+    return 0;
+}
+
+int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
+{
+    memset(d, 0, sizeof *d);
+    if (!c->conn || !c->open)
+        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    struct priv *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    amqp_maybe_release_buffers(c->conn);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    amqp_rpc_reply_t r = amqp_consume_message(c->conn, &p->env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        amqp_envelope_t *env = &p->env;
+        d->channel = env->channel;
+        d->tag = env->delivery_tag;
+        d->generation = c->generation;
+        d->redelivered = env->redelivered;
+        copy_bytes(env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
+        fill_from_message(d, &env->message);
+        d->priv_ = p;
+        return 0;
+    }
+    free(p);
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+        return AMQPC_TIMEOUT;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+        amqp_frame_t f;
+        int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT)
+            return AMQPC_TIMEOUT;
+        if (st != AMQP_STATUS_OK)
+            return lib_err(c, st, "receive", e);
+        if (f.frame_type == AMQP_FRAME_METHOD) {
+            switch (f.payload.method.id) {
+            case AMQP_CHANNEL_CLOSE_METHOD:
+                return channel_closed(c, &f, "consume", e);
+            case AMQP_CONNECTION_CLOSE_METHOD:
+                return connection_closed(c, &f, "consume", e);
+            case AMQP_BASIC_CANCEL_METHOD: /* queue deleted or broker-side cancel */
+                c->open = 0;
+                return err_set(e, MLHEP_ENET, "broker cancelled our consumer (queue deleted or "
+                                              "node going down)");
+            case AMQP_BASIC_RETURN_METHOD: {
+                amqp_message_t m;
+                amqp_read_message(c->conn, f.channel, &m, 0);
+                amqp_destroy_message(&m);
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        return AMQPC_TIMEOUT;
+    }
+    return rpc_check(c, r, "consume", e);
+}
+
+void amqpc_delivery_free(amqpc_delivery *d)
+{
+    if (d && d->priv_) {
+        struct priv *p = d->priv_;
+        amqp_destroy_envelope(&p->env);
+        free(p);
+    }
+    if (d)
+        memset(d, 0, sizeof *d);
+}
+
+int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e)
+{
+    if (!c->conn || !c->open)
+        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    if (amqp_frames_enqueued(c->conn) || amqp_data_in_buffer(c->conn))
+        return 1;
+    struct pollfd p[2] = {{amqp_get_sockfd(c->conn), POLLIN, 0}, {extra_fd, POLLIN, 0}};
+    int n = poll(p, extra_fd >= 0 ? 2 : 1, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : err_set(e, MLHEP_EIO, "poll: %s", strerror(errno));
+    int bits = 0;
+    if (p[0].revents)
+        bits |= 1; /* data, or an error/hangup that amqpc_next will report */
+    if (extra_fd >= 0 && p[1].revents)
+        bits |= 2;
+    return bits;
+}
+
+int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    int st = amqp_basic_ack(c->conn, (amqp_channel_t)ch, tag, 0);
+    return st ? lib_err(c, st, "ack", e) : 0;
+}
+
+int amqpc_nack(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    int st = amqp_basic_nack(c->conn, (amqp_channel_t)ch, tag, 0, requeue);
+    return st ? lib_err(c, st, "nack", e) : 0;
+}
+
+int amqpc_reject(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    int st = amqp_basic_reject(c->conn, (amqp_channel_t)ch, tag, requeue);
+    return st ? lib_err(c, st, "reject", e) : 0;
+}
+
+int amqpc_queue_depth(amqpc *c, int ch, const char *queue, uint32_t *messages, uint32_t *consumers,
+                      mlhep_err *e)
+{
+    int rc = need_open(c, ch, e);
+    if (rc)
+        return rc;
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(c->conn, (amqp_channel_t)ch,
+                                                     amqp_cstring_bytes(queue), 1, 0, 0, 0,
+                                                     amqp_empty_table);
+    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "queue.declare(passive)", e);
+    if (rc)
+        return rc;
+    *messages = ok->message_count;
+    *consumers = ok->consumer_count;
+    return 0;
+}

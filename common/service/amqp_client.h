@@ -1,0 +1,121 @@
+/* amqp_client.h - a small, blocking RabbitMQ client on rabbitmq-c 0.11.
+ *
+ * What the service needs and nothing more: connect with user/password/vhost and AMQP
+ * heartbeats; publish persistent messages and wait for the publisher confirm (mandatory
+ * flag: an unroutable message is an error, not a silent drop); consume with a
+ * per-consumer prefetch and manual ack/nack/reject; reconnect after the broker went
+ * away (the caller re-opens its channels and consumers; delivery tags of the old
+ * connection are void, see amqpc_generation).
+ *
+ * Not thread-safe: one thread owns an amqpc. Waiting for confirms reads frames off the
+ * connection, so do not publish with confirms on a connection that also consumes. */
+#ifndef MLHEP_AMQP_CLIENT_H
+#define MLHEP_AMQP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct amqpc amqpc;
+
+typedef struct amqpc_params {
+    const char *host;
+    int port;
+    const char *user;
+    const char *password;
+    const char *vhost;
+    int heartbeat_s;   /* AMQP heartbeat; 0 disables */
+    int timeout_ms;    /* connect and confirm timeout */
+} amqpc_params;
+
+/* One delivered message. Body and strings point into memory owned by the delivery;
+ * release with amqpc_delivery_free. */
+typedef struct amqpc_delivery {
+    int channel;
+    uint64_t tag;
+    unsigned generation;     /* connection generation the tag belongs to */
+    char consumer_tag[64];
+    char message_id[80];
+    int redelivered;
+    long delivery_count;     /* x-delivery-count header (quorum queues), 0 if absent */
+    char death_reason[64];   /* dead-lettered messages: x-first-death-reason or x-death[0].reason */
+    long death_count;        /* x-death[0].count */
+    const void *body;
+    size_t len;
+    void *priv_;
+} amqpc_delivery;
+
+#define AMQPC_TIMEOUT 1 /* amqpc_next: nothing arrived in time */
+
+/* Connects (params are copied). */
+int amqpc_connect(amqpc **out, const amqpc_params *p, mlhep_err *e);
+
+/* Drops the current connection (if any) and opens a new one with the same parameters.
+ * Channels, confirm mode and consumers must be set up again by the caller. */
+int amqpc_reconnect(amqpc *c, mlhep_err *e);
+
+/* Increments on every (re)connect. */
+unsigned amqpc_generation(const amqpc *c);
+
+/* 1 while the connection is believed healthy. */
+int amqpc_is_open(const amqpc *c);
+
+/* Closes politely and frees. NULL is fine. */
+void amqpc_close(amqpc *c);
+
+int amqpc_channel_open(amqpc *c, int channel, mlhep_err *e);
+
+/* Puts the channel into publisher-confirm mode. */
+int amqpc_confirm_select(amqpc *c, int channel, mlhep_err *e);
+
+/* Publishes a persistent, mandatory message (content type application/json). If the
+ * channel is in confirm mode, waits for the broker's ack; a nack, a return (no queue
+ * bound for the routing key) or a channel error is reported as an error. */
+int amqpc_publish(amqpc *c, int channel, const char *exchange, const char *routing_key,
+                  const void *body, size_t len, const char *message_id, mlhep_err *e);
+
+/* Publishes n persistent, mandatory messages (bodies[i], lens[i]; message ids may be
+ * NULL) and, in confirm mode, waits once for the broker's confirms of all of them (one
+ * round trip instead of n). Any nack or return fails the whole batch (some messages may
+ * then be queued: consumers must tolerate duplicates). */
+int amqpc_publish_batch(amqpc *c, int channel, const char *exchange, const char *routing_key,
+                        const void *const *bodies, const size_t *lens, const char *const *message_ids,
+                        size_t n, mlhep_err *e);
+
+/* basic.get: takes one message from queue with manual acknowledgement. Returns 0 with d
+ * filled (settle it with amqpc_ack/nack, release with amqpc_delivery_free),
+ * AMQPC_TIMEOUT if the queue is empty, or a negative error. Do not mix with amqpc_publish
+ * confirms on the same channel. */
+int amqpc_get(amqpc *c, int channel, const char *queue, amqpc_delivery *d, mlhep_err *e);
+
+/* Sets the per-consumer prefetch on the channel and starts consuming queue with manual
+ * acknowledgements under consumer_tag. */
+int amqpc_consume(amqpc *c, int channel, const char *queue, const char *consumer_tag,
+                  int prefetch, mlhep_err *e);
+
+/* Stops a consumer. */
+int amqpc_cancel(amqpc *c, int channel, const char *consumer_tag, mlhep_err *e);
+
+/* Waits up to timeout_ms for a delivery on any channel. Returns 0 with d filled,
+ * AMQPC_TIMEOUT, or a negative error (connection or channel lost: reconnect). */
+int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e);
+
+void amqpc_delivery_free(amqpc_delivery *d);
+
+/* Waits up to timeout_ms until the broker connection has data to read (bit 1) and/or
+ * extra_fd (if >= 0) is readable (bit 2); returns the bits, 0 on timeout, or a
+ * negative error. Frames already buffered by the library count as data. Lets a caller
+ * wake on its own events (e.g. a job finishing) without polling on a short timer. */
+int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e);
+
+int amqpc_ack(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
+int amqpc_nack(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
+int amqpc_reject(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
+
+/* Number of ready messages in a queue (passive declare; needs no configure right on
+ * RabbitMQ for an existing queue). */
+int amqpc_queue_depth(amqpc *c, int channel, const char *queue, uint32_t *messages,
+                      uint32_t *consumers, mlhep_err *e);
+
+#endif

@@ -1,0 +1,103 @@
+/* config.h - service configuration, read once at program start.
+ *
+ * Sources, later ones winning: built-in defaults, a key=value file (path given by the
+ * program's --config option or MLHEP_CONFIG), then MLHEP_<KEY> environment variables
+ * (key upper-cased: amqp_password -> MLHEP_AMQP_PASSWORD). A secret can also be given
+ * as a file: KEY_file=/path (or MLHEP_KEY_FILE) reads the first line of that file.
+ * File syntax: one `key = value` per line, `#` comments, blank lines ignored; unknown
+ * keys are refused (typos must not silently fall back to defaults).
+ *
+ * Keys (default in brackets):
+ *   amqp_url            amqp://user:pass@host:port/vhost; fills the amqp_* keys below
+ *   amqp_host [127.0.0.1]  amqp_port [5672]  amqp_user [""]  amqp_password [""]
+ *   amqp_vhost [mlhep]
+ *   amqp_heartbeat [30]   seconds between AMQP heartbeats; the broker drops (and requeues the
+ *                         unacked job of) a worker it has not heard from for ~2 heartbeats;
+ *                         0 disables
+ *   redis_host [127.0.0.1] redis_port [6379] redis_user [""] redis_password [""]
+ *   artifact_dir [./mlhep-artifacts]  root of the artifact store (per-user subdirs)
+ *   data_roots [""]       colon-separated directories local input files must lie under
+ *   worker_id [hostname-pid]
+ *   heartbeat_interval [5]  seconds between worker heartbeats (lease refresh)
+ *   lease_ttl [3 x heartbeat_interval] seconds a lease survives without heartbeat
+ *   max_deliveries [5]    worker-side cap on attempts (the broker's x-delivery-limit
+ *                         dead-letters earlier when set lower)
+ *   auth_mode [jwt]       "dev" accepts tokens `dev:<user>` (development only)
+ *   test_hooks [0]        1 lets trivial jobs crash the worker on request (tests only)
+ *   schemas_dir [""]      directory of the JSON schemas ("" = jschema_find_dir's search)
+ *   fanout_min_files [2]  worker: a training job with at least this many input files fans
+ *                         its specs pass out as sub-tasks (queue jobs.specs, fanout.h);
+ *                         0 = never (every job's specs pass runs on its own worker)
+ *   fanout_split_mb [256] worker: a local input file larger than this many MiB is split
+ *                         into sub-tasks of about this size (whole units of
+ *                         SPECS_UNIT_ENTRIES entries); 0 = one sub-task per file
+ *   worker_threads [0]    mlhep-worker: threads of one job's data layer and boosting, and
+ *                         of a specs sub-task; 0 = one per online CPU (at most 16)
+ *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
+ *                         0 = one per online CPU, at most 4
+ * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
+ *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
+ *                         usually given as jwt_secret_file; development)
+ *   jwt_public_key [""]  jwt_jwks [""]  jwt_secret [""]
+ *   jwt_issuer [""]       expected `iss` (required in jwt mode)
+ *   jwt_audience [mlhep]  must appear in `aud`
+ *   jwt_leeway [30]       clock skew allowed on exp/nbf, seconds (0..600)
+ *   jwt_queue_grace [86400] worker: seconds a job's token may have been expired when the
+ *                         job starts, provided it was still valid when the job was
+ *                         registered (0 = the token must still be valid at start)
+ *
+ * Secrets (amqp_password, redis_password, jwt_secret, the password inside amqp_url) are never
+ * printed: config_print masks them. No global state: the caller owns the struct and
+ * releases it with config_free. */
+#ifndef MLHEP_CONFIG_H
+#define MLHEP_CONFIG_H
+
+#include <stdio.h>
+
+#include "base/err.h"
+
+typedef struct mlhep_config {
+    char *amqp_host;
+    int amqp_port;
+    char *amqp_user;
+    char *amqp_password;
+    char *amqp_vhost;
+    int amqp_heartbeat;
+    char *redis_host;
+    int redis_port;
+    char *redis_user;
+    char *redis_password;
+    char *artifact_dir;
+    char *data_roots;
+    char *worker_id;
+    double heartbeat_interval;
+    double lease_ttl;
+    int max_deliveries;
+    char *auth_mode;
+    int test_hooks;
+    char *schemas_dir;
+    int fanout_min_files;
+    int fanout_split_mb;
+    char *jwt_alg;
+    char *jwt_public_key;
+    char *jwt_jwks;
+    char *jwt_secret;
+    char *jwt_issuer;
+    char *jwt_audience;
+    int jwt_leeway;
+    int jwt_queue_grace;
+    int infer_threads;
+    int worker_threads;
+} mlhep_config;
+
+/* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)
+ * and the environment. On error cfg is left freed (safe to config_free again). */
+int config_load(mlhep_config *cfg, const char *path, mlhep_err *e);
+
+/* Frees every string in cfg and zeroes it. */
+void config_free(mlhep_config *cfg);
+
+/* Writes `key = value` lines with secrets replaced by "***" (or "(unset)"). */
+void config_print(const mlhep_config *cfg, FILE *out);
+
+#endif

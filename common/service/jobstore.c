@@ -1,0 +1,743 @@
+/* jobstore.c - see jobstore.h. All writes are Lua scripts run with EVALSHA (falling
+ * back to EVAL when Redis has not cached them yet); reads are plain commands. */
+#include "service/jobstore.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_COUNT };
+
+/* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now */
+static const char lua_register[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
+    "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
+    "  'updated', ARGV[5], 'registered', ARGV[5])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "return 1\n";
+
+/* KEYS job, index, hb. ARGV id user name submitted now worker ttl_ms max_attempts deliveries */
+static const char lua_take[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
+    "    'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
+    "    'updated', ARGV[5], 'registered', ARGV[5])\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "end\n"
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not allowed(st, 'running') then return {'skip', 0, 0, st} end\n"
+    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' and allowed(st, 'cancelled') then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'finished', ARGV[5],\n"
+    "    'updated', ARGV[5], 'message', 'cancelled by its owner before it ran')\n"
+    "  redis.call('DEL', KEYS[3])\n"
+    "  return {'cancelled', 0, 0, st}\n"
+    "end\n"
+    "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
+    "if att >= tonumber(ARGV[8]) and allowed(st, 'failed') then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'failed', 'phase', 'failed', 'finished', ARGV[5],\n"
+    "    'updated', ARGV[5], 'error', 'gave up after ' .. att .. ' attempts (max_deliveries=' ..\n"
+    "    ARGV[8] .. '): the job kept crashing or being interrupted')\n"
+    "  redis.call('DEL', KEYS[3])\n"
+    "  return {'exhausted', 0, att, st}\n"
+    "end\n"
+    "att = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "local lease = redis.call('HINCRBY', KEYS[1], 'lease', 1)\n"
+    "redis.call('HSET', KEYS[1], 'state', 'running', 'phase', 'starting', 'progress', '0',\n"
+    "  'worker', ARGV[6], 'started', ARGV[5], 'updated', ARGV[5], 'heartbeat', ARGV[5],\n"
+    "  'deliveries', ARGV[9], 'message', 'attempt ' .. att .. ' on ' .. ARGV[6])\n"
+    "redis.call('SET', KEYS[3], ARGV[6] .. ':' .. lease, 'PX', ARGV[7])\n"
+    "return {'taken', lease, att, st}\n";
+
+/* KEYS job, hb. ARGV lease now ttl_ms [phase progress message [field value]...] */
+static const char lua_beat[] =
+    "if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or\n"
+    "   redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 'lost' end\n"
+    "redis.call('HSET', KEYS[1], 'heartbeat', ARGV[2], 'updated', ARGV[2])\n"
+    "if #ARGV >= 6 then\n"
+    "  redis.call('HSET', KEYS[1], 'phase', ARGV[4], 'progress', ARGV[5], 'message', ARGV[6])\n"
+    "  for i = 7, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "end\n"
+    "redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'worker') .. ':' .. ARGV[1], 'PX', ARGV[3])\n"
+    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancel' end\n"
+    "return 'ok'\n";
+
+/* KEYS job, log. ARGV lease line maxlen */
+static const char lua_log[] =
+    "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return 0 end\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
+    "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)\n"
+    "return 1\n";
+
+/* KEYS job, hb. ARGV lease to now error artifacts message */
+static const char lua_finish[] =
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not st then return {'missing', ''} end\n"
+    "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return {'lost', st} end\n"
+    "if not allowed(st, ARGV[2]) then return {'refused', st} end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'phase', ARGV[2], 'updated', ARGV[3])\n"
+    "if ARGV[2] == 'queued' then\n"
+    "  redis.call('HSET', KEYS[1], 'worker', '', 'progress', '0')\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], 'finished', ARGV[3])\n"
+    "end\n"
+    "if ARGV[2] == 'succeeded' then redis.call('HSET', KEYS[1], 'progress', '1') end\n"
+    "if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end\n"
+    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'artifacts', ARGV[5]) end\n"
+    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[6]) end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "return {'ok', st}\n";
+
+/* KEYS job. ARGV now */
+static const char lua_cancel[] =
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not st then return 'missing' end\n"
+    "if st == 'queued' and allowed(st, 'cancelled') then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'cancel_requested', '1',\n"
+    "    'finished', ARGV[1], 'updated', ARGV[1], 'message', 'cancelled by its owner before it ran')\n"
+    "  return 'cancelled'\n"
+    "end\n"
+    "if st == 'running' then\n"
+    "  redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'updated', ARGV[1])\n"
+    "  return 'requested'\n"
+    "end\n"
+    "return 'refused'\n";
+
+static const char *const bodies[S_COUNT] = {lua_register, lua_take,   lua_beat,
+                                            lua_log,      lua_finish, lua_cancel};
+
+struct jobstore {
+    redisContext *rc;
+    char *host, *user, *password;
+    int port;
+    char *text[S_COUNT];
+    char sha[S_COUNT][41];
+    char transitions[512];
+};
+
+/* ---- transition table shared with job.c ------------------------------------------- */
+
+static void build_transitions(char *out, size_t outsz)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(out + n, outsz - n, "local T = {");
+    for (int a = 0; a < JOB_NSTATES; a++) {
+        n += (size_t)snprintf(out + n, outsz - n, "%s = {", job_state_name((job_state)a));
+        for (int b = 0; b < JOB_NSTATES; b++)
+            if (job_transition_ok((job_state)a, (job_state)b))
+                n += (size_t)snprintf(out + n, outsz - n, "%s = true, ", job_state_name((job_state)b));
+        n += (size_t)snprintf(out + n, outsz - n, "}, ");
+    }
+    snprintf(out + n, outsz - n,
+             "}\nlocal function allowed(a, b) return a ~= nil and a ~= false and T[a] ~= nil and "
+             "T[a][b] == true end\n");
+}
+
+void jobstore_lua_transitions(char *out, size_t outsz)
+{
+    build_transitions(out, outsz);
+}
+
+/* ---- connection ------------------------------------------------------------------ */
+
+static int auth(jobstore *js, mlhep_err *e)
+{
+    if (!*js->password)
+        return 0;
+    redisReply *r = *js->user ? redisCommand(js->rc, "AUTH %s %s", js->user, js->password)
+                              : redisCommand(js->rc, "AUTH %s", js->password);
+    if (!r)
+        return err_set(e, MLHEP_ENET, "redis %s:%d: AUTH: %s", js->host, js->port, js->rc->errstr);
+    int bad = r->type == REDIS_REPLY_ERROR;
+    if (bad)
+        err_set(e, MLHEP_EAUTH, "redis %s:%d: login as '%s' refused: %s", js->host, js->port,
+                *js->user ? js->user : "default", r->str);
+    freeReplyObject(r);
+    return bad ? MLHEP_EAUTH : 0;
+}
+
+static int open_conn(jobstore *js, mlhep_err *e)
+{
+    if (js->rc)
+        redisFree(js->rc);
+    struct timeval tv = {5, 0};
+    js->rc = redisConnectWithTimeout(js->host, js->port, tv);
+    if (!js->rc)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    if (js->rc->err)
+        return err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+    redisSetTimeout(js->rc, tv);
+    return auth(js, e);
+}
+
+static void sha1hex(const char *s, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL);
+    for (unsigned i = 0; i < n && i < 20; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static char *xstrdup(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e)
+{
+    *out = NULL;
+    jobstore *js = calloc(1, sizeof *js);
+    if (!js)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    js->host = xstrdup(cfg->redis_host);
+    js->user = xstrdup(cfg->redis_user);
+    js->password = xstrdup(cfg->redis_password);
+    js->port = cfg->redis_port;
+    build_transitions(js->transitions, sizeof js->transitions);
+    int rc = (!js->host || !js->user || !js->password) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
+    for (int i = 0; i < S_COUNT && !rc; i++) {
+        size_t n = strlen(js->transitions) + strlen(bodies[i]) + 1;
+        js->text[i] = malloc(n);
+        if (!js->text[i]) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(js->text[i], n, "%s%s", js->transitions, bodies[i]);
+        sha1hex(js->text[i], js->sha[i]);
+    }
+    if (!rc)
+        rc = open_conn(js, e);
+    if (rc) {
+        jobstore_close(js);
+        return rc;
+    }
+    *out = js;
+    return 0;
+}
+
+void jobstore_close(jobstore *js)
+{
+    if (!js)
+        return;
+    if (js->rc)
+        redisFree(js->rc);
+    if (js->password)
+        memset(js->password, 0, strlen(js->password));
+    free(js->host);
+    free(js->user);
+    free(js->password);
+    for (int i = 0; i < S_COUNT; i++)
+        free(js->text[i]);
+    free(js);
+}
+
+/* Runs a command (argv form, binary safe); reconnects once if the connection broke.
+ * Returns the reply (caller frees) or NULL with e set. Error replies are returned as
+ * errors too (NULL), with NOPERM turned into MLHEP_EAUTH. */
+static redisReply *cmd(jobstore *js, int argc, const char **argv, const size_t *lens, mlhep_err *e)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!js->rc || js->rc->err) {
+            if (open_conn(js, e))
+                return NULL;
+        }
+        redisReply *r = redisCommandArgv(js->rc, argc, argv, lens);
+        if (!r) {
+            err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+            continue; /* reconnect and retry once */
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            int code = strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOAUTH", 6) == 0
+                           ? MLHEP_EAUTH
+                           : MLHEP_EIO;
+            err_set(e, code, "redis: %s: %s", argv[0], r->str);
+            freeReplyObject(r);
+            return NULL;
+        }
+        return r;
+    }
+    return NULL;
+}
+
+static redisReply *script(jobstore *js, int which, int nkeys, const char **keys, int nargs,
+                          const char **args, mlhep_err *e)
+{
+    const char *argv[32];
+    size_t lens[32];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    int argc = 0;
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = js->sha[which];
+    argv[argc++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[argc++] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    mlhep_err tmp;
+    err_clear(&tmp);
+    redisReply *r = cmd(js, argc, argv, lens, &tmp);
+    if (!r && strstr(tmp.msg, "NOSCRIPT")) {
+        argv[0] = "EVAL";
+        argv[1] = js->text[which];
+        lens[0] = 4;
+        lens[1] = strlen(js->text[which]);
+        r = cmd(js, argc, argv, lens, e);
+    } else if (!r) {
+        err_set(e, tmp.code, "%s", tmp.msg);
+    }
+    return r;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+typedef struct { char job[160], index[128], log[160], hb[160]; } jkeys;
+
+static int make_keys(const char *user, const char *id, jkeys *k, mlhep_err *e)
+{
+    if (!job_user_valid(user))
+        return err_set(e, MLHEP_EINVAL, "invalid user name");
+    if (id && !job_id_valid(id))
+        return err_set(e, MLHEP_EINVAL, "invalid job id (expected 32 lower-case hex digits)");
+    snprintf(k->index, sizeof k->index, "mlhep:u:%s:jobs", user);
+    if (id) {
+        snprintf(k->job, sizeof k->job, "mlhep:u:%s:job:%s", user, id);
+        snprintf(k->log, sizeof k->log, "mlhep:u:%s:log:%s", user, id);
+        snprintf(k->hb, sizeof k->hb, "mlhep:u:%s:hb:%s", user, id);
+    }
+    return 0;
+}
+
+static const char *wf_name(const job *j)
+{
+    const char *n = json_string_value(json_object_get(j->workflow, "name"));
+    return n ? n : "";
+}
+
+static int str_eq(const redisReply *r, const char *s)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, s) == 0;
+}
+
+/* ---- writes ---------------------------------------------------------------------- */
+
+int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(j->user, j->id, &k, e);
+    if (rc)
+        return rc;
+    char sub[32], now[32];
+    snprintf(sub, sizeof sub, "%.3f", j->submitted);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *keys[] = {k.job, k.index};
+    const char *args[] = {j->id, j->user, wf_name(j), sub, now};
+    redisReply *r = script(js, S_REGISTER, 2, keys, 5, args, e);
+    if (!r)
+        return err_prefix(e, "register job %s", j->id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
+                        int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e)
+{
+    memset(out, 0, sizeof *out);
+    jkeys k;
+    int rc = make_keys(j->user, j->id, &k, e);
+    if (rc)
+        return rc;
+    char sub[32], now[32], ttl[32], maxa[16], del[16];
+    snprintf(sub, sizeof sub, "%.3f", j->submitted);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(lease_ttl * 1000) + 1);
+    snprintf(maxa, sizeof maxa, "%d", max_attempts);
+    snprintf(del, sizeof del, "%d", deliveries);
+    const char *keys[] = {k.job, k.index, k.hb};
+    const char *args[] = {j->id, j->user, wf_name(j), sub, now, worker, ttl, maxa, del};
+    redisReply *r = script(js, S_TAKE, 3, keys, 9, args, e);
+    if (!r)
+        return err_prefix(e, "take job %s", j->id);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return err_set(e, MLHEP_EFORMAT, "take job %s: unexpected reply from Redis", j->id);
+    }
+    const char *what = r->element[0]->str;
+    out->outcome = !strcmp(what, "taken")       ? JS_TAKEN
+                   : !strcmp(what, "cancelled") ? JS_CANCELLED
+                   : !strcmp(what, "exhausted") ? JS_EXHAUSTED
+                                                : JS_SKIP;
+    out->lease = r->element[1]->type == REDIS_REPLY_INTEGER ? r->element[1]->integer : 0;
+    out->attempts = r->element[2]->type == REDIS_REPLY_INTEGER ? (int)r->element[2]->integer : 0;
+    if (r->element[3]->type == REDIS_REPLY_STRING)
+        snprintf(out->state, sizeof out->state, "%s", r->element[3]->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_beat(jobstore *js, const char *user, const char *id, long long lease, double lease_ttl,
+                  const char *phase, double progress, const char *message, mlhep_err *e)
+{
+    return jobstore_beat_fields(js, user, id, lease, lease_ttl, phase, progress, message, NULL, 0,
+                                e);
+}
+
+int jobstore_beat_fields(jobstore *js, const char *user, const char *id, long long lease,
+                         double lease_ttl, const char *phase, double progress,
+                         const char *message, const char *const *kv, size_t nkv, mlhep_err *e)
+{
+    static const char *const allowed[] = {"events", "epoch", "epochs", "loss", "val_loss",
+                                          "val_auc", NULL};
+    if (nkv % 2 || nkv > 2 * JOBSTORE_MAX_FIELDS || (nkv && !phase))
+        return err_set(e, MLHEP_EINVAL, "jobstore_beat_fields: bad field list");
+    for (size_t i = 0; i < nkv; i += 2) {
+        int ok = 0;
+        for (int k = 0; allowed[k]; k++)
+            ok |= strcmp(kv[i], allowed[k]) == 0;
+        if (!ok || !kv[i + 1])
+            return err_set(e, MLHEP_EINVAL, "jobstore_beat_fields: field '%s' not allowed", kv[i]);
+    }
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char ls[32], now[32], ttl[32], pr[32];
+    snprintf(ls, sizeof ls, "%lld", lease);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(lease_ttl * 1000) + 1);
+    snprintf(pr, sizeof pr, "%.4f", progress);
+    const char *keys[] = {k.job, k.hb};
+    const char *args[6 + 2 * JOBSTORE_MAX_FIELDS] = {ls, now, ttl, phase ? phase : "", pr,
+                                                     message ? message : ""};
+    for (size_t i = 0; i < nkv; i++)
+        args[6 + i] = kv[i];
+    redisReply *r = script(js, S_BEAT, 2, keys, phase ? 6 + (int)nkv : 3, args, e);
+    if (!r)
+        return err_prefix(e, "heartbeat job %s", id);
+    rc = str_eq(r, "ok") ? JS_OK : str_eq(r, "cancel") ? JS_CANCEL : JS_LOST;
+    freeReplyObject(r);
+    return rc;
+}
+
+int jobstore_log(jobstore *js, const char *user, const char *id, long long lease, const char *line,
+                 mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char ls[32] = "";
+    if (lease >= 0)
+        snprintf(ls, sizeof ls, "%lld", lease);
+    char stamped[1200];
+    double now = job_now();
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamped, sizeof stamped, "%s.%03dZ %s", ts, (int)((now - (double)t) * 1000), line);
+    const char *keys[] = {k.job, k.log};
+    const char *args[] = {ls, stamped, "2000"};
+    redisReply *r = script(js, S_LOG, 2, keys, 3, args, e);
+    if (!r)
+        return err_prefix(e, "log job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_finish(jobstore *js, const char *user, const char *id, long long lease, job_state to,
+                    const char *error, const char *artifacts, const char *message, mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char ls[32] = "", now[32];
+    if (lease >= 0)
+        snprintf(ls, sizeof ls, "%lld", lease);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *keys[] = {k.job, k.hb};
+    const char *args[] = {ls, job_state_name(to), now, error ? error : "", artifacts ? artifacts : "",
+                          message ? message : ""};
+    redisReply *r = script(js, S_FINISH, 2, keys, 6, args, e);
+    if (!r)
+        return err_prefix(e, "finish job %s", id);
+    rc = JS_REFUSED;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
+        const redisReply *w = r->element[0];
+        rc = str_eq(w, "ok") ? JS_OK : str_eq(w, "lost") ? JS_LOST : str_eq(w, "missing") ? JS_MISSING : JS_REFUSED;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char now[32];
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *keys[] = {k.job};
+    const char *args[] = {now};
+    redisReply *r = script(js, S_CANCEL, 1, keys, 1, args, e);
+    if (!r)
+        return err_prefix(e, "cancel job %s", id);
+    rc = str_eq(r, "cancelled") ? JS_CANCELLED : str_eq(r, "requested") ? JS_REQUESTED
+         : str_eq(r, "missing") ? JS_MISSING : JS_REFUSED;
+    freeReplyObject(r);
+    return rc;
+}
+
+int jobstore_worker_alive(jobstore *js, const char *worker, double ttl, mlhep_err *e)
+{
+    char key[200], px[32], now[32];
+    snprintf(key, sizeof key, "mlhep:w:%s", worker);
+    snprintf(px, sizeof px, "%lld", (long long)(ttl * 1000) + 1);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *argv[] = {"SET", key, now, "PX", px};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = cmd(js, 5, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "worker heartbeat");
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+int jobstore_get(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e)
+{
+    *out = NULL;
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HGETALL", k.job};
+    size_t lens[] = {7, strlen(k.job)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "read job %s", id);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        freeReplyObject(r);
+        return JS_MISSING;
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
+            json_object_set_new(o, r->element[i]->str,
+                                json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
+    freeReplyObject(r);
+    const char *argv2[] = {"PTTL", k.hb};
+    size_t lens2[] = {4, strlen(k.hb)};
+    r = cmd(js, 2, argv2, lens2, e);
+    json_object_set_new(o, "heartbeat_ttl_ms",
+                        json_integer(r && r->type == REDIS_REPLY_INTEGER ? r->integer : -2));
+    if (r)
+        freeReplyObject(r);
+    *out = o;
+    return 0;
+}
+
+static int string_array(redisReply *r, json_t **out)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            json_array_append_new(a, json_stringn(r->element[i]->str, r->element[i]->len));
+    *out = a;
+    return 0;
+}
+
+int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep_err *e)
+{
+    *out = NULL;
+    jkeys k;
+    int rc = make_keys(user, NULL, &k, e);
+    if (rc)
+        return rc;
+    char stop[16];
+    snprintf(stop, sizeof stop, "%d", limit > 0 ? limit - 1 : -1);
+    const char *argv[] = {"ZREVRANGE", k.index, "0", stop};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "list jobs");
+    string_array(r, out);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_logs(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e)
+{
+    *out = NULL;
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"LRANGE", k.log, "0", "-1"};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "read log of job %s", id);
+    string_array(r, out);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---- results of a fanned-out specs pass -------------------------------------------- */
+
+#define PARTS_TTL "86400"
+
+static int parts_key(const char *user, const char *id, long long lease, char *out, size_t outsz,
+                     mlhep_err *e)
+{
+    if (!job_user_valid(user))
+        return err_set(e, MLHEP_EINVAL, "invalid user name");
+    if (!job_id_valid(id))
+        return err_set(e, MLHEP_EINVAL, "invalid job id (expected 32 lower-case hex digits)");
+    snprintf(out, outsz, "mlhep:u:%s:specs:%s:%lld", user, id, lease);
+    return 0;
+}
+
+static int parts_write(jobstore *js, const char *verb, const char *user, const char *id,
+                       long long lease, const char *field, const char *value, mlhep_err *e)
+{
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {verb, key, field, value};
+    size_t lens[] = {strlen(verb), strlen(key), strlen(field), strlen(value)};
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "store specs result of job %s", id);
+    freeReplyObject(r);
+    const char *argv2[] = {"EXPIRE", key, PARTS_TTL};
+    size_t lens2[] = {6, strlen(key), strlen(PARTS_TTL)};
+    if (!(r = cmd(js, 3, argv2, lens2, e)))
+        return err_prefix(e, "store specs result of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_part_put(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *field, const char *value, mlhep_err *e)
+{
+    if (!strcmp(field, "error"))
+        return err_set(e, MLHEP_EINVAL, "'error' is not a part name");
+    return parts_write(js, "HSET", user, id, lease, field, value, e);
+}
+
+int jobstore_part_fail(jobstore *js, const char *user, const char *id, long long lease,
+                       const char *reason, mlhep_err *e)
+{
+    return parts_write(js, "HSETNX", user, id, lease, "error", reason, e);
+}
+
+int jobstore_parts_status(jobstore *js, const char *user, const char *id, long long lease,
+                          long long *nparts, char *why, size_t whysz, mlhep_err *e)
+{
+    *nparts = 0;
+    if (whysz)
+        why[0] = '\0';
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HLEN", key};
+    size_t lens[] = {4, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "specs results of job %s", id);
+    long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    const char *argv2[] = {"HGET", key, "error"};
+    size_t lens2[] = {4, strlen(key), 5};
+    if (!(r = cmd(js, 3, argv2, lens2, e)))
+        return err_prefix(e, "specs results of job %s", id);
+    if (r->type == REDIS_REPLY_STRING) {
+        snprintf(why, whysz, "%.*s", (int)r->len, r->str);
+        n--;
+    }
+    freeReplyObject(r);
+    *nparts = n;
+    return 0;
+}
+
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
+                       json_t **out, mlhep_err *e)
+{
+    *out = NULL;
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HGETALL", key};
+    size_t lens[] = {7, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "specs results of job %s", id);
+    json_t *o = json_object();
+    for (size_t i = 0; o && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(k->len < 63 ? k->len : 63), k->str);
+        json_object_set_new(o, name, json_stringn(v->str, v->len));
+    }
+    freeReplyObject(r);
+    if (!o)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    *out = o;
+    return 0;
+}
+
+int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
+                        mlhep_err *e)
+{
+    char key[200];
+    int rc = parts_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"DEL", key};
+    size_t lens[] = {3, strlen(key)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "drop specs results of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_lease_current(jobstore *js, const char *user, const char *id, long long lease,
+                           mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"HMGET", k.job, "state", "lease"};
+    size_t lens[] = {5, strlen(k.job), 5, 5};
+    redisReply *r = cmd(js, 4, argv, lens, e);
+    if (!r)
+        return err_prefix(e, "lease of job %s", id);
+    int cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && str_eq(r->element[0], "running") &&
+              r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == lease;
+    freeReplyObject(r);
+    return cur;
+}

@@ -1,0 +1,143 @@
+/* jobstore.h - job status in Redis (hiredis 0.14): the record users poll and the
+ * lease that fences workers.
+ *
+ * Key layout (everything of a user under one prefix, so a Redis ACL can confine a
+ * user's read-only account to exactly their own jobs):
+ *   mlhep:u:<user>:job:<id>   hash: id user name state phase progress message attempts
+ *                             worker lease submitted started finished updated heartbeat
+ *                             error artifacts cancel_requested deliveries registered
+ *                             (training jobs also: events epoch epochs loss val_loss val_auc)
+ *                             `registered` is the worker's clock when the record was
+ *                             created (trusted, unlike `submitted` from the message)
+ *   mlhep:u:<user>:jobs       sorted set of the user's job ids, score = submit time
+ *   mlhep:u:<user>:log:<id>   list: the job's log lines (capped)
+ *   mlhep:u:<user>:hb:<id>    string worker:lease with a TTL = lease_ttl (liveness)
+ *   mlhep:w:<worker>          string with TTL: the worker process is alive
+ * Workers have read-write access to mlhep:*; each CLI user has a read-only account on
+ * mlhep:u:<user>:* (deploy/local/up.sh writes the ACL file). The CLI never writes:
+ * the record is created by a worker from the broker message (jobstore_register), and
+ * cancel goes through the broker as a control message.
+ *
+ * Every state change is one Lua script, so it is atomic and checked against the
+ * lifecycle in job.h (the Lua transition table is generated from job_transition_ok).
+ * Fencing: each time a worker takes a delivery the job's `lease` counter is
+ * incremented and returned; every later write by that worker (heartbeat, progress,
+ * log, finish) carries it and is refused once another worker holds a newer lease, so a
+ * stale worker (crashed-and-redelivered, cut off, paused) can neither overwrite a
+ * finished job nor publish its artifacts. */
+#ifndef MLHEP_JOBSTORE_H
+#define MLHEP_JOBSTORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "service/config.h"
+#include "base/err.h"
+#include "service/job.h"
+
+typedef struct jobstore jobstore;
+
+enum {
+    JS_OK = 0,        /* beat/progress/finish done; lease still ours */
+    JS_LOST = 1,      /* a newer lease exists or the job left `running`: stop, write nothing */
+    JS_CANCEL = 2,    /* beat: the owner asked to cancel; stop at this step */
+    JS_TAKEN = 3,     /* take: the lease is ours */
+    JS_SKIP = 4,      /* take: the job is already terminal (state in result) */
+    JS_CANCELLED = 5, /* take: it was cancelled while queued; now recorded cancelled */
+    JS_EXHAUSTED = 6, /* take: attempts reached max_deliveries; now recorded failed */
+    JS_REFUSED = 7,   /* finish/cancel: transition not allowed from the current state */
+    JS_MISSING = 8,   /* no such job for this user */
+    JS_REQUESTED = 9, /* cancel: running job asked to stop */
+};
+
+typedef struct jobstore_take {
+    int outcome;       /* JS_TAKEN, JS_SKIP, JS_CANCELLED, JS_EXHAUSTED */
+    long long lease;   /* JS_TAKEN: our fencing token */
+    int attempts;      /* attempts so far including this one */
+    char state[16];    /* state found before the take */
+} jobstore_take;
+
+/* Connects and authenticates with cfg's redis_* settings. */
+int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e);
+void jobstore_close(jobstore *js);
+
+/* Creates the `queued` record and index entry if the job has none (idempotent).
+ * Returns 0 (created or already present). */
+int jobstore_register(jobstore *js, const job *j, mlhep_err *e);
+
+/* Takes the job for this delivery (see enum). Creates the record if the registration
+ * has not arrived yet. */
+int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
+                        int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e);
+
+/* Heartbeat plus optional progress (phase NULL: heartbeat only). Returns JS_OK,
+ * JS_LOST or JS_CANCEL, or a negative error. */
+int jobstore_beat(jobstore *js, const char *user, const char *id, long long lease,
+                  double lease_ttl, const char *phase, double progress, const char *message,
+                  mlhep_err *e);
+
+/* Same, also setting training progress fields: kv holds nkv strings, alternately a
+ * field name (one of events epoch epochs loss val_loss val_auc) and its value; at most
+ * JOBSTORE_MAX_FIELDS pairs; needs phase. */
+#define JOBSTORE_MAX_FIELDS 8
+int jobstore_beat_fields(jobstore *js, const char *user, const char *id, long long lease,
+                         double lease_ttl, const char *phase, double progress,
+                         const char *message, const char *const *kv, size_t nkv, mlhep_err *e);
+
+/* Appends a log line if lease matches (lease < 0: unconditional). */
+int jobstore_log(jobstore *js, const char *user, const char *id, long long lease, const char *line,
+                 mlhep_err *e);
+
+/* Moves the job to state `to` if lease matches (lease < 0: any lease, for the
+ * dead-letter handler) and the lifecycle allows it. error/artifacts may be NULL.
+ * Returns JS_OK, JS_LOST, JS_REFUSED, JS_MISSING or a negative error. */
+int jobstore_finish(jobstore *js, const char *user, const char *id, long long lease, job_state to,
+                    const char *error, const char *artifacts, const char *message, mlhep_err *e);
+
+/* Owner's cancel: queued -> cancelled now (JS_CANCELLED), running -> flag the worker
+ * (JS_REQUESTED), terminal -> JS_REFUSED, no record -> JS_MISSING. */
+int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e);
+
+/* ---- results of a fanned-out specs pass (fanout.h) -------------------------------------
+ *   mlhep:u:<user>:specs:<id>:<lease>   hash: sub-task number -> part JSON, and the field
+ *                                       "error" -> the first failure's reason; TTL 1 day
+ * Keyed by the coordinator's lease, so sub-tasks of an older attempt write where nobody
+ * reads. Writing a part twice stores the same value (idempotent). */
+int jobstore_part_put(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *field, const char *value, mlhep_err *e);
+/* Records a failure; only the first one is kept (HSETNX). */
+int jobstore_part_fail(jobstore *js, const char *user, const char *id, long long lease,
+                       const char *reason, mlhep_err *e);
+/* Number of parts stored (not counting "error") and the error, if any, into why
+ * (empty string when none). */
+int jobstore_parts_status(jobstore *js, const char *user, const char *id, long long lease,
+                          long long *nparts, char *why, size_t whysz, mlhep_err *e);
+/* *out: new JSON object field -> string of every stored part. */
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
+                       json_t **out, mlhep_err *e);
+int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
+                        mlhep_err *e);
+/* 1 if the job is `running` under exactly this lease, 0 if not (finished, cancelled,
+ * taken again, missing), negative on error. */
+int jobstore_lease_current(jobstore *js, const char *user, const char *id, long long lease,
+                           mlhep_err *e);
+
+/* Marks the worker process alive for ttl seconds. */
+int jobstore_worker_alive(jobstore *js, const char *worker, double ttl, mlhep_err *e);
+
+/* Read side (works with the read-only account). *out is a new JSON object of the hash
+ * fields (strings), plus "heartbeat_ttl_ms" (integer, -2 when no live heartbeat).
+ * Returns JS_MISSING (and *out NULL) if the user has no such job. */
+int jobstore_get(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e);
+
+/* The user's job ids, newest first (at most limit). *out: new JSON array of strings. */
+int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep_err *e);
+
+/* The job's log lines. *out: new JSON array of strings. */
+int jobstore_logs(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e);
+
+/* Writes the Lua transition table generated from job_transition_ok (the prefix of
+ * every state-changing script) into out; 512 bytes are enough. */
+void jobstore_lua_transitions(char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,853 @@
+/* workflow.c - workflow.json loading, validation and normalisation; see workflow.h. */
+#include "service/workflow.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ helpers */
+
+__attribute__((format(printf, 3, 4)))
+static int wf_err(mlhep_err *e, int code, const char *fmt, ...)
+{
+    char msg[MLHEP_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return err_set(e, code, "workflow: %s", msg);
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void free_list(char **l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(l[i]);
+    free(l);
+}
+
+const char *wf_kind_name(wf_kind k)
+{
+    switch (k) {
+    case WF_LOCAL: return "local";
+    case WF_XROOTD: return "xrootd";
+    case WF_HTTP: return "http";
+    }
+    return "?";
+}
+
+void workflow_free(workflow *w)
+{
+    if (!w)
+        return;
+    free(w->name);
+    free(w->description);
+    free(w->tree);
+    for (size_t i = 0; i < w->nfiles; i++) {
+        free(w->files[i].path);
+        free(w->files[i].given);
+    }
+    free(w->files);
+    free(w->label_branch);
+    free_list(w->class_names, w->nclasses * (w->class_names != NULL));
+    wf_params *p = &w->params;
+    free_list(p->identifier, p->n_identifier);
+    free_list(p->selected_branches, p->n_selected);
+    free_list(p->exclude_branches, p->n_exclude);
+    free(p->hist);
+    free(p->redirector);
+    for (size_t i = 0; i < p->n_branch_max_length; i++)
+        free(p->branch_max_length[i].branch);
+    free(p->branch_max_length);
+    json_decref(w->preproc);
+    json_decref(w->model);
+    json_decref(w->doc);
+    free(w);
+}
+
+/* ------------------------------------------------------------ params */
+
+/* Integer member (integral reals accepted); 0 absent, 1 set, -1 wrong type. */
+static int get_ll(const json_t *obj, const char *k, long long *out)
+{
+    json_t *v = json_object_get(obj, k);
+    if (!v)
+        return 0;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 1;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (isfinite(d) && floor(d) == d && fabs(d) < 9e18) {
+            *out = (long long)d;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+/* A list of names: JSON array of strings, or a comma-separated string. */
+static int get_list(const json_t *obj, const char *k, char ***out, size_t *n, mlhep_err *e)
+{
+    json_t *v = json_object_get(obj, k);
+    *out = NULL;
+    *n = 0;
+    if (!v)
+        return 0;
+    size_t cap = json_is_array(v) ? json_array_size(v) : 1;
+    if (json_is_string(v))
+        for (const char *p = json_string_value(v); *p; p++)
+            cap += *p == ',';
+    else if (!json_is_array(v))
+        return wf_err(e, MLHEP_EINVAL, "/params/%s: expected a list of branch names", k);
+    char **l = calloc(cap + 1, sizeof *l);
+    if (!l)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t m = 0;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(v, i, s) {
+            if (!json_is_string(s)) {
+                free_list(l, m);
+                return wf_err(e, MLHEP_EINVAL, "/params/%s/%zu: expected a branch name", k, i);
+            }
+            if (!(l[m++] = strdup(json_string_value(s)))) {
+                free_list(l, m);
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
+            }
+        }
+    } else {
+        const char *p = json_string_value(v);
+        while (*p) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *b = p;
+            while (*p && *p != ',')
+                p++;
+            const char *end = p;
+            while (end > b && end[-1] == ' ')
+                end--;
+            if (end > b) {
+                if (!(l[m++] = strndup(b, (size_t)(end - b)))) {
+                    free_list(l, m);
+                    return err_set(e, MLHEP_ENOMEM, "out of memory");
+                }
+            }
+        }
+    }
+    *out = l;
+    *n = m;
+    return 0;
+}
+
+static int load_params(const json_t *pj, wf_params *p, mlhep_err *e)
+{
+    p->nevts = -1;
+    p->chunk_size = 1000;
+    p->epochs = 10;
+    p->batch_size = 50;
+    p->shuffle = 1;
+    p->verbose = 0;
+    p->nan_value = NAN;
+    p->metrics_threshold = 0.5;
+    p->training = WF_TRAIN_STANDARD;
+    p->normalisation = WF_NORM_MINMAX;
+    p->validation_fraction = 0.2;
+    p->seed = 21;
+    if (pj && !json_is_object(pj))
+        return wf_err(e, MLHEP_EINVAL, "/params: expected object");
+    const json_t *P = pj ? pj : json_object(); /* absent: all defaults */
+    int rc = 0;
+    long long v;
+#define INT_PARAM(key, dst, lo, hi)                                                        \
+    do {                                                                                   \
+        int r_ = get_ll(P, key, &v);                                                       \
+        if (r_ < 0 || (r_ > 0 && (v < (lo) || v > (hi)))) {                               \
+            rc = wf_err(e, MLHEP_EINVAL, "/params/" key ": expected an integer in %lld..%lld", \
+                        (long long)(lo), (long long)(hi));                                 \
+            goto done;                                                                     \
+        }                                                                                  \
+        if (r_ > 0)                                                                        \
+            dst = v;                                                                       \
+    } while (0)
+    INT_PARAM("nevts", p->nevts, -1, LLONG_MAX);
+    INT_PARAM("chunk_size", p->chunk_size, -1, LLONG_MAX);
+    INT_PARAM("epochs", p->epochs, 1, 100000);
+    INT_PARAM("batch_size", p->batch_size, 1, 10000000);
+    INT_PARAM("max_jagged_length", p->max_jagged_length, 1, 100000);
+    INT_PARAM("seed", p->seed, 0, LLONG_MAX);
+    if (p->nevts == 0 || p->chunk_size == 0) {
+        rc = wf_err(e, MLHEP_EINVAL, "/params/%s: must be -1 (all) or a positive count",
+                    p->nevts == 0 ? "nevts" : "chunk_size");
+        goto done;
+    }
+    json_t *x;
+    if ((x = json_object_get(P, "shuffle")))
+        p->shuffle = json_is_true(x) || (json_is_integer(x) && json_integer_value(x) != 0);
+    if ((x = json_object_get(P, "verbose"))) {
+        if (json_is_boolean(x))
+            p->verbose = json_is_true(x);
+        else
+            INT_PARAM("verbose", p->verbose, 0, 5);
+    }
+    if ((x = json_object_get(P, "nan")) && json_is_number(x))
+        p->nan_value = json_number_value(x);
+    if ((x = json_object_get(P, "metrics"))) {
+        p->metrics = json_is_true(x) || json_is_object(x);
+        json_t *t = json_object_get(x, "threshold");
+        if (json_is_number(t))
+            p->metrics_threshold = json_number_value(t);
+    }
+    if ((x = json_object_get(P, "training")))
+        p->training = json_is_string(x) && strcmp(json_string_value(x), "chunk") == 0
+                          ? WF_TRAIN_CHUNK : WF_TRAIN_STANDARD;
+    if ((x = json_object_get(P, "normalisation")))
+        p->normalisation = json_is_string(x) && strcmp(json_string_value(x), "standard") == 0
+                               ? WF_NORM_STANDARD : WF_NORM_MINMAX;
+    if ((x = json_object_get(P, "validation_fraction"))) {
+        double f = json_number_value(x);
+        if (!json_is_number(x) || !(f >= 0 && f <= 0.9)) {
+            rc = wf_err(e, MLHEP_EINVAL, "/params/validation_fraction: expected 0..0.9");
+            goto done;
+        }
+        p->validation_fraction = f;
+    }
+    if ((x = json_object_get(P, "hist")) && !json_is_false(x)) {
+        const char *h = json_is_string(x) ? json_string_value(x) : "hists";
+        if (!strcmp(h, ".") || !strcmp(h, "..")) {
+            rc = err_set(e, MLHEP_EINVAL, "params.hist: '%s' must name a sub-directory of the output (e.g. \"hists\")", h);
+            goto done;
+        }
+        if (*h && !(p->hist = strdup(h))) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    x = json_object_get(P, "redirector");
+    {
+        const char *r = json_is_string(x) ? json_string_value(x) : WF_DEFAULT_REDIRECTOR;
+        size_t n = strlen(r);
+        while (n > 0 && r[n - 1] == '/')
+            n--;
+        if (strncmp(r, "root://", 7) != 0 && strncmp(r, "http://", 7) != 0 &&
+            strncmp(r, "https://", 8) != 0) {
+            rc = wf_err(e, MLHEP_EINVAL, "/params/redirector: '%s' is not a root:// or https:// URL", r);
+            goto done;
+        }
+        if (!(p->redirector = strndup(r, n))) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if ((rc = get_list(P, "identifier", &p->identifier, &p->n_identifier, e)) ||
+        (rc = get_list(P, "selected_branches", &p->selected_branches, &p->n_selected, e)) ||
+        (rc = get_list(P, "exclude_branches", &p->exclude_branches, &p->n_exclude, e)))
+        goto done;
+    if (p->n_identifier == 0) { /* MLaaS4HEP: [] falls back to the default */
+        static const char *def[] = {"run", "event", "luminosityBlock"};
+        free(p->identifier);
+        p->identifier = calloc(4, sizeof *p->identifier);
+        if (!p->identifier) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < 3; i++)
+            if (!(p->identifier[p->n_identifier++] = strdup(def[i]))) {
+                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+                goto done;
+            }
+        p->identifier_is_default = 1;
+    }
+    if ((x = json_object_get(P, "branch_max_length"))) {
+        if (!json_is_object(x)) {
+            rc = wf_err(e, MLHEP_EINVAL, "/params/branch_max_length: expected object");
+            goto done;
+        }
+        p->branch_max_length = calloc(json_object_size(x) + 1, sizeof *p->branch_max_length);
+        if (!p->branch_max_length) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            goto done;
+        }
+        const char *k;
+        json_t *m;
+        json_object_foreach(x, k, m) {
+            if (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > 100000) {
+                rc = wf_err(e, MLHEP_EINVAL, "/params/branch_max_length/%s: expected 1..100000", k);
+                goto done;
+            }
+            wf_maxlen *ml = &p->branch_max_length[p->n_branch_max_length++];
+            ml->max_length = (int)json_integer_value(m);
+            if (!(ml->branch = strdup(k))) {
+                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
+#undef INT_PARAM
+done:
+    if (!pj)
+        json_decref((json_t *)P);
+    return rc;
+}
+
+/* ------------------------------------------------------------ paths */
+
+typedef struct roots {
+    size_t n;
+    char **lex;      /* configured roots, lexically normalised */
+    char **real;     /* realpath of each (NULL in lexical-only mode) */
+} roots;
+
+static void roots_free(roots *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->lex[i]);
+        if (r->real)
+            free(r->real[i]);
+    }
+    free(r->lex);
+    free(r->real);
+}
+
+/* Lexical normalisation: collapses "//" and "." components. Returns 1 if a ".."
+ * component is present, -1 if out is too small, else 0. */
+static int norm_lexical(const char *p, char *out, size_t cap)
+{
+    size_t o = 0;
+    int abs = p[0] == '/';
+    if (cap < 2)
+        return -1;
+    if (abs)
+        out[o++] = '/';
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *b = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - b);
+        if (n == 0 || (n == 1 && b[0] == '.'))
+            continue;
+        if (n == 2 && b[0] == '.' && b[1] == '.')
+            return 1;
+        if (o + n + 2 > cap)
+            return -1;
+        if (o > 0 && out[o - 1] != '/')
+            out[o++] = '/';
+        memcpy(out + o, b, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int under(const char *path, const char *root)
+{
+    size_t n = strlen(root);
+    if (n == 1 && root[0] == '/')
+        return path[0] == '/';
+    return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static int under_any(const char *path, const roots *r, int use_real)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (under(path, r->lex[i]))
+            return 1;
+        if (use_real && r->real && r->real[i] && under(path, r->real[i]))
+            return 1;
+    }
+    return 0;
+}
+
+/* System directories never usable as data roots, so that /etc/shadow and friends can
+ * never lie under one whatever the configuration says. */
+static int forbidden_root(const char *p)
+{
+    static const char *const sys[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/root",
+                                      "/run", NULL};
+    if (strcmp(p, "/") == 0)
+        return 1;
+    for (int i = 0; sys[i]; i++)
+        if (under(p, sys[i]))
+            return 1;
+    return 0;
+}
+
+static int roots_init(roots *r, const wf_opts *o, mlhep_err *e)
+{
+    memset(r, 0, sizeof *r);
+    if (o->n_data_roots == 0)
+        return 0;
+    r->lex = calloc(o->n_data_roots, sizeof *r->lex);
+    r->real = o->check_local ? calloc(o->n_data_roots, sizeof *r->real) : NULL;
+    if (!r->lex || (o->check_local && !r->real))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_data_roots; i++) {
+        const char *d = o->data_roots[i];
+        char buf[PATH_MAX];
+        if (!d || d[0] != '/' || norm_lexical(d, buf, sizeof buf) != 0)
+            return err_set(e, MLHEP_EINVAL, "data root '%s' must be an absolute path without '..'",
+                           d ? d : "(null)");
+        if (forbidden_root(buf))
+            return err_set(e, MLHEP_EINVAL, "data root '%s' is a system directory; refused", d);
+        if (!(r->lex[i] = strdup(buf)))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        r->n = i + 1;
+        if (o->check_local) {
+            char *rp = realpath(d, NULL);
+            struct stat st;
+            if (!rp || stat(rp, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                int en = errno;
+                free(rp);
+                return err_set(e, MLHEP_EIO, "data root %s: %s", d,
+                               rp ? "not a directory" : strerror(en));
+            }
+            r->real[i] = rp;
+            if (forbidden_root(rp))
+                return err_set(e, MLHEP_EINVAL, "data root '%s' resolves to the system directory "
+                               "'%s'; refused", d, rp);
+        }
+    }
+    return 0;
+}
+
+/* Resolves one local path (checks described in workflow.h). *out is malloc'd. */
+static int resolve_local(const char *given, const char *where, const roots *r, const wf_opts *o,
+                         char **out, mlhep_err *e)
+{
+    char norm[PATH_MAX];
+    int nr = norm_lexical(given, norm, sizeof norm);
+    if (nr > 0)
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s': '..' is not allowed in file paths", where, given);
+    if (nr < 0 || !norm[0] || strcmp(norm, "/") == 0)
+        return wf_err(e, MLHEP_EINVAL, "%s: '%s' is not a usable file path", where, given);
+    if (r->n == 0)
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s': local files are not allowed here (no data roots "
+                      "configured); use root:// or https:// URLs", where, given);
+    int absolute = norm[0] == '/';
+    if (absolute && !under_any(norm, r, 1)) {
+        char list[512] = "";
+        size_t lo = 0;
+        for (size_t i = 0; i < r->n && lo < sizeof list; i++)
+            lo += (size_t)snprintf(list + lo, sizeof list - lo, "%s%s", i ? ", " : "", r->lex[i]);
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s' is outside the data roots (%s)", where, given, list);
+    }
+    char cand[2 * PATH_MAX + 2];
+    if (!o->check_local) {
+        if (absolute)
+            snprintf(cand, sizeof cand, "%s", norm);
+        else
+            snprintf(cand, sizeof cand, "%s/%s", r->lex[0], norm);
+        if (!(*out = strdup(cand)))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        return 0;
+    }
+    char *rp = NULL;
+    int en = ENOENT;
+    for (size_t i = 0; i < (absolute ? 1 : r->n) && !rp; i++) {
+        if (absolute)
+            snprintf(cand, sizeof cand, "%s", norm);
+        else
+            snprintf(cand, sizeof cand, "%s/%s", r->real[i], norm);
+        errno = 0;
+        rp = realpath(cand, NULL);
+        if (!rp && errno != ENOENT && errno != ENOTDIR)
+            en = errno;
+    }
+    if (!rp) {
+        if (en == ENOENT)
+            return wf_err(e, MLHEP_ENOTFOUND, "%s: '%s': no such file%s", where, given,
+                          absolute ? "" : " under the data roots");
+        return wf_err(e, MLHEP_EIO, "%s: '%s': %s", where, given, strerror(en));
+    }
+    int rc = 0;
+    struct stat st;
+    if (!under_any(rp, r, 1) || !r->real) {
+        rc = wf_err(e, MLHEP_EAUTH, "%s: '%s' leads outside the data roots through a symbolic link",
+                    where, given);
+    } else if (stat(rp, &st) != 0) {
+        rc = wf_err(e, MLHEP_EIO, "%s: '%s': %s", where, given, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = wf_err(e, MLHEP_EINVAL, "%s: '%s' is not a regular file", where, given);
+    } else if (access(rp, R_OK) != 0) {
+        rc = wf_err(e, MLHEP_EIO, "%s: '%s' is not readable: %s", where, given, strerror(errno));
+    }
+    if (rc) {
+        free(rp);
+        return rc;
+    }
+    *out = rp;
+    return 0;
+}
+
+/* URL checks beyond the schema: known scheme, non-empty host, no credentials. */
+static int check_url(const char *u, const char *where, wf_kind *kind, mlhep_err *e)
+{
+    const char *h;
+    if (strncmp(u, "root://", 7) == 0) {
+        *kind = WF_XROOTD;
+        h = u + 7;
+    } else if (strncmp(u, "https://", 8) == 0) {
+        *kind = WF_HTTP;
+        h = u + 8;
+    } else if (strncmp(u, "http://", 7) == 0) {
+        *kind = WF_HTTP;
+        h = u + 7;
+    } else {
+        const char *s = strstr(u, "://");
+        return wf_err(e, MLHEP_EINVAL, "%s: '%s': unsupported URL scheme '%.*s' (use root://, "
+                      "https:// or a local path)", where, u, (int)(s ? s - u : 0), u);
+    }
+    const char *slash = strchr(h, '/');
+    if (!slash || slash == h)
+        return wf_err(e, MLHEP_EINVAL, "%s: '%s': URL has no host or no path", where, u);
+    for (const char *p = h; p < slash; p++)
+        if (*p == '@')
+            return wf_err(e, MLHEP_EINVAL, "%s: '%s': credentials in URLs are not allowed", where, u);
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return wf_err(e, MLHEP_EINVAL, "%s: '%s': URL contains spaces or control characters",
+                          where, u);
+    return 0;
+}
+
+static int has_scheme(const char *s)
+{
+    const char *p = s;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return 0;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '.' || *p == '-')
+        p++;
+    return strncmp(p, "://", 3) == 0;
+}
+
+static int classify_path(workflow *w, wf_file *f, const char *where, const roots *r,
+                         const wf_opts *o, mlhep_err *e)
+{
+    const char *g = f->given;
+    for (const char *p = g; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return wf_err(e, MLHEP_EINVAL, "%s: path contains control characters", where);
+    if (has_scheme(g)) {
+        int rc = check_url(g, where, &f->kind, e);
+        if (rc)
+            return rc;
+        return (f->path = strdup(g)) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    /* MLaaS4HEP: an LFN gets the redirector in front, unless it is one of our local
+     * files (lexically under a data root; decided without touching the file system). */
+    if (strncmp(g, "/store/", 7) == 0) {
+        char norm[PATH_MAX];
+        int nr = norm_lexical(g, norm, sizeof norm);
+        if (nr > 0)
+            return wf_err(e, MLHEP_EAUTH, "%s: '%s': '..' is not allowed in file paths", where, g);
+        if (nr == 0 && !under_any(norm, r, 1)) {
+            size_t n = strlen(w->params.redirector) + 1 + strlen(norm) + 1;
+            if (!(f->path = malloc(n)))
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
+            snprintf(f->path, n, "%s/%s", w->params.redirector, norm);
+            return check_url(f->path, where, &f->kind, e);
+        }
+    }
+    f->kind = WF_LOCAL;
+    return resolve_local(g, where, r, o, &f->path, e);
+}
+
+/* ------------------------------------------------------------ files and labels */
+
+/* Label of entry i from JSON; assigns class indices for names. */
+static int take_label(workflow *w, const json_t *lab, const char *where, int *kind_seen,
+                      int *out, mlhep_err *e)
+{
+    int kind = json_is_integer(lab) ? 1 : json_is_string(lab) ? 2 : 0;
+    if (!kind)
+        return wf_err(e, MLHEP_EINVAL, "%s: expected integer or string", where);
+    if (*kind_seen && *kind_seen != kind)
+        return wf_err(e, MLHEP_EINVAL, "%s: labels mix integers and class names; use one kind",
+                      where);
+    *kind_seen = kind;
+    if (kind == 1) {
+        json_int_t v = json_integer_value(lab);
+        if (v < 0 || v > 999)
+            return wf_err(e, MLHEP_EINVAL, "%s: label %lld is outside 0..999", where, (long long)v);
+        *out = (int)v;
+        if ((size_t)v + 1 > w->nclasses)
+            w->nclasses = (size_t)v + 1;
+        return 0;
+    }
+    const char *s = json_string_value(lab);
+    if (!*s)
+        return wf_err(e, MLHEP_EINVAL, "%s: empty class name", where);
+    for (size_t i = 0; i < w->nclasses; i++)
+        if (strcmp(w->class_names[i], s) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    if (w->nclasses >= 1000)
+        return wf_err(e, MLHEP_EINVAL, "%s: more than 1000 classes", where);
+    char **nc = realloc(w->class_names, (w->nclasses + 1) * sizeof *nc);
+    if (!nc)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    w->class_names = nc;
+    if (!(nc[w->nclasses] = strdup(s)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    *out = (int)w->nclasses++;
+    return 0;
+}
+
+static int cmp_path_idx(const void *a, const void *b, void *arg)
+{
+    const wf_file *f = arg;
+    int r = strcmp(f[*(const size_t *)a].path, f[*(const size_t *)b].path);
+    if (r)
+        return r;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_opts *o,
+                      mlhep_err *e)
+{
+    json_t *files = json_object_get(doc, "files"), *labels = json_object_get(doc, "labels");
+    if (!json_is_array(files) || json_array_size(files) == 0)
+        return wf_err(e, MLHEP_EINVAL, "/files: expected a non-empty array");
+    size_t n = json_array_size(files);
+    int parallel = json_is_string(json_array_get(files, 0));
+    if (parallel) {
+        if (json_is_string(labels)) {
+            if (!(w->label_branch = strdup(json_string_value(labels))))
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
+        } else if (!json_is_array(labels)) {
+            return wf_err(e, MLHEP_EINVAL, "/labels: required with \"files\" as a list of paths "
+                          "(one label per file, or the name of a label branch)");
+        } else if (json_array_size(labels) != n) {
+            return wf_err(e, MLHEP_EINVAL, "/labels: has %zu entries but /files has %zu; give one "
+                          "label per file", json_array_size(labels), n);
+        }
+    } else if (labels) {
+        return wf_err(e, MLHEP_EINVAL, "/labels: only allowed with \"files\" as a list of paths");
+    }
+    w->files = calloc(n, sizeof *w->files);
+    if (!w->files)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int kind_seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *fe = json_array_get(files, i), *pj, *lj;
+        char where[64], lwhere[64];
+        if (parallel) {
+            pj = fe;
+            lj = w->label_branch ? NULL : json_array_get(labels, i);
+            snprintf(where, sizeof where, "/files/%zu", i);
+            snprintf(lwhere, sizeof lwhere, "/labels/%zu", i);
+        } else {
+            if (!json_is_object(fe))
+                return wf_err(e, MLHEP_EINVAL, "/files/%zu: expected object {\"path\",\"label\"}", i);
+            pj = json_object_get(fe, "path");
+            lj = json_object_get(fe, "label");
+            snprintf(where, sizeof where, "/files/%zu/path", i);
+            snprintf(lwhere, sizeof lwhere, "/files/%zu/label", i);
+            if (!lj)
+                return wf_err(e, MLHEP_EINVAL, "/files/%zu: missing \"label\"", i);
+        }
+        if (!json_is_string(pj) || json_string_length(pj) == 0 ||
+            strlen(json_string_value(pj)) != json_string_length(pj))
+            return wf_err(e, MLHEP_EINVAL, "%s: expected a non-empty path string", where);
+        wf_file *f = &w->files[i];
+        w->nfiles = i + 1;
+        f->label = -1;
+        if (!(f->given = strdup(json_string_value(pj))))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        int rc;
+        if (lj && (rc = take_label(w, lj, lwhere, &kind_seen, &f->label, e)))
+            return rc;
+        if ((rc = classify_path(w, f, where, r, o, e)))
+            return rc;
+    }
+    /* The same input twice would be read twice and skew the mixing. */
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    qsort_r(idx, n, sizeof *idx, cmp_path_idx, w->files);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++)
+        if (strcmp(w->files[idx[i - 1]].path, w->files[idx[i]].path) == 0)
+            rc = wf_err(e, MLHEP_EINVAL, "/files/%zu: '%s' is the same file as /files/%zu",
+                        idx[i], w->files[idx[i]].given, idx[i - 1]);
+    free(idx);
+    return rc;
+}
+
+/* ------------------------------------------------------------ load */
+
+int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err *e)
+{
+    if (!doc || !o || !out)
+        return err_set(e, MLHEP_EINVAL, "workflow_load_json: NULL argument");
+    *out = NULL;
+    if (!o->schema)
+        return err_set(e, MLHEP_EINVAL, "workflow: no schema loaded (workflow.schema.json)");
+    int rc = jschema_validate(o->schema, doc, "workflow", e);
+    if (rc)
+        return rc;
+    if (!json_is_object(doc))
+        return wf_err(e, MLHEP_EINVAL, "/: expected object");
+    workflow *w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    w->doc = json_incref(doc);
+    roots r;
+    memset(&r, 0, sizeof r);
+
+    json_t *name = json_object_get(doc, "name"), *desc = json_object_get(doc, "description");
+    if (!json_is_string(name) || json_string_length(name) == 0) {
+        rc = wf_err(e, MLHEP_EINVAL, "/name: expected a non-empty string");
+        goto fail;
+    }
+    if (!(w->name = strdup(json_string_value(name))) ||
+        (json_is_string(desc) && !(w->description = strdup(json_string_value(desc))))) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    json_t *params = json_object_get(doc, "params");
+    if ((rc = load_params(params, &w->params, e)))
+        goto fail;
+    const char *tree = json_string_value(json_object_get(doc, "tree"));
+    const char *branch = json_string_value(json_object_get(params, "branch"));
+    if (tree && branch && strcmp(tree, branch) != 0) {
+        rc = wf_err(e, MLHEP_EINVAL, "/tree: '%s' disagrees with /params/branch '%s' (both name "
+                    "the tree to read; give one)", tree, branch);
+        goto fail;
+    }
+    if (!(w->tree = xstrdup(tree ? tree : branch ? branch : WF_DEFAULT_TREE))) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    json_t *pre = json_object_get(doc, "preproc"), *model = json_object_get(doc, "model");
+    if ((pre && !json_is_object(pre)) || (model && !json_is_object(model))) {
+        rc = wf_err(e, MLHEP_EINVAL, "/%s: expected object", pre && !json_is_object(pre) ? "preproc" : "model");
+        goto fail;
+    }
+    w->preproc = json_incref(pre);
+    w->model = json_incref(model);
+    if ((rc = roots_init(&r, o, e)))
+        goto fail;
+    if ((rc = load_files(w, doc, &r, o, e)))
+        goto fail;
+    roots_free(&r);
+    *out = w;
+    return 0;
+fail:
+    roots_free(&r);
+    workflow_free(w);
+    return rc;
+}
+
+int workflow_load_buffer(const char *buf, size_t n, const wf_opts *o, workflow **out, mlhep_err *e)
+{
+    if (!buf || !out)
+        return err_set(e, MLHEP_EINVAL, "workflow_load_buffer: NULL argument");
+    *out = NULL;
+    if (n > WF_MAX_DOC_BYTES)
+        return wf_err(e, MLHEP_EINVAL, "document of %zu bytes is larger than the %u limit", n,
+                      WF_MAX_DOC_BYTES);
+    json_error_t je;
+    json_t *doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return wf_err(e, MLHEP_EFORMAT, "not valid JSON: line %d column %d: %s", je.line,
+                      je.column, je.text);
+    int rc = workflow_load_json(doc, o, out, e);
+    json_decref(doc);
+    return rc;
+}
+
+int workflow_load_file(const char *path, const wf_opts *o, workflow **out, mlhep_err *e)
+{
+    if (!path || !out)
+        return err_set(e, MLHEP_EINVAL, "workflow_load_file: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return err_set(e, errno == ENOENT ? MLHEP_ENOTFOUND : MLHEP_EIO, "workflow %s: %s", path,
+                       strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, MLHEP_EIO, "workflow %s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > WF_MAX_DOC_BYTES) {
+        close(fd);
+        return err_set(e, MLHEP_EINVAL, "workflow %s: %lld bytes is larger than the %u limit",
+                       path, (long long)st.st_size, WF_MAX_DOC_BYTES);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return err_set(e, MLHEP_EIO, "workflow %s: short read", path);
+    }
+    int rc = workflow_load_buffer(buf, n, o, out, e);
+    free(buf);
+    if (rc && e && strncmp(e->msg, "workflow: ", 10) == 0) {
+        /* "workflow: /x: ..." -> "workflow PATH: /x: ..." */
+        char tmp[MLHEP_ERR_MAX];
+        snprintf(tmp, sizeof tmp, "%s", e->msg + 10);
+        err_set(e, e->code, "workflow %s: %s", path, tmp);
+    }
+    return rc;
+}
+
+int workflow_open_local(const wf_file *f, mlhep_err *e)
+{
+    if (!f || f->kind != WF_LOCAL || !f->path)
+        return err_set(e, MLHEP_EINVAL, "workflow_open_local: not a local file");
+    int fd = open(f->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, errno == ENOENT ? MLHEP_ENOTFOUND : MLHEP_EIO, "%s: %s", f->given,
+                       errno == ELOOP ? "became a symbolic link after it was checked" : strerror(errno));
+    struct stat st;
+    char link[64], real[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, real, sizeof real - 1);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, MLHEP_EAUTH, "%s: is no longer a regular file", f->given);
+    }
+    if (n <= 0 || (real[n] = '\0', strcmp(real, f->path) != 0)) {
+        close(fd);
+        return err_set(e, MLHEP_EAUTH, "%s: its path changed (symbolic link?) after it was checked",
+                       f->given);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}

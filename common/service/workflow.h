@@ -1,0 +1,144 @@
+/* workflow.h - load, validate and normalise a workflow.json.
+ *
+ * A workflow is what a physicist submits (see schemas/workflow.schema.json): a name,
+ * input files with labels (either [{"path","label"}] or MLaaS4HEP's parallel "files"
+ * and "labels"), the tree, MLaaS4HEP-compatible params, a pre-processing document and
+ * a model. mlhep-submit loads it before anything is queued and mlhep-worker loads it
+ * again from the job (user machines are not trusted); mlhep-run loads it in-process.
+ *
+ * Loading = parse JSON -> validate against the workflow schema (same file for everyone)
+ * -> checks a schema cannot express (labels count, label kinds, duplicate files, tree
+ * vs params.branch) -> normalise files to one list of (path, label) -> classify paths
+ * and apply MLaaS4HEP's redirector rule -> confine local paths to the data roots ->
+ * typed params with MLaaS4HEP's defaults.
+ *
+ * Local paths. Relative paths are relative to the data roots (first root holding the
+ * file). A path containing a ".." component is refused outright. An absolute path
+ * that is not lexically under a data root is refused before the file system is
+ * touched (so error messages never reveal whether files outside the roots exist).
+ * With check_local set, the path is then resolved with realpath(3): it must exist, be
+ * a regular readable file, and still lie under a data root after every symbolic link
+ * is followed. /etc/shadow can never be accepted. Without check_local (a submitter on
+ * a machine that does not see the worker's file system) only the lexical checks run.
+ * The stored path is the resolved one; open it with workflow_open_local(), which
+ * refuses the file if anything on the path was swapped for a symlink since the check.
+ *
+ * Remote paths: root://host//path (XRootD) and http(s)://host/path are kept as given.
+ * LFNs "/store/..." (MLaaS4HEP's rule) become params.redirector + "/" + path
+ * ("root://cms-xrd-global.cern.ch//store/...") unless the path lies under a data root
+ * (decided lexically, the same way on the submitter and the worker).
+ *
+ * Error messages: "workflow: <json pointer>: <problem>", e.g.
+ *   "workflow: /files/2/path: '../x.root': '..' is not allowed in file paths".
+ * Codes: MLHEP_EFORMAT not JSON; MLHEP_EINVAL schema or semantic error;
+ * MLHEP_EAUTH path outside the data roots; MLHEP_ENOTFOUND missing local file;
+ * MLHEP_EIO unreadable workflow file or data root.
+ *
+ * Ownership: workflow_load_* allocate *out; workflow_free frees it and everything in
+ * it. json_t members (doc, preproc, model) are owned by the workflow: incref them to
+ * keep them longer. */
+#ifndef MLHEP_WORKFLOW_H
+#define MLHEP_WORKFLOW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/jsonschema.h"
+
+#define WF_MAX_DOC_BYTES (16u << 20) /* a workflow file larger than this is refused */
+#define WF_DEFAULT_REDIRECTOR "root://cms-xrd-global.cern.ch"
+#define WF_DEFAULT_TREE "Events"
+
+typedef enum wf_kind { WF_LOCAL = 0, WF_XROOTD = 1, WF_HTTP = 2 } wf_kind;
+typedef enum wf_training { WF_TRAIN_STANDARD = 0, WF_TRAIN_CHUNK = 1 } wf_training;
+typedef enum wf_norm { WF_NORM_MINMAX = 0, WF_NORM_STANDARD = 1 } wf_norm;
+
+typedef struct wf_file {
+    char *path;       /* what to open: resolved local path, or full URL */
+    char *given;      /* as written in the workflow */
+    wf_kind kind;
+    int label;        /* class index; -1 when labels come from a branch (label_branch) */
+} wf_file;
+
+typedef struct wf_maxlen {
+    char *branch;
+    int max_length;
+} wf_maxlen;
+
+/* params.json, typed, with defaults filled in. Lists are NULL-free arrays of strdup'd
+ * names. */
+typedef struct wf_params {
+    long long nevts;          /* -1 = all events (default) */
+    long long chunk_size;     /* events per chunk, -1 = one chunk (default 1000) */
+    int epochs;               /* default 10 */
+    long long batch_size;     /* default 50 */
+    int shuffle;              /* default 1 */
+    char **identifier;        /* default run, event, luminosityBlock (used when present in
+                                 the tree: the reader decides) */
+    size_t n_identifier;
+    int identifier_is_default;
+    char **selected_branches; /* empty = all */
+    size_t n_selected;
+    char **exclude_branches;
+    size_t n_exclude;
+    char *hist;               /* output sub-directory for histograms, NULL = none */
+    char *redirector;         /* default WF_DEFAULT_REDIRECTOR, trailing '/' removed */
+    int verbose;              /* default 0 */
+    double nan_value;         /* padding value, default NAN */
+    int metrics;              /* print/record metrics per chunk (fork key), default 0 */
+    double metrics_threshold; /* default 0.5 */
+    wf_training training;     /* default standard (every epoch streams all chunks) */
+    wf_norm normalisation;    /* default minmax (MLaaS4HEP) */
+    double validation_fraction; /* default 0.2 */
+    uint64_t seed;            /* default 21 (MLaaS4HEP's fixed split seed) */
+    int max_jagged_length;    /* 0 = not given: the data layer's default applies */
+    wf_maxlen *branch_max_length; /* per-branch caps, override max_jagged_length */
+    size_t n_branch_max_length;
+} wf_params;
+
+typedef struct workflow {
+    char *name;
+    char *description;        /* NULL if absent */
+    char *tree;               /* "tree", else params.branch, else "Events" */
+    wf_file *files;
+    size_t nfiles;
+    char *label_branch;       /* "labels":"branch" form: per-event labels, else NULL */
+    char **class_names;       /* labels given as names: index -> name (first-appearance
+                                 order); NULL when labels are integers */
+    size_t nclasses;          /* distinct classes: max label + 1, or number of names;
+                                 0 with label_branch */
+    wf_params params;
+    json_t *preproc;          /* the "preproc" object or NULL (owned by the workflow) */
+    json_t *model;            /* the "model" object or NULL (owned by the workflow) */
+    json_t *doc;              /* the whole document (owned by the workflow) */
+    int threads;              /* execution setting, not from the document: threads the data
+                                 layer may use (0 = one per CPU); set by the runner */
+} workflow;
+
+typedef struct wf_opts {
+    const jschema *schema;          /* required: workflow.schema.json, loaded once */
+    const char *const *data_roots;  /* directories local inputs must lie under */
+    size_t n_data_roots;            /* 0 = no local inputs allowed */
+    int check_local;                /* 1: realpath/existence/regular file checks */
+} wf_opts;
+
+/* From a file (at most WF_MAX_DOC_BYTES). */
+int workflow_load_file(const char *path, const wf_opts *o, workflow **out, mlhep_err *e);
+/* From bytes (e.g. a job message body). */
+int workflow_load_buffer(const char *buf, size_t n, const wf_opts *o, workflow **out,
+                         mlhep_err *e);
+/* From a parsed document (a reference is taken). */
+int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err *e);
+
+void workflow_free(workflow *w);
+
+/* Opens a WF_LOCAL file of a loaded workflow for reading, refusing it unless the file
+ * opened is the regular file that was checked at load time (nothing on its path was
+ * replaced by a symbolic link since). Returns an fd >= 0 or a negative MLHEP_E code. */
+int workflow_open_local(const wf_file *f, mlhep_err *e);
+
+const char *wf_kind_name(wf_kind k); /* "local", "xrootd", "http" */
+
+#endif

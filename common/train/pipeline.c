@@ -1,0 +1,276 @@
+/* pipeline.c - see pipeline.h. */
+#include "train/pipeline.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train/train.h"
+
+/* ---- environment ------------------------------------------------------------------ */
+
+int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e)
+{
+    char **n = realloc(env->data_roots, (env->n_data_roots + 1) * sizeof *n);
+    if (!n)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->data_roots = n;
+    if (!(n[env->n_data_roots] = strdup(dir)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->n_data_roots++;
+    return 0;
+}
+
+int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check_local,
+                      int test_hooks, pipeline_env **out, mlhep_err *e)
+{
+    *out = NULL;
+    pipeline_env *env = calloc(1, sizeof *env);
+    if (!env)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    env->check_local = check_local;
+    env->test_hooks = test_hooks;
+    env->nthreads = 0; /* one per CPU */
+    int rc = jschema_find_dir(schemas_dir && *schemas_dir ? schemas_dir : NULL, env->schema_dir,
+                              sizeof env->schema_dir, e);
+    if (!rc)
+        rc = jschema_load_named(env->schema_dir, "workflow", &env->schema, e);
+    for (const char *p = data_roots ? data_roots : ""; !rc && *p;) {
+        size_t n = strcspn(p, ":");
+        if (n) {
+            char dir[4096];
+            if (n >= sizeof dir) {
+                rc = err_set(e, MLHEP_EINVAL, "data_roots: a directory name is too long");
+                break;
+            }
+            memcpy(dir, p, n);
+            dir[n] = '\0';
+            rc = pipeline_env_add_root(env, dir, e);
+        }
+        p += n + (p[n] == ':');
+    }
+    if (rc) {
+        pipeline_env_free(env);
+        return rc;
+    }
+    *out = env;
+    return 0;
+}
+
+void pipeline_env_free(pipeline_env *env)
+{
+    if (!env)
+        return;
+    jschema_free(env->schema);
+    for (size_t i = 0; i < env->n_data_roots; i++)
+        free(env->data_roots[i]);
+    free(env->data_roots);
+    free(env);
+}
+
+/* ---- validation ------------------------------------------------------------------- */
+
+int pipeline_is_sleep(const json_t *wf)
+{
+    const char *type = json_string_value(json_object_get(json_object_get(wf, "model"), "type"));
+    return type && strcmp(type, "sleep") == 0;
+}
+
+static int check_sleep(const json_t *wf, int test_hooks, mlhep_err *e)
+{
+    json_t *name = json_object_get(wf, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)
+        return err_set(e, MLHEP_EINVAL, "workflow.name must be a non-empty string (at most 200 characters)");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)wf, k, v) {
+        if (strcmp(k, "name") && strcmp(k, "model") && strcmp(k, "description"))
+            return err_set(e, MLHEP_EINVAL, "workflow: '%s' is not allowed in a sleep job (it "
+                           "only has name, description and model)", k);
+    }
+    json_t *model = json_object_get(wf, "model");
+    json_object_foreach(model, k, v) {
+        if (strcmp(k, "type") && strcmp(k, "seconds") && strcmp(k, "fail") && strcmp(k, "crash"))
+            return err_set(e, MLHEP_EINVAL, "model: unknown key '%s' for type 'sleep'", k);
+    }
+    json_t *s = json_object_get(model, "seconds");
+    if (s && (!json_is_number(s) || !(json_number_value(s) >= 0 && json_number_value(s) <= 3600)))
+        return err_set(e, MLHEP_EINVAL, "model.seconds must be a number in [0, 3600]");
+    json_t *f = json_object_get(model, "fail"), *c = json_object_get(model, "crash");
+    if (f && !json_is_boolean(f))
+        return err_set(e, MLHEP_EINVAL, "model.fail must be true or false");
+    if (c && !json_is_boolean(c))
+        return err_set(e, MLHEP_EINVAL, "model.crash must be true or false");
+    if (json_is_true(c) && !test_hooks)
+        return err_set(e, MLHEP_EINVAL,
+                       "model.crash is a test hook and is disabled on this service (test_hooks=0)");
+    return 0;
+}
+
+int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
+{
+    if (out)
+        *out = NULL;
+    if (!json_is_object(wf))
+        return err_set(e, MLHEP_EINVAL, "workflow must be a JSON object");
+    if (!env)
+        return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
+    if (pipeline_is_sleep(wf))
+        return check_sleep(wf, env->test_hooks, e);
+    wf_opts o = {.schema = env->schema,
+                 .data_roots = (const char *const *)env->data_roots,
+                 .n_data_roots = env->n_data_roots,
+                 .check_local = env->check_local};
+    workflow *w = NULL;
+    int rc = workflow_load_json((json_t *)wf, &o, &w, e);
+    if (rc)
+        return rc;
+    w->threads = env->nthreads;
+    if (out)
+        *out = w;
+    else
+        workflow_free(w);
+    return 0;
+}
+
+/* ---- the sleep job ---------------------------------------------------------------- */
+
+static int write_json(const char *dir, const char *name, json_t *o, mlhep_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = o ? json_dump_file(o, path, JSON_INDENT(2) | JSON_SORT_KEYS) : -1;
+    json_decref(o);
+    if (rc)
+        return err_set(e, MLHEP_EIO, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int step(const pipeline_callbacks *cb, const char *phase, double frac, const char *msg)
+{
+    pipeline_progress p = {phase, frac, msg, -1, 0, 0, NAN, NAN, NAN};
+    return cb && cb->step ? cb->step(cb->ctx, &p) : 0;
+}
+
+static void logline(const pipeline_callbacks *cb, const char *line)
+{
+    if (cb && cb->log)
+        cb->log(cb->ctx, line);
+}
+
+static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks *cb,
+                     int test_hooks, const char *dir, mlhep_err *e)
+{
+    double secs = json_number_value(json_object_get(model, "seconds"));
+    int fail = json_is_true(json_object_get(model, "fail"));
+    int crash = json_is_true(json_object_get(model, "crash"));
+    int n = (int)lround(secs * 10);
+    if (n < 1)
+        n = 1;
+    if (n > 1000)
+        n = 1000;
+    double dt = secs / n;
+    char msg[128];
+    snprintf(msg, sizeof msg, "sleep job: %g s in %d steps", secs, n);
+    logline(cb, msg);
+    if (step(cb, "prepare", 0.0, msg))
+        return PIPELINE_STOPPED;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++) {
+        struct timespec ts = {(time_t)dt, (long)((dt - (time_t)dt) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        if (i == n / 2 && crash && test_hooks) {
+            logline(cb, "crash requested by the workflow (test hook): killing the worker");
+            raise(SIGKILL);
+        }
+        if (i == n / 2 && fail) {
+            snprintf(msg, sizeof msg, "failing at step %d/%d as requested (model.fail)", i + 1, n);
+            logline(cb, msg);
+            return err_set(e, MLHEP_EINVAL, "job failed as requested by model.fail at step %d/%d",
+                           i + 1, n);
+        }
+        snprintf(msg, sizeof msg, "step %d/%d", i + 1, n);
+        if (step(cb, "train", 0.95 * (i + 1) / n, msg))
+            return PIPELINE_STOPPED;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (step(cb, "export", 0.97, "writing artifacts"))
+        return PIPELINE_STOPPED;
+    const char *name = json_string_value(json_object_get(j->workflow, "name"));
+    int rc = write_json(dir, "model.json",
+                        json_pack("{s:s, s:s, s:f, s:s}", "job", j->id, "name", name ? name : "",
+                                  "seconds", secs, "type", "sleep"),
+                        e);
+    if (!rc)
+        rc = write_json(dir, "metrics.json",
+                        json_pack("{s:i, s:f}", "steps", n, "elapsed_seconds", elapsed), e);
+    if (!rc)
+        logline(cb, "artifacts written: model.json metrics.json");
+    return rc;
+}
+
+/* ---- training jobs ---------------------------------------------------------------- */
+
+typedef struct train_bridge {
+    const pipeline_callbacks *cb;
+    char last_phase[32];
+    int last_epoch;
+} train_bridge;
+
+static int on_train(void *ctx, const train_progress *t)
+{
+    train_bridge *b = ctx;
+    const char *phase = t->phase ? t->phase : "training";
+    if (b->cb && b->cb->log && t->message && *t->message &&
+        (strcmp(phase, b->last_phase) != 0 || t->epoch != b->last_epoch))
+        b->cb->log(b->cb->ctx, t->message);
+    snprintf(b->last_phase, sizeof b->last_phase, "%s", phase);
+    b->last_epoch = t->epoch;
+    pipeline_progress p = {phase,      t->fraction, t->message ? t->message : "", t->events,
+                           t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc};
+    return b->cb && b->cb->step ? b->cb->step(b->cb->ctx, &p) : 0;
+}
+
+static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
+                        const char *dir, mlhep_err *e)
+{
+    train_bridge b = {cb, "", -1};
+    train_opts o = {.outdir = dir,
+                    .nthreads = env->nthreads,
+                    .progress = on_train,
+                    .ctx = &b,
+                    .specs_fn = cb ? cb->specs : NULL,
+                    .specs_ctx = cb ? cb->ctx : NULL};
+    char line[256];
+    snprintf(line, sizeof line, "training %s: %zu input file(s), model %s", w->name, w->nfiles,
+             json_string_value(json_object_get(w->model, "type")) ? json_string_value(json_object_get(w->model, "type")) : "keras");
+    if (cb && cb->log)
+        cb->log(cb->ctx, line);
+    int rc = train_run(w, &o, e);
+    if (rc == TRAIN_STOPPED)
+        return PIPELINE_STOPPED;
+    if (rc == 0 && cb && cb->log)
+        cb->log(cb->ctx, "training finished; artifacts written");
+    return rc;
+}
+
+int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
+                 const char *dir, mlhep_err *e)
+{
+    workflow *w = NULL;
+    int rc = pipeline_validate(j->workflow, env, &w, e);
+    if (rc)
+        return rc;
+    if (!w)
+        return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
+    rc = run_training(w, env, cb, dir, e);
+    workflow_free(w);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* pipeline.h - runs one job's work: the single entry point the worker and mlhep-run call.
+ *
+ * Job kinds, by workflow.model.type:
+ *   "mlp", "gbdt", "keras" (or a bare Keras document): the real ML pipeline. The workflow
+ *       is loaded and validated by workflow.h against schemas/workflow.schema.json - the
+ *       same rules and schema file for the submitter, the worker and mlhep-run - and run
+ *       by train_run() (train.h): specs, chunks, training, export. Local input paths are
+ *       confined to the data roots: lexically on the submitter (check_local 0, it may not
+ *       see the worker's disks), fully on the worker and in mlhep-run (check_local 1:
+ *       realpath, symlinks, regular file), so a job can never make a worker read
+ *       /etc/shadow.
+ *   "sleep": a trivial built-in job that exercises the service plumbing:
+ *       {"name": "...", "model": {"type": "sleep", "seconds": S, "fail": false,
+ *        "crash": false}}
+ *       It sleeps S seconds (0 <= S <= 3600) in steps, reporting progress at each step,
+ *       then writes model.json and metrics.json. "fail": true makes it fail half way;
+ *       "crash": true kills the worker process half way (SIGKILL), only with test hooks
+ *       (config test_hooks=1), else the job is refused. It names no files and is not a
+ *       workflow of the schema (it has no inputs); pipeline_validate checks it by hand.
+ *
+ * Progress: the step callback receives a pipeline_progress per step (training jobs:
+ * events, epoch, loss and AUC from train_progress); a non-zero return stops the run
+ * (cancel, lost lease, shutdown) and pipeline_run returns PIPELINE_STOPPED. */
+#ifndef MLHEP_PIPELINE_H
+#define MLHEP_PIPELINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "service/job.h"
+#include "base/jsonschema.h"
+#include "service/workflow.h"
+
+/* Returned by pipeline_run when a callback asked it to stop (not an error). */
+#define PIPELINE_STOPPED 1
+
+/* Validation context, loaded once per program (pipeline_env_open). */
+typedef struct pipeline_env {
+    jschema *schema;        /* workflow.schema.json (owned) */
+    char **data_roots;      /* owned, n_data_roots entries */
+    size_t n_data_roots;
+    int check_local;        /* 1 on the worker and in mlhep-run */
+    int test_hooks;         /* 1: honour "crash": true */
+    int nthreads;           /* data-layer and boosting threads (0 = one per CPU, the
+                               default); copied into each validated workflow's threads */
+    char schema_dir[4096];
+} pipeline_env;
+
+/* Loads the workflow schema (schemas_dir: configured directory or NULL/"" for
+ * jschema_find_dir's search) and splits data_roots (colon-separated, may be NULL/"").
+ * *out is freed with pipeline_env_free. */
+int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check_local,
+                      int test_hooks, pipeline_env **out, mlhep_err *e);
+void pipeline_env_free(pipeline_env *env);
+
+/* Adds one data root (copied). */
+int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e);
+
+/* 1 if the workflow is the built-in sleep job. */
+int pipeline_is_sleep(const json_t *wf);
+
+/* Checks that the workflow describes a job this pipeline can run. Training workflows
+ * are loaded with workflow.h (schema, semantics, paths per env->check_local) and, if
+ * out is not NULL, returned in *out (caller frees with workflow_free); for the sleep job
+ * *out is NULL. Error codes as workflow.h (MLHEP_EAUTH: a path outside the data roots). */
+int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e);
+
+typedef struct pipeline_progress {
+    const char *phase;     /* "prepare", "specs", "training", "export", "train" (sleep) */
+    double fraction;       /* 0..1 of the whole job */
+    const char *message;   /* one short line */
+    int64_t events;        /* events processed in this phase, -1 if not applicable */
+    int epoch, epochs;     /* 0 when not training */
+    double loss, val_loss, val_auc; /* NAN when unknown */
+} pipeline_progress;
+
+struct preproc;
+struct specs;
+
+typedef struct pipeline_callbacks {
+    /* Called once per step. Return 0 to go on, nonzero to stop: pipeline_run then
+     * returns PIPELINE_STOPPED promptly. May be NULL. */
+    int (*step)(void *ctx, const pipeline_progress *p);
+    /* A line for the job's log. May be NULL. */
+    void (*log)(void *ctx, const char *line);
+    void *ctx;
+    /* Optional: the specs pass of a training job done elsewhere (train_opts.specs_fn,
+     * same contract, PIPELINE_STOPPED for a stop). May be NULL. */
+    int (*specs)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
+                 mlhep_err *e);
+} pipeline_callbacks;
+
+/* Validates j->workflow again (pipeline_validate with env) and runs the job, writing
+ * its artifacts into artifact_dir (an existing, empty directory the caller owns).
+ * Returns 0, PIPELINE_STOPPED, or a negative error with e filled. */
+int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
+                 const char *artifact_dir, mlhep_err *e);
+
+#endif

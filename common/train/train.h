@@ -1,0 +1,65 @@
+/* train.h - the training driver: a workflow in, a trained model and its reports out.
+ *
+ * train_run() is the whole ML pipeline, shared by the embedded runner (mlhep-run) and
+ * the service worker (pipeline.c): specs pass (specs.h), chunks of rows (dataset.h),
+ * training of the workflow's model - an MLP (mlp.h, our Keras-like spec or a Keras
+ * Sequential document) or boosted trees (gbdt.h) - with MLaaS4HEP's two procedures
+ * (params.training "standard": every epoch streams all chunks; "chunk": each chunk is
+ * fitted `epochs` times in turn), validation on the rows whose split is 1, early
+ * stopping on validation loss, and a checkpoint per epoch. It writes into o->outdir:
+ *   model.mlhep    the model file (modelfile.h) with the "features" section: feature
+ *                  names, normalisation and padding (featmap.h), so raw branch values
+ *                  plus this file are all a prediction needs
+ *   model.onnx     MLPs only: the ONNX export (onnx.h)
+ *   specs.json     the specs pass (reusable when inputs are unchanged)
+ *   metrics.json   per epoch: train/validation loss, accuracy, exact ROC AUC; final ROC
+ *                  curve and confusion matrix at the threshold
+ *   loss.svg, auc.svg, roc.svg, scores.svg   plots; hist/NAME.svg per-feature histograms
+ *                  of signal vs background when params.hist is set
+ * Progress goes through o->progress (may be NULL); a non-zero return from it stops
+ * the run cleanly (cancel), and train_run() returns TRAIN_STOPPED. */
+#ifndef MLHEP_TRAIN_H
+#define MLHEP_TRAIN_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "service/workflow.h"
+
+#define TRAIN_STOPPED 1
+
+struct preproc;
+struct specs;
+
+typedef struct train_progress {
+    const char *phase;     /* "specs", "training", "export", "done" */
+    double fraction;       /* 0..1 of the whole run */
+    int64_t events;        /* events (rows) processed in this phase so far */
+    int epoch, epochs;     /* 1-based epoch when training */
+    double loss;           /* last training loss (NAN if none yet) */
+    double val_loss;       /* last validation loss (NAN if none yet) */
+    double val_auc;        /* last validation ROC AUC (NAN if none yet) */
+    const char *message;   /* one line for logs */
+} train_progress;
+
+typedef int (*train_progress_fn)(void *ctx, const train_progress *p);
+
+typedef struct train_opts {
+    const char *outdir;        /* must exist; artifacts are written here */
+    int nthreads;              /* boosting threads (0 = one per CPU); the data layer
+                                  takes wf->threads */
+    train_progress_fn progress;
+    void *ctx;
+    const char *specs_cache;   /* optional specs.json to reuse when its fingerprint matches */
+    /* optional: computes the specs pass elsewhere (the worker's fan-out, fanout.h). Returns
+     * 0 with *out set, 0 with *out NULL (not done: compute here), TRAIN_STOPPED, or a
+     * negative error. */
+    int (*specs_fn)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
+                    mlhep_err *e);
+    void *specs_ctx;
+} train_opts;
+
+/* 0, TRAIN_STOPPED, or a negative MLHEP_E* with the message in e. */
+int train_run(const workflow *wf, const train_opts *o, mlhep_err *e);
+
+#endif
