@@ -17,10 +17,11 @@
 
 #include "root/basket.h"
 #include "root/compress.h"
-#include "root/evgen.h"
 #include "root/rootfile.h"
 #include "root/rootstats.h"
 #include "root/ttree.h"
+
+#include "gen_cmd.h"
 
 static void usage(FILE *o)
 {
@@ -220,7 +221,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 1 : 0;
     }
     if (!strcmp(argv[1], "gen"))
-        return evgen_main(argc - 1, argv + 1);
+        return gen_cmd_main(argc - 1, argv + 1);
     const char *cmd = argv[1];
     const char *file = NULL, *tree = NULL, *branch = NULL, *range = NULL;
     int csv = 0, threads = 2;

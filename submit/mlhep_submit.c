@@ -26,7 +26,7 @@
 #include "service/job.h"
 #include "service/jobstore.h"
 #include "train/pipeline.h"
-#include "infer/predict_client.h"
+#include "infer_cmd.h"
 
 enum {
     EX_OK = 0,
@@ -65,7 +65,7 @@ static void usage(FILE *f)
 "usage: mlhep-submit [options] WORKFLOW.json\n"
 "       mlhep-submit [options] status ID | watch ID | list | cancel ID | logs ID\n"
 "       mlhep-submit [options] result ID [--fetch DIR]\n"
-"       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict_client.h)\n"
+"       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict --help)\n"
 "\n"
 "  WORKFLOW.json  submit a job: the token and workflow are checked, the job is\n"
 "                 published (persistent, confirmed by the broker) and its id printed\n"
@@ -589,8 +589,8 @@ static int cmd_logs(cli *c, const char *id)
 
 int main(int argc, char **argv)
 {
-    if (predict_client_wants(argc, argv)) /* predict / models: common/infer/predict_client.c */
-        return predict_client_main(argc, argv);
+    if (infer_cmd_wants(argc, argv)) /* predict / models: submit/infer_cmd.c */
+        return infer_cmd_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
     const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL;

@@ -3,7 +3,7 @@
  *
  * How it fits: JSON requests (predict.h, featmap_from_request) cost ~2 KB of text and a
  * jansson tree per row of a 71-branch model; a client that already holds columns (the
- * ROOT scoring path of mlhep-submit predict, analysis tools through predict_client.h)
+ * ROOT scoring path, treescore.h, and analysis tools through predict_rpc.h)
  * sends them as raw little-endian arrays instead. The worker (mlhep_infer.c) parses the
  * request with colreq_parse() (every field bounds-checked through cursor.h, nothing
  * copied: columns point into the message), builds rows with colreq_rows() (the same
