@@ -160,7 +160,7 @@ int infer_cmd_main(int argc, char **argv)
     }
     if (nargs < 1)
         return infer_cmd_fail(INFER_X_USAGE, "no command");
-    if (predict && (x = predict_cmd_check(&o, nargs - 1, args + 1)))
+    if (predict && (x = predict_cmd_check(&o, nargs - 1)))
         return x;
     mlhep_err e;
     err_clear(&e);

@@ -84,10 +84,11 @@ static void print_models(const json_t *d)
 int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
 {
     const char *op = nargs >= 1 ? args[0] : "list";
+    int list = !strcmp(op, "list");
     json_t *q = NULL;
-    if (!strcmp(op, "list") && nargs <= 1)
-        q = json_pack("{s:s}", "op", "list");
-    else if (!strcmp(op, "delete") && nargs == 2)
+    if (list && nargs <= 1) {
+        /* predict_rpc_models below */
+    } else if (!strcmp(op, "delete") && nargs == 2)
         q = json_pack("{s:s, s:s}", "op", "delete", "model", args[1]);
     else if (!strcmp(op, "tag") && nargs == 3) {
         q = json_pack("{s:s, s:s, s:s}", "op", "tag", "job", args[1], "name", args[2]);
@@ -98,19 +99,18 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
     else if (!strcmp(op, "features") && nargs == 2)
         q = json_pack("{s:s, s:s}", "op", "features", "model", args[1]);
     else
-        return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | share NAME on|off | "
-                              "features REF");
+        return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
+                                             "share NAME on|off | features REF");
     predict_rpc *c = NULL;
     char *reply = NULL;
     json_t *d = NULL;
-    int x;
-    if (!strcmp(op, "list")) {
-        json_decref(q);
+    int x = INFER_X_OK;
+    if (list) {
         mlhep_err e;
         err_clear(&e);
-        x = predict_rpc_open(&o->cfg, o->token, &c, &e) || predict_rpc_models(c, &reply, &d, infer_cmd_timeout_ms(o), &e)
-                ? infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg)
-                : INFER_X_OK;
+        if (predict_rpc_open(&o->cfg, o->token, &c, &e) ||
+            predict_rpc_models(c, &reply, &d, infer_cmd_timeout_ms(o), &e))
+            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
     } else {
         char *body = json_dumps(q, JSON_COMPACT);
         json_decref(q);
@@ -119,7 +119,7 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
     if (!x) {
         if (o->json)
             printf("%s\n", reply);
-        else if (!strcmp(op, "list"))
+        else if (list)
             print_models(d);
         else if (!strcmp(op, "tag"))
             printf("%s\n", json_string_value(json_object_get(d, "model")));

@@ -341,9 +341,8 @@ static int cmd_predict_root(infer_cmd_opts *o)
     return INFER_X_OK;
 }
 
-int predict_cmd_check(const infer_cmd_opts *o, int nargs, char **args)
+int predict_cmd_check(const infer_cmd_opts *o, int nargs)
 {
-    (void)args;
     if (!o->model && o->root)
         return infer_cmd_fail(INFER_X_USAGE, "predict --root needs --model REF");
     if (nargs > 1)

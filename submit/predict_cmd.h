@@ -15,8 +15,8 @@
 void predict_cmd_usage(FILE *f);
 
 /* Checks the command line before anything is loaded: 0, or the (printed) usage error.
- * args: what follows the word "predict". */
-int predict_cmd_check(const infer_cmd_opts *o, int nargs, char **args);
+ * nargs: the arguments after the word "predict". */
+int predict_cmd_check(const infer_cmd_opts *o, int nargs);
 
 /* Runs the command (configuration and token loaded); returns the exit code. */
 int predict_cmd_run(infer_cmd_opts *o, int nargs, char **args);
