@@ -9,7 +9,7 @@
 #   make clean
 #
 # Layout: common/LAYER/*.c is the library every program links, one folder per layer
-# (base, root, data, model, service, train, infer; tests/layers.sh checks which folder
+# (base, root, data, model, service, train, infer; tests/cli/layers.sh checks which folder
 # may include which). Programs: submit/mlhep_*.c and worker/mlhep_*.c each hold one
 # program's main (file mlhep_root.c -> bin/mlhep-root); any other submit/*.c or
 # worker/*.c is program-side code that is not a main (a command's options, usage text,

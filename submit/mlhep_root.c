@@ -1,7 +1,7 @@
 /* mlhep-root - look inside ROOT files with mlhep's native reader.
  *
  *   mlhep-root ls FILE                         trees, entries, branches (type, kind, compression)
- *   (FILE may be root://host//path or http(s)://host/path: see README.md ("Remote data"))
+ *   (FILE may be root://host//path or http(s)://host/path: see docs/remote-data.md)
  *   mlhep-root stats FILE [--tree PATH]        per-branch statistics as one JSON document
  *   mlhep-root dump FILE --tree PATH --branch B [--entries A:B] [--csv]
  *
@@ -32,7 +32,7 @@ static void usage(FILE *o)
                "  mlhep-root gen --events N --class signal|background --out FILE.root [--seed S]\n"
                "                 [--compression zlib:1] [--preset tth|nanoaod]   (see gen --help)\n"
                "FILE is a local path or a URL: root://host[:port]//path, http(s)://host/path\n"
-               "(see README.md, section Remote data, for credentials and the MLHEP_REMOTE_* settings).\n");
+               "(see docs/remote-data.md for credentials and the MLHEP_REMOTE_* settings).\n");
 }
 
 static int fail(const mlhep_err *e)

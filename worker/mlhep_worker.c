@@ -9,7 +9,7 @@
  * the CLI has no Redis write rights), jobs.control (cancel requests, token re-checked)
  * and jobs.dead (dead-lettered jobs are marked `failed` with the reason).
  *
- * Delivery contract (details in README.md ("The mlhep service")): at-least-once delivery; each take
+ * Delivery contract (details in docs/service.md): at-least-once delivery; each take
  * bumps the job's lease (fencing token) in Redis; artifacts go to a private temp dir
  * and are published by one rename, only while the lease is ours and only if no set
  * exists yet; the delivery is acked after that. SIGTERM/SIGINT: the running job stops

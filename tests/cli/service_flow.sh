@@ -138,7 +138,7 @@ out=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-
 out2=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-bob.pw")" --no-auth-warning hset "mlhep:u:bob:job:$id" state succeeded 2>&1)
 if [[ $out == NOPERM* ]] && [[ $out2 == NOPERM* ]]; then ok "Redis ACL: bob's account can neither read alice's keys nor write"; else bad "Redis ACL" "$out / $out2"; fi
 # a forged cancel (bob's token naming alice as the user) is refused by the worker
-# (covered by the worker's token check; see README.md ("The mlhep service"))
+# (covered by the worker's token check; see docs/service.md)
 
 # --- cancel: queued job skipped, running jobs stop at the next step
 echo '{"name": "long", "model": {"type": "sleep", "seconds": 600}}' > "$TMP/long.json"
