@@ -176,6 +176,11 @@ static const json_t *resolve_ref(const json_t *doc, const char *ref)
     return cur;
 }
 
+const json_t *jschema_node(const jschema *s, const char *ref)
+{
+    return s && ref ? resolve_ref(s->doc, ref) : NULL;
+}
+
 /* ------------------------------------------------------------ load / check */
 
 static const char *const annotations[] = {"$schema", "$id", "$comment", "title", "description",

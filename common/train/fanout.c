@@ -148,12 +148,12 @@ int fanout_task_run(const fanout_env *fe, const void *body, size_t len, char *in
         rc = err_set(&e, MLHEP_EINVAL, "file index %lld out of range (%zu files)", t.file, wf->nfiles);
     if (!rc) {
         what = wf->files[t.file].given ? wf->files[t.file].given : wf->files[t.file].path;
-        rc = specs_preproc(wf, &pp, &e);
+        rc = specs_preproc(&wf->data, &pp, &e);
     }
     if (!rc)
-        rc = specs_plan(wf, pp, &plan, &e);
+        rc = specs_plan(&wf->data, pp, &plan, &e);
     if (!rc)
-        rc = specs_part_compute(wf, pp, plan, (size_t)t.file, t.unit0, t.nunits, NULL, NULL, &p, &e);
+        rc = specs_part_compute(&wf->data, pp, plan, (size_t)t.file, t.unit0, t.nunits, NULL, NULL, &p, &e);
     if (!rc) {
         json_t *o = specs_part_to_json(plan, p);
         doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -335,9 +335,9 @@ static int fold_parts(const fanout_env *fe, const fanout_job *fj, const workflow
     specs_folder *f = NULL;
     int rc = jobstore_parts_get(fe->js, fj->user, fj->id, fj->lease, &all, e);
     if (!rc)
-        rc = specs_plan(wf, pp, &plan, e);
+        rc = specs_plan(&wf->data, pp, &plan, e);
     if (!rc) {
-        rc = specs_folder_new(wf, plan, &f, e); /* owns plan from here */
+        rc = specs_folder_new(&wf->data, plan, &f, e); /* owns plan from here */
         if (rc)
             plan = NULL;
     }
@@ -361,7 +361,7 @@ static int fold_parts(const fanout_env *fe, const fanout_job *fj, const workflow
     }
     json_decref(all);
     if (!rc) {
-        rc = specs_folder_finish(f, wf, out, e);
+        rc = specs_folder_finish(f, &wf->data, out, e);
         if (!rc)
             f = NULL;
     }

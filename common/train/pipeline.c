@@ -129,7 +129,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (rc)
         return rc;
-    w->threads = env->nthreads;
+    w->data.threads = env->nthreads;
     if (out)
         *out = w;
     else
@@ -261,16 +261,13 @@ static int run_training(const workflow *w, const pipeline_env *env, const pipeli
     return rc;
 }
 
-int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
-                 const char *dir, mlhep_err *e)
+int pipeline_run(const job *j, const workflow *wf, const pipeline_env *env,
+                 const pipeline_callbacks *cb, const char *dir, mlhep_err *e)
 {
-    workflow *w = NULL;
-    int rc = pipeline_validate(j->workflow, env, &w, e);
-    if (rc)
-        return rc;
-    if (!w)
-        return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
-    rc = run_training(w, env, cb, dir, e);
-    workflow_free(w);
-    return rc;
+    if (wf)
+        return run_training(wf, env, cb, dir, e);
+    if (!pipeline_is_sleep(j->workflow))
+        return err_set(e, MLHEP_EINVAL, "pipeline_run: job %s: a training job needs the workflow "
+                       "pipeline_validate loaded", j->id);
+    return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
 }

@@ -189,7 +189,7 @@ TEST(parallel_form_mlaas4hep)
     CHECK(p->n_selected == 0);
     CHECK(p->hist && strcmp(p->hist, "pdfs") == 0);
     CHECK(p->shuffle == 0 && p->verbose == 1);
-    CHECK(p->training == WF_TRAIN_CHUNK && p->normalisation == WF_NORM_STANDARD);
+    CHECK(p->training == WF_TRAIN_CHUNK && p->normalisation == DP_NORM_STANDARD);
     CHECK(p->n_branch_max_length == 1 && p->branch_max_length[0].max_length == 6);
     CHECK(strcmp(p->branch_max_length[0].branch, "Jet_pt") == 0 && p->max_jagged_length == 20);
     CHECK(p->nan_value == -999 && p->metrics && p->metrics_threshold == 0.7);
@@ -218,7 +218,7 @@ TEST(mlaas4hep_defaults)
           strcmp(p->identifier[2], "luminosityBlock") == 0);
     CHECK(strcmp(p->redirector, "root://cms-xrd-global.cern.ch") == 0);
     CHECK(strcmp(w->tree, "Events") == 0);
-    CHECK(p->training == WF_TRAIN_STANDARD && p->normalisation == WF_NORM_MINMAX);
+    CHECK(p->training == WF_TRAIN_STANDARD && p->normalisation == DP_NORM_MINMAX);
     CHECK(p->validation_fraction == 0.2 && p->seed == 21 && p->max_jagged_length == 0);
     CHECK(isnan(p->nan_value) && !p->metrics && p->n_selected == 0 && p->n_exclude == 0);
     CHECK(w->preproc == NULL && w->model == NULL && w->description == NULL);
