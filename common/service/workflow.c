@@ -251,10 +251,8 @@ static int load_params(const json_t *pj, const jschema *s, wf_params *p, mlhep_e
     if ((rc = param(P, s, "validation_fraction", &x, e)))
         return rc;
     p->validation_fraction = json_number_value(x);
-    if ((x = json_object_get(P, "hist")) && !json_is_false(x)) {
+    if ((x = json_object_get(P, "hist")) && !json_is_false(x)) { /* the schema refuses . and .. */
         const char *h = json_is_string(x) ? json_string_value(x) : "hists";
-        if (!strcmp(h, ".") || !strcmp(h, ".."))
-            return err_set(e, MLHEP_EINVAL, "params.hist: '%s' must name a sub-directory of the output (e.g. \"hists\")", h);
         if (*h && !(p->hist = strdup(h)))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
     }

@@ -47,6 +47,8 @@ int fanout_wanted(const mlhep_config *cfg, const workflow *wf)
 
 /* ---- the sub-task message ---------------------------------------------------------- */
 
+/* The message of sub-task n; NULL when out of memory, or when it would exceed
+ * JOB_MESSAGE_MAX (then *len is its size): the coordinator computes the pass itself. */
 static char *task_encode(const fanout_job *fj, long long n, long long ntasks, long long file,
                          long long unit0, long long nunits, size_t *len)
 {
@@ -57,6 +59,10 @@ static char *task_encode(const fanout_job *fj, long long n, long long ntasks, lo
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     *len = s ? strlen(s) : 0;
+    if (*len > JOB_MESSAGE_MAX) { /* task_decode would refuse it */
+        free(s);
+        s = NULL;
+    }
     return s;
 }
 
@@ -277,7 +283,10 @@ static int publish_tasks(amqpc *mq, const fanout_job *fj, const run_span *sp, si
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(bodies[i] = task_encode(fj, (long long)i, (long long)n, sp[i].file, sp[i].unit0, sp[i].nunits,
                                       &lens[i])))
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            rc = lens[i] > JOB_MESSAGE_MAX
+                     ? err_set(e, MLHEP_EINVAL, "a sub-task message would be %zu bytes (limit %u)", lens[i],
+                               JOB_MESSAGE_MAX)
+                     : err_set(e, MLHEP_ENOMEM, "out of memory");
         snprintf(ids[i], sizeof ids[i], "%s:%lld:%zu", fj->id, fj->lease, i);
         idp[i] = ids[i];
     }

@@ -80,11 +80,18 @@ int pipeline_is_sleep(const json_t *wf)
     return type && strcmp(type, "sleep") == 0;
 }
 
-static int check_sleep(const json_t *wf, int test_hooks, mlhep_err *e)
+static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, mlhep_err *e)
 {
-    json_t *name = json_object_get(wf, "name");
-    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)
-        return err_set(e, MLHEP_EINVAL, "workflow.name must be a non-empty string (at most 200 characters)");
+    /* name and description: the workflow schema's rules (the job record shows them) */
+    json_t *name = json_object_get(wf, "name"), *desc = json_object_get(wf, "description");
+    if (!name)
+        return err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
+    int rc = jschema_validate_at(schema, "#/properties/name", "/name", name, "workflow", e);
+    if (!rc && desc)
+        rc = jschema_validate_at(schema, "#/properties/description", "/description", desc,
+                                 "workflow", e);
+    if (rc)
+        return rc;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)wf, k, v) {
@@ -120,7 +127,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     if (!env)
         return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
     if (pipeline_is_sleep(wf))
-        return check_sleep(wf, env->test_hooks, e);
+        return check_sleep(wf, env->schema, env->test_hooks, e);
     wf_opts o = {.schema = env->schema,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,

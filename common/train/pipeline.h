@@ -16,7 +16,8 @@
  *       then writes model.json and metrics.json. "fail": true makes it fail half way;
  *       "crash": true kills the worker process half way (SIGKILL), only with test hooks
  *       (config test_hooks=1), else the job is refused. It names no files and is not a
- *       workflow of the schema (it has no inputs); pipeline_validate checks it by hand.
+ *       workflow of the schema (it has no inputs); pipeline_validate checks its model by
+ *       hand and its name and description with the workflow schema's rules for them.
  *
  * Progress: the step callback receives a pipeline_progress per step (training jobs:
  * events, epoch, loss and AUC from train_progress); a non-zero return stops the run

@@ -179,6 +179,11 @@ TEST(pipeline_check_rules)
         "[]",
         "{\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"\",\"model\":{\"type\":\"sleep\"}}",
+        /* a sleep job's name follows the workflow schema's rule (as the job record does) */
+        "{\"name\":\"x bad\",\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x\",\"description\":7,\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x1234567890123456789012345678901234567890123456789012345678901234567890"
+        "1234567890123456789012345678901234567890123456789012345678901234567890\",\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"x\"}",
         "{\"name\":\"x\",\"model\":{\"type\":7}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"dnn\"}}",
