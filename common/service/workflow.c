@@ -644,6 +644,9 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
     int rc = schema_rule(o->schema, "#/$defs/label/maximum", &lmax, e);
     if (rc)
         return rc;
+    if (!json_is_integer(lmax) || json_integer_value(lmax) < 0 || json_integer_value(lmax) >= INT_MAX)
+        return err_set(e, MLHEP_EINVAL, "workflow schema: /$defs/label/maximum must be an integer "
+                       "label");
     long long max_classes = json_integer_value(lmax) + 1;
     w->files = calloc(n, sizeof *w->files);
     if (!w->files)

@@ -567,7 +567,8 @@ TEST(schema_and_c_agree)
         long long m = node_int(schema, ref);
         CHECKF(m != LLONG_MIN && m <= INT_MAX, "%s: %lld", ref, m);
     }
-    CHECK(node_int(schema, "#/$defs/label/maximum") < INT_MAX);
+    long long lmax = node_int(schema, "#/$defs/label/maximum"); /* labels are C ints */
+    CHECKF(lmax >= 1 && lmax < INT_MAX, "%lld", lmax);
     /* names of the enums */
     CHECK(same_names(schema, "#/$defs/params/properties/normalisation/enum", norm_name, DP_NORM_COUNT));
     CHECK(same_names(schema, "#/$defs/params/properties/training/enum", training_name, WF_TRAIN_COUNT));
