@@ -116,10 +116,10 @@ int main(int argc, char **argv)
     char path[4200];
     int tty = isatty(2);
     double t0 = now();
-    if (specs_preproc(wf, &pp, &e))
+    if (specs_preproc(&wf->data, &pp, &e))
         goto fail;
     char fp[65];
-    if (specs_fingerprint(wf, fp, &e))
+    if (specs_fingerprint(&wf->data, fp, &e))
         goto fail;
     snprintf(path, sizeof path, "%s/specs.json", outdir);
     const char *try_specs = specs_in ? specs_in : path;
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     } else {
         if (e.code == MLHEP_EINVAL)
             fprintf(stderr, "specs: %s; recomputing\n", e.msg);
-        if (specs_compute(wf, pp, progress, &tty, &sp, &e))
+        if (specs_compute(&wf->data, pp, progress, &tty, &sp, &e))
             goto fail;
         if (specs_save(sp, path, &e))
             goto fail;
@@ -151,9 +151,9 @@ int main(int argc, char **argv)
         fprintf(cf, "%s\n", nm);
     }
     fclose(cf);
-    if (dataset_open(wf, pp, sp, &ds, &e))
+    if (dataset_open(&wf->data, pp, sp, &ds, &e))
         goto fail;
-    if (wf->params.hist && feathist_new(wf, sp, &fh, &e))
+    if (wf->params.hist && feathist_new(&wf->data, sp, &fh, &e))
         goto fail;
     ds_chunk c;
     long nchunk = 0;

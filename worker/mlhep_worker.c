@@ -82,6 +82,7 @@ typedef struct worker {
 typedef struct run {
     worker *w;
     job j;
+    workflow *wf; /* j's workflow, loaded and validated once (NULL: the sleep job) */
     amqpc_delivery d;
     long long lease;
     int attempts;
@@ -212,7 +213,7 @@ static void *job_thread(void *arg)
     run *r = arg;
     pipeline_callbacks cb = {job_step, job_logline, r, job_specs};
     err_clear(&r->err);
-    r->rc = pipeline_run(&r->j, r->w->env, &cb, r->tmpdir, &r->err);
+    r->rc = pipeline_run(&r->j, r->wf, r->w->env, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
     char one = 1;
     if (write(r->wake[1], &one, 1) < 0) { /* the main loop also polls `done` */
@@ -576,7 +577,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     snprintf(line, sizeof line, "attempt %d on worker %s (lease %lld)", tk.attempts,
              w->cfg->worker_id, tk.lease);
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
-    if (pipeline_validate(r->j.workflow, w->env, NULL, &e)) {
+    if (pipeline_validate(r->j.workflow, w->env, &r->wf, &e)) {
         char why[1200];
         snprintf(why, sizeof why, "workflow refused by the worker: %s", e.msg);
         wlog(w, "job %s: %s", r->j.id, why);
@@ -625,6 +626,7 @@ drop:
         close(r->wake[0]);
         close(r->wake[1]);
     }
+    workflow_free(r->wf);
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
     free(r);
@@ -714,6 +716,7 @@ static void finish_job(worker *w, run *r)
     settle(w, &r->d, settle_how);
     close(r->wake[0]);
     close(r->wake[1]);
+    workflow_free(r->wf);
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
     free(r);

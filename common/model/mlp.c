@@ -9,7 +9,6 @@
 
 #include "model/modelfile.h"
 
-#define MLP_MAX_LAYERS 1024
 #define MLP_MAX_UNITS 1000000
 #define MLP_MAX_PARAMS ((size_t)1 << 26)
 #define NO_OFF ((size_t)-1)

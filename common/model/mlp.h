@@ -50,6 +50,10 @@
 #include "base/err.h"
 #include "model/nncore.h"
 
+/* Most entries in a spec's (or a Keras document's) layer list; the workflow schema's
+ * maxItems for both says the same (test_workflow checks they agree). */
+#define MLP_MAX_LAYERS 1024
+
 typedef struct mlp mlp;
 
 typedef enum mlp_loss {

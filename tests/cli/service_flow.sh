@@ -34,7 +34,7 @@ out=$(as_alice "$TMP/dotdot.json" 2>&1); rc=$?
 if [ $rc = 15 ] && [[ $out == *"'..' is not allowed"* ]]; then ok "'..' path refused by the submitter (exit 15)"; else bad "dotdot submitter" "rc=$rc out=$out"; fi
 echo '{"model": {"type": "sleep", "seconds": -1}}' > "$TMP/bad3.json"
 out=$(as_alice "$TMP/bad3.json" 2>&1); rc=$?
-if [ $rc = 5 ] && [[ $out == *"workflow.name"* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
+if [ $rc = 5 ] && [[ $out == *'workflow: /: missing required property "name"'* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 0.5}}' > "$TMP/wf.json"
 out=$(MLHEP_TOKEN= "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 4 ] && [[ $out == *"no bearer token"* ]]; then ok "missing token refused (exit 4)"; else bad "missing token refused" "rc=$rc out=$out"; fi

@@ -95,9 +95,9 @@ static int fixture_init(void)
     wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     int rc = workflow_load_buffer(doc, strlen(doc), &o, &FX.wf, &e);
     jschema_free(sch);
-    if (rc || specs_preproc(FX.wf, &FX.pp, &e) || specs_compute(FX.wf, FX.pp, NULL, NULL, &FX.sp, &e) ||
-        dataset_open(FX.wf, FX.pp, FX.sp, &FX.ds, &e) || dataset_next(FX.ds, &FX.c, &e) != 1 ||
-        featmap_from_specs(FX.sp, FX.wf->params.normalisation, FX.wf->params.nan_value, &FX.fdoc, &e)) {
+    if (rc || specs_preproc(&FX.wf->data, &FX.pp, &e) || specs_compute(&FX.wf->data, FX.pp, NULL, NULL, &FX.sp, &e) ||
+        dataset_open(&FX.wf->data, FX.pp, FX.sp, &FX.ds, &e) || dataset_next(FX.ds, &FX.c, &e) != 1 ||
+        featmap_from_specs(FX.sp, FX.wf->data.norm, FX.wf->data.nan_value, &FX.fdoc, &e)) {
         printf("  fixture: %s\n", e.msg);
         return -1;
     }

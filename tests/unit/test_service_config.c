@@ -146,7 +146,7 @@ TEST(pipeline_sleep_job)
     mlhep_err e;
     pipeline_env *env = NULL;
     CHECKF(pipeline_env_open(NULL, NULL, 1, 0, &env, &e) == 0, "%s", e.msg);
-    CHECKF(pipeline_run(&j, env, &cb, dir, &e) == 0, "%s", e.msg);
+    CHECKF(pipeline_run(&j, NULL, env, &cb, dir, &e) == 0, "%s", e.msg);
     CHECK(steps_seen >= 2);
     char p[256];
     snprintf(p, sizeof p, "%s/model.json", dir);
@@ -156,12 +156,19 @@ TEST(pipeline_sleep_job)
     /* stop requested by the callback */
     steps_seen = 0;
     stop_at = 2;
-    CHECK(pipeline_run(&j, env, &cb, dir, &e) == PIPELINE_STOPPED);
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) == PIPELINE_STOPPED);
     job_clear(&j);
     /* fail on request */
     j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05,\"fail\":true}}");
     stop_at = -1;
-    CHECK(pipeline_run(&j, env, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    job_clear(&j);
+    /* a training job runs only from the workflow pipeline_validate loaded (never parsed
+     * again inside pipeline_run) */
+    j = make_job("{\"name\":\"t\",\"files\":[{\"path\":\"root://h//x.root\",\"label\":1}],"
+                 "\"model\":{\"type\":\"gbdt\"}}");
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) == MLHEP_EINVAL &&
+          strstr(e.msg, "needs the workflow pipeline_validate loaded"));
     job_clear(&j);
     pipeline_env_free(env);
 }
@@ -172,6 +179,11 @@ TEST(pipeline_check_rules)
         "[]",
         "{\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"\",\"model\":{\"type\":\"sleep\"}}",
+        /* a sleep job's name follows the workflow schema's rule (as the job record does) */
+        "{\"name\":\"x bad\",\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x\",\"description\":7,\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x1234567890123456789012345678901234567890123456789012345678901234567890"
+        "1234567890123456789012345678901234567890123456789012345678901234567890\",\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"x\"}",
         "{\"name\":\"x\",\"model\":{\"type\":7}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"dnn\"}}",
