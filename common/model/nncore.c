@@ -18,48 +18,6 @@
 #include <math.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- RNG */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void nn_rng_seed(nn_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t nn_rng_next(nn_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
-
-float nn_rng_normal(nn_rng *r)
-{
-    double u1 = ((double)(nn_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0); /* (0,1] */
-    double u2 = (double)(nn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
 /* ---------------------------------------------------------------- activations */
 
 static const struct {
@@ -235,7 +193,7 @@ void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size
 
 /* ---------------------------------------------------------------- dropout */
 
-void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count)
+void nn_dropout_mask(rng *r, float rate, float *mask, size_t count)
 {
     /* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536); four
      * draws per 64-bit output, branch-free */
@@ -243,12 +201,12 @@ void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count)
     float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        uint64_t x = nn_rng_next(r);
+        uint64_t x = rng_next(r);
         for (int k = 0; k < 4; k++)
             mask[i + (size_t)k] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
     }
     if (i < count) {
-        uint64_t x = nn_rng_next(r);
+        uint64_t x = rng_next(r);
         for (int k = 0; i < count; i++, k++)
             mask[i] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
     }
@@ -600,7 +558,7 @@ const char *nn_init_name(nn_init i)
     return "?";
 }
 
-void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
+void nn_init_kernel(rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
 {
     size_t cnt = fan_in * fan_out;
     double fi = (double)fan_in, fo = (double)fan_out;
@@ -609,14 +567,14 @@ void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, floa
     case NN_INIT_HE_UNIFORM: {
         float l = (float)(kind == NN_INIT_HE_UNIFORM ? sqrt(6.0 / fi) : sqrt(6.0 / (fi + fo)));
         for (size_t i = 0; i < cnt; i++)
-            W[i] = (2.0f * nn_rng_uniform(r) - 1.0f) * l;
+            W[i] = (2.0f * rng_unitf(r) - 1.0f) * l;
         break;
     }
     case NN_INIT_GLOROT_NORMAL:
     case NN_INIT_HE_NORMAL: {
         float sd = (float)(kind == NN_INIT_HE_NORMAL ? sqrt(2.0 / fi) : sqrt(2.0 / (fi + fo)));
         for (size_t i = 0; i < cnt; i++)
-            W[i] = nn_rng_normal(r) * sd;
+            W[i] = rng_normalf(r) * sd;
         break;
     }
     }
