@@ -51,6 +51,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/logline.h"
 #include "service/amqp_rpc.h"
 #include "infer/colreq.h"
 #include "service/config.h"
@@ -127,23 +128,15 @@ typedef struct infer {
 static void ilog(const infer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ilog(const infer *w, const char *fmt, ...)
 {
-    char ts[32];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char msg[2048];
+    char who[96];
+    if (w->id > 1)
+        snprintf(who, sizeof who, "mlhep-infer[%s.t%d]", w->s->cfg.worker_id, w->id);
+    else
+        snprintf(who, sizeof who, "mlhep-infer[%s]", w->s->cfg.worker_id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    logline_vprintf(stderr, who, fmt, ap);
     va_end(ap);
-    if (w->id > 1)
-        fprintf(stderr, "%s.%03dZ mlhep-infer[%s.t%d] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id,
-                w->id, msg);
-    else
-        fprintf(stderr, "%s.%03dZ mlhep-infer[%s] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id, msg);
-    fflush(stderr);
 }
 
 /* ---- tokens ---- */

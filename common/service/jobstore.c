@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/logline.h"
+
 enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_COUNT };
 
 /* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now */
@@ -435,14 +437,9 @@ int jobstore_log(jobstore *js, const char *user, const char *id, long long lease
     char ls[32] = "";
     if (lease >= 0)
         snprintf(ls, sizeof ls, "%lld", lease);
-    char stamped[1200];
-    double now = job_now();
-    time_t t = (time_t)now;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamped, sizeof stamped, "%s.%03dZ %s", ts, (int)((now - (double)t) * 1000), line);
+    char stamped[1200], ts[LOGLINE_STAMP_MAX];
+    logline_stamp(job_now(), ts, sizeof ts);
+    snprintf(stamped, sizeof stamped, "%s %s", ts, line);
     const char *keys[] = {k.job, k.log};
     const char *args[] = {ls, stamped, "2000"};
     redisReply *r = script(js, S_LOG, 2, keys, 3, args, e);
