@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
@@ -613,10 +614,9 @@ int main(int argc, char **argv)
         case 'u': c.unchecked = 1; break;
         case 'j': c.json = 1; break;
         case 'T': {
-            char *end;
-            c.timeout = strtod(optarg, &end);
-            if (*end || !(c.timeout > 0)) {
-                fprintf(stderr, "mlhep-submit: --timeout needs a positive number of seconds\n");
+            mlhep_err e;
+            if (numarg_double("--timeout", optarg, 0.001, 1e9, &c.timeout, &e)) {
+                fprintf(stderr, "mlhep-submit: %s (seconds)\n", e.msg);
                 return EX_USAGE;
             }
             break;
