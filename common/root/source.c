@@ -1,5 +1,7 @@
-/* source.c - byte sources: the local-file implementation, the dispatch by URL
- * scheme and the head/tail cache of remote sources (see source.h). */
+/* source.c - byte sources: the calls every back end serves, the local-file and
+ * in-memory implementations and the head/tail cache of remote sources (see source.h).
+ * Which back end a path or URL goes to is source_open.c's business: this file knows
+ * none of the remote ones. */
 #include "root/source.h"
 
 #include <errno.h>
@@ -9,9 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "root/source_http.h"
-#include "root/source_xrootd.h"
 
 /* Bytes of the start and of the end of a remote file kept from the open on: the
  * header, top directory and (for files written in one go) keys lists, streamer info
@@ -24,7 +23,7 @@ struct source_edges {
     uint8_t *head, *tail;
 };
 
-static int edges_load(source *s, mlhep_err *e)
+int source_load_edges(source *s, mlhep_err *e)
 {
     if (s->size == 0)
         return 0;
@@ -158,28 +157,6 @@ int source_open_memory(const void *buf, size_t len, const char *name, source **o
     snprintf(s->name, sizeof s->name, "%s", name);
     *out = s;
     return 0;
-}
-
-int source_open(const char *p, source **out, mlhep_err *e)
-{
-    *out = NULL;
-    if (strncmp(p, "file://", 7) == 0)
-        return source_open_local(p + 7, out, e);
-    int rc = 1;
-    if (strncmp(p, "root://", 7) == 0 || strncmp(p, "roots://", 8) == 0 || strncmp(p, "xroot://", 8) == 0)
-        rc = source_open_xrootd(p, out, e);
-    else if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)
-        rc = source_open_http(p, out, e);
-    if (rc <= 0) {
-        if (rc == 0 && (rc = edges_load(*out, e)) != 0) {
-            source_close(*out);
-            *out = NULL;
-        }
-        return rc;
-    }
-    if (strstr(p, "://"))
-        return err_set(e, MLHEP_EUNSUPPORTED, "unknown URL scheme");
-    return source_open_local(p, out, e);
 }
 
 int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)
