@@ -20,38 +20,50 @@
 
 /* ---------------------------------------------------------------- activations */
 
-static const struct {
+/* Name <-> enum tables: the canonical name of a value comes first, aliases after. */
+typedef struct named {
     const char *name;
-    nn_act act;
-} act_names[] = {
-    {"linear", NN_ACT_LINEAR},   {"relu", NN_ACT_RELU},         {"leaky_relu", NN_ACT_LEAKY_RELU},
-    {"elu", NN_ACT_ELU},         {"tanh", NN_ACT_TANH},         {"sigmoid", NN_ACT_SIGMOID},
-    {"softmax", NN_ACT_SOFTMAX}, {"leakyrelu", NN_ACT_LEAKY_RELU}, {"none", NN_ACT_LINEAR},
-    {"identity", NN_ACT_LINEAR},
-};
+    int value;
+} named;
 
-int nn_act_parse(const char *name, nn_act *out)
+static int named_parse(const named *t, size_t n, const char *name, int *out)
 {
-    for (size_t i = 0; i < sizeof act_names / sizeof act_names[0]; i++)
-        if (strcmp(name, act_names[i].name) == 0) {
-            *out = act_names[i].act;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, t[i].name) == 0) {
+            *out = t[i].value;
             return 0;
         }
     return MLHEP_EINVAL;
 }
 
+static const char *named_name(const named *t, size_t n, int value)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].value == value)
+            return t[i].name;
+    return "?";
+}
+
+static const named act_names[] = {
+    {"linear", NN_ACT_LINEAR},   {"relu", NN_ACT_RELU},         {"leaky_relu", NN_ACT_LEAKY_RELU},
+    {"elu", NN_ACT_ELU},         {"tanh", NN_ACT_TANH},         {"sigmoid", NN_ACT_SIGMOID},
+    {"softmax", NN_ACT_SOFTMAX}, {"leakyrelu", NN_ACT_LEAKY_RELU}, {"none", NN_ACT_LINEAR},
+    {"identity", NN_ACT_LINEAR},
+};
+#define N_ACT_NAMES (sizeof act_names / sizeof act_names[0])
+
+int nn_act_parse(const char *name, nn_act *out)
+{
+    int v;
+    int rc = named_parse(act_names, N_ACT_NAMES, name, &v);
+    if (!rc)
+        *out = (nn_act)v;
+    return rc;
+}
+
 const char *nn_act_name(nn_act a)
 {
-    switch (a) {
-    case NN_ACT_LINEAR: return "linear";
-    case NN_ACT_RELU: return "relu";
-    case NN_ACT_LEAKY_RELU: return "leaky_relu";
-    case NN_ACT_ELU: return "elu";
-    case NN_ACT_TANH: return "tanh";
-    case NN_ACT_SIGMOID: return "sigmoid";
-    case NN_ACT_SOFTMAX: return "softmax";
-    }
-    return "?";
+    return named_name(act_names, N_ACT_NAMES, a);
 }
 
 float nn_act_default_alpha(nn_act a)
@@ -528,34 +540,25 @@ void nn_sgd_step(const nn_sgd *o, float *p, const float *g, float *vel, size_t c
 
 /* ---------------------------------------------------------------- init */
 
-static const struct {
-    const char *name;
-    nn_init init;
-} init_names[] = {
+static const named init_names[] = {
     {"glorot_uniform", NN_INIT_GLOROT_UNIFORM}, {"glorot_normal", NN_INIT_GLOROT_NORMAL},
     {"he_uniform", NN_INIT_HE_UNIFORM},         {"he_normal", NN_INIT_HE_NORMAL},
     {"xavier_uniform", NN_INIT_GLOROT_UNIFORM}, {"xavier_normal", NN_INIT_GLOROT_NORMAL},
 };
+#define N_INIT_NAMES (sizeof init_names / sizeof init_names[0])
 
 int nn_init_parse(const char *name, nn_init *out)
 {
-    for (size_t i = 0; i < sizeof init_names / sizeof init_names[0]; i++)
-        if (strcmp(name, init_names[i].name) == 0) {
-            *out = init_names[i].init;
-            return 0;
-        }
-    return MLHEP_EINVAL;
+    int v;
+    int rc = named_parse(init_names, N_INIT_NAMES, name, &v);
+    if (!rc)
+        *out = (nn_init)v;
+    return rc;
 }
 
 const char *nn_init_name(nn_init i)
 {
-    switch (i) {
-    case NN_INIT_GLOROT_UNIFORM: return "glorot_uniform";
-    case NN_INIT_GLOROT_NORMAL: return "glorot_normal";
-    case NN_INIT_HE_UNIFORM: return "he_uniform";
-    case NN_INIT_HE_NORMAL: return "he_normal";
-    }
-    return "?";
+    return named_name(init_names, N_INIT_NAMES, i);
 }
 
 void nn_init_kernel(rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
