@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/sort.h"
+#include "model/nncore.h"
 
 static double clip_prob(double p)
 {
@@ -110,15 +111,6 @@ double metrics_mse(const float *target, const float *pred, const float *w, size_
     return sw > 0 ? s / sw : NAN;
 }
 
-static int class_of(float label, size_t k, size_t row, size_t *c, mlhep_err *e)
-{
-    if (!(label >= 0) || label != floorf(label) || (double)label >= (double)k)
-        return err_set(e, MLHEP_EINVAL, "row %zu: label %g is not a class index in [0,%zu)", row,
-                       (double)label, k);
-    *c = (size_t)label;
-    return 0;
-}
-
 int metrics_mc_accuracy(const float *label, const float *prob, const float *w, size_t n, size_t k,
                         double *out, mlhep_err *e)
 {
@@ -127,7 +119,7 @@ int metrics_mc_accuracy(const float *label, const float *prob, const float *w, s
     double ok = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        int rc = class_of(label[i], k, i, &c, e);
+        int rc = nn_class_index(label[i], k, i, &c, e);
         if (rc)
             return rc;
         const float *p = prob + i * k;
@@ -152,7 +144,7 @@ int metrics_mc_xent(const float *label, const float *prob, const float *w, size_
     double s = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        int rc = class_of(label[i], k, i, &c, e);
+        int rc = nn_class_index(label[i], k, i, &c, e);
         if (rc)
             return rc;
         double wi = w ? w[i] : 1.0;

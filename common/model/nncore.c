@@ -385,9 +385,9 @@ int nn_loss_bce_prob(const float *p, const float *y, const float *w, size_t n, f
     return 0;
 }
 
-static int class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e)
+int nn_class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e)
 {
-    if (!(y >= 0 && y < (float)k) || y != floorf(y))
+    if (!(y >= 0) || y != floorf(y) || (double)y >= (double)k)
         return err_set(e, MLHEP_EINVAL, "row %zu: class label %g is not an integer in [0, %zu)",
                        row, (double)y, k);
     *out = (size_t)y;
@@ -404,7 +404,7 @@ int nn_loss_cce_logits(const float *z, size_t k, const float *y, const float *w,
     float invn = 1.0f / (float)n;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        if ((rc = class_index(y[i], k, i, &c, e)))
+        if ((rc = nn_class_index(y[i], k, i, &c, e)))
             return rc;
         const float *zi = z + i * k;
         float *d = dz + i * k;
@@ -437,7 +437,7 @@ int nn_loss_cce_prob(const float *p, size_t k, const float *y, const float *w, s
     float invn = 1.0f / (float)n;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        if ((rc = class_index(y[i], k, i, &c, e)))
+        if ((rc = nn_class_index(y[i], k, i, &c, e)))
             return rc;
         float wi = w ? w[i] : 1.0f;
         memset(dp + i * k, 0, k * sizeof *dp);

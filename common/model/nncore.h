@@ -25,6 +25,11 @@
 #include "base/err.h"
 #include "base/rng.h"
 
+/* ---- labels ---- */
+/* y as a class index in [0, k) (labels are whole numbers stored as floats): 0, or
+ * MLHEP_EINVAL naming the row and the label. The losses below and model/metrics use it. */
+int nn_class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e);
+
 /* ---- activations ---- */
 typedef enum nn_act {
     NN_ACT_LINEAR = 0,

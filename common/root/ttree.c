@@ -1032,6 +1032,21 @@ static void classify_leaf(tbranch *tb, lraw *l, arena *mem)
     }
 }
 
+/* A std::vector of numbers (class name tname) is jagged, each entry a 10-byte header
+ * and then the numbers: sets tb so and returns 1; 0 for any other class. */
+static int set_number_vector(tbranch *tb, const char *tname)
+{
+    dtype t = vector_elem(tname);
+    if (t == DT_NONE)
+        return 0;
+    tb->kind = TK_JAGGED;
+    tb->dt = t;
+    tb->header_bytes = 10;
+    tb->fixed_len = 1;
+    tb->disk_width = (int)dtype_size(t);
+    return 1;
+}
+
 static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int nsi)
 {
     lraw *l = b->nleaves ? b->leaves[0] : NULL;
@@ -1039,15 +1054,8 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
     int st = b->streamertype;
     if (b->id < 0 && b->classname && b->classname[0]) {
         /* top-level object branch: std::vector<number> is jagged with a 10-byte header */
-        dtype t = vector_elem(b->classname);
-        if (t != DT_NONE) {
-            tb->kind = TK_JAGGED;
-            tb->dt = t;
-            tb->header_bytes = 10;
-            tb->fixed_len = 1;
-            tb->disk_width = (int)dtype_size(t);
+        if (set_number_vector(tb, b->classname))
             return;
-        }
         if (strstr(b->classname, "string") || strcmp(b->classname, "TString") == 0)
             set_skipped(tb, mem, "string branch (%s)", b->classname);
         else
@@ -1110,15 +1118,8 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
         for (int i = 0; i < nsi; i++) {
             const sinfo *x = si[i];
             if (x->index == b->id && x->cls && b->classname && strcmp(x->cls, b->classname) == 0) {
-                dtype t = vector_elem(x->tname);
-                if (t != DT_NONE) {
-                    tb->kind = TK_JAGGED;
-                    tb->dt = t;
-                    tb->header_bytes = 10;
-                    tb->fixed_len = 1;
-                    tb->disk_width = (int)dtype_size(t);
+                if (set_number_vector(tb, x->tname))
                     return;
-                }
                 if (strstr(x->tname, "string"))
                     set_skipped(tb, mem, "string member (%s)", x->tname);
                 else
