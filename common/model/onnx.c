@@ -227,15 +227,7 @@ int onnx_export_mlp(const mlp *m, const char *graph_name, uint8_t **buf, size_t 
                     memcpy(cur, next, sizeof cur);
                 }
                 k++;
-                if (L.act != NN_ACT_LINEAR) {
-                    if (pass) {
-                        NEXT_NAME();
-                        act_node(&graph, L.act, L.alpha, cur, next, (int)i);
-                        memcpy(cur, next, sizeof cur);
-                    }
-                    k++;
-                }
-                break;
+                __attribute__((fallthrough)); /* to the dense layer's own activation */
             case MLP_LAYER_ACTIVATION:
                 if (L.act != NN_ACT_LINEAR) {
                     if (pass) {

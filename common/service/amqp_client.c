@@ -251,75 +251,7 @@ int amqpc_closed_by_broker(amqpc *c, const amqp_frame_t *f, const char *what, ml
 int amqpc_publish(amqpc *c, int ch, const char *exchange, const char *rkey, const void *body,
                   size_t len, const char *message_id, mlhep_err *e)
 {
-    int rc = amqpc_need_open(c, ch, e);
-    if (rc)
-        return rc;
-    amqp_basic_properties_t props;
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.content_type = amqp_cstring_bytes("application/json");
-    if (message_id) {
-        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-        props.message_id = amqp_cstring_bytes(message_id);
-    }
-    amqp_bytes_t b = {len, (void *)body};
-    int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
-                                amqp_cstring_bytes(rkey), 1, 0, &props, b);
-    if (st != AMQP_STATUS_OK)
-        return lib_err(c, st, "publish", e);
-    if (!c->confirm[ch])
-        return 0;
-    uint64_t want = ++c->published[ch];
-    int returned = 0;
-    for (;;) {
-        amqp_frame_t f;
-        struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
-        st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
-        if (st == AMQP_STATUS_TIMEOUT)
-            return err_set(e, MLHEP_ENET,
-                           "broker: no publisher confirm within %d ms: the message may or may "
-                           "not have been queued",
-                           c->timeout_ms);
-        if (st != AMQP_STATUS_OK)
-            return lib_err(c, st, "waiting for publisher confirm (the message may or may not "
-                                  "have been queued)", e);
-        if (f.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        switch (f.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            amqp_basic_ack_t *a = f.payload.method.decoded;
-            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want)) {
-                if (returned)
-                    return err_set(e, MLHEP_ENOTFOUND,
-                                   "broker: message to exchange '%s' with routing key '%s' was "
-                                   "not routed to any queue (broker definitions not loaded?)",
-                                   exchange, rkey);
-                return 0;
-            }
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD: {
-            amqp_basic_nack_t *a = f.payload.method.decoded;
-            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want))
-                return err_set(e, MLHEP_ENET, "broker refused the message (nack): not queued");
-            break;
-        }
-        case AMQP_BASIC_RETURN_METHOD: {
-            amqp_message_t m;
-            amqp_read_message(c->conn, f.channel, &m, 0);
-            amqp_destroy_message(&m);
-            returned = 1;
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD:
-            return amqpc_closed_by_broker(c, &f, "publish", e);
-        case AMQP_CONNECTION_CLOSE_METHOD:
-            return amqpc_closed_by_broker(c, &f, "publish", e);
-        default:
-            break;
-        }
-    }
+    return amqpc_publish_batch(c, ch, exchange, rkey, &body, &len, &message_id, 1, e);
 }
 
 int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey,
@@ -363,11 +295,11 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
         int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
         if (st == AMQP_STATUS_TIMEOUT) {
             rc = err_set(e, MLHEP_ENET, "broker: no publisher confirm within %d ms for %zu of %zu "
-                         "messages", c->timeout_ms, n - nacked, n);
+                         "message(s): they may or may not have been queued", c->timeout_ms, n - nacked, n);
             break;
         }
         if (st != AMQP_STATUS_OK) {
-            rc = lib_err(c, st, "waiting for publisher confirms", e);
+            rc = lib_err(c, st, "waiting for publisher confirms (the message(s) may or may not have been queued)", e);
             break;
         }
         if (f.frame_type != AMQP_FRAME_METHOD)
@@ -384,7 +316,8 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
             break;
         }
         case AMQP_BASIC_NACK_METHOD:
-            rc = err_set(e, MLHEP_ENET, "broker refused a message of the batch (nack)");
+            rc = err_set(e, MLHEP_ENET, "broker refused %s (nack): not queued",
+                         n == 1 ? "the message" : "a message of the batch");
             break;
         case AMQP_BASIC_RETURN_METHOD: {
             amqp_message_t m;
@@ -394,8 +327,6 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
             break;
         }
         case AMQP_CHANNEL_CLOSE_METHOD:
-            rc = amqpc_closed_by_broker(c, &f, "publish", e);
-            break;
         case AMQP_CONNECTION_CLOSE_METHOD:
             rc = amqpc_closed_by_broker(c, &f, "publish", e);
             break;
@@ -405,8 +336,8 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
     }
     free(acked);
     if (!rc && returned)
-        rc = err_set(e, MLHEP_ENOTFOUND, "broker: messages to exchange '%s' with routing key '%s' "
-                     "were not routed to any queue (broker definitions not loaded?)", exchange, rkey);
+        rc = err_set(e, MLHEP_ENOTFOUND, "broker: message(s) to exchange '%s' with routing key '%s' "
+                     "not routed to any queue (broker definitions not loaded?)", exchange, rkey);
     return rc;
 }
 
