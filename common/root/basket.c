@@ -131,16 +131,22 @@ uint64_t basket_ctx_bytes(const basket_ctx *c)
     return c->bytes;
 }
 
+/* The capacity (elements) to grow cap to for need elements: doubling from 64; 0 when
+ * that would pass 1 TiB. */
+static size_t grown_cap(size_t cap, size_t need, size_t elem)
+{
+    size_t n = cap ? cap : 64;
+    while (n < need)
+        n *= 2;
+    return n > ((size_t)1 << 40) / elem ? 0 : n;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    if (n > ((size_t)1 << 40) / elem)
-        return -1;
-    void *q = realloc(*p, n * elem);
+    size_t n = grown_cap(*cap, need, elem);
+    void *q = n ? realloc(*p, n * elem) : NULL;
     if (!q)
         return -1;
     *p = q;
@@ -156,12 +162,8 @@ static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
         return grow(p, cap, need, elem);
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    if (n > ((size_t)1 << 40) / elem)
-        return -1;
-    void *q = bigarena_alloc(a, n * elem);
+    size_t n = grown_cap(*cap, need, elem);
+    void *q = n ? bigarena_alloc(a, n * elem) : NULL;
     if (!q)
         return -1;
     if (*p && *cap)
