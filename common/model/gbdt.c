@@ -17,6 +17,19 @@
 /* Threads: a base/team; work is cut into numbered tasks (row blocks, feature blocks,
  * nodes) that team_tasks hands to whichever thread is free. */
 
+/* Row passes (binning, gradients) are cut into blocks of GBDT_ROW_BLOCK rows, one task
+ * each: how many blocks n rows make, and the rows [*r0, *r1) of block `task`. */
+static size_t row_blocks(size_t n)
+{
+    return (n + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
+}
+
+static void row_block(size_t task, size_t n, size_t *r0, size_t *r1)
+{
+    *r0 = task * GBDT_ROW_BLOCK;
+    *r1 = *r0 + GBDT_ROW_BLOCK < n ? *r0 + GBDT_ROW_BLOCK : n;
+}
+
 /* n_threads as given (<= 0: every online core); team_new clamps to TEAM_MAX */
 static int resolve_threads(int n)
 {
@@ -261,9 +274,8 @@ static void bin_task(void *vctx, size_t t, int tid)
     (void)tid;
     bin_ctx *c = vctx;
     const gbdt_dataset *ds = c->ds;
-    size_t r0 = t * GBDT_ROW_BLOCK, r1 = r0 + GBDT_ROW_BLOCK;
-    if (r1 > c->nrows)
-        r1 = c->nrows;
+    size_t r0, r1;
+    row_block(t, c->nrows, &r0, &r1);
     for (size_t r = r0; r < r1; r++) {
         const float *xr = c->x + r * ds->ncols;
         uint8_t *b = ds->bins + (c->base + r) * ds->ncols;
@@ -310,7 +322,7 @@ int gbdt_dataset_append(gbdt_dataset *ds, const float *x, const float *y, const 
     for (size_t i = 0; i < nrows; i++)
         ds->w[ds->nrows + i] = w ? w[i] : 1.0f;
     bin_ctx c = {ds, x, nrows, ds->nrows};
-    size_t ntasks = (nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
+    size_t ntasks = row_blocks(nrows);
     int nt = resolve_threads(ds->n_threads);
     team *tm = NULL;
     if (nt > 1 && ntasks > 1 && team_new(nt, &tm, NULL) != 0)
@@ -798,9 +810,8 @@ static void update_task(void *vctx, size_t task, int tid)
     (void)tid;
     update_ctx *c = vctx;
     const gbdt_dataset *ds = c->ds;
-    size_t r0 = task * GBDT_ROW_BLOCK, r1 = r0 + GBDT_ROW_BLOCK;
-    if (r1 > ds->nrows)
-        r1 = ds->nrows;
+    size_t r0, r1;
+    row_block(task, ds->nrows, &r0, &r1);
     double loss = 0, ws = 0;
     for (size_t r = r0; r < r1; r++) {
         float m = c->margin[r];
@@ -825,7 +836,7 @@ static void update_task(void *vctx, size_t task, int tid)
 
 static double run_update(team *tm, update_ctx *c)
 {
-    size_t nb = (c->ds->nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
+    size_t nb = row_blocks(c->ds->nrows);
     team_tasks(tm, update_task, c, nb);
     double l = 0, w = 0;
     for (size_t b = 0; b < nb; b++) {
@@ -916,8 +927,8 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     t.hslots = train->hoff[train->ncols];
     t.lambda = p->lambda;
     t.mcw = p->min_child_weight;
-    size_t nblk = (t.n + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
-    size_t nvblk = valid ? (valid->nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK : 0;
+    size_t nblk = row_blocks(t.n);
+    size_t nvblk = valid ? row_blocks(valid->nrows) : 0;
     size_t maxblk = nblk > nvblk ? nblk : nvblk;
     gbdt_model *m = calloc(1, sizeof *m);
     double *bl = malloc(2 * maxblk * sizeof(double));

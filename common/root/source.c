@@ -74,6 +74,23 @@ static int edges_get(const struct source_edges *g, uint64_t off, size_t len, voi
     return 0;
 }
 
+int source_new(const source_ops *ops, const char *name, size_t impl_size, source **out, mlhep_err *e)
+{
+    *out = NULL;
+    source *s = calloc(1, sizeof *s);
+    void *impl = impl_size ? calloc(1, impl_size) : NULL;
+    if (!s || (impl_size && !impl)) {
+        free(s);
+        free(impl);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    s->ops = ops;
+    s->impl = impl;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    *out = s;
+    return 0;
+}
+
 typedef struct local_impl {
     int fd;
 } local_impl;
@@ -120,19 +137,14 @@ int source_open_local(const char *path, source **out, mlhep_err *e)
         close(fd);
         return err_set(e, MLHEP_EIO, "not a regular file");
     }
-    source *s = calloc(1, sizeof *s);
-    local_impl *li = calloc(1, sizeof *li);
-    if (!s || !li) {
-        free(s);
-        free(li);
+    source *s;
+    int rc = source_new(&local_ops, path, sizeof(local_impl), &s, e);
+    if (rc) {
         close(fd);
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
+        return rc;
     }
-    li->fd = fd;
-    s->ops = &local_ops;
+    ((local_impl *)s->impl)->fd = fd;
     s->size = (uint64_t)st.st_size;
-    s->impl = li;
-    snprintf(s->name, sizeof s->name, "%s", path);
     *out = s;
     return 0;
 }
@@ -148,15 +160,12 @@ static const source_ops mem_ops = {mem_read_at, NULL, NULL};
 
 int source_open_memory(const void *buf, size_t len, const char *name, source **out, mlhep_err *e)
 {
-    source *s = calloc(1, sizeof *s);
-    if (!s)
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    s->ops = &mem_ops;
-    s->size = len;
-    s->impl = (void *)buf;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    *out = s;
-    return 0;
+    int rc = source_new(&mem_ops, name, 0, out, e);
+    if (!rc) {
+        (*out)->size = len;
+        (*out)->impl = (void *)buf;
+    }
+    return rc;
 }
 
 int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)

@@ -60,6 +60,11 @@ int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e);
 int source_readv(source *s, source_range *r, size_t n, mlhep_err *e);
 void source_close(source *s);
 
+/* For back ends: a zeroed source with ops, name (copied, cut to fit) and impl_size
+ * zeroed bytes at s->impl (NULL when 0). ops->close frees what impl holds and impl
+ * itself; source_close() then frees the source. */
+int source_new(const source_ops *ops, const char *name, size_t impl_size, source **out, mlhep_err *e);
+
 /* Reads the first and last 64 KiB of s once and serves later reads inside them from
  * memory (the metadata walk then costs no round trips); for remote sources. */
 int source_load_edges(source *s, mlhep_err *e);
