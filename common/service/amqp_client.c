@@ -396,25 +396,22 @@ static long field_int(const amqp_field_value_t *v)
 static void field_str(const amqp_field_value_t *v, char *out, size_t outsz)
 {
     out[0] = '\0';
-    if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
-        return;
-    size_t n = v->value.bytes.len < outsz - 1 ? v->value.bytes.len : outsz - 1;
-    memcpy(out, v->value.bytes.bytes, n);
-    out[n] = '\0';
+    if (v && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES))
+        amqpc_copy_bytes(&v->value.bytes, out, outsz);
 }
 
-static void copy_bytes(amqp_bytes_t b, char *out, size_t outsz)
+void amqpc_copy_bytes(const amqp_bytes_t *b, char *out, size_t outsz)
 {
-    size_t n = b.len < outsz - 1 ? b.len : outsz - 1;
+    size_t n = b->len < outsz - 1 ? b->len : outsz - 1;
     if (n)
-        memcpy(out, b.bytes, n);
+        memcpy(out, b->bytes, n);
     out[n] = '\0';
 }
 
 static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
 {
     if (m->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-        copy_bytes(m->properties.message_id, d->message_id, sizeof d->message_id);
+        amqpc_copy_bytes(&m->properties.message_id, d->message_id, sizeof d->message_id);
     if (m->properties._flags & AMQP_BASIC_HEADERS_FLAG) {
         const amqp_table_t *h = &m->properties.headers;
         d->delivery_count = field_int(table_get(h, "x-delivery-count"));
@@ -530,7 +527,7 @@ int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
     d->tag = env->delivery_tag;
     d->generation = c->generation;
     d->redelivered = env->redelivered;
-    copy_bytes(env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
+    amqpc_copy_bytes(&env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
     fill_from_message(d, &env->message);
     d->priv_ = p;
     return 0;
@@ -566,31 +563,38 @@ int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e)
     return bits;
 }
 
-int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+/* ack (up to and including tag when multiple), nack or reject one delivery */
+enum { ACK, NACK, REJECT };
+static int settle(amqpc *c, int ch, uint64_t tag, int how, int multiple, int requeue, mlhep_err *e)
 {
     int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
-    int st = amqp_basic_ack(c->conn, (amqp_channel_t)ch, tag, 0);
-    return st ? lib_err(c, st, "ack", e) : 0;
+    amqp_channel_t chan = (amqp_channel_t)ch;
+    int st = how == ACK    ? amqp_basic_ack(c->conn, chan, tag, multiple)
+             : how == NACK ? amqp_basic_nack(c->conn, chan, tag, multiple, requeue)
+                           : amqp_basic_reject(c->conn, chan, tag, requeue);
+    return st ? lib_err(c, st, how == ACK ? "ack" : how == NACK ? "nack" : "reject", e) : 0;
+}
+
+int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+{
+    return settle(c, ch, tag, ACK, 0, 0, e);
+}
+
+int amqpc_ack_upto(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+{
+    return settle(c, ch, tag, ACK, 1, 0, e);
 }
 
 int amqpc_nack(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
 {
-    int rc = amqpc_need_open(c, ch, e);
-    if (rc)
-        return rc;
-    int st = amqp_basic_nack(c->conn, (amqp_channel_t)ch, tag, 0, requeue);
-    return st ? lib_err(c, st, "nack", e) : 0;
+    return settle(c, ch, tag, NACK, 0, requeue, e);
 }
 
 int amqpc_reject(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
 {
-    int rc = amqpc_need_open(c, ch, e);
-    if (rc)
-        return rc;
-    int st = amqp_basic_reject(c->conn, (amqp_channel_t)ch, tag, requeue);
-    return st ? lib_err(c, st, "reject", e) : 0;
+    return settle(c, ch, tag, REJECT, 0, requeue, e);
 }
 
 int amqpc_queue_depth(amqpc *c, int ch, const char *queue, uint32_t *messages, uint32_t *consumers,

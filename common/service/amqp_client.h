@@ -113,6 +113,8 @@ void amqpc_delivery_free(amqpc_delivery *d);
 int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e);
 
 int amqpc_ack(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
+/* Acknowledges every delivery on the channel up to and including tag. */
+int amqpc_ack_upto(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
 int amqpc_nack(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
 int amqpc_reject(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
 
@@ -129,6 +131,7 @@ struct amqp_connection_state_t_;
 struct amqp_rpc_reply_t_;
 struct amqp_frame_t_;
 struct amqp_envelope_t_;
+struct amqp_bytes_t_;
 
 #define AMQPC_RETURNED 2 /* amqpc_receive: a mandatory message came back unroutable */
 
@@ -152,5 +155,8 @@ int amqpc_closed_by_broker(amqpc *c, const struct amqp_frame_t_ *f, const char *
  * negative error: channel or connection closed by the broker, consumer cancelled,
  * connection lost (reconnect). amqpc_next is this plus the delivery's fields. */
 int amqpc_receive(amqpc *c, struct amqp_envelope_t_ *env, int timeout_ms, const char *what, mlhep_err *e);
+
+/* A message property (amqp_bytes_t) into out as a C string, cut to outsz - 1 bytes. */
+void amqpc_copy_bytes(const struct amqp_bytes_t_ *b, char *out, size_t outsz);
 
 #endif

@@ -116,11 +116,7 @@ int rpc_ack(rpc_conn *c, uint64_t tag, mlhep_err *e)
 
 int rpc_ack_multiple(rpc_conn *c, uint64_t tag, mlhep_err *e)
 {
-    int rc = need_open(c, e);
-    if (rc)
-        return rc;
-    int st = amqp_basic_ack(raw(c), CH, tag, 1);
-    return st ? amqpc_fail(c->a, st, "ack", e) : 0;
+    return amqpc_ack_upto(c->a, CH, tag, e);
 }
 
 int rpc_queue_depth(rpc_conn *c, const char *queue, uint32_t *messages, uint32_t *consumers, mlhep_err *e)
@@ -167,14 +163,6 @@ int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *rk, const ch
     return st != AMQP_STATUS_OK ? amqpc_fail(c->a, st, "publish request", e) : 0;
 }
 
-static void copy_bytes(amqp_bytes_t b, char *out, size_t outsz)
-{
-    size_t n = b.len < outsz - 1 ? b.len : outsz - 1;
-    if (n)
-        memcpy(out, b.bytes, n);
-    out[n] = '\0';
-}
-
 int rpc_next(rpc_conn *c, rpc_msg *m, int timeout_ms, mlhep_err *e)
 {
     memset(m, 0, sizeof *m);
@@ -198,13 +186,13 @@ int rpc_next(rpc_conn *c, rpc_msg *m, int timeout_ms, mlhep_err *e)
     m->tag = p->env.delivery_tag;
     m->redelivered = p->env.redelivered;
     if (pr->_flags & AMQP_BASIC_REPLY_TO_FLAG)
-        copy_bytes(pr->reply_to, m->reply_to, sizeof m->reply_to);
+        amqpc_copy_bytes(&pr->reply_to, m->reply_to, sizeof m->reply_to);
     if (pr->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)
-        copy_bytes(pr->correlation_id, m->corr_id, sizeof m->corr_id);
+        amqpc_copy_bytes(&pr->correlation_id, m->corr_id, sizeof m->corr_id);
     if (pr->_flags & AMQP_BASIC_TYPE_FLAG)
-        copy_bytes(pr->type, m->type, sizeof m->type);
+        amqpc_copy_bytes(&pr->type, m->type, sizeof m->type);
     if (pr->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
-        copy_bytes(pr->content_type, m->content_type, sizeof m->content_type);
+        amqpc_copy_bytes(&pr->content_type, m->content_type, sizeof m->content_type);
     if (pr->_flags & AMQP_BASIC_HEADERS_FLAG) {
         for (int i = 0; i < pr->headers.num_entries; i++) {
             amqp_table_entry_t *t = &pr->headers.entries[i];
