@@ -10,6 +10,7 @@
  * index.html showing them all. Progress: a line per step (a bar on a
  * TTY). Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/feathist.h"
 #include "base/jsonschema.h"
+#include "base/numarg.h"
 #include "base/npy.h"
 #include "data/specs.h"
 #include "service/workflow.h"
@@ -58,8 +60,13 @@ int main(int argc, char **argv)
             roots[nroots++] = argv[++i];
         else if (!strcmp(argv[i], "--specs") && i + 1 < argc)
             specs_in = argv[++i];
-        else if (!strcmp(argv[i], "--max-chunks") && i + 1 < argc)
-            max_chunks = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--max-chunks") && i + 1 < argc) {
+            mlhep_err e;
+            if (numarg_long("--max-chunks", argv[++i], 0, LONG_MAX, &max_chunks, &e)) {
+                fprintf(stderr, "mlhep-prep: %s\n", e.msg);
+                return 1;
+            }
+        }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: mlhep-prep workflow.json --out DIR [--data-root DIR]... [--specs FILE] [--max-chunks N]\n"
                    "Local input files must lie under a data root (default: the workflow's directory).\n");

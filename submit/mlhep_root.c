@@ -10,11 +10,14 @@
  * branch and problem). */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
+#include "base/team.h"
 #include "root/basket.h"
 #include "root/compress.h"
 #include "root/rootfile.h"
@@ -157,22 +160,32 @@ static int cmd_dump(const char *path, const char *tree, const char *branch, cons
     }
     int64_t a = 0, z = b->entries;
     if (range) {
-        char *end;
         const char *colon = strchr(range, ':');
-        if (!colon) {
+        char first[32];
+        long v;
+        if (!colon || (size_t)(colon - range) >= sizeof first) {
             fprintf(stderr, "mlhep-root: --entries wants A:B (either side may be empty)\n");
             rc = 1;
             goto out;
         }
-        if (colon != range) {
-            a = strtoll(range, &end, 10);
-            if (end != colon) { fprintf(stderr, "mlhep-root: bad --entries '%s'\n", range); rc = 1; goto out; }
+        memcpy(first, range, (size_t)(colon - range));
+        first[colon - range] = '\0';
+        if (*first) {
+            if (numarg_long("--entries (first)", first, 0, LONG_MAX, &v, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                rc = 1;
+                goto out;
+            }
+            a = v;
         }
         if (colon[1]) {
-            z = strtoll(colon + 1, &end, 10);
-            if (*end) { fprintf(stderr, "mlhep-root: bad --entries '%s'\n", range); rc = 1; goto out; }
+            if (numarg_long("--entries (end)", colon + 1, 0, LONG_MAX, &v, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                rc = 1;
+                goto out;
+            }
+            z = v;
         }
-        if (a < 0) a = 0;
         if (z > b->entries) z = b->entries;
         if (z < a) z = a;
     }
@@ -233,8 +246,13 @@ int main(int argc, char **argv)
             branch = argv[++i];
         else if (!strcmp(a, "--entries") && i + 1 < argc)
             range = argv[++i];
-        else if (!strcmp(a, "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            mlhep_err e;
+            if (numarg_int("--threads", argv[++i], 1, TEAM_MAX, &threads, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                return 1;
+            }
+        }
         else if (!strcmp(a, "--csv"))
             csv = 1;
         else if (a[0] == '-' && a[1]) {

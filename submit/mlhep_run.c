@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "service/artifacts.h"
 #include "service/job.h"
 #include "train/pipeline.h"
@@ -199,13 +200,11 @@ int main(int argc, char **argv)
             roots[nroots++] = optarg;
             break;
         case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256) {
-                fprintf(stderr, "mlhep-run: --threads needs a number in 1..256\n");
+            mlhep_err e;
+            if (numarg_int("--threads", optarg, 1, 256, &threads, &e)) {
+                fprintf(stderr, "mlhep-run: %s\n", e.msg);
                 return EX_USAGE;
             }
-            threads = (int)v;
             break;
         }
         case 'q': quiet = 1; break;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
@@ -146,10 +147,12 @@ static int check_id(const char *id)
     return 0;
 }
 
-/* Reads the user's record. */
+/* Reads the user's record of job id (checked first). */
 static int get_record(cli *c, const char *id, json_t **rec)
 {
-    int rc = store(c);
+    int rc = check_id(id);
+    if (!rc)
+        rc = store(c);
     if (rc)
         return rc;
     mlhep_err e;
@@ -336,9 +339,7 @@ static int exit_for_state(const char *state)
 static int cmd_status(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     print_status(c, rec);
@@ -455,9 +456,7 @@ static int cmd_list(cli *c)
 static int cmd_cancel(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     job_state st = JOB_QUEUED;
@@ -500,9 +499,7 @@ static int cmd_cancel(cli *c, const char *id)
 static int cmd_result(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     const char *state = field(rec, "state");
@@ -570,9 +567,7 @@ static int cmd_result(cli *c, const char *id)
 static int cmd_logs(cli *c, const char *id)
 {
     json_t *rec, *lines;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     json_decref(rec);
@@ -613,10 +608,9 @@ int main(int argc, char **argv)
         case 'u': c.unchecked = 1; break;
         case 'j': c.json = 1; break;
         case 'T': {
-            char *end;
-            c.timeout = strtod(optarg, &end);
-            if (*end || !(c.timeout > 0)) {
-                fprintf(stderr, "mlhep-submit: --timeout needs a positive number of seconds\n");
+            mlhep_err e;
+            if (numarg_double("--timeout", optarg, 0.001, 1e9, &c.timeout, &e)) {
+                fprintf(stderr, "mlhep-submit: %s (seconds)\n", e.msg);
                 return EX_USAGE;
             }
             break;

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/logline.h"
 #include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
@@ -103,20 +104,12 @@ typedef struct run {
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void wlog(const worker *w, const char *fmt, ...)
 {
-    char ts[32];
-    double now = job_now();
-    time_t t = (time_t)now;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char msg[2048];
+    char who[96];
+    snprintf(who, sizeof who, "mlhep-worker[%s]", w->cfg->worker_id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    logline_vprintf(stderr, who, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03dZ mlhep-worker[%s] %s\n", ts, (int)((now - (double)t) * 1000),
-            w->cfg->worker_id, msg);
-    fflush(stderr);
 }
 
 /* ---- job thread ------------------------------------------------------------------ */

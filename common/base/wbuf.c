@@ -1,6 +1,8 @@
 /* wbuf.c - growable big-endian output buffer (see wbuf.h). */
 #include "base/wbuf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,28 @@ void wbuf_zero(wbuf *w, size_t n)
         return;
     memset(d, 0, n);
     w->len += n;
+}
+
+void wbuf_printf(wbuf *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[512];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    uint8_t *d = n < 0 ? NULL : wbuf_reserve(w, (size_t)n + 1);
+    if (!d) {
+        w->err = 1;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        memcpy(d, tmp, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf((char *)d, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    w->len += (size_t)n;
 }
 
 void wbuf_u8(wbuf *w, uint8_t v) { wbuf_put(w, &v, 1); }

@@ -107,6 +107,24 @@ TEST(bad_configs_refused)
         CHECKF(config_load(&c, p, &e) != 0, "accepted: %s", bad[i]);
         CHECK(e.msg[0]);
     }
+    /* numbers go through base/numarg: the message names the key and what was given */
+    static const struct {
+        const char *text, *want;
+    } said[] = {
+        {"amqp_port = 12ab\n", "amqp_port: '12ab' is not a whole number"},
+        {"amqp_port = 0\n", "amqp_port: 0 is out of range (1 to 65535)"},
+        {"lease_ttl = soon\n", "lease_ttl: 'soon' is not a number"},
+        {"amqp_url = amqp://h:99999/\n", "port: 99999 is out of range (1 to 65535)"},
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
+        char p[256];
+        write_file("bad.conf", said[i].text, p, sizeof p);
+        mlhep_config c;
+        mlhep_err e;
+        err_clear(&e);
+        CHECK(config_load(&c, p, &e) == MLHEP_EINVAL);
+        CHECKF(strstr(e.msg, said[i].want) && strstr(e.msg, "bad.conf"), "%s", e.msg);
+    }
     mlhep_config c;
     mlhep_err e;
     CHECK(config_load(&c, "/nonexistent/x.conf", &e) == MLHEP_EIO);
