@@ -61,7 +61,7 @@ static int to_binary(const char *in, const char *out, const char *type, long rep
     int f32 = !strcmp(type, "f32");
     const char *model = json_string_value(json_object_get(d, "model"));
     size_t n0 = json_array_size(json_object_iter_value(json_object_iter(cols))), n = n0 * (size_t)repeat;
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     mlhep_err e;
     int rc = colreq_begin(&cb, model ? model : "m", n, json_object_size(cols), &e);
     const char *k;
@@ -99,11 +99,11 @@ static int to_binary(const char *in, const char *out, const char *type, long rep
     if (!rc)
         rc = colreq_end(&cb, &e);
     FILE *f = rc ? NULL : fopen(out, "wb");
-    if (rc || !f || fwrite(cb.p, 1, cb.n, f) != cb.n || fclose(f)) {
+    if (rc || !f || fwrite(cb.p, 1, cb.len, f) != cb.len || fclose(f)) {
         fprintf(stderr, "infer_load: %s: %s\n", out, rc ? e.msg : "cannot write");
         rc = 3;
     }
-    colbuf_free(&cb);
+    wbuf_free(&cb);
     json_decref(d);
     return rc ? 3 : 0;
 }
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
     fclose(f);
     body[len] = 0;
     int binary = len >= 4 && !memcmp(body, COLREQ_MAGIC, 4);
-    colbuf cb = {(uint8_t *)body, (size_t)len, (size_t)len};
+    wbuf cb = {(uint8_t *)body, (size_t)len, (size_t)len, 0};
     colresp cr = {0};
     predict_rpc *c;
     if (predict_rpc_open(&cfg, tok, &c, &e)) {

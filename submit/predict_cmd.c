@@ -181,7 +181,7 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
 {
     mlhep_err e;
     err_clear(&e);
-    colbuf cb = {buf, len, len};
+    wbuf cb = {(uint8_t *)buf, len, len, 0};
     uint8_t *nb = NULL;
     if (o->model && len >= 18) {
         size_t old = (size_t)buf[16] | (size_t)buf[17] << 8, ml = strlen(o->model);
@@ -193,7 +193,7 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
             nb[17] = (uint8_t)(ml >> 8);
             memcpy(nb + 18, o->model, ml);
             memcpy(nb + 18 + ml, buf + 18 + old, len - 18 - old);
-            cb = (colbuf){nb, len - old + ml, len - old + ml};
+            cb = (wbuf){nb, len - old + ml, len - old + ml, 0};
         }
     }
     int x = INFER_X_OK;
@@ -201,7 +201,7 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
     if (o->local) {
         predict_model *pm = NULL;
         predict_ctx pc = {0};
-        int rc = colreq_parse(cb.p, cb.n, &pc.creq, &e);
+        int rc = colreq_parse(cb.p, cb.len, &pc.creq, &e);
         if (!rc) {
             if (!o->model)
                 o->model = pc.creq.model;
@@ -209,7 +209,7 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
         }
         if (rc || predict_columns(pm, &pc, &e) ||
             colresp_write(&pc.bin, o->model, pc.out, pc.nrows, predict_model_outputs(pm), -1, &e) ||
-            colresp_parse(pc.bin.p, pc.bin.n, &r, &e))
+            colresp_parse(pc.bin.p, pc.bin.len, &r, &e))
             x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
         predict_ctx_free(&pc);
         predict_model_free(pm);

@@ -277,7 +277,7 @@ static void handle_columns(infer *w, const rpc_msg *m, const char *user, double 
         reply_error(w, m, "internal", canon, e.msg);
         return;
     }
-    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.n, &e))
+    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.len, &e))
         ilog(w, "reply failed: %s", e.msg);
     w->served++;
 }

@@ -489,6 +489,20 @@ static void remove_stale_tmpdirs(worker *w, const run *r)
     closedir(d);
 }
 
+
+/* Releases a run and what it holds (wake pipe, workflow, job, delivery). */
+static void run_free(run *r)
+{
+    if (r->wake[0] >= 0) {
+        close(r->wake[0]);
+        close(r->wake[1]);
+    }
+    workflow_free(r->wf);
+    job_clear(&r->j);
+    amqpc_delivery_free(&r->d);
+    free(r);
+}
+
 static void start_job(worker *w, amqpc_delivery *d, run **out)
 {
     *out = NULL;
@@ -615,14 +629,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     *out = r;
     return;
 drop:
-    if (r->wake[0] >= 0) {
-        close(r->wake[0]);
-        close(r->wake[1]);
-    }
-    workflow_free(r->wf);
-    job_clear(&r->j);
-    amqpc_delivery_free(&r->d);
-    free(r);
+    run_free(r);
 }
 
 static void finish_job(worker *w, run *r)
@@ -707,12 +714,7 @@ static void finish_job(worker *w, run *r)
         }
     }
     settle(w, &r->d, settle_how);
-    close(r->wake[0]);
-    close(r->wake[1]);
-    workflow_free(r->wf);
-    job_clear(&r->j);
-    amqpc_delivery_free(&r->d);
-    free(r);
+    run_free(r);
 }
 
 /* ---- sub-tasks of fanned-out specs passes ------------------------------------------ */

@@ -154,3 +154,15 @@ void wbuf_bc_end(wbuf *w, size_t pos)
 {
     wbuf_patch32(w, pos, (uint32_t)(w->len - pos - 4) | 0x40000000u);
 }
+
+void wbuf_le16(wbuf *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    wbuf_put(w, b, 2);
+}
+
+void wbuf_le32(wbuf *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    wbuf_put(w, b, 4);
+}

@@ -51,5 +51,8 @@ void wbuf_cstr(wbuf *w, const char *s);
 size_t wbuf_bc_begin(wbuf *w);
 void wbuf_bc_end(wbuf *w, size_t pos);
 void wbuf_patch32(wbuf *w, size_t pos, uint32_t v);
+/* Little-endian writers (mlhep's own wire formats: infer/colreq). */
+void wbuf_le16(wbuf *w, uint16_t v);
+void wbuf_le32(wbuf *w, uint32_t v);
 
 #endif

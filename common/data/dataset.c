@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/bigbuf.h"
+#include "base/rng.h"
 #include "data/evsource.h"
 
 #define READ_BLOCK 16384   /* most entries decoded at once from one file */
@@ -55,18 +56,10 @@ struct dataset {
     uint8_t *stm[TEAM_MAX];
 };
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 double dataset_split_u(uint64_t seed, uint32_t file, int64_t entry)
 {
     uint64_t s = seed ^ ((uint64_t)file * 0xD1B54A32D192ED03ull) ^ ((uint64_t)entry * 0x8CB92BA72F3D8DD7ull);
-    return (double)(splitmix(&s) >> 11) * 0x1.0p-53;
+    return rng_to_unit(rng_splitmix(&s));
 }
 
 void dataset_column_name(const specs *sp, int k, char *buf, size_t n)
@@ -485,7 +478,7 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
         for (size_t r = 0; r < nr; r++)
             perm[r] = (int64_t)r;
         for (size_t r = nr - 1; r > 0; r--) {
-            size_t j = (size_t)(splitmix(&d->rng) % (r + 1));
+            size_t j = (size_t)(rng_splitmix(&d->rng) % (r + 1));
             int64_t t = perm[r];
             perm[r] = perm[j];
             perm[j] = t;

@@ -148,7 +148,7 @@ void predict_ctx_free(predict_ctx *c)
         return;
     featmap_batch_free(&c->batch);
     colreq_free(&c->creq);
-    colbuf_free(&c->bin);
+    wbuf_free(&c->bin);
     free(c->out);
     free(c->buf);
     memset(c, 0, sizeof *c);

@@ -66,13 +66,13 @@ int predict_rpc_send(predict_rpc *c, const char *type, const char *body, size_t 
     return rc;
 }
 
-int predict_rpc_send_columns(predict_rpc *c, const colbuf *req, uint64_t *seq, mlhep_err *e)
+int predict_rpc_send_columns(predict_rpc *c, const wbuf *req, uint64_t *seq, mlhep_err *e)
 {
     char corr[64];
     uint64_t s = ++c->seq;
     snprintf(corr, sizeof corr, "%s-%llu", c->prefix, (unsigned long long)s);
     int rc = rpc_call_send_as(c->rc, PREDICT_RPC_EXCHANGE, PREDICT_RPC_ROUTING_KEY, "predict", COLREQ_CONTENT_TYPE,
-                              c->token, corr, req->p, req->n, e);
+                              c->token, corr, req->p, req->len, e);
     if (!rc && seq)
         *seq = s;
     return rc;
@@ -198,7 +198,7 @@ int predict_rpc_json(predict_rpc *c, const char *type, const char *body, size_t 
     return rc;
 }
 
-int predict_rpc_columns(predict_rpc *c, const colbuf *req, colresp *r, int timeout_ms, mlhep_err *e)
+int predict_rpc_columns(predict_rpc *c, const wbuf *req, colresp *r, int timeout_ms, mlhep_err *e)
 {
     uint64_t want, got;
     char *reply = NULL;

@@ -66,7 +66,7 @@ void predict_rpc_close(predict_rpc *c); /* NULL is fine */
 int predict_rpc_send(predict_rpc *c, const char *type, const char *body, size_t len, uint64_t *seq,
                      mlhep_err *e);
 /* Sends a binary columnar request built with colreq_begin / colreq_add / colreq_end. */
-int predict_rpc_send_columns(predict_rpc *c, const colbuf *req, uint64_t *seq, mlhep_err *e);
+int predict_rpc_send_columns(predict_rpc *c, const wbuf *req, uint64_t *seq, mlhep_err *e);
 /* The next reply of this connection: *seq of its request, *reply malloc'ed
  * (NUL-terminated, caller frees), *len its bytes. */
 int predict_rpc_recv(predict_rpc *c, uint64_t *seq, char **reply, size_t *len, int timeout_ms, mlhep_err *e);
@@ -88,7 +88,7 @@ int predict_rpc_call(predict_rpc *c, const char *type, const char *body, size_t 
 int predict_rpc_json(predict_rpc *c, const char *type, const char *body, size_t len, char **reply, json_t **doc,
                      int timeout_ms, mlhep_err *e);
 /* send_columns + reply + predict_rpc_reply_columns. */
-int predict_rpc_columns(predict_rpc *c, const colbuf *req, colresp *r, int timeout_ms, mlhep_err *e);
+int predict_rpc_columns(predict_rpc *c, const wbuf *req, colresp *r, int timeout_ms, mlhep_err *e);
 
 /* ---- the model registry ---- */
 

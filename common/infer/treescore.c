@@ -53,7 +53,7 @@ typedef struct scorer {
     const tbranch **brs;
     slot *slots;
     sbuf sb;
-    colbuf cb;
+    wbuf cb;
     colresp cr;
     featmap_col *fcols;
     float *xrows;
@@ -228,7 +228,7 @@ static int fixed_offsets(feat *f, const column *c, size_t n, mlhep_err *e)
 
 /* Binary columnar request (colreq.h) for entries [0, n) of the columns just read:
  * values are sent in the file's own types, fixed-size arrays as jagged lists. */
-static int build_binary(const char *model, feat *fs, size_t nf, size_t n, colbuf *cb, mlhep_err *e)
+static int build_binary(const char *model, feat *fs, size_t nf, size_t n, wbuf *cb, mlhep_err *e)
 {
     int rc = colreq_begin(cb, model, n, nf, e);
     for (size_t i = 0; !rc && i < nf; i++) {
@@ -520,7 +520,7 @@ static void scorer_free(scorer *s)
         free(s->slots[i].scores);
     free(s->slots);
     free(s->sb.p);
-    colbuf_free(&s->cb);
+    wbuf_free(&s->cb);
     colresp_free(&s->cr);
     free(s->fcols);
     free(s->xrows);
