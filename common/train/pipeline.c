@@ -228,18 +228,18 @@ static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks
 typedef struct train_bridge {
     const pipeline_callbacks *cb;
     char last_phase[32];
-    int last_epoch;
 } train_bridge;
 
 static int on_train(void *ctx, const train_progress *t)
 {
     train_bridge *b = ctx;
     const char *phase = t->phase ? t->phase : "training";
+    /* the log keeps each phase's first line and every epoch's summary (the epoch's mean
+     * loss and its validation figures), not the progress within an epoch */
     if (b->cb && b->cb->log && t->message && *t->message &&
-        (strcmp(phase, b->last_phase) != 0 || t->epoch != b->last_epoch))
+        (strcmp(phase, b->last_phase) != 0 || t->epoch_end))
         b->cb->log(b->cb->ctx, t->message);
     snprintf(b->last_phase, sizeof b->last_phase, "%s", phase);
-    b->last_epoch = t->epoch;
     pipeline_progress p = {phase,      t->fraction, t->message ? t->message : "", t->events,
                            t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc};
     return b->cb && b->cb->step ? b->cb->step(b->cb->ctx, &p) : 0;
@@ -248,7 +248,7 @@ static int on_train(void *ctx, const train_progress *t)
 static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
                         const char *dir, mlhep_err *e)
 {
-    train_bridge b = {cb, "", -1};
+    train_bridge b = {cb, ""};
     train_opts o = {.outdir = dir,
                     .nthreads = env->nthreads,
                     .progress = on_train,
