@@ -498,14 +498,15 @@ int svgplot_lines(const svgplot_opts *o, const svgplot_series *s, size_t ns, cha
     legend_item *it = calloc(ns + 1, sizeof *it);
     for (size_t k = 0; k < ns; k++) {
         const char *c = palette[k % NPAL];
-        if (s[k].scatter)
+        int scatter = o && k < 32 && (o->scatter >> k & 1), dashed = o && k < 32 && (o->dashed >> k & 1);
+        if (scatter)
             draw_points(&b, &f, &s[k], c, &p);
         else
-            draw_series(&b, &f, &s[k], c, s[k].dashed ? "6 4" : NULL, &p, 1);
+            draw_series(&b, &f, &s[k], c, dashed ? "6 4" : NULL, &p, 1);
         if (it) {
             snprintf(it[k].text, sizeof it[k].text, "%s", s[k].label ? s[k].label : "");
             it[k].color = c;
-            it[k].style = s[k].dashed ? LEG_DASH : LEG_LINE;
+            it[k].style = dashed ? LEG_DASH : LEG_LINE;
         }
     }
     wbuf_printf(&b, "</g>\n");

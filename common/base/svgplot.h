@@ -20,15 +20,16 @@ typedef struct svgplot_opts {
     const char *title, *xlabel, *ylabel; /* NULL = none */
     int width, height;                   /* pixels; <= 0: 720 x 500 */
     int logy;                            /* logarithmic y axis (values <= 0 skipped) */
+    unsigned scatter, dashed;            /* line charts: bit i set = series i drawn as
+                                            dots (a scatter plot) / as a dashed line */
 } svgplot_opts;
 
 /* One line of a line chart. x == NULL means x = 1, 2, ..., n (epochs: the x axis then
- * has integer ticks only). scatter: dots, no line; dashed: a dashed line. */
+ * has integer ticks only). */
 typedef struct svgplot_series {
     const char *label;
     const double *x, *y;
     size_t n;
-    int scatter, dashed;
 } svgplot_series;
 
 /* Line chart with a legend. On success *svg is a NUL-terminated malloc'd document

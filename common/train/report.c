@@ -389,15 +389,15 @@ static int epoch_plots(rep *r, mlhep_err *e)
     char *svg = NULL;
     size_t len = 0;
     if (!rc) {
-        svgplot_series s[2] = {{"training", NULL, l, (size_t)d->nep, 0, 0}, {"validation", NULL, vl, (size_t)d->nep, 0, 0}};
+        svgplot_series s[2] = {{"training", NULL, l, (size_t)d->nep}, {"validation", NULL, vl, (size_t)d->nep}};
         char title[64];
         snprintf(title, sizeof title, "Loss per %s", d->epoch_unit);
         svgplot_opts o = {.title = title, .xlabel = d->epoch_unit, .ylabel = "loss"};
         rc = add_plot(r, "loss.svg", title, svg, len, svgplot_lines(&o, s, 2, &svg, &len, e), e);
     }
     if (!rc && d->epochs_have_auc) {
-        svgplot_series s[2] = {{"training sample", NULL, a, (size_t)d->nep, 0, 0},
-                               {"validation", NULL, va, (size_t)d->nep, 0, 0}};
+        svgplot_series s[2] = {{"training sample", NULL, a, (size_t)d->nep},
+                               {"validation", NULL, va, (size_t)d->nep}};
         svgplot_opts o = {.title = "ROC AUC per epoch", .xlabel = d->epoch_unit, .ylabel = "AUC"};
         svg = NULL;
         rc = add_plot(r, "auc.svg", "ROC AUC per epoch (end-of-epoch model)", svg, len, svgplot_lines(&o, s, 2, &svg, &len, e), e);
@@ -418,7 +418,7 @@ static int binary_plots(rep *r, const metrics_roc *roc, mlhep_err *e)
     size_t len = 0;
     char title[128];
     if (roc->n) {
-        svgplot_series cs = {r->fin_name, roc->fpr, roc->tpr, roc->n, 0, 0};
+        svgplot_series cs = {r->fin_name, roc->fpr, roc->tpr, roc->n};
         snprintf(title, sizeof title, "ROC curve (%s set)", r->fin_name);
         svgplot_opts o = {.title = title, .xlabel = "background efficiency (false positive rate)",
                           .ylabel = "signal efficiency (true positive rate)"};
@@ -432,7 +432,7 @@ static int binary_plots(rep *r, const metrics_roc *roc, mlhep_err *e)
                 y[m++] = 1.0 / roc->fpr[i];
             }
         if (!rc && x && y) {
-            svgplot_series rs = {r->fin_name, x, y, m, 0, 0};
+            svgplot_series rs = {r->fin_name, x, y, m};
             snprintf(title, sizeof title, "Background rejection vs signal efficiency (%s set)", r->fin_name);
             svgplot_opts o = {.title = title, .xlabel = "signal efficiency", .ylabel = "background rejection 1/eff(B)",
                               .logy = 1};
@@ -521,7 +521,7 @@ static int multiclass_plots(rep *r, mlhep_err *e)
         }
         mlhep_err ig;
         if (metrics_roc_curve(y, sc, s->w, s->n, ROC_POINTS, &rocs[c], &ig) == 0) {
-            cs[ncurves] = (svgplot_series){d->class_names[c], rocs[c].fpr, rocs[c].tpr, rocs[c].n, 0, 0};
+            cs[ncurves] = (svgplot_series){d->class_names[c], rocs[c].fpr, rocs[c].tpr, rocs[c].n};
             aucs[ncurves++] = rocs[c].auc;
         }
         /* distribution of P(c) for each true class */
@@ -607,9 +607,9 @@ static int regression_plots(rep *r, mlhep_err *e)
     }
     if (!rc) {
         double dx[2] = {mn, mx};
-        svgplot_series ss[2] = {{r->fin_name, x, y, n, 1, 0}, {"prediction = target", dx, dx, isfinite(mn) ? 2 : 0, 0, 1}};
+        svgplot_series ss[2] = {{r->fin_name, x, y, n}, {"prediction = target", dx, dx, isfinite(mn) ? 2 : 0}};
         snprintf(title, sizeof title, "Prediction vs target (%s set)", r->fin_name);
-        svgplot_opts po = {.title = title, .xlabel = "target", .ylabel = "prediction"};
+        svgplot_opts po = {.title = title, .xlabel = "target", .ylabel = "prediction", .scatter = 1, .dashed = 2};
         svg = NULL;
         rc = add_plot(r, "pred_vs_true.svg", title, svg, len, svgplot_lines(&po, ss, 2, &svg, &len, e), e);
     }

@@ -156,10 +156,12 @@ TEST(nevts_shuffle_and_split)
     while (dataset_next(ds, &c, &e) == 1) {
         total += c.nrows;
         for (size_t r = 0; r < c.nrows; r++) {
-            nval += c.split[r];
+            nval += c.split[r] == DP_SPLIT_VALIDATION;
             nfile0 += c.file[r] == 0;
             sig1 = sig1 * 31 + (uint64_t)c.entry[r] * 2 + c.file[r];
-            CHECK(c.split[r] == (dataset_split_u(7, c.file[r], c.entry[r]) < 0.2));
+            double u = dataset_split_u(7, c.file[r], c.entry[r]); /* validation 0.2, test 0.2 */
+            CHECK(c.split[r] == (u < 0.2 ? DP_SPLIT_VALIDATION : u < 0.4 ? DP_SPLIT_TEST : DP_SPLIT_TRAIN));
+            CHECK(c.w[r] == 1.0f); /* no weights */
             CHECK(c.y[r] == (c.file[r] == 0 ? 1.0f : 0.0f));
         }
     }
