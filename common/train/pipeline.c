@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "data/specs.h"
 #include "train/train.h"
 
 /* ---- environment ------------------------------------------------------------------ */
@@ -118,6 +119,18 @@ static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, 
     return 0;
 }
 
+int pipeline_check_inputs(const workflow *w, mlhep_err *e)
+{
+    preproc *pp = NULL;
+    specs *plan = NULL;
+    int rc = specs_preproc(&w->data, &pp, e);
+    if (!rc)
+        rc = specs_plan(&w->data, pp, &plan, e);
+    specs_free(plan);
+    preproc_free(pp);
+    return rc ? err_prefix(e, "workflow") : 0;
+}
+
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
     if (out)
@@ -134,8 +147,12 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
                  .check_local = env->check_local};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
-    if (rc)
+    if (!rc && env->check_local)
+        rc = pipeline_check_inputs(w, e);
+    if (rc) {
+        workflow_free(w);
         return rc;
+    }
     w->data.threads = env->nthreads;
     if (out)
         *out = w;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/npy.h"
 #include "base/svgplot.h"
 #include "base/wbuf.h"
 #include "data/dataparams.h"
@@ -1131,6 +1132,28 @@ static int write_html(rep *r, mlhep_err *e)
     return rc;
 }
 
+/* ---- scored rows ------------------------------------------------------------------- */
+
+/* NAME.npy: float32 rows (label, event weight, the model's scores...) of a scored set,
+ * for checks and plots of one's own (numpy.load). */
+static int write_scores(const rep *r, const char *name, const evalset *s, mlhep_err *e)
+{
+    size_t cols = 2 + r->d->nout;
+    float *a = malloc((s->n * cols + 1) * sizeof *a);
+    if (!a)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++) {
+        a[i * cols] = s->y[i];
+        a[i * cols + 1] = s->w[i];
+        memcpy(a + i * cols + 2, s->score + i * r->d->nout, r->d->nout * sizeof *a);
+    }
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    int rc = npy_write(path, "<f4", a, sizeof *a, s->n, cols, 2, e);
+    free(a);
+    return rc;
+}
+
 /* ---- entry point ------------------------------------------------------------------- */
 
 static double report_now(void)
@@ -1204,6 +1227,12 @@ int report_write(const report_data *d, const char *dir, mlhep_err *e)
         if (json_dump_file(r.mj, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) != 0 || rename(tmp, path) != 0)
             rc = err_set(e, MLHEP_EIO, "cannot write %s", path);
     }
+    if (!rc && d->test && d->test->n)
+        rc = write_scores(&r, "scores_test.npy", d->test, e);
+    if (!rc)
+        rc = write_scores(&r, "scores_validation.npy", d->val, e);
+    if (!rc)
+        rc = write_scores(&r, "scores_train_sample.npy", d->trsub, e);
     if (!rc)
         rc = write_html(&r, e);
     for (int i = 0; i < r.nplots; i++)
