@@ -660,6 +660,11 @@ int svgplot_hists(const svgplot_opts *o, const double *edges, size_t nbins,
     }
     f.x0 = edges[0];
     f.x1 = edges[nbins];
+    /* bins of width 1 centred on integers (counts, flags, booleans as two bins): ticks
+     * on the integers only */
+    f.xint = 1;
+    for (size_t i = 0; i <= nbins && f.xint; i++)
+        f.xint = edges[i] - floor(edges[i]) == 0.5 && (i == 0 || edges[i] - edges[i - 1] == 1.0);
     if (f.logy) {
         if (!(ymax > 0)) {
             f.y0 = -1;
@@ -840,8 +845,9 @@ int svgplot_matrix(const svgplot_opts *o, const char *const *rows, const char *c
     cw = cw > 28 ? 28 : cw;
     size_t big = nr > nc ? nr : nc;
     double cell = big <= 6 ? 64 : big <= 12 ? 36 : big <= 24 ? 22 : big <= 40 ? 16 : 11;
-    double left = 20 + 6.5 * (double)lw + (oo.ylabel ? 20 : 0), top = (oo.title ? 48 : 16);
-    double bottom = 24 + 6.5 * (double)cw + (oo.xlabel ? 24 : 0);
+    double fs = cell >= 36 ? 13 : cell >= 16 ? 10 : 8, chw = 0.62 * (fs + 1); /* label font, char width */
+    double left = 20 + chw * (double)lw + (oo.ylabel ? 24 : 0), top = (oo.title ? 48 : 16);
+    double bottom = 24 + chw * (double)cw + (oo.xlabel ? 24 : 0);
     double minw = 8.5 * (double)(oo.title ? strlen(oo.title) : 0) + 40; /* room for the title */
     if (minw < 420)
         minw = 420;
@@ -862,7 +868,6 @@ int svgplot_matrix(const svgplot_opts *o, const char *const *rows, const char *c
         svg_esc(&b, oo.title);
         wbuf_printf(&b, "</text>\n");
     }
-    double fs = cell >= 36 ? 13 : cell >= 16 ? 10 : 8;
     char col[16], num[32];
     wbuf_printf(&b, "<g class=\"cells\" stroke=\"#ffffff\" stroke-width=\"0.5\">\n");
     for (size_t i = 0; i < nr; i++)
@@ -915,7 +920,7 @@ int svgplot_matrix(const svgplot_opts *o, const char *const *rows, const char *c
     }
     if (oo.ylabel) {
         double cy = top + cell * (double)nr / 2;
-        double lx = left - 12 - 6.5 * (double)lw;
+        double lx = left - 16 - chw * (double)lw;
         wbuf_printf(&b, "<text class=\"ylabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\" "
                         "transform=\"rotate(-90 %.1f %.1f)\">", lx, cy, lx, cy);
         svg_esc(&b, oo.ylabel);

@@ -51,7 +51,8 @@ typedef struct svgplot_hist {
 
 /* Overlaid step histograms over edges[0..nbins] (finite, strictly increasing). With
  * normalise, each histogram is scaled to unit area (a density), so shapes of samples
- * of different size compare. The first histogram is drawn filled (signal by
+ * of different size compare. Bins of width 1 centred on integers (multiplicities,
+ * flags; a boolean is two bins) get ticks on the integers only. The first histogram is drawn filled (signal by
  * convention), the others as outlines with a light fill. */
 int svgplot_hists(const svgplot_opts *o, const double *edges, size_t nbins,
                   const svgplot_hist *h, size_t nh, int normalise, char **svg, size_t *len,
