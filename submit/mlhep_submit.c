@@ -525,15 +525,18 @@ static int cmd_result(cli *c, const char *id)
         json_t *mt = json_load_file(metrics, 0, &je);
         json_t *fin = json_object_get(mt, "final");
         if (json_is_object(fin)) {
-            /* a training job: the final validation figures (the file has every epoch) */
-            printf("metrics    %s, %zu epochs: validation AUC %.4f, accuracy %.4f, loss %.4f "
+            /* a training job: the final figures, on the test set (older runs: validation;
+             * the file has every epoch and report.html every plot) */
+            const json_t *rows = json_object_get(fin, "rows");
+            printf("metrics    %s, %zu epochs: %s AUC %.4f, accuracy %.4f, loss %.4f "
                    "(%lld rows)\n",
                    json_string_value(json_object_get(mt, "model")) ? json_string_value(json_object_get(mt, "model")) : "model",
                    json_array_size(json_object_get(mt, "epochs")),
+                   json_string_value(json_object_get(fin, "set")) ? json_string_value(json_object_get(fin, "set")) : "validation",
                    json_number_value(json_object_get(fin, "auc")),
                    json_number_value(json_object_get(fin, "accuracy")),
                    json_number_value(json_object_get(fin, "loss")),
-                   (long long)json_number_value(json_object_get(fin, "validation_rows")));
+                   (long long)json_number_value(rows ? rows : json_object_get(fin, "validation_rows")));
         } else if (mt) {
             char *s = json_dumps(mt, JSON_COMPACT | JSON_SORT_KEYS);
             printf("metrics    %.300s%s\n", s ? s : "", s && strlen(s) > 300 ? "..." : "");

@@ -511,28 +511,54 @@ double metrics_mae(const float *target, const float *pred, const float *w, size_
 void metrics_correlation(const float *x, const uint8_t *mask, const float *w, size_t n, size_t stride,
                          const size_t *cols, size_t ncols, double *out)
 {
+    /* one pass over the rows (each row's values gathered once), six sums per pair */
+    size_t np = ncols * ncols;
+    double *acc = calloc(6 * np + 1, sizeof *acc);
+    double *v = malloc((ncols + 1) * sizeof *v);
+    uint8_t *ok = malloc(ncols + 1);
+    if (!acc || !v || !ok) {
+        for (size_t i = 0; i < np; i++)
+            out[i] = NAN;
+        free(acc);
+        free(v);
+        free(ok);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        if (wi == 0)
+            continue;
+        for (size_t a = 0; a < ncols; a++) {
+            size_t c = i * stride + cols[a];
+            v[a] = x[c];
+            ok[a] = (!mask || !mask[c]) && isfinite(v[a]);
+        }
+        for (size_t a = 0; a < ncols; a++) {
+            if (!ok[a])
+                continue;
+            double xa = v[a], wxa = wi * xa;
+            double *p = acc + 6 * (a * ncols + a + 1);
+            for (size_t b = a + 1; b < ncols; b++, p += 6) {
+                if (!ok[b])
+                    continue;
+                double xb = v[b];
+                p[0] += wi;
+                p[1] += wxa;
+                p[2] += wi * xb;
+                p[3] += wxa * xa;
+                p[4] += wi * xb * xb;
+                p[5] += wxa * xb;
+            }
+        }
+    }
     for (size_t a = 0; a < ncols; a++) {
         out[a * ncols + a] = 1.0;
         for (size_t b = a + 1; b < ncols; b++) {
-            double sw = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-            size_t ca = cols[a], cb = cols[b];
-            for (size_t i = 0; i < n; i++) {
-                if (mask && (mask[i * stride + ca] || mask[i * stride + cb]))
-                    continue;
-                double xa = x[i * stride + ca], xb = x[i * stride + cb], wi = w ? w[i] : 1.0;
-                if (!isfinite(xa) || !isfinite(xb))
-                    continue;
-                sw += wi;
-                sx += wi * xa;
-                sy += wi * xb;
-                sxx += wi * xa * xa;
-                syy += wi * xb * xb;
-                sxy += wi * xa * xb;
-            }
+            const double *p = acc + 6 * (a * ncols + b);
             double r = NAN;
-            if (sw > 0) {
-                double mx = sx / sw, my = sy / sw;
-                double vx = sxx / sw - mx * mx, vy = syy / sw - my * my, cxy = sxy / sw - mx * my;
+            if (p[0] > 0) {
+                double mx = p[1] / p[0], my = p[2] / p[0];
+                double vx = p[3] / p[0] - mx * mx, vy = p[4] / p[0] - my * my, cxy = p[5] / p[0] - mx * my;
                 if (vx > 0 && vy > 0)
                     r = cxy / sqrt(vx * vy);
                 if (r > 1)
@@ -543,4 +569,7 @@ void metrics_correlation(const float *x, const uint8_t *mask, const float *w, si
             out[a * ncols + b] = out[b * ncols + a] = r;
         }
     }
+    free(acc);
+    free(v);
+    free(ok);
 }

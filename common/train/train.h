@@ -14,7 +14,7 @@
  * the loss and the gradients as training weights (normalised to mean 1, or balanced
  * per class with params.balance_classes), and every metric and histogram as they are.
  * The first pass over the data keeps the validation rows, the test rows and a sample
- * of the training rows (as many as the test rows) in memory (evalset.h, bounded), so
+ * of the training rows (half as many as the test rows) in memory (evalset.h, bounded), so
  * the per-epoch evaluation and the final report need no extra pass. It writes into
  * o->outdir:
  *   model.mlhep    the model file (modelfile.h) with the "features" section: feature
