@@ -207,7 +207,8 @@ static int cmd_submit(cli *c, const char *path)
     mlhep_err e;
     if (!c->unchecked) {
         /* same schema and rules as the worker; paths checked lexically against the data
-         * roots (this machine may not see the worker's disks). Test hooks (model.crash)
+         * roots (this machine may not see the worker's disks; when it does, the inputs
+         * are checked as the worker would). Test hooks (model.crash)
          * are the worker's decision: let them through here. */
         pipeline_env *env = NULL;
         if (pipeline_env_open(c->cfg.schemas_dir, c->cfg.data_roots, 0, 1, &env, &e)) {
@@ -215,6 +216,8 @@ static int cmd_submit(cli *c, const char *path)
             return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
         }
         int rc = pipeline_validate(wf, env, NULL, &e);
+        if (!rc) /* branch names and expressions, when the inputs are visible here */
+            rc = pipeline_check_inputs_if_visible(wf, env, &e);
         pipeline_env_free(env);
         if (rc) {
             json_decref(wf);

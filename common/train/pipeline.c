@@ -131,6 +131,32 @@ int pipeline_check_inputs(const workflow *w, mlhep_err *e)
     return rc ? err_prefix(e, "workflow") : 0;
 }
 
+int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, mlhep_err *e)
+{
+    if (!env || !json_is_object(wf) || pipeline_is_sleep(wf))
+        return 0;
+    if (env->check_local) /* pipeline_validate has run them */
+        return 0;
+    wf_opts o = {.schema = env->schema,
+                 .data_roots = (const char *const *)env->data_roots,
+                 .n_data_roots = env->n_data_roots,
+                 .check_local = 1};
+    workflow *w = NULL;
+    mlhep_err le;
+    if (workflow_load_json((json_t *)wf, &o, &w, &le)) /* not visible here: the worker's */
+        return 0;
+    int visible = w->nfiles > 0;
+    for (size_t i = 0; i < w->nfiles && visible; i++)
+        visible = w->files[i].kind == WF_LOCAL;
+    int rc = visible ? pipeline_check_inputs(w, &le) : 0;
+    workflow_free(w);
+    if (rc == MLHEP_ENOTFOUND || rc == MLHEP_EINVAL) {
+        *e = le;
+        return rc;
+    }
+    return 0;
+}
+
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
     if (out)

@@ -81,6 +81,16 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
  * otherwise), identifiers and the label branch exist (specs_preproc, specs_plan). */
 int pipeline_check_inputs(const workflow *w, mlhep_err *e);
 
+/* The input checks where the files may not be visible (mlhep-submit, a gateway: check_local
+ * 0): when every input is a local file this machine sees under the same data roots (one
+ * host, or a shared file system: the worker's view), the workflow is loaded again with the
+ * full path checks and pipeline_check_inputs runs, so a branch name that matches nothing or
+ * an expression that does not compile is refused before the job is queued. Remote inputs,
+ * files not found here or unreadable here: returns 0 and leaves the check to the worker
+ * (which refuses the job before reading any event). Only refusals the worker would make on
+ * the same file are returned (MLHEP_ENOTFOUND, MLHEP_EINVAL); a sleep job returns 0. */
+int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, mlhep_err *e);
+
 typedef struct pipeline_progress {
     const char *phase;     /* "prepare", "specs", "training", "export", "train" (sleep) */
     double fraction;       /* 0..1 of the whole job */

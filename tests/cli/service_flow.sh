@@ -95,10 +95,18 @@ if [ "$d1" = 0 ] && [ "$d2" = 0 ]; then ok "nothing queued after refusals (jobs.
 # forced into the queue past the submitter's checks: the worker refuses them itself
 fs=$(as_alice --unchecked --no-wait "$TMP/shadow.json")
 mlp link evil.root > "$TMP/link.json"; fl=$(as_alice --no-wait "$TMP/link.json")
-# a typo in exclude_branches: the submitter cannot see the files (it checks lexically); the
-# worker opens the first file's tree and refuses the job before it reads any event
+# a typo in exclude_branches: the submitter sees the files here (same data roots), opens
+# the first file's tree and refuses it before queueing; forced past it, the worker does
+# the same before it reads any event
 printf '{"name": "typo", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"exclude_branches": ["Jet_Pz", "NJett"]}, "model": {"type": "gbdt", "trees": 2}}\n' > "$TMP/typo.json"
-ft=$(as_alice --no-wait "$TMP/typo.json")
+t0=$(date +%s%N); out=$(as_alice "$TMP/typo.json" 2>&1); rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ $rc = 5 ] && [[ $out == *"params.exclude_branches: 'NJett' matches no branch of tree 'events'"*"(did you mean 'NJet'?)"*"nothing was queued"* ]] && [ $ms -lt 1000 ]; then ok "exclude_branches typo refused by the submitter in $ms ms (the files are visible here)"; else bad "exclude typo submitter" "rc=$rc ${ms}ms out=$out"; fi
+printf '{"name": "typo2", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"selected_branches": ["Muon_P*", "Jet_Pxx"]}, "model": {"type": "gbdt", "trees": 2}}\n' > "$TMP/typo2.json"
+out=$(as_alice "$TMP/typo2.json" 2>&1); rc=$?
+if [ $rc = 5 ] && [[ $out == *"params.selected_branches: 'Jet_Pxx' matches no branch"*"nothing was queued"* ]]; then ok "selected_branches typo refused by the submitter"; else bad "selected typo submitter" "rc=$rc out=$out"; fi
+d1=$(queue_depth jobs.train)
+if [ "$d1" = 2 ]; then ok "branch typos: nothing queued (jobs.train holds only the two forced jobs)"; else bad "branch typos queued" "jobs.train=$d1"; fi
+ft=$(as_alice --unchecked --no-wait "$TMP/typo.json")
 
 # --- the submitter user may only publish to 'jobs' (broker permissions)
 "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 3 >/dev/null
@@ -110,7 +118,7 @@ e1=$(field "$fs" error); e2=$(field "$fl" error)
 if [[ $e1 == "workflow refused by the worker: workflow: /files/0/path: '/etc/shadow' is outside the data roots"* ]] && [ ! -e "$S/artifacts/alice/$fs" ]; then ok "/etc/shadow forced into the queue: failed by the worker: $e1"; else bad "/etc/shadow worker" "state=$(field "$fs" state) error=$e1"; fi
 if [[ $e2 == *"'evil.root' leads outside the data roots through a symbolic link"* ]]; then ok "symlink out of the data root (lexically fine, passed the submitter): failed by the worker"; else bad "symlink worker" "state=$(field "$fl" state) error=$e2"; fi
 wait_state "$ft" failed 30; e3=$(field "$ft" error)
-if [[ $e3 == "workflow refused by the worker: workflow: params.exclude_branches: 'NJett' matches no branch of tree 'events'"*"(did you mean 'NJet'?)"* ]]; then ok "exclude_branches typo: refused by the worker before reading: $e3"; else bad "exclude typo worker" "state=$(field "$ft" state) error=$e3"; fi
+if [[ $e3 == "workflow refused by the worker: workflow: params.exclude_branches: 'NJett' matches no branch of tree 'events'"*"(did you mean 'NJet'?)"* ]]; then ok "exclude_branches typo forced past the submitter: refused by the worker before reading: $e3"; else bad "exclude typo worker" "state=$(field "$ft" state) error=$e3"; fi
 
 # --- submit -> succeeded, with artifacts and status fields; token from oidc-agent
 mkdir -p "$TMP/fakebin"
