@@ -42,10 +42,12 @@ echo
 m=$W/run/metrics.json
 if command -v jq >/dev/null && [ -f "$m" ]; then
     echo "by epoch, the end-of-epoch model (from $m):"
-    jq -r '.epochs[] | "  epoch \(.epoch): train loss \(.loss | tostring | .[0:6])  val loss \(.val_loss | tostring | .[0:6])  val AUC \(.val_auc | tostring | .[0:6])"' "$m" 2>/dev/null || true
-    jq -r '"final model: validation AUC \(.validation.auc | tostring | .[0:6]), test AUC \(.final.auc | tostring | .[0:6]) (\(.final.rows) test rows, weighted)",
-           (.final.working_points[] | "  signal efficiency \(.signal_efficiency | tostring | .[0:6]) at background efficiency \(.background_efficiency)"),
-           "overtraining check (training sample vs test, Kolmogorov-Smirnov p): \([.overtraining.classes[] | "\(.class) \(.ks_pvalue | tostring | .[0:6])"] | join(", "))",
+    # f4: a number rounded to 4 decimals, as mlhep-run's progress lines print it
+    f4='def f4: (. * 10000 | round) as $n | "\($n / 10000 | floor).\("000\($n % 10000)" | .[-4:])";'
+    jq -r "$f4"'.epochs[] | "  epoch \(.epoch): train loss \(.loss | f4)  val loss \(.val_loss | f4)  val AUC \(.val_auc | f4)"' "$m" 2>/dev/null || true
+    jq -r "$f4"'"final model: validation AUC \(.validation.auc | f4), test AUC \(.final.auc | f4) (\(.final.rows) test rows, weighted)",
+           (.final.working_points[] | "  signal efficiency \(.signal_efficiency | f4) at background efficiency \(.background_efficiency)"),
+           "overtraining check (training sample vs test, Kolmogorov-Smirnov p): \([.overtraining.classes[] | "\(.class) \(.ks_pvalue | f4)"] | join(", "))",
            "ranking (permutation, AUC drop): \([.ranking.features[0:5][] | .name] | join(", ")), ..."' "$m" 2>/dev/null || true
 fi
 echo "model     $W/run/model.mlhep (ONNX: $W/run/model.onnx)"
