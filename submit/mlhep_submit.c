@@ -520,7 +520,7 @@ static int cmd_result(cli *c, const char *id)
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(m, "files"), i, f)
-            printf("  %-20s %8lld bytes  sha256 %.16s...\n", json_string_value(json_object_get(f, "name")),
+            printf("  %-26s %8lld bytes  sha256 %.16s...\n", json_string_value(json_object_get(f, "name")),
                    (long long)json_integer_value(json_object_get(f, "bytes")),
                    json_string_value(json_object_get(f, "sha256")));
         char metrics[4200];
