@@ -5,7 +5,8 @@
  * figures of the end-of-epoch model, a planted informative feature ranked first (MLP
  * permutation importance, boosted-tree gain), multiclass and regression reports for
  * both models, a training set with one class refused, the imbalance warning and
- * balance_classes. tests/cli/physics_sklearn.sh checks the numbers against sklearn and
+ * balance_classes; the submitter's input checks where it sees the files.
+ * tests/cli/physics_sklearn.sh checks the numbers against sklearn and
  * scipy. */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "model/modelfile.h"
 #include "infer/predict.h"
 #include "test.h"
+#include "train/pipeline.h"
 #include "train/train.h"
 #include "service/workflow.h"
 
@@ -466,6 +468,54 @@ TEST(one_class_refused_imbalance_warned)
     json_decref(m);
 }
 
+/* The submitter's input checks (check_local 0): run where the inputs are visible, left to
+ * the worker otherwise - remote inputs, data roots or files absent here. */
+TEST(submitter_checks_inputs_it_can_see)
+{
+    static const char *cases[][3] = {
+        /* files, exclude_branches, data roots: the expected outcome in the name */
+        {"[{\"path\":\"ps.root\",\"label\":1},{\"path\":\"pb.root\",\"label\":0}]", "\"x3\",\"ww\"", "refused"},
+        {"[{\"path\":\"ps.root\",\"label\":1},{\"path\":\"pb.root\",\"label\":0}]", "\"x3\",\"w\"", "passes"},
+        {"[{\"path\":\"ps.root\",\"label\":1},{\"path\":\"root://host.invalid//pb.root\",\"label\":0}]",
+         "\"x3\",\"ww\"", "remote: the worker's"},
+        {"[{\"path\":\"nothere.root\",\"label\":1},{\"path\":\"pb.root\",\"label\":0}]", "\"ww\"",
+         "not here: the worker's"},
+    };
+    char roots[600];
+    snprintf(roots, sizeof roots, "%s", dir);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char doc[2048];
+        snprintf(doc, sizeof doc, "{\"name\":\"v\",\"files\":%s,\"params\":{\"exclude_branches\":[%s]},"
+                 "\"model\":{\"type\":\"gbdt\"}}", cases[k][0], cases[k][1]);
+        json_t *j = json_loads(doc, 0, NULL);
+        pipeline_env *env = NULL;
+        mlhep_err e;
+        CHECK(j && pipeline_env_open(NULL, roots, 0, 0, &env, &e) == 0);
+        if (!j || !env)
+            continue;
+        CHECKF(pipeline_validate(j, env, NULL, &e) == 0, "%s: %s", cases[k][2], e.msg);
+        int rc = pipeline_check_inputs_if_visible(j, env, &e);
+        if (k == 0)
+            CHECKF(rc == MLHEP_ENOTFOUND && strstr(e.msg, "'ww' matches no branch") && strstr(e.msg, "did you mean 'w'"),
+                   "rc %d: %s", rc, e.msg);
+        else
+            CHECKF(rc == 0, "%s: rc %d %s", cases[k][2], rc, e.msg);
+        pipeline_env_free(env);
+        json_decref(j);
+    }
+    /* the data roots absent on this machine: the worker's */
+    pipeline_env *env = NULL;
+    mlhep_err e;
+    json_t *j = json_loads("{\"name\":\"v\",\"files\":[{\"path\":\"ps.root\",\"label\":1},"
+                           "{\"path\":\"pb.root\",\"label\":0}],\"params\":{\"exclude_branches\":[\"ww\"]},"
+                           "\"model\":{\"type\":\"gbdt\"}}", 0, NULL);
+    CHECK(j && pipeline_env_open(NULL, "/nonexistent/mlhep-data", 0, 0, &env, &e) == 0);
+    if (j && env)
+        CHECKF(pipeline_check_inputs_if_visible(j, env, &e) == 0, "%s", e.msg);
+    pipeline_env_free(env);
+    json_decref(j);
+}
+
 int main(void)
 {
     if (make_inputs()) {
@@ -486,6 +536,7 @@ int main(void)
     RUN(multiclass_for_mlp_and_gbdt);
     RUN(regression_for_mlp_and_gbdt);
     RUN(one_class_refused_imbalance_warned);
+    RUN(submitter_checks_inputs_it_can_see);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
