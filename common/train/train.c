@@ -390,7 +390,7 @@ static double set_loss(const run *r, const evalset *s)
 /* ---------------------------------------------------------------- MLP */
 
 static int mlp_epoch_pass(run *r, mlp *m, int epoch, int epochs, double *loss_sum, size_t *loss_n, int fit_times,
-                          mlhep_err *e)
+                          int64_t *rows_out, mlhep_err *e)
 {
     ds_chunk c;
     int got;
@@ -416,6 +416,7 @@ static int mlp_epoch_pass(run *r, mlp *m, int epoch, int epochs, double *loss_su
             }
         }
         rows += (int64_t)c.nrows;
+        *rows_out = rows;
         double tot = (double)(r->sp->total_events > 0 ? r->sp->total_events : 1);
         double frac = 0.1 + 0.85 * (((double)epoch - 1) + fmin(1.0, (double)rows / tot)) / (double)epochs;
         char msg[160];
@@ -496,7 +497,8 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
         rewound = 0;
         double ls = 0;
         size_t ln = 0;
-        rc = mlp_epoch_pass(r, m, ep, passes, &ls, &ln, standard ? 1 : epochs, e);
+        int64_t rows = 0; /* the epoch's: its summary line carries them */
+        rc = mlp_epoch_pass(r, m, ep, passes, &ls, &ln, standard ? 1 : epochs, &rows, e);
         if (!rc && !r->first_pass_done)
             rc = first_pass_end(r, e);
         report_epoch x = {.loss = ln ? ls / (double)ln : NAN};
@@ -512,7 +514,7 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
         char msg[200];
         snprintf(msg, sizeof msg, "epoch %d/%d: loss %.4f val_loss %.4f val_auc %.4f (%.1f s)", ep, passes, x.loss,
                  x.val_loss, x.val_auc, x.seconds);
-        if (report(r, "training", 0.1 + 0.85 * ep / passes, 0, ep, passes, x.loss, x.val_loss, x.val_auc, 1, msg)) {
+        if (report(r, "training", 0.1 + 0.85 * ep / passes, rows, ep, passes, x.loss, x.val_loss, x.val_auc, 1, msg)) {
             rc = TRAIN_STOPPED;
             break;
         }
@@ -529,7 +531,7 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
             since_best = 0;
         } else if (patience > 0 && ++since_best >= patience) {
             snprintf(msg, sizeof msg, "early stopping after epoch %d (best validation loss %.4f)", ep, best_val);
-            report(r, "training", 0.1 + 0.85 * ep / passes, 0, ep, passes, x.loss, x.val_loss, x.val_auc, 1, msg);
+            report(r, "training", 0.1 + 0.85 * ep / passes, rows, ep, passes, x.loss, x.val_loss, x.val_auc, 1, msg);
             break;
         }
     }
