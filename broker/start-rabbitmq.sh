@@ -5,8 +5,8 @@
 #
 # Passwords are never in the repository: they come from the environment
 # (MLHEP_BROKER_ADMIN_PASSWORD, MLHEP_BROKER_SUBMITTER_PASSWORD,
-# MLHEP_BROKER_WORKER_PASSWORD) or, if unset, from STATE_DIR/secrets/broker-{admin,
-# submitter,worker}.pw. The rendered definitions file is written mode 0600 into STATE_DIR.
+# MLHEP_BROKER_WORKER_PASSWORD, MLHEP_BROKER_GATEWAY_PASSWORD) or, if unset, from
+# STATE_DIR/secrets/broker-{admin,submitter,worker,gateway}.pw. The rendered definitions file is written mode 0600 into STATE_DIR.
 # Optional environment: MLHEP_DELIVERY_LIMIT (x-delivery-limit of jobs.train, default 3),
 # ERL_EPMD_PORT (a private epmd port; the caller starts that epmd), MLHEP_RABBITMQ_NODE
 # (node name, default mlhep<PORT>@localhost), MLHEP_RABBITMQ_DIST_PORT (Erlang
@@ -33,18 +33,19 @@ pw() { # pw NAME ENVVAR
 ADMIN_PW=$(pw admin MLHEP_BROKER_ADMIN_PASSWORD)
 SUB_PW=$(pw submitter MLHEP_BROKER_SUBMITTER_PASSWORD)
 WORK_PW=$(pw worker MLHEP_BROKER_WORKER_PASSWORD)
+GW_PW=$(pw gateway MLHEP_BROKER_GATEWAY_PASSWORD)
 LIMIT=${MLHEP_DELIVERY_LIMIT:-3}
 BIND=${MLHEP_RABBITMQ_BIND:-127.0.0.1}
 DIST=${MLHEP_RABBITMQ_DIST_PORT:-$((PORT + 20000))}
 [ "$DIST" -le 65535 ] || DIST=$((PORT - 20000))
 
-ADMIN_PW="$ADMIN_PW" SUB_PW="$SUB_PW" WORK_PW="$WORK_PW" LIMIT="$LIMIT" \
+ADMIN_PW="$ADMIN_PW" SUB_PW="$SUB_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" LIMIT="$LIMIT" \
 /usr/bin/python3 - "$here/definitions.json" "$T/definitions.json" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 d = json.load(open(src))
 pw = {"@ADMIN_PASSWORD@": os.environ["ADMIN_PW"], "@SUBMITTER_PASSWORD@": os.environ["SUB_PW"],
-      "@WORKER_PASSWORD@": os.environ["WORK_PW"]}
+      "@WORKER_PASSWORD@": os.environ["WORK_PW"], "@GATEWAY_PASSWORD@": os.environ["GW_PW"]}
 for u in d["users"]:
     u["password"] = pw[u["password"]]
 for q in d["queues"]:

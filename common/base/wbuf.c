@@ -1,6 +1,9 @@
 /* wbuf.c - growable big-endian output buffer (see wbuf.h). */
 #include "base/wbuf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +132,40 @@ void wbuf_patch32(wbuf *w, size_t pos, uint32_t v)
 void wbuf_bc_end(wbuf *w, size_t pos)
 {
     wbuf_patch32(w, pos, (uint32_t)(w->len - pos - 4) | 0x40000000u);
+}
+
+void wbuf_printf(wbuf *w, const char *fmt, ...)
+{
+    if (w->err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+        w->err = 1;
+        return;
+    }
+    uint8_t *dst = wbuf_reserve(w, (size_t)k + 1);
+    if (!dst)
+        return;
+    if ((size_t)k < sizeof tmp) {
+        memcpy(dst, tmp, (size_t)k + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf((char *)dst, (size_t)k + 1, fmt, ap);
+        va_end(ap);
+    }
+    w->len += (size_t)k;
+}
+
+void wbuf_str(wbuf *w, const char *s)
+{
+    size_t n = strlen(s);
+    uint8_t *dst = wbuf_reserve(w, n + 1);
+    if (!dst)
+        return;
+    memcpy(dst, s, n + 1);
+    w->len += n;
 }

@@ -47,5 +47,10 @@ void wbuf_cstr(wbuf *w, const char *s);
 size_t wbuf_bc_begin(wbuf *w);
 void wbuf_bc_end(wbuf *w, size_t pos);
 void wbuf_patch32(wbuf *w, size_t pos, uint32_t v);
+/* Text: appends printf-formatted text and keeps a NUL after it (not counted in len),
+ * so w->p can be used as a C string when nothing else was written. */
+void wbuf_printf(wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a C string (without its NUL; a NUL is kept after it as with wbuf_printf). */
+void wbuf_str(wbuf *w, const char *s);
 
 #endif

@@ -329,8 +329,12 @@ int rpc_next(rpc_conn *c, rpc_msg *m, int timeout_ms, mlhep_err *e)
             copy_bytes(ret->exchange, ex, sizeof ex);
             copy_bytes(ret->routing_key, rk, sizeof rk);
             amqp_message_t msg;
-            amqp_read_message(c->conn, f.channel, &msg, 0);
-            amqp_destroy_message(&msg);
+            if (amqp_read_message(c->conn, f.channel, &msg, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+                /* the caller learns which request came back by its correlation id */
+                if (msg.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+                    copy_bytes(msg.properties.correlation_id, m->corr_id, sizeof m->corr_id);
+                amqp_destroy_message(&msg);
+            }
             return err_set(e, MLHEP_ENOTFOUND,
                            "broker: request to exchange '%s' with routing key '%s' reached no queue (is the "
                            "prediction service deployed with broker/definitions.json?)",

@@ -82,7 +82,8 @@ int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *routing_key,
 /* ---- both ---- */
 /* Next delivery (a request on the server, a reply on the client): 0 with m filled,
  * RPC_TIMEOUT, or a negative error. A request returned unroutable is reported as
- * MLHEP_ENOTFOUND naming the exchange and routing key. */
+ * MLHEP_ENOTFOUND naming the exchange and routing key, with m->corr_id set to the
+ * returned request's correlation id (nothing to free). */
 int rpc_next(rpc_conn *c, rpc_msg *m, int timeout_ms, mlhep_err *e);
 void rpc_msg_free(rpc_msg *m);
 

@@ -35,6 +35,27 @@
  *                         of a specs sub-task; 0 = one per online CPU (at most 16)
  *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
  *                         0 = one per online CPU, at most 4
+ * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
+ *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
+ *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
+ *   gateway_port [8443] (0: any free port)   gateway_tls_cert [""]  gateway_tls_key [""]
+ *   gateway_max_body_mb [64]  largest request body (413 beyond)
+ *   gateway_rate [1000]   requests per second per user on average (0 = no limit), with
+ *   gateway_burst [2000]  bursts of up to this many (429 with Retry-After beyond)
+ *   gateway_concurrency [256] requests of one user in flight at once (0 = no limit)
+ *   gateway_predict_timeout [30] seconds a prediction may wait for mlhep-infer (504)
+ *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
+ *   gateway_connections [1024] open connections at most
+ *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_web_dir [""]  the dashboard's files ("" = found beside the program, like
+ *                         the schemas)
+ *   gateway_cors_origin [""] an origin allowed to call the API from a browser (none by
+ *                         default)
+ * Clients of the gateway (mlhep-submit):
+ *   gateway_url [""]      https://host:port of the gateway; set, mlhep-submit talks to it
+ *                         instead of the broker and Redis
+ *   gateway_ca_file [""]  CA certificate (PEM) that signed the gateway's certificate
+ *                         ("" = the system's CA store)
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
  *                         usually given as jwt_secret_file; development)
@@ -88,6 +109,22 @@ typedef struct mlhep_config {
     int jwt_queue_grace;
     int infer_threads;
     int worker_threads;
+    char *gateway_bind;
+    int gateway_port;
+    char *gateway_tls_cert;
+    char *gateway_tls_key;
+    int gateway_max_body_mb;
+    double gateway_rate;
+    double gateway_burst;
+    int gateway_concurrency;
+    double gateway_predict_timeout;
+    int gateway_idle_timeout;
+    int gateway_connections;
+    int gateway_rpc_connections;
+    char *gateway_web_dir;
+    char *gateway_cors_origin;
+    char *gateway_url;
+    char *gateway_ca_file;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

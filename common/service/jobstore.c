@@ -18,6 +18,7 @@ static const char lua_register[] =
     "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
     "  'updated', ARGV[5], 'registered', ARGV[5])\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "moved(nil, 'queued')\n"
     "return 1\n";
 
 /* KEYS job, index, hb. ARGV id user name submitted now worker ttl_ms max_attempts deliveries */
@@ -27,6 +28,7 @@ static const char lua_take[] =
     "    'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
     "    'updated', ARGV[5], 'registered', ARGV[5])\n"
     "  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "  moved(nil, 'queued')\n"
     "end\n"
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not allowed(st, 'running') then return {'skip', 0, 0, st} end\n"
@@ -34,6 +36,7 @@ static const char lua_take[] =
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'finished', ARGV[5],\n"
     "    'updated', ARGV[5], 'message', 'cancelled by its owner before it ran')\n"
     "  redis.call('DEL', KEYS[3])\n"
+    "  moved(st, 'cancelled')\n"
     "  return {'cancelled', 0, 0, st}\n"
     "end\n"
     "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
@@ -42,6 +45,7 @@ static const char lua_take[] =
     "    'updated', ARGV[5], 'error', 'gave up after ' .. att .. ' attempts (max_deliveries=' ..\n"
     "    ARGV[8] .. '): the job kept crashing or being interrupted')\n"
     "  redis.call('DEL', KEYS[3])\n"
+    "  moved(st, 'failed')\n"
     "  return {'exhausted', 0, att, st}\n"
     "end\n"
     "att = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
@@ -50,6 +54,7 @@ static const char lua_take[] =
     "  'worker', ARGV[6], 'started', ARGV[5], 'updated', ARGV[5], 'heartbeat', ARGV[5],\n"
     "  'deliveries', ARGV[9], 'message', 'attempt ' .. att .. ' on ' .. ARGV[6])\n"
     "redis.call('SET', KEYS[3], ARGV[6] .. ':' .. lease, 'PX', ARGV[7])\n"
+    "moved(st, 'running')\n"
     "return {'taken', lease, att, st}\n";
 
 /* KEYS job, hb. ARGV lease now ttl_ms [phase progress message [field value]...] */
@@ -89,6 +94,7 @@ static const char lua_finish[] =
     "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'artifacts', ARGV[5]) end\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[6]) end\n"
     "redis.call('DEL', KEYS[2])\n"
+    "moved(st, ARGV[2])\n"
     "return {'ok', st}\n";
 
 /* KEYS job. ARGV now */
@@ -98,6 +104,7 @@ static const char lua_cancel[] =
     "if st == 'queued' and allowed(st, 'cancelled') then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'cancel_requested', '1',\n"
     "    'finished', ARGV[1], 'updated', ARGV[1], 'message', 'cancelled by its owner before it ran')\n"
+    "  moved(st, 'cancelled')\n"
     "  return 'cancelled'\n"
     "end\n"
     "if st == 'running' then\n"
@@ -115,7 +122,7 @@ struct jobstore {
     int port;
     char *text[S_COUNT];
     char sha[S_COUNT][41];
-    char transitions[512];
+    char transitions[JOBSTORE_LUA_PREFIX_MAX];
 };
 
 /* ---- transition table shared with job.c ------------------------------------------- */
@@ -133,7 +140,12 @@ static void build_transitions(char *out, size_t outsz)
     }
     snprintf(out + n, outsz - n,
              "}\nlocal function allowed(a, b) return a ~= nil and a ~= false and T[a] ~= nil and "
-             "T[a][b] == true end\n");
+             "T[a][b] == true end\n"
+             /* job counts by state for /metrics: how many jobs entered and left each
+              * state (a job redelivered while running does not move) */
+             "local function moved(a, b) if a == b then return end\n"
+             "  if a then redis.call('HINCRBY', '" JOBSTORE_STATS_KEY "', 'left:' .. a, 1) end\n"
+             "  redis.call('HINCRBY', '" JOBSTORE_STATS_KEY "', 'entered:' .. b, 1) end\n");
 }
 
 void jobstore_lua_transitions(char *out, size_t outsz)
@@ -740,4 +752,143 @@ int jobstore_lease_current(jobstore *js, const char *user, const char *id, long 
               r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == lease;
     freeReplyObject(r);
     return cur;
+}
+
+/* ---- idempotency keys of submissions (the gateway) -------------------------------- */
+
+/* mlhep:u:<user>:idem:<sha256 hex of the client's key>: the client's key is any text
+ * (at most 255 bytes), hashed so that it cannot shape the Redis key. */
+static int idem_key(const char *user, const char *key, char out[200], mlhep_err *e)
+{
+    if (!job_user_valid(user))
+        return err_set(e, MLHEP_EINVAL, "invalid user name");
+    size_t n = strlen(key);
+    if (n == 0 || n > 255)
+        return err_set(e, MLHEP_EINVAL, "Idempotency-Key must be 1 to 255 characters");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mn = 0;
+    EVP_Digest(key, n, md, &mn, EVP_sha256(), NULL);
+    int o = snprintf(out, 200, "mlhep:u:%s:idem:", user);
+    for (unsigned i = 0; i < mn && i < 32; i++)
+        o += snprintf(out + o, (size_t)(200 - o), "%02x", md[i]);
+    return 0;
+}
+
+int jobstore_idem_claim(jobstore *js, const char *user, const char *key, const char *id, int ttl_s,
+                        char found[JOB_ID_HEX + 1], int *published, double *claimed_at, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    char val[96], ttl[24];
+    snprintf(val, sizeof val, "pending %s %.3f", id, job_now());
+    snprintf(ttl, sizeof ttl, "%d", ttl_s > 0 ? ttl_s : 86400);
+    const char *argv[] = {"SET", k, val, "NX", "EX", ttl, "GET"};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = cmd(js, 7, argv, lens, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    found[0] = '\0';
+    *published = 0;
+    *claimed_at = 0;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return JS_TAKEN; /* ours now */
+    }
+    char state[16] = "", fid[JOB_ID_HEX + 2] = "";
+    double at = 0;
+    if (r->type == REDIS_REPLY_STRING)
+        sscanf(r->str, "%15s %33s %lf", state, fid, &at);
+    freeReplyObject(r);
+    if (!job_id_valid(fid))
+        return err_set(e, MLHEP_EFORMAT, "idempotency record %s is unreadable", k);
+    memcpy(found, fid, JOB_ID_HEX + 1);
+    *published = !strcmp(state, "done");
+    *claimed_at = at;
+    return JS_SKIP; /* someone claimed this key before */
+}
+
+static int idem_set(jobstore *js, const char *user, const char *key, const char *val, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"SET", k, val, "XX", "KEEPTTL"};
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = cmd(js, 5, argv, lens, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_idem_done(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e)
+{
+    char val[64];
+    snprintf(val, sizeof val, "done %s", id);
+    return idem_set(js, user, key, val, e);
+}
+
+int jobstore_idem_retake(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e)
+{
+    char val[96];
+    snprintf(val, sizeof val, "pending %s %.3f", id, job_now());
+    return idem_set(js, user, key, val, e);
+}
+
+int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"DEL", k};
+    size_t lens[2] = {3, strlen(k)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_ping(jobstore *js, mlhep_err *e)
+{
+    const char *argv[] = {"PING"};
+    size_t lens[1] = {4};
+    redisReply *r = cmd(js, 1, argv, lens, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_ENET;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_state_counts(jobstore *js, long long counts[JOB_NSTATES], mlhep_err *e)
+{
+    for (int i = 0; i < JOB_NSTATES; i++)
+        counts[i] = 0;
+    const char *argv[] = {"HGETALL", JOBSTORE_STATS_KEY};
+    size_t lens[2] = {7, strlen(JOBSTORE_STATS_KEY)};
+    redisReply *r = cmd(js, 2, argv, lens, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    long long in[JOB_NSTATES] = {0}, out[JOB_NSTATES] = {0};
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        int left = !strncmp(k, "left:", 5), entered = !strncmp(k, "entered:", 8);
+        job_state st;
+        if ((left || entered) && job_state_parse(k + (left ? 5 : 8), &st) == 0)
+            (left ? out : in)[st] = strtoll(v, NULL, 10);
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < JOB_NSTATES; i++)
+        counts[i] = in[i] - out[i];
+    return 0;
 }

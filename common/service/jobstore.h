@@ -136,8 +136,34 @@ int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep
 /* The job's log lines. *out: new JSON array of strings. */
 int jobstore_logs(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e);
 
+/* ---- idempotency keys of submissions (the gateway's Idempotency-Key header) ----
+ * A submission with a key first claims it: JS_TAKEN means the key was new and now
+ * names job `id` ("pending"); JS_SKIP means an earlier request claimed it: found is
+ * that request's job id and *published says whether its job reached the broker
+ * (jobstore_idem_done) or is still pending since *claimed_at (unix seconds; the
+ * earlier request is in flight, or its gateway died before publishing). The key lives
+ * ttl_s seconds (default 1 day). jobstore_idem_retake re-claims a stale pending key
+ * for the same id (its job is published again: duplicates of one id are harmless, a
+ * worker runs an id once); jobstore_idem_release forgets a key whose job could not be
+ * published, so that the client's retry starts afresh. */
+int jobstore_idem_claim(jobstore *js, const char *user, const char *key, const char *id, int ttl_s,
+                        char found[JOB_ID_HEX + 1], int *published, double *claimed_at, mlhep_err *e);
+int jobstore_idem_done(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e);
+int jobstore_idem_retake(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e);
+int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep_err *e);
+
+/* Jobs in each state now (counts[JOB_NSTATES], indexed by job_state), over every user:
+ * the state-changing scripts count, in the hash JOBSTORE_STATS_KEY, how many jobs
+ * entered and left each state. For /metrics. */
+#define JOBSTORE_STATS_KEY "mlhep:stats:jobs"
+int jobstore_state_counts(jobstore *js, long long counts[JOB_NSTATES], mlhep_err *e);
+
+/* PING: 0 when Redis answers (readiness probes). */
+int jobstore_ping(jobstore *js, mlhep_err *e);
+
 /* Writes the Lua transition table generated from job_transition_ok (the prefix of
- * every state-changing script) into out; 512 bytes are enough. */
+ * every state-changing script) into out; JOBSTORE_LUA_PREFIX_MAX bytes are enough. */
+#define JOBSTORE_LUA_PREFIX_MAX 2048
 void jobstore_lua_transitions(char *out, size_t outsz);
 
 #endif

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # deploy/local/up.sh - starts a local mlhep service on loopback: a private epmd, RabbitMQ
 # (with broker/definitions.json), Redis (ACL users), N workers and M inference workers
-# (mlhep-infer, serving predictions from the artifact store), all under one state dir.
+# (mlhep-infer, serving predictions from the artifact store) and the gateway (mlhep-gateway,
+# the HTTPS front door users reach), all under one state dir.
 #
 #   deploy/local/up.sh [--state DIR] [--workers N] [--infer M] [--users alice,bob] [--bin DIR]
 #                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
 #                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
 #                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
+#                      [--no-gateway] [--gateway-plain]
 #
 # Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
 # this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
@@ -23,12 +25,16 @@
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
 #   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
+#   gateway.conf    the gateway's configuration (its own broker and Redis accounts)
+#   tls/            a local CA (ca.pem) and the gateway's certificate (gateway.pem, key)
 #   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
 #   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs); user
 #                   tokens carry the scopes mlhep.submit and mlhep.predict
 #   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
 #   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
-#   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. (sourceable)
+#   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. GATEWAY_PORT=.. (sourceable)
+#   gateway.url     https://127.0.0.1:GATEWAY_PORT (TLS with tls/ca.pem; --gateway-plain:
+#                   http on loopback)
 # Add workers later with: deploy/local/up.sh --state DIR --add-workers N (--add-infer N)
 # Restart only the broker (same data, ports and passwords): --restart-broker
 set -euo pipefail
@@ -37,6 +43,7 @@ S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; L
 ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400
 ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
 ISSUER=https://mlhep.local
+GW=1; GWTLS=1
 while [ $# -gt 0 ]; do
     case $1 in
     --state) S=$2; shift 2 ;;
@@ -56,7 +63,9 @@ while [ $# -gt 0 ]; do
     --data-roots) ROOTS=$2; shift 2 ;;
     --add-workers) ADD=$2; shift 2 ;;
     --restart-broker) RESTART=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    --no-gateway) GW=0; shift ;;
+    --gateway-plain) GWTLS=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -99,6 +108,7 @@ start_broker() {
     MLHEP_BROKER_ADMIN_PASSWORD=$(cat "$S/secrets/broker-admin.pw") \
     MLHEP_BROKER_SUBMITTER_PASSWORD=$(cat "$S/secrets/broker-submitter.pw") \
     MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
+    MLHEP_BROKER_GATEWAY_PASSWORD=$(cat "$S/secrets/broker-gateway.pw") \
         nohup "$top/broker/start-rabbitmq.sh" "$S/rabbitmq" "$AMQP_PORT" >>"$S/logs/rabbitmq.out" 2>&1 </dev/null &
     echo $! > "$S/pids/rabbitmq.pid"
     local t0; t0=$(date +%s%N)
@@ -145,7 +155,7 @@ umask 077
 mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pids" "$S/logs"
 chmod 755 "$S/artifacts"
 genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
-for n in broker-admin broker-submitter broker-worker redis-admin redis-worker; do genpw $n; done
+for n in broker-admin broker-submitter broker-worker broker-gateway redis-admin redis-worker redis-gateway; do genpw $n; done
 IFS=, read -r -a users <<< "$USERS"
 for u in "${users[@]}"; do
     [[ $u =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "up.sh: bad user name '$u'" >&2; exit 2; }
@@ -172,6 +182,9 @@ echo $! > "$S/pids/epmd.pid"
     echo "user default on >$(cat "$S/secrets/redis-admin.pw") ~* &* +@all"
     echo "user admin on >$(cat "$S/secrets/redis-admin.pw") ~* &* +@all"
     echo "user worker on >$(cat "$S/secrets/redis-worker.pw") resetkeys ~mlhep:* resetchannels -@all +@read +@write +@scripting +ping +auth +hello -@dangerous"
+    # the gateway reads every user's records (it answers for the token's user only) and
+    # writes nothing but idempotency keys of submissions
+    echo "user gateway on >$(cat "$S/secrets/redis-gateway.pw") resetkeys %R~mlhep:* %RW~mlhep:u:*:idem:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +get +set +del +ping +auth +hello"
     for u in "${users[@]}"; do
         echo "user u-$u on >$(cat "$S/secrets/redis-u-$u.pw") resetkeys ~mlhep:u:$u:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
     done
@@ -247,12 +260,67 @@ CONF
 done
 
 for i in $(seq 1 "$NW"); do start_worker "$i"; done
+
+# --- the gateway: TLS with a local CA unless --gateway-plain (loopback only)
+GATEWAY_URL=
+if [ "$GW" = 1 ]; then
+    [ -x "$BIN/mlhep-gateway" ] || { echo "up.sh: $BIN/mlhep-gateway not built (make all)" >&2; exit 2; }
+    TLSCONF=
+    if [ "$GWTLS" = 1 ]; then
+        mkdir -p "$S/tls"
+        if [ ! -s "$S/tls/gateway.pem" ]; then
+            openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=mlhep local CA" \
+                -keyout "$S/tls/ca.key" -out "$S/tls/ca.pem" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$S/tls/gateway.key" \
+                -out "$S/tls/gateway.csr" 2>/dev/null
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$S/tls/ext.cnf"
+            openssl x509 -req -in "$S/tls/gateway.csr" -CA "$S/tls/ca.pem" -CAkey "$S/tls/ca.key" \
+                -CAcreateserial -days 30 -extfile "$S/tls/ext.cnf" -out "$S/tls/gateway.pem" 2>/dev/null
+        fi
+        chmod 644 "$S/tls/ca.pem" "$S/tls/gateway.pem"
+        TLSCONF="gateway_tls_cert = $S/tls/gateway.pem
+gateway_tls_key = $S/tls/gateway.key"
+    fi
+    cat > "$S/gateway.conf" <<CONF
+amqp_host = 127.0.0.1
+amqp_port = $AMQP_PORT
+amqp_vhost = mlhep
+amqp_user = gateway
+amqp_password_file = $S/secrets/broker-gateway.pw
+redis_host = 127.0.0.1
+redis_port = $REDIS_PORT
+redis_user = gateway
+redis_password_file = $S/secrets/redis-gateway.pw
+artifact_dir = $S/artifacts
+data_roots = $ROOTS
+test_hooks = $HOOKS
+gateway_bind = 127.0.0.1
+gateway_port = 0
+$TLSCONF
+$AUTHCONF
+CONF
+    rm -f "$S/gateway.port"
+    nohup "$BIN/mlhep-gateway" --config "$S/gateway.conf" --port-file "$S/gateway.port" \
+        >"$S/logs/gateway.log" 2>&1 </dev/null &
+    echo $! > "$S/pids/gateway.pid"
+    for _ in $(seq 400); do
+        [ -s "$S/gateway.port" ] && break
+        alive "$(cat "$S/pids/gateway.pid")" || { echo "up.sh: the gateway exited during startup:" >&2; tail -n 5 "$S/logs/gateway.log" >&2; false; }
+        sleep 0.05
+    done
+    [ -s "$S/gateway.port" ] || { echo "up.sh: the gateway did not start listening" >&2; false; }
+    GATEWAY_PORT=$(cat "$S/gateway.port")
+    echo "GATEWAY_PORT=$GATEWAY_PORT" >> "$S/ports"
+    if [ "$GWTLS" = 1 ]; then GATEWAY_URL=https://127.0.0.1:$GATEWAY_PORT; else GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT; fi
+    echo "$GATEWAY_URL" > "$S/gateway.url"
+    chmod 644 "$S/gateway.url"
+fi
 if [ "$NI" -gt 0 ]; then
     [ -x "$BIN/mlhep-infer" ] || { echo "up.sh: $BIN/mlhep-infer not built (make all)" >&2; exit 2; }
     for i in $(seq 1 "$NI"); do start_infer "$i"; done
 fi
 trap - ERR
-echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s), $NI inference worker(s)"
+echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s), $NI inference worker(s)${GATEWAY_URL:+, gateway $GATEWAY_URL}"
 for u in "${users[@]}"; do
     echo "  as $u: mlhep-submit --config $S/users/$u.conf --token-file $S/users/$u.token ..."
 done

@@ -31,8 +31,10 @@ TEST(transitions_match_the_lifecycle)
 
 TEST(lua_table_generated_from_c)
 {
-    char t[512];
+    char t[JOBSTORE_LUA_PREFIX_MAX];
     jobstore_lua_transitions(t, sizeof t);
+    CHECK(strlen(t) < sizeof t - 1); /* not cut short */
+    CHECK(strstr(t, "local function moved(a, b)") && t[strlen(t) - 1] == '\n');
     CHECK(strstr(t, "queued = {running = true, failed = true, cancelled = true, }"));
     CHECK(strstr(t, "succeeded = {}"));
     CHECK(strstr(t, "running = {queued = true, running = true, succeeded = true, failed = true, cancelled = true, }"));

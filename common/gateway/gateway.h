@@ -1,0 +1,32 @@
+/* gateway.h - the front door's routing: which URL does what, who may call it, and the
+ * checks every request passes before its handler runs.
+ *
+ * For each request gw_handle: matches the route table (404, or 405 with Allow); answers
+ * CORS preflights only for the configured origin (none by default); checks the bearer
+ * token for the route's scope (401 with WWW-Authenticate when missing or invalid, 403
+ * when the scope is missing), except on the open routes (health, metrics, the
+ * dashboard's files, KServe's server and health calls); applies the caller's rate and
+ * concurrency limits (429 with Retry-After); runs the handler; records the figures of
+ * /metrics and writes one access-log line (method, path, user, status, bytes, time;
+ * never a token, never a body).
+ *
+ * The route table is the API's one list: docs/gateway.md and the dashboard follow it. */
+#ifndef MLHEP_GW_GATEWAY_H
+#define MLHEP_GW_GATEWAY_H
+
+#include <stdio.h>
+
+#include "gateway/gwctx.h"
+#include "gateway/gwhttp.h"
+
+/* Opens the context for cfg with the route table's names for the figures. */
+int gateway_open(const mlhep_config *cfg, gw_ctx **out, mlhep_err *e);
+
+/* Answers one request (never fails: every problem becomes an error response). log:
+ * where the access-log line goes (NULL: none). */
+void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log);
+
+/* The routes as "METHOD PATTERN" lines (for --routes and the docs check). */
+void gateway_print_routes(FILE *out);
+
+#endif

@@ -1,0 +1,329 @@
+/* httpd.c - see httpd.h. */
+#include "gateway/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "gateway/gateway.h"
+#include "gateway/route.h"
+
+#define PEM_MAX (1u << 20)
+
+struct httpd {
+    gw_ctx *g;
+    FILE *log;
+    struct MHD_Daemon *d;
+    char *key, *cert;
+    unsigned port;
+};
+
+/* One request being received. */
+typedef struct reqstate {
+    char *body;
+    size_t len, cap;
+    int too_large;
+} reqstate;
+
+int httpd_is_loopback(const char *addr)
+{
+    if (!addr)
+        return 0;
+    if (!strcmp(addr, "localhost"))
+        return 1;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+static const char *hdr(void *cls, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)cls, MHD_HEADER_KIND, name);
+}
+
+static const char *qarg(void *cls, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static ssize_t reader_tramp(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    gw_resp *o = cls;
+    return o->reader(o->reader_cls, pos, buf, max);
+}
+
+static void reader_free_tramp(void *cls)
+{
+    gw_resp *o = cls;
+    if (o->reader_free)
+        o->reader_free(o->reader_cls);
+    free(o);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, gw_resp *o)
+{
+    struct MHD_Response *resp;
+    if (o->reader) {
+        gw_resp *held = malloc(sizeof *held);
+        if (!held) {
+            gw_resp_clear(o);
+            return MHD_NO;
+        }
+        *held = *o;
+        memset(o, 0, sizeof *o);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader_tramp, held, reader_free_tramp);
+        if (!resp) {
+            reader_free_tramp(held);
+            return MHD_NO;
+        }
+        o = held;
+    } else {
+        resp = MHD_create_response_from_buffer(o->len, o->body ? o->body : (void *)"", o->body ? MHD_RESPMEM_MUST_FREE
+                                                                                              : MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+            gw_resp_clear(o);
+            return MHD_NO;
+        }
+        o->body = NULL;
+    }
+    if (o->content_type[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, o->content_type);
+    for (int i = 0; i < o->nheaders; i++)
+        MHD_add_response_header(resp, o->hname[i], o->hvalue[i]);
+    MHD_add_response_header(resp, "Server", "mlhep-gateway");
+    enum MHD_Result r = MHD_queue_response(conn, (unsigned)o->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result refuse_now(httpd *h, struct MHD_Connection *conn, int status, const char *code,
+                                  const char *msg, const char *method, const char *url)
+{
+    gw_resp o;
+    memset(&o, 0, sizeof o);
+    gw_resp_error(&o, status, code, "%s", msg);
+    if (h->log)
+        fprintf(h->log, "- - - %s %s %d 0 0.0ms %s\n", method, url, status, code);
+    promstats_request(h->g->stats, -1, status, 0);
+    return send_resp(conn, &o);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    httpd *h = cls;
+    reqstate *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        *con_cls = st;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (*end || v > h->g->max_body) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "the request body is larger than the gateway takes (%zu MiB)",
+                         h->g->max_body >> 20);
+                st->too_large = 1;
+                return refuse_now(h, conn, 413, "too_large", msg, method, url);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_large) {
+            if (st->len + *upload_size > h->g->max_body) {
+                st->too_large = 1;
+            } else {
+                if (st->len + *upload_size + 1 > st->cap) {
+                    size_t nc = st->cap ? st->cap : 8192;
+                    while (nc < st->len + *upload_size + 1)
+                        nc *= 2;
+                    char *nb = realloc(st->body, nc);
+                    if (!nb)
+                        return MHD_NO;
+                    st->body = nb;
+                    st->cap = nc;
+                }
+                memcpy(st->body + st->len, upload, *upload_size);
+                st->len += *upload_size;
+                st->body[st->len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (st->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the request body is larger than the gateway takes (%zu MiB)", h->g->max_body >> 20);
+        return refuse_now(h, conn, 413, "too_large", msg, method, url);
+    }
+    char peer[INET6_ADDRSTRLEN + 8] = "-";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer, sizeof peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer, sizeof peer);
+    }
+    gw_req r = {0};
+    r.method = method;
+    r.path = url;
+    r.body = st->body;
+    r.body_len = st->len;
+    r.peer = peer;
+    r.tls = h->key != NULL;
+    r.header = hdr;
+    r.query = qarg;
+    r.cls = conn;
+    gw_resp o;
+    gateway_handle(h->g, &r, &o, h->log);
+    return send_resp(conn, &o);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)conn;
+    (void)t;
+    reqstate *st = *con_cls;
+    if (st) {
+        free(st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    httpd *h = cls;
+    if (!h->log)
+        return;
+    fprintf(h->log, "mlhep-gateway: http: ");
+    vfprintf(h->log, fmt, ap);
+}
+
+static int read_pem(const char *path, char **out, mlhep_err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(e, MLHEP_EIO, "cannot open %s: %s", path, strerror(errno));
+    char *buf = malloc(PEM_MAX + 1);
+    size_t n = buf ? fread(buf, 1, PEM_MAX, f) : 0;
+    int big = buf && n == PEM_MAX && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || big || n == 0) {
+        free(buf);
+        return err_set(e, MLHEP_EINVAL, "%s: empty, unreadable or larger than 1 MiB", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
+{
+    const mlhep_config *cfg = g->cfg;
+    int tls = cfg->gateway_tls_cert && *cfg->gateway_tls_cert;
+    if (tls != (cfg->gateway_tls_key && *cfg->gateway_tls_key))
+        return err_set(e, MLHEP_EINVAL, "gateway_tls_cert and gateway_tls_key go together");
+    if (!tls && !httpd_is_loopback(cfg->gateway_bind))
+        return err_set(e, MLHEP_EINVAL,
+                       "gateway_bind = %s is not a loopback address: the gateway serves it only over TLS "
+                       "(set gateway_tls_cert and gateway_tls_key)", cfg->gateway_bind);
+    httpd *h = calloc(1, sizeof *h);
+    if (!h)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    h->g = g;
+    h->log = log;
+    int rc = 0;
+    if (tls) {
+        rc = read_pem(cfg->gateway_tls_key, &h->key, e);
+        if (!rc)
+            rc = read_pem(cfg->gateway_tls_cert, &h->cert, e);
+        if (rc) {
+            httpd_stop(h);
+            return rc;
+        }
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    const char *bind = !strcmp(cfg->gateway_bind, "localhost") ? "127.0.0.1" : cfg->gateway_bind;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, bind, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)cfg->gateway_port);
+    } else if (inet_pton(AF_INET6, bind, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)cfg->gateway_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        httpd_stop(h);
+        return err_set(e, MLHEP_EINVAL, "gateway_bind = %s: give a numeric IPv4 or IPv6 address", cfg->gateway_bind);
+    }
+    struct MHD_OptionItem opts[12];
+    int k = 0;
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->gateway_connections, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->gateway_idle_timeout, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+    if (tls) {
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!h->d) {
+        rc = err_set(e, MLHEP_EIO, "cannot listen on %s:%d (in use, or not an address of this host)",
+                     cfg->gateway_bind, cfg->gateway_port);
+        httpd_stop(h);
+        return rc;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : (unsigned)cfg->gateway_port;
+    *out = h;
+    return 0;
+}
+
+void httpd_stop(httpd *h)
+{
+    if (!h)
+        return;
+    if (h->d) {
+        atomic_store(&h->g->stopping, 1);
+        MHD_stop_daemon(h->d);
+    }
+    if (h->key) {
+        memset(h->key, 0, strlen(h->key));
+        free(h->key);
+    }
+    free(h->cert);
+    free(h);
+}
+
+unsigned httpd_port(const httpd *h)
+{
+    return h ? h->port : 0;
+}
