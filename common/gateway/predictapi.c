@@ -408,14 +408,14 @@ int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
         }
         json_len = (size_t)v;
     }
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     kserve_request kr;
     kinds k = {f};
     mlhep_err e = {0};
     int rc = kserve_parse_infer(r->body ? r->body : "", r->body_len, json_len, ref, kind_of, &k, &cb, &kr, &e);
     json_decref(f);
     if (rc) {
-        colbuf_free(&cb);
+        wbuf_free(&cb);
         if (rc == MLHEP_ENOTFOUND)
             return gw_resp_error(o, 400, "unknown_branch", "%s", e.msg);
         int st;
@@ -424,8 +424,8 @@ int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
         return gw_resp_error(o, st, code, "%s", e.msg);
     }
     rpcmux_reply rep;
-    rc = call(g, c, "predict", COLREQ_CONTENT_TYPE, cb.p, cb.n, &rep, o);
-    colbuf_free(&cb);
+    rc = call(g, c, "predict", COLREQ_CONTENT_TYPE, cb.p, cb.len, &rep, o);
+    wbuf_free(&cb);
     if (rc)
         return 0;
     if (rep.len && rep.body[0] == '{') {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
+
 enum kind { K_STR, K_INT, K_DBL, K_URL };
 
 struct key {
@@ -111,11 +113,8 @@ static int set_url(mlhep_config *c, const char *url, mlhep_err *e)
     char *colon = strrchr(hostpart, ':');
     if (colon) {
         *colon = '\0';
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65535)
-            return err_set(e, MLHEP_EINVAL, "amqp_url: bad port '%s'", colon + 1);
-        c->amqp_port = (int)port;
+        if (numarg_int("amqp_url: port", colon + 1, 1, 65535, &c->amqp_port, e))
+            return MLHEP_EINVAL;
     }
     if (!*hostpart)
         return err_set(e, MLHEP_EINVAL, "amqp_url: no host");
@@ -159,7 +158,6 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
             val = secret;
         }
         int rc = 0;
-        char *end;
         switch (keys[i].kind) {
         case K_URL:
             rc = set_url(c, val, e);
@@ -168,25 +166,21 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
             rc = set_str((char **)((char *)c + keys[i].off), val, e);
             break;
         case K_INT: {
-            errno = 0;
-            long v = strtol(val, &end, 10);
-            if (errno || end == val || *end || v < keys[i].lo || v > keys[i].hi)
-                rc = err_set(e, MLHEP_EINVAL, "%s: %s must be an integer in [%g, %g], got '%s'",
-                             where, name, keys[i].lo, keys[i].hi, keys[i].secret ? "***" : val);
-            else
+            long v;
+            rc = numarg_long(name, val, (long)keys[i].lo, (long)keys[i].hi, &v, e);
+            if (!rc)
                 *(int *)((char *)c + keys[i].off) = (int)v;
+            else if (keys[i].secret) /* the message quotes the value: not a secret's */
+                err_set(e, rc, "%s must be an integer in [%g, %g]", name, keys[i].lo, keys[i].hi);
+            if (rc)
+                err_prefix(e, "%s", where);
             break;
         }
-        case K_DBL: {
-            errno = 0;
-            double v = strtod(val, &end);
-            if (errno || end == val || *end || !(v >= keys[i].lo && v <= keys[i].hi))
-                rc = err_set(e, MLHEP_EINVAL, "%s: %s must be a number in [%g, %g], got '%s'",
-                             where, name, keys[i].lo, keys[i].hi, val);
-            else
-                *(double *)((char *)c + keys[i].off) = v;
+        case K_DBL:
+            rc = numarg_double(name, val, keys[i].lo, keys[i].hi, (double *)((char *)c + keys[i].off), e);
+            if (rc)
+                err_prefix(e, "%s", where);
             break;
-        }
         }
         free(secret);
         if (rc && keys[i].kind == K_URL)
