@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/logline.h"
 #include "gateway/jobsapi.h"
 #include "gateway/predictapi.h"
 #include "gateway/route.h"
@@ -273,14 +274,9 @@ done:
     double dt = mono_now() - t0;
     promstats_request(g->stats, route, o->status, dt);
     promstats_inflight(g->stats, -1);
-    if (log) {
-        char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(log, "%s %s %s %s %s %d %zu %.1fms%s%s\n", ts, r->peer ? r->peer : "-",
-                caller.user[0] ? caller.user : "-", r->method ? r->method : "-", r->path ? r->path : "-", o->status,
-                o->reader ? (size_t)0 : o->len, dt * 1e3, o->code ? " " : "", o->code ? o->code : "");
-    }
+    if (log)
+        logline_printf(log, "gateway", "%s %s %s %s %d %zu %.1fms%s%s", r->peer ? r->peer : "-",
+                       caller.user[0] ? caller.user : "-", r->method ? r->method : "-", r->path ? r->path : "-",
+                       o->status, o->reader ? (size_t)0 : o->len, dt * 1e3, o->code ? " " : "",
+                       o->code ? o->code : "");
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "base/logline.h"
 #include "gateway/gateway.h"
 #include "gateway/route.h"
 
@@ -113,7 +114,7 @@ static enum MHD_Result refuse_now(httpd *h, struct MHD_Connection *conn, int sta
     memset(&o, 0, sizeof o);
     gw_resp_error(&o, status, code, "%s", msg);
     if (h->log)
-        fprintf(h->log, "- - - %s %s %d 0 0.0ms %s\n", method, url, status, code);
+        logline_printf(h->log, "gateway", "- - %s %s %d 0 0.0ms %s", method, url, status, code);
     promstats_request(h->g->stats, -1, status, 0);
     return send_resp(conn, &o);
 }
@@ -213,8 +214,7 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
     httpd *h = cls;
     if (!h->log)
         return;
-    fprintf(h->log, "mlhep-gateway: http: ");
-    vfprintf(h->log, fmt, ap);
+    logline_vprintf(h->log, "gateway", fmt, ap);
 }
 
 static int read_pem(const char *path, char **out, mlhep_err *e)
