@@ -20,6 +20,8 @@
   const LIST_POLL_ACTIVE = 1500;   /* ms between job-list refreshes while jobs run */
   const LIST_POLL_IDLE = 10000;    /* ... and when every job has finished */
   const STREAM_RETRY = 2000;       /* ms before reconnecting a broken event stream */
+  const REGISTER_WAIT = 30000;     /* ms a just-submitted job may be unknown to the gateway */
+  const REGISTER_POLL = 400;
   const EXAMPLE = {
     name: 'hzz',
     files: [{ path: 'uproot-HZZ.root', label: 1 }, { path: 'uproot-HZZ-zstd.root', label: 0 }],
@@ -34,6 +36,10 @@
   let user = '';
   let gen = 0;                                  /* bumped by every navigation */
   let flashNext = '';                           /* a note for the next page shown */
+  /* jobs submitted from this tab: id -> {at, name}. The gateway answers 202 when the job
+   * is queued; its status record appears a moment later (404 "not registered yet" until
+   * then), so the job page waits for it instead of showing an error. */
+  const submitted = new Map();
   let live = { timers: [], aborts: [], urls: [] }; /* what the current page holds */
 
   /* ---- small helpers ------------------------------------------------------------ */
@@ -239,13 +245,13 @@
 
   function jobRow(j) {
     return el('tr', { 'data-job': j.id },
-      el('td', {}, el('a', { href: '#/jobs/' + j.id, text: j.name || j.id.slice(0, 8) })),
+      el('td', { class: 'nowrap' }, el('a', { href: '#/jobs/' + j.id, text: j.name || j.id.slice(0, 8) })),
       el('td', {}, stateBadge(j.state)),
       el('td', { text: j.phase || '' }),
       el('td', {}, progressBar(j.progress, j.state)),
       el('td', { class: 'num', text: fmtNum(j.attempts) }),
-      el('td', { text: fmtTime(j.submitted) }),
-      el('td', { text: fmtTime(j.finished) }),
+      el('td', { class: 'nowrap', text: fmtTime(j.submitted) }),
+      el('td', { class: 'nowrap', text: fmtTime(j.finished) }),
       el('td', { class: 'err', text: j.error || '' }));
   }
 
@@ -525,13 +531,25 @@
     setError('job-error', '');
     $('job-cancel').dataset.job = $('tag-form').dataset.job = id;
     let rec;
-    try {
-      rec = await api('GET', `/v1/jobs/${seg(id)}`);
-    } catch (e) {
-      if (g === gen) setError('job-error', e.message);
-      return;
+    for (;;) {
+      try {
+        rec = await api('GET', `/v1/jobs/${seg(id)}`);
+        break;
+      } catch (e) {
+        if (g !== gen) return;
+        const s = submitted.get(id);
+        if (e.status === 404 && s && Date.now() - s.at < REGISTER_WAIT) {
+          renderJob({ id, name: s.name, state: 'queued', message: 'submitted; waiting for the service to register the job' });
+          await new Promise((res) => later(res, REGISTER_POLL));
+          if (g !== gen) return;
+          continue;
+        }
+        setError('job-error', e.message);
+        return;
+      }
     }
     if (g !== gen) return;
+    submitted.delete(id);
     renderJob(rec);
     if (TERMINAL.has(rec.state)) await finished(id, rec, g);
     else await follow(id, g);
@@ -576,6 +594,7 @@
     try {
       $('workflow').value = await f.text();
       setError('submit-error', '');
+      $('submit-file').value = ''; /* the same file chosen again is read again */
     } catch (e) {
       setError('submit-error', f.name + ': ' + e.message);
     }
@@ -591,6 +610,9 @@
     setError('submit-error', '');
     try {
       const d = await api('POST', '/v1/jobs', text);
+      let name = '';
+      try { name = JSON.parse(text).name || ''; } catch (_) { /* accepted, so it parsed */ }
+      submitted.set(d.id, { at: Date.now(), name });
       location.hash = '#/jobs/' + d.id;
     } catch (e) {
       setError('submit-error', e.message);
@@ -671,8 +693,10 @@
         el('td', {}, mine ? el('button', { type: 'button', class: 'link', onclick: () => deleteModel(ref), text: 'delete' }) : '')));
     }
     $('model-width').textContent = feat.width ? `(${feat.width} input columns, ${feat.outputs || 1} output${feat.outputs > 1 ? 's' : ''})` : '';
-    const fb = $('model-features').tBodies[0];
-    for (const f of feat.features || []) {
+    const fb = $('model-features').tBodies[0], fl = feat.features || [];
+    $('model-features-count').textContent = `${fl.length} branch${fl.length === 1 ? '' : 'es'} read by the model`;
+    $('model-features-box').open = fl.length <= 30;
+    for (const f of fl) {
       fb.append(el('tr', {}, el('td', { text: f.name }), el('td', { text: f.kind || '' }), el('td', { class: 'num', text: fmtNum(f.len) })));
     }
   }
