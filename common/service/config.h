@@ -47,6 +47,9 @@
  *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
  *   gateway_connections [1024] open connections at most
  *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_http_threads [1] event loops reading connections (each never waits)
+ *   gateway_workers [16]  threads answering the requests that may wait (Redis, files,
+ *                         model management)
  *   gateway_web_dir [""]  the dashboard's files ("" = found beside the program, like
  *                         the schemas)
  *   gateway_cors_origin [""] an origin allowed to call the API from a browser (none by
@@ -121,6 +124,8 @@ typedef struct mlhep_config {
     int gateway_idle_timeout;
     int gateway_connections;
     int gateway_rpc_connections;
+    int gateway_http_threads;
+    int gateway_workers;
     char *gateway_web_dir;
     char *gateway_cors_origin;
     char *gateway_url;
