@@ -141,7 +141,12 @@ static int read_secret_file(const char *path, char **out, mlhep_err *e)
 static int apply(mlhep_config *c, const char *name, const char *val, const char *where, mlhep_err *e)
 {
     size_t n = strlen(name);
+    /* KEY_file names a file holding KEY's value, unless it is a key itself
+     * (gateway_ca_file) */
     int is_file = n > 5 && strcmp(name + n - 5, "_file") == 0;
+    for (size_t i = 0; i < NKEYS && is_file; i++)
+        if (!strcmp(keys[i].name, name))
+            is_file = 0;
     char base[64];
     if (n >= sizeof base)
         return err_set(e, MLHEP_EINVAL, "%s: unknown configuration key '%s'", where, name);
