@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/httpd.h"
 #include "root/netretry.h"
 #include "service/artifacts.h"
 
@@ -184,6 +185,8 @@ static int setup(gwclient *c, CURL *h, const req *q, resp *r, char *errbuf, stru
     }
     if (c->ca)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+    if (!q->repeatable) /* libcurl resends a request whose kept-alive connection died */
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
     if (!strcmp(q->method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -199,11 +202,6 @@ static int setup(gwclient *c, CURL *h, const req *q, resp *r, char *errbuf, stru
     errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     return 0;
-}
-
-static int is_loopback(const char *host)
-{
-    return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]") || !strcmp(host, "::1");
 }
 
 /* The mlhep error for an HTTP status. */
@@ -285,11 +283,12 @@ static int transport_error(const gwclient *c, CURLcode cc, const resp *r, const 
     return err_set(e, MLHEP_ENET, "gateway %s: %s%s", c->base, why, hint);
 }
 
-/* Waits out a 429 (or a 409 "in progress" on a retried submission): 1 if it did and the
- * request should go again, 0 if the answer stands. */
-static int wait_retry_after(const req *q, const resp *r, int resent, int *nwait)
+/* Waits out a 429, or a 409 "in progress" to a submission (its key is new, so what is in
+ * progress is this very submission, sent again after a broken connection by us or by
+ * libcurl): 1 if it did and the request should go again, 0 if the answer stands. */
+static int wait_retry_after(const req *q, const resp *r, int *nwait)
 {
-    int again = r->status == 429 || (r->status == 409 && q->idem && resent && r->retry_after >= 0);
+    int again = r->status == 429 || (r->status == 409 && q->idem && r->retry_after >= 0);
     if (!again || *nwait >= GWCLIENT_429_RETRIES)
         return 0;
     (*nwait)++;
@@ -312,7 +311,7 @@ static int call(gwclient *c, const req *q, resp *r, mlhep_err *e)
         curl_slist_free_all(hd);
         if (cc == CURLE_OK) {
             curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r->status);
-            if (wait_retry_after(q, r, attempt > 0, &nwait))
+            if (wait_retry_after(q, r, &nwait))
                 continue;
             if (r->status >= 200 && r->status < 300)
                 return 0;
@@ -376,6 +375,19 @@ static int path_of(req *q, const char *a, const char *b, const char *c, mlhep_er
 
 /* ---- open / close ---------------------------------------------------------------------- */
 
+/* host as a URL gives it ("[::1]" for an IPv6 address) is this machine (the gateway's own rule). */
+static int loopback_host(const char *host)
+{
+    char h[64];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof h) {
+        memcpy(h, host + 1, n - 2);
+        h[n - 2] = '\0';
+        return httpd_is_loopback(h);
+    }
+    return httpd_is_loopback(host);
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
 {
@@ -398,7 +410,7 @@ int gwclient_open(const mlhep_config *cfg, const char *token, gwclient **out, ml
         rc = err_set(e, MLHEP_EINVAL, "gateway_url '%s' is not a URL (https://HOST:PORT)", url);
     else if (strcmp(scheme, "https") && strcmp(scheme, "http"))
         rc = err_set(e, MLHEP_EINVAL, "gateway_url '%s': only https:// (or http:// to this machine)", url);
-    else if (!strcmp(scheme, "http") && !is_loopback(host))
+    else if (!strcmp(scheme, "http") && !loopback_host(host))
         rc = err_set(e, MLHEP_EINVAL, "gateway_url '%s': plain http would send the token in clear; use https://",
                      url);
     curl_free(scheme);
@@ -912,7 +924,7 @@ int gwclient_follow(gwclient *c, const char *id, int poll_ms, double timeout_s, 
         if (cc == CURLE_OK || !s.known)
             curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &r.status);
         if (cc == CURLE_OK && !s.is_stream) { /* an answer, not a stream */
-            if (wait_retry_after(&q, &r, 0, &nwait))
+            if (wait_retry_after(&q, &r, &nwait))
                 continue;
             rc = r.status >= 200 && r.status < 300
                      ? err_set(e, MLHEP_EUNSUPPORTED, "%s did not answer with an event stream", c->base)
