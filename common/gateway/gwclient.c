@@ -8,6 +8,7 @@
  * Server-Sent Events as they arrive. */
 #include "gateway/gwclient.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/httpd.h"
 #include "root/netretry.h"
 #include "service/artifacts.h"
 
@@ -375,17 +375,26 @@ static int path_of(req *q, const char *a, const char *b, const char *c, mlhep_er
 
 /* ---- open / close ---------------------------------------------------------------------- */
 
-/* host as a URL gives it ("[::1]" for an IPv6 address) is this machine (the gateway's own rule). */
+/* host, as a URL gives it ("[::1]" for an IPv6 address), is this machine: localhost,
+ * 127.0.0.0/8 or ::1 (the rule of the gateway's httpd_is_loopback, which is not called
+ * here: httpd.c would bring libmicrohttpd into every client program). */
 static int loopback_host(const char *host)
 {
     char h[64];
     size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof h) {
-        memcpy(h, host + 1, n - 2);
-        h[n - 2] = '\0';
-        return httpd_is_loopback(h);
-    }
-    return httpd_is_loopback(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+        host++, n -= 2;
+    if (n >= sizeof h)
+        return 0;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(h, "localhost"))
+        return 1;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
