@@ -19,8 +19,11 @@ one_set() { # ID: exactly one final dir, no temp dirs
 echo '{"name": "killme", "model": {"type": "sleep", "seconds": 3}}' > "$TMP/k.json"
 k=$(as_alice --no-wait "$TMP/k.json")
 wait_state "$k" running 30
-for _ in $(seq 50); do p=$(field "$k" progress); awk -v p="${p:-0}" 'BEGIN { exit !(p > 0.1 && p < 1) }' && break; sleep 0.1; done
-w1=$(field "$k" worker)
+# (one status read per look: progress and worker together, then the kill at once)
+for _ in $(seq 50); do
+    r=$(as_alice --json status "$k" 2>/dev/null); p=$(jq -r '.progress // 0' <<< "$r"); w1=$(jq -r '.worker // empty' <<< "$r")
+    [ -n "$w1" ] && awk -v p="$p" 'BEGIN { exit !(p > 0.1 && p < 1) }' && break; sleep 0.1
+done
 kill -KILL "$(pid_of_worker "$w1")"
 wait_state "$k" succeeded 60; st=$(field "$k" state)
 w2=$(field "$k" worker)
