@@ -276,7 +276,7 @@ static int transport_error(const gwclient *c, CURLcode cc, const resp *r, const 
         return err_set(e, MLHEP_ENET, "%s: no reply within %.1f s", c->base, c->timeout_ms / 1000.0);
     const char *why = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
     const char *hint = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE
-                           ? " (gateway_ca_file must name the CA that signed the gateway's certificate)"
+                           ? " (gateway_ca must name the CA that signed the gateway's certificate)"
                            : "";
     if (attempts > 1)
         return err_set(e, MLHEP_ENET, "gateway %s: %s%s (after %d attempts)", c->base, why, hint, attempts);
@@ -444,19 +444,19 @@ int gwclient_open(const mlhep_config *cfg, const char *token, gwclient **out, ml
         while (n > 0 && c->base[n - 1] == '/')
             c->base[--n] = '\0';
     }
-    if (cfg->gateway_ca_file && *cfg->gateway_ca_file)
-        c->ca = strdup(cfg->gateway_ca_file);
+    if (cfg->gateway_ca && *cfg->gateway_ca)
+        c->ca = strdup(cfg->gateway_ca);
     if (token && (c->auth = malloc(strlen(token) + 32)))
         sprintf(c->auth, "Authorization: Bearer %s", token);
     c->h = curl_easy_init();
     c->multi = curl_multi_init();
-    if (!c->base || (cfg->gateway_ca_file && *cfg->gateway_ca_file && !c->ca) || (token && !c->auth) || !c->h ||
+    if (!c->base || (cfg->gateway_ca && *cfg->gateway_ca && !c->ca) || (token && !c->auth) || !c->h ||
         !c->multi) {
         gwclient_close(c);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
     if (c->ca && access(c->ca, R_OK)) {
-        rc = err_set(e, MLHEP_EIO, "gateway_ca_file %s: %s", c->ca, strerror(errno));
+        rc = err_set(e, MLHEP_EIO, "gateway_ca %s: %s", c->ca, strerror(errno));
         gwclient_close(c);
         return rc;
     }

@@ -3,7 +3,7 @@
  *
  * Where: configuration keys (config.h) gateway_url (https://host:port; plain http://
  * only to a loopback host, since the bearer token goes with every request) and
- * gateway_ca_file (the CA that signed the gateway's certificate; "" = the system's
+ * gateway_ca (the CA that signed the gateway's certificate; "" = the system's
  * store). Certificates and host names are always verified, redirects never followed
  * (the token stays with the gateway).
  *
@@ -62,7 +62,7 @@
 
 typedef struct gwclient gwclient;
 
-/* Reads gateway_url and gateway_ca_file of cfg; token is copied (NULL: no
+/* Reads gateway_url and gateway_ca of cfg; token is copied (NULL: no
  * Authorization header, for the open routes). Nothing is sent yet. A missing or
  * unusable URL is MLHEP_EINVAL naming the key. */
 int gwclient_open(const mlhep_config *cfg, const char *token, gwclient **out, mlhep_err *e);

@@ -70,7 +70,7 @@ static const struct key keys[] = {
     {"gateway_web_dir", K_STR, OFF(gateway_web_dir), 0, 0, 0},
     {"gateway_cors_origin", K_STR, OFF(gateway_cors_origin), 0, 0, 0},
     {"gateway_url", K_STR, OFF(gateway_url), 0, 0, 0},
-    {"gateway_ca_file", K_STR, OFF(gateway_ca_file), 0, 0, 0},
+    {"gateway_ca", K_STR, OFF(gateway_ca), 0, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -141,12 +141,7 @@ static int read_secret_file(const char *path, char **out, mlhep_err *e)
 static int apply(mlhep_config *c, const char *name, const char *val, const char *where, mlhep_err *e)
 {
     size_t n = strlen(name);
-    /* KEY_file names a file holding KEY's value, unless it is a key itself
-     * (gateway_ca_file) */
     int is_file = n > 5 && strcmp(name + n - 5, "_file") == 0;
-    for (size_t i = 0; i < NKEYS && is_file; i++)
-        if (!strcmp(keys[i].name, name))
-            is_file = 0;
     char base[64];
     if (n >= sizeof base)
         return err_set(e, MLHEP_EINVAL, "%s: unknown configuration key '%s'", where, name);
@@ -255,7 +250,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca_file, "", e);
+             set_str(&c->gateway_ca, "", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -326,7 +321,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca_file};
+                     &c->gateway_url, &c->gateway_ca};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

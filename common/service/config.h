@@ -54,7 +54,7 @@
  * Clients of the gateway (mlhep-submit):
  *   gateway_url [""]      https://host:port of the gateway; set, mlhep-submit talks to it
  *                         instead of the broker and Redis
- *   gateway_ca_file [""]  CA certificate (PEM) that signed the gateway's certificate
+ *   gateway_ca [""]  CA certificate (PEM) that signed the gateway's certificate
  *                         ("" = the system's CA store)
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
@@ -124,7 +124,7 @@ typedef struct mlhep_config {
     char *gateway_web_dir;
     char *gateway_cors_origin;
     char *gateway_url;
-    char *gateway_ca_file;
+    char *gateway_ca;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

@@ -30,7 +30,7 @@
 #   redis/          redis data (AOF on), users.acl, redis.log
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
-#   users/NAME.conf CLI configuration for user NAME: gateway_url and gateway_ca_file only
+#   users/NAME.conf CLI configuration for user NAME: gateway_url and gateway_ca only
 #                   (not written with --no-gateway: users then have no way in)
 #   operator.conf   CLI configuration for operators: the broker and Redis directly
 #   gateway.conf    the gateway's configuration (its own broker and Redis accounts)
@@ -322,7 +322,7 @@ CONF
     chmod 644 "$S/gateway.url"
     # what a user needs: where the gateway is and the CA of its certificate, nothing more
     CACONF=
-    [ "$GWTLS" = 1 ] && CACONF="gateway_ca_file = $S/tls/ca.pem"
+    [ "$GWTLS" = 1 ] && CACONF="gateway_ca = $S/tls/ca.pem"
     for u in "${users[@]}"; do
         printf 'gateway_url = %s\n%s\n' "$GATEWAY_URL" "$CACONF" > "$S/users/$u.conf"
         chmod 644 "$S/users/$u.conf"

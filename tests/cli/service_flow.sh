@@ -69,8 +69,8 @@ out=$(MLHEP_GATEWAY_URL=https://127.0.0.1:1 as_alice "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 6 ] && [[ $out == *"gateway https://127.0.0.1:1"*"after 3 attempts"* ]]; then ok "gateway unreachable: submit refused (exit 6), after 3 attempts"; else bad "gateway unreachable" "rc=$rc out=$out"; fi
 out=$(MLHEP_GATEWAY_URL=https://127.0.0.1:1 as_alice list 2>&1); rc=$?
 if [ $rc = 7 ]; then ok "gateway unreachable: list (exit 7)"; else bad "gateway unreachable: list" "rc=$rc out=$out"; fi
-out=$(MLHEP_GATEWAY_CA_FILE=/etc/ssl/certs/ca-certificates.crt as_alice "$TMP/wf.json" 2>&1); rc=$?
-if [ $rc = 6 ] && [[ $out == *"certificate"*"gateway_ca_file"* ]]; then ok "gateway certificate not signed by the configured CA: refused (exit 6)"; else bad "wrong CA" "rc=$rc out=$out"; fi
+out=$(MLHEP_GATEWAY_CA=/etc/ssl/certs/ca-certificates.crt as_alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 6 ] && [[ $out == *"certificate"*"gateway_ca"* ]]; then ok "gateway certificate not signed by the configured CA: refused (exit 6)"; else bad "wrong CA" "rc=$rc out=$out"; fi
 out=$(as_alice --unchecked "$TMP/shadow.json" 2>&1); rc=$?
 if [ $rc = 2 ] && [[ $out == *"the gateway checks every workflow"* ]]; then ok "--unchecked through the gateway refused (exit 2)"; else bad "--unchecked via gateway" "rc=$rc out=$out"; fi
 d1=$(queue_depth jobs.train); d2=$(queue_depth jobs.registry)
@@ -150,8 +150,8 @@ if [ -z "$(as_bob list | tail -n +2)" ]; then ok "bob's list is empty"; else bad
 creds=$(grep -hE '^(amqp|redis)_' "$S"/users/*.conf; ls "$S/secrets" | grep -E '^redis-u-|submitter')
 users_acl=$(grep -vE '^user (default|admin|worker|gateway|operator) ' "$S/redis/users.acl")
 bu=$(ctl list_users 2>/dev/null | awk 'NR > 0 { print $1 }' | grep -v '^user$' | sort | tr '\n' ' ')
-if [ -z "$creds" ] && [ -z "$users_acl" ] && [ "$(cat "$S"/users/alice.conf | cut -d' ' -f1 | tr '\n' ' ')" = "gateway_url gateway_ca_file " ] && [ "$bu" = "admin gateway operator worker " ]; then
-    ok "users have no broker or Redis account (their config: gateway_url, gateway_ca_file; broker accounts: $bu)"
+if [ -z "$creds" ] && [ -z "$users_acl" ] && [ "$(cat "$S"/users/alice.conf | cut -d' ' -f1 | tr '\n' ' ')" = "gateway_url gateway_ca " ] && [ "$bu" = "admin gateway operator worker " ]; then
+    ok "users have no broker or Redis account (their config: gateway_url, gateway_ca; broker accounts: $bu)"
 else
     bad "no user credentials" "creds=[$creds] redis users=[$users_acl] broker users=[$bu] alice.conf=$(cat "$S/users/alice.conf")"
 fi

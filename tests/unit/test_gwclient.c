@@ -172,7 +172,7 @@ static gwclient *client(const char *token)
     mlhep_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.gateway_url = srv.url;
-    cfg.gateway_ca_file = "";
+    cfg.gateway_ca = "";
     gwclient *c = NULL;
     mlhep_err e;
     if (gwclient_open(&cfg, token, &c, &e))
@@ -502,8 +502,8 @@ TEST(configuration_refused)
     c = NULL;
     cfg.gateway_url = "https://gateway.example.org";
     CHECK(gwclient_open(&cfg, "bad\ntoken", &c, &e) == MLHEP_EAUTH && !c);
-    cfg.gateway_ca_file = "/nonexistent/ca.pem";
-    CHECK(gwclient_open(&cfg, "t", &c, &e) == MLHEP_EIO && strstr(e.msg, "gateway_ca_file") && !c);
+    cfg.gateway_ca = "/nonexistent/ca.pem";
+    CHECK(gwclient_open(&cfg, "t", &c, &e) == MLHEP_EIO && strstr(e.msg, "gateway_ca") && !c);
 }
 
 TEST(connection_refused)
