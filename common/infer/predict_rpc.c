@@ -250,14 +250,21 @@ int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m
     int rc = models_call(c, json_pack("{s:s, s:s}", "op", "features", "model", model), NULL, &d, timeout_ms, e);
     if (rc)
         return rc;
+    rc = predict_rpc_model_from_doc(d, m, e);
+    json_decref(d);
+    return rc;
+}
+
+int predict_rpc_model_from_doc(const json_t *d, predict_rpc_model *m, mlhep_err *e)
+{
+    memset(m, 0, sizeof *m);
+    int rc = 0;
     const json_t *arr = json_object_get(d, "features");
     const char *canon = json_string_value(json_object_get(d, "model"));
     json_int_t k = json_integer_value(json_object_get(d, "outputs"));
     size_t nf = json_array_size(arr);
-    if (!canon || !nf || k < 1) {
-        json_decref(d);
+    if (!canon || !nf || k < 1)
         return err_set(e, MLHEP_EUNSUPPORTED, "the service described the model without features");
-    }
     m->outputs = (size_t)k;
     m->model = strdup(canon);
     m->features = calloc(nf, sizeof *m->features);
@@ -274,7 +281,6 @@ int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m
     } else {
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     }
-    json_decref(d);
     if (rc)
         predict_rpc_model_free(m);
     return rc;

@@ -109,6 +109,9 @@ typedef struct predict_rpc_model {
 /* Asks the service what model REF needs; m is filled (predict_rpc_model_free). A reply
  * without features or outputs is MLHEP_EUNSUPPORTED. */
 int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m, int timeout_ms, mlhep_err *e);
+/* The same from a features document received otherwise (the gateway's model page):
+ * {"model", "outputs", "features": [{"name", "kind"}, ...]}. */
+int predict_rpc_model_from_doc(const json_t *d, predict_rpc_model *m, mlhep_err *e);
 void predict_rpc_model_free(predict_rpc_model *m);
 
 /* The registry's listing for the token's user (op "list"): *doc is {"models": [...],

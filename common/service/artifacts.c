@@ -23,7 +23,7 @@ int artifacts_final_path(const char *root, const char *user, const char *id, cha
     return 0;
 }
 
-static int mkdir_p(const char *path, mlhep_err *e)
+int artifacts_mkdirs(const char *path, mlhep_err *e)
 {
     char buf[4096];
     if (strlen(path) >= sizeof buf)
@@ -50,7 +50,7 @@ int artifacts_tmpdir(const char *root, const char *user, const char *id, long lo
     char udir[4096];
     if ((size_t)snprintf(udir, sizeof udir, "%s/%s", root, user) >= sizeof udir)
         return err_set(e, MLHEP_EINVAL, "artifact path too long");
-    int rc = mkdir_p(udir, e);
+    int rc = artifacts_mkdirs(udir, e);
     if (rc)
         return err_prefix(e, "artifact store");
     if ((size_t)snprintf(out, outsz, "%s/.tmp-%s-L%lld-XXXXXX", udir, id, lease) >= outsz)
@@ -247,7 +247,7 @@ int artifacts_copy(const char *src, const char *dst, mlhep_err *e)
     int rc = list_files(src, &names, &n, e);
     if (rc)
         return rc;
-    rc = mkdir_p(dst, e);
+    rc = artifacts_mkdirs(dst, e);
     for (size_t i = 0; i < n && !rc; i++) {
         char ps[4096], pd[4096];
         snprintf(ps, sizeof ps, "%s/%s", src, names[i]);

@@ -39,6 +39,9 @@ int artifacts_commit(const char *tmp, const char *final, mlhep_err *e);
 /* Removes a directory and the regular files in it (one level, as written here). */
 int artifacts_remove(const char *dir, mlhep_err *e);
 
+/* Creates directory path and its missing parents (the last one mode 0750). */
+int artifacts_mkdirs(const char *path, mlhep_err *e);
+
 /* Copies every regular file of src into dst (created if missing). */
 int artifacts_copy(const char *src, const char *dst, mlhep_err *e);
 

@@ -149,6 +149,11 @@ void workflow_free(workflow *w);
  * replaced by a symbolic link since). Returns an fd >= 0 or a negative MLHEP_E code. */
 int workflow_open_local(const wf_file *f, mlhep_err *e);
 
+/* 1 if msg (an error message received without its code, e.g. the gateway's answer to a
+ * submission) is one of the refusals of a local path by the data-root confinement above
+ * (MLHEP_EAUTH where the message is made). */
+int workflow_path_refused(const char *msg);
+
 const char *wf_kind_name(wf_kind k); /* "local", "xrootd", "http" */
 const char *wf_training_name(wf_training t); /* "standard", "chunk" */
 

@@ -18,13 +18,21 @@
 # present. Run as root (RabbitMQ is run directly, without its su wrapper). Prints the
 # ports and the per-user CLI config.
 #
+# Users reach the service only through the gateway: their configuration holds its URL
+# and CA and no broker or Redis account. Operators inside the cluster (and the tests that
+# deliberately go around the gateway) use operator.conf: the broker account `operator`
+# (publishes jobs, cancel requests and predictions) and the Redis account `operator`
+# (reads every user's records, writes nothing), with any user's token.
+#
 # State dir layout (everything the stack writes lives here):
 #   secrets/        generated passwords, mode 0600 (never printed)
 #   rabbitmq/       broker node (mnesia, logs, rendered definitions)
 #   redis/          redis data (AOF on), users.acl, redis.log
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
-#   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
+#   users/NAME.conf CLI configuration for user NAME: gateway_url and gateway_ca only
+#                   (not written with --no-gateway: users then have no way in)
+#   operator.conf   CLI configuration for operators: the broker and Redis directly
 #   gateway.conf    the gateway's configuration (its own broker and Redis accounts)
 #   tls/            a local CA (ca.pem) and the gateway's certificate (gateway.pem, key)
 #   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
@@ -106,7 +114,7 @@ alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st
 start_broker() {
     ERL_EPMD_PORT=$EPMD_PORT MLHEP_DELIVERY_LIMIT=$LIMIT MLHEP_RABBITMQ_DIST_PORT=$DIST_PORT \
     MLHEP_BROKER_ADMIN_PASSWORD=$(cat "$S/secrets/broker-admin.pw") \
-    MLHEP_BROKER_SUBMITTER_PASSWORD=$(cat "$S/secrets/broker-submitter.pw") \
+    MLHEP_BROKER_OPERATOR_PASSWORD=$(cat "$S/secrets/broker-operator.pw") \
     MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
     MLHEP_BROKER_GATEWAY_PASSWORD=$(cat "$S/secrets/broker-gateway.pw") \
         nohup "$top/broker/start-rabbitmq.sh" "$S/rabbitmq" "$AMQP_PORT" >>"$S/logs/rabbitmq.out" 2>&1 </dev/null &
@@ -155,11 +163,10 @@ umask 077
 mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pids" "$S/logs"
 chmod 755 "$S/artifacts"
 genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
-for n in broker-admin broker-submitter broker-worker broker-gateway redis-admin redis-worker redis-gateway; do genpw $n; done
+for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-gateway redis-operator; do genpw $n; done
 IFS=, read -r -a users <<< "$USERS"
 for u in "${users[@]}"; do
     [[ $u =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "up.sh: bad user name '$u'" >&2; exit 2; }
-    genpw "redis-u-$u"
 done
 [ -n "$AMQP_PORT" ] || AMQP_PORT=$(free_port)
 [ -n "$REDIS_PORT" ] || REDIS_PORT=$(free_port)
@@ -174,7 +181,8 @@ trap cleanup_on_error ERR
 nohup epmd -port "$EPMD_PORT" >"$S/logs/epmd.log" 2>&1 </dev/null &
 echo $! > "$S/pids/epmd.pid"
 
-# --- Redis with ACL users: admin (ops), worker (read-write mlhep:*), u-NAME read-only
+# --- Redis with ACL users: admin (ops), worker (read-write mlhep:*), gateway, operator
+# (read-only, every user's records); users have no Redis account
 {
     # not `default off`: Redis 7.0 replays the AOF's MULTI/EXEC blocks (our multi-key Lua
     # scripts) as the default user and silently drops them when it has no rights
@@ -185,9 +193,7 @@ echo $! > "$S/pids/epmd.pid"
     # the gateway reads every user's records (it answers for the token's user only) and
     # writes nothing but idempotency keys of submissions
     echo "user gateway on >$(cat "$S/secrets/redis-gateway.pw") resetkeys %R~mlhep:* %RW~mlhep:u:*:idem:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +get +set +del +ping +auth +hello"
-    for u in "${users[@]}"; do
-        echo "user u-$u on >$(cat "$S/secrets/redis-u-$u.pw") resetkeys ~mlhep:u:$u:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
-    done
+    echo "user operator on >$(cat "$S/secrets/redis-operator.pw") resetkeys %R~mlhep:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
 } > "$S/redis/users.acl"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$S/redis" --daemonize yes \
     --pidfile "$S/redis/redis.pid" --logfile "$S/redis/redis.log" --aclfile "$S/redis/users.acl" \
@@ -236,21 +242,21 @@ data_roots = $ROOTS
 test_hooks = $HOOKS
 $AUTHCONF
 CONF
-for u in "${users[@]}"; do
-    cat > "$S/users/$u.conf" <<CONF
+cat > "$S/operator.conf" <<CONF
 amqp_host = 127.0.0.1
 amqp_port = $AMQP_PORT
 amqp_vhost = mlhep
-amqp_user = submitter
-amqp_password_file = $S/secrets/broker-submitter.pw
+amqp_user = operator
+amqp_password_file = $S/secrets/broker-operator.pw
 redis_host = 127.0.0.1
 redis_port = $REDIS_PORT
-redis_user = u-$u
-redis_password_file = $S/secrets/redis-u-$u.pw
+redis_user = operator
+redis_password_file = $S/secrets/redis-operator.pw
 artifact_dir = $S/artifacts
 data_roots = $ROOTS
 $AUTHCONF
 CONF
+for u in "${users[@]}"; do
     if [ "$AUTH" = jwt ]; then
         "$top/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --iss "$ISSUER" \
             --sub "$u" --ttl "$TTL" --scope "openid mlhep.submit mlhep.predict" > "$S/users/$u.token"
@@ -314,6 +320,13 @@ CONF
     if [ "$GWTLS" = 1 ]; then GATEWAY_URL=https://127.0.0.1:$GATEWAY_PORT; else GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT; fi
     echo "$GATEWAY_URL" > "$S/gateway.url"
     chmod 644 "$S/gateway.url"
+    # what a user needs: where the gateway is and the CA of its certificate, nothing more
+    CACONF=
+    [ "$GWTLS" = 1 ] && CACONF="gateway_ca = $S/tls/ca.pem"
+    for u in "${users[@]}"; do
+        printf 'gateway_url = %s\n%s\n' "$GATEWAY_URL" "$CACONF" > "$S/users/$u.conf"
+        chmod 644 "$S/users/$u.conf"
+    done
 fi
 if [ "$NI" -gt 0 ]; then
     [ -x "$BIN/mlhep-infer" ] || { echo "up.sh: $BIN/mlhep-infer not built (make all)" >&2; exit 2; }
@@ -322,5 +335,7 @@ fi
 trap - ERR
 echo "mlhep stack up in $S: amqp 127.0.0.1:$AMQP_PORT, redis 127.0.0.1:$REDIS_PORT, $NW worker(s), $NI inference worker(s)${GATEWAY_URL:+, gateway $GATEWAY_URL}"
 for u in "${users[@]}"; do
-    echo "  as $u: mlhep-submit --config $S/users/$u.conf --token-file $S/users/$u.token ..."
+    [ -f "$S/users/$u.conf" ] && echo "  as $u: mlhep-submit --config $S/users/$u.conf --token-file $S/users/$u.token ..."
 done
+echo "  operators (broker and Redis directly): mlhep-submit --config $S/operator.conf --token-file $S/users/NAME.token ..."
+exit 0

@@ -18,7 +18,10 @@
 #     resolved with ldd, owner from dpkg -S);
 #   - `systemd-analyze verify` passes on every unit (paths mapped to this checkout), with no
 #     warning at all; the units carry restart policy, limits and hardening;
-#   - no secrets: no password values in deploy/, no secret files tracked by git.
+#   - no secrets: no password values in deploy/, no secret files tracked by git;
+#   - accounts: the broker knows admin, gateway, operator and worker only (users reach the
+#     service through the gateway) and no deployment file gives a user a broker or Redis
+#     account.
 . "$MLHEP_TOP/tests/lib.sh"
 T=$MLHEP_TOP
 D=$T/deploy
@@ -262,6 +265,26 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert any(q["name"] == "jobs.train" and q["vhost"] == "mlhep" for q in d["queues"])
 PY
+
+# ---- accounts: the service's components and operators only; users have none (they reach
+# the service through the gateway, with their token)
+acct=$("$PY" - "$T/broker/definitions.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+users = sorted(u["name"] for u in d["users"])
+perm = {p["user"]: p for p in d["permissions"]}
+ok = users == ["admin", "gateway", "operator", "worker"] and all(
+    perm[u]["write"] == "^(jobs|predict)$" and perm[u]["read"] == "^$" and perm[u]["configure"] == "^$"
+    for u in ("gateway", "operator"))
+print("ok" if ok else f"broker users {users}, permissions {[perm.get(u) for u in ('gateway', 'operator')]}")
+PY
+)
+useracc=$(grep -rlE 'submitter|redis-u-|u-<user>|user u-' "$D" "$T/broker" 2>/dev/null)
+if [ "$acct" = ok ] && [ -z "$useracc" ]; then
+    ok "accounts: broker users admin, gateway, operator, worker (gateway and operator publish only); no per-user broker or Redis account in deploy/"
+else
+    bad "no user accounts" "$acct; per-user accounts in: $useracc"
+fi
 
 # ---- secrets ---------------------------------------------------------------------------------
 leak=$("$PY" - "$D" "$T/broker" <<'PY'

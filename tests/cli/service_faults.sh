@@ -1,5 +1,5 @@
 # service_faults.sh - failure handling on a real RabbitMQ + Redis (one stack for all
-# checks, delivery limit 2): a worker SIGKILLed mid-job -> redelivered, finished by
+# checks, delivery limit 2; jobs submitted and followed through the gateway, as users do): a worker SIGKILLed mid-job -> redelivered, finished by
 # another worker with one artifact set; SIGTERM mid-job -> requeued and finished
 # elsewhere; a job that always crashes its worker -> dead-lettered and `failed` with
 # the reason; broker restarts with jobs queued (and with one running) -> nothing lost,
@@ -19,8 +19,11 @@ one_set() { # ID: exactly one final dir, no temp dirs
 echo '{"name": "killme", "model": {"type": "sleep", "seconds": 3}}' > "$TMP/k.json"
 k=$(as_alice --no-wait "$TMP/k.json")
 wait_state "$k" running 30
-for _ in $(seq 50); do p=$(field "$k" progress); [ "${p%%.*}" = 0 ] && [ "${p#0.}" -gt 1000 ] 2>/dev/null && break; sleep 0.1; done
-w1=$(field "$k" worker)
+# (one status read per look: progress and worker together, then the kill at once)
+for _ in $(seq 50); do
+    r=$(as_alice --json status "$k" 2>/dev/null); p=$(jq -r '.progress // 0' <<< "$r"); w1=$(jq -r '.worker // empty' <<< "$r")
+    [ -n "$w1" ] && awk -v p="$p" 'BEGIN { exit !(p > 0.1 && p < 1) }' && break; sleep 0.1
+done
 kill -KILL "$(pid_of_worker "$w1")"
 wait_state "$k" succeeded 60; st=$(field "$k" state)
 w2=$(field "$k" worker)
