@@ -127,18 +127,20 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
     mlhep_err e = {0};
     if (jobsapi_counts(g, counts, &e) == 0)
         for (int s = 0; s < JOB_NSTATES; s++) {
+            if (counts[s] < 0)
+                continue; /* not known (a store without the counters) */
             snprintf(labels[s], sizeof labels[s], "state=\"%s\"", job_state_name((job_state)s));
             gs[ng++] = (promstats_gauge){"mlhep_jobs", "Jobs in each state (every user).", labels[s],
-                                         (double)counts[s]};
+                                         (double)counts[s], "gauge"};
         }
     unsigned long long hits, verifies;
     auth_cache_stats(g->auth, &hits, &verifies);
-    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_cache_hits", "Requests whose token was verified before.", "",
-                                 (double)hits};
-    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_verifications", "Token signatures checked in full.", "",
-                                 (double)verifies};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_cache_hits_total", "Requests whose token was verified before.",
+                                 "", (double)hits, "counter"};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_verifications_total", "Token signatures checked in full.", "",
+                                 (double)verifies, "counter"};
     gs[ng++] = (promstats_gauge){"mlhep_gateway_broker_connections", "Prediction broker connections up.", "",
-                                 (double)rpcmux_connected(g->rpc)};
+                                 (double)rpcmux_connected(g->rpc), "gauge"};
     char *page = NULL;
     size_t len = 0;
     if (promstats_render(g->stats, gs, ng, &page, &len, &e))
@@ -279,8 +281,13 @@ done:
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        /* the path and method are the client's bytes: escaped, so that they cannot
+         * start a line or forge a field (the user comes from a verified token) */
+        char path[300], method[24];
+        gw_log_text(path, sizeof path, r->path);
+        gw_log_text(method, sizeof method, r->method);
         fprintf(log, "%s %s %s %s %s %d %zu %.1fms%s%s\n", ts, r->peer ? r->peer : "-",
-                caller.user[0] ? caller.user : "-", r->method ? r->method : "-", r->path ? r->path : "-", o->status,
-                o->reader ? (size_t)0 : o->len, dt * 1e3, o->code ? " " : "", o->code ? o->code : "");
+                caller.user[0] ? caller.user : "-", method, path, o->status, o->reader ? (size_t)0 : o->len,
+                dt * 1e3, o->code ? " " : "", o->code ? o->code : "");
     }
 }

@@ -163,3 +163,35 @@ int gw_content_type_is(const gw_req *r, const char *mime)
         return 0;
     return h[n] == '\0' || h[n] == ';' || h[n] == ' ';
 }
+
+void gw_log_text(char *out, size_t outsz, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!outsz)
+        return;
+    if (!s)
+        s = "-";
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = c > 0x20 && c < 0x7f && c != '"' && c != '%' && c != '\\';
+        size_t need = plain ? 1 : 3;
+        if (o + need + 1 > outsz) {
+            /* cut: end with "..." if there is room for it */
+            size_t at = outsz >= 4 ? outsz - 4 : 0;
+            if (o > at)
+                o = at;
+            for (size_t i = 0; i < 3 && o + 1 < outsz; i++)
+                out[o++] = '.';
+            break;
+        }
+        if (plain) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}

@@ -88,4 +88,9 @@ const char *gw_bearer(const gw_req *r);
 /* 1 if the request's Content-Type is mime (parameters such as charset ignored). */
 int gw_content_type_is(const gw_req *r, const char *mime);
 
+/* s (NULL: "-") made safe for one field of a log line: bytes outside printable ASCII,
+ * spaces, '"', '%' and '\\' become %XX, so a path cannot start a new line or forge
+ * fields; cut to fit out (ending "..." when cut). out always NUL-terminated. */
+void gw_log_text(char *out, size_t outsz, const char *s);
+
 #endif

@@ -112,8 +112,12 @@ static enum MHD_Result refuse_now(httpd *h, struct MHD_Connection *conn, int sta
     gw_resp o;
     memset(&o, 0, sizeof o);
     gw_resp_error(&o, status, code, "%s", msg);
-    if (h->log)
-        fprintf(h->log, "- - - %s %s %d 0 0.0ms %s\n", method, url, status, code);
+    if (h->log) {
+        char path[300], meth[24];
+        gw_log_text(path, sizeof path, url);
+        gw_log_text(meth, sizeof meth, method);
+        fprintf(h->log, "- - - %s %s %d 0 0.0ms %s\n", meth, path, status, code);
+    }
     promstats_request(h->g->stats, -1, status, 0);
     return send_resp(conn, &o);
 }
@@ -208,13 +212,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* libmicrohttpd's own errors go to stderr even with the access log off (--quiet) */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
-    httpd *h = cls;
-    if (!h->log)
-        return;
-    fprintf(h->log, "mlhep-gateway: http: ");
-    vfprintf(h->log, fmt, ap);
+    (void)cls;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    fprintf(stderr, "mlhep-gateway: http: %s\n", msg);
 }
 
 static int read_pem(const char *path, char **out, mlhep_err *e)
@@ -280,11 +287,12 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
     }
     struct MHD_OptionItem opts[12];
     int k = 0;
+    /* the logger first: libmicrohttpd logs the options that follow through it */
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->gateway_connections, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->gateway_idle_timeout, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
     if (tls) {

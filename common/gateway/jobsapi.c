@@ -22,7 +22,6 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define IDEM_TTL 86400        /* seconds an Idempotency-Key is remembered */
-#define IDEM_STALE 30.0       /* seconds after which a pending key is taken over */
 #define SSE_POLL_MS 250       /* how often a live stream looks at the record */
 #define SSE_KEEPALIVE 15.0    /* seconds between comments on a quiet stream */
 #define ARCHIVE_MAX (1ull << 30)
@@ -157,7 +156,7 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
                 gw_resp_header(o, "Location", loc);
                 return gw_resp_json(o, 200, b);
             }
-            if (job_now() - at < IDEM_STALE) {
+            if (job_now() - at < g->cfg->gateway_idem_stale) {
                 gwctx_store_put(g, js, 1);
                 gw_resp_header(o, "Retry-After", "1");
                 return gw_resp_error(o, 409, "conflict",
@@ -380,6 +379,8 @@ typedef struct sse {
     size_t off;
     int ended;
     double last_sent;
+    double next_poll;    /* monotonic time of the next look at the store */
+    int store_down;      /* the last look could not reach the store */
 } sse;
 
 static void sse_free(void *cls)
@@ -405,9 +406,12 @@ static void sse_poll(sse *s)
     jobstore *js;
     mlhep_err e = {0};
     if (gwctx_store_get(s->g, &js, &e)) {
-        wbuf_printf(&s->out, "event: error\ndata: {\"error\":\"status store unreachable\"}\n\n");
+        if (!s->store_down) /* said once; the stream goes on when the store is back */
+            wbuf_printf(&s->out, "event: error\ndata: {\"error\":\"status store unreachable\"}\n\n");
+        s->store_down = 1;
         return;
     }
+    s->store_down = 0;
     json_t *rec = NULL;
     int rc = jobstore_get(js, s->user, s->id, &rec, &e);
     json_t *lines = NULL;
@@ -475,15 +479,20 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (s->ended || atomic_load(&s->g->stopping))
             return GW_READER_END;
-        sse_poll(s);
-        if (s->out.len == 0) {
-            if (mono_now() - s->last_sent >= SSE_KEEPALIVE) {
-                wbuf_str(&s->out, ": keep-alive\n\n");
-                continue;
-            }
-            struct timespec ts = {0, SSE_POLL_MS * 1000000L};
+        /* at most one look every SSE_POLL_MS, whatever the last one found (an
+         * unreachable store must not turn the stream into a busy loop) */
+        double wait = s->next_poll - mono_now();
+        if (wait > 0) {
+            struct timespec ts = {0, (long)(wait * 1e9)};
             nanosleep(&ts, NULL);
+            continue;
         }
+        s->next_poll = mono_now() + SSE_POLL_MS / 1000.0;
+        sse_poll(s);
+        if (s->out.len == 0 && mono_now() - s->last_sent >= SSE_KEEPALIVE)
+            wbuf_str(&s->out, ": keep-alive\n\n");
+        if (!wbuf_ok(&s->out))
+            return GW_READER_ERROR;
     }
 }
 
@@ -900,7 +909,7 @@ int jobsapi_mlaas_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
 
 int jobsapi_counts(gw_ctx *g, long long counts[JOB_NSTATES], mlhep_err *e)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < JOB_NSTATES; i++)
         counts[i] = -1;
     jobstore *js;
     int rc = gwctx_store_get(g, &js, e);

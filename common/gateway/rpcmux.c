@@ -47,7 +47,8 @@ typedef struct pump {
 
 struct rpcmux {
     amqpc_params p;
-    int n;
+    int n;       /* pumps set up (eventfd, lock) */
+    int started; /* pumps whose thread runs */
     pump pumps[MAXPUMPS];
     _Atomic unsigned rr;
     _Atomic int stop;
@@ -241,19 +242,33 @@ int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
     if (!m)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     m->p = *p;
+    int rc = 0;
     for (int i = 0; i < nconn; i++) {
         pump *pp = &m->pumps[i];
         pp->mux = m;
         pp->idx = i;
-        pthread_mutex_init(&pp->mu, NULL);
         pp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (pp->efd < 0) {
+            rc = err_set(e, MLHEP_EIO, "eventfd: %s", strerror(errno));
+            break;
+        }
+        pthread_mutex_init(&pp->mu, NULL);
+        m->n = i + 1;
         mlhep_err ce = {0};
         if (do_connect(pp, &ce) && i == 0 && e)
             *e = ce; /* the pumps keep trying; say why the first one failed */
-        m->n = i + 1;
     }
-    for (int i = 0; i < m->n; i++)
-        pthread_create(&m->pumps[i].th, NULL, pump_main, &m->pumps[i]);
+    for (int i = 0; !rc && i < m->n; i++) {
+        int pe = pthread_create(&m->pumps[i].th, NULL, pump_main, &m->pumps[i]);
+        if (pe)
+            rc = err_set(e, MLHEP_EIO, "cannot start a prediction pump thread: %s", strerror(pe));
+        else
+            m->started = i + 1;
+    }
+    if (rc) {
+        rpcmux_close(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -268,7 +283,8 @@ void rpcmux_close(rpcmux *m)
         if (write(m->pumps[i].efd, &one, sizeof one) < 0) {
             /* the pump wakes within its poll timeout anyway */
         }
-        pthread_join(m->pumps[i].th, NULL);
+        if (i < m->started)
+            pthread_join(m->pumps[i].th, NULL);
         if (m->pumps[i].c)
             rpc_close(m->pumps[i].c);
         close(m->pumps[i].efd);
