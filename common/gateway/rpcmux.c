@@ -305,8 +305,8 @@ int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply 
 {
     memset(out, 0, sizeof *out);
     pump *pp = NULL;
-    unsigned start = atomic_fetch_add(&m->rr, 1);
-    for (int i = 0; i < m->n; i++) {
+    unsigned start = m ? atomic_fetch_add(&m->rr, 1) : 0;
+    for (int i = 0; m && i < m->n; i++) {
         pump *cand = &m->pumps[(start + (unsigned)i) % (unsigned)m->n];
         if (atomic_load(&cand->open)) {
             pp = cand;
