@@ -94,6 +94,14 @@ void gateway_print_routes(FILE *out)
     }
 }
 
+int gateway_route_match(const char *method, const char *path, gw_match *m, const char **name)
+{
+    int i = gw_route_match(&routes[0].r, NROUTES, sizeof routes[0], method, path, m);
+    if (name)
+        *name = i >= 0 ? routes[i].name : NULL;
+    return i;
+}
+
 /* ---- operations ------------------------------------------------------------------- */
 
 static int ops_healthz(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
@@ -120,7 +128,7 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
     (void)r;
     (void)m;
     (void)c;
-    promstats_gauge gs[JOB_NSTATES + 4];
+    promstats_gauge gs[JOB_NSTATES + 8];
     char labels[JOB_NSTATES][48];
     size_t ng = 0;
     long long counts[JOB_NSTATES];
@@ -141,6 +149,14 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
                                  (double)verifies, "counter"};
     gs[ng++] = (promstats_gauge){"mlhep_gateway_broker_connections", "Prediction broker connections up.", "",
                                  (double)rpcmux_connected(g->rpc), "gauge"};
+    int cons = rpcmux_consumers(g->rpc);
+    long long depth = rpcmux_depth(g->rpc);
+    if (cons >= 0)
+        gs[ng++] = (promstats_gauge){"mlhep_queue_consumers", "Consumers of a broker queue (last look, about every second).",
+                                     "queue=\"predict.requests\"", (double)cons, "gauge"};
+    if (depth >= 0)
+        gs[ng++] = (promstats_gauge){"mlhep_queue_messages", "Ready messages in a broker queue (last look).",
+                                     "queue=\"predict.requests\"", (double)depth, "gauge"};
     char *page = NULL;
     size_t len = 0;
     if (promstats_render(g->stats, gs, ng, &page, &len, &e))

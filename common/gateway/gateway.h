@@ -18,6 +18,7 @@
 
 #include "gateway/gwctx.h"
 #include "gateway/gwhttp.h"
+#include "gateway/route.h"
 
 /* Opens the context for cfg with the route table's names for the figures. */
 int gateway_open(const mlhep_config *cfg, gw_ctx **out, mlhep_err *e);
@@ -28,5 +29,9 @@ void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log);
 
 /* The routes as "METHOD PATTERN" lines (for --routes and the docs check). */
 void gateway_print_routes(FILE *out);
+
+/* Matches method + path against the route table (gw_route_match; tests, fuzzers): the
+ * route's index, GW_ROUTE_NOTFOUND or GW_ROUTE_METHOD; its metrics name in *name. */
+int gateway_route_match(const char *method, const char *path, gw_match *m, const char **name);
 
 #endif

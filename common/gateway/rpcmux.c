@@ -45,8 +45,13 @@ typedef struct pump {
     int efd;
 } pump;
 
+#define WATCH_EVERY 1.0 /* seconds between looks at the watched queue's consumers */
+
 struct rpcmux {
     amqpc_params p;
+    char watch[128];          /* queue whose consumers are watched ("" none) */
+    _Atomic int consumers;    /* its consumers at the last look, -1 unknown */
+    _Atomic long long depth;  /* its ready messages at the last look, -1 unknown */
     int n;       /* pumps set up (eventfd, lock) */
     int started; /* pumps whose thread runs */
     pump pumps[MAXPUMPS];
@@ -121,11 +126,44 @@ static void drain_efd(int fd)
         ;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Pump 0 looks at the watched queue now and then: with no consumer a call fails at once
+ * (the service is not deployed, or all its workers are gone) instead of waiting for its
+ * timeout. 0, or -1 when the connection broke doing it. */
+static int watch_queue(pump *pp, double *next)
+{
+    rpcmux *m = pp->mux;
+    if (pp->idx != 0 || !m->watch[0] || mono_now() < *next)
+        return 0;
+    *next = mono_now() + WATCH_EVERY;
+    uint32_t msgs = 0, cons = 0;
+    mlhep_err e = {0};
+    if (rpc_queue_depth(pp->c, m->watch, &msgs, &cons, &e)) {
+        /* the queue is missing (the channel is closed then) or the connection failed */
+        atomic_store(&m->consumers, e.code == MLHEP_ENOTFOUND ? 0 : -1);
+        atomic_store(&m->depth, -1);
+        atomic_store(&pp->open, 0);
+        pthread_mutex_lock(&pp->mu);
+        fail_all(pp, &e);
+        pthread_mutex_unlock(&pp->mu);
+        return -1;
+    }
+    atomic_store(&m->consumers, (int)cons);
+    atomic_store(&m->depth, (long long)msgs);
+    return 0;
+}
+
 static void *pump_main(void *arg)
 {
     pump *pp = arg;
     rpcmux *m = pp->mux;
-    double backoff = 0.1;
+    double backoff = 0.1, next_watch = 0;
     while (!atomic_load(&m->stop)) {
         if (!atomic_load(&pp->open)) {
             mlhep_err e = {0};
@@ -174,6 +212,8 @@ static void *pump_main(void *arg)
             pthread_mutex_unlock(&pp->mu);
             continue;
         }
+        if (watch_queue(pp, &next_watch))
+            continue;
         /* wait for replies or new requests */
         if (!rpc_buffered(pp->c)) {
             struct pollfd fds[2] = {{rpc_fd(pp->c), POLLIN, 0}, {pp->efd, POLLIN, 0}};
@@ -232,7 +272,7 @@ static void *pump_main(void *arg)
     return NULL;
 }
 
-int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e)
 {
     if (nconn < 1)
         nconn = 1;
@@ -242,6 +282,9 @@ int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
     if (!m)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     m->p = *p;
+    snprintf(m->watch, sizeof m->watch, "%s", watch_queue ? watch_queue : "");
+    atomic_store(&m->consumers, -1);
+    atomic_store(&m->depth, -1);
     int rc = 0;
     for (int i = 0; i < nconn; i++) {
         pump *pp = &m->pumps[i];
@@ -293,6 +336,16 @@ void rpcmux_close(rpcmux *m)
     free(m);
 }
 
+int rpcmux_consumers(rpcmux *m)
+{
+    return m ? atomic_load(&m->consumers) : -1;
+}
+
+long long rpcmux_depth(rpcmux *m)
+{
+    return m ? atomic_load(&m->depth) : -1;
+}
+
 int rpcmux_connected(rpcmux *m)
 {
     int k = 0;
@@ -315,6 +368,8 @@ int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply 
     }
     if (!pp)
         return err_set(e, MLHEP_ENET, "the broker is not reachable from the gateway (reconnecting)");
+    if (atomic_load(&m->consumers) == 0)
+        return err_set(e, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
     call c;
     memset(&c, 0, sizeof c);
     c.rq = rq;

@@ -39,13 +39,17 @@ typedef struct rpcmux_reply {
 } rpcmux_reply;
 
 /* Starts nconn pumps (1..16), each connecting now and again after every failure: the
- * gateway may start before the broker. Fails only for lack of memory. e (if given)
- * says why the first connection failed, when it did (rpcmux_connected tells). */
-int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e);
+ * gateway may start before the broker. Fails only for lack of memory or threads. e (if
+ * given) says why the first connection failed, when it did (rpcmux_connected tells).
+ * watch_queue (NULL: none): the queue the requests end up in; the first pump looks at
+ * its consumers about every second (a passive declare), and while it has none a call
+ * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout. */
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
 /* Sends rq and waits at most timeout_s for the reply. 0 with *out filled;
- * MLHEP_ENOTFOUND: no queue took the request (inference not deployed);
+ * MLHEP_ENOTFOUND: no queue took the request, or the watched queue has no consumer
+ * (inference not deployed);
  * MLHEP_ENET: no broker connection, or it failed while waiting;
  * RPCMUX_TIMEOUT (positive): no reply in time. The message says which. */
 #define RPCMUX_TIMEOUT 1
@@ -54,5 +58,10 @@ void rpcmux_reply_free(rpcmux_reply *r);
 
 /* Number of pumps connected now (readiness). */
 int rpcmux_connected(rpcmux *m);
+
+/* Consumers and ready messages of the watched queue at the last look (-1: unknown, or
+ * none watched). */
+int rpcmux_consumers(rpcmux *m);
+long long rpcmux_depth(rpcmux *m);
 
 #endif
