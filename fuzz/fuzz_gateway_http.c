@@ -1,6 +1,6 @@
 /* fuzz_gateway_http.c - fuzzes what the gateway reads from a request before any backend
  * sees it: the route table (gateway_route_match: methods, literal and parameter
- * segments, "." and ".." refusal), the Authorization and Content-Type header parsing of
+ * segments, "." and ".." refusal), the URL unescaper (gw_unescape), the Authorization and Content-Type header parsing of
  * gwhttp (gw_bearer, gw_content_type_is), the access log's escaping (gw_log_text), and
  * the TFaaS/MLaaS4HEP conversions on arbitrary bytes (tfaas_answer on a prediction reply,
  * tfaas_submit_workflow and tfaas_models on any JSON document).
@@ -33,6 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     line[l1] = '\0';
     const uint8_t *rest = nl ? nl + 1 : data + size;
     size_t rl = (size_t)(data + size - rest);
+
+    /* the unescaper: never longer, never a '/' or NUL it did not get as such */
+    char *un = strdup(line);
+    if (un) {
+        size_t slashes = 0, n = gw_unescape(un);
+        for (const char *s = line; *s; s++)
+            slashes += *s == '/';
+        for (const char *s = un; *s; s++)
+            slashes -= *s == '/';
+        if (n > strlen(line) || n != strlen(un) || slashes != 0)
+            abort();
+        free(un);
+    }
 
     /* routing: "METHOD PATH" */
     char *sp = strchr(line, ' ');

@@ -212,6 +212,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* gw_unescape as libmicrohttpd's unescaper (paths and query arguments) */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return gw_unescape(s);
+}
+
 /* libmicrohttpd's own errors go to stderr even with the access log off (--quiet) */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
@@ -285,7 +293,7 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
         httpd_stop(h);
         return err_set(e, MLHEP_EINVAL, "gateway_bind = %s: give a numeric IPv4 or IPv6 address", cfg->gateway_bind);
     }
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[16];
     int k = 0;
     /* the logger first: libmicrohttpd logs the options that follow through it */
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
@@ -293,6 +301,7 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->gateway_connections, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->gateway_idle_timeout, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_cb, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
     if (tls) {

@@ -355,6 +355,44 @@ TEST(log_escaping)
     gw_log_text(tiny, 0, "abc"); /* nothing written, no crash */
 }
 
+TEST(unescaping)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"/v1/jobs/abc", "/v1/jobs/abc"},
+        {"/v1/jobs/%2e%2e", "/v1/jobs/.."},          /* decoded; the router refuses ".." */
+        {"/v1/jobs/a%2Fb", "/v1/jobs/a%2Fb"},        /* an encoded slash stays one segment */
+        {"/v1/jobs/a%2fb", "/v1/jobs/a%2fb"},
+        {"/v1/jobs/x%00.json", "/v1/jobs/x%00.json"}, /* no NUL to cut the path short */
+        {"/ui/app%2Ejs", "/ui/app.js"},
+        {"%41%62%7e", "Ab~"},
+        {"%", "%"},
+        {"%4", "%4"},
+        {"%zz%4g", "%zz%4g"},
+        {"100%", "100%"},
+        {"%0d%0a", "\r\n"},                          /* decoded; the router refuses it, the log escapes it */
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        size_t n = gw_unescape(buf);
+        CHECKF(n == strlen(cases[i].out) && !strcmp(buf, cases[i].out), "'%s' -> '%s'", cases[i].in, buf);
+    }
+    /* a path with an encoded slash or NUL matches no route */
+    gw_match m;
+    char p1[] = "/v1/jobs/0123456789abcdef0123456789abcdef%2Fartifacts";
+    gw_unescape(p1);
+    CHECK_EQ_INT(gateway_route_match("GET", p1, &m, NULL), GW_ROUTE_NOTFOUND);
+    char p2[] = "/v1/jobs/0123456789abcdef0123456789abcdef%00/x";
+    gw_unescape(p2);
+    CHECK_EQ_INT(gateway_route_match("GET", p2, &m, NULL), GW_ROUTE_NOTFOUND);
+    const char *name = NULL;
+    CHECK(gateway_route_match("GET", "/v1/jobs/0123456789abcdef0123456789abcdef/artifacts", &m, &name) >= 0);
+    CHECK(name && !strcmp(name, "job_artifacts") && !strcmp(gw_param(&m, "id"), "0123456789abcdef0123456789abcdef"));
+}
+
 /* ---- gateway_handle ------------------------------------------------------------------------ */
 
 TEST(routing_statuses)
@@ -679,6 +717,7 @@ int main(void)
     RUN(content_type_parsing);
     RUN(responses_and_statuses);
     RUN(log_escaping);
+    RUN(unescaping);
     RUN(routing_statuses);
     RUN(tokens_and_scopes);
     RUN(checked_before_anything_is_queued);
