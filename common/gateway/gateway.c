@@ -213,6 +213,49 @@ static void cors(gw_ctx *g, const gw_req *r, gw_resp *o)
     gw_resp_header(o, "Vary", "Origin");
 }
 
+/* A streamed answer (live events) keeps its request counted against the caller's
+ * concurrency limit until the stream ends: the reader is wrapped so that its free
+ * callback also leaves the limiter. */
+typedef struct held_stream {
+    gw_ctx *g;
+    char user[JOB_USER_MAX + 1];
+    gw_reader read;
+    void *cls;
+    void (*free)(void *cls);
+} held_stream;
+
+static ssize_t held_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    held_stream *h = cls;
+    return h->read(h->cls, pos, buf, max);
+}
+
+static void held_free(void *cls)
+{
+    held_stream *h = cls;
+    if (h->free)
+        h->free(h->cls);
+    ratelimit_leave(h->g->rl, h->user);
+    free(h);
+}
+
+/* 1 if the stream of o now holds the caller's place (left when it ends). */
+static int hold_stream(gw_ctx *g, const char *user, gw_resp *o)
+{
+    held_stream *h = malloc(sizeof *h);
+    if (!h)
+        return 0;
+    h->g = g;
+    snprintf(h->user, sizeof h->user, "%s", user);
+    h->read = o->reader;
+    h->cls = o->reader_cls;
+    h->free = o->reader_free;
+    o->reader = held_read;
+    o->reader_cls = h;
+    o->reader_free = held_free;
+    return 1;
+}
+
 void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log)
 {
     double t0 = mono_now();
@@ -284,6 +327,8 @@ void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log)
     ar->fn(g, r, &m, &caller, o);
     if (!o->status)
         gw_resp_error(o, 500, "internal", "the handler gave no answer");
+    if (admitted && o->reader && hold_stream(g, caller.user, o))
+        admitted = 0; /* left when the stream ends */
 done:
     cors(g, r, o);
     if (admitted)

@@ -6,7 +6,8 @@
  * token for the route's scope (401 with WWW-Authenticate when missing or invalid, 403
  * when the scope is missing), except on the open routes (health, metrics, the
  * dashboard's files, KServe's server and health calls); applies the caller's rate and
- * concurrency limits (429 with Retry-After); runs the handler; records the figures of
+ * concurrency limits (429 with Retry-After; a live event stream counts against the
+ * concurrency limit until it ends); runs the handler; records the figures of
  * /metrics and writes one access-log line (method, path, user, status, bytes, time;
  * never a token, never a body).
  *
