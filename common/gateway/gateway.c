@@ -338,10 +338,7 @@ done:
     promstats_inflight(g->stats, -1);
     if (log) {
         char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gw_log_stamp(ts);
         /* the path and method are the client's bytes: escaped, so that they cannot
          * start a line or forge a field (the user comes from a verified token) */
         char path[300], method[24];

@@ -100,4 +100,7 @@ size_t gw_unescape(char *s);
  * fields; cut to fit out (ending "..." when cut). out always NUL-terminated. */
 void gw_log_text(char *out, size_t outsz, const char *s);
 
+/* The time now as the access log writes it (2026-01-31T12:00:00Z). */
+void gw_log_stamp(char out[32]);
+
 #endif

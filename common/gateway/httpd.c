@@ -113,10 +113,11 @@ static enum MHD_Result refuse_now(httpd *h, struct MHD_Connection *conn, int sta
     memset(&o, 0, sizeof o);
     gw_resp_error(&o, status, code, "%s", msg);
     if (h->log) {
-        char path[300], meth[24];
+        char path[300], meth[24], ts[32];
         gw_log_text(path, sizeof path, url);
         gw_log_text(meth, sizeof meth, method);
-        fprintf(h->log, "- - - %s %s %d 0 0.0ms %s\n", meth, path, status, code);
+        gw_log_stamp(ts);
+        fprintf(h->log, "%s - - %s %s %d 0 0.0ms %s\n", ts, meth, path, status, code);
     }
     promstats_request(h->g->stats, -1, status, 0);
     return send_resp(conn, &o);
