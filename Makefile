@@ -9,9 +9,13 @@
 #   make clean
 #
 # Layout: common/LAYER/*.c is the library every program links, one folder per layer
-# (base, root, data, model, service, train, infer; tests/layers.sh checks which folder
-# may include which); submit/*.c and worker/*.c each hold one program's main (file
-# mlhep_root.c -> bin/mlhep-root). Tests are tests/unit/test_*.c (one binary each,
+# (base, root, data, model, service, train, infer; tests/cli/layers.sh checks which folder
+# may include which). Programs: submit/mlhep_*.c and worker/mlhep_*.c each hold one
+# program's main (file mlhep_root.c -> bin/mlhep-root); any other submit/*.c or
+# worker/*.c is program-side code that is not a main (a command's options, usage text,
+# printing and exit codes: submit/predict_cmd.c, submit/gen_cmd.c, ...) and goes into
+# build/libmlhep-cli.a, which every program links before libmlhep.a (its headers sit
+# beside it: #include "predict_cmd.h"). Tests are tests/unit/test_*.c (one binary each,
 # built with sanitizers) and tests/cli/*.sh. New files are picked up by wildcard:
 # adding a module needs no Makefile edit. Every compile writes a .d file (-MMD -MP),
 # so an object is rebuilt when a header it includes changes, and only then.
@@ -30,7 +34,8 @@ LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhi
 
 LIB_SRC   := $(wildcard common/*/*.c)
 LIB_CXX   := $(wildcard common/*/*.cc)
-PROG_SRC  := $(wildcard submit/*.c worker/*.c)
+PROG_SRC  := $(wildcard submit/mlhep_*.c worker/mlhep_*.c)
+CLI_SRC   := $(filter-out $(PROG_SRC),$(wildcard submit/*.c worker/*.c))
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 # one .d file per output in build/dep/ (make reads them all below)
@@ -40,6 +45,8 @@ $(shell mkdir -p build/dep)
 
 LIB_OBJ      := $(LIB_SRC:common/%.c=build/obj/%.o) $(LIB_CXX:common/%.cc=build/obj/%.o)
 LIB_ASAN_OBJ := $(LIB_SRC:common/%.c=build/asan/obj/%.o) $(LIB_CXX:common/%.cc=build/asan/obj/%.o)
+CLI_OBJ      := $(CLI_SRC:%.c=build/cli/%.o)
+CLI_ASAN_OBJ := $(CLI_SRC:%.c=build/asan/cli/%.o)
 progname      = $(subst _,-,$(basename $(notdir $(1))))
 PROGS        := $(foreach p,$(PROG_SRC),bin/$(call progname,$(p)))
 PROGS_ASAN   := $(foreach p,$(PROG_SRC),build/asan/bin/$(call progname,$(p)))
@@ -71,6 +78,14 @@ build/asan/obj/%.o: common/%.cc
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
+build/cli/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+build/asan/cli/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
+
 build/libmlhep.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
@@ -79,13 +94,22 @@ build/asan/libmlhep.a: $(LIB_ASAN_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# program-side modules that are not a main (see the top of this file)
+build/libmlhep-cli.a: $(CLI_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+build/asan/libmlhep-cli.a: $(CLI_ASAN_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 define prog_rules
-bin/$(call progname,$(1)): $(1) build/libmlhep.a
+bin/$(call progname,$(1)): $(1) build/libmlhep-cli.a build/libmlhep.a
 	@mkdir -p bin
-	$(CC) $(BASEFLAGS) $(CFLAGS) $$(DEPFLAGS) $(1) build/libmlhep.a $(LDLIBS) -o $$@
-build/asan/bin/$(call progname,$(1)): $(1) build/asan/libmlhep.a
+	$(CC) $(BASEFLAGS) $(CFLAGS) $$(DEPFLAGS) $(1) build/libmlhep-cli.a build/libmlhep.a $(LDLIBS) -o $$@
+build/asan/bin/$(call progname,$(1)): $(1) build/asan/libmlhep-cli.a build/asan/libmlhep.a
 	@mkdir -p build/asan/bin
-	$(CC) $(BASEFLAGS) $(SANFLAGS) $$(DEPFLAGS) $(1) build/asan/libmlhep.a $(LDLIBS) -o $$@
+	$(CC) $(BASEFLAGS) $(SANFLAGS) $$(DEPFLAGS) $(1) build/asan/libmlhep-cli.a build/asan/libmlhep.a $(LDLIBS) -o $$@
 endef
 $(foreach p,$(PROG_SRC),$(eval $(call prog_rules,$(p))))
 
@@ -109,16 +133,16 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o)
 check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)
 
 test: deps
-	$(MAKE) check-build
+	$(MAKE) -j$$(nproc) check-build
 	bash tests/run.sh
 
 bench: deps
 	@sh deploy/deps.sh deploy/packages.txt deploy/packages-bench.txt
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	bash bench/run.sh
 
 run: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	bash deploy/run-sample.sh
 
 FUZZ_SECONDS ?= 60

@@ -175,7 +175,7 @@ static void chunks(const workflow *wf, const preproc *pp, const specs *sp, int r
     for (int r = 0; r < repeat; r++) {
         mlhep_err e;
         dataset *ds;
-        if (dataset_open(wf, pp, sp, &ds, &e))
+        if (dataset_open(&wf->data, pp, sp, &ds, &e))
             die(&e);
         keep_best(cold, pass(ds, rows));
         if (dataset_rewind(ds, &e))
@@ -208,10 +208,10 @@ int main(int argc, char **argv)
     workflow *wf = load(argv[1], argv[2], NULL);
     if (getenv("BENCH_PROFILE")) { /* for perf record: only warm chunk passes */
         specs *s;
-        if (specs_compute(wf, NULL, NULL, NULL, &s, &e))
+        if (specs_compute(&wf->data, NULL, NULL, NULL, &s, &e))
             die(&e);
         dataset *ds;
-        if (dataset_open(wf, NULL, s, &ds, &e))
+        if (dataset_open(&wf->data, NULL, s, &ds, &e))
             die(&e);
         int64_t rows;
         for (int r = 0; r < 5 * repeat; r++) {
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeat; r++) {
         specs *s;
         timing m = mark();
-        if (specs_compute(wf, NULL, NULL, NULL, &s, &e))
+        if (specs_compute(&wf->data, NULL, NULL, NULL, &s, &e))
             die(&e);
         keep_best(&t_specs, since(m));
         specs_free(sp);
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
     workflow *wf2 = load(argv[1], argv[2], pp_doc);
     preproc *pp;
     specs *sp2;
-    if (specs_preproc(wf2, &pp, &e) || specs_compute(wf2, pp, NULL, NULL, &sp2, &e))
+    if (specs_preproc(&wf2->data, &pp, &e) || specs_compute(&wf2->data, pp, NULL, NULL, &sp2, &e))
         die(&e);
     timing tc_cold, tc_warm;
     chunks(wf2, pp, sp2, repeat, &tc_cold, &tc_warm, &rows_cut);

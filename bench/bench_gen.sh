@@ -19,13 +19,7 @@ make -s build/libmlhep.a bin/mlhep-root >/dev/null || { echo "FAIL bench_gen: bu
 LIBS="-lz -llz4 -lzstd -llzma -lxxhash -ljansson -lm -lpthread"
 CFL="-std=c17 -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Icommon"
 gcc $CFL bench/gen_bench.c build/libmlhep.a $LIBS -o "$out/gen_bench" || exit 1
-if bin/mlhep-root gen --help >/dev/null 2>&1; then
-    GEN=(bin/mlhep-root gen)
-else # until mlhep-root has the subcommand: the same evgen_main behind a one-line main
-    printf '#include "evgen.h"\nint main(int c, char **v) { return evgen_main(c - 1, v + 1); }\n' >"$out/drv.c"
-    gcc $CFL "$out/drv.c" build/libmlhep.a $LIBS -o "$out/mlhep-gen" || exit 1
-    GEN=("$out/mlhep-gen" gen)
-fi
+GEN=(bin/mlhep-root gen)
 
 echo "generator alone (no file):"
 "$out/gen_bench" fill "$N"

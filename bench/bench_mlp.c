@@ -32,11 +32,11 @@ static double cpu_now(void)
 
 static int gen(const char *dir, size_t ntrain, size_t nval, size_t nf)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 2024);
+    rng r;
+    rng_seed(&r, 2024);
     float *coef = malloc(nf * sizeof *coef), *row = malloc((nf + 1) * sizeof *row);
     for (size_t j = 0; j < nf; j++)
-        coef[j] = nn_rng_normal(&r) / (float)nf * 4.0f;
+        coef[j] = rng_normalf(&r) / (float)nf * 4.0f;
     for (int part = 0; part < 2; part++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/%s.bin", dir, part ? "val" : "train");
@@ -47,11 +47,11 @@ static int gen(const char *dir, size_t ntrain, size_t nval, size_t nf)
         for (size_t i = 0; i < n; i++) {
             double s = 0;
             for (size_t j = 0; j < nf; j++) {
-                row[j] = nn_rng_normal(&r);
+                row[j] = rng_normalf(&r);
                 s += coef[j] * row[j];
             }
             /* non-linear signal: a quadratic and a product term plus noise */
-            s += 0.8 * (row[0] * row[0] - 1) + 0.8 * row[1] * row[2] + 0.6 * nn_rng_normal(&r);
+            s += 0.8 * (row[0] * row[0] - 1) + 0.8 * row[1] * row[2] + 0.6 * rng_normalf(&r);
             row[nf] = s > 0 ? 1.0f : 0.0f;
             fwrite(row, sizeof *row, nf + 1, f);
         }
@@ -159,14 +159,14 @@ static int train(const char *dir, size_t nf, size_t bs, int epochs)
     float *xb = malloc(bs * nf * sizeof *xb), *yb = malloc(bs * sizeof *yb);
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
-    nn_rng r;
-    nn_rng_seed(&r, 7 + (uint64_t)seed);
+    rng r;
+    rng_seed(&r, 7 + (uint64_t)seed);
     double t_train = 0, cpu_train = 0, loss = 0;
     size_t seen = 0;
     for (int ep = 0; ep < epochs; ep++) {
         double t0 = now(), c0 = cpu_now();
         for (size_t i = n - 1; i > 0; i--) { /* shuffle every epoch, gather each batch */
-            size_t j = (size_t)(nn_rng_next(&r) % (i + 1)), t = perm[i];
+            size_t j = (size_t)(rng_next(&r) % (i + 1)), t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
         }

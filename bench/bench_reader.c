@@ -141,13 +141,18 @@ int main(int argc, char **argv)
             for (int th = 1; th <= 2; th++) {
                 column *cols = calloc((size_t)x.nb + 1, sizeof *cols);
                 basket_ctx *ctxs[2] = {basket_ctx_new(), basket_ctx_new()}; /* kept across chunks, as evsource does */
+                team *tm; /* likewise */
+                if (team_new(th, &tm, &e)) {
+                    fprintf(stderr, "%s\n", e.msg);
+                    return 1;
+                }
                 double t;
                 loops = 0;
                 t0 = now();
                 do {
                     for (int64_t s = 0; s < x.t->entries; s += chunk) {
                         int64_t z = s + chunk < x.t->entries ? s + chunk : x.t->entries;
-                        if (basket_read_many_ctx(x.f, x.b, x.nb, s, z, cols, ctxs, th, &e)) {
+                        if (basket_read_many_ctx(x.f, x.b, x.nb, s, z, cols, ctxs, tm, &e)) {
                             fprintf(stderr, "%s\n", e.msg);
                             return 1;
                         }
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
                 for (int i = 0; i < x.nb; i++)
                     column_free(&cols[i]);
                 free(cols);
+                team_free(tm);
                 basket_ctx_free(ctxs[0]);
                 basket_ctx_free(ctxs[1]);
                 if (th == 1 && t < best1)

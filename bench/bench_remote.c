@@ -83,9 +83,11 @@ int main(int argc, char **argv)
                 b[nb++] = t->branches[k];
         column *cols = calloc((size_t)nb + 1, sizeof *cols);
         /* persistent per-thread contexts, as the data layer keeps them */
-        basket_ctx *ctxs[64] = {0};
-        if (threads < 1 || threads > 64)
-            threads = threads < 1 ? 1 : 64;
+        basket_ctx *ctxs[TEAM_MAX] = {0};
+        team *tm;
+        if (team_new(threads, &tm, &e))
+            return 2;
+        threads = team_size(tm);
         for (int k = 0; k < threads; k++)
             if (!(ctxs[k] = basket_ctx_new()))
                 return 2;
@@ -102,18 +104,18 @@ int main(int argc, char **argv)
             readplan *p = NULL;
             const readplan *cp = NULL;
             if (m == 0) {
-                rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, NULL, &e);
+                rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, tm, NULL, &e);
             } else if (m == 1) {
                 rc = readplan_build(f, b, nb, a, z, NULL, &p, &e);
                 if (!rc)
                     rc = readplan_fetch(p, &e);
                 if (!rc)
-                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, p, &e);
+                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, tm, p, &e);
                 readplan_free(p);
             } else {
                 rc = readahead_get(ra, a, z, &cp, &e);
                 if (!rc)
-                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, threads, cp, &e);
+                    rc = basket_read_many_plan(f, b, nb, a, z, cols, ctxs, tm, cp, &e);
             }
             if (rc) {
                 fprintf(stderr, "%s: %s\n", path, e.msg);
@@ -134,6 +136,7 @@ int main(int argc, char **argv)
         bytes = f->src->n_bytes;
         entries = nent;
         readahead_free(ra);
+        team_free(tm);
         for (int k = 0; k < threads; k++)
             basket_ctx_free(ctxs[k]);
         for (int k = 0; k < nb; k++)

@@ -1,5 +1,5 @@
 /* infer_load.c - load generator for bench_infer.sh (and the inference script tests):
- * sends one request N times over the broker (pclient, direct reply-to) with up to W
+ * sends one request N times over the broker (predict_rpc.h, direct reply-to) with up to W
  * requests in flight, checks every reply is a success with the expected number of
  * predictions, and prints requests/s, rows/s and latency percentiles.
  *
@@ -32,7 +32,7 @@
 #include "infer/colreq.h"
 #include "service/config.h"
 #include "infer/predict.h"
-#include "infer/predict_client.h"
+#include "infer/predict_rpc.h"
 
 static double now(void)
 {
@@ -61,7 +61,7 @@ static int to_binary(const char *in, const char *out, const char *type, long rep
     int f32 = !strcmp(type, "f32");
     const char *model = json_string_value(json_object_get(d, "model"));
     size_t n0 = json_array_size(json_object_iter_value(json_object_iter(cols))), n = n0 * (size_t)repeat;
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     mlhep_err e;
     int rc = colreq_begin(&cb, model ? model : "m", n, json_object_size(cols), &e);
     const char *k;
@@ -99,11 +99,11 @@ static int to_binary(const char *in, const char *out, const char *type, long rep
     if (!rc)
         rc = colreq_end(&cb, &e);
     FILE *f = rc ? NULL : fopen(out, "wb");
-    if (rc || !f || fwrite(cb.p, 1, cb.n, f) != cb.n || fclose(f)) {
+    if (rc || !f || fwrite(cb.p, 1, cb.len, f) != cb.len || fclose(f)) {
         fprintf(stderr, "infer_load: %s: %s\n", out, rc ? e.msg : "cannot write");
         rc = 3;
     }
-    colbuf_free(&cb);
+    wbuf_free(&cb);
     json_decref(d);
     return rc ? 3 : 0;
 }
@@ -274,10 +274,10 @@ int main(int argc, char **argv)
     fclose(f);
     body[len] = 0;
     int binary = len >= 4 && !memcmp(body, COLREQ_MAGIC, 4);
-    colbuf cb = {(uint8_t *)body, (size_t)len, (size_t)len};
+    wbuf cb = {(uint8_t *)body, (size_t)len, (size_t)len, 0};
     colresp cr = {0};
-    pclient *c;
-    if (pclient_open(&cfg, tok, &c, &e)) {
+    predict_rpc *c;
+    if (predict_rpc_open(&cfg, tok, &c, &e)) {
         fprintf(stderr, "infer_load: %s\n", e.msg);
         return 6;
     }
@@ -292,8 +292,8 @@ int main(int argc, char **argv)
         while (nsent < n && nsent - nrecv < w) {
             uint64_t seq;
             sent[nsent + 1] = now();
-            if (binary ? pclient_send_columns(c, &cb, &seq, &e)
-                       : pclient_send(c, "predict", body, (size_t)len, &seq, &e)) {
+            if (binary ? predict_rpc_send_columns(c, &cb, &seq, &e)
+                       : predict_rpc_send(c, "predict", body, (size_t)len, &seq, &e)) {
                 rc = 6;
                 break;
             }
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
         uint64_t seq;
         char *reply;
         size_t rl;
-        if (pclient_recv(c, &seq, &reply, &rl, 30000, &e)) {
+        if (predict_rpc_recv(c, &seq, &reply, &rl, 30000, &e)) {
             rc = 6;
             break;
         }
@@ -316,7 +316,7 @@ int main(int argc, char **argv)
         } else if (any) {
             /* the echo baseline: any reply counts */
         } else if (binary) {
-            if (pclient_columns_reply(reply, rl, &cr, &e) || cr.nrows != (size_t)rows) {
+            if (predict_rpc_reply_columns(reply, rl, &cr, &e) || cr.nrows != (size_t)rows) {
                 if (bad++ < 3)
                     fprintf(stderr, "infer_load: unexpected reply: %s (%zu rows)\n", e.msg, cr.nrows);
             } else {
@@ -359,7 +359,7 @@ int main(int argc, char **argv)
             printf("worker time per request %.0f us (parse + rows + model + reply): %.0f rows/s per consumer thread\n",
                    worker_us / (double)(nrecv - bad), (double)rows * (double)(nrecv - bad) / (worker_us * 1e-6));
     }
-    pclient_close(c);
+    predict_rpc_close(c);
     colresp_free(&cr);
     free(sent);
     free(lat);

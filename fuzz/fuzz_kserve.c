@@ -34,13 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *body = (const char *)data + 4;
     size_t len = size - 4;
     jl %= len + 1;
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     kserve_request rq;
     mlhep_err e = {0};
     int rc = kserve_parse_infer(body, len, jl, "m@1", kinds ? kind_fn : NULL, NULL, &cb, &rq, &e);
     if (rc == 0) {
         colreq q = {0};
-        if (colreq_parse(cb.p, cb.n, &q, &e) != 0 || q.nrows != rq.nrows || q.nrows == 0)
+        if (colreq_parse(cb.p, cb.len, &q, &e) != 0 || q.nrows != rq.nrows || q.nrows == 0)
             abort(); /* the parser accepted what the columnar format refuses */
         size_t n = rq.nrows < 4096 ? rq.nrows : 4096;
         float *scores = calloc(n * 2, sizeof *scores);
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!e.msg[0]) {
         abort(); /* every refusal says why */
     }
-    colbuf_free(&cb);
+    wbuf_free(&cb);
     json_t *f = json_loadb(body, len, 0, NULL);
     if (f) {
         json_t *meta = NULL;

@@ -10,6 +10,7 @@
  * index.html showing them all. Progress: a line per step (a bar on a
  * TTY). Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/feathist.h"
 #include "base/jsonschema.h"
+#include "base/numarg.h"
 #include "base/npy.h"
 #include "data/specs.h"
 #include "service/workflow.h"
@@ -58,8 +60,13 @@ int main(int argc, char **argv)
             roots[nroots++] = argv[++i];
         else if (!strcmp(argv[i], "--specs") && i + 1 < argc)
             specs_in = argv[++i];
-        else if (!strcmp(argv[i], "--max-chunks") && i + 1 < argc)
-            max_chunks = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--max-chunks") && i + 1 < argc) {
+            mlhep_err e;
+            if (numarg_long("--max-chunks", argv[++i], 0, LONG_MAX, &max_chunks, &e)) {
+                fprintf(stderr, "mlhep-prep: %s\n", e.msg);
+                return 1;
+            }
+        }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: mlhep-prep workflow.json --out DIR [--data-root DIR]... [--specs FILE] [--max-chunks N]\n"
                    "Local input files must lie under a data root (default: the workflow's directory).\n");
@@ -116,10 +123,10 @@ int main(int argc, char **argv)
     char path[4200];
     int tty = isatty(2);
     double t0 = now();
-    if (specs_preproc(wf, &pp, &e))
+    if (specs_preproc(&wf->data, &pp, &e))
         goto fail;
     char fp[65];
-    if (specs_fingerprint(wf, fp, &e))
+    if (specs_fingerprint(&wf->data, fp, &e))
         goto fail;
     snprintf(path, sizeof path, "%s/specs.json", outdir);
     const char *try_specs = specs_in ? specs_in : path;
@@ -128,7 +135,7 @@ int main(int argc, char **argv)
     } else {
         if (e.code == MLHEP_EINVAL)
             fprintf(stderr, "specs: %s; recomputing\n", e.msg);
-        if (specs_compute(wf, pp, progress, &tty, &sp, &e))
+        if (specs_compute(&wf->data, pp, progress, &tty, &sp, &e))
             goto fail;
         if (specs_save(sp, path, &e))
             goto fail;
@@ -151,9 +158,9 @@ int main(int argc, char **argv)
         fprintf(cf, "%s\n", nm);
     }
     fclose(cf);
-    if (dataset_open(wf, pp, sp, &ds, &e))
+    if (dataset_open(&wf->data, pp, sp, &ds, &e))
         goto fail;
-    if (wf->params.hist && feathist_new(wf, sp, &fh, &e))
+    if (wf->params.hist && feathist_new(&wf->data, sp, &fh, &e))
         goto fail;
     ds_chunk c;
     long nchunk = 0;

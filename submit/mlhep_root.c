@@ -1,7 +1,7 @@
 /* mlhep-root - look inside ROOT files with mlhep's native reader.
  *
  *   mlhep-root ls FILE                         trees, entries, branches (type, kind, compression)
- *   (FILE may be root://host//path or http(s)://host/path: see README.md ("Remote data"))
+ *   (FILE may be root://host//path or http(s)://host/path: see docs/remote-data.md)
  *   mlhep-root stats FILE [--tree PATH]        per-branch statistics as one JSON document
  *   mlhep-root dump FILE --tree PATH --branch B [--entries A:B] [--csv]
  *
@@ -10,17 +10,21 @@
  * branch and problem). */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
+#include "base/team.h"
 #include "root/basket.h"
 #include "root/compress.h"
-#include "root/evgen.h"
 #include "root/rootfile.h"
 #include "root/rootstats.h"
 #include "root/ttree.h"
+
+#include "gen_cmd.h"
 
 static void usage(FILE *o)
 {
@@ -31,7 +35,7 @@ static void usage(FILE *o)
                "  mlhep-root gen --events N --class signal|background --out FILE.root [--seed S]\n"
                "                 [--compression zlib:1] [--preset tth|nanoaod]   (see gen --help)\n"
                "FILE is a local path or a URL: root://host[:port]//path, http(s)://host/path\n"
-               "(see README.md, section Remote data, for credentials and the MLHEP_REMOTE_* settings).\n");
+               "(see docs/remote-data.md for credentials and the MLHEP_REMOTE_* settings).\n");
 }
 
 static int fail(const mlhep_err *e)
@@ -156,22 +160,32 @@ static int cmd_dump(const char *path, const char *tree, const char *branch, cons
     }
     int64_t a = 0, z = b->entries;
     if (range) {
-        char *end;
         const char *colon = strchr(range, ':');
-        if (!colon) {
+        char first[32];
+        long v;
+        if (!colon || (size_t)(colon - range) >= sizeof first) {
             fprintf(stderr, "mlhep-root: --entries wants A:B (either side may be empty)\n");
             rc = 1;
             goto out;
         }
-        if (colon != range) {
-            a = strtoll(range, &end, 10);
-            if (end != colon) { fprintf(stderr, "mlhep-root: bad --entries '%s'\n", range); rc = 1; goto out; }
+        memcpy(first, range, (size_t)(colon - range));
+        first[colon - range] = '\0';
+        if (*first) {
+            if (numarg_long("--entries (first)", first, 0, LONG_MAX, &v, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                rc = 1;
+                goto out;
+            }
+            a = v;
         }
         if (colon[1]) {
-            z = strtoll(colon + 1, &end, 10);
-            if (*end) { fprintf(stderr, "mlhep-root: bad --entries '%s'\n", range); rc = 1; goto out; }
+            if (numarg_long("--entries (end)", colon + 1, 0, LONG_MAX, &v, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                rc = 1;
+                goto out;
+            }
+            z = v;
         }
-        if (a < 0) a = 0;
         if (z > b->entries) z = b->entries;
         if (z < a) z = a;
     }
@@ -220,7 +234,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 1 : 0;
     }
     if (!strcmp(argv[1], "gen"))
-        return evgen_main(argc - 1, argv + 1);
+        return gen_cmd_main(argc - 1, argv + 1);
     const char *cmd = argv[1];
     const char *file = NULL, *tree = NULL, *branch = NULL, *range = NULL;
     int csv = 0, threads = 2;
@@ -232,8 +246,13 @@ int main(int argc, char **argv)
             branch = argv[++i];
         else if (!strcmp(a, "--entries") && i + 1 < argc)
             range = argv[++i];
-        else if (!strcmp(a, "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            mlhep_err e;
+            if (numarg_int("--threads", argv[++i], 1, TEAM_MAX, &threads, &e)) {
+                fprintf(stderr, "mlhep-root: %s\n", e.msg);
+                return 1;
+            }
+        }
         else if (!strcmp(a, "--csv"))
             csv = 1;
         else if (a[0] == '-' && a[1]) {

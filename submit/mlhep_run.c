@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "service/artifacts.h"
 #include "service/job.h"
 #include "train/pipeline.h"
@@ -199,13 +200,11 @@ int main(int argc, char **argv)
             roots[nroots++] = optarg;
             break;
         case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256) {
-                fprintf(stderr, "mlhep-run: --threads needs a number in 1..256\n");
+            mlhep_err e;
+            if (numarg_int("--threads", optarg, 1, 256, &threads, &e)) {
+                fprintf(stderr, "mlhep-run: %s\n", e.msg);
                 return EX_USAGE;
             }
-            threads = (int)v;
             break;
         }
         case 'q': quiet = 1; break;
@@ -268,8 +267,9 @@ int main(int argc, char **argv)
         return EX_CONFIG;
     }
 
-    /* validate before creating anything */
-    rc = pipeline_validate(doc, env, NULL, &e);
+    /* validate (and load) before creating anything: the only time the workflow is read */
+    workflow *wf = NULL;
+    rc = pipeline_validate(doc, env, &wf, &e);
     if (rc) {
         fprintf(stderr, "mlhep-run: %s: %s\n", path, e.msg);
         pipeline_env_free(env);
@@ -281,6 +281,7 @@ int main(int argc, char **argv)
     json_decref(doc);
     if (rc) {
         fprintf(stderr, "mlhep-run: %s\n", e.msg);
+        workflow_free(wf);
         pipeline_env_free(env);
         return EX_WORKFLOW;
     }
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-run: output directory %s: %s (it must not exist or be empty)\n",
                 outdir, strerror(errno));
         job_clear(&j);
+        workflow_free(wf);
         pipeline_env_free(env);
         return EX_OUTPUT;
     }
@@ -312,7 +314,7 @@ int main(int argc, char **argv)
     if (!quiet)
         fprintf(stderr, "mlhep-run: job %s (%s) -> %s\n", j.id, name ? name : "", outdir);
     pipeline_callbacks cb = {on_step, on_log, &t, NULL};
-    rc = pipeline_run(&j, env, &cb, outdir, &e);
+    rc = pipeline_run(&j, wf, env, &cb, outdir, &e);
     if (t.drawn)
         fputc('\n', stderr);
     double elapsed = now_s() - t.t0;
@@ -357,6 +359,7 @@ int main(int argc, char **argv)
             artifacts_remove(outdir, &e);
     }
     job_clear(&j);
+    workflow_free(wf);
     pipeline_env_free(env);
     return ex;
 }

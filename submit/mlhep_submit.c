@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
 #include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
@@ -26,7 +27,7 @@
 #include "service/job.h"
 #include "service/jobstore.h"
 #include "train/pipeline.h"
-#include "infer/predict_client.h"
+#include "infer_cmd.h"
 
 enum {
     EX_OK = 0,
@@ -65,7 +66,7 @@ static void usage(FILE *f)
 "usage: mlhep-submit [options] WORKFLOW.json\n"
 "       mlhep-submit [options] status ID | watch ID | list | cancel ID | logs ID\n"
 "       mlhep-submit [options] result ID [--fetch DIR]\n"
-"       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict_client.h)\n"
+"       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict --help)\n"
 "\n"
 "  WORKFLOW.json  submit a job: the token and workflow are checked, the job is\n"
 "                 published (persistent, confirmed by the broker) and its id printed\n"
@@ -117,17 +118,6 @@ typedef struct cli {
     jobstore *js;
 } cli;
 
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "mlhep-submit: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return code;
-}
 
 static int store(cli *c)
 {
@@ -135,30 +125,32 @@ static int store(cli *c)
         return 0;
     mlhep_err e;
     if (jobstore_connect(&c->js, &c->cfg, &e))
-        return fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "status store: %s", e.msg);
+        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "status store: %s", e.msg);
     return 0;
 }
 
 static int check_id(const char *id)
 {
     if (!job_id_valid(id))
-        return fail(EX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
+        return infer_cmd_fail(EX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
     return 0;
 }
 
-/* Reads the user's record. */
+/* Reads the user's record of job id (checked first). */
 static int get_record(cli *c, const char *id, json_t **rec)
 {
-    int rc = store(c);
+    int rc = check_id(id);
+    if (!rc)
+        rc = store(c);
     if (rc)
         return rc;
     mlhep_err e;
     rc = jobstore_get(c->js, c->user, id, rec, &e);
     if (rc == JS_MISSING)
-        return fail(EX_NOTFOUND, "no job %s for user '%s' (it does not exist, is not registered "
+        return infer_cmd_fail(EX_NOTFOUND, "no job %s for user '%s' (it does not exist, is not registered "
                                  "yet, or belongs to someone else)", id, c->user);
     if (rc < 0)
-        return fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
+        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
     return 0;
 }
 
@@ -196,7 +188,7 @@ static int publish(cli *c, const char *rkey, const char *body, size_t len, const
         rc = amqpc_publish(mq, 1, "jobs", rkey, body, len, msgid, &e);
     amqpc_close(mq);
     if (rc)
-        return fail(EX_BROKER, "%s", e.msg);
+        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
     return 0;
 }
 
@@ -208,8 +200,8 @@ static int cmd_submit(cli *c, const char *path)
     json_t *wf = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!wf) {
         if (je.line < 1)
-            return fail(EX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
-        return fail(EX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
+            return infer_cmd_fail(EX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
+        return infer_cmd_fail(EX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
                     je.column, je.text);
     }
     mlhep_err e;
@@ -220,13 +212,13 @@ static int cmd_submit(cli *c, const char *path)
         pipeline_env *env = NULL;
         if (pipeline_env_open(c->cfg.schemas_dir, c->cfg.data_roots, 0, 1, &env, &e)) {
             json_decref(wf);
-            return fail(EX_CONFIG, "%s", e.msg);
+            return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
         }
         int rc = pipeline_validate(wf, env, NULL, &e);
         pipeline_env_free(env);
         if (rc) {
             json_decref(wf);
-            return fail(rc == MLHEP_EAUTH ? EX_PATH : EX_WORKFLOW, "%s: %s; nothing was queued",
+            return infer_cmd_fail(rc == MLHEP_EAUTH ? EX_PATH : EX_WORKFLOW, "%s: %s; nothing was queued",
                         path, e.msg);
         }
     }
@@ -234,12 +226,12 @@ static int cmd_submit(cli *c, const char *path)
     int rc = job_init(&j, c->user, c->token, wf, &e);
     json_decref(wf);
     if (rc)
-        return fail(EX_WORKFLOW, "%s", e.msg);
+        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
     char *msg = NULL;
     size_t len = 0;
     if (job_message_encode(&j, &msg, &len, &e)) {
         job_clear(&j);
-        return fail(EX_WORKFLOW, "%s", e.msg);
+        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
     }
     rc = publish(c, "train", msg, len, j.id);
     free(msg);
@@ -336,9 +328,7 @@ static int exit_for_state(const char *state)
 static int cmd_status(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     print_status(c, rec);
@@ -361,7 +351,7 @@ static int cmd_watch(cli *c, const char *id)
         json_t *rec = NULL;
         int g = jobstore_get(c->js, c->user, id, &rec, &e);
         if (g < 0)
-            return fail(EX_STORE, "%s", e.msg);
+            return infer_cmd_fail(EX_STORE, "%s", e.msg);
         double waited = job_now() - t0;
         if (g == JS_MISSING) {
             if (waited > 5) /* registration is asynchronous: allow a moment */
@@ -408,7 +398,7 @@ static int cmd_watch(cli *c, const char *id)
         if (c->timeout > 0 && waited > c->timeout) {
             if (tty)
                 printf("\n");
-            return fail(EX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
+            return infer_cmd_fail(EX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
         }
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -423,7 +413,7 @@ static int cmd_list(cli *c)
     json_t *ids;
     mlhep_err e;
     if (jobstore_list(c->js, c->user, 1000, &ids, &e))
-        return fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
+        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
     json_t *all = json_array();
     size_t i;
     json_t *v;
@@ -455,21 +445,19 @@ static int cmd_list(cli *c)
 static int cmd_cancel(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     job_state st = JOB_QUEUED;
     job_state_parse(field(rec, "state"), &st);
     json_decref(rec);
     if (job_state_terminal(st))
-        return fail(EX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
+        return infer_cmd_fail(EX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
     char *msg;
     size_t len;
     mlhep_err e;
     if (job_control_encode("cancel", id, c->user, c->token, &msg, &len, &e))
-        return fail(EX_BROKER, "%s", e.msg);
+        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
     rc = publish(c, "cancel", msg, len, id);
     free(msg);
     if (rc)
@@ -486,7 +474,7 @@ static int cmd_cancel(cli *c, const char *id)
             }
             if (strcmp(s, "queued") && strcmp(s, "running")) {
                 json_decref(rec);
-                return fail(EX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
+                return infer_cmd_fail(EX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
             }
             json_decref(rec);
         }
@@ -500,16 +488,14 @@ static int cmd_cancel(cli *c, const char *id)
 static int cmd_result(cli *c, const char *id)
 {
     json_t *rec;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     const char *state = field(rec, "state");
     if (strcmp(state, "succeeded")) {
-        rc = !strcmp(state, "failed")      ? fail(EX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
-             : !strcmp(state, "cancelled") ? fail(EX_JOBCANCELLED, "job %s was cancelled", id)
-                                           : fail(EX_NOTREADY, "job %s is %s: no result yet", id, state);
+        rc = !strcmp(state, "failed")      ? infer_cmd_fail(EX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
+             : !strcmp(state, "cancelled") ? infer_cmd_fail(EX_JOBCANCELLED, "job %s was cancelled", id)
+                                           : infer_cmd_fail(EX_NOTREADY, "job %s is %s: no result yet", id, state);
         json_decref(rec);
         return rc;
     }
@@ -521,7 +507,7 @@ static int cmd_result(cli *c, const char *id)
     json_error_t je;
     json_t *m = json_load_file(mpath, 0, &je);
     if (!m)
-        return fail(EX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, je.text);
+        return infer_cmd_fail(EX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, je.text);
     if (c->json) {
         json_object_set_new(m, "path", json_string(dir));
         json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -561,7 +547,7 @@ static int cmd_result(cli *c, const char *id)
         snprintf(dst, sizeof dst, "%s/%s", c->fetch, id);
         mlhep_err e;
         if (artifacts_copy(dir, dst, &e))
-            return fail(EX_ARTIFACTS, "fetch: %s", e.msg);
+            return infer_cmd_fail(EX_ARTIFACTS, "fetch: %s", e.msg);
         printf("fetched to %s\n", dst);
     }
     return EX_OK;
@@ -570,15 +556,13 @@ static int cmd_result(cli *c, const char *id)
 static int cmd_logs(cli *c, const char *id)
 {
     json_t *rec, *lines;
-    int rc = check_id(id);
-    if (!rc)
-        rc = get_record(c, id, &rec);
+    int rc = get_record(c, id, &rec);
     if (rc)
         return rc;
     json_decref(rec);
     mlhep_err e;
     if (jobstore_logs(c->js, c->user, id, &lines, &e))
-        return fail(EX_STORE, "%s", e.msg);
+        return infer_cmd_fail(EX_STORE, "%s", e.msg);
     size_t i;
     json_t *v;
     json_array_foreach(lines, i, v)
@@ -589,8 +573,8 @@ static int cmd_logs(cli *c, const char *id)
 
 int main(int argc, char **argv)
 {
-    if (predict_client_wants(argc, argv)) /* predict / models: common/infer/predict_client.c */
-        return predict_client_main(argc, argv);
+    if (infer_cmd_wants(argc, argv)) /* predict / models: submit/infer_cmd.c */
+        return infer_cmd_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
     const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL;
@@ -613,10 +597,9 @@ int main(int argc, char **argv)
         case 'u': c.unchecked = 1; break;
         case 'j': c.json = 1; break;
         case 'T': {
-            char *end;
-            c.timeout = strtod(optarg, &end);
-            if (*end || !(c.timeout > 0)) {
-                fprintf(stderr, "mlhep-submit: --timeout needs a positive number of seconds\n");
+            mlhep_err e;
+            if (numarg_double("--timeout", optarg, 0.001, 1e9, &c.timeout, &e)) {
+                fprintf(stderr, "mlhep-submit: %s (seconds)\n", e.msg);
                 return EX_USAGE;
             }
             break;
@@ -659,11 +642,11 @@ int main(int argc, char **argv)
     auth_ctx *auth = NULL;
     auth_result ar = {0};
     if (auth_open(&c.cfg, &auth, &e)) {
-        rc = fail(EX_CONFIG, "configuration: %s", e.msg);
+        rc = infer_cmd_fail(EX_CONFIG, "configuration: %s", e.msg);
     } else if (oidc ? auth_token_oidc(oidc, &c.token, &e) : auth_token_load(tokfile, &c.token, &e)) {
-        rc = fail(EX_AUTH, "%s", e.msg);
+        rc = infer_cmd_fail(EX_AUTH, "%s", e.msg);
     } else if (auth_check(auth, c.token, (int64_t)time(NULL), AUTH_SCOPE_SUBMIT, &ar, &e)) {
-        rc = fail(auth_exit(ar.reason), "%s", e.msg);
+        rc = infer_cmd_fail(auth_exit(ar.reason), "%s", e.msg);
     } else if (strcpy(c.user, ar.user), needs_id) {
         rc = !strcmp(cmd, "status")   ? cmd_status(&c, args[1])
              : !strcmp(cmd, "watch")  ? cmd_watch(&c, args[1])

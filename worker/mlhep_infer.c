@@ -51,6 +51,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/logline.h"
+#include "base/numarg.h"
 #include "service/amqp_rpc.h"
 #include "infer/colreq.h"
 #include "service/config.h"
@@ -127,23 +129,15 @@ typedef struct infer {
 static void ilog(const infer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ilog(const infer *w, const char *fmt, ...)
 {
-    char ts[32];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char msg[2048];
+    char who[96];
+    if (w->id > 1)
+        snprintf(who, sizeof who, "mlhep-infer[%s.t%d]", w->s->cfg.worker_id, w->id);
+    else
+        snprintf(who, sizeof who, "mlhep-infer[%s]", w->s->cfg.worker_id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    logline_vprintf(stderr, who, fmt, ap);
     va_end(ap);
-    if (w->id > 1)
-        fprintf(stderr, "%s.%03dZ mlhep-infer[%s.t%d] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id,
-                w->id, msg);
-    else
-        fprintf(stderr, "%s.%03dZ mlhep-infer[%s] %s\n", ts, (int)(now.tv_nsec / 1000000), w->s->cfg.worker_id, msg);
-    fflush(stderr);
 }
 
 /* ---- tokens ---- */
@@ -283,7 +277,7 @@ static void handle_columns(infer *w, const rpc_msg *m, const char *user, double 
         reply_error(w, m, "internal", canon, e.msg);
         return;
     }
-    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.n, &e))
+    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.len, &e))
         ilog(w, "reply failed: %s", e.msg);
     w->served++;
 }
@@ -594,29 +588,40 @@ int main(int argc, char **argv)
     w.prefetch = 64;
     w.co = (mscache_opts){16, (size_t)1 << 30, 1.0};
     int o;
+    long models, mb;
+    mlhep_err e;
+    err_clear(&e);
     while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        int rc = 0;
         switch (o) {
         case 'c': cfgpath = optarg; break;
         case 'q': w.queue = optarg; break;
-        case 'p': w.prefetch = atoi(optarg); break;
-        case 'T': threads = atoi(optarg); break;
+        case 'p': rc = numarg_int("--prefetch", optarg, 1, 65535, &w.prefetch, &e); break;
+        case 'T': rc = numarg_int("--threads", optarg, 1, 64, &threads, &e); break;
         case 'a': authpath = optarg; break;
-        case 'm': w.co.max_models = (size_t)atol(optarg); break;
-        case 'M': w.co.max_bytes = (size_t)atol(optarg) << 20; break;
+        case 'm':
+            if (!(rc = numarg_long("--cache-models", optarg, 1, 1000000, &models, &e)))
+                w.co.max_models = (size_t)models;
+            break;
+        case 'M':
+            if (!(rc = numarg_long("--cache-mb", optarg, 1, 1L << 24, &mb, &e)))
+                w.co.max_bytes = (size_t)mb << 20;
+            break;
         case 's': schemas = optarg; break;
         case 'v': w.verbose = 1; break;
         case 'k': check = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (rc) {
+            fprintf(stderr, "mlhep-infer: %s\n", e.msg);
+            return 2;
+        }
     }
-    if (optind != argc || w.prefetch < 1 || w.prefetch > 65535 || w.co.max_models < 1 || threads == 0 ||
-        threads > 64) {
+    if (optind != argc) {
         usage(stderr);
         return 2;
     }
-    mlhep_err e;
-    err_clear(&e);
     if (config_load(&w.cfg, cfgpath, &e)) {
         fprintf(stderr, "mlhep-infer: configuration: %s\n", e.msg);
         return 3;

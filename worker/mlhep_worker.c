@@ -9,7 +9,7 @@
  * the CLI has no Redis write rights), jobs.control (cancel requests, token re-checked)
  * and jobs.dead (dead-lettered jobs are marked `failed` with the reason).
  *
- * Delivery contract (details in README.md ("The mlhep service")): at-least-once delivery; each take
+ * Delivery contract (details in docs/service.md): at-least-once delivery; each take
  * bumps the job's lease (fencing token) in Redis; artifacts go to a private temp dir
  * and are published by one rename, only while the lease is ours and only if no set
  * exists yet; the delivery is acked after that. SIGTERM/SIGINT: the running job stops
@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/logline.h"
 #include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
@@ -82,6 +83,7 @@ typedef struct worker {
 typedef struct run {
     worker *w;
     job j;
+    workflow *wf; /* j's workflow, loaded and validated once (NULL: the sleep job) */
     amqpc_delivery d;
     long long lease;
     int attempts;
@@ -102,20 +104,12 @@ typedef struct run {
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void wlog(const worker *w, const char *fmt, ...)
 {
-    char ts[32];
-    double now = job_now();
-    time_t t = (time_t)now;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    char msg[2048];
+    char who[96];
+    snprintf(who, sizeof who, "mlhep-worker[%s]", w->cfg->worker_id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    logline_vprintf(stderr, who, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03dZ mlhep-worker[%s] %s\n", ts, (int)((now - (double)t) * 1000),
-            w->cfg->worker_id, msg);
-    fflush(stderr);
 }
 
 /* ---- job thread ------------------------------------------------------------------ */
@@ -212,7 +206,7 @@ static void *job_thread(void *arg)
     run *r = arg;
     pipeline_callbacks cb = {job_step, job_logline, r, job_specs};
     err_clear(&r->err);
-    r->rc = pipeline_run(&r->j, r->w->env, &cb, r->tmpdir, &r->err);
+    r->rc = pipeline_run(&r->j, r->wf, r->w->env, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
     char one = 1;
     if (write(r->wake[1], &one, 1) < 0) { /* the main loop also polls `done` */
@@ -495,6 +489,20 @@ static void remove_stale_tmpdirs(worker *w, const run *r)
     closedir(d);
 }
 
+
+/* Releases a run and what it holds (wake pipe, workflow, job, delivery). */
+static void run_free(run *r)
+{
+    if (r->wake[0] >= 0) {
+        close(r->wake[0]);
+        close(r->wake[1]);
+    }
+    workflow_free(r->wf);
+    job_clear(&r->j);
+    amqpc_delivery_free(&r->d);
+    free(r);
+}
+
 static void start_job(worker *w, amqpc_delivery *d, run **out)
 {
     *out = NULL;
@@ -576,7 +584,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     snprintf(line, sizeof line, "attempt %d on worker %s (lease %lld)", tk.attempts,
              w->cfg->worker_id, tk.lease);
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
-    if (pipeline_validate(r->j.workflow, w->env, NULL, &e)) {
+    if (pipeline_validate(r->j.workflow, w->env, &r->wf, &e)) {
         char why[1200];
         snprintf(why, sizeof why, "workflow refused by the worker: %s", e.msg);
         wlog(w, "job %s: %s", r->j.id, why);
@@ -621,13 +629,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     *out = r;
     return;
 drop:
-    if (r->wake[0] >= 0) {
-        close(r->wake[0]);
-        close(r->wake[1]);
-    }
-    job_clear(&r->j);
-    amqpc_delivery_free(&r->d);
-    free(r);
+    run_free(r);
 }
 
 static void finish_job(worker *w, run *r)
@@ -712,11 +714,7 @@ static void finish_job(worker *w, run *r)
         }
     }
     settle(w, &r->d, settle_how);
-    close(r->wake[0]);
-    close(r->wake[1]);
-    job_clear(&r->j);
-    amqpc_delivery_free(&r->d);
-    free(r);
+    run_free(r);
 }
 
 /* ---- sub-tasks of fanned-out specs passes ------------------------------------------ */

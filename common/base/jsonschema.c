@@ -177,6 +177,11 @@ static const json_t *resolve_ref(const json_t *doc, const char *ref)
     return cur;
 }
 
+const json_t *jschema_node(const jschema *s, const char *ref)
+{
+    return s && ref ? resolve_ref(s->doc, ref) : NULL;
+}
+
 /* ------------------------------------------------------------ load / check */
 
 static const char *const annotations[] = {"$schema", "$id", "$comment", "title", "description",
@@ -988,15 +993,26 @@ static int validate(vctx *c, const json_t *sc, const json_t *inst, int depth)
 
 int jschema_validate(const jschema *s, const json_t *instance, const char *what, mlhep_err *e)
 {
+    return jschema_validate_at(s, "#", "", instance, what, e);
+}
+
+int jschema_validate_at(const jschema *s, const char *ref, const char *at, const json_t *instance,
+                        const char *what, mlhep_err *e)
+{
     if (!s || !instance)
         return err_set(e, MLHEP_EINVAL, "%s%sno schema or no document to validate",
                        what ? what : "", what ? ": " : "");
+    const json_t *node = resolve_ref(s->doc, ref ? ref : "#");
+    if (!node)
+        return err_set(e, MLHEP_EINVAL, "%s%sthe schema has no %s", what ? what : "",
+                       what ? ": " : "", ref);
     vctx *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     c->s = s;
     c->e = e;
-    int rc = validate(c, s->doc, instance, 0);
+    snprintf(c->ptr, sizeof c->ptr, "%s", at ? at : "");
+    int rc = validate(c, node, instance, 0);
     free(c);
     if (rc && what)
         err_prefix(e, "%s", what);

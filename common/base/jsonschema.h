@@ -53,6 +53,18 @@ void jschema_free(jschema *s);
  * The root location is written "/". */
 int jschema_validate(const jschema *s, const json_t *instance, const char *what, mlhep_err *e);
 
+/* Validates instance against the part of the schema at a local reference ref
+ * ("#/properties/name"): one member checked by the document's own rule. Error
+ * locations start with at (the member's pointer in its document, e.g. "/name"; "" for
+ * the root). */
+int jschema_validate_at(const jschema *s, const char *ref, const char *at, const json_t *instance,
+                        const char *what, mlhep_err *e);
+
+/* The node of the schema document at a local reference ("#/$defs/params/properties/epochs"),
+ * or NULL if it does not resolve. Borrowed: valid while s is. For programs that take a
+ * rule's value from the schema (a "default", a "maximum") instead of repeating it. */
+const json_t *jschema_node(const jschema *s, const char *ref);
+
 /* Finds the schema directory, in this order:
  *   1. configured (from a program's configuration), if not NULL/empty;
  *   2. $MLHEP_SCHEMAS;

@@ -11,84 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/wbuf.h"
+
 static const char *const palette[] = {"#1f5fbf", "#d62728", "#2ca02c", "#ff7f0e",
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 #define NPAL (sizeof palette / sizeof palette[0])
 
 /* ---- string builder ---- */
 
-typedef struct sb {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sb;
+/* The document is text in a base/wbuf (wbuf_printf; sticky error checked at the end). */
 
-static void sb_grow(sb *b, size_t need)
-{
-    if (b->oom || b->len + need + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 8192;
-    while (cap < b->len + need + 1)
-        cap *= 2;
-    char *n = realloc(b->p, cap);
-    if (!n) {
-        b->oom = 1;
-        return;
-    }
-    b->p = n;
-    b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[512];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    sb_grow(b, (size_t)n);
-    if (b->oom)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        memcpy(b->p + b->len, tmp, (size_t)n + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
-}
-
-static void sb_esc(sb *b, const char *s)
+static void svg_esc(wbuf *b, const char *s)
 {
     if (!s)
         return;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
-        case '&': sb_printf(b, "&amp;"); break;
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        case '\'': sb_printf(b, "&apos;"); break;
+        case '&': wbuf_printf(b, "&amp;"); break;
+        case '<': wbuf_printf(b, "&lt;"); break;
+        case '>': wbuf_printf(b, "&gt;"); break;
+        case '"': wbuf_printf(b, "&quot;"); break;
+        case '\'': wbuf_printf(b, "&apos;"); break;
         default:
             if (c < 0x20 && c != '\t' && c != '\n')
-                sb_printf(b, "?"); /* control characters are not allowed in XML 1.0 */
+                wbuf_printf(b, "?"); /* control characters are not allowed in XML 1.0 */
             else
-                sb_printf(b, "%c", c);
+                wbuf_printf(b, "%c", c);
         }
     }
 }
 
-static int sb_finish(sb *b, char **svg, size_t *len, mlhep_err *e)
+static int svg_finish(wbuf *b, char **svg, size_t *len, mlhep_err *e)
 {
-    if (b->oom || !b->p) {
+    if (b->err || !b->p) {
         free(b->p);
         return err_set(e, MLHEP_ENOMEM, "svgplot: out of memory");
     }
-    *svg = b->p;
+    *svg = (char *)b->p;
     if (len)
         *len = b->len;
     return 0;
@@ -156,9 +116,9 @@ static int axis_exponent(double lo, double hi)
     return 3 * (int)floor(log10(m) / 3);
 }
 
-static void axis_multiplier(sb *b, double x, double y, const char *anchor, int k)
+static void axis_multiplier(wbuf *b, double x, double y, const char *anchor, int k)
 {
-    sb_printf(b,
+    wbuf_printf(b,
               "<text class=\"multiplier\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
               "font-size=\"12\" fill=\"#333\">\u00d710<tspan dy=\"-6\" "
               "font-size=\"9\">%d</tspan></text>\n",
@@ -200,33 +160,33 @@ static void frame_init(frame *f, const svgplot_opts *o, int defw, int defh)
     f->logy = o && o->logy;
 }
 
-static void doc_begin(sb *b, const frame *f, const svgplot_opts *o)
+static void doc_begin(wbuf *b, const frame *f, const svgplot_opts *o)
 {
-    sb_printf(b,
+    wbuf_printf(b,
               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
               "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
               f->W, f->H, f->W, f->H);
-    sb_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", f->W,
+    wbuf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", f->W,
               f->H);
-    sb_printf(b,
+    wbuf_printf(b,
               "<defs><clipPath id=\"plotarea\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
               "height=\"%.1f\"/></clipPath></defs>\n",
               f->px0, f->py0, f->px1 - f->px0, f->py1 - f->py0);
     if (o && o->title) {
-        sb_printf(b,
+        wbuf_printf(b,
                   "<text class=\"title\" x=\"%.1f\" y=\"32\" text-anchor=\"middle\" "
                   "font-size=\"18\" font-weight=\"bold\" fill=\"#222\">",
                   (f->px0 + f->px1) / 2);
-        sb_esc(b, o->title);
-        sb_printf(b, "</text>\n");
+        svg_esc(b, o->title);
+        wbuf_printf(b, "</text>\n");
     }
 }
 
-static void axes(sb *b, const frame *f, const svgplot_opts *o)
+static void axes(wbuf *b, const frame *f, const svgplot_opts *o)
 {
     char num[64];
-    sb_printf(b, "<g class=\"grid\" stroke=\"#e4e4e4\" stroke-width=\"1\">\n");
+    wbuf_printf(b, "<g class=\"grid\" stroke=\"#e4e4e4\" stroke-width=\"1\">\n");
     /* x grid + ticks */
     double xs = nice_step(f->x1 - f->x0, (int)((f->px1 - f->px0) / 90) + 1);
     if (f->xint && xs < 1)
@@ -236,7 +196,7 @@ static void axes(sb *b, const frame *f, const svgplot_opts *o)
         double x = xt0 + i * xs;
         if (x > f->x1 + xs * 1e-9)
             break;
-        sb_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", fx(f, x), f->py0,
+        wbuf_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", fx(f, x), f->py0,
                   fx(f, x), f->py1);
     }
     /* y grid */
@@ -273,25 +233,25 @@ static void axes(sb *b, const frame *f, const svgplot_opts *o)
     }
     for (int i = 0; i < nyt; i++) {
         double py = f->py1 - (ytv[i] - f->y0) / (f->y1 - f->y0) * (f->py1 - f->py0);
-        sb_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", f->px0, py,
+        wbuf_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", f->px0, py,
                   f->px1, py);
     }
-    sb_printf(b, "</g>\n");
+    wbuf_printf(b, "</g>\n");
     /* frame */
-    sb_printf(b,
+    wbuf_printf(b,
               "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
               "fill=\"none\" stroke=\"#333\" stroke-width=\"1.2\"/>\n",
               f->px0, f->py0, f->px1 - f->px0, f->py1 - f->py0);
     /* tick marks and labels */
     int kx = axis_exponent(f->x0, f->x1), ky = f->logy ? 0 : axis_exponent(f->y0, f->y1);
     double sxk = pow(10, -kx), syk = pow(10, -ky);
-    sb_printf(b, "<g class=\"ticks\" font-size=\"12\" fill=\"#333\" stroke=\"none\">\n");
+    wbuf_printf(b, "<g class=\"ticks\" font-size=\"12\" fill=\"#333\" stroke=\"none\">\n");
     for (int i = 0; i < 200; i++) {
         double x = xt0 + i * xs;
         if (x > f->x1 + xs * 1e-9)
             break;
         fmt_num(num, sizeof num, x * sxk, xs * sxk);
-        sb_printf(b,
+        wbuf_printf(b,
                   "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#333\"/>"
                   "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n",
                   fx(f, x), f->py1, fx(f, x), f->py1 + 5, fx(f, x), f->py1 + 19, num);
@@ -302,38 +262,38 @@ static void axes(sb *b, const frame *f, const svgplot_opts *o)
             snprintf(num, sizeof num, "%g", ylv[i]);
         else
             fmt_num(num, sizeof num, ylv[i] * syk, ys * syk);
-        sb_printf(b,
+        wbuf_printf(b,
                   "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#333\"/>"
                   "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n",
                   f->px0 - 5, py, f->px0, py, f->px0 - 8, py + 4, num);
     }
-    sb_printf(b, "</g>\n");
+    wbuf_printf(b, "</g>\n");
     if (kx)
         axis_multiplier(b, f->px1, f->py1 + 36, "end", kx);
     if (ky)
         axis_multiplier(b, f->px0, f->py0 - 7, "start", ky);
     if (o && o->xlabel) {
-        sb_printf(b,
+        wbuf_printf(b,
                   "<text class=\"xlabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
                   "font-size=\"15\" fill=\"#222\">",
                   (f->px0 + f->px1) / 2, f->py1 + 46);
-        sb_esc(b, o->xlabel);
-        sb_printf(b, "</text>\n");
+        svg_esc(b, o->xlabel);
+        wbuf_printf(b, "</text>\n");
     }
     if (o && o->ylabel) {
         double cy = (f->py0 + f->py1) / 2;
-        sb_printf(b,
+        wbuf_printf(b,
                   "<text class=\"ylabel\" x=\"22\" y=\"%.1f\" text-anchor=\"middle\" "
                   "font-size=\"15\" fill=\"#222\" transform=\"rotate(-90 22 %.1f)\">",
                   cy, cy);
-        sb_esc(b, o->ylabel);
-        sb_printf(b, "</text>\n");
+        svg_esc(b, o->ylabel);
+        wbuf_printf(b, "</text>\n");
     }
 }
 
-static void no_data(sb *b, const frame *f)
+static void no_data(wbuf *b, const frame *f)
 {
-    sb_printf(b,
+    wbuf_printf(b,
               "<text class=\"nodata\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
               "font-size=\"16\" fill=\"#888\">no data</text>\n",
               (f->px0 + f->px1) / 2, (f->py0 + f->py1) / 2);
@@ -372,7 +332,7 @@ static void pts_add(pts *p, double x, double y)
     p->y[p->n++] = y;
 }
 
-static void legend(sb *b, const frame *f, const legend_item *it, size_t n, const pts *p)
+static void legend(wbuf *b, const frame *f, const legend_item *it, size_t n, const pts *p)
 {
     if (n == 0)
         return;
@@ -400,7 +360,7 @@ static void legend(sb *b, const frame *f, const legend_item *it, size_t n, const
         }
     }
     double x = cx[best], y = cy[best];
-    sb_printf(b,
+    wbuf_printf(b,
               "<g class=\"legend\" font-size=\"13\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
               "height=\"%.1f\" rx=\"3\" fill=\"#ffffff\" fill-opacity=\"0.88\" stroke=\"#bbb\"/>\n",
               x, y, w, h);
@@ -410,23 +370,23 @@ static void legend(sb *b, const frame *f, const legend_item *it, size_t n, const
         switch (it[i].style) {
         case LEG_FILL:
         case LEG_OUTLINE:
-            sb_printf(b,
+            wbuf_printf(b,
                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"26\" height=\"12\" fill=\"%s\" "
                       "fill-opacity=\"%s\" stroke=\"%s\" stroke-width=\"1.8\"/>\n",
                       x + 10, ly - 6, c, it[i].style == LEG_FILL ? "0.35" : "0.08", c);
             break;
         default:
-            sb_printf(b,
+            wbuf_printf(b,
                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                       "stroke-width=\"2.2\"%s/>\n",
                       x + 10, ly, x + 36, ly, c,
                       it[i].style == LEG_DASH ? " stroke-dasharray=\"6 4\"" : "");
         }
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">", x + 44, ly + 4.5);
-        sb_esc(b, it[i].text);
-        sb_printf(b, "</text>\n");
+        wbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">", x + 44, ly + 4.5);
+        svg_esc(b, it[i].text);
+        wbuf_printf(b, "</text>\n");
     }
-    sb_printf(b, "</g>\n");
+    wbuf_printf(b, "</g>\n");
 }
 
 /* ---- line charts ---- */
@@ -442,10 +402,10 @@ static int ok_y(const frame *f, double y)
 }
 
 /* Draws one series as a path broken at non-finite points; markers if short. */
-static void draw_series(sb *b, const frame *f, const svgplot_series *s, const char *color,
+static void draw_series(wbuf *b, const frame *f, const svgplot_series *s, const char *color,
                         const char *dash, pts *p, int markers)
 {
-    sb_printf(b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
+    wbuf_printf(b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
                  "stroke-linejoin=\"round\"%s%s%s d=\"",
               color, dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
     int pen = 0;
@@ -456,19 +416,19 @@ static void draw_series(sb *b, const frame *f, const svgplot_series *s, const ch
             pen = 0;
             continue;
         }
-        sb_printf(b, "%s%.2f %.2f", pen ? " L" : (drawn ? " M" : "M"), fx(f, x), fy(f, y));
+        wbuf_printf(b, "%s%.2f %.2f", pen ? " L" : (drawn ? " M" : "M"), fx(f, x), fy(f, y));
         pen = 1;
         drawn++;
         pts_add(p, fx(f, x), fy(f, y));
     }
     if (!drawn)
-        sb_printf(b, "M0 0");
-    sb_printf(b, "\"/>\n");
+        wbuf_printf(b, "M0 0");
+    wbuf_printf(b, "\"/>\n");
     if (markers && drawn <= 60) {
         for (size_t i = 0; i < s->n; i++) {
             double x = sx(s, i), y = s->y[i];
             if (isfinite(x) && ok_y(f, y))
-                sb_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", fx(f, x),
+                wbuf_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", fx(f, x),
                           fy(f, y), color);
         }
     }
@@ -512,11 +472,11 @@ int svgplot_lines(const svgplot_opts *o, const svgplot_series *s, size_t ns, cha
     f.xint = 1;
     for (size_t k = 0; k < ns; k++)
         f.xint &= s[k].x == NULL;
-    sb b = {0};
+    wbuf b = {0};
     pts p = {0};
     doc_begin(&b, &f, o);
     axes(&b, &f, o);
-    sb_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
+    wbuf_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
     legend_item *it = calloc(ns + 1, sizeof *it);
     for (size_t k = 0; k < ns; k++) {
         const char *c = palette[k % NPAL];
@@ -527,16 +487,16 @@ int svgplot_lines(const svgplot_opts *o, const svgplot_series *s, size_t ns, cha
             it[k].style = LEG_LINE;
         }
     }
-    sb_printf(&b, "</g>\n");
+    wbuf_printf(&b, "</g>\n");
     if (!nf)
         no_data(&b, &f);
     if (it)
         legend(&b, &f, it, ns, &p);
-    sb_printf(&b, "</svg>\n");
+    wbuf_printf(&b, "</svg>\n");
     free(it);
     free(p.x);
     free(p.y);
-    return sb_finish(&b, svg, len, e);
+    return svg_finish(&b, svg, len, e);
 }
 
 int svgplot_roc(const svgplot_opts *o, const svgplot_series *curves, const double *auc,
@@ -559,12 +519,12 @@ int svgplot_roc(const svgplot_opts *o, const svgplot_series *curves, const doubl
     size_t nf;
     double a, bb, c, d;
     data_range(curves, nc, 0, &a, &bb, &c, &d, &nf);
-    sb b = {0};
+    wbuf b = {0};
     pts p = {0};
     doc_begin(&b, &f, &oo);
     axes(&b, &f, &oo);
-    sb_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
-    sb_printf(&b,
+    wbuf_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
+    wbuf_printf(&b,
               "<line class=\"diagonal\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
               "stroke=\"#888\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>\n",
               fx(&f, 0), fy(&f, 0), fx(&f, 1), fy(&f, 1));
@@ -585,7 +545,7 @@ int svgplot_roc(const svgplot_opts *o, const svgplot_series *curves, const doubl
             it[k].style = LEG_LINE;
         }
     }
-    sb_printf(&b, "</g>\n");
+    wbuf_printf(&b, "</g>\n");
     if (!nf)
         no_data(&b, &f);
     if (it) {
@@ -594,11 +554,11 @@ int svgplot_roc(const svgplot_opts *o, const svgplot_series *curves, const doubl
         it[nc].style = LEG_DASH;
         legend(&b, &f, it, nc + 1, &p);
     }
-    sb_printf(&b, "</svg>\n");
+    wbuf_printf(&b, "</svg>\n");
     free(it);
     free(p.x);
     free(p.y);
-    return sb_finish(&b, svg, len, e);
+    return svg_finish(&b, svg, len, e);
 }
 
 /* ---- histograms ---- */
@@ -690,47 +650,47 @@ int svgplot_hists(const svgplot_opts *o, const double *edges, size_t nbins,
         f.y0 = 0;
         f.y1 = ymax > 0 ? ymax * 1.25 : 1;
     }
-    sb b = {0};
+    wbuf b = {0};
     pts p = {0};
     doc_begin(&b, &f, &oo);
     axes(&b, &f, &oo);
-    sb_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
+    wbuf_printf(&b, "<g clip-path=\"url(#plotarea)\">\n");
     legend_item *it = calloc(nh + 1, sizeof *it);
     double base = f.logy ? f.py1 + 2 : fy(&f, 0);
     for (size_t k = 0; k < nh; k++) {
         const char *c = palette[k % NPAL];
         const double *v = val + k * nbins;
         /* closed step outline: along the bottom, up and across each bin */
-        sb_printf(&b,
+        wbuf_printf(&b,
                   "<path class=\"hist\" fill=\"%s\" fill-opacity=\"%s\" stroke=\"%s\" "
                   "stroke-width=\"1.8\" stroke-linejoin=\"miter\" d=\"M%.2f %.2f",
                   c, k == 0 ? "0.30" : "0.06", c, fx(&f, edges[0]), base);
         for (size_t i = 0; i < nbins; i++) {
             double y = f.logy && !(v[i] > 0) ? base : fy(&f, v[i]);
-            sb_printf(&b, " L%.2f %.2f L%.2f %.2f", fx(&f, edges[i]), y, fx(&f, edges[i + 1]), y);
+            wbuf_printf(&b, " L%.2f %.2f L%.2f %.2f", fx(&f, edges[i]), y, fx(&f, edges[i + 1]), y);
             for (int s = 1; s < 4; s++)
                 pts_add(&p, fx(&f, edges[i] + (edges[i + 1] - edges[i]) * s / 4.0), y);
             /* the area under the step is covered too */
             pts_add(&p, fx(&f, (edges[i] + edges[i + 1]) / 2), (y + base) / 2);
         }
-        sb_printf(&b, " L%.2f %.2f Z\"/>\n", fx(&f, edges[nbins]), base);
+        wbuf_printf(&b, " L%.2f %.2f Z\"/>\n", fx(&f, edges[nbins]), base);
         if (it) {
             snprintf(it[k].text, sizeof it[k].text, "%s", h[k].label ? h[k].label : "");
             it[k].color = c;
             it[k].style = k == 0 ? LEG_FILL : LEG_OUTLINE;
         }
     }
-    sb_printf(&b, "</g>\n");
+    wbuf_printf(&b, "</g>\n");
     if (!nonzero)
         no_data(&b, &f);
     if (it)
         legend(&b, &f, it, nh, &p);
-    sb_printf(&b, "</svg>\n");
+    wbuf_printf(&b, "</svg>\n");
     free(it);
     free(p.x);
     free(p.y);
     free(val);
-    return sb_finish(&b, svg, len, e);
+    return svg_finish(&b, svg, len, e);
 }
 
 int svgplot_write(const char *path, const char *svg, size_t len, mlhep_err *e)

@@ -4,6 +4,7 @@
 #include "base/team.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -125,4 +126,34 @@ void team_run(team *t, team_fn fn, void *arg)
     while (t->pending > 0)
         pthread_cond_wait(&t->done, &t->lock);
     pthread_mutex_unlock(&t->lock);
+}
+
+typedef struct task_run {
+    team_task_fn fn;
+    void *arg;
+    size_t ntasks;
+    atomic_size_t next;
+} task_run;
+
+static void task_drain(void *p, int tid, int nthreads)
+{
+    (void)nthreads;
+    task_run *r = p;
+    for (;;) {
+        size_t k = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+        if (k >= r->ntasks)
+            break;
+        r->fn(r->arg, k, tid);
+    }
+}
+
+void team_tasks(team *t, team_task_fn fn, void *arg, size_t ntasks)
+{
+    if (!t || t->n == 1 || ntasks <= 1) {
+        for (size_t k = 0; k < ntasks; k++)
+            fn(arg, k, 0);
+        return;
+    }
+    task_run r = {fn, arg, ntasks, 0};
+    team_run(t, task_drain, &r);
 }

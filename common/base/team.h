@@ -6,12 +6,16 @@
  * thread keeps its own warm buffers): team_run(t, fn, arg) calls fn(arg, tid, n) on
  * every thread of the team, the caller being tid 0, and returns when all calls have
  * returned. fn must split the work by tid itself and must not call team_run on the
- * same team. A team of 1 runs fn in the caller only.
+ * same team. A team of 1 runs fn in the caller only. team_tasks() runs numbered tasks
+ * on the team instead (the boosted trees' histograms and splits, one branch each when
+ * reading baskets), whoever is free taking the next.
  *
  * Ownership: team_new() returns a team freed (threads joined) by team_free(). One
  * team is driven by one thread at a time. */
 #ifndef MLHEP_TEAM_H
 #define MLHEP_TEAM_H
+
+#include <stddef.h>
 
 #include "base/err.h"
 
@@ -28,6 +32,14 @@ int team_size(const team *t);
 
 /* Runs fn(arg, tid, team_size(t)) on every thread; t NULL runs fn(arg, 0, 1). */
 void team_run(team *t, team_fn fn, void *arg);
+
+/* Work split into ntasks numbered pieces: fn(arg, task, tid) runs once for each task in
+ * [0, ntasks), tasks handed out one at a time to whichever thread of the team is free
+ * (an atomic counter), so uneven tasks balance themselves. tid (< team_size(t)) lets
+ * fn use per-thread scratch. With t NULL, a team of 1 or ntasks <= 1 the caller runs
+ * the tasks in order. Returns when every task has run. */
+typedef void (*team_task_fn)(void *arg, size_t task, int tid);
+void team_tasks(team *t, team_task_fn fn, void *arg, size_t ntasks);
 
 /* Number of online CPUs, at least 1 and at most TEAM_MAX. */
 int team_ncpu(void);

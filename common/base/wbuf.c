@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +55,28 @@ void wbuf_zero(wbuf *w, size_t n)
         return;
     memset(d, 0, n);
     w->len += n;
+}
+
+void wbuf_printf(wbuf *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[512];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    uint8_t *d = n < 0 ? NULL : wbuf_reserve(w, (size_t)n + 1);
+    if (!d) {
+        w->err = 1;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        memcpy(d, tmp, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf((char *)d, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    w->len += (size_t)n;
 }
 
 void wbuf_u8(wbuf *w, uint8_t v) { wbuf_put(w, &v, 1); }
@@ -134,30 +155,16 @@ void wbuf_bc_end(wbuf *w, size_t pos)
     wbuf_patch32(w, pos, (uint32_t)(w->len - pos - 4) | 0x40000000u);
 }
 
-void wbuf_printf(wbuf *w, const char *fmt, ...)
+void wbuf_le16(wbuf *w, uint16_t v)
 {
-    if (w->err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char tmp[256];
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-        w->err = 1;
-        return;
-    }
-    uint8_t *dst = wbuf_reserve(w, (size_t)k + 1);
-    if (!dst)
-        return;
-    if ((size_t)k < sizeof tmp) {
-        memcpy(dst, tmp, (size_t)k + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf((char *)dst, (size_t)k + 1, fmt, ap);
-        va_end(ap);
-    }
-    w->len += (size_t)k;
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    wbuf_put(w, b, 2);
+}
+
+void wbuf_le32(wbuf *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    wbuf_put(w, b, 4);
 }
 
 void wbuf_str(wbuf *w, const char *s)

@@ -1,7 +1,8 @@
 /* wbuf.h - a growable output byte buffer with big-endian writers and ROOT helpers.
  *
- * The ROOT writer (rootwrite.c) serialises keys, TTree objects and baskets into wbufs
- * before they go to the file. Errors are sticky: an allocation failure sets w->err,
+ * The project's one growable output buffer: the ROOT writer (rootwrite.c) serialises
+ * keys, TTree objects and baskets into wbufs before they go to the file, the ONNX
+ * export writes protocol buffers into them and the SVG plots their text. Errors are sticky: an allocation failure sets w->err,
  * later writes are ignored, and the caller checks wbuf_ok() once at the end (the same
  * pattern as the reading cursor in cursor.h). Positions are byte offsets from w->p.
  *
@@ -36,6 +37,11 @@ void wbuf_u32(wbuf *w, uint32_t v);
 void wbuf_u64(wbuf *w, uint64_t v);
 void wbuf_f32(wbuf *w, float v);
 void wbuf_f64(wbuf *w, double v);
+/* printf-style text; a NUL is kept after it (not counted in len), so after a run of
+ * wbuf_printf calls w->p is a C string. */
+void wbuf_printf(wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a C string (without its NUL; a NUL is kept after it as with wbuf_printf). */
+void wbuf_str(wbuf *w, const char *s);
 /* ROOT string: u8 length (255 => u8 255 then u32 length), then the bytes. */
 void wbuf_rootstr(wbuf *w, const char *s);
 /* Size on disk of wbuf_rootstr(s). */
@@ -47,10 +53,8 @@ void wbuf_cstr(wbuf *w, const char *s);
 size_t wbuf_bc_begin(wbuf *w);
 void wbuf_bc_end(wbuf *w, size_t pos);
 void wbuf_patch32(wbuf *w, size_t pos, uint32_t v);
-/* Text: appends printf-formatted text and keeps a NUL after it (not counted in len),
- * so w->p can be used as a C string when nothing else was written. */
-void wbuf_printf(wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends a C string (without its NUL; a NUL is kept after it as with wbuf_printf). */
-void wbuf_str(wbuf *w, const char *s);
+/* Little-endian writers (mlhep's own wire formats: infer/colreq). */
+void wbuf_le16(wbuf *w, uint16_t v);
+void wbuf_le32(wbuf *w, uint32_t v);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/bigbuf.h"
+#include "base/rng.h"
 #include "data/evsource.h"
 
 #define READ_BLOCK 16384   /* most entries decoded at once from one file */
@@ -29,7 +30,7 @@ typedef struct fstream {
 } fstream;
 
 struct dataset {
-    const workflow *wf;
+    const dataparams *dp;
     const preproc *pp;
     const specs *sp;
     int width;
@@ -55,18 +56,10 @@ struct dataset {
     uint8_t *stm[TEAM_MAX];
 };
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 double dataset_split_u(uint64_t seed, uint32_t file, int64_t entry)
 {
     uint64_t s = seed ^ ((uint64_t)file * 0xD1B54A32D192ED03ull) ^ ((uint64_t)entry * 0x8CB92BA72F3D8DD7ull);
-    return (double)(splitmix(&s) >> 11) * 0x1.0p-53;
+    return rng_to_unit(rng_splitmix(&s));
 }
 
 void dataset_column_name(const specs *sp, int k, char *buf, size_t n)
@@ -132,10 +125,10 @@ static int find_read(const specs *sp, const char *name)
 /* Opens the files once (a rewind keeps them open, with their warm buffers). */
 static int open_files(dataset *d, mlhep_err *e)
 {
-    const workflow *wf = d->wf;
+    const dataparams *dp = d->dp;
     for (size_t i = 0; i < d->nfiles; i++) {
         fstream *f = &d->fs[i];
-        int rc = evsource_open(wf->files[i].path, wf->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
+        int rc = evsource_open(dp->files[i].path, dp->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
                                d->tm, &f->src, e);
         if (rc)
             return rc;
@@ -156,7 +149,7 @@ static void start_streams(dataset *d)
     }
     /* how many events each file gives: all passing events, or its share of nevts */
     int64_t total = d->sp->total_events;
-    int64_t want = d->wf->params.nevts > 0 && d->wf->params.nevts < total ? d->wf->params.nevts : total;
+    int64_t want = d->dp->nevts > 0 && d->dp->nevts < total ? d->dp->nevts : total;
     int64_t given = 0;
     size_t last = 0;
     for (size_t i = 0; i < d->nfiles; i++)
@@ -175,25 +168,24 @@ static void start_streams(dataset *d)
         given += t;
     }
     d->total_target = given;
-    d->rng = d->wf->params.seed * 0x2545F4914F6CDD1Dull + 1;
+    d->rng = d->dp->seed * 0x2545F4914F6CDD1Dull + 1;
 }
 
-int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e)
+int dataset_open(const dataparams *dp, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e)
 {
     *out = NULL;
-    if (sp->nfiles != wf->nfiles)
-        return err_set(e, MLHEP_EINVAL, "specs were made for %zu files, the workflow has %zu", sp->nfiles, wf->nfiles);
+    if (sp->nfiles != dp->nfiles)
+        return err_set(e, MLHEP_EINVAL, "specs were made for %zu files, the workflow has %zu", sp->nfiles, dp->nfiles);
     dataset *d = calloc(1, sizeof *d);
     if (!d)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    d->wf = wf;
+    d->dp = dp;
     d->pp = pp;
     d->sp = sp;
     d->width = sp->width;
     d->nid = sp->nid;
-    d->nfiles = wf->nfiles;
-    double pad = wf->params.nan_value;
-    d->pad = isfinite(pad) ? (float)pad : 0.0f;
+    d->nfiles = dp->nfiles;
+    d->pad = dp_pad(dp->nan_value);
     d->fs = calloc(d->nfiles + 1, sizeof *d->fs);
     d->colidx = calloc(sp->nfeat + 1, sizeof *d->colidx);
     d->offset = calloc(sp->nfeat + 1, sizeof *d->offset);
@@ -220,24 +212,18 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
         d->colidx[i] = k;
         d->offset[i] = off;
         off += ft->len;
-        if (wf->params.normalisation == WF_NORM_STANDARD) {
-            d->sub[i] = ft->mean;
-            d->scale[i] = ft->std > 0 ? 1.0 / ft->std : 1.0;
-        } else {
-            d->sub[i] = ft->max > ft->min ? ft->min : 0.0;
-            d->scale[i] = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
-        }
+        dp_norm_coeffs(dp->norm, ft->min, ft->max, ft->mean, ft->std, &d->sub[i], &d->scale[i]);
     }
     for (size_t i = 0; i < sp->nid && !rc; i++)
         if ((d->ididx[i] = find_read(sp, sp->ids[i])) < 0)
             rc = err_set(e, MLHEP_EINVAL, "identifier '%s' is not read", sp->ids[i]);
-    d->labelidx = wf->label_branch ? find_read(sp, wf->label_branch) : -1;
-    if (!rc && wf->label_branch && d->labelidx < 0)
-        rc = err_set(e, MLHEP_EINVAL, "label branch '%s' is not read", wf->label_branch);
+    d->labelidx = dp->label_branch ? find_read(sp, dp->label_branch) : -1;
+    if (!rc && dp->label_branch && d->labelidx < 0)
+        rc = err_set(e, MLHEP_EINVAL, "label branch '%s' is not read", dp->label_branch);
     if (!rc && off != d->width)
         rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
     if (!rc)
-        rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &d->tm, e);
+        rc = team_new(dp->threads > 0 ? dp->threads : team_ncpu(), &d->tm, e);
     for (int t = 0; !rc && t < team_size(d->tm); t++) {
         d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
         d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));
@@ -248,7 +234,7 @@ int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset
         rc = open_files(d, e);
     if (!rc)
         start_streams(d);
-    int64_t cs = wf->params.chunk_size;
+    int64_t cs = dp->chunk_size;
     d->chunk = cs > 0 ? cs : (d->total_target > 0 ? d->total_target : 1);
     /* Block per file: a chunk takes chunk * target / total rows from a file, so a block
      * of four times that (rounded up to MIN_BLOCK, at most READ_BLOCK) serves about four
@@ -439,15 +425,15 @@ static void emit_rows(void *arg, int tid, int nthreads)
         }
     }
     ds_chunk *c = &d->c;
-    const workflow *wf = d->wf;
+    const dataparams *dp = d->dp;
     for (size_t r = lo; r < hi; r++) {
         size_t k = pass[r], o = dest[r];
         for (size_t q = 0; q < d->nid; q++)
             c->ids[o * ni + q] = evcol_get_i64(&j->blk->cols[d->ididx[q]], k);
-        c->y[o] = d->labelidx >= 0 ? (float)evcol_get(&j->blk->cols[d->labelidx], k) : (float)wf->files[j->fi].label;
+        c->y[o] = d->labelidx >= 0 ? (float)evcol_get(&j->blk->cols[d->labelidx], k) : (float)dp->files[j->fi].label;
         c->file[o] = (uint32_t)j->fi;
         c->entry[o] = j->blk_a + (int64_t)k;
-        c->split[o] = dataset_split_u(wf->params.seed, (uint32_t)j->fi, c->entry[o]) < wf->params.validation_fraction;
+        c->split[o] = dataset_split_u(dp->seed, (uint32_t)j->fi, c->entry[o]) < dp->validation_fraction;
     }
 }
 #undef FLAT_LOOP
@@ -487,12 +473,12 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
     /* where each row goes: in order, or shuffled (Fisher-Yates on row indices:
      * position r receives the perm[r]-th row handed out, so row q goes to dest[q]) */
     size_t nr = (size_t)assigned;
-    if (d->wf->params.shuffle && nr > 1) {
+    if (d->dp->shuffle && nr > 1) {
         int64_t *perm = d->perm_tmp;
         for (size_t r = 0; r < nr; r++)
             perm[r] = (int64_t)r;
         for (size_t r = nr - 1; r > 0; r--) {
-            size_t j = (size_t)(splitmix(&d->rng) % (r + 1));
+            size_t j = (size_t)(rng_splitmix(&d->rng) % (r + 1));
             int64_t t = perm[r];
             perm[r] = perm[j];
             perm[j] = t;
@@ -517,7 +503,7 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
                     /* fewer passing events than the specs counted: the file changed */
                     return err_set(e, MLHEP_EFORMAT,
                                    "file %s: ran out of events (%lld of %lld): it changed since the specs pass",
-                                   d->wf->files[i].path, (long long)f->taken, (long long)f->target);
+                                   d->dp->files[i].path, (long long)f->taken, (long long)f->target);
                 }
             }
             size_t take = f->npass - f->pos;

@@ -1,17 +1,17 @@
 /* dataset.h - training rows from ROOT trees: flattening, normalisation, mixing.
  *
- * Given a workflow, its compiled preproc and the specs (specs.h), a dataset streams
- * chunks of rows:
+ * Given the data parameters (dataparams.h), the compiled preproc and the specs
+ * (specs.h), a dataset streams chunks of rows:
  *   - each event becomes one fixed-length row: the flat features, then each jagged
  *     feature's first `len` values, padded with the pad value; mask[i] = 1 where the
  *     row holds padding (MLaaS4HEP's convention), 0 where it holds a real value;
  *   - values are normalised with the specs: minmax (x-min)/(max-min), standard
- *     (x-mean)/std, each leaving x unchanged when the range is zero; padding stays
- *     the pad value (params.nan if finite, else 0);
+ *     (x-mean)/std, with scale 1 when the range is zero (dp_norm_coeffs); padding stays
+ *     the pad value (nan_value if finite, else 0: dp_pad);
  *   - identifiers (run, event, ...) travel beside the rows, never as features;
  *   - every chunk draws from every file in proportion to its number of events that
  *     pass the cuts (the last file absorbs rounding), so labels are mixed; rows are
- *     shuffled within the chunk with the workflow's seed when `shuffle` is on;
+ *     shuffled within the chunk with the seed when `shuffle` is on;
  *   - `nevts` > 0 takes exactly that many events in total, shared by file size;
  *   - each row has a split: 1 (validation) when a hash of (seed, file, entry) falls
  *     below validation_fraction, else 0 (training): stable across epochs and runs.
@@ -29,7 +29,7 @@
 #include "base/err.h"
 #include "data/preproc.h"
 #include "data/specs.h"
-#include "service/workflow.h"
+#include "data/dataparams.h"
 
 typedef struct ds_chunk {
     size_t nrows;
@@ -46,7 +46,7 @@ typedef struct ds_chunk {
 
 typedef struct dataset dataset;
 
-int dataset_open(const workflow *wf, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e);
+int dataset_open(const dataparams *dp, const preproc *pp, const specs *sp, dataset **out, mlhep_err *e);
 void dataset_free(dataset *d);
 
 /* Next chunk: returns 1 with *c filled, 0 at the end of the data, or an error (<0). */

@@ -50,7 +50,7 @@ void feathist_free(feathist *h)
     free(h);
 }
 
-int feathist_new(const workflow *wf, const specs *sp, feathist **out, mlhep_err *e)
+int feathist_new(const dataparams *dp, const specs *sp, feathist **out, mlhep_err *e)
 {
     *out = NULL;
     feathist *h = calloc(1, sizeof *h);
@@ -58,25 +58,25 @@ int feathist_new(const workflow *wf, const specs *sp, feathist **out, mlhep_err 
         return err_set(e, MLHEP_ENOMEM, "feathist: out of memory");
     h->sp = sp;
     h->nfeat = sp->nfeat < FEATHIST_MAX_FEATURES ? sp->nfeat : FEATHIST_MAX_FEATURES;
-    if (wf->label_branch || wf->nclasses <= 2) {
+    if (dp->label_branch || dp->nclasses <= 2) {
         /* binary: signal (label 1) drawn first, filled */
         h->nclass = 2;
-        h->binary_branch = wf->label_branch != NULL;
+        h->binary_branch = dp->label_branch != NULL;
         h->order[0] = 1;
         h->order[1] = 0;
         const char *n0 = "background", *n1 = "signal";
-        if (wf->class_names && wf->nclasses == 2) {
-            n0 = wf->class_names[0];
-            n1 = wf->class_names[1];
+        if (dp->class_names && dp->nclasses == 2) {
+            n0 = dp->class_names[0];
+            n1 = dp->class_names[1];
         }
         snprintf(h->names[0], sizeof h->names[0], "%s", n0);
         snprintf(h->names[1], sizeof h->names[1], "%s", n1);
     } else {
-        h->nclass = wf->nclasses < FEATHIST_MAX_CLASSES ? (int)wf->nclasses : FEATHIST_MAX_CLASSES;
+        h->nclass = dp->nclasses < FEATHIST_MAX_CLASSES ? (int)dp->nclasses : FEATHIST_MAX_CLASSES;
         for (int k = 0; k < h->nclass; k++) {
             h->order[k] = k;
-            if (wf->class_names)
-                snprintf(h->names[k], sizeof h->names[k], "%s", wf->class_names[k]);
+            if (dp->class_names)
+                snprintf(h->names[k], sizeof h->names[k], "%s", dp->class_names[k]);
             else
                 snprintf(h->names[k], sizeof h->names[k], "class %d", k);
         }
@@ -96,20 +96,13 @@ int feathist_new(const workflow *wf, const specs *sp, feathist **out, mlhep_err 
         return err_set(e, MLHEP_ENOMEM, "feathist: out of memory");
     }
     int off = 0;
-    int standard = wf->params.normalisation == WF_NORM_STANDARD;
     for (size_t f = 0; f < h->nfeat; f++) {
         const specs_feature *ft = &sp->feat[f];
         h->off[f] = off;
         off += ft->len;
         /* the same normalisation as dataset.c */
         double sub, scale;
-        if (standard) {
-            sub = ft->mean;
-            scale = ft->std > 0 ? 1.0 / ft->std : 1.0;
-        } else {
-            sub = ft->max > ft->min ? ft->min : 0.0;
-            scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
-        }
+        dp_norm_coeffs(dp->norm, ft->min, ft->max, ft->mean, ft->std, &sub, &scale);
         double lo = ft->min, hi = ft->max;
         if (!isfinite(lo) || !isfinite(hi) || !(hi > lo)) {
             /* constant (or never seen) feature: one visible bin around the value */

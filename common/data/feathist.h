@@ -14,12 +14,12 @@
  * branch's own units (the normalisation is undone per bin, not per value). Padding
  * slots (mask = 1) are not counted; jagged branches pool all their real slots.
  *
- * Classes: the workflow's class names when labels are names; with integer labels
+ * Classes: the class names (dataparams) when labels are names; with integer labels
  * 0/1, "background"/"signal"; otherwise "class k" up to FEATHIST_MAX_CLASSES (labels
  * from a branch are split at 0.5, as training does).
  *
- * Ownership: feathist_new allocates, feathist_free frees; the specs and workflow must
- * outlive the feathist. */
+ * Ownership: feathist_new allocates, feathist_free frees; the specs and the dataparams
+ * must outlive the feathist. */
 #ifndef MLHEP_FEATHIST_H
 #define MLHEP_FEATHIST_H
 
@@ -28,7 +28,7 @@
 #include "data/dataset.h"
 #include "base/err.h"
 #include "data/specs.h"
-#include "service/workflow.h"
+#include "data/dataparams.h"
 
 #define FEATHIST_BINS 50
 #define FEATHIST_MAX_CLASSES 8
@@ -36,7 +36,7 @@
 
 typedef struct feathist feathist;
 
-int feathist_new(const workflow *wf, const specs *sp, feathist **out, mlhep_err *e);
+int feathist_new(const dataparams *dp, const specs *sp, feathist **out, mlhep_err *e);
 void feathist_free(feathist *h);
 
 /* Adds every row of the chunk (training and validation alike). */

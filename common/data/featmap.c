@@ -12,7 +12,7 @@ static inline float norm1(double x, double sub, double scale)
     return (float)((x - sub) * scale);
 }
 
-int featmap_from_specs(const specs *sp, wf_norm norm, double nan_value, json_t **out, mlhep_err *e)
+int featmap_from_specs(const specs *sp, dp_norm norm, double nan_value, json_t **out, mlhep_err *e)
 {
     *out = NULL;
     if (!sp || sp->nfeat == 0)
@@ -23,23 +23,17 @@ int featmap_from_specs(const specs *sp, wf_norm norm, double nan_value, json_t *
         json_decref(arr);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
-    double pad = isfinite(nan_value) ? (double)(float)nan_value : 0.0;
+    double pad = dp_pad(nan_value);
     int rc = 0, off = 0;
     rc |= json_object_set_new(doc, "format", json_string(FEATMAP_FORMAT));
     rc |= json_object_set_new(doc, "version", json_integer(FEATMAP_VERSION));
-    rc |= json_object_set_new(doc, "normalisation", json_string(norm == WF_NORM_STANDARD ? "standard" : "minmax"));
+    rc |= json_object_set_new(doc, "normalisation", json_string(dp_norm_name(norm)));
     rc |= json_object_set_new(doc, "pad", json_real(pad));
     for (size_t i = 0; i < sp->nfeat && !rc; i++) {
         const specs_feature *ft = &sp->feat[i];
         double sub, scale;
         /* exactly dataset.c's choice */
-        if (norm == WF_NORM_STANDARD) {
-            sub = ft->mean;
-            scale = ft->std > 0 ? 1.0 / ft->std : 1.0;
-        } else {
-            sub = ft->max > ft->min ? ft->min : 0.0;
-            scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
-        }
+        dp_norm_coeffs(norm, ft->min, ft->max, ft->mean, ft->std, &sub, &scale);
         int len = ft->jagged ? ft->len : 1; /* a jagged feature may pad to 0 slots */
         if (len < 0)
             len = 0;
@@ -152,8 +146,8 @@ int featmap_load(const json_t *doc, featmap **out, mlhep_err *e)
     if (!json_is_integer(ver) || json_integer_value(ver) != FEATMAP_VERSION)
         return err_set(e, MLHEP_EFORMAT, "features document: version %s not supported (this build reads %d)",
                        json_is_integer(ver) ? "other" : "missing", FEATMAP_VERSION);
-    const char *nm = json_string_value(json_object_get(doc, "normalisation"));
-    if (!nm || (strcmp(nm, "minmax") && strcmp(nm, "standard")))
+    dp_norm norm;
+    if (dp_norm_parse(json_string_value(json_object_get(doc, "normalisation")), &norm))
         return err_set(e, MLHEP_EFORMAT, "features document: \"normalisation\" must be minmax or standard");
     double pad;
     if (get_num(doc, "pad", &pad))
@@ -169,7 +163,7 @@ int featmap_load(const json_t *doc, featmap **out, mlhep_err *e)
     featmap *fm = calloc(1, sizeof *fm);
     if (!fm)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    fm->norm = !strcmp(nm, "standard") ? WF_NORM_STANDARD : WF_NORM_MINMAX;
+    fm->norm = norm;
     fm->pad = (float)pad;
     fm->width = (int)json_integer_value(w);
     size_t n = json_array_size(arr);

@@ -2,7 +2,7 @@
  * that turns RAW branch values into the normalised, padded rows a model was trained on.
  *
  * How it fits: the training driver (train.c) calls featmap_from_specs() with the specs
- * pass (specs.h) and the workflow's normalisation and padding, and stores the JSON text
+ * pass (specs.h) and the normalisation and padding (dataparams.h), and stores the JSON text
  * as the model file's "features" section (mlp_save_file / modelfile "features"). The
  * inference side (predict.h, mlhep-infer, mlhep-submit predict) loads it with
  * featmap_load() and builds rows from raw values given by branch name, so a client never
@@ -11,10 +11,10 @@
  * Rows are built EXACTLY as dataset.c builds training rows:
  *   - flat features first, then jagged ones, in the specs' order; a jagged feature
  *     takes `len` slots: its first len values, then the pad value;
- *   - value -> (float)((x - sub) * scale) computed in double, with
+ *   - value -> (float)((x - sub) * scale) computed in double, with (dp_norm_coeffs)
  *       minmax:   sub = min, scale = 1/(max-min) when max > min, else sub = 0, scale = 1
  *       standard: sub = mean, scale = 1/std when std > 0, else sub = mean, scale = 1
- *   - padding slots hold the pad value (params.nan if finite, else 0), mask 1;
+ *   - padding slots hold the pad value (params.nan if finite, else 0: dp_pad), mask 1;
  *     real values have mask 0.
  * sub and scale are stored as JSON numbers printed with 17 significant digits, so they
  * round-trip bit for bit.
@@ -63,12 +63,12 @@
 
 #include "base/err.h"
 #include "data/specs.h"
-#include "service/workflow.h"
+#include "data/dataparams.h"
 
 #define FEATMAP_FORMAT "mlhep-features"
 #define FEATMAP_VERSION 1
 #define FEATMAP_MAX_FEATURES 100000
-#define FEATMAP_MAX_LEN 65536          /* padded length of one jagged feature */
+#define FEATMAP_MAX_LEN DP_MAX_LEN     /* padded length of one jagged feature */
 #define FEATMAP_MAX_WIDTH (1 << 22)    /* floats per row */
 #define FEATMAP_MAX_CELLS ((size_t)1 << 27) /* rows x width in one batch (512 MiB of floats) */
 
@@ -82,7 +82,7 @@ typedef struct featmap_feature {
 } featmap_feature;
 
 typedef struct featmap {
-    wf_norm norm;
+    dp_norm norm;
     float pad;
     int width;
     size_t nfeat;
@@ -97,7 +97,7 @@ typedef struct featmap {
 
 /* The document for a specs pass: normalisation `norm`, padding nan_value (the
  * workflow's params.nan: used when finite, else 0). *out is a new reference. */
-int featmap_from_specs(const specs *sp, wf_norm norm, double nan_value, json_t **out,
+int featmap_from_specs(const specs *sp, dp_norm norm, double nan_value, json_t **out,
                        mlhep_err *e);
 
 /* Adds "outputs" and (if classes != NULL) "classes" to a document (for the trainer). */

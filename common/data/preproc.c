@@ -189,6 +189,17 @@ static int compile_cut(preproc *pp, const expr_schema *sch, const char *where, c
     return add_cut(pp, label, x, e);
 }
 
+/* "remove": true (or "True") drops branch name from the output. rm may be NULL. */
+static int do_remove(preproc *pp, const char *where, const char *name, const json_t *rm, mlhep_err *e)
+{
+    int b;
+    if (!rm)
+        return 0;
+    if (parse_bool(rm, &b))
+        return err_set(e, MLHEP_EINVAL, "preproc: %s: remove: must be \"True\", \"False\", true or false", where);
+    return b ? add_removed(pp, name, e) : 0;
+}
+
 static int do_new_branch(preproc *pp, const char *name, const json_t *ent, mlhep_err *e)
 {
     char where[EXPR_MAX_NAME + 32];
@@ -262,14 +273,8 @@ static int do_new_branch(preproc *pp, const char *name, const json_t *ent, mlhep
         if (is_cut_key(key) && (rc = compile_cut(pp, pp->schema, where, key, v, e)))
             return rc;
     }
-    const json_t *rm = json_object_get(ent, "remove");
-    if (rm) {
-        int b;
-        if (parse_bool(rm, &b))
-            return err_set(e, MLHEP_EINVAL, "preproc: %s: remove: must be \"True\", \"False\", true or false", where);
-        if (b && (rc = add_removed(pp, name, e)))
-            return rc;
-    }
+    if ((rc = do_remove(pp, where, name, json_object_get(ent, "remove"), e)))
+        return rc;
     const json_t *ktr = json_object_get(ent, "keys_to_remove");
     if (ktr) {
         size_t nk = json_is_array(ktr) ? json_array_size(ktr) : 1;
@@ -321,14 +326,7 @@ static int do_cut_entry(preproc *pp, const char *section, expr_kind kind, const 
     const json_t *rm = json_object_get(ent, "remove");
     if (!ncuts && !rm)
         return err_set(e, MLHEP_EINVAL, "preproc: %s: has neither a cut nor remove", where);
-    if (rm) {
-        int b;
-        if (parse_bool(rm, &b))
-            return err_set(e, MLHEP_EINVAL, "preproc: %s: remove: must be \"True\", \"False\", true or false", where);
-        if (b && (rc = add_removed(pp, name, e)))
-            return rc;
-    }
-    return 0;
+    return do_remove(pp, where, name, rm, e);
 }
 
 static int collect_needed(preproc *pp, mlhep_err *e)

@@ -57,7 +57,7 @@ int specs_find(const specs *s, const char *name)
     return -1;
 }
 
-static int in_list(char *const *l, size_t n, const char *x)
+static int in_list(const char *const *l, size_t n, const char *x)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(l[i], x))
@@ -67,7 +67,7 @@ static int in_list(char *const *l, size_t n, const char *x)
 
 static int add_unique(char ***l, size_t *n, const char *x)
 {
-    if (in_list(*l, *n, x))
+    if (in_list((const char *const *)*l, *n, x))
         return 0;
     char **v = realloc(*l, (*n + 1) * sizeof *v);
     if (!v)
@@ -79,36 +79,35 @@ static int add_unique(char ***l, size_t *n, const char *x)
     return 0;
 }
 
-int specs_preproc(const workflow *wf, preproc **out, mlhep_err *e)
+int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e)
 {
     *out = NULL;
-    if (!wf->preproc || (json_is_object(wf->preproc) && json_object_size(wf->preproc) == 0))
+    if (!dp->preproc || (json_is_object(dp->preproc) && json_object_size(dp->preproc) == 0))
         return 0;
-    if (wf->nfiles == 0)
+    if (dp->nfiles == 0)
         return err_set(e, MLHEP_EINVAL, "workflow has no input files");
     expr_schema *sc;
-    int rc = evsource_schema(wf->files[0].path, wf->tree, &sc, e);
+    int rc = evsource_schema(dp->files[0].path, dp->tree, &sc, e);
     if (rc)
         return rc;
-    rc = preproc_compile_json(wf->preproc, sc, out, e);
+    rc = preproc_compile_json(dp->preproc, sc, out, e);
     expr_schema_free(sc);
     return rc;
 }
 
-int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
+int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *e)
 {
     *out = NULL;
-    if (wf->nfiles == 0)
+    if (dp->nfiles == 0)
         return err_set(e, MLHEP_EINVAL, "workflow has no input files");
-    const wf_params *p = &wf->params;
     rootfile *f;
-    int rc = rootfile_open(wf->files[0].path, &f, e);
+    int rc = rootfile_open(dp->files[0].path, &f, e);
     if (rc)
         return rc;
     ttree *t;
-    rc = ttree_open(f, wf->tree, &t, e);
+    rc = ttree_open(f, dp->tree, &t, e);
     if (rc) {
-        err_prefix(e, "file %s", wf->files[0].path);
+        err_prefix(e, "file %s", dp->files[0].path);
         rootfile_close(f);
         return rc;
     }
@@ -118,31 +117,31 @@ int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
         rootfile_close(f);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
-    s->tree = xstrdup(wf->tree);
+    s->tree = xstrdup(dp->tree);
     /* selected branches must exist and be numeric */
-    for (size_t i = 0; i < p->n_selected && !rc; i++) {
-        const tbranch *b = ttree_branch(t, p->selected_branches[i]);
+    for (size_t i = 0; i < dp->n_selected && !rc; i++) {
+        const tbranch *b = ttree_branch(t, dp->selected[i]);
         if (!b)
             rc = err_set(e, MLHEP_ENOTFOUND, "file %s: selected branch '%s' not found in tree '%s'",
-                         wf->files[0].path, p->selected_branches[i], wf->tree);
+                         dp->files[0].path, dp->selected[i], dp->tree);
         else if (b->kind == TK_SKIPPED || b->kind == TK_GROUP)
             rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: selected branch '%s' is not numeric (%s)",
-                         wf->files[0].path, p->selected_branches[i],
+                         dp->files[0].path, dp->selected[i],
                          b->skip_reason ? b->skip_reason : "it only groups sub-branches");
     }
-    for (size_t i = 0; i < p->n_identifier && !rc; i++) {
-        const tbranch *b = ttree_branch(t, p->identifier[i]);
+    for (size_t i = 0; i < dp->n_identifier && !rc; i++) {
+        const tbranch *b = ttree_branch(t, dp->identifier[i]);
         if (b && b->kind == TK_FLAT)
             rc = add_unique(&s->ids, &s->nid, b->name) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
-        else if (!p->identifier_is_default)
+        else if (!dp->identifier_optional)
             rc = err_set(e, MLHEP_ENOTFOUND, "file %s: identifier branch '%s' not found (or not flat) in tree '%s'",
-                         wf->files[0].path, p->identifier[i], wf->tree);
+                         dp->files[0].path, dp->identifier[i], dp->tree);
     }
-    if (!rc && wf->label_branch) {
-        const tbranch *b = ttree_branch(t, wf->label_branch);
+    if (!rc && dp->label_branch) {
+        const tbranch *b = ttree_branch(t, dp->label_branch);
         if (!b || b->kind != TK_FLAT)
             rc = err_set(e, MLHEP_ENOTFOUND, "file %s: label branch '%s' not found (or not flat) in tree '%s'",
-                         wf->files[0].path, wf->label_branch, wf->tree);
+                         dp->files[0].path, dp->label_branch, dp->tree);
     }
     /* features: input branches, flat first then jagged */
     size_t cap = (size_t)t->nbranches + (pp ? preproc_nnew(pp) : 0) + 1;
@@ -157,11 +156,11 @@ int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
             int jag = b->kind != TK_FLAT;
             if (jag != pass)
                 continue;
-            if (p->n_selected && !in_list(p->selected_branches, p->n_selected, b->name))
+            if (dp->n_selected && !in_list(dp->selected, dp->n_selected, b->name))
                 continue;
-            if (in_list(p->exclude_branches, p->n_exclude, b->name) || in_list(s->ids, s->nid, b->name))
+            if (in_list(dp->exclude, dp->n_exclude, b->name) || in_list((const char *const *)s->ids, s->nid, b->name))
                 continue;
-            if (wf->label_branch && !strcmp(wf->label_branch, b->name))
+            if (dp->label_branch && !strcmp(dp->label_branch, b->name))
                 continue;
             if (pp && preproc_is_removed(pp, b->name))
                 continue;
@@ -183,7 +182,7 @@ int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
     }
     if (!rc && s->nfeat == 0)
         rc = err_set(e, MLHEP_EINVAL, "tree '%s': no numeric feature branches left after selection and exclusion",
-                     wf->tree);
+                     dp->tree);
     /* branches to read */
     for (size_t i = 0; i < s->nfeat && !rc; i++)
         if (!s->feat[i].is_new && add_unique(&s->read, &s->nread, s->feat[i].name))
@@ -194,7 +193,7 @@ int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e)
     for (size_t i = 0; i < s->nid && !rc; i++)
         if (add_unique(&s->read, &s->nread, s->ids[i]))
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-    if (!rc && wf->label_branch && add_unique(&s->read, &s->nread, wf->label_branch))
+    if (!rc && dp->label_branch && add_unique(&s->read, &s->nread, dp->label_branch))
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     ttree_free(t);
     rootfile_close(f);
@@ -221,15 +220,15 @@ static int column_of(const specs *s, const preproc *pp, const specs_feature *ft)
     return -1;
 }
 
-static int user_cap(const workflow *wf, const char *name)
+static int user_cap(const dataparams *dp, const char *name)
 {
-    for (size_t i = 0; i < wf->params.n_branch_max_length; i++)
-        if (!strcmp(wf->params.branch_max_length[i].branch, name))
-            return wf->params.branch_max_length[i].max_length;
-    return wf->params.max_jagged_length;
+    for (size_t i = 0; i < dp->ncaps; i++)
+        if (!strcmp(dp->caps[i].branch, name))
+            return dp->caps[i].max_length;
+    return dp->max_jagged_length;
 }
 
-int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
+int specs_fingerprint(const dataparams *dp, char out[65], mlhep_err *e)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
@@ -237,35 +236,34 @@ int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e)
         return err_set(e, MLHEP_ENOMEM, "cannot initialise sha256");
     }
     char buf[8192];
-    int n = snprintf(buf, sizeof buf, "mlhep-specs-v1\ntree=%s\nlabel_branch=%s\n", wf->tree,
-                     wf->label_branch ? wf->label_branch : "");
+    int n = snprintf(buf, sizeof buf, "mlhep-specs-v1\ntree=%s\nlabel_branch=%s\n", dp->tree,
+                     dp->label_branch ? dp->label_branch : "");
     EVP_DigestUpdate(md, buf, (size_t)n);
-    for (size_t i = 0; i < wf->nfiles; i++) {
+    for (size_t i = 0; i < dp->nfiles; i++) {
         struct stat st;
         long long size = -1, mt = -1;
-        if (wf->files[i].kind == WF_LOCAL && stat(wf->files[i].path, &st) == 0) {
+        if (dp->files[i].local && stat(dp->files[i].path, &st) == 0) {
             size = (long long)st.st_size;
             mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         }
-        n = snprintf(buf, sizeof buf, "file=%s size=%lld mtime=%lld label=%d\n", wf->files[i].path, size, mt,
-                     wf->files[i].label);
+        n = snprintf(buf, sizeof buf, "file=%s size=%lld mtime=%lld label=%d\n", dp->files[i].path, size, mt,
+                     dp->files[i].label);
         EVP_DigestUpdate(md, buf, (size_t)n);
     }
-    const wf_params *p = &wf->params;
-    for (size_t i = 0; i < p->n_selected; i++)
-        EVP_DigestUpdate(md, "sel=", 4), EVP_DigestUpdate(md, p->selected_branches[i], strlen(p->selected_branches[i]) + 1);
-    for (size_t i = 0; i < p->n_exclude; i++)
-        EVP_DigestUpdate(md, "exc=", 4), EVP_DigestUpdate(md, p->exclude_branches[i], strlen(p->exclude_branches[i]) + 1);
-    for (size_t i = 0; i < p->n_identifier; i++)
-        EVP_DigestUpdate(md, "id=", 3), EVP_DigestUpdate(md, p->identifier[i], strlen(p->identifier[i]) + 1);
-    for (size_t i = 0; i < p->n_branch_max_length; i++) {
-        n = snprintf(buf, sizeof buf, "cap=%s:%d\n", p->branch_max_length[i].branch, p->branch_max_length[i].max_length);
+    for (size_t i = 0; i < dp->n_selected; i++)
+        EVP_DigestUpdate(md, "sel=", 4), EVP_DigestUpdate(md, dp->selected[i], strlen(dp->selected[i]) + 1);
+    for (size_t i = 0; i < dp->n_exclude; i++)
+        EVP_DigestUpdate(md, "exc=", 4), EVP_DigestUpdate(md, dp->exclude[i], strlen(dp->exclude[i]) + 1);
+    for (size_t i = 0; i < dp->n_identifier; i++)
+        EVP_DigestUpdate(md, "id=", 3), EVP_DigestUpdate(md, dp->identifier[i], strlen(dp->identifier[i]) + 1);
+    for (size_t i = 0; i < dp->ncaps; i++) {
+        n = snprintf(buf, sizeof buf, "cap=%s:%d\n", dp->caps[i].branch, dp->caps[i].max_length);
         EVP_DigestUpdate(md, buf, (size_t)n);
     }
-    n = snprintf(buf, sizeof buf, "maxlen=%d\n", p->max_jagged_length);
+    n = snprintf(buf, sizeof buf, "maxlen=%d\n", dp->max_jagged_length);
     EVP_DigestUpdate(md, buf, (size_t)n);
-    if (wf->preproc) {
-        char *pj = json_dumps(wf->preproc, JSON_SORT_KEYS | JSON_COMPACT);
+    if (dp->preproc) {
+        char *pj = json_dumps(dp->preproc, JSON_SORT_KEYS | JSON_COMPACT);
         if (pj) {
             EVP_DigestUpdate(md, pj, strlen(pj));
             free(pj);
@@ -286,7 +284,7 @@ static const char *jstr(json_t *o, const char *k);
  * Sums of values and of squares are accumulated per block in double by typed kernels
  * (one feature on one thread, so the order of additions does not depend on the number
  * of threads), the block sums added in long double into one sum per accumulation
- * unit (SPECS_UNIT_ENTRIES entries of one file), and the unit sums added into the workflow's sum in (file, unit) order. That order is
+ * unit (SPECS_UNIT_ENTRIES entries of one file), and the unit sums added into the total sum in (file, unit) order. That order is
  * the same whether one process streams every file (specs_compute) or sub-tasks compute
  * the units on several workers and the folder adds them (fanout.h), so both give
  * bit-identical specs. */
@@ -544,12 +542,12 @@ static void stats_job_run(void *arg, int tid, int nthreads)
 }
 
 /* specs_part_compute on the given team (specs_compute keeps one for all its files). */
-static int part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file, int64_t unit0,
+static int part_compute(const dataparams *dp, const preproc *pp, const specs *plan, size_t file, int64_t unit0,
                         int64_t nunits, specs_progress_fn progress, void *pctx, team *tm, specs_part **out,
                         mlhep_err *e)
 {
     *out = NULL;
-    if (file >= wf->nfiles || unit0 < 0)
+    if (file >= dp->nfiles || unit0 < 0)
         return err_set(e, MLHEP_EINVAL, "specs part: file %zu / unit %lld out of range", file,
                        (long long)unit0);
     int *colidx = calloc(plan->nfeat + 1, sizeof *colidx);
@@ -563,14 +561,14 @@ static int part_compute(const workflow *wf, const preproc *pp, const specs *plan
         colidx[i] = column_of(plan, pp, &plan->feat[i]);
     evsource *src = NULL;
     specs_part *p = NULL;
-    int rc = evsource_open(wf->files[file].path, wf->tree, (const char *const *)plan->read, plan->nread, pp, tm,
+    int rc = evsource_open(dp->files[file].path, dp->tree, (const char *const *)plan->read, plan->nread, pp, tm,
                            &src, e);
     int64_t n = 0, first = 0, last = 0;
     if (!rc) {
         n = evsource_entries(src);
         int64_t nu = units_of(n);
         if (unit0 > nu || (unit0 == nu && nu > 0))
-            rc = err_set(e, MLHEP_EINVAL, "file %s: unit %lld is past its %lld entries", wf->files[file].path,
+            rc = err_set(e, MLHEP_EINVAL, "file %s: unit %lld is past its %lld entries", dp->files[file].path,
                          (long long)unit0, (long long)n);
         else if (nunits < 0 || unit0 + nunits > nu)
             nunits = nu - unit0;
@@ -611,7 +609,7 @@ static int part_compute(const workflow *wf, const preproc *pp, const specs *plan
                        .blk = &blk, .runs = runs, .nruns = nruns};
         team_run(tm, stats_job_run, &j);
         if (progress)
-            progress(pctx, file, wf->nfiles, b - first, last - first);
+            progress(pctx, file, dp->nfiles, b - first, last - first);
     }
     evsource_free(src);
     free(colidx);
@@ -624,15 +622,15 @@ static int part_compute(const workflow *wf, const preproc *pp, const specs *plan
     return 0;
 }
 
-int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
+int specs_part_compute(const dataparams *dp, const preproc *pp, const specs *plan, size_t file,
                        int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
                        specs_part **out, mlhep_err *e)
 {
     *out = NULL;
     team *tm;
-    int rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
+    int rc = team_new(dp->threads > 0 ? dp->threads : team_ncpu(), &tm, e);
     if (!rc)
-        rc = part_compute(wf, pp, plan, file, unit0, nunits, progress, pctx, tm, out, e);
+        rc = part_compute(dp, pp, plan, file, unit0, nunits, progress, pctx, tm, out, e);
     team_free(tm);
     return rc;
 }
@@ -655,7 +653,7 @@ void specs_folder_free(specs_folder *f)
     free(f);
 }
 
-int specs_folder_new(const workflow *wf, specs *plan, specs_folder **out, mlhep_err *e)
+int specs_folder_new(const dataparams *dp, specs *plan, specs_folder **out, mlhep_err *e)
 {
     *out = NULL;
     specs_folder *f = calloc(1, sizeof *f);
@@ -666,17 +664,17 @@ int specs_folder_new(const workflow *wf, specs *plan, specs_folder **out, mlhep_
     f->s = plan;
     f->file_units = -1;
     specs *s = plan;
-    int rc = specs_fingerprint(wf, s->fingerprint, e);
-    s->nfiles = wf->nfiles;
-    s->files = calloc(wf->nfiles + 1, sizeof *s->files);
-    s->entries = calloc(wf->nfiles + 1, sizeof *s->entries);
-    s->events = calloc(wf->nfiles + 1, sizeof *s->events);
+    int rc = specs_fingerprint(dp, s->fingerprint, e);
+    s->nfiles = dp->nfiles;
+    s->files = calloc(dp->nfiles + 1, sizeof *s->files);
+    s->entries = calloc(dp->nfiles + 1, sizeof *s->entries);
+    s->events = calloc(dp->nfiles + 1, sizeof *s->events);
     f->sum = calloc(s->nfeat + 1, sizeof *f->sum);
     f->sumsq = calloc(s->nfeat + 1, sizeof *f->sumsq);
     if (!rc && (!s->files || !s->entries || !s->events || !f->sum || !f->sumsq))
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-    for (size_t i = 0; i < wf->nfiles && !rc; i++)
-        if (!(s->files[i] = strdup(wf->files[i].path)))
+    for (size_t i = 0; i < dp->nfiles && !rc; i++)
+        if (!(s->files[i] = strdup(dp->files[i].path)))
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->nfeat && !rc; i++) {
         specs_feature *ft = &s->feat[i];
@@ -741,7 +739,7 @@ int specs_folder_add(specs_folder *f, const specs_part *p, mlhep_err *e)
     return 0;
 }
 
-int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_err *e)
+int specs_folder_finish(specs_folder *f, const dataparams *dp, specs **out, mlhep_err *e)
 {
     *out = NULL;
     specs *s = f->s;
@@ -759,7 +757,7 @@ int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_
             ft->std = var > 0 ? sqrt((double)var) : 0;
         }
         if (ft->jagged) {
-            int cap = user_cap(wf, ft->name);
+            int cap = user_cap(dp, ft->name);
             if (cap > 0) {
                 ft->len = cap;
             } else {
@@ -785,23 +783,23 @@ int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_
     return 0;
 }
 
-int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
+int specs_compute(const dataparams *dp, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
                   mlhep_err *e)
 {
     *out = NULL;
     specs *plan;
-    int rc = specs_plan(wf, pp, &plan, e);
+    int rc = specs_plan(dp, pp, &plan, e);
     if (rc)
         return rc;
     specs_folder *f;
-    if ((rc = specs_folder_new(wf, plan, &f, e)))
+    if ((rc = specs_folder_new(dp, plan, &f, e)))
         return rc;
     const specs *pl = f->s;
     team *tm;
-    rc = team_new(wf->threads > 0 ? wf->threads : team_ncpu(), &tm, e);
-    for (size_t fi = 0; fi < wf->nfiles && !rc; fi++) {
+    rc = team_new(dp->threads > 0 ? dp->threads : team_ncpu(), &tm, e);
+    for (size_t fi = 0; fi < dp->nfiles && !rc; fi++) {
         specs_part *p;
-        rc = part_compute(wf, pp, pl, fi, 0, -1, progress, pctx, tm, &p, e);
+        rc = part_compute(dp, pp, pl, fi, 0, -1, progress, pctx, tm, &p, e);
         if (!rc)
             rc = specs_folder_add(f, p, e);
         specs_part_free(p);
@@ -811,12 +809,12 @@ int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progr
         specs_folder_free(f);
         return rc;
     }
-    return specs_folder_finish(f, wf, out, e);
+    return specs_folder_finish(f, dp, out, e);
 }
 
 /* ---- the part as JSON (a sub-task's result) -----------------------------------------
  * {"format":"mlhep-specs-part", "version":1,
- *  "file":  index of the file in the workflow,
+ *  "file":  index of the file in the inputs (dataparams.files),
  *  "unit0": first accumulation unit, "nunits": units covered (SPECS_UNIT_ENTRIES each),
  *  "entries": the file's raw entries, "events": events passing the cuts in these units,
  *  "features": [ per plan feature, in plan order:
@@ -1112,7 +1110,7 @@ int specs_load(const char *path, const char *want, specs **out, mlhep_err *e)
             ft->count = json_integer_value(json_object_get(f, "count"));
             ft->max_len = (int)json_integer_value(json_object_get(f, "max_len"));
             ft->len = ft->jagged ? (int)json_integer_value(json_object_get(f, "len")) : 1;
-            if (ft->len < 1 || ft->len > 100000 || !ft->name[0])
+            if (ft->len < 1 || ft->len > DP_MAX_LEN || !ft->name[0])
                 rc = err_set(e, MLHEP_EINVAL, "specs file %s: feature %zu is malformed", path, i);
             width += ft->len;
         }

@@ -24,7 +24,7 @@
 
 #include "base/err.h"
 #include "data/preproc.h"
-#include "service/workflow.h"
+#include "data/dataparams.h"
 
 #define SPECS_MAX_JAGGED_DEFAULT 256
 #define SPECS_LEN_BINS 1025 /* histogram of jagged lengths 0..1023, last bin = 1024 or more */
@@ -58,15 +58,15 @@ typedef struct specs {
 } specs;
 
 /* Which branches to read and which are features, from the first file's tree. */
-int specs_plan(const workflow *wf, const preproc *pp, specs **out, mlhep_err *e);
+int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *e);
 
-/* Compiles the workflow's preproc (or NULL if none) against the first file's tree. */
-int specs_preproc(const workflow *wf, preproc **out, mlhep_err *e);
+/* Compiles dp->preproc (or gives NULL if none) against the first file's tree. */
+int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e);
 
 typedef void (*specs_progress_fn)(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total);
 
 /* The full pass. progress may be NULL. */
-int specs_compute(const workflow *wf, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
+int specs_compute(const dataparams *dp, const preproc *pp, specs_progress_fn progress, void *pctx, specs **out,
                   mlhep_err *e);
 
 /* ---- the pass in parts (the unit of a fanned-out specs pass, see fanout.h) ----------
@@ -86,7 +86,7 @@ typedef struct specs_part_feat {
 } specs_part_feat;
 
 typedef struct specs_part {
-    size_t file;            /* index in the workflow's files */
+    size_t file;            /* index in dp->files */
     int64_t unit0, nunits;  /* units covered */
     int64_t entries;        /* the file's raw entries */
     int64_t events;         /* entries passing the cuts in these units */
@@ -96,8 +96,8 @@ typedef struct specs_part {
 
 /* Streams units [unit0, unit0 + nunits) of file `file` (nunits < 0 or past the end: to
  * the end of the file) with plan's branches and features (plan from specs_plan on the
- * whole workflow, pp from specs_preproc). *out freed with specs_part_free. */
-int specs_part_compute(const workflow *wf, const preproc *pp, const specs *plan, size_t file,
+ * whole input, pp from specs_preproc). *out freed with specs_part_free. */
+int specs_part_compute(const dataparams *dp, const preproc *pp, const specs *plan, size_t file,
                        int64_t unit0, int64_t nunits, specs_progress_fn progress, void *pctx,
                        specs_part **out, mlhep_err *e);
 void specs_part_free(specs_part *p);
@@ -109,16 +109,16 @@ int specs_part_from_json(const json_t *doc, const specs *plan, specs_part **out,
 
 /* The reduce: specs_folder_new takes ownership of plan (freed on error too); parts are
  * added in (file, unit) order covering every unit of every file once (anything else is
- * refused); finish returns the workflow's specs (the folder is freed either way on
+ * refused); finish returns the specs of dp's inputs (the folder is freed either way on
  * success; on error call specs_folder_free). */
 typedef struct specs_folder specs_folder;
-int specs_folder_new(const workflow *wf, specs *plan, specs_folder **out, mlhep_err *e);
+int specs_folder_new(const dataparams *dp, specs *plan, specs_folder **out, mlhep_err *e);
 int specs_folder_add(specs_folder *f, const specs_part *p, mlhep_err *e);
-int specs_folder_finish(specs_folder *f, const workflow *wf, specs **out, mlhep_err *e);
+int specs_folder_finish(specs_folder *f, const dataparams *dp, specs **out, mlhep_err *e);
 void specs_folder_free(specs_folder *f);
 
 /* Fingerprint of the inputs (hex sha256), as stored in specs.json. */
-int specs_fingerprint(const workflow *wf, char out[65], mlhep_err *e);
+int specs_fingerprint(const dataparams *dp, char out[65], mlhep_err *e);
 
 int specs_save(const specs *s, const char *path, mlhep_err *e);
 /* Loads path if its fingerprint equals want; MLHEP_ENOTFOUND if absent, MLHEP_EINVAL

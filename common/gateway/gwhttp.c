@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 const char *gw_header(const gw_req *r, const char *name)
 {
@@ -225,12 +224,4 @@ size_t gw_unescape(char *s)
     }
     *w = '\0';
     return (size_t)(w - s);
-}
-
-void gw_log_stamp(char out[32])
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -154,7 +154,7 @@ static int read_shape(tin *t, const json_t *sh, mlhep_err *e)
 }
 
 /* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN. */
-static int add_column(colbuf *out, tin *t, mlhep_err *e)
+static int add_column(wbuf *out, tin *t, mlhep_err *e)
 {
     if (!t->jagged)
         return colreq_add(out, t->name, t->type, t->vals, NULL, t->n, e);
@@ -197,7 +197,7 @@ static int add_column(colbuf *out, tin *t, mlhep_err *e)
 }
 
 int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char *model_ref,
-                       kserve_kind_fn kind, void *kind_cls, colbuf *out, kserve_request *rq,
+                       kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
                        mlhep_err *e)
 {
     memset(rq, 0, sizeof *rq);

@@ -54,7 +54,7 @@ typedef struct kserve_request {
  * which inputs are jagged (NULL: decided by the shape: rank 1 or [N, 1] flat, else
  * jagged). Errors are MLHEP_EINVAL with a message naming the input and the problem. */
 int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char *model_ref,
-                       kserve_kind_fn kind, void *kind_cls, colbuf *out, kserve_request *rq,
+                       kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
                        mlhep_err *e);
 
 /* Writes the v2 response for scores[nrows x k] into w (w->len reset). *json_len is the

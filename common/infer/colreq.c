@@ -288,57 +288,20 @@ int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e)
 
 /* ---- writing ---- */
 
-void colbuf_free(colbuf *b)
+/* Room for more bytes, or MLHEP_ENOMEM naming the request's size. */
+static int cb_grow(wbuf *b, size_t more, mlhep_err *e)
 {
-    if (b) {
-        free(b->p);
-        memset(b, 0, sizeof *b);
-    }
-}
-
-static int cb_grow(colbuf *b, size_t more, mlhep_err *e)
-{
-    if (more <= b->cap - b->n)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->n < more) {
-        if (cap > SIZE_MAX / 2)
-            return err_set(e, MLHEP_ENOMEM, "request too large");
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (!p)
-        return err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", b->n + more);
-    b->p = p;
-    b->cap = cap;
+    if (more > SIZE_MAX / 2 || !wbuf_reserve(b, more))
+        return err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", b->len + more);
     return 0;
-}
-
-static void put_le16(colbuf *b, uint16_t v)
-{
-    b->p[b->n++] = (uint8_t)v;
-    b->p[b->n++] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(colbuf *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b->p[b->n++] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_bytes(colbuf *b, const void *p, size_t n)
-{
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
 }
 
 /* The writer keeps the announced counts in the header and checks them in colreq_end:
  * nrows at byte 8, ncols at 12; the columns added so far are counted by walking. */
-int colreq_begin(colbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_err *e)
+int colreq_begin(wbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_err *e)
 {
     size_t ml = model ? strlen(model) : 0;
-    b->n = 0;
+    wbuf_reset(b);
     if (ml < 1 || ml > COLREQ_MAX_MODEL)
         return err_set(e, MLHEP_EINVAL, "model reference of %zu bytes (1..%u)", ml, COLREQ_MAX_MODEL);
     if (nrows < 1 || nrows > COLREQ_MAX_ROWS || ncols < 1 || ncols > COLREQ_MAX_COLS)
@@ -347,22 +310,22 @@ int colreq_begin(colbuf *b, const char *model, size_t nrows, size_t ncols, mlhep
     int rc = cb_grow(b, 18 + ml, e);
     if (rc)
         return rc;
-    put_bytes(b, COLREQ_MAGIC, 4);
-    put_le16(b, COLREQ_VERSION);
-    put_le16(b, 0);
-    put_le32(b, (uint32_t)nrows);
-    put_le32(b, (uint32_t)ncols);
-    put_le16(b, (uint16_t)ml);
-    put_bytes(b, model, ml);
-    return 0;
+    wbuf_put(b, COLREQ_MAGIC, 4);
+    wbuf_le16(b, COLREQ_VERSION);
+    wbuf_le16(b, 0);
+    wbuf_le32(b, (uint32_t)nrows);
+    wbuf_le32(b, (uint32_t)ncols);
+    wbuf_le16(b, (uint16_t)ml);
+    wbuf_put(b, model, ml);
+    return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
 }
 
-int colreq_add(colbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
+int colreq_add(wbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
                mlhep_err *e)
 {
     size_t nl = name ? strlen(name) : 0, tsz = coltype_size(type);
     uint32_t want;
-    if (b->n < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
+    if (b->len < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
         return err_set(e, MLHEP_EINVAL, "colreq_add before colreq_begin");
     memcpy(&want, b->p + 8, 4);
     if (nrows != want)
@@ -388,25 +351,25 @@ int colreq_add(colbuf *b, const char *name, int type, const void *values, const 
     int rc = cb_grow(b, need + nv * tsz, e);
     if (rc)
         return rc;
-    put_le16(b, (uint16_t)nl);
-    put_bytes(b, name, nl);
-    b->p[b->n++] = (uint8_t)type;
-    b->p[b->n++] = offsets ? 1 : 0;
+    wbuf_le16(b, (uint16_t)nl);
+    wbuf_put(b, name, nl);
+    wbuf_u8(b, (uint8_t)type);
+    wbuf_u8(b, offsets ? 1 : 0);
     const uint8_t *src = values;
     if (offsets) {
-        put_le32(b, (uint32_t)nv);
+        wbuf_le32(b, (uint32_t)nv);
         for (size_t r = 0; r <= nrows; r++)
-            put_le32(b, (uint32_t)(offsets[r] - offsets[0]));
+            wbuf_le32(b, (uint32_t)(offsets[r] - offsets[0]));
         src += (size_t)offsets[0] * tsz;
     }
-    put_bytes(b, src, nv * tsz); /* host order == little-endian (checked at the top) */
-    return 0;
+    wbuf_put(b, src, nv * tsz); /* host order == little-endian (checked at the top) */
+    return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
 }
 
-int colreq_end(colbuf *b, mlhep_err *e)
+int colreq_end(wbuf *b, mlhep_err *e)
 {
     colreq q = {0};
-    int rc = colreq_parse(b->p, b->n, &q, e);
+    int rc = colreq_parse(b->p, b->len, &q, e);
     colreq_free(&q);
     return rc ? err_set(e, MLHEP_EINVAL, "binary request incomplete or inconsistent: %s", e->msg) : 0;
 }
@@ -428,29 +391,29 @@ int colreq_end(colbuf *b, mlhep_err *e)
  *                 (or the regression output), else the k class probabilities
  *   nothing after the scores.
  */
-int colresp_write(colbuf *b, const char *model, const float *out, size_t nrows, size_t k, double elapsed_us,
+int colresp_write(wbuf *b, const char *model, const float *out, size_t nrows, size_t k, double elapsed_us,
                   mlhep_err *e)
 {
     size_t ml = strlen(model);
     if (ml > COLREQ_MAX_MODEL)
         ml = COLREQ_MAX_MODEL;
-    b->n = 0;
+    wbuf_reset(b);
     if (k < 1 || k > 65535 || nrows > COLREQ_MAX_ROWS)
         return err_set(e, MLHEP_EINVAL, "response of %zu rows x %zu outputs", nrows, k);
     int rc = cb_grow(b, 22 + ml + nrows * k * 4, e);
     if (rc)
         return rc;
-    put_bytes(b, COLRESP_MAGIC, 4);
-    put_le16(b, COLREQ_VERSION);
-    put_le16(b, 0);
-    put_le32(b, (uint32_t)nrows);
-    put_le32(b, (uint32_t)k);
+    wbuf_put(b, COLRESP_MAGIC, 4);
+    wbuf_le16(b, COLREQ_VERSION);
+    wbuf_le16(b, 0);
+    wbuf_le32(b, (uint32_t)nrows);
+    wbuf_le32(b, (uint32_t)k);
     float el = (float)elapsed_us;
-    put_bytes(b, &el, 4);
-    put_le16(b, (uint16_t)ml);
-    put_bytes(b, model, ml);
-    put_bytes(b, out, nrows * k * 4);
-    return 0;
+    wbuf_put(b, &el, 4);
+    wbuf_le16(b, (uint16_t)ml);
+    wbuf_put(b, model, ml);
+    wbuf_put(b, out, nrows * k * 4);
+    return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a response");
 }
 
 void colresp_free(colresp *r)

@@ -3,7 +3,7 @@
  *
  * How it fits: JSON requests (predict.h, featmap_from_request) cost ~2 KB of text and a
  * jansson tree per row of a 71-branch model; a client that already holds columns (the
- * ROOT scoring path of mlhep-submit predict, analysis tools through predict_client.h)
+ * ROOT scoring path, treescore.h, and analysis tools through predict_rpc.h)
  * sends them as raw little-endian arrays instead. The worker (mlhep_infer.c) parses the
  * request with colreq_parse() (every field bounds-checked through cursor.h, nothing
  * copied: columns point into the message), builds rows with colreq_rows() (the same
@@ -17,7 +17,7 @@
  *
  * Ownership: colreq / colresp are caller structs (zero them) whose reusable arrays are
  * released with colreq_free / colresp_free; the parsed views point into the parsed
- * buffer, which must outlive them. colbuf is a growable byte buffer (colbuf_free). */
+ * buffer, which must outlive them. Requests and responses are written into a base/wbuf. */
 #ifndef MLHEP_COLREQ_H
 #define MLHEP_COLREQ_H
 
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/wbuf.h"
 #include "data/featmap.h"
 
 #define COLREQ_CONTENT_TYPE "application/x-mlhep-columns"
@@ -93,23 +94,17 @@ int colreq_rows(const featmap *fm, colreq *q, featmap_batch *b, mlhep_err *e);
 int colreq_match(const featmap *fm, colreq *q, mlhep_err *e);
 void colreq_fill(const featmap *fm, const colreq *q, size_t first, size_t end, float *x);
 
-/* ---- writing requests (clients) ---- */
-typedef struct colbuf {
-    uint8_t *p;
-    size_t n, cap;
-} colbuf;
+/* ---- writing requests (clients), into a base/wbuf ---- */
 
-void colbuf_free(colbuf *b);
-
-/* Starts a request in b (b->n reset): model reference, row and column counts. */
-int colreq_begin(colbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_err *e);
+/* Starts a request in b (b->len reset): model reference, row and column counts. */
+int colreq_begin(wbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_err *e);
 /* Appends one column of nrows rows: values in host order of type. Flat: offsets NULL,
  * nrows values. Jagged: offsets[nrows+1] (int64, non-decreasing, any start), row r
  * holds values[offsets[r] .. offsets[r+1]). */
-int colreq_add(colbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
+int colreq_add(wbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
                mlhep_err *e);
 /* Checks that exactly the announced columns were added (0 or MLHEP_EINVAL). */
-int colreq_end(colbuf *b, mlhep_err *e);
+int colreq_end(wbuf *b, mlhep_err *e);
 
 /* ---- responses ---- */
 typedef struct colresp {
@@ -120,8 +115,8 @@ typedef struct colresp {
     size_t cap;
 } colresp;
 
-/* Writes the response for out[nrows x k] into b (b->n reset). */
-int colresp_write(colbuf *b, const char *model, const float *out, size_t nrows, size_t k, double elapsed_us,
+/* Writes the response for out[nrows x k] into b (b->len reset). */
+int colresp_write(wbuf *b, const char *model, const float *out, size_t nrows, size_t k, double elapsed_us,
                   mlhep_err *e);
 /* Parses a response (MLHEP_EFORMAT naming the problem). */
 int colresp_parse(const void *buf, size_t len, colresp *r, mlhep_err *e);

@@ -148,16 +148,16 @@ void predict_ctx_free(predict_ctx *c)
         return;
     featmap_batch_free(&c->batch);
     colreq_free(&c->creq);
-    colbuf_free(&c->bin);
+    wbuf_free(&c->bin);
     free(c->out);
     free(c->buf);
     memset(c, 0, sizeof *c);
 }
 
-/* The model over c->batch into c->out. */
-static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
+/* Room in c->out for the outputs of n rows. */
+static int reserve_out(const predict_model *m, predict_ctx *c, size_t n, mlhep_err *e)
 {
-    size_t n = c->batch.nrows, need = n * m->nout;
+    size_t need = n * m->nout;
     if (need > c->out_cap) {
         float *o = realloc(c->out, need * sizeof *o);
         if (!o)
@@ -165,7 +165,14 @@ static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
         c->out = o;
         c->out_cap = need;
     }
-    return predict_rows(m, c->batch.x, n, c->out, e);
+    return 0;
+}
+
+/* The model over c->batch into c->out. */
+static int run_batch(predict_model *m, predict_ctx *c, mlhep_err *e)
+{
+    int rc = reserve_out(m, c, c->batch.nrows, e);
+    return rc ? rc : predict_rows(m, c->batch.x, c->batch.nrows, c->out, e);
 }
 
 /* Rows are built and predicted a slice at a time (the slice's rows stay in cache). The
@@ -178,17 +185,11 @@ int predict_columns(predict_model *m, predict_ctx *c, mlhep_err *e)
 {
     c->nrows = 0;
     colreq *q = &c->creq;
-    size_t n = q->nrows, need = n * m->nout;
+    size_t n = q->nrows;
     int rc = colreq_match(m->fm, q, e);
-    if (rc || (rc = featmap_batch_reserve(&c->batch, m->fm, n < SLICE ? n : SLICE, e)))
+    if (rc || (rc = featmap_batch_reserve(&c->batch, m->fm, n < SLICE ? n : SLICE, e)) ||
+        (rc = reserve_out(m, c, n, e)))
         return rc;
-    if (need > c->out_cap) {
-        float *o = realloc(c->out, need * sizeof *o);
-        if (!o)
-            return err_set(e, MLHEP_ENOMEM, "out of memory for %zu outputs", need);
-        c->out = o;
-        c->out_cap = need;
-    }
     for (size_t r = 0; r < n; r += SLICE) {
         size_t z = r + SLICE < n ? r + SLICE : n;
         colreq_fill(m->fm, q, r, z, c->batch.x);

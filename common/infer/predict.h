@@ -52,7 +52,7 @@ typedef struct predict_ctx {
     char *buf;         /* the last formatted response */
     size_t len, cap;
     colreq creq;       /* the last binary request (predict_columns) */
-    colbuf bin;        /* the last binary response (predict_format_binary) */
+    wbuf bin;          /* the last binary response (predict_format_binary) */
 } predict_ctx;
 
 void predict_ctx_free(predict_ctx *c);

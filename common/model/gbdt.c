@@ -1,157 +1,39 @@
 /* gbdt.c - histogram gradient-boosted trees; see gbdt.h for the algorithm and how the
- * training driver uses it. Layout of this file: thread pool, quantile cuts and binned
+ * training driver uses it. Layout of this file: threads, quantile cuts and binned
  * data set, tree growth, boosting loop, prediction, serialisation. */
 #include "model/gbdt.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define GBDT_MAX_THREADS 256
+#include "base/rng.h"
+#include "base/sort.h"
+#include "base/team.h"
+
 #define GBDT_ROW_BLOCK 8192 /* rows per task for binning / gradient passes (fixed: sums
                                are reduced block by block, independent of thread count) */
 
-/* ------------------------------------------------------------------------------ */
-/* Thread pool: the caller runs tasks too; tasks are handed out by an atomic counter. */
+/* Threads: a base/team; work is cut into numbered tasks (row blocks, feature blocks,
+ * nodes) that team_tasks hands to whichever thread is free. */
 
-typedef void (*pool_fn)(void *ctx, size_t task, int tid);
-
-typedef struct pool {
-    int n; /* threads including the caller */
-    pthread_t *th;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    pool_fn fn;
-    void *ctx;
-    size_t ntasks;
-    atomic_size_t next;
-    unsigned long gen;
-    int busy, quit;
-} pool;
-
-typedef struct pool_arg {
-    pool *p;
-    int tid;
-} pool_arg;
-
-static void pool_drain(pool *p, int tid)
+/* Row passes (binning, gradients) are cut into blocks of GBDT_ROW_BLOCK rows, one task
+ * each: how many blocks n rows make, and the rows [*r0, *r1) of block `task`. */
+static size_t row_blocks(size_t n)
 {
-    for (;;) {
-        size_t t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->ntasks)
-            break;
-        p->fn(p->ctx, t, tid);
-    }
+    return (n + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
 }
 
-static void *pool_main(void *arg)
+static void row_block(size_t task, size_t n, size_t *r0, size_t *r1)
 {
-    pool_arg *a = arg;
-    pool *p = a->p;
-    int tid = a->tid;
-    free(a);
-    unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->quit && p->gen == seen)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit)
-            break;
-        seen = p->gen;
-        pthread_mutex_unlock(&p->mu);
-        pool_drain(p, tid);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    *r0 = task * GBDT_ROW_BLOCK;
+    *r1 = *r0 + GBDT_ROW_BLOCK < n ? *r0 + GBDT_ROW_BLOCK : n;
 }
 
+/* n_threads as given (<= 0: every online core); team_new clamps to TEAM_MAX */
 static int resolve_threads(int n)
 {
-    if (n <= 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        n = c > 0 ? (int)c : 1;
-    }
-    return n > GBDT_MAX_THREADS ? GBDT_MAX_THREADS : n;
-}
-
-static void pool_free(pool *p);
-
-static pool *pool_new(int nthreads)
-{
-    pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->n = 1;
-    atomic_init(&p->next, 0);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    if (nthreads > 1) {
-        p->th = calloc((size_t)nthreads, sizeof *p->th);
-        if (!p->th) {
-            pool_free(p);
-            return NULL;
-        }
-        for (int i = 1; i < nthreads; i++) {
-            pool_arg *a = malloc(sizeof *a);
-            if (!a)
-                break;
-            a->p = p;
-            a->tid = i;
-            if (pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
-                free(a);
-                break;
-            }
-            p->n++;
-        }
-    }
-    return p;
-}
-
-static void pool_run(pool *p, pool_fn fn, void *ctx, size_t ntasks)
-{
-    if (p->n <= 1 || ntasks <= 1) {
-        for (size_t t = 0; t < ntasks; t++)
-            fn(ctx, t, 0);
-        return;
-    }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->ntasks = ntasks;
-    atomic_store(&p->next, 0);
-    p->busy = p->n - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    pool_drain(p, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_free(pool *p)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n; i++)
-        pthread_join(p->th[i], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    free(p->th);
-    free(p);
+    return n <= 0 ? team_ncpu() : n;
 }
 
 /* ------------------------------------------------------------------------------ */
@@ -232,49 +114,6 @@ struct gbdt_dataset {
     size_t nrows, cap;
 };
 
-static inline uint32_t float_key(float f)
-{
-    if (f == 0.0f)
-        f = 0.0f; /* -0 -> +0 */
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-static inline float key_float(uint32_t k)
-{
-    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* LSD radix sort of uint32 keys, 8 bits per pass; result in a (tmp is scratch). */
-static void radix_sort_u32(uint32_t *a, uint32_t *tmp, size_t n)
-{
-    uint32_t *src = a, *dst = tmp;
-    for (int shift = 0; shift < 32; shift += 8) {
-        size_t cnt[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xff]++;
-        if (n == 0 || cnt[(src[0] >> shift) & 0xff] == n)
-            continue;
-        size_t pos = 0;
-        for (int b = 0; b < 256; b++) {
-            size_t c = cnt[b];
-            cnt[b] = pos;
-            pos += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof *a);
-}
-
 typedef struct sketch_ctx {
     const float *x;
     size_t nsample, ncols, step_num, step_den; /* sample row i = i * step_num / step_den */
@@ -293,9 +132,9 @@ static void sketch_task(void *vctx, size_t f, int tid)
         size_t row = (size_t)((unsigned __int128)i * c->step_num / c->step_den);
         float v = c->x[row * c->ncols + f];
         if (!isnan(v))
-            keys[m++] = float_key(v);
+            keys[m++] = sort_float_key(v);
     }
-    radix_sort_u32(keys, tmp, m);
+    sort_radix_u32(keys, tmp, m);
     float *cut = c->cuts + f * (size_t)(c->max_vbins - 1);
     uint32_t nc = 0;
     if (m > 0) {
@@ -305,14 +144,14 @@ static void sketch_task(void *vctx, size_t f, int tid)
         if (distinct <= (size_t)c->max_vbins) {
             for (size_t i = 1; i < m; i++)
                 if (keys[i] != keys[i - 1])
-                    cut[nc++] = key_float(keys[i]);
+                    cut[nc++] = sort_key_float(keys[i]);
         } else {
             for (int j = 1; j < c->max_vbins; j++) {
                 size_t r = (size_t)((double)j * (double)m / c->max_vbins);
                 if (r >= m)
                     r = m - 1;
-                if (keys[r] > keys[0] && (nc == 0 || keys[r] > float_key(cut[nc - 1])))
-                    cut[nc++] = key_float(keys[r]);
+                if (keys[r] > keys[0] && (nc == 0 || keys[r] > sort_float_key(cut[nc - 1])))
+                    cut[nc++] = sort_key_float(keys[r]);
             }
         }
     }
@@ -342,15 +181,15 @@ int gbdt_dataset_new(const gbdt_params *p, const float *sample, size_t nsample, 
     c.scratch = malloc((size_t)nt * 2 * ns * sizeof(uint32_t));
     c.cuts = malloc(ncols * (size_t)(mvb - 1) * sizeof(float));
     c.ncut = malloc(ncols * sizeof(uint32_t));
-    pool *pl = pool_new(nt);
-    if (!ds || !c.scratch || !c.cuts || !c.ncut || !pl) {
+    team *tm = NULL;
+    if (!ds || !c.scratch || !c.cuts || !c.ncut || team_new(nt, &tm, e)) {
         rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory computing bin cuts (%zu x %zu)", ns,
                      ncols);
         goto done;
     }
     ds->ncols = ncols;
     ds->n_threads = p->n_threads;
-    pool_run(pl, sketch_task, &c, ncols);
+    team_tasks(tm, sketch_task, &c, ncols);
     ds->cut_off = malloc((ncols + 1) * sizeof(uint32_t));
     ds->hoff = malloc((ncols + 1) * sizeof(uint32_t));
     size_t tot = 0;
@@ -372,7 +211,7 @@ int gbdt_dataset_new(const gbdt_params *p, const float *sample, size_t nsample, 
     ds->cut_off[ncols] = co;
     ds->hoff[ncols] = ho;
 done:
-    pool_free(pl);
+    team_free(tm);
     free(c.scratch);
     free(c.cuts);
     free(c.ncut);
@@ -435,9 +274,8 @@ static void bin_task(void *vctx, size_t t, int tid)
     (void)tid;
     bin_ctx *c = vctx;
     const gbdt_dataset *ds = c->ds;
-    size_t r0 = t * GBDT_ROW_BLOCK, r1 = r0 + GBDT_ROW_BLOCK;
-    if (r1 > c->nrows)
-        r1 = c->nrows;
+    size_t r0, r1;
+    row_block(t, c->nrows, &r0, &r1);
     for (size_t r = r0; r < r1; r++) {
         const float *xr = c->x + r * ds->ncols;
         uint8_t *b = ds->bins + (c->base + r) * ds->ncols;
@@ -484,16 +322,13 @@ int gbdt_dataset_append(gbdt_dataset *ds, const float *x, const float *y, const 
     for (size_t i = 0; i < nrows; i++)
         ds->w[ds->nrows + i] = w ? w[i] : 1.0f;
     bin_ctx c = {ds, x, nrows, ds->nrows};
-    size_t ntasks = (nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
+    size_t ntasks = row_blocks(nrows);
     int nt = resolve_threads(ds->n_threads);
-    pool *pl = nt > 1 && ntasks > 1 ? pool_new(nt) : NULL;
-    if (pl) {
-        pool_run(pl, bin_task, &c, ntasks);
-        pool_free(pl);
-    } else {
-        for (size_t t = 0; t < ntasks; t++)
-            bin_task(&c, t, 0);
-    }
+    team *tm = NULL;
+    if (nt > 1 && ntasks > 1 && team_new(nt, &tm, NULL) != 0)
+        tm = NULL; /* out of memory for the team: the caller bins alone */
+    team_tasks(tm, bin_task, &c, ntasks);
+    team_free(tm);
     ds->nrows += nrows;
     return 0;
 }
@@ -607,7 +442,7 @@ typedef struct tnode {
 typedef struct trainer {
     const gbdt_params *p;
     const gbdt_dataset *ds;
-    pool *pl;
+    team *tm;
     size_t n, ncols;
     gpair *gh;
     float *margin;
@@ -853,12 +688,12 @@ static int grow_tree(trainer *t, mlhep_err *e)
     rn->hist = get_buf(t);
     if (rn->hist < 0)
         return err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for histograms");
-    int nt = t->pl->n;
+    int nt = team_size(t->tm);
     t->work[0] = root;
     t->nwork = 1;
     t->fblocks = nt > 1 ? (int)(t->nsel < (uint32_t)(2 * nt) ? t->nsel : (uint32_t)(2 * nt)) : 1;
-    pool_run(t->pl, hist_task, t, (size_t)t->fblocks);
-    pool_run(t->pl, split_task, t, 1);
+    team_tasks(t->tm, hist_task, t, (size_t)t->fblocks);
+    team_tasks(t->tm, split_task, t, 1);
     int lvl_begin = 0, lvl_end = 1;
     for (int depth = 0; depth < t->p->max_depth; depth++) {
         /* split the nodes of this level that found a split */
@@ -884,7 +719,7 @@ static int grow_tree(trainer *t, mlhep_err *e)
         }
         if (t->nwork == 0)
             break;
-        pool_run(t->pl, partition_task, t, (size_t)t->nwork);
+        team_tasks(t->tm, partition_task, t, (size_t)t->nwork);
         int nsplit = t->nwork;
         int next_begin = lvl_end, next_end = t->nnodes;
         if (depth + 1 == t->p->max_depth) {
@@ -913,11 +748,11 @@ static int grow_tree(trainer *t, mlhep_err *e)
         t->fblocks = nt > 1 && nbuild < 2 * nt
                          ? (int)(t->nsel < (uint32_t)(2 * nt) ? t->nsel : (uint32_t)(2 * nt))
                          : 1;
-        pool_run(t->pl, hist_task, t, (size_t)nbuild * (size_t)t->fblocks);
+        team_tasks(t->tm, hist_task, t, (size_t)nbuild * (size_t)t->fblocks);
         t->nwork = 0;
         for (int i = next_begin; i < next_end; i++)
             t->work[t->nwork++] = i;
-        pool_run(t->pl, split_task, t, (size_t)t->nwork);
+        team_tasks(t->tm, split_task, t, (size_t)t->nwork);
         lvl_begin = next_begin;
         lvl_end = next_end;
     }
@@ -975,9 +810,8 @@ static void update_task(void *vctx, size_t task, int tid)
     (void)tid;
     update_ctx *c = vctx;
     const gbdt_dataset *ds = c->ds;
-    size_t r0 = task * GBDT_ROW_BLOCK, r1 = r0 + GBDT_ROW_BLOCK;
-    if (r1 > ds->nrows)
-        r1 = ds->nrows;
+    size_t r0, r1;
+    row_block(task, ds->nrows, &r0, &r1);
     double loss = 0, ws = 0;
     for (size_t r = r0; r < r1; r++) {
         float m = c->margin[r];
@@ -1000,10 +834,10 @@ static void update_task(void *vctx, size_t task, int tid)
     c->wsum[task] = ws;
 }
 
-static double run_update(pool *pl, update_ctx *c)
+static double run_update(team *tm, update_ctx *c)
 {
-    size_t nb = (c->ds->nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
-    pool_run(pl, update_task, c, nb);
+    size_t nb = row_blocks(c->ds->nrows);
+    team_tasks(tm, update_task, c, nb);
     double l = 0, w = 0;
     for (size_t b = 0; b < nb; b++) {
         l += c->loss[b];
@@ -1011,16 +845,6 @@ static double run_update(pool *pl, update_ctx *c)
     }
     return w > 0 ? l / w : NAN;
 }
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double rng_unif(uint64_t *s) { return (double)(splitmix64(s) >> 11) * 0x1.0p-53; }
 
 /* Appends the finished tree to the model arrays. */
 static int append_tree(gbdt_model *m, size_t *capnodes, const trainer *t, const float *leafval)
@@ -1103,15 +927,14 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     t.hslots = train->hoff[train->ncols];
     t.lambda = p->lambda;
     t.mcw = p->min_child_weight;
-    size_t nblk = (t.n + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK;
-    size_t nvblk = valid ? (valid->nrows + GBDT_ROW_BLOCK - 1) / GBDT_ROW_BLOCK : 0;
+    size_t nblk = row_blocks(t.n);
+    size_t nvblk = valid ? row_blocks(valid->nrows) : 0;
     size_t maxblk = nblk > nvblk ? nblk : nvblk;
     gbdt_model *m = calloc(1, sizeof *m);
     double *bl = malloc(2 * maxblk * sizeof(double));
     float *vmargin = valid ? malloc(valid->nrows * sizeof(float)) : NULL;
     float *leafval = NULL;
     size_t capnodes = 0;
-    t.pl = pool_new(resolve_threads(p->n_threads));
     t.gh = malloc(t.n * sizeof *t.gh);
     t.margin = malloc(t.n * sizeof(float));
     t.idx = malloc(t.n * sizeof(uint32_t));
@@ -1127,7 +950,7 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
         m->n_features = (uint32_t)t.ncols;
         m->base_margin = logf(p->base_score / (1.0f - p->base_score));
     }
-    if (!m || !m->tree_off || !bl || (valid && !vmargin) || !t.pl || !t.gh || !t.margin ||
+    if (!m || !m->tree_off || !bl || (valid && !vmargin) || team_new(resolve_threads(p->n_threads), &t.tm, NULL) || !t.gh || !t.margin ||
         !t.idx || !t.tmp || !t.sel ||
         (hist && (!hist->train_loss || (valid && !hist->valid_loss)))) {
         rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for training on %zu rows", t.n);
@@ -1139,8 +962,8 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     for (size_t r = 0; valid && r < valid->nrows; r++)
         vmargin[r] = m->base_margin;
     update_ctx uc = {NULL, NULL, train, t.margin, t.gh, bl, bl + maxblk};
-    run_update(t.pl, &uc); /* initial gradients */
-    uint64_t rng = p->seed ^ 0x6a09e667f3bcc908ull;
+    run_update(t.tm, &uc); /* initial gradients */
+    uint64_t draw = p->seed ^ 0x6a09e667f3bcc908ull; /* splitmix64 state: row and feature sampling */
     double best_loss = INFINITY;
     int best_round = -1;
     int rounds = 0;
@@ -1149,10 +972,10 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
         t.nidx = 0;
         if (p->subsample < 1) {
             for (size_t r = 0; r < t.n; r++)
-                if (rng_unif(&rng) < p->subsample)
+                if (rng_to_unit(rng_splitmix(&draw)) < p->subsample)
                     t.idx[t.nidx++] = (uint32_t)r;
             if (t.nidx == 0)
-                t.idx[t.nidx++] = (uint32_t)(splitmix64(&rng) % t.n);
+                t.idx[t.nidx++] = (uint32_t)(rng_splitmix(&draw) % t.n);
         } else {
             for (size_t r = 0; r < t.n; r++)
                 t.idx[r] = (uint32_t)r;
@@ -1167,7 +990,7 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
             t.sel[f] = f;
         if (k < t.ncols) {
             for (uint32_t i = 0; i < k; i++) { /* partial Fisher-Yates */
-                uint32_t j = i + (uint32_t)(splitmix64(&rng) % (t.ncols - i));
+                uint32_t j = i + (uint32_t)(rng_splitmix(&draw) % (t.ncols - i));
                 uint32_t tmp = t.sel[i];
                 t.sel[i] = t.sel[j];
                 t.sel[j] = tmp;
@@ -1205,14 +1028,14 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
         update_ctx u = {t.nodes, leafval, train, t.margin, t.gh, bl, bl + maxblk};
         if (t.nidx == t.n) { /* all rows are in the leaves' ranges: no traversal needed */
             leafadd_ctx la = {&t, leafval};
-            pool_run(t.pl, leafadd_task, &la, (size_t)t.nnodes);
+            team_tasks(t.tm, leafadd_task, &la, (size_t)t.nnodes);
             u.nodes = NULL;
         }
-        double tl = run_update(t.pl, &u);
+        double tl = run_update(t.tm, &u);
         double vl = NAN;
         if (valid) {
             update_ctx v = {t.nodes, leafval, valid, vmargin, NULL, bl, bl + maxblk};
-            vl = run_update(t.pl, &v);
+            vl = run_update(t.tm, &v);
         }
         if (hist) {
             hist->train_loss[round] = tl;
@@ -1247,7 +1070,7 @@ done:
     free(t.idx);
     free(t.margin);
     free(t.gh);
-    pool_free(t.pl);
+    team_free(t.tm);
     free(leafval);
     free(vmargin);
     free(bl);

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sort.h"
+#include "model/nncore.h"
+
 static double clip_prob(double p)
 {
     if (!(p >= METRICS_EPS)) /* also catches NaN */
@@ -108,15 +111,6 @@ double metrics_mse(const float *target, const float *pred, const float *w, size_
     return sw > 0 ? s / sw : NAN;
 }
 
-static int class_of(float label, size_t k, size_t row, size_t *c, mlhep_err *e)
-{
-    if (!(label >= 0) || label != floorf(label) || (double)label >= (double)k)
-        return err_set(e, MLHEP_EINVAL, "row %zu: label %g is not a class index in [0,%zu)", row,
-                       (double)label, k);
-    *c = (size_t)label;
-    return 0;
-}
-
 int metrics_mc_accuracy(const float *label, const float *prob, const float *w, size_t n, size_t k,
                         double *out, mlhep_err *e)
 {
@@ -125,7 +119,7 @@ int metrics_mc_accuracy(const float *label, const float *prob, const float *w, s
     double ok = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        int rc = class_of(label[i], k, i, &c, e);
+        int rc = nn_class_index(label[i], k, i, &c, e);
         if (rc)
             return rc;
         const float *p = prob + i * k;
@@ -150,7 +144,7 @@ int metrics_mc_xent(const float *label, const float *prob, const float *w, size_
     double s = 0, sw = 0;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        int rc = class_of(label[i], k, i, &c, e);
+        int rc = nn_class_index(label[i], k, i, &c, e);
         if (rc)
             return rc;
         double wi = w ? w[i] : 1.0;
@@ -162,57 +156,6 @@ int metrics_mc_xent(const float *label, const float *prob, const float *w, size_
 }
 
 /* ---- ROC ---- */
-
-/* Order-preserving map float -> uint32 (NaN excluded by the caller, -0 == +0). */
-static inline uint32_t float_key(float f)
-{
-    if (f == 0.0f)
-        f = 0.0f;
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-static inline float key_float(uint32_t k)
-{
-    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* Sorts v[0..n) ascending by the high 32 bits (the payload in the low bits rides
- * along). LSD radix, 8 bits per pass, passes with a single occupied bucket skipped. */
-static int radix_sort_hi32(uint64_t *v, size_t n)
-{
-    uint64_t *tmp = malloc(n * sizeof *tmp + 1);
-    if (!tmp)
-        return -1;
-    uint64_t *src = v, *dst = tmp;
-    for (int pass = 0; pass < 4; pass++) {
-        int shift = 32 + 8 * pass;
-        size_t cnt[256] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xff]++;
-        if (cnt[(src[0] >> shift) & 0xff] == n)
-            continue;
-        size_t pos = 0;
-        for (int b = 0; b < 256; b++) {
-            size_t c = cnt[b];
-            cnt[b] = pos;
-            pos += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
-        uint64_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-    free(tmp);
-    return 0;
-}
 
 /* Sorted pairs + class totals. On success *sorted holds n entries (key << 32 | row)
  * in ascending score order; caller frees. */
@@ -242,12 +185,15 @@ static int roc_prepare(const float *label, const float *score, const float *w, s
     uint64_t *v = malloc(n * sizeof *v + 1);
     if (!v)
         return err_set(e, MLHEP_ENOMEM, "ROC: out of memory for %zu rows", n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = ((uint64_t)float_key(score[i]) << 32) | (uint64_t)i;
-    if (radix_sort_hi32(v, n) != 0) {
+    uint64_t *tmp = malloc(n * sizeof *tmp + 1);
+    if (!tmp) {
         free(v);
         return err_set(e, MLHEP_ENOMEM, "ROC: out of memory for %zu rows", n);
     }
+    for (size_t i = 0; i < n; i++)
+        v[i] = ((uint64_t)sort_float_key(score[i]) << 32) | (uint64_t)i;
+    sort_radix_u64(v, tmp, n, 32, 32);
+    free(tmp);
     *sorted = v;
     *tot_pos = P;
     *tot_neg = N;
@@ -277,7 +223,7 @@ static double roc_walk(const uint64_t *v, size_t n, const float *label, const fl
         }
         area += (fp - fp0) * (tp + tp0) * 0.5;
         if (emit)
-            emit(ctx, fp, tp, key_float(key));
+            emit(ctx, fp, tp, sort_key_float(key));
     }
     return area / (P * N);
 }

@@ -9,7 +9,6 @@
 
 #include "model/modelfile.h"
 
-#define MLP_MAX_LAYERS 1024
 #define MLP_MAX_UNITS 1000000
 #define MLP_MAX_PARAMS ((size_t)1 << 26)
 #define NO_OFF ((size_t)-1)
@@ -54,7 +53,7 @@ struct mlp {
     float *class_weight;
     size_t n_cw;
     json_t *metrics;
-    nn_rng rng;
+    rng rng;
     int fuse_last;
     size_t cap, maxw;
     float *scratch, *d0, *d1, *wbuf;
@@ -642,7 +641,7 @@ static int allocate_params(mlp *m, mlhep_err *e)
     m->outp = calloc(m->nl, sizeof *m->outp);
     if (!m->params || !m->grads || !m->opt1 || (m->opt == OPT_ADAM && !m->opt2) || !m->outp)
         return err_set(e, MLHEP_ENOMEM, "out of memory for %zu parameters", off);
-    nn_rng_seed(&m->rng, m->seed);
+    rng_seed(&m->rng, m->seed);
     for (size_t i = 0; i < m->nl; i++) {
         layer *L = &m->L[i];
         if (L->kind == MLP_LAYER_DENSE) {
@@ -1157,8 +1156,8 @@ const float *mlp_grads(const mlp *m) { return m->grads; }
 size_t mlp_n_params(const mlp *m) { return m->n_params; }
 size_t mlp_n_trainable(const mlp *m) { return m->n_train; }
 long mlp_steps(const mlp *m) { return m->steps; }
-void mlp_get_rng(const mlp *m, nn_rng *out) { *out = m->rng; }
-void mlp_set_rng(mlp *m, const nn_rng *in) { m->rng = *in; }
+void mlp_get_rng(const mlp *m, rng *out) { *out = m->rng; }
+void mlp_set_rng(mlp *m, const rng *in) { m->rng = *in; }
 size_t mlp_n_layers(const mlp *m) { return m->nl; }
 
 void mlp_layer_get(const mlp *m, size_t i, mlp_layer_info *info)

@@ -50,6 +50,10 @@
 #include "base/err.h"
 #include "model/nncore.h"
 
+/* Most entries in a spec's (or a Keras document's) layer list; the workflow schema's
+ * maxItems for both says the same (test_workflow checks they agree). */
+#define MLP_MAX_LAYERS 1024
+
 typedef struct mlp mlp;
 
 typedef enum mlp_loss {
@@ -103,8 +107,8 @@ size_t mlp_n_trainable(const mlp *m);
 long mlp_steps(const mlp *m);
 
 /* The dropout RNG (tests replay the same masks by saving and restoring it). */
-void mlp_get_rng(const mlp *m, nn_rng *out);
-void mlp_set_rng(mlp *m, const nn_rng *in);
+void mlp_get_rng(const mlp *m, rng *out);
+void mlp_set_rng(mlp *m, const rng *in);
 
 /* Normalised architecture (our spec, every default spelled out, plus "n_inputs") as a
  * JSON string; mlp_build of it gives the same model layout. Caller frees with free(). */

@@ -18,82 +18,52 @@
 #include <math.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- RNG */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-void nn_rng_seed(nn_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t nn_rng_next(nn_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t res = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-float nn_rng_uniform(nn_rng *r) { return (float)(nn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
-
-float nn_rng_normal(nn_rng *r)
-{
-    double u1 = ((double)(nn_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0); /* (0,1] */
-    double u2 = (double)(nn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
 /* ---------------------------------------------------------------- activations */
 
-static const struct {
+/* Name <-> enum tables: the canonical name of a value comes first, aliases after. */
+typedef struct named {
     const char *name;
-    nn_act act;
-} act_names[] = {
-    {"linear", NN_ACT_LINEAR},   {"relu", NN_ACT_RELU},         {"leaky_relu", NN_ACT_LEAKY_RELU},
-    {"elu", NN_ACT_ELU},         {"tanh", NN_ACT_TANH},         {"sigmoid", NN_ACT_SIGMOID},
-    {"softmax", NN_ACT_SOFTMAX}, {"leakyrelu", NN_ACT_LEAKY_RELU}, {"none", NN_ACT_LINEAR},
-    {"identity", NN_ACT_LINEAR},
-};
+    int value;
+} named;
 
-int nn_act_parse(const char *name, nn_act *out)
+static int named_parse(const named *t, size_t n, const char *name, int *out)
 {
-    for (size_t i = 0; i < sizeof act_names / sizeof act_names[0]; i++)
-        if (strcmp(name, act_names[i].name) == 0) {
-            *out = act_names[i].act;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, t[i].name) == 0) {
+            *out = t[i].value;
             return 0;
         }
     return MLHEP_EINVAL;
 }
 
+static const char *named_name(const named *t, size_t n, int value)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].value == value)
+            return t[i].name;
+    return "?";
+}
+
+static const named act_names[] = {
+    {"linear", NN_ACT_LINEAR},   {"relu", NN_ACT_RELU},         {"leaky_relu", NN_ACT_LEAKY_RELU},
+    {"elu", NN_ACT_ELU},         {"tanh", NN_ACT_TANH},         {"sigmoid", NN_ACT_SIGMOID},
+    {"softmax", NN_ACT_SOFTMAX}, {"leakyrelu", NN_ACT_LEAKY_RELU}, {"none", NN_ACT_LINEAR},
+    {"identity", NN_ACT_LINEAR},
+};
+#define N_ACT_NAMES (sizeof act_names / sizeof act_names[0])
+
+int nn_act_parse(const char *name, nn_act *out)
+{
+    int v;
+    int rc = named_parse(act_names, N_ACT_NAMES, name, &v);
+    if (!rc)
+        *out = (nn_act)v;
+    return rc;
+}
+
 const char *nn_act_name(nn_act a)
 {
-    switch (a) {
-    case NN_ACT_LINEAR: return "linear";
-    case NN_ACT_RELU: return "relu";
-    case NN_ACT_LEAKY_RELU: return "leaky_relu";
-    case NN_ACT_ELU: return "elu";
-    case NN_ACT_TANH: return "tanh";
-    case NN_ACT_SIGMOID: return "sigmoid";
-    case NN_ACT_SOFTMAX: return "softmax";
-    }
-    return "?";
+    return named_name(act_names, N_ACT_NAMES, a);
 }
 
 float nn_act_default_alpha(nn_act a)
@@ -235,7 +205,7 @@ void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size
 
 /* ---------------------------------------------------------------- dropout */
 
-void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count)
+void nn_dropout_mask(rng *r, float rate, float *mask, size_t count)
 {
     /* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536); four
      * draws per 64-bit output, branch-free */
@@ -243,12 +213,12 @@ void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count)
     float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        uint64_t x = nn_rng_next(r);
+        uint64_t x = rng_next(r);
         for (int k = 0; k < 4; k++)
             mask[i + (size_t)k] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
     }
     if (i < count) {
-        uint64_t x = nn_rng_next(r);
+        uint64_t x = rng_next(r);
         for (int k = 0; i < count; i++, k++)
             mask[i] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
     }
@@ -415,9 +385,9 @@ int nn_loss_bce_prob(const float *p, const float *y, const float *w, size_t n, f
     return 0;
 }
 
-static int class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e)
+int nn_class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e)
 {
-    if (!(y >= 0 && y < (float)k) || y != floorf(y))
+    if (!(y >= 0) || y != floorf(y) || (double)y >= (double)k)
         return err_set(e, MLHEP_EINVAL, "row %zu: class label %g is not an integer in [0, %zu)",
                        row, (double)y, k);
     *out = (size_t)y;
@@ -434,7 +404,7 @@ int nn_loss_cce_logits(const float *z, size_t k, const float *y, const float *w,
     float invn = 1.0f / (float)n;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        if ((rc = class_index(y[i], k, i, &c, e)))
+        if ((rc = nn_class_index(y[i], k, i, &c, e)))
             return rc;
         const float *zi = z + i * k;
         float *d = dz + i * k;
@@ -467,7 +437,7 @@ int nn_loss_cce_prob(const float *p, size_t k, const float *y, const float *w, s
     float invn = 1.0f / (float)n;
     for (size_t i = 0; i < n; i++) {
         size_t c = 0;
-        if ((rc = class_index(y[i], k, i, &c, e)))
+        if ((rc = nn_class_index(y[i], k, i, &c, e)))
             return rc;
         float wi = w ? w[i] : 1.0f;
         memset(dp + i * k, 0, k * sizeof *dp);
@@ -570,37 +540,28 @@ void nn_sgd_step(const nn_sgd *o, float *p, const float *g, float *vel, size_t c
 
 /* ---------------------------------------------------------------- init */
 
-static const struct {
-    const char *name;
-    nn_init init;
-} init_names[] = {
+static const named init_names[] = {
     {"glorot_uniform", NN_INIT_GLOROT_UNIFORM}, {"glorot_normal", NN_INIT_GLOROT_NORMAL},
     {"he_uniform", NN_INIT_HE_UNIFORM},         {"he_normal", NN_INIT_HE_NORMAL},
     {"xavier_uniform", NN_INIT_GLOROT_UNIFORM}, {"xavier_normal", NN_INIT_GLOROT_NORMAL},
 };
+#define N_INIT_NAMES (sizeof init_names / sizeof init_names[0])
 
 int nn_init_parse(const char *name, nn_init *out)
 {
-    for (size_t i = 0; i < sizeof init_names / sizeof init_names[0]; i++)
-        if (strcmp(name, init_names[i].name) == 0) {
-            *out = init_names[i].init;
-            return 0;
-        }
-    return MLHEP_EINVAL;
+    int v;
+    int rc = named_parse(init_names, N_INIT_NAMES, name, &v);
+    if (!rc)
+        *out = (nn_init)v;
+    return rc;
 }
 
 const char *nn_init_name(nn_init i)
 {
-    switch (i) {
-    case NN_INIT_GLOROT_UNIFORM: return "glorot_uniform";
-    case NN_INIT_GLOROT_NORMAL: return "glorot_normal";
-    case NN_INIT_HE_UNIFORM: return "he_uniform";
-    case NN_INIT_HE_NORMAL: return "he_normal";
-    }
-    return "?";
+    return named_name(init_names, N_INIT_NAMES, i);
 }
 
-void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
+void nn_init_kernel(rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W)
 {
     size_t cnt = fan_in * fan_out;
     double fi = (double)fan_in, fo = (double)fan_out;
@@ -609,14 +570,14 @@ void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, floa
     case NN_INIT_HE_UNIFORM: {
         float l = (float)(kind == NN_INIT_HE_UNIFORM ? sqrt(6.0 / fi) : sqrt(6.0 / (fi + fo)));
         for (size_t i = 0; i < cnt; i++)
-            W[i] = (2.0f * nn_rng_uniform(r) - 1.0f) * l;
+            W[i] = (2.0f * rng_unitf(r) - 1.0f) * l;
         break;
     }
     case NN_INIT_GLOROT_NORMAL:
     case NN_INIT_HE_NORMAL: {
         float sd = (float)(kind == NN_INIT_HE_NORMAL ? sqrt(2.0 / fi) : sqrt(2.0 / (fi + fo)));
         for (size_t i = 0; i < cnt; i++)
-            W[i] = nn_rng_normal(r) * sd;
+            W[i] = rng_normalf(r) * sd;
         break;
     }
     }

@@ -1,6 +1,6 @@
 /* nncore.h - numeric core for neural networks: dense layers on cblas_sgemm, bias and
  * activations, dropout masks, batch normalisation, losses with gradients, L2, Adam and
- * SGD optimisers, weight initialisation and a small seeded RNG.
+ * SGD optimisers and weight initialisation (random numbers: base/rng.h).
  *
  * This module knows nothing of models: every function works on caller-owned,
  * row-major float32 arrays (a batch is n rows of `cols` floats) and never allocates.
@@ -23,18 +23,12 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/rng.h"
 
-/* ---- random numbers: xoshiro256** seeded through splitmix64 ---- */
-typedef struct nn_rng {
-    uint64_t s[4];
-} nn_rng;
-
-void nn_rng_seed(nn_rng *r, uint64_t seed);
-uint64_t nn_rng_next(nn_rng *r);
-/* Uniform in [0, 1) with 24 random bits. */
-float nn_rng_uniform(nn_rng *r);
-/* Standard normal (Box-Muller, double internally). */
-float nn_rng_normal(nn_rng *r);
+/* ---- labels ---- */
+/* y as a class index in [0, k) (labels are whole numbers stored as floats): 0, or
+ * MLHEP_EINVAL naming the row and the label. The losses below and model/metrics use it. */
+int nn_class_index(float y, size_t k, size_t row, size_t *out, mlhep_err *e);
 
 /* ---- activations ---- */
 typedef enum nn_act {
@@ -75,7 +69,7 @@ void nn_colsum(const float *A, size_t n, size_t cols, float *out);
 /* ---- dropout (inverted: kept units are scaled by 1/(1-rate) in training) ---- */
 /* Fills mask[count] with 0 or 1/(1-rate); rate in [0, 1), applied with a resolution of
  * 1/65536 (16 random bits per unit). */
-void nn_dropout_mask(nn_rng *r, float rate, float *mask, size_t count);
+void nn_dropout_mask(rng *r, float rate, float *mask, size_t count);
 /* out[i] = in[i] * mask[i] (forward; also the backward pass, with dY as in). */
 void nn_mul(const float *in, const float *mask, float *out, size_t count);
 
@@ -153,6 +147,6 @@ typedef enum nn_init {
 } nn_init;
 int nn_init_parse(const char *name, nn_init *out);
 const char *nn_init_name(nn_init i);
-void nn_init_kernel(nn_rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W);
+void nn_init_kernel(rng *r, nn_init kind, size_t fan_in, size_t fan_out, float *W);
 
 #endif

@@ -18,34 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pb {
-    uint8_t *p;
-    size_t n, cap;
-    int err;
-} pb;
+#include "base/wbuf.h"
 
-static void pb_raw(pb *b, const void *d, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->n + n > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->n + n)
-            c *= 2;
-        uint8_t *q = realloc(b->p, c);
-        if (!q) {
-            b->err = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    if (n)
-        memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
+/* Protocol buffers written into a base/wbuf (sticky error: checked once at the end). */
 
-static void pb_varint(pb *b, uint64_t v)
+static void pb_varint(wbuf *b, uint64_t v)
 {
     uint8_t t[10];
     size_t n = 0;
@@ -54,47 +31,47 @@ static void pb_varint(pb *b, uint64_t v)
         v >>= 7;
         t[n++] = c | (v ? 0x80 : 0);
     } while (v);
-    pb_raw(b, t, n);
+    wbuf_put(b, t, n);
 }
 
-static void pb_tag(pb *b, unsigned field, unsigned wire) { pb_varint(b, ((uint64_t)field << 3) | wire); }
-static void pb_int(pb *b, unsigned field, int64_t v)
+static void pb_tag(wbuf *b, unsigned field, unsigned wire) { pb_varint(b, ((uint64_t)field << 3) | wire); }
+static void pb_int(wbuf *b, unsigned field, int64_t v)
 {
     pb_tag(b, field, 0);
     pb_varint(b, (uint64_t)v);
 }
-static void pb_bytes(pb *b, unsigned field, const void *d, size_t n)
+static void pb_bytes(wbuf *b, unsigned field, const void *d, size_t n)
 {
     pb_tag(b, field, 2);
     pb_varint(b, n);
-    pb_raw(b, d, n);
+    wbuf_put(b, d, n);
 }
-static void pb_str(pb *b, unsigned field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
-static void pb_float(pb *b, unsigned field, float f)
+static void pb_str(wbuf *b, unsigned field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+static void pb_float(wbuf *b, unsigned field, float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
     uint8_t t[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
     pb_tag(b, field, 5);
-    pb_raw(b, t, 4);
+    wbuf_put(b, t, 4);
 }
 /* Appends sub-message s as field `field` of b and frees s. */
-static void pb_msg(pb *b, unsigned field, pb *s)
+static void pb_msg(wbuf *b, unsigned field, wbuf *s)
 {
     if (s->err)
         b->err = 1;
     else
-        pb_bytes(b, field, s->p, s->n);
+        pb_bytes(b, field, s->p, s->len);
     free(s->p);
     memset(s, 0, sizeof *s);
 }
 
 /* ---- ONNX pieces ---- */
 
-static void tensor_f32(pb *graph, const char *name, const size_t *dims, int ndims, const float *data,
+static void tensor_f32(wbuf *graph, const char *name, const size_t *dims, int ndims, const float *data,
                        const float *fill)
 {
-    pb t = {0};
+    wbuf t = {0};
     size_t count = 1;
     for (int i = 0; i < ndims; i++) {
         pb_int(&t, 1, (int64_t)dims[i]);
@@ -109,14 +86,14 @@ static void tensor_f32(pb *graph, const char *name, const size_t *dims, int ndim
         uint32_t u;
         memcpy(&u, &f, 4);
         uint8_t q[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-        pb_raw(&t, q, 4);
+        wbuf_put(&t, q, 4);
     }
     pb_msg(graph, 5, &t);
 }
 
-static void value_info(pb *graph, unsigned field, const char *name, size_t width)
+static void value_info(wbuf *graph, unsigned field, const char *name, size_t width)
 {
-    pb d0 = {0}, d1 = {0}, shape = {0}, tt = {0}, type = {0}, vi = {0};
+    wbuf d0 = {0}, d1 = {0}, shape = {0}, tt = {0}, type = {0}, vi = {0};
     pb_str(&d0, 2, "N");
     pb_int(&d1, 1, (int64_t)width);
     pb_msg(&shape, 1, &d0);
@@ -136,17 +113,17 @@ typedef struct attr {
     int64_t i;
 } attr;
 
-static void node(pb *graph, const char *op, const char *name, const char *const *inputs, int nin,
+static void node(wbuf *graph, const char *op, const char *name, const char *const *inputs, int nin,
                  const char *output, const attr *attrs, int nattr)
 {
-    pb nd = {0};
+    wbuf nd = {0};
     for (int i = 0; i < nin; i++)
         pb_str(&nd, 1, inputs[i]);
     pb_str(&nd, 2, output);
     pb_str(&nd, 3, name);
     pb_str(&nd, 4, op);
     for (int i = 0; i < nattr; i++) {
-        pb a = {0};
+        wbuf a = {0};
         pb_str(&a, 1, attrs[i].name);
         if (attrs[i].is_int) {
             pb_int(&a, 3, attrs[i].i);
@@ -161,7 +138,7 @@ static void node(pb *graph, const char *op, const char *name, const char *const 
 }
 
 /* Emits the activation node for act on tensor `in`; returns 0 if act is linear (no node). */
-static int act_node(pb *graph, nn_act act, float alpha, const char *in, const char *out, int idx)
+static int act_node(wbuf *graph, nn_act act, float alpha, const char *in, const char *out, int idx)
 {
     char name[64];
     const char *op = NULL;
@@ -198,7 +175,7 @@ int onnx_export_mlp(const mlp *m, const char *graph_name, uint8_t **buf, size_t 
     *len = 0;
     size_t nl = mlp_n_layers(m);
     int total_nodes = 0;
-    pb graph = {0};
+    wbuf graph = {0};
     for (int pass = 0; pass < 2; pass++) {
         int k = 0; /* nodes emitted */
         char cur[32] = "input", next[32], nm[64], w[64], bb[64], mean[64], var[64];
@@ -227,15 +204,7 @@ int onnx_export_mlp(const mlp *m, const char *graph_name, uint8_t **buf, size_t 
                     memcpy(cur, next, sizeof cur);
                 }
                 k++;
-                if (L.act != NN_ACT_LINEAR) {
-                    if (pass) {
-                        NEXT_NAME();
-                        act_node(&graph, L.act, L.alpha, cur, next, (int)i);
-                        memcpy(cur, next, sizeof cur);
-                    }
-                    k++;
-                }
-                break;
+                __attribute__((fallthrough)); /* to the dense layer's own activation */
             case MLP_LAYER_ACTIVATION:
                 if (L.act != NN_ACT_LINEAR) {
                     if (pass) {
@@ -278,7 +247,7 @@ int onnx_export_mlp(const mlp *m, const char *graph_name, uint8_t **buf, size_t 
     value_info(&graph, 11, "input", mlp_n_inputs(m));
     value_info(&graph, 12, "output", mlp_n_outputs(m));
 
-    pb model = {0}, opset = {0};
+    wbuf model = {0}, opset = {0};
     pb_int(&model, 1, 7); /* IR version 7 goes with opset 13 */
     pb_str(&model, 2, "mlhep");
     pb_str(&model, 3, "1");
@@ -291,7 +260,7 @@ int onnx_export_mlp(const mlp *m, const char *graph_name, uint8_t **buf, size_t 
         return err_set(e, MLHEP_ENOMEM, "ONNX export: out of memory");
     }
     *buf = model.p;
-    *len = model.n;
+    *len = model.len;
     return 0;
 }
 

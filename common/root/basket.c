@@ -2,7 +2,6 @@
  * ../shared/docs/root-format.md section 8). */
 #include "root/basket.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,16 +131,22 @@ uint64_t basket_ctx_bytes(const basket_ctx *c)
     return c->bytes;
 }
 
+/* The capacity (elements) to grow cap to for need elements: doubling from 64; 0 when
+ * that would pass 1 TiB. */
+static size_t grown_cap(size_t cap, size_t need, size_t elem)
+{
+    size_t n = cap ? cap : 64;
+    while (n < need)
+        n *= 2;
+    return n > ((size_t)1 << 40) / elem ? 0 : n;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    if (n > ((size_t)1 << 40) / elem)
-        return -1;
-    void *q = realloc(*p, n * elem);
+    size_t n = grown_cap(*cap, need, elem);
+    void *q = n ? realloc(*p, n * elem) : NULL;
     if (!q)
         return -1;
     *p = q;
@@ -157,12 +162,8 @@ static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
         return grow(p, cap, need, elem);
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    if (n > ((size_t)1 << 40) / elem)
-        return -1;
-    void *q = bigarena_alloc(a, n * elem);
+    size_t n = grown_cap(*cap, need, elem);
+    void *q = n ? bigarena_alloc(a, n * elem) : NULL;
     if (!q)
         return -1;
     if (*p && *cap)
@@ -606,94 +607,87 @@ typedef struct many_job {
     column *out;
     const readplan *plan;
     basket_ctx *const *ctxs; /* per-thread contexts or NULL */
-    int next_ctx;       /* atomic: next thread index to hand out */
-    int nthreads;
-    int next;           /* atomic: next branch index */
-    int failed;         /* atomic */
-    mlhep_err err;      /* first error */
-    pthread_mutex_t lock;
+    int next;           /* atomic: next branch index (without ctxs) */
+    int failed;         /* atomic: set by the first thread that fails, which fills err */
+    mlhep_err err;
 } many_job;
 
-static void *many_worker(void *arg)
+static void many_worker(void *arg, int tid, int nthreads)
 {
     many_job *j = arg;
-    int tid = __atomic_fetch_add(&j->next_ctx, 1, __ATOMIC_RELAXED);
-    basket_ctx *ctx = j->ctxs ? j->ctxs[tid] : basket_ctx_new();
-    basket_ctx_set_plan_all(ctx, j->plan);
+    basket_ctx *ctx = j->ctxs ? j->ctxs[tid] : NULL;
+    if (ctx)
+        basket_ctx_set_plan_all(ctx, j->plan);
     mlhep_err e;
     /* with persistent contexts each thread keeps the same branches (its basket cache
      * then holds their current baskets); otherwise branches go to whoever is free */
     for (int k = 0;; k++) {
-        int i = j->ctxs ? tid + k * j->nthreads : __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        int i = j->ctxs ? tid + k * nthreads : __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (i >= j->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
             break;
+        if (!ctx && (ctx = basket_ctx_new()) != NULL)
+            basket_ctx_set_plan_all(ctx, j->plan);
         int rc = ctx ? basket_read(j->f, j->b[i], j->a, j->z, &j->out[i], ctx, &e)
                      : err_set(&e, MLHEP_ENOMEM, "out of memory");
         if (rc) {
-            pthread_mutex_lock(&j->lock);
-            if (!j->failed) {
-                j->err = e;
-                __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
-            }
-            pthread_mutex_unlock(&j->lock);
+            int expected = 0;
+            if (__atomic_compare_exchange_n(&j->failed, &expected, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                j->err = e; /* read by the caller after team_run returned */
             break;
         }
     }
     if (!j->ctxs)
         basket_ctx_free(ctx);
-    else
+    else if (ctx)
         basket_ctx_set_plan_all(ctx, NULL);
-    return NULL;
+}
+
+/* a team for one call: up to nthreads threads, no more than there are branches */
+static int call_team(int nthreads, int n, team **tm, mlhep_err *e)
+{
+    *tm = NULL;
+    if (nthreads > n)
+        nthreads = n;
+    return nthreads > 1 ? team_new(nthreads, tm, e) : 0;
 }
 
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e)
 {
-    if (!f->src->ops->readv)
-        return basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, NULL, e);
-    readplan *p;
-    int rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    team *tm;
+    int rc = call_team(nthreads, n, &tm, e);
     if (rc)
         return rc;
-    rc = readplan_fetch(p, e);
-    if (!rc)
-        rc = basket_read_many_plan(f, b, n, a, z, out, NULL, nthreads, p, e);
-    else
-        err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
-    readplan_free(p);
+    if (!f->src->ops->readv) {
+        rc = basket_read_many_plan(f, b, n, a, z, out, NULL, tm, NULL, e);
+        team_free(tm);
+        return rc;
+    }
+    readplan *p;
+    rc = readplan_build(f, b, n, a, z, NULL, &p, e);
+    if (!rc) {
+        rc = readplan_fetch(p, e);
+        if (!rc)
+            rc = basket_read_many_plan(f, b, n, a, z, out, NULL, tm, p, e);
+        else
+            err_prefix(e, "entries %lld..%lld", (long long)a, (long long)z);
+        readplan_free(p);
+    }
+    team_free(tm);
     return rc;
 }
 
 int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
-                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e)
+                         basket_ctx *const *ctxs, team *tm, mlhep_err *e)
 {
-    return basket_read_many_plan(f, b, n, a, z, out, ctxs, nthreads, NULL, e);
+    return basket_read_many_plan(f, b, n, a, z, out, ctxs, tm, NULL, e);
 }
 
 int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
-                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e)
+                          basket_ctx *const *ctxs, team *tm, const readplan *plan, mlhep_err *e)
 {
     many_job j = {.f = f, .b = b, .n = n, .a = a, .z = z, .out = out, .ctxs = ctxs, .plan = plan};
-    pthread_mutex_init(&j.lock, NULL);
-    if (nthreads < 1)
-        nthreads = 1;
-    if (nthreads > n)
-        nthreads = n > 0 ? n : 1;
-    if (nthreads > 64)
-        nthreads = 64;
-    j.nthreads = nthreads;
-    pthread_t th[64];
-    int started = 0;
-    for (int i = 1; i < nthreads; i++)
-        if (pthread_create(&th[started], NULL, many_worker, &j) == 0)
-            started++;
-    many_worker(&j);
-    /* a thread that could not be started: its share runs here */
-    for (int i = started + 1; i < nthreads; i++)
-        many_worker(&j);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&j.lock);
+    team_run(tm, many_worker, &j);
     if (j.failed) {
         *e = j.err;
         return e->code;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/team.h"
 #include "root/rootfile.h"
 #include "root/ttree.h"
 
@@ -61,22 +62,26 @@ uint64_t basket_ctx_bytes(const basket_ctx *c);
  * ctx may be NULL (a temporary one is made). */
 int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out, basket_ctx *ctx, mlhep_err *e);
 
-/* Reads n branches over [a, z) into out[0..n) using up to nthreads threads. When the
- * file's source has native vector reads (root://, http(s)://), the baskets are first
- * fetched with a readplan (a few requests instead of one per basket). */
+/* Reads n branches over [a, z) into out[0..n) using up to nthreads threads (a team
+ * started for the call). When the file's source has native vector reads (root://,
+ * http(s)://), the baskets are first fetched with a readplan (a few requests instead
+ * of one per basket). */
 int basket_read_many(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out, int nthreads,
                      mlhep_err *e);
 
-/* Same with caller-owned per-thread contexts ctxs[0..nthreads) (kept across calls, so
- * scratch buffers are not reallocated for every block). */
+/* Same on the caller's team (base/team.h; NULL: the calling thread alone), kept
+ * across calls, with caller-owned per-thread contexts ctxs[0..team_size(tm)) (so
+ * scratch buffers are not reallocated for every block); thread i reads branches i,
+ * i + team_size, ... so its context's basket cache keeps following them. */
 int basket_read_many_ctx(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
-                         basket_ctx *const *ctxs, int nthreads, mlhep_err *e);
+                         basket_ctx *const *ctxs, team *tm, mlhep_err *e);
 
-/* Same (ctxs may be NULL), taking basket bytes from plan (fetched, e.g. by a
- * readahead) where it holds them; plan NULL: one source read per basket, whatever
- * the source. The contexts do not keep the plan after the call. */
+/* Same (ctxs may be NULL: branches go to whichever thread is free, each with a
+ * temporary context), taking basket bytes from plan (fetched, e.g. by a readahead)
+ * where it holds them; plan NULL: one source read per basket, whatever the source.
+ * The contexts do not keep the plan after the call. */
 int basket_read_many_plan(rootfile *f, const tbranch *const *b, int n, int64_t a, int64_t z, column *out,
-                          basket_ctx *const *ctxs, int nthreads, const readplan *plan, mlhep_err *e);
+                          basket_ctx *const *ctxs, team *tm, const readplan *plan, mlhep_err *e);
 
 /* Only decompress the baskets of b overlapping [a, z) (no decoding), for benchmarks:
  * adds the uncompressed bytes to *bytes. */

@@ -10,6 +10,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/numarg.h"
+
 struct compress_ctx {
     z_stream zs;
     int zs_ready;
@@ -203,13 +205,8 @@ int compress_parse(const char *spec, int *alg, int *level, mlhep_err *e)
         if (strlen(t[i].name) == n && strncmp(spec, t[i].name, n) == 0) {
             *alg = t[i].alg;
             *level = t[i].level;
-            if (colon) {
-                char *end;
-                long l = strtol(colon + 1, &end, 10);
-                if (*end || end == colon + 1 || l < 0 || l > 9)
-                    return err_set(e, MLHEP_EINVAL, "compression '%s': level must be 0..9", spec);
-                *level = (int)l;
-            }
+            if (colon && numarg_int("level", colon + 1, 0, 9, level, e))
+                return err_prefix(e, "compression '%s'", spec);
             if (*level == 0)
                 *alg = COMPRESS_NONE;
             return 0;

@@ -38,14 +38,9 @@ typedef struct evgen_opts {
     FILE *progress;          /* progress lines go here; NULL = silent */
 } evgen_opts;
 
-/* Writes opts->events events to opts->out. */
+/* Writes opts->events events to opts->out (the `mlhep-root gen` command line over it
+ * is submit/gen_cmd.c). */
 int evgen_write(const evgen_opts *opts, mlhep_err *e);
-
-/* `mlhep-root gen` with argv[0] = "gen": --events N --class signal|background --out FILE
- * [--seed S] [--compression SPEC] [--preset tth|nanoaod] [--tree NAME] [--cluster N]
- * [--help]. Progress on stderr (one line per step when stderr is not a terminal), a
- * summary line on stdout. Returns 0 ok, 1 bad usage, 2 failure. */
-int evgen_main(int argc, char **argv);
 
 /* ---- lower level: columns without a file (tests, benchmarks) ---- */
 typedef struct evgen evgen;

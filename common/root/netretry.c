@@ -5,17 +5,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/numarg.h"
+
+/* $name as a number in [lo, hi]; def when unset or not such a number */
 static long env_long(const char *name, long def, long lo, long hi)
 {
     const char *s = getenv(name);
-    if (!s || !*s)
-        return def;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return def;
-    return v;
+    long v;
+    return s && *s && numarg_long(name, s, lo, hi, &v, NULL) == 0 ? v : def;
 }
 
 void netretry_from_env(netretry *r)

@@ -7,6 +7,7 @@
 
 #include "root/compress.h"
 #include "base/cursor.h"
+#include "root/source_open.h"
 
 #define MAX_DIR_DEPTH 32
 #define MAX_KEYS 10000000

@@ -52,7 +52,7 @@ typedef struct rootfile_tree {
     rootkey key;
 } rootfile_tree;
 
-/* Opens path or URL (via source_open) and parses the header and top directory.
+/* Opens path or URL (via source_open, source_open.h) and parses the header and top directory.
  * Messages are prefixed "file NAME: ". */
 int rootfile_open(const char *path, rootfile **out, mlhep_err *e);
 /* Same on an already opened source; the rootfile takes ownership of src. */

@@ -48,6 +48,7 @@
 
 #include "root/compress.h"
 #include "base/cursor.h"
+#include "base/rng.h"
 #include "root/streamerinfo_blob.h"
 #include "base/wbuf.h"
 
@@ -264,14 +265,6 @@ static int compress_payload(rootw_file *f, const uint8_t *src, size_t n, const u
 
 /* ---- open ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static int name_ok(const char *s, size_t maxlen)
 {
     size_t n = strlen(s);
@@ -355,7 +348,7 @@ int rootw_open(const char *path, const rootw_opts *o, rootw_file **out_f, mlhep_
     f->datime = o->datime ? o->datime : (uint32_t)((2024 - 1995) << 26 | 1 << 22 | 1 << 17);
     f->force_big = o->force_big;
     uint64_t s = o->seed ^ 0x6d6c6865702d7277ull; /* "mlhep-rw" */
-    uint64_t u0 = splitmix64(&s), u1 = splitmix64(&s);
+    uint64_t u0 = rng_splitmix(&s), u1 = rng_splitmix(&s);
     be_put64(f->uuid, u0);
     be_put64(f->uuid + 8, u1);
     f->uuid[6] = (uint8_t)((f->uuid[6] & 0x0f) | 0x40); /* a version-4-shaped UUID */

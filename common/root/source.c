@@ -1,5 +1,7 @@
-/* source.c - byte sources: the local-file implementation, the dispatch by URL
- * scheme and the head/tail cache of remote sources (see source.h). */
+/* source.c - byte sources: the calls every back end serves, the local-file and
+ * in-memory implementations and the head/tail cache of remote sources (see source.h).
+ * Which back end a path or URL goes to is source_open.c's business: this file knows
+ * none of the remote ones. */
 #include "root/source.h"
 
 #include <errno.h>
@@ -9,9 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "root/source_http.h"
-#include "root/source_xrootd.h"
 
 /* Bytes of the start and of the end of a remote file kept from the open on: the
  * header, top directory and (for files written in one go) keys lists, streamer info
@@ -24,7 +23,7 @@ struct source_edges {
     uint8_t *head, *tail;
 };
 
-static int edges_load(source *s, mlhep_err *e)
+int source_load_edges(source *s, mlhep_err *e)
 {
     if (s->size == 0)
         return 0;
@@ -75,6 +74,23 @@ static int edges_get(const struct source_edges *g, uint64_t off, size_t len, voi
     return 0;
 }
 
+int source_new(const source_ops *ops, const char *name, size_t impl_size, source **out, mlhep_err *e)
+{
+    *out = NULL;
+    source *s = calloc(1, sizeof *s);
+    void *impl = impl_size ? calloc(1, impl_size) : NULL;
+    if (!s || (impl_size && !impl)) {
+        free(s);
+        free(impl);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    s->ops = ops;
+    s->impl = impl;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    *out = s;
+    return 0;
+}
+
 typedef struct local_impl {
     int fd;
 } local_impl;
@@ -121,19 +137,14 @@ int source_open_local(const char *path, source **out, mlhep_err *e)
         close(fd);
         return err_set(e, MLHEP_EIO, "not a regular file");
     }
-    source *s = calloc(1, sizeof *s);
-    local_impl *li = calloc(1, sizeof *li);
-    if (!s || !li) {
-        free(s);
-        free(li);
+    source *s;
+    int rc = source_new(&local_ops, path, sizeof(local_impl), &s, e);
+    if (rc) {
         close(fd);
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
+        return rc;
     }
-    li->fd = fd;
-    s->ops = &local_ops;
+    ((local_impl *)s->impl)->fd = fd;
     s->size = (uint64_t)st.st_size;
-    s->impl = li;
-    snprintf(s->name, sizeof s->name, "%s", path);
     *out = s;
     return 0;
 }
@@ -149,37 +160,12 @@ static const source_ops mem_ops = {mem_read_at, NULL, NULL};
 
 int source_open_memory(const void *buf, size_t len, const char *name, source **out, mlhep_err *e)
 {
-    source *s = calloc(1, sizeof *s);
-    if (!s)
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    s->ops = &mem_ops;
-    s->size = len;
-    s->impl = (void *)buf;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    *out = s;
-    return 0;
-}
-
-int source_open(const char *p, source **out, mlhep_err *e)
-{
-    *out = NULL;
-    if (strncmp(p, "file://", 7) == 0)
-        return source_open_local(p + 7, out, e);
-    int rc = 1;
-    if (strncmp(p, "root://", 7) == 0 || strncmp(p, "roots://", 8) == 0 || strncmp(p, "xroot://", 8) == 0)
-        rc = source_open_xrootd(p, out, e);
-    else if (strncmp(p, "http://", 7) == 0 || strncmp(p, "https://", 8) == 0)
-        rc = source_open_http(p, out, e);
-    if (rc <= 0) {
-        if (rc == 0 && (rc = edges_load(*out, e)) != 0) {
-            source_close(*out);
-            *out = NULL;
-        }
-        return rc;
+    int rc = source_new(&mem_ops, name, 0, out, e);
+    if (!rc) {
+        (*out)->size = len;
+        (*out)->impl = (void *)buf;
     }
-    if (strstr(p, "://"))
-        return err_set(e, MLHEP_EUNSUPPORTED, "unknown URL scheme");
-    return source_open_local(p, out, e);
+    return rc;
 }
 
 int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e)

@@ -6,6 +6,9 @@
  * sources can turn a chunk's baskets into one vector read. Sources are safe to read
  * from several threads at once (local: pread has no shared file position).
  *
+ * The back ends implement this interface and know nothing of each other; opening a
+ * path or URL with the right one is source_open.h, above them all.
+ *
  * Ownership: source_open*() allocates; source_close() frees. Buffers in ranges are
  * the caller's. */
 #ifndef MLHEP_SOURCE_H
@@ -43,14 +46,11 @@ struct source {
     uint64_t n_requests, n_bytes;
     /* remote sources: the file's first and last bytes, read once at open, so the
      * metadata walk (header, directory, keys, tree record) costs no round trips
-     * (source.c; NULL for local sources) */
+     * (source_load_edges; NULL for local sources) */
     struct source_edges *edges;
 };
 
-/* Opens path or URL: plain paths and file:// are local; root:// (also roots://,
- * xroot://) goes to XRootD (source_xrootd.h), http:// and https:// to libcurl
- * (source_http.h); other schemes are refused with a clear message. */
-int source_open(const char *path_or_url, source **out, mlhep_err *e);
+/* Opening by path or URL (picking the back end) is source_open.h. */
 int source_open_local(const char *path, source **out, mlhep_err *e);
 /* A source over bytes in memory (not copied: buf must outlive the source). */
 int source_open_memory(const void *buf, size_t len, const char *name, source **out, mlhep_err *e);
@@ -59,5 +59,14 @@ int source_open_memory(const void *buf, size_t len, const char *name, source **o
 int source_read(source *s, uint64_t off, size_t len, void *buf, mlhep_err *e);
 int source_readv(source *s, source_range *r, size_t n, mlhep_err *e);
 void source_close(source *s);
+
+/* For back ends: a zeroed source with ops, name (copied, cut to fit) and impl_size
+ * zeroed bytes at s->impl (NULL when 0). ops->close frees what impl holds and impl
+ * itself; source_close() then frees the source. */
+int source_new(const source_ops *ops, const char *name, size_t impl_size, source **out, mlhep_err *e);
+
+/* Reads the first and last 64 KiB of s once and serves later reads inside them from
+ * memory (the metadata walk then costs no round trips); for remote sources. */
+int source_load_edges(source *s, mlhep_err *e);
 
 #endif

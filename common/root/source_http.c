@@ -833,21 +833,15 @@ int source_open_http(const char *url, source **out, mlhep_err *e)
     if (strlen(url) >= sizeof((source *)0)->name)
         return err_set(e, MLHEP_EINVAL, "URL is too long (%zu bytes)", strlen(url));
     pthread_once(&curl_once, curl_init_once);
-    source *s = calloc(1, sizeof *s);
-    http_impl *hi = calloc(1, sizeof *hi);
-    if (!s || !hi) {
-        free(s);
-        free(hi);
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    }
+    source *s;
+    int rc = source_new(&http_ops, url, sizeof(http_impl), &s, e);
+    if (rc)
+        return rc;
+    http_impl *hi = s->impl;
     pthread_mutex_init(&hi->lock, NULL);
     pthread_mutex_init(&hi->mlock, NULL);
     netretry_from_env(&hi->pol);
     hi->https = strncmp(url, "https://", 8) == 0;
-    s->ops = &http_ops;
-    s->impl = hi;
-    snprintf(s->name, sizeof s->name, "%s", url);
-    int rc = 0;
     if (hi->https) {
         char tok[8192 + 32];
         rc = http_bearer_token(tok + 22, sizeof tok - 22, e);

@@ -196,16 +196,13 @@ int source_open_xrootd(const char *url, source **out, mlhep_err *e)
     const char *path = strchr(hp, '/');
     if (path == hp || !path || path[1] != '/')
         return err_set(e, MLHEP_EINVAL, "not a root://host[:port]//path URL");
-    source *s = calloc(1, sizeof *s);
-    xrd_impl *xi = calloc(1, sizeof *xi);
-    if (!s || !xi) {
-        free(s);
-        free(xi);
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    }
+    source *s;
+    int rc = source_new(&xrd_ops, url, sizeof(xrd_impl), &s, e);
+    if (rc)
+        return rc;
+    xrd_impl *xi = s->impl;
     netretry_from_env(&xi->pol);
     xrdc_configure(xi->pol.timeout_s);
-    snprintf(s->name, sizeof s->name, "%s", url);
     xrdc_status st;
     uint64_t size = 0;
     for (int k = 0;;) {
@@ -215,17 +212,14 @@ int source_open_xrootd(const char *url, source **out, mlhep_err *e)
             int tries = k + (st.retry ? 0 : 1);
             if (st.conn)
                 probe_connect(url, xi->pol.timeout_s, &st);
-            free(s);
-            free(xi);
+            source_close(s);
             if (tries > 1)
                 return err_set(e, st.code, "%s after %d attempts", st.msg, tries);
             return err_set(e, st.code, "%s", st.msg);
         }
         netretry_backoff(&xi->pol, k);
     }
-    s->ops = &xrd_ops;
     s->size = size;
-    s->impl = xi;
     *out = s;
     return 0;
 }

@@ -135,14 +135,29 @@ static void p_fail(pctx *p, const char *fmt, const char *arg)
     cur_fail(&p->c);
 }
 
+/* Out of memory: the parse stops and reports it (not as a format error). */
+static void p_oom(pctx *p)
+{
+    p->oom = 1;
+    cur_fail(&p->c);
+}
+
+/* n bytes from the parse's arena, or NULL with the parse stopped (p_oom). */
+static void *p_alloc(pctx *p, size_t n)
+{
+    void *m = arena_alloc(p->mem, n);
+    if (!m)
+        p_oom(p);
+    return m;
+}
+
 static void ref_add(pctx *p, uint32_t tag, int kind, void *ptr)
 {
     if (p->nrefs == p->caprefs) {
         size_t cap = p->caprefs ? p->caprefs * 2 : 256;
         ref *r = realloc(p->refs, cap * sizeof *r);
         if (!r) {
-            p->oom = 1;
-            cur_fail(&p->c);
+            p_oom(p);
             return;
         }
         p->refs = r;
@@ -167,8 +182,7 @@ static const char *p_str(pctx *p)
         return "";
     char *d = arena_strndup(p->mem, s, n);
     if (!d) {
-        p->oom = 1;
-        cur_fail(&p->c);
+        p_oom(p);
         return "";
     }
     return d;
@@ -252,12 +266,9 @@ static void **p_objarray(pctx *p, int *n_out, int want_kind)
         p_fail(p, "object array with impossible size%s", "");
         return NULL;
     }
-    void **v = arena_alloc(p->mem, ((size_t)n + 1) * sizeof *v);
-    if (!v) {
-        p->oom = 1;
-        cur_fail(&p->c);
+    void **v = p_alloc(p, ((size_t)n + 1) * sizeof *v);
+    if (!v)
         return NULL;
-    }
     int k = 0;
     for (int32_t i = 0; i < n && cur_ok(&p->c); i++) {
         int kind;
@@ -343,12 +354,8 @@ static void p_embedded_basket(pctx *p, emb_basket *eb)
                 p_fail(p, "embedded basket offsets are corrupt%s", "");
                 return;
             }
-            offs = arena_alloc(p->mem, ((size_t)noffs + 1) * sizeof *offs);
-            if (!offs) {
-                p->oom = 1;
-                cur_fail(c);
+            if (!(offs = p_alloc(p, ((size_t)noffs + 1) * sizeof *offs)))
                 return;
-            }
             for (int32_t i = 0; i < noffs; i++) {
                 offs[i] = cur_i32(c);
                 if (flag > 20 && flag < 40)
@@ -388,12 +395,9 @@ static void p_embedded_basket(pctx *p, emb_basket *eb)
     eb->data = raw + keylen;
     eb->len = (size_t)(last - keylen);
     if (offs && noffs >= nevbuf) {
-        int32_t *st = arena_alloc(p->mem, ((size_t)nevbuf + 1) * sizeof *st);
-        if (!st) {
-            p->oom = 1;
-            cur_fail(c);
+        int32_t *st = p_alloc(p, ((size_t)nevbuf + 1) * sizeof *st);
+        if (!st)
             return;
-        }
         for (int32_t i = 0; i < nevbuf; i++) {
             st[i] = offs[i] - keylen;
             if (st[i] < 0 || (size_t)st[i] > eb->len) {
@@ -460,12 +464,8 @@ static void p_branch_body(pctx *p, braw *b)
             p_fail(p, "branch '%s' has a corrupt basket array", b->name);
             return;
         }
-        b->emb = arena_alloc(p->mem, ((size_t)nb + 1) * sizeof *b->emb);
-        if (!b->emb) {
-            p->oom = 1;
-            cur_fail(&p->c);
+        if (!(b->emb = p_alloc(p, ((size_t)nb + 1) * sizeof *b->emb)))
             return;
-        }
         for (int32_t i = 0; i < nb && cur_ok(&p->c); i++) {
             int kind;
             void *o = p_read_any(p, &kind);
@@ -485,8 +485,7 @@ static void p_branch_body(pctx *p, braw *b)
     b->basketentry = arena_alloc(p->mem, ((size_t)m + 1) * 8);
     b->basketseek = arena_alloc(p->mem, ((size_t)m + 1) * 8);
     if (!b->basketbytes || !b->basketentry || !b->basketseek) {
-        p->oom = 1;
-        cur_fail(&p->c);
+        p_oom(p);
         return;
     }
     for (int32_t i = 0; i < m; i++) {
@@ -581,8 +580,7 @@ static void *p_read_any(pctx *p, int *kind)
         }
         char *name = arena_strndup(p->mem, (const char *)s, n);
         if (!name) {
-            p->oom = 1;
-            cur_fail(c);
+            p_oom(p);
             goto out;
         }
         cur_skip(c, n + 1);
@@ -603,12 +601,9 @@ static void *p_read_any(pctx *p, int *kind)
     uint32_t objtag = (uint32_t)(beg + p->keylen + 2);
     if (strcmp(cls, "TBranch") == 0 || strcmp(cls, "TBranchElement") == 0 || strcmp(cls, "TBranchObject") == 0 ||
         strcmp(cls, "TBranchSTL") == 0) {
-        braw *b = arena_alloc(p->mem, sizeof *b);
-        if (!b) {
-            p->oom = 1;
-            cur_fail(c);
+        braw *b = p_alloc(p, sizeof *b);
+        if (!b)
             goto out;
-        }
         snprintf(b->cls, sizeof b->cls, "%s", cls);
         ref_add(p, objtag, OBJ_BRANCH, b);
         if (strcmp(cls, "TBranch") == 0) {
@@ -626,12 +621,9 @@ static void *p_read_any(pctx *p, int *kind)
         *kind = OBJ_BRANCH;
         result = b;
     } else if (strncmp(cls, "TLeaf", 5) == 0) {
-        lraw *l = arena_alloc(p->mem, sizeof *l);
-        if (!l) {
-            p->oom = 1;
-            cur_fail(c);
+        lraw *l = p_alloc(p, sizeof *l);
+        if (!l)
             goto out;
-        }
         snprintf(l->cls, sizeof l->cls, "%s", cls);
         ref_add(p, objtag, OBJ_LEAF, l);
         size_t oend;
@@ -660,8 +652,7 @@ static void *p_read_any(pctx *p, int *kind)
             ol->kinds = arena_alloc(p->mem, ((size_t)n + 1) * sizeof *ol->kinds);
         }
         if (!ol || !ol->v || !ol->kinds) {
-            p->oom = 1;
-            cur_fail(c);
+            p_oom(p);
             goto out;
         }
         for (int32_t i = 0; i < n && cur_ok(c); i++) {
@@ -697,8 +688,7 @@ static void *p_read_any(pctx *p, int *kind)
                     int cap = p->capsi ? p->capsi * 2 : 256;
                     sinfo **v = realloc(p->si, (size_t)cap * sizeof *v);
                     if (!v) {
-                        p->oom = 1;
-                        cur_fail(c);
+                        p_oom(p);
                         goto out;
                     }
                     p->si = v;
@@ -730,12 +720,9 @@ static void *p_read_any(pctx *p, int *kind)
         p_end(p, eend);
         p_end(p, mend);
         p_end(p, oend);
-        sinfo *x = arena_alloc(p->mem, sizeof *x);
-        if (!x) {
-            p->oom = 1;
-            cur_fail(c);
+        sinfo *x = p_alloc(p, sizeof *x);
+        if (!x)
             goto out;
-        }
         x->name = ename;
         x->tname = tname;
         x->type = etype;
@@ -745,12 +732,9 @@ static void *p_read_any(pctx *p, int *kind)
         result = x;
     } else if (strcmp(cls, "TBasket") == 0) {
         ref_add(p, objtag, OBJ_OTHER, NULL);
-        emb_basket *eb = arena_alloc(p->mem, sizeof *eb);
-        if (!eb) {
-            p->oom = 1;
-            cur_fail(c);
+        emb_basket *eb = p_alloc(p, sizeof *eb);
+        if (!eb)
             goto out;
-        }
         p_embedded_basket(p, eb);
         *kind = OBJ_BASKET;
         result = eb;
@@ -1048,6 +1032,21 @@ static void classify_leaf(tbranch *tb, lraw *l, arena *mem)
     }
 }
 
+/* A std::vector of numbers (class name tname) is jagged, each entry a 10-byte header
+ * and then the numbers: sets tb so and returns 1; 0 for any other class. */
+static int set_number_vector(tbranch *tb, const char *tname)
+{
+    dtype t = vector_elem(tname);
+    if (t == DT_NONE)
+        return 0;
+    tb->kind = TK_JAGGED;
+    tb->dt = t;
+    tb->header_bytes = 10;
+    tb->fixed_len = 1;
+    tb->disk_width = (int)dtype_size(t);
+    return 1;
+}
+
 static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int nsi)
 {
     lraw *l = b->nleaves ? b->leaves[0] : NULL;
@@ -1055,15 +1054,8 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
     int st = b->streamertype;
     if (b->id < 0 && b->classname && b->classname[0]) {
         /* top-level object branch: std::vector<number> is jagged with a 10-byte header */
-        dtype t = vector_elem(b->classname);
-        if (t != DT_NONE) {
-            tb->kind = TK_JAGGED;
-            tb->dt = t;
-            tb->header_bytes = 10;
-            tb->fixed_len = 1;
-            tb->disk_width = (int)dtype_size(t);
+        if (set_number_vector(tb, b->classname))
             return;
-        }
         if (strstr(b->classname, "string") || strcmp(b->classname, "TString") == 0)
             set_skipped(tb, mem, "string branch (%s)", b->classname);
         else
@@ -1126,15 +1118,8 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
         for (int i = 0; i < nsi; i++) {
             const sinfo *x = si[i];
             if (x->index == b->id && x->cls && b->classname && strcmp(x->cls, b->classname) == 0) {
-                dtype t = vector_elem(x->tname);
-                if (t != DT_NONE) {
-                    tb->kind = TK_JAGGED;
-                    tb->dt = t;
-                    tb->header_bytes = 10;
-                    tb->fixed_len = 1;
-                    tb->disk_width = (int)dtype_size(t);
+                if (set_number_vector(tb, x->tname))
                     return;
-                }
                 if (strstr(x->tname, "string"))
                     set_skipped(tb, mem, "string member (%s)", x->tname);
                 else

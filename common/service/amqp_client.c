@@ -23,6 +23,7 @@ struct amqpc {
     unsigned generation;
     uint64_t published[MAXCH]; /* publishes since confirm.select, per channel */
     int confirm[MAXCH];
+    char returned_corr[128];   /* correlation id of the last message returned unroutable */
 };
 
 struct priv {
@@ -36,9 +37,15 @@ static int lib_err(amqpc *c, int status, const char *what, mlhep_err *e)
                    amqp_error_string2(status));
 }
 
-/* Turns an RPC reply into 0 or an error with the server's words. */
-static int rpc_check(amqpc *c, amqp_rpc_reply_t r, const char *what, mlhep_err *e)
+int amqpc_fail(amqpc *c, int status, const char *what, mlhep_err *e)
 {
+    return lib_err(c, status, what, e);
+}
+
+/* Turns an RPC reply into 0 or an error with the server's words. */
+int amqpc_check_reply(amqpc *c, const amqp_rpc_reply_t *rp, const char *what, mlhep_err *e)
+{
+    amqp_rpc_reply_t r = *rp;
     switch (r.reply_type) {
     case AMQP_RESPONSE_NORMAL:
         return 0;
@@ -68,6 +75,13 @@ static int rpc_check(amqpc *c, amqp_rpc_reply_t r, const char *what, mlhep_err *
                        r.reply.id);
     }
     return err_set(e, MLHEP_ENET, "broker: %s: unknown reply", what);
+}
+
+/* the reply to the synchronous method just sent */
+static int last_reply(amqpc *c, const char *what, mlhep_err *e)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(c->conn);
+    return amqpc_check_reply(c, &r, what, e);
 }
 
 static void drop(amqpc *c)
@@ -100,7 +114,7 @@ static int do_connect(amqpc *c, mlhep_err *e)
     c->open = 1; /* socket up; login may still fail */
     amqp_rpc_reply_t r = amqp_login(c->conn, c->vhost, 0, 131072, c->heartbeat_s,
                                     AMQP_SASL_METHOD_PLAIN, c->user, c->password);
-    if (rpc_check(c, r, "login", e)) {
+    if (amqpc_check_reply(c, &r, "login", e)) {
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
             err_set(e, MLHEP_EAUTH,
                     "broker %s:%d: login as '%s' to vhost '%s' refused or connection dropped (%s); "
@@ -112,9 +126,9 @@ static int do_connect(amqpc *c, mlhep_err *e)
     return 0;
 }
 
-static char *dupz(const char *s)
+static char *dupz(const char *s, const char *dflt)
 {
-    return strdup(s ? s : "");
+    return strdup(s ? s : dflt);
 }
 
 int amqpc_connect(amqpc **out, const amqpc_params *p, mlhep_err *e)
@@ -123,10 +137,10 @@ int amqpc_connect(amqpc **out, const amqpc_params *p, mlhep_err *e)
     amqpc *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    c->host = dupz(p->host);
-    c->user = dupz(p->user);
-    c->password = dupz(p->password);
-    c->vhost = dupz(p->vhost);
+    c->host = dupz(p->host, "127.0.0.1");
+    c->user = dupz(p->user, "");
+    c->password = dupz(p->password, "");
+    c->vhost = dupz(p->vhost, "/");
     c->port = p->port;
     c->heartbeat_s = p->heartbeat_s;
     c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000;
@@ -153,6 +167,11 @@ unsigned amqpc_generation(const amqpc *c)
     return c->generation;
 }
 
+amqp_connection_state_t amqpc_raw(const amqpc *c)
+{
+    return c->conn;
+}
+
 int amqpc_is_open(const amqpc *c)
 {
     return c && c->conn && c->open;
@@ -173,10 +192,16 @@ void amqpc_close(amqpc *c)
     free(c);
 }
 
-static int need_open(amqpc *c, int ch, mlhep_err *e)
+static int connected(amqpc *c, mlhep_err *e)
 {
-    if (!c->conn || !c->open)
-        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    return c->conn && c->open ? 0 : err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+}
+
+int amqpc_need_open(amqpc *c, int ch, mlhep_err *e)
+{
+    int rc = connected(c, e);
+    if (rc)
+        return rc;
     if (ch < 1 || ch >= MAXCH)
         return err_set(e, MLHEP_EINVAL, "channel %d out of range", ch);
     return 0;
@@ -184,20 +209,20 @@ static int need_open(amqpc *c, int ch, mlhep_err *e)
 
 int amqpc_channel_open(amqpc *c, int ch, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_channel_open(c->conn, (amqp_channel_t)ch);
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), "channel.open", e);
+    return last_reply(c, "channel.open", e);
 }
 
 int amqpc_confirm_select(amqpc *c, int ch, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_confirm_select(c->conn, (amqp_channel_t)ch);
-    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "confirm.select", e);
+    rc = last_reply(c, "confirm.select", e);
     if (!rc) {
         c->confirm[ch] = 1;
         c->published[ch] = 0;
@@ -205,24 +230,21 @@ int amqpc_confirm_select(amqpc *c, int ch, mlhep_err *e)
     return rc;
 }
 
-static int channel_closed(amqpc *c, amqp_frame_t *f, const char *what, mlhep_err *e)
+int amqpc_closed_by_broker(amqpc *c, const amqp_frame_t *f, const char *what, mlhep_err *e)
 {
-    amqp_channel_close_t *m = f->payload.method.decoded;
-    /* answer the close so the connection stays consistent, then report */
-    amqp_channel_close_ok_t ok = {0};
-    amqp_send_method(c->conn, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
     c->open = 0;
-    int code = m->reply_code == 403 ? MLHEP_EAUTH : m->reply_code == 404 ? MLHEP_ENOTFOUND : MLHEP_ENET;
-    return err_set(e, code, "broker: %s: channel closed by server: %u %.*s", what, m->reply_code,
-                   (int)m->reply_text.len, (char *)m->reply_text.bytes);
-}
-
-static int connection_closed(amqpc *c, amqp_frame_t *f, const char *what, mlhep_err *e)
-{
-    amqp_connection_close_t *m = f->payload.method.decoded;
+    /* answer the close so the connection stays consistent, then report */
+    if (f->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = f->payload.method.decoded;
+        amqp_channel_close_ok_t ok = {0};
+        amqp_send_method(c->conn, f->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        int code = m->reply_code == 403 ? MLHEP_EAUTH : m->reply_code == 404 ? MLHEP_ENOTFOUND : MLHEP_ENET;
+        return err_set(e, code, "broker: %s: channel closed by server: %u %.*s", what, m->reply_code,
+                       (int)m->reply_text.len, (char *)m->reply_text.bytes);
+    }
+    const amqp_connection_close_t *m = f->payload.method.decoded;
     amqp_connection_close_ok_t ok = {0};
     amqp_send_method(c->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-    c->open = 0;
     return err_set(e, MLHEP_ENET, "broker: %s: connection closed by server: %u %.*s", what,
                    m->reply_code, (int)m->reply_text.len, (char *)m->reply_text.bytes);
 }
@@ -230,82 +252,14 @@ static int connection_closed(amqpc *c, amqp_frame_t *f, const char *what, mlhep_
 int amqpc_publish(amqpc *c, int ch, const char *exchange, const char *rkey, const void *body,
                   size_t len, const char *message_id, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
-    if (rc)
-        return rc;
-    amqp_basic_properties_t props;
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.content_type = amqp_cstring_bytes("application/json");
-    if (message_id) {
-        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-        props.message_id = amqp_cstring_bytes(message_id);
-    }
-    amqp_bytes_t b = {len, (void *)body};
-    int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
-                                amqp_cstring_bytes(rkey), 1, 0, &props, b);
-    if (st != AMQP_STATUS_OK)
-        return lib_err(c, st, "publish", e);
-    if (!c->confirm[ch])
-        return 0;
-    uint64_t want = ++c->published[ch];
-    int returned = 0;
-    for (;;) {
-        amqp_frame_t f;
-        struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
-        st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
-        if (st == AMQP_STATUS_TIMEOUT)
-            return err_set(e, MLHEP_ENET,
-                           "broker: no publisher confirm within %d ms: the message may or may "
-                           "not have been queued",
-                           c->timeout_ms);
-        if (st != AMQP_STATUS_OK)
-            return lib_err(c, st, "waiting for publisher confirm (the message may or may not "
-                                  "have been queued)", e);
-        if (f.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        switch (f.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            amqp_basic_ack_t *a = f.payload.method.decoded;
-            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want)) {
-                if (returned)
-                    return err_set(e, MLHEP_ENOTFOUND,
-                                   "broker: message to exchange '%s' with routing key '%s' was "
-                                   "not routed to any queue (broker definitions not loaded?)",
-                                   exchange, rkey);
-                return 0;
-            }
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD: {
-            amqp_basic_nack_t *a = f.payload.method.decoded;
-            if (a->delivery_tag == want || (a->multiple && a->delivery_tag >= want))
-                return err_set(e, MLHEP_ENET, "broker refused the message (nack): not queued");
-            break;
-        }
-        case AMQP_BASIC_RETURN_METHOD: {
-            amqp_message_t m;
-            amqp_read_message(c->conn, f.channel, &m, 0);
-            amqp_destroy_message(&m);
-            returned = 1;
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD:
-            return channel_closed(c, &f, "publish", e);
-        case AMQP_CONNECTION_CLOSE_METHOD:
-            return connection_closed(c, &f, "publish", e);
-        default:
-            break;
-        }
-    }
+    return amqpc_publish_batch(c, ch, exchange, rkey, &body, &len, &message_id, 1, e);
 }
 
 int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey,
                         const void *const *bodies, const size_t *lens, const char *const *ids,
                         size_t n, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc || n == 0)
         return rc;
     amqp_basic_properties_t props;
@@ -342,11 +296,11 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
         int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
         if (st == AMQP_STATUS_TIMEOUT) {
             rc = err_set(e, MLHEP_ENET, "broker: no publisher confirm within %d ms for %zu of %zu "
-                         "messages", c->timeout_ms, n - nacked, n);
+                         "message(s): they may or may not have been queued", c->timeout_ms, n - nacked, n);
             break;
         }
         if (st != AMQP_STATUS_OK) {
-            rc = lib_err(c, st, "waiting for publisher confirms", e);
+            rc = lib_err(c, st, "waiting for publisher confirms (the message(s) may or may not have been queued)", e);
             break;
         }
         if (f.frame_type != AMQP_FRAME_METHOD)
@@ -363,7 +317,8 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
             break;
         }
         case AMQP_BASIC_NACK_METHOD:
-            rc = err_set(e, MLHEP_ENET, "broker refused a message of the batch (nack)");
+            rc = err_set(e, MLHEP_ENET, "broker refused %s (nack): not queued",
+                         n == 1 ? "the message" : "a message of the batch");
             break;
         case AMQP_BASIC_RETURN_METHOD: {
             amqp_message_t m;
@@ -373,10 +328,8 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
             break;
         }
         case AMQP_CHANNEL_CLOSE_METHOD:
-            rc = channel_closed(c, &f, "publish", e);
-            break;
         case AMQP_CONNECTION_CLOSE_METHOD:
-            rc = connection_closed(c, &f, "publish", e);
+            rc = amqpc_closed_by_broker(c, &f, "publish", e);
             break;
         default:
             break;
@@ -384,23 +337,23 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
     }
     free(acked);
     if (!rc && returned)
-        rc = err_set(e, MLHEP_ENOTFOUND, "broker: messages to exchange '%s' with routing key '%s' "
-                     "were not routed to any queue (broker definitions not loaded?)", exchange, rkey);
+        rc = err_set(e, MLHEP_ENOTFOUND, "broker: message(s) to exchange '%s' with routing key '%s' "
+                     "not routed to any queue (broker definitions not loaded?)", exchange, rkey);
     return rc;
 }
 
 int amqpc_consume(amqpc *c, int ch, const char *queue, const char *tag, int prefetch, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_basic_qos(c->conn, (amqp_channel_t)ch, 0, (uint16_t)prefetch, 0);
-    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.qos", e);
+    rc = last_reply(c, "basic.qos", e);
     if (rc)
         return rc;
     amqp_basic_consume(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(queue),
                        amqp_cstring_bytes(tag), 0, 0, 0, amqp_empty_table);
-    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.consume", e);
+    rc = last_reply(c, "basic.consume", e);
     if (rc)
         err_prefix(e, "consume from queue '%s'", queue);
     return rc;
@@ -408,11 +361,11 @@ int amqpc_consume(amqpc *c, int ch, const char *queue, const char *tag, int pref
 
 int amqpc_cancel(amqpc *c, int ch, const char *tag, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_basic_cancel(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(tag));
-    return rpc_check(c, amqp_get_rpc_reply(c->conn), "basic.cancel", e);
+    return last_reply(c, "basic.cancel", e);
 }
 
 static const amqp_field_value_t *table_get(const amqp_table_t *t, const char *key)
@@ -444,25 +397,22 @@ static long field_int(const amqp_field_value_t *v)
 static void field_str(const amqp_field_value_t *v, char *out, size_t outsz)
 {
     out[0] = '\0';
-    if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
-        return;
-    size_t n = v->value.bytes.len < outsz - 1 ? v->value.bytes.len : outsz - 1;
-    memcpy(out, v->value.bytes.bytes, n);
-    out[n] = '\0';
+    if (v && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES))
+        amqpc_copy_bytes(&v->value.bytes, out, outsz);
 }
 
-static void copy_bytes(amqp_bytes_t b, char *out, size_t outsz)
+void amqpc_copy_bytes(const amqp_bytes_t *b, char *out, size_t outsz)
 {
-    size_t n = b.len < outsz - 1 ? b.len : outsz - 1;
+    size_t n = b->len < outsz - 1 ? b->len : outsz - 1;
     if (n)
-        memcpy(out, b.bytes, n);
+        memcpy(out, b->bytes, n);
     out[n] = '\0';
 }
 
 static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
 {
     if (m->properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-        copy_bytes(m->properties.message_id, d->message_id, sizeof d->message_id);
+        amqpc_copy_bytes(&m->properties.message_id, d->message_id, sizeof d->message_id);
     if (m->properties._flags & AMQP_BASIC_HEADERS_FLAG) {
         const amqp_table_t *h = &m->properties.headers;
         d->delivery_count = field_int(table_get(h, "x-delivery-count"));
@@ -483,13 +433,13 @@ static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
 int amqpc_get(amqpc *c, int ch, const char *queue, amqpc_delivery *d, mlhep_err *e)
 {
     memset(d, 0, sizeof *d);
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_maybe_release_buffers(c->conn);
     amqp_rpc_reply_t r = amqp_basic_get(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(queue), 0);
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
-        return rpc_check(c, r, "basic.get", e);
+        return amqpc_check_reply(c, &r, "basic.get", e);
     if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
         return AMQPC_TIMEOUT;
     if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
@@ -508,7 +458,7 @@ int amqpc_get(amqpc *c, int ch, const char *queue, amqpc_delivery *d, mlhep_err 
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         free(p);
         memset(d, 0, sizeof *d);
-        return rpc_check(c, r, "basic.get (message body)", e);
+        return amqpc_check_reply(c, &r, "basic.get (message body)", e);
     }
     p->env.channel = (amqp_channel_t)ch;
     p->env.delivery_tag = d->tag;
@@ -517,62 +467,75 @@ int amqpc_get(amqpc *c, int ch, const char *queue, amqpc_delivery *d, mlhep_err 
     return 0;
 }
 
+int amqpc_receive(amqpc *c, amqp_envelope_t *env, int timeout_ms, const char *what, mlhep_err *e)
+{
+    int rc = connected(c, e);
+    if (rc)
+        return rc;
+    amqp_maybe_release_buffers(c->conn);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000}, *tvp = timeout_ms >= 0 ? &tv : NULL;
+    amqp_rpc_reply_t r = amqp_consume_message(c->conn, env, tvp, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return 0;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+        return AMQPC_TIMEOUT;
+    if (r.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION || r.library_error != AMQP_STATUS_UNEXPECTED_STATE)
+        return amqpc_check_reply(c, &r, what, e);
+    /* a frame other than a delivery: read it ourselves */
+    amqp_frame_t f;
+    int st = amqp_simple_wait_frame_noblock(c->conn, &f, tvp);
+    if (st == AMQP_STATUS_TIMEOUT)
+        return AMQPC_TIMEOUT;
+    if (st != AMQP_STATUS_OK)
+        return lib_err(c, st, what, e);
+    if (f.frame_type != AMQP_FRAME_METHOD)
+        return AMQPC_TIMEOUT;
+    switch (f.payload.method.id) {
+    case AMQP_CHANNEL_CLOSE_METHOD:
+    case AMQP_CONNECTION_CLOSE_METHOD:
+        return amqpc_closed_by_broker(c, &f, what, e);
+    case AMQP_BASIC_CANCEL_METHOD: /* queue deleted or broker-side cancel */
+        c->open = 0;
+        return err_set(e, MLHEP_ENET, "broker cancelled our consumer (queue deleted or node going down)");
+    case AMQP_BASIC_RETURN_METHOD: {
+        const amqp_basic_return_t *ret = f.payload.method.decoded;
+        err_set(e, MLHEP_ENOTFOUND, "broker: message to exchange '%.*s' with routing key '%.*s' reached no queue",
+                (int)ret->exchange.len, (char *)ret->exchange.bytes, (int)ret->routing_key.len,
+                (char *)ret->routing_key.bytes);
+        amqp_message_t m;
+        c->returned_corr[0] = '\0';
+        if (amqp_read_message(c->conn, f.channel, &m, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+            if (m.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+                amqpc_copy_bytes(&m.properties.correlation_id, c->returned_corr, sizeof c->returned_corr);
+            amqp_destroy_message(&m);
+        }
+        return AMQPC_RETURNED;
+    }
+    default:
+        return AMQPC_TIMEOUT;
+    }
+}
+
 int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
 {
     memset(d, 0, sizeof *d);
-    if (!c->conn || !c->open)
-        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
     struct priv *p = calloc(1, sizeof *p);
     if (!p)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    amqp_maybe_release_buffers(c->conn);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    amqp_rpc_reply_t r = amqp_consume_message(c->conn, &p->env, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-        amqp_envelope_t *env = &p->env;
-        d->channel = env->channel;
-        d->tag = env->delivery_tag;
-        d->generation = c->generation;
-        d->redelivered = env->redelivered;
-        copy_bytes(env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
-        fill_from_message(d, &env->message);
-        d->priv_ = p;
-        return 0;
+    int rc = amqpc_receive(c, &p->env, timeout_ms < 0 ? 0 : timeout_ms, "consume", e);
+    if (rc) {
+        free(p);
+        return rc == AMQPC_RETURNED ? AMQPC_TIMEOUT : rc; /* a returned publish is not ours to report */
     }
-    free(p);
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
-        return AMQPC_TIMEOUT;
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-        r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-        amqp_frame_t f;
-        int st = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
-        if (st == AMQP_STATUS_TIMEOUT)
-            return AMQPC_TIMEOUT;
-        if (st != AMQP_STATUS_OK)
-            return lib_err(c, st, "receive", e);
-        if (f.frame_type == AMQP_FRAME_METHOD) {
-            switch (f.payload.method.id) {
-            case AMQP_CHANNEL_CLOSE_METHOD:
-                return channel_closed(c, &f, "consume", e);
-            case AMQP_CONNECTION_CLOSE_METHOD:
-                return connection_closed(c, &f, "consume", e);
-            case AMQP_BASIC_CANCEL_METHOD: /* queue deleted or broker-side cancel */
-                c->open = 0;
-                return err_set(e, MLHEP_ENET, "broker cancelled our consumer (queue deleted or "
-                                              "node going down)");
-            case AMQP_BASIC_RETURN_METHOD: {
-                amqp_message_t m;
-                amqp_read_message(c->conn, f.channel, &m, 0);
-                amqp_destroy_message(&m);
-                break;
-            }
-            default:
-                break;
-            }
-        }
-        return AMQPC_TIMEOUT;
-    }
-    return rpc_check(c, r, "consume", e);
+    amqp_envelope_t *env = &p->env;
+    d->channel = env->channel;
+    d->tag = env->delivery_tag;
+    d->generation = c->generation;
+    d->redelivered = env->redelivered;
+    amqpc_copy_bytes(&env->consumer_tag, d->consumer_tag, sizeof d->consumer_tag);
+    fill_from_message(d, &env->message);
+    d->priv_ = p;
+    return 0;
 }
 
 void amqpc_delivery_free(amqpc_delivery *d)
@@ -588,8 +551,9 @@ void amqpc_delivery_free(amqpc_delivery *d)
 
 int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e)
 {
-    if (!c->conn || !c->open)
-        return err_set(e, MLHEP_ENET, "broker %s:%d: not connected", c->host, c->port);
+    int rc = connected(c, e);
+    if (rc)
+        return rc;
     if (amqp_frames_enqueued(c->conn) || amqp_data_in_buffer(c->conn))
         return 1;
     struct pollfd p[2] = {{amqp_get_sockfd(c->conn), POLLIN, 0}, {extra_fd, POLLIN, 0}};
@@ -604,46 +568,58 @@ int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e)
     return bits;
 }
 
-int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+/* ack (up to and including tag when multiple), nack or reject one delivery */
+enum { ACK, NACK, REJECT };
+static int settle(amqpc *c, int ch, uint64_t tag, int how, int multiple, int requeue, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
-    int st = amqp_basic_ack(c->conn, (amqp_channel_t)ch, tag, 0);
-    return st ? lib_err(c, st, "ack", e) : 0;
+    amqp_channel_t chan = (amqp_channel_t)ch;
+    int st = how == ACK    ? amqp_basic_ack(c->conn, chan, tag, multiple)
+             : how == NACK ? amqp_basic_nack(c->conn, chan, tag, multiple, requeue)
+                           : amqp_basic_reject(c->conn, chan, tag, requeue);
+    return st ? lib_err(c, st, how == ACK ? "ack" : how == NACK ? "nack" : "reject", e) : 0;
+}
+
+int amqpc_ack(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+{
+    return settle(c, ch, tag, ACK, 0, 0, e);
+}
+
+int amqpc_ack_upto(amqpc *c, int ch, uint64_t tag, mlhep_err *e)
+{
+    return settle(c, ch, tag, ACK, 1, 0, e);
 }
 
 int amqpc_nack(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
-    if (rc)
-        return rc;
-    int st = amqp_basic_nack(c->conn, (amqp_channel_t)ch, tag, 0, requeue);
-    return st ? lib_err(c, st, "nack", e) : 0;
+    return settle(c, ch, tag, NACK, 0, requeue, e);
 }
 
 int amqpc_reject(amqpc *c, int ch, uint64_t tag, int requeue, mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
-    if (rc)
-        return rc;
-    int st = amqp_basic_reject(c->conn, (amqp_channel_t)ch, tag, requeue);
-    return st ? lib_err(c, st, "reject", e) : 0;
+    return settle(c, ch, tag, REJECT, 0, requeue, e);
 }
 
 int amqpc_queue_depth(amqpc *c, int ch, const char *queue, uint32_t *messages, uint32_t *consumers,
                       mlhep_err *e)
 {
-    int rc = need_open(c, ch, e);
+    int rc = amqpc_need_open(c, ch, e);
     if (rc)
         return rc;
     amqp_queue_declare_ok_t *ok = amqp_queue_declare(c->conn, (amqp_channel_t)ch,
                                                      amqp_cstring_bytes(queue), 1, 0, 0, 0,
                                                      amqp_empty_table);
-    rc = rpc_check(c, amqp_get_rpc_reply(c->conn), "queue.declare(passive)", e);
+    rc = last_reply(c, "queue.declare(passive)", e);
     if (rc)
         return rc;
     *messages = ok->message_count;
     *consumers = ok->consumer_count;
     return 0;
+}
+
+const char *amqpc_returned_corr_id(const amqpc *c)
+{
+    return c ? c->returned_corr : "";
 }

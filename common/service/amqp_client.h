@@ -7,6 +7,9 @@
  * away (the caller re-opens its channels and consumers; delivery tags of the old
  * connection are void, see amqpc_generation).
  *
+ * This is the project's one AMQP connection: amqp_rpc.h (prediction requests and
+ * replies) runs over an amqpc too (see the end of this file).
+ *
  * Not thread-safe: one thread owns an amqpc. Waiting for confirms reads frames off the
  * connection, so do not publish with confirms on a connection that also consumes. */
 #ifndef MLHEP_AMQP_CLIENT_H
@@ -110,6 +113,8 @@ void amqpc_delivery_free(amqpc_delivery *d);
 int amqpc_poll(amqpc *c, int extra_fd, int timeout_ms, mlhep_err *e);
 
 int amqpc_ack(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
+/* Acknowledges every delivery on the channel up to and including tag. */
+int amqpc_ack_upto(amqpc *c, int channel, uint64_t tag, mlhep_err *e);
 int amqpc_nack(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
 int amqpc_reject(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e);
 
@@ -117,5 +122,45 @@ int amqpc_reject(amqpc *c, int channel, uint64_t tag, int requeue, mlhep_err *e)
  * RabbitMQ for an existing queue). */
 int amqpc_queue_depth(amqpc *c, int channel, const char *queue, uint32_t *messages,
                       uint32_t *consumers, mlhep_err *e);
+
+/* ---- for amqp_rpc.c, which speaks its own frames over an amqpc's connection ----
+ * The request/reply client and server (amqp_rpc.h) keep an amqpc for everything about
+ * the connection (open, log in, heartbeats, reconnect, close, the broker's errors) and
+ * publish and consume through rabbitmq-c on it. The rabbitmq-c types stay opaque here. */
+struct amqp_connection_state_t_;
+struct amqp_rpc_reply_t_;
+struct amqp_frame_t_;
+struct amqp_envelope_t_;
+struct amqp_bytes_t_;
+
+#define AMQPC_RETURNED 2 /* amqpc_receive: a mandatory message came back unroutable */
+
+/* The rabbitmq-c connection (amqp_connection_state_t), NULL when there is none. */
+struct amqp_connection_state_t_ *amqpc_raw(const amqpc *c);
+/* 0 when c is connected and channel is in range, else the error ("not connected"). */
+int amqpc_need_open(amqpc *c, int channel, mlhep_err *e);
+/* A rabbitmq-c status (AMQP_STATUS_*) returned for `what` as an error; the connection
+ * counts as lost (reconnect). */
+int amqpc_fail(amqpc *c, int status, const char *what, mlhep_err *e);
+/* The reply to a synchronous method or to amqp_consume_message: 0, or the error in the
+ * broker's words (403 -> MLHEP_EAUTH, 404 -> MLHEP_ENOTFOUND). */
+int amqpc_check_reply(amqpc *c, const struct amqp_rpc_reply_t_ *r, const char *what, mlhep_err *e);
+/* A channel.close or connection.close frame from the broker: answers it (close-ok) and
+ * reports it as an error; the connection counts as lost. */
+int amqpc_closed_by_broker(amqpc *c, const struct amqp_frame_t_ *f, const char *what, mlhep_err *e);
+
+/* Waits up to timeout_ms (< 0: no limit) for a delivery on any channel into env
+ * (release it with amqp_destroy_envelope). Returns 0, AMQPC_TIMEOUT, AMQPC_RETURNED (a
+ * message published here came back unroutable; e says where it was sent), or a
+ * negative error: channel or connection closed by the broker, consumer cancelled,
+ * connection lost (reconnect). amqpc_next is this plus the delivery's fields. */
+int amqpc_receive(amqpc *c, struct amqp_envelope_t_ *env, int timeout_ms, const char *what, mlhep_err *e);
+
+/* The correlation id of the last message amqpc_receive reported AMQPC_RETURNED ("" if
+ * it had none): an RPC client learns which of its requests found no queue. */
+const char *amqpc_returned_corr_id(const amqpc *c);
+
+/* A message property (amqp_bytes_t) into out as a C string, cut to outsz - 1 bytes. */
+void amqpc_copy_bytes(const struct amqp_bytes_t_ *b, char *out, size_t outsz);
 
 #endif

@@ -12,7 +12,8 @@
  * than being dropped). A worker that dies before acking leaves its requests to be
  * redelivered to another worker (or to itself after a restart).
  *
- * One rpc_conn = one connection + channel 1, owned by one thread. Errors on the
+ * One rpc_conn = one connection (an amqpc, amqp_client.h: connect, login, heartbeats,
+ * reconnect, close) + channel 1, owned by one thread. Errors on the
  * connection make every call fail with MLHEP_ENET; the caller reconnects with
  * rpc_reconnect() and sets up its consumer again.
  *

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/numarg.h"
+
 enum kind { K_STR, K_INT, K_DBL, K_URL };
 
 struct key {
@@ -66,10 +68,12 @@ static const struct key keys[] = {
     {"gateway_connections", K_INT, OFF(gateway_connections), 0, 1, 100000},
     {"gateway_rpc_connections", K_INT, OFF(gateway_rpc_connections), 0, 1, 16},
     {"gateway_idem_stale", K_DBL, OFF(gateway_idem_stale), 0, 0.1, 86400},
+    {"gateway_http_threads", K_INT, OFF(gateway_http_threads), 0, 1, 64},
+    {"gateway_workers", K_INT, OFF(gateway_workers), 0, 1, 256},
     {"gateway_web_dir", K_STR, OFF(gateway_web_dir), 0, 0, 0},
     {"gateway_cors_origin", K_STR, OFF(gateway_cors_origin), 0, 0, 0},
     {"gateway_url", K_STR, OFF(gateway_url), 0, 0, 0},
-    {"gateway_ca_file", K_STR, OFF(gateway_ca_file), 0, 0, 0},
+    {"gateway_ca", K_STR, OFF(gateway_ca), 0, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -112,11 +116,8 @@ static int set_url(mlhep_config *c, const char *url, mlhep_err *e)
     char *colon = strrchr(hostpart, ':');
     if (colon) {
         *colon = '\0';
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65535)
-            return err_set(e, MLHEP_EINVAL, "amqp_url: bad port '%s'", colon + 1);
-        c->amqp_port = (int)port;
+        if (numarg_int("amqp_url: port", colon + 1, 1, 65535, &c->amqp_port, e))
+            return MLHEP_EINVAL;
     }
     if (!*hostpart)
         return err_set(e, MLHEP_EINVAL, "amqp_url: no host");
@@ -160,7 +161,6 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
             val = secret;
         }
         int rc = 0;
-        char *end;
         switch (keys[i].kind) {
         case K_URL:
             rc = set_url(c, val, e);
@@ -169,25 +169,21 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
             rc = set_str((char **)((char *)c + keys[i].off), val, e);
             break;
         case K_INT: {
-            errno = 0;
-            long v = strtol(val, &end, 10);
-            if (errno || end == val || *end || v < keys[i].lo || v > keys[i].hi)
-                rc = err_set(e, MLHEP_EINVAL, "%s: %s must be an integer in [%g, %g], got '%s'",
-                             where, name, keys[i].lo, keys[i].hi, keys[i].secret ? "***" : val);
-            else
+            long v;
+            rc = numarg_long(name, val, (long)keys[i].lo, (long)keys[i].hi, &v, e);
+            if (!rc)
                 *(int *)((char *)c + keys[i].off) = (int)v;
+            else if (keys[i].secret) /* the message quotes the value: not a secret's */
+                err_set(e, rc, "%s must be an integer in [%g, %g]", name, keys[i].lo, keys[i].hi);
+            if (rc)
+                err_prefix(e, "%s", where);
             break;
         }
-        case K_DBL: {
-            errno = 0;
-            double v = strtod(val, &end);
-            if (errno || end == val || *end || !(v >= keys[i].lo && v <= keys[i].hi))
-                rc = err_set(e, MLHEP_EINVAL, "%s: %s must be a number in [%g, %g], got '%s'",
-                             where, name, keys[i].lo, keys[i].hi, val);
-            else
-                *(double *)((char *)c + keys[i].off) = v;
+        case K_DBL:
+            rc = numarg_double(name, val, keys[i].lo, keys[i].hi, (double *)((char *)c + keys[i].off), e);
+            if (rc)
+                err_prefix(e, "%s", where);
             break;
-        }
         }
         free(secret);
         if (rc && keys[i].kind == K_URL)
@@ -257,7 +253,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca_file, "", e);
+             set_str(&c->gateway_ca, "", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -268,6 +264,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->gateway_connections = 1024;
     c->gateway_rpc_connections = 2;
     c->gateway_idem_stale = 30;
+    c->gateway_http_threads = 1;
+    c->gateway_workers = 16;
     c->jwt_leeway = 30;
     c->jwt_queue_grace = 86400;
     c->amqp_port = 5672;
@@ -329,7 +327,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca_file};
+                     &c->gateway_url, &c->gateway_ca};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

@@ -131,14 +131,26 @@ void job_clear(job *j)
     memset(j, 0, sizeof *j);
 }
 
+/* The one size rule for broker messages, applied where they are made and where they
+ * are read: a message the reader would refuse is never sent. */
+static int too_large(size_t len, mlhep_err *e)
+{
+    return err_set(e, MLHEP_EINVAL, "message too large (%zu bytes, limit %u)", len, JOB_MESSAGE_MAX);
+}
+
 static int dump(json_t *o, char **out, size_t *len, mlhep_err *e)
 {
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)
         return err_set(e, MLHEP_ENOMEM, "cannot encode message");
+    size_t n = strlen(s);
+    if (n > JOB_MESSAGE_MAX) {
+        free(s);
+        return too_large(n, e);
+    }
     *out = s;
-    *len = strlen(s);
+    *len = n;
     return 0;
 }
 
@@ -153,7 +165,7 @@ int job_message_encode(const job *j, char **out, size_t *len, mlhep_err *e)
 static json_t *parse_object(const void *data, size_t len, mlhep_err *e)
 {
     if (len > JOB_MESSAGE_MAX) {
-        err_set(e, MLHEP_EINVAL, "message too large (%zu bytes, limit %u)", len, JOB_MESSAGE_MAX);
+        too_large(len, e);
         return NULL;
     }
     json_error_t je;

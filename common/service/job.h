@@ -42,7 +42,8 @@ typedef enum job_state {
 
 #define JOB_ID_HEX 32     /* characters in a job id */
 #define JOB_USER_MAX 64   /* characters in a user name */
-#define JOB_MESSAGE_MAX (1u << 20) /* largest accepted broker message, bytes */
+#define JOB_MESSAGE_MAX (1u << 20) /* largest broker message, bytes: refused when encoded
+                                      and when decoded (fanout's sub-tasks too) */
 
 typedef struct job {
     char id[JOB_ID_HEX + 1];
@@ -80,7 +81,8 @@ int job_init(job *j, const char *user, const char *token, json_t *workflow, mlhe
 /* Releases what the job owns (not the struct itself). */
 void job_clear(job *j);
 
-/* Encodes the broker message; *out is malloc'ed (caller frees), *len its length. */
+/* Encodes the broker message; *out is malloc'ed (caller frees), *len its length.
+ * MLHEP_EINVAL when it would exceed JOB_MESSAGE_MAX (a worker would refuse it). */
 int job_message_encode(const job *j, char **out, size_t *len, mlhep_err *e);
 
 /* Decodes and checks a broker message (untrusted bytes). On success fills j

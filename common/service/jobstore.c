@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/logline.h"
+
 enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_COUNT };
 
 /* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now */
@@ -250,14 +252,15 @@ void jobstore_close(jobstore *js)
 /* Runs a command (argv form, binary safe); reconnects once if the connection broke.
  * Returns the reply (caller frees) or NULL with e set. Error replies are returned as
  * errors too (NULL), with NOPERM turned into MLHEP_EAUTH. */
-static redisReply *cmd(jobstore *js, int argc, const char **argv, const size_t *lens, mlhep_err *e)
+/* One command; every argument is a C string (hiredis takes their lengths). */
+static redisReply *cmd(jobstore *js, int argc, const char **argv, mlhep_err *e)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!js->rc || js->rc->err) {
             if (open_conn(js, e))
                 return NULL;
         }
-        redisReply *r = redisCommandArgv(js->rc, argc, argv, lens);
+        redisReply *r = redisCommandArgv(js->rc, argc, argv, NULL);
         if (!r) {
             err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
             continue; /* reconnect and retry once */
@@ -279,7 +282,6 @@ static redisReply *script(jobstore *js, int which, int nkeys, const char **keys,
                           const char **args, mlhep_err *e)
 {
     const char *argv[32];
-    size_t lens[32];
     char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
     int argc = 0;
@@ -290,17 +292,13 @@ static redisReply *script(jobstore *js, int which, int nkeys, const char **keys,
         argv[argc++] = keys[i];
     for (int i = 0; i < nargs; i++)
         argv[argc++] = args[i];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
     mlhep_err tmp;
     err_clear(&tmp);
-    redisReply *r = cmd(js, argc, argv, lens, &tmp);
+    redisReply *r = cmd(js, argc, argv, &tmp);
     if (!r && strstr(tmp.msg, "NOSCRIPT")) {
         argv[0] = "EVAL";
         argv[1] = js->text[which];
-        lens[0] = 4;
-        lens[1] = strlen(js->text[which]);
-        r = cmd(js, argc, argv, lens, e);
+        r = cmd(js, argc, argv, e);
     } else if (!r) {
         err_set(e, tmp.code, "%s", tmp.msg);
     }
@@ -447,14 +445,9 @@ int jobstore_log(jobstore *js, const char *user, const char *id, long long lease
     char ls[32] = "";
     if (lease >= 0)
         snprintf(ls, sizeof ls, "%lld", lease);
-    char stamped[1200];
-    double now = job_now();
-    time_t t = (time_t)now;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamped, sizeof stamped, "%s.%03dZ %s", ts, (int)((now - (double)t) * 1000), line);
+    char stamped[1200], ts[LOGLINE_STAMP_MAX];
+    logline_stamp(job_now(), ts, sizeof ts);
+    snprintf(stamped, sizeof stamped, "%s %s", ts, line);
     const char *keys[] = {k.job, k.log};
     const char *args[] = {ls, stamped, "2000"};
     redisReply *r = script(js, S_LOG, 2, keys, 3, args, e);
@@ -516,10 +509,7 @@ int jobstore_worker_alive(jobstore *js, const char *worker, double ttl, mlhep_er
     snprintf(px, sizeof px, "%lld", (long long)(ttl * 1000) + 1);
     snprintf(now, sizeof now, "%.3f", job_now());
     const char *argv[] = {"SET", key, now, "PX", px};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = cmd(js, 5, argv, lens, e);
+    redisReply *r = cmd(js, 5, argv, e);
     if (!r)
         return err_prefix(e, "worker heartbeat");
     freeReplyObject(r);
@@ -536,8 +526,7 @@ int jobstore_get(jobstore *js, const char *user, const char *id, json_t **out, m
     if (rc)
         return rc;
     const char *argv[] = {"HGETALL", k.job};
-    size_t lens[] = {7, strlen(k.job)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return err_prefix(e, "read job %s", id);
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
@@ -551,8 +540,7 @@ int jobstore_get(jobstore *js, const char *user, const char *id, json_t **out, m
                                 json_stringn(r->element[i + 1]->str, r->element[i + 1]->len));
     freeReplyObject(r);
     const char *argv2[] = {"PTTL", k.hb};
-    size_t lens2[] = {4, strlen(k.hb)};
-    r = cmd(js, 2, argv2, lens2, e);
+    r = cmd(js, 2, argv2, e);
     json_object_set_new(o, "heartbeat_ttl_ms",
                         json_integer(r && r->type == REDIS_REPLY_INTEGER ? r->integer : -2));
     if (r)
@@ -581,10 +569,7 @@ int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep
     char stop[16];
     snprintf(stop, sizeof stop, "%d", limit > 0 ? limit - 1 : -1);
     const char *argv[] = {"ZREVRANGE", k.index, "0", stop};
-    size_t lens[4];
-    for (int i = 0; i < 4; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = cmd(js, 4, argv, lens, e);
+    redisReply *r = cmd(js, 4, argv, e);
     if (!r)
         return err_prefix(e, "list jobs");
     string_array(r, out);
@@ -600,10 +585,7 @@ int jobstore_logs(jobstore *js, const char *user, const char *id, json_t **out, 
     if (rc)
         return rc;
     const char *argv[] = {"LRANGE", k.log, "0", "-1"};
-    size_t lens[4];
-    for (int i = 0; i < 4; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = cmd(js, 4, argv, lens, e);
+    redisReply *r = cmd(js, 4, argv, e);
     if (!r)
         return err_prefix(e, "read log of job %s", id);
     string_array(r, out);
@@ -634,14 +616,12 @@ static int parts_write(jobstore *js, const char *verb, const char *user, const c
     if (rc)
         return rc;
     const char *argv[] = {verb, key, field, value};
-    size_t lens[] = {strlen(verb), strlen(key), strlen(field), strlen(value)};
-    redisReply *r = cmd(js, 4, argv, lens, e);
+    redisReply *r = cmd(js, 4, argv, e);
     if (!r)
         return err_prefix(e, "store specs result of job %s", id);
     freeReplyObject(r);
     const char *argv2[] = {"EXPIRE", key, PARTS_TTL};
-    size_t lens2[] = {6, strlen(key), strlen(PARTS_TTL)};
-    if (!(r = cmd(js, 3, argv2, lens2, e)))
+    if (!(r = cmd(js, 3, argv2, e)))
         return err_prefix(e, "store specs result of job %s", id);
     freeReplyObject(r);
     return 0;
@@ -672,15 +652,13 @@ int jobstore_parts_status(jobstore *js, const char *user, const char *id, long l
     if (rc)
         return rc;
     const char *argv[] = {"HLEN", key};
-    size_t lens[] = {4, strlen(key)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return err_prefix(e, "specs results of job %s", id);
     long long n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
     const char *argv2[] = {"HGET", key, "error"};
-    size_t lens2[] = {4, strlen(key), 5};
-    if (!(r = cmd(js, 3, argv2, lens2, e)))
+    if (!(r = cmd(js, 3, argv2, e)))
         return err_prefix(e, "specs results of job %s", id);
     if (r->type == REDIS_REPLY_STRING) {
         snprintf(why, whysz, "%.*s", (int)r->len, r->str);
@@ -700,8 +678,7 @@ int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long
     if (rc)
         return rc;
     const char *argv[] = {"HGETALL", key};
-    size_t lens[] = {7, strlen(key)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return err_prefix(e, "specs results of job %s", id);
     json_t *o = json_object();
@@ -728,8 +705,7 @@ int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long lon
     if (rc)
         return rc;
     const char *argv[] = {"DEL", key};
-    size_t lens[] = {3, strlen(key)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return err_prefix(e, "drop specs results of job %s", id);
     freeReplyObject(r);
@@ -744,8 +720,7 @@ int jobstore_lease_current(jobstore *js, const char *user, const char *id, long 
     if (rc)
         return rc;
     const char *argv[] = {"HMGET", k.job, "state", "lease"};
-    size_t lens[] = {5, strlen(k.job), 5, 5};
-    redisReply *r = cmd(js, 4, argv, lens, e);
+    redisReply *r = cmd(js, 4, argv, e);
     if (!r)
         return err_prefix(e, "lease of job %s", id);
     int cur = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && str_eq(r->element[0], "running") &&
@@ -785,10 +760,7 @@ int jobstore_idem_claim(jobstore *js, const char *user, const char *key, const c
     snprintf(val, sizeof val, "pending %s %.3f", id, job_now());
     snprintf(ttl, sizeof ttl, "%d", ttl_s > 0 ? ttl_s : 86400);
     const char *argv[] = {"SET", k, val, "NX", "EX", ttl, "GET"};
-    size_t lens[7];
-    for (int i = 0; i < 7; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = cmd(js, 7, argv, lens, e);
+    redisReply *r = cmd(js, 7, argv, e);
     if (!r)
         return e->code ? e->code : MLHEP_EIO;
     found[0] = '\0';
@@ -818,10 +790,7 @@ static int idem_set(jobstore *js, const char *user, const char *key, const char 
     if (rc)
         return rc;
     const char *argv[] = {"SET", k, val, "XX", "KEEPTTL"};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    redisReply *r = cmd(js, 5, argv, lens, e);
+    redisReply *r = cmd(js, 5, argv, e);
     if (!r)
         return e->code ? e->code : MLHEP_EIO;
     freeReplyObject(r);
@@ -849,8 +818,7 @@ int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep
     if (rc)
         return rc;
     const char *argv[] = {"DEL", k};
-    size_t lens[2] = {3, strlen(k)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return e->code ? e->code : MLHEP_EIO;
     freeReplyObject(r);
@@ -860,8 +828,7 @@ int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep
 int jobstore_ping(jobstore *js, mlhep_err *e)
 {
     const char *argv[] = {"PING"};
-    size_t lens[1] = {4};
-    redisReply *r = cmd(js, 1, argv, lens, e);
+    redisReply *r = cmd(js, 1, argv, e);
     if (!r)
         return e->code ? e->code : MLHEP_ENET;
     freeReplyObject(r);
@@ -873,8 +840,7 @@ int jobstore_state_counts(jobstore *js, long long counts[JOB_NSTATES], mlhep_err
     for (int i = 0; i < JOB_NSTATES; i++)
         counts[i] = 0;
     const char *argv[] = {"HGETALL", JOBSTORE_STATS_KEY};
-    size_t lens[2] = {7, strlen(JOBSTORE_STATS_KEY)};
-    redisReply *r = cmd(js, 2, argv, lens, e);
+    redisReply *r = cmd(js, 2, argv, e);
     if (!r)
         return e->code ? e->code : MLHEP_EIO;
     long long in[JOB_NSTATES] = {0}, out[JOB_NSTATES] = {0};

@@ -70,38 +70,69 @@ void workflow_free(workflow *w)
     for (size_t i = 0; i < p->n_branch_max_length; i++)
         free(p->branch_max_length[i].branch);
     free(p->branch_max_length);
+    free(w->data_files);
+    free(w->data_caps);
     json_decref(w->preproc);
     json_decref(w->model);
     json_decref(w->doc);
     free(w);
 }
 
-/* ------------------------------------------------------------ params */
+/* ------------------------------------------------------------ params
+ *
+ * One place per rule: the ranges of the params and their defaults are written in the
+ * workflow schema only. The schema has validated the document before anything here runs
+ * (types, ranges, enums, patterns), so this code only converts values; a key the document
+ * leaves out takes the schema's "default" for it (param()). A schema without a default
+ * the loader needs is an error, never a silent value chosen here. */
 
-/* Integer member (integral reals accepted); 0 absent, 1 set, -1 wrong type. */
-static int get_ll(const json_t *obj, const char *k, long long *out)
+#define PARAMS_REF "#/$defs/params/properties/"
+
+/* *out = the schema's node at ref; an error if the schema lacks it (a rule the loader
+ * takes from the schema). */
+static int schema_rule(const jschema *s, const char *ref, const json_t **out, mlhep_err *e)
 {
-    json_t *v = json_object_get(obj, k);
-    if (!v)
+    if ((*out = jschema_node(s, ref)))
         return 0;
+    return err_set(e, MLHEP_EINVAL, "workflow schema: %s is missing (the loader takes it from "
+                   "the schema)", ref + 1);
+}
+
+/* *out = params member k: the document's value, else the schema's default. */
+static int param(const json_t *P, const jschema *s, const char *k, const json_t **out,
+                 mlhep_err *e)
+{
+    if ((*out = json_object_get(P, k)))
+        return 0;
+    char ref[128];
+    snprintf(ref, sizeof ref, PARAMS_REF "%s/default", k);
+    return schema_rule(s, ref, out, e);
+}
+
+/* An integer (integral reals accepted: the schema's "integer") that fits [lo, hi], the
+ * range of the C type it goes into (the schema's range has been checked already). */
+static int int_value(const json_t *v, const char *k, long long lo, long long hi, long long *out,
+                     mlhep_err *e)
+{
+    long long x;
     if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 1;
+        x = json_integer_value(v);
+    } else {
+        double d = json_is_real(v) ? json_real_value(v) : NAN;
+        if (!(isfinite(d) && floor(d) == d && fabs(d) < 9e18))
+            return wf_err(e, MLHEP_EINVAL, "/params/%s: expected an integer", k);
+        x = (long long)d;
     }
-    if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (isfinite(d) && floor(d) == d && fabs(d) < 9e18) {
-            *out = (long long)d;
-            return 1;
-        }
-    }
-    return -1;
+    if (x < lo || x > hi)
+        return wf_err(e, MLHEP_EINVAL, "/params/%s: %lld does not fit this program (%lld..%lld)",
+                      k, x, lo, hi);
+    *out = x;
+    return 0;
 }
 
 /* A list of names: JSON array of strings, or a comma-separated string. */
-static int get_list(const json_t *obj, const char *k, char ***out, size_t *n, mlhep_err *e)
+static int get_list(const json_t *v, const char *k, char ***out, size_t *n, mlhep_err *e)
 {
-    json_t *v = json_object_get(obj, k);
     *out = NULL;
     *n = 0;
     if (!v)
@@ -153,154 +184,120 @@ static int get_list(const json_t *obj, const char *k, char ***out, size_t *n, ml
     return 0;
 }
 
-static int load_params(const json_t *pj, wf_params *p, mlhep_err *e)
+static const char *const training_names[] = {"standard", "chunk"}; /* by wf_training */
+
+const char *wf_training_name(wf_training t)
 {
-    p->nevts = -1;
-    p->chunk_size = 1000;
-    p->epochs = 10;
-    p->batch_size = 50;
-    p->shuffle = 1;
-    p->verbose = 0;
-    p->nan_value = NAN;
-    p->metrics_threshold = 0.5;
-    p->training = WF_TRAIN_STANDARD;
-    p->normalisation = WF_NORM_MINMAX;
-    p->validation_fraction = 0.2;
-    p->seed = 21;
+    return (unsigned)t < sizeof training_names / sizeof *training_names ? training_names[t] : "?";
+}
+
+static int load_params(const json_t *pj, const jschema *s, wf_params *p, mlhep_err *e)
+{
     if (pj && !json_is_object(pj))
         return wf_err(e, MLHEP_EINVAL, "/params: expected object");
-    const json_t *P = pj ? pj : json_object(); /* absent: all defaults */
-    int rc = 0;
+    const json_t *P = pj; /* NULL when absent: every member takes its default */
+    const json_t *x;
     long long v;
+    int rc;
 #define INT_PARAM(key, dst, lo, hi)                                                        \
     do {                                                                                   \
-        int r_ = get_ll(P, key, &v);                                                       \
-        if (r_ < 0 || (r_ > 0 && (v < (lo) || v > (hi)))) {                               \
-            rc = wf_err(e, MLHEP_EINVAL, "/params/" key ": expected an integer in %lld..%lld", \
-                        (long long)(lo), (long long)(hi));                                 \
-            goto done;                                                                     \
-        }                                                                                  \
-        if (r_ > 0)                                                                        \
-            dst = v;                                                                       \
+        if ((rc = param(P, s, key, &x, e)) || (rc = int_value(x, key, lo, hi, &v, e)))      \
+            return rc;                                                                     \
+        dst = v;                                                                           \
     } while (0)
-    INT_PARAM("nevts", p->nevts, -1, LLONG_MAX);
-    INT_PARAM("chunk_size", p->chunk_size, -1, LLONG_MAX);
-    INT_PARAM("epochs", p->epochs, 1, 100000);
-    INT_PARAM("batch_size", p->batch_size, 1, 10000000);
-    INT_PARAM("max_jagged_length", p->max_jagged_length, 1, 100000);
+    INT_PARAM("nevts", p->nevts, LLONG_MIN, LLONG_MAX);
+    INT_PARAM("chunk_size", p->chunk_size, LLONG_MIN, LLONG_MAX);
+    INT_PARAM("epochs", p->epochs, INT_MIN, INT_MAX);
+    INT_PARAM("batch_size", p->batch_size, LLONG_MIN, LLONG_MAX);
     INT_PARAM("seed", p->seed, 0, LLONG_MAX);
-    if (p->nevts == 0 || p->chunk_size == 0) {
-        rc = wf_err(e, MLHEP_EINVAL, "/params/%s: must be -1 (all) or a positive count",
-                    p->nevts == 0 ? "nevts" : "chunk_size");
-        goto done;
+#undef INT_PARAM
+    if ((x = json_object_get(P, "max_jagged_length"))) { /* absent: automatic (0) */
+        if ((rc = int_value(x, "max_jagged_length", INT_MIN, INT_MAX, &v, e)))
+            return rc;
+        p->max_jagged_length = (int)v;
     }
-    json_t *x;
-    if ((x = json_object_get(P, "shuffle")))
-        p->shuffle = json_is_true(x) || (json_is_integer(x) && json_integer_value(x) != 0);
-    if ((x = json_object_get(P, "verbose"))) {
-        if (json_is_boolean(x))
-            p->verbose = json_is_true(x);
-        else
-            INT_PARAM("verbose", p->verbose, 0, 5);
-    }
-    if ((x = json_object_get(P, "nan")) && json_is_number(x))
-        p->nan_value = json_number_value(x);
-    if ((x = json_object_get(P, "metrics"))) {
-        p->metrics = json_is_true(x) || json_is_object(x);
-        json_t *t = json_object_get(x, "threshold");
-        if (json_is_number(t))
-            p->metrics_threshold = json_number_value(t);
-    }
-    if ((x = json_object_get(P, "training")))
-        p->training = json_is_string(x) && strcmp(json_string_value(x), "chunk") == 0
-                          ? WF_TRAIN_CHUNK : WF_TRAIN_STANDARD;
-    if ((x = json_object_get(P, "normalisation")))
-        p->normalisation = json_is_string(x) && strcmp(json_string_value(x), "standard") == 0
-                               ? WF_NORM_STANDARD : WF_NORM_MINMAX;
-    if ((x = json_object_get(P, "validation_fraction"))) {
-        double f = json_number_value(x);
-        if (!json_is_number(x) || !(f >= 0 && f <= 0.9)) {
-            rc = wf_err(e, MLHEP_EINVAL, "/params/validation_fraction: expected 0..0.9");
-            goto done;
-        }
-        p->validation_fraction = f;
-    }
-    if ((x = json_object_get(P, "hist")) && !json_is_false(x)) {
+    if ((rc = param(P, s, "shuffle", &x, e)))
+        return rc;
+    p->shuffle = json_is_true(x) || (json_is_integer(x) && json_integer_value(x) != 0);
+    if ((rc = param(P, s, "verbose", &x, e)))
+        return rc;
+    if (json_is_boolean(x))
+        p->verbose = json_is_true(x);
+    else if ((rc = int_value(x, "verbose", INT_MIN, INT_MAX, &v, e)))
+        return rc;
+    else
+        p->verbose = (int)v;
+    if ((rc = param(P, s, "nan", &x, e)))
+        return rc;
+    p->nan_value = json_is_number(x) ? json_number_value(x) : NAN; /* null = NaN */
+    if ((rc = param(P, s, "metrics", &x, e)))
+        return rc;
+    p->metrics = json_is_true(x) || json_is_object(x);
+    if (!(x = json_object_get(x, "threshold")) &&
+        (rc = schema_rule(s, "#/$defs/metricsOptions/properties/threshold/default", &x, e)))
+        return rc;
+    p->metrics_threshold = json_number_value(x);
+    if ((rc = param(P, s, "training", &x, e)))
+        return rc;
+    for (p->training = 0; p->training < WF_TRAIN_COUNT; p->training++)
+        if (json_is_string(x) && !strcmp(json_string_value(x), training_names[p->training]))
+            break;
+    if (p->training == WF_TRAIN_COUNT)
+        return wf_err(e, MLHEP_EINVAL, "/params/training: unknown procedure");
+    if ((rc = param(P, s, "normalisation", &x, e)))
+        return rc;
+    if (dp_norm_parse(json_string_value(x), &p->normalisation))
+        return wf_err(e, MLHEP_EINVAL, "/params/normalisation: unknown normalisation");
+    if ((rc = param(P, s, "validation_fraction", &x, e)))
+        return rc;
+    p->validation_fraction = json_number_value(x);
+    if ((x = json_object_get(P, "hist")) && !json_is_false(x)) { /* the schema refuses . and .. */
         const char *h = json_is_string(x) ? json_string_value(x) : "hists";
-        if (!strcmp(h, ".") || !strcmp(h, "..")) {
-            rc = err_set(e, MLHEP_EINVAL, "params.hist: '%s' must name a sub-directory of the output (e.g. \"hists\")", h);
-            goto done;
-        }
-        if (*h && !(p->hist = strdup(h))) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            goto done;
-        }
+        if (*h && !(p->hist = strdup(h)))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
-    x = json_object_get(P, "redirector");
-    {
-        const char *r = json_is_string(x) ? json_string_value(x) : WF_DEFAULT_REDIRECTOR;
-        size_t n = strlen(r);
-        while (n > 0 && r[n - 1] == '/')
-            n--;
-        if (strncmp(r, "root://", 7) != 0 && strncmp(r, "http://", 7) != 0 &&
-            strncmp(r, "https://", 8) != 0) {
-            rc = wf_err(e, MLHEP_EINVAL, "/params/redirector: '%s' is not a root:// or https:// URL", r);
-            goto done;
-        }
-        if (!(p->redirector = strndup(r, n))) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-    if ((rc = get_list(P, "identifier", &p->identifier, &p->n_identifier, e)) ||
-        (rc = get_list(P, "selected_branches", &p->selected_branches, &p->n_selected, e)) ||
-        (rc = get_list(P, "exclude_branches", &p->exclude_branches, &p->n_exclude, e)))
-        goto done;
-    if (p->n_identifier == 0) { /* MLaaS4HEP: [] falls back to the default */
-        static const char *def[] = {"run", "event", "luminosityBlock"};
+    if ((rc = param(P, s, "redirector", &x, e)))
+        return rc;
+    const char *r = json_string_value(x);
+    size_t n = r ? strlen(r) : 0;
+    while (n > 0 && r[n - 1] == '/')
+        n--;
+    if (!r || !(p->redirector = strndup(r, n)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    if ((rc = get_list(json_object_get(P, "identifier"), "identifier", &p->identifier, &p->n_identifier, e)) ||
+        (rc = get_list(json_object_get(P, "selected_branches"), "selected_branches", &p->selected_branches,
+                       &p->n_selected, e)) ||
+        (rc = get_list(json_object_get(P, "exclude_branches"), "exclude_branches", &p->exclude_branches,
+                       &p->n_exclude, e)))
+        return rc;
+    if (p->n_identifier == 0) { /* absent, or MLaaS4HEP's []: the default list */
         free(p->identifier);
-        p->identifier = calloc(4, sizeof *p->identifier);
-        if (!p->identifier) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            goto done;
-        }
-        for (int i = 0; i < 3; i++)
-            if (!(p->identifier[p->n_identifier++] = strdup(def[i]))) {
-                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-                goto done;
-            }
+        p->identifier = NULL;
+        if ((rc = schema_rule(s, PARAMS_REF "identifier/default", &x, e)) ||
+            (rc = get_list(x, "identifier", &p->identifier, &p->n_identifier, e)))
+            return rc;
         p->identifier_is_default = 1;
     }
     if ((x = json_object_get(P, "branch_max_length"))) {
-        if (!json_is_object(x)) {
-            rc = wf_err(e, MLHEP_EINVAL, "/params/branch_max_length: expected object");
-            goto done;
-        }
+        if (!json_is_object(x))
+            return wf_err(e, MLHEP_EINVAL, "/params/branch_max_length: expected object");
         p->branch_max_length = calloc(json_object_size(x) + 1, sizeof *p->branch_max_length);
-        if (!p->branch_max_length) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            goto done;
-        }
+        if (!p->branch_max_length)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
         const char *k;
         json_t *m;
-        json_object_foreach(x, k, m) {
-            if (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > 100000) {
-                rc = wf_err(e, MLHEP_EINVAL, "/params/branch_max_length/%s: expected 1..100000", k);
-                goto done;
-            }
+        json_object_foreach((json_t *)x, k, m) {
+            char key[300];
+            snprintf(key, sizeof key, "branch_max_length/%s", k);
+            if ((rc = int_value(m, key, INT_MIN, INT_MAX, &v, e)))
+                return rc;
             wf_maxlen *ml = &p->branch_max_length[p->n_branch_max_length++];
-            ml->max_length = (int)json_integer_value(m);
-            if (!(ml->branch = strdup(k))) {
-                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-                goto done;
-            }
+            ml->max_length = (int)v;
+            if (!(ml->branch = strdup(k)))
+                return err_set(e, MLHEP_ENOMEM, "out of memory");
         }
     }
-#undef INT_PARAM
-done:
-    if (!pj)
-        json_decref((json_t *)P);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------ paths */
@@ -570,9 +567,10 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
 
 /* ------------------------------------------------------------ files and labels */
 
-/* Label of entry i from JSON; assigns class indices for names. */
+/* Label of entry i from JSON; assigns class indices for names. At most max_classes
+ * classes: the schema's largest integer label + 1, the same limit for class names. */
 static int take_label(workflow *w, const json_t *lab, const char *where, int *kind_seen,
-                      int *out, mlhep_err *e)
+                      long long max_classes, int *out, mlhep_err *e)
 {
     int kind = json_is_integer(lab) ? 1 : json_is_string(lab) ? 2 : 0;
     if (!kind)
@@ -583,8 +581,9 @@ static int take_label(workflow *w, const json_t *lab, const char *where, int *ki
     *kind_seen = kind;
     if (kind == 1) {
         json_int_t v = json_integer_value(lab);
-        if (v < 0 || v > 999)
-            return wf_err(e, MLHEP_EINVAL, "%s: label %lld is outside 0..999", where, (long long)v);
+        if (v < 0 || v >= max_classes)
+            return wf_err(e, MLHEP_EINVAL, "%s: label %lld is outside 0..%lld", where, (long long)v,
+                          max_classes - 1);
         *out = (int)v;
         if ((size_t)v + 1 > w->nclasses)
             w->nclasses = (size_t)v + 1;
@@ -598,8 +597,8 @@ static int take_label(workflow *w, const json_t *lab, const char *where, int *ki
             *out = (int)i;
             return 0;
         }
-    if (w->nclasses >= 1000)
-        return wf_err(e, MLHEP_EINVAL, "%s: more than 1000 classes", where);
+    if ((long long)w->nclasses >= max_classes)
+        return wf_err(e, MLHEP_EINVAL, "%s: more than %lld classes", where, max_classes);
     char **nc = realloc(w->class_names, (w->nclasses + 1) * sizeof *nc);
     if (!nc)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
@@ -641,6 +640,14 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
     } else if (labels) {
         return wf_err(e, MLHEP_EINVAL, "/labels: only allowed with \"files\" as a list of paths");
     }
+    const json_t *lmax;
+    int rc = schema_rule(o->schema, "#/$defs/label/maximum", &lmax, e);
+    if (rc)
+        return rc;
+    if (!json_is_integer(lmax) || json_integer_value(lmax) < 0 || json_integer_value(lmax) >= INT_MAX)
+        return err_set(e, MLHEP_EINVAL, "workflow schema: /$defs/label/maximum must be an integer "
+                       "label");
+    long long max_classes = json_integer_value(lmax) + 1;
     w->files = calloc(n, sizeof *w->files);
     if (!w->files)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
@@ -671,8 +678,7 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
         f->label = -1;
         if (!(f->given = strdup(json_string_value(pj))))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
-        int rc;
-        if (lj && (rc = take_label(w, lj, lwhere, &kind_seen, &f->label, e)))
+        if (lj && (rc = take_label(w, lj, lwhere, &kind_seen, max_classes, &f->label, e)))
             return rc;
         if ((rc = classify_path(w, f, where, r, o, e)))
             return rc;
@@ -684,13 +690,57 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
     qsort_r(idx, n, sizeof *idx, cmp_path_idx, w->files);
-    int rc = 0;
     for (size_t i = 1; i < n && !rc; i++)
         if (strcmp(w->files[idx[i - 1]].path, w->files[idx[i]].path) == 0)
             rc = wf_err(e, MLHEP_EINVAL, "/files/%zu: '%s' is the same file as /files/%zu",
                         idx[i], w->files[idx[i]].given, idx[i - 1]);
     free(idx);
     return rc;
+}
+
+/* ------------------------------------------------------------ the data layer's view */
+
+/* The one place a workflow becomes the data layer's parameters (dataparams.h): w->data
+ * points into w (files and caps in w's own arrays). */
+static int fill_data(workflow *w, mlhep_err *e)
+{
+    const wf_params *p = &w->params;
+    w->data_files = calloc(w->nfiles + 1, sizeof *w->data_files);
+    w->data_caps = calloc(p->n_branch_max_length + 1, sizeof *w->data_caps);
+    if (!w->data_files || !w->data_caps)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < w->nfiles; i++)
+        w->data_files[i] = (dp_file){w->files[i].path, w->files[i].label, w->files[i].kind == WF_LOCAL};
+    for (size_t i = 0; i < p->n_branch_max_length; i++)
+        w->data_caps[i] = (dp_cap){p->branch_max_length[i].branch, p->branch_max_length[i].max_length};
+    w->data = (dataparams){
+        .files = w->data_files,
+        .nfiles = w->nfiles,
+        .tree = w->tree,
+        .label_branch = w->label_branch,
+        .class_names = (const char *const *)w->class_names,
+        .nclasses = w->nclasses,
+        .selected = (const char *const *)p->selected_branches,
+        .n_selected = p->n_selected,
+        .exclude = (const char *const *)p->exclude_branches,
+        .n_exclude = p->n_exclude,
+        .identifier = (const char *const *)p->identifier,
+        .n_identifier = p->n_identifier,
+        .identifier_optional = p->identifier_is_default,
+        .max_jagged_length = p->max_jagged_length,
+        .caps = w->data_caps,
+        .ncaps = p->n_branch_max_length,
+        .nevts = p->nevts,
+        .chunk_size = p->chunk_size,
+        .norm = p->normalisation,
+        .nan_value = p->nan_value,
+        .validation_fraction = p->validation_fraction,
+        .shuffle = p->shuffle,
+        .seed = p->seed,
+        .threads = 0,
+        .preproc = w->preproc,
+    };
+    return 0;
 }
 
 /* ------------------------------------------------------------ load */
@@ -725,7 +775,7 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
         goto fail;
     }
     json_t *params = json_object_get(doc, "params");
-    if ((rc = load_params(params, &w->params, e)))
+    if ((rc = load_params(params, o->schema, &w->params, e)))
         goto fail;
     const char *tree = json_string_value(json_object_get(doc, "tree"));
     const char *branch = json_string_value(json_object_get(params, "branch"));
@@ -734,7 +784,10 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
                     "the tree to read; give one)", tree, branch);
         goto fail;
     }
-    if (!(w->tree = xstrdup(tree ? tree : branch ? branch : WF_DEFAULT_TREE))) {
+    const json_t *deftree = NULL;
+    if (!tree && !branch && (rc = schema_rule(o->schema, "#/properties/tree/default", &deftree, e)))
+        goto fail;
+    if (!(w->tree = xstrdup(tree ? tree : branch ? branch : json_string_value(deftree)))) {
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
         goto fail;
     }
@@ -747,7 +800,7 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
     w->model = json_incref(model);
     if ((rc = roots_init(&r, o, e)))
         goto fail;
-    if ((rc = load_files(w, doc, &r, o, e)))
+    if ((rc = load_files(w, doc, &r, o, e)) || (rc = fill_data(w, e)))
         goto fail;
     roots_free(&r);
     *out = w;

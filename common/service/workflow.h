@@ -10,7 +10,13 @@
  * -> checks a schema cannot express (labels count, label kinds, duplicate files, tree
  * vs params.branch) -> normalise files to one list of (path, label) -> classify paths
  * and apply MLaaS4HEP's redirector rule -> confine local paths to the data roots ->
- * typed params with MLaaS4HEP's defaults.
+ * typed params with MLaaS4HEP's defaults -> the data layer's view (workflow.data).
+ *
+ * One place per rule: the ranges of the params and their defaults are written in the
+ * schema only ("minimum"/"maximum"/"enum"/"pattern" and "default"); the loader converts
+ * what the schema has validated and takes every default from the schema document
+ * (wf_opts.schema), refusing to load if the schema lacks one. The limit on the number of
+ * classes is the schema's largest integer label + 1, for class names too.
  *
  * Local paths. Relative paths are relative to the data roots (first root holding the
  * file). A path containing a ".." component is refused outright. An absolute path
@@ -46,14 +52,13 @@
 
 #include "base/err.h"
 #include "base/jsonschema.h"
+#include "data/dataparams.h"
 
 #define WF_MAX_DOC_BYTES (16u << 20) /* a workflow file larger than this is refused */
-#define WF_DEFAULT_REDIRECTOR "root://cms-xrd-global.cern.ch"
-#define WF_DEFAULT_TREE "Events"
 
 typedef enum wf_kind { WF_LOCAL = 0, WF_XROOTD = 1, WF_HTTP = 2 } wf_kind;
-typedef enum wf_training { WF_TRAIN_STANDARD = 0, WF_TRAIN_CHUNK = 1 } wf_training;
-typedef enum wf_norm { WF_NORM_MINMAX = 0, WF_NORM_STANDARD = 1 } wf_norm;
+/* MLaaS4HEP's training procedures, named as in params.training (wf_training_name). */
+typedef enum wf_training { WF_TRAIN_STANDARD = 0, WF_TRAIN_CHUNK = 1, WF_TRAIN_COUNT } wf_training;
 
 typedef struct wf_file {
     char *path;       /* what to open: resolved local path, or full URL */
@@ -67,33 +72,34 @@ typedef struct wf_maxlen {
     int max_length;
 } wf_maxlen;
 
-/* params.json, typed, with defaults filled in. Lists are NULL-free arrays of strdup'd
- * names. */
+/* params.json, typed, with the schema's defaults filled in (the schema's "default" of
+ * each key says what a missing key means; MLaaS4HEP's values). Lists are NULL-free arrays
+ * of strdup'd names. */
 typedef struct wf_params {
-    long long nevts;          /* -1 = all events (default) */
-    long long chunk_size;     /* events per chunk, -1 = one chunk (default 1000) */
-    int epochs;               /* default 10 */
-    long long batch_size;     /* default 50 */
-    int shuffle;              /* default 1 */
-    char **identifier;        /* default run, event, luminosityBlock (used when present in
-                                 the tree: the reader decides) */
+    long long nevts;          /* -1 = all events */
+    long long chunk_size;     /* events per chunk, -1 = one chunk */
+    int epochs;
+    long long batch_size;
+    int shuffle;
+    char **identifier;        /* identifier branches; from the default list, those absent
+                                 from the tree are skipped */
     size_t n_identifier;
-    int identifier_is_default;
+    int identifier_is_default; /* absent or [] in the document: the schema's list */
     char **selected_branches; /* empty = all */
     size_t n_selected;
     char **exclude_branches;
     size_t n_exclude;
     char *hist;               /* output sub-directory for histograms, NULL = none */
-    char *redirector;         /* default WF_DEFAULT_REDIRECTOR, trailing '/' removed */
-    int verbose;              /* default 0 */
-    double nan_value;         /* padding value, default NAN */
-    int metrics;              /* print/record metrics per chunk (fork key), default 0 */
-    double metrics_threshold; /* default 0.5 */
-    wf_training training;     /* default standard (every epoch streams all chunks) */
-    wf_norm normalisation;    /* default minmax (MLaaS4HEP) */
-    double validation_fraction; /* default 0.2 */
-    uint64_t seed;            /* default 21 (MLaaS4HEP's fixed split seed) */
-    int max_jagged_length;    /* 0 = not given: the data layer's default applies */
+    char *redirector;         /* trailing '/' removed */
+    int verbose;
+    double nan_value;         /* padding value; null in the document = NAN */
+    int metrics;              /* print/record metrics per chunk (fork key) */
+    double metrics_threshold;
+    wf_training training;     /* standard: every epoch streams all chunks */
+    dp_norm normalisation;
+    double validation_fraction;
+    uint64_t seed;
+    int max_jagged_length;    /* 0 = not given: the data layer chooses (specs.h) */
     wf_maxlen *branch_max_length; /* per-branch caps, override max_jagged_length */
     size_t n_branch_max_length;
 } wf_params;
@@ -113,8 +119,12 @@ typedef struct workflow {
     json_t *preproc;          /* the "preproc" object or NULL (owned by the workflow) */
     json_t *model;            /* the "model" object or NULL (owned by the workflow) */
     json_t *doc;              /* the whole document (owned by the workflow) */
-    int threads;              /* execution setting, not from the document: threads the data
-                                 layer may use (0 = one per CPU); set by the runner */
+    /* What the data layer is given (dataparams.h), filled at load from the fields above
+     * and pointing into them. data.threads is an execution setting, not from the
+     * document: the threads the data layer may use (0 = one per CPU), set by the runner. */
+    dataparams data;
+    dp_file *data_files;      /* storage of data.files */
+    dp_cap *data_caps;        /* storage of data.caps */
 } workflow;
 
 typedef struct wf_opts {
@@ -140,5 +150,6 @@ void workflow_free(workflow *w);
 int workflow_open_local(const wf_file *f, mlhep_err *e);
 
 const char *wf_kind_name(wf_kind k); /* "local", "xrootd", "http" */
+const char *wf_training_name(wf_training t); /* "standard", "chunk" */
 
 #endif

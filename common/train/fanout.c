@@ -47,6 +47,8 @@ int fanout_wanted(const mlhep_config *cfg, const workflow *wf)
 
 /* ---- the sub-task message ---------------------------------------------------------- */
 
+/* The message of sub-task n; NULL when out of memory, or when it would exceed
+ * JOB_MESSAGE_MAX (then *len is its size): the coordinator computes the pass itself. */
 static char *task_encode(const fanout_job *fj, long long n, long long ntasks, long long file,
                          long long unit0, long long nunits, size_t *len)
 {
@@ -57,6 +59,10 @@ static char *task_encode(const fanout_job *fj, long long n, long long ntasks, lo
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     *len = s ? strlen(s) : 0;
+    if (*len > JOB_MESSAGE_MAX) { /* task_decode would refuse it */
+        free(s);
+        s = NULL;
+    }
     return s;
 }
 
@@ -148,12 +154,12 @@ int fanout_task_run(const fanout_env *fe, const void *body, size_t len, char *in
         rc = err_set(&e, MLHEP_EINVAL, "file index %lld out of range (%zu files)", t.file, wf->nfiles);
     if (!rc) {
         what = wf->files[t.file].given ? wf->files[t.file].given : wf->files[t.file].path;
-        rc = specs_preproc(wf, &pp, &e);
+        rc = specs_preproc(&wf->data, &pp, &e);
     }
     if (!rc)
-        rc = specs_plan(wf, pp, &plan, &e);
+        rc = specs_plan(&wf->data, pp, &plan, &e);
     if (!rc)
-        rc = specs_part_compute(wf, pp, plan, (size_t)t.file, t.unit0, t.nunits, NULL, NULL, &p, &e);
+        rc = specs_part_compute(&wf->data, pp, plan, (size_t)t.file, t.unit0, t.nunits, NULL, NULL, &p, &e);
     if (!rc) {
         json_t *o = specs_part_to_json(plan, p);
         doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -277,7 +283,10 @@ static int publish_tasks(amqpc *mq, const fanout_job *fj, const run_span *sp, si
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(bodies[i] = task_encode(fj, (long long)i, (long long)n, sp[i].file, sp[i].unit0, sp[i].nunits,
                                       &lens[i])))
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            rc = lens[i] > JOB_MESSAGE_MAX
+                     ? err_set(e, MLHEP_EINVAL, "a sub-task message would be %zu bytes (limit %u)", lens[i],
+                               JOB_MESSAGE_MAX)
+                     : err_set(e, MLHEP_ENOMEM, "out of memory");
         snprintf(ids[i], sizeof ids[i], "%s:%lld:%zu", fj->id, fj->lease, i);
         idp[i] = ids[i];
     }
@@ -335,9 +344,9 @@ static int fold_parts(const fanout_env *fe, const fanout_job *fj, const workflow
     specs_folder *f = NULL;
     int rc = jobstore_parts_get(fe->js, fj->user, fj->id, fj->lease, &all, e);
     if (!rc)
-        rc = specs_plan(wf, pp, &plan, e);
+        rc = specs_plan(&wf->data, pp, &plan, e);
     if (!rc) {
-        rc = specs_folder_new(wf, plan, &f, e); /* owns plan from here */
+        rc = specs_folder_new(&wf->data, plan, &f, e); /* owns plan from here */
         if (rc)
             plan = NULL;
     }
@@ -361,7 +370,7 @@ static int fold_parts(const fanout_env *fe, const fanout_job *fj, const workflow
     }
     json_decref(all);
     if (!rc) {
-        rc = specs_folder_finish(f, wf, out, e);
+        rc = specs_folder_finish(f, &wf->data, out, e);
         if (!rc)
             f = NULL;
     }

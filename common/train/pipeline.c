@@ -80,11 +80,18 @@ int pipeline_is_sleep(const json_t *wf)
     return type && strcmp(type, "sleep") == 0;
 }
 
-static int check_sleep(const json_t *wf, int test_hooks, mlhep_err *e)
+static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, mlhep_err *e)
 {
-    json_t *name = json_object_get(wf, "name");
-    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200)
-        return err_set(e, MLHEP_EINVAL, "workflow.name must be a non-empty string (at most 200 characters)");
+    /* name and description: the workflow schema's rules (the job record shows them) */
+    json_t *name = json_object_get(wf, "name"), *desc = json_object_get(wf, "description");
+    if (!name)
+        return err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
+    int rc = jschema_validate_at(schema, "#/properties/name", "/name", name, "workflow", e);
+    if (!rc && desc)
+        rc = jschema_validate_at(schema, "#/properties/description", "/description", desc,
+                                 "workflow", e);
+    if (rc)
+        return rc;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)wf, k, v) {
@@ -120,7 +127,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     if (!env)
         return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
     if (pipeline_is_sleep(wf))
-        return check_sleep(wf, env->test_hooks, e);
+        return check_sleep(wf, env->schema, env->test_hooks, e);
     wf_opts o = {.schema = env->schema,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,
@@ -129,7 +136,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (rc)
         return rc;
-    w->threads = env->nthreads;
+    w->data.threads = env->nthreads;
     if (out)
         *out = w;
     else
@@ -261,16 +268,13 @@ static int run_training(const workflow *w, const pipeline_env *env, const pipeli
     return rc;
 }
 
-int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
-                 const char *dir, mlhep_err *e)
+int pipeline_run(const job *j, const workflow *wf, const pipeline_env *env,
+                 const pipeline_callbacks *cb, const char *dir, mlhep_err *e)
 {
-    workflow *w = NULL;
-    int rc = pipeline_validate(j->workflow, env, &w, e);
-    if (rc)
-        return rc;
-    if (!w)
-        return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
-    rc = run_training(w, env, cb, dir, e);
-    workflow_free(w);
-    return rc;
+    if (wf)
+        return run_training(wf, env, cb, dir, e);
+    if (!pipeline_is_sleep(j->workflow))
+        return err_set(e, MLHEP_EINVAL, "pipeline_run: job %s: a training job needs the workflow "
+                       "pipeline_validate loaded", j->id);
+    return run_sleep(j, json_object_get(j->workflow, "model"), cb, env->test_hooks, dir, e);
 }

@@ -16,7 +16,8 @@
  *       then writes model.json and metrics.json. "fail": true makes it fail half way;
  *       "crash": true kills the worker process half way (SIGKILL), only with test hooks
  *       (config test_hooks=1), else the job is refused. It names no files and is not a
- *       workflow of the schema (it has no inputs); pipeline_validate checks it by hand.
+ *       workflow of the schema (it has no inputs); pipeline_validate checks its model by
+ *       hand and its name and description with the workflow schema's rules for them.
  *
  * Progress: the step callback receives a pipeline_progress per step (training jobs:
  * events, epoch, loss and AUC from train_progress); a non-zero return stops the run
@@ -44,7 +45,8 @@ typedef struct pipeline_env {
     int check_local;        /* 1 on the worker and in mlhep-run */
     int test_hooks;         /* 1: honour "crash": true */
     int nthreads;           /* data-layer and boosting threads (0 = one per CPU, the
-                               default); copied into each validated workflow's threads */
+                               default); copied into each validated workflow's
+                               data.threads */
     char schema_dir[4096];
 } pipeline_env;
 
@@ -92,10 +94,12 @@ typedef struct pipeline_callbacks {
                  mlhep_err *e);
 } pipeline_callbacks;
 
-/* Validates j->workflow again (pipeline_validate with env) and runs the job, writing
- * its artifacts into artifact_dir (an existing, empty directory the caller owns).
- * Returns 0, PIPELINE_STOPPED, or a negative error with e filled. */
-int pipeline_run(const job *j, const pipeline_env *env, const pipeline_callbacks *cb,
-                 const char *artifact_dir, mlhep_err *e);
+/* Runs job j, writing its artifacts into artifact_dir (an existing, empty directory the
+ * caller owns). The caller has validated j->workflow with pipeline_validate (with the
+ * same env) and passes what it returned: wf, the loaded training workflow, or NULL for
+ * the sleep job; nothing is parsed or validated again, so a job's workflow is loaded
+ * exactly once. Returns 0, PIPELINE_STOPPED, or a negative error with e filled. */
+int pipeline_run(const job *j, const workflow *wf, const pipeline_env *env,
+                 const pipeline_callbacks *cb, const char *artifact_dir, mlhep_err *e);
 
 #endif

@@ -179,7 +179,7 @@ static int mlp_epoch_pass(run *r, mlp *m, int epoch, int epochs, scores *tr, sco
     ds_chunk c;
     int got;
     int64_t rows = 0;
-    size_t bs = r->wf->params.batch_size > 0 ? (size_t)r->wf->params.batch_size : 50;
+    size_t bs = (size_t)r->wf->params.batch_size;
     int chunkno = 0;
     (void)chunk_index;
     while ((got = dataset_next(r->ds, &c, e)) == 1) {
@@ -239,7 +239,7 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     if (rc)
         return err_prefix(e, "model");
     r->binary = mlp_get_loss(m) == MLP_LOSS_BCE && mlp_n_outputs(m) == 1;
-    int epochs = wf->params.epochs > 0 ? wf->params.epochs : 1;
+    int epochs = wf->params.epochs;
     int patience = 0;
     json_t *es = json_object_get(wf->model, "early_stopping");
     if (json_is_object(es))
@@ -416,7 +416,7 @@ static int final_reports(run *r, const float *vs, const float *vy, size_t nv, co
     json_object_set_new(mj, "format", json_string("mlhep-metrics"));
     json_object_set_new(mj, "model", json_string(model_kind));
     json_object_set_new(mj, "procedure",
-                        json_string(r->wf->params.training == WF_TRAIN_STANDARD ? "standard" : "chunk"));
+                        json_string(wf_training_name(r->wf->params.training)));
     json_t *ea = json_array();
     double *x = calloc((size_t)r->nep + 1, sizeof *x);
     double *l = calloc((size_t)r->nep + 1, sizeof *l), *vl = calloc((size_t)r->nep + 1, sizeof *vl);
@@ -466,7 +466,7 @@ static int final_reports(run *r, const float *vs, const float *vy, size_t nv, co
     if (!rc && r->binary && nv > 0) {
         double loss, acc, auc;
         eval_binary(vy, vs, nv, &loss, &acc, &auc);
-        double thr = r->wf->params.metrics_threshold > 0 ? r->wf->params.metrics_threshold : 0.5;
+        double thr = r->wf->params.metrics_threshold;
         metrics_confusion cm = metrics_confusion_at(vy, vs, NULL, nv, thr);
         json_object_set_new(fin, "loss", num(loss));
         json_object_set_new(fin, "accuracy", num(acc));
@@ -566,16 +566,17 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
     int is_gbdt = type && (!strcmp(type, "gbdt") || !strcmp(type, "bdt"));
     if (!wf->model)
         return err_set(e, MLHEP_EINVAL, "workflow has no model");
-    if ((rc = specs_preproc(wf, &r.pp, e)))
+    const dataparams *dp = &wf->data;
+    if ((rc = specs_preproc(dp, &r.pp, e)))
         goto out;
     char fp[65];
-    if ((rc = specs_fingerprint(wf, fp, e)))
+    if ((rc = specs_fingerprint(dp, fp, e)))
         goto out;
     if (!(o->specs_cache && specs_load(o->specs_cache, fp, &r.sp, e) == 0)) {
         report(&r, "specs", 0, 0, 0, 0, NAN, NAN, NAN, "specs pass");
         if (o->specs_fn && (rc = o->specs_fn(o->specs_ctx, wf, r.pp, &r.sp, e)))
             goto out;
-        if (!r.sp && !r.stopped && (rc = specs_compute(wf, r.pp, specs_progress, &r, &r.sp, e)))
+        if (!r.sp && !r.stopped && (rc = specs_compute(dp, r.pp, specs_progress, &r, &r.sp, e)))
             goto out;
     }
     if (r.stopped) {
@@ -590,9 +591,9 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
         rc = err_set(e, MLHEP_EINVAL, "no events left after the cuts: nothing to train on");
         goto out;
     }
-    if (wf->params.hist && (rc = feathist_new(wf, r.sp, &r.fh, e)))
+    if (wf->params.hist && (rc = feathist_new(dp, r.sp, &r.fh, e)))
         goto out;
-    if ((rc = dataset_open(wf, r.pp, r.sp, &r.ds, e)))
+    if ((rc = dataset_open(dp, r.pp, r.sp, &r.ds, e)))
         goto out;
     if (is_gbdt) {
         rc = train_gbdt(&r, &g, &gh, e);
@@ -613,7 +614,7 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
     if ((rc = final_reports(&r, va.s, va.y, va.n, is_gbdt ? "gbdt" : "mlp", e)))
         goto out;
     /* the features document (featmap.h): what turns raw branch values into rows */
-    if ((rc = featmap_from_specs(r.sp, wf->params.normalisation, wf->params.nan_value, &feat, e)))
+    if ((rc = featmap_from_specs(r.sp, dp->norm, dp->nan_value, &feat, e)))
         goto out;
     if ((rc = featmap_set_outputs(feat, m ? (int)mlp_n_outputs(m) : 1, (const char *const *)wf->class_names,
                                   wf->class_names ? wf->nclasses : 0, e)))

@@ -47,7 +47,7 @@ typedef int (*train_progress_fn)(void *ctx, const train_progress *p);
 typedef struct train_opts {
     const char *outdir;        /* must exist; artifacts are written here */
     int nthreads;              /* boosting threads (0 = one per CPU); the data layer
-                                  takes wf->threads */
+                                  takes wf->data.threads */
     train_progress_fn progress;
     void *ctx;
     const char *specs_cache;   /* optional specs.json to reuse when its fingerprint matches */

@@ -9,7 +9,7 @@
 #     the key table in common/service/config.c) or is read by the project's own scripts/programs;
 #   - every config file (mlhep.conf.example, the ConfigMap's mlhep.conf) is accepted by
 #     `mlhep-worker --print-config` (unknown keys are refused) and every key of config.c is
-#     documented in README.md ("Operating mlhep");
+#     documented in docs/operations.md ("Configuration: every key");
 #   - ports are the broker's 5672 and Redis's 6379; repository paths that Dockerfiles COPY
 #     and units execute exist;
 #   - each program's Dockerfile is multi-stage (debian:12 build, debian:12-slim runtime), its
@@ -100,8 +100,8 @@ for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
     fi
 done
 undoc=
-for k in $keys; do grep -q "\`$k\`" "$T/README.md" || undoc="$undoc $k"; done
-[ -z "$undoc" ] && ok "every config key documented in README.md ($(echo $keys | wc -w) keys)" || bad "config keys documented" "missing in README.md:$undoc"
+for k in $keys; do grep -q "\`$k\`" "$T/docs/operations.md" || undoc="$undoc $k"; done
+[ -z "$undoc" ] && ok "every config key documented in docs/operations.md ($(echo $keys | wc -w) keys)" || bad "config keys documented" "missing in docs/operations.md:$undoc"
 # the example file names every key too
 unex=
 for k in $keys; do grep -qE "^#? ?$k(_file)? =" "$D/config/mlhep.conf.example" || unex="$unex $k"; done

@@ -492,7 +492,8 @@ LOGS=("$S/logs/gateway.log" "$TMP"/gw-*.log)
 missing=
 while read -r meth pat scope; do
     re="^${pat//\{[a-z]*\}/[^/? ]+}$"; [ "$pat" = / ] && re='^/$'
-    awk -v m="$meth" -v re="$re" '$4 == m && $6 ~ /^(2..|304)$/ { p = $5; sub(/\?.*/, "", p); if (p ~ re) { found = 1; exit } } END { exit !found }' "${LOGS[@]}" || missing="$missing $meth $pat;"
+    # access-log lines: STAMP gateway PEER USER METHOD PATH STATUS ...
+    awk -v m="$meth" -v re="$re" '$2 == "gateway" && $5 == m && $7 ~ /^(2..|304)$/ { p = $6; sub(/\?.*/, "", p); if (p ~ re) { found = 1; exit } } END { exit !found }' "${LOGS[@]}" || missing="$missing $meth $pat;"
 done < <("$BIN/mlhep-gateway" --routes)
 n=$("$BIN/mlhep-gateway" --routes | wc -l)
 [ -z "$missing" ] && ok "every route of mlhep-gateway --routes ($n) answered with success" || bad "routes never answered with success" "$missing"

@@ -70,6 +70,15 @@ expect "schema: keys without values" 5 "requires property" as_alice predict "$TM
 expect "unknown model" 8 "unknown model 'nope'" as_alice predict --model nope "$M/req-values.json"
 expect "unknown version" 8 "version 7 does not exist" as_alice predict --model ttH@7 "$M/req-values.json"
 expect "bad token" 4 "unauthorized" env MLHEP_TOKEN=alice "$BIN/mlhep-submit" --config "$S/users/alice.conf" predict --model ttH "$M/req-values.json"
+# options: numbers checked (base/numarg), usage exit code 2, nothing sent; --help prints the command's usage
+expect "--batch abc refused" 2 "--batch: 'abc' is not a whole number" as_alice predict --model ttH@1 --root "$DATA/uproot-HZZ.root" --tree events --out "$TMP/u.root" --batch abc
+expect "--window 0 refused" 2 "--window: 0 is out of range (1 to 1024)" as_alice predict --model ttH@1 --root "$DATA/uproot-HZZ.root" --tree events --out "$TMP/u.root" --window 0
+expect "--timeout x refused" 2 "--timeout: 'x' is not a number" as_alice --timeout x predict --model ttH@1 "$M/req-values.json"
+expect "--timeout 0 refused" 2 "--timeout: 0 is out of range" as_alice models list --timeout 0
+[ ! -e "$TMP/u.root" ] && ok "no scores file written on option errors" || bad "option errors" "$TMP/u.root written"
+expect "predict --help: options and an example" 0 "mlhep-submit predict --model ttH --root events.root" as_alice predict --help
+expect "models --help: operations and an example" 0 "mlhep-submit models tag " as_alice models --help
+if as_alice predict --help | grep -q -- "--window W" && ! as_alice models --help | grep -q -- "--window"; then ok "predict and models each print their own usage"; else bad "--help" "$(as_alice models --help)"; fi
 a1=1; for p in "$S"/pids/infer-*.pid; do alive "$(cat "$p")" || a1=0; done
 if [ $a1 = 1 ] && as_alice predict --model ttH@1 "$M/req-values.json" >/dev/null; then ok "workers alive and serving after bad requests"; else bad "workers after bad requests" "$(tail -n 5 "$S"/logs/infer-*.log)"; fi
 

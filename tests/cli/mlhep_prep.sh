@@ -39,5 +39,5 @@ if [ $rc = 0 ] && grep -q "specs: reusing out/specs.json (inputs unchanged)" p2.
 # a hist name leaving the output directory is refused (exit 2) before anything is written
 sed 's/"hist": "plots"/"hist": ".."/' data/wf.json > data/bad.json
 "$BIN/mlhep-prep" data/bad.json --out out2 > /dev/null 2> p3.err; rc=$?
-if [ $rc = 2 ] && grep -q "params.hist: '..' must name a sub-directory" p3.err && [ ! -e out2 ]; then ok "hist '..' refused (exit 2), nothing written"; else bad "bad hist" "rc=$rc $(cat p3.err)"; fi
+if [ $rc = 2 ] && grep -q "/params/hist: must name a sub-directory" p3.err && [ ! -e out2 ]; then ok "hist '..' refused (exit 2), nothing written"; else bad "bad hist" "rc=$rc $(cat p3.err)"; fi
 if ! grep -q "AddressSanitizer\|runtime error" p.err p2.err p3.err; then ok "sanitizer-clean"; else bad "sanitizer" "$(grep -A5 "AddressSanitizer\|runtime error" p.err p2.err p3.err | head -20)"; fi

@@ -34,7 +34,7 @@ out=$(as_alice "$TMP/dotdot.json" 2>&1); rc=$?
 if [ $rc = 15 ] && [[ $out == *"'..' is not allowed"* ]]; then ok "'..' path refused by the submitter (exit 15)"; else bad "dotdot submitter" "rc=$rc out=$out"; fi
 echo '{"model": {"type": "sleep", "seconds": -1}}' > "$TMP/bad3.json"
 out=$(as_alice "$TMP/bad3.json" 2>&1); rc=$?
-if [ $rc = 5 ] && [[ $out == *"workflow.name"* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
+if [ $rc = 5 ] && [[ $out == *'workflow: /: missing required property "name"'* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 0.5}}' > "$TMP/wf.json"
 out=$(MLHEP_TOKEN= "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 4 ] && [[ $out == *"no bearer token"* ]]; then ok "missing token refused (exit 4)"; else bad "missing token refused" "rc=$rc out=$out"; fi
@@ -138,7 +138,7 @@ out=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-
 out2=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-bob.pw")" --no-auth-warning hset "mlhep:u:bob:job:$id" state succeeded 2>&1)
 if [[ $out == NOPERM* ]] && [[ $out2 == NOPERM* ]]; then ok "Redis ACL: bob's account can neither read alice's keys nor write"; else bad "Redis ACL" "$out / $out2"; fi
 # a forged cancel (bob's token naming alice as the user) is refused by the worker
-# (covered by the worker's token check; see README.md ("The mlhep service"))
+# (covered by the worker's token check; see docs/service.md)
 
 # --- cancel: queued job skipped, running jobs stop at the next step
 echo '{"name": "long", "model": {"type": "sleep", "seconds": 600}}' > "$TMP/long.json"

@@ -38,7 +38,7 @@ static const int16_t B[4] = {-3, 0, 7, 32767};
 static const double JV[3 + 8] = {99, 99, 99, 1.5, 2.5, -1, 0, 1e10, 3.25, 4, 5};
 static const int64_t JO[5] = {3, 3, 5, 10, 11};
 
-static int build(colbuf *b, mlhep_err *e)
+static int build(wbuf *b, mlhep_err *e)
 {
     return colreq_begin(b, "ttH@3", 4, 3, e) || colreq_add(b, "a", COL_F32, A, NULL, 4, e) ||
            colreq_add(b, "b", COL_I16, B, NULL, 4, e) || colreq_add(b, "j", COL_F64, JV, JO, 4, e) ||
@@ -47,11 +47,11 @@ static int build(colbuf *b, mlhep_err *e)
 
 TEST(roundtrip)
 {
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     colreq q = {0};
     mlhep_err e;
     CHECKF(!build(&b, &e), "%s", e.msg);
-    CHECKF(!colreq_parse(b.p, b.n, &q, &e), "%s", e.msg);
+    CHECKF(!colreq_parse(b.p, b.len, &q, &e), "%s", e.msg);
     CHECK(!strcmp(q.model, "ttH@3"));
     CHECK_EQ_INT(q.nrows, 4);
     CHECK_EQ_INT(q.ncols, 3);
@@ -67,18 +67,18 @@ TEST(roundtrip)
     /* header bytes as documented */
     CHECK(!memcmp(b.p, "MLHC", 4) && b.p[4] == 1 && b.p[5] == 0 && b.p[8] == 4 && b.p[12] == 3 && b.p[16] == 5);
     colreq_free(&q);
-    colbuf_free(&b);
+    wbuf_free(&b);
 }
 
 TEST(rows_match_featmap)
 {
     featmap *fm = fm_load();
     CHECK(fm);
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     colreq q = {0};
     featmap_batch fb = {0};
     mlhep_err e;
-    int ok = !build(&b, &e) && !colreq_parse(b.p, b.n, &q, &e) && !colreq_rows(fm, &q, &fb, &e);
+    int ok = !build(&b, &e) && !colreq_parse(b.p, b.len, &q, &e) && !colreq_rows(fm, &q, &fb, &e);
     if (!ok)
         printf("  %s\n", e.msg);
     /* the reference: featmap_rows over doubles */
@@ -96,7 +96,7 @@ TEST(rows_match_featmap)
                fb.x[2 * 5 + 2] == (float)((-1.0 - 10) * 0.1) && fb.x[2 * 5 + 4] == (float)((1e10 - 10) * 0.1);
     featmap_batch_free(&fb);
     colreq_free(&q);
-    colbuf_free(&b);
+    wbuf_free(&b);
     featmap_free(fm);
     CHECK(ok);
     CHECK(same);
@@ -128,14 +128,14 @@ TEST(every_type)
             default: memcpy(raw + 8 * r, &v, 8); break;
             }
         }
-        colbuf b = {0};
+        wbuf b = WBUF_INIT;
         colreq q = {0};
         featmap_batch fb = {0};
         mlhep_err e;
         double bd[4] = {1, 2, 3, 4};
         int rc = colreq_begin(&b, "m", 4, 3, &e) || colreq_add(&b, "j", COL_F64, JV, JO, 4, &e) ||
                  colreq_add(&b, "a", t, raw, NULL, 4, &e) || colreq_add(&b, "b", COL_F64, bd, NULL, 4, &e) ||
-                 colreq_parse(b.p, b.n, &q, &e) || colreq_rows(fm, &q, &fb, &e);
+                 colreq_parse(b.p, b.len, &q, &e) || colreq_rows(fm, &q, &fb, &e);
         featmap_col cols[3] = {{ref_a, NULL}, {bd, NULL}, {JV, JO}};
         float ref[20];
         rc = rc || featmap_rows(fm, cols, 4, ref, NULL, &e);
@@ -145,7 +145,7 @@ TEST(every_type)
         }
         featmap_batch_free(&fb);
         colreq_free(&q);
-        colbuf_free(&b);
+        wbuf_free(&b);
     }
     featmap_free(fm);
     CHECK_EQ_INT(bad, 0);
@@ -167,66 +167,66 @@ static int refused(const uint8_t *p, size_t n, const char *needle)
 
 TEST(malformed)
 {
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     mlhep_err e;
     CHECK(!build(&b, &e));
     /* every truncation is refused (ASan: no read past the end) */
-    for (size_t n = 0; n < b.n; n++) {
+    for (size_t n = 0; n < b.len; n++) {
         colreq q = {0};
         int rc = colreq_parse(b.p, n, &q, &e);
         colreq_free(&q);
         CHECKF(rc == MLHEP_EFORMAT, "prefix of %zu bytes accepted", n);
     }
-    uint8_t *m = malloc(b.n + 8);
+    uint8_t *m = malloc(b.len + 8);
     CHECK(m);
-#define MUT(stmt, len, needle)                                                                                         \
+#define MUT(stmt, nbytes, needle)                                                                                         \
     do {                                                                                                               \
-        memcpy(m, b.p, b.n);                                                                                           \
+        memcpy(m, b.p, b.len);                                                                                           \
         stmt;                                                                                                          \
-        CHECK(refused(m, len, needle));                                                                                \
+        CHECK(refused(m, nbytes, needle));                                                                                \
     } while (0)
-    MUT(m[0] = 'X', b.n, "bad magic");
-    MUT(m[4] = 2, b.n, "version 2 not supported");
-    MUT(m[6] = 1, b.n, "reserved flags");
-    MUT(memset(m + 8, 0, 4), b.n, "row count 0");
-    MUT(memset(m + 8, 0xff, 4), b.n, "row count 4294967295");
-    MUT(memset(m + 12, 0, 4), b.n, "column count 0");
-    MUT(m[14] = 1, b.n, "columns announced");                 /* 65539 columns: more than the bytes */
-    MUT(m[16] = 0, b.n, "model reference length 0");
-    MUT(m[18] = 0, b.n, "NUL byte in the model reference");
-    MUT(memcpy(m + b.n, "ab", 2), b.n + 2, "2 bytes after the last column");
+    MUT(m[0] = 'X', b.len, "bad magic");
+    MUT(m[4] = 2, b.len, "version 2 not supported");
+    MUT(m[6] = 1, b.len, "reserved flags");
+    MUT(memset(m + 8, 0, 4), b.len, "row count 0");
+    MUT(memset(m + 8, 0xff, 4), b.len, "row count 4294967295");
+    MUT(memset(m + 12, 0, 4), b.len, "column count 0");
+    MUT(m[14] = 1, b.len, "columns announced");                 /* 65539 columns: more than the bytes */
+    MUT(m[16] = 0, b.len, "model reference length 0");
+    MUT(m[18] = 0, b.len, "NUL byte in the model reference");
+    MUT(memcpy(m + b.len, "ab", 2), b.len + 2, "2 bytes after the last column");
     /* column a starts at 23: u16 1, 'a', type, kind */
-    MUT(m[23] = 0, b.n, "name of 0 bytes");
-    MUT(m[26] = 0, b.n, "unknown type 0");
-    MUT(m[26] = 12, b.n, "unknown type 12");
-    MUT(m[27] = 2, b.n, "unknown kind 2");
+    MUT(m[23] = 0, b.len, "name of 0 bytes");
+    MUT(m[26] = 0, b.len, "unknown type 0");
+    MUT(m[26] = 12, b.len, "unknown type 12");
+    MUT(m[27] = 2, b.len, "unknown kind 2");
     /* column j: after a (5 + 16 bytes) and b (5 + 8): at 23 + 21 + 13 = 57: u16, 'j', type, kind, nvalues, offsets */
     size_t j = 57;
     CHECK(b.p[j] == 1 && b.p[j + 2] == 'j' && b.p[j + 4] == 1);
-    MUT(m[j + 9] = 1, b.n, "offsets[0] is 1");
-    MUT(m[j + 17] = 9, b.n, "offsets decrease at row 2");     /* offsets[2] = 9 > offsets[3] = 7 */
-    MUT(m[j + 25] = 9, b.n, "offsets end at 9");
-    MUT(m[j + 5] = 9, b.n, "offsets end at 8 but the column has 9 values");
-    MUT(m[j + 4] = 0, b.n, "");                                /* jagged as flat: the layout no longer adds up */
+    MUT(m[j + 9] = 1, b.len, "offsets[0] is 1");
+    MUT(m[j + 17] = 9, b.len, "offsets decrease at row 2");     /* offsets[2] = 9 > offsets[3] = 7 */
+    MUT(m[j + 25] = 9, b.len, "offsets end at 9");
+    MUT(m[j + 5] = 9, b.len, "offsets end at 8 but the column has 9 values");
+    MUT(m[j + 4] = 0, b.len, "");                                /* jagged as flat: the layout no longer adds up */
 #undef MUT
     free(m);
-    colbuf_free(&b);
+    wbuf_free(&b);
 }
 
-static int rows_refused(colbuf *b, int code, const char *needle)
+static int rows_refused(wbuf *b, int code, const char *needle)
 {
     featmap *fm = fm_load();
     colreq q = {0};
     featmap_batch fb = {0};
     mlhep_err e;
     err_clear(&e);
-    int rc = colreq_parse(b->p, b->n, &q, &e);
+    int rc = colreq_parse(b->p, b->len, &q, &e);
     if (!rc)
         rc = colreq_rows(fm, &q, &fb, &e);
     featmap_batch_free(&fb);
     colreq_free(&q);
     featmap_free(fm);
-    colbuf_free(b);
+    wbuf_free(b);
     if (rc != code || !strstr(e.msg, needle)) {
         printf("  expected %d naming '%s', got %d: %s\n", code, needle, rc, e.msg);
         return 0;
@@ -236,7 +236,7 @@ static int rows_refused(colbuf *b, int code, const char *needle)
 
 TEST(branches)
 {
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     mlhep_err e;
     double d[4] = {0};
     int64_t o[5] = {0, 1, 1, 1, 1};
@@ -260,7 +260,7 @@ TEST(branches)
 
 TEST(writer_errors)
 {
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     mlhep_err e;
     double d[4] = {0};
     int64_t dec[5] = {0, 2, 1, 3, 4};
@@ -273,28 +273,28 @@ TEST(writer_errors)
     CHECK(colreq_add(&b, "a", COL_F64, d, dec, 4, &e) == MLHEP_EINVAL && strstr(e.msg, "decrease"));
     CHECK(!colreq_add(&b, "a", COL_F64, d, NULL, 4, &e));
     CHECK(colreq_end(&b, &e) == MLHEP_EINVAL); /* one of two columns */
-    colbuf_free(&b);
+    wbuf_free(&b);
 }
 
 TEST(response)
 {
     float s[6] = {0.1f, 0.9f, 0.25f, 0.75f, NAN, 1};
-    colbuf b = {0};
+    wbuf b = WBUF_INIT;
     colresp r = {0};
     mlhep_err e;
     CHECK(!colresp_write(&b, "ttH@2", s, 3, 2, 12.5, &e));
-    CHECKF(!colresp_parse(b.p, b.n, &r, &e), "%s", e.msg);
+    CHECKF(!colresp_parse(b.p, b.len, &r, &e), "%s", e.msg);
     CHECK(r.nrows == 3 && r.k == 2 && !strcmp(r.model, "ttH@2") && r.elapsed_us == 12.5f);
     CHECK(!memcmp(r.scores, s, 4 * sizeof *s) && isnan(r.scores[4]) && r.scores[5] == 1);
-    for (size_t n = 0; n < b.n; n++)
+    for (size_t n = 0; n < b.len; n++)
         CHECKF(colresp_parse(b.p, n, &r, &e) == MLHEP_EFORMAT, "prefix of %zu bytes accepted", n);
     b.p[0] = '{';
-    CHECK(colresp_parse(b.p, b.n, &r, &e) == MLHEP_EFORMAT && strstr(e.msg, "bad magic"));
+    CHECK(colresp_parse(b.p, b.len, &r, &e) == MLHEP_EFORMAT && strstr(e.msg, "bad magic"));
     b.p[0] = 'M';
     b.p[12] = 3; /* 3 outputs: the scores no longer add up */
-    CHECK(colresp_parse(b.p, b.n, &r, &e) == MLHEP_EFORMAT && strstr(e.msg, "bytes of scores"));
+    CHECK(colresp_parse(b.p, b.len, &r, &e) == MLHEP_EFORMAT && strstr(e.msg, "bytes of scores"));
     colresp_free(&r);
-    colbuf_free(&b);
+    wbuf_free(&b);
 }
 
 int main(void)

@@ -57,7 +57,7 @@ TEST(specs_match_oracle)
     CHECK(wf);
     mlhep_err e;
     specs *sp;
-    CHECKF(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
     CHECK(sp->nfiles == 2 && sp->events[0] == 2421 && sp->events[1] == 2421 && sp->total_events == 4842);
     CHECK(sp->nfeat == 5);
     /* flat first, then jagged, in tree order */
@@ -84,7 +84,7 @@ TEST(specs_match_oracle)
     specs_free(back);
     workflow *wf2 = load_wf(",\"shuffle\":false,\"max_jagged_length\":3", NULL);
     char fp2[65];
-    CHECK(wf2 && specs_fingerprint(wf2, fp2, &e) == 0);
+    CHECK(wf2 && specs_fingerprint(&wf2->data, fp2, &e) == 0);
     CHECK(strcmp(fp2, sp->fingerprint) != 0);
     CHECK(specs_load(path, fp2, &back, &e) == MLHEP_EINVAL);
     CHECKF(strstr(e.msg, "stale"), "%s", e.msg);
@@ -100,10 +100,10 @@ TEST(rows_reproduce_oracle_values)
     CHECK(wf);
     mlhep_err e;
     specs *sp;
-    CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0);
+    CHECK(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0);
     CHECK(sp->width == 3 + 3 + 3);
     dataset *ds;
-    CHECKF(dataset_open(wf, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    CHECKF(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0, "%s", e.msg);
     ds_chunk c;
     CHECK(dataset_next(ds, &c, &e) == 1);
     CHECK(c.nrows == 1000 && c.width == 9);
@@ -147,9 +147,9 @@ TEST(nevts_shuffle_and_split)
     CHECK(wf);
     mlhep_err e;
     specs *sp;
-    CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0);
+    CHECK(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0);
     dataset *ds;
-    CHECK(dataset_open(wf, NULL, sp, &ds, &e) == 0);
+    CHECK(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0);
     ds_chunk c;
     size_t total = 0, nval = 0, nfile0 = 0;
     uint64_t sig1 = 0;
@@ -187,9 +187,9 @@ TEST(preproc_cuts_and_new_branches)
     CHECK(wf);
     mlhep_err e;
     preproc *pp;
-    CHECKF(specs_preproc(wf, &pp, &e) == 0 && pp, "%s", e.msg);
+    CHECKF(specs_preproc(&wf->data, &pp, &e) == 0 && pp, "%s", e.msg);
     specs *sp;
-    CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECKF(specs_compute(&wf->data, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
     /* independent count: read NJet and Muon_Px directly */
     rootfile *f;
     char p[4200];
@@ -224,7 +224,7 @@ TEST(preproc_cuts_and_new_branches)
     int ks = specs_find(sp, "jet_sum");
     CHECK(ks >= 0 && !sp->feat[ks].jagged && sp->feat[ks].is_new);
     dataset *ds;
-    CHECK(dataset_open(wf, pp, sp, &ds, &e) == 0);
+    CHECK(dataset_open(&wf->data, pp, sp, &ds, &e) == 0);
     ds_chunk c;
     CHECK(dataset_next(ds, &c, &e) == 1);
     /* first row of file 0 is the first passing event; its jet_sum de-normalised */
@@ -271,7 +271,7 @@ TEST(all_value_types_match_direct_reads)
     jschema_free(sch);
     CHECKF(rc == 0, "%s", e.msg);
     specs *sp;
-    CHECKF(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
     CHECK(sp->nfeat == 34 && sp->total_events == 60);
     /* direct reads of every feature of both files */
     rootfile *f[2];
@@ -302,7 +302,7 @@ TEST(all_value_types_match_direct_reads)
                (long long)sp->feat[i].count, (long long)cnt);
     }
     dataset *ds;
-    CHECKF(dataset_open(wf, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    CHECKF(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0, "%s", e.msg);
     ds_chunk c;
     int got, nrows = 0, seen[2][30] = {{0}};
     size_t w = (size_t)sp->width;
@@ -358,9 +358,9 @@ TEST(preproc_on_threads_matches_direct)
     CHECK(wf);
     mlhep_err e;
     preproc *pp;
-    CHECKF(specs_preproc(wf, &pp, &e) == 0 && pp, "%s", e.msg);
+    CHECKF(specs_preproc(&wf->data, &pp, &e) == 0 && pp, "%s", e.msg);
     specs *sp;
-    CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    CHECKF(specs_compute(&wf->data, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
     int kx = specs_find(sp, "jx2"), kh = specs_find(sp, "ht");
     CHECK(kx >= 0 && kh >= 0 && sp->feat[kx].jagged && !sp->feat[kh].jagged);
     size_t ox = 0, oh = 0, w = (size_t)sp->width;
@@ -389,7 +389,7 @@ TEST(preproc_on_threads_matches_direct)
     const specs_feature *fx = &sp->feat[kx], *fh = &sp->feat[kh];
     double sx = fx->max > fx->min ? fx->min : 0, cx = fx->max > fx->min ? 1 / (fx->max - fx->min) : 1;
     dataset *ds;
-    CHECK(dataset_open(wf, pp, sp, &ds, &e) == 0);
+    CHECK(dataset_open(&wf->data, pp, sp, &ds, &e) == 0);
     ds_chunk c;
     int got;
     int64_t rows = 0;
@@ -435,7 +435,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* The thread count (wf->threads: mlhep-run --threads, worker_threads) changes nothing:
+/* The thread count (wf->data.threads: mlhep-run --threads, worker_threads) changes nothing:
  * specs bit for bit, every row, mask, label and entry of every chunk the same, with a
  * pre-processing step (jagged cut and new branch) that runs on the team. */
 TEST(thread_counts_give_identical_results)
@@ -446,12 +446,12 @@ TEST(thread_counts_give_identical_results)
     for (int t = 1; t <= 3; t++) {
         workflow *wf = load_wf(",\"shuffle\":true,\"seed\":3,\"max_jagged_length\":3", pre);
         CHECK(wf);
-        wf->threads = t;
+        wf->data.threads = t;
         mlhep_err e;
         preproc *pp = NULL;
-        CHECKF(specs_preproc(wf, &pp, &e) == 0, "%s", e.msg);
+        CHECKF(specs_preproc(&wf->data, &pp, &e) == 0, "%s", e.msg);
         specs *sp;
-        CHECKF(specs_compute(wf, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+        CHECKF(specs_compute(&wf->data, pp, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
         uint64_t hs = 0xcbf29ce484222325ull;
         for (size_t i = 0; i < sp->nfeat; i++) {
             const specs_feature *f = &sp->feat[i];
@@ -462,7 +462,7 @@ TEST(thread_counts_give_identical_results)
         }
         hs = fnv(hs, &sp->total_events, sizeof sp->total_events);
         dataset *ds;
-        CHECKF(dataset_open(wf, pp, sp, &ds, &e) == 0, "%s", e.msg);
+        CHECKF(dataset_open(&wf->data, pp, sp, &ds, &e) == 0, "%s", e.msg);
         ds_chunk c;
         uint64_t hr = 0xcbf29ce484222325ull;
         size_t rows = 0;
@@ -496,14 +496,14 @@ TEST(bad_inputs_are_reported)
     CHECK(wf);
     mlhep_err e;
     preproc *pp;
-    CHECK(specs_preproc(wf, &pp, &e) != 0);
+    CHECK(specs_preproc(&wf->data, &pp, &e) != 0);
     CHECKF(strstr(e.msg, "NJett") && strstr(e.msg, "column"), "%s", e.msg);
     workflow_free(wf);
     wf = load_wf_sel("\"NJet\",\"nope\"", "", NULL);
     CHECK(wf);
     {
         specs *sp;
-        CHECK(specs_compute(wf, NULL, NULL, NULL, &sp, &e) == MLHEP_ENOTFOUND);
+        CHECK(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == MLHEP_ENOTFOUND);
         CHECKF(strstr(e.msg, "'nope'"), "%s", e.msg);
         workflow_free(wf);
     }

@@ -33,13 +33,10 @@ static void run_case(int standard)
 {
     specs_feature ft[2];
     specs sp = make_specs(ft);
-    workflow wf;
-    memset(&wf, 0, sizeof wf);
-    wf.nclasses = 2;
-    wf.params.normalisation = standard ? WF_NORM_STANDARD : WF_NORM_MINMAX;
+    dataparams dp = {.nclasses = 2, .norm = standard ? DP_NORM_STANDARD : DP_NORM_MINMAX};
     feathist *h;
     mlhep_err e;
-    CHECKF(feathist_new(&wf, &sp, &h, &e) == 0, "%s", e.msg);
+    CHECKF(feathist_new(&dp, &sp, &h, &e) == 0, "%s", e.msg);
     /* rows: a, j0, j1, label, mask of j1 */
     double raw[][5] = {{0, -1, 0.99, 1, 0}, {5, 0, 0, 0, 1}, {10, 1, NAN, 1, 0}, {2.5, 0.5, 0, 0, 1},
                        {12, -3, 0, 1, 1}};
@@ -128,13 +125,10 @@ static void integers_case(int standard)
 {
     specs_feature ft[2];
     specs sp = make_specs(ft);
-    workflow wf;
-    memset(&wf, 0, sizeof wf);
-    wf.nclasses = 2;
-    wf.params.normalisation = standard ? WF_NORM_STANDARD : WF_NORM_MINMAX;
+    dataparams dp = {.nclasses = 2, .norm = standard ? DP_NORM_STANDARD : DP_NORM_MINMAX};
     feathist *h;
     mlhep_err e;
-    CHECKF(feathist_new(&wf, &sp, &h, &e) == 0, "%s", e.msg);
+    CHECKF(feathist_new(&dp, &sp, &h, &e) == 0, "%s", e.msg);
     float x[33], y[11];
     uint8_t m[33] = {0};
     for (int v = 0; v <= 10; v++) {
@@ -164,14 +158,11 @@ TEST(multiclass_names_and_constant_feature)
     specs_feature ft[2];
     specs sp = make_specs(ft);
     ft[0].min = ft[0].max = 3; /* constant */
-    char *names[] = {"ttH", "ttbar", "QCD"};
-    workflow wf;
-    memset(&wf, 0, sizeof wf);
-    wf.nclasses = 3;
-    wf.class_names = names;
+    const char *names[] = {"ttH", "ttbar", "QCD"};
+    dataparams dp = {.nclasses = 3, .class_names = names};
     feathist *h;
     mlhep_err e;
-    CHECKF(feathist_new(&wf, &sp, &h, &e) == 0, "%s", e.msg);
+    CHECKF(feathist_new(&dp, &sp, &h, &e) == 0, "%s", e.msg);
     float x[] = {3, 0.5f, 0.5f, 3, 0.5f, 0.5f, 3, 0.5f, 0.5f, 3, 0, 0}; /* constant: sub 0, scale 1 */
     uint8_t m[12] = {0};
     float y[] = {0, 2, 2, 7}; /* 7: not a plotted class */

@@ -123,7 +123,7 @@ static int read_raw(const char *path, const featmap *fm, rawfile *r)
 }
 
 /* Runs the data layer and compares every row with featmap's. Returns rows compared. */
-static long compare_with_dataset(const char *params, wf_norm norm, double nan_value)
+static long compare_with_dataset(const char *params, dp_norm norm, double nan_value)
 {
     workflow *wf = load_wf(params);
     if (!wf)
@@ -139,8 +139,8 @@ static long compare_with_dataset(const char *params, wf_norm norm, double nan_va
     long compared = -1;
     float *xr = NULL;
     uint8_t *mr = NULL;
-    if (specs_preproc(wf, &pp, &e) || specs_compute(wf, pp, NULL, NULL, &sp, &e) ||
-        dataset_open(wf, pp, sp, &ds, &e)) {
+    if (specs_preproc(&wf->data, &pp, &e) || specs_compute(&wf->data, pp, NULL, NULL, &sp, &e) ||
+        dataset_open(&wf->data, pp, sp, &ds, &e)) {
         printf("  data layer: %s\n", e.msg);
         goto out;
     }
@@ -219,7 +219,7 @@ out:
 
 TEST(rows_equal_dataset_minmax_nan_pad)
 {
-    long n = compare_with_dataset("{\"chunk_size\":700,\"shuffle\":true}", WF_NORM_MINMAX, NAN);
+    long n = compare_with_dataset("{\"chunk_size\":700,\"shuffle\":true}", DP_NORM_MINMAX, NAN);
     CHECKF(n == 2 * 2421, "compared %ld rows", n);
 }
 
@@ -227,7 +227,7 @@ TEST(rows_equal_dataset_standard_finite_pad)
 {
     long n = compare_with_dataset("{\"chunk_size\":1000,\"normalisation\":\"standard\",\"nan\":-7.5,"
                                   "\"max_jagged_length\":3}",
-                                  WF_NORM_STANDARD, -7.5);
+                                  DP_NORM_STANDARD, -7.5);
     CHECKF(n == 2 * 2421, "compared %ld rows", n);
 }
 

@@ -1,7 +1,7 @@
 /* test_gateway_http.c - the gateway's request handling without a server or backends:
  * gwhttp's header parsing (bearer token, content type), responses and log escaping; and
  * gateway_handle on hand-made requests (header and query callbacks) with a context of
- * its own (HS256 tokens, no broker, a Redis port nobody listens on): 404, 405 with Allow,
+ * its own (HS256 tokens, no broker, a Redis port nobody listens on, two worker threads): 404, 405 with Allow,
  * HEAD, 401 with WWW-Authenticate for missing/forged/expired/wrong-audience/alg-none
  * tokens, 403 for a missing scope, 429 with Retry-After, 400 before anything is queued
  * (bad JSON, bad workflow, bad job id), /readyz 503 naming what is down, /metrics
@@ -163,6 +163,9 @@ static int env_open(env *v, const char *extra)
     g->max_body = (size_t)v->cfg.gateway_max_body_mb << 20;
     pthread_mutex_init(&g->store_mu, NULL);
     pthread_mutex_init(&g->fmu, NULL);
+    pthread_mutex_init(&g->pool.mu, NULL);
+    pthread_cond_init(&g->pool.cv, NULL);
+    pthread_mutex_init(&g->streams.mu, NULL);
     int rc = auth_open(&v->cfg, &g->auth, &e);
     if (!rc)
         rc = pipeline_env_open(v->cfg.schemas_dir, v->cfg.data_roots, 0, 0, &g->penv, &e);
@@ -172,6 +175,8 @@ static int env_open(env *v, const char *extra)
         rc = promstats_new(NULL, 0, &g->stats, &e);
     if (!rc)
         rc = ratelimit_new(v->cfg.gateway_rate, v->cfg.gateway_burst, v->cfg.gateway_concurrency, 64, &g->rl, &e);
+    if (!rc)
+        rc = gwpool_start(g, 2, &e); /* the handlers that may wait run there */
     v->g = g;
     if (rc) {
         printf("  context: %s\n", e.msg);
@@ -184,7 +189,7 @@ static int env_open(env *v, const char *extra)
 
 static void env_close(env *v)
 {
-    gwctx_close(v->g);
+    gateway_close(v->g);
     config_free(&v->cfg);
     if (v->log)
         fclose(v->log);

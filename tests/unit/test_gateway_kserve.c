@@ -12,12 +12,12 @@
 
 /* Parses the request text (all JSON) with shape-decided kinds; the columnar request is
  * parsed back into q (views into *cb). */
-static int parse(const char *body, colbuf *cb, colreq *q, kserve_request *rq, mlhep_err *e)
+static int parse(const char *body, wbuf *cb, colreq *q, kserve_request *rq, mlhep_err *e)
 {
     int rc = kserve_parse_infer(body, strlen(body), 0, "m@1", NULL, NULL, cb, rq, e);
     if (rc)
         return rc;
-    return colreq_parse(cb->p, cb->n, q, e);
+    return colreq_parse(cb->p, cb->len, q, e);
 }
 
 static const colreq_col *col(const colreq *q, const char *name)
@@ -37,7 +37,7 @@ static uint32_t off_at(const colreq_col *c, size_t i)
 
 TEST(flat_fp32_and_nested_data)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     kserve_request rq;
     mlhep_err e = {0};
@@ -61,12 +61,12 @@ TEST(flat_fp32_and_nested_data)
     memcpy(f, b->values, 12);
     CHECK(f[0] == 4.0f && f[1] == 5.0f && f[2] == 6.25f);
     colreq_free(&q);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 TEST(jagged_rows_cut_at_null)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     kserve_request rq;
     mlhep_err e = {0};
@@ -93,7 +93,7 @@ TEST(jagged_rows_cut_at_null)
     CHECK_EQ_INT(k->nvalues, 6);
     CHECK(off_at(k, 3) == 6);
     colreq_free(&q);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 /* The model of kinds_from_the_model: "flat" flat, "jag" jagged, nothing else. */
@@ -109,7 +109,7 @@ static int kind_fn(void *cls, const char *name)
 
 TEST(kinds_from_the_model)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     kserve_request rq;
     mlhep_err e = {0};
@@ -118,7 +118,7 @@ TEST(kinds_from_the_model)
                       "{\"name\":\"jag\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[7,null]}]}";
     CHECKF(kserve_parse_infer(req, strlen(req), 0, "m", kind_fn, &calls, &cb, &rq, &e) == 0, "%s", e.msg);
     CHECK_EQ_INT(calls, 2);
-    CHECKF(colreq_parse(cb.p, cb.n, &q, &e) == 0, "%s", e.msg);
+    CHECKF(colreq_parse(cb.p, cb.len, &q, &e) == 0, "%s", e.msg);
     const colreq_col *f = col(&q, "flat"), *j = col(&q, "jag");
     CHECK(f && !f->jagged && f->nvalues == 2);
     CHECK(j && j->jagged && j->nvalues == 1 && off_at(j, 1) == 1 && off_at(j, 2) == 1);
@@ -131,11 +131,11 @@ TEST(kinds_from_the_model)
     const char *r3 = "{\"inputs\":[{\"name\":\"bogus\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}";
     CHECK_EQ_INT(kserve_parse_infer(r3, strlen(r3), 0, "ttH@2", kind_fn, &calls, &cb, &rq, &e), MLHEP_ENOTFOUND);
     CHECKF(strstr(e.msg, "'bogus'") && strstr(e.msg, "/v2/models/ttH@2"), "%s", e.msg);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 /* One input of datatype dt with the given data, parsed; the column's values copied out. */
-static int one(const char *dt, const char *data, const char *shape, colbuf *cb, colreq *q, mlhep_err *e)
+static int one(const char *dt, const char *data, const char *shape, wbuf *cb, colreq *q, mlhep_err *e)
 {
     char req[1024];
     snprintf(req, sizeof req, "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"%s\",\"shape\":%s,\"data\":%s}]}", dt,
@@ -146,12 +146,12 @@ static int one(const char *dt, const char *data, const char *shape, colbuf *cb, 
     int rc = kserve_parse_infer(req, strlen(req), 0, "m", NULL, NULL, cb, &rq, e);
     if (rc)
         return rc;
-    return colreq_parse(cb->p, cb->n, q, e);
+    return colreq_parse(cb->p, cb->len, q, e);
 }
 
 TEST(every_datatype)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     mlhep_err e = {0};
     CHECKF(one("BOOL", "[true,false,true]", "[3]", &cb, &q, &e) == 0, "%s", e.msg);
@@ -193,12 +193,12 @@ TEST(every_datatype)
     memcpy(f32, q.cols[0].values, 4);
     CHECK(isnan(f32[0]));
     colreq_free(&q);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 TEST(datatype_refusals)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     mlhep_err e = {0};
     static const struct {
@@ -229,12 +229,12 @@ TEST(datatype_refusals)
                bad[i].dt, bad[i].data, rc, e.msg);
     }
     colreq_free(&q);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 TEST(request_refusals)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     kserve_request rq;
     mlhep_err e = {0};
     static const struct {
@@ -312,7 +312,7 @@ TEST(request_refusals)
     ref[sizeof ref - 1] = '\0';
     const char *ok = "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}";
     CHECK(kserve_parse_infer(ok, strlen(ok), 0, ref, NULL, NULL, &cb, &rq, &e) != 0);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 /* JSON part + binary tensors, as a v2 client with the binary extension sends them. */
@@ -328,7 +328,7 @@ static size_t binary_request(char *out, size_t cap, const char *json, const void
 
 TEST(binary_tensor_extension)
 {
-    colbuf cb = {0};
+    wbuf cb = WBUF_INIT;
     colreq q = {0};
     kserve_request rq;
     mlhep_err e = {0};
@@ -348,7 +348,7 @@ TEST(binary_tensor_extension)
     size_t len = binary_request(body, sizeof body, json, bin, sizeof bin);
     CHECKF(kserve_parse_infer(body, len, strlen(json), "m", NULL, NULL, &cb, &rq, &e) == 0, "%s", e.msg);
     CHECK(rq.binary_output);
-    CHECKF(colreq_parse(cb.p, cb.n, &q, &e) == 0, "%s", e.msg);
+    CHECKF(colreq_parse(cb.p, cb.len, &q, &e) == 0, "%s", e.msg);
     const colreq_col *ca = col(&q, "a"), *cj = col(&q, "j"), *ck = col(&q, "k");
     CHECK(ca && !memcmp(ca->values, a, 12));
     CHECK(cj && cj->jagged && cj->nvalues == 3 && off_at(cj, 1) == 1 && off_at(cj, 2) == 3 && off_at(cj, 3) == 3);
@@ -394,7 +394,7 @@ TEST(binary_tensor_extension)
     len = binary_request(body, sizeof body, huge, k, 24);
     CHECK_EQ_INT(kserve_parse_infer(body, len, strlen(huge), "m", NULL, NULL, &cb, &rq, &e), MLHEP_EINVAL);
     CHECKF(strstr(e.msg, "binary data ends early"), "%s", e.msg);
-    colbuf_free(&cb);
+    wbuf_free(&cb);
 }
 
 TEST(responses)

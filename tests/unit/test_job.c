@@ -123,6 +123,39 @@ TEST(message_bad_input)
     CHECK(job_message_decode(big, JOB_MESSAGE_MAX + 1, &j, NULL) != 0); /* size check first */
 }
 
+/* The size limit is one rule on both ends: a message a worker would refuse is never
+ * encoded (the submitter gets the error and queues nothing); one just under it goes
+ * through both ways. */
+TEST(message_size_rule_on_both_ends)
+{
+    json_t *wf = json_object();
+    size_t pad = JOB_MESSAGE_MAX; /* the workflow alone already over the limit */
+    char *text = malloc(pad + 1);
+    CHECK(wf && text);
+    memset(text, 'x', pad);
+    text[pad] = '\0';
+    json_object_set_new(wf, "description", json_string(text));
+    job j;
+    mlhep_err e;
+    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
+    char *msg = NULL;
+    size_t len = 0;
+    int rc = job_message_encode(&j, &msg, &len, &e);
+    CHECKF(rc == MLHEP_EINVAL && !msg && strstr(e.msg, "message too large"), "rc %d: %s", rc, e.msg);
+    /* shrink it to fit: encoded, and the decoder takes what the encoder made */
+    text[pad - 400] = '\0';
+    json_object_set_new(wf, "description", json_string(text));
+    free(text);
+    CHECKF(job_message_encode(&j, &msg, &len, &e) == 0, "%s", e.msg);
+    CHECK(len <= JOB_MESSAGE_MAX);
+    job back;
+    CHECKF(job_message_decode(msg, len, &back, &e) == 0, "%s", e.msg);
+    job_clear(&back);
+    free(msg);
+    job_clear(&j);
+    json_decref(wf);
+}
+
 TEST(control_roundtrip_and_bad)
 {
     char *msg, *tok;
@@ -165,6 +198,7 @@ int main(void)
     RUN(user_names);
     RUN(message_roundtrip);
     RUN(message_bad_input);
+    RUN(message_size_rule_on_both_ends);
     RUN(control_roundtrip_and_bad);
     RUN(auth_glue_dev_tokens_only_in_dev_mode);
     return test_summary();

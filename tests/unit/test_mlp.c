@@ -17,17 +17,17 @@ static mlp *build(const char *spec, size_t nin)
     return m;
 }
 
-static void fill_data(nn_rng *r, float *X, size_t n, size_t nin, float *y, mlp_loss loss, size_t nout)
+static void fill_data(rng *r, float *X, size_t n, size_t nin, float *y, mlp_loss loss, size_t nout)
 {
     for (size_t i = 0; i < n * nin; i++)
-        X[i] = 2 * nn_rng_uniform(r) - 1;
+        X[i] = 2 * rng_unitf(r) - 1;
     for (size_t i = 0; i < n; i++) {
         if (loss == MLP_LOSS_BCE)
             y[i] = (float)(i % 2);
         else if (loss == MLP_LOSS_CCE)
             y[i] = (float)(i % nout);
         else
-            y[i] = 2 * nn_rng_uniform(r) - 1;
+            y[i] = 2 * rng_unitf(r) - 1;
     }
 }
 
@@ -39,12 +39,12 @@ static void grad_check(const char *name, const char *spec, int use_weights)
     enum { NIN = 5, N = 8 };
     mlp *m = build(spec, NIN);
     CHECKF(m != NULL, "%s", name);
-    nn_rng r, r0;
-    nn_rng_seed(&r, 99);
+    rng r, r0;
+    rng_seed(&r, 99);
     float X[N * NIN], y[N], w[N];
     fill_data(&r, X, N, NIN, y, mlp_get_loss(m), mlp_n_outputs(m));
     for (int i = 0; i < N; i++)
-        w[i] = 0.25f + 1.5f * nn_rng_uniform(&r);
+        w[i] = 0.25f + 1.5f * rng_unitf(&r);
     const float *wp = use_weights ? w : NULL;
     mlhep_err e;
     double loss, lp, lm;
@@ -134,11 +134,11 @@ TEST(gradients_keras_import)
 }
 
 /* y = 1 inside a circle in the first two of NIN features: needs the hidden layers. */
-static void circle_data(nn_rng *r, float *X, float *y, size_t n, size_t nin)
+static void circle_data(rng *r, float *X, float *y, size_t n, size_t nin)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < nin; j++)
-            X[i * nin + j] = 2 * nn_rng_uniform(r) - 1;
+            X[i * nin + j] = 2 * rng_unitf(r) - 1;
         float a = X[i * nin], b = X[i * nin + 1];
         y[i] = a * a + b * b < 0.5f ? 1.0f : 0.0f;
     }
@@ -168,8 +168,8 @@ static void learn_binary(const char *opt)
     mlp *m = build(spec, NIN);
     CHECK(m);
     float *X = malloc(N * NIN * sizeof *X), *y = malloc(N * sizeof *y), *p = malloc(N * sizeof *p);
-    nn_rng r;
-    nn_rng_seed(&r, 5);
+    rng r;
+    rng_seed(&r, 5);
     circle_data(&r, X, y, N, NIN);
     double l0, l1, last;
     mlhep_err e;
@@ -196,11 +196,11 @@ TEST(learns_three_classes_and_regression)
     enum { NIN = 4, N = 3000 };
     float *X = malloc(N * NIN * sizeof *X), *y = malloc(N * sizeof *y), *t = malloc(N * sizeof *t),
           *p = malloc(3 * N * sizeof *p);
-    nn_rng r;
-    nn_rng_seed(&r, 6);
+    rng r;
+    rng_seed(&r, 6);
     for (size_t i = 0; i < N; i++) {
         for (size_t j = 0; j < NIN; j++)
-            X[i * NIN + j] = 2 * nn_rng_uniform(&r) - 1;
+            X[i * NIN + j] = 2 * rng_unitf(&r) - 1;
         float a = X[i * NIN], b = X[i * NIN + 1];
         y[i] = a + b > 0.5f ? 2.0f : a - b > 0 ? 1.0f : 0.0f;
         t[i] = sinf(3 * a) + 0.5f * b;
@@ -259,8 +259,8 @@ TEST(reproducible_with_seed)
 {
     enum { NIN = 8, N = 500 };
     float X[N * NIN], y[N];
-    nn_rng r;
-    nn_rng_seed(&r, 7);
+    rng r;
+    rng_seed(&r, 7);
     circle_data(&r, X, y, N, NIN);
     mlp *a = train_seeded(42, X, y, N, NIN), *b = train_seeded(42, X, y, N, NIN), *c = train_seeded(43, X, y, N, NIN);
     CHECK(a && b && c);
@@ -288,8 +288,8 @@ TEST(predict_slices_and_eval)
 {
     enum { NIN = 3, N = 2500 };
     float *X = malloc(N * NIN * sizeof *X), y[N], *p = malloc(N * sizeof *p);
-    nn_rng r;
-    nn_rng_seed(&r, 8);
+    rng r;
+    rng_seed(&r, 8);
     circle_data(&r, X, y, N, NIN);
     mlp *m = build("{\"layers\":[{\"dense\":8,\"activation\":\"tanh\"},{\"dense\":1,\"activation\":\"sigmoid\"}]}", NIN);
     CHECK(m);
@@ -320,8 +320,8 @@ TEST(class_weight_equals_sample_weight)
 {
     enum { NIN = 3, N = 40 };
     float X[N * NIN], y[N], w[N];
-    nn_rng r;
-    nn_rng_seed(&r, 9);
+    rng r;
+    rng_seed(&r, 9);
     circle_data(&r, X, y, N, NIN);
     for (int i = 0; i < N; i++)
         w[i] = y[i] > 0.5f ? 3.0f : 1.0f;

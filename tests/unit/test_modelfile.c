@@ -142,11 +142,11 @@ static mlp *trained_model(float *X, size_t n, size_t nin)
         printf("  %s\n", e.msg);
         return NULL;
     }
-    nn_rng r;
-    nn_rng_seed(&r, 1);
+    rng r;
+    rng_seed(&r, 1);
     float *y = malloc(n * sizeof *y);
     for (size_t i = 0; i < n * nin; i++)
-        X[i] = nn_rng_normal(&r);
+        X[i] = rng_normalf(&r);
     for (size_t i = 0; i < n; i++)
         y[i] = (float)(i % 3);
     double l;

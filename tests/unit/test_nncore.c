@@ -9,10 +9,10 @@
 /* Finite-difference agreement: |num - ana| <= atol + rtol |ana|. */
 #define GRAD_OK(num, ana) (fabs((num) - (ana)) <= 2e-3 + 2e-2 * fabs(ana))
 
-static void fill(nn_rng *r, float *a, size_t n, float lo, float hi)
+static void fill(rng *r, float *a, size_t n, float lo, float hi)
 {
     for (size_t i = 0; i < n; i++)
-        a[i] = lo + (hi - lo) * nn_rng_uniform(r);
+        a[i] = lo + (hi - lo) * rng_unitf(r);
 }
 
 /* f(x) = sum R * act(x) for one activation, as a double. */
@@ -29,8 +29,8 @@ static double act_obj(const float *x, const float *R, size_t n, size_t cols, nn_
 
 TEST(activation_gradients)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 1);
+    rng r;
+    rng_seed(&r, 1);
     const size_t n = 4, cols = 5;
     for (int a = NN_ACT_LINEAR; a <= NN_ACT_SOFTMAX; a++) {
         float x[20], R[20], y[20], d[20];
@@ -85,8 +85,8 @@ TEST(activation_values)
 
 TEST(dense_matches_naive)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 2);
+    rng r;
+    rng_seed(&r, 2);
     enum { N = 7, IN = 5, OUT = 3 };
     float X[N * IN], W[IN * OUT], dY[N * OUT], Y[N * OUT], dW[IN * OUT], db[OUT], dX[N * IN];
     fill(&r, X, N * IN, -1, 1);
@@ -136,8 +136,8 @@ static double bn_obj(const float *X, size_t n, size_t c, const float *g, const f
 
 TEST(batchnorm_gradients_and_stats)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 3);
+    rng r;
+    rng_seed(&r, 3);
     enum { N = 6, C = 4 };
     float X[N * C], R[N * C], g[C], b[C], rm[C] = {0}, rv[C] = {1, 1, 1, 1}, xh[N * C], is[C], Y[N * C];
     fill(&r, X, N * C, -2, 3);
@@ -230,8 +230,8 @@ static void check_loss_grad(loss_fn f, const char *name, const float *out, size_
 
 TEST(loss_gradients_with_weights)
 {
-    nn_rng r;
-    nn_rng_seed(&r, 4);
+    rng r;
+    rng_seed(&r, 4);
     enum { N = 6, K = 3 };
     float z[N * K], p[N], y01[N] = {0, 1, 1, 0, 1, 0}, ycls[N] = {0, 2, 1, 1, 0, 2}, w[N], t[N];
     fill(&r, z, N * K, -3, 3);
@@ -341,13 +341,13 @@ TEST(l2_term_and_gradient)
 
 TEST(rng_dropout_init)
 {
-    nn_rng a, b, c;
-    nn_rng_seed(&a, 42);
-    nn_rng_seed(&b, 42);
-    nn_rng_seed(&c, 43);
+    rng a, b, c;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    rng_seed(&c, 43);
     int same = 1, diff = 0;
     for (int i = 0; i < 100; i++) {
-        uint64_t x = nn_rng_next(&a), y = nn_rng_next(&b), z = nn_rng_next(&c);
+        uint64_t x = rng_next(&a), y = rng_next(&b), z = rng_next(&c);
         same &= x == y;
         diff += x != z;
     }
@@ -355,7 +355,7 @@ TEST(rng_dropout_init)
     CHECK(diff == 100);
     double s = 0;
     for (int i = 0; i < 100000; i++) {
-        float u = nn_rng_uniform(&a);
+        float u = rng_unitf(&a);
         CHECK(u >= 0 && u < 1);
         s += u;
     }

@@ -74,12 +74,12 @@ TEST(onnx_checker_and_numpy_reference)
         }
         size_t nout = mlp_n_outputs(m);
         float *X = malloc(N * nin * sizeof *X), *y = malloc(N * sizeof *y), *out = malloc(N * nout * sizeof *out);
-        nn_rng r;
-        nn_rng_seed(&r, k + 10);
+        rng r;
+        rng_seed(&r, k + 10);
         for (size_t i = 0; i < N * nin; i++)
-            X[i] = 2 * nn_rng_normal(&r);
+            X[i] = 2 * rng_normalf(&r);
         for (size_t i = 0; i < N; i++)
-            y[i] = mlp_get_loss(m) == MLP_LOSS_MSE ? nn_rng_normal(&r) : (float)(i % (nout > 1 ? nout : 2));
+            y[i] = mlp_get_loss(m) == MLP_LOSS_MSE ? rng_normalf(&r) : (float)(i % (nout > 1 ? nout : 2));
         double l;
         for (int s = 0; s < 20; s++) /* moves weights, biases and batch norm statistics */
             built &= mlp_train_batch(m, X, y, NULL, N, &l, &e) == 0;

@@ -8,7 +8,9 @@
  * the same events; responses validate against predict-response.schema.json and read
  * back to the same floats; broken model files are refused; names, versions, sharing,
  * deletion and listing in the model store; the LRU cache evicts by count and bytes and
- * sees new versions after its ttl.
+ * sees new versions after its ttl. Scoring a ROOT tree in process (treescore_local):
+ * one score per entry in a friend tree, bit-identical to predict_rows on the data
+ * layer's rows; missing branches, unreadable files and bad branch names refused.
  *
  * Also a helper for the script tests and the benchmark: `test_predict --make-models DIR
  * [SIGNAL.root BACKGROUND.root TREE]` writes
@@ -30,6 +32,7 @@
 #include "model/modelfile.h"
 #include "infer/modelstore.h"
 #include "infer/predict.h"
+#include "infer/treescore.h"
 #include "root/rootfile.h"
 #include "data/specs.h"
 #include "test.h"
@@ -92,9 +95,9 @@ static int fixture_init(void)
     wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     int rc = workflow_load_buffer(doc, strlen(doc), &o, &FX.wf, &e);
     jschema_free(sch);
-    if (rc || specs_preproc(FX.wf, &FX.pp, &e) || specs_compute(FX.wf, FX.pp, NULL, NULL, &FX.sp, &e) ||
-        dataset_open(FX.wf, FX.pp, FX.sp, &FX.ds, &e) || dataset_next(FX.ds, &FX.c, &e) != 1 ||
-        featmap_from_specs(FX.sp, FX.wf->params.normalisation, FX.wf->params.nan_value, &FX.fdoc, &e)) {
+    if (rc || specs_preproc(&FX.wf->data, &FX.pp, &e) || specs_compute(&FX.wf->data, FX.pp, NULL, NULL, &FX.sp, &e) ||
+        dataset_open(&FX.wf->data, FX.pp, FX.sp, &FX.ds, &e) || dataset_next(FX.ds, &FX.c, &e) != 1 ||
+        featmap_from_specs(FX.sp, FX.wf->data.norm, FX.wf->data.nan_value, &FX.fdoc, &e)) {
         printf("  fixture: %s\n", e.msg);
         return -1;
     }
@@ -559,6 +562,72 @@ TEST(cache_lru_and_ttl)
     modelstore_close(ms);
 }
 
+/* Scores of a friend tree written by treescore, entries [0, n). */
+static int read_scores(const char *path, const char *tree, int64_t *entries, float *out, size_t n, size_t k)
+{
+    mlhep_err e;
+    rootfile *f = NULL;
+    ttree *t = NULL;
+    column c;
+    column_init(&c);
+    int rc = rootfile_open(path, &f, &e);
+    if (!rc)
+        rc = ttree_open(f, tree, &t, &e);
+    const tbranch *b = rc ? NULL : ttree_branch(t, "score");
+    if (!rc)
+        *entries = t->entries;
+    if (!rc && (!b || basket_read(f, b, 0, (int64_t)n, &c, NULL, &e) || c.dt != DT_F32 || c.nvalues != n * k))
+        rc = -1;
+    if (!rc)
+        memcpy(out, c.values, n * k * sizeof *out);
+    column_free(&c);
+    ttree_free(t);
+    rootfile_close(f);
+    return rc;
+}
+
+TEST(treescore_local_friend_tree)
+{
+    CHECK(!fixture_init());
+    mlhep_err e;
+    CHECKF(!make_mlp(tmp("ts3.mlhep"), 3, &e), "%s", e.msg);
+    predict_model *pm = NULL;
+    CHECKF(!predict_model_load_file(tmp("ts3.mlhep"), &pm, &e), "%s", e.msg);
+    char in[1100];
+    snprintf(in, sizeof in, "%s/uproot-HZZ.root", data());
+    const size_t n = 25, k = 3;
+    treescore_opts o = {.input = in, .tree = "events", .output = tmp("friend.root"), .batch = (long)n};
+    treescore_result r;
+    CHECKF(!treescore_local(pm, &o, &r, &e), "%s", e.msg);
+    CHECK(r.entries == 2421 && r.outputs == k && !strcmp(r.spec, "score[3]/F") && !r.model[0]);
+    /* entry i of the friend tree is the score of input entry i: the data layer's rows of
+       entries 0..24 of this file, scored in one batch of the same size */
+    float want[25 * 3], got[25 * 3];
+    int64_t entries = 0;
+    CHECK(FX.c.file[0] == 0 && FX.c.entry[n - 1] == (int64_t)(n - 1));
+    CHECKF(!predict_rows(pm, FX.c.x, n, want, &e), "%s", e.msg);
+    CHECK(!read_scores(o.output, "events", &entries, got, n, k));
+    CHECK(entries == 2421);
+    CHECK(!memcmp(got, want, sizeof want));
+    /* refusals: what failed is told apart from the error code */
+    snprintf(in, sizeof in, "%s/uproot-Zmumu.root", data());
+    CHECK(treescore_local(pm, &o, &r, &e) == MLHEP_EINVAL && !r.failed);
+    CHECKF(strstr(e.msg, "has no numeric branch"), "%s", e.msg);
+    o.input = tmp("none.root");
+    CHECK(treescore_local(pm, &o, &r, &e) < 0 && r.failed == TREESCORE_FAILED_FILE);
+    snprintf(in, sizeof in, "%s/uproot-HZZ.root", data());
+    o.input = in;
+    o.output = "/nonexistent/dir/s.root";
+    CHECK(treescore_local(pm, &o, &r, &e) < 0 && r.failed == TREESCORE_FAILED_FILE);
+    o.output = tmp("friend2.root");
+    o.branch = "a b";
+    CHECK(treescore_local(pm, &o, &r, &e) == MLHEP_EINVAL && r.failed == TREESCORE_FAILED_BRANCH);
+    o.branch = NULL;
+    o.batch = TREESCORE_BATCH_MAX + 1;
+    CHECK(treescore_local(pm, &o, &r, &e) == MLHEP_EINVAL && !r.failed);
+    predict_model_free(pm);
+}
+
 int main(int argc, char **argv)
 {
     if ((argc == 3 || argc == 6) && !strcmp(argv[1], "--make-models")) {
@@ -598,6 +667,7 @@ int main(int argc, char **argv)
     RUN(error_documents_fit_schema);
     RUN(store_names_versions_sharing);
     RUN(cache_lru_and_ttl);
+    RUN(treescore_local_friend_tree);
     fixture_free();
     if (tmpdir[0]) {
         char cmd[600];

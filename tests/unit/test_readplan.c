@@ -235,11 +235,13 @@ TEST(plan_and_readahead_on_generated_file)
     CHECK(readahead_new(f, b, nb, t->entries, NULL, &ra, &e) == 0);
     basket_ctx *ctxs[2] = {basket_ctx_new(), basket_ctx_new()};
     CHECK(ctxs[0] && ctxs[1]);
+    team *tm;
+    CHECK(team_new(2, &tm, &e) == 0 && team_size(tm) == 2);
     int64_t block = 3000;
     int blocks = 0;
     for (int64_t a = 0; a < t->entries; a += block) {
         int64_t z = a + block < t->entries ? a + block : t->entries;
-        CHECKF(basket_read_many_plan(f, b, nb, a, z, ref, NULL, 2, NULL, &e) == 0, "%s", e.msg);
+        CHECKF(basket_read_many_plan(f, b, nb, a, z, ref, NULL, tm, NULL, &e) == 0, "%s", e.msg);
         int before = c->readv_calls;
         uint64_t reads_before = f->src->n_requests;
         /* one plan for the block: a single vector read, and no other read */
@@ -251,7 +253,7 @@ TEST(plan_and_readahead_on_generated_file)
         CHECK(readplan_find(p, b[0]->baskets[0].seek, 1) == NULL); /* not fetched yet */
         CHECKF(readplan_fetch(p, &e) == 0, "%s", e.msg);
         CHECK_EQ_INT(c->readv_calls - before, 1);
-        CHECKF(basket_read_many_plan(f, b, nb, a, z, got, NULL, 2, p, &e) == 0, "%s", e.msg);
+        CHECKF(basket_read_many_plan(f, b, nb, a, z, got, NULL, tm, p, &e) == 0, "%s", e.msg);
         CHECK_EQ_INT(f->src->n_requests - reads_before, 1);
         for (int k = 0; k < nb; k++)
             CHECKF(same_column(&ref[k], &got[k]), "branch %s block %lld", b[k]->name, (long long)a);
@@ -259,7 +261,7 @@ TEST(plan_and_readahead_on_generated_file)
         /* the readahead gives the same, also with persistent contexts (basket cache) */
         const readplan *cp;
         CHECKF(readahead_get(ra, a, z, &cp, &e) == 0, "%s", e.msg);
-        CHECKF(basket_read_many_plan(f, b, nb, a, z, got, ctxs, 2, cp, &e) == 0, "%s", e.msg);
+        CHECKF(basket_read_many_plan(f, b, nb, a, z, got, ctxs, tm, cp, &e) == 0, "%s", e.msg);
         for (int k = 0; k < nb; k++)
             CHECKF(same_column(&ref[k], &got[k]), "readahead: branch %s block %lld", b[k]->name, (long long)a);
         /* and so does basket_read_many on a source with native vector reads */
@@ -279,6 +281,7 @@ TEST(plan_and_readahead_on_generated_file)
     readahead_stats(ra, &hit, &miss);
     CHECK_EQ_INT(miss, 3);
     readahead_free(ra);
+    team_free(tm);
     basket_ctx_free(ctxs[0]);
     basket_ctx_free(ctxs[1]);
     for (int k = 0; k < nb; k++) {
@@ -307,18 +310,21 @@ TEST(prefetch_failure_is_reported)
     readahead *ra;
     CHECK(readahead_new(f, b, nb, t->entries, NULL, &ra, &e) == 0);
     column *cols = calloc((size_t)nb, sizeof *cols);
+    team *tm;
+    CHECK(team_new(2, &tm, &e) == 0);
     int rc = 0;
     int64_t a = 0;
     for (; a < t->entries && !rc; a += 2000) {
         const readplan *cp;
         rc = readahead_get(ra, a, a + 2000, &cp, &e);
         if (!rc)
-            rc = basket_read_many_plan(f, b, nb, a, a + 2000, cols, NULL, 2, cp, &e);
+            rc = basket_read_many_plan(f, b, nb, a, a + 2000, cols, NULL, tm, cp, &e);
     }
     CHECK(rc == MLHEP_ENET);
     CHECKF(strstr(e.msg, "connection reset (test)") != NULL, "%s", e.msg);
     CHECK_EQ_INT(a, 3 * 2000); /* blocks 0 and 1 fine, block 2's prefetch failed */
     readahead_free(ra);
+    team_free(tm);
     for (int k = 0; k < nb; k++)
         column_free(&cols[k]);
     free(cols);

@@ -1087,37 +1087,6 @@ TEST(evgen_writes_readable_deterministic_files)
     CHECK(evgen_write(&bad, &e) == MLHEP_EINVAL);
 }
 
-TEST(evgen_main_usage)
-{
-    char *help[] = {"gen", "--help"};
-    char *missing[] = {"gen", "--events", "10", "--class", "signal"};
-    char *badclass[] = {"gen", "--events", "10", "--class", "sig", "--out", "/tmp/x.root"};
-    char *badn[] = {"gen", "--events", "-3", "--class", "signal", "--out", "/tmp/x.root"};
-    char *unknown[] = {"gen", "--frobnicate", "1"};
-    char *noval[] = {"gen", "--events"};
-    CHECK_EQ_INT(evgen_main(2, help), 0);
-    CHECK_EQ_INT(evgen_main(5, missing), 1);
-    CHECK_EQ_INT(evgen_main(7, badclass), 1);
-    CHECK_EQ_INT(evgen_main(7, badn), 1);
-    CHECK_EQ_INT(evgen_main(3, unknown), 1);
-    CHECK_EQ_INT(evgen_main(2, noval), 1);
-    char out[256];
-    path_of(out, sizeof out, "main.root");
-    char *good[] = {"gen", "--events", "300", "--class", "background", "--out", out, "--seed", "9",
-                    "--compression", "lz4:4", "--preset", "nanoaod"};
-    CHECK_EQ_INT(evgen_main(13, good), 0);
-    rootfile *f;
-    mlhep_err e;
-    ttree *t;
-    CHECKF(rootfile_open(out, &f, &e) == 0, "%s", e.msg);
-    int rc = ttree_open(f, "Events", &t, &e);
-    int ok = rc == 0 && t->entries == 300 && t->nbranches > 150;
-    if (!rc)
-        ttree_free(t);
-    rootfile_close(f);
-    CHECKF(ok, "%s", e.msg);
-}
-
 int main(void)
 {
     if (!mkdtemp(tmpdir))
@@ -1135,7 +1104,6 @@ int main(void)
     RUN(evgen_chunking_does_not_matter);
     RUN(evgen_separation_is_partial);
     RUN(evgen_writes_readable_deterministic_files);
-    RUN(evgen_main_usage);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

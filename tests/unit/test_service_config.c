@@ -107,6 +107,24 @@ TEST(bad_configs_refused)
         CHECKF(config_load(&c, p, &e) != 0, "accepted: %s", bad[i]);
         CHECK(e.msg[0]);
     }
+    /* numbers go through base/numarg: the message names the key and what was given */
+    static const struct {
+        const char *text, *want;
+    } said[] = {
+        {"amqp_port = 12ab\n", "amqp_port: '12ab' is not a whole number"},
+        {"amqp_port = 0\n", "amqp_port: 0 is out of range (1 to 65535)"},
+        {"lease_ttl = soon\n", "lease_ttl: 'soon' is not a number"},
+        {"amqp_url = amqp://h:99999/\n", "port: 99999 is out of range (1 to 65535)"},
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
+        char p[256];
+        write_file("bad.conf", said[i].text, p, sizeof p);
+        mlhep_config c;
+        mlhep_err e;
+        err_clear(&e);
+        CHECK(config_load(&c, p, &e) == MLHEP_EINVAL);
+        CHECKF(strstr(e.msg, said[i].want) && strstr(e.msg, "bad.conf"), "%s", e.msg);
+    }
     mlhep_config c;
     mlhep_err e;
     CHECK(config_load(&c, "/nonexistent/x.conf", &e) == MLHEP_EIO);
@@ -146,7 +164,7 @@ TEST(pipeline_sleep_job)
     mlhep_err e;
     pipeline_env *env = NULL;
     CHECKF(pipeline_env_open(NULL, NULL, 1, 0, &env, &e) == 0, "%s", e.msg);
-    CHECKF(pipeline_run(&j, env, &cb, dir, &e) == 0, "%s", e.msg);
+    CHECKF(pipeline_run(&j, NULL, env, &cb, dir, &e) == 0, "%s", e.msg);
     CHECK(steps_seen >= 2);
     char p[256];
     snprintf(p, sizeof p, "%s/model.json", dir);
@@ -156,12 +174,19 @@ TEST(pipeline_sleep_job)
     /* stop requested by the callback */
     steps_seen = 0;
     stop_at = 2;
-    CHECK(pipeline_run(&j, env, &cb, dir, &e) == PIPELINE_STOPPED);
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) == PIPELINE_STOPPED);
     job_clear(&j);
     /* fail on request */
     j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05,\"fail\":true}}");
     stop_at = -1;
-    CHECK(pipeline_run(&j, env, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) < 0 && strstr(e.msg, "model.fail"));
+    job_clear(&j);
+    /* a training job runs only from the workflow pipeline_validate loaded (never parsed
+     * again inside pipeline_run) */
+    j = make_job("{\"name\":\"t\",\"files\":[{\"path\":\"root://h//x.root\",\"label\":1}],"
+                 "\"model\":{\"type\":\"gbdt\"}}");
+    CHECK(pipeline_run(&j, NULL, env, &cb, dir, &e) == MLHEP_EINVAL &&
+          strstr(e.msg, "needs the workflow pipeline_validate loaded"));
     job_clear(&j);
     pipeline_env_free(env);
 }
@@ -172,6 +197,11 @@ TEST(pipeline_check_rules)
         "[]",
         "{\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"\",\"model\":{\"type\":\"sleep\"}}",
+        /* a sleep job's name follows the workflow schema's rule (as the job record does) */
+        "{\"name\":\"x bad\",\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x\",\"description\":7,\"model\":{\"type\":\"sleep\"}}",
+        "{\"name\":\"x1234567890123456789012345678901234567890123456789012345678901234567890"
+        "1234567890123456789012345678901234567890123456789012345678901234567890\",\"model\":{\"type\":\"sleep\"}}",
         "{\"name\":\"x\"}",
         "{\"name\":\"x\",\"model\":{\"type\":7}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"dnn\"}}",

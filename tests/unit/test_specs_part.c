@@ -95,14 +95,14 @@ static int compare(const char *extra)
     specs *whole = NULL, *plan = NULL, *folded = NULL;
     specs_folder *f = NULL;
     mlhep_err e;
-    int bad = specs_preproc(wf, &pp, &e) || specs_compute(wf, pp, NULL, NULL, &whole, &e) ||
-              specs_plan(wf, pp, &plan, &e) || specs_folder_new(wf, plan, &f, &e);
+    int bad = specs_preproc(&wf->data, &pp, &e) || specs_compute(&wf->data, pp, NULL, NULL, &whole, &e) ||
+              specs_plan(&wf->data, pp, &plan, &e) || specs_folder_new(&wf->data, plan, &f, &e);
     if (bad)
         printf("  setup: %s\n", e.msg);
     const struct { size_t file; int64_t u0, nu; } runs[] = {{0, 0, 1}, {0, 1, 1}, {0, 2, -1}, {1, 0, -1}, {2, 0, 5}};
     for (size_t r = 0; r < sizeof runs / sizeof runs[0] && !bad; r++) {
         specs_part *p = NULL, *q = NULL;
-        if (specs_part_compute(wf, pp, plan, runs[r].file, runs[r].u0, runs[r].nu, NULL, NULL, &p, &e)) {
+        if (specs_part_compute(&wf->data, pp, plan, runs[r].file, runs[r].u0, runs[r].nu, NULL, NULL, &p, &e)) {
             printf("  part %zu: %s\n", r, e.msg);
             bad = 1;
         } else if (!(q = roundtrip(plan, p)) || specs_folder_add(f, q, &e)) {
@@ -112,7 +112,7 @@ static int compare(const char *extra)
         specs_part_free(p);
         specs_part_free(q);
     }
-    if (!bad && specs_folder_finish(f, wf, &folded, &e)) {
+    if (!bad && specs_folder_finish(f, &wf->data, &folded, &e)) {
         printf("  finish: %s\n", e.msg);
         bad = 1;
     } else if (!bad) {
@@ -158,12 +158,12 @@ TEST(bad_parts_refused)
     specs_folder *f = NULL;
     specs_part *p1 = NULL, *p0 = NULL, *q = NULL;
     mlhep_err e;
-    CHECK(specs_plan(wf, NULL, &plan, &e) == 0);
-    CHECK(specs_part_compute(wf, NULL, plan, 1, 0, -1, NULL, NULL, &p1, &e) == 0);
-    CHECK(specs_part_compute(wf, NULL, plan, 0, 0, 1, NULL, NULL, &p0, &e) == 0);
+    CHECK(specs_plan(&wf->data, NULL, &plan, &e) == 0);
+    CHECK(specs_part_compute(&wf->data, NULL, plan, 1, 0, -1, NULL, NULL, &p1, &e) == 0);
+    CHECK(specs_part_compute(&wf->data, NULL, plan, 0, 0, 1, NULL, NULL, &p0, &e) == 0);
     /* a unit past the end of the file, a file out of range */
-    CHECK(specs_part_compute(wf, NULL, plan, 1, 1, 1, NULL, NULL, &q, &e) == MLHEP_EINVAL && !q);
-    CHECK(specs_part_compute(wf, NULL, plan, 3, 0, 1, NULL, NULL, &q, &e) == MLHEP_EINVAL && !q);
+    CHECK(specs_part_compute(&wf->data, NULL, plan, 1, 1, 1, NULL, NULL, &q, &e) == MLHEP_EINVAL && !q);
+    CHECK(specs_part_compute(&wf->data, NULL, plan, 3, 0, 1, NULL, NULL, &q, &e) == MLHEP_EINVAL && !q);
     /* malformed documents */
     json_t *o = specs_part_to_json(plan, p1);
     json_t *c = json_deep_copy(o);
@@ -189,12 +189,12 @@ TEST(bad_parts_refused)
     json_decref(c);
     json_decref(o);
     /* out of order: file 1 before file 0 */
-    CHECK(specs_folder_new(wf, plan, &f, &e) == 0);
+    CHECK(specs_folder_new(&wf->data, plan, &f, &e) == 0);
     CHECK(specs_folder_add(f, p1, &e) == MLHEP_EINVAL && strstr(e.msg, "out of order"));
     /* missing parts: file 0 has three units, only the first is added */
     CHECK(specs_folder_add(f, p0, &e) == 0);
     specs *out = NULL;
-    CHECK(specs_folder_finish(f, wf, &out, &e) == MLHEP_EINVAL && !out);
+    CHECK(specs_folder_finish(f, &wf->data, &out, &e) == MLHEP_EINVAL && !out);
     specs_folder_free(f);
     specs_part_free(p0);
     specs_part_free(p1);

@@ -1,7 +1,9 @@
 /* test_team.c - the data layer's thread team (team.h) and huge-page buffers (bigbuf.h):
  * every thread runs each job exactly once with its own tid, runs follow each other
  * with all effects of the previous run visible, a team of 1 and a NULL team run in
- * the caller; arena pieces are aligned, distinct and writable across regions. */
+ * the caller; team_tasks runs every numbered task exactly once, on any thread, with a
+ * tid below the team's size; arena pieces are aligned, distinct and writable across
+ * regions. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,48 @@ TEST(team_runs_every_thread_once_per_run)
     CHECK(team_ncpu() >= 1 && team_ncpu() <= TEAM_MAX);
 }
 
+typedef struct tasks {
+    int runs[1000];
+    int by_tid[TEAM_MAX];
+    int size;
+} tasks;
+
+static void one_task(void *arg, size_t task, int tid)
+{
+    tasks *t = arg;
+    CHECK(tid >= 0 && tid < t->size);
+    __atomic_fetch_add(&t->runs[task], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&t->by_tid[tid], 1, __ATOMIC_RELAXED);
+}
+
+TEST(team_tasks_runs_each_task_once)
+{
+    mlhep_err e;
+    size_t counts[] = {0, 1, 2, 7, 1000};
+    for (int size = 1; size <= 3; size++) {
+        team *tm;
+        CHECK(team_new(size, &tm, &e) == 0);
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            for (int rep = 0; rep < 20; rep++) {
+                tasks t = {.size = size};
+                team_tasks(tm, one_task, &t, counts[c]);
+                int total = 0;
+                for (size_t k = 0; k < 1000; k++)
+                    CHECK(t.runs[k] == (k < counts[c]));
+                for (int k = 0; k < size; k++)
+                    total += t.by_tid[k];
+                CHECK(total == (int)counts[c]);
+                if (counts[c] <= 1) /* a single task runs in the caller */
+                    CHECK(t.by_tid[0] == (int)counts[c]);
+            }
+        }
+        team_free(tm);
+    }
+    tasks t = {.size = 1};
+    team_tasks(NULL, one_task, &t, 5);
+    CHECK(t.by_tid[0] == 5 && t.runs[4] == 1);
+}
+
 TEST(bigbuf_and_arena)
 {
     size_t sizes[] = {0, 100, BIGBUF_MIN - 1, BIGBUF_MIN, 3 * BIGBUF_MIN + 5};
@@ -97,6 +141,7 @@ TEST(bigbuf_and_arena)
 int main(void)
 {
     RUN(team_runs_every_thread_once_per_run);
+    RUN(team_tasks_runs_each_task_once);
     RUN(bigbuf_and_arena);
     return test_summary();
 }

@@ -1,14 +1,23 @@
 /* test_workflow.c - workflow loading: both file-list forms, params defaults, the
  * redirector rule, and every refusal of a local path that would leave the data roots
- * ("..", symlinks out, absolute paths elsewhere, /etc/shadow), each with its message. */
+ * ("..", symlinks out, absolute paths elsewhere, /etc/shadow), each with its message.
+ * Also the places where a rule has to be written twice (the schema for submitters, C for
+ * the library that enforces it again): each pair is checked to agree, so they cannot
+ * drift apart; and the defaults, written in the schema only, are checked to be values
+ * the schema itself accepts. */
 #include "service/workflow.h"
 #include "test.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "data/featmap.h"
+#include "model/gbdt.h"
+#include "model/mlp.h"
 
 static char T[] = "/tmp/mlhep-test-wf.XXXXXX";
 static char DATA[256], DATA2[256], OUT[256], ROOTLINK[256];
@@ -189,7 +198,7 @@ TEST(parallel_form_mlaas4hep)
     CHECK(p->n_selected == 0);
     CHECK(p->hist && strcmp(p->hist, "pdfs") == 0);
     CHECK(p->shuffle == 0 && p->verbose == 1);
-    CHECK(p->training == WF_TRAIN_CHUNK && p->normalisation == WF_NORM_STANDARD);
+    CHECK(p->training == WF_TRAIN_CHUNK && p->normalisation == DP_NORM_STANDARD);
     CHECK(p->n_branch_max_length == 1 && p->branch_max_length[0].max_length == 6);
     CHECK(strcmp(p->branch_max_length[0].branch, "Jet_pt") == 0 && p->max_jagged_length == 20);
     CHECK(p->nan_value == -999 && p->metrics && p->metrics_threshold == 0.7);
@@ -218,7 +227,7 @@ TEST(mlaas4hep_defaults)
           strcmp(p->identifier[2], "luminosityBlock") == 0);
     CHECK(strcmp(p->redirector, "root://cms-xrd-global.cern.ch") == 0);
     CHECK(strcmp(w->tree, "Events") == 0);
-    CHECK(p->training == WF_TRAIN_STANDARD && p->normalisation == WF_NORM_MINMAX);
+    CHECK(p->training == WF_TRAIN_STANDARD && p->normalisation == DP_NORM_MINMAX);
     CHECK(p->validation_fraction == 0.2 && p->seed == 21 && p->max_jagged_length == 0);
     CHECK(isnan(p->nan_value) && !p->metrics && p->n_selected == 0 && p->n_exclude == 0);
     CHECK(w->preproc == NULL && w->model == NULL && w->description == NULL);
@@ -329,7 +338,7 @@ TEST(labels_and_structure_refused)
     CHECK(refuse("[]", &o, MLHEP_EINVAL, "workflow: /: expected object, got array"));
     CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],"
                  "\"params\":{\"hist\":\"..\"}}", &o, MLHEP_EINVAL,
-                 "params.hist: '..' must name a sub-directory of the output"));
+                 "workflow: /params/hist: must name a sub-directory of the output"));
     CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],"
                  "\"params\":{\"hist\":\"a/b\"}}", &o, MLHEP_EINVAL, "/params/hist"));
 }
@@ -505,6 +514,210 @@ TEST(schema_good_examples_load)
     CHECK(n >= 5);
 }
 
+
+/* ---- one place per rule ------------------------------------------------------------ */
+
+static const json_t *node(const jschema *s, const char *ref)
+{
+    const json_t *n = jschema_node(s, ref);
+    if (!n)
+        printf("  schema has no %s\n", ref);
+    return n;
+}
+
+static long long node_int(const jschema *s, const char *ref)
+{
+    const json_t *n = node(s, ref);
+    return json_is_integer(n) ? json_integer_value(n) : LLONG_MIN;
+}
+
+/* enum at ref holds exactly the names name(0..count-1) */
+static int same_names(const jschema *s, const char *ref, const char *(*name)(int), int count)
+{
+    const json_t *en = node(s, ref);
+    if (!json_is_array(en) || json_array_size(en) != (size_t)count)
+        return 0;
+    for (int i = 0; i < count; i++) {
+        int found = 0;
+        for (size_t k = 0; k < json_array_size(en); k++)
+            found |= !strcmp(json_string_value(json_array_get(en, k)) ?: "", name(i));
+        if (!found) {
+            printf("  %s lacks \"%s\"\n", ref, name(i));
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *norm_name(int i) { return dp_norm_name((dp_norm)i); }
+static const char *training_name(int i) { return wf_training_name((wf_training)i); }
+
+TEST(schema_and_c_agree)
+{
+    /* jagged lengths: the schema's caps, specs.json and the features document */
+    CHECK_EQ_INT(node_int(schema, "#/$defs/params/properties/max_jagged_length/maximum"), DP_MAX_LEN);
+    CHECK_EQ_INT(node_int(schema, "#/$defs/params/properties/branch_max_length/additionalProperties/maximum"),
+                 DP_MAX_LEN);
+    CHECK_EQ_INT(FEATMAP_MAX_LEN, DP_MAX_LEN);
+    /* params held in C ints: the schema's maximum must fit */
+    static const char *ints[] = {"epochs", "verbose", "max_jagged_length"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        char ref[128];
+        snprintf(ref, sizeof ref, "#/$defs/params/properties/%s/maximum", ints[i]);
+        long long m = node_int(schema, ref);
+        CHECKF(m != LLONG_MIN && m <= INT_MAX, "%s: %lld", ref, m);
+    }
+    long long lmax = node_int(schema, "#/$defs/label/maximum"); /* labels are C ints */
+    CHECKF(lmax >= 1 && lmax < INT_MAX, "%lld", lmax);
+    /* names of the enums */
+    CHECK(same_names(schema, "#/$defs/params/properties/normalisation/enum", norm_name, DP_NORM_COUNT));
+    CHECK(same_names(schema, "#/$defs/params/properties/training/enum", training_name, WF_TRAIN_COUNT));
+    /* the MLP's layer count */
+    CHECK_EQ_INT(node_int(schema, "#/$defs/mlp/properties/layers/maxItems"), MLP_MAX_LAYERS);
+    CHECK_EQ_INT(node_int(schema, "#/$defs/kerasDocument/properties/config/properties/layers/maxItems"),
+                 MLP_MAX_LAYERS);
+}
+
+/* gbdt_params_check with one parameter set to v (schema key k). */
+static int gbdt_ok(const char *k, double v)
+{
+    gbdt_params p;
+    gbdt_params_default(&p);
+    if (!strcmp(k, "trees")) p.n_trees = (int)v;
+    else if (!strcmp(k, "depth")) p.max_depth = (int)v;
+    else if (!strcmp(k, "learning_rate")) p.learning_rate = (float)v;
+    else if (!strcmp(k, "min_child_weight")) p.min_child_weight = (float)v;
+    else if (!strcmp(k, "lambda")) p.lambda = (float)v;
+    else if (!strcmp(k, "subsample")) p.subsample = (float)v;
+    else if (!strcmp(k, "colsample_bytree")) p.colsample_bytree = (float)v;
+    else if (!strcmp(k, "bins")) p.max_bins = (int)v;
+    else if (!strcmp(k, "early_stopping_rounds")) p.early_stopping_rounds = (int)v;
+    else return -1;
+    mlhep_err e;
+    return gbdt_params_check(&p, &e) == 0;
+}
+
+TEST(gbdt_ranges_agree_with_the_schema)
+{
+    /* every bound the schema writes for a gbdt key is gbdt_params_check's: the bound is
+     * accepted (or refused when exclusive) and the value just beyond it refused */
+    const json_t *props = node(schema, "#/$defs/gbdt/properties");
+    CHECK(json_is_object(props) && json_object_size(props) >= 9);
+    const char *k;
+    json_t *r;
+    json_object_foreach((json_t *)props, k, r) {
+        int integer = !strcmp(json_string_value(json_object_get(r, "type")) ?: "", "integer");
+        double step = integer ? 1 : 1e-3;
+        json_t *lo = json_object_get(r, "minimum"), *xlo = json_object_get(r, "exclusiveMinimum");
+        json_t *hi = json_object_get(r, "maximum");
+        CHECKF(gbdt_ok(k, 0.5) >= 0, "schema key %s is not a gbdt parameter", k);
+        CHECKF(lo || xlo, "%s: no lower bound in the schema", k);
+        if (lo) {
+            CHECKF(gbdt_ok(k, json_number_value(lo)) == 1, "%s: schema minimum refused by gbdt", k);
+            CHECKF(gbdt_ok(k, json_number_value(lo) - step) == 0, "%s: gbdt accepts below the schema's minimum", k);
+        } else {
+            CHECKF(gbdt_ok(k, json_number_value(xlo)) == 0, "%s: gbdt accepts the schema's exclusive minimum", k);
+            CHECKF(gbdt_ok(k, json_number_value(xlo) + step) == 1, "%s: gbdt refuses above the exclusive minimum", k);
+        }
+        if (hi) {
+            CHECKF(gbdt_ok(k, json_number_value(hi)) == 1, "%s: schema maximum refused by gbdt", k);
+            if (strcmp(k, "early_stopping_rounds")) /* gbdt: no upper bound (the schema's keeps an int) */
+                CHECKF(gbdt_ok(k, json_number_value(hi) + step) == 0, "%s: gbdt accepts above the schema's maximum", k);
+        }
+    }
+}
+
+TEST(job_record_name_is_the_workflow_name)
+{
+    /* job-status.schema.json repeats the workflow's name rule (schemas cannot refer to
+     * each other): the two must be the same rule */
+    jschema *st;
+    mlhep_err e;
+    CHECKF(jschema_load_named(NULL, "job-status", &st, &e) == 0, "%s", e.msg);
+    const json_t *a = node(schema, "#/properties/name"), *b = node(st, "#/properties/name");
+    static const char *keys[] = {"type", "minLength", "maxLength", "pattern"};
+    int same = a && b;
+    for (size_t i = 0; same && i < sizeof keys / sizeof *keys; i++)
+        same = json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i]));
+    jschema_free(st);
+    CHECK(same);
+}
+
+/* The params of a document that writes every default out, the typed params of one that
+ * writes none: equal, so each default is a value the schema accepts and means what a
+ * missing key means. */
+TEST(schema_defaults_are_valid_values)
+{
+    const json_t *props = node(schema, "#/$defs/params/properties");
+    CHECK(props);
+    json_t *params = json_object();
+    const char *k;
+    json_t *r;
+    int n = 0;
+    json_object_foreach((json_t *)props, k, r) {
+        json_t *d = json_object_get(r, "default");
+        if (d) {
+            json_object_set(params, k, d);
+            n++;
+        }
+    }
+    json_object_set_new(params, "metrics", json_pack("{s:O}", "threshold",
+                        json_object_get(node(schema, "#/$defs/metricsOptions/properties/threshold"), "default")));
+    CHECK(n >= 14);
+    json_t *full = json_pack("{s:s, s:[{s:s, s:i}], s:O, s:o}", "name", "d", "files", "path", "a.root", "label", 1,
+                             "tree", json_object_get(node(schema, "#/properties/tree"), "default"), "params", params);
+    json_t *bare = json_pack("{s:s, s:[{s:s, s:i}]}", "name", "d", "files", "path", "a.root", "label", 1);
+    wf_opts o = opts(1);
+    workflow *a = NULL, *b = NULL;
+    mlhep_err e;
+    int ra = workflow_load_json(full, &o, &a, &e);
+    if (ra)
+        printf("  every default written out: %s\n", e.msg);
+    int rb = workflow_load_json(bare, &o, &b, &e);
+    json_decref(full);
+    json_decref(bare);
+    int same = !ra && !rb;
+    if (same) {
+        const wf_params *p = &a->params, *q = &b->params;
+        same = p->nevts == q->nevts && p->chunk_size == q->chunk_size && p->epochs == q->epochs &&
+               p->batch_size == q->batch_size && p->shuffle == q->shuffle && p->verbose == q->verbose &&
+               isnan(p->nan_value) == isnan(q->nan_value) && p->metrics_threshold == q->metrics_threshold &&
+               p->training == q->training && p->normalisation == q->normalisation &&
+               p->validation_fraction == q->validation_fraction && p->seed == q->seed &&
+               p->n_identifier == q->n_identifier && !strcmp(p->redirector, q->redirector) &&
+               !strcmp(a->tree, b->tree) && q->identifier_is_default;
+        /* the default list written out is a list the user chose: each must exist */
+        for (size_t i = 0; same && i < p->n_identifier; i++)
+            same = !strcmp(p->identifier[i], q->identifier[i]);
+    }
+    workflow_free(a);
+    workflow_free(b);
+    CHECK(same);
+}
+
+TEST(a_schema_without_a_default_is_refused)
+{
+    /* the loader has no defaults of its own: a schema that lacks one cannot be used */
+    char dir[4096], path[4200];
+    mlhep_err e;
+    CHECK(jschema_find_dir(NULL, dir, sizeof dir, &e) == 0);
+    snprintf(path, sizeof path, "%s/workflow.schema.json", dir);
+    json_t *doc = json_load_file(path, 0, NULL);
+    CHECK(doc);
+    json_object_del(json_object_get(json_object_get(json_object_get(json_object_get(doc, "$defs"), "params"),
+                                                    "properties"), "batch_size"), "default");
+    jschema *s2;
+    CHECKF(jschema_load_json(doc, "workflow", &s2, &e) == 0, "%s", e.msg);
+    json_decref(doc);
+    wf_opts o = opts(1);
+    o.schema = s2;
+    workflow *w;
+    int rc = load(one("a.root"), &o, &w, &e);
+    jschema_free(s2);
+    CHECK(rc == MLHEP_EINVAL && w == NULL);
+    CHECKF(strstr(e.msg, "/$defs/params/properties/batch_size/default is missing"), "%s", e.msg);
+}
+
 int main(void)
 {
     setup();
@@ -527,6 +740,11 @@ int main(void)
     RUN(open_local_detects_swapped_symlinks);
     RUN(load_file_prefixes_path);
     RUN(schema_good_examples_load);
+    RUN(schema_and_c_agree);
+    RUN(gbdt_ranges_agree_with_the_schema);
+    RUN(job_record_name_is_the_workflow_name);
+    RUN(schema_defaults_are_valid_values);
+    RUN(a_schema_without_a_default_is_refused);
     jschema_free(schema);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);

@@ -1,0 +1,94 @@
+/* dataparams.h - what the data layer is told about a job: its inputs and the settings
+ * that shape the rows.
+ *
+ * What it is for: the specs pass (specs.h), the chunks of rows (dataset.h), the input
+ * histograms (feathist.h) and the features document (featmap.h) take a dataparams, not
+ * the service's workflow, so the data layer does not depend on how a workflow is written,
+ * parsed or validated. It holds the input files (path, label, local or not), the tree,
+ * the labels (per file or from a branch, class names), the branch selection and
+ * identifiers, the caps on jagged lengths, event count, chunk size, normalisation,
+ * padding value, validation fraction, shuffle, seed, threads and the pre-processing
+ * document.
+ *
+ * How it fits: workflow.c (service) fills the dataparams of every loaded workflow
+ * (workflow.data) in one function, from the typed params; tests fill one by hand. The
+ * defaults and ranges of the values are the workflow schema's (schemas/
+ * workflow.schema.json); this header only says what the data layer does with them.
+ * Besides the types, this module holds the rules on normalisation and padding that the
+ * dataset, the histograms and the features document must apply identically.
+ *
+ * Ownership: a dataparams points into memory owned by whoever filled it (the workflow),
+ * which must outlive every use; the data layer only reads it. */
+#ifndef MLHEP_DATAPARAMS_H
+#define MLHEP_DATAPARAMS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest padded length of one jagged feature: a user cap (max_jagged_length,
+ * branch_max_length: the workflow schema's maximum for both is this value, which
+ * test_workflow checks), a specs.json or a features document beyond it is refused. */
+#define DP_MAX_LEN 100000
+
+/* How feature values are scaled into rows (names as in workflows and the features
+ * document: dp_norm_name). */
+typedef enum dp_norm { DP_NORM_MINMAX = 0, DP_NORM_STANDARD = 1 } dp_norm;
+#define DP_NORM_COUNT 2
+
+typedef struct dp_file {
+    const char *path;  /* what to open: local path or URL */
+    int label;         /* class index; -1 when labels come from label_branch */
+    int local;         /* 1: a local file (its size and mtime enter the specs fingerprint) */
+} dp_file;
+
+typedef struct dp_cap {
+    const char *branch;
+    int max_length;    /* 1..DP_MAX_LEN */
+} dp_cap;
+
+typedef struct dataparams {
+    const dp_file *files;
+    size_t nfiles;
+    const char *tree;                 /* name or path of the tree in every file */
+    const char *label_branch;         /* per-event labels from this branch, else NULL */
+    const char *const *class_names;   /* class index -> name; NULL when labels are integers */
+    size_t nclasses;                  /* distinct classes (0 with label_branch) */
+    const char *const *selected;      /* feature branches to keep; none = all */
+    size_t n_selected;
+    const char *const *exclude;       /* branches never used as features */
+    size_t n_exclude;
+    const char *const *identifier;    /* identifier branches (run, event, ...) */
+    size_t n_identifier;
+    int identifier_optional;          /* 1: identifiers absent from the tree are skipped
+                                         (the default list); 0: each must exist */
+    int max_jagged_length;            /* cap for every jagged feature; 0 = automatic (specs.h) */
+    const dp_cap *caps;               /* per-branch caps, override max_jagged_length */
+    size_t ncaps;
+    long long nevts;                  /* events in total, -1 = all */
+    long long chunk_size;             /* rows per chunk, -1 = one chunk */
+    dp_norm norm;
+    double nan_value;                 /* padding: used when finite, else 0 (dp_pad) */
+    double validation_fraction;       /* share of rows with split = 1 */
+    int shuffle;                      /* shuffle rows within each chunk */
+    uint64_t seed;                    /* split hash and shuffling */
+    int threads;                      /* execution setting: threads for decoding (0 = one
+                                         per CPU); set by the runner, not the document */
+    const json_t *preproc;            /* the pre-processing document (preproc.h) or NULL */
+} dataparams;
+
+/* "minmax", "standard". */
+const char *dp_norm_name(dp_norm n);
+/* The kind named s; -1 if s names none (0 and *out set otherwise). */
+int dp_norm_parse(const char *s, dp_norm *out);
+
+/* The normalisation of one feature: row value = (float)((x - *sub) * *scale), from the
+ * feature's specs. minmax: sub = min, scale = 1/(max-min) when max > min, else sub = 0,
+ * scale = 1; standard: sub = mean, scale = 1/std when std > 0, else 1. */
+void dp_norm_coeffs(dp_norm n, double min, double max, double mean, double std, double *sub,
+                    double *scale);
+
+/* The value written into padding slots: nan_value when finite, else 0. */
+float dp_pad(double nan_value);
+
+#endif

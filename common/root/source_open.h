@@ -1,0 +1,19 @@
+/* source_open.h - opening a byte source by path or URL: the table of back ends.
+ *
+ * Each URL scheme names a back end: plain paths and file:// are local files
+ * (source.h), root://, roots:// and xroot:// go to XRootD (source_xrootd.h), http://
+ * and https:// to libcurl (source_http.h); any other scheme is refused with a clear
+ * message. Remote sources also keep their first and last bytes from the open on
+ * (source_load_edges). The back ends implement source.h and this file sits above
+ * them, so no back end header is included by source.c.
+ *
+ * Ownership: the source returned is freed by source_close(). */
+#ifndef MLHEP_SOURCE_OPEN_H
+#define MLHEP_SOURCE_OPEN_H
+
+#include "base/err.h"
+#include "root/source.h"
+
+int source_open(const char *path_or_url, source **out, mlhep_err *e);
+
+#endif

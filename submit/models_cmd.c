@@ -1,0 +1,137 @@
+/* models_cmd.c - `mlhep-submit models` (see models_cmd.h): one "models" request to the
+ * inference service per command, its reply printed as a table or line (--json: as it
+ * came). */
+#include "models_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void models_cmd_usage(FILE *f)
+{
+    fprintf(f,
+"usage: mlhep-submit [options] models [list]\n"
+"       mlhep-submit [options] models tag JOB_ID NAME [--shared]\n"
+"       mlhep-submit [options] models delete REF | share NAME on|off | features REF\n"
+"\n"
+"The model registry of the inference service (your models, and models shared with you):\n"
+"  list                  your models (every version: owner, shared, created, kind,\n"
+"                        number of features, metrics) and your jobs that made a model\n"
+"  tag JOB_ID NAME       name the model of a succeeded job: it becomes NAME@1, or the\n"
+"                        next version of NAME (printed); --shared shares NAME too\n"
+"  delete REF            delete one version (NAME@VERSION) or a name with all its\n"
+"                        versions (NAME)\n"
+"  share NAME on|off     let every user predict with NAME (or stop)\n"
+"  features REF          what the model needs: its branches, kinds and outputs (JSON)\n"
+"REF is NAME, NAME@VERSION or a job id.\n"
+"\n"
+"options:\n"
+"  --json             print the service's reply document\n"
+"  --timeout SEC      wait at most SEC seconds for the reply (default 60)\n"
+"  --config FILE, --token-file FILE   as for every mlhep-submit command\n"
+"\n"
+"exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 token refused or model\n"
+"not yours, 5 bad request, 6 broker, 8 unknown model or job, 14 no reply in time\n"
+"\n"
+"example:\n"
+"  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n");
+}
+
+static void print_models(const json_t *d)
+{
+    const json_t *models = json_object_get(d, "models"), *jobs = json_object_get(d, "jobs"), *m;
+    size_t i;
+    printf("%-28s %-12s %-6s %-20s %-5s %8s  %s\n", "MODEL", "OWNER", "SHARED", "CREATED", "KIND", "FEATURES",
+           "METRICS");
+    json_array_foreach(models, i, m) {
+        const char *name = json_string_value(json_object_get(m, "name"));
+        const json_t *vs = json_object_get(m, "versions"), *v;
+        size_t j;
+        json_array_foreach(vs, j, v) {
+            char ref[200], ts[32] = "?", met[256] = "";
+            snprintf(ref, sizeof ref, "%s@%lld", name ? name : "?",
+                     (long long)json_integer_value(json_object_get(v, "version")));
+            time_t t = (time_t)json_integer_value(json_object_get(v, "created"));
+            struct tm tm;
+            if (gmtime_r(&t, &tm))
+                strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            const char *k;
+            const json_t *x;
+            size_t mn = 0;
+            json_object_foreach((json_t *)json_object_get(v, "metrics"), k, x)
+                if (json_is_number(x) && mn < sizeof met - 40)
+                    mn += (size_t)snprintf(met + mn, sizeof met - mn, "%s%.20s=%.4g", mn ? " " : "", k,
+                                           json_number_value(x));
+            printf("%-28s %-12s %-6s %-20s %-5s %8zu  %s\n", ref, json_string_value(json_object_get(m, "owner")),
+                   json_is_true(json_object_get(m, "shared")) ? "yes" : "no", ts,
+                   json_string_value(json_object_get(v, "kind")) ?: "?",
+                   json_array_size(json_object_get(v, "features")), met);
+        }
+    }
+    json_array_foreach(jobs, i, m) {
+        char ts[32] = "?";
+        time_t t = (time_t)json_integer_value(json_object_get(m, "created"));
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("%-28s %-12s %-6s %-20s %-5s %8zu  %s\n", json_string_value(json_object_get(m, "id")), "(job)", "-", ts,
+               json_string_value(json_object_get(m, "kind")) ?: "?", json_array_size(json_object_get(m, "features")),
+               json_string_value(json_object_get(m, "error")) ?: "");
+    }
+}
+
+int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
+{
+    const char *op = nargs >= 1 ? args[0] : "list";
+    int list = !strcmp(op, "list");
+    json_t *q = NULL;
+    if (list && nargs <= 1) {
+        /* predict_rpc_models below */
+    } else if (!strcmp(op, "delete") && nargs == 2)
+        q = json_pack("{s:s, s:s}", "op", "delete", "model", args[1]);
+    else if (!strcmp(op, "tag") && nargs == 3) {
+        q = json_pack("{s:s, s:s, s:s}", "op", "tag", "job", args[1], "name", args[2]);
+        if (o->shared)
+            json_object_set_new(q, "shared", json_true());
+    } else if (!strcmp(op, "share") && nargs == 3 && (!strcmp(args[2], "on") || !strcmp(args[2], "off")))
+        q = json_pack("{s:s, s:s, s:b}", "op", "share", "model", args[1], "shared", !strcmp(args[2], "on"));
+    else if (!strcmp(op, "features") && nargs == 2)
+        q = json_pack("{s:s, s:s}", "op", "features", "model", args[1]);
+    else
+        return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
+                                             "share NAME on|off | features REF");
+    predict_rpc *c = NULL;
+    char *reply = NULL;
+    json_t *d = NULL;
+    int x = INFER_X_OK;
+    if (list) {
+        mlhep_err e;
+        err_clear(&e);
+        if (predict_rpc_open(&o->cfg, o->token, &c, &e) ||
+            predict_rpc_models(c, &reply, &d, infer_cmd_timeout_ms(o), &e))
+            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+    } else {
+        char *body = json_dumps(q, JSON_COMPACT);
+        json_decref(q);
+        x = infer_cmd_json(o, &c, "models", body, &reply, &d);
+    }
+    if (!x) {
+        if (o->json)
+            printf("%s\n", reply);
+        else if (list)
+            print_models(d);
+        else if (!strcmp(op, "tag"))
+            printf("%s\n", json_string_value(json_object_get(d, "model")));
+        else if (!strcmp(op, "delete"))
+            printf("deleted %s\n", args[1]);
+        else if (!strcmp(op, "share"))
+            printf("%s shared: %s\n", args[1], args[2]);
+        else
+            printf("%s\n", reply);
+        json_decref(d);
+        free(reply);
+    }
+    predict_rpc_close(c);
+    return x;
+}
