@@ -131,6 +131,14 @@ void gateway_print_routes(FILE *out)
     }
 }
 
+int gateway_route_match(const char *method, const char *path, gw_match *m, const char **name)
+{
+    int i = gw_route_match(&routes[0].r, NROUTES, sizeof routes[0], method, path, m);
+    if (name)
+        *name = i >= 0 ? routes[i].name : NULL;
+    return i;
+}
+
 /* ---- operations ------------------------------------------------------------------- */
 
 static int ops_healthz(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
@@ -157,25 +165,35 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
     (void)r;
     (void)m;
     (void)c;
-    promstats_gauge gs[JOB_NSTATES + 4];
+    promstats_gauge gs[JOB_NSTATES + 8];
     char labels[JOB_NSTATES][48];
     size_t ng = 0;
     long long counts[JOB_NSTATES];
     mlhep_err e = {0};
     if (jobsapi_counts(g, counts, &e) == 0)
         for (int s = 0; s < JOB_NSTATES; s++) {
+            if (counts[s] < 0)
+                continue; /* not known (a store without the counters) */
             snprintf(labels[s], sizeof labels[s], "state=\"%s\"", job_state_name((job_state)s));
             gs[ng++] = (promstats_gauge){"mlhep_jobs", "Jobs in each state (every user).", labels[s],
-                                         (double)counts[s]};
+                                         (double)counts[s], "gauge"};
         }
     unsigned long long hits, verifies;
     auth_cache_stats(g->auth, &hits, &verifies);
-    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_cache_hits", "Requests whose token was verified before.", "",
-                                 (double)hits};
-    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_verifications", "Token signatures checked in full.", "",
-                                 (double)verifies};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_cache_hits_total", "Requests whose token was verified before.",
+                                 "", (double)hits, "counter"};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_token_verifications_total", "Token signatures checked in full.", "",
+                                 (double)verifies, "counter"};
     gs[ng++] = (promstats_gauge){"mlhep_gateway_broker_connections", "Prediction broker connections up.", "",
-                                 (double)rpcmux_connected(g->rpc)};
+                                 (double)rpcmux_connected(g->rpc), "gauge"};
+    int cons = rpcmux_consumers(g->rpc);
+    long long depth = rpcmux_depth(g->rpc);
+    if (cons >= 0)
+        gs[ng++] = (promstats_gauge){"mlhep_queue_consumers", "Consumers of a broker queue (last look, about every second).",
+                                     "queue=\"predict.requests\"", (double)cons, "gauge"};
+    if (depth >= 0)
+        gs[ng++] = (promstats_gauge){"mlhep_queue_messages", "Ready messages in a broker queue (last look).",
+                                     "queue=\"predict.requests\"", (double)depth, "gauge"};
     char *page = NULL;
     size_t len = 0;
     if (promstats_render(g->stats, gs, ng, &page, &len, &e))

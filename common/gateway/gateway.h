@@ -6,7 +6,8 @@
  * token for the route's scope (401 with WWW-Authenticate when missing or invalid, 403
  * when the scope is missing), except on the open routes (health, metrics, the
  * dashboard's files, KServe's server and health calls); applies the caller's rate and
- * concurrency limits (429 with Retry-After); runs the handler; records the figures of
+ * concurrency limits (429 with Retry-After; a live event stream counts against the
+ * concurrency limit until it ends); runs the handler; records the figures of
  * /metrics and writes one access-log line (method, path, user, status, bytes, time;
  * never a token, never a body).
  *
@@ -18,6 +19,7 @@
 
 #include "gateway/gwctx.h"
 #include "gateway/gwhttp.h"
+#include "gateway/route.h"
 #include "gateway/gwtask.h"
 
 /* Opens the context for cfg (route names for the figures), starts the worker threads
@@ -43,5 +45,9 @@ void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log);
 
 /* The routes as "METHOD PATTERN" lines (for --routes and the docs check). */
 void gateway_print_routes(FILE *out);
+
+/* Matches method + path against the route table (gw_route_match; tests, fuzzers): the
+ * route's index, GW_ROUTE_NOTFOUND or GW_ROUTE_METHOD; its metrics name in *name. */
+int gateway_route_match(const char *method, const char *path, gw_match *m, const char **name);
 
 #endif

@@ -43,9 +43,10 @@ typedef struct gw_caller {
 /* A model's features document as the prediction service gave it (v2 metadata and the
  * flat/jagged kinds of v2 inputs), kept briefly per user and model reference. */
 #define GW_FCACHE 64
+#define GW_REF_MAX 400 /* "name@version" from two path parameters (route.h: < 192 each) */
 typedef struct gw_fentry {
     char user[JOB_USER_MAX + 1];
-    char ref[200];
+    char ref[GW_REF_MAX];
     json_t *doc;
     double at;  /* monotonic seconds */
 } gw_fentry;

@@ -163,3 +163,65 @@ int gw_content_type_is(const gw_req *r, const char *mime)
         return 0;
     return h[n] == '\0' || h[n] == ';' || h[n] == ' ';
 }
+
+void gw_log_text(char *out, size_t outsz, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!outsz)
+        return;
+    if (!s)
+        s = "-";
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = c > 0x20 && c < 0x7f && c != '"' && c != '%' && c != '\\';
+        size_t need = plain ? 1 : 3;
+        if (o + need + 1 > outsz) {
+            /* cut: end with "..." if there is room for it */
+            size_t at = outsz >= 4 ? outsz - 4 : 0;
+            if (o > at)
+                o = at;
+            for (size_t i = 0; i < 3 && o + 1 < outsz; i++)
+                out[o++] = '.';
+            break;
+        }
+        if (plain) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t gw_unescape(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+            int c = hi * 16 + lo;
+            if (c != '/' && c != 0) {
+                *w++ = (char)c;
+                r += 3;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}

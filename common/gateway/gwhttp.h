@@ -100,4 +100,16 @@ const char *gw_bearer(const gw_req *r);
 /* 1 if the request's Content-Type is mime (parameters such as charset ignored). */
 int gw_content_type_is(const gw_req *r, const char *mime);
 
+/* Decodes the %XX escapes of a URL path or query argument in place and returns the new
+ * length - except %2F ('/') and %00 (NUL), which stay as they are: an encoded slash
+ * cannot add a path segment (so it cannot reach another route or climb a directory)
+ * and a NUL cannot cut the path short; such a path then matches no route (404). The
+ * server glue gives it to libmicrohttpd as its unescaper. */
+size_t gw_unescape(char *s);
+
+/* s (NULL: "-") made safe for one field of a log line: bytes outside printable ASCII,
+ * spaces, '"', '%' and '\\' become %XX, so a path cannot start a new line or forge
+ * fields; cut to fit out (ending "..." when cut). out always NUL-terminated. */
+void gw_log_text(char *out, size_t outsz, const char *s);
+
 #endif

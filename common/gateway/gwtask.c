@@ -1,6 +1,7 @@
 /* gwtask.c - see gwtask.h. */
 #include "gateway/gwtask.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,58 @@ gw_task *gwtask_new(gw_ctx *g, const gw_req *r, FILE *log, gateway_done_fn done,
     return t;
 }
 
+/* A streamed answer (live events) keeps its request counted against the caller's
+ * concurrency limit until the stream ends: the reader is wrapped so that its free
+ * callback also leaves the limiter. */
+typedef struct held_stream {
+    gw_ctx *g;
+    char user[JOB_USER_MAX + 1];
+    gw_reader read;
+    void *cls;
+    void (*free)(void *cls);
+    void (*attach)(void *cls, const gw_wakeup *w);
+} held_stream;
+
+static ssize_t held_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    held_stream *h = cls;
+    return h->read(h->cls, pos, buf, max);
+}
+
+static void held_attach(void *cls, const gw_wakeup *w)
+{
+    held_stream *h = cls;
+    h->attach(h->cls, w);
+}
+
+static void held_free(void *cls)
+{
+    held_stream *h = cls;
+    if (h->free)
+        h->free(h->cls);
+    ratelimit_leave(h->g->rl, h->user);
+    free(h);
+}
+
+/* 1 if the stream of o now holds the caller's place (left when it ends). */
+static int hold_stream(gw_ctx *g, const char *user, gw_resp *o)
+{
+    held_stream *h = malloc(sizeof *h);
+    if (!h)
+        return 0;
+    h->g = g;
+    snprintf(h->user, sizeof h->user, "%s", user);
+    h->read = o->reader;
+    h->cls = o->reader_cls;
+    h->free = o->reader_free;
+    h->attach = o->stream_attach;
+    o->reader = held_read;
+    o->reader_cls = h;
+    o->reader_free = held_free;
+    o->stream_attach = h->attach ? held_attach : NULL;
+    return 1;
+}
+
 void gwtask_finish(gw_task *t)
 {
     gw_ctx *g = t->g;
@@ -43,16 +96,21 @@ void gwtask_finish(gw_task *t)
             gw_resp_header(o, "Vary", "Origin");
         }
     }
-    if (t->admitted)
+    if (t->admitted && !(o->reader && hold_stream(g, t->caller.user, o)))
         ratelimit_leave(g->rl, t->caller.user);
     double dt = gwtask_now() - t->t0;
     promstats_request(g->stats, t->route, o->status, dt);
     promstats_inflight(g->stats, -1);
-    if (t->log)
+    if (t->log) {
+        /* the path and method are the client's bytes: escaped, so that they cannot
+         * start a line or forge a field (the user comes from a verified token) */
+        char path[300], method[24];
+        gw_log_text(path, sizeof path, r->path);
+        gw_log_text(method, sizeof method, r->method);
         logline_printf(t->log, "gateway", "%s %s %s %s %d %zu %.1fms%s%s", r->peer ? r->peer : "-",
-                       t->caller.user[0] ? t->caller.user : "-", r->method ? r->method : "-",
-                       r->path ? r->path : "-", o->status, o->reader ? (size_t)0 : o->len, dt * 1e3,
-                       o->code ? " " : "", o->code ? o->code : "");
+                       t->caller.user[0] ? t->caller.user : "-", method, path, o->status,
+                       o->reader ? (size_t)0 : o->len, dt * 1e3, o->code ? " " : "", o->code ? o->code : "");
+    }
     gateway_done_fn done = t->done;
     void *cls = t->done_cls;
     gw_resp out = *o;

@@ -189,8 +189,12 @@ static enum MHD_Result refuse_now(reqstate *st, int status, const char *code, co
 {
     gw_resp_clear(&st->resp);
     gw_resp_error(&st->resp, status, code, "%s", msg);
-    if (st->h->log)
-        logline_printf(st->h->log, "gateway", "- - %s %s %d 0 0.0ms %s", method, url, status, code);
+    if (st->h->log) {
+        char path[300], meth[24];
+        gw_log_text(path, sizeof path, url);
+        gw_log_text(meth, sizeof meth, method);
+        logline_printf(st->h->log, "gateway", "- - %s %s %d 0 0.0ms %s", meth, path, status, code);
+    }
     promstats_request(st->h->g->stats, -1, status, 0);
     return send_resp(st);
 }
@@ -326,12 +330,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     st_unref(st);
 }
 
+/* gw_unescape as libmicrohttpd's unescaper (paths and query arguments) */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return gw_unescape(s);
+}
+
+/* libmicrohttpd's own errors: to the access log, or stderr with the log off (--quiet) */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
     httpd *h = cls;
-    if (!h->log)
-        return;
-    logline_vprintf(h->log, "gateway", fmt, ap);
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    logline_printf(h->log ? h->log : stderr, "gateway", "http: %s", msg);
 }
 
 static int read_pem(const char *path, char **out, mlhep_err *e)
@@ -395,13 +411,15 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
         httpd_stop(h);
         return err_set(e, MLHEP_EINVAL, "gateway_bind = %s: give a numeric IPv4 or IPv6 address", cfg->gateway_bind);
     }
-    struct MHD_OptionItem opts[14];
+    struct MHD_OptionItem opts[16];
     int k = 0;
+    /* the logger first: libmicrohttpd logs the options that follow through it */
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->gateway_connections, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->gateway_idle_timeout, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_cb, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
     if (cfg->gateway_http_threads > 1)

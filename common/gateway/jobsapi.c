@@ -25,7 +25,6 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define IDEM_TTL 86400        /* seconds an Idempotency-Key is remembered */
-#define IDEM_STALE 30.0       /* seconds after which a pending key is taken over */
 #define SSE_POLL_MS 250       /* how often a live stream looks at the record */
 #define SSE_KEEPALIVE 15.0    /* seconds between comments on a quiet stream */
 #define ARCHIVE_MAX (1ull << 30)
@@ -160,7 +159,7 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
                 gw_resp_header(o, "Location", loc);
                 return gw_resp_json(o, 200, b);
             }
-            if (job_now() - at < IDEM_STALE) {
+            if (job_now() - at < g->cfg->gateway_idem_stale) {
                 gwctx_store_put(g, js, 1);
                 gw_resp_header(o, "Retry-After", "1");
                 return gw_resp_error(o, 409, "conflict",
@@ -980,7 +979,7 @@ int jobsapi_mlaas_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
 
 int jobsapi_counts(gw_ctx *g, long long counts[JOB_NSTATES], mlhep_err *e)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < JOB_NSTATES; i++)
         counts[i] = -1;
     jobstore *js;
     int rc = gwctx_store_get(g, &js, e);

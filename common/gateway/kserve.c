@@ -87,6 +87,16 @@ static int put_value(tin *t, size_t i, const json_t *v, mlhep_err *e)
     return 0;
 }
 
+/* "[N]" or "[N, L]" as the input's shape was given. */
+static const char *shape_text(const tin *t, char *buf, size_t n)
+{
+    if (t->rank == 2)
+        snprintf(buf, n, "[%zu, %zu]", t->n, t->l);
+    else
+        snprintf(buf, n, "[%zu]", t->n);
+    return buf;
+}
+
 /* Flattens nested JSON arrays (row-major) into t->vals; *k counts elements. */
 static int flatten(tin *t, const json_t *a, int depth, size_t *k, size_t total, mlhep_err *e)
 {
@@ -101,9 +111,11 @@ static int flatten(tin *t, const json_t *a, int depth, size_t *k, size_t total, 
                 return rc;
             continue;
         }
-        if (*k >= total)
-            return err_set(e, MLHEP_EINVAL, "input '%s': data holds more elements than shape [%zu%s%zu] says",
-                           t->name, t->n, t->rank == 2 ? ", " : "", t->rank == 2 ? t->l : (size_t)0);
+        if (*k >= total) {
+            char sh[64];
+            return err_set(e, MLHEP_EINVAL, "input '%s': data holds more elements than shape %s says", t->name,
+                           shape_text(t, sh, sizeof sh));
+        }
         int rc = put_value(t, *k, v, e);
         if (rc)
             return rc;
@@ -292,13 +304,10 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
             goto done;
         }
         size_t count = t->n * t->l, sz = coltype_size(t->type);
-        t->vals = malloc(count * sz + 1);
-        if (!t->vals) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory for input '%s'", t->name);
-            goto done;
-        }
         json_t *bs = json_object_get(json_object_get(x, "parameters"), "binary_data_size");
         json_t *data = json_object_get(x, "data");
+        /* the values must be in the body before any memory is taken for them: a shape
+         * alone cannot make the gateway allocate (each JSON value takes at least one byte) */
         if (bs) {
             if (!json_is_integer(bs) || json_integer_value(bs) < 0 ||
                 (size_t)json_integer_value(bs) != count * sz) {
@@ -315,6 +324,18 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
                              t->name, len - binpos, count * sz);
                 goto done;
             }
+        } else if (json_is_array(data) && count > json_len) {
+            char sh[64];
+            rc = err_set(e, MLHEP_EINVAL, "input '%s': data holds fewer elements than shape %s says", t->name,
+                         shape_text(t, sh, sizeof sh));
+            goto done;
+        }
+        t->vals = malloc(count * sz + 1);
+        if (!t->vals) {
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory for input '%s'", t->name);
+            goto done;
+        }
+        if (bs) {
             if (count)
                 memcpy(t->vals, body + binpos, count * sz);
             binpos += count * sz;

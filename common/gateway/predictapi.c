@@ -370,6 +370,8 @@ static void v2_ref(const gw_match *m, char *ref, size_t n)
         snprintf(ref, n, "%s", name);
 }
 
+_Static_assert(GW_REF_MAX > 2 * GW_PARAM_MAX, "a v2 model reference fits GW_REF_MAX");
+
 /* Features of a model, through the context's small cache (FEATURES_TTL). */
 static int features(gw_ctx *g, const gw_caller *c, const char *ref, json_t **doc, gw_resp *o)
 {
@@ -400,7 +402,7 @@ static int features(gw_ctx *g, const gw_caller *c, const char *ref, json_t **doc
 int predictapi_v2_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
 {
     (void)r;
-    char ref[200];
+    char ref[GW_REF_MAX];
     v2_ref(m, ref, sizeof ref);
     json_t *f;
     if (features(g, c, ref, &f, o)) {
@@ -420,7 +422,7 @@ int predictapi_v2_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
 int predictapi_v2_model_ready(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
 {
     (void)r;
-    char ref[200];
+    char ref[GW_REF_MAX];
     v2_ref(m, ref, sizeof ref);
     json_t *f;
     if (features(g, c, ref, &f, o)) {
@@ -453,7 +455,7 @@ static int kind_of(void *cls, const char *name)
 
 int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
 {
-    char ref[200];
+    char ref[GW_REF_MAX];
     v2_ref(m, ref, sizeof ref);
     json_t *f;
     if (features(g, c, ref, &f, o))

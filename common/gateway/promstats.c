@@ -3,6 +3,7 @@
 
 #include "base/wbuf.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,17 @@ static void hist_render(wbuf *s, const char *name, const char *labels, const his
     wbuf_printf(s, "%s_count%s%s%s %llu\n", name, lb, labels, rb, c);
 }
 
+/* A sample value as the text format writes it (NaN, +Inf, -Inf are spelled so). */
+static void number_text(double v, char *out, size_t n)
+{
+    if (isnan(v))
+        snprintf(out, n, "NaN");
+    else if (isinf(v))
+        snprintf(out, n, v > 0 ? "+Inf" : "-Inf");
+    else
+        snprintf(out, n, "%.17g", v);
+}
+
 static const char *route_name(const promstats *ps, size_t i)
 {
     return i < ps->n ? ps->names[i] : "none";
@@ -148,11 +160,14 @@ int promstats_render(promstats *ps, const promstats_gauge *g, size_t ng, char **
               (long long)atomic_load_explicit(&ps->inflight, memory_order_relaxed));
     for (size_t i = 0; i < ng; i++) {
         if (i == 0 || strcmp(g[i].name, g[i - 1].name))
-            wbuf_printf(&s, "# HELP %s %s\n# TYPE %s gauge\n", g[i].name, g[i].help ? g[i].help : "", g[i].name);
+            wbuf_printf(&s, "# HELP %s %s\n# TYPE %s %s\n", g[i].name, g[i].help ? g[i].help : "", g[i].name,
+                        g[i].type ? g[i].type : "gauge");
+        char v[40];
+        number_text(g[i].value, v, sizeof v);
         if (g[i].labels && g[i].labels[0])
-            wbuf_printf(&s, "%s{%s} %.17g\n", g[i].name, g[i].labels, g[i].value);
+            wbuf_printf(&s, "%s{%s} %s\n", g[i].name, g[i].labels, v);
         else
-            wbuf_printf(&s, "%s %.17g\n", g[i].name, g[i].value);
+            wbuf_printf(&s, "%s %s\n", g[i].name, v);
     }
     if (!wbuf_ok(&s)) {
         wbuf_free(&s);

@@ -37,12 +37,14 @@ void promstats_inflight(promstats *ps, int delta);
 /* One inference round trip. */
 void promstats_infer(promstats *ps, int outcome, double seconds);
 
-/* A gauge line for render: name{labels} value (labels may be ""). */
+/* A line of the caller's for render: name{labels} value (labels may be ""), of
+ * Prometheus type `type` ("gauge" when NULL; "counter" for totals, named *_total). */
 typedef struct promstats_gauge {
     const char *name;
     const char *help;
     const char *labels;
     double value;
+    const char *type;
 } promstats_gauge;
 
 /* Writes the whole page into a malloc'd *out (*len bytes, NUL-terminated). Gauges with

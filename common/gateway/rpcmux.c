@@ -18,6 +18,7 @@
 #define MAXPUMPS 16
 #define NBUCKETS 4096
 #define EXPIRE_CHECK 0.05 /* seconds between scans for requests past their deadline */
+#define WATCH_EVERY 1.0   /* seconds between looks at the watched queue's consumers */
 
 typedef struct call {
     char corr[48];
@@ -51,6 +52,9 @@ typedef struct pump {
 
 struct rpcmux {
     amqpc_params p;
+    char watch[128];          /* queue whose consumers are watched ("" none) */
+    _Atomic int consumers;    /* its consumers at the last look, -1 unknown */
+    _Atomic long long depth;  /* its ready messages at the last look, -1 unknown */
     int n;
     pump pumps[MAXPUMPS];
     _Atomic unsigned rr;
@@ -169,11 +173,35 @@ static void fail_pump(pump *pp, const mlhep_err *e)
     complete(done);
 }
 
+/* Pump 0 looks at the watched queue now and then: with no consumer a request fails at
+ * once (the service is not deployed, or all its workers are gone) instead of waiting
+ * for its timeout. 0, or -1 when the connection broke doing it. */
+static int watch_queue(pump *pp, double *next)
+{
+    rpcmux *m = pp->mux;
+    if (pp->idx != 0 || !m->watch[0] || mono() < *next)
+        return 0;
+    *next = mono() + WATCH_EVERY;
+    uint32_t msgs = 0, cons = 0;
+    mlhep_err e = {0};
+    if (rpc_queue_depth(pp->c, m->watch, &msgs, &cons, &e)) {
+        /* the queue is missing (the channel is closed then) or the connection failed */
+        atomic_store(&m->consumers, e.code == MLHEP_ENOTFOUND ? 0 : -1);
+        atomic_store(&m->depth, -1);
+        atomic_store(&pp->open, 0);
+        fail_pump(pp, &e);
+        return -1;
+    }
+    atomic_store(&m->consumers, (int)cons);
+    atomic_store(&m->depth, (long long)msgs);
+    return 0;
+}
+
 static void *pump_main(void *arg)
 {
     pump *pp = arg;
     rpcmux *m = pp->mux;
-    double backoff = 0.1, next_expire = mono() + EXPIRE_CHECK;
+    double backoff = 0.1, next_expire = mono() + EXPIRE_CHECK, next_watch = 0;
     while (!atomic_load(&m->stop)) {
         if (!atomic_load(&pp->open)) {
             mlhep_err e = {0};
@@ -207,6 +235,8 @@ static void *pump_main(void *arg)
             fail_pump(pp, &se);
             continue;
         }
+        if (watch_queue(pp, &next_watch))
+            continue;
         /* wait for replies or new requests */
         if (!rpc_buffered(pp->c)) {
             atomic_store(&pp->sleeping, 1);
@@ -284,7 +314,7 @@ static void *pump_main(void *arg)
     return NULL;
 }
 
-int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e)
 {
     if (nconn < 1)
         nconn = 1;
@@ -294,19 +324,36 @@ int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
     if (!m)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     m->p = *p;
+    snprintf(m->watch, sizeof m->watch, "%s", watch_queue ? watch_queue : "");
+    atomic_store(&m->consumers, -1);
+    atomic_store(&m->depth, -1);
+    int rc = 0;
     for (int i = 0; i < nconn; i++) {
         pump *pp = &m->pumps[i];
         pp->mux = m;
         pp->idx = i;
-        pthread_mutex_init(&pp->mu, NULL);
         pp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (pp->efd < 0) {
+            rc = err_set(e, MLHEP_EIO, "eventfd: %s", strerror(errno));
+            break;
+        }
+        pthread_mutex_init(&pp->mu, NULL);
+        m->n = i + 1;
         mlhep_err ce = {0};
         if (do_connect(pp, &ce) && i == 0 && e)
             *e = ce; /* the pumps keep trying; say why the first one failed */
-        m->n = i + 1;
     }
-    for (int i = 0; i < m->n; i++)
-        pthread_create(&m->pumps[i].th, NULL, pump_main, &m->pumps[i]);
+    for (int i = 0; !rc && i < m->n; i++) {
+        int pe = pthread_create(&m->pumps[i].th, NULL, pump_main, &m->pumps[i]);
+        if (pe) {
+            m->pumps[i].th = 0;
+            rc = err_set(e, MLHEP_EIO, "cannot start a prediction pump thread: %s", strerror(pe));
+        }
+    }
+    if (rc) {
+        rpcmux_close(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -356,10 +403,24 @@ int rpcmux_connected(rpcmux *m)
     return k;
 }
 
+int rpcmux_consumers(rpcmux *m)
+{
+    return m ? atomic_load(&m->consumers) : -1;
+}
+
+long long rpcmux_depth(rpcmux *m)
+{
+    return m ? atomic_load(&m->depth) : -1;
+}
+
 int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e)
 {
+    if (!m)
+        return err_set(e, MLHEP_ENET, "no broker connection for predictions");
     if (atomic_load(&m->stop))
         return err_set(e, MLHEP_ENET, "the gateway is shutting down");
+    if (atomic_load(&m->consumers) == 0)
+        return err_set(e, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
     pump *pp = NULL;
     unsigned start = atomic_fetch_add(&m->rr, 1);
     for (int i = 0; i < m->n; i++) {

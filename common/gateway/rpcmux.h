@@ -49,14 +49,18 @@ typedef struct rpcmux_reply {
 typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep);
 
 /* Starts nconn pumps (1..16), each connecting now and again after every failure: the
- * gateway may start before the broker. Fails only for lack of memory. e (if given)
- * says why the first connection failed, when it did (rpcmux_connected tells). */
-int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e);
+ * gateway may start before the broker. Fails only for lack of memory or threads. e (if
+ * given) says why the first connection failed, when it did (rpcmux_connected tells).
+ * watch_queue (NULL: none): the queue the requests end up in; the first pump looks at
+ * its consumers about every second (a passive declare), and while it has none a request
+ * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout. */
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
 /* Queues rq (its strings and body must stay valid until fn is called); fn is called
- * once, later, from a pump thread. Returns 0, or MLHEP_ENET at once (fn not called)
- * when no pump is connected or the mux is stopping. */
+ * once, later, from a pump thread. Returns 0, or at once (fn not called) MLHEP_ENET when
+ * no pump is connected or the mux is stopping, MLHEP_ENOTFOUND when the watched queue
+ * has no consumer. */
 int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e);
 
 /* The same, waiting for the outcome on this thread: 0 with *out filled, or the error. */
@@ -69,5 +73,10 @@ void rpcmux_stop(rpcmux *m);
 
 /* Number of pumps connected now (readiness). */
 int rpcmux_connected(rpcmux *m);
+
+/* Consumers and ready messages of the watched queue at the last look (-1: unknown, or
+ * none watched). */
+int rpcmux_consumers(rpcmux *m);
+long long rpcmux_depth(rpcmux *m);
 
 #endif

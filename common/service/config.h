@@ -47,6 +47,10 @@
  *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
  *   gateway_connections [1024] open connections at most
  *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_idem_stale [30] seconds after which a submission's Idempotency-Key that is
+ *                         still pending (its gateway died between claiming the key and
+ *                         publishing) is taken over by a retry, which publishes the job
+ *                         again under the same id (tests lower it)
  *   gateway_http_threads [1] event loops reading connections (each never waits)
  *   gateway_workers [16]  threads answering the requests that may wait (Redis, files,
  *                         model management)
@@ -124,6 +128,7 @@ typedef struct mlhep_config {
     int gateway_idle_timeout;
     int gateway_connections;
     int gateway_rpc_connections;
+    double gateway_idem_stale;
     int gateway_http_threads;
     int gateway_workers;
     char *gateway_web_dir;
