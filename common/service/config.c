@@ -151,6 +151,11 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
     if (n >= sizeof base)
         return err_set(e, MLHEP_EINVAL, "%s: unknown configuration key '%s'", where, name);
     memcpy(base, name, n + 1);
+    /* a key whose own name ends in _file (gateway_ca_file, worker_health_file) is that
+     * key, not the file form of another */
+    for (size_t i = 0; is_file && i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            is_file = 0;
     if (is_file)
         base[n - 5] = '\0';
     for (size_t i = 0; i < NKEYS; i++) {
