@@ -109,6 +109,7 @@ typedef struct worker {
      * is held unacked (a requeue would count against the queue's delivery limit). */
     int store_down;
     double store_probe_at, store_backoff;
+    char store_why[MLHEP_ERR_MAX]; /* the last reason logged while the store is down */
     amqpc_delivery held;
     int holding;
     amqpc_delivery held_sub; /* a sub-task whose result could not be stored: run again */
@@ -406,6 +407,7 @@ static void store_went_down(worker *w, const char *why)
     w->store_down = 1;
     w->store_backoff = 0.2;
     w->store_probe_at = job_now() + w->store_backoff;
+    snprintf(w->store_why, sizeof w->store_why, "%s", why);
     wlog(w, "status store unavailable (%s): pausing consumption until Redis answers", why);
     if (!amqpc_is_open(w->mq))
         return;
@@ -1233,6 +1235,10 @@ static int run_worker(worker *w)
                 if (amqpc_is_open(w->mq) && consume_aux(w, &e))
                     wlog(w, "cannot resume the auxiliary consumers: %s", e.msg);
             } else {
+                if (strcmp(e.msg, w->store_why) != 0) { /* e.g. refused, then LOADING */
+                    snprintf(w->store_why, sizeof w->store_why, "%s", e.msg);
+                    wlog(w, "status store still unavailable: %s", e.msg);
+                }
                 w->store_backoff = w->store_backoff * 2 > 2 ? 2 : w->store_backoff * 2;
                 w->store_probe_at = job_now() + w->store_backoff;
             }

@@ -13,15 +13,16 @@
 
 enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_HANDBACK, S_COUNT };
 
-/* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now job-key-prefix */
+/* KEYS[1] job hash, KEYS[2] index zset, KEYS[3] the index's prune cursor. ARGV id user name
+ * submitted now job-key-prefix */
 static const char lua_register[] =
+    "prune(KEYS[2], KEYS[3], ARGV[6], ARGV[5])\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
     "  'updated', ARGV[5], 'registered', ARGV[5])\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
     "moved(nil, 'queued')\n"
-    "prune(KEYS[2], ARGV[6], ARGV[5])\n"
     "return 1\n";
 
 /* KEYS job, index, hb, log. ARGV id user name submitted now worker ttl_ms max_attempts
@@ -291,13 +292,18 @@ int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e)
              "local function retire(job, log)\n"
              "  if RECORD_TTL > 0 then redis.call('EXPIRE', job, RECORD_TTL) end\n"
              "  if LOG_TTL > 0 then redis.call('EXPIRE', log, LOG_TTL) end end\n"
-             "local function prune(index, prefix, now)\n"
+             /* walks the ids older than the TTL 16 at a time from a cursor (the last
+              * score looked at), so that live records cannot hide expired ones */
+             "local function prune(index, cursor, prefix, now)\n"
              "  if RECORD_TTL <= 0 then return end\n"
-             "  local old = redis.call('ZRANGEBYSCORE', index, '-inf', tonumber(now) - RECORD_TTL,\n"
-             "    'LIMIT', 0, 16)\n"
-             "  for _, id in ipairs(old) do\n"
-             "    if redis.call('EXISTS', prefix .. id) == 0 then redis.call('ZREM', index, id) end\n"
-             "  end end\n",
+             "  local from = redis.call('GET', cursor) or '-inf'\n"
+             "  local old = redis.call('ZRANGEBYSCORE', index, from, tonumber(now) - RECORD_TTL,\n"
+             "    'WITHSCORES', 'LIMIT', 0, 16)\n"
+             "  for i = 1, #old, 2 do\n"
+             "    if redis.call('EXISTS', prefix .. old[i]) == 0 then redis.call('ZREM', index, old[i]) end\n"
+             "  end\n"
+             "  if #old < 32 then redis.call('DEL', cursor)\n"
+             "  else redis.call('SET', cursor, '(' .. old[#old]) end end\n",
              ttl_seconds(cfg->record_ttl_days), ttl_seconds(cfg->log_ttl_days));
     int rc = (!js->host || !js->user || !js->password) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
     for (int i = 0; i < S_COUNT && !rc; i++) {
@@ -434,11 +440,12 @@ int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
     char sub[32], now[32];
     snprintf(sub, sizeof sub, "%.3f", j->submitted);
     snprintf(now, sizeof now, "%.3f", job_now());
-    char prefix[128];
+    char prefix[128], cursor[160];
     snprintf(prefix, sizeof prefix, "mlhep:u:%s:job:", j->user);
-    const char *keys[] = {k.job, k.index};
+    snprintf(cursor, sizeof cursor, "%s:prune", k.index);
+    const char *keys[] = {k.job, k.index, cursor};
     const char *args[] = {j->id, j->user, wf_name(j), sub, now, prefix};
-    redisReply *r = script(js, S_REGISTER, 2, keys, 6, args, e);
+    redisReply *r = script(js, S_REGISTER, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "register job %s", j->id);
     freeReplyObject(r);

@@ -37,8 +37,9 @@
  *
  * Retention (record_ttl_days, log_ttl_days): the script that moves a job into a terminal
  * state gives its hash and its log an EXPIRE; a log line written later gives a log with
- * no TTL one. The user's index keeps an expired job's id until a writer prunes it
- * (registering a job of that user removes up to 16 expired ids older than the TTL);
+ * no TTL one. The user's index keeps an expired job's id until a writer prunes it:
+ * registering a job of that user looks at the next 16 ids older than the TTL (a cursor,
+ * mlhep:u:<user>:jobs:prune, walks the index) and removes those whose record is gone;
  * jobstore_list never returns an id whose record is gone. */
 #ifndef MLHEP_JOBSTORE_H
 #define MLHEP_JOBSTORE_H
