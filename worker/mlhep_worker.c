@@ -45,8 +45,9 @@
  * Test hook (test_hooks = 1 and test_hold_dir set): while the file
  * <test_hold_dir>/<job name> exists, the job waits at its progress steps after writing
  * them; the file's first line chooses which: empty or "any" every step, "report" a step
- * with validation numbers (an epoch's end), else a phase name. Tests observe a running
- * job's fields this way instead of racing it.
+ * with validation numbers (an epoch's end), else a phase name; while
+ * <test_hold_dir>/.specs-subtasks exists, sub-tasks taken from jobs.specs wait before they
+ * run. Tests observe a running job or sub-task this way instead of racing it.
  *
  * Fanned-out specs pass (fanout.h has the sub-task lifecycle): the job thread of a job with
  * at least fanout_min_files files becomes the coordinator through the pipeline's specs
@@ -317,6 +318,18 @@ typedef struct subrun {
 static void *sub_thread(void *arg)
 {
     subrun *s = arg;
+    const mlhep_config *cfg = s->w->cfg;
+    if (cfg->test_hooks && cfg->test_hold_dir && *cfg->test_hold_dir) {
+        /* the test hook: <test_hold_dir>/.specs-subtasks holds sub-tasks before they run */
+        char path[4600];
+        snprintf(path, sizeof path, "%s/.specs-subtasks", cfg->test_hold_dir);
+        if (access(path, F_OK) == 0)
+            wlog(s->w, "specs sub-task held by the test hook (%s)", path);
+        while (access(path, F_OK) == 0) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
     fanout_env fe = {s->w->cfg, s->w->env, s->w->js_job};
     s->rc = fanout_task_run(&fe, s->d.body, s->d.len, s->info, sizeof s->info);
     atomic_store(&s->done, 1);
