@@ -668,9 +668,14 @@ static void handle_dead(worker *w, amqpc_delivery *d)
         settle(w, d, 0);
         return;
     }
-    if (sub < 0) {
+    if (sub == JOBSTORE_UNAVAILABLE) { /* jobs.dead has no delivery limit */
         settle(w, d, 1);
         store_went_down(w, e.msg);
+        return;
+    }
+    if (sub < 0) {
+        wlog(w, "dead-letter: a specs sub-task whose failure cannot be recorded: %s", e.msg);
+        settle(w, d, 0);
         return;
     }
     if (job_message_decode(d->body, d->len, &j, &e)) {

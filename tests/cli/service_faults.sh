@@ -64,7 +64,7 @@ for _ in $(seq 600); do   # respawn crashed workers (what systemd's Restart= doe
 done
 err=$(field "$c" error)
 if [ "$st" = failed ] && [[ $err == *"dead-lettered by the broker"*"delivery limit"* ]] && [ "$(field "$c" attempts)" = 3 ]; then ok "crashing job dead-lettered after 3 deliveries and failed: $err"; else bad "crash job" "state=$st attempts=$(field "$c" attempts) error=$err"; fi
-if [ ! -e "$S/artifacts/alice/$c" ] && [ "$(queue_depth jobs.dead)" = 0 ]; then ok "no artifacts for it; dead-letter queue drained"; else bad "after dead-letter" "jobs.dead=$(queue_depth jobs.dead)"; fi
+if [ ! -e "$S/artifacts/alice/$c" ] && [ "$(queue_depth jobs.dead)" = 0 ] && [ -z "$(ls -a "$S/artifacts/alice" | grep "^\.tmp-$c")" ]; then ok "no artifacts for it, no temp dir of its 3 crashed attempts; dead-letter queue drained"; else bad "after dead-letter" "jobs.dead=$(queue_depth jobs.dead) $(ls -a "$S/artifacts/alice" | grep "^\.tmp-$c")"; fi
 
 # --- broker restart with jobs queued (no worker running): none lost
 for f in "$S"/pids/worker-*.pid; do kill -TERM "$(cat "$f")" 2>/dev/null; done
