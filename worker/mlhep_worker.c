@@ -32,7 +32,7 @@
  * with a confirm on the worker's own connection, then the original is acked. The worker
  * then exits 0. A job delivery held but not started is given back the same way.
  *
- * Health (worker_health_file): the main loop rewrites the file every heartbeat_interval;
+ * Health (worker_health_path): the main loop rewrites the file every heartbeat_interval;
  * `--check=live` only asks that it be fresh (the process is not stuck: an outage of the
  * broker or Redis must not restart workers), `--check=ready` also that the broker and
  * Redis answer and the worker accepts jobs (not stopping).
@@ -492,10 +492,10 @@ static int give_back(worker *w, amqpc_delivery *d, const char *queue)
     return 1;
 }
 
-/* worker_health_file: key=value lines, replaced atomically (written aside, renamed). */
+/* worker_health_path: key=value lines, replaced atomically (written aside, renamed). */
 static void health_write(worker *w, const char *job_id)
 {
-    const char *path = w->cfg->worker_health_file;
+    const char *path = w->cfg->worker_health_path;
     if (!path || !*path)
         return;
     char tmp[4200];
@@ -1394,13 +1394,13 @@ static int run_worker(worker *w)
     }
 }
 
-/* --check=live / --check=ready: the running worker's state from worker_health_file. */
+/* --check=live / --check=ready: the running worker's state from worker_health_path. */
 static int check_health(const mlhep_config *cfg, int ready)
 {
     const char *form = ready ? "ready" : "live";
-    const char *path = cfg->worker_health_file;
+    const char *path = cfg->worker_health_path;
     if (!path || !*path) {
-        fprintf(stderr, "mlhep-worker --check=%s: worker_health_file is not set (the worker "
+        fprintf(stderr, "mlhep-worker --check=%s: worker_health_path is not set (the worker "
                 "writes its state there)\n", form);
         return 1;
     }
@@ -1469,7 +1469,7 @@ static void usage(FILE *f)
             "  --idle-exit SEC exit 0 after SEC seconds without a job or sub-task\n"
             "  --check         connect to the broker and Redis, then exit 0 (both answer) or 1\n"
             "  --check=live    liveness: exit 0 if the running worker's state file\n"
-            "                  (worker_health_file) is fresh; broker and Redis outages do not count\n"
+            "                  (worker_health_path) is fresh; broker and Redis outages do not count\n"
             "  --check=ready   readiness: also the broker and Redis answer and it accepts jobs\n"
             "  --print-config  print the effective configuration (secrets masked) and exit\n"
             "  --queue-depth Q print the number of ready messages in queue Q (e.g. jobs.train)\n"
@@ -1620,8 +1620,8 @@ int main(int argc, char **argv)
         amqpc_delivery_free(&w.held);
     if (w.holding_sub)
         amqpc_delivery_free(&w.held_sub);
-    if (*cfg.worker_health_file)
-        unlink(cfg.worker_health_file); /* a stopped worker is neither live nor ready */
+    if (*cfg.worker_health_path)
+        unlink(cfg.worker_health_path); /* a stopped worker is neither live nor ready */
     amqpc_close(w.pub);
     amqpc_close(w.mq);
     jobstore_close(w.js);

@@ -56,7 +56,7 @@ static const struct key keys[] = {
     {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
     {"worker_threads", K_INT, OFF(worker_threads), 0, 0, 256},
     {"worker_stop_grace", K_DBL, OFF(worker_stop_grace), 0, 0, 86400},
-    {"worker_health_file", K_STR, OFF(worker_health_file), 0, 0, 0},
+    {"worker_health_path", K_STR, OFF(worker_health_path), 0, 0, 0},
     {"record_ttl_days", K_DBL, OFF(record_ttl_days), 0, 0, 36500},
     {"log_ttl_days", K_DBL, OFF(log_ttl_days), 0, 0, 36500},
     {"test_hold_dir", K_STR, OFF(test_hold_dir), 0, 0, 0},
@@ -151,11 +151,6 @@ static int apply(mlhep_config *c, const char *name, const char *val, const char 
     if (n >= sizeof base)
         return err_set(e, MLHEP_EINVAL, "%s: unknown configuration key '%s'", where, name);
     memcpy(base, name, n + 1);
-    /* a key whose own name ends in _file (gateway_ca_file, worker_health_file) is that
-     * key, not the file form of another */
-    for (size_t i = 0; is_file && i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            is_file = 0;
     if (is_file)
         base[n - 5] = '\0';
     for (size_t i = 0; i < NKEYS; i++) {
@@ -260,7 +255,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca_file, "", e) | set_str(&c->worker_health_file, "", e) |
+             set_str(&c->gateway_ca_file, "", e) | set_str(&c->worker_health_path, "", e) |
              set_str(&c->test_hold_dir, "", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
@@ -335,7 +330,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca_file, &c->worker_health_file,
+                     &c->gateway_url, &c->gateway_ca_file, &c->worker_health_path,
                      &c->test_hold_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {

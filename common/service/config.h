@@ -38,7 +38,7 @@
  *   worker_stop_grace [20] mlhep-worker: seconds a running job may go on after SIGTERM to
  *                         finish; past them it stops at its next progress step and is
  *                         handed back to the queue (0 = hand back at once)
- *   worker_health_file [""] mlhep-worker: a file the worker rewrites every
+ *   worker_health_path [""] mlhep-worker: a file the worker rewrites every
  *                         heartbeat_interval with its state, read by `--check=live` and
  *                         `--check=ready` (probes); "" = none
  *   record_ttl_days [30]  a finished job's record expires this many days after it finished
@@ -123,7 +123,7 @@ typedef struct mlhep_config {
     int infer_threads;
     int worker_threads;
     double worker_stop_grace;
-    char *worker_health_file;
+    char *worker_health_path;
     double record_ttl_days;
     double log_ttl_days;
     char *test_hold_dir;

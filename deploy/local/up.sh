@@ -32,8 +32,8 @@
 #   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs); user
 #                   tokens carry the scopes mlhep.submit and mlhep.predict
 #   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
-#   run/            worker-N.health: each worker's state (worker_health_file), read by
-#                   `mlhep-worker --check=live|ready` with MLHEP_WORKER_HEALTH_FILE set
+#   run/            worker-N.health: each worker's state (worker_health_path), read by
+#                   `mlhep-worker --check=live|ready` with MLHEP_WORKER_HEALTH_PATH set
 #   hold/           with --test-hooks: the workers' test_hold_dir (a file named like a job
 #                   holds it at its progress steps; worker/mlhep_worker.c)
 #   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
@@ -102,7 +102,7 @@ wait_port() { # wait_port PORT SECONDS PID NAME
 start_worker() { # start_worker INDEX
     local i=$1
     mkdir -p "$S/run"
-    MLHEP_WORKER_ID=w$i MLHEP_WORKER_HEALTH_FILE=$S/run/worker-$i.health \
+    MLHEP_WORKER_ID=w$i MLHEP_WORKER_HEALTH_PATH=$S/run/worker-$i.health \
         nohup "$BIN/mlhep-worker" --config "$S/worker.conf" \
         >"$S/logs/worker-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/worker-$i.pid"

@@ -79,9 +79,7 @@ keys=$(sed -n 's/^ *{"\([a-z_]*\)", K_[A-Z]*,.*/\1/p' "$T/common/service/config.
 envs=$(grep -ohE '\bMLHEP_[A-Z0-9_]+' $files | sort -u)
 bade=
 for v in $envs; do
-    k=$(echo "${v#MLHEP_}" | tr 'A-Z' 'a-z')
-    echo "$keys" | grep -qx "$k" && continue   # a key named *_file (worker_health_file)
-    k=${k%_file}
+    k=$(echo "${v#MLHEP_}" | tr 'A-Z' 'a-z'); k=${k%_file}
     echo "$keys" | grep -qx "$k" && continue
     # not a config key: must be read by the project's own scripts or programs
     grep -rqw "$v" "$T/broker" "$T/submit" "$T/worker" "$T/common" 2>/dev/null && continue
@@ -258,7 +256,7 @@ assert "--check=live" in c["livenessProbe"]["exec"]["command"], c["livenessProbe
 assert "--check=ready" in c["readinessProbe"]["exec"]["command"], c["readinessProbe"]
 cm = by[("ConfigMap", "mlhep-config")]["data"]["mlhep.conf"]
 grace = float(re.search(r"^worker_stop_grace = ([0-9.]+)", cm, re.M).group(1))
-assert re.search(r"^worker_health_file = /run/mlhep/", cm, re.M), "worker_health_file under /run/mlhep"
+assert re.search(r"^worker_health_path = /run/mlhep/", cm, re.M), "worker_health_path under /run/mlhep"
 # scaling never preempts: no ScaledObject on the workers; a ScaledJob whose pods take one
 # job each and end by themselves; every worker pod has time to finish or hand back
 assert not any(k == "ScaledObject" for k, _ in by), "a ScaledObject would scale busy workers in"

@@ -203,7 +203,7 @@ if ! alive "$wg" && [ "$(rcli HMGET "mlhep:u:alice:job:$g" state attempts worker
 # ---- 4. liveness and readiness -------------------------------------------------------------
 add_worker; nw=$(newest_worker)
 H=$S/run/worker-$nw.health
-chk() { MLHEP_WORKER_HEALTH_FILE=$H "$BIN/mlhep-worker" --config "$S/worker.conf" --check="$1" > "$TMP/chk.out" 2>&1; }
+chk() { MLHEP_WORKER_HEALTH_PATH=$H "$BIN/mlhep-worker" --config "$S/worker.conf" --check="$1" > "$TMP/chk.out" 2>&1; }
 for _ in $(seq 300); do chk ready && break; sleep 0.1; done
 chk live; l1=$?; chk ready; r1=$?
 rpid=$(cat "$S/pids/redis.pid"); kill -TERM "$rpid"; for _ in $(seq 200); do alive "$rpid" || break; sleep 0.05; done
@@ -216,7 +216,7 @@ if [ "$l1$r1" = 00 ] && [ "$r2" = 1 ] && [ "$l2" = 0 ] && [ "$r3" = 0 ] && [[ $w
 wp=$(cat "$S/pids/worker-$nw.pid"); kill -TERM "$wp"; for _ in $(seq 200); do alive "$wp" || break; sleep 0.05; done; rm -f "$S/pids/worker-$nw.pid"
 chk live; l3=$?
 printf 'pid=%s\nupdated=%s\nbroker=up\nstore=up\naccepting=1\njob=-\n' "$$" "$(( $(date +%s) - 600 ))" > "$TMP/stuck.health"
-MLHEP_WORKER_HEALTH_FILE=$TMP/stuck.health "$BIN/mlhep-worker" --config "$S/worker.conf" --check=live > "$TMP/chk.out" 2>&1; l4=$?
+MLHEP_WORKER_HEALTH_PATH=$TMP/stuck.health "$BIN/mlhep-worker" --config "$S/worker.conf" --check=live > "$TMP/chk.out" 2>&1; l4=$?
 if [ "$l3" = 1 ] && [ "$l4" = 1 ] && grep -q "stuck" "$TMP/chk.out"; then ok "a stopped worker and a stuck one (state 600 s old) are not live"; else bad "not live" "stopped=$l3 stuck=$l4 $(cat "$TMP/chk.out")"; fi
 
 # ---- 5. retention ----------------------------------------------------------------------------

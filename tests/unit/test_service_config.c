@@ -46,27 +46,26 @@ TEST(defaults)
     CHECK_NEAR(c.worker_stop_grace, 20, 1e-9);
     CHECK_NEAR(c.record_ttl_days, 30, 1e-9);
     CHECK_NEAR(c.log_ttl_days, 7, 1e-9);
-    CHECK(!strcmp(c.worker_health_file, "") && !strcmp(c.test_hold_dir, ""));
+    CHECK(!strcmp(c.worker_health_path, "") && !strcmp(c.test_hold_dir, ""));
     config_free(&c);
 }
 
-/* keys whose own names end in _file are those keys, not the file form of another */
-TEST(keys_named_file)
+/* the keys of the worker's stop, health and retention */
+TEST(worker_keys)
 {
     clear_env();
     char cfgp[256];
-    write_file("f.conf", "gateway_ca_file = /etc/ca.pem\nworker_health_file = /run/w.health\n"
+    write_file("f.conf", "worker_health_path = /run/w.health\n"
                "record_ttl_days = 0.5\nlog_ttl_days = 0\nworker_stop_grace = 0\n", cfgp, sizeof cfgp);
-    setenv("MLHEP_WORKER_HEALTH_FILE", "/run/other.health", 1);
+    setenv("MLHEP_WORKER_HEALTH_PATH", "/run/other.health", 1);
     mlhep_config c;
     mlhep_err e;
     CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
-    CHECK(!strcmp(c.gateway_ca_file, "/etc/ca.pem"));
-    CHECK(!strcmp(c.worker_health_file, "/run/other.health")); /* the environment wins */
+    CHECK(!strcmp(c.worker_health_path, "/run/other.health")); /* the environment wins */
     CHECK_NEAR(c.record_ttl_days, 0.5, 1e-12);
     CHECK(c.log_ttl_days == 0 && c.worker_stop_grace == 0);
     config_free(&c);
-    unsetenv("MLHEP_WORKER_HEALTH_FILE");
+    unsetenv("MLHEP_WORKER_HEALTH_PATH");
     write_file("g.conf", "record_ttl_days = -1\n", cfgp, sizeof cfgp);
     CHECK(config_load(&c, cfgp, &e) == MLHEP_EINVAL);
 }
@@ -336,7 +335,7 @@ int main(void)
         return 1;
     RUN(defaults);
     RUN(file_env_and_secret_file);
-    RUN(keys_named_file);
+    RUN(worker_keys);
     RUN(bad_configs_refused);
     RUN(pipeline_sleep_job);
     RUN(pipeline_check_rules);
