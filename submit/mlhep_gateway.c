@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     httpd *h = NULL;
     if (httpd_start(g, quiet ? NULL : stderr, &h, &e)) {
         fprintf(stderr, "mlhep-gateway: %s\n", e.msg);
-        gwctx_close(g);
+        gateway_close(g);
         config_free(&cfg);
         return 3;
     }
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
         if (!f || fprintf(f, "%u\n", httpd_port(h)) < 0 || fclose(f) || rename(tmp, port_file)) {
             fprintf(stderr, "mlhep-gateway: cannot write %s\n", port_file);
             httpd_stop(h);
-            gwctx_close(g);
+            gateway_close(g);
             config_free(&cfg);
             return 3;
         }
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     sigwait(&stop, &sig);
     fprintf(stderr, "mlhep-gateway: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     httpd_stop(h);
-    gwctx_close(g);
+    gateway_close(g);
     config_free(&cfg);
     return 0;
 }

@@ -18,12 +18,27 @@
 
 #include "gateway/gwctx.h"
 #include "gateway/gwhttp.h"
+#include "gateway/gwtask.h"
 
-/* Opens the context for cfg with the route table's names for the figures. */
+/* Opens the context for cfg (route names for the figures), starts the worker threads
+ * (gateway_workers) and the live streams' feeder. */
 int gateway_open(const mlhep_config *cfg, gw_ctx **out, mlhep_err *e);
 
-/* Answers one request (never fails: every problem becomes an error response). log:
+/* Ends what is in flight before the server stops: pending predictions fail (503), live
+ * streams end, queued handlers run and the worker threads exit. New requests get 503. */
+void gateway_quiesce(gw_ctx *g);
+
+/* gateway_quiesce, then frees everything. */
+void gateway_close(gw_ctx *g);
+
+/* Starts answering r (never fails: every problem becomes an error response). done is
+ * called exactly once with the response: on this thread before gateway_start returns
+ * (quick answers and refusals), or later on a worker thread or an RPC pump. r and what
+ * it points to (body, header and query lookups) must stay valid until then. log:
  * where the access-log line goes (NULL: none). */
+void gateway_start(gw_ctx *g, const gw_req *r, FILE *log, gateway_done_fn done, void *cls);
+
+/* The same, waiting for the response on this thread (tests, fuzzing). */
 void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log);
 
 /* The routes as "METHOD PATTERN" lines (for --routes and the docs check). */

@@ -17,6 +17,9 @@ int gwctx_open(const mlhep_config *cfg, const char *const *route_names, size_t n
     g->max_body = (size_t)cfg->gateway_max_body_mb << 20;
     pthread_mutex_init(&g->store_mu, NULL);
     pthread_mutex_init(&g->fmu, NULL);
+    pthread_mutex_init(&g->pool.mu, NULL);
+    pthread_cond_init(&g->pool.cv, NULL);
+    pthread_mutex_init(&g->streams.mu, NULL);
     int rc = auth_open(cfg, &g->auth, e);
     if (!rc)
         rc = pipeline_env_open(cfg->schemas_dir, cfg->data_roots, 0, cfg->test_hooks, &g->penv, e);
@@ -61,6 +64,9 @@ void gwctx_close(gw_ctx *g)
     for (int i = 0; i < GW_FCACHE; i++)
         json_decref(g->fcache[i].doc);
     pthread_mutex_destroy(&g->fmu);
+    pthread_mutex_destroy(&g->pool.mu);
+    pthread_cond_destroy(&g->pool.cv);
+    pthread_mutex_destroy(&g->streams.mu);
     free(g);
 }
 

@@ -50,6 +50,28 @@ typedef struct gw_fentry {
     double at;  /* monotonic seconds */
 } gw_fentry;
 
+struct gw_task;
+struct gw_stream;
+
+/* Threads answering the handlers that may block (gateway/gwtask.h). */
+typedef struct gw_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct gw_task *head, *tail;
+    pthread_t *th;
+    int n;
+    int stop;
+} gw_pool;
+
+/* Live event streams and the thread that feeds them (gateway/jobsapi.h). */
+typedef struct gw_streams {
+    pthread_mutex_t mu;
+    struct gw_stream *list;
+    pthread_t ticker;
+    int started;
+    _Atomic int stop;
+} gw_streams;
+
 typedef struct gw_ctx {
     const mlhep_config *cfg;
     _Atomic int stopping;  /* set at shutdown: streams end at their next poll */
@@ -68,6 +90,8 @@ typedef struct gw_ctx {
     pthread_mutex_t fmu;
     gw_fentry fcache[GW_FCACHE];
     unsigned fnext;
+    gw_pool pool;
+    gw_streams streams;
 } gw_ctx;
 
 /* route_names (ids 0..nroutes-1) label the figures of /metrics. */

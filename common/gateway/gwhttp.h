@@ -35,11 +35,22 @@ typedef struct gw_req {
 } gw_req;
 
 /* Produces up to max bytes of a streamed body at pos: bytes written (> 0), 0 when
- * nothing is ready yet (the server calls again), GW_READER_END at the end, or
- * GW_READER_ERROR. May block (each connection has its own thread). */
+ * nothing is ready yet, GW_READER_END at the end, or GW_READER_ERROR. Never blocks: it
+ * runs on the server's event loop. On 0 the server parks the connection until the
+ * producer calls wake (below). */
 #define GW_READER_END ((ssize_t)-1)
 #define GW_READER_ERROR ((ssize_t)-2)
 typedef ssize_t (*gw_reader)(void *cls, uint64_t pos, char *buf, size_t max);
+
+/* The server's side of a streamed body, handed to the producer once (stream_attach)
+ * before the first read: wake(srv) when the reader may have something new (any
+ * thread, any time until release), release(srv) once, when the producer will never
+ * call wake again (before it frees itself). */
+typedef struct gw_wakeup {
+    void (*wake)(void *srv);
+    void (*release)(void *srv);
+    void *srv;
+} gw_wakeup;
 
 typedef struct gw_resp {
     int status;
@@ -49,6 +60,7 @@ typedef struct gw_resp {
     gw_reader reader;     /* streamed body instead of body (length unknown) */
     void *reader_cls;
     void (*reader_free)(void *cls);
+    void (*stream_attach)(void *reader_cls, const gw_wakeup *w); /* NULL: never parks */
     int nheaders;
     char hname[GW_MAX_HEADERS][40];
     char hvalue[GW_MAX_HEADERS][256];

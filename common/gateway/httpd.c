@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "base/logline.h"
 #include "gateway/gateway.h"
@@ -23,14 +25,9 @@ struct httpd {
     struct MHD_Daemon *d;
     char *key, *cert;
     unsigned port;
+    _Atomic int waiting;   /* connections suspended for an answer */
+    _Atomic int parked;    /* connections parked by a streamed answer */
 };
-
-/* One request being received. */
-typedef struct reqstate {
-    char *body;
-    size_t len, cap;
-    int too_large;
-} reqstate;
 
 int httpd_is_loopback(const char *addr)
 {
@@ -47,6 +44,8 @@ int httpd_is_loopback(const char *addr)
     return 0;
 }
 
+/* Header and query lookups for gw_req (valid while the request is not completed: the
+ * connection is suspended while another thread answers). */
 static const char *hdr(void *cls, const char *name)
 {
     return MHD_lookup_connection_value((struct MHD_Connection *)cls, MHD_HEADER_KIND, name);
@@ -57,44 +56,122 @@ static const char *qarg(void *cls, const char *name)
     return MHD_lookup_connection_value((struct MHD_Connection *)cls, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static ssize_t reader_tramp(void *cls, uint64_t pos, char *buf, size_t max)
+/* One request: received by the event loop, answered by gateway_start's callback (on
+ * this or another thread), sent by the event loop. The lock orders the hand-over:
+ * the event loop suspends the connection only if the answer has not come yet, and the
+ * answer resumes it only if it was suspended. A streamed answer may park the connection
+ * again until its producer wakes it. References: the server's (until the request is
+ * completed) and a streamed body's producer (until it releases the wakeup). */
+typedef struct reqstate {
+    httpd *h;
+    struct MHD_Connection *conn;
+    pthread_mutex_t mu;
+    int refs;
+    char *body;
+    size_t len, cap;
+    int too_large;
+    int started, done, suspended, closed;
+    int parked, pending_wake;  /* streamed answers */
+    char peer[INET6_ADDRSTRLEN + 8];
+    gw_req req;
+    gw_resp resp;              /* the answer, once done */
+} reqstate;
+
+static void st_unref(reqstate *st)
 {
-    gw_resp *o = cls;
-    return o->reader(o->reader_cls, pos, buf, max);
+    pthread_mutex_lock(&st->mu);
+    int left = --st->refs;
+    pthread_mutex_unlock(&st->mu);
+    if (left)
+        return;
+    gw_resp_clear(&st->resp);
+    free(st->body);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
 }
 
-static void reader_free_tramp(void *cls)
+/* ---- streamed bodies: parked while nothing is ready ---- */
+
+static ssize_t stream_tramp(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    gw_resp *o = cls;
+    reqstate *st = cls;
+    gw_resp *o = &st->resp;
+    ssize_t n = o->reader(o->reader_cls, pos, buf, max);
+    if (n != 0)
+        return n;
+    pthread_mutex_lock(&st->mu);
+    if (st->pending_wake) {
+        st->pending_wake = 0; /* woken meanwhile: look again at the next call */
+    } else {
+        st->parked = 1;
+        atomic_fetch_add(&st->h->parked, 1);
+        MHD_suspend_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static void stream_wake(void *srv)
+{
+    reqstate *st = srv;
+    int resume = 0;
+    pthread_mutex_lock(&st->mu);
+    if (!st->closed) {
+        if (st->parked) {
+            st->parked = 0;
+            resume = 1;
+        } else {
+            st->pending_wake = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (resume) {
+        atomic_fetch_sub(&st->h->parked, 1);
+        MHD_resume_connection(st->conn);
+    }
+}
+
+static void stream_release(void *srv)
+{
+    st_unref(srv);
+}
+
+static void stream_free_tramp(void *cls)
+{
+    reqstate *st = cls;
+    gw_resp *o = &st->resp;
     if (o->reader_free)
         o->reader_free(o->reader_cls);
-    free(o);
+    o->reader_free = NULL;
+    o->reader = NULL;
+    st_unref(st);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, gw_resp *o)
+static enum MHD_Result send_resp(reqstate *st)
 {
+    struct MHD_Connection *conn = st->conn;
+    gw_resp *o = &st->resp;
     struct MHD_Response *resp;
     if (o->reader) {
-        gw_resp *held = malloc(sizeof *held);
-        if (!held) {
-            gw_resp_clear(o);
-            return MHD_NO;
+        pthread_mutex_lock(&st->mu);
+        st->refs++; /* the response's, released by stream_free_tramp */
+        if (o->stream_attach)
+            st->refs++; /* the producer's, released through the wakeup */
+        pthread_mutex_unlock(&st->mu);
+        if (o->stream_attach) {
+            gw_wakeup w = {stream_wake, stream_release, st};
+            o->stream_attach(o->reader_cls, &w);
         }
-        *held = *o;
-        memset(o, 0, sizeof *o);
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader_tramp, held, reader_free_tramp);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_tramp, st, stream_free_tramp);
         if (!resp) {
-            reader_free_tramp(held);
+            stream_free_tramp(st);
             return MHD_NO;
         }
-        o = held;
     } else {
-        resp = MHD_create_response_from_buffer(o->len, o->body ? o->body : (void *)"", o->body ? MHD_RESPMEM_MUST_FREE
-                                                                                              : MHD_RESPMEM_PERSISTENT);
-        if (!resp) {
-            gw_resp_clear(o);
+        resp = MHD_create_response_from_buffer(o->len, o->body ? o->body : (void *)"",
+                                               o->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!resp)
             return MHD_NO;
-        }
         o->body = NULL;
     }
     if (o->content_type[0])
@@ -107,16 +184,34 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, gw_resp *o)
     return r;
 }
 
-static enum MHD_Result refuse_now(httpd *h, struct MHD_Connection *conn, int status, const char *code,
-                                  const char *msg, const char *method, const char *url)
+static enum MHD_Result refuse_now(reqstate *st, int status, const char *code, const char *msg, const char *method,
+                                  const char *url)
 {
-    gw_resp o;
-    memset(&o, 0, sizeof o);
-    gw_resp_error(&o, status, code, "%s", msg);
-    if (h->log)
-        logline_printf(h->log, "gateway", "- - %s %s %d 0 0.0ms %s", method, url, status, code);
-    promstats_request(h->g->stats, -1, status, 0);
-    return send_resp(conn, &o);
+    gw_resp_clear(&st->resp);
+    gw_resp_error(&st->resp, status, code, "%s", msg);
+    if (st->h->log)
+        logline_printf(st->h->log, "gateway", "- - %s %s %d 0 0.0ms %s", method, url, status, code);
+    promstats_request(st->h->g->stats, -1, status, 0);
+    return send_resp(st);
+}
+
+/* gateway_start's callback: the answer, from any thread. */
+static void on_answer(void *cls, gw_resp *o)
+{
+    reqstate *st = cls;
+    int resume = 0;
+    pthread_mutex_lock(&st->mu);
+    st->resp = *o;
+    st->done = 1;
+    if (st->suspended) {
+        st->suspended = 0;
+        resume = 1;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (resume) {
+        atomic_fetch_sub(&st->h->waiting, 1);
+        MHD_resume_connection(st->conn);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -129,6 +224,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st = calloc(1, sizeof *st);
         if (!st)
             return MHD_NO;
+        pthread_mutex_init(&st->mu, NULL);
+        st->refs = 1;
+        st->h = h;
+        st->conn = conn;
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -139,7 +238,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 snprintf(msg, sizeof msg, "the request body is larger than the gateway takes (%zu MiB)",
                          h->g->max_body >> 20);
                 st->too_large = 1;
-                return refuse_now(h, conn, 413, "too_large", msg, method, url);
+                st->started = st->done = 1;
+                return refuse_now(st, 413, "too_large", msg, method, url);
             }
         }
         return MHD_YES;
@@ -167,33 +267,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (st->started) {
+        /* resumed: the answer has come */
+        if (!st->done)
+            return MHD_YES; /* cannot happen: resumed only when done */
+        return send_resp(st);
+    }
     if (st->too_large) {
         char msg[160];
         snprintf(msg, sizeof msg, "the request body is larger than the gateway takes (%zu MiB)", h->g->max_body >> 20);
-        return refuse_now(h, conn, 413, "too_large", msg, method, url);
+        st->started = st->done = 1;
+        return refuse_now(st, 413, "too_large", msg, method, url);
     }
-    char peer[INET6_ADDRSTRLEN + 8] = "-";
+    snprintf(st->peer, sizeof st->peer, "-");
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer, sizeof peer);
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, st->peer, sizeof st->peer);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer, sizeof peer);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, st->peer, sizeof st->peer);
     }
-    gw_req r = {0};
-    r.method = method;
-    r.path = url;
-    r.body = st->body;
-    r.body_len = st->len;
-    r.peer = peer;
-    r.tls = h->key != NULL;
-    r.header = hdr;
-    r.query = qarg;
-    r.cls = conn;
-    gw_resp o;
-    gateway_handle(h->g, &r, &o, h->log);
-    return send_resp(conn, &o);
+    gw_req *r = &st->req;
+    r->method = method;
+    r->path = url;
+    r->body = st->body;
+    r->body_len = st->len;
+    r->peer = st->peer;
+    r->tls = h->key != NULL;
+    r->header = hdr;
+    r->query = qarg;
+    r->cls = conn;
+    st->started = 1;
+    gateway_start(h->g, r, h->log, on_answer, st);
+    pthread_mutex_lock(&st->mu);
+    int done = st->done;
+    if (!done) {
+        st->suspended = 1;
+        atomic_fetch_add(&h->waiting, 1);
+        MHD_suspend_connection(conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return done ? send_resp(st) : MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
@@ -202,11 +317,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)t;
     reqstate *st = *con_cls;
-    if (st) {
-        free(st->body);
-        free(st);
-        *con_cls = NULL;
-    }
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->closed = 1;
+    pthread_mutex_unlock(&st->mu);
+    *con_cls = NULL;
+    st_unref(st);
 }
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
@@ -263,8 +380,8 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     const char *bind = !strcmp(cfg->gateway_bind, "localhost") ? "127.0.0.1" : cfg->gateway_bind;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (tls ? MHD_USE_TLS : 0);
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, bind, &s4->sin_addr) == 1) {
@@ -278,7 +395,7 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
         httpd_stop(h);
         return err_set(e, MLHEP_EINVAL, "gateway_bind = %s: give a numeric IPv4 or IPv6 address", cfg->gateway_bind);
     }
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[14];
     int k = 0;
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->gateway_connections, NULL};
@@ -287,6 +404,8 @@ int httpd_start(gw_ctx *g, FILE *log, httpd **out, mlhep_err *e)
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_error, h};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+    if (cfg->gateway_http_threads > 1)
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->gateway_http_threads, NULL};
     if (tls) {
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
@@ -312,7 +431,13 @@ void httpd_stop(httpd *h)
     if (!h)
         return;
     if (h->d) {
-        atomic_store(&h->g->stopping, 1);
+        /* every suspended connection must be resumed before the daemon stops: end what
+         * is in flight (answers come, streams end), then wait for the connections */
+        gateway_quiesce(h->g);
+        for (int i = 0; i < 400 && (atomic_load(&h->waiting) > 0 || atomic_load(&h->parked) > 0); i++) {
+            struct timespec ts = {0, 25 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(h->d);
     }
     if (h->key) {

@@ -1,9 +1,11 @@
 /* httpd.h - the gateway's HTTP(S) server, on libmicrohttpd (Debian's libmicrohttpd12).
  *
- * Each connection gets its own thread (so a prediction can wait for its reply and a live
- * event stream can sleep between polls without holding anyone else up), up to
- * gateway_connections at once; a connection silent for gateway_idle_timeout seconds is
- * closed (slow clients). A request body larger than gateway_max_body_mb is refused
+ * One event loop (epoll; gateway_http_threads loops when more are wanted) reads every
+ * connection and never waits: a request is handed to gateway_start (gateway.h) and its
+ * connection suspended until the answer comes, from the loop itself (quick answers), an
+ * RPC pump (predictions) or a worker thread (handlers that may block); a live event
+ * stream parks its connection until its feeder wakes it. Up to gateway_connections
+ * connections; one silent for gateway_idle_timeout seconds is closed (slow clients). A request body larger than gateway_max_body_mb is refused
  * with 413 from its Content-Length, before it is read. TLS (GnuTLS, TLS 1.2+) comes
  * from gateway_tls_cert/gateway_tls_key; without them the server refuses to listen on
  * anything but a loopback address. The request handling itself is gateway_handle's:

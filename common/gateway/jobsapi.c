@@ -12,9 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "base/numarg.h"
 #include "base/wbuf.h"
+#include "gateway/gwtask.h"
 #include "gateway/tfaas.h"
 #include "service/artifacts.h"
 #include "service/job.h"
@@ -370,121 +373,195 @@ int jobsapi_cancel(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_calle
 
 /* ---- live events (Server-Sent Events) ---------------------------------------------- */
 
-typedef struct sse {
+/* One stream: the feeder thread polls the record and the log, appends events to out and
+ * wakes the server; the server's reader (event loop) only copies out. */
+struct gw_stream {
     gw_ctx *g;
     char user[JOB_USER_MAX + 1];
     char id[JOB_ID_HEX + 1];
-    char *last;          /* the last status document sent */
-    size_t nlog;         /* log lines sent */
+    pthread_mutex_t mu;
     wbuf out;            /* bytes produced, not yet handed to the server */
     size_t off;
-    int ended;
-    double last_sent;
-} sse;
+    int ended;           /* nothing more after out */
+    char *last;          /* the last status document sent (feeder only) */
+    size_t nlog;         /* log lines sent (feeder only) */
+    double last_sent;    /* feeder only */
+    gw_wakeup w;
+    int attached;
+    struct gw_stream *next;
+};
 
-static void sse_free(void *cls)
+static void stream_free(void *cls)
 {
-    sse *s = cls;
+    gw_stream *s = cls;
     if (!s)
         return;
+    gw_streams *ss = &s->g->streams;
+    pthread_mutex_lock(&ss->mu);
+    for (gw_stream **p = &ss->list; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&ss->mu);
+    if (s->attached && s->w.release)
+        s->w.release(s->w.srv);
     free(s->last);
     wbuf_free(&s->out);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
-static double mono_now(void)
+static void stream_attach(void *cls, const gw_wakeup *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    gw_stream *s = cls;
+    s->w = *w;
+    s->attached = 1;
+    gw_streams *ss = &s->g->streams;
+    pthread_mutex_lock(&ss->mu);
+    s->next = ss->list;
+    ss->list = s;
+    pthread_mutex_unlock(&ss->mu);
 }
 
-/* Looks at the record and the log once; queues events for what changed. */
-static void sse_poll(sse *s)
-{
-    jobstore *js;
-    mlhep_err e = {0};
-    if (gwctx_store_get(s->g, &js, &e)) {
-        wbuf_printf(&s->out, "event: error\ndata: {\"error\":\"status store unreachable\"}\n\n");
-        return;
-    }
-    json_t *rec = NULL;
-    int rc = jobstore_get(js, s->user, s->id, &rec, &e);
-    json_t *lines = NULL;
-    if (rc == 0)
-        rc = jobstore_logs(js, s->user, s->id, &lines, &e);
-    gwctx_store_put(s->g, js, rc >= 0);
-    if (rc < 0) {
-        json_decref(rec);
-        json_decref(lines);
-        return; /* try again at the next poll */
-    }
-    if (rc == JS_MISSING) {
-        wbuf_printf(&s->out, "event: end\ndata: {\"error\":\"no such job\"}\n\n");
-        s->ended = 1;
-        return;
-    }
-    size_t n = json_array_size(lines);
-    if (n < s->nlog)
-        s->nlog = 0; /* the log was trimmed: send what it holds now */
-    for (size_t i = s->nlog; i < n; i++) {
-        json_t *l = json_pack("{s:I, s:O}", "n", (json_int_t)i, "line", json_array_get(lines, i));
-        char *t = json_dumps(l, JSON_COMPACT);
-        json_decref(l);
-        if (t)
-            wbuf_printf(&s->out, "event: log\ndata: %s\n\n", t);
-        free(t);
-    }
-    s->nlog = n;
-    json_decref(lines);
-    json_t *v = record_view(rec);
-    char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (t && (!s->last || strcmp(t, s->last))) {
-        wbuf_printf(&s->out, "event: status\ndata: %s\n\n", t);
-        free(s->last);
-        s->last = t;
-        t = NULL;
-    }
-    free(t);
-    job_state st;
-    if (job_state_parse(rec_field(rec, "state"), &st) == 0 && job_state_terminal(st)) {
-        wbuf_printf(&s->out, "event: end\ndata: {\"state\":\"%s\"}\n\n", rec_field(rec, "state"));
-        s->ended = 1;
-    }
-    json_decref(rec);
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    sse *s = cls;
-    for (;;) {
-        if (s->off < s->out.len) {
-            size_t k = s->out.len - s->off;
-            if (k > max)
-                k = max;
-            memcpy(buf, s->out.p + s->off, k);
-            s->off += k;
-            if (s->off == s->out.len) {
-                s->off = 0;
-                wbuf_reset(&s->out);
-            }
-            s->last_sent = mono_now();
-            return (ssize_t)k;
+    gw_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    ssize_t n = 0;
+    if (s->off < s->out.len) {
+        size_t k = s->out.len - s->off;
+        if (k > max)
+            k = max;
+        memcpy(buf, s->out.p + s->off, k);
+        s->off += k;
+        if (s->off == s->out.len) {
+            s->off = 0;
+            wbuf_reset(&s->out);
         }
-        if (s->ended || atomic_load(&s->g->stopping))
-            return GW_READER_END;
-        sse_poll(s);
-        if (s->out.len == 0) {
-            if (mono_now() - s->last_sent >= SSE_KEEPALIVE) {
-                wbuf_str(&s->out, ": keep-alive\n\n");
+        n = (ssize_t)k;
+    } else if (s->ended) {
+        n = GW_READER_END;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* The feeder's look at one stream: new log lines, a changed status, the end. Returns 1
+ * when something was added. Runs without the stream's lock except to append. */
+static int stream_poll(gw_stream *s, double now)
+{
+    wbuf add = WBUF_INIT;
+    int ended = 0;
+    jobstore *js;
+    mlhep_err e = {0};
+    if (atomic_load(&s->g->stopping)) {
+        wbuf_str(&add, "event: end\ndata: {\"error\":\"the gateway is shutting down\"}\n\n");
+        ended = 1;
+    } else if (gwctx_store_get(s->g, &js, &e) == 0) {
+        json_t *rec = NULL, *lines = NULL;
+        int rc = jobstore_get(js, s->user, s->id, &rec, &e);
+        if (rc == 0)
+            rc = jobstore_logs(js, s->user, s->id, &lines, &e);
+        gwctx_store_put(s->g, js, rc >= 0);
+        if (rc == JS_MISSING) {
+            wbuf_str(&add, "event: end\ndata: {\"error\":\"no such job\"}\n\n");
+            ended = 1;
+        } else if (rc == 0) {
+            size_t n = json_array_size(lines);
+            if (n < s->nlog)
+                s->nlog = 0; /* the log was trimmed: send what it holds now */
+            for (size_t i = s->nlog; i < n; i++) {
+                json_t *l = json_pack("{s:I, s:O}", "n", (json_int_t)i, "line", json_array_get(lines, i));
+                char *t = json_dumps(l, JSON_COMPACT);
+                json_decref(l);
+                if (t)
+                    wbuf_printf(&add, "event: log\ndata: %s\n\n", t);
+                free(t);
+            }
+            s->nlog = n;
+            json_t *v = record_view(rec);
+            json_object_del(v, "heartbeat_ttl_ms"); /* changes at every poll: not news */
+            char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(v);
+            if (t && (!s->last || strcmp(t, s->last))) {
+                wbuf_printf(&add, "event: status\ndata: %s\n\n", t);
+                free(s->last);
+                s->last = t;
+                t = NULL;
+            }
+            free(t);
+            job_state st;
+            if (job_state_parse(rec_field(rec, "state"), &st) == 0 && job_state_terminal(st)) {
+                wbuf_printf(&add, "event: end\ndata: {\"state\":\"%s\"}\n\n", rec_field(rec, "state"));
+                ended = 1;
+            }
+        }
+        json_decref(rec);
+        json_decref(lines);
+    }
+    if (!add.len && now - s->last_sent >= SSE_KEEPALIVE)
+        wbuf_str(&add, ": keep-alive\n\n");
+    if (!add.len && !ended) {
+        wbuf_free(&add);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (add.len)
+        wbuf_put(&s->out, add.p, add.len);
+    if (ended)
+        s->ended = 1;
+    pthread_mutex_unlock(&s->mu);
+    wbuf_free(&add);
+    s->last_sent = now;
+    return 1;
+}
+
+static void *streams_main(void *arg)
+{
+    gw_ctx *g = arg;
+    gw_streams *ss = &g->streams;
+    for (;;) {
+        int stop = atomic_load(&ss->stop);
+        double now = gwtask_now();
+        pthread_mutex_lock(&ss->mu);
+        for (gw_stream *s = ss->list; s; s = s->next) {
+            int ended;
+            pthread_mutex_lock(&s->mu);
+            ended = s->ended;
+            pthread_mutex_unlock(&s->mu);
+            if (ended) {
+                s->w.wake(s->w.srv); /* let the reader see the end it may not have read */
                 continue;
             }
-            struct timespec ts = {0, SSE_POLL_MS * 1000000L};
-            nanosleep(&ts, NULL);
+            if (stream_poll(s, now))
+                s->w.wake(s->w.srv);
         }
+        pthread_mutex_unlock(&ss->mu);
+        if (stop)
+            break;
+        struct timespec ts = {0, SSE_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
     }
+    return NULL;
+}
+
+int jobsapi_streams_start(gw_ctx *g, mlhep_err *e)
+{
+    if (pthread_create(&g->streams.ticker, NULL, streams_main, g))
+        return err_set(e, MLHEP_ENOMEM, "cannot start the live streams' thread");
+    g->streams.started = 1;
+    return 0;
+}
+
+void jobsapi_streams_stop(gw_ctx *g)
+{
+    if (!g->streams.started)
+        return;
+    atomic_store(&g->streams.stop, 1);
+    pthread_join(g->streams.ticker, NULL);
+    g->streams.started = 0;
 }
 
 int jobsapi_events(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
@@ -495,20 +572,23 @@ int jobsapi_events(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_calle
     if (load_record(g, c, id, &rec, o))
         return 0;
     json_decref(rec);
-    sse *s = calloc(1, sizeof *s);
+    gw_stream *s = calloc(1, sizeof *s);
     if (!s)
         return gw_resp_error(o, 500, "internal", "out of memory");
     s->g = g;
+    pthread_mutex_init(&s->mu, NULL);
     snprintf(s->user, sizeof s->user, "%s", c->user);
     snprintf(s->id, sizeof s->id, "%s", id);
-    s->last_sent = mono_now();
+    s->last_sent = gwtask_now();
     wbuf_str(&s->out, "retry: 2000\n\n");
+    stream_poll(s, s->last_sent); /* the state as it is now, at once */
     gw_resp_clear(o);
     o->status = 200;
     snprintf(o->content_type, sizeof o->content_type, "text/event-stream");
-    o->reader = sse_read;
+    o->reader = stream_read;
     o->reader_cls = s;
-    o->reader_free = sse_free;
+    o->reader_free = stream_free;
+    o->stream_attach = stream_attach;
     gw_resp_header(o, "Cache-Control", "no-cache");
     gw_resp_header(o, "X-Accel-Buffering", "no");
     return 0;

@@ -18,6 +18,7 @@
 
 #include "gateway/gwctx.h"
 #include "gateway/gwhttp.h"
+typedef struct gw_stream gw_stream;
 #include "gateway/route.h"
 
 int jobsapi_submit(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
@@ -35,7 +36,12 @@ int jobsapi_mlaas_status(gw_ctx *g, const gw_req *r, const gw_match *m, const gw
 int jobsapi_mlaas_logs(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int jobsapi_mlaas_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 
-/* Job counts by state over every user (for /metrics); -1 entries when unknown. */
+/* The thread feeding live event streams (every SSE_POLL_MS it looks at each stream's
+ * record and log in Redis and wakes the streams that have news). */
+int jobsapi_streams_start(gw_ctx *g, mlhep_err *e);
+void jobsapi_streams_stop(gw_ctx *g);
+
+/* Job counts by state over every user (for /metrics). */
 int jobsapi_counts(gw_ctx *g, long long counts[JOB_NSTATES], mlhep_err *e);
 
 #endif

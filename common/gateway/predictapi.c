@@ -90,58 +90,120 @@ static int models_op(gw_ctx *g, const gw_caller *c, json_t *req, json_t **doc, g
     return rc;
 }
 
-/* ---- mlhep and TFaaS predictions ---------------------------------------------------- */
+/* ---- mlhep and TFaaS predictions: answered by the RPC pump (no thread waits) ------- */
 
-int predictapi_predict(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
+typedef struct pending {
+    gw_task *t;
+    int tfaas;   /* answer in TFaaS's form */
+    double t0;
+} pending;
+
+/* The service's reply (or the failure) as the HTTP answer of a prediction. */
+static void answer(gw_ctx *g, gw_resp *o, int tfaas, int rc, const mlhep_err *e, rpcmux_reply *rep, double dt)
 {
-    (void)m;
-    if (!r->body_len)
-        return gw_resp_error(o, 400, "bad_request", "the request has no body");
-    int binary = gw_content_type_is(r, COLREQ_CONTENT_TYPE) ||
-                 (r->body_len >= 4 && !memcmp(r->body, COLREQ_MAGIC, 4));
-    rpcmux_reply rep;
-    if (call(g, c, "predict", binary ? COLREQ_CONTENT_TYPE : NULL, r->body, r->body_len, &rep, o))
-        return 0;
+    if (rc) {
+        int st = 503;
+        const char *code = "unavailable";
+        char msg[MLHEP_ERR_MAX + 64];
+        if (rc == RPCMUX_TIMEOUT) {
+            promstats_infer(g->stats, PS_INFER_TIMEOUT, dt);
+            st = 504;
+            code = "timeout";
+            snprintf(msg, sizeof msg, "%s", e->msg);
+        } else {
+            promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
+            if (rc == MLHEP_ENOTFOUND)
+                snprintf(msg, sizeof msg, "the prediction service is not deployed (%s)", e->msg);
+            else
+                snprintf(msg, sizeof msg, "%s", e->msg);
+        }
+        if (tfaas)
+            gw_resp_json(o, st, json_pack("{s:s}", "error", msg));
+        else
+            gw_resp_error(o, st, code, "%s", msg);
+        o->code = code;
+        return;
+    }
+    promstats_infer(g->stats, PS_INFER_OK, dt);
+    if (tfaas) {
+        char *out = NULL;
+        size_t len = 0;
+        int status = 500;
+        if (tfaas_answer(rep->body, rep->len, &out, &len, &status))
+            gw_resp_error(o, 500, "internal", "out of memory");
+        else
+            gw_resp_take(o, status, "application/json", out, len);
+        rpcmux_reply_free(rep);
+        return;
+    }
     int status = 200;
-    const char *ctype = rep.content_type[0] ? rep.content_type : "application/json";
-    if (rep.len && rep.body[0] == '{') {
-        /* a JSON document: an error's code sets the status */
-        json_t *d = json_loadb(rep.body, rep.len, 0, NULL);
-        const char *code = json_string_value(json_object_get(d, "code"));
-        if (json_object_get(d, "error"))
-            status = tfaas_status_for_code(code);
-        json_decref(d);
+    const char *ctype = rep->content_type[0] ? rep->content_type : "application/json";
+    if (rep->len && rep->body[0] == '{') {
+        /* a JSON document: an error's code sets the status (a success starts with
+         * {"model": and is passed on without a parse) */
+        if (rep->len < 9 || memcmp(rep->body, "{\"model\":", 9)) {
+            json_t *d = json_loadb(rep->body, rep->len, 0, NULL);
+            if (json_object_get(d, "error"))
+                status = tfaas_status_for_code(json_string_value(json_object_get(d, "code")));
+            json_decref(d);
+        }
         ctype = "application/json";
     }
-    gw_resp_take(o, status, ctype, rep.body, rep.len);
-    return 0;
+    gw_resp_take(o, status, ctype, rep->body, rep->len);
+    rep->body = NULL;
 }
 
-int predictapi_tfaas(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
+static void on_reply(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep)
+{
+    pending *p = cls;
+    gw_task *t = p->t;
+    answer(t->g, &t->resp, p->tfaas, rc, e, rep, gwtask_now() - p->t0);
+    free(p);
+    gwtask_finish(t);
+}
+
+static void predict_start(gw_ctx *g, const gw_req *r, const gw_caller *c, gw_task *t, int tfaas)
+{
+    if (!r->body_len) {
+        if (tfaas)
+            gw_resp_json(&t->resp, 400, json_pack("{s:s}", "error", "the request has no body"));
+        else
+            gw_resp_error(&t->resp, 400, "bad_request", "the request has no body");
+        gwtask_finish(t);
+        return;
+    }
+    int binary = !tfaas && (gw_content_type_is(r, COLREQ_CONTENT_TYPE) ||
+                            (r->body_len >= 4 && !memcmp(r->body, COLREQ_MAGIC, 4)));
+    pending *p = malloc(sizeof *p);
+    if (!p) {
+        gw_resp_error(&t->resp, 503, "unavailable", "the gateway is out of memory");
+        gwtask_finish(t);
+        return;
+    }
+    p->t = t;
+    p->tfaas = tfaas;
+    p->t0 = gwtask_now();
+    rpcmux_req rq = {PREDICT_EXCHANGE, PREDICT_ROUTING_KEY, "predict", binary ? COLREQ_CONTENT_TYPE : NULL,
+                     c->token, r->body, r->body_len};
+    mlhep_err e = {0};
+    int rc = rpcmux_send(g->rpc, &rq, g->cfg->gateway_predict_timeout, on_reply, p, &e);
+    if (rc) {
+        answer(g, &t->resp, tfaas, rc, &e, NULL, 0);
+        free(p);
+        gwtask_finish(t);
+    }
+}
+
+void predictapi_predict_async(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_task *t)
 {
     (void)m;
-    if (!r->body_len) {
-        gw_resp_bytes(o, 400, "application/json", "{\"error\":\"the request has no body\"}", 35);
-        return 0;
-    }
-    rpcmux_reply rep;
-    if (call(g, c, "predict", NULL, r->body, r->body_len, &rep, o)) {
-        /* TFaaS errors are {"error": msg} */
-        json_t *d = json_loadb(o->body, o->len, 0, NULL);
-        int st = o->status;
-        const char *msg = json_string_value(json_object_get(d, "error"));
-        gw_resp_json(o, st, json_pack("{s:s}", "error", msg ? msg : "prediction failed"));
-        json_decref(d);
-        return 0;
-    }
-    char *out = NULL;
-    size_t len = 0;
-    int status = 500;
-    int rc = tfaas_answer(rep.body, rep.len, &out, &len, &status);
-    rpcmux_reply_free(&rep);
-    if (rc)
-        return gw_resp_error(o, 500, "internal", "out of memory");
-    return gw_resp_take(o, status, "application/json", out, len);
+    predict_start(g, r, c, t, 0);
+}
+
+void predictapi_tfaas_async(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_task *t)
+{
+    (void)m;
+    predict_start(g, r, c, t, 1);
 }
 
 int predictapi_tfaas_models(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)

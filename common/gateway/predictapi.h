@@ -23,12 +23,13 @@
 
 #include "gateway/gwctx.h"
 #include "gateway/gwhttp.h"
+#include "gateway/gwtask.h"
 #include "gateway/route.h"
 
-typedef int (*predictapi_fn)(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
-
-int predictapi_predict(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
-int predictapi_tfaas(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
+/* Predictions (mlhep's and TFaaS's): the RPC is queued and its reply finishes t. */
+void predictapi_predict_async(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_task *t);
+void predictapi_tfaas_async(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_task *t);
+/* The rest may wait (RPCs for model management, v2's conversion): run on worker threads. */
 int predictapi_tfaas_models(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int predictapi_models(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int predictapi_model_show(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);

@@ -16,20 +16,22 @@
 #include "service/amqp_rpc.h"
 
 #define MAXPUMPS 16
-#define NBUCKETS 1024
-
-enum { C_QUEUED = 0, C_SENDING, C_SENT, C_DONE };
+#define NBUCKETS 4096
+#define EXPIRE_CHECK 0.05 /* seconds between scans for requests past their deadline */
 
 typedef struct call {
     char corr[48];
-    const rpcmux_req *rq;
-    int state;
+    rpcmux_req rq;
+    double deadline;         /* monotonic seconds */
+    double timeout;          /* seconds, for the message */
+    rpcmux_done_fn fn;
+    void *cls;
+    struct call *qnext;      /* send queue */
+    struct call *hnext;      /* pending table */
+    struct call *dnext;      /* list of calls to complete (outside the lock) */
     int rc;
     mlhep_err err;
     rpcmux_reply rep;
-    pthread_cond_t cv;
-    struct call *qnext;  /* send queue */
-    struct call *hnext;  /* pending table */
 } call;
 
 typedef struct pump {
@@ -37,10 +39,12 @@ typedef struct pump {
     int idx;
     rpc_conn *c;
     _Atomic int open;
+    _Atomic int sleeping;    /* in poll(): a new request must write the eventfd */
     pthread_t th;
     pthread_mutex_t mu;
-    call *qhead, *qtail;
-    call *bucket[NBUCKETS];
+    call *qhead, *qtail;     /* queued, not sent */
+    call *bucket[NBUCKETS];  /* sent (or being sent), waiting for a reply */
+    size_t npending;
     unsigned long long seq;
     int efd;
 } pump;
@@ -53,55 +57,91 @@ struct rpcmux {
     _Atomic int stop;
 };
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static unsigned hash_corr(const char *s)
 {
     return (unsigned)(XXH64(s, strlen(s), 0) % NBUCKETS);
 }
 
-/* with the pump's lock held */
-static void table_remove(pump *pp, call *c)
+/* ---- with the pump's lock held ---- */
+
+static void table_add(pump *pp, call *c)
 {
-    call **pc = &pp->bucket[hash_corr(c->corr)];
-    for (; *pc; pc = &(*pc)->hnext)
-        if (*pc == c) {
-            *pc = c->hnext;
-            return;
-        }
+    unsigned b = hash_corr(c->corr);
+    c->hnext = pp->bucket[b];
+    pp->bucket[b] = c;
+    pp->npending++;
 }
 
-static call *table_find(pump *pp, const char *corr)
+static call *table_take(pump *pp, const char *corr)
 {
-    for (call *c = pp->bucket[hash_corr(corr)]; c; c = c->hnext)
-        if (!strcmp(c->corr, corr))
+    for (call **pc = &pp->bucket[hash_corr(corr)]; *pc; pc = &(*pc)->hnext)
+        if (!strcmp((*pc)->corr, corr)) {
+            call *c = *pc;
+            *pc = c->hnext;
+            pp->npending--;
             return c;
+        }
     return NULL;
 }
 
-/* with the lock held: completes c (removes it from the table and wakes its caller) */
-static void finish(pump *pp, call *c, int rc, const mlhep_err *err)
+/* Moves every call (queued and pending) to *done with rc and err. */
+static void take_all(pump *pp, int rc, const mlhep_err *err, call **done)
 {
-    table_remove(pp, c);
-    c->rc = rc;
-    if (err)
+    for (call *c = pp->qhead, *next; c; c = next) {
+        next = c->qnext;
+        c->rc = rc;
         c->err = *err;
-    c->state = C_DONE;
-    pthread_cond_broadcast(&c->cv);
-}
-
-/* with the lock held: fails every call of the pump (connection lost) */
-static void fail_all(pump *pp, const mlhep_err *err)
-{
+        c->dnext = *done;
+        *done = c;
+    }
+    pp->qhead = pp->qtail = NULL;
     for (int b = 0; b < NBUCKETS; b++)
         while (pp->bucket[b]) {
             call *c = pp->bucket[b];
-            if (c->state == C_SENDING) {
-                /* the pump thread itself is the sender, so nothing is SENDING here;
-                 * kept for clarity */
-                c->state = C_SENT;
-            }
-            finish(pp, c, err->code ? err->code : MLHEP_ENET, err);
+            pp->bucket[b] = c->hnext;
+            c->rc = rc;
+            c->err = *err;
+            c->dnext = *done;
+            *done = c;
         }
-    pp->qhead = pp->qtail = NULL;
+    pp->npending = 0;
+}
+
+/* Moves the calls past their deadline to *done. */
+static void take_expired(pump *pp, double now, call **done)
+{
+    for (int b = 0; b < NBUCKETS; b++)
+        for (call **pc = &pp->bucket[b]; *pc;) {
+            call *c = *pc;
+            if (c->deadline <= now) {
+                *pc = c->hnext;
+                pp->npending--;
+                c->rc = RPCMUX_TIMEOUT;
+                err_set(&c->err, RPCMUX_TIMEOUT, "no answer from the prediction service within %g s", c->timeout);
+                c->dnext = *done;
+                *done = c;
+            } else {
+                pc = &c->hnext;
+            }
+        }
+}
+
+/* ---- outside the lock ---- */
+
+static void complete(call *done)
+{
+    for (call *c = done, *next; c; c = next) {
+        next = c->dnext;
+        c->fn(c->cls, c->rc, &c->err, c->rc == 0 ? &c->rep : NULL);
+        free(c);
+    }
 }
 
 static int do_connect(pump *pp, mlhep_err *e)
@@ -120,71 +160,72 @@ static void drain_efd(int fd)
         ;
 }
 
+static void fail_pump(pump *pp, const mlhep_err *e)
+{
+    call *done = NULL;
+    pthread_mutex_lock(&pp->mu);
+    take_all(pp, e->code ? e->code : MLHEP_ENET, e, &done);
+    pthread_mutex_unlock(&pp->mu);
+    complete(done);
+}
+
 static void *pump_main(void *arg)
 {
     pump *pp = arg;
     rpcmux *m = pp->mux;
-    double backoff = 0.1;
+    double backoff = 0.1, next_expire = mono() + EXPIRE_CHECK;
     while (!atomic_load(&m->stop)) {
         if (!atomic_load(&pp->open)) {
             mlhep_err e = {0};
             if (do_connect(pp, &e)) {
-                pthread_mutex_lock(&pp->mu);
-                fail_all(pp, &e);
-                pthread_mutex_unlock(&pp->mu);
-                struct timespec ts = {(time_t)backoff, (long)((backoff - (long)backoff) * 1e9)};
+                fail_pump(pp, &e);
+                struct timespec ts = {(time_t)backoff, (long)((backoff - (double)(long)backoff) * 1e9)};
                 nanosleep(&ts, NULL);
                 backoff = backoff * 2 > 2 ? 2 : backoff * 2;
                 continue;
             }
             backoff = 0.1;
         }
-        /* send what callers queued */
+        /* send what callers queued; the calls enter the pending table first, so a reply
+         * that comes back at once finds its call */
         pthread_mutex_lock(&pp->mu);
         call *q = pp->qhead;
         pp->qhead = pp->qtail = NULL;
         for (call *c = q; c; c = c->qnext)
-            c->state = C_SENDING;
+            table_add(pp, c);
         pthread_mutex_unlock(&pp->mu);
-        int broken = 0;
         mlhep_err se = {0};
-        for (call *c = q, *next; c; c = next) {
-            next = c->qnext;
-            int rc = 0;
-            if (!broken) {
-                const rpcmux_req *r = c->rq;
-                rc = rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token,
-                                      c->corr, r->body, r->len, &se);
-                if (rc)
-                    broken = 1;
-            }
-            pthread_mutex_lock(&pp->mu);
-            c->state = C_SENT;
-            if (broken)
-                finish(pp, c, rc ? rc : MLHEP_ENET, &se);
-            else
-                pthread_cond_broadcast(&c->cv);
-            pthread_mutex_unlock(&pp->mu);
+        int broken = 0;
+        for (call *c = q; c && !broken; c = c->qnext) {
+            const rpcmux_req *r = &c->rq;
+            if (rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
+                                 r->body, r->len, &se))
+                broken = 1;
         }
         if (broken) {
             atomic_store(&pp->open, 0);
-            pthread_mutex_lock(&pp->mu);
-            fail_all(pp, &se);
-            pthread_mutex_unlock(&pp->mu);
+            fail_pump(pp, &se);
             continue;
         }
         /* wait for replies or new requests */
         if (!rpc_buffered(pp->c)) {
-            struct pollfd fds[2] = {{rpc_fd(pp->c), POLLIN, 0}, {pp->efd, POLLIN, 0}};
-            int pr = poll(fds, 2, 200);
-            if (pr < 0 && errno != EINTR)
-                continue;
-            if (fds[1].revents & POLLIN)
-                drain_efd(pp->efd);
-            if (!(fds[0].revents & (POLLIN | POLLERR | POLLHUP)))
-                continue;
+            atomic_store(&pp->sleeping, 1);
+            pthread_mutex_lock(&pp->mu);
+            int queued = pp->qhead != NULL;
+            pthread_mutex_unlock(&pp->mu);
+            if (!queued) {
+                struct pollfd fds[2] = {{rpc_fd(pp->c), POLLIN, 0}, {pp->efd, POLLIN, 0}};
+                int pr = poll(fds, 2, (int)(EXPIRE_CHECK * 1000));
+                atomic_store(&pp->sleeping, 0);
+                if (pr > 0 && (fds[1].revents & POLLIN))
+                    drain_efd(pp->efd);
+                if (pr < 0 && errno != EINTR)
+                    continue;
+            }
+            atomic_store(&pp->sleeping, 0);
         }
-        for (int k = 0; k < 256; k++) {
+        call *done = NULL;
+        for (int k = 0; k < 1024; k++) {
             rpc_msg msg;
             mlhep_err e = {0};
             int rc = rpc_next(pp->c, &msg, 0, &e);
@@ -192,21 +233,26 @@ static void *pump_main(void *arg)
                 break;
             if (rc == MLHEP_ENOTFOUND && msg.corr_id[0]) {
                 pthread_mutex_lock(&pp->mu);
-                call *c = table_find(pp, msg.corr_id);
-                if (c)
-                    finish(pp, c, MLHEP_ENOTFOUND, &e);
+                call *c = table_take(pp, msg.corr_id);
                 pthread_mutex_unlock(&pp->mu);
+                if (c) {
+                    c->rc = MLHEP_ENOTFOUND;
+                    c->err = e;
+                    c->dnext = done;
+                    done = c;
+                }
                 continue;
             }
             if (rc) {
                 atomic_store(&pp->open, 0);
-                pthread_mutex_lock(&pp->mu);
-                fail_all(pp, &e);
-                pthread_mutex_unlock(&pp->mu);
+                complete(done);
+                done = NULL;
+                fail_pump(pp, &e);
                 break;
             }
             pthread_mutex_lock(&pp->mu);
-            call *c = table_find(pp, msg.corr_id);
+            call *c = table_take(pp, msg.corr_id);
+            pthread_mutex_unlock(&pp->mu);
             if (c) {
                 c->rep.body = malloc(msg.len + 1);
                 if (c->rep.body) {
@@ -214,20 +260,27 @@ static void *pump_main(void *arg)
                     c->rep.body[msg.len] = '\0';
                     c->rep.len = msg.len;
                     snprintf(c->rep.content_type, sizeof c->rep.content_type, "%s", msg.content_type);
-                    finish(pp, c, 0, NULL);
+                    c->rc = 0;
                 } else {
-                    mlhep_err oe = {MLHEP_ENOMEM, "out of memory for a prediction reply"};
-                    finish(pp, c, MLHEP_ENOMEM, &oe);
+                    c->rc = err_set(&c->err, MLHEP_ENOMEM, "out of memory for a prediction reply");
                 }
+                c->dnext = done;
+                done = c;
             }
-            pthread_mutex_unlock(&pp->mu);
             rpc_msg_free(&msg);
         }
+        double now = mono();
+        if (now >= next_expire) {
+            pthread_mutex_lock(&pp->mu);
+            if (pp->npending)
+                take_expired(pp, now, &done);
+            pthread_mutex_unlock(&pp->mu);
+            next_expire = now + EXPIRE_CHECK;
+        }
+        complete(done);
     }
-    pthread_mutex_lock(&pp->mu);
-    mlhep_err se = {MLHEP_ENET, "gateway shutting down"};
-    fail_all(pp, &se);
-    pthread_mutex_unlock(&pp->mu);
+    mlhep_err se = {MLHEP_ENET, "the gateway is shutting down"};
+    fail_pump(pp, &se);
     return NULL;
 }
 
@@ -258,17 +311,35 @@ int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e)
     return 0;
 }
 
-void rpcmux_close(rpcmux *m)
+static void wake(pump *pp)
+{
+    uint64_t one = 1;
+    if (write(pp->efd, &one, sizeof one) < 0) {
+        /* the eventfd cannot overflow here; the pump polls with a timeout anyway */
+    }
+}
+
+void rpcmux_stop(rpcmux *m)
 {
     if (!m)
         return;
     atomic_store(&m->stop, 1);
+    for (int i = 0; i < m->n; i++)
+        wake(&m->pumps[i]);
     for (int i = 0; i < m->n; i++) {
-        uint64_t one = 1;
-        if (write(m->pumps[i].efd, &one, sizeof one) < 0) {
-            /* the pump wakes within its poll timeout anyway */
+        if (m->pumps[i].th) {
+            pthread_join(m->pumps[i].th, NULL);
+            m->pumps[i].th = 0;
         }
-        pthread_join(m->pumps[i].th, NULL);
+    }
+}
+
+void rpcmux_close(rpcmux *m)
+{
+    if (!m)
+        return;
+    rpcmux_stop(m);
+    for (int i = 0; i < m->n; i++) {
         if (m->pumps[i].c)
             rpc_close(m->pumps[i].c);
         close(m->pumps[i].efd);
@@ -285,9 +356,10 @@ int rpcmux_connected(rpcmux *m)
     return k;
 }
 
-int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e)
+int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e)
 {
-    memset(out, 0, sizeof *out);
+    if (atomic_load(&m->stop))
+        return err_set(e, MLHEP_ENET, "the gateway is shutting down");
     pump *pp = NULL;
     unsigned start = atomic_fetch_add(&m->rr, 1);
     for (int i = 0; i < m->n; i++) {
@@ -299,76 +371,72 @@ int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply 
     }
     if (!pp)
         return err_set(e, MLHEP_ENET, "the broker is not reachable from the gateway (reconnecting)");
-    call c;
-    memset(&c, 0, sizeof c);
-    c.rq = rq;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c.cv, &ca);
-    pthread_condattr_destroy(&ca);
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    double whole = (double)(long)timeout_s;
-    dl.tv_sec += (time_t)whole;
-    dl.tv_nsec += (long)((timeout_s - whole) * 1e9);
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    call *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    c->rq = *rq;
+    c->fn = fn;
+    c->cls = cls;
+    c->deadline = mono() + timeout_s;
+    c->timeout = timeout_s;
     pthread_mutex_lock(&pp->mu);
-    snprintf(c.corr, sizeof c.corr, "g%d-%llu", pp->idx, ++pp->seq);
-    unsigned b = hash_corr(c.corr);
-    c.hnext = pp->bucket[b];
-    pp->bucket[b] = &c;
+    snprintf(c->corr, sizeof c->corr, "g%d-%llu", pp->idx, ++pp->seq);
     if (pp->qtail)
-        pp->qtail->qnext = &c;
+        pp->qtail->qnext = c;
     else
-        pp->qhead = &c;
-    pp->qtail = &c;
+        pp->qhead = c;
+    pp->qtail = c;
     pthread_mutex_unlock(&pp->mu);
-    uint64_t one = 1;
-    if (write(pp->efd, &one, sizeof one) < 0) {
-        /* eventfd full cannot happen below 2^64-1; the pump polls anyway */
-    }
-    pthread_mutex_lock(&pp->mu);
-    int timed_out = 0;
-    while (c.state != C_DONE) {
-        if (timed_out) {
-            if (c.state == C_SENDING) { /* the pump reads rq now: wait until it is sent */
-                pthread_cond_wait(&c.cv, &pp->mu);
-                continue;
-            }
-            break;
-        }
-        if (pthread_cond_timedwait(&c.cv, &pp->mu, &dl) == ETIMEDOUT)
-            timed_out = 1;
-    }
-    int rc;
-    if (c.state == C_DONE) {
-        rc = c.rc;
+    if (atomic_load(&pp->sleeping))
+        wake(pp);
+    return 0;
+}
+
+/* ---- the blocking form ---- */
+
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+    mlhep_err err;
+    rpcmux_reply rep;
+} waiter;
+
+static void wake_waiter(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep)
+{
+    waiter *w = cls;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    if (rc && e)
+        w->err = *e;
+    if (rc == 0 && rep)
+        w->rep = *rep;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e)
+{
+    memset(out, 0, sizeof *out);
+    waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = rpcmux_send(m, rq, timeout_s, wake_waiter, &w, e);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
         if (rc && e)
-            *e = c.err;
+            *e = w.err;
         if (rc == 0)
-            *out = c.rep;
-    } else {
-        /* still queued or sent: take it out so the pump forgets it */
-        table_remove(pp, &c);
-        if (c.state == C_QUEUED) {
-            call **pq = &pp->qhead;
-            call *prev = NULL;
-            for (; *pq; prev = *pq, pq = &(*pq)->qnext)
-                if (*pq == &c) {
-                    *pq = c.qnext;
-                    if (pp->qtail == &c)
-                        pp->qtail = prev;
-                    break;
-                }
-        }
-        rc = err_set(e, RPCMUX_TIMEOUT, "no answer from the prediction service within %g s", timeout_s);
+            *out = w.rep;
     }
-    pthread_mutex_unlock(&pp->mu);
-    pthread_cond_destroy(&c.cv);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 

@@ -1,17 +1,20 @@
-/* rpcmux.h - many threads' prediction requests over a few broker connections.
+/* rpcmux.h - the gateway's predictions over a few broker connections, answered
+ * asynchronously.
  *
- * The gateway answers each HTTP connection on its own thread; a prediction becomes an
- * RPC to mlhep-infer (service/amqp_rpc.h: direct reply-to, correlation id, the user's
- * token in the `authorization` header). rpc_conn is owned by one thread, so the
- * gateway runs a few pump threads, each with one connection: a caller hands its
- * request to a pump (round robin among the connected ones) and sleeps until the reply
- * with its correlation id arrives, the broker returns the request as unroutable (no
- * inference queue), the connection fails, or its time runs out. The pump sends what
- * callers queued and reads replies in one poll loop; a pump whose connection failed
- * fails its pending calls at once and reconnects with backoff (0.1 s to 2 s).
+ * A prediction becomes an RPC to mlhep-infer (service/amqp_rpc.h: direct reply-to,
+ * correlation id, the user's token in the `authorization` header). rpc_conn is owned by
+ * one thread, so the gateway runs a few pump threads, each with one connection: a request
+ * is handed to a pump (round robin among the connected ones) with a callback; the pump
+ * sends what was queued, reads replies, and calls each request's callback once: with
+ * the reply, or when the broker returns the request as unroutable (no inference queue),
+ * when the connection fails, or when its time runs out. Under load a pump sends and
+ * reads in batches and a caller never waits for a thread to wake: the HTTP server's
+ * event loop hands a request over and goes on (gateway/httpd.h). A pump whose connection
+ * failed fails its pending calls at once and reconnects with backoff (0.1 s to 2 s).
  *
- * Ownership: rpcmux_open allocates, rpcmux_close stops the pumps and frees. A reply's
- * body is malloc'ed and belongs to the caller (rpcmux_reply_free). Thread-safe. */
+ * Ownership: rpcmux_open allocates, rpcmux_close fails what is pending, stops the pumps
+ * and frees. A reply's body is malloc'ed and belongs to the callback (rpcmux_reply_free).
+ * Thread-safe. */
 #ifndef MLHEP_GW_RPCMUX_H
 #define MLHEP_GW_RPCMUX_H
 
@@ -24,7 +27,7 @@ typedef struct rpcmux rpcmux;
 
 typedef struct rpcmux_req {
     const char *exchange;     /* "predict" */
-    const char *routing_key;  /* "request" */
+    const char *routing_key;  /* "predict" */
     const char *type;         /* AMQP type property ("models" for management), or NULL */
     const char *content_type; /* NULL: application/json */
     const char *token;        /* bearer token forwarded to the worker, or NULL */
@@ -38,19 +41,31 @@ typedef struct rpcmux_reply {
     char content_type[64];
 } rpcmux_reply;
 
+#define RPCMUX_TIMEOUT 1 /* positive: no reply in time */
+
+/* Called once per request, on a pump thread: rc 0 with *rep (the callback owns
+ * rep->body), MLHEP_ENOTFOUND (no queue took the request: inference not deployed),
+ * MLHEP_ENET (no connection, or it failed), RPCMUX_TIMEOUT; e says which. */
+typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep);
+
 /* Starts nconn pumps (1..16), each connecting now and again after every failure: the
  * gateway may start before the broker. Fails only for lack of memory. e (if given)
  * says why the first connection failed, when it did (rpcmux_connected tells). */
 int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
-/* Sends rq and waits at most timeout_s for the reply. 0 with *out filled;
- * MLHEP_ENOTFOUND: no queue took the request (inference not deployed);
- * MLHEP_ENET: no broker connection, or it failed while waiting;
- * RPCMUX_TIMEOUT (positive): no reply in time. The message says which. */
-#define RPCMUX_TIMEOUT 1
+/* Queues rq (its strings and body must stay valid until fn is called); fn is called
+ * once, later, from a pump thread. Returns 0, or MLHEP_ENET at once (fn not called)
+ * when no pump is connected or the mux is stopping. */
+int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e);
+
+/* The same, waiting for the outcome on this thread: 0 with *out filled, or the error. */
 int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e);
 void rpcmux_reply_free(rpcmux_reply *r);
+
+/* Fails every pending request with MLHEP_ENET "shutting down" and refuses new ones
+ * (the server's shutdown: nothing may stay waiting). */
+void rpcmux_stop(rpcmux *m);
 
 /* Number of pumps connected now (readiness). */
 int rpcmux_connected(rpcmux *m);

@@ -72,10 +72,12 @@ static const struct key keys[] = {
     {"gateway_idle_timeout", K_INT, OFF(gateway_idle_timeout), 0, 1, 3600},
     {"gateway_connections", K_INT, OFF(gateway_connections), 0, 1, 100000},
     {"gateway_rpc_connections", K_INT, OFF(gateway_rpc_connections), 0, 1, 16},
+    {"gateway_http_threads", K_INT, OFF(gateway_http_threads), 0, 1, 64},
+    {"gateway_workers", K_INT, OFF(gateway_workers), 0, 1, 256},
     {"gateway_web_dir", K_STR, OFF(gateway_web_dir), 0, 0, 0},
     {"gateway_cors_origin", K_STR, OFF(gateway_cors_origin), 0, 0, 0},
     {"gateway_url", K_STR, OFF(gateway_url), 0, 0, 0},
-    {"gateway_ca_file", K_STR, OFF(gateway_ca_file), 0, 0, 0},
+    {"gateway_ca", K_STR, OFF(gateway_ca), 0, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -255,7 +257,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca_file, "", e) | set_str(&c->worker_health_path, "", e) |
+             set_str(&c->gateway_ca, "", e) | set_str(&c->worker_health_path, "", e) |
              set_str(&c->test_hold_dir, "", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
@@ -266,6 +268,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->gateway_idle_timeout = 60;
     c->gateway_connections = 1024;
     c->gateway_rpc_connections = 2;
+    c->gateway_http_threads = 1;
+    c->gateway_workers = 16;
     c->jwt_leeway = 30;
     c->jwt_queue_grace = 86400;
     c->amqp_port = 5672;
@@ -330,7 +334,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca_file, &c->worker_health_path,
+                     &c->gateway_url, &c->gateway_ca, &c->worker_health_path,
                      &c->test_hold_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {

@@ -60,6 +60,9 @@
  *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
  *   gateway_connections [1024] open connections at most
  *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_http_threads [1] event loops reading connections (each never waits)
+ *   gateway_workers [16]  threads answering the requests that may wait (Redis, files,
+ *                         model management)
  *   gateway_web_dir [""]  the dashboard's files ("" = found beside the program, like
  *                         the schemas)
  *   gateway_cors_origin [""] an origin allowed to call the API from a browser (none by
@@ -67,7 +70,7 @@
  * Clients of the gateway (mlhep-submit):
  *   gateway_url [""]      https://host:port of the gateway; set, mlhep-submit talks to it
  *                         instead of the broker and Redis
- *   gateway_ca_file [""]  CA certificate (PEM) that signed the gateway's certificate
+ *   gateway_ca [""]  CA certificate (PEM) that signed the gateway's certificate
  *                         ("" = the system's CA store)
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
@@ -139,10 +142,12 @@ typedef struct mlhep_config {
     int gateway_idle_timeout;
     int gateway_connections;
     int gateway_rpc_connections;
+    int gateway_http_threads;
+    int gateway_workers;
     char *gateway_web_dir;
     char *gateway_cors_origin;
     char *gateway_url;
-    char *gateway_ca_file;
+    char *gateway_ca;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

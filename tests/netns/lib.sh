@@ -191,7 +191,7 @@ nn_up() {
     *) nn_log "hosts: ${NN_HOSTS[*]}; no traffic shaping available" ;;
     esac
     (umask 077
-     for n in broker-admin broker-submitter broker-worker redis-admin redis-worker redis-u-alice; do
+     for n in broker-admin broker-submitter broker-worker broker-gateway redis-admin redis-worker redis-u-alice; do
          head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/$n.pw"
      done)
     {
