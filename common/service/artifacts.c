@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,28 @@ int artifacts_tmpdir(const char *root, const char *user, const char *id, long lo
     if (!mkdtemp(out))
         return err_set(e, MLHEP_EIO, "cannot create temp dir in %s: %s", udir, strerror(errno));
     return 0;
+}
+
+int artifacts_tmpdir_parse(const char *name, char *id, long long *lease)
+{
+    /* .tmp-<32 hex>-L<lease>-XXXXXX */
+    if (strncmp(name, ".tmp-", 5) != 0 || strlen(name) < 5 + JOB_ID_HEX + 4)
+        return 0;
+    memcpy(id, name + 5, JOB_ID_HEX);
+    id[JOB_ID_HEX] = '\0';
+    const char *p = name + 5 + JOB_ID_HEX;
+    if (!job_id_valid(id) || p[0] != '-' || p[1] != 'L' || p[2] < '0' || p[2] > '9')
+        return 0;
+    long long v = 0;
+    for (p += 2; *p >= '0' && *p <= '9'; p++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (*p != '-')
+        return 0;
+    *lease = v;
+    return 1;
 }
 
 static int sha256_file(const char *path, char hex[65], long long *bytes)

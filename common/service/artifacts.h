@@ -36,6 +36,10 @@ int artifacts_manifest(const char *dir, json_t *info, mlhep_err *e);
  * remove), or an error. */
 int artifacts_commit(const char *tmp, const char *final, mlhep_err *e);
 
+/* 1 if name (a directory entry of <root>/<user>/) is a temp dir made by artifacts_tmpdir,
+ * with its job id (id[JOB_ID_HEX + 1]) and lease; 0 if not. */
+int artifacts_tmpdir_parse(const char *name, char *id, long long *lease);
+
 /* Removes a directory and the regular files in it (one level, as written here). */
 int artifacts_remove(const char *dir, mlhep_err *e);
 

@@ -55,6 +55,11 @@ static const struct key keys[] = {
     {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
     {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
     {"worker_threads", K_INT, OFF(worker_threads), 0, 0, 256},
+    {"worker_stop_grace", K_DBL, OFF(worker_stop_grace), 0, 0, 86400},
+    {"worker_health_path", K_STR, OFF(worker_health_path), 0, 0, 0},
+    {"record_ttl_days", K_DBL, OFF(record_ttl_days), 0, 0, 36500},
+    {"log_ttl_days", K_DBL, OFF(log_ttl_days), 0, 0, 36500},
+    {"test_hold_dir", K_STR, OFF(test_hold_dir), 0, 0, 0},
     {"gateway_bind", K_STR, OFF(gateway_bind), 0, 0, 0},
     {"gateway_port", K_INT, OFF(gateway_port), 0, 0, 65535},
     {"gateway_tls_cert", K_STR, OFF(gateway_tls_cert), 0, 0, 0},
@@ -253,7 +258,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca, "", e);
+             set_str(&c->gateway_ca, "", e) | set_str(&c->worker_health_path, "", e) |
+             set_str(&c->test_hold_dir, "", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -276,6 +282,9 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->max_deliveries = 5;
     c->fanout_min_files = 2;
     c->fanout_split_mb = 256;
+    c->worker_stop_grace = 20;
+    c->record_ttl_days = 30;
+    c->log_ttl_days = 7;
     return rc ? MLHEP_ENOMEM : 0;
 }
 
@@ -327,7 +336,8 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca};
+                     &c->gateway_url, &c->gateway_ca, &c->worker_health_path,
+                     &c->test_hold_dir};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

@@ -35,6 +35,19 @@
  *                         of a specs sub-task; 0 = one per online CPU (at most 16)
  *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
  *                         0 = one per online CPU, at most 4
+ *   worker_stop_grace [20] mlhep-worker: seconds a running job may go on after SIGTERM to
+ *                         finish; past them it stops at its next progress step and is
+ *                         handed back to the queue (0 = hand back at once)
+ *   worker_health_path [""] mlhep-worker: a file the worker rewrites every
+ *                         heartbeat_interval with its state, read by `--check=live` and
+ *                         `--check=ready` (probes); "" = none
+ *   record_ttl_days [30]  a finished job's record expires this many days after it finished
+ *                         (0 = kept for ever)
+ *   log_ttl_days [7]      a finished job's log in Redis expires after this many days (0 =
+ *                         kept for ever; the artifact set's job.log is not touched)
+ *   test_hold_dir [""]    tests only (needs test_hooks = 1): while a file named like a job
+ *                         exists in this directory, the job pauses at its progress steps
+ *                         (mlhep_worker.c says which)
  * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
  *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
  *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
@@ -116,6 +129,11 @@ typedef struct mlhep_config {
     int jwt_queue_grace;
     int infer_threads;
     int worker_threads;
+    double worker_stop_grace;
+    char *worker_health_path;
+    double record_ttl_days;
+    double log_ttl_days;
+    char *test_hold_dir;
     char *gateway_bind;
     int gateway_port;
     char *gateway_tls_cert;

@@ -11,10 +11,12 @@
 
 #include "base/logline.h"
 
-enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_COUNT };
+enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_HANDBACK, S_COUNT };
 
-/* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now */
+/* KEYS[1] job hash, KEYS[2] index zset, KEYS[3] the index's prune cursor. ARGV id user name
+ * submitted now job-key-prefix */
 static const char lua_register[] =
+    "prune(KEYS[2], KEYS[3], ARGV[6], ARGV[5])\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
@@ -23,7 +25,9 @@ static const char lua_register[] =
     "moved(nil, 'queued')\n"
     "return 1\n";
 
-/* KEYS job, index, hb. ARGV id user name submitted now worker ttl_ms max_attempts deliveries */
+/* KEYS job, index, hb, log. ARGV id user name submitted now worker ttl_ms max_attempts
+ * deliveries. Attempts that ended in a hand-back (a worker's shutdown) do not count
+ * against max_attempts. */
 static const char lua_take[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
@@ -39,15 +43,18 @@ static const char lua_take[] =
     "    'updated', ARGV[5], 'message', 'cancelled by its owner before it ran')\n"
     "  redis.call('DEL', KEYS[3])\n"
     "  moved(st, 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[4])\n"
     "  return {'cancelled', 0, 0, st}\n"
     "end\n"
     "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
-    "if att >= tonumber(ARGV[8]) and allowed(st, 'failed') then\n"
+    "local given = tonumber(redis.call('HGET', KEYS[1], 'handbacks') or '0')\n"
+    "if att - given >= tonumber(ARGV[8]) and allowed(st, 'failed') then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'failed', 'phase', 'failed', 'finished', ARGV[5],\n"
-    "    'updated', ARGV[5], 'error', 'gave up after ' .. att .. ' attempts (max_deliveries=' ..\n"
+    "    'updated', ARGV[5], 'error', 'gave up after ' .. (att - given) .. ' attempts (max_deliveries=' ..\n"
     "    ARGV[8] .. '): the job kept crashing or being interrupted')\n"
     "  redis.call('DEL', KEYS[3])\n"
     "  moved(st, 'failed')\n"
+    "  retire(KEYS[1], KEYS[4])\n"
     "  return {'exhausted', 0, att, st}\n"
     "end\n"
     "att = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
@@ -72,14 +79,19 @@ static const char lua_beat[] =
     "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancel' end\n"
     "return 'ok'\n";
 
-/* KEYS job, log. ARGV lease line maxlen */
+/* KEYS job, log. ARGV lease line maxlen. A line written after the job ended (or once its
+ * record expired) gives the log the retention TTL if it has none yet. */
 static const char lua_log[] =
     "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return 0 end\n"
     "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)\n"
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if (not st or TERMINAL[st]) and LOG_TTL > 0 and redis.call('TTL', KEYS[2]) < 0 then\n"
+    "  redis.call('EXPIRE', KEYS[2], LOG_TTL)\n"
+    "end\n"
     "return 1\n";
 
-/* KEYS job, hb. ARGV lease to now error artifacts message */
+/* KEYS job, hb, log. ARGV lease to now error artifacts message */
 static const char lua_finish[] =
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not st then return {'missing', ''} end\n"
@@ -97,9 +109,10 @@ static const char lua_finish[] =
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[6]) end\n"
     "redis.call('DEL', KEYS[2])\n"
     "moved(st, ARGV[2])\n"
+    "if TERMINAL[ARGV[2]] then retire(KEYS[1], KEYS[3]) end\n"
     "return {'ok', st}\n";
 
-/* KEYS job. ARGV now */
+/* KEYS job, log. ARGV now */
 static const char lua_cancel[] =
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not st then return 'missing' end\n"
@@ -107,6 +120,7 @@ static const char lua_cancel[] =
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'cancel_requested', '1',\n"
     "    'finished', ARGV[1], 'updated', ARGV[1], 'message', 'cancelled by its owner before it ran')\n"
     "  moved(st, 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[2])\n"
     "  return 'cancelled'\n"
     "end\n"
     "if st == 'running' then\n"
@@ -115,8 +129,30 @@ static const char lua_cancel[] =
     "end\n"
     "return 'refused'\n";
 
-static const char *const bodies[S_COUNT] = {lua_register, lua_take,   lua_beat,
-                                            lua_log,      lua_finish, lua_cancel};
+/* KEYS job, hb, log. ARGV lease now message. The worker holding the lease gives the job
+ * back (running -> queued in one step, `handbacks` + 1: such attempts are not counted
+ * against max_deliveries); a job whose owner asked to cancel it is cancelled instead. */
+static const char lua_handback[] =
+    "if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or\n"
+    "   redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 'lost' end\n"
+    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' and allowed('running', 'cancelled') then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'finished', ARGV[2],\n"
+    "    'updated', ARGV[2], 'message', 'cancelled by its owner')\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  moved('running', 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[3])\n"
+    "  return 'cancelled'\n"
+    "end\n"
+    "if not allowed('running', 'queued') then return 'refused' end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'queued', 'phase', 'queued', 'progress', '0', 'worker', '',\n"
+    "  'updated', ARGV[2], 'message', ARGV[3])\n"
+    "redis.call('HINCRBY', KEYS[1], 'handbacks', 1)\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "moved('running', 'queued')\n"
+    "return 'ok'\n";
+
+static const char *const bodies[S_COUNT] = {lua_register, lua_take,   lua_beat,    lua_log,
+                                            lua_finish,   lua_cancel, lua_handback};
 
 struct jobstore {
     redisContext *rc;
@@ -125,6 +161,7 @@ struct jobstore {
     char *text[S_COUNT];
     char sha[S_COUNT][41];
     char transitions[JOBSTORE_LUA_PREFIX_MAX];
+    char retention[1024];
 };
 
 /* ---- transition table shared with job.c ------------------------------------------- */
@@ -140,6 +177,10 @@ static void build_transitions(char *out, size_t outsz)
                 n += (size_t)snprintf(out + n, outsz - n, "%s = true, ", job_state_name((job_state)b));
         n += (size_t)snprintf(out + n, outsz - n, "}, ");
     }
+    n += (size_t)snprintf(out + n, outsz - n, "}\nlocal TERMINAL = {");
+    for (int a = 0; a < JOB_NSTATES; a++)
+        if (job_state_terminal((job_state)a))
+            n += (size_t)snprintf(out + n, outsz - n, "%s = true, ", job_state_name((job_state)a));
     snprintf(out + n, outsz - n,
              "}\nlocal function allowed(a, b) return a ~= nil and a ~= false and T[a] ~= nil and "
              "T[a][b] == true end\n"
@@ -157,6 +198,25 @@ void jobstore_lua_transitions(char *out, size_t outsz)
 
 /* ---- connection ------------------------------------------------------------------ */
 
+/* The one classification of Redis's answers: the transient states in which it can neither
+ * record nor answer reliably for now (loading its data after a restart, busy in a long
+ * script, a replica cut off from its master or read-only, a cluster slot moving, out of
+ * memory or unable to persist) are "store unavailable", like a refused or lost connection:
+ * nothing may be assumed recorded and the caller retries later. An error reply from inside
+ * a script carries the same code at its start (Redis 7 keeps it). */
+static int reply_unavailable(const char *msg)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY",
+                                        "CLUSTERDOWN", "NOREPLICAS", "OOM", "MISCONF", NULL};
+    for (int i = 0; codes[i]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(msg, codes[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+
 static int auth(jobstore *js, mlhep_err *e)
 {
     if (!*js->password)
@@ -164,13 +224,17 @@ static int auth(jobstore *js, mlhep_err *e)
     redisReply *r = *js->user ? redisCommand(js->rc, "AUTH %s %s", js->user, js->password)
                               : redisCommand(js->rc, "AUTH %s", js->password);
     if (!r)
-        return err_set(e, MLHEP_ENET, "redis %s:%d: AUTH: %s", js->host, js->port, js->rc->errstr);
-    int bad = r->type == REDIS_REPLY_ERROR;
-    if (bad)
+        return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: AUTH: %s", js->host, js->port,
+                       js->rc->errstr);
+    int bad = r->type == REDIS_REPLY_ERROR ? (reply_unavailable(r->str) ? JOBSTORE_UNAVAILABLE : MLHEP_EAUTH) : 0;
+    if (bad == MLHEP_EAUTH)
         err_set(e, MLHEP_EAUTH, "redis %s:%d: login as '%s' refused: %s", js->host, js->port,
                 *js->user ? js->user : "default", r->str);
+    else if (bad)
+        err_set(e, bad, "redis %s:%d: AUTH: %s (status store unavailable for now)", js->host,
+                js->port, r->str);
     freeReplyObject(r);
-    return bad ? MLHEP_EAUTH : 0;
+    return bad;
 }
 
 static int open_conn(jobstore *js, mlhep_err *e)
@@ -182,7 +246,7 @@ static int open_conn(jobstore *js, mlhep_err *e)
     if (!js->rc)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     if (js->rc->err)
-        return err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+        return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
     redisSetTimeout(js->rc, tv);
     return auth(js, e);
 }
@@ -194,6 +258,15 @@ static void sha1hex(const char *s, char out[41])
     EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL);
     for (unsigned i = 0; i < n && i < 20; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* A retention in days as whole seconds for EXPIRE (0: none; at least 1 s otherwise). */
+static long long ttl_seconds(double days)
+{
+    if (!(days > 0))
+        return 0;
+    double s = days * 86400.0;
+    return s < 1 ? 1 : (long long)(s + 0.5);
 }
 
 static char *xstrdup(const char *s)
@@ -212,15 +285,35 @@ int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e)
     js->password = xstrdup(cfg->redis_password);
     js->port = cfg->redis_port;
     build_transitions(js->transitions, sizeof js->transitions);
+    /* retention: what the state-changing scripts give a job that ends (retire) and what
+     * registering prunes from the user's index (prune: ids whose record expired) */
+    snprintf(js->retention, sizeof js->retention,
+             "local RECORD_TTL = %lld\nlocal LOG_TTL = %lld\n"
+             "local function retire(job, log)\n"
+             "  if RECORD_TTL > 0 then redis.call('EXPIRE', job, RECORD_TTL) end\n"
+             "  if LOG_TTL > 0 then redis.call('EXPIRE', log, LOG_TTL) end end\n"
+             /* walks the ids older than the TTL 16 at a time from a cursor (the last
+              * score looked at), so that live records cannot hide expired ones */
+             "local function prune(index, cursor, prefix, now)\n"
+             "  if RECORD_TTL <= 0 then return end\n"
+             "  local from = redis.call('GET', cursor) or '-inf'\n"
+             "  local old = redis.call('ZRANGEBYSCORE', index, from, tonumber(now) - RECORD_TTL,\n"
+             "    'WITHSCORES', 'LIMIT', 0, 16)\n"
+             "  for i = 1, #old, 2 do\n"
+             "    if redis.call('EXISTS', prefix .. old[i]) == 0 then redis.call('ZREM', index, old[i]) end\n"
+             "  end\n"
+             "  if #old < 32 then redis.call('DEL', cursor)\n"
+             "  else redis.call('SET', cursor, '(' .. old[#old]) end end\n",
+             ttl_seconds(cfg->record_ttl_days), ttl_seconds(cfg->log_ttl_days));
     int rc = (!js->host || !js->user || !js->password) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
     for (int i = 0; i < S_COUNT && !rc; i++) {
-        size_t n = strlen(js->transitions) + strlen(bodies[i]) + 1;
+        size_t n = strlen(js->transitions) + strlen(js->retention) + strlen(bodies[i]) + 1;
         js->text[i] = malloc(n);
         if (!js->text[i]) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             break;
         }
-        snprintf(js->text[i], n, "%s%s", js->transitions, bodies[i]);
+        snprintf(js->text[i], n, "%s%s%s", js->transitions, js->retention, bodies[i]);
         sha1hex(js->text[i], js->sha[i]);
     }
     if (!rc)
@@ -262,14 +355,15 @@ static redisReply *cmd(jobstore *js, int argc, const char **argv, mlhep_err *e)
         }
         redisReply *r = redisCommandArgv(js->rc, argc, argv, NULL);
         if (!r) {
-            err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+            err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
             continue; /* reconnect and retry once */
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            int code = strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOAUTH", 6) == 0
-                           ? MLHEP_EAUTH
-                           : MLHEP_EIO;
-            err_set(e, code, "redis: %s: %s", argv[0], r->str);
+            int code = reply_unavailable(r->str)                                                ? JOBSTORE_UNAVAILABLE
+                       : strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOAUTH", 6) == 0 ? MLHEP_EAUTH
+                                                                                                  : MLHEP_EIO;
+            err_set(e, code, "redis: %s: %s%s", argv[0], r->str,
+                    code == JOBSTORE_UNAVAILABLE ? " (status store unavailable for now)" : "");
             freeReplyObject(r);
             return NULL;
         }
@@ -346,9 +440,12 @@ int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
     char sub[32], now[32];
     snprintf(sub, sizeof sub, "%.3f", j->submitted);
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job, k.index};
-    const char *args[] = {j->id, j->user, wf_name(j), sub, now};
-    redisReply *r = script(js, S_REGISTER, 2, keys, 5, args, e);
+    char prefix[128], cursor[160];
+    snprintf(prefix, sizeof prefix, "mlhep:u:%s:job:", j->user);
+    snprintf(cursor, sizeof cursor, "%s:prune", k.index);
+    const char *keys[] = {k.job, k.index, cursor};
+    const char *args[] = {j->id, j->user, wf_name(j), sub, now, prefix};
+    redisReply *r = script(js, S_REGISTER, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "register job %s", j->id);
     freeReplyObject(r);
@@ -369,9 +466,9 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double l
     snprintf(ttl, sizeof ttl, "%lld", (long long)(lease_ttl * 1000) + 1);
     snprintf(maxa, sizeof maxa, "%d", max_attempts);
     snprintf(del, sizeof del, "%d", deliveries);
-    const char *keys[] = {k.job, k.index, k.hb};
+    const char *keys[] = {k.job, k.index, k.hb, k.log};
     const char *args[] = {j->id, j->user, wf_name(j), sub, now, worker, ttl, maxa, del};
-    redisReply *r = script(js, S_TAKE, 3, keys, 9, args, e);
+    redisReply *r = script(js, S_TAKE, 4, keys, 9, args, e);
     if (!r)
         return err_prefix(e, "take job %s", j->id);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
@@ -468,10 +565,10 @@ int jobstore_finish(jobstore *js, const char *user, const char *id, long long le
     if (lease >= 0)
         snprintf(ls, sizeof ls, "%lld", lease);
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job, k.hb};
+    const char *keys[] = {k.job, k.hb, k.log};
     const char *args[] = {ls, job_state_name(to), now, error ? error : "", artifacts ? artifacts : "",
                           message ? message : ""};
-    redisReply *r = script(js, S_FINISH, 2, keys, 6, args, e);
+    redisReply *r = script(js, S_FINISH, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "finish job %s", id);
     rc = JS_REFUSED;
@@ -491,13 +588,34 @@ int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e
         return rc;
     char now[32];
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job};
+    const char *keys[] = {k.job, k.log};
     const char *args[] = {now};
-    redisReply *r = script(js, S_CANCEL, 1, keys, 1, args, e);
+    redisReply *r = script(js, S_CANCEL, 2, keys, 1, args, e);
     if (!r)
         return err_prefix(e, "cancel job %s", id);
     rc = str_eq(r, "cancelled") ? JS_CANCELLED : str_eq(r, "requested") ? JS_REQUESTED
          : str_eq(r, "missing") ? JS_MISSING : JS_REFUSED;
+    freeReplyObject(r);
+    return rc;
+}
+
+int jobstore_handback(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *message, mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char ls[32], now[32];
+    snprintf(ls, sizeof ls, "%lld", lease);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *keys[] = {k.job, k.hb, k.log};
+    const char *args[] = {ls, now, message ? message : "handed back"};
+    redisReply *r = script(js, S_HANDBACK, 3, keys, 3, args, e);
+    if (!r)
+        return err_prefix(e, "hand back job %s", id);
+    rc = str_eq(r, "ok") ? JS_OK : str_eq(r, "cancelled") ? JS_CANCELLED
+         : str_eq(r, "lost") ? JS_LOST : JS_REFUSED;
     freeReplyObject(r);
     return rc;
 }
@@ -559,6 +677,44 @@ static int string_array(redisReply *r, json_t **out)
     return 0;
 }
 
+/* Appends to a the ids of page (a ZREVRANGE reply) whose record still exists (records
+ * expire, see record_ttl_days; their index entries are pruned later by a writer), at
+ * most limit in all (limit <= 0: no limit). One round trip: the HGETs are pipelined. */
+static int append_live(jobstore *js, const char *user, const redisReply *page, json_t *a, int limit,
+                       mlhep_err *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < page->elements; i++) {
+        if (page->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        char key[200];
+        snprintf(key, sizeof key, "mlhep:u:%s:job:%s", user, page->element[i]->str);
+        const char *argv[] = {"HGET", key, "state"};
+        if (redisAppendCommandArgv(js->rc, 3, argv, NULL) != REDIS_OK)
+            return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+        n++;
+    }
+    int rc = 0;
+    size_t got = 0;
+    for (size_t i = 0; i < page->elements && got < n; i++) {
+        if (page->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        void *rv = NULL;
+        got++;
+        if (redisGetReply(js->rc, &rv) != REDIS_OK || !rv) {
+            rc = err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+            break; /* the connection is broken: the next command reconnects */
+        }
+        redisReply *r = rv;
+        if (r->type == REDIS_REPLY_ERROR && !rc)
+            rc = err_set(e, reply_unavailable(r->str) ? JOBSTORE_UNAVAILABLE : MLHEP_EIO, "redis: HGET: %s", r->str);
+        else if (r->type == REDIS_REPLY_STRING && (limit <= 0 || json_array_size(a) < (size_t)limit))
+            json_array_append_new(a, json_stringn(page->element[i]->str, page->element[i]->len));
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep_err *e)
 {
     *out = NULL;
@@ -566,14 +722,32 @@ int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep
     int rc = make_keys(user, NULL, &k, e);
     if (rc)
         return rc;
-    char stop[16];
-    snprintf(stop, sizeof stop, "%d", limit > 0 ? limit - 1 : -1);
-    const char *argv[] = {"ZREVRANGE", k.index, "0", stop};
-    redisReply *r = cmd(js, 4, argv, e);
-    if (!r)
-        return err_prefix(e, "list jobs");
-    string_array(r, out);
-    freeReplyObject(r);
+    json_t *a = json_array();
+    if (!a)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    long long page = limit > 0 ? limit : 500, start = 0;
+    for (;;) {
+        char from[24], to[24];
+        snprintf(from, sizeof from, "%lld", start);
+        snprintf(to, sizeof to, "%lld", start + page - 1);
+        const char *argv[] = {"ZREVRANGE", k.index, from, to};
+        redisReply *r = cmd(js, 4, argv, e);
+        if (!r) {
+            json_decref(a);
+            return err_prefix(e, "list jobs");
+        }
+        size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+        rc = n ? append_live(js, user, r, a, limit, e) : 0;
+        freeReplyObject(r);
+        if (rc) {
+            json_decref(a);
+            return err_prefix(e, "list jobs");
+        }
+        if ((long long)n < page || (limit > 0 && json_array_size(a) >= (size_t)limit))
+            break;
+        start += page;
+    }
+    *out = a;
     return 0;
 }
 
@@ -830,7 +1004,7 @@ int jobstore_ping(jobstore *js, mlhep_err *e)
     const char *argv[] = {"PING"};
     redisReply *r = cmd(js, 1, argv, e);
     if (!r)
-        return e->code ? e->code : MLHEP_ENET;
+        return e->code ? e->code : JOBSTORE_UNAVAILABLE;
     freeReplyObject(r);
     return 0;
 }

@@ -6,9 +6,11 @@
  *   mlhep:u:<user>:job:<id>   hash: id user name state phase progress message attempts
  *                             worker lease submitted started finished updated heartbeat
  *                             error artifacts cancel_requested deliveries registered
- *                             (training jobs also: events epoch epochs loss val_loss val_auc)
+ *                             handbacks (training jobs also: events epoch epochs loss
+ *                             val_loss val_auc)
  *                             `registered` is the worker's clock when the record was
- *                             created (trusted, unlike `submitted` from the message)
+ *                             created (trusted, unlike `submitted` from the message);
+ *                             `handbacks` counts attempts a worker gave back on shutdown
  *   mlhep:u:<user>:jobs       sorted set of the user's job ids, score = submit time
  *   mlhep:u:<user>:log:<id>   list: the job's log lines (capped)
  *   mlhep:u:<user>:hb:<id>    string worker:lease with a TTL = lease_ttl (liveness)
@@ -24,7 +26,21 @@
  * incremented and returned; every later write by that worker (heartbeat, progress,
  * log, finish) carries it and is refused once another worker holds a newer lease, so a
  * stale worker (crashed-and-redelivered, cut off, paused) can neither overwrite a
- * finished job nor publish its artifacts. */
+ * finished job nor publish its artifacts.
+ *
+ * Store unavailable: every function returns JOBSTORE_UNAVAILABLE when Redis cannot
+ * record or answer now - connection refused or lost, or a transient state (LOADING after
+ * a restart, BUSY, MASTERDOWN, TRYAGAIN, READONLY, CLUSTERDOWN, NOREPLICAS, OOM, MISCONF).
+ * Nothing may then be taken as recorded: a caller holding a broker message keeps it
+ * (unacked, or requeued where the queue has no delivery limit) and retries once the store
+ * answers again; it never acks on a guess. Other negative codes are lasting errors.
+ *
+ * Retention (record_ttl_days, log_ttl_days): the script that moves a job into a terminal
+ * state gives its hash and its log an EXPIRE; a log line written later gives a log with
+ * no TTL one. The user's index keeps an expired job's id until a writer prunes it:
+ * registering a job of that user looks at the next 16 ids older than the TTL (a cursor,
+ * mlhep:u:<user>:jobs:prune, walks the index) and removes those whose record is gone;
+ * jobstore_list never returns an id whose record is gone. */
 #ifndef MLHEP_JOBSTORE_H
 #define MLHEP_JOBSTORE_H
 
@@ -37,15 +53,20 @@
 
 typedef struct jobstore jobstore;
 
+/* The store cannot record or answer now (see above); the same value as MLHEP_ENET. */
+#define JOBSTORE_UNAVAILABLE MLHEP_ENET
+
 enum {
     JS_OK = 0,        /* beat/progress/finish done; lease still ours */
     JS_LOST = 1,      /* a newer lease exists or the job left `running`: stop, write nothing */
     JS_CANCEL = 2,    /* beat: the owner asked to cancel; stop at this step */
     JS_TAKEN = 3,     /* take: the lease is ours */
     JS_SKIP = 4,      /* take: the job is already terminal (state in result) */
-    JS_CANCELLED = 5, /* take: it was cancelled while queued; now recorded cancelled */
+    JS_CANCELLED = 5, /* take: it was cancelled while queued; now recorded cancelled
+                         (cancel: queued job cancelled; handback: cancel was requested,
+                         recorded cancelled instead of queued) */
     JS_EXHAUSTED = 6, /* take: attempts reached max_deliveries; now recorded failed */
-    JS_REFUSED = 7,   /* finish/cancel: transition not allowed from the current state */
+    JS_REFUSED = 7,   /* finish/cancel/handback: transition not allowed from the current state */
     JS_MISSING = 8,   /* no such job for this user */
     JS_REQUESTED = 9, /* cancel: running job asked to stop */
 };
@@ -66,7 +87,7 @@ void jobstore_close(jobstore *js);
 int jobstore_register(jobstore *js, const job *j, mlhep_err *e);
 
 /* Takes the job for this delivery (see enum). Creates the record if the registration
- * has not arrived yet. */
+ * has not arrived yet. Exhausted: attempts minus handbacks reached max_attempts. */
 int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
                         int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e);
 
@@ -97,6 +118,14 @@ int jobstore_finish(jobstore *js, const char *user, const char *id, long long le
 /* Owner's cancel: queued -> cancelled now (JS_CANCELLED), running -> flag the worker
  * (JS_REQUESTED), terminal -> JS_REFUSED, no record -> JS_MISSING. */
 int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e);
+
+/* The worker holding lease gives the job back on shutdown: running -> queued in one step
+ * (worker cleared, progress 0, message set, `handbacks` + 1, so that the attempt does not
+ * count against max_deliveries when the job is taken again). Returns JS_OK, JS_LOST (not
+ * running under this lease), JS_CANCELLED (its owner had asked to cancel it: recorded
+ * cancelled, nothing to hand back) or a negative error. */
+int jobstore_handback(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *message, mlhep_err *e);
 
 /* ---- results of a fanned-out specs pass (fanout.h) -------------------------------------
  *   mlhep:u:<user>:specs:<id>:<lease>   hash: sub-task number -> part JSON, and the field
@@ -130,7 +159,8 @@ int jobstore_worker_alive(jobstore *js, const char *worker, double ttl, mlhep_er
  * Returns JS_MISSING (and *out NULL) if the user has no such job. */
 int jobstore_get(jobstore *js, const char *user, const char *id, json_t **out, mlhep_err *e);
 
-/* The user's job ids, newest first (at most limit). *out: new JSON array of strings. */
+/* The user's job ids, newest first (at most limit; <= 0: all), without ids whose record
+ * has expired. *out: new JSON array of strings. */
 int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep_err *e);
 
 /* The job's log lines. *out: new JSON array of strings. */

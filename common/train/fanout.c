@@ -404,6 +404,8 @@ int fanout_specs(const fanout_env *fe, const fanout_job *fj, const workflow *wf,
         jlog(fj, "specs pass fanned out: %zu sub-tasks for %zu files on queue %s", n, wf->nfiles,
              FANOUT_QUEUE);
     long long done = 0, mine = 0;
+    amqpc_delivery held = {0};
+    int holding = 0;
     double next_conn = 0;
     int naps = 0;
     char why[1024], msg[160];
@@ -432,16 +434,27 @@ int fanout_specs(const fanout_env *fe, const fanout_job *fj, const workflow *wf,
         }
         if (mq) {
             amqpc_delivery d;
-            int g = amqpc_get(mq, CH_GET, FANOUT_QUEUE, &d, &be);
+            int g = 0;
+            if (holding) { /* its result could not be stored: run it again */
+                d = held;
+                holding = 0;
+            } else {
+                g = amqpc_get(mq, CH_GET, FANOUT_QUEUE, &d, &be);
+            }
             if (g == 0) {
                 char info[1600];
                 int tr = fanout_task_run(fe, d.body, d.len, info, sizeof info);
                 if (d.redelivered)
                     jlog(fj, "specs: ran a redelivered sub-task here: %s", info);
-                if (tr == MLHEP_ENET)
-                    amqpc_nack(mq, CH_GET, d.tag, 1, &be);
-                else
-                    amqpc_ack(mq, CH_GET, d.tag, &be);
+                if (tr == MLHEP_ENET) {
+                    /* Redis unavailable: keep it unacked and run it again after a nap (a
+                     * requeue would count against the queue's delivery limit) */
+                    held = d;
+                    holding = 1;
+                    nap_ms(200);
+                    continue;
+                }
+                amqpc_ack(mq, CH_GET, d.tag, &be);
                 amqpc_delivery_free(&d);
                 mine++;
                 naps = 0;
@@ -455,6 +468,10 @@ int fanout_specs(const fanout_env *fe, const fanout_job *fj, const workflow *wf,
         }
         nap_ms(naps < 10 ? 20 : 100); /* short naps first: small sub-tasks finish quickly */
         naps++;
+    }
+    if (holding) { /* stopped while holding one: back to the queue */
+        amqpc_nack(mq, CH_GET, held.tag, 1, &be);
+        amqpc_delivery_free(&held);
     }
     amqpc_close(mq);
     if (!rc) {

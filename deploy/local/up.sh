@@ -8,15 +8,16 @@
 #                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
 #                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
 #                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
-#                      [--no-gateway] [--gateway-plain]
+#                      [--stop-grace SEC] [--no-gateway] [--gateway-plain]
 #
 # Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
 # this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
 # (RS256: a signing key is generated into secrets/, each user gets a token valid
 # --token-ttl seconds, default 12 h, minted by deploy/local/mint-token.sh; the key stands
 # in for an identity provider), queue grace 1 day, data roots ../shared/data/root when
-# present. Run as root (RabbitMQ is run directly, without its su wrapper). Prints the
-# ports and the per-user CLI config.
+# present, stop grace 0 (a stopped worker hands its running job back at its next step; the
+# service's default worker_stop_grace is 20 s). Run as root (RabbitMQ is run directly,
+# without its su wrapper). Prints the ports and the per-user CLI config.
 #
 # Users reach the service only through the gateway: their configuration holds its URL
 # and CA and no broker or Redis account. Operators inside the cluster (and the tests that
@@ -39,16 +40,25 @@
 #   jwt-public.pem  the token verification key (secrets/jwt-signing.key signs); user
 #                   tokens carry the scopes mlhep.submit and mlhep.predict
 #   pids/           epmd, rabbitmq, redis, worker-N, infer-N pids (down.sh stops them by pid)
+#   run/            worker-N.health: each worker's state (worker_health_path), read by
+#                   `mlhep-worker --check=live|ready` with MLHEP_WORKER_HEALTH_PATH set
+#   hold/           with --test-hooks: the workers' test_hold_dir (a file named like a job
+#                   holds it at its progress steps; worker/mlhep_worker.c)
 #   logs/           worker-N.log, infer-N.log, epmd.log, rabbitmq.out
 #   ports           AMQP_PORT=.. REDIS_PORT=.. EPMD_PORT=.. GATEWAY_PORT=.. (sourceable)
 #   gateway.url     https://127.0.0.1:GATEWAY_PORT (TLS with tls/ca.pem; --gateway-plain:
 #                   http on loopback)
 # Add workers later with: deploy/local/up.sh --state DIR --add-workers N (--add-infer N)
 # Restart only the broker (same data, ports and passwords): --restart-broker
+# Restart only Redis (same data and port): --restart-redis [--redis-signal TERM|KILL]
+#   [--redis-load-delay US]: TERM (the default) lets Redis flush its AOF, KILL does not;
+#   --redis-load-delay makes the new Redis spend US microseconds per key while it loads
+#   its data (Redis's key-load-delay: it answers LOADING meanwhile; for fault tests)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; LIMIT=3; HB=2; HOOKS=0
-ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400
+ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400; STOPGRACE=0
+RRESTART=0; RSIG=TERM; RDELAY=0
 ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
 ISSUER=https://mlhep.local
 GW=1; GWTLS=1
@@ -71,6 +81,10 @@ while [ $# -gt 0 ]; do
     --data-roots) ROOTS=$2; shift 2 ;;
     --add-workers) ADD=$2; shift 2 ;;
     --restart-broker) RESTART=1; shift ;;
+    --restart-redis) RRESTART=1; shift ;;
+    --redis-signal) RSIG=$2; shift 2 ;;
+    --redis-load-delay) RDELAY=$2; shift 2 ;;
+    --stop-grace) STOPGRACE=$2; shift 2 ;;
     --no-gateway) GW=0; shift ;;
     --gateway-plain) GWTLS=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -95,9 +109,20 @@ wait_port() { # wait_port PORT SECONDS PID NAME
 
 start_worker() { # start_worker INDEX
     local i=$1
-    MLHEP_WORKER_ID=w$i nohup "$BIN/mlhep-worker" --config "$S/worker.conf" \
+    mkdir -p "$S/run"
+    MLHEP_WORKER_ID=w$i MLHEP_WORKER_HEALTH_PATH=$S/run/worker-$i.health \
+        nohup "$BIN/mlhep-worker" --config "$S/worker.conf" \
         >"$S/logs/worker-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/worker-$i.pid"
+}
+
+start_redis() { # start_redis [EXTRA ARGS...]: the stack's Redis on REDIS_PORT, daemonized
+    rm -f "$S/redis/redis.pid"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$S/redis" --daemonize yes \
+        --pidfile "$S/redis/redis.pid" --logfile "$S/redis/redis.log" --aclfile "$S/redis/users.acl" \
+        --appendonly yes --appendfsync everysec --save "" "$@"
+    for _ in $(seq 100); do [ -s "$S/redis/redis.pid" ] && break; sleep 0.05; done
+    cp "$S/redis/redis.pid" "$S/pids/redis.pid"
 }
 
 start_infer() { # start_infer INDEX
@@ -134,6 +159,23 @@ if [ "$RESTART" = 1 ]; then
     if alive "$pid"; then echo "up.sh: broker did not stop" >&2; exit 1; fi
     echo "rabbitmq stopped"
     start_broker
+    exit 0
+fi
+
+if [ "$RRESTART" = 1 ]; then
+    [ -f "$S/ports" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
+    . "$S/ports"
+    case $RSIG in TERM|KILL) ;; *) echo "up.sh: --redis-signal must be TERM or KILL" >&2; exit 2 ;; esac
+    pid=$(cat "$S/pids/redis.pid")
+    kill -"$RSIG" "$pid" 2>/dev/null || true
+    for _ in $(seq 600); do alive "$pid" || break; sleep 0.05; done
+    if alive "$pid"; then echo "up.sh: redis did not stop" >&2; exit 1; fi
+    echo "redis stopped ($RSIG)"
+    extra=(); [ "$RDELAY" != 0 ] && extra=(--key-load-delay "$RDELAY")
+    start_redis "${extra[@]}"
+    # up once it accepts connections (it may still be loading its data: LOADING)
+    wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
+    echo "redis restarted"
     exit 0
 fi
 
@@ -195,11 +237,7 @@ echo $! > "$S/pids/epmd.pid"
     echo "user gateway on >$(cat "$S/secrets/redis-gateway.pw") resetkeys %R~mlhep:* %RW~mlhep:u:*:idem:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +get +set +del +ping +auth +hello"
     echo "user operator on >$(cat "$S/secrets/redis-operator.pw") resetkeys %R~mlhep:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
 } > "$S/redis/users.acl"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$S/redis" --daemonize yes \
-    --pidfile "$S/redis/redis.pid" --logfile "$S/redis/redis.log" --aclfile "$S/redis/users.acl" \
-    --appendonly yes --appendfsync everysec --save ""
-for _ in $(seq 100); do [ -s "$S/redis/redis.pid" ] && break; sleep 0.05; done
-cp "$S/redis/redis.pid" "$S/pids/redis.pid"
+start_redis
 wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
 
 # --- RabbitMQ in the foreground, backgrounded here
@@ -226,6 +264,8 @@ else
 fi
 
 # --- configuration files
+HOLDCONF=
+if [ "$HOOKS" = 1 ]; then mkdir -p "$S/hold"; HOLDCONF="test_hold_dir = $S/hold"; fi
 cat > "$S/worker.conf" <<CONF
 amqp_host = 127.0.0.1
 amqp_port = $AMQP_PORT
@@ -240,6 +280,8 @@ artifact_dir = $S/artifacts
 heartbeat_interval = $HB
 data_roots = $ROOTS
 test_hooks = $HOOKS
+worker_stop_grace = $STOPGRACE
+$HOLDCONF
 $AUTHCONF
 CONF
 cat > "$S/operator.conf" <<CONF

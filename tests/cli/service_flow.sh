@@ -9,7 +9,8 @@
 # queue-expiry grace of tokens; 20 jobs over 3 workers each finish exactly once; users
 # hold no broker or Redis credentials and the gateway keeps them from each other's jobs;
 # both ways in print the same; cancel of queued and running jobs; down.sh leaves no
-# process behind.
+# process behind. Running states are observed with the
+# workers' test hold (a file $S/hold/NAME holds the job NAME at its steps), not by timing.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 
@@ -17,7 +18,19 @@
 mkdir -p "$TMP/data" && ln -s /etc/shadow "$TMP/data/evil.root"
 # no clock-skew leeway and a short queue grace, so the expiry tests take seconds
 export MLHEP_JWT_LEEWAY=0
-svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA"
+svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA" --test-hooks
+hold() { echo "$2" > "$S/hold/$1"; }
+release() { rm -f "$S/hold/$1"; }
+# watch_until ID PATTERN OUT NAME: `watch` in the background into OUT; once a line matches
+# PATTERN the hold of job NAME is released; then waits for watch to end (its exit code)
+watch_until() {
+    local id=$1 pat=$2 out=$3 name=$4 wp rc
+    as_alice watch --timeout 120 "$id" > "$out" 2>&1 & wp=$!
+    for _ in $(seq 1200); do grep -q "$pat" "$out" && break; kill -0 $wp 2>/dev/null || break; sleep 0.1; done
+    release "$name"
+    wait $wp; rc=$?
+    return $rc
+}
 mint() { "$TOP/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --sub alice "$@"; }
 # submit as alice with the token given as $1
 as_tok() { local t=$1; shift; MLHEP_TOKEN=$t "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$@"; }
@@ -94,9 +107,10 @@ mkdir -p "$TMP/fakebin"
 printf '#!/bin/sh\n[ "$1" = alice ] && exec cat %s\nexit 1\n' "$S/users/alice.token" > "$TMP/fakebin/oidc-token"
 chmod +x "$TMP/fakebin/oidc-token"
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 2}}' > "$TMP/demo.json"
+hold demo train   # held at its first training step until watch has seen it running
 id=$(PATH="$TMP/fakebin:$PATH" "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/demo.json" 2>"$TMP/submit.err"); rc=$?
 if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]]; then ok "submit with a token from oidc-token prints a 128-bit id"; else bad "submit" "rc=$rc id=$id $(cat "$TMP/submit.err")"; fi
-as_alice watch --timeout 60 "$id" > "$TMP/watch.out"; rc=$?
+watch_until "$id" '^running train' "$TMP/watch.out" demo; rc=$?
 if [ $rc = 0 ] && grep -q '^running train' "$TMP/watch.out" && tail -n1 "$TMP/watch.out" | grep -q '^succeeded'; then ok "watch follows to succeeded (exit 0)"; else bad "watch" "rc=$rc $(cat "$TMP/watch.out")"; fi
 as_alice --json status "$id" > "$TMP/st.json"
 chk=$(jq -r '[.state, .attempts, .lease, .progress, (.worker|test("^w[0-9]$")), .user, .name, (.finished|length>0), (.error // "")] | map(tostring) | join(",")' "$TMP/st.json")
@@ -109,11 +123,11 @@ if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
 
 # --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0);
-# batch 2 so that it trains long enough for watch to see it running (with batch 8 it
-# sometimes finished before watch's first poll once the data layer got faster)
-mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 2}' > "$TMP/hzz.json"
+# held at its first epoch's end (a step with validation numbers) until watch has shown it
+mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 8}' > "$TMP/hzz.json"
+hold hzz report
 h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
-as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
+watch_until "$h" 'AUC 0\.[0-9]' "$TMP/hwatch.out" hzz; wrc=$?
 ha=$S/artifacts/alice/$h
 if [ $rc = 0 ] && [ $wrc = 0 ] && [ "$(field "$h" state)" = succeeded ]; then ok "mlp training job succeeded through the service"; else bad "training job" "rc=$rc watch=$wrc $(cat "$TMP/hwatch.out") $(as_alice logs "$h" 2>&1 | tail -n 5)"; fi
 if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 6' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (6 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi

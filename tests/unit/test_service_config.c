@@ -9,6 +9,7 @@
 
 #include "service/artifacts.h"
 #include "service/config.h"
+#include "service/job.h"
 #include "train/pipeline.h"
 #include "test.h"
 
@@ -42,7 +43,31 @@ TEST(defaults)
     CHECK(!strcmp(c.auth_mode, "jwt") && c.test_hooks == 0 && c.max_deliveries == 5);
     CHECK(c.amqp_heartbeat == 30);
     CHECK_NEAR(c.lease_ttl, 3 * c.heartbeat_interval, 1e-9);
+    CHECK_NEAR(c.worker_stop_grace, 20, 1e-9);
+    CHECK_NEAR(c.record_ttl_days, 30, 1e-9);
+    CHECK_NEAR(c.log_ttl_days, 7, 1e-9);
+    CHECK(!strcmp(c.worker_health_path, "") && !strcmp(c.test_hold_dir, ""));
     config_free(&c);
+}
+
+/* the keys of the worker's stop, health and retention */
+TEST(worker_keys)
+{
+    clear_env();
+    char cfgp[256];
+    write_file("f.conf", "worker_health_path = /run/w.health\n"
+               "record_ttl_days = 0.5\nlog_ttl_days = 0\nworker_stop_grace = 0\n", cfgp, sizeof cfgp);
+    setenv("MLHEP_WORKER_HEALTH_PATH", "/run/other.health", 1);
+    mlhep_config c;
+    mlhep_err e;
+    CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(c.worker_health_path, "/run/other.health")); /* the environment wins */
+    CHECK_NEAR(c.record_ttl_days, 0.5, 1e-12);
+    CHECK(c.log_ttl_days == 0 && c.worker_stop_grace == 0);
+    config_free(&c);
+    unsetenv("MLHEP_WORKER_HEALTH_PATH");
+    write_file("g.conf", "record_ttl_days = -1\n", cfgp, sizeof cfgp);
+    CHECK(config_load(&c, cfgp, &e) == MLHEP_EINVAL);
 }
 
 TEST(file_env_and_secret_file)
@@ -285,6 +310,17 @@ TEST(artifacts_publish_once)
                   "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e"));
     json_decref(m);
     CHECK(artifacts_remove(t2, &e) == 0 && access(t2, F_OK) != 0);
+    /* temp dir names parse back into job id and lease (the worker's sweep of leftovers) */
+    char pid[JOB_ID_HEX + 1];
+    long long pl = 0;
+    const char *base = strrchr(t2, '/') + 1;
+    CHECK(artifacts_tmpdir_parse(base, pid, &pl) == 1 && !strcmp(pid, id) && pl == 2);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-L17-abcdef", pid, &pl) == 1 && pl == 17);
+    CHECK(artifacts_tmpdir_parse(id, pid, &pl) == 0);                                   /* a final set */
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789ABCDEF0123456789abcdef-L1-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-Lx-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-L99999999999999999999-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123", pid, &pl) == 0);
     CHECK(artifacts_final_path(root, "../x", id, fin, sizeof fin, &e) == MLHEP_EINVAL);
     CHECK(artifacts_tmpdir(root, "alice", "nothex", 1, t1, sizeof t1, &e) == MLHEP_EINVAL);
     char dst[256];
@@ -299,6 +335,7 @@ int main(void)
         return 1;
     RUN(defaults);
     RUN(file_env_and_secret_file);
+    RUN(worker_keys);
     RUN(bad_configs_refused);
     RUN(pipeline_sleep_job);
     RUN(pipeline_check_rules);
