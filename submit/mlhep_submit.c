@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include "base/numarg.h"
-#include "service/amqp_client.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
+#include "service/jobpub.h"
 #include "service/jobstore.h"
 #include "train/pipeline.h"
 #include "infer_cmd.h"
@@ -173,22 +173,14 @@ static void fmt_time(const char *unix_s, char *out, size_t n)
     strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static int publish(cli *c, const char *rkey, const char *body, size_t len, const char *msgid)
+/* The broker, through the service's signing publisher (jobpub.h): this mode is the
+ * operators' (it needs the service key); users go through the gateway. */
+static int publisher(cli *c, jobpub **out)
 {
-    amqpc_params p = {c->cfg.amqp_host, c->cfg.amqp_port, c->cfg.amqp_user, c->cfg.amqp_password,
-                      c->cfg.amqp_vhost, 0, 10000};
-    amqpc *mq = NULL;
     mlhep_err e;
-    int rc = amqpc_connect(&mq, &p, &e);
-    if (!rc)
-        rc = amqpc_channel_open(mq, 1, &e);
-    if (!rc)
-        rc = amqpc_confirm_select(mq, 1, &e);
-    if (!rc)
-        rc = amqpc_publish(mq, 1, "jobs", rkey, body, len, msgid, &e);
-    amqpc_close(mq);
+    int rc = jobpub_open(&c->cfg, 1, out, &e);
     if (rc)
-        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
+        return infer_cmd_fail(rc == MLHEP_EINVAL ? EX_CONFIG : rc == MLHEP_EAUTH ? EX_AUTH : EX_BROKER, "%s", e.msg);
     return 0;
 }
 
@@ -222,23 +214,20 @@ static int cmd_submit(cli *c, const char *path)
                         path, e.msg);
         }
     }
-    job j;
-    int rc = job_init(&j, c->user, c->token, wf, &e);
-    json_decref(wf);
-    if (rc)
-        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
-    char *msg = NULL;
-    size_t len = 0;
-    if (job_message_encode(&j, &msg, &len, &e)) {
-        job_clear(&j);
-        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
-    }
-    rc = publish(c, "train", msg, len, j.id);
-    free(msg);
+    jobpub *pub = NULL;
+    int rc = publisher(c, &pub);
     if (rc) {
-        job_clear(&j);
+        json_decref(wf);
         return rc;
     }
+    job j;
+    memset(&j, 0, sizeof j);
+    rc = jobpub_submit(pub, c->user, c->token, wf, NULL, j.id, &e);
+    jobpub_close(pub);
+    json_decref(wf);
+    if (rc) /* too large: the limit is named; nothing was queued */
+        return infer_cmd_fail(rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? EX_WORKFLOW : EX_BROKER, "%s%s", e.msg,
+                              rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? "; nothing was queued" : "");
     printf("%s\n", j.id);
     fflush(stdout);
     if (!c->no_wait && store(c) == 0) {
@@ -257,7 +246,6 @@ static int cmd_submit(cli *c, const char *path)
                             "registers it\n", j.id);
         json_decref(rec);
     }
-    job_clear(&j);
     return EX_OK;
 }
 
@@ -453,15 +441,14 @@ static int cmd_cancel(cli *c, const char *id)
     json_decref(rec);
     if (job_state_terminal(st))
         return infer_cmd_fail(EX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
-    char *msg;
-    size_t len;
     mlhep_err e;
-    if (job_control_encode("cancel", id, c->user, c->token, &msg, &len, &e))
-        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
-    rc = publish(c, "cancel", msg, len, id);
-    free(msg);
-    if (rc)
+    jobpub *pub = NULL;
+    if ((rc = publisher(c, &pub)))
         return rc;
+    rc = jobpub_cancel(pub, c->user, c->token, id, &e);
+    jobpub_close(pub);
+    if (rc)
+        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
     for (int i = 0; i < 100; i++) {
         if (jobstore_get(c->js, c->user, id, &rec, &e) == 0) {
             const char *s = field(rec, "state");

@@ -183,7 +183,8 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         gwctx_store_put(g, js, 1);
         int st;
         const char *code;
-        gw_status_for(rc == MLHEP_EINVAL ? MLHEP_EINVAL : MLHEP_ENET, &st, &code);
+        /* too large (ENOMEM: 413 naming the limit), refused, or the broker is away */
+        gw_status_for(rc == MLHEP_EINVAL || rc == MLHEP_ENOMEM ? rc : MLHEP_ENET, &st, &code);
         return gw_resp_error(o, st, code, "the job could not be queued: %s", e.msg);
     }
     maybe_crash(g, r, "after-publish");

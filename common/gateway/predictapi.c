@@ -41,6 +41,10 @@ static int call(gw_ctx *g, const gw_caller *c, const char *type, const char *cty
     if (rc == RPCMUX_TIMEOUT) {
         promstats_infer(g->stats, PS_INFER_TIMEOUT, dt);
         gw_resp_error(o, 504, "timeout", "%s", e.msg);
+    } else if (rc == RPCMUX_REFUSED) { /* the queue is full: said at once, nothing queued */
+        promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
+        gw_resp_header(o, "Retry-After", "1");
+        gw_resp_error(o, 503, "unavailable", "%s", e.msg);
     } else if (rc == MLHEP_ENOTFOUND) {
         promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
         gw_resp_error(o, 503, "unavailable", "the prediction service is not deployed (%s)", e.msg);

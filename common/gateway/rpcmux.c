@@ -23,6 +23,7 @@ enum { C_QUEUED = 0, C_SENDING, C_SENT, C_DONE };
 typedef struct call {
     char corr[48];
     const rpcmux_req *rq;
+    int expire_ms; /* the caller's wait: the request's expiration on the broker */
     int state;
     int rc;
     mlhep_err err;
@@ -154,7 +155,7 @@ static void *pump_main(void *arg)
             if (!broken) {
                 const rpcmux_req *r = c->rq;
                 rc = rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token,
-                                      c->corr, r->body, r->len, &se);
+                                      c->corr, c->expire_ms, r->body, r->len, &se);
                 if (rc)
                     broken = 1;
             }
@@ -190,11 +191,11 @@ static void *pump_main(void *arg)
             int rc = rpc_next(pp->c, &msg, 0, &e);
             if (rc == RPC_TIMEOUT)
                 break;
-            if (rc == MLHEP_ENOTFOUND && msg.corr_id[0]) {
+            if ((rc == MLHEP_ENOTFOUND || rc == RPC_REFUSED) && msg.corr_id[0]) {
                 pthread_mutex_lock(&pp->mu);
                 call *c = table_find(pp, msg.corr_id);
-                if (c)
-                    finish(pp, c, MLHEP_ENOTFOUND, &e);
+                if (c) /* unroutable, or refused by a full queue: that call only */
+                    finish(pp, c, rc == RPC_REFUSED ? RPCMUX_REFUSED : MLHEP_ENOTFOUND, &e);
                 pthread_mutex_unlock(&pp->mu);
                 continue;
             }
@@ -302,6 +303,7 @@ int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply 
     call c;
     memset(&c, 0, sizeof c);
     c.rq = rq;
+    c.expire_ms = timeout_s > 0 && timeout_s < 86400 ? (int)(timeout_s * 1000) + 1 : 0;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -6,7 +6,8 @@
  * gateway runs a few pump threads, each with one connection: a caller hands its
  * request to a pump (round robin among the connected ones) and sleeps until the reply
  * with its correlation id arrives, the broker returns the request as unroutable (no
- * inference queue), the connection fails, or its time runs out. The pump sends what
+ * inference queue) or refuses it (the queue is full), the connection fails, or its time
+ * runs out. The pump sends what
  * callers queued and reads replies in one poll loop; a pump whose connection failed
  * fails its pending calls at once and reconnects with backoff (0.1 s to 2 s).
  *
@@ -44,11 +45,15 @@ typedef struct rpcmux_reply {
 int rpcmux_open(const amqpc_params *p, int nconn, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
-/* Sends rq and waits at most timeout_s for the reply. 0 with *out filled;
+/* Sends rq and waits at most timeout_s for the reply (the request expires on the broker
+ * after that time too: nobody answers it later). 0 with *out filled;
  * MLHEP_ENOTFOUND: no queue took the request (inference not deployed);
  * MLHEP_ENET: no broker connection, or it failed while waiting;
- * RPCMUX_TIMEOUT (positive): no reply in time. The message says which. */
+ * RPCMUX_TIMEOUT (positive): no reply in time;
+ * RPCMUX_REFUSED (positive): the request queue is full and the broker refused it
+ * (nothing was queued: retry later). The message says which. */
 #define RPCMUX_TIMEOUT 1
+#define RPCMUX_REFUSED 2
 int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e);
 void rpcmux_reply_free(rpcmux_reply *r);
 

@@ -583,6 +583,7 @@ int treescore_remote(predict_rpc *c, const char *model, const treescore_opts *o,
     if ((rc = predict_rpc_features(c, model, &m, s.timeout_ms, e)))
         return rc;
     s.c = c;
+    predict_rpc_expire(c, s.timeout_ms); /* a request nobody takes in time is dropped */
     snprintf(r->model, sizeof r->model, "%s", m.model);
     s.model = m.model; /* taken */
     m.model = NULL;

@@ -55,6 +55,8 @@ static const struct key keys[] = {
     {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
     {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
     {"worker_threads", K_INT, OFF(worker_threads), 0, 0, 256},
+    {"service_key", K_STR, OFF(service_key), 1, 0, 0},
+    {"data_hosts", K_STR, OFF(data_hosts), 0, 0, 0},
     {"gateway_bind", K_STR, OFF(gateway_bind), 0, 0, 0},
     {"gateway_port", K_INT, OFF(gateway_port), 0, 0, 65535},
     {"gateway_tls_cert", K_STR, OFF(gateway_tls_cert), 0, 0, 0},
@@ -250,7 +252,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
-             set_str(&c->gateway_ca_file, "", e);
+             set_str(&c->gateway_ca_file, "", e) | set_str(&c->service_key, "", e) |
+             set_str(&c->data_hosts, "*", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -321,7 +324,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
-                     &c->gateway_url, &c->gateway_ca_file};
+                     &c->gateway_url, &c->gateway_ca_file, &c->service_key, &c->data_hosts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

@@ -35,6 +35,16 @@
  *                         of a specs sub-task; 0 = one per online CPU (at most 16)
  *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
  *                         0 = one per online CPU, at most 4
+ *   service_key [""]      the secret that signs the service's internal broker messages
+ *                         (msgsig.h); give it as service_key_file. Required by
+ *                         mlhep-worker, the gateway and mlhep-submit's broker mode;
+ *                         users of the gateway never hold it
+ *   data_hosts [*]        remote hosts input files may be read from (netpolicy.h): a
+ *                         comma-separated list of host, host:port, .domain (any host
+ *                         under it), *.domain, IP, IP/prefix and `*` (any host);
+ *                         loopback, link-local and private addresses are refused unless
+ *                         a host name or address listed explicitly leads to them; ""
+ *                         refuses every remote input
  * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
  *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
  *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
@@ -109,6 +119,8 @@ typedef struct mlhep_config {
     int jwt_queue_grace;
     int infer_threads;
     int worker_threads;
+    char *service_key;
+    char *data_hosts;
     char *gateway_bind;
     int gateway_port;
     char *gateway_tls_cert;

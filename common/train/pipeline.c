@@ -80,14 +80,31 @@ int pipeline_is_sleep(const json_t *wf)
     return type && strcmp(type, "sleep") == 0;
 }
 
-static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, mlhep_err *e)
+const char *pipeline_job_name(const json_t *wf, const pipeline_env *env, mlhep_err *e)
 {
+    json_t *name = json_object_get(wf, "name");
+    if (!name) {
+        err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
+        return "";
+    }
+    if (!env || jschema_validate_at(env->schema, "#/properties/name", "/name", name, "workflow", e))
+        return "";
+    return json_string_value(name);
+}
+
+static int check_sleep(const json_t *wf, const pipeline_env *env, mlhep_err *e)
+{
+    if (!env->test_hooks)
+        return err_set(e, MLHEP_EINVAL, "workflow: model type 'sleep' is a test hook (it holds a worker "
+                       "without doing any work) and is disabled on this service (test_hooks=0)");
     /* name and description: the workflow schema's rules (the job record shows them) */
-    json_t *name = json_object_get(wf, "name"), *desc = json_object_get(wf, "description");
-    if (!name)
-        return err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
-    int rc = jschema_validate_at(schema, "#/properties/name", "/name", name, "workflow", e);
-    if (!rc && desc)
+    const jschema *schema = env->schema;
+    json_t *desc = json_object_get(wf, "description");
+    mlhep_err ne = {0};
+    if (!*pipeline_job_name(wf, env, &ne))
+        return err_set(e, ne.code ? ne.code : MLHEP_EINVAL, "%s", ne.msg);
+    int rc = 0;
+    if (desc)
         rc = jschema_validate_at(schema, "#/properties/description", "/description", desc,
                                  "workflow", e);
     if (rc)
@@ -112,9 +129,6 @@ static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, 
         return err_set(e, MLHEP_EINVAL, "model.fail must be true or false");
     if (c && !json_is_boolean(c))
         return err_set(e, MLHEP_EINVAL, "model.crash must be true or false");
-    if (json_is_true(c) && !test_hooks)
-        return err_set(e, MLHEP_EINVAL,
-                       "model.crash is a test hook and is disabled on this service (test_hooks=0)");
     return 0;
 }
 
@@ -127,7 +141,7 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     if (!env)
         return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
     if (pipeline_is_sleep(wf))
-        return check_sleep(wf, env->schema, env->test_hooks, e);
+        return check_sleep(wf, env, e);
     wf_opts o = {.schema = env->schema,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,

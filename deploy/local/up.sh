@@ -8,23 +8,34 @@
 #                      [--amqp-port P] [--redis-port P] [--delivery-limit N]
 #                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
 #                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
-#                      [--no-gateway] [--gateway-plain]
+#                      [--no-gateway] [--gateway-plain] [--data-hosts LIST]
+#                      [--predict-max-length N] [--predict-ttl-ms MS]
 #
 # Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
 # this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
 # (RS256: a signing key is generated into secrets/, each user gets a token valid
 # --token-ttl seconds, default 12 h, minted by deploy/local/mint-token.sh; the key stands
 # in for an identity provider), queue grace 1 day, data roots ../shared/data/root when
-# present. Run as root (RabbitMQ is run directly, without its su wrapper). Prints the
-# ports and the per-user CLI config.
+# present, data hosts `*` (any host with public addresses; --data-hosts sets the
+# data_hosts list, e.g. "127.0.0.1:1094,.cern.ch"), predict.requests holding at most
+# 100000 requests for at most 60000 ms (--predict-max-length, --predict-ttl-ms: the
+# broker refuses requests beyond, broker/definitions.json). Run as root (RabbitMQ is
+# run directly, without its su wrapper). Prints the ports and the per-user CLI config.
 #
 # State dir layout (everything the stack writes lives here):
-#   secrets/        generated passwords, mode 0600 (never printed)
+#   secrets/        generated passwords and service.key (the key that signs the
+#                   service's internal messages, common/service/msgsig.h: read by the
+#                   workers, the gateway and the operator CLI configs), mode 0600
 #   rabbitmq/       broker node (mnesia, logs, rendered definitions)
 #   redis/          redis data (AOF on), users.acl, redis.log
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
-#   users/NAME.conf CLI configuration for user NAME (read-only Redis account)
+#   infer.conf      the inference workers' configuration: worker.conf without the
+#                   service key (mlhep-infer publishes only replies, never jobs)
+#   users/NAME.conf CLI configuration for user NAME (read-only Redis account); the CLI
+#                   talks to the broker directly, which is the operators' mode: these
+#                   files carry the service key. users/NAME.gateway.conf is the same
+#                   user without it (what a user outside the service holds)
 #   gateway.conf    the gateway's configuration (its own broker and Redis accounts)
 #   tls/            a local CA (ca.pem) and the gateway's certificate (gateway.pem, key)
 #   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
@@ -43,7 +54,7 @@ S=./mlhep-state; NW=2; USERS=alice,bob; BIN=$top/bin; AMQP_PORT=; REDIS_PORT=; L
 ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400
 ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
 ISSUER=https://mlhep.local
-GW=1; GWTLS=1
+GW=1; GWTLS=1; DATA_HOSTS='*'; PMAXLEN=100000; PTTL=60000
 while [ $# -gt 0 ]; do
     case $1 in
     --state) S=$2; shift 2 ;;
@@ -65,6 +76,9 @@ while [ $# -gt 0 ]; do
     --restart-broker) RESTART=1; shift ;;
     --no-gateway) GW=0; shift ;;
     --gateway-plain) GWTLS=0; shift ;;
+    --data-hosts) DATA_HOSTS=$2; shift 2 ;;
+    --predict-max-length) PMAXLEN=$2; shift 2 ;;
+    --predict-ttl-ms) PTTL=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -96,7 +110,7 @@ start_infer() { # start_infer INDEX
     local i=$1
     local auth=()
     [ -f "$S/infer-auth.json" ] && grep -q '^auth_mode = jwt' "$S/worker.conf" && auth=(--auth "$S/infer-auth.json")
-    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/worker.conf" "${auth[@]}" \
+    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/infer.conf" "${auth[@]}" \
         >"$S/logs/infer-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/infer-$i.pid"
 }
@@ -105,6 +119,7 @@ alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st
 
 start_broker() {
     ERL_EPMD_PORT=$EPMD_PORT MLHEP_DELIVERY_LIMIT=$LIMIT MLHEP_RABBITMQ_DIST_PORT=$DIST_PORT \
+    MLHEP_PREDICT_MAX_LENGTH=$PMAXLEN MLHEP_PREDICT_TTL_MS=$PTTL \
     MLHEP_BROKER_ADMIN_PASSWORD=$(cat "$S/secrets/broker-admin.pw") \
     MLHEP_BROKER_SUBMITTER_PASSWORD=$(cat "$S/secrets/broker-submitter.pw") \
     MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
@@ -120,6 +135,7 @@ if [ "$RESTART" = 1 ]; then
     [ -f "$S/ports" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
     . "$S/ports"
     LIMIT=$(cat "$S/delivery-limit" 2>/dev/null || echo "$LIMIT")
+    read -r PMAXLEN PTTL < "$S/predict-limits" 2>/dev/null || true
     pid=$(cat "$S/pids/rabbitmq.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 600); do alive "$pid" || break; sleep 0.05; done
@@ -156,6 +172,8 @@ mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pid
 chmod 755 "$S/artifacts"
 genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
 for n in broker-admin broker-submitter broker-worker broker-gateway redis-admin redis-worker redis-gateway; do genpw $n; done
+# the service key (msgsig.h): 64 hex digits, kept across restarts of the same state dir
+[ -s "$S/secrets/service.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/service.key"
 IFS=, read -r -a users <<< "$USERS"
 for u in "${users[@]}"; do
     [[ $u =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "up.sh: bad user name '$u'" >&2; exit 2; }
@@ -198,6 +216,7 @@ wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
 
 # --- RabbitMQ in the foreground, backgrounded here
 echo "$LIMIT" > "$S/delivery-limit"
+echo "$PMAXLEN $PTTL" > "$S/predict-limits"
 start_broker
 
 # --- token verification: an RSA signing key standing in for the identity provider
@@ -233,9 +252,12 @@ redis_password_file = $S/secrets/redis-worker.pw
 artifact_dir = $S/artifacts
 heartbeat_interval = $HB
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
 test_hooks = $HOOKS
 $AUTHCONF
 CONF
+grep -v '^service_key' "$S/worker.conf" > "$S/infer.conf"
+echo "service_key_file = $S/secrets/service.key" >> "$S/worker.conf"
 for u in "${users[@]}"; do
     cat > "$S/users/$u.conf" <<CONF
 amqp_host = 127.0.0.1
@@ -249,8 +271,11 @@ redis_user = u-$u
 redis_password_file = $S/secrets/redis-u-$u.pw
 artifact_dir = $S/artifacts
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
 $AUTHCONF
 CONF
+    cp "$S/users/$u.conf" "$S/users/$u.gateway.conf"
+    echo "service_key_file = $S/secrets/service.key" >> "$S/users/$u.conf"
     if [ "$AUTH" = jwt ]; then
         "$top/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --iss "$ISSUER" \
             --sub "$u" --ttl "$TTL" --scope "openid mlhep.submit mlhep.predict" > "$S/users/$u.token"
@@ -293,6 +318,8 @@ redis_user = gateway
 redis_password_file = $S/secrets/redis-gateway.pw
 artifact_dir = $S/artifacts
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
+service_key_file = $S/secrets/service.key
 test_hooks = $HOOKS
 gateway_bind = 127.0.0.1
 gateway_port = 0

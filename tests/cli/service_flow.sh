@@ -13,7 +13,8 @@
 mkdir -p "$TMP/data" && ln -s /etc/shadow "$TMP/data/evil.root"
 # no clock-skew leeway and a short queue grace, so the expiry tests take seconds
 export MLHEP_JWT_LEEWAY=0
-svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA"
+# --test-hooks: the sleep jobs used here are a test hook (refused without it, service_forgery.sh)
+svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA" --test-hooks
 mint() { "$TOP/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --sub alice "$@"; }
 # submit as alice with the token given as $1
 as_tok() { local t=$1; shift; MLHEP_TOKEN=$t "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$@"; }
