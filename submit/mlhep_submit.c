@@ -223,7 +223,13 @@ static int cmd_submit(cli *c, const char *path)
             json_decref(wf);
             return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
         }
-        int rc = pipeline_validate(wf, env, NULL, &e);
+        int rc = pipeline_env_hosts(env, c->cfg.data_hosts, &e);
+        if (rc) {
+            json_decref(wf);
+            pipeline_env_free(env);
+            return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
+        }
+        rc = pipeline_validate(wf, env, NULL, &e);
         pipeline_env_free(env);
         if (rc) {
             json_decref(wf);

@@ -53,6 +53,7 @@
 #include "train/fanout.h"
 #include "service/job.h"
 #include "service/jobstore.h"
+#include "root/source_open.h"
 #include "service/msgsig.h"
 #include "train/pipeline.h"
 
@@ -1052,6 +1053,16 @@ int main(int argc, char **argv)
             return 3;
         }
         w.env->nthreads = cfg.worker_threads;
+        if (pipeline_env_hosts(w.env, cfg.data_hosts, &e)) {
+            fprintf(stderr, "mlhep-worker: configuration: %s\n", e.msg);
+            auth_close(w.auth);
+            pipeline_env_free(w.env);
+            config_free(&cfg);
+            return 3;
+        }
+        /* every remote input this process opens is checked (configuration read once,
+         * before any thread) */
+        source_set_hostpolicy(w.env->hosts);
     }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};

@@ -61,10 +61,22 @@ int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check
     return 0;
 }
 
+int pipeline_env_hosts(pipeline_env *env, const char *data_hosts, mlhep_err *e)
+{
+    hostpolicy *p;
+    int rc = hostpolicy_parse(data_hosts, &p, e);
+    if (rc)
+        return rc;
+    hostpolicy_free(env->hosts);
+    env->hosts = p;
+    return 0;
+}
+
 void pipeline_env_free(pipeline_env *env)
 {
     if (!env)
         return;
+    hostpolicy_free(env->hosts);
     jschema_free(env->schema);
     for (size_t i = 0; i < env->n_data_roots; i++)
         free(env->data_roots[i]);
@@ -145,7 +157,8 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     wf_opts o = {.schema = env->schema,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,
-                 .check_local = env->check_local};
+                 .check_local = env->check_local,
+                 .hosts = env->hosts};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (rc)

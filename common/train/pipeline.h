@@ -49,6 +49,8 @@ typedef struct pipeline_env {
     int nthreads;           /* data-layer and boosting threads (0 = one per CPU, the
                                default); copied into each validated workflow's
                                data.threads */
+    hostpolicy *hosts;      /* data_hosts (owned; NULL: remote hosts not limited, as in
+                               mlhep-run): workflows' remote inputs are checked by name */
     char schema_dir[4096];
 } pipeline_env;
 
@@ -58,6 +60,11 @@ typedef struct pipeline_env {
 int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check_local,
                       int test_hooks, pipeline_env **out, mlhep_err *e);
 void pipeline_env_free(pipeline_env *env);
+
+/* Limits remote inputs to the hosts of a data_hosts list (root/hostpolicy.h); the
+ * policy is kept in env->hosts (a program that reads inputs itself also installs it
+ * with source_set_hostpolicy). */
+int pipeline_env_hosts(pipeline_env *env, const char *data_hosts, mlhep_err *e);
 
 /* Adds one data root (copied). */
 int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e);
