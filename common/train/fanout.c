@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -598,9 +599,11 @@ int fanout_specs(const fanout_env *fe, const fanout_job *fj, const workflow *wf,
     amqpc_close(mq);
     if (!rc) {
         rc = fold_parts(fe, fj, wf, pp, n, out, e);
-        if (!rc)
-            jlog(fj, "specs pass: %zu sub-tasks merged in %.2f s (%lld run by this worker)", n,
-                 now_s() - t0, mine);
+        struct rusage ru;
+        long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : -1;
+        if (!rc) /* the peak so far is the fan-out's (bounded whatever the job's size) */
+            jlog(fj, "specs pass: %zu sub-tasks merged in %.2f s (%lld run by this worker; its peak memory "
+                 "so far %ld MiB)", n, now_s() - t0, mine, peak_mb);
     }
     mlhep_err de;
     jobstore_parts_drop(fe->js, fj->user, fj->id, fj->lease, &de);
