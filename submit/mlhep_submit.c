@@ -197,7 +197,7 @@ static int publisher(cli *c, jobpub **out)
     mlhep_err e;
     int rc = jobpub_open(&c->cfg, 1, out, &e);
     if (rc)
-        return infer_cmd_fail(rc == MLHEP_EINVAL ? EX_CONFIG : rc == MLHEP_EAUTH ? EX_AUTH : EX_BROKER, "%s", e.msg);
+        return infer_cmd_fail(rc == MLHEP_EINVAL ? EX_CONFIG : EX_BROKER, "%s", e.msg); /* refused login: 6 */
     return 0;
 }
 
