@@ -5,8 +5,10 @@
  *   mlhep-submit [opts] result ID [--fetch DIR]
  *
  * The CLI holds no Redis write rights: it publishes jobs and cancel requests to the
- * broker (exchange `jobs`, persistent, publisher confirms) and reads status with a
- * read-only Redis account confined to the caller's own keys (see jobstore.h). Every
+ * broker (exchange `jobs`, persistent, publisher confirms, through jobpub.h) and reads
+ * status with a read-only Redis account confined to the caller's own keys (see
+ * jobstore.h). Publishing signs every message with the service key (msgsig.h): this
+ * broker mode is the operators'; users submit through the gateway. Every
  * command first resolves the caller's user name from the bearer token
  * (auth_check_submit), and only that user's keys are ever read. */
 #include <errno.h>
