@@ -68,6 +68,11 @@ static int mac_hex(const char *key, const char *kind, size_t klen, const void *b
     return 0;
 }
 
+/* Writes the header value, version 1, field by field (msgsig.h has the whole story):
+ *   "mlhepsig"   magic
+ *   "1"          format version
+ *   "." kind     job | cancel | specs
+ *   "." mac      64 lower-case hex digits of HMAC-SHA256(key, "mlhepsig1" 0 kind 0 body) */
 int msgsig_sign(const char *key, const char *kind, const void *body, size_t len, char out[MSGSIG_MAX],
                 mlhep_err *e)
 {
