@@ -11,6 +11,8 @@
 # cluster: publishes jobs, cancel requests and predictions), worker, gateway (the front
 # door users reach). Users have no broker account.
 # Optional environment: MLHEP_DELIVERY_LIMIT (x-delivery-limit of jobs.train, default 3),
+# MLHEP_PREDICT_MAX_LENGTH and MLHEP_PREDICT_TTL_MS (x-max-length and x-message-ttl of
+# predict.requests; default: definitions.json's 100000 requests, 60000 ms),
 # ERL_EPMD_PORT (a private epmd port; the caller starts that epmd), MLHEP_RABBITMQ_NODE
 # (node name, default mlhep<PORT>@localhost), MLHEP_RABBITMQ_DIST_PORT (Erlang
 # distribution port, default PORT+20000), MLHEP_RABBITMQ_BIND (address the AMQP listener
@@ -38,11 +40,13 @@ OP_PW=$(pw operator MLHEP_BROKER_OPERATOR_PASSWORD)
 WORK_PW=$(pw worker MLHEP_BROKER_WORKER_PASSWORD)
 GW_PW=$(pw gateway MLHEP_BROKER_GATEWAY_PASSWORD)
 LIMIT=${MLHEP_DELIVERY_LIMIT:-3}
+PMAXLEN=${MLHEP_PREDICT_MAX_LENGTH:-}
+PTTL=${MLHEP_PREDICT_TTL_MS:-}
 BIND=${MLHEP_RABBITMQ_BIND:-127.0.0.1}
 DIST=${MLHEP_RABBITMQ_DIST_PORT:-$((PORT + 20000))}
 [ "$DIST" -le 65535 ] || DIST=$((PORT - 20000))
 
-ADMIN_PW="$ADMIN_PW" OP_PW="$OP_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" LIMIT="$LIMIT" \
+ADMIN_PW="$ADMIN_PW" OP_PW="$OP_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" LIMIT="$LIMIT" PMAXLEN="$PMAXLEN" PTTL="$PTTL" \
 /usr/bin/python3 - "$here/definitions.json" "$T/definitions.json" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
@@ -54,6 +58,10 @@ for u in d["users"]:
 for q in d["queues"]:
     if q["name"] == "jobs.train":
         q["arguments"]["x-delivery-limit"] = int(os.environ["LIMIT"])
+    if q["name"] == "predict.requests" and os.environ["PMAXLEN"]:
+        q["arguments"]["x-max-length"] = int(os.environ["PMAXLEN"])
+    if q["name"] == "predict.requests" and os.environ["PTTL"]:
+        q["arguments"]["x-message-ttl"] = int(os.environ["PTTL"])
 fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 with os.fdopen(fd, "w") as f:
     json.dump(d, f, indent=1)

@@ -174,8 +174,9 @@ static int publisher(jobsvc *s)
     if (s->pub)
         return 0;
     mlhep_err e;
-    if (jobpub_open(s->cfg, 1, &s->pub, &e))
-        return infer_cmd_fail(JX_BROKER, "%s", e.msg);
+    int rc = jobpub_open(s->cfg, 1, &s->pub, &e);
+    if (rc) /* no service key in the configuration: 3; a refused login: 6 */
+        return infer_cmd_fail(rc == MLHEP_EINVAL ? JX_CONFIG : JX_BROKER, "%s", e.msg);
     return 0;
 }
 
@@ -209,7 +210,12 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, char i
         pipeline_env *env = NULL;
         if (pipeline_env_open(s->cfg->schemas_dir, s->cfg->data_roots, 0, 1, &env, &e))
             return infer_cmd_fail(JX_CONFIG, "%s", e.msg);
-        int rc = pipeline_validate(wf, env, NULL, &e);
+        int rc = pipeline_env_hosts(env, s->cfg->data_hosts, &e);
+        if (rc) {
+            pipeline_env_free(env);
+            return infer_cmd_fail(JX_CONFIG, "%s", e.msg);
+        }
+        rc = pipeline_validate(wf, env, NULL, &e);
         pipeline_env_free(env);
         if (rc)
             return infer_cmd_fail(rc == MLHEP_EAUTH ? JX_PATH : JX_WORKFLOW, "%s: %s; nothing was queued", path,
@@ -219,8 +225,9 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, char i
     if (x)
         return x;
     int rc = jobpub_submit(s->pub, s->user, s->token, wf, NULL, id, &e);
-    if (rc)
-        return infer_cmd_fail(rc == MLHEP_EINVAL ? JX_WORKFLOW : JX_BROKER, "%s", e.msg);
+    if (rc) /* too large: the limit is named; nothing was queued */
+        return infer_cmd_fail(rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? JX_WORKFLOW : JX_BROKER, "%s%s", e.msg,
+                              rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? "; nothing was queued" : "");
     return JX_OK;
 }
 

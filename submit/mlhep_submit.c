@@ -11,6 +11,7 @@
  * Redis directly, for operators inside the cluster. jobsvc.h is that choice; this file
  * holds the commands, their options and what they print, the same either way. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/logline.h"
 #include "base/numarg.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
@@ -113,6 +115,21 @@ static const char *field(json_t *rec, const char *k)
     return s ? s : "";
 }
 
+/* Prints one line to f built from record fields with its control characters escaped
+ * (logline_escape): what a record holds never reaches the terminal raw (a name or a log
+ * line with a newline or an escape sequence cannot forge lines or move the cursor). */
+static void out_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_line(FILE *f, const char *fmt, ...)
+{
+    char raw[4096], clean[4 * sizeof raw];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    logline_escape(raw, clean, sizeof clean);
+    fprintf(f, "%s\n", clean);
+}
+
 static void fmt_time(const char *unix_s, char *out, size_t n)
 {
     if (!*unix_s) {
@@ -161,7 +178,7 @@ static int cmd_submit(cli *c, const char *path)
             sleep_ms(20);
         }
         if (rec)
-            fprintf(stderr, "job %s %s\n", id, field(rec, "state"));
+            out_line(stderr, "job %s %s", id, field(rec, "state"));
         else
             fprintf(stderr, "job %s queued in the broker; its status appears once a worker "
                             "registers it\n", id);
@@ -201,27 +218,27 @@ static int print_status(cli *c, json_t *rec)
     fmt_time(field(rec, "started"), sta, sizeof sta);
     fmt_time(field(rec, "finished"), fin, sizeof fin);
     const char *state = field(rec, "state");
-    printf("job        %s\n", field(rec, "id"));
-    printf("name       %s\n", field(rec, "name"));
-    printf("state      %s\n", state);
-    printf("phase      %s (%.0f%%)  %s\n", field(rec, "phase"), 100 * atof(field(rec, "progress")),
-           field(rec, "message"));
+    out_line(stdout, "job        %s", field(rec, "id"));
+    out_line(stdout, "name       %s", field(rec, "name"));
+    out_line(stdout, "state      %s", state);
+    out_line(stdout, "phase      %s (%.0f%%)  %s", field(rec, "phase"), 100 * atof(field(rec, "progress")),
+             field(rec, "message"));
     char train[160];
     train_fields(rec, train, sizeof train);
     if (*train)
-        printf("training   %s\n", train);
-    printf("attempts   %s  worker %s\n", *field(rec, "attempts") ? field(rec, "attempts") : "0",
-           *field(rec, "worker") ? field(rec, "worker") : "-");
-    printf("submitted  %s  started %s  finished %s\n", sub, sta, fin);
+        out_line(stdout, "training   %s", train);
+    out_line(stdout, "attempts   %s  worker %s", *field(rec, "attempts") ? field(rec, "attempts") : "0",
+             *field(rec, "worker") ? field(rec, "worker") : "-");
+    out_line(stdout, "submitted  %s  started %s  finished %s", sub, sta, fin);
     if (!strcmp(state, "running")) {
         double age = job_now() - atof(field(rec, "heartbeat"));
         json_int_t ttl = json_integer_value(json_object_get(rec, "heartbeat_ttl_ms"));
-        printf("heartbeat  %.1f s ago (%s)\n", age, ttl > 0 ? "lease alive" : "lease EXPIRED: worker lost?");
+        out_line(stdout, "heartbeat  %.1f s ago (%s)", age, ttl > 0 ? "lease alive" : "lease EXPIRED: worker lost?");
     }
     if (*field(rec, "error"))
-        printf("error      %s\n", field(rec, "error"));
+        out_line(stdout, "error      %s", field(rec, "error"));
     if (*field(rec, "artifacts"))
-        printf("artifacts  %s\n", field(rec, "artifacts"));
+        out_line(stdout, "artifacts  %s", field(rec, "artifacts"));
     return 0;
 }
 
@@ -260,7 +277,8 @@ static int watch_show(void *cls, json_t *rec)
     char train[160];
     train_fields(rec, train, sizeof train);
     /* during training the fields say it all; other phases have their message */
-    const char *msg = strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "";
+    char msg[256];
+    logline_escape(strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "", msg, sizeof msg);
     if (w->tty) {
         int bw = 30, full = (int)lround(prog * bw);
         char bar[64];
@@ -285,7 +303,7 @@ static int watch_show(void *cls, json_t *rec)
         if (w->tty)
             printf("\n");
         if (*field(rec, "error"))
-            fprintf(stderr, "error: %s\n", field(rec, "error"));
+            out_line(stderr, "error: %s", field(rec, "error"));
         return exit_for_state(state);
     }
     return -1;
@@ -324,8 +342,8 @@ static int cmd_list(cli *c)
     json_array_foreach(recs, i, rec) {
         char sub[32];
         fmt_time(field(rec, "submitted"), sub, sizeof sub);
-        printf("%-32s  %-9s  %3.0f%%  %-19s  %s\n", field(rec, "id"), field(rec, "state"),
-               100 * atof(field(rec, "progress")), sub, field(rec, "name"));
+        out_line(stdout, "%-32s  %-9s  %3.0f%%  %-19s  %s", field(rec, "id"), field(rec, "state"),
+                 100 * atof(field(rec, "progress")), sub, field(rec, "name"));
     }
     json_decref(recs);
     return JX_OK;
@@ -393,7 +411,7 @@ static int cmd_result(cli *c, const char *id)
         json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("\n");
     } else {
-        printf("artifacts  %s\n", dir);
+        out_line(stdout, "artifacts  %s", dir);
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(m, "files"), i, f)
@@ -442,7 +460,7 @@ static int cmd_logs(cli *c, const char *id)
     size_t i;
     json_t *v;
     json_array_foreach(lines, i, v)
-        printf("%s\n", json_string_value(v));
+        out_line(stdout, "%s", json_string_value(v) ? json_string_value(v) : "");
     json_decref(lines);
     return JX_OK;
 }

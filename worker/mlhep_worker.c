@@ -9,6 +9,12 @@
  * the CLI has no Redis write rights), jobs.control (cancel requests, token re-checked)
  * and jobs.dead (dead-lettered jobs are marked `failed` with the reason).
  *
+ * Provenance first (msgsig.h): every message the worker acts on - a job, its registry
+ * copy, a cancel, a dead-lettered job or sub-task, a sub-task - must carry the service's
+ * signature, checked before any job record is read or written; a message without one
+ * is acked, logged and changes nothing. The bearer token is checked after that (it says
+ * who the job is for).
+ *
  * Delivery contract (details in docs/service.md): at-least-once delivery; each take
  * bumps the job's lease (fencing token) in Redis; artifacts go to a private temp dir
  * and are published by one rename, only while the lease is ours and only if no set
@@ -81,6 +87,8 @@
 #include "train/fanout.h"
 #include "service/job.h"
 #include "service/jobstore.h"
+#include "root/source_open.h"
+#include "service/msgsig.h"
 #include "train/pipeline.h"
 
 #define CH_JOBS 1
@@ -99,6 +107,7 @@ static void on_signal(int s)
 typedef struct worker {
     const mlhep_config *cfg;
     auth_ctx *auth;       /* token verifier, loaded once */
+    const char *key;      /* the service key (msgsig.h), in cfg */
     pipeline_env *env;    /* workflow schema + data roots, check_local = 1 */
     amqpc *mq;
     jobstore *js;     /* main thread */
@@ -285,7 +294,7 @@ static int job_specs(void *ctx, const workflow *wf, const preproc *pp, specs **o
     *out = NULL;
     if (!fanout_wanted(r->w->cfg, wf))
         return 0;
-    fanout_env fe = {r->w->cfg, r->w->env, r->w->js_job};
+    fanout_env fe = {r->w->cfg, r->w->env, r->w->js_job, r->w->key};
     fanout_job fj = {r->j.id, r->j.user, r->lease, r->j.workflow, fan_step, job_logline, r};
     return fanout_specs(&fe, &fj, wf, pp, out, e);
 }
@@ -330,8 +339,8 @@ static void *sub_thread(void *arg)
             nanosleep(&ts, NULL);
         }
     }
-    fanout_env fe = {s->w->cfg, s->w->env, s->w->js_job};
-    s->rc = fanout_task_run(&fe, s->d.body, s->d.len, s->info, sizeof s->info);
+    fanout_env fe = {s->w->cfg, s->w->env, s->w->js_job, s->w->key};
+    s->rc = fanout_task_run(&fe, s->d.body, s->d.len, s->d.sig, s->info, sizeof s->info);
     atomic_store(&s->done, 1);
     char one = 1;
     if (write(s->wake[1], &one, 1) < 0) {
@@ -475,8 +484,8 @@ static int give_back(worker *w, amqpc_delivery *d, const char *queue)
     for (int attempt = 0; attempt < 2 && rc; attempt++) { /* a stale connection: once more */
         rc = pub_open(w, &e);
         if (!rc)
-            rc = amqpc_publish(w->pub, 1, "", queue, d->body, d->len,
-                               d->message_id[0] ? d->message_id : NULL, &e);
+            rc = amqpc_publish(w->pub, 1, "", queue, d->body, d->len, d->message_id[0] ? d->message_id : NULL,
+                               d->sig[0] ? d->sig : NULL, &e); /* the signature covers the body only */
         if (rc) {
             amqpc_close(w->pub);
             w->pub = NULL;
@@ -514,10 +523,37 @@ static void health_write(worker *w, const char *job_id)
 
 /* ---- auxiliary queues ------------------------------------------------------------ */
 
+/* 1 when d carries the service's signature of kind want (NULL: any; the kind is copied
+ * into kind), else one log line and 0: the caller acks the message and does nothing
+ * else with it (no record is read or written for an unproven message). */
+static int provenance(worker *w, const amqpc_delivery *d, const char *want, const char *where, char kind[16])
+{
+    mlhep_err e;
+    if (msgsig_verify(w->key, want, d->sig, d->body, d->len, kind, &e) == 0)
+        return 1;
+    wlog(w, "%s: dropped a message that does not come from the service (%s; %zu bytes, message id '%.64s'): "
+         "nothing recorded", where, e.msg, d->len, d->message_id);
+    return 0;
+}
+
+/* The name a record may show: the workflow's if it follows the schema's name rule. */
+static const char *record_name(worker *w, const job *j)
+{
+    mlhep_err e;
+    const char *n = pipeline_job_name(j->workflow, w->env, &e);
+    if (!*n)
+        wlog(w, "job %s: its name is not recorded (%s)", j->id, e.msg);
+    return n;
+}
+
 static void handle_registry(worker *w, amqpc_delivery *d)
 {
     job j;
     mlhep_err e;
+    if (!provenance(w, d, MSGSIG_JOB, "registry", NULL)) {
+        settle(w, d, 0);
+        return;
+    }
     if (job_message_decode(d->body, d->len, &j, &e) == 0) {
         /* only a job whose token is valid now gets a record (and its registration time,
          * which the queue-expiry grace relies on): forged or stale messages leave no
@@ -530,7 +566,7 @@ static void handle_registry(worker *w, amqpc_delivery *d)
             wlog(w, "registry: job %s not registered: token of '%s' used for user '%s'", j.id,
                  ar.user, j.user);
         else
-            rc = jobstore_register(w->js, &j, &e);
+            rc = jobstore_register(w->js, &j, record_name(w, &j), &e);
         job_clear(&j);
         if (rc == JOBSTORE_UNAVAILABLE) {
             settle(w, d, 1); /* jobs.registry has no delivery limit */
@@ -551,6 +587,10 @@ static void handle_control(worker *w, amqpc_delivery *d)
     char *token = NULL;
     auth_result ar;
     mlhep_err e;
+    if (!provenance(w, d, MSGSIG_CANCEL, "control", NULL)) {
+        settle(w, d, 0);
+        return;
+    }
     if (job_control_decode(d->body, d->len, op, id, user, &token, &e)) {
         wlog(w, "control: dropping undecodable message: %s", e.msg);
     } else if (auth_check(w->auth, token, (int64_t)job_now(), AUTH_SCOPE_SUBMIT, &ar, &e)) {
@@ -661,7 +701,17 @@ static void handle_dead(worker *w, amqpc_delivery *d)
 {
     job j;
     mlhep_err e;
-    int sub = fanout_task_dead(w->js, d->body, d->len, d->death_reason, &e);
+    char kind[16] = "";
+    /* a dead-lettered message keeps its body and headers: the same signature as when it
+     * was published, or none (a message published straight into jobs.dead, or one
+     * forged with a short expiry to get itself dead-lettered) */
+    if (!provenance(w, d, NULL, "dead-letter", kind) || !strcmp(kind, MSGSIG_CANCEL)) {
+        if (!strcmp(kind, MSGSIG_CANCEL))
+            wlog(w, "dead-letter: a cancel request expired unprocessed: dropped");
+        settle(w, d, 0);
+        return;
+    }
+    int sub = strcmp(kind, MSGSIG_SPECS) ? 0 : fanout_task_dead(w->js, d->body, d->len, d->death_reason, &e);
     if (sub == 1) {
         wlog(w, "dead-letter: a specs sub-task (reason %s): its job fails",
              d->death_reason[0] ? d->death_reason : "unknown");
@@ -675,6 +725,11 @@ static void handle_dead(worker *w, amqpc_delivery *d)
     }
     if (sub < 0) {
         wlog(w, "dead-letter: a specs sub-task whose failure cannot be recorded: %s", e.msg);
+        settle(w, d, 0);
+        return;
+    }
+    if (!strcmp(kind, MSGSIG_SPECS)) { /* signed, but not a sub-task we can read */
+        wlog(w, "dead-letter: dropping an unreadable sub-task message");
         settle(w, d, 0);
         return;
     }
@@ -714,7 +769,7 @@ static void handle_dead(worker *w, amqpc_delivery *d)
     int rc = jobstore_finish(w->js, j.user, j.id, -1, JOB_FAILED, reason, NULL, NULL, &e);
     if (rc == JS_MISSING) {
         /* its registration was lost (never recorded): the user still learns its fate */
-        rc = jobstore_register(w->js, &j, &e);
+        rc = jobstore_register(w->js, &j, record_name(w, &j), &e);
         if (!rc)
             rc = jobstore_finish(w->js, j.user, j.id, -1, JOB_FAILED, reason, NULL, NULL, &e);
     }
@@ -783,6 +838,10 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     r->wake[0] = r->wake[1] = -1;
     r->d = *d; /* take ownership of the delivery */
     memset(d, 0, sizeof *d);
+    if (!provenance(w, &r->d, MSGSIG_JOB, "jobs.train", NULL)) {
+        settle(w, &r->d, 0);
+        goto drop;
+    }
     if (job_message_decode(r->d.body, r->d.len, &r->j, &e)) {
         wlog(w, "rejecting undecodable job message (dead-lettered): %s", e.msg);
         settle(w, &r->d, 2);
@@ -827,7 +886,7 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
              w->cfg->jwt_queue_grace);
     jobstore_take tk;
     int deliveries = (int)r->d.delivery_count + 1;
-    int trc = jobstore_take_lease(w->js, &r->j, w->cfg->worker_id, w->cfg->lease_ttl,
+    int trc = jobstore_take_lease(w->js, &r->j, record_name(w, &r->j), w->cfg->worker_id, w->cfg->lease_ttl,
                                   w->cfg->max_deliveries, deliveries, &tk, &e);
     if (trc == JOBSTORE_UNAVAILABLE) {
         hold_delivery(w, &r->d, r->j.id, "cannot take lease", e.msg);
@@ -1546,7 +1605,7 @@ int main(int argc, char **argv)
     }
     worker w = {.cfg = &cfg, .max_jobs = max_jobs, .idle_exit = idle_exit};
     if (!print && !depthq && !check) {
-        if (auth_open(&cfg, &w.auth, &e) ||
+        if (msgsig_key(&cfg, "mlhep-worker", &w.key, &e) || auth_open(&cfg, &w.auth, &e) ||
             pipeline_env_open(cfg.schemas_dir, cfg.data_roots, 1, cfg.test_hooks, &w.env, &e)) {
             fprintf(stderr, "mlhep-worker: configuration: %s\n", e.msg);
             auth_close(w.auth);
@@ -1554,6 +1613,16 @@ int main(int argc, char **argv)
             return 3;
         }
         w.env->nthreads = cfg.worker_threads;
+        if (pipeline_env_hosts(w.env, cfg.data_hosts, &e)) {
+            fprintf(stderr, "mlhep-worker: configuration: %s\n", e.msg);
+            auth_close(w.auth);
+            pipeline_env_free(w.env);
+            config_free(&cfg);
+            return 3;
+        }
+        /* every remote input this process opens is checked (configuration read once,
+         * before any thread) */
+        source_set_hostpolicy(w.env->hosts);
     }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};

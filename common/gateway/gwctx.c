@@ -23,6 +23,8 @@ int gwctx_open(const mlhep_config *cfg, const char *const *route_names, size_t n
     int rc = auth_open(cfg, &g->auth, e);
     if (!rc)
         rc = pipeline_env_open(cfg->schemas_dir, cfg->data_roots, 0, cfg->test_hooks, &g->penv, e);
+    if (!rc) /* workflows naming hosts outside data_hosts are refused at submission */
+        rc = pipeline_env_hosts(g->penv, cfg->data_hosts, e);
     if (!rc)
         rc = webfiles_load(cfg->gateway_web_dir, &g->web, e);
     if (!rc)

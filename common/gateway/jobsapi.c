@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "base/logline.h"
 #include "base/numarg.h"
 #include "base/wbuf.h"
 #include "gateway/gwtask.h"
@@ -107,6 +108,28 @@ static const char *rec_field(json_t *rec, const char *k)
     return s ? s : "";
 }
 
+/* A job's log lines as text, one per line, their control characters escaped
+ * (logline_escape): a line holding a newline or a terminal escape cannot forge lines or
+ * reach a terminal raw. */
+static void logs_text(const json_t *lines, wbuf *w)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(lines, i, x) {
+        const char *l = json_string_value(x) ? json_string_value(x) : "";
+        size_t cap = 4 * strlen(l) + 1;
+        char *clean = malloc(cap);
+        if (!clean) {
+            w->err = 1;
+            return;
+        }
+        logline_escape(l, clean, cap);
+        wbuf_str(w, clean);
+        wbuf_str(w, "\n");
+        free(clean);
+    }
+}
+
 /* ---- submit ----------------------------------------------------------------------- */
 
 static void maybe_crash(gw_ctx *g, const gw_req *r, const char *point)
@@ -185,7 +208,8 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         gwctx_store_put(g, js, 1);
         int st;
         const char *code;
-        gw_status_for(rc == MLHEP_EINVAL ? MLHEP_EINVAL : MLHEP_ENET, &st, &code);
+        /* too large (ENOMEM: 413 naming the limit), refused, or the broker is away */
+        gw_status_for(rc == MLHEP_EINVAL || rc == MLHEP_ENOMEM ? rc : MLHEP_ENET, &st, &code);
         return gw_resp_error(o, st, code, "the job could not be queued: %s", e.msg);
     }
     maybe_crash(g, r, "after-publish");
@@ -331,12 +355,7 @@ int jobsapi_logs(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller 
     const char *fmt = gw_query(r, "format");
     if (fmt && !strcmp(fmt, "text")) {
         wbuf w = WBUF_INIT;
-        size_t i;
-        json_t *x;
-        json_array_foreach(lines, i, x) {
-            wbuf_str(&w, json_string_value(x) ? json_string_value(x) : "");
-            wbuf_str(&w, "\n");
-        }
+        logs_text(lines, &w);
         json_decref(lines);
         if (!wbuf_ok(&w)) {
             wbuf_free(&w);
@@ -949,12 +968,7 @@ int jobsapi_mlaas_logs(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
     if (o->status == 200) {
         json_t *j = json_loadb(o->body, o->len, 0, NULL);
         wbuf w = WBUF_INIT;
-        size_t i;
-        json_t *x;
-        json_array_foreach(json_object_get(j, "lines"), i, x) {
-            wbuf_str(&w, json_string_value(x) ? json_string_value(x) : "");
-            wbuf_str(&w, "\n");
-        }
+        logs_text(json_object_get(j, "lines"), &w);
         json_decref(j);
         gw_resp_take(o, 200, "text/plain; charset=utf-8", w.p ? (char *)w.p : strdup(""), w.len);
         char cd[128];

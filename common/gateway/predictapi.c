@@ -41,6 +41,10 @@ static int call(gw_ctx *g, const gw_caller *c, const char *type, const char *cty
     if (rc == RPCMUX_TIMEOUT) {
         promstats_infer(g->stats, PS_INFER_TIMEOUT, dt);
         gw_resp_error(o, 504, "timeout", "%s", e.msg);
+    } else if (rc == RPCMUX_REFUSED) { /* the queue is full: said at once, nothing queued */
+        promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
+        gw_resp_header(o, "Retry-After", "1");
+        gw_resp_error(o, 503, "unavailable", "%s", e.msg);
     } else if (rc == MLHEP_ENOTFOUND) {
         promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
         gw_resp_error(o, 503, "unavailable", "the prediction service is not deployed (%s)", e.msg);
@@ -112,6 +116,8 @@ static void answer(gw_ctx *g, gw_resp *o, int tfaas, int rc, const mlhep_err *e,
             snprintf(msg, sizeof msg, "%s", e->msg);
         } else {
             promstats_infer(g->stats, PS_INFER_UNAVAILABLE, dt);
+            if (rc == RPCMUX_REFUSED) /* the queue is full: said at once, nothing queued */
+                gw_resp_header(o, "Retry-After", "1");
             if (rc == MLHEP_ENOTFOUND)
                 snprintf(msg, sizeof msg, "the prediction service is not deployed (%s)", e->msg);
             else

@@ -25,6 +25,7 @@ typedef struct call {
     rpcmux_req rq;
     double deadline;         /* monotonic seconds */
     double timeout;          /* seconds, for the message */
+    int expire_ms;           /* the caller's wait: the request's expiration on the broker */
     rpcmux_done_fn fn;
     void *cls;
     struct call *qnext;      /* send queue */
@@ -227,7 +228,7 @@ static void *pump_main(void *arg)
         for (call *c = q; c && !broken; c = c->qnext) {
             const rpcmux_req *r = &c->rq;
             if (rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
-                                 r->body, r->len, &se))
+                                 c->expire_ms, r->body, r->len, &se))
                 broken = 1;
         }
         if (broken) {
@@ -261,12 +262,12 @@ static void *pump_main(void *arg)
             int rc = rpc_next(pp->c, &msg, 0, &e);
             if (rc == RPC_TIMEOUT)
                 break;
-            if (rc == MLHEP_ENOTFOUND && msg.corr_id[0]) {
+            if ((rc == MLHEP_ENOTFOUND || rc == RPC_REFUSED) && msg.corr_id[0]) {
                 pthread_mutex_lock(&pp->mu);
                 call *c = table_take(pp, msg.corr_id);
                 pthread_mutex_unlock(&pp->mu);
-                if (c) {
-                    c->rc = MLHEP_ENOTFOUND;
+                if (c) { /* unroutable, or refused by a full queue: that call only */
+                    c->rc = rc == RPC_REFUSED ? RPCMUX_REFUSED : MLHEP_ENOTFOUND;
                     c->err = e;
                     c->dnext = done;
                     done = c;
@@ -440,6 +441,7 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
     c->cls = cls;
     c->deadline = mono() + timeout_s;
     c->timeout = timeout_s;
+    c->expire_ms = timeout_s > 0 && timeout_s < 86400 ? (int)(timeout_s * 1000) + 1 : 0;
     pthread_mutex_lock(&pp->mu);
     snprintf(c->corr, sizeof c->corr, "g%d-%llu", pp->idx, ++pp->seq);
     if (pp->qtail)

@@ -42,6 +42,8 @@ typedef struct rpcmux_reply {
 } rpcmux_reply;
 
 #define RPCMUX_TIMEOUT 1 /* positive: no reply in time */
+#define RPCMUX_REFUSED 2 /* positive: the request queue is full and the broker refused it
+                          * (nothing was queued: retry later) */
 
 /* Called once per request, on a pump thread: rc 0 with *rep (the callback owns
  * rep->body), MLHEP_ENOTFOUND (no queue took the request: inference not deployed),

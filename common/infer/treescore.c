@@ -596,6 +596,8 @@ int treescore_remote(predict_rpc *c, const char *model, const treescore_opts *o,
                      mlhep_err *e)
 {
     const treescore_transport t = {c, rpc_features, rpc_send, rpc_recv};
+    /* a request nobody takes in time is dropped by the broker */
+    predict_rpc_expire(c, o->timeout_ms > 0 ? o->timeout_ms : TREESCORE_TIMEOUT_MS_DEFAULT);
     return treescore_remote_via(&t, model, o, r, e);
 }
 

@@ -60,6 +60,8 @@ static const struct key keys[] = {
     {"record_ttl_days", K_DBL, OFF(record_ttl_days), 0, 0, 36500},
     {"log_ttl_days", K_DBL, OFF(log_ttl_days), 0, 0, 36500},
     {"test_hold_dir", K_STR, OFF(test_hold_dir), 0, 0, 0},
+    {"service_key", K_STR, OFF(service_key), 1, 0, 0},
+    {"data_hosts", K_STR, OFF(data_hosts), 0, 0, 0},
     {"gateway_bind", K_STR, OFF(gateway_bind), 0, 0, 0},
     {"gateway_port", K_INT, OFF(gateway_port), 0, 0, 65535},
     {"gateway_tls_cert", K_STR, OFF(gateway_tls_cert), 0, 0, 0},
@@ -259,7 +261,8 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
              set_str(&c->gateway_ca, "", e) | set_str(&c->worker_health_path, "", e) |
-             set_str(&c->test_hold_dir, "", e);
+             set_str(&c->test_hold_dir, "", e) | set_str(&c->service_key, "", e) |
+             set_str(&c->data_hosts, "*", e);
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -337,7 +340,7 @@ void config_free(mlhep_config *c)
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
                      &c->gateway_url, &c->gateway_ca, &c->worker_health_path,
-                     &c->test_hold_dir};
+                     &c->test_hold_dir, &c->service_key, &c->data_hosts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

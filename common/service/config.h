@@ -48,6 +48,16 @@
  *   test_hold_dir [""]    tests only (needs test_hooks = 1): while a file named like a job
  *                         exists in this directory, the job pauses at its progress steps
  *                         (mlhep_worker.c says which)
+ *   service_key [""]      the secret that signs the service's internal broker messages
+ *                         (msgsig.h); give it as service_key_file. Required by
+ *                         mlhep-worker, the gateway and mlhep-submit's broker mode;
+ *                         users of the gateway never hold it
+ *   data_hosts [*]        remote hosts input files may be read from (netpolicy.h): a
+ *                         comma-separated list of host, host:port, .domain (any host
+ *                         under it), *.domain, IP, IP/prefix and `*` (any host);
+ *                         loopback, link-local and private addresses are refused unless
+ *                         a host name or address listed explicitly leads to them; ""
+ *                         refuses every remote input
  * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
  *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
  *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
@@ -134,6 +144,8 @@ typedef struct mlhep_config {
     double record_ttl_days;
     double log_ttl_days;
     char *test_hold_dir;
+    char *service_key;
+    char *data_hosts;
     char *gateway_bind;
     int gateway_port;
     char *gateway_tls_cert;

@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "service/amqp_client.h"
+#include "service/msgsig.h"
 
 struct jobpub {
     amqpc_params p;
     char *host, *user, *password, *vhost;
+    char *key; /* the service key: every message is signed (msgsig.h) */
     amqpc *mq;
     pthread_mutex_t mu;
 };
@@ -35,15 +37,20 @@ static int connect_locked(jobpub *p, mlhep_err *e)
 
 int jobpub_open(const mlhep_config *cfg, int connect_now, jobpub **out, mlhep_err *e)
 {
+    const char *key;
+    int krc = msgsig_key(cfg, "publishing jobs", &key, e);
+    if (krc)
+        return krc;
     jobpub *p = calloc(1, sizeof *p);
     if (!p)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
+    p->key = strdup(key);
     p->host = strdup(cfg->amqp_host ? cfg->amqp_host : "");
     p->user = strdup(cfg->amqp_user ? cfg->amqp_user : "");
     p->password = strdup(cfg->amqp_password ? cfg->amqp_password : "");
     p->vhost = strdup(cfg->amqp_vhost ? cfg->amqp_vhost : "");
     pthread_mutex_init(&p->mu, NULL);
-    if (!p->host || !p->user || !p->password || !p->vhost) {
+    if (!p->host || !p->user || !p->password || !p->vhost || !p->key) {
         jobpub_close(p);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
@@ -70,6 +77,9 @@ void jobpub_close(jobpub *p)
     pthread_mutex_destroy(&p->mu);
     if (p->password)
         memset(p->password, 0, strlen(p->password));
+    if (p->key)
+        memset(p->key, 0, strlen(p->key));
+    free(p->key);
     free(p->host);
     free(p->user);
     free(p->password);
@@ -77,16 +87,21 @@ void jobpub_close(jobpub *p)
     free(p);
 }
 
-/* Publishes body with routing key rkey; re-opens the connection once if it broke. */
-static int publish(jobpub *p, const char *rkey, const char *body, size_t len, const char *msgid, mlhep_err *e)
+/* Signs body as kind and publishes it with routing key rkey; re-opens the connection
+ * once if it broke. */
+static int publish(jobpub *p, const char *kind, const char *rkey, const char *body, size_t len,
+                   const char *msgid, mlhep_err *e)
 {
+    char sig[MSGSIG_MAX];
+    int rc = msgsig_sign(p->key, kind, body, len, sig, e);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&p->mu);
-    int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         rc = connect_locked(p, e);
         if (rc)
             break;
-        rc = amqpc_publish(p->mq, 1, "jobs", rkey, body, len, msgid, e);
+        rc = amqpc_publish(p->mq, 1, "jobs", rkey, body, len, msgid, sig, e);
         if (rc == 0 || amqpc_is_open(p->mq))
             break; /* done, or refused on a healthy connection: do not repeat */
     }
@@ -109,7 +124,7 @@ int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workfl
     size_t len = 0;
     rc = job_message_encode(&j, &msg, &len, e);
     if (!rc)
-        rc = publish(p, "train", msg, len, j.id, e);
+        rc = publish(p, MSGSIG_JOB, "train", msg, len, j.id, e);
     if (!rc)
         memcpy(id_out, j.id, JOB_ID_HEX + 1);
     free(msg);
@@ -123,7 +138,7 @@ int jobpub_cancel(jobpub *p, const char *user, const char *token, const char *id
     size_t len = 0;
     int rc = job_control_encode("cancel", id, user, token, &msg, &len, e);
     if (!rc)
-        rc = publish(p, "cancel", msg, len, id, e);
+        rc = publish(p, MSGSIG_CANCEL, "cancel", msg, len, id, e);
     free(msg);
     return rc;
 }

@@ -418,12 +418,6 @@ static int make_keys(const char *user, const char *id, jkeys *k, mlhep_err *e)
     return 0;
 }
 
-static const char *wf_name(const job *j)
-{
-    const char *n = json_string_value(json_object_get(j->workflow, "name"));
-    return n ? n : "";
-}
-
 static int str_eq(const redisReply *r, const char *s)
 {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, s) == 0;
@@ -431,7 +425,7 @@ static int str_eq(const redisReply *r, const char *s)
 
 /* ---- writes ---------------------------------------------------------------------- */
 
-int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
+int jobstore_register(jobstore *js, const job *j, const char *name, mlhep_err *e)
 {
     jkeys k;
     int rc = make_keys(j->user, j->id, &k, e);
@@ -444,7 +438,7 @@ int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
     snprintf(prefix, sizeof prefix, "mlhep:u:%s:job:", j->user);
     snprintf(cursor, sizeof cursor, "%s:prune", k.index);
     const char *keys[] = {k.job, k.index, cursor};
-    const char *args[] = {j->id, j->user, wf_name(j), sub, now, prefix};
+    const char *args[] = {j->id, j->user, name ? name : "", sub, now, prefix};
     redisReply *r = script(js, S_REGISTER, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "register job %s", j->id);
@@ -452,7 +446,7 @@ int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
     return 0;
 }
 
-int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
+int jobstore_take_lease(jobstore *js, const job *j, const char *name, const char *worker, double lease_ttl,
                         int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e)
 {
     memset(out, 0, sizeof *out);
@@ -467,7 +461,7 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double l
     snprintf(maxa, sizeof maxa, "%d", max_attempts);
     snprintf(del, sizeof del, "%d", deliveries);
     const char *keys[] = {k.job, k.index, k.hb, k.log};
-    const char *args[] = {j->id, j->user, wf_name(j), sub, now, worker, ttl, maxa, del};
+    const char *args[] = {j->id, j->user, name ? name : "", sub, now, worker, ttl, maxa, del};
     redisReply *r = script(js, S_TAKE, 4, keys, 9, args, e);
     if (!r)
         return err_prefix(e, "take job %s", j->id);
@@ -843,32 +837,86 @@ int jobstore_parts_status(jobstore *js, const char *user, const char *id, long l
     return 0;
 }
 
-int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
-                       json_t **out, mlhep_err *e)
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease, size_t first,
+                       size_t n, json_t **out, mlhep_err *e)
 {
     *out = NULL;
     char key[200];
     int rc = parts_key(user, id, lease, key, sizeof key, e);
     if (rc)
         return rc;
-    const char *argv[] = {"HGETALL", key};
-    redisReply *r = cmd(js, 2, argv, e);
+    if (n == 0 || n > JOBSTORE_PARTS_BATCH)
+        return err_set(e, MLHEP_EINVAL, "jobstore_parts_get: 1..%d parts at a time", JOBSTORE_PARTS_BATCH);
+    char fields[JOBSTORE_PARTS_BATCH][24];
+    const char *argv[JOBSTORE_PARTS_BATCH + 2] = {"HMGET", key};
+    for (size_t i = 0; i < n; i++) {
+        snprintf(fields[i], sizeof fields[i], "%zu", first + i);
+        argv[i + 2] = fields[i];
+    }
+    redisReply *r = cmd(js, (int)n + 2, argv, e);
     if (!r)
         return err_prefix(e, "specs results of job %s", id);
-    json_t *o = json_object();
-    for (size_t i = 0; o && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(k->len < 63 ? k->len : 63), k->str);
-        json_object_set_new(o, name, json_stringn(v->str, v->len));
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        const redisReply *v = r->type == REDIS_REPLY_ARRAY && i < r->elements ? r->element[i] : NULL;
+        json_array_append_new(a, v && v->type == REDIS_REPLY_STRING ? json_stringn(v->str, v->len) : json_null());
     }
     freeReplyObject(r);
-    if (!o)
+    if (!a || json_array_size(a) != n) {
+        json_decref(a);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    *out = o;
+    }
+    *out = a;
     return 0;
+}
+
+/* the coordinator's workflow for its sub-tasks: the parts key + ":wf" */
+static int doc_key(const char *user, const char *id, long long lease, char *out, size_t outsz, mlhep_err *e)
+{
+    int rc = parts_key(user, id, lease, out, outsz, e);
+    if (!rc)
+        strncat(out, ":wf", outsz - strlen(out) - 1);
+    return rc;
+}
+
+int jobstore_specs_doc_put(jobstore *js, const char *user, const char *id, long long lease, const char *doc,
+                           mlhep_err *e)
+{
+    char key[200];
+    int rc = doc_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"SET", key, doc, "EX", PARTS_TTL};
+    redisReply *r = cmd(js, 5, argv, e);
+    if (!r)
+        return err_prefix(e, "store the sub-tasks' workflow of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_specs_doc_get(jobstore *js, const char *user, const char *id, long long lease, char **doc,
+                           mlhep_err *e)
+{
+    *doc = NULL;
+    char key[200];
+    int rc = doc_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"GET", key};
+    redisReply *r = cmd(js, 2, argv, e);
+    if (!r)
+        return err_prefix(e, "read the sub-tasks' workflow of job %s", id);
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return JS_MISSING;
+    }
+    *doc = malloc(r->len + 1);
+    if (*doc) {
+        memcpy(*doc, r->str, r->len);
+        (*doc)[r->len] = '\0';
+    }
+    freeReplyObject(r);
+    return *doc ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
 }
 
 int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
@@ -878,8 +926,10 @@ int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long lon
     int rc = parts_key(user, id, lease, key, sizeof key, e);
     if (rc)
         return rc;
-    const char *argv[] = {"DEL", key};
-    redisReply *r = cmd(js, 2, argv, e);
+    char dkey[200];
+    doc_key(user, id, lease, dkey, sizeof dkey, e);
+    const char *argv[] = {"DEL", key, dkey};
+    redisReply *r = cmd(js, 3, argv, e);
     if (!r)
         return err_prefix(e, "drop specs results of job %s", id);
     freeReplyObject(r);

@@ -83,12 +83,15 @@ int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e);
 void jobstore_close(jobstore *js);
 
 /* Creates the `queued` record and index entry if the job has none (idempotent).
- * Returns 0 (created or already present). */
-int jobstore_register(jobstore *js, const job *j, mlhep_err *e);
+ * Returns 0 (created or already present). name: the job's name as the record shows it,
+ * checked by the caller against the workflow schema's name rule (pipeline_job_name;
+ * "" when the workflow's name breaks it): records never hold what the rule refuses. */
+int jobstore_register(jobstore *js, const job *j, const char *name, mlhep_err *e);
 
 /* Takes the job for this delivery (see enum). Creates the record if the registration
- * has not arrived yet. Exhausted: attempts minus handbacks reached max_attempts. */
-int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
+ * has not arrived yet (name as for jobstore_register). Exhausted: attempts minus
+ * handbacks reached max_attempts. */
+int jobstore_take_lease(jobstore *js, const job *j, const char *name, const char *worker, double lease_ttl,
                         int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e);
 
 /* Heartbeat plus optional progress (phase NULL: heartbeat only). Returns JS_OK,
@@ -128,10 +131,15 @@ int jobstore_handback(jobstore *js, const char *user, const char *id, long long 
                       const char *message, mlhep_err *e);
 
 /* ---- results of a fanned-out specs pass (fanout.h) -------------------------------------
- *   mlhep:u:<user>:specs:<id>:<lease>   hash: sub-task number -> part JSON, and the field
- *                                       "error" -> the first failure's reason; TTL 1 day
- * Keyed by the coordinator's lease, so sub-tasks of an older attempt write where nobody
- * reads. Writing a part twice stores the same value (idempotent). */
+ *   mlhep:u:<user>:specs:<id>:<lease>   hash: sub-task number -> its result (JSON), and
+ *                                       the field "error" -> the first failure's reason
+ *   mlhep:u:<user>:specs:<id>:<lease>:wf  string: the workflow the sub-tasks share (the
+ *                                       job's, with only its first file): sub-task
+ *                                       messages carry their slice of files and refer
+ *                                       to this instead of repeating the file list
+ * Both with a TTL of 1 day. Keyed by the coordinator's lease, so sub-tasks of an older
+ * attempt write where nobody reads. Writing a part twice stores the same value
+ * (idempotent). */
 int jobstore_part_put(jobstore *js, const char *user, const char *id, long long lease,
                       const char *field, const char *value, mlhep_err *e);
 /* Records a failure; only the first one is kept (HSETNX). */
@@ -141,9 +149,19 @@ int jobstore_part_fail(jobstore *js, const char *user, const char *id, long long
  * (empty string when none). */
 int jobstore_parts_status(jobstore *js, const char *user, const char *id, long long lease,
                           long long *nparts, char *why, size_t whysz, mlhep_err *e);
-/* *out: new JSON object field -> string of every stored part. */
-int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
-                       json_t **out, mlhep_err *e);
+/* Results first .. first + n - 1 (1 <= n <= JOBSTORE_PARTS_BATCH: the coordinator folds
+ * batch by batch, never holding every result): *out is a new JSON array of n entries,
+ * each the stored string or null when missing. */
+#define JOBSTORE_PARTS_BATCH 64
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease, size_t first,
+                       size_t n, json_t **out, mlhep_err *e);
+/* The sub-tasks' shared workflow document: put (TTL as the results), get (*doc malloc'ed;
+ * JS_MISSING when there is none: the pass is over or was never planned). */
+int jobstore_specs_doc_put(jobstore *js, const char *user, const char *id, long long lease, const char *doc,
+                           mlhep_err *e);
+int jobstore_specs_doc_get(jobstore *js, const char *user, const char *id, long long lease, char **doc,
+                           mlhep_err *e);
+/* Deletes the results and the shared workflow. */
 int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
                         mlhep_err *e);
 /* 1 if the job is `running` under exactly this lease, 0 if not (finished, cancelled,

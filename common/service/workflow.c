@@ -503,7 +503,7 @@ static int resolve_local(const char *given, const char *where, const roots *r, c
 }
 
 /* URL checks beyond the schema: known scheme, non-empty host, no credentials. */
-static int check_url(const char *u, const char *where, wf_kind *kind, mlhep_err *e)
+static int check_url(const char *u, const char *where, const wf_opts *o, wf_kind *kind, mlhep_err *e)
 {
     const char *h;
     if (strncmp(u, "root://", 7) == 0) {
@@ -530,6 +530,9 @@ static int check_url(const char *u, const char *where, wf_kind *kind, mlhep_err 
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return wf_err(e, MLHEP_EINVAL, "%s: '%s': URL contains spaces or control characters",
                           where, u);
+    mlhep_err he;
+    if (o->hosts && hostpolicy_check_url(o->hosts, u, &he))
+        return wf_err(e, he.code, "%s: '%s': %s", where, u, he.msg);
     return 0;
 }
 
@@ -552,7 +555,7 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return wf_err(e, MLHEP_EINVAL, "%s: path contains control characters", where);
     if (has_scheme(g)) {
-        int rc = check_url(g, where, &f->kind, e);
+        int rc = check_url(g, where, o, &f->kind, e);
         if (rc)
             return rc;
         return (f->path = strdup(g)) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
@@ -569,7 +572,7 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
             if (!(f->path = malloc(n)))
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
             snprintf(f->path, n, "%s/%s", w->params.redirector, norm);
-            return check_url(f->path, where, &f->kind, e);
+            return check_url(f->path, where, o, &f->kind, e);
         }
     }
     f->kind = WF_LOCAL;

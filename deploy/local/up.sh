@@ -9,6 +9,7 @@
 #                      [--heartbeat SEC] [--test-hooks] [--auth jwt|dev]
 #                      [--token-ttl SEC] [--queue-grace SEC] [--data-roots DIR:DIR]
 #                      [--stop-grace SEC] [--no-gateway] [--gateway-plain]
+#                      [--data-hosts LIST] [--predict-max-length N] [--predict-ttl-ms MS]
 #
 # Defaults: --state ./mlhep-state, 2 workers, 1 inference worker, users alice,bob, bin/ of
 # this checkout, free ports chosen at random, delivery limit 3, heartbeat 2 s, JWT auth
@@ -16,24 +17,34 @@
 # --token-ttl seconds, default 12 h, minted by deploy/local/mint-token.sh; the key stands
 # in for an identity provider), queue grace 1 day, data roots ../shared/data/root when
 # present, stop grace 0 (a stopped worker hands its running job back at its next step; the
-# service's default worker_stop_grace is 20 s). Run as root (RabbitMQ is run directly,
+# service's default worker_stop_grace is 20 s), data hosts `*` (any host with public
+# addresses; --data-hosts sets the data_hosts list, e.g. "127.0.0.1:1094,.cern.ch"),
+# predict.requests holding at most 100000 requests for at most 60000 ms
+# (--predict-max-length, --predict-ttl-ms: the broker refuses requests beyond,
+# broker/definitions.json). Run as root (RabbitMQ is run directly,
 # without its su wrapper). Prints the ports and the per-user CLI config.
 #
 # Users reach the service only through the gateway: their configuration holds its URL
 # and CA and no broker or Redis account. Operators inside the cluster (and the tests that
 # deliberately go around the gateway) use operator.conf: the broker account `operator`
 # (publishes jobs, cancel requests and predictions) and the Redis account `operator`
-# (reads every user's records, writes nothing), with any user's token.
+# (reads every user's records, writes nothing), with any user's token, and the service
+# key that signs what it publishes (msgsig.h).
 #
 # State dir layout (everything the stack writes lives here):
-#   secrets/        generated passwords, mode 0600 (never printed)
+#   secrets/        generated passwords and service.key (the key that signs the
+#                   service's internal messages, common/service/msgsig.h: read by the
+#                   workers, the gateway and the operator CLI configs), mode 0600
 #   rabbitmq/       broker node (mnesia, logs, rendered definitions)
 #   redis/          redis data (AOF on), users.acl, redis.log
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
+#   infer.conf      the inference workers' configuration: worker.conf without the
+#                   service key (mlhep-infer publishes only replies, never jobs)
 #   users/NAME.conf CLI configuration for user NAME: gateway_url and gateway_ca only
 #                   (not written with --no-gateway: users then have no way in)
-#   operator.conf   CLI configuration for operators: the broker and Redis directly
+#   operator.conf   CLI configuration for operators: the broker and Redis directly,
+#                   with the service key
 #   gateway.conf    the gateway's configuration (its own broker and Redis accounts)
 #   tls/            a local CA (ca.pem) and the gateway's certificate (gateway.pem, key)
 #   users/NAME.token  the user's bearer token (a JWT, or dev:NAME with --auth dev)
@@ -61,7 +72,7 @@ ADD=; RESTART=0; NI=1; ADDI=; AUTH=jwt; TTL=43200; GRACE=86400; STOPGRACE=0
 RRESTART=0; RSIG=TERM; RDELAY=0
 ROOTS=; [ -d "$top/../shared/data/root" ] && ROOTS=$(cd "$top/../shared/data/root" && pwd)
 ISSUER=https://mlhep.local
-GW=1; GWTLS=1
+GW=1; GWTLS=1; DATA_HOSTS='*'; PMAXLEN=100000; PTTL=60000
 while [ $# -gt 0 ]; do
     case $1 in
     --state) S=$2; shift 2 ;;
@@ -87,6 +98,9 @@ while [ $# -gt 0 ]; do
     --stop-grace) STOPGRACE=$2; shift 2 ;;
     --no-gateway) GW=0; shift ;;
     --gateway-plain) GWTLS=0; shift ;;
+    --data-hosts) DATA_HOSTS=$2; shift 2 ;;
+    --predict-max-length) PMAXLEN=$2; shift 2 ;;
+    --predict-ttl-ms) PTTL=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -129,7 +143,7 @@ start_infer() { # start_infer INDEX
     local i=$1
     local auth=()
     [ -f "$S/infer-auth.json" ] && grep -q '^auth_mode = jwt' "$S/worker.conf" && auth=(--auth "$S/infer-auth.json")
-    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/worker.conf" "${auth[@]}" \
+    MLHEP_WORKER_ID=i$i nohup "$BIN/mlhep-infer" --config "$S/infer.conf" "${auth[@]}" \
         >"$S/logs/infer-$i.log" 2>&1 </dev/null &
     echo $! > "$S/pids/infer-$i.pid"
 }
@@ -138,6 +152,7 @@ alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st
 
 start_broker() {
     ERL_EPMD_PORT=$EPMD_PORT MLHEP_DELIVERY_LIMIT=$LIMIT MLHEP_RABBITMQ_DIST_PORT=$DIST_PORT \
+    MLHEP_PREDICT_MAX_LENGTH=$PMAXLEN MLHEP_PREDICT_TTL_MS=$PTTL \
     MLHEP_BROKER_ADMIN_PASSWORD=$(cat "$S/secrets/broker-admin.pw") \
     MLHEP_BROKER_OPERATOR_PASSWORD=$(cat "$S/secrets/broker-operator.pw") \
     MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
@@ -153,6 +168,7 @@ if [ "$RESTART" = 1 ]; then
     [ -f "$S/ports" ] || { echo "up.sh: no stack in $S" >&2; exit 2; }
     . "$S/ports"
     LIMIT=$(cat "$S/delivery-limit" 2>/dev/null || echo "$LIMIT")
+    read -r PMAXLEN PTTL < "$S/predict-limits" 2>/dev/null || true
     pid=$(cat "$S/pids/rabbitmq.pid")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 600); do alive "$pid" || break; sleep 0.05; done
@@ -206,6 +222,8 @@ mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pid
 chmod 755 "$S/artifacts"
 genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
 for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-gateway redis-operator; do genpw $n; done
+# the service key (msgsig.h): 64 hex digits, kept across restarts of the same state dir
+[ -s "$S/secrets/service.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/service.key"
 IFS=, read -r -a users <<< "$USERS"
 for u in "${users[@]}"; do
     [[ $u =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "up.sh: bad user name '$u'" >&2; exit 2; }
@@ -242,6 +260,7 @@ wait_port "$REDIS_PORT" 10 "$(cat "$S/pids/redis.pid")" redis
 
 # --- RabbitMQ in the foreground, backgrounded here
 echo "$LIMIT" > "$S/delivery-limit"
+echo "$PMAXLEN $PTTL" > "$S/predict-limits"
 start_broker
 
 # --- token verification: an RSA signing key standing in for the identity provider
@@ -279,11 +298,14 @@ redis_password_file = $S/secrets/redis-worker.pw
 artifact_dir = $S/artifacts
 heartbeat_interval = $HB
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
 test_hooks = $HOOKS
 worker_stop_grace = $STOPGRACE
 $HOLDCONF
 $AUTHCONF
 CONF
+grep -v '^service_key' "$S/worker.conf" > "$S/infer.conf"
+echo "service_key_file = $S/secrets/service.key" >> "$S/worker.conf"
 cat > "$S/operator.conf" <<CONF
 amqp_host = 127.0.0.1
 amqp_port = $AMQP_PORT
@@ -296,6 +318,8 @@ redis_user = operator
 redis_password_file = $S/secrets/redis-operator.pw
 artifact_dir = $S/artifacts
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
+service_key_file = $S/secrets/service.key
 $AUTHCONF
 CONF
 for u in "${users[@]}"; do
@@ -341,6 +365,8 @@ redis_user = gateway
 redis_password_file = $S/secrets/redis-gateway.pw
 artifact_dir = $S/artifacts
 data_roots = $ROOTS
+data_hosts = $DATA_HOSTS
+service_key_file = $S/secrets/service.key
 test_hooks = $HOOKS
 gateway_bind = 127.0.0.1
 gateway_port = 0

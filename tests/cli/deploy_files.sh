@@ -93,6 +93,7 @@ done
 
 # ---- config files ----------------------------------------------------------------------------
 sec=$TMP/secrets; mkdir -p "$sec"; for n in broker-worker redis-worker; do echo x > "$sec/$n.pw"; done
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$sec/service.key"
 "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["mlhep.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm.conf"
 for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
     sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/check.conf"

@@ -18,6 +18,7 @@
 mkdir -p "$TMP/data" && ln -s /etc/shadow "$TMP/data/evil.root"
 # no clock-skew leeway and a short queue grace, so the expiry tests take seconds
 export MLHEP_JWT_LEEWAY=0
+# --test-hooks: the sleep jobs used here are a test hook (refused without it, service_forgery.sh)
 svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA" --test-hooks
 hold() { echo "$2" > "$S/hold/$1"; }
 release() { rm -f "$S/hold/$1"; }

@@ -194,7 +194,8 @@ nn_up() {
     (umask 077
      for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-operator; do
          head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/$n.pw"
-     done)
+     done
+     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/service.key")
     {
         # Not `user default off`: Redis 7.0 replays an AOF's MULTI/EXEC blocks (every
         # multi-key Lua script's effects) with the default user's permissions, so with the
@@ -221,6 +222,8 @@ heartbeat_interval = ${NN_HEARTBEAT:-1}
 auth_mode = dev
 data_roots = ${NN_DATA_ROOTS:-}
 worker_threads = ${NN_WORKER_THREADS:-0}
+test_hooks = 1
+service_key_file = $NN/secrets/service.key
 CONF
     # no gateway in this harness: jobs go to the broker directly with the operator's
     # accounts (deploy/local/up.sh's operator.conf), as alice (her token)
@@ -236,6 +239,7 @@ redis_password_file = $NN/secrets/redis-operator.pw
 artifact_dir = $NN/artifacts
 auth_mode = dev
 data_roots = ${NN_DATA_ROOTS:-}
+service_key_file = $NN/secrets/service.key
 CONF
     echo "dev:alice" > "$NN/alice.token"
     # start-rabbitmq.sh reads the broker passwords from its state dir's secrets/

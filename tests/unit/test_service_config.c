@@ -234,7 +234,6 @@ TEST(pipeline_check_rules)
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":4000}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"fail\":1}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"extra\":1}}",
-        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", /* hooks off */
         "{\"name\":\"x\",\"files\":[\"a.root\"],\"model\":{\"type\":\"sleep\"}}",
         /* training workflows go through the schema */
         "{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
@@ -246,15 +245,55 @@ TEST(pipeline_check_rules)
     CHECKF(pipeline_env_open(NULL, "/data/a:/data/b", 0, 0, &env, &e) == 0, "%s", e.msg);
     CHECKF(pipeline_env_open(NULL, "", 0, 1, &hooks, &e) == 0, "%s", e.msg);
     CHECK(env->n_data_roots == 2 && !strcmp(env->data_roots[1], "/data/b"));
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) { /* with test hooks or without */
         json_t *w = json_loads(bad[i], 0, NULL);
         err_clear(&e);
         CHECKF(pipeline_validate(w, env, NULL, &e) != 0 && e.msg[0], "accepted: %s", bad[i]);
+        err_clear(&e);
+        CHECKF(pipeline_validate(w, hooks, NULL, &e) != 0 && e.msg[0], "accepted with hooks: %s", bad[i]);
         json_decref(w);
     }
-    json_t *w = json_loads("{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", 0, NULL);
-    CHECK(pipeline_validate(w, hooks, NULL, NULL) == 0);
+    /* the sleep kind is a test hook: refused unless the service runs with test_hooks */
+    static const char *sleeps[] = {"{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}",
+                                   "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":3600}}"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *w = json_loads(sleeps[i], 0, NULL);
+        CHECK(pipeline_validate(w, hooks, NULL, NULL) == 0);
+        CHECK(pipeline_validate(w, env, NULL, &e) == MLHEP_EINVAL);
+        CHECKF(strstr(e.msg, "test hook") && strstr(e.msg, "test_hooks=0"), "%s", e.msg);
+        json_decref(w);
+    }
+    /* the name a record may show: the schema's rule, else nothing */
+    json_t *w = json_loads("{\"name\":\"x\\n\\u001b[31mevil\",\"model\":{\"type\":\"sleep\"}}", 0, NULL);
+    CHECK(w && !strcmp(pipeline_job_name(w, hooks, &e), "") && strstr(e.msg, "/name"));
+    CHECK(pipeline_validate(w, hooks, NULL, &e) == MLHEP_EINVAL);
     json_decref(w);
+    w = json_loads("{\"name\":\"ok-1.2\",\"model\":{\"type\":\"sleep\"}}", 0, NULL);
+    CHECK(!strcmp(pipeline_job_name(w, hooks, NULL), "ok-1.2"));
+    json_decref(w);
+    /* data_hosts: remote inputs only from listed hosts, checked by name here */
+    static const char *hosts_wf = "{\"name\":\"x\",\"files\":[{\"path\":\"%s\",\"label\":1}],"
+                                  "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}";
+    static const struct { const char *list, *url; int ok; } hc[] = {
+        {"*", "root://eospublic.cern.ch//eos/x.root", 1},
+        {"*", "http://127.0.0.1:6379/x.root", 0},
+        {"*", "http://localhost:6379/x.root", 0},
+        {".cern.ch", "root://evil.example.org//x.root", 0},
+        {".cern.ch", "/store/mc/x.root", 1}, /* the redirector's host (cms-xrd-global.cern.ch) */
+        {"eospublic.cern.ch", "/store/mc/x.root", 0},
+        {"127.0.0.1:8080", "http://127.0.0.1:8080/x.root", 1},
+        {"", "https://eospublic.cern.ch/x.root", 0},
+    };
+    for (size_t i = 0; i < sizeof hc / sizeof hc[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, hosts_wf, hc[i].url);
+        w = json_loads(text, 0, NULL);
+        CHECKF(pipeline_env_hosts(hooks, hc[i].list, &e) == 0, "%s", e.msg);
+        int rc = pipeline_validate(w, hooks, NULL, &e);
+        CHECKF(hc[i].ok ? rc == 0 : rc == MLHEP_EAUTH && strstr(e.msg, "data_hosts"), "%s with '%s': rc %d %s",
+               hc[i].url, hc[i].list, rc, e.msg);
+        json_decref(w);
+    }
     /* /etc/shadow: refused lexically, with MLHEP_EAUTH, before the file system is touched */
     w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],"
                    "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
