@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigbuf.h"
 #include "gateway/gateway.h"
 #include "gateway/httpd.h"
 #include "service/config.h"
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-gateway: configuration: %s\n", e.msg);
         return 3;
     }
+    bigbuf_retain_freed(); /* request bodies of many MB: their buffers are reused, not re-faulted */
     /* SIGTERM/SIGINT are taken by sigwait below; every thread inherits the mask */
     sigset_t stop;
     sigemptyset(&stop);

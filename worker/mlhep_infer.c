@@ -54,6 +54,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/bigbuf.h"
 #include "base/logline.h"
 #include "base/numarg.h"
 #include "service/amqp_rpc.h"
@@ -631,6 +632,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-infer: configuration: %s\n", e.msg);
         return 3;
     }
+    bigbuf_retain_freed(); /* requests of many MB: their buffers are reused, not re-faulted */
     if (threads < 0)
         threads = w.cfg.infer_threads;
     if (threads <= 0) {

@@ -1,6 +1,8 @@
 /* bigbuf.c - see bigbuf.h. */
 #include "base/bigbuf.h"
 
+#include <malloc.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -146,4 +148,13 @@ void *bigarena_alloc(bigarena *a, size_t n)
     a->left -= n;
     return p;
 #endif
+}
+
+int bigbuf_retain_freed(void)
+{
+    /* glibc: allocations below the mmap threshold come from the heap, and the heap is
+     * trimmed only past the trim threshold; 32 MiB is the largest threshold it takes */
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ok &= mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    return ok ? 0 : -1;
 }

@@ -29,6 +29,13 @@
 
 #define BIGBUF_MIN ((size_t)1 << 21)
 
+/* Servers that take requests of many MB (the gateway, mlhep-infer) would otherwise get
+ * each request's buffers from fresh mmap(2)s and pay the first-touch faults above on
+ * every request: this process-wide malloc setting, made once at start (it is the
+ * program's configuration, like the thread count), keeps freed buffers of up to 32 MiB
+ * in the heap for the next request to reuse. Returns 0, or -1 if libc refused. */
+int bigbuf_retain_freed(void);
+
 void *bigbuf_alloc(size_t n); /* NULL if out of memory (n == 0 gives a valid small block) */
 void bigbuf_free(void *p, size_t n);
 

@@ -24,9 +24,12 @@ uint8_t *wbuf_reserve(wbuf *w, size_t more)
         return NULL;
     }
     if (w->len + more > w->cap) {
-        size_t nc = w->cap ? w->cap : 256;
-        while (nc < w->len + more)
-            nc *= 2;
+        /* double (amortised appends), or exactly what is asked when that is more: a
+         * writer that reserves its whole size once gets that size, not the next power
+         * of two */
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        if (nc < w->len + more)
+            nc = w->len + more;
         uint8_t *np = realloc(w->p, nc);
         if (!np) {
             w->err = 1;

@@ -30,7 +30,8 @@ typedef struct tin {
     size_t n, l;        /* shape [n] (l = 1, rank 1) or [n, l] */
     int rank;
     int jagged;
-    uint8_t *vals;      /* n * l values of type, host order (owned) */
+    uint8_t *vals;      /* n * l values of type, host order (owned unless borrowed) */
+    int borrowed;       /* vals points into the request body (binary data) */
     size_t binsize;     /* binary_data_size, 0 if data is in JSON */
 } tin;
 
@@ -127,7 +128,8 @@ static int flatten(tin *t, const json_t *a, int depth, size_t *k, size_t total, 
 static void free_inputs(tin *in, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(in[i].vals);
+        if (!in[i].borrowed)
+            free(in[i].vals);
     free(in);
 }
 
@@ -153,17 +155,16 @@ static int read_shape(tin *t, const json_t *sh, mlhep_err *e)
     return 0;
 }
 
-/* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN. */
+/* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN (written
+ * straight from the padded tensor, colreq_add_padded). */
 static int add_column(wbuf *out, tin *t, mlhep_err *e)
 {
     if (!t->jagged)
         return colreq_add(out, t->name, t->type, t->vals, NULL, t->n, e);
-    int64_t *off = malloc((t->n + 1) * sizeof *off);
-    if (!off)
+    uint32_t *lens = malloc((t->n ? t->n : 1) * sizeof *lens);
+    if (!lens)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     size_t sz = coltype_size(t->type);
-    size_t w = 0;
-    off[0] = 0;
     for (size_t r = 0; r < t->n; r++) {
         const uint8_t *row = t->vals + r * t->l * sz;
         size_t m = t->l;
@@ -186,13 +187,10 @@ static int add_column(wbuf *out, tin *t, mlhep_err *e)
                 }
             }
         }
-        /* compact in place: rows only move towards the front */
-        memmove(t->vals + w * sz, row, m * sz);
-        w += m;
-        off[r + 1] = (int64_t)w;
+        lens[r] = (uint32_t)m;
     }
-    int rc = colreq_add(out, t->name, t->type, t->vals, off, t->n, e);
-    free(off);
+    int rc = colreq_add_padded(out, t->name, t->type, t->vals, t->l * sz, lens, t->n, e);
+    free(lens);
     return rc;
 }
 
@@ -330,17 +328,19 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
                          shape_text(t, sh, sizeof sh));
             goto done;
         }
+        if (bs) { /* the values stay where they are, in the body (read in place) */
+            t->vals = (uint8_t *)(uintptr_t)(body + binpos);
+            t->borrowed = 1;
+            binpos += count * sz;
+            t->binsize = count * sz;
+            continue;
+        }
         t->vals = malloc(count * sz + 1);
         if (!t->vals) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory for input '%s'", t->name);
             goto done;
         }
-        if (bs) {
-            if (count)
-                memcpy(t->vals, body + binpos, count * sz);
-            binpos += count * sz;
-            t->binsize = count * sz;
-        } else {
+        {
             if (!json_is_array(data)) {
                 rc = err_set(e, MLHEP_EINVAL, "input '%s' needs \"data\" (an array) or binary_data_size", t->name);
                 goto done;
@@ -363,8 +363,16 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
         rc = err_set(e, MLHEP_EINVAL, "no rows (N = 0)");
         goto done;
     }
+    /* the whole request's size, reserved once (no copies while it grows) */
+    size_t total = 18 + strlen(model_ref);
+    for (size_t i = 0; i < nin; i++)
+        total += 8 + strlen(in[i].name) + (in[i].n + 1) * 4 + in[i].n * in[i].l * coltype_size(in[i].type);
     if ((rc = colreq_begin(out, model_ref, rq->nrows, nin, e)))
         goto done;
+    if (!wbuf_reserve(out, total)) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
+        goto done;
+    }
     for (size_t i = 0; i < nin && !rc; i++)
         rc = add_column(out, &in[i], e);
     if (!rc)
