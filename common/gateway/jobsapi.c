@@ -209,7 +209,10 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         int st;
         const char *code;
         /* too large (ENOMEM: 413 naming the limit), refused, or the broker is away */
-        gw_status_for(rc == MLHEP_EINVAL || rc == MLHEP_ENOMEM ? rc : MLHEP_ENET, &st, &code);
+        int refused = rc == MLHEP_EINVAL || rc == MLHEP_ENOMEM;
+        gw_status_for(refused ? rc : MLHEP_ENET, &st, &code);
+        if (refused) /* refused before publishing: certain */
+            return gw_resp_error(o, st, code, "%s; nothing was queued", e.msg);
         return gw_resp_error(o, st, code, "the job could not be queued: %s", e.msg);
     }
     maybe_crash(g, r, "after-publish");

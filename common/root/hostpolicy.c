@@ -299,7 +299,7 @@ static int check_name(const hostpolicy *p, const char *host_in, int port, int *e
         for (size_t i = 0; i < p->n && !special16(a); i++)
             if (p->v[i].kind == E_ANY && (!p->v[i].port || p->v[i].port == port))
                 return 0;
-        return err_set(e, MLHEP_EAUTH, "host %s (port %d) is not allowed by data_hosts%s", host, port,
+        return err_set(e, MLHEP_EAUTH, "host %s (port %d) " HOSTPOLICY_REFUSED "%s", host, port,
                        special16(a) ? " (a loopback, private or link-local address needs an entry naming it)" : "");
     }
     int lh = localhostish(host);
@@ -317,8 +317,8 @@ static int check_name(const hostpolicy *p, const char *host_in, int port, int *e
         if (en->kind == E_ANY || (en->kind == E_SUFFIX && hl > sl && !strcasecmp(host + hl - sl, en->name)))
             return 0;
     }
-    return err_set(e, MLHEP_EAUTH, "host %s (port %d) is not in data_hosts (the hosts this service reads "
-                   "remote inputs from)", host, port);
+    return err_set(e, MLHEP_EAUTH, "host %s (port %d) " HOSTPOLICY_REFUSED " (not listed among the hosts this "
+                   "service reads remote inputs from)", host, port);
 }
 
 int hostpolicy_check_url(const hostpolicy *p, const char *url, mlhep_err *e)

@@ -41,6 +41,9 @@
 #ifndef MLHEP_HOSTPOLICY_H
 #define MLHEP_HOSTPOLICY_H
 
+/* the phrase of every refusal (workflow_path_refused recognises it in a message) */
+#define HOSTPOLICY_REFUSED "is not allowed by data_hosts"
+
 #include <stddef.h>
 #include <sys/socket.h>
 

@@ -1,6 +1,8 @@
 /* workflow.c - workflow.json loading, validation and normalisation; see workflow.h. */
 #include "service/workflow.h"
 
+#include "root/hostpolicy.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -47,7 +49,7 @@ static void free_list(char **l, size_t n)
 int workflow_path_refused(const char *msg)
 {
     return msg && (strstr(msg, WF_DOTDOT) || strstr(msg, WF_NOROOTS) || strstr(msg, WF_OUTSIDE) ||
-                   strstr(msg, WF_SYMLINK));
+                   strstr(msg, WF_SYMLINK) || strstr(msg, HOSTPOLICY_REFUSED));
 }
 
 const char *wf_kind_name(wf_kind k)

@@ -156,7 +156,8 @@ int workflow_open_local(const wf_file *f, mlhep_err *e);
 
 /* 1 if msg (an error message received without its code, e.g. the gateway's answer to a
  * submission) is one of the refusals of a local path by the data-root confinement above
- * (MLHEP_EAUTH where the message is made). */
+ * or of a remote host by data_hosts (root/hostpolicy.h) (MLHEP_EAUTH where the message is
+ * made). */
 int workflow_path_refused(const char *msg);
 
 const char *wf_kind_name(wf_kind k); /* "local", "xrootd", "http" */

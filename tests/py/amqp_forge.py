@@ -38,7 +38,19 @@ def main():
     ap.add_argument("--type")
     ap.add_argument("--token")
     ap.add_argument("--header", action="append", default=[])
+    ap.add_argument("--hold", metavar="QUEUE",
+                    help="consume QUEUE with prefetch 1 and never ack: a consumer that takes one message and "
+                         "stays (prints 'holding', runs until killed; the message returns to the queue then)")
     a = ap.parse_args()
+    if a.hold:
+        cred = pika.PlainCredentials(a.user, open(a.password_file).read().strip())
+        conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", a.port, "mlhep", cred))
+        ch = conn.channel()
+        ch.basic_qos(prefetch_count=1)
+        ch.basic_consume(a.hold, lambda *args: None, auto_ack=False)
+        print("holding", flush=True)
+        ch.start_consuming()
+        return 0
     body = sys.stdin.buffer.read() if a.body == "-" else open(a.body, "rb").read()
     headers = {}
     for h in a.header:
