@@ -30,7 +30,7 @@ SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 CXXFLAGS_BASE := -std=c++17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon \
            -isystem /usr/include/xrootd
 LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq \
-           -lopenblas -lXrdCl -lstdc++ -lm -lpthread
+           -lopenblas -lmicrohttpd -lXrdCl -lstdc++ -lm -lpthread
 
 LIB_SRC   := $(wildcard common/*/*.c)
 LIB_CXX   := $(wildcard common/*/*.cc)

@@ -43,9 +43,10 @@ wait_ready() { for _ in $(seq 100); do grep -q ' ready: ' "$1" 2>/dev/null && re
 wait_ready "$S"/logs/infer-1.log
 J=0123456789abcdef0123456789abcdef
 mkdir -p "$S/artifacts/alice/$J"; cp "$T/m/mlp.mlhep" "$S/artifacts/alice/$J/model.mlhep"
-A=(bin/mlhep-submit --config "$S/users/alice.conf" --token-file "$S/users/alice.token")
+# the broker path (operators' configuration): this benchmark measures mlhep-infer over AMQP
+A=(bin/mlhep-submit --config "$S/operator.conf" --token-file "$S/users/alice.token")
 "${A[@]}" models tag $J tth >/dev/null || exit 1
-L=(build/bench/infer_load "$S/users/alice.conf" "$S/users/alice.token")
+L=(build/bench/infer_load "$S/operator.conf" "$S/users/alice.token")
 jq -c '.model="tth"' "$T/m/req-values.json" > "$T/q1.json"
 jq -c '.model="tth" | .rows=(.rows+.rows+.rows+.rows)[0:100]' "$T/m/req-rows.json" > "$T/r100.json"
 jq -c '.model="tth" | .columns|=map_values((.+.+.+.)[0:100])' "$T/m/req-columns.json" > "$T/c100.json"

@@ -16,7 +16,9 @@ T=$(mktemp -d /tmp/mlhep-bench.XXXXXX); S=$T/st
 trap '"$top/deploy/local/down.sh" --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
 "$top/deploy/local/up.sh" --state "$S" --bin "$BIN" --workers 1 --heartbeat 1 --users bench > "$T/up.log"
 grep 'rabbitmq ready' "$T/up.log"
-sub() { "$BIN/mlhep-submit" --config "$S/users/bench.conf" --token-file "$S/users/bench.token" "$@"; }
+# the broker and Redis directly (operators' configuration): what is measured is the
+# workers' latency and throughput, not the front door
+sub() { "$BIN/mlhep-submit" --config "$S/operator.conf" --token-file "$S/users/bench.token" "$@"; }
 rec() { sub --json status "$1"; }
 echo '{"name": "bench", "model": {"type": "sleep", "seconds": 0}}' > "$T/wf.json"
 for _ in $(seq 300); do grep -q ' ready: ' "$S/logs/worker-1.log" && break; sleep 0.1; done

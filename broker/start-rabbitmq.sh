@@ -4,10 +4,15 @@
 # keep $!: `kill -TERM $!` stops the node cleanly (the server script forwards it).
 #
 # Passwords are never in the repository: they come from the environment
-# (MLHEP_BROKER_ADMIN_PASSWORD, MLHEP_BROKER_SUBMITTER_PASSWORD,
-# MLHEP_BROKER_WORKER_PASSWORD) or, if unset, from STATE_DIR/secrets/broker-{admin,
-# submitter,worker}.pw. The rendered definitions file is written mode 0600 into STATE_DIR.
+# (MLHEP_BROKER_ADMIN_PASSWORD, MLHEP_BROKER_OPERATOR_PASSWORD,
+# MLHEP_BROKER_WORKER_PASSWORD, MLHEP_BROKER_GATEWAY_PASSWORD) or, if unset, from
+# STATE_DIR/secrets/broker-{admin,operator,worker,gateway}.pw. The rendered definitions file is written mode 0600 into STATE_DIR.
+# Accounts: admin (operators' management), operator (operators' mlhep-submit inside the
+# cluster: publishes jobs, cancel requests and predictions), worker, gateway (the front
+# door users reach). Users have no broker account.
 # Optional environment: MLHEP_DELIVERY_LIMIT (x-delivery-limit of jobs.train, default 3),
+# MLHEP_PREDICT_MAX_LENGTH and MLHEP_PREDICT_TTL_MS (x-max-length and x-message-ttl of
+# predict.requests; default: definitions.json's 100000 requests, 60000 ms),
 # ERL_EPMD_PORT (a private epmd port; the caller starts that epmd), MLHEP_RABBITMQ_NODE
 # (node name, default mlhep<PORT>@localhost), MLHEP_RABBITMQ_DIST_PORT (Erlang
 # distribution port, default PORT+20000), MLHEP_RABBITMQ_BIND (address the AMQP listener
@@ -31,25 +36,32 @@ pw() { # pw NAME ENVVAR
     printf '%s' "$v"
 }
 ADMIN_PW=$(pw admin MLHEP_BROKER_ADMIN_PASSWORD)
-SUB_PW=$(pw submitter MLHEP_BROKER_SUBMITTER_PASSWORD)
+OP_PW=$(pw operator MLHEP_BROKER_OPERATOR_PASSWORD)
 WORK_PW=$(pw worker MLHEP_BROKER_WORKER_PASSWORD)
+GW_PW=$(pw gateway MLHEP_BROKER_GATEWAY_PASSWORD)
 LIMIT=${MLHEP_DELIVERY_LIMIT:-3}
+PMAXLEN=${MLHEP_PREDICT_MAX_LENGTH:-}
+PTTL=${MLHEP_PREDICT_TTL_MS:-}
 BIND=${MLHEP_RABBITMQ_BIND:-127.0.0.1}
 DIST=${MLHEP_RABBITMQ_DIST_PORT:-$((PORT + 20000))}
 [ "$DIST" -le 65535 ] || DIST=$((PORT - 20000))
 
-ADMIN_PW="$ADMIN_PW" SUB_PW="$SUB_PW" WORK_PW="$WORK_PW" LIMIT="$LIMIT" \
+ADMIN_PW="$ADMIN_PW" OP_PW="$OP_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" LIMIT="$LIMIT" PMAXLEN="$PMAXLEN" PTTL="$PTTL" \
 /usr/bin/python3 - "$here/definitions.json" "$T/definitions.json" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 d = json.load(open(src))
-pw = {"@ADMIN_PASSWORD@": os.environ["ADMIN_PW"], "@SUBMITTER_PASSWORD@": os.environ["SUB_PW"],
-      "@WORKER_PASSWORD@": os.environ["WORK_PW"]}
+pw = {"@ADMIN_PASSWORD@": os.environ["ADMIN_PW"], "@OPERATOR_PASSWORD@": os.environ["OP_PW"],
+      "@WORKER_PASSWORD@": os.environ["WORK_PW"], "@GATEWAY_PASSWORD@": os.environ["GW_PW"]}
 for u in d["users"]:
     u["password"] = pw[u["password"]]
 for q in d["queues"]:
     if q["name"] == "jobs.train":
         q["arguments"]["x-delivery-limit"] = int(os.environ["LIMIT"])
+    if q["name"] == "predict.requests" and os.environ["PMAXLEN"]:
+        q["arguments"]["x-max-length"] = int(os.environ["PMAXLEN"])
+    if q["name"] == "predict.requests" and os.environ["PTTL"]:
+        q["arguments"]["x-message-ttl"] = int(os.environ["PTTL"])
 fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 with os.fdopen(fd, "w") as f:
     json.dump(d, f, indent=1)

@@ -34,6 +34,7 @@ int infer_cmd_exit(const mlhep_err *e)
     case MLHEP_EAUTH: return INFER_X_AUTH;
     case MLHEP_ENOTFOUND: return INFER_X_NOTFOUND;
     case MLHEP_EINVAL:
+    case MLHEP_ENOMEM: /* a size limit: the gateway's 413 */
     case MLHEP_EFORMAT: return INFER_X_INPUT;
     case MLHEP_ENET: return strstr(e->msg, "no reply within") ? INFER_X_TIMEOUT : INFER_X_BROKER;
     case MLHEP_EIO: return INFER_X_FILE;
@@ -46,7 +47,32 @@ int infer_cmd_timeout_ms(const infer_cmd_opts *o)
     return (int)(o->timeout * 1000);
 }
 
-int infer_cmd_json(const infer_cmd_opts *o, predict_rpc **c, const char *type, char *body, char **reply,
+int infer_cmd_connect(const infer_cmd_opts *o, infer_svc *s)
+{
+    if (s->gw || s->rpc)
+        return 0;
+    mlhep_err e;
+    err_clear(&e);
+    if (o->cfg.gateway_url && *o->cfg.gateway_url) {
+        if (gwclient_open(&o->cfg, o->token, &s->gw, &e))
+            return infer_cmd_fail(e.code == MLHEP_EAUTH ? INFER_X_AUTH : INFER_X_CONFIG, "configuration: %s", e.msg);
+        gwclient_set_timeout(s->gw, infer_cmd_timeout_ms(o));
+        return 0;
+    }
+    if (predict_rpc_open(&o->cfg, o->token, &s->rpc, &e))
+        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+    return 0;
+}
+
+void infer_cmd_disconnect(infer_svc *s)
+{
+    gwclient_close(s->gw);
+    predict_rpc_close(s->rpc);
+    s->gw = NULL;
+    s->rpc = NULL;
+}
+
+int infer_cmd_json(const infer_cmd_opts *o, infer_svc *s, const char *type, char *body, char **reply,
                    json_t **doc)
 {
     *reply = NULL;
@@ -55,9 +81,11 @@ int infer_cmd_json(const infer_cmd_opts *o, predict_rpc **c, const char *type, c
         return infer_cmd_fail(INFER_X_INTERNAL, "out of memory");
     mlhep_err e;
     err_clear(&e);
-    int x = 0;
-    if ((!*c && predict_rpc_open(&o->cfg, o->token, c, &e)) ||
-        predict_rpc_json(*c, type, body, strlen(body), reply, doc, infer_cmd_timeout_ms(o), &e))
+    int x = infer_cmd_connect(o, s);
+    if (!x && s->gw && strcmp(type, "predict"))
+        x = infer_cmd_fail(INFER_X_INTERNAL, "'%s' requests do not go through the gateway", type);
+    else if (!x && (s->gw ? gwclient_predict_json(s->gw, body, strlen(body), reply, doc, &e)
+                          : predict_rpc_json(s->rpc, type, body, strlen(body), reply, doc, infer_cmd_timeout_ms(o), &e)))
         x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
     free(body);
     return x;

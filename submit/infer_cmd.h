@@ -5,21 +5,25 @@
  * models (infer_cmd_wants). infer_cmd_main parses the options of both commands in one
  * getopt pass (options may come before or after the command word), loads the
  * configuration and the bearer token, and runs predict_cmd_run (predict_cmd.h) or
- * models_cmd_run (models_cmd.h); `--help` prints the command's own usage. The client
- * side of the service is the library's infer/predict_rpc.h.
+ * models_cmd_run (models_cmd.h); `--help` prints the command's own usage. The service
+ * is reached through mlhep-gateway over HTTPS when gateway_url is set (users:
+ * gateway/gwclient.h), else over the broker (operators inside the cluster:
+ * infer/predict_rpc.h); infer_svc is that choice.
  *
  * Options shared with the rest of mlhep-submit: --config FILE, --token-file FILE,
  * --json, --timeout SEC (reply wait, default 60). Numbers go through base/numarg.h.
  *
  * Exit codes (as mlhep-submit's): 0 ok, 1 internal error, 2 usage, 3 configuration,
  * 4 token refused / model forbidden, 5 bad input (bad request, unknown branch, too
- * large), 6 broker, 8 unknown model, 12 file error (ROOT input/output), 14 timeout. */
+ * large), 6 broker or gateway, 8 unknown model, 12 file error (ROOT input/output),
+ * 14 timeout. */
 #ifndef MLHEP_INFER_CMD_H
 #define MLHEP_INFER_CMD_H
 
 #include <jansson.h>
 
 #include "base/err.h"
+#include "gateway/gwclient.h"
 #include "infer/predict_rpc.h"
 #include "service/config.h"
 
@@ -58,11 +62,23 @@ int infer_cmd_fail(int code, const char *fmt, ...) __attribute__((format(printf,
 /* The exit code for an error of the library (predict_rpc.h, predict.h, ...). */
 int infer_cmd_exit(const mlhep_err *e);
 
-/* One JSON round trip on the service: opens *c first when it is NULL (the caller
- * closes it), sends body (taken: freed here; NULL means it could not be built) as a
- * message of type `type`. 0 with *reply (the text, caller frees) and *doc (caller
+/* The inference service as the command reaches it: one of the two is set once
+ * connected. */
+typedef struct infer_svc {
+    gwclient *gw;     /* gateway_url set */
+    predict_rpc *rpc; /* the broker */
+} infer_svc;
+
+/* Connects s (zeroed by the caller) unless it is connected: 0 or the exit code, the
+ * message printed. */
+int infer_cmd_connect(const infer_cmd_opts *o, infer_svc *s);
+void infer_cmd_disconnect(infer_svc *s);
+
+/* One JSON round trip on the service (connected first if need be): body (taken: freed
+ * here; NULL means it could not be built) as a request of type `type` ("predict"; over
+ * the broker also "models"). 0 with *reply (the text, caller frees) and *doc (caller
  * decrefs); else the exit code, the message printed. */
-int infer_cmd_json(const infer_cmd_opts *o, predict_rpc **c, const char *type, char *body, char **reply,
+int infer_cmd_json(const infer_cmd_opts *o, infer_svc *s, const char *type, char *body, char **reply,
                    json_t **doc);
 
 /* The reply wait in milliseconds. */

@@ -232,7 +232,9 @@ int main(int argc, char **argv)
     }
 
     pipeline_env *env = NULL;
-    if (pipeline_env_open(getenv("MLHEP_SCHEMAS"), NULL, 1, 0, &env, &e)) {
+    /* test hooks on: the test job kinds (sleep) run in the user's own process here and
+     * hold nothing shared, unlike on a service worker */
+    if (pipeline_env_open(getenv("MLHEP_SCHEMAS"), NULL, 1, 1, &env, &e)) {
         fprintf(stderr, "mlhep-run: %s\n", e.msg);
         json_decref(doc);
         return EX_CONFIG;

@@ -1,64 +1,31 @@
 /* mlhep_submit.c - the user's command line: submit a workflow, follow and manage jobs.
  *
- *   mlhep-submit [opts] workflow.json      check token + workflow, publish, print the id
+ *   mlhep-submit [opts] workflow.json      check token + workflow, queue, print the id
  *   mlhep-submit [opts] status ID | watch ID | list | cancel ID | logs ID
  *   mlhep-submit [opts] result ID [--fetch DIR]
+ *   mlhep-submit [opts] predict ... | models ...       (submit/infer_cmd.c)
  *
- * The CLI holds no Redis write rights: it publishes jobs and cancel requests to the
- * broker (exchange `jobs`, persistent, publisher confirms) and reads status with a
- * read-only Redis account confined to the caller's own keys (see jobstore.h). Every
- * command first resolves the caller's user name from the bearer token
- * (auth_check_submit), and only that user's keys are ever read. */
-#include <errno.h>
+ * Users reach the service through mlhep-gateway over HTTPS (configuration key
+ * gateway_url): the gateway checks the token and the workflow, queues jobs and answers
+ * for the token's user only. Without gateway_url the commands go to the broker and
+ * Redis directly, for operators inside the cluster. jobsvc.h is that choice; this file
+ * holds the commands, their options and what they print, the same either way. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/logline.h"
 #include "base/numarg.h"
-#include "service/amqp_client.h"
-#include "service/artifacts.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
-#include "service/jobstore.h"
-#include "train/pipeline.h"
 #include "infer_cmd.h"
-
-enum {
-    EX_OK = 0,
-    EX_USAGE = 2,
-    EX_CONFIG = 3,
-    EX_AUTH = 4,
-    EX_WORKFLOW = 5,
-    EX_BROKER = 6,
-    EX_STORE = 7,
-    EX_NOTFOUND = 8,
-    EX_JOBFAILED = 9,
-    EX_JOBCANCELLED = 10,
-    EX_NOTREADY = 11,
-    EX_ARTIFACTS = 12,
-    EX_FINISHED = 13,
-    EX_TIMEOUT = 14,
-    EX_PATH = 15,
-    EX_TOKEN_BASE = 20, /* + jwt_reason (1..12): the token was refused, see usage() */
-};
-
-/* Exit code for a refused token: 4 when there is no usable token at all, 20 + the
- * verifier's reason otherwise (stable: jwt_reason values are fixed), 3 for a verifier
- * configuration problem. */
-static int auth_exit(int reason)
-{
-    if (reason == JWT_E_CONFIG)
-        return EX_CONFIG;
-    if (reason >= JWT_E_MALFORMED && reason < JWT_E_CONFIG)
-        return EX_TOKEN_BASE + reason;
-    return EX_AUTH;
-}
+#include "jobsvc.h"
 
 static void usage(FILE *f)
 {
@@ -69,7 +36,7 @@ static void usage(FILE *f)
 "       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict --help)\n"
 "\n"
 "  WORKFLOW.json  submit a job: the token and workflow are checked, the job is\n"
-"                 published (persistent, confirmed by the broker) and its id printed\n"
+"                 queued (persistent, confirmed by the broker) and its id printed\n"
 "  status ID      the job's state, phase, progress, attempts, worker, heartbeat, error\n"
 "  watch ID       follow the job until it ends (progress bar on a terminal, one line\n"
 "                 per change otherwise); exit code tells how it ended\n"
@@ -78,14 +45,23 @@ static void usage(FILE *f)
 "  result ID      the artifacts of a succeeded job; --fetch DIR copies them to DIR/ID/\n"
 "  logs ID        the job's log lines\n"
 "\n"
+"Where the commands go (the configuration decides):\n"
+"  gateway_url set (users): HTTPS to mlhep-gateway with your bearer token; the gateway\n"
+"      checks the token and the workflow before anything is queued. gateway_ca\n"
+"      names the CA of its certificate (default: the system's). Nothing else is needed.\n"
+"  gateway_url unset (operators inside the cluster): the broker and Redis directly,\n"
+"      with the amqp_* and redis_* accounts of the configuration; the token and the\n"
+"      workflow are checked here (paths lexically against data_roots).\n"
+"\n"
 "options:\n"
 "  --config FILE      key=value configuration (default $MLHEP_CONFIG); MLHEP_* variables\n"
-"                     override it (amqp_*, redis_*, artifact_dir, auth_mode, ...)\n"
+"                     override it (gateway_url, gateway_ca; operators: amqp_*,\n"
+"                     redis_*, artifact_dir, auth_mode, ...)\n"
 "  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
 "  --oidc ACCOUNT     bearer token from oidc-agent: runs `oidc-token ACCOUNT`\n"
-"  --unchecked        submit: skip the local workflow checks (the worker still checks\n"
-"                     everything; for testing the worker's own refusals)\n"
-"  --json             status/list/result: print JSON\n"
+"  --unchecked        submit, operators only: skip the local workflow checks (the worker\n"
+"                     still checks everything; for testing the worker's own refusals)\n"
+"  --json             status/list/result: print JSON (the record's fields as text)\n"
 "  --timeout SEC      watch: give up after SEC seconds\n"
 "  --no-wait          submit: do not wait for the job's status record to appear\n"
 "\n"
@@ -96,9 +72,10 @@ static void usage(FILE *f)
 "   4 token missing or refused            11 result: job not finished yet\n"
 "   5 workflow unreadable or invalid      12 artifacts missing or unreadable\n"
 "     (nothing was queued)                13 cancel: the job had already finished\n"
-"   6 broker error (submit/cancel)        14 watch: --timeout reached\n"
-"   7 status store (Redis) error          15 a local input path is outside the data\n"
-"                                            roots (nothing was queued)\n"
+"   6 submit/cancel not queued (gateway    14 watch: --timeout reached\n"
+"     or broker unreachable or refusing)  15 a local input path is outside the data\n"
+"   7 records unreadable (gateway or         roots (nothing was queued)\n"
+"     status store unreachable)\n"
 "  token refused (nothing was done), 20 + the verifier's reason:\n"
 "  21 malformed   22 too large     23 alg none        24 wrong algorithm\n"
 "  25 unknown kid 26 bad signature 27 expired         28 not yet valid\n"
@@ -108,56 +85,49 @@ static void usage(FILE *f)
 
 typedef struct cli {
     mlhep_config cfg;
-    char user[JOB_USER_MAX + 1];
     char *token;
     int json;
     double timeout;
     int no_wait;
     const char *fetch;
     int unchecked;
-    jobstore *js;
+    jobsvc *svc;
 } cli;
-
-
-static int store(cli *c)
-{
-    if (c->js)
-        return 0;
-    mlhep_err e;
-    if (jobstore_connect(&c->js, &c->cfg, &e))
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "status store: %s", e.msg);
-    return 0;
-}
 
 static int check_id(const char *id)
 {
     if (!job_id_valid(id))
-        return infer_cmd_fail(EX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
+        return infer_cmd_fail(JX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
     return 0;
 }
 
 /* Reads the user's record of job id (checked first). */
 static int get_record(cli *c, const char *id, json_t **rec)
 {
+    *rec = NULL;
     int rc = check_id(id);
-    if (!rc)
-        rc = store(c);
-    if (rc)
-        return rc;
-    mlhep_err e;
-    rc = jobstore_get(c->js, c->user, id, rec, &e);
-    if (rc == JS_MISSING)
-        return infer_cmd_fail(EX_NOTFOUND, "no job %s for user '%s' (it does not exist, is not registered "
-                                 "yet, or belongs to someone else)", id, c->user);
-    if (rc < 0)
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
-    return 0;
+    return rc ? rc : jobsvc_get(c->svc, id, rec);
 }
 
 static const char *field(json_t *rec, const char *k)
 {
     const char *s = json_string_value(json_object_get(rec, k));
     return s ? s : "";
+}
+
+/* Prints one line to f built from record fields with its control characters escaped
+ * (logline_escape): what a record holds never reaches the terminal raw (a name or a log
+ * line with a newline or an escape sequence cannot forge lines or move the cursor). */
+static void out_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_line(FILE *f, const char *fmt, ...)
+{
+    char raw[4096], clean[4 * sizeof raw];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    logline_escape(raw, clean, sizeof clean);
+    fprintf(f, "%s\n", clean);
 }
 
 static void fmt_time(const char *unix_s, char *out, size_t n)
@@ -173,23 +143,10 @@ static void fmt_time(const char *unix_s, char *out, size_t n)
     strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static int publish(cli *c, const char *rkey, const char *body, size_t len, const char *msgid)
+static void sleep_ms(long ms)
 {
-    amqpc_params p = {c->cfg.amqp_host, c->cfg.amqp_port, c->cfg.amqp_user, c->cfg.amqp_password,
-                      c->cfg.amqp_vhost, 0, 10000};
-    amqpc *mq = NULL;
-    mlhep_err e;
-    int rc = amqpc_connect(&mq, &p, &e);
-    if (!rc)
-        rc = amqpc_channel_open(mq, 1, &e);
-    if (!rc)
-        rc = amqpc_confirm_select(mq, 1, &e);
-    if (!rc)
-        rc = amqpc_publish(mq, 1, "jobs", rkey, body, len, msgid, &e);
-    amqpc_close(mq);
-    if (rc)
-        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
-    return 0;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
 }
 
 /* ---- submit ---------------------------------------------------------------------- */
@@ -200,68 +157,34 @@ static int cmd_submit(cli *c, const char *path)
     json_t *wf = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!wf) {
         if (je.line < 1)
-            return infer_cmd_fail(EX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
-        return infer_cmd_fail(EX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
-                    je.column, je.text);
+            return infer_cmd_fail(JX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
+        return infer_cmd_fail(JX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
+                              je.column, je.text);
     }
-    mlhep_err e;
-    if (!c->unchecked) {
-        /* same schema and rules as the worker; paths checked lexically against the data
-         * roots (this machine may not see the worker's disks; when it does, the inputs
-         * are checked as the worker would). Test hooks (model.crash)
-         * are the worker's decision: let them through here. */
-        pipeline_env *env = NULL;
-        if (pipeline_env_open(c->cfg.schemas_dir, c->cfg.data_roots, 0, 1, &env, &e)) {
-            json_decref(wf);
-            return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
-        }
-        int rc = pipeline_validate(wf, env, NULL, &e);
-        if (!rc) /* branch names and expressions, when the inputs are visible here */
-            rc = pipeline_check_inputs_if_visible(wf, env, &e);
-        pipeline_env_free(env);
-        if (rc) {
-            json_decref(wf);
-            return infer_cmd_fail(rc == MLHEP_EAUTH ? EX_PATH : EX_WORKFLOW, "%s: %s; nothing was queued",
-                        path, e.msg);
-        }
-    }
-    job j;
-    int rc = job_init(&j, c->user, c->token, wf, &e);
+    char id[JOB_ID_HEX + 1];
+    int rc = jobsvc_submit(c->svc, wf, path, c->unchecked, id);
     json_decref(wf);
     if (rc)
-        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
-    char *msg = NULL;
-    size_t len = 0;
-    if (job_message_encode(&j, &msg, &len, &e)) {
-        job_clear(&j);
-        return infer_cmd_fail(EX_WORKFLOW, "%s", e.msg);
-    }
-    rc = publish(c, "train", msg, len, j.id);
-    free(msg);
-    if (rc) {
-        job_clear(&j);
         return rc;
-    }
-    printf("%s\n", j.id);
+    printf("%s\n", id);
     fflush(stdout);
-    if (!c->no_wait && store(c) == 0) {
+    if (!c->no_wait) {
         /* the record is created by a worker from the broker message: wait a moment */
         json_t *rec = NULL;
         for (int i = 0; i < 100; i++) {
-            if (jobstore_get(c->js, c->user, j.id, &rec, &e) == 0)
+            int x = jobsvc_peek(c->svc, id, &rec);
+            if (x != 1)
                 break;
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            sleep_ms(20);
         }
         if (rec)
-            fprintf(stderr, "job %s %s\n", j.id, field(rec, "state"));
+            out_line(stderr, "job %s %s", id, field(rec, "state"));
         else
             fprintf(stderr, "job %s queued in the broker; its status appears once a worker "
-                            "registers it\n", j.id);
+                            "registers it\n", id);
         json_decref(rec);
     }
-    job_clear(&j);
-    return EX_OK;
+    return JX_OK;
 }
 
 /* ---- status / watch ---------------------------------------------------------------- */
@@ -295,37 +218,37 @@ static int print_status(cli *c, json_t *rec)
     fmt_time(field(rec, "started"), sta, sizeof sta);
     fmt_time(field(rec, "finished"), fin, sizeof fin);
     const char *state = field(rec, "state");
-    printf("job        %s\n", field(rec, "id"));
-    printf("name       %s\n", field(rec, "name"));
-    printf("state      %s\n", state);
-    printf("phase      %s (%.0f%%)  %s\n", field(rec, "phase"), 100 * atof(field(rec, "progress")),
-           field(rec, "message"));
+    out_line(stdout, "job        %s", field(rec, "id"));
+    out_line(stdout, "name       %s", field(rec, "name"));
+    out_line(stdout, "state      %s", state);
+    out_line(stdout, "phase      %s (%.0f%%)  %s", field(rec, "phase"), 100 * atof(field(rec, "progress")),
+             field(rec, "message"));
     char train[160];
     train_fields(rec, train, sizeof train);
     if (*train)
-        printf("training   %s\n", train);
-    printf("attempts   %s  worker %s\n", *field(rec, "attempts") ? field(rec, "attempts") : "0",
-           *field(rec, "worker") ? field(rec, "worker") : "-");
-    printf("submitted  %s  started %s  finished %s\n", sub, sta, fin);
+        out_line(stdout, "training   %s", train);
+    out_line(stdout, "attempts   %s  worker %s", *field(rec, "attempts") ? field(rec, "attempts") : "0",
+             *field(rec, "worker") ? field(rec, "worker") : "-");
+    out_line(stdout, "submitted  %s  started %s  finished %s", sub, sta, fin);
     if (!strcmp(state, "running")) {
         double age = job_now() - atof(field(rec, "heartbeat"));
         json_int_t ttl = json_integer_value(json_object_get(rec, "heartbeat_ttl_ms"));
-        printf("heartbeat  %.1f s ago (%s)\n", age, ttl > 0 ? "lease alive" : "lease EXPIRED: worker lost?");
+        out_line(stdout, "heartbeat  %.1f s ago (%s)", age, ttl > 0 ? "lease alive" : "lease EXPIRED: worker lost?");
     }
     if (*field(rec, "error"))
-        printf("error      %s\n", field(rec, "error"));
+        out_line(stdout, "error      %s", field(rec, "error"));
     if (*field(rec, "artifacts"))
-        printf("artifacts  %s\n", field(rec, "artifacts"));
+        out_line(stdout, "artifacts  %s", field(rec, "artifacts"));
     return 0;
 }
 
 static int exit_for_state(const char *state)
 {
     if (!strcmp(state, "failed"))
-        return EX_JOBFAILED;
+        return JX_JOBFAILED;
     if (!strcmp(state, "cancelled"))
-        return EX_JOBCANCELLED;
-    return EX_OK;
+        return JX_JOBCANCELLED;
+    return JX_OK;
 }
 
 static int cmd_status(cli *c, const char *id)
@@ -336,7 +259,54 @@ static int cmd_status(cli *c, const char *id)
         return rc;
     print_status(c, rec);
     json_decref(rec);
-    return EX_OK;
+    return JX_OK;
+}
+
+typedef struct watcher {
+    int tty;
+    char last[512];
+} watcher;
+
+/* One record of a watched job: its line (or bar); the exit code once it has ended. */
+static int watch_show(void *cls, json_t *rec)
+{
+    watcher *w = cls;
+    const char *state = field(rec, "state");
+    double prog = atof(field(rec, "progress"));
+    char line[512];
+    char train[160];
+    train_fields(rec, train, sizeof train);
+    /* during training the fields say it all; other phases have their message */
+    char msg[256];
+    logline_escape(strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "", msg, sizeof msg);
+    if (w->tty) {
+        int bw = 30, full = (int)lround(prog * bw);
+        char bar[64];
+        for (int i = 0; i < bw; i++)
+            bar[i] = i < full ? '#' : '.';
+        bar[bw] = '\0';
+        snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %s%s%-30.30s\033[K", bar, 100 * prog, state,
+                 field(rec, "phase"), train, *train ? "  " : "", msg);
+        fputs(line, stdout);
+        fflush(stdout);
+    } else {
+        snprintf(line, sizeof line, "%s %s %.0f%%%s%s%s%s", state, field(rec, "phase"), floor(prog * 100),
+                 *train ? " " : "", train, *msg ? " " : "", msg);
+        if (strcmp(line, w->last)) {
+            printf("%s\n", line);
+            fflush(stdout);
+            snprintf(w->last, sizeof w->last, "%s", line);
+        }
+    }
+    job_state st;
+    if (job_state_parse(state, &st) == 0 && job_state_terminal(st)) {
+        if (w->tty)
+            printf("\n");
+        if (*field(rec, "error"))
+            out_line(stderr, "error: %s", field(rec, "error"));
+        return exit_for_state(state);
+    }
+    return -1;
 }
 
 static int cmd_watch(cli *c, const char *id)
@@ -344,105 +314,39 @@ static int cmd_watch(cli *c, const char *id)
     int rc = check_id(id);
     if (rc)
         return rc;
-    if ((rc = store(c)))
-        return rc;
-    int tty = isatty(STDOUT_FILENO);
-    double t0 = job_now();
-    char last[512] = "";
-    mlhep_err e;
-    for (;;) {
-        json_t *rec = NULL;
-        int g = jobstore_get(c->js, c->user, id, &rec, &e);
-        if (g < 0)
-            return infer_cmd_fail(EX_STORE, "%s", e.msg);
-        double waited = job_now() - t0;
-        if (g == JS_MISSING) {
-            if (waited > 5) /* registration is asynchronous: allow a moment */
-                return get_record(c, id, &rec);
-        } else {
-            const char *state = field(rec, "state");
-            double prog = atof(field(rec, "progress"));
-            char line[512];
-            char train[160];
-            train_fields(rec, train, sizeof train);
-            /* during training the fields say it all; other phases have their message */
-            const char *msg = strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "";
-            if (tty) {
-                int w = 30, full = (int)lround(prog * w);
-                char bar[64];
-                for (int i = 0; i < w; i++)
-                    bar[i] = i < full ? '#' : '.';
-                bar[w] = '\0';
-                snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %s%s%-30.30s\033[K", bar,
-                         100 * prog, state, field(rec, "phase"), train, *train ? "  " : "", msg);
-                fputs(line, stdout);
-                fflush(stdout);
-            } else {
-                snprintf(line, sizeof line, "%s %s %.0f%%%s%s%s%s", state, field(rec, "phase"),
-                         floor(prog * 100), *train ? " " : "", train, *msg ? " " : "", msg);
-                if (strcmp(line, last)) {
-                    printf("%s\n", line);
-                    fflush(stdout);
-                    snprintf(last, sizeof last, "%s", line);
-                }
-            }
-            job_state st;
-            if (job_state_parse(state, &st) == 0 && job_state_terminal(st)) {
-                if (tty)
-                    printf("\n");
-                if (*field(rec, "error"))
-                    fprintf(stderr, "error: %s\n", field(rec, "error"));
-                rc = exit_for_state(state);
-                json_decref(rec);
-                return rc;
-            }
-        }
-        json_decref(rec);
-        if (c->timeout > 0 && waited > c->timeout) {
-            if (tty)
-                printf("\n");
-            return infer_cmd_fail(EX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
-        }
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    watcher w = {isatty(STDOUT_FILENO), ""};
+    rc = jobsvc_watch(c->svc, id, c->timeout, watch_show, &w);
+    if (rc == JX_TIMEOUT) {
+        if (w.tty)
+            printf("\n");
+        return infer_cmd_fail(JX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
     }
+    return rc;
 }
 
 static int cmd_list(cli *c)
 {
-    int rc = store(c);
+    json_t *recs;
+    int rc = jobsvc_list(c->svc, 1000, &recs);
     if (rc)
         return rc;
-    json_t *ids;
-    mlhep_err e;
-    if (jobstore_list(c->js, c->user, 1000, &ids, &e))
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? EX_AUTH : EX_STORE, "%s", e.msg);
-    json_t *all = json_array();
+    if (c->json) {
+        json_dumpf(recs, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("\n");
+        json_decref(recs);
+        return JX_OK;
+    }
+    printf("%-32s  %-9s  %4s  %-19s  %s\n", "ID", "STATE", "PROG", "SUBMITTED", "NAME");
     size_t i;
-    json_t *v;
-    if (!c->json)
-        printf("%-32s  %-9s  %4s  %-19s  %s\n", "ID", "STATE", "PROG", "SUBMITTED", "NAME");
-    json_array_foreach(ids, i, v) {
-        json_t *rec;
-        if (jobstore_get(c->js, c->user, json_string_value(v), &rec, &e) != 0)
-            continue;
-        if (c->json) {
-            json_array_append_new(all, rec);
-            continue;
-        }
+    json_t *rec;
+    json_array_foreach(recs, i, rec) {
         char sub[32];
         fmt_time(field(rec, "submitted"), sub, sizeof sub);
-        printf("%-32s  %-9s  %3.0f%%  %-19s  %s\n", field(rec, "id"), field(rec, "state"),
-               100 * atof(field(rec, "progress")), sub, field(rec, "name"));
-        json_decref(rec);
+        out_line(stdout, "%-32s  %-9s  %3.0f%%  %-19s  %s", field(rec, "id"), field(rec, "state"),
+                 100 * atof(field(rec, "progress")), sub, field(rec, "name"));
     }
-    if (c->json) {
-        json_dumpf(all, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-        printf("\n");
-    }
-    json_decref(all);
-    json_decref(ids);
-    return EX_OK;
+    json_decref(recs);
+    return JX_OK;
 }
 
 static int cmd_cancel(cli *c, const char *id)
@@ -455,37 +359,29 @@ static int cmd_cancel(cli *c, const char *id)
     job_state_parse(field(rec, "state"), &st);
     json_decref(rec);
     if (job_state_terminal(st))
-        return infer_cmd_fail(EX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
-    char *msg;
-    size_t len;
-    mlhep_err e;
-    if (job_control_encode("cancel", id, c->user, c->token, &msg, &len, &e))
-        return infer_cmd_fail(EX_BROKER, "%s", e.msg);
-    rc = publish(c, "cancel", msg, len, id);
-    free(msg);
-    if (rc)
+        return infer_cmd_fail(JX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
+    if ((rc = jobsvc_cancel(c->svc, id)))
         return rc;
     for (int i = 0; i < 100; i++) {
-        if (jobstore_get(c->js, c->user, id, &rec, &e) == 0) {
+        if (jobsvc_peek(c->svc, id, &rec) == 0) {
             const char *s = field(rec, "state");
             int requested = !strcmp(field(rec, "cancel_requested"), "1");
             if (!strcmp(s, "cancelled") || (requested && !strcmp(s, "running"))) {
                 printf("%s\n", !strcmp(s, "cancelled") ? "cancelled"
                                                        : "cancel requested: the job stops at its next step");
                 json_decref(rec);
-                return EX_OK;
+                return JX_OK;
             }
             if (strcmp(s, "queued") && strcmp(s, "running")) {
                 json_decref(rec);
-                return infer_cmd_fail(EX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
+                return infer_cmd_fail(JX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
             }
             json_decref(rec);
         }
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(50);
     }
     printf("cancel request sent (no worker has processed it yet)\n");
-    return EX_OK;
+    return JX_OK;
 }
 
 static int cmd_result(cli *c, const char *id)
@@ -496,36 +392,34 @@ static int cmd_result(cli *c, const char *id)
         return rc;
     const char *state = field(rec, "state");
     if (strcmp(state, "succeeded")) {
-        rc = !strcmp(state, "failed")      ? infer_cmd_fail(EX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
-             : !strcmp(state, "cancelled") ? infer_cmd_fail(EX_JOBCANCELLED, "job %s was cancelled", id)
-                                           : infer_cmd_fail(EX_NOTREADY, "job %s is %s: no result yet", id, state);
+        rc = !strcmp(state, "failed")      ? infer_cmd_fail(JX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
+             : !strcmp(state, "cancelled") ? infer_cmd_fail(JX_JOBCANCELLED, "job %s was cancelled", id)
+                                           : infer_cmd_fail(JX_NOTREADY, "job %s is %s: no result yet", id, state);
         json_decref(rec);
         return rc;
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", field(rec, "artifacts"));
     json_decref(rec);
-    char mpath[4200];
-    snprintf(mpath, sizeof mpath, "%s/MANIFEST.json", dir);
-    json_error_t je;
-    json_t *m = json_load_file(mpath, 0, &je);
-    if (!m)
-        return infer_cmd_fail(EX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, je.text);
+    json_t *m;
+    mlhep_err why;
+    err_clear(&why);
+    if (jobsvc_artifact_json(c->svc, id, dir, "MANIFEST.json", &m, &why))
+        return infer_cmd_fail(JX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, why.msg);
     if (c->json) {
         json_object_set_new(m, "path", json_string(dir));
         json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("\n");
     } else {
-        printf("artifacts  %s\n", dir);
+        out_line(stdout, "artifacts  %s", dir);
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(m, "files"), i, f)
             printf("  %-26s %8lld bytes  sha256 %.16s...\n", json_string_value(json_object_get(f, "name")),
                    (long long)json_integer_value(json_object_get(f, "bytes")),
                    json_string_value(json_object_get(f, "sha256")));
-        char metrics[4200];
-        snprintf(metrics, sizeof metrics, "%s/metrics.json", dir);
-        json_t *mt = json_load_file(metrics, 0, &je);
+        json_t *mt = NULL;
+        jobsvc_artifact_json(c->svc, id, dir, "metrics.json", &mt, &why); /* a job may have none */
         json_t *fin = json_object_get(mt, "final");
         if (json_is_object(fin)) {
             /* a training job: the final figures, on the test set (older runs: validation;
@@ -551,30 +445,27 @@ static int cmd_result(cli *c, const char *id)
     if (c->fetch) {
         char dst[4200];
         snprintf(dst, sizeof dst, "%s/%s", c->fetch, id);
-        mlhep_err e;
-        if (artifacts_copy(dir, dst, &e))
-            return infer_cmd_fail(EX_ARTIFACTS, "fetch: %s", e.msg);
+        if ((rc = jobsvc_fetch(c->svc, id, dir, dst)))
+            return rc;
         printf("fetched to %s\n", dst);
     }
-    return EX_OK;
+    return JX_OK;
 }
 
 static int cmd_logs(cli *c, const char *id)
 {
-    json_t *rec, *lines;
-    int rc = get_record(c, id, &rec);
+    json_t *lines;
+    int rc = check_id(id);
+    if (!rc)
+        rc = jobsvc_logs(c->svc, id, &lines);
     if (rc)
         return rc;
-    json_decref(rec);
-    mlhep_err e;
-    if (jobstore_logs(c->js, c->user, id, &lines, &e))
-        return infer_cmd_fail(EX_STORE, "%s", e.msg);
     size_t i;
     json_t *v;
     json_array_foreach(lines, i, v)
-        printf("%s\n", json_string_value(v));
+        out_line(stdout, "%s", json_string_value(v) ? json_string_value(v) : "");
     json_decref(lines);
-    return EX_OK;
+    return JX_OK;
 }
 
 int main(int argc, char **argv)
@@ -606,21 +497,21 @@ int main(int argc, char **argv)
             mlhep_err e;
             if (numarg_double("--timeout", optarg, 0.001, 1e9, &c.timeout, &e)) {
                 fprintf(stderr, "mlhep-submit: %s (seconds)\n", e.msg);
-                return EX_USAGE;
+                return JX_USAGE;
             }
             break;
         }
         case 'n': c.no_wait = 1; break;
         case 'f': c.fetch = optarg; break;
-        case 'h': usage(stdout); return EX_OK;
-        default: usage(stderr); return EX_USAGE;
+        case 'h': usage(stdout); return JX_OK;
+        default: usage(stderr); return JX_USAGE;
         }
     }
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs < 1) {
         usage(stderr);
-        return EX_USAGE;
+        return JX_USAGE;
     }
     const char *cmd = args[0];
     int needs_id = !strcmp(cmd, "status") || !strcmp(cmd, "watch") || !strcmp(cmd, "cancel") ||
@@ -628,32 +519,31 @@ int main(int argc, char **argv)
     int is_list = !strcmp(cmd, "list");
     if ((needs_id && nargs != 2) || (is_list && nargs != 1) || (!needs_id && !is_list && nargs != 1)) {
         usage(stderr);
-        return EX_USAGE;
+        return JX_USAGE;
     }
     if (tokfile && oidc) {
         fprintf(stderr, "mlhep-submit: give either --token-file or --oidc, not both\n");
-        return EX_USAGE;
+        return JX_USAGE;
     }
     if (c.fetch && strcmp(cmd, "result")) {
         fprintf(stderr, "mlhep-submit: --fetch only goes with result\n");
-        return EX_USAGE;
+        return JX_USAGE;
     }
     mlhep_err e;
     err_clear(&e);
     if (config_load(&c.cfg, cfgpath, &e)) {
         fprintf(stderr, "mlhep-submit: configuration: %s\n", e.msg);
-        return EX_CONFIG;
+        return JX_CONFIG;
     }
     int rc;
-    auth_ctx *auth = NULL;
-    auth_result ar = {0};
-    if (auth_open(&c.cfg, &auth, &e)) {
-        rc = infer_cmd_fail(EX_CONFIG, "configuration: %s", e.msg);
+    if (c.unchecked && c.cfg.gateway_url && *c.cfg.gateway_url) {
+        rc = infer_cmd_fail(JX_USAGE, "--unchecked: the gateway checks every workflow; only an operator's "
+                                      "configuration (no gateway_url: the broker directly) can skip the checks");
     } else if (oidc ? auth_token_oidc(oidc, &c.token, &e) : auth_token_load(tokfile, &c.token, &e)) {
-        rc = infer_cmd_fail(EX_AUTH, "%s", e.msg);
-    } else if (auth_check(auth, c.token, (int64_t)time(NULL), AUTH_SCOPE_SUBMIT, &ar, &e)) {
-        rc = infer_cmd_fail(auth_exit(ar.reason), "%s", e.msg);
-    } else if (strcpy(c.user, ar.user), needs_id) {
+        rc = infer_cmd_fail(JX_AUTH, "%s", e.msg);
+    } else if ((rc = jobsvc_open(&c.cfg, c.token, &c.svc))) {
+        /* printed */
+    } else if (needs_id) {
         rc = !strcmp(cmd, "status")   ? cmd_status(&c, args[1])
              : !strcmp(cmd, "watch")  ? cmd_watch(&c, args[1])
              : !strcmp(cmd, "cancel") ? cmd_cancel(&c, args[1])
@@ -664,8 +554,7 @@ int main(int argc, char **argv)
     } else {
         rc = cmd_submit(&c, cmd);
     }
-    jobstore_close(c.js);
-    auth_close(auth);
+    jobsvc_close(c.svc);
     if (c.token) {
         memset(c.token, 0, strlen(c.token));
         free(c.token);

@@ -1,6 +1,6 @@
-/* models_cmd.c - `mlhep-submit models` (see models_cmd.h): one "models" request to the
- * inference service per command, its reply printed as a table or line (--json: as it
- * came). */
+/* models_cmd.c - `mlhep-submit models` (see models_cmd.h): one request to the inference
+ * service per command (a "models" message over the broker, or the gateway's model
+ * endpoint), its reply printed as a table or line (--json: as it came). */
 #include "models_cmd.h"
 
 #include <stdio.h>
@@ -15,7 +15,8 @@ void models_cmd_usage(FILE *f)
 "       mlhep-submit [options] models tag JOB_ID NAME [--shared]\n"
 "       mlhep-submit [options] models delete REF | share NAME on|off | features REF\n"
 "\n"
-"The model registry of the inference service (your models, and models shared with you):\n"
+"The model registry of the inference service (your models, and models shared with you),\n"
+"through mlhep-gateway when gateway_url is set, else over the broker:\n"
 "  list                  your models (every version: owner, shared, created, kind,\n"
 "                        number of features, metrics) and your jobs that made a model\n"
 "  tag JOB_ID NAME       name the model of a succeeded job: it becomes NAME@1, or the\n"
@@ -32,7 +33,7 @@ void models_cmd_usage(FILE *f)
 "  --config FILE, --token-file FILE   as for every mlhep-submit command\n"
 "\n"
 "exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 token refused or model\n"
-"not yours, 5 bad request, 6 broker, 8 unknown model or job, 14 no reply in time\n"
+"not yours, 5 bad request, 6 broker or gateway, 8 unknown model or job, 14 no reply in time\n"
 "\n"
 "example:\n"
 "  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n");
@@ -81,14 +82,49 @@ static void print_models(const json_t *d)
     }
 }
 
+/* Through the gateway: the REST call for q's op; *reply and *doc as the broker's
+ * "models" replies give them (features: the features document itself). */
+static int models_gateway(gwclient *gw, const json_t *q, char **reply, json_t **doc)
+{
+    const char *op = json_string_value(json_object_get(q, "op"));
+    const char *model = json_string_value(json_object_get(q, "model"));
+    mlhep_err e;
+    err_clear(&e);
+    json_t *d = NULL;
+    int rc;
+    if (!strcmp(op, "list"))
+        rc = gwclient_models(gw, &d, &e);
+    else if (!strcmp(op, "tag"))
+        rc = gwclient_model_tag(gw, json_string_value(json_object_get(q, "job")),
+                                json_string_value(json_object_get(q, "name")),
+                                json_is_true(json_object_get(q, "shared")), &d, &e);
+    else if (!strcmp(op, "share"))
+        rc = gwclient_model_share(gw, model, json_is_true(json_object_get(q, "shared")), &d, &e);
+    else if (!strcmp(op, "delete"))
+        rc = gwclient_model_delete(gw, model, &d, &e);
+    else if (!(rc = gwclient_model(gw, model, &d, &e))) { /* features */
+        json_t *f = json_incref(json_object_get(d, "features"));
+        json_decref(d);
+        d = f;
+    }
+    if (rc)
+        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+    *reply = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    if (!*reply) {
+        json_decref(d);
+        return infer_cmd_fail(INFER_X_INTERNAL, "the gateway's answer cannot be printed");
+    }
+    *doc = d;
+    return 0;
+}
+
 int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
 {
     const char *op = nargs >= 1 ? args[0] : "list";
-    int list = !strcmp(op, "list");
     json_t *q = NULL;
-    if (list && nargs <= 1) {
-        /* predict_rpc_models below */
-    } else if (!strcmp(op, "delete") && nargs == 2)
+    if (!strcmp(op, "list") && nargs <= 1)
+        q = json_pack("{s:s}", "op", "list");
+    else if (!strcmp(op, "delete") && nargs == 2)
         q = json_pack("{s:s, s:s}", "op", "delete", "model", args[1]);
     else if (!strcmp(op, "tag") && nargs == 3) {
         q = json_pack("{s:s, s:s, s:s}", "op", "tag", "job", args[1], "name", args[2]);
@@ -101,25 +137,27 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
     else
         return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
                                              "share NAME on|off | features REF");
-    predict_rpc *c = NULL;
+    if (!q)
+        return infer_cmd_fail(INFER_X_INTERNAL, "out of memory");
+    infer_svc svc = {0};
     char *reply = NULL;
     json_t *d = NULL;
-    int x = INFER_X_OK;
-    if (list) {
+    int x = infer_cmd_connect(o, &svc);
+    if (!x && svc.gw) {
+        x = models_gateway(svc.gw, q, &reply, &d);
+    } else if (!x && !strcmp(op, "list")) {
         mlhep_err e;
         err_clear(&e);
-        if (predict_rpc_open(&o->cfg, o->token, &c, &e) ||
-            predict_rpc_models(c, &reply, &d, infer_cmd_timeout_ms(o), &e))
+        if (predict_rpc_models(svc.rpc, &reply, &d, infer_cmd_timeout_ms(o), &e))
             x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
-    } else {
-        char *body = json_dumps(q, JSON_COMPACT);
-        json_decref(q);
-        x = infer_cmd_json(o, &c, "models", body, &reply, &d);
+    } else if (!x) {
+        x = infer_cmd_json(o, &svc, "models", json_dumps(q, JSON_COMPACT), &reply, &d);
     }
+    json_decref(q);
     if (!x) {
         if (o->json)
             printf("%s\n", reply);
-        else if (list)
+        else if (!strcmp(op, "list"))
             print_models(d);
         else if (!strcmp(op, "tag"))
             printf("%s\n", json_string_value(json_object_get(d, "model")));
@@ -132,6 +170,6 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
         json_decref(d);
         free(reply);
     }
-    predict_rpc_close(c);
+    infer_cmd_disconnect(&svc);
     return x;
 }

@@ -1,7 +1,8 @@
 /* models_cmd.h - `mlhep-submit models`: list your models and jobs with models, name a
  * job's model (tag), delete a version, share a name, show what a model needs
- * (features). Program code over infer/predict_rpc.h: builds the "models" requests,
- * prints the replies; options are parsed by infer_cmd.c. */
+ * (features). Program code over infer/predict_rpc.h (the broker) or gateway/gwclient.h
+ * (the gateway's /v1/models): builds the requests, prints the replies; options are
+ * parsed by infer_cmd.c. */
 #ifndef MLHEP_MODELS_CMD_H
 #define MLHEP_MODELS_CMD_H
 

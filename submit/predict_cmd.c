@@ -1,7 +1,7 @@
 /* predict_cmd.c - `mlhep-submit predict` (see predict_cmd.h): reads the input (a JSON
- * document, a binary columnar request, or a ROOT tree), has it scored by the service or
- * in this process, prints the scores or writes the friend tree, and turns errors into
- * exit codes. */
+ * document, a binary columnar request, or a ROOT tree), has it scored by the service
+ * (through the gateway or the broker: infer_cmd.h's infer_svc) or in this process,
+ * prints the scores or writes the friend tree, and turns errors into exit codes. */
 #include "predict_cmd.h"
 
 #include <errno.h>
@@ -26,7 +26,8 @@ void predict_cmd_usage(FILE *f)
 "       mlhep-submit [options] predict --model REF --root FILE.root --tree TREE --out SCORES.root\n"
 "                    [--branch NAME] [--batch N] [--window W] [--wire binary|json]\n"
 "\n"
-"Sends INPUT (default: stdin) to the inference service and prints one line per row:\n"
+"Sends INPUT (default: stdin) to the inference service (through mlhep-gateway when\n"
+"gateway_url is set, else over the broker) and prints one line per row:\n"
 "the score, or the class probabilities separated by spaces. INPUT is a predict-request\n"
 "document (keys/values, rows or columns; its \"model\" member is set by --model), or a\n"
 "binary columnar request (a file starting with \"MLHC\", sent as it is; --model replaces\n"
@@ -53,8 +54,8 @@ void predict_cmd_usage(FILE *f)
 "  --config FILE, --token-file FILE   as for every mlhep-submit command\n"
 "\n"
 "exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 token refused or model\n"
-"not yours, 5 bad input (request, unknown or missing branch, too large), 6 broker,\n"
-"8 unknown model, 12 file error (ROOT input or output), 14 no reply in time\n"
+"not yours, 5 bad input (request, unknown or missing branch, too large), 6 broker or\n"
+"gateway, 8 unknown model, 12 file error (ROOT input or output), 14 no reply in time\n"
 "\n"
 "examples:\n"
 "  mlhep-submit predict --model ttH@2 request.json\n"
@@ -214,10 +215,12 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
         predict_ctx_free(&pc);
         predict_model_free(pm);
     } else {
-        predict_rpc *c = NULL;
-        if (predict_rpc_open(&o->cfg, o->token, &c, &e) || predict_rpc_columns(c, &cb, &r, infer_cmd_timeout_ms(o), &e))
+        infer_svc svc = {0};
+        if (!(x = infer_cmd_connect(o, &svc)) &&
+            (svc.gw ? gwclient_predict_columns(svc.gw, &cb, &r, &e)
+                    : predict_rpc_columns(svc.rpc, &cb, &r, infer_cmd_timeout_ms(o), &e)))
             x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
-        predict_rpc_close(c);
+        infer_cmd_disconnect(&svc);
     }
     if (!x && o->json)
         print_scores_json(&r);
@@ -279,10 +282,10 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
     }
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    predict_rpc *c = NULL;
+    infer_svc svc = {0};
     char *reply;
     json_t *d;
-    if (!(x = infer_cmd_json(o, &c, "predict", body, &reply, &d))) {
+    if (!(x = infer_cmd_json(o, &svc, "predict", body, &reply, &d))) {
         if (o->json)
             printf("%s\n", reply);
         else
@@ -290,7 +293,7 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
         json_decref(d);
         free(reply);
     }
-    predict_rpc_close(c);
+    infer_cmd_disconnect(&svc);
     return x;
 }
 
@@ -314,19 +317,26 @@ static int cmd_predict_root(infer_cmd_opts *o)
     treescore_result r;
     memset(&r, 0, sizeof r);
     predict_model *pm = NULL;
-    predict_rpc *c = NULL;
+    infer_svc svc = {0};
     int rc;
     if (o->local) {
         rc = local_model(o, &pm, &e);
         if (!rc)
             rc = treescore_local(pm, &so, &r, &e);
     } else {
-        rc = predict_rpc_open(&o->cfg, o->token, &c, &e);
-        if (!rc)
-            rc = treescore_remote(c, o->model, &so, &r, &e);
+        int x = infer_cmd_connect(o, &svc);
+        if (x)
+            return x;
+        if (svc.gw) { /* the same batches and window, as HTTPS requests to the gateway */
+            treescore_transport t;
+            gwclient_treescore(svc.gw, &t);
+            rc = treescore_remote_via(&t, o->model, &so, &r, &e);
+        } else {
+            rc = treescore_remote(svc.rpc, o->model, &so, &r, &e);
+        }
     }
     predict_model_free(pm);
-    predict_rpc_close(c);
+    infer_cmd_disconnect(&svc);
     if (rc) {
         if (r.failed == TREESCORE_FAILED_FILE)
             return infer_cmd_fail(INFER_X_FILE, "%s", e.msg);

@@ -2,8 +2,8 @@
  * binary columnar request, or every entry of a ROOT tree into a friend tree, through
  * the inference service or in this process (--local). Program code (getopt is done by
  * infer_cmd.c; the usage text, printing and exit codes live here); the work itself is
- * the library's: infer/predict_rpc.h (the service), infer/predict.h (--local),
- * infer/treescore.h (--root). */
+ * the library's: gateway/gwclient.h or infer/predict_rpc.h (the service, through the
+ * gateway or the broker), infer/predict.h (--local), infer/treescore.h (--root). */
 #ifndef MLHEP_PREDICT_CMD_H
 #define MLHEP_PREDICT_CMD_H
 

@@ -2,8 +2,13 @@
 # sourced after tests/lib.sh. Starts ONE stack (deploy/local/up.sh) per test script in
 # $TMP/st on free ports and stops it by PID (deploy/local/down.sh) on exit, even on
 # failure.
-#   svc_up ARGS...        up.sh --state $S --bin $BIN ARGS; sets S, AMQP_PORT, REDIS_PORT
-#   as_alice/as_bob ARGS  mlhep-submit with that user's config and token
+#   svc_up ARGS...        up.sh --state $S --bin $BIN ARGS; sets S, AMQP_PORT, REDIS_PORT,
+#                         GATEWAY_PORT and GW_URL (the gateway's https:// URL)
+#   as_alice/as_bob ARGS  mlhep-submit as that user: their config (the gateway's URL and CA,
+#                         no broker or Redis account) and token
+#   as_operator ARGS      mlhep-submit with the operator's config (the broker and Redis
+#                         directly, around the gateway) and alice's token ($OP_USER's)
+#   gw_curl USER ARGS     curl to the gateway with USER's token and the stack's CA
 #   field ID NAME [USER]  one field of the job's status record (via status --json)
 #   wait_state ID STATE SECS [USER]   polls until the job reaches STATE
 #   wait_workers_ready N SECS         until N worker logs say "ready"
@@ -21,11 +26,14 @@ svc_up() {
         bad "stack up" "deploy/local/up.sh failed"; exit 1
     fi
     . "$S/ports"
+    GW_URL=$(cat "$S/gateway.url" 2>/dev/null)
     echo "# stack up in $((SECONDS - t0)) s: $(grep 'rabbitmq ready' "$TMP/up.log")"
 }
 as_user() { local u=$1; shift; "$BIN/mlhep-submit" --config "$S/users/$u.conf" --token-file "$S/users/$u.token" "$@"; }
 as_alice() { as_user alice "$@"; }
 as_bob() { as_user bob "$@"; }
+as_operator() { "$BIN/mlhep-submit" --config "$S/operator.conf" --token-file "$S/users/${OP_USER:-alice}.token" "$@"; }
+gw_curl() { local u=$1; shift; curl -sS --cacert "$S/tls/ca.pem" -H "Authorization: Bearer $(cat "$S/users/$u.token")" "$@"; }
 field() { as_user "${3:-alice}" --json status "$1" 2>/dev/null | jq -r --arg k "$2" '.[$k] // empty'; }
 wait_state() { # ID STATE SECS [USER]
     local i=0 n=$(( $3 * 10 ))

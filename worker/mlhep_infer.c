@@ -22,7 +22,10 @@
  *     answer is the predict-response document.
  * Either way it resolves the model for that user through the LRU cache (modelstore.h),
  * predicts (predict.h) and publishes the reply to reply_to with the
- * request's correlation_id, then acks. Every failure (bad JSON or binary layout, schema, unknown model or
+ * request's correlation_id, then acks. Replies go only to direct reply-to addresses
+ * (amq.rabbitmq.reply-to.*, rpc_reply_to_ok): a request naming any other reply_to
+ * (jobs.train, a queue of the requester's choice) is acked, logged and never answered,
+ * so a prediction request cannot make this worker publish into the service's queues. Every failure (bad JSON or binary layout, schema, unknown model or
  * branch, wrong shapes, non-numbers, forbidden model, bad token) gets a JSON error reply
  * naming the problem and the request is acked: a bad request never kills or wedges the
  * worker. A crash or kill before the ack leaves the request to be redelivered. Several
@@ -51,6 +54,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/bigbuf.h"
 #include "base/logline.h"
 #include "base/numarg.h"
 #include "service/amqp_rpc.h"
@@ -123,7 +127,7 @@ typedef struct infer {
     int ack_pending;
     int failed;
     tokent tok[TOKCACHE];
-    uint64_t served, errors, tok_hits, tok_verifies, fast;
+    uint64_t served, errors, tok_hits, tok_verifies, fast, dropped;
 } infer;
 
 static void ilog(const infer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -447,8 +451,10 @@ static void handle_models(infer *w, const rpc_msg *m, const char *user)
 static void handle(infer *w, const rpc_msg *m)
 {
     double t0 = mono();
-    if (!m->reply_to[0]) {
-        ilog(w, "request without reply_to dropped");
+    if (!rpc_reply_to_ok(m->reply_to)) { /* acked by the caller, never answered */
+        w->dropped++;
+        ilog(w, "request %.64s dropped: reply_to '%.64s' is not a direct reply-to address (%s.*): nothing "
+             "published", m->corr_id, m->reply_to, RPC_REPLY_TO);
         return;
     }
     char user[JOB_USER_MAX + 1];
@@ -626,6 +632,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mlhep-infer: configuration: %s\n", e.msg);
         return 3;
     }
+    bigbuf_retain_freed(); /* requests of many MB: their buffers are reused, not re-faulted */
     if (threads < 0)
         threads = w.cfg.infer_threads;
     if (threads <= 0) {
@@ -721,7 +728,7 @@ int main(int argc, char **argv)
         for (int i = 1; i <= started; i++)
             pthread_join(tid[i], NULL);
         free(tid);
-        uint64_t served = 0, errors = 0, tv = 0, th = 0, loads = 0, fast = 0;
+        uint64_t served = 0, errors = 0, tv = 0, th = 0, loads = 0, fast = 0, dropped = 0;
         for (int i = 0; i < threads; i++) {
             mscache_stats cs = {0};
             if (ws[i].cache)
@@ -729,15 +736,17 @@ int main(int argc, char **argv)
             served += ws[i].served;
             fast += ws[i].fast;
             errors += ws[i].errors;
+            dropped += ws[i].dropped;
             tv += ws[i].tok_verifies;
             th += ws[i].tok_hits;
             loads += cs.loads;
             if (ws[i].failed)
                 rc = 3;
         }
-        ilog(&ws[0], "signal %d: stopping; served %llu (JSON fast path %llu), errors %llu, tokens verified %llu (cache "
-                     "hits %llu), models loaded %llu (%d threads)",
+        ilog(&ws[0], "signal %d: stopping; served %llu (JSON fast path %llu), errors %llu, dropped %llu (reply_to "
+                     "not a direct reply-to), tokens verified %llu (cache hits %llu), models loaded %llu (%d threads)",
              (int)g_signal, (unsigned long long)served, (unsigned long long)fast, (unsigned long long)errors,
+             (unsigned long long)dropped,
              (unsigned long long)tv,
              (unsigned long long)th, (unsigned long long)loads, threads);
     }

@@ -1,6 +1,8 @@
 /* bigbuf.c - see bigbuf.h. */
 #include "base/bigbuf.h"
 
+#include <malloc.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -68,6 +70,7 @@ struct bigarena {
     size_t n, cap;
     uint8_t *cur; /* free space of the newest region */
     size_t left;
+    size_t grow;  /* size of the next region (BIGARENA_FIRST doubling up to BIGARENA_REGION) */
 };
 
 bigarena *bigarena_new(void)
@@ -122,7 +125,14 @@ void *bigarena_alloc(bigarena *a, size_t n)
     return p;
 #else
     if (n > a->left) {
-        size_t len = n > BIGARENA_REGION ? mapped_size(n) : BIGARENA_REGION;
+        /* small regions first (malloc), doubling up to huge-page regions: an arena that
+         * stays small (a small file's reader) never holds a whole huge page */
+        size_t len = a->grow ? a->grow : BIGARENA_FIRST;
+        while (len < n && len < BIGARENA_REGION)
+            len *= 2;
+        if (n > len)
+            len = mapped_size(n);
+        a->grow = len < BIGARENA_REGION ? 2 * len : BIGARENA_REGION;
         uint8_t *r = bigbuf_alloc(len);
         if (!r)
             return NULL;
@@ -138,4 +148,13 @@ void *bigarena_alloc(bigarena *a, size_t n)
     a->left -= n;
     return p;
 #endif
+}
+
+int bigbuf_retain_freed(void)
+{
+    /* glibc: allocations below the mmap threshold come from the heap, and the heap is
+     * trimmed only past the trim threshold; 32 MiB is the largest threshold it takes */
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ok &= mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    return ok ? 0 : -1;
 }

@@ -58,6 +58,7 @@ const char *err_codename(int code)
     case MLHEP_EINVAL: return "invalid input";
     case MLHEP_ENET: return "network error";
     case MLHEP_EAUTH: return "not authorised";
+    case MLHEP_ECONFLICT: return "conflict";
     default: return "error";
     }
 }

@@ -20,6 +20,8 @@ enum {
     MLHEP_EINVAL = -6,       /* bad argument or bad user input */
     MLHEP_ENET = -7,         /* network / remote server failure */
     MLHEP_EAUTH = -8,        /* authentication or authorisation refused */
+    MLHEP_ECONFLICT = -9,    /* the request conflicts with the present state of what it
+                                names (cancel of a finished job, a submission in progress) */
 };
 
 #define MLHEP_ERR_MAX 1024

@@ -6,6 +6,7 @@
  * patternProperties key, $ref string). Validation is then a plain recursive walk
  * that stops at the first error and reports it with the instance's JSON pointer. */
 #include "base/jsonschema.h"
+#include "base/finddir.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -424,62 +425,11 @@ int jschema_load_file(const char *path, jschema **out, mlhep_err *e)
     return rc;
 }
 
-static int is_schema_dir(const char *d)
-{
-    char p[4400];
-    struct stat st;
-    if ((size_t)snprintf(p, sizeof p, "%s/workflow.schema.json", d) >= sizeof p)
-        return 0;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int jschema_find_dir(const char *configured, char *buf, size_t bufsz, mlhep_err *e)
 {
-    if (configured && *configured) {
-        if (!is_schema_dir(configured))
-            return err_set(e, MLHEP_ENOTFOUND, "schema directory %s has no workflow.schema.json",
-                           configured);
-        if ((size_t)snprintf(buf, bufsz, "%s", configured) >= bufsz)
-            return err_set(e, MLHEP_EINVAL, "schema directory path too long");
-        return 0;
-    }
-    const char *env = getenv("MLHEP_SCHEMAS");
-    if (env && *env) {
-        if (!is_schema_dir(env))
-            return err_set(e, MLHEP_ENOTFOUND,
-                           "MLHEP_SCHEMAS=%s: no workflow.schema.json in that directory", env);
-        if ((size_t)snprintf(buf, bufsz, "%s", env) >= bufsz)
-            return err_set(e, MLHEP_EINVAL, "schema directory path too long");
-        return 0;
-    }
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        for (int up = 0; up <= 4; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash)
-                break;
-            *slash = '\0';
-            char cand[4200];
-            if ((size_t)snprintf(cand, sizeof cand, "%s/schemas", exe) >= sizeof cand)
-                break;
-            if (is_schema_dir(cand)) {
-                if ((size_t)snprintf(buf, bufsz, "%s", cand) >= bufsz)
-                    return err_set(e, MLHEP_EINVAL, "schema directory path too long");
-                return 0;
-            }
-        }
-    }
-    const char *sys[] = {"/usr/local/share/mlhep/schemas", "/usr/share/mlhep/schemas"};
-    for (int i = 0; i < 2; i++)
-        if (is_schema_dir(sys[i])) {
-            snprintf(buf, bufsz, "%s", sys[i]);
-            return 0;
-        }
-    return err_set(e, MLHEP_ENOTFOUND,
-                   "cannot find the schemas directory: set MLHEP_SCHEMAS or the configured "
-                   "schema directory (looked next to the executable and in /usr/share/mlhep)");
+    static const finddir_spec spec = {"the schemas directory", "MLHEP_SCHEMAS", "schemas", "schemas",
+                                      "workflow.schema.json"};
+    return finddir(&spec, configured, buf, bufsz, e);
 }
 
 int jschema_load_named(const char *configured_dir, const char *name, jschema **out, mlhep_err *e)

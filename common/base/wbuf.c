@@ -24,9 +24,12 @@ uint8_t *wbuf_reserve(wbuf *w, size_t more)
         return NULL;
     }
     if (w->len + more > w->cap) {
-        size_t nc = w->cap ? w->cap : 256;
-        while (nc < w->len + more)
-            nc *= 2;
+        /* double (amortised appends), or exactly what is asked when that is more: a
+         * writer that reserves its whole size once gets that size, not the next power
+         * of two */
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        if (nc < w->len + more)
+            nc = w->len + more;
         uint8_t *np = realloc(w->p, nc);
         if (!np) {
             w->err = 1;
@@ -165,4 +168,14 @@ void wbuf_le32(wbuf *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     wbuf_put(w, b, 4);
+}
+
+void wbuf_str(wbuf *w, const char *s)
+{
+    size_t n = strlen(s);
+    uint8_t *dst = wbuf_reserve(w, n + 1);
+    if (!dst)
+        return;
+    memcpy(dst, s, n + 1);
+    w->len += n;
 }

@@ -40,6 +40,8 @@ void wbuf_f64(wbuf *w, double v);
 /* printf-style text; a NUL is kept after it (not counted in len), so after a run of
  * wbuf_printf calls w->p is a C string. */
 void wbuf_printf(wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a C string (without its NUL; a NUL is kept after it as with wbuf_printf). */
+void wbuf_str(wbuf *w, const char *s);
 /* ROOT string: u8 length (255 => u8 255 then u32 length), then the bytes. */
 void wbuf_rootstr(wbuf *w, const char *s);
 /* Size on disk of wbuf_rootstr(s). */

@@ -476,6 +476,8 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
             q = i == lastf ? rows - assigned : (int64_t)llround((double)rows * (double)left / (double)remaining);
             if (q > left)
                 q = left;
+            if (q > rows - assigned) /* many files each rounding up: never more than the chunk */
+                q = rows - assigned;
             if (q < 0)
                 q = 0;
         }

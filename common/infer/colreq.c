@@ -366,6 +366,53 @@ int colreq_add(wbuf *b, const char *name, int type, const void *values, const in
     return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
 }
 
+int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, size_t stride, const uint32_t *lens,
+                      size_t nrows, mlhep_err *e)
+{
+    size_t nl = name ? strlen(name) : 0, tsz = coltype_size(type);
+    uint32_t want;
+    if (b->len < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
+        return err_set(e, MLHEP_EINVAL, "colreq_add_padded before colreq_begin");
+    memcpy(&want, b->p + 8, 4);
+    if (nrows != want)
+        return err_set(e, MLHEP_EINVAL, "column '%s' has %zu rows, the request %u", name ? name : "", nrows, want);
+    if (nl < 1 || nl > COLREQ_MAX_NAME)
+        return err_set(e, MLHEP_EINVAL, "column name of %zu bytes (1..%u)", nl, COLREQ_MAX_NAME);
+    if (!tsz)
+        return err_set(e, MLHEP_EINVAL, "column '%s': unknown type %d", name, type);
+    uint64_t nv = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        if ((size_t)lens[r] * tsz > stride)
+            return err_set(e, MLHEP_EINVAL, "column '%s': row %zu holds %u values, more than its stride", name, r,
+                           lens[r]);
+        nv += lens[r];
+    }
+    if (nv > UINT32_MAX)
+        return err_set(e, MLHEP_EINVAL, "column '%s': %llu values (at most 2^32-1 per column: send smaller batches)",
+                       name, (unsigned long long)nv);
+    size_t need = 2 + nl + 2 + 4 + (nrows + 1) * 4;
+    if (nv > (SIZE_MAX - need) / tsz)
+        return err_set(e, MLHEP_ENOMEM, "request too large");
+    int rc = cb_grow(b, need + (size_t)nv * tsz, e);
+    if (rc)
+        return rc;
+    wbuf_le16(b, (uint16_t)nl);
+    wbuf_put(b, name, nl);
+    wbuf_u8(b, (uint8_t)type);
+    wbuf_u8(b, 1);
+    wbuf_le32(b, (uint32_t)nv);
+    uint32_t at = 0;
+    wbuf_le32(b, 0);
+    for (size_t r = 0; r < nrows; r++) {
+        at += lens[r];
+        wbuf_le32(b, at);
+    }
+    const uint8_t *src = values;
+    for (size_t r = 0; r < nrows; r++) /* host order == little-endian (checked at the top) */
+        wbuf_put(b, src + r * stride, (size_t)lens[r] * tsz);
+    return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
+}
+
 int colreq_end(wbuf *b, mlhep_err *e)
 {
     colreq q = {0};

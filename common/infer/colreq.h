@@ -103,6 +103,11 @@ int colreq_begin(wbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_e
  * holds values[offsets[r] .. offsets[r+1]). */
 int colreq_add(wbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
                mlhep_err *e);
+/* The same for a jagged column given padded: row r is the first lens[r] values at
+ * values + r * stride bytes (what a [N, L] tensor with shorter rows holds); written
+ * straight into b, no compacted copy. */
+int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, size_t stride, const uint32_t *lens,
+                      size_t nrows, mlhep_err *e);
 /* Checks that exactly the announced columns were added (0 or MLHEP_EINVAL). */
 int colreq_end(wbuf *b, mlhep_err *e);
 

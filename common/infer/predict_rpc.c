@@ -15,6 +15,7 @@ struct predict_rpc {
     char *token;
     uint64_t seq;
     char prefix[24]; /* correlation ids are "<prefix>-<seq>" */
+    int expire_ms;   /* requests expire on the broker after the last call's timeout */
 };
 
 int predict_rpc_open(const mlhep_config *cfg, const char *token, predict_rpc **out, mlhep_err *e)
@@ -55,12 +56,18 @@ void predict_rpc_close(predict_rpc *c)
     free(c);
 }
 
+void predict_rpc_expire(predict_rpc *c, int ms)
+{
+    c->expire_ms = ms > 0 ? ms : 0;
+}
+
 int predict_rpc_send(predict_rpc *c, const char *type, const char *body, size_t len, uint64_t *seq, mlhep_err *e)
 {
     char corr[64];
     uint64_t s = ++c->seq;
     snprintf(corr, sizeof corr, "%s-%llu", c->prefix, (unsigned long long)s);
-    int rc = rpc_call_send(c->rc, PREDICT_RPC_EXCHANGE, PREDICT_RPC_ROUTING_KEY, type, c->token, corr, body, len, e);
+    int rc = rpc_call_send(c->rc, PREDICT_RPC_EXCHANGE, PREDICT_RPC_ROUTING_KEY, type, c->token, corr, c->expire_ms,
+                           body, len, e);
     if (!rc && seq)
         *seq = s;
     return rc;
@@ -72,7 +79,7 @@ int predict_rpc_send_columns(predict_rpc *c, const wbuf *req, uint64_t *seq, mlh
     uint64_t s = ++c->seq;
     snprintf(corr, sizeof corr, "%s-%llu", c->prefix, (unsigned long long)s);
     int rc = rpc_call_send_as(c->rc, PREDICT_RPC_EXCHANGE, PREDICT_RPC_ROUTING_KEY, "predict", COLREQ_CONTENT_TYPE,
-                              c->token, corr, req->p, req->len, e);
+                              c->token, corr, c->expire_ms, req->p, req->len, e);
     if (!rc && seq)
         *seq = s;
     return rc;
@@ -99,6 +106,8 @@ int predict_rpc_recv(predict_rpc *c, uint64_t *seq, char **reply, size_t *len, i
         int rc = rpc_next(c->rc, &m, left, e);
         if (rc == RPC_TIMEOUT)
             continue;
+        if (rc == RPC_REFUSED) /* ours (one client per connection): the queue is full */
+            return MLHEP_ENET;
         if (rc < 0)
             return rc;
         /* ours? "<prefix>-<seq>" */
@@ -169,6 +178,7 @@ int predict_rpc_call(predict_rpc *c, const char *type, const char *body, size_t 
 {
     uint64_t want, got;
     *reply = NULL;
+    predict_rpc_expire(c, timeout_ms);
     int rc = predict_rpc_send(c, type, body, len, &want, e);
     while (!rc) {
         rc = predict_rpc_recv(c, &got, reply, rlen, timeout_ms, e);
@@ -203,6 +213,7 @@ int predict_rpc_columns(predict_rpc *c, const wbuf *req, colresp *r, int timeout
     uint64_t want, got;
     char *reply = NULL;
     size_t rlen;
+    predict_rpc_expire(c, timeout_ms);
     int rc = predict_rpc_send_columns(c, req, &want, e);
     while (!rc) {
         rc = predict_rpc_recv(c, &got, &reply, &rlen, timeout_ms, e);
@@ -250,14 +261,21 @@ int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m
     int rc = models_call(c, json_pack("{s:s, s:s}", "op", "features", "model", model), NULL, &d, timeout_ms, e);
     if (rc)
         return rc;
+    rc = predict_rpc_model_from_doc(d, m, e);
+    json_decref(d);
+    return rc;
+}
+
+int predict_rpc_model_from_doc(const json_t *d, predict_rpc_model *m, mlhep_err *e)
+{
+    memset(m, 0, sizeof *m);
+    int rc = 0;
     const json_t *arr = json_object_get(d, "features");
     const char *canon = json_string_value(json_object_get(d, "model"));
     json_int_t k = json_integer_value(json_object_get(d, "outputs"));
     size_t nf = json_array_size(arr);
-    if (!canon || !nf || k < 1) {
-        json_decref(d);
+    if (!canon || !nf || k < 1)
         return err_set(e, MLHEP_EUNSUPPORTED, "the service described the model without features");
-    }
     m->outputs = (size_t)k;
     m->model = strdup(canon);
     m->features = calloc(nf, sizeof *m->features);
@@ -274,7 +292,6 @@ int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m
     } else {
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     }
-    json_decref(d);
     if (rc)
         predict_rpc_model_free(m);
     return rc;

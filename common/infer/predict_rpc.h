@@ -34,7 +34,11 @@
  * (bad_request, unknown_branch, too_large) or MLHEP_EUNSUPPORTED (any other code, or
  * none: "error: message"); a JSON reply that is not JSON, or a reply of the wrong shape,
  * is MLHEP_EUNSUPPORTED; an unreadable binary reply is MLHEP_EFORMAT; no reply in time
- * is MLHEP_ENET "no reply within ..."; other broker failures MLHEP_ENET.
+ * is MLHEP_ENET "no reply within ..."; a request the broker refused because the
+ * prediction queue is full is MLHEP_ENET "the prediction queue is full ..." (at once,
+ * nothing queued); other broker failures MLHEP_ENET. Every request expires on the
+ * broker when its caller stops waiting (the timeout given, or predict_rpc_expire for
+ * pipelined sends): nobody computes an answer that no one will read.
  *
  * Ownership: predict_rpc_open allocates the connection (predict_rpc_close frees it; it
  * keeps a copy of the token, wiped on close); reply texts are malloc'ed for the caller,
@@ -60,6 +64,10 @@ int predict_rpc_open(const mlhep_config *cfg, const char *token, predict_rpc **o
 void predict_rpc_close(predict_rpc *c); /* NULL is fine */
 
 /* ---- pipelined: send several requests, then take their replies as they come ---- */
+
+/* Requests sent from now on expire on the broker after ms (0: only the queue's
+ * x-message-ttl); the one-round-trip calls below set it to their timeout. */
+void predict_rpc_expire(predict_rpc *c, int ms);
 
 /* Sends one JSON request (type "predict" or "models"); *seq (may be NULL) identifies
  * its reply. */
@@ -109,6 +117,9 @@ typedef struct predict_rpc_model {
 /* Asks the service what model REF needs; m is filled (predict_rpc_model_free). A reply
  * without features or outputs is MLHEP_EUNSUPPORTED. */
 int predict_rpc_features(predict_rpc *c, const char *model, predict_rpc_model *m, int timeout_ms, mlhep_err *e);
+/* The same from a features document received otherwise (the gateway's model page):
+ * {"model", "outputs", "features": [{"name", "kind"}, ...]}. */
+int predict_rpc_model_from_doc(const json_t *d, predict_rpc_model *m, mlhep_err *e);
 void predict_rpc_model_free(predict_rpc_model *m);
 
 /* The registry's listing for the token's user (op "list"): *doc is {"models": [...],

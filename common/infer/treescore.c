@@ -42,8 +42,8 @@ typedef struct slot {
 typedef struct scorer {
     const treescore_opts *o;
     treescore_result *r;
-    predict_model *pm; /* local */
-    predict_rpc *c;    /* remote */
+    predict_model *pm;                 /* local */
+    const treescore_transport *tp;     /* remote */
     char *model;       /* remote: the canonical reference, sent in every request */
     int timeout_ms;
     long B, W;
@@ -447,11 +447,11 @@ static int run(scorer *s, mlhep_err *e)
                 if (s->o->wire_json) {
                     rc = build_columns(s->model, s->fs, s->nf, n, next_read, &s->sb, e);
                     if (!rc)
-                        rc = predict_rpc_send(s->c, "predict", s->sb.p, s->sb.n, &sl->seq, e);
+                        rc = s->tp->send(s->tp->cls, 0, s->sb.p, s->sb.n, &sl->seq, e);
                 } else {
                     rc = build_binary(s->model, s->fs, s->nf, n, &s->cb, e);
                     if (!rc)
-                        rc = predict_rpc_send_columns(s->c, &s->cb, &sl->seq, e);
+                        rc = s->tp->send(s->tp->cls, 1, s->cb.p, s->cb.len, &sl->seq, e);
                 }
                 if (rc)
                     return rc;
@@ -470,7 +470,7 @@ static int run(scorer *s, mlhep_err *e)
             uint64_t seq;
             char *reply;
             size_t rlen;
-            if ((rc = predict_rpc_recv(s->c, &seq, &reply, &rlen, s->timeout_ms, e)))
+            if ((rc = s->tp->recv(s->tp->cls, &seq, &reply, &rlen, s->timeout_ms, e)))
                 return rc;
             for (long i = 0; i < W && !rc; i++) {
                 slot *sl = &s->slots[i];
@@ -572,17 +572,46 @@ int treescore_local(predict_model *pm, const treescore_opts *o, treescore_result
     return rc;
 }
 
+/* ---- the broker as a transport (predict_rpc.h) ---- */
+
+static int rpc_features(void *cls, const char *model, predict_rpc_model *m, int timeout_ms, mlhep_err *e)
+{
+    return predict_rpc_features(cls, model, m, timeout_ms, e);
+}
+
+static int rpc_send(void *cls, int binary, const void *body, size_t len, uint64_t *seq, mlhep_err *e)
+{
+    if (!binary)
+        return predict_rpc_send(cls, "predict", body, len, seq, e);
+    const wbuf w = {(uint8_t *)body, len, len, 0}; /* a read-only view */
+    return predict_rpc_send_columns(cls, &w, seq, e);
+}
+
+static int rpc_recv(void *cls, uint64_t *seq, char **reply, size_t *len, int timeout_ms, mlhep_err *e)
+{
+    return predict_rpc_recv(cls, seq, reply, len, timeout_ms, e);
+}
+
 int treescore_remote(predict_rpc *c, const char *model, const treescore_opts *o, treescore_result *r,
                      mlhep_err *e)
+{
+    const treescore_transport t = {c, rpc_features, rpc_send, rpc_recv};
+    /* a request nobody takes in time is dropped by the broker */
+    predict_rpc_expire(c, o->timeout_ms > 0 ? o->timeout_ms : TREESCORE_TIMEOUT_MS_DEFAULT);
+    return treescore_remote_via(&t, model, o, r, e);
+}
+
+int treescore_remote_via(const treescore_transport *t, const char *model, const treescore_opts *o,
+                         treescore_result *r, mlhep_err *e)
 {
     scorer s;
     int rc = scorer_init(&s, o, r, e);
     if (rc)
         return rc;
     predict_rpc_model m;
-    if ((rc = predict_rpc_features(c, model, &m, s.timeout_ms, e)))
+    if ((rc = t->features(t->cls, model, &m, s.timeout_ms, e)))
         return rc;
-    s.c = c;
+    s.tp = t;
     snprintf(r->model, sizeof r->model, "%s", m.model);
     s.model = m.model; /* taken */
     m.model = NULL;

@@ -6,7 +6,9 @@
  * types) and each batch is scored either in this process (treescore_local:
  * featmap_rows + predict_rows) or by the inference service (treescore_remote: one
  * columnar request per batch over predict_rpc.h, binary (colreq.h) or the JSON "columns"
- * form, with up to `window` requests in flight). Replies from several workers arrive in
+ * form, with up to `window` requests in flight; treescore_remote_via: the same requests
+ * over another transport, such as the gateway's HTTPS client, gateway/gwclient.h).
+ * Replies from several workers arrive in
  * any order, and a request redelivered after a worker died may be answered twice:
  * batches are matched by sequence number and written strictly in order, so entry i of
  * the output is the score of input entry i. The output file holds one tree with the
@@ -66,5 +68,23 @@ int treescore_local(predict_model *pm, const treescore_opts *o, treescore_result
  * sends the batches over c (the caller's connection). */
 int treescore_remote(predict_rpc *c, const char *model, const treescore_opts *o, treescore_result *r,
                      mlhep_err *e);
+
+/* How the batches of treescore_remote_via travel: any carrier of the service's requests
+ * and replies (the broker: treescore_remote; HTTPS through the gateway: gwclient.h's
+ * gwclient_treescore). Replies may come in any order; seq matches them to requests. */
+typedef struct treescore_transport {
+    void *cls;
+    /* what model needs, as predict_rpc_features answers */
+    int (*features)(void *cls, const char *model, predict_rpc_model *m, int timeout_ms, mlhep_err *e);
+    /* sends one request: a binary columnar request (binary != 0) or a JSON "columns"
+     * document; body is the caller's (copy it if it must outlive the call) */
+    int (*send)(void *cls, int binary, const void *body, size_t len, uint64_t *seq, mlhep_err *e);
+    /* the next reply (*reply malloc'ed), as predict_rpc_recv gives it */
+    int (*recv)(void *cls, uint64_t *seq, char **reply, size_t *len, int timeout_ms, mlhep_err *e);
+} treescore_transport;
+
+/* treescore_remote over transport t. */
+int treescore_remote_via(const treescore_transport *t, const char *model, const treescore_opts *o,
+                         treescore_result *r, mlhep_err *e);
 
 #endif

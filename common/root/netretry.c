@@ -22,13 +22,17 @@ void netretry_from_env(netretry *r)
     r->backoff_ms = (unsigned)env_long("MLHEP_REMOTE_BACKOFF_MS", 200, 0, 60000);
 }
 
-void netretry_backoff(const netretry *r, int k)
+unsigned netretry_delay_ms(const netretry *r, int k)
 {
     unsigned long ms = r->backoff_ms;
     for (int i = 1; i < k && ms < 5000; i++)
         ms *= 2;
-    if (ms > 5000)
-        ms = 5000;
+    return (unsigned)(ms > 5000 ? 5000 : ms);
+}
+
+void netretry_backoff(const netretry *r, int k)
+{
+    unsigned ms = netretry_delay_ms(r, k);
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;

@@ -1,4 +1,5 @@
-/* netretry.h - the retry policy of remote byte sources (root://, http(s)://).
+/* netretry.h - the retry policy of remote calls: byte sources (root://, http(s)://) and
+ * the gateway's client (gateway/gwclient.h).
  *
  * A failed remote call that may succeed later (time-out, refused connection, server
  * error, auth failure) is tried again after an exponential backoff, a bounded number
@@ -21,7 +22,10 @@ typedef struct netretry {
 /* Defaults overridden by the MLHEP_REMOTE_* variables (bad values are ignored). */
 void netretry_from_env(netretry *r);
 
-/* Sleeps before retry number k (k = 1 for the second attempt). */
+/* The wait before retry number k (k = 1 for the second attempt), in ms. */
+unsigned netretry_delay_ms(const netretry *r, int k);
+
+/* Sleeps netretry_delay_ms(r, k). */
 void netretry_backoff(const netretry *r, int k);
 
 #endif

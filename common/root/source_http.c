@@ -16,6 +16,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,10 @@ typedef struct http_impl {
     CURLM *multi;
     CURL *mh[HTTP_PARALLEL];
     int no_multirange;       /* atomic: the server answered a multi-range request otherwise */
+    const hostpolicy *hosts; /* data_hosts, or NULL */
+    hostpolicy_addrs pins;   /* the addresses checked at open */
+    struct curl_slist *resolve; /* host:port:addresses for CURLOPT_RESOLVE */
+    atomic_int refused;      /* a socket to an address data_hosts refuses was not opened */
 } http_impl;
 
 enum { ST_START, ST_IGNORE, ST_RUN, ST_MP_LINE, ST_MP_HDRS, ST_MP_DATA, ST_MP_END };
@@ -406,6 +413,31 @@ int http_parse_answer(const char *head, size_t headlen, const void *body, size_t
     return rc;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: every connection, redirects included, goes only to an
+ * address data_hosts allows. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    http_impl *hi = ctx;
+    (void)purpose;
+    if (hi->hosts && !hostpolicy_socket_ok(hi->hosts, &hi->pins, &a->addr)) {
+        atomic_store(&hi->refused, 1);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+/* xfer_finish, plus a refused socket: final, and said as such */
+static void finish_checked(http_impl *hi, xfer *x, CURL *h, CURLcode cc, const char *errbuf)
+{
+    xfer_finish(x, h, cc, errbuf);
+    if (atomic_exchange(&hi->refused, 0) && x->code) {
+        x->code = MLHEP_EAUTH;
+        x->retry = 0;
+        snprintf(x->msg, sizeof x->msg, "a connection to an address data_hosts does not allow (a redirect to a "
+                 "loopback, private or unlisted address?) was refused");
+    }
+}
+
 static int hi_setup(http_impl *hi, CURL *h, const char *url)
 {
     CURLcode c = CURLE_OK;
@@ -424,6 +456,12 @@ static int hi_setup(http_impl *hi, CURL *h, const char *url)
     SET(CURLOPT_USERAGENT, "mlhep");
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_WRITEFUNCTION, on_body);
+    if (hi->hosts) {
+        SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+        SET(CURLOPT_OPENSOCKETDATA, hi);
+        if (hi->resolve)
+            SET(CURLOPT_RESOLVE, hi->resolve);
+    }
     if (hi->hdrs)
         SET(CURLOPT_HTTPHEADER, hi->hdrs);
     if (hi->https) {
@@ -500,7 +538,7 @@ static int run_one(source *s, xfer *x, const char *what, mlhep_err *e)
     for (int k = 0;;) {
         xfer_bind(x, h, errbuf);
         CURLcode cc = curl_easy_perform(h);
-        xfer_finish(x, h, cc, errbuf);
+        finish_checked(hi, x, h, cc, errbuf);
         if (!x->code)
             break;
         if (!x->retry || ++k >= hi->pol.attempts) {
@@ -571,7 +609,7 @@ static int run_many(source *s, xfer *x, size_t n, const char *what, mlhep_err *e
                 xfer *t = slot[j];
                 slot[j] = NULL;
                 active--;
-                xfer_finish(t, hi->mh[j], cc, errbuf[j]);
+                finish_checked(hi, t, hi->mh[j], cc, errbuf[j]);
                 if (t->code) {
                     if (!t->retry || k + 1 >= hi->pol.attempts) {
                         rc = fail_msg(s, e, t, what, k + 1);
@@ -703,6 +741,7 @@ static void http_close(source *s)
     if (hi->multi)
         curl_multi_cleanup(hi->multi);
     curl_slist_free_all(hi->hdrs);
+    curl_slist_free_all(hi->resolve);
     pthread_mutex_destroy(&hi->lock);
     pthread_mutex_destroy(&hi->mlock);
     free(hi);
@@ -791,7 +830,7 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
             /* no usable HEAD: ask for one byte and read the total from Content-Range */
             xfer_bind(&x, h, errbuf);
             cc = curl_easy_perform(h);
-            xfer_finish(&x, h, cc, errbuf);
+            finish_checked(s->impl, &x, h, cc, errbuf);
             if (!x.code && x.status == 206) {
                 if (x.crange_ok && x.ctotal > 0) {
                     *size = x.ctotal;
@@ -807,7 +846,7 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
                          x.status);
             }
         } else {
-            xfer_finish(&x, h, cc, errbuf);
+            finish_checked(s->impl, &x, h, cc, errbuf);
             if (!x.code) {
                 x.code = MLHEP_EUNSUPPORTED;
                 x.retry = 0;
@@ -827,7 +866,30 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
     return rc;
 }
 
-int source_open_http(const char *url, source **out, mlhep_err *e)
+/* data_hosts: the host by name, then its addresses, once; CURLOPT_RESOLVE pins them */
+static int pin_host(http_impl *hi, const char *url, mlhep_err *e)
+{
+    char host[256];
+    int port;
+    int rc = hostpolicy_url_host(url, hi->https ? 443 : 80, host, sizeof host, &port, e);
+    if (!rc)
+        rc = hostpolicy_resolve(hi->hosts, host, port, &hi->pins, e);
+    if (rc)
+        return rc;
+    unsigned char lit[16];
+    if (inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1)
+        return 0; /* an IP literal: nothing to resolve */
+    char line[300 + HOSTPOLICY_MAX_ADDRS * 50];
+    int n = snprintf(line, sizeof line, "%s:%d:", host, port);
+    for (size_t i = 0; i < hi->pins.n; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, strchr(hi->pins.text[i], ':') ? "%s[%s]" : "%s%s",
+                      i ? "," : "", hi->pins.text[i]);
+    if (!(hi->resolve = curl_slist_append(NULL, line)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    return 0;
+}
+
+int source_open_http(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e)
 {
     *out = NULL;
     if (strlen(url) >= sizeof((source *)0)->name)
@@ -842,6 +904,11 @@ int source_open_http(const char *url, source **out, mlhep_err *e)
     pthread_mutex_init(&hi->mlock, NULL);
     netretry_from_env(&hi->pol);
     hi->https = strncmp(url, "https://", 8) == 0;
+    hi->hosts = hosts;
+    if (hosts && (rc = pin_host(hi, url, e))) {
+        source_close(s);
+        return err_prefix(e, "%s", url);
+    }
     if (hi->https) {
         char tok[8192 + 32];
         rc = http_bearer_token(tok + 22, sizeof tok - 22, e);

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "root/hostpolicy.h"
 #include "root/source.h"
 
 /* Ranges per multi-range request (keeps the header well under servers' 8 KiB). */
@@ -29,7 +30,10 @@
 /* Transfers in flight at once for one readv. */
 #define HTTP_PARALLEL 8
 
-int source_open_http(const char *url, source **out, mlhep_err *e);
+/* hosts (may be NULL): the host is checked by name, resolved once and its addresses
+ * checked; libcurl connects only to those (CURLOPT_RESOLVE) and every socket it opens,
+ * redirects included, is checked again (hostpolicy_socket_ok). */
+int source_open_http(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e);
 
 /* Parses one answer to a range request held in memory exactly as a transfer's
  * callbacks do (for tests and fuzzing): head is the status line and header lines

@@ -187,7 +187,7 @@ static void xrd_close(source *s)
 
 static const source_ops xrd_ops = {xrd_read_at, xrd_readv, xrd_close};
 
-int source_open_xrootd(const char *url, source **out, mlhep_err *e)
+int source_open_xrootd(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e)
 {
     *out = NULL;
     if (strlen(url) >= sizeof((source *)0)->name)
@@ -196,6 +196,16 @@ int source_open_xrootd(const char *url, source **out, mlhep_err *e)
     const char *path = strchr(hp, '/');
     if (path == hp || !path || path[1] != '/')
         return err_set(e, MLHEP_EINVAL, "not a root://host[:port]//path URL");
+    if (hosts) { /* data_hosts: the name, then every address it resolves to */
+        char host[256];
+        int port;
+        hostpolicy_addrs ok;
+        int prc = hostpolicy_url_host(url, 1094, host, sizeof host, &port, e);
+        if (!prc)
+            prc = hostpolicy_resolve(hosts, host, port, &ok, e);
+        if (prc)
+            return err_prefix(e, "%s", url);
+    }
     source *s;
     int rc = source_new(&xrd_ops, url, sizeof(xrd_impl), &s, e);
     if (rc)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "root/hostpolicy.h"
 #include "root/source.h"
 
 #ifdef __cplusplus
@@ -58,8 +59,10 @@ int xrdc_readv(xrdc_file *x, const xrdc_chunk *c, size_t n, unsigned timeout_s, 
 void xrdc_close(xrdc_file *x);
 
 /* The root:// source (source_xrd.c). Time-out per operation and attempts come from
- * MLHEP_REMOTE_TIMEOUT (seconds, default 30) and MLHEP_REMOTE_ATTEMPTS (default 3). */
-int source_open_xrootd(const char *url, source **out, mlhep_err *e);
+ * MLHEP_REMOTE_TIMEOUT (seconds, default 30) and MLHEP_REMOTE_ATTEMPTS (default 3).
+ * hosts (may be NULL): the host is checked by name and its addresses resolved and
+ * checked just before the open (hostpolicy.h; XrdCl then resolves it again itself). */
+int source_open_xrootd(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,9 @@ struct amqpc {
     unsigned generation;
     uint64_t published[MAXCH]; /* publishes since confirm.select, per channel */
     int confirm[MAXCH];
+    char returned_corr[128];   /* correlation id of the last message returned unroutable */
+    uint64_t confirm_tag;      /* the last publisher confirm amqpc_receive saw */
+    int confirm_multiple, confirm_nack;
 };
 
 struct priv {
@@ -249,14 +252,14 @@ int amqpc_closed_by_broker(amqpc *c, const amqp_frame_t *f, const char *what, ml
 }
 
 int amqpc_publish(amqpc *c, int ch, const char *exchange, const char *rkey, const void *body,
-                  size_t len, const char *message_id, mlhep_err *e)
+                  size_t len, const char *message_id, const char *sig, mlhep_err *e)
 {
-    return amqpc_publish_batch(c, ch, exchange, rkey, &body, &len, &message_id, 1, e);
+    return amqpc_publish_batch(c, ch, exchange, rkey, &body, &len, &message_id, &sig, 1, e);
 }
 
 int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey,
                         const void *const *bodies, const size_t *lens, const char *const *ids,
-                        size_t n, mlhep_err *e)
+                        const char *const *sigs, size_t n, mlhep_err *e)
 {
     int rc = amqpc_need_open(c, ch, e);
     if (rc || n == 0)
@@ -271,6 +274,18 @@ int amqpc_publish_batch(amqpc *c, int ch, const char *exchange, const char *rkey
         if (ids && ids[i]) {
             props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
             props.message_id = amqp_cstring_bytes(ids[i]);
+        }
+        amqp_table_entry_t sig;
+        if (sigs && sigs[i]) {
+            sig.key = amqp_cstring_bytes(MSGSIG_HEADER);
+            sig.value.kind = AMQP_FIELD_KIND_UTF8;
+            sig.value.value.bytes = amqp_cstring_bytes(sigs[i]);
+            props._flags |= AMQP_BASIC_HEADERS_FLAG;
+            props.headers.num_entries = 1;
+            props.headers.entries = &sig;
+        } else {
+            props.headers.num_entries = 0;
+            props.headers.entries = NULL;
         }
         amqp_bytes_t b = {lens[i], (void *)bodies[i]};
         int st = amqp_basic_publish(c->conn, (amqp_channel_t)ch, amqp_cstring_bytes(exchange),
@@ -416,6 +431,7 @@ static void fill_from_message(amqpc_delivery *d, const amqp_message_t *m)
         const amqp_table_t *h = &m->properties.headers;
         d->delivery_count = field_int(table_get(h, "x-delivery-count"));
         field_str(table_get(h, "x-first-death-reason"), d->death_reason, sizeof d->death_reason);
+        field_str(table_get(h, MSGSIG_HEADER), d->sig, sizeof d->sig);
         const amqp_field_value_t *xd = table_get(h, "x-death");
         if (xd && xd->kind == AMQP_FIELD_KIND_ARRAY && xd->value.array.num_entries > 0 &&
             xd->value.array.entries[0].kind == AMQP_FIELD_KIND_TABLE) {
@@ -502,13 +518,38 @@ int amqpc_receive(amqpc *c, amqp_envelope_t *env, int timeout_ms, const char *wh
                 (int)ret->exchange.len, (char *)ret->exchange.bytes, (int)ret->routing_key.len,
                 (char *)ret->routing_key.bytes);
         amqp_message_t m;
-        amqp_read_message(c->conn, f.channel, &m, 0);
-        amqp_destroy_message(&m);
+        c->returned_corr[0] = '\0';
+        if (amqp_read_message(c->conn, f.channel, &m, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+            if (m.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+                amqpc_copy_bytes(&m.properties.correlation_id, c->returned_corr, sizeof c->returned_corr);
+            amqp_destroy_message(&m);
+        }
         return AMQPC_RETURNED;
+    }
+    case AMQP_BASIC_ACK_METHOD: {
+        const amqp_basic_ack_t *a = f.payload.method.decoded;
+        c->confirm_tag = a->delivery_tag;
+        c->confirm_multiple = a->multiple;
+        c->confirm_nack = 0;
+        return AMQPC_CONFIRM;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+        const amqp_basic_nack_t *n = f.payload.method.decoded;
+        c->confirm_tag = n->delivery_tag;
+        c->confirm_multiple = n->multiple;
+        c->confirm_nack = 1;
+        return AMQPC_CONFIRM;
     }
     default:
         return AMQPC_TIMEOUT;
     }
+}
+
+int amqpc_last_confirm(const amqpc *c, uint64_t *tag, int *multiple)
+{
+    *tag = c->confirm_tag;
+    *multiple = c->confirm_multiple;
+    return c->confirm_nack;
 }
 
 int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
@@ -520,7 +561,8 @@ int amqpc_next(amqpc *c, amqpc_delivery *d, int timeout_ms, mlhep_err *e)
     int rc = amqpc_receive(c, &p->env, timeout_ms < 0 ? 0 : timeout_ms, "consume", e);
     if (rc) {
         free(p);
-        return rc == AMQPC_RETURNED ? AMQPC_TIMEOUT : rc; /* a returned publish is not ours to report */
+        /* a returned publish or a confirm is not ours to report */
+        return rc == AMQPC_RETURNED || rc == AMQPC_CONFIRM ? AMQPC_TIMEOUT : rc;
     }
     amqp_envelope_t *env = &p->env;
     d->channel = env->channel;
@@ -612,4 +654,9 @@ int amqpc_queue_depth(amqpc *c, int ch, const char *queue, uint32_t *messages, u
     *messages = ok->message_count;
     *consumers = ok->consumer_count;
     return 0;
+}
+
+const char *amqpc_returned_corr_id(const amqpc *c)
+{
+    return c ? c->returned_corr : "";
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "service/msgsig.h"
 
 typedef struct amqpc amqpc;
 
@@ -44,6 +45,7 @@ typedef struct amqpc_delivery {
     long delivery_count;     /* x-delivery-count header (quorum queues), 0 if absent */
     char death_reason[64];   /* dead-lettered messages: x-first-death-reason or x-death[0].reason */
     long death_count;        /* x-death[0].count */
+    char sig[MSGSIG_MAX];    /* the MSGSIG_HEADER header (msgsig.h), "" if absent */
     const void *body;
     size_t len;
     void *priv_;
@@ -74,17 +76,19 @@ int amqpc_confirm_select(amqpc *c, int channel, mlhep_err *e);
 
 /* Publishes a persistent, mandatory message (content type application/json). If the
  * channel is in confirm mode, waits for the broker's ack; a nack, a return (no queue
- * bound for the routing key) or a channel error is reported as an error. */
+ * bound for the routing key) or a channel error is reported as an error. sig: the
+ * message's signature (msgsig_sign), sent as header MSGSIG_HEADER; NULL sends none. */
 int amqpc_publish(amqpc *c, int channel, const char *exchange, const char *routing_key,
-                  const void *body, size_t len, const char *message_id, mlhep_err *e);
+                  const void *body, size_t len, const char *message_id, const char *sig, mlhep_err *e);
 
-/* Publishes n persistent, mandatory messages (bodies[i], lens[i]; message ids may be
- * NULL) and, in confirm mode, waits once for the broker's confirms of all of them (one
- * round trip instead of n). Any nack or return fails the whole batch (some messages may
- * then be queued: consumers must tolerate duplicates). */
+/* Publishes n persistent, mandatory messages (bodies[i], lens[i]; message ids and
+ * signatures may be NULL, or NULL entries) and, in confirm mode, waits once for the
+ * broker's confirms of all of them (one round trip instead of n). Any nack or return
+ * fails the whole batch (some messages may then be queued: consumers must tolerate
+ * duplicates). */
 int amqpc_publish_batch(amqpc *c, int channel, const char *exchange, const char *routing_key,
                         const void *const *bodies, const size_t *lens, const char *const *message_ids,
-                        size_t n, mlhep_err *e);
+                        const char *const *sigs, size_t n, mlhep_err *e);
 
 /* basic.get: takes one message from queue with manual acknowledgement. Returns 0 with d
  * filled (settle it with amqpc_ack/nack, release with amqpc_delivery_free),
@@ -134,6 +138,8 @@ struct amqp_envelope_t_;
 struct amqp_bytes_t_;
 
 #define AMQPC_RETURNED 2 /* amqpc_receive: a mandatory message came back unroutable */
+#define AMQPC_CONFIRM 3  /* amqpc_receive: a publisher confirm (ack or nack) arrived on a
+                            channel in confirm mode: amqpc_last_confirm says which */
 
 /* The rabbitmq-c connection (amqp_connection_state_t), NULL when there is none. */
 struct amqp_connection_state_t_ *amqpc_raw(const amqpc *c);
@@ -152,9 +158,20 @@ int amqpc_closed_by_broker(amqpc *c, const struct amqp_frame_t_ *f, const char *
 /* Waits up to timeout_ms (< 0: no limit) for a delivery on any channel into env
  * (release it with amqp_destroy_envelope). Returns 0, AMQPC_TIMEOUT, AMQPC_RETURNED (a
  * message published here came back unroutable; e says where it was sent), or a
- * negative error: channel or connection closed by the broker, consumer cancelled,
- * connection lost (reconnect). amqpc_next is this plus the delivery's fields. */
+ * AMQPC_CONFIRM (a publisher confirm: amqpc_last_confirm), or a negative error: channel
+ * or connection closed by the broker, consumer cancelled, connection lost (reconnect).
+ * amqpc_next is this plus the delivery's fields. */
 int amqpc_receive(amqpc *c, struct amqp_envelope_t_ *env, int timeout_ms, const char *what, mlhep_err *e);
+
+/* The correlation id of the last message amqpc_receive reported AMQPC_RETURNED ("" if
+ * it had none): an RPC client learns which of its requests found no queue. */
+const char *amqpc_returned_corr_id(const amqpc *c);
+
+/* The last confirm amqpc_receive reported (AMQPC_CONFIRM): its delivery tag (the
+ * publish sequence number on that channel), whether it covers every earlier one too
+ * (multiple), and 1 for a nack (the broker refused the message: e.g. a full queue with
+ * x-overflow reject-publish), 0 for an ack. */
+int amqpc_last_confirm(const amqpc *c, uint64_t *tag, int *multiple);
 
 /* A message property (amqp_bytes_t) into out as a C string, cut to outsz - 1 bytes. */
 void amqpc_copy_bytes(const struct amqp_bytes_t_ *b, char *out, size_t outsz);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ int artifacts_final_path(const char *root, const char *user, const char *id, cha
     return 0;
 }
 
-static int mkdir_p(const char *path, mlhep_err *e)
+int artifacts_mkdirs(const char *path, mlhep_err *e)
 {
     char buf[4096];
     if (strlen(path) >= sizeof buf)
@@ -50,7 +51,7 @@ int artifacts_tmpdir(const char *root, const char *user, const char *id, long lo
     char udir[4096];
     if ((size_t)snprintf(udir, sizeof udir, "%s/%s", root, user) >= sizeof udir)
         return err_set(e, MLHEP_EINVAL, "artifact path too long");
-    int rc = mkdir_p(udir, e);
+    int rc = artifacts_mkdirs(udir, e);
     if (rc)
         return err_prefix(e, "artifact store");
     if ((size_t)snprintf(out, outsz, "%s/.tmp-%s-L%lld-XXXXXX", udir, id, lease) >= outsz)
@@ -58,6 +59,28 @@ int artifacts_tmpdir(const char *root, const char *user, const char *id, long lo
     if (!mkdtemp(out))
         return err_set(e, MLHEP_EIO, "cannot create temp dir in %s: %s", udir, strerror(errno));
     return 0;
+}
+
+int artifacts_tmpdir_parse(const char *name, char *id, long long *lease)
+{
+    /* .tmp-<32 hex>-L<lease>-XXXXXX */
+    if (strncmp(name, ".tmp-", 5) != 0 || strlen(name) < 5 + JOB_ID_HEX + 4)
+        return 0;
+    memcpy(id, name + 5, JOB_ID_HEX);
+    id[JOB_ID_HEX] = '\0';
+    const char *p = name + 5 + JOB_ID_HEX;
+    if (!job_id_valid(id) || p[0] != '-' || p[1] != 'L' || p[2] < '0' || p[2] > '9')
+        return 0;
+    long long v = 0;
+    for (p += 2; *p >= '0' && *p <= '9'; p++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (*p != '-')
+        return 0;
+    *lease = v;
+    return 1;
 }
 
 static int sha256_file(const char *path, char hex[65], long long *bytes)
@@ -247,7 +270,7 @@ int artifacts_copy(const char *src, const char *dst, mlhep_err *e)
     int rc = list_files(src, &names, &n, e);
     if (rc)
         return rc;
-    rc = mkdir_p(dst, e);
+    rc = artifacts_mkdirs(dst, e);
     for (size_t i = 0; i < n && !rc; i++) {
         char ps[4096], pd[4096];
         snprintf(ps, sizeof ps, "%s/%s", src, names[i]);

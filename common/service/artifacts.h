@@ -36,8 +36,15 @@ int artifacts_manifest(const char *dir, json_t *info, mlhep_err *e);
  * remove), or an error. */
 int artifacts_commit(const char *tmp, const char *final, mlhep_err *e);
 
+/* 1 if name (a directory entry of <root>/<user>/) is a temp dir made by artifacts_tmpdir,
+ * with its job id (id[JOB_ID_HEX + 1]) and lease; 0 if not. */
+int artifacts_tmpdir_parse(const char *name, char *id, long long *lease);
+
 /* Removes a directory and the regular files in it (one level, as written here). */
 int artifacts_remove(const char *dir, mlhep_err *e);
+
+/* Creates directory path and its missing parents (the last one mode 0750). */
+int artifacts_mkdirs(const char *path, mlhep_err *e);
 
 /* Copies every regular file of src into dst (created if missing). */
 int artifacts_copy(const char *src, const char *dst, mlhep_err *e);

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,86 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 extern char **environ;
+
+/* Verified tokens, so that a busy service (the gateway, mlhep-infer) checks a token's
+ * signature once and not at every request: direct-mapped on a hash of token and scope,
+ * each entry compared byte for byte and used only before the token's exp (without the
+ * leeway). Only a token that verified is stored, so an entry can be hit only by a holder
+ * of that very token. */
+#define TOKCACHE 1024
+typedef struct tokent {
+    uint64_t h;
+    char *tok;      /* owned copy */
+    size_t len;
+    char scope[32];
+    char user[JOB_USER_MAX + 1];
+    int64_t exp;
+} tokent;
+
+typedef struct tokcache {
+    pthread_mutex_t mu;
+    tokent e[TOKCACHE];
+    unsigned long long hits, verifies;
+} tokcache;
 
 struct auth_ctx {
     int dev;          /* auth_mode=dev */
     jwt_config *jwt;  /* auth_mode=jwt */
     int leeway;
     int grace;
+    tokcache *cache;  /* jwt mode */
 };
+
+static uint64_t tok_hash(const char *t, size_t n, const char *scope)
+{
+    return XXH3_64bits_withSeed(t, n, XXH3_64bits(scope, strlen(scope)));
+}
+
+/* 1 with r filled when token (for scope) is cached and not expired at now. */
+static int cache_get(tokcache *c, const char *t, size_t n, const char *scope, int64_t now, auth_result *r)
+{
+    if (!c || strlen(scope) >= sizeof c->e[0].scope)
+        return 0;
+    uint64_t h = tok_hash(t, n, scope);
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    tokent *x = &c->e[h % TOKCACHE];
+    if (x->tok && x->h == h && x->len == n && !memcmp(x->tok, t, n) && !strcmp(x->scope, scope) && now < x->exp) {
+        strcpy(r->user, x->user);
+        r->exp = x->exp;
+        c->hits++;
+        hit = 1;
+    } else {
+        c->verifies++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void cache_put(tokcache *c, const char *t, size_t n, const char *scope, const auth_result *r)
+{
+    if (!c || strlen(scope) >= sizeof c->e[0].scope)
+        return;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return;
+    memcpy(copy, t, n);
+    copy[n] = '\0';
+    uint64_t h = tok_hash(t, n, scope);
+    pthread_mutex_lock(&c->mu);
+    tokent *x = &c->e[h % TOKCACHE];
+    free(x->tok);
+    x->tok = copy;
+    x->len = n;
+    x->h = h;
+    strcpy(x->scope, scope);
+    strcpy(x->user, r->user);
+    x->exp = r->exp;
+    pthread_mutex_unlock(&c->mu);
+}
 
 int auth_jwt_config(const mlhep_config *cfg, jwt_config **out, mlhep_err *e)
 {
@@ -78,7 +150,15 @@ int auth_open(const mlhep_config *cfg, auth_ctx **out, mlhep_err *e)
         return 0;
     }
     int rc = auth_jwt_config(cfg, &a->jwt, e);
+    if (!rc) {
+        a->cache = calloc(1, sizeof *a->cache);
+        if (!a->cache)
+            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        else
+            pthread_mutex_init(&a->cache->mu, NULL);
+    }
     if (rc) {
+        jwt_config_free(a->jwt);
         free(a);
         return rc;
     }
@@ -91,7 +171,24 @@ void auth_close(auth_ctx *a)
     if (!a)
         return;
     jwt_config_free(a->jwt);
+    if (a->cache) {
+        for (int i = 0; i < TOKCACHE; i++)
+            free(a->cache->e[i].tok);
+        pthread_mutex_destroy(&a->cache->mu);
+        free(a->cache);
+    }
     free(a);
+}
+
+void auth_cache_stats(const auth_ctx *a, unsigned long long *hits, unsigned long long *verifies)
+{
+    *hits = *verifies = 0;
+    if (!a || !a->cache)
+        return;
+    pthread_mutex_lock(&a->cache->mu);
+    *hits = a->cache->hits;
+    *verifies = a->cache->verifies;
+    pthread_mutex_unlock(&a->cache->mu);
 }
 
 static int refuse(auth_result *r, int reason, mlhep_err *e, const char *msg)
@@ -125,6 +222,9 @@ int auth_check(const auth_ctx *a, const char *token, int64_t now, const char *sc
         return refuse(r, AUTH_R_DEV, e,
                       "token refused: development tokens 'dev:<user>' are accepted only with "
                       "auth_mode=dev; this service verifies JWTs");
+    size_t tl = strlen(token);
+    if (cache_get(a->cache, token, tl, scope ? scope : "", now, r))
+        return 0;
     jwt_claims c;
     if (jwt_verify(a->jwt, token, now, scope, &c, e) != 0) {
         r->reason = c.reason ? (int)c.reason : JWT_E_CONFIG;
@@ -136,6 +236,7 @@ int auth_check(const auth_ctx *a, const char *token, int64_t now, const char *sc
                       "[A-Za-z0-9._-], not starting with '.' or '-')");
     strcpy(r->user, c.sub);
     r->exp = c.exp;
+    cache_put(a->cache, token, tl, scope ? scope : "", r);
     return 0;
 }
 

@@ -68,9 +68,13 @@ void auth_close(auth_ctx *a);
 
 /* Checks token at time now (unix seconds) for `scope` (NULL: no scope check). Returns
  * 0 with r filled, or MLHEP_EAUTH with r->reason and a message saying why (the token is
- * never echoed). */
+ * never echoed). A JWT that verified is remembered until its exp (per scope), so a
+ * busy service checks each token's signature once; safe from many threads. */
 int auth_check(const auth_ctx *a, const char *token, int64_t now, const char *scope,
                auth_result *r, mlhep_err *e);
+
+/* Tokens answered from the cache and tokens verified in full, since auth_open. */
+void auth_cache_stats(const auth_ctx *a, unsigned long long *hits, unsigned long long *verifies);
 
 /* The worker's check of a queued job's token (scope mlhep.submit), with the queue
  * grace described above. registered: when the job was registered (unix seconds,

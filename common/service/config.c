@@ -55,6 +55,32 @@ static const struct key keys[] = {
     {"jwt_queue_grace", K_INT, OFF(jwt_queue_grace), 0, 0, 30 * 86400},
     {"infer_threads", K_INT, OFF(infer_threads), 0, 0, 64},
     {"worker_threads", K_INT, OFF(worker_threads), 0, 0, 256},
+    {"worker_stop_grace", K_DBL, OFF(worker_stop_grace), 0, 0, 86400},
+    {"worker_health_path", K_STR, OFF(worker_health_path), 0, 0, 0},
+    {"record_ttl_days", K_DBL, OFF(record_ttl_days), 0, 0, 36500},
+    {"log_ttl_days", K_DBL, OFF(log_ttl_days), 0, 0, 36500},
+    {"test_hold_dir", K_STR, OFF(test_hold_dir), 0, 0, 0},
+    {"service_key", K_STR, OFF(service_key), 1, 0, 0},
+    {"data_hosts", K_STR, OFF(data_hosts), 0, 0, 0},
+    {"gateway_bind", K_STR, OFF(gateway_bind), 0, 0, 0},
+    {"gateway_port", K_INT, OFF(gateway_port), 0, 0, 65535},
+    {"gateway_tls_cert", K_STR, OFF(gateway_tls_cert), 0, 0, 0},
+    {"gateway_tls_key", K_STR, OFF(gateway_tls_key), 0, 0, 0},
+    {"gateway_max_body_mb", K_INT, OFF(gateway_max_body_mb), 0, 1, 4096},
+    {"gateway_rate", K_DBL, OFF(gateway_rate), 0, 0, 1e9},
+    {"gateway_burst", K_DBL, OFF(gateway_burst), 0, 1, 1e9},
+    {"gateway_concurrency", K_INT, OFF(gateway_concurrency), 0, 0, 1000000},
+    {"gateway_predict_timeout", K_DBL, OFF(gateway_predict_timeout), 0, 0.01, 3600},
+    {"gateway_idle_timeout", K_INT, OFF(gateway_idle_timeout), 0, 1, 3600},
+    {"gateway_connections", K_INT, OFF(gateway_connections), 0, 1, 100000},
+    {"gateway_rpc_connections", K_INT, OFF(gateway_rpc_connections), 0, 1, 16},
+    {"gateway_idem_stale", K_DBL, OFF(gateway_idem_stale), 0, 0.1, 86400},
+    {"gateway_http_threads", K_INT, OFF(gateway_http_threads), 0, 1, 64},
+    {"gateway_workers", K_INT, OFF(gateway_workers), 0, 1, 256},
+    {"gateway_web_dir", K_STR, OFF(gateway_web_dir), 0, 0, 0},
+    {"gateway_cors_origin", K_STR, OFF(gateway_cors_origin), 0, 0, 0},
+    {"gateway_url", K_STR, OFF(gateway_url), 0, 0, 0},
+    {"gateway_ca", K_STR, OFF(gateway_ca), 0, 0, 0},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -230,7 +256,25 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->auth_mode, "jwt", e) | set_str(&c->schemas_dir, "", e) |
              set_str(&c->jwt_alg, "RS256", e) | set_str(&c->jwt_public_key, "", e) |
              set_str(&c->jwt_jwks, "", e) | set_str(&c->jwt_secret, "", e) |
-             set_str(&c->jwt_issuer, "", e) | set_str(&c->jwt_audience, "mlhep", e);
+             set_str(&c->jwt_issuer, "", e) | set_str(&c->jwt_audience, "mlhep", e) |
+             set_str(&c->gateway_bind, "127.0.0.1", e) | set_str(&c->gateway_tls_cert, "", e) |
+             set_str(&c->gateway_tls_key, "", e) | set_str(&c->gateway_web_dir, "", e) |
+             set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
+             set_str(&c->gateway_ca, "", e) | set_str(&c->worker_health_path, "", e) |
+             set_str(&c->test_hold_dir, "", e) | set_str(&c->service_key, "", e) |
+             set_str(&c->data_hosts, "*", e);
+    c->gateway_port = 8443;
+    c->gateway_max_body_mb = 64;
+    c->gateway_rate = 1000;
+    c->gateway_burst = 2000;
+    c->gateway_concurrency = 256;
+    c->gateway_predict_timeout = 30;
+    c->gateway_idle_timeout = 60;
+    c->gateway_connections = 1024;
+    c->gateway_rpc_connections = 2;
+    c->gateway_idem_stale = 30;
+    c->gateway_http_threads = 1;
+    c->gateway_workers = 16;
     c->jwt_leeway = 30;
     c->jwt_queue_grace = 86400;
     c->amqp_port = 5672;
@@ -241,6 +285,9 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->max_deliveries = 5;
     c->fanout_min_files = 2;
     c->fanout_split_mb = 256;
+    c->worker_stop_grace = 20;
+    c->record_ttl_days = 30;
+    c->log_ttl_days = 7;
     return rc ? MLHEP_ENOMEM : 0;
 }
 
@@ -290,7 +337,10 @@ void config_free(mlhep_config *c)
                      &c->redis_host, &c->redis_user,  &c->redis_password, &c->artifact_dir,
                      &c->data_roots, &c->worker_id,   &c->auth_mode,     &c->schemas_dir,
                      &c->jwt_alg,    &c->jwt_public_key, &c->jwt_jwks,  &c->jwt_secret,
-                     &c->jwt_issuer, &c->jwt_audience};
+                     &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
+                     &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
+                     &c->gateway_url, &c->gateway_ca, &c->worker_health_path,
+                     &c->test_hold_dir, &c->service_key, &c->data_hosts};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */

@@ -35,6 +35,57 @@
  *                         of a specs sub-task; 0 = one per online CPU (at most 16)
  *   infer_threads [0]     mlhep-infer: consumer threads (one broker connection each);
  *                         0 = one per online CPU, at most 4
+ *   worker_stop_grace [20] mlhep-worker: seconds a running job may go on after SIGTERM to
+ *                         finish; past them it stops at its next progress step and is
+ *                         handed back to the queue (0 = hand back at once)
+ *   worker_health_path [""] mlhep-worker: a file the worker rewrites every
+ *                         heartbeat_interval with its state, read by `--check=live` and
+ *                         `--check=ready` (probes); "" = none
+ *   record_ttl_days [30]  a finished job's record expires this many days after it finished
+ *                         (0 = kept for ever)
+ *   log_ttl_days [7]      a finished job's log in Redis expires after this many days (0 =
+ *                         kept for ever; the artifact set's job.log is not touched)
+ *   test_hold_dir [""]    tests only (needs test_hooks = 1): while a file named like a job
+ *                         exists in this directory, the job pauses at its progress steps
+ *                         (mlhep_worker.c says which)
+ *   service_key [""]      the secret that signs the service's internal broker messages
+ *                         (msgsig.h); give it as service_key_file. Required by
+ *                         mlhep-worker, the gateway and mlhep-submit's broker mode;
+ *                         users of the gateway never hold it
+ *   data_hosts [*]        remote hosts input files may be read from (netpolicy.h): a
+ *                         comma-separated list of host, host:port, .domain (any host
+ *                         under it), *.domain, IP, IP/prefix and `*` (any host);
+ *                         loopback, link-local and private addresses are refused unless
+ *                         a host name or address listed explicitly leads to them; ""
+ *                         refuses every remote input
+ * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
+ *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
+ *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
+ *   gateway_port [8443] (0: any free port)   gateway_tls_cert [""]  gateway_tls_key [""]
+ *   gateway_max_body_mb [64]  largest request body (413 beyond)
+ *   gateway_rate [1000]   requests per second per user on average (0 = no limit), with
+ *   gateway_burst [2000]  bursts of up to this many (429 with Retry-After beyond)
+ *   gateway_concurrency [256] requests of one user in flight at once (0 = no limit)
+ *   gateway_predict_timeout [30] seconds a prediction may wait for mlhep-infer (504)
+ *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
+ *   gateway_connections [1024] open connections at most
+ *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_idem_stale [30] seconds after which a submission's Idempotency-Key that is
+ *                         still pending (its gateway died between claiming the key and
+ *                         publishing) is taken over by a retry, which publishes the job
+ *                         again under the same id (tests lower it)
+ *   gateway_http_threads [1] event loops reading connections (each never waits)
+ *   gateway_workers [16]  threads answering the requests that may wait (Redis, files,
+ *                         model management)
+ *   gateway_web_dir [""]  the dashboard's files ("" = found beside the program, like
+ *                         the schemas)
+ *   gateway_cors_origin [""] an origin allowed to call the API from a browser (none by
+ *                         default)
+ * Clients of the gateway (mlhep-submit):
+ *   gateway_url [""]      https://host:port of the gateway; set, mlhep-submit talks to it
+ *                         instead of the broker and Redis
+ *   gateway_ca [""]  CA certificate (PEM) that signed the gateway's certificate
+ *                         ("" = the system's CA store)
  * Bearer tokens (auth_mode=jwt; see auth_glue.h for the policy):
  *   jwt_alg [RS256]       RS256 (jwt_public_key PEM or jwt_jwks file) or HS256 (jwt_secret,
  *                         usually given as jwt_secret_file; development)
@@ -88,6 +139,32 @@ typedef struct mlhep_config {
     int jwt_queue_grace;
     int infer_threads;
     int worker_threads;
+    double worker_stop_grace;
+    char *worker_health_path;
+    double record_ttl_days;
+    double log_ttl_days;
+    char *test_hold_dir;
+    char *service_key;
+    char *data_hosts;
+    char *gateway_bind;
+    int gateway_port;
+    char *gateway_tls_cert;
+    char *gateway_tls_key;
+    int gateway_max_body_mb;
+    double gateway_rate;
+    double gateway_burst;
+    int gateway_concurrency;
+    double gateway_predict_timeout;
+    int gateway_idle_timeout;
+    int gateway_connections;
+    int gateway_rpc_connections;
+    double gateway_idem_stale;
+    int gateway_http_threads;
+    int gateway_workers;
+    char *gateway_web_dir;
+    char *gateway_cors_origin;
+    char *gateway_url;
+    char *gateway_ca;
 } mlhep_config;
 
 /* Fills cfg from defaults, the file at path (NULL: $MLHEP_CONFIG if set, else no file)

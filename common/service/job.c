@@ -135,7 +135,9 @@ void job_clear(job *j)
  * are read: a message the reader would refuse is never sent. */
 static int too_large(size_t len, mlhep_err *e)
 {
-    return err_set(e, MLHEP_EINVAL, "message too large (%zu bytes, limit %u)", len, JOB_MESSAGE_MAX);
+    return err_set(e, MLHEP_ENOMEM, "the job is too large: its broker message would be %zu bytes, the "
+                   "service takes at most %u (JOB_MESSAGE_MAX, %u MiB; see \"Limits\" in docs/service.md)",
+                   len, JOB_MESSAGE_MAX, JOB_MESSAGE_MAX >> 20);
 }
 
 static int dump(json_t *o, char **out, size_t *len, mlhep_err *e)

@@ -22,7 +22,9 @@
  *   {"v":1, "id":"<32 hex>", "user":"<user>", "token":"<bearer token>",
  *    "submitted":<unix seconds, number>, "workflow":{...}}
  * Control message for cancel: {"v":1, "op":"cancel", "id", "user", "token"}.
- * The worker re-checks the token: user machines are not trusted. */
+ * Both are signed with the service key (msgsig.h, kinds job and cancel; the signature
+ * travels in a header): the worker checks the signature before anything else, then
+ * re-checks the token (it says who the job is for). */
 #ifndef MLHEP_JOB_H
 #define MLHEP_JOB_H
 
@@ -42,8 +44,15 @@ typedef enum job_state {
 
 #define JOB_ID_HEX 32     /* characters in a job id */
 #define JOB_USER_MAX 64   /* characters in a user name */
-#define JOB_MESSAGE_MAX (1u << 20) /* largest broker message, bytes: refused when encoded
-                                      and when decoded (fanout's sub-tasks too) */
+/* Largest job message on the broker, bytes (the workflow, file list included, plus id,
+ * user, token): refused when encoded - at submission, by the gateway (413) and
+ * mlhep-submit (exit 5), naming this limit, before anything is queued - and when
+ * decoded. 8 MiB holds the schema's 10,000 files with paths of ~700 characters (a
+ * 10,000-file workflow of typical XRootD paths is ~2 MB); messages this large stay
+ * cheap for the broker's quorum queues (two copies: jobs.train and jobs.registry).
+ * Fan-out sub-tasks carry a reference and one file instead (FANOUT_TASK_MAX, fanout.h).
+ * All of the service's size limits are listed in docs/service.md ("Limits"). */
+#define JOB_MESSAGE_MAX (8u << 20)
 
 typedef struct job {
     char id[JOB_ID_HEX + 1];
@@ -82,7 +91,8 @@ int job_init(job *j, const char *user, const char *token, json_t *workflow, mlhe
 void job_clear(job *j);
 
 /* Encodes the broker message; *out is malloc'ed (caller frees), *len its length.
- * MLHEP_EINVAL when it would exceed JOB_MESSAGE_MAX (a worker would refuse it). */
+ * MLHEP_ENOMEM, naming the size and JOB_MESSAGE_MAX, when it would exceed the limit (a
+ * worker would refuse it). */
 int job_message_encode(const job *j, char **out, size_t *len, mlhep_err *e);
 
 /* Decodes and checks a broker message (untrusted bytes). On success fills j

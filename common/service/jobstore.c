@@ -11,24 +11,30 @@
 
 #include "base/logline.h"
 
-enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_COUNT };
+enum { S_REGISTER, S_TAKE, S_BEAT, S_LOG, S_FINISH, S_CANCEL, S_HANDBACK, S_COUNT };
 
-/* KEYS[1] job hash, KEYS[2] index zset. ARGV id user name submitted now */
+/* KEYS[1] job hash, KEYS[2] index zset, KEYS[3] the index's prune cursor. ARGV id user name
+ * submitted now job-key-prefix */
 static const char lua_register[] =
+    "prune(KEYS[2], KEYS[3], ARGV[6], ARGV[5])\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "  'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
     "  'updated', ARGV[5], 'registered', ARGV[5])\n"
     "redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "moved(nil, 'queued')\n"
     "return 1\n";
 
-/* KEYS job, index, hb. ARGV id user name submitted now worker ttl_ms max_attempts deliveries */
+/* KEYS job, index, hb, log. ARGV id user name submitted now worker ttl_ms max_attempts
+ * deliveries. Attempts that ended in a hand-back (a worker's shutdown) do not count
+ * against max_attempts. */
 static const char lua_take[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'user', ARGV[2], 'name', ARGV[3], 'state', 'queued',\n"
     "    'phase', 'queued', 'progress', '0', 'attempts', '0', 'lease', '0', 'submitted', ARGV[4],\n"
     "    'updated', ARGV[5], 'registered', ARGV[5])\n"
     "  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])\n"
+    "  moved(nil, 'queued')\n"
     "end\n"
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not allowed(st, 'running') then return {'skip', 0, 0, st} end\n"
@@ -36,14 +42,19 @@ static const char lua_take[] =
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'finished', ARGV[5],\n"
     "    'updated', ARGV[5], 'message', 'cancelled by its owner before it ran')\n"
     "  redis.call('DEL', KEYS[3])\n"
+    "  moved(st, 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[4])\n"
     "  return {'cancelled', 0, 0, st}\n"
     "end\n"
     "local att = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
-    "if att >= tonumber(ARGV[8]) and allowed(st, 'failed') then\n"
+    "local given = tonumber(redis.call('HGET', KEYS[1], 'handbacks') or '0')\n"
+    "if att - given >= tonumber(ARGV[8]) and allowed(st, 'failed') then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'failed', 'phase', 'failed', 'finished', ARGV[5],\n"
-    "    'updated', ARGV[5], 'error', 'gave up after ' .. att .. ' attempts (max_deliveries=' ..\n"
+    "    'updated', ARGV[5], 'error', 'gave up after ' .. (att - given) .. ' attempts (max_deliveries=' ..\n"
     "    ARGV[8] .. '): the job kept crashing or being interrupted')\n"
     "  redis.call('DEL', KEYS[3])\n"
+    "  moved(st, 'failed')\n"
+    "  retire(KEYS[1], KEYS[4])\n"
     "  return {'exhausted', 0, att, st}\n"
     "end\n"
     "att = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
@@ -52,6 +63,7 @@ static const char lua_take[] =
     "  'worker', ARGV[6], 'started', ARGV[5], 'updated', ARGV[5], 'heartbeat', ARGV[5],\n"
     "  'deliveries', ARGV[9], 'message', 'attempt ' .. att .. ' on ' .. ARGV[6])\n"
     "redis.call('SET', KEYS[3], ARGV[6] .. ':' .. lease, 'PX', ARGV[7])\n"
+    "moved(st, 'running')\n"
     "return {'taken', lease, att, st}\n";
 
 /* KEYS job, hb. ARGV lease now ttl_ms [phase progress message [field value]...] */
@@ -67,14 +79,19 @@ static const char lua_beat[] =
     "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then return 'cancel' end\n"
     "return 'ok'\n";
 
-/* KEYS job, log. ARGV lease line maxlen */
+/* KEYS job, log. ARGV lease line maxlen. A line written after the job ended (or once its
+ * record expired) gives the log the retention TTL if it has none yet. */
 static const char lua_log[] =
     "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return 0 end\n"
     "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
     "redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)\n"
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if (not st or TERMINAL[st]) and LOG_TTL > 0 and redis.call('TTL', KEYS[2]) < 0 then\n"
+    "  redis.call('EXPIRE', KEYS[2], LOG_TTL)\n"
+    "end\n"
     "return 1\n";
 
-/* KEYS job, hb. ARGV lease to now error artifacts message */
+/* KEYS job, hb, log. ARGV lease to now error artifacts message */
 static const char lua_finish[] =
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not st then return {'missing', ''} end\n"
@@ -91,15 +108,19 @@ static const char lua_finish[] =
     "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'artifacts', ARGV[5]) end\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'message', ARGV[6]) end\n"
     "redis.call('DEL', KEYS[2])\n"
+    "moved(st, ARGV[2])\n"
+    "if TERMINAL[ARGV[2]] then retire(KEYS[1], KEYS[3]) end\n"
     "return {'ok', st}\n";
 
-/* KEYS job. ARGV now */
+/* KEYS job, log. ARGV now */
 static const char lua_cancel[] =
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if not st then return 'missing' end\n"
     "if st == 'queued' and allowed(st, 'cancelled') then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'cancel_requested', '1',\n"
     "    'finished', ARGV[1], 'updated', ARGV[1], 'message', 'cancelled by its owner before it ran')\n"
+    "  moved(st, 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[2])\n"
     "  return 'cancelled'\n"
     "end\n"
     "if st == 'running' then\n"
@@ -108,8 +129,30 @@ static const char lua_cancel[] =
     "end\n"
     "return 'refused'\n";
 
-static const char *const bodies[S_COUNT] = {lua_register, lua_take,   lua_beat,
-                                            lua_log,      lua_finish, lua_cancel};
+/* KEYS job, hb, log. ARGV lease now message. The worker holding the lease gives the job
+ * back (running -> queued in one step, `handbacks` + 1: such attempts are not counted
+ * against max_deliveries); a job whose owner asked to cancel it is cancelled instead. */
+static const char lua_handback[] =
+    "if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] or\n"
+    "   redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 'lost' end\n"
+    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' and allowed('running', 'cancelled') then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'phase', 'cancelled', 'finished', ARGV[2],\n"
+    "    'updated', ARGV[2], 'message', 'cancelled by its owner')\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  moved('running', 'cancelled')\n"
+    "  retire(KEYS[1], KEYS[3])\n"
+    "  return 'cancelled'\n"
+    "end\n"
+    "if not allowed('running', 'queued') then return 'refused' end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'queued', 'phase', 'queued', 'progress', '0', 'worker', '',\n"
+    "  'updated', ARGV[2], 'message', ARGV[3])\n"
+    "redis.call('HINCRBY', KEYS[1], 'handbacks', 1)\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "moved('running', 'queued')\n"
+    "return 'ok'\n";
+
+static const char *const bodies[S_COUNT] = {lua_register, lua_take,   lua_beat,    lua_log,
+                                            lua_finish,   lua_cancel, lua_handback};
 
 struct jobstore {
     redisContext *rc;
@@ -117,7 +160,8 @@ struct jobstore {
     int port;
     char *text[S_COUNT];
     char sha[S_COUNT][41];
-    char transitions[512];
+    char transitions[JOBSTORE_LUA_PREFIX_MAX];
+    char retention[1024];
 };
 
 /* ---- transition table shared with job.c ------------------------------------------- */
@@ -133,9 +177,18 @@ static void build_transitions(char *out, size_t outsz)
                 n += (size_t)snprintf(out + n, outsz - n, "%s = true, ", job_state_name((job_state)b));
         n += (size_t)snprintf(out + n, outsz - n, "}, ");
     }
+    n += (size_t)snprintf(out + n, outsz - n, "}\nlocal TERMINAL = {");
+    for (int a = 0; a < JOB_NSTATES; a++)
+        if (job_state_terminal((job_state)a))
+            n += (size_t)snprintf(out + n, outsz - n, "%s = true, ", job_state_name((job_state)a));
     snprintf(out + n, outsz - n,
              "}\nlocal function allowed(a, b) return a ~= nil and a ~= false and T[a] ~= nil and "
-             "T[a][b] == true end\n");
+             "T[a][b] == true end\n"
+             /* job counts by state for /metrics: how many jobs entered and left each
+              * state (a job redelivered while running does not move) */
+             "local function moved(a, b) if a == b then return end\n"
+             "  if a then redis.call('HINCRBY', '" JOBSTORE_STATS_KEY "', 'left:' .. a, 1) end\n"
+             "  redis.call('HINCRBY', '" JOBSTORE_STATS_KEY "', 'entered:' .. b, 1) end\n");
 }
 
 void jobstore_lua_transitions(char *out, size_t outsz)
@@ -145,6 +198,25 @@ void jobstore_lua_transitions(char *out, size_t outsz)
 
 /* ---- connection ------------------------------------------------------------------ */
 
+/* The one classification of Redis's answers: the transient states in which it can neither
+ * record nor answer reliably for now (loading its data after a restart, busy in a long
+ * script, a replica cut off from its master or read-only, a cluster slot moving, out of
+ * memory or unable to persist) are "store unavailable", like a refused or lost connection:
+ * nothing may be assumed recorded and the caller retries later. An error reply from inside
+ * a script carries the same code at its start (Redis 7 keeps it). */
+static int reply_unavailable(const char *msg)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY",
+                                        "CLUSTERDOWN", "NOREPLICAS", "OOM", "MISCONF", NULL};
+    for (int i = 0; codes[i]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(msg, codes[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+
 static int auth(jobstore *js, mlhep_err *e)
 {
     if (!*js->password)
@@ -152,13 +224,17 @@ static int auth(jobstore *js, mlhep_err *e)
     redisReply *r = *js->user ? redisCommand(js->rc, "AUTH %s %s", js->user, js->password)
                               : redisCommand(js->rc, "AUTH %s", js->password);
     if (!r)
-        return err_set(e, MLHEP_ENET, "redis %s:%d: AUTH: %s", js->host, js->port, js->rc->errstr);
-    int bad = r->type == REDIS_REPLY_ERROR;
-    if (bad)
+        return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: AUTH: %s", js->host, js->port,
+                       js->rc->errstr);
+    int bad = r->type == REDIS_REPLY_ERROR ? (reply_unavailable(r->str) ? JOBSTORE_UNAVAILABLE : MLHEP_EAUTH) : 0;
+    if (bad == MLHEP_EAUTH)
         err_set(e, MLHEP_EAUTH, "redis %s:%d: login as '%s' refused: %s", js->host, js->port,
                 *js->user ? js->user : "default", r->str);
+    else if (bad)
+        err_set(e, bad, "redis %s:%d: AUTH: %s (status store unavailable for now)", js->host,
+                js->port, r->str);
     freeReplyObject(r);
-    return bad ? MLHEP_EAUTH : 0;
+    return bad;
 }
 
 static int open_conn(jobstore *js, mlhep_err *e)
@@ -170,7 +246,7 @@ static int open_conn(jobstore *js, mlhep_err *e)
     if (!js->rc)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     if (js->rc->err)
-        return err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+        return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
     redisSetTimeout(js->rc, tv);
     return auth(js, e);
 }
@@ -182,6 +258,15 @@ static void sha1hex(const char *s, char out[41])
     EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL);
     for (unsigned i = 0; i < n && i < 20; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* A retention in days as whole seconds for EXPIRE (0: none; at least 1 s otherwise). */
+static long long ttl_seconds(double days)
+{
+    if (!(days > 0))
+        return 0;
+    double s = days * 86400.0;
+    return s < 1 ? 1 : (long long)(s + 0.5);
 }
 
 static char *xstrdup(const char *s)
@@ -200,15 +285,35 @@ int jobstore_connect(jobstore **out, const mlhep_config *cfg, mlhep_err *e)
     js->password = xstrdup(cfg->redis_password);
     js->port = cfg->redis_port;
     build_transitions(js->transitions, sizeof js->transitions);
+    /* retention: what the state-changing scripts give a job that ends (retire) and what
+     * registering prunes from the user's index (prune: ids whose record expired) */
+    snprintf(js->retention, sizeof js->retention,
+             "local RECORD_TTL = %lld\nlocal LOG_TTL = %lld\n"
+             "local function retire(job, log)\n"
+             "  if RECORD_TTL > 0 then redis.call('EXPIRE', job, RECORD_TTL) end\n"
+             "  if LOG_TTL > 0 then redis.call('EXPIRE', log, LOG_TTL) end end\n"
+             /* walks the ids older than the TTL 16 at a time from a cursor (the last
+              * score looked at), so that live records cannot hide expired ones */
+             "local function prune(index, cursor, prefix, now)\n"
+             "  if RECORD_TTL <= 0 then return end\n"
+             "  local from = redis.call('GET', cursor) or '-inf'\n"
+             "  local old = redis.call('ZRANGEBYSCORE', index, from, tonumber(now) - RECORD_TTL,\n"
+             "    'WITHSCORES', 'LIMIT', 0, 16)\n"
+             "  for i = 1, #old, 2 do\n"
+             "    if redis.call('EXISTS', prefix .. old[i]) == 0 then redis.call('ZREM', index, old[i]) end\n"
+             "  end\n"
+             "  if #old < 32 then redis.call('DEL', cursor)\n"
+             "  else redis.call('SET', cursor, '(' .. old[#old]) end end\n",
+             ttl_seconds(cfg->record_ttl_days), ttl_seconds(cfg->log_ttl_days));
     int rc = (!js->host || !js->user || !js->password) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
     for (int i = 0; i < S_COUNT && !rc; i++) {
-        size_t n = strlen(js->transitions) + strlen(bodies[i]) + 1;
+        size_t n = strlen(js->transitions) + strlen(js->retention) + strlen(bodies[i]) + 1;
         js->text[i] = malloc(n);
         if (!js->text[i]) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             break;
         }
-        snprintf(js->text[i], n, "%s%s", js->transitions, bodies[i]);
+        snprintf(js->text[i], n, "%s%s%s", js->transitions, js->retention, bodies[i]);
         sha1hex(js->text[i], js->sha[i]);
     }
     if (!rc)
@@ -250,14 +355,15 @@ static redisReply *cmd(jobstore *js, int argc, const char **argv, mlhep_err *e)
         }
         redisReply *r = redisCommandArgv(js->rc, argc, argv, NULL);
         if (!r) {
-            err_set(e, MLHEP_ENET, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+            err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
             continue; /* reconnect and retry once */
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            int code = strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOAUTH", 6) == 0
-                           ? MLHEP_EAUTH
-                           : MLHEP_EIO;
-            err_set(e, code, "redis: %s: %s", argv[0], r->str);
+            int code = reply_unavailable(r->str)                                                ? JOBSTORE_UNAVAILABLE
+                       : strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOAUTH", 6) == 0 ? MLHEP_EAUTH
+                                                                                                  : MLHEP_EIO;
+            err_set(e, code, "redis: %s: %s%s", argv[0], r->str,
+                    code == JOBSTORE_UNAVAILABLE ? " (status store unavailable for now)" : "");
             freeReplyObject(r);
             return NULL;
         }
@@ -312,12 +418,6 @@ static int make_keys(const char *user, const char *id, jkeys *k, mlhep_err *e)
     return 0;
 }
 
-static const char *wf_name(const job *j)
-{
-    const char *n = json_string_value(json_object_get(j->workflow, "name"));
-    return n ? n : "";
-}
-
 static int str_eq(const redisReply *r, const char *s)
 {
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, s) == 0;
@@ -325,7 +425,7 @@ static int str_eq(const redisReply *r, const char *s)
 
 /* ---- writes ---------------------------------------------------------------------- */
 
-int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
+int jobstore_register(jobstore *js, const job *j, const char *name, mlhep_err *e)
 {
     jkeys k;
     int rc = make_keys(j->user, j->id, &k, e);
@@ -334,16 +434,19 @@ int jobstore_register(jobstore *js, const job *j, mlhep_err *e)
     char sub[32], now[32];
     snprintf(sub, sizeof sub, "%.3f", j->submitted);
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job, k.index};
-    const char *args[] = {j->id, j->user, wf_name(j), sub, now};
-    redisReply *r = script(js, S_REGISTER, 2, keys, 5, args, e);
+    char prefix[128], cursor[160];
+    snprintf(prefix, sizeof prefix, "mlhep:u:%s:job:", j->user);
+    snprintf(cursor, sizeof cursor, "%s:prune", k.index);
+    const char *keys[] = {k.job, k.index, cursor};
+    const char *args[] = {j->id, j->user, name ? name : "", sub, now, prefix};
+    redisReply *r = script(js, S_REGISTER, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "register job %s", j->id);
     freeReplyObject(r);
     return 0;
 }
 
-int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double lease_ttl,
+int jobstore_take_lease(jobstore *js, const job *j, const char *name, const char *worker, double lease_ttl,
                         int max_attempts, int deliveries, jobstore_take *out, mlhep_err *e)
 {
     memset(out, 0, sizeof *out);
@@ -357,9 +460,9 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *worker, double l
     snprintf(ttl, sizeof ttl, "%lld", (long long)(lease_ttl * 1000) + 1);
     snprintf(maxa, sizeof maxa, "%d", max_attempts);
     snprintf(del, sizeof del, "%d", deliveries);
-    const char *keys[] = {k.job, k.index, k.hb};
-    const char *args[] = {j->id, j->user, wf_name(j), sub, now, worker, ttl, maxa, del};
-    redisReply *r = script(js, S_TAKE, 3, keys, 9, args, e);
+    const char *keys[] = {k.job, k.index, k.hb, k.log};
+    const char *args[] = {j->id, j->user, name ? name : "", sub, now, worker, ttl, maxa, del};
+    redisReply *r = script(js, S_TAKE, 4, keys, 9, args, e);
     if (!r)
         return err_prefix(e, "take job %s", j->id);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING) {
@@ -456,10 +559,10 @@ int jobstore_finish(jobstore *js, const char *user, const char *id, long long le
     if (lease >= 0)
         snprintf(ls, sizeof ls, "%lld", lease);
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job, k.hb};
+    const char *keys[] = {k.job, k.hb, k.log};
     const char *args[] = {ls, job_state_name(to), now, error ? error : "", artifacts ? artifacts : "",
                           message ? message : ""};
-    redisReply *r = script(js, S_FINISH, 2, keys, 6, args, e);
+    redisReply *r = script(js, S_FINISH, 3, keys, 6, args, e);
     if (!r)
         return err_prefix(e, "finish job %s", id);
     rc = JS_REFUSED;
@@ -479,13 +582,34 @@ int jobstore_cancel(jobstore *js, const char *user, const char *id, mlhep_err *e
         return rc;
     char now[32];
     snprintf(now, sizeof now, "%.3f", job_now());
-    const char *keys[] = {k.job};
+    const char *keys[] = {k.job, k.log};
     const char *args[] = {now};
-    redisReply *r = script(js, S_CANCEL, 1, keys, 1, args, e);
+    redisReply *r = script(js, S_CANCEL, 2, keys, 1, args, e);
     if (!r)
         return err_prefix(e, "cancel job %s", id);
     rc = str_eq(r, "cancelled") ? JS_CANCELLED : str_eq(r, "requested") ? JS_REQUESTED
          : str_eq(r, "missing") ? JS_MISSING : JS_REFUSED;
+    freeReplyObject(r);
+    return rc;
+}
+
+int jobstore_handback(jobstore *js, const char *user, const char *id, long long lease,
+                      const char *message, mlhep_err *e)
+{
+    jkeys k;
+    int rc = make_keys(user, id, &k, e);
+    if (rc)
+        return rc;
+    char ls[32], now[32];
+    snprintf(ls, sizeof ls, "%lld", lease);
+    snprintf(now, sizeof now, "%.3f", job_now());
+    const char *keys[] = {k.job, k.hb, k.log};
+    const char *args[] = {ls, now, message ? message : "handed back"};
+    redisReply *r = script(js, S_HANDBACK, 3, keys, 3, args, e);
+    if (!r)
+        return err_prefix(e, "hand back job %s", id);
+    rc = str_eq(r, "ok") ? JS_OK : str_eq(r, "cancelled") ? JS_CANCELLED
+         : str_eq(r, "lost") ? JS_LOST : JS_REFUSED;
     freeReplyObject(r);
     return rc;
 }
@@ -547,6 +671,44 @@ static int string_array(redisReply *r, json_t **out)
     return 0;
 }
 
+/* Appends to a the ids of page (a ZREVRANGE reply) whose record still exists (records
+ * expire, see record_ttl_days; their index entries are pruned later by a writer), at
+ * most limit in all (limit <= 0: no limit). One round trip: the HGETs are pipelined. */
+static int append_live(jobstore *js, const char *user, const redisReply *page, json_t *a, int limit,
+                       mlhep_err *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < page->elements; i++) {
+        if (page->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        char key[200];
+        snprintf(key, sizeof key, "mlhep:u:%s:job:%s", user, page->element[i]->str);
+        const char *argv[] = {"HGET", key, "state"};
+        if (redisAppendCommandArgv(js->rc, 3, argv, NULL) != REDIS_OK)
+            return err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+        n++;
+    }
+    int rc = 0;
+    size_t got = 0;
+    for (size_t i = 0; i < page->elements && got < n; i++) {
+        if (page->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        void *rv = NULL;
+        got++;
+        if (redisGetReply(js->rc, &rv) != REDIS_OK || !rv) {
+            rc = err_set(e, JOBSTORE_UNAVAILABLE, "redis %s:%d: %s", js->host, js->port, js->rc->errstr);
+            break; /* the connection is broken: the next command reconnects */
+        }
+        redisReply *r = rv;
+        if (r->type == REDIS_REPLY_ERROR && !rc)
+            rc = err_set(e, reply_unavailable(r->str) ? JOBSTORE_UNAVAILABLE : MLHEP_EIO, "redis: HGET: %s", r->str);
+        else if (r->type == REDIS_REPLY_STRING && (limit <= 0 || json_array_size(a) < (size_t)limit))
+            json_array_append_new(a, json_stringn(page->element[i]->str, page->element[i]->len));
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep_err *e)
 {
     *out = NULL;
@@ -554,14 +716,32 @@ int jobstore_list(jobstore *js, const char *user, int limit, json_t **out, mlhep
     int rc = make_keys(user, NULL, &k, e);
     if (rc)
         return rc;
-    char stop[16];
-    snprintf(stop, sizeof stop, "%d", limit > 0 ? limit - 1 : -1);
-    const char *argv[] = {"ZREVRANGE", k.index, "0", stop};
-    redisReply *r = cmd(js, 4, argv, e);
-    if (!r)
-        return err_prefix(e, "list jobs");
-    string_array(r, out);
-    freeReplyObject(r);
+    json_t *a = json_array();
+    if (!a)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    long long page = limit > 0 ? limit : 500, start = 0;
+    for (;;) {
+        char from[24], to[24];
+        snprintf(from, sizeof from, "%lld", start);
+        snprintf(to, sizeof to, "%lld", start + page - 1);
+        const char *argv[] = {"ZREVRANGE", k.index, from, to};
+        redisReply *r = cmd(js, 4, argv, e);
+        if (!r) {
+            json_decref(a);
+            return err_prefix(e, "list jobs");
+        }
+        size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+        rc = n ? append_live(js, user, r, a, limit, e) : 0;
+        freeReplyObject(r);
+        if (rc) {
+            json_decref(a);
+            return err_prefix(e, "list jobs");
+        }
+        if ((long long)n < page || (limit > 0 && json_array_size(a) >= (size_t)limit))
+            break;
+        start += page;
+    }
+    *out = a;
     return 0;
 }
 
@@ -657,32 +837,86 @@ int jobstore_parts_status(jobstore *js, const char *user, const char *id, long l
     return 0;
 }
 
-int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease,
-                       json_t **out, mlhep_err *e)
+int jobstore_parts_get(jobstore *js, const char *user, const char *id, long long lease, size_t first,
+                       size_t n, json_t **out, mlhep_err *e)
 {
     *out = NULL;
     char key[200];
     int rc = parts_key(user, id, lease, key, sizeof key, e);
     if (rc)
         return rc;
-    const char *argv[] = {"HGETALL", key};
-    redisReply *r = cmd(js, 2, argv, e);
+    if (n == 0 || n > JOBSTORE_PARTS_BATCH)
+        return err_set(e, MLHEP_EINVAL, "jobstore_parts_get: 1..%d parts at a time", JOBSTORE_PARTS_BATCH);
+    char fields[JOBSTORE_PARTS_BATCH][24];
+    const char *argv[JOBSTORE_PARTS_BATCH + 2] = {"HMGET", key};
+    for (size_t i = 0; i < n; i++) {
+        snprintf(fields[i], sizeof fields[i], "%zu", first + i);
+        argv[i + 2] = fields[i];
+    }
+    redisReply *r = cmd(js, (int)n + 2, argv, e);
     if (!r)
         return err_prefix(e, "specs results of job %s", id);
-    json_t *o = json_object();
-    for (size_t i = 0; o && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)(k->len < 63 ? k->len : 63), k->str);
-        json_object_set_new(o, name, json_stringn(v->str, v->len));
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        const redisReply *v = r->type == REDIS_REPLY_ARRAY && i < r->elements ? r->element[i] : NULL;
+        json_array_append_new(a, v && v->type == REDIS_REPLY_STRING ? json_stringn(v->str, v->len) : json_null());
     }
     freeReplyObject(r);
-    if (!o)
+    if (!a || json_array_size(a) != n) {
+        json_decref(a);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
-    *out = o;
+    }
+    *out = a;
     return 0;
+}
+
+/* the coordinator's workflow for its sub-tasks: the parts key + ":wf" */
+static int doc_key(const char *user, const char *id, long long lease, char *out, size_t outsz, mlhep_err *e)
+{
+    int rc = parts_key(user, id, lease, out, outsz, e);
+    if (!rc)
+        strncat(out, ":wf", outsz - strlen(out) - 1);
+    return rc;
+}
+
+int jobstore_specs_doc_put(jobstore *js, const char *user, const char *id, long long lease, const char *doc,
+                           mlhep_err *e)
+{
+    char key[200];
+    int rc = doc_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"SET", key, doc, "EX", PARTS_TTL};
+    redisReply *r = cmd(js, 5, argv, e);
+    if (!r)
+        return err_prefix(e, "store the sub-tasks' workflow of job %s", id);
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_specs_doc_get(jobstore *js, const char *user, const char *id, long long lease, char **doc,
+                           mlhep_err *e)
+{
+    *doc = NULL;
+    char key[200];
+    int rc = doc_key(user, id, lease, key, sizeof key, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"GET", key};
+    redisReply *r = cmd(js, 2, argv, e);
+    if (!r)
+        return err_prefix(e, "read the sub-tasks' workflow of job %s", id);
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return JS_MISSING;
+    }
+    *doc = malloc(r->len + 1);
+    if (*doc) {
+        memcpy(*doc, r->str, r->len);
+        (*doc)[r->len] = '\0';
+    }
+    freeReplyObject(r);
+    return *doc ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
 }
 
 int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long long lease,
@@ -692,8 +926,10 @@ int jobstore_parts_drop(jobstore *js, const char *user, const char *id, long lon
     int rc = parts_key(user, id, lease, key, sizeof key, e);
     if (rc)
         return rc;
-    const char *argv[] = {"DEL", key};
-    redisReply *r = cmd(js, 2, argv, e);
+    char dkey[200];
+    doc_key(user, id, lease, dkey, sizeof dkey, e);
+    const char *argv[] = {"DEL", key, dkey};
+    redisReply *r = cmd(js, 3, argv, e);
     if (!r)
         return err_prefix(e, "drop specs results of job %s", id);
     freeReplyObject(r);
@@ -715,4 +951,134 @@ int jobstore_lease_current(jobstore *js, const char *user, const char *id, long 
               r->element[1]->type == REDIS_REPLY_STRING && atoll(r->element[1]->str) == lease;
     freeReplyObject(r);
     return cur;
+}
+
+/* ---- idempotency keys of submissions (the gateway) -------------------------------- */
+
+/* mlhep:u:<user>:idem:<sha256 hex of the client's key>: the client's key is any text
+ * (at most 255 bytes), hashed so that it cannot shape the Redis key. */
+static int idem_key(const char *user, const char *key, char out[200], mlhep_err *e)
+{
+    if (!job_user_valid(user))
+        return err_set(e, MLHEP_EINVAL, "invalid user name");
+    size_t n = strlen(key);
+    if (n == 0 || n > 255)
+        return err_set(e, MLHEP_EINVAL, "Idempotency-Key must be 1 to 255 characters");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mn = 0;
+    EVP_Digest(key, n, md, &mn, EVP_sha256(), NULL);
+    int o = snprintf(out, 200, "mlhep:u:%s:idem:", user);
+    for (unsigned i = 0; i < mn && i < 32; i++)
+        o += snprintf(out + o, (size_t)(200 - o), "%02x", md[i]);
+    return 0;
+}
+
+int jobstore_idem_claim(jobstore *js, const char *user, const char *key, const char *id, int ttl_s,
+                        char found[JOB_ID_HEX + 1], int *published, double *claimed_at, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    char val[96], ttl[24];
+    snprintf(val, sizeof val, "pending %s %.3f", id, job_now());
+    snprintf(ttl, sizeof ttl, "%d", ttl_s > 0 ? ttl_s : 86400);
+    const char *argv[] = {"SET", k, val, "NX", "EX", ttl, "GET"};
+    redisReply *r = cmd(js, 7, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    found[0] = '\0';
+    *published = 0;
+    *claimed_at = 0;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return JS_TAKEN; /* ours now */
+    }
+    char state[16] = "", fid[JOB_ID_HEX + 2] = "";
+    double at = 0;
+    if (r->type == REDIS_REPLY_STRING)
+        sscanf(r->str, "%15s %33s %lf", state, fid, &at);
+    freeReplyObject(r);
+    if (!job_id_valid(fid))
+        return err_set(e, MLHEP_EFORMAT, "idempotency record %s is unreadable", k);
+    memcpy(found, fid, JOB_ID_HEX + 1);
+    *published = !strcmp(state, "done");
+    *claimed_at = at;
+    return JS_SKIP; /* someone claimed this key before */
+}
+
+static int idem_set(jobstore *js, const char *user, const char *key, const char *val, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"SET", k, val, "XX", "KEEPTTL"};
+    redisReply *r = cmd(js, 5, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_idem_done(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e)
+{
+    char val[64];
+    snprintf(val, sizeof val, "done %s", id);
+    return idem_set(js, user, key, val, e);
+}
+
+int jobstore_idem_retake(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e)
+{
+    char val[96];
+    snprintf(val, sizeof val, "pending %s %.3f", id, job_now());
+    return idem_set(js, user, key, val, e);
+}
+
+int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep_err *e)
+{
+    char k[200];
+    int rc = idem_key(user, key, k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"DEL", k};
+    redisReply *r = cmd(js, 2, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_ping(jobstore *js, mlhep_err *e)
+{
+    const char *argv[] = {"PING"};
+    redisReply *r = cmd(js, 1, argv, e);
+    if (!r)
+        return e->code ? e->code : JOBSTORE_UNAVAILABLE;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_state_counts(jobstore *js, long long counts[JOB_NSTATES], mlhep_err *e)
+{
+    for (int i = 0; i < JOB_NSTATES; i++)
+        counts[i] = 0;
+    const char *argv[] = {"HGETALL", JOBSTORE_STATS_KEY};
+    redisReply *r = cmd(js, 2, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    long long in[JOB_NSTATES] = {0}, out[JOB_NSTATES] = {0};
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        int left = !strncmp(k, "left:", 5), entered = !strncmp(k, "entered:", 8);
+        job_state st;
+        if ((left || entered) && job_state_parse(k + (left ? 5 : 8), &st) == 0)
+            (left ? out : in)[st] = strtoll(v, NULL, 10);
+    }
+    freeReplyObject(r);
+    for (int i = 0; i < JOB_NSTATES; i++)
+        counts[i] = in[i] - out[i];
+    return 0;
 }

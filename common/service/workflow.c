@@ -1,6 +1,8 @@
 /* workflow.c - workflow.json loading, validation and normalisation; see workflow.h. */
 #include "service/workflow.h"
 
+#include "root/hostpolicy.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,6 +40,19 @@ static void free_list(char **l, size_t n)
     for (size_t i = 0; i < n; i++)
         free(l[i]);
     free(l);
+}
+
+/* The refusals of local paths by the data-root confinement (MLHEP_EAUTH): each one's
+ * message holds one of these phrases, which workflow_path_refused recognises. */
+#define WF_DOTDOT "'..' is not allowed in file paths"
+#define WF_NOROOTS "local files are not allowed here (no data roots configured)"
+#define WF_OUTSIDE "is outside the data roots"
+#define WF_SYMLINK "leads outside the data roots through a symbolic link"
+
+int workflow_path_refused(const char *msg)
+{
+    return msg && (strstr(msg, WF_DOTDOT) || strstr(msg, WF_NOROOTS) || strstr(msg, WF_OUTSIDE) ||
+                   strstr(msg, WF_SYMLINK) || strstr(msg, HOSTPOLICY_REFUSED));
 }
 
 const char *wf_kind_name(wf_kind k)
@@ -452,19 +467,18 @@ static int resolve_local(const char *given, const char *where, const roots *r, c
     char norm[PATH_MAX];
     int nr = norm_lexical(given, norm, sizeof norm);
     if (nr > 0)
-        return wf_err(e, MLHEP_EAUTH, "%s: '%s': '..' is not allowed in file paths", where, given);
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s': " WF_DOTDOT, where, given);
     if (nr < 0 || !norm[0] || strcmp(norm, "/") == 0)
         return wf_err(e, MLHEP_EINVAL, "%s: '%s' is not a usable file path", where, given);
     if (r->n == 0)
-        return wf_err(e, MLHEP_EAUTH, "%s: '%s': local files are not allowed here (no data roots "
-                      "configured); use root:// or https:// URLs", where, given);
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s': " WF_NOROOTS "; use root:// or https:// URLs", where, given);
     int absolute = norm[0] == '/';
     if (absolute && !under_any(norm, r, 1)) {
         char list[512] = "";
         size_t lo = 0;
         for (size_t i = 0; i < r->n && lo < sizeof list; i++)
             lo += (size_t)snprintf(list + lo, sizeof list - lo, "%s%s", i ? ", " : "", r->lex[i]);
-        return wf_err(e, MLHEP_EAUTH, "%s: '%s' is outside the data roots (%s)", where, given, list);
+        return wf_err(e, MLHEP_EAUTH, "%s: '%s' " WF_OUTSIDE " (%s)", where, given, list);
     }
     char cand[2 * PATH_MAX + 2];
     if (!o->check_local) {
@@ -497,8 +511,7 @@ static int resolve_local(const char *given, const char *where, const roots *r, c
     int rc = 0;
     struct stat st;
     if (!under_any(rp, r, 1) || !r->real) {
-        rc = wf_err(e, MLHEP_EAUTH, "%s: '%s' leads outside the data roots through a symbolic link",
-                    where, given);
+        rc = wf_err(e, MLHEP_EAUTH, "%s: '%s' " WF_SYMLINK, where, given);
     } else if (stat(rp, &st) != 0) {
         rc = wf_err(e, MLHEP_EIO, "%s: '%s': %s", where, given, strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
@@ -515,7 +528,7 @@ static int resolve_local(const char *given, const char *where, const roots *r, c
 }
 
 /* URL checks beyond the schema: known scheme, non-empty host, no credentials. */
-static int check_url(const char *u, const char *where, wf_kind *kind, mlhep_err *e)
+static int check_url(const char *u, const char *where, const wf_opts *o, wf_kind *kind, mlhep_err *e)
 {
     const char *h;
     if (strncmp(u, "root://", 7) == 0) {
@@ -542,6 +555,9 @@ static int check_url(const char *u, const char *where, wf_kind *kind, mlhep_err 
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return wf_err(e, MLHEP_EINVAL, "%s: '%s': URL contains spaces or control characters",
                           where, u);
+    mlhep_err he;
+    if (o->hosts && hostpolicy_check_url(o->hosts, u, &he))
+        return wf_err(e, he.code, "%s: '%s': %s", where, u, he.msg);
     return 0;
 }
 
@@ -564,7 +580,7 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return wf_err(e, MLHEP_EINVAL, "%s: path contains control characters", where);
     if (has_scheme(g)) {
-        int rc = check_url(g, where, &f->kind, e);
+        int rc = check_url(g, where, o, &f->kind, e);
         if (rc)
             return rc;
         return (f->path = strdup(g)) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
@@ -575,13 +591,13 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
         char norm[PATH_MAX];
         int nr = norm_lexical(g, norm, sizeof norm);
         if (nr > 0)
-            return wf_err(e, MLHEP_EAUTH, "%s: '%s': '..' is not allowed in file paths", where, g);
+            return wf_err(e, MLHEP_EAUTH, "%s: '%s': " WF_DOTDOT, where, g);
         if (nr == 0 && !under_any(norm, r, 1)) {
             size_t n = strlen(w->params.redirector) + 1 + strlen(norm) + 1;
             if (!(f->path = malloc(n)))
                 return err_set(e, MLHEP_ENOMEM, "out of memory");
             snprintf(f->path, n, "%s/%s", w->params.redirector, norm);
-            return check_url(f->path, where, &f->kind, e);
+            return check_url(f->path, where, o, &f->kind, e);
         }
     }
     f->kind = WF_LOCAL;

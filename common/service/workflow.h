@@ -35,7 +35,9 @@
  * The stored path is the resolved one; open it with workflow_open_local(), which
  * refuses the file if anything on the path was swapped for a symlink since the check.
  *
- * Remote paths: root://host//path (XRootD) and http(s)://host/path are kept as given.
+ * Remote paths: root://host//path (XRootD) and http(s)://host/path are kept as given;
+ * their host must be allowed by wf_opts.hosts (data_hosts, root/hostpolicy.h: checked
+ * by name here, by address when a worker connects).
  * LFNs "/store/..." (MLaaS4HEP's rule) become params.redirector + "/" + path
  * ("root://cms-xrd-global.cern.ch//store/...") unless the path lies under a data root
  * (decided lexically, the same way on the submitter and the worker).
@@ -59,6 +61,7 @@
 #include "base/err.h"
 #include "base/jsonschema.h"
 #include "data/dataparams.h"
+#include "root/hostpolicy.h"
 
 #define WF_MAX_DOC_BYTES (16u << 20) /* a workflow file larger than this is refused */
 
@@ -153,6 +156,8 @@ typedef struct wf_opts {
     const char *const *data_roots;  /* directories local inputs must lie under */
     size_t n_data_roots;            /* 0 = no local inputs allowed */
     int check_local;                /* 1: realpath/existence/regular file checks */
+    const hostpolicy *hosts;        /* remote hosts inputs may come from (data_hosts,
+                                       root/hostpolicy.h), checked by name; NULL: any */
 } wf_opts;
 
 /* From a file (at most WF_MAX_DOC_BYTES). */
@@ -169,6 +174,12 @@ void workflow_free(workflow *w);
  * opened is the regular file that was checked at load time (nothing on its path was
  * replaced by a symbolic link since). Returns an fd >= 0 or a negative MLHEP_E code. */
 int workflow_open_local(const wf_file *f, mlhep_err *e);
+
+/* 1 if msg (an error message received without its code, e.g. the gateway's answer to a
+ * submission) is one of the refusals of a local path by the data-root confinement above
+ * or of a remote host by data_hosts (root/hostpolicy.h) (MLHEP_EAUTH where the message is
+ * made). */
+int workflow_path_refused(const char *msg);
 
 const char *wf_kind_name(wf_kind k); /* "local", "xrootd", "http" */
 const char *wf_training_name(wf_training t); /* "standard", "chunk" */

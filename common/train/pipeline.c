@@ -62,10 +62,22 @@ int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check
     return 0;
 }
 
+int pipeline_env_hosts(pipeline_env *env, const char *data_hosts, mlhep_err *e)
+{
+    hostpolicy *p;
+    int rc = hostpolicy_parse(data_hosts, &p, e);
+    if (rc)
+        return rc;
+    hostpolicy_free(env->hosts);
+    env->hosts = p;
+    return 0;
+}
+
 void pipeline_env_free(pipeline_env *env)
 {
     if (!env)
         return;
+    hostpolicy_free(env->hosts);
     jschema_free(env->schema);
     for (size_t i = 0; i < env->n_data_roots; i++)
         free(env->data_roots[i]);
@@ -81,14 +93,31 @@ int pipeline_is_sleep(const json_t *wf)
     return type && strcmp(type, "sleep") == 0;
 }
 
-static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, mlhep_err *e)
+const char *pipeline_job_name(const json_t *wf, const pipeline_env *env, mlhep_err *e)
 {
+    json_t *name = json_object_get(wf, "name");
+    if (!name) {
+        err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
+        return "";
+    }
+    if (!env || jschema_validate_at(env->schema, "#/properties/name", "/name", name, "workflow", e))
+        return "";
+    return json_string_value(name);
+}
+
+static int check_sleep(const json_t *wf, const pipeline_env *env, mlhep_err *e)
+{
+    if (!env->test_hooks)
+        return err_set(e, MLHEP_EINVAL, "workflow: model type 'sleep' is a test hook (it holds a worker "
+                       "without doing any work) and is disabled on this service (test_hooks=0)");
     /* name and description: the workflow schema's rules (the job record shows them) */
-    json_t *name = json_object_get(wf, "name"), *desc = json_object_get(wf, "description");
-    if (!name)
-        return err_set(e, MLHEP_EINVAL, "workflow: /: missing required property \"name\"");
-    int rc = jschema_validate_at(schema, "#/properties/name", "/name", name, "workflow", e);
-    if (!rc && desc)
+    const jschema *schema = env->schema;
+    json_t *desc = json_object_get(wf, "description");
+    mlhep_err ne = {0};
+    if (!*pipeline_job_name(wf, env, &ne))
+        return err_set(e, ne.code ? ne.code : MLHEP_EINVAL, "%s", ne.msg);
+    int rc = 0;
+    if (desc)
         rc = jschema_validate_at(schema, "#/properties/description", "/description", desc,
                                  "workflow", e);
     if (rc)
@@ -113,9 +142,6 @@ static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, 
         return err_set(e, MLHEP_EINVAL, "model.fail must be true or false");
     if (c && !json_is_boolean(c))
         return err_set(e, MLHEP_EINVAL, "model.crash must be true or false");
-    if (json_is_true(c) && !test_hooks)
-        return err_set(e, MLHEP_EINVAL,
-                       "model.crash is a test hook and is disabled on this service (test_hooks=0)");
     return 0;
 }
 
@@ -166,11 +192,12 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     if (!env)
         return err_set(e, MLHEP_EINVAL, "pipeline_validate: no environment");
     if (pipeline_is_sleep(wf))
-        return check_sleep(wf, env->schema, env->test_hooks, e);
+        return check_sleep(wf, env, e);
     wf_opts o = {.schema = env->schema,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,
-                 .check_local = env->check_local};
+                 .check_local = env->check_local,
+                 .hosts = env->hosts};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (!rc && env->check_local)

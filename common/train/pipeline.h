@@ -14,10 +14,12 @@
  *        "crash": false}}
  *       It sleeps S seconds (0 <= S <= 3600) in steps, reporting progress at each step,
  *       then writes model.json and metrics.json. "fail": true makes it fail half way;
- *       "crash": true kills the worker process half way (SIGKILL), only with test hooks
- *       (config test_hooks=1), else the job is refused. It names no files and is not a
- *       workflow of the schema (it has no inputs); pipeline_validate checks its model by
- *       hand and its name and description with the workflow schema's rules for them.
+ *       "crash": true kills the worker process half way (SIGKILL). The whole kind is a
+ *       test hook: it holds a worker for up to an hour and reads no data, so it is only
+ *       accepted with test hooks (config test_hooks=1; mlhep-run, the user's own
+ *       process, always has them); otherwise it is refused. It names no files and is
+ *       not a workflow of the schema (it has no inputs); pipeline_validate checks its
+ *       model by hand and its name and description with the workflow schema's rules.
  *
  * Progress: the step callback receives a pipeline_progress per step (training jobs:
  * events, epoch, loss and AUC from train_progress); a non-zero return stops the run
@@ -43,10 +45,12 @@ typedef struct pipeline_env {
     char **data_roots;      /* owned, n_data_roots entries */
     size_t n_data_roots;
     int check_local;        /* 1 on the worker and in mlhep-run */
-    int test_hooks;         /* 1: honour "crash": true */
+    int test_hooks;         /* 1: accept the sleep kind and honour its "crash": true */
     int nthreads;           /* data-layer and boosting threads (0 = one per CPU, the
                                default); copied into each validated workflow's
                                data.threads */
+    hostpolicy *hosts;      /* data_hosts (owned; NULL: remote hosts not limited, as in
+                               mlhep-run): workflows' remote inputs are checked by name */
     char schema_dir[4096];
 } pipeline_env;
 
@@ -57,11 +61,21 @@ int pipeline_env_open(const char *schemas_dir, const char *data_roots, int check
                       int test_hooks, pipeline_env **out, mlhep_err *e);
 void pipeline_env_free(pipeline_env *env);
 
+/* Limits remote inputs to the hosts of a data_hosts list (root/hostpolicy.h); the
+ * policy is kept in env->hosts (a program that reads inputs itself also installs it
+ * with source_set_hostpolicy). */
+int pipeline_env_hosts(pipeline_env *env, const char *data_hosts, mlhep_err *e);
+
 /* Adds one data root (copied). */
 int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e);
 
 /* 1 if the workflow is the built-in sleep job. */
 int pipeline_is_sleep(const json_t *wf);
+
+/* The workflow's name if it follows the workflow schema's name rule (#/properties/name:
+ * what records, logs and listings may show), else "" (and e says why, e may be NULL).
+ * The returned pointer lives as long as wf. */
+const char *pipeline_job_name(const json_t *wf, const pipeline_env *env, mlhep_err *e);
 
 /* Checks that the workflow describes a job this pipeline can run, before any data is
  * read: the one validation mlhep-submit, the gateway and the worker (and mlhep-run)

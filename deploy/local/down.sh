@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/local/down.sh [--state DIR] [--purge] - stops what up.sh started, by PID:
-# workers (SIGTERM: running jobs are requeued), inference workers, RabbitMQ, Redis, the
+# the gateway, workers (SIGTERM: running jobs are requeued), inference workers, RabbitMQ, Redis, the
 # private epmd.
 # Waits for each to exit (SIGKILL after a timeout). --purge also removes the state dir.
 set -uo pipefail
@@ -28,6 +28,7 @@ stop_pid() { # stop_pid NAME PIDFILE TIMEOUT_S
     while alive "$pid" && [ $i -lt $n ]; do sleep 0.05; i=$((i + 1)); done
     if alive "$pid"; then echo "down.sh: $1 (pid $pid) did not stop; killing" >&2; kill -KILL "$pid" 2>/dev/null; fi
 }
+stop_pid gateway "$S/pids/gateway.pid" 10
 for f in "$S"/pids/worker-*.pid "$S"/pids/infer-*.pid; do [ -e "$f" ] && stop_pid "worker" "$f" 20 & done
 wait
 # the broker launcher forwards TERM to the node and waits for it; stop beam directly if needed

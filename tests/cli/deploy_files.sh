@@ -18,7 +18,10 @@
 #     resolved with ldd, owner from dpkg -S);
 #   - `systemd-analyze verify` passes on every unit (paths mapped to this checkout), with no
 #     warning at all; the units carry restart policy, limits and hardening;
-#   - no secrets: no password values in deploy/, no secret files tracked by git.
+#   - no secrets: no password values in deploy/, no secret files tracked by git;
+#   - accounts: the broker knows admin, gateway, operator and worker only (users reach the
+#     service through the gateway) and no deployment file gives a user a broker or Redis
+#     account.
 . "$MLHEP_TOP/tests/lib.sh"
 T=$MLHEP_TOP
 D=$T/deploy
@@ -90,6 +93,7 @@ done
 
 # ---- config files ----------------------------------------------------------------------------
 sec=$TMP/secrets; mkdir -p "$sec"; for n in broker-worker redis-worker; do echo x > "$sec/$n.pw"; done
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$sec/service.key"
 "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["mlhep.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm.conf"
 for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
     sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/check.conf"
@@ -242,19 +246,38 @@ import os, sys, yaml
 d = sys.argv[1]
 docs = [x for f in os.listdir(d) for x in yaml.safe_load_all(open(os.path.join(d, f))) if x]
 by = {(x["kind"], x["metadata"]["name"]): x for x in docs if x.get("kind") != "Kustomization"}
+import re
 for name in ("mlhep-worker", "mlhep-infer"):
     c = by[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
     for p in ("readinessProbe", "livenessProbe"):
         cmd = c[p]["exec"]["command"]
-        assert cmd[0].endswith("/" + name) and "--check" in cmd, (name, p, cmd)
+        assert cmd[0].endswith("/" + name) and any(a.startswith("--check") for a in cmd), (name, p, cmd)
         assert c.get("args", []) == ["--config", "/etc/mlhep/mlhep.conf"], (name, c.get("args"))
-so = by[("ScaledObject", "mlhep-worker")]["spec"]
-assert so["scaleTargetRef"]["name"] == "mlhep-worker"
-t = so["triggers"][0]
+# the worker: liveness independent of the broker and Redis, readiness separate from it
+w = by[("Deployment", "mlhep-worker")]["spec"]["template"]["spec"]
+c = w["containers"][0]
+assert "--check=live" in c["livenessProbe"]["exec"]["command"], c["livenessProbe"]
+assert "--check=ready" in c["readinessProbe"]["exec"]["command"], c["readinessProbe"]
+cm = by[("ConfigMap", "mlhep-config")]["data"]["mlhep.conf"]
+grace = float(re.search(r"^worker_stop_grace = ([0-9.]+)", cm, re.M).group(1))
+assert re.search(r"^worker_health_path = /run/mlhep/", cm, re.M), "worker_health_path under /run/mlhep"
+# scaling never preempts: no ScaledObject on the workers; a ScaledJob whose pods take one
+# job each and end by themselves; every worker pod has time to finish or hand back
+assert not any(k == "ScaledObject" for k, _ in by), "a ScaledObject would scale busy workers in"
+sj = by[("ScaledJob", "mlhep-worker-burst")]["spec"]
+t = sj["triggers"][0]
 assert t["type"] == "rabbitmq" and t["metadata"]["queueName"] == "jobs.train" and t["metadata"]["vhostName"] == "mlhep"
+js = sj["jobTargetRef"]["template"]["spec"]
+jc = js["containers"][0]
+assert jc["args"][:2] == ["--config", "/etc/mlhep/mlhep.conf"] and "--max-jobs" in jc["args"], jc["args"]
+assert "--check=live" in jc["livenessProbe"]["exec"]["command"] and "readinessProbe" not in jc
+for spec in (w, js):
+    assert spec["terminationGracePeriodSeconds"] > grace + 10, (spec["terminationGracePeriodSeconds"], grace)
+    mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert "/run/mlhep" in mounts, mounts
 assert ("StatefulSet", "rabbitmq") in by and ("StatefulSet", "redis") in by and ("ConfigMap", "mlhep-config") in by
 PY
-then ok "k8s: worker/infer probes run mlhep-worker/mlhep-infer --check; KEDA scales mlhep-worker on jobs.train; broker, Redis, ConfigMap present"
+then ok "k8s: worker liveness --check=live, readiness --check=ready (infer --check); KEDA ScaledJob on jobs.train (one job per pod, never scaled in), grace periods above worker_stop_grace; broker, Redis, ConfigMap present"
 else bad "k8s probes and autoscaling" "see the assertion above"; fi
 # the queue and vhost names used exist in the broker definitions
 "$PY" - "$T/broker/definitions.json" <<'PY' && ok "queue jobs.train and vhost mlhep exist in broker/definitions.json" || bad "queue names" "jobs.train/mlhep not in the definitions"
@@ -262,6 +285,26 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert any(q["name"] == "jobs.train" and q["vhost"] == "mlhep" for q in d["queues"])
 PY
+
+# ---- accounts: the service's components and operators only; users have none (they reach
+# the service through the gateway, with their token)
+acct=$("$PY" - "$T/broker/definitions.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+users = sorted(u["name"] for u in d["users"])
+perm = {p["user"]: p for p in d["permissions"]}
+ok = users == ["admin", "gateway", "operator", "worker"] and all(
+    perm[u]["write"] == "^(jobs|predict)$" and perm[u]["read"] == "^$" and perm[u]["configure"] == "^$"
+    for u in ("gateway", "operator"))
+print("ok" if ok else f"broker users {users}, permissions {[perm.get(u) for u in ('gateway', 'operator')]}")
+PY
+)
+useracc=$(grep -rlE 'submitter|redis-u-|u-<user>|user u-' "$D" "$T/broker" 2>/dev/null)
+if [ "$acct" = ok ] && [ -z "$useracc" ]; then
+    ok "accounts: broker users admin, gateway, operator, worker (gateway and operator publish only); no per-user broker or Redis account in deploy/"
+else
+    bad "no user accounts" "$acct; per-user accounts in: $useracc"
+fi
 
 # ---- secrets ---------------------------------------------------------------------------------
 leak=$("$PY" - "$D" "$T/broker" <<'PY'

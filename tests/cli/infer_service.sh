@@ -1,7 +1,9 @@
 # infer_service.sh - the inference service end to end on a real RabbitMQ (one stack, 2
-# inference workers): models made by test_predict --make-models are placed as job
-# artifacts and named with `models tag`; requests of every form (keys/values, rows,
-# columns) through the broker give exactly the in-process (--local) predictions for an
+# inference workers; users' requests go through the gateway over HTTPS, operators' over
+# the broker directly, and both give the same answers): models made by test_predict
+# --make-models are placed as job artifacts and named with `models tag`; requests of
+# every form (keys/values, rows, columns) through the service give exactly the
+# in-process (--local) predictions for an
 # MLP, a 3-class MLP (by job id) and boosted trees (by name@latest); bad requests get
 # error replies naming the problem and the workers stay up; another user's model is
 # refused until shared; versions and deletion; ROOT scoring writes a friend tree with one
@@ -40,7 +42,16 @@ for f in values rows columns; do
         if ! cmp -s "$TMP/r.txt" "$TMP/l.txt" || [ "$n" != $want ]; then same=0; bad "predict $f $ref" "broker $(head -c 200 "$TMP/r.txt") vs local $(head -c 200 "$TMP/l.txt")"; fi
     done
 done
-[ $same = 1 ] && ok "keys/values, rows, columns x (mlp, gbdt @latest, 3-class by job id): broker == in-process"
+[ $same = 1 ] && ok "keys/values, rows, columns x (mlp, gbdt @latest, 3-class by job id): service == in-process"
+# the two ways in: the gateway (users) and the broker directly (operators)
+if cmp -s <(as_alice predict --model ttH@1 "$M/req-rows.json") <(as_operator predict --model ttH@1 "$M/req-rows.json") &&
+   cmp -s <(as_alice predict --model $J2 "$M/req-columns.json") <(as_operator predict --model $J2 "$M/req-columns.json") &&
+   cmp -s <(as_alice models list) <(as_operator models list) &&
+   cmp -s <(as_alice models features ttH@1 | jq -S .) <(as_operator models features ttH@1 | jq -S 'del(.ok)'); then
+    ok "through the gateway == over the broker: predictions, models list, features"
+else
+    bad "gateway vs broker" "$(diff <(as_alice models list) <(as_operator models list))"
+fi
 out=$(as_alice --json predict --model $J2 "$M/req-values.json")
 if [ "$(jq -c '[.model, (.predictions[0]|length), .classes]' <<< "$out")" = "[\"$J2\",3,[\"bkg\",\"ttH\",\"ttbb\"]]" ]; then ok "3-class reply: probabilities and class names"; else bad "3-class reply" "$out"; fi
 if [ "$(as_alice --json predict --model ttH "$M/req-values.json" | jq -r .model)" = ttH@2 ]; then ok "reply names the version used (ttH -> ttH@2)"; else bad "version in reply" "$(as_alice --json predict --model ttH "$M/req-values.json")"; fi
@@ -134,6 +145,9 @@ if [ "$(sed -n 2,26p "$TMP/s.csv" | cut -d, -f2)" = "$(as_alice predict --model 
 as_alice predict --model ttH@1 --root "$HZZ" --tree events --out "$TMP/sj.root" --batch 25 --wire json 2>"$TMP/sj.err"
 "$BIN/mlhep-root" dump "$TMP/sj.root" --tree events --branch score --csv > "$TMP/sj.csv" 2>>"$TMP/sj.err"
 if cmp -s "$TMP/sj.csv" "$TMP/s.csv"; then ok "ROOT scoring: binary requests (default) == JSON columns requests (--wire json)"; else bad "ROOT scoring --wire json" "$(cat "$TMP/sj.err")"; fi
+as_operator predict --model ttH@1 --root "$HZZ" --tree events --out "$TMP/so.root" --batch 25 2>"$TMP/so.err"
+"$BIN/mlhep-root" dump "$TMP/so.root" --tree events --branch score --csv > "$TMP/so.csv" 2>>"$TMP/so.err"
+if cmp -s "$TMP/so.csv" "$TMP/s.csv"; then ok "ROOT scoring through the gateway (HTTPS, 4 requests in flight) == over the broker"; else bad "ROOT scoring gateway vs broker" "$(cat "$TMP/so.err")"; fi
 as_alice predict --model $J2 --root "$HZZ" --tree events --out "$TMP/s3.root" 2>"$TMP/s3.err"
 if "$BIN/mlhep-root" ls "$TMP/s3.root" 2>&1 | grep -q 'score .*float32\[3\]'; then ok "3-class scoring: branch score[3]"; else bad "3-class ROOT" "$(cat "$TMP/s3.err"; "$BIN/mlhep-root" ls "$TMP/s3.root" 2>&1)"; fi
 expect "ROOT file without the model's branches" 5 "has no numeric branch" as_alice predict --model ttH@1 --root "$DATA/uproot-Zmumu.root" --tree events --out "$TMP/z.root"

@@ -28,7 +28,7 @@ for u in "root://localhost:$p//data/x.root" "http://localhost:$p/data/x.root"; d
 done
 
 # a file big enough to be still reading when the server goes away
-G="$TMP/gen"; mkdir -p "$G"; chmod 755 "$TMP" "$G"
+G="$TMP/gen"; mkdir -p "$G"   # xrd_start hands xrootd a copy it can read
 GEN="$MLHEP_TOP/bin/mlhep-root"; [ -x "$GEN" ] || GEN="$R"
 "$GEN" gen --events 150000 --class signal --compression none --out "$G/big.root" --seed 5 >/dev/null 2>&1 || { bad gen "gen failed"; exit 1; }
 cp "$G/big.root" "$G/big2.root"

@@ -10,8 +10,8 @@ set -u
 R="$BIN/mlhep-root"
 if ! command -v xrootd >/dev/null; then bad remote_setup "xrootd not installed (deploy/packages.txt)"; exit 1; fi
 trap 'xrd_stop; rm -rf "$TMP"' EXIT
-# generated files for the data-layer check, in a dir the xrootd user can read
-G="$TMP/gen"; mkdir -p "$G"; chmod 755 "$TMP" "$G"
+# generated files for the data-layer check (xrd_start hands xrootd a copy it can read)
+G="$TMP/gen"; mkdir -p "$G"
 GEN="$MLHEP_TOP/bin/mlhep-root"; [ -x "$GEN" ] || GEN="$R"
 "$GEN" gen --events 6000 --class signal --out "$G/s.root" --seed 1 >/dev/null 2>&1 &&
 "$GEN" gen --events 6000 --class background --out "$G/b.root" --seed 2 >/dev/null 2>&1 || bad prep_gen "gen failed"

@@ -19,7 +19,7 @@ mkdir -p "$D"
 g1=$!
 "$BIN/mlhep-root" gen --events 30000 --class background --seed 4 --out "$D/b.root" >/dev/null 2>&1 &
 g2=$!
-svc_up --workers 2 --users alice --data-roots "$D"
+svc_up --workers 2 --users alice --data-roots "$D" --test-hooks
 wait $g1 && wait $g2 || { bad "generate inputs" "mlhep-root gen failed"; exit 1; }
 for i in 0 1 2; do cp "$D/s.root" "$D/s$i.root"; cp "$D/b.root" "$D/b$i.root"; done
 wait_workers_ready 2 60 || { bad "workers ready" "$(tail -n 5 "$S"/logs/worker-*.log)"; exit 1; }
@@ -58,6 +58,9 @@ echo "# sub-tasks run by the non-coordinator: $(cat "$S"/logs/worker-*.log | gre
 if [ "$(queue_depth jobs.specs)" = 0 ]; then ok "jobs.specs drained"; else bad "jobs.specs drained" "depth $(queue_depth jobs.specs)"; fi
 
 # --- a worker killed mid-sub-task: redelivered, the job finishes on the coordinator alone
+# (the workers' test hold keeps a sub-task taken from jobs.specs from running, so that the
+# kill finds it mid-way)
+touch "$S/hold/.specs-subtasks"
 id2=$(as_alice --no-wait "$TMP/sixall.json")
 victim=""
 for _ in $(seq 600); do
@@ -70,9 +73,11 @@ for _ in $(seq 600); do
 done
 if [ -n "$victim" ]; then
     kill -KILL "$(worker_pid "$victim")"
+    rm -f "$S/hold/.specs-subtasks"
     ok "worker $victim SIGKILLed while running a sub-task of job $id2"
 else
     bad "kill mid-sub-task" "no worker took a sub-task of $id2 in 12 s"
+    rm -f "$S/hold/.specs-subtasks"
 fi
 wait_state "$id2" succeeded 120
 logs2=$(as_alice logs "$id2" 2>&1)
@@ -92,5 +97,5 @@ err=$(field "$id3" error)
 if [ "$st" = failed ] && [[ $err == *"specs pass failed: file corrupt.root"* ]]; then ok "corrupt file fails the job with its reason: $err"; else bad "corrupt file" "state=$st error=$err"; fi
 left=$(redis-cli -p "$REDIS_PORT" --user admin --pass "$(cat "$S/secrets/redis-admin.pw" 2>/dev/null)" --no-auth-warning --scan --pattern "mlhep:u:alice:specs:*" 2>/dev/null | wc -l)
 if [ "$left" = 0 ]; then ok "no sub-task results left in Redis"; else bad "results left in Redis" "$left keys"; fi
-sleep 0.5
+for _ in $(seq 100); do [ "$(queue_depth jobs.specs)" = 0 ] && break; sleep 0.1; done
 if [ "$(queue_depth jobs.specs)" = 0 ]; then ok "jobs.specs empty at the end"; else bad "jobs.specs at the end" "depth $(queue_depth jobs.specs)"; fi

@@ -1,9 +1,11 @@
 # service_faults.sh - failure handling on a real RabbitMQ + Redis (one stack for all
-# checks, delivery limit 2): a worker SIGKILLed mid-job -> redelivered, finished by
-# another worker with one artifact set; SIGTERM mid-job -> requeued and finished
-# elsewhere; a job that always crashes its worker -> dead-lettered and `failed` with
-# the reason; broker restarts with jobs queued (and with one running) -> nothing lost,
-# nothing completed twice.
+# checks, delivery limit 2; jobs submitted and followed through the gateway, as users
+# do): a worker SIGKILLed mid-job -> redelivered, finished by
+# another worker with one artifact set; SIGTERM mid-job -> handed back (its delivery
+# count kept) and finished elsewhere; a job that always crashes its worker ->
+# dead-lettered and `failed` with the reason; broker restarts with jobs queued (and with
+# one running) -> nothing lost, nothing completed twice. "Mid-job" is made certain with
+# the workers' test hold (a file named like the job in $S/hold holds it at its steps).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 
@@ -15,12 +17,19 @@ one_set() { # ID: exactly one final dir, no temp dirs
     [ -d "$S/artifacts/alice/$1" ] && [ -z "$(ls -a "$S/artifacts/alice" | grep -- "^\.tmp-$1")" ]
 }
 
+# hold NAME PHASE: the job named NAME waits at its steps of PHASE (train: mid-job);
+# wait_held ID: until a worker logs that it holds job ID; release NAME
+hold() { echo "$2" > "$S/hold/$1"; }
+release() { rm -f "$S/hold/$1"; }
+wait_held() { for _ in $(seq 300); do grep -q "job $1: held at step" "$S"/logs/worker-*.log && return 0; sleep 0.1; done; return 1; }
+
 # --- SIGKILL mid-job
 echo '{"name": "killme", "model": {"type": "sleep", "seconds": 3}}' > "$TMP/k.json"
+hold killme train
 k=$(as_alice --no-wait "$TMP/k.json")
-wait_state "$k" running 30
-for _ in $(seq 50); do p=$(field "$k" progress); [ "${p%%.*}" = 0 ] && [ "${p#0.}" -gt 1000 ] 2>/dev/null && break; sleep 0.1; done
+wait_held "$k" || bad "SIGKILL: job held" "$(tail -n 3 "$S"/logs/worker-*.log)"
 w1=$(field "$k" worker)
+release killme
 kill -KILL "$(pid_of_worker "$w1")"
 wait_state "$k" succeeded 60; st=$(field "$k" state)
 w2=$(field "$k" worker)
@@ -28,16 +37,20 @@ if [ "$st" = succeeded ] && [ "$w2" != "$w1" ] && [ "$(field "$k" attempts)" = 2
 if one_set "$k" && [ "$(jq .lease "$S/artifacts/alice/$k/MANIFEST.json")" = 2 ] && [ "$(ls "$S/artifacts/alice" | grep -c "$k")" = 1 ]; then ok "one artifact set (from lease 2), stale temp dir removed"; else bad "artifact set after SIGKILL" "$(ls -a "$S/artifacts/alice")"; fi
 add_worker; wait_workers_ready 3 60
 
-# --- SIGTERM mid-job: requeued, finished elsewhere; the worker exits 0 promptly
-t=$(as_alice --no-wait "$TMP/k.json")
-wait_state "$t" running 30; sleep 0.5
+# --- SIGTERM mid-job (stop grace 0): handed back, finished elsewhere; the worker exits 0
+# promptly; the copy it published starts a fresh delivery count
+echo '{"name": "termme", "model": {"type": "sleep", "seconds": 3}}' > "$TMP/t.json"
+hold termme train
+t=$(as_alice --no-wait "$TMP/t.json")
+wait_held "$t" || bad "SIGTERM: job held" "$(tail -n 3 "$S"/logs/worker-*.log)"
 wt=$(field "$t" worker); pt=$(pid_of_worker "$wt")
 t0=$(date +%s%N); kill -TERM "$pt"
 for _ in $(seq 100); do alive "$pt" || break; sleep 0.05; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-if ! alive "$pt" && grep -q "job $t: requeued (shutdown)" "$S/logs/worker-${wt#w}.log"; then ok "SIGTERM: worker $wt requeued its job and exited in $ms ms"; else bad "SIGTERM" "alive=$(alive "$pt" && echo yes) $(tail -n 5 "$S/logs/worker-${wt#w}.log")"; fi
+release termme
+if ! alive "$pt" && grep -q "job $t: handed back (shutdown; delivery count kept)" "$S/logs/worker-${wt#w}.log"; then ok "SIGTERM: worker $wt handed its job back and exited in $ms ms"; else bad "SIGTERM" "alive=$(alive "$pt" && echo yes) $(tail -n 5 "$S/logs/worker-${wt#w}.log")"; fi
 wait_state "$t" succeeded 60
-if [ "$(field "$t" state)" = succeeded ] && [ "$(field "$t" worker)" != "$wt" ] && one_set "$t"; then ok "requeued job finished on another worker, one artifact set"; else bad "after SIGTERM" "state=$(field "$t" state) worker=$(field "$t" worker)"; fi
+if [ "$(field "$t" state)" = succeeded ] && [ "$(field "$t" worker)" != "$wt" ] && one_set "$t" && [ "$(field "$t" handbacks)" = 1 ] && [ "$(field "$t" deliveries)" = 1 ]; then ok "handed-back job finished on another worker, one artifact set (attempt 2, delivery 1: the hand-back did not count)"; else bad "after SIGTERM" "state=$(field "$t" state) worker=$(field "$t" worker) handbacks=$(field "$t" handbacks) deliveries=$(field "$t" deliveries)"; fi
 add_worker
 
 # --- a job that always crashes its worker: dead-lettered after the delivery limit
@@ -52,7 +65,7 @@ for _ in $(seq 600); do   # respawn crashed workers (what systemd's Restart= doe
 done
 err=$(field "$c" error)
 if [ "$st" = failed ] && [[ $err == *"dead-lettered by the broker"*"delivery limit"* ]] && [ "$(field "$c" attempts)" = 3 ]; then ok "crashing job dead-lettered after 3 deliveries and failed: $err"; else bad "crash job" "state=$st attempts=$(field "$c" attempts) error=$err"; fi
-if [ ! -e "$S/artifacts/alice/$c" ] && [ "$(queue_depth jobs.dead)" = 0 ]; then ok "no artifacts for it; dead-letter queue drained"; else bad "after dead-letter" "jobs.dead=$(queue_depth jobs.dead)"; fi
+if [ ! -e "$S/artifacts/alice/$c" ] && [ "$(queue_depth jobs.dead)" = 0 ] && [ -z "$(ls -a "$S/artifacts/alice" | grep "^\.tmp-$c")" ]; then ok "no artifacts for it, no temp dir of its 3 crashed attempts; dead-letter queue drained"; else bad "after dead-letter" "jobs.dead=$(queue_depth jobs.dead) $(ls -a "$S/artifacts/alice" | grep "^\.tmp-$c")"; fi
 
 # --- broker restart with jobs queued (no worker running): none lost
 for f in "$S"/pids/worker-*.pid; do kill -TERM "$(cat "$f")" 2>/dev/null; done

@@ -1,12 +1,17 @@
-# service_flow.sh - the service end to end on a real RabbitMQ + Redis (one stack for
-# all checks, JWT auth with RS256): submit -> succeeded with artifacts and status
-# fields; invalid workflows (the model mistakes and typos of issue 15 each within a
-# second, with a "did you mean"), paths outside the data roots and bad tokens (expired,
-# wrongly signed, wrong audience, missing scope, alg none) refused with distinct exit
-# codes and nothing queued; the worker's own refusal of /etc/shadow and of a symlink
-# out of the data root; the queue-expiry grace of tokens; 20 jobs over 3 workers each
-# finish exactly once; users cannot see or cancel each other's jobs; cancel of queued
-# and running jobs; down.sh leaves no process behind.
+# service_flow.sh - the service end to end on a real RabbitMQ + Redis behind the gateway
+# (one stack for all checks, JWT auth with RS256; users' mlhep-submit talks HTTPS to
+# mlhep-gateway, operators' goes to the broker and Redis directly): submit -> succeeded
+# with artifacts and status fields; invalid workflows (the model mistakes and typos of
+# issue 15 each within a second, with a "did you mean"), paths outside the data roots and
+# bad tokens (expired, wrongly signed, wrong audience, missing scope, alg none) refused
+# with distinct exit codes and nothing queued; an unreachable gateway, a wrong CA and a
+# wrong broker password (operator) refused; the worker's own refusal of /etc/shadow
+# (forced into the queue by an operator) and of a symlink out of the data root; the
+# queue-expiry grace of tokens; 20 jobs over 3 workers each finish exactly once; users
+# hold no broker or Redis credentials and the gateway keeps them from each other's jobs;
+# both ways in print the same; cancel of queued and running jobs; down.sh leaves no
+# process behind. Running states are observed with the
+# workers' test hold (a file $S/hold/NAME holds the job NAME at its steps), not by timing.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 
@@ -14,7 +19,20 @@
 mkdir -p "$TMP/data" && ln -s /etc/shadow "$TMP/data/evil.root"
 # no clock-skew leeway and a short queue grace, so the expiry tests take seconds
 export MLHEP_JWT_LEEWAY=0
-svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA"
+# --test-hooks: the sleep jobs used here are a test hook (refused without it, service_forgery.sh)
+svc_up --workers 0 --heartbeat 0.3 --users alice,bob --queue-grace 10 --data-roots "$TMP/data:$DATA" --test-hooks
+hold() { echo "$2" > "$S/hold/$1"; }
+release() { rm -f "$S/hold/$1"; }
+# watch_until ID PATTERN OUT NAME: `watch` in the background into OUT; once a line matches
+# PATTERN the hold of job NAME is released; then waits for watch to end (its exit code)
+watch_until() {
+    local id=$1 pat=$2 out=$3 name=$4 wp rc
+    as_alice watch --timeout 120 "$id" > "$out" 2>&1 & wp=$!
+    for _ in $(seq 1200); do grep -q "$pat" "$out" && break; kill -0 $wp 2>/dev/null || break; sleep 0.1; done
+    release "$name"
+    wait $wp; rc=$?
+    return $rc
+}
 mint() { "$TOP/deploy/local/mint-token.sh" --key "$S/secrets/jwt-signing.key" --sub alice "$@"; }
 # submit as alice with the token given as $1
 as_tok() { local t=$1; shift; MLHEP_TOKEN=$t "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$@"; }
@@ -88,12 +106,21 @@ not-yet-valid|28|not valid before|--nbf-in 600
 TOKENS
 out=$(PATH=/usr/bin:/bin "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 4 ] && [[ $out == *"oidc-agent is not installed"* ]]; then ok "--oidc without oidc-agent: clear error (exit 4)"; else bad "--oidc missing" "rc=$rc out=$out"; fi
-out=$(MLHEP_AMQP_PASSWORD=wrong as_alice "$TMP/wf.json" 2>&1); rc=$?
-if [ $rc = 6 ] && [[ $out == *"refused"* ]] && [[ $out != *wrong* ]]; then ok "wrong broker password (exit 6, secret not printed)"; else bad "wrong broker password" "rc=$rc out=$out"; fi
+out=$(MLHEP_AMQP_PASSWORD=wrong as_operator "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 6 ] && [[ $out == *"refused"* ]] && [[ $out != *wrong* ]]; then ok "operator: wrong broker password (exit 6, secret not printed)"; else bad "wrong broker password" "rc=$rc out=$out"; fi
+out=$(MLHEP_GATEWAY_URL=https://127.0.0.1:1 as_alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 6 ] && [[ $out == *"gateway https://127.0.0.1:1"*"after 3 attempts"* ]]; then ok "gateway unreachable: submit refused (exit 6), after 3 attempts"; else bad "gateway unreachable" "rc=$rc out=$out"; fi
+out=$(MLHEP_GATEWAY_URL=https://127.0.0.1:1 as_alice list 2>&1); rc=$?
+if [ $rc = 7 ]; then ok "gateway unreachable: list (exit 7)"; else bad "gateway unreachable: list" "rc=$rc out=$out"; fi
+out=$(MLHEP_GATEWAY_CA=/etc/ssl/certs/ca-certificates.crt as_alice "$TMP/wf.json" 2>&1); rc=$?
+if [ $rc = 6 ] && [[ $out == *"certificate"*"gateway_ca"* ]]; then ok "gateway certificate not signed by the configured CA: refused (exit 6)"; else bad "wrong CA" "rc=$rc out=$out"; fi
+out=$(as_alice --unchecked "$TMP/shadow.json" 2>&1); rc=$?
+if [ $rc = 2 ] && [[ $out == *"the gateway checks every workflow"* ]]; then ok "--unchecked through the gateway refused (exit 2)"; else bad "--unchecked via gateway" "rc=$rc out=$out"; fi
 d1=$(queue_depth jobs.train); d2=$(queue_depth jobs.registry)
 if [ "$d1" = 0 ] && [ "$d2" = 0 ]; then ok "nothing queued after refusals (jobs.train=$d1 jobs.registry=$d2)"; else bad "nothing queued" "jobs.train=$d1 jobs.registry=$d2"; fi
-# forced into the queue past the submitter's checks: the worker refuses them itself
-fs=$(as_alice --unchecked --no-wait "$TMP/shadow.json")
+# forced into the queue past every front-door check (an operator, directly): the worker
+# refuses them itself
+fs=$(as_operator --unchecked --no-wait "$TMP/shadow.json")
 mlp link evil.root > "$TMP/link.json"; fl=$(as_alice --no-wait "$TMP/link.json")
 # a typo in exclude_branches: the submitter sees the files here (same data roots), opens
 # the first file's tree and refuses it before queueing; forced past it, the worker does
@@ -108,7 +135,6 @@ d1=$(queue_depth jobs.train)
 if [ "$d1" = 2 ]; then ok "branch typos: nothing queued (jobs.train holds only the two forced jobs)"; else bad "branch typos queued" "jobs.train=$d1"; fi
 ft=$(as_alice --unchecked --no-wait "$TMP/typo.json")
 
-# --- the submitter user may only publish to 'jobs' (broker permissions)
 "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 3 >/dev/null
 if wait_workers_ready 3 60; then ok "3 workers ready"; else bad "3 workers ready" "$(tail -n 5 "$S"/logs/worker-*.log)"; fi
 
@@ -125,9 +151,10 @@ mkdir -p "$TMP/fakebin"
 printf '#!/bin/sh\n[ "$1" = alice ] && exec cat %s\nexit 1\n' "$S/users/alice.token" > "$TMP/fakebin/oidc-token"
 chmod +x "$TMP/fakebin/oidc-token"
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 2}}' > "$TMP/demo.json"
+hold demo train   # held at its first training step until watch has seen it running
 id=$(PATH="$TMP/fakebin:$PATH" "$BIN/mlhep-submit" --config "$S/users/alice.conf" --oidc alice "$TMP/demo.json" 2>"$TMP/submit.err"); rc=$?
 if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]]; then ok "submit with a token from oidc-token prints a 128-bit id"; else bad "submit" "rc=$rc id=$id $(cat "$TMP/submit.err")"; fi
-as_alice watch --timeout 60 "$id" > "$TMP/watch.out"; rc=$?
+watch_until "$id" '^running train' "$TMP/watch.out" demo; rc=$?
 if [ $rc = 0 ] && grep -q '^running train' "$TMP/watch.out" && tail -n1 "$TMP/watch.out" | grep -q '^succeeded'; then ok "watch follows to succeeded (exit 0)"; else bad "watch" "rc=$rc $(cat "$TMP/watch.out")"; fi
 as_alice --json status "$id" > "$TMP/st.json"
 chk=$(jq -r '[.state, .attempts, .lease, .progress, (.worker|test("^w[0-9]$")), .user, .name, (.finished|length>0), (.error // "")] | map(tostring) | join(",")' "$TMP/st.json")
@@ -140,11 +167,11 @@ if [ $rc = 0 ] && cmp -s "$art/model.json" "$TMP/fetch/$id/model.json" && grep -
 if as_alice logs "$id" | grep -q 'attempt 1 on worker w'; then ok "logs"; else bad "logs" "$(as_alice logs "$id" 2>&1)"; fi
 
 # --- a real training job: MLP over the HZZ sample (label 1) vs its zstd copy (label 0);
-# batch 2 so that it trains long enough for watch to see it running (with batch 8 it
-# sometimes finished before watch's first poll once the data layer got faster)
-mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 2}' > "$TMP/hzz.json"
+# held at its first epoch's end (a step with validation numbers) until watch has shown it
+mlp hzz uproot-HZZ.root | jq -c '.params = {"epochs": 6, "batch_size": 8}' > "$TMP/hzz.json"
+hold hzz report
 h=$(as_alice --no-wait "$TMP/hzz.json"); rc=$?
-as_alice watch --timeout 120 "$h" > "$TMP/hwatch.out" 2>&1; wrc=$?
+watch_until "$h" 'AUC 0\.[0-9]' "$TMP/hwatch.out" hzz; wrc=$?
 ha=$S/artifacts/alice/$h
 if [ $rc = 0 ] && [ $wrc = 0 ] && [ "$(field "$h" state)" = succeeded ]; then ok "mlp training job succeeded through the service"; else bad "training job" "rc=$rc watch=$wrc $(cat "$TMP/hwatch.out") $(as_alice logs "$h" 2>&1 | tail -n 5)"; fi
 if [ -s "$ha/model.mlhep" ] && [ -s "$ha/model.onnx" ] && jq -e '.epochs | length == 6' "$ha/metrics.json" >/dev/null 2>&1 && [ -s "$ha/loss.svg" ] && [ -s "$ha/roc.svg" ] && jq -e '[.files[].name] | index("model.mlhep")' "$ha/MANIFEST.json" >/dev/null; then ok "training artifacts: model.mlhep, model.onnx, metrics.json (6 epochs), plots, in the manifest"; else bad "training artifacts" "$(ls "$ha" 2>&1) $(head -c 300 "$ha/metrics.json" 2>&1)"; fi
@@ -177,9 +204,32 @@ if [ $rc = 8 ]; then ok "bob cannot read alice's job (exit 8)"; else bad "bob st
 as_bob cancel "$id" >/dev/null 2>&1; rc1=$?; as_bob result "$id" >/dev/null 2>&1; rc2=$?; as_bob logs "$id" >/dev/null 2>&1; rc3=$?
 if [ "$rc1$rc2$rc3" = 888 ]; then ok "bob cannot cancel, fetch or read logs of alice's job"; else bad "bob other commands" "$rc1 $rc2 $rc3"; fi
 if [ -z "$(as_bob list | tail -n +2)" ]; then ok "bob's list is empty"; else bad "bob list" "$(as_bob list)"; fi
-out=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-bob.pw")" --no-auth-warning hgetall "mlhep:u:alice:job:$id" 2>&1)
-out2=$(redis-cli -p "$REDIS_PORT" --user u-bob --pass "$(cat "$S/secrets/redis-u-bob.pw")" --no-auth-warning hset "mlhep:u:bob:job:$id" state succeeded 2>&1)
-if [[ $out == NOPERM* ]] && [[ $out2 == NOPERM* ]]; then ok "Redis ACL: bob's account can neither read alice's keys nor write"; else bad "Redis ACL" "$out / $out2"; fi
+# users hold no broker or Redis credentials: their configuration names the gateway only
+creds=$(grep -hE '^(amqp|redis)_' "$S"/users/*.conf; ls "$S/secrets" | grep -E '^redis-u-|submitter')
+users_acl=$(grep -vE '^user (default|admin|worker|gateway|operator) ' "$S/redis/users.acl")
+bu=$(ctl list_users 2>/dev/null | awk 'NR > 0 { print $1 }' | grep -v '^user$' | sort | tr '\n' ' ')
+if [ -z "$creds" ] && [ -z "$users_acl" ] && [ "$(cat "$S"/users/alice.conf | cut -d' ' -f1 | tr '\n' ' ')" = "gateway_url gateway_ca " ] && [ "$bu" = "admin gateway operator worker " ]; then
+    ok "users have no broker or Redis account (their config: gateway_url, gateway_ca; broker accounts: $bu)"
+else
+    bad "no user credentials" "creds=[$creds] redis users=[$users_acl] broker users=[$bu] alice.conf=$(cat "$S/users/alice.conf")"
+fi
+# the gateway confines them: every route of alice's job is "not found" for bob
+codes=$(for r in "" /logs /events /artifacts /artifacts/model.json /archive; do gw_curl bob -o /dev/null -w '%{http_code} ' "$GW_URL/v1/jobs/$id$r"; done)
+cc=$(gw_curl bob -o /dev/null -w '%{http_code}' -X POST "$GW_URL/v1/jobs/$id/cancel")
+if [ "$codes$cc" = "404 404 404 404 404 404 404" ] && [ "$(field "$id" state)" = succeeded ]; then ok "gateway: bob gets 404 on every route of alice's job (status, logs, events, artifacts, archive, cancel)"; else bad "gateway confinement" "codes=$codes cancel=$cc"; fi
+# the operator's Redis account reads every user's records and writes nothing
+out=$(redis-cli -p "$REDIS_PORT" --user operator --pass "$(cat "$S/secrets/redis-operator.pw")" --no-auth-warning hget "mlhep:u:alice:job:$id" state 2>&1)
+out2=$(redis-cli -p "$REDIS_PORT" --user operator --pass "$(cat "$S/secrets/redis-operator.pw")" --no-auth-warning hset "mlhep:u:alice:job:$id" state failed 2>&1)
+if [ "$out" = succeeded ] && [[ $out2 == NOPERM* ]]; then ok "Redis ACL: the operator's account reads alice's record and cannot write"; else bad "operator Redis ACL" "$out / $out2"; fi
+# both ways in print the same (gateway for users, broker and Redis for operators); not
+# status --json: the gateway's numbers come back in their shortest text ("0.45", where
+# Redis keeps "0.4500")
+same=1
+for c in "status $id" "list" "logs $id" "result $id" "--json result $id"; do
+    # shellcheck disable=SC2086
+    cmp -s <(as_alice $c 2>&1) <(as_operator $c 2>&1) || { same=0; bad "same output: $c" "$(diff <(as_alice $c 2>&1) <(as_operator $c 2>&1) | head -5)"; }
+done
+[ $same = 1 ] && ok "status, list, logs, result (and result --json) print the same through the gateway and directly"
 # a forged cancel (bob's token naming alice as the user) is refused by the worker
 # (covered by the worker's token check; see docs/service.md)
 

@@ -40,7 +40,8 @@
 #   nn_restart_broker / nn_stop_broker / nn_start_broker
 #   nn_restart_redis [DOWN_S]   stops Redis (TERM: AOF flushed), waits DOWN_S, starts it again
 #   nn_link HOST up|down       cuts/restores HOST's cable (the switch port goes down)
-#   nn_submit WORKFLOW         as alice from the client host; prints the job id
+#   nn_submit WORKFLOW         as alice (her token, the operator's broker account: this
+#                              harness has no gateway) from the client host; prints the id
 #   nn_submit_many N WORKFLOW P   N submissions with P in parallel; ids into stdout
 #   nn_records                 one line per alice job: id state attempts started finished worker
 #   nn_rcli ARGS               redis-cli as admin from the client host
@@ -191,9 +192,10 @@ nn_up() {
     *) nn_log "hosts: ${NN_HOSTS[*]}; no traffic shaping available" ;;
     esac
     (umask 077
-     for n in broker-admin broker-submitter broker-worker redis-admin redis-worker redis-u-alice; do
+     for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-operator; do
          head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/$n.pw"
-     done)
+     done
+     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/service.key")
     {
         # Not `user default off`: Redis 7.0 replays an AOF's MULTI/EXEC blocks (every
         # multi-key Lua script's effects) with the default user's permissions, so with the
@@ -202,7 +204,7 @@ nn_up() {
         echo "user default on >$(cat "$NN/secrets/redis-admin.pw") ~* &* +@all"
         echo "user admin on >$(cat "$NN/secrets/redis-admin.pw") ~* &* +@all"
         echo "user worker on >$(cat "$NN/secrets/redis-worker.pw") resetkeys ~mlhep:* resetchannels -@all +@read +@write +@scripting +ping +auth +hello -@dangerous"
-        echo "user u-alice on >$(cat "$NN/secrets/redis-u-alice.pw") resetkeys ~mlhep:u:alice:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
+        echo "user operator on >$(cat "$NN/secrets/redis-operator.pw") resetkeys %R~mlhep:* resetchannels -@all +hgetall +hget +zrevrange +lrange +pttl +ping +auth +hello"
     } > "$NN/redis/users.acl"
     chmod 600 "$NN/redis/users.acl"
     cat > "$NN/worker.conf" <<CONF
@@ -220,24 +222,29 @@ heartbeat_interval = ${NN_HEARTBEAT:-1}
 auth_mode = dev
 data_roots = ${NN_DATA_ROOTS:-}
 worker_threads = ${NN_WORKER_THREADS:-0}
+test_hooks = 1
+service_key_file = $NN/secrets/service.key
 CONF
-    cat > "$NN/alice.conf" <<CONF
+    # no gateway in this harness: jobs go to the broker directly with the operator's
+    # accounts (deploy/local/up.sh's operator.conf), as alice (her token)
+    cat > "$NN/operator.conf" <<CONF
 amqp_host = ${NN_IP[broker]}
 amqp_port = 5672
-amqp_user = submitter
-amqp_password_file = $NN/secrets/broker-submitter.pw
+amqp_user = operator
+amqp_password_file = $NN/secrets/broker-operator.pw
 redis_host = ${NN_IP[redis]}
 redis_port = 6379
-redis_user = u-alice
-redis_password_file = $NN/secrets/redis-u-alice.pw
+redis_user = operator
+redis_password_file = $NN/secrets/redis-operator.pw
 artifact_dir = $NN/artifacts
 auth_mode = dev
 data_roots = ${NN_DATA_ROOTS:-}
+service_key_file = $NN/secrets/service.key
 CONF
     echo "dev:alice" > "$NN/alice.token"
     # start-rabbitmq.sh reads the broker passwords from its state dir's secrets/
     (umask 077; mkdir -p "$NN/rabbitmq/secrets"
-     for n in admin submitter worker; do cp "$NN/secrets/broker-$n.pw" "$NN/rabbitmq/secrets/"; done)
+     for n in admin operator worker gateway; do cp "$NN/secrets/broker-$n.pw" "$NN/rabbitmq/secrets/"; done)
     nn_start_redis || return 1
     nn_bg broker epmd epmd -port 4369
     nn_start_broker || return 1
@@ -279,7 +286,7 @@ nn_wait_ready() { # I SECS
 nn_wlog() { cat "$NN/logs/w$1.log" 2>/dev/null; }
 
 nn_submit() { # WORKFLOW -> prints the id
-    nn_x client "$BIN/mlhep-submit" --config "$NN/alice.conf" --token-file "$NN/alice.token" --no-wait "$1"
+    nn_x client "$BIN/mlhep-submit" --config "$NN/operator.conf" --token-file "$NN/alice.token" --no-wait "$1"
 }
 # Bulk submission is load generation, not the thing under test: it uses the release build
 # when there is one (an ASan-built submitter starts ~10x slower on a loaded machine).
@@ -287,7 +294,7 @@ NN_SUBMIT=${NN_SUBMIT:-$NN_TOP/bin/mlhep-submit}
 [ -x "$NN_SUBMIT" ] || NN_SUBMIT=$BIN/mlhep-submit
 nn_submit_many() { # N WORKFLOW PARALLEL -> ids on stdout, one per line
     seq 1 "$1" | xargs -P "$3" -I{} ip netns exec "$(nn_ns client)" "$NN_SUBMIT" \
-        --config "$NN/alice.conf" --token-file "$NN/alice.token" --no-wait "$2"
+        --config "$NN/operator.conf" --token-file "$NN/alice.token" --no-wait "$2"
 }
 nn_rcli() {
     nn_x client redis-cli -h "${NN_IP[redis]}" -p 6379 --user admin --pass "$(cat "$NN/secrets/redis-admin.pw")" \

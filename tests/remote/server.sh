@@ -1,9 +1,10 @@
 # tests/remote/server.sh - sourced by the remote tests and bench: starts an xrootd
 # serving a directory over root:// and (XrdHttp plugin) http:// on free ports, as
 # the xrootd user (xrootd refuses to run as root), and stops it by PID.
-#   xrd_start DIR [DIR2]  exports DIR as /data (and DIR2 as /gen); sets XRD_PID
-#                         XRD_PORT HTTP_PORT XRD_T (the dirs must be readable by
-#                         the xrootd user, with every parent traversable)
+#   xrd_start DIR [DIR2]  exports a copy of DIR as /data (and of DIR2 as /gen); sets
+#                         XRD_PID XRD_PORT HTTP_PORT XRD_T. The copies live in XRD_T, a
+#                         temp dir the xrootd user owns: the server can read them even
+#                         when DIR lies in a private tree (a checkout in a 0700 home)
 #   xrd_stop           stops it (TERM, then KILL) and waits for the ports to close
 # Needs free_port (tests/lib.sh) or defines one.
 command -v free_port >/dev/null 2>&1 || free_port() {
@@ -16,9 +17,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 xrd_start() {
     local dir=$1 dir2=${2:-}
     XRD_T=$(mktemp -d /tmp/mlhep-xrd.XXXXXX)
-    mkdir -p "$XRD_T/root" "$XRD_T/admin" "$XRD_T/run"
-    ln -s "$(cd "$dir" && pwd)" "$XRD_T/root/data"
-    [ -n "$dir2" ] && ln -s "$(cd "$dir2" && pwd)" "$XRD_T/root/gen"
+    mkdir -p "$XRD_T/root/data" "$XRD_T/admin" "$XRD_T/run"
+    cp -RL "$dir"/. "$XRD_T/root/data/" || return 1
+    if [ -n "$dir2" ]; then mkdir -p "$XRD_T/root/gen" && cp -RL "$dir2"/. "$XRD_T/root/gen/" || return 1; fi
     XRD_PORT=$(free_port)
     HTTP_PORT=$(free_port)
     while [ "$HTTP_PORT" = "$XRD_PORT" ]; do HTTP_PORT=$(free_port); done

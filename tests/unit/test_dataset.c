@@ -180,6 +180,49 @@ TEST(nevts_shuffle_and_split)
     workflow_free(wf);
 }
 
+/* More files than rows in a chunk: each file's share rounds up, and the shares must
+ * still never exceed the chunk (five files, chunks of 2 rows: shares of 0.4 each used to
+ * add up to 4 rows and write past the chunk's buffers). */
+TEST(more_files_than_chunk_rows)
+{
+    const char *sh = getenv("MLHEP_SHARED");
+    snprintf(root_dir, sizeof root_dir, "%s/data/root", sh ? sh : "../shared");
+    static const char *const variants[] = {"", "-zstd", "-zlib", "-lzma", "-uncompressed"};
+    char files[4096] = "";
+    for (int i = 0; i < 5; i++)
+        snprintf(files + strlen(files), sizeof files - strlen(files), "%s{\"path\":\"%s/uproot-HZZ%s.root\",\"label\":%d}",
+                 i ? "," : "", root_dir, variants[i], i % 2);
+    char doc[8192];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"t\",\"tree\":\"events\",\"files\":[%s],\"params\":{\"selected_branches\":[\"NJet\",\"MET_px\"],"
+             "\"chunk_size\":2,\"nevts\":3000,\"shuffle\":true},\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,"
+             "\"activation\":\"sigmoid\"}]}}",
+             files);
+    mlhep_err e;
+    jschema *sch;
+    CHECK(jschema_load_named(NULL, "workflow", &sch, &e) == 0);
+    const char *roots[] = {root_dir};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    workflow *wf = NULL;
+    CHECKF(workflow_load_buffer(doc, strlen(doc), &o, &wf, &e) == 0, "%s", e.msg);
+    jschema_free(sch);
+    specs *sp;
+    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    dataset *ds;
+    CHECKF(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    ds_chunk c;
+    size_t total = 0, chunks = 0, over = 0;
+    while (dataset_next(ds, &c, &e) == 1) {
+        total += c.nrows;
+        chunks++;
+        over += c.nrows > 2;
+    }
+    CHECKF(total == 3000 && over == 0 && chunks >= 1500, "%zu rows in %zu chunks, %zu too big", total, chunks, over);
+    dataset_free(ds);
+    specs_free(sp);
+    workflow_free(wf);
+}
+
 TEST(preproc_cuts_and_new_branches)
 {
     const char *pp_doc = "{\"new_branch\":{\"jet_sum\":{\"def\":\"sum(Jet_Px)\",\"type\":\"flat\"}},"
@@ -577,6 +620,7 @@ int main(void)
     RUN(specs_match_oracle);
     RUN(rows_reproduce_oracle_values);
     RUN(nevts_shuffle_and_split);
+    RUN(more_files_than_chunk_rows);
     RUN(preproc_cuts_and_new_branches);
     RUN(all_value_types_match_direct_reads);
     RUN(preproc_on_threads_matches_direct);

@@ -32,9 +32,34 @@ TEST(line_format)
     fclose(f);
 }
 
+/* Control characters never come out raw: a newline in a message cannot forge a second
+ * line, an escape sequence cannot reach a terminal. */
+TEST(control_characters_escaped)
+{
+    char out[64];
+    size_t n = logline_escape("a\nb\x1b[31mc\x7f\t", out, sizeof out);
+    CHECKF(strcmp(out, "a\\x0ab\\x1b[31mc\\x7f\\x09") == 0, "%s", out);
+    CHECK(n == strlen(out));
+    char small[6];
+    logline_escape("ab\ncd", small, sizeof small); /* an escape is never cut in half */
+    CHECKF(strcmp(small, "ab") == 0, "%s", small);
+    logline_escape(NULL, small, sizeof small);
+    CHECK(small[0] == '\0');
+    FILE *f = tmpfile();
+    CHECK(f);
+    logline_printf(f, "w", "job %s", "x\n2024-01-01T00:00:00.000Z forged");
+    rewind(f);
+    char line[256];
+    CHECK(fgets(line, sizeof line, f));
+    CHECKF(strstr(line, "job x\\x0a2024") != NULL, "%s", line);
+    CHECK(!fgets(line, sizeof line, f)); /* one line */
+    fclose(f);
+}
+
 int main(void)
 {
     RUN(stamp_is_utc_with_milliseconds);
     RUN(line_format);
+    RUN(control_characters_escaped);
     return test_summary();
 }

@@ -9,6 +9,7 @@
 
 #include "service/artifacts.h"
 #include "service/config.h"
+#include "service/job.h"
 #include "train/pipeline.h"
 #include "test.h"
 
@@ -42,7 +43,31 @@ TEST(defaults)
     CHECK(!strcmp(c.auth_mode, "jwt") && c.test_hooks == 0 && c.max_deliveries == 5);
     CHECK(c.amqp_heartbeat == 30);
     CHECK_NEAR(c.lease_ttl, 3 * c.heartbeat_interval, 1e-9);
+    CHECK_NEAR(c.worker_stop_grace, 20, 1e-9);
+    CHECK_NEAR(c.record_ttl_days, 30, 1e-9);
+    CHECK_NEAR(c.log_ttl_days, 7, 1e-9);
+    CHECK(!strcmp(c.worker_health_path, "") && !strcmp(c.test_hold_dir, ""));
     config_free(&c);
+}
+
+/* the keys of the worker's stop, health and retention */
+TEST(worker_keys)
+{
+    clear_env();
+    char cfgp[256];
+    write_file("f.conf", "worker_health_path = /run/w.health\n"
+               "record_ttl_days = 0.5\nlog_ttl_days = 0\nworker_stop_grace = 0\n", cfgp, sizeof cfgp);
+    setenv("MLHEP_WORKER_HEALTH_PATH", "/run/other.health", 1);
+    mlhep_config c;
+    mlhep_err e;
+    CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(c.worker_health_path, "/run/other.health")); /* the environment wins */
+    CHECK_NEAR(c.record_ttl_days, 0.5, 1e-12);
+    CHECK(c.log_ttl_days == 0 && c.worker_stop_grace == 0);
+    config_free(&c);
+    unsetenv("MLHEP_WORKER_HEALTH_PATH");
+    write_file("g.conf", "record_ttl_days = -1\n", cfgp, sizeof cfgp);
+    CHECK(config_load(&c, cfgp, &e) == MLHEP_EINVAL);
 }
 
 TEST(file_env_and_secret_file)
@@ -209,7 +234,6 @@ TEST(pipeline_check_rules)
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":4000}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"fail\":1}}",
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"extra\":1}}",
-        "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", /* hooks off */
         "{\"name\":\"x\",\"files\":[\"a.root\"],\"model\":{\"type\":\"sleep\"}}",
         /* training workflows go through the schema */
         "{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
@@ -221,15 +245,55 @@ TEST(pipeline_check_rules)
     CHECKF(pipeline_env_open(NULL, "/data/a:/data/b", 0, 0, &env, &e) == 0, "%s", e.msg);
     CHECKF(pipeline_env_open(NULL, "", 0, 1, &hooks, &e) == 0, "%s", e.msg);
     CHECK(env->n_data_roots == 2 && !strcmp(env->data_roots[1], "/data/b"));
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) { /* with test hooks or without */
         json_t *w = json_loads(bad[i], 0, NULL);
         err_clear(&e);
         CHECKF(pipeline_validate(w, env, NULL, &e) != 0 && e.msg[0], "accepted: %s", bad[i]);
+        err_clear(&e);
+        CHECKF(pipeline_validate(w, hooks, NULL, &e) != 0 && e.msg[0], "accepted with hooks: %s", bad[i]);
         json_decref(w);
     }
-    json_t *w = json_loads("{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}", 0, NULL);
-    CHECK(pipeline_validate(w, hooks, NULL, NULL) == 0);
+    /* the sleep kind is a test hook: refused unless the service runs with test_hooks */
+    static const char *sleeps[] = {"{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"crash\":true}}",
+                                   "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"seconds\":3600}}"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *w = json_loads(sleeps[i], 0, NULL);
+        CHECK(pipeline_validate(w, hooks, NULL, NULL) == 0);
+        CHECK(pipeline_validate(w, env, NULL, &e) == MLHEP_EINVAL);
+        CHECKF(strstr(e.msg, "test hook") && strstr(e.msg, "test_hooks=0"), "%s", e.msg);
+        json_decref(w);
+    }
+    /* the name a record may show: the schema's rule, else nothing */
+    json_t *w = json_loads("{\"name\":\"x\\n\\u001b[31mevil\",\"model\":{\"type\":\"sleep\"}}", 0, NULL);
+    CHECK(w && !strcmp(pipeline_job_name(w, hooks, &e), "") && strstr(e.msg, "/name"));
+    CHECK(pipeline_validate(w, hooks, NULL, &e) == MLHEP_EINVAL);
     json_decref(w);
+    w = json_loads("{\"name\":\"ok-1.2\",\"model\":{\"type\":\"sleep\"}}", 0, NULL);
+    CHECK(!strcmp(pipeline_job_name(w, hooks, NULL), "ok-1.2"));
+    json_decref(w);
+    /* data_hosts: remote inputs only from listed hosts, checked by name here */
+    static const char *hosts_wf = "{\"name\":\"x\",\"files\":[{\"path\":\"%s\",\"label\":1}],"
+                                  "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}";
+    static const struct { const char *list, *url; int ok; } hc[] = {
+        {"*", "root://eospublic.cern.ch//eos/x.root", 1},
+        {"*", "http://127.0.0.1:6379/x.root", 0},
+        {"*", "http://localhost:6379/x.root", 0},
+        {".cern.ch", "root://evil.example.org//x.root", 0},
+        {".cern.ch", "/store/mc/x.root", 1}, /* the redirector's host (cms-xrd-global.cern.ch) */
+        {"eospublic.cern.ch", "/store/mc/x.root", 0},
+        {"127.0.0.1:8080", "http://127.0.0.1:8080/x.root", 1},
+        {"", "https://eospublic.cern.ch/x.root", 0},
+    };
+    for (size_t i = 0; i < sizeof hc / sizeof hc[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, hosts_wf, hc[i].url);
+        w = json_loads(text, 0, NULL);
+        CHECKF(pipeline_env_hosts(hooks, hc[i].list, &e) == 0, "%s", e.msg);
+        int rc = pipeline_validate(w, hooks, NULL, &e);
+        CHECKF(hc[i].ok ? rc == 0 : rc == MLHEP_EAUTH && strstr(e.msg, "data_hosts"), "%s with '%s': rc %d %s",
+               hc[i].url, hc[i].list, rc, e.msg);
+        json_decref(w);
+    }
     /* /etc/shadow: refused lexically, with MLHEP_EAUTH, before the file system is touched */
     w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],"
                    "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
@@ -285,6 +349,17 @@ TEST(artifacts_publish_once)
                   "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e"));
     json_decref(m);
     CHECK(artifacts_remove(t2, &e) == 0 && access(t2, F_OK) != 0);
+    /* temp dir names parse back into job id and lease (the worker's sweep of leftovers) */
+    char pid[JOB_ID_HEX + 1];
+    long long pl = 0;
+    const char *base = strrchr(t2, '/') + 1;
+    CHECK(artifacts_tmpdir_parse(base, pid, &pl) == 1 && !strcmp(pid, id) && pl == 2);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-L17-abcdef", pid, &pl) == 1 && pl == 17);
+    CHECK(artifacts_tmpdir_parse(id, pid, &pl) == 0);                                   /* a final set */
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789ABCDEF0123456789abcdef-L1-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-Lx-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123456789abcdef0123456789abcdef-L99999999999999999999-x", pid, &pl) == 0);
+    CHECK(artifacts_tmpdir_parse(".tmp-0123", pid, &pl) == 0);
     CHECK(artifacts_final_path(root, "../x", id, fin, sizeof fin, &e) == MLHEP_EINVAL);
     CHECK(artifacts_tmpdir(root, "alice", "nothex", 1, t1, sizeof t1, &e) == MLHEP_EINVAL);
     char dst[256];
@@ -299,6 +374,7 @@ int main(void)
         return 1;
     RUN(defaults);
     RUN(file_env_and_secret_file);
+    RUN(worker_keys);
     RUN(bad_configs_refused);
     RUN(pipeline_sleep_job);
     RUN(pipeline_check_rules);

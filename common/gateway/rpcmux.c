@@ -1,0 +1,513 @@
+/* rpcmux.c - see rpcmux.h. */
+#include "gateway/rpcmux.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "service/amqp_rpc.h"
+
+#define MAXPUMPS 16
+#define NBUCKETS 4096
+#define EXPIRE_CHECK 0.05 /* seconds between scans for requests past their deadline */
+#define WATCH_EVERY 1.0   /* seconds between looks at the watched queue's consumers */
+
+typedef struct call {
+    char corr[48];
+    rpcmux_req rq;
+    double deadline;         /* monotonic seconds */
+    double timeout;          /* seconds, for the message */
+    int expire_ms;           /* the caller's wait: the request's expiration on the broker */
+    rpcmux_done_fn fn;
+    void *cls;
+    struct call *qnext;      /* send queue */
+    struct call *hnext;      /* pending table */
+    struct call *dnext;      /* list of calls to complete (outside the lock) */
+    int rc;
+    mlhep_err err;
+    rpcmux_reply rep;
+} call;
+
+typedef struct pump {
+    struct rpcmux *mux;
+    int idx;
+    rpc_conn *c;
+    _Atomic int open;
+    _Atomic int sleeping;    /* in poll(): a new request must write the eventfd */
+    pthread_t th;
+    pthread_mutex_t mu;
+    call *qhead, *qtail;     /* queued, not sent */
+    call *bucket[NBUCKETS];  /* sent (or being sent), waiting for a reply */
+    size_t npending;
+    unsigned long long seq;
+    int efd;
+} pump;
+
+struct rpcmux {
+    amqpc_params p;
+    char watch[128];          /* queue whose consumers are watched ("" none) */
+    _Atomic int consumers;    /* its consumers at the last look, -1 unknown */
+    _Atomic long long depth;  /* its ready messages at the last look, -1 unknown */
+    int n;
+    pump pumps[MAXPUMPS];
+    _Atomic unsigned rr;
+    _Atomic int stop;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned hash_corr(const char *s)
+{
+    return (unsigned)(XXH64(s, strlen(s), 0) % NBUCKETS);
+}
+
+/* ---- with the pump's lock held ---- */
+
+static void table_add(pump *pp, call *c)
+{
+    unsigned b = hash_corr(c->corr);
+    c->hnext = pp->bucket[b];
+    pp->bucket[b] = c;
+    pp->npending++;
+}
+
+static call *table_take(pump *pp, const char *corr)
+{
+    for (call **pc = &pp->bucket[hash_corr(corr)]; *pc; pc = &(*pc)->hnext)
+        if (!strcmp((*pc)->corr, corr)) {
+            call *c = *pc;
+            *pc = c->hnext;
+            pp->npending--;
+            return c;
+        }
+    return NULL;
+}
+
+/* Moves every call (queued and pending) to *done with rc and err. */
+static void take_all(pump *pp, int rc, const mlhep_err *err, call **done)
+{
+    for (call *c = pp->qhead, *next; c; c = next) {
+        next = c->qnext;
+        c->rc = rc;
+        c->err = *err;
+        c->dnext = *done;
+        *done = c;
+    }
+    pp->qhead = pp->qtail = NULL;
+    for (int b = 0; b < NBUCKETS; b++)
+        while (pp->bucket[b]) {
+            call *c = pp->bucket[b];
+            pp->bucket[b] = c->hnext;
+            c->rc = rc;
+            c->err = *err;
+            c->dnext = *done;
+            *done = c;
+        }
+    pp->npending = 0;
+}
+
+/* Moves the calls past their deadline to *done. */
+static void take_expired(pump *pp, double now, call **done)
+{
+    for (int b = 0; b < NBUCKETS; b++)
+        for (call **pc = &pp->bucket[b]; *pc;) {
+            call *c = *pc;
+            if (c->deadline <= now) {
+                *pc = c->hnext;
+                pp->npending--;
+                c->rc = RPCMUX_TIMEOUT;
+                err_set(&c->err, RPCMUX_TIMEOUT, "no answer from the prediction service within %g s", c->timeout);
+                c->dnext = *done;
+                *done = c;
+            } else {
+                pc = &c->hnext;
+            }
+        }
+}
+
+/* ---- outside the lock ---- */
+
+static void complete(call *done)
+{
+    for (call *c = done, *next; c; c = next) {
+        next = c->dnext;
+        c->fn(c->cls, c->rc, &c->err, c->rc == 0 ? &c->rep : NULL);
+        free(c);
+    }
+}
+
+static int do_connect(pump *pp, mlhep_err *e)
+{
+    int rc = pp->c ? rpc_reconnect(pp->c, e) : rpc_connect(&pp->mux->p, &pp->c, e);
+    if (rc == 0)
+        rc = rpc_client_start(pp->c, e);
+    atomic_store(&pp->open, rc == 0);
+    return rc;
+}
+
+static void drain_efd(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v)
+        ;
+}
+
+static void fail_pump(pump *pp, const mlhep_err *e)
+{
+    call *done = NULL;
+    pthread_mutex_lock(&pp->mu);
+    take_all(pp, e->code ? e->code : MLHEP_ENET, e, &done);
+    pthread_mutex_unlock(&pp->mu);
+    complete(done);
+}
+
+/* Pump 0 looks at the watched queue now and then: with no consumer a request fails at
+ * once (the service is not deployed, or all its workers are gone) instead of waiting
+ * for its timeout. 0, or -1 when the connection broke doing it. */
+static int watch_queue(pump *pp, double *next)
+{
+    rpcmux *m = pp->mux;
+    if (pp->idx != 0 || !m->watch[0] || mono() < *next)
+        return 0;
+    *next = mono() + WATCH_EVERY;
+    uint32_t msgs = 0, cons = 0;
+    mlhep_err e = {0};
+    if (rpc_queue_depth(pp->c, m->watch, &msgs, &cons, &e)) {
+        /* the queue is missing (the channel is closed then) or the connection failed */
+        atomic_store(&m->consumers, e.code == MLHEP_ENOTFOUND ? 0 : -1);
+        atomic_store(&m->depth, -1);
+        atomic_store(&pp->open, 0);
+        fail_pump(pp, &e);
+        return -1;
+    }
+    atomic_store(&m->consumers, (int)cons);
+    atomic_store(&m->depth, (long long)msgs);
+    return 0;
+}
+
+static void *pump_main(void *arg)
+{
+    pump *pp = arg;
+    rpcmux *m = pp->mux;
+    double backoff = 0.1, next_expire = mono() + EXPIRE_CHECK, next_watch = 0;
+    while (!atomic_load(&m->stop)) {
+        if (!atomic_load(&pp->open)) {
+            mlhep_err e = {0};
+            if (do_connect(pp, &e)) {
+                fail_pump(pp, &e);
+                struct timespec ts = {(time_t)backoff, (long)((backoff - (double)(long)backoff) * 1e9)};
+                nanosleep(&ts, NULL);
+                backoff = backoff * 2 > 2 ? 2 : backoff * 2;
+                continue;
+            }
+            backoff = 0.1;
+        }
+        /* send what callers queued; the calls enter the pending table first, so a reply
+         * that comes back at once finds its call */
+        pthread_mutex_lock(&pp->mu);
+        call *q = pp->qhead;
+        pp->qhead = pp->qtail = NULL;
+        for (call *c = q; c; c = c->qnext)
+            table_add(pp, c);
+        pthread_mutex_unlock(&pp->mu);
+        mlhep_err se = {0};
+        int broken = 0;
+        for (call *c = q; c && !broken; c = c->qnext) {
+            const rpcmux_req *r = &c->rq;
+            if (rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
+                                 c->expire_ms, r->body, r->len, &se))
+                broken = 1;
+        }
+        if (broken) {
+            atomic_store(&pp->open, 0);
+            fail_pump(pp, &se);
+            continue;
+        }
+        if (watch_queue(pp, &next_watch))
+            continue;
+        /* wait for replies or new requests */
+        if (!rpc_buffered(pp->c)) {
+            atomic_store(&pp->sleeping, 1);
+            pthread_mutex_lock(&pp->mu);
+            int queued = pp->qhead != NULL;
+            pthread_mutex_unlock(&pp->mu);
+            if (!queued) {
+                struct pollfd fds[2] = {{rpc_fd(pp->c), POLLIN, 0}, {pp->efd, POLLIN, 0}};
+                int pr = poll(fds, 2, (int)(EXPIRE_CHECK * 1000));
+                atomic_store(&pp->sleeping, 0);
+                if (pr > 0 && (fds[1].revents & POLLIN))
+                    drain_efd(pp->efd);
+                if (pr < 0 && errno != EINTR)
+                    continue;
+            }
+            atomic_store(&pp->sleeping, 0);
+        }
+        call *done = NULL;
+        for (int k = 0; k < 1024; k++) {
+            rpc_msg msg;
+            mlhep_err e = {0};
+            int rc = rpc_next(pp->c, &msg, 0, &e);
+            if (rc == RPC_TIMEOUT)
+                break;
+            if ((rc == MLHEP_ENOTFOUND || rc == RPC_REFUSED) && msg.corr_id[0]) {
+                pthread_mutex_lock(&pp->mu);
+                call *c = table_take(pp, msg.corr_id);
+                pthread_mutex_unlock(&pp->mu);
+                if (c) { /* unroutable, or refused by a full queue: that call only */
+                    c->rc = rc == RPC_REFUSED ? RPCMUX_REFUSED : MLHEP_ENOTFOUND;
+                    c->err = e;
+                    c->dnext = done;
+                    done = c;
+                }
+                continue;
+            }
+            if (rc) {
+                atomic_store(&pp->open, 0);
+                complete(done);
+                done = NULL;
+                fail_pump(pp, &e);
+                break;
+            }
+            pthread_mutex_lock(&pp->mu);
+            call *c = table_take(pp, msg.corr_id);
+            pthread_mutex_unlock(&pp->mu);
+            if (c) {
+                c->rep.body = malloc(msg.len + 1);
+                if (c->rep.body) {
+                    memcpy(c->rep.body, msg.body, msg.len);
+                    c->rep.body[msg.len] = '\0';
+                    c->rep.len = msg.len;
+                    snprintf(c->rep.content_type, sizeof c->rep.content_type, "%s", msg.content_type);
+                    c->rc = 0;
+                } else {
+                    c->rc = err_set(&c->err, MLHEP_ENOMEM, "out of memory for a prediction reply");
+                }
+                c->dnext = done;
+                done = c;
+            }
+            rpc_msg_free(&msg);
+        }
+        double now = mono();
+        if (now >= next_expire) {
+            pthread_mutex_lock(&pp->mu);
+            if (pp->npending)
+                take_expired(pp, now, &done);
+            pthread_mutex_unlock(&pp->mu);
+            next_expire = now + EXPIRE_CHECK;
+        }
+        complete(done);
+    }
+    mlhep_err se = {MLHEP_ENET, "the gateway is shutting down"};
+    fail_pump(pp, &se);
+    return NULL;
+}
+
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e)
+{
+    if (nconn < 1)
+        nconn = 1;
+    if (nconn > MAXPUMPS)
+        nconn = MAXPUMPS;
+    rpcmux *m = calloc(1, sizeof *m);
+    if (!m)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    m->p = *p;
+    snprintf(m->watch, sizeof m->watch, "%s", watch_queue ? watch_queue : "");
+    atomic_store(&m->consumers, -1);
+    atomic_store(&m->depth, -1);
+    int rc = 0;
+    for (int i = 0; i < nconn; i++) {
+        pump *pp = &m->pumps[i];
+        pp->mux = m;
+        pp->idx = i;
+        pp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (pp->efd < 0) {
+            rc = err_set(e, MLHEP_EIO, "eventfd: %s", strerror(errno));
+            break;
+        }
+        pthread_mutex_init(&pp->mu, NULL);
+        m->n = i + 1;
+        mlhep_err ce = {0};
+        if (do_connect(pp, &ce) && i == 0 && e)
+            *e = ce; /* the pumps keep trying; say why the first one failed */
+    }
+    for (int i = 0; !rc && i < m->n; i++) {
+        int pe = pthread_create(&m->pumps[i].th, NULL, pump_main, &m->pumps[i]);
+        if (pe) {
+            m->pumps[i].th = 0;
+            rc = err_set(e, MLHEP_EIO, "cannot start a prediction pump thread: %s", strerror(pe));
+        }
+    }
+    if (rc) {
+        rpcmux_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+static void wake(pump *pp)
+{
+    uint64_t one = 1;
+    if (write(pp->efd, &one, sizeof one) < 0) {
+        /* the eventfd cannot overflow here; the pump polls with a timeout anyway */
+    }
+}
+
+void rpcmux_stop(rpcmux *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, 1);
+    for (int i = 0; i < m->n; i++)
+        wake(&m->pumps[i]);
+    for (int i = 0; i < m->n; i++) {
+        if (m->pumps[i].th) {
+            pthread_join(m->pumps[i].th, NULL);
+            m->pumps[i].th = 0;
+        }
+    }
+}
+
+void rpcmux_close(rpcmux *m)
+{
+    if (!m)
+        return;
+    rpcmux_stop(m);
+    for (int i = 0; i < m->n; i++) {
+        if (m->pumps[i].c)
+            rpc_close(m->pumps[i].c);
+        close(m->pumps[i].efd);
+        pthread_mutex_destroy(&m->pumps[i].mu);
+    }
+    free(m);
+}
+
+int rpcmux_connected(rpcmux *m)
+{
+    int k = 0;
+    for (int i = 0; m && i < m->n; i++)
+        k += atomic_load(&m->pumps[i].open) ? 1 : 0;
+    return k;
+}
+
+int rpcmux_consumers(rpcmux *m)
+{
+    return m ? atomic_load(&m->consumers) : -1;
+}
+
+long long rpcmux_depth(rpcmux *m)
+{
+    return m ? atomic_load(&m->depth) : -1;
+}
+
+int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e)
+{
+    if (!m)
+        return err_set(e, MLHEP_ENET, "no broker connection for predictions");
+    if (atomic_load(&m->stop))
+        return err_set(e, MLHEP_ENET, "the gateway is shutting down");
+    if (atomic_load(&m->consumers) == 0)
+        return err_set(e, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
+    pump *pp = NULL;
+    unsigned start = atomic_fetch_add(&m->rr, 1);
+    for (int i = 0; i < m->n; i++) {
+        pump *cand = &m->pumps[(start + (unsigned)i) % (unsigned)m->n];
+        if (atomic_load(&cand->open)) {
+            pp = cand;
+            break;
+        }
+    }
+    if (!pp)
+        return err_set(e, MLHEP_ENET, "the broker is not reachable from the gateway (reconnecting)");
+    call *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    c->rq = *rq;
+    c->fn = fn;
+    c->cls = cls;
+    c->deadline = mono() + timeout_s;
+    c->timeout = timeout_s;
+    c->expire_ms = timeout_s > 0 && timeout_s < 86400 ? (int)(timeout_s * 1000) + 1 : 0;
+    pthread_mutex_lock(&pp->mu);
+    snprintf(c->corr, sizeof c->corr, "g%d-%llu", pp->idx, ++pp->seq);
+    if (pp->qtail)
+        pp->qtail->qnext = c;
+    else
+        pp->qhead = c;
+    pp->qtail = c;
+    pthread_mutex_unlock(&pp->mu);
+    if (atomic_load(&pp->sleeping))
+        wake(pp);
+    return 0;
+}
+
+/* ---- the blocking form ---- */
+
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+    mlhep_err err;
+    rpcmux_reply rep;
+} waiter;
+
+static void wake_waiter(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep)
+{
+    waiter *w = cls;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    if (rc && e)
+        w->err = *e;
+    if (rc == 0 && rep)
+        w->rep = *rep;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e)
+{
+    memset(out, 0, sizeof *out);
+    waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = rpcmux_send(m, rq, timeout_s, wake_waiter, &w, e);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
+        if (rc && e)
+            *e = w.err;
+        if (rc == 0)
+            *out = w.rep;
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+void rpcmux_reply_free(rpcmux_reply *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+}

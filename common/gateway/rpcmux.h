@@ -1,0 +1,84 @@
+/* rpcmux.h - the gateway's predictions over a few broker connections, answered
+ * asynchronously.
+ *
+ * A prediction becomes an RPC to mlhep-infer (service/amqp_rpc.h: direct reply-to,
+ * correlation id, the user's token in the `authorization` header). rpc_conn is owned by
+ * one thread, so the gateway runs a few pump threads, each with one connection: a request
+ * is handed to a pump (round robin among the connected ones) with a callback; the pump
+ * sends what was queued, reads replies, and calls each request's callback once: with
+ * the reply, or when the broker returns the request as unroutable (no inference queue),
+ * when the connection fails, or when its time runs out. Under load a pump sends and
+ * reads in batches and a caller never waits for a thread to wake: the HTTP server's
+ * event loop hands a request over and goes on (gateway/httpd.h). A pump whose connection
+ * failed fails its pending calls at once and reconnects with backoff (0.1 s to 2 s).
+ *
+ * Ownership: rpcmux_open allocates, rpcmux_close fails what is pending, stops the pumps
+ * and frees. A reply's body is malloc'ed and belongs to the callback (rpcmux_reply_free).
+ * Thread-safe. */
+#ifndef MLHEP_GW_RPCMUX_H
+#define MLHEP_GW_RPCMUX_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "service/amqp_client.h"
+
+typedef struct rpcmux rpcmux;
+
+typedef struct rpcmux_req {
+    const char *exchange;     /* "predict" */
+    const char *routing_key;  /* "predict" */
+    const char *type;         /* AMQP type property ("models" for management), or NULL */
+    const char *content_type; /* NULL: application/json */
+    const char *token;        /* bearer token forwarded to the worker, or NULL */
+    const void *body;
+    size_t len;
+} rpcmux_req;
+
+typedef struct rpcmux_reply {
+    char *body;
+    size_t len;
+    char content_type[64];
+} rpcmux_reply;
+
+#define RPCMUX_TIMEOUT 1 /* positive: no reply in time */
+#define RPCMUX_REFUSED 2 /* positive: the request queue is full and the broker refused it
+                          * (nothing was queued: retry later) */
+
+/* Called once per request, on a pump thread: rc 0 with *rep (the callback owns
+ * rep->body), MLHEP_ENOTFOUND (no queue took the request: inference not deployed),
+ * MLHEP_ENET (no connection, or it failed), RPCMUX_TIMEOUT; e says which. */
+typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_reply *rep);
+
+/* Starts nconn pumps (1..16), each connecting now and again after every failure: the
+ * gateway may start before the broker. Fails only for lack of memory or threads. e (if
+ * given) says why the first connection failed, when it did (rpcmux_connected tells).
+ * watch_queue (NULL: none): the queue the requests end up in; the first pump looks at
+ * its consumers about every second (a passive declare), and while it has none a request
+ * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout. */
+int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
+void rpcmux_close(rpcmux *m);
+
+/* Queues rq (its strings and body must stay valid until fn is called); fn is called
+ * once, later, from a pump thread. Returns 0, or at once (fn not called) MLHEP_ENET when
+ * no pump is connected or the mux is stopping, MLHEP_ENOTFOUND when the watched queue
+ * has no consumer. */
+int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e);
+
+/* The same, waiting for the outcome on this thread: 0 with *out filled, or the error. */
+int rpcmux_call(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_reply *out, mlhep_err *e);
+void rpcmux_reply_free(rpcmux_reply *r);
+
+/* Fails every pending request with MLHEP_ENET "shutting down" and refuses new ones
+ * (the server's shutdown: nothing may stay waiting). */
+void rpcmux_stop(rpcmux *m);
+
+/* Number of pumps connected now (readiness). */
+int rpcmux_connected(rpcmux *m);
+
+/* Consumers and ready messages of the watched queue at the last look (-1: unknown, or
+ * none watched). */
+int rpcmux_consumers(rpcmux *m);
+long long rpcmux_depth(rpcmux *m);
+
+#endif
