@@ -775,13 +775,14 @@ static int check_classes(const workflow *w, mlhep_err *e)
 }
 
 /* The model checked without data, and against the labels; sets w->task, w->noutputs. */
-static int check_model(workflow *w, mlhep_err *e)
+static int check_model(workflow *w, int part, mlhep_err *e)
 {
     const json_t *m = w->model;
     if (!m)
         return 0;
     const char *type = json_string_value(json_object_get(m, "type"));
-    size_t ncls = w->label_branch ? 0 : w->nclasses; /* 0: not known before the data */
+    /* 0: not known before the data (labels from a branch), or not from this part alone */
+    size_t ncls = w->label_branch || part ? 0 : w->nclasses;
     int rc;
     if (type && !strcmp(type, "gbdt")) {
         gbdt_params p;
@@ -933,7 +934,7 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
     w->model = json_incref(model);
     if ((rc = roots_init(&r, o, e)))
         goto fail;
-    if ((rc = load_files(w, doc, &r, o, e)) || (rc = check_classes(w, e)) || (rc = check_model(w, e)) ||
+    if ((rc = load_files(w, doc, &r, o, e)) || (rc = o->part ? 0 : check_classes(w, e)) || (rc = check_model(w, o->part, e)) ||
         (rc = fill_data(w, e)))
         goto fail;
     roots_free(&r);

@@ -158,6 +158,11 @@ typedef struct wf_opts {
     int check_local;                /* 1: realpath/existence/regular file checks */
     const hostpolicy *hosts;        /* remote hosts inputs may come from (data_hosts,
                                        root/hostpolicy.h), checked by name; NULL: any */
+    int part;                       /* 1: the document is one part of a job (a fan-out
+                                       sub-task's files): the checks of the job's whole
+                                       file set - every class has a file, the classes
+                                       match the model - were made on the job and are
+                                       skipped */
 } wf_opts;
 
 /* From a file (at most WF_MAX_DOC_BYTES). */

@@ -227,7 +227,7 @@ int fanout_task_run(const fanout_env *fe, const void *body, size_t len, const ch
     const char *what = entry_path(json_array_get(t.files, 0));
     json_t *twf = task_workflow(shared, &t, &first, &e);
     free(shared);
-    rc = twf ? pipeline_validate(twf, fe->penv, &wf, &e) : e.code;
+    rc = twf ? pipeline_validate_part(twf, fe->penv, &wf, &e) : e.code;
     json_decref(twf);
     if (!rc && !wf)
         rc = err_set(&e, MLHEP_EINVAL, "the workflow has no input files");

@@ -183,7 +183,7 @@ int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, 
     return 0;
 }
 
-int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
+static int validate(const json_t *wf, const pipeline_env *env, int part, workflow **out, mlhep_err *e)
 {
     if (out)
         *out = NULL;
@@ -197,7 +197,8 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
                  .data_roots = (const char *const *)env->data_roots,
                  .n_data_roots = env->n_data_roots,
                  .check_local = env->check_local,
-                 .hosts = env->hosts};
+                 .hosts = env->hosts,
+                 .part = part};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
     if (!rc && env->check_local)
@@ -212,6 +213,16 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
     else
         workflow_free(w);
     return 0;
+}
+
+int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
+{
+    return validate(wf, env, 0, out, e);
+}
+
+int pipeline_validate_part(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
+{
+    return validate(wf, env, 1, out, e);
 }
 
 /* ---- the sleep job ---------------------------------------------------------------- */

@@ -88,6 +88,10 @@ const char *pipeline_job_name(const json_t *wf, const pipeline_env *env, mlhep_e
  * refuses the job before it reads any event. Error codes as workflow.h (MLHEP_EAUTH: a
  * path outside the data roots; MLHEP_ENOTFOUND: a branch name that matches nothing). */
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e);
+/* The same for one part of a job (a fan-out sub-task: the job's workflow with a slice of
+ * its files): the checks of the whole file set (every class has a file, the classes match
+ * the model) belong to the job and are skipped (wf_opts.part). */
+int pipeline_validate_part(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e);
 
 /* What needs the first input's tree (its metadata only, no entries): the
  * pre-processing and the weight expression compile against its branches, every

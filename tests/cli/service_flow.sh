@@ -133,7 +133,7 @@ out=$(as_alice "$TMP/typo2.json" 2>&1); rc=$?
 if [ $rc = 5 ] && [[ $out == *"params.selected_branches: 'Jet_Pxx' matches no branch"*"nothing was queued"* ]]; then ok "selected_branches typo refused by the submitter"; else bad "selected typo submitter" "rc=$rc out=$out"; fi
 d1=$(queue_depth jobs.train)
 if [ "$d1" = 2 ]; then ok "branch typos: nothing queued (jobs.train holds only the two forced jobs)"; else bad "branch typos queued" "jobs.train=$d1"; fi
-ft=$(as_alice --unchecked --no-wait "$TMP/typo.json")
+ft=$(as_operator --unchecked --no-wait "$TMP/typo.json")
 
 "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 3 >/dev/null
 if wait_workers_ready 3 60; then ok "3 workers ready"; else bad "3 workers ready" "$(tail -n 5 "$S"/logs/worker-*.log)"; fi

@@ -788,6 +788,23 @@ TEST(model_mistakes_refused)
                 &o, &w, &e) == 0, "%s", e.msg);
     CHECK(w->task == WF_TASK_MULTICLASS && w->noutputs == 3); /* more than two classes: multiclass */
     workflow_free(w);
+    /* one part of a job (a fan-out sub-task's files): the whole file set's checks are the
+     * job's; a part holding one class, or fewer classes than the model's outputs, loads */
+    {
+        wf_opts po = o;
+        po.part = 1;
+        const char *one = with_model("{\"type\":\"mlp\"," L2 "}", NULL,
+                                     "[{\"path\":\"a.root\",\"label\":1},{\"path\":\"b.root\",\"label\":1}]");
+        CHECK(load(one, &o, &w, &e) == MLHEP_EINVAL && strstr(e.msg, "no file has label 0"));
+        CHECKF(load(one, &po, &w, &e) == 0, "%s", e.msg);
+        CHECK(w->task == WF_TASK_BINARY);
+        workflow_free(w);
+        CHECKF(load(with_model("{\"type\":\"mlp\",\"layers\":[{\"dense\":3,\"activation\":\"softmax\"}]}", NULL,
+                               "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":1}]"),
+                    &po, &w, &e) == 0, "%s", e.msg);
+        CHECK(w->task == WF_TASK_MULTICLASS && w->noutputs == 3);
+        workflow_free(w);
+    }
 }
 
 /* gbdt_params_check with one parameter set to v (schema key k). */
