@@ -123,7 +123,7 @@ wait_ready "$(ls -t "$S"/logs/infer-*.log | head -1)"
 run_cases ONE -- 1 3 6 7
 # --- the baseline: echo server in place of mlhep-infer, same threads
 for p in "$S"/pids/infer-*.pid; do kill -TERM "$(cat "$p")"; rm -f "$p"; done; sleep 1.5
-build/bench/infer_load --echo-server "$S/worker.conf" predict.requests "$NT" 2>"$T/echo.log" & ECHO_PID=$!
+build/bench/infer_load --echo-server "$S/infer.conf" predict.requests "$NT" 2>"$T/echo.log" & ECHO_PID=$!
 for _ in $(seq 50); do grep -q ready "$T/echo.log" && break; sleep 0.1; done
 "${L[@]}" "$T/q1.json" 200 8 1 --any >/dev/null
 run_cases BASE --any

@@ -5,11 +5,14 @@
 #
 # Passwords are never in the repository: they come from the environment
 # (MLHEP_BROKER_ADMIN_PASSWORD, MLHEP_BROKER_OPERATOR_PASSWORD,
-# MLHEP_BROKER_WORKER_PASSWORD, MLHEP_BROKER_GATEWAY_PASSWORD) or, if unset, from
-# STATE_DIR/secrets/broker-{admin,operator,worker,gateway}.pw. The rendered definitions file is written mode 0600 into STATE_DIR.
-# Accounts: admin (operators' management), operator (operators' mlhep-submit inside the
-# cluster: publishes jobs, cancel requests and predictions), worker, gateway (the front
-# door users reach). Users have no broker account.
+# MLHEP_BROKER_WORKER_PASSWORD, MLHEP_BROKER_GATEWAY_PASSWORD, MLHEP_BROKER_INFER_PASSWORD)
+# or, if unset, from STATE_DIR/secrets/broker-{admin,operator,worker,gateway,infer}.pw. The
+# rendered definitions file is written mode 0600 into STATE_DIR.
+# Accounts (docs/operations.md, "Accounts"): admin (operators' management), operator
+# (operators' mlhep-submit inside the cluster: publishes jobs, cancel requests and
+# predictions), gateway (the front door users reach: the same rights), worker (consumes
+# the jobs.* queues, publishes sub-tasks and hand-backs), infer (mlhep-infer: consumes
+# predict.requests, publishes replies to direct reply-to). Users have no broker account.
 # Optional environment: MLHEP_DELIVERY_LIMIT (x-delivery-limit of jobs.train, default 3),
 # MLHEP_PREDICT_MAX_LENGTH and MLHEP_PREDICT_TTL_MS (x-max-length and x-message-ttl of
 # predict.requests; default: definitions.json's 100000 requests, 60000 ms),
@@ -39,6 +42,7 @@ ADMIN_PW=$(pw admin MLHEP_BROKER_ADMIN_PASSWORD)
 OP_PW=$(pw operator MLHEP_BROKER_OPERATOR_PASSWORD)
 WORK_PW=$(pw worker MLHEP_BROKER_WORKER_PASSWORD)
 GW_PW=$(pw gateway MLHEP_BROKER_GATEWAY_PASSWORD)
+INF_PW=$(pw infer MLHEP_BROKER_INFER_PASSWORD)
 LIMIT=${MLHEP_DELIVERY_LIMIT:-3}
 PMAXLEN=${MLHEP_PREDICT_MAX_LENGTH:-}
 PTTL=${MLHEP_PREDICT_TTL_MS:-}
@@ -46,13 +50,14 @@ BIND=${MLHEP_RABBITMQ_BIND:-127.0.0.1}
 DIST=${MLHEP_RABBITMQ_DIST_PORT:-$((PORT + 20000))}
 [ "$DIST" -le 65535 ] || DIST=$((PORT - 20000))
 
-ADMIN_PW="$ADMIN_PW" OP_PW="$OP_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" LIMIT="$LIMIT" PMAXLEN="$PMAXLEN" PTTL="$PTTL" \
+ADMIN_PW="$ADMIN_PW" OP_PW="$OP_PW" WORK_PW="$WORK_PW" GW_PW="$GW_PW" INF_PW="$INF_PW" LIMIT="$LIMIT" PMAXLEN="$PMAXLEN" PTTL="$PTTL" \
 /usr/bin/python3 - "$here/definitions.json" "$T/definitions.json" <<'PY'
 import json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 d = json.load(open(src))
 pw = {"@ADMIN_PASSWORD@": os.environ["ADMIN_PW"], "@OPERATOR_PASSWORD@": os.environ["OP_PW"],
-      "@WORKER_PASSWORD@": os.environ["WORK_PW"], "@GATEWAY_PASSWORD@": os.environ["GW_PW"]}
+      "@WORKER_PASSWORD@": os.environ["WORK_PW"], "@GATEWAY_PASSWORD@": os.environ["GW_PW"],
+      "@INFER_PASSWORD@": os.environ["INF_PW"]}
 for u in d["users"]:
     u["password"] = pw[u["password"]]
 for q in d["queues"]:

@@ -69,6 +69,7 @@ typedef struct reqstate {
     int refs;
     char *body;
     size_t len, cap;
+    size_t want;          /* the Content-Length announced (0: none): the body's buffer size */
     int too_large;
     int started, done, suspended, closed;
     int parked, pending_wake;  /* streamed answers */
@@ -245,6 +246,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 st->started = st->done = 1;
                 return refuse_now(st, 413, "too_large", msg, method, url);
             }
+            st->want = (size_t)v;
         }
         return MHD_YES;
     }
@@ -254,9 +256,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 st->too_large = 1;
             } else {
                 if (st->len + *upload_size + 1 > st->cap) {
-                    size_t nc = st->cap ? st->cap : 8192;
-                    while (nc < st->len + *upload_size + 1)
-                        nc *= 2;
+                    /* the announced length at once (one buffer, no copies), else doubling */
+                    size_t need = st->len + *upload_size + 1;
+                    size_t nc = st->want + 1 >= need ? st->want + 1 : st->cap ? st->cap * 2 : 8192;
+                    if (nc < need)
+                        nc = need;
                     char *nb = realloc(st->body, nc);
                     if (!nb)
                         return MHD_NO;

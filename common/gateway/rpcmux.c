@@ -19,6 +19,9 @@
 #define NBUCKETS 4096
 #define EXPIRE_CHECK 0.05 /* seconds between scans for requests past their deadline */
 #define WATCH_EVERY 1.0   /* seconds between looks at the watched queue's consumers */
+#define WATCH_GRACE 5.0   /* seconds without a consumer before requests fail at once: a
+                           * restarting inference worker is back within it, and the
+                           * requests sent meanwhile wait in the queue for it */
 
 typedef struct call {
     char corr[48];
@@ -55,6 +58,7 @@ struct rpcmux {
     amqpc_params p;
     char watch[128];          /* queue whose consumers are watched ("" none) */
     _Atomic int consumers;    /* its consumers at the last look, -1 unknown */
+    _Atomic long long none_since_ms; /* monotonic ms since when it has had none (0: it has) */
     _Atomic long long depth;  /* its ready messages at the last look, -1 unknown */
     int n;
     pump pumps[MAXPUMPS];
@@ -188,6 +192,8 @@ static int watch_queue(pump *pp, double *next)
     if (rpc_queue_depth(pp->c, m->watch, &msgs, &cons, &e)) {
         /* the queue is missing (the channel is closed then) or the connection failed */
         atomic_store(&m->consumers, e.code == MLHEP_ENOTFOUND ? 0 : -1);
+        if (e.code == MLHEP_ENOTFOUND) /* no such queue: not deployed, no grace */
+            atomic_store(&m->none_since_ms, 1);
         atomic_store(&m->depth, -1);
         atomic_store(&pp->open, 0);
         fail_pump(pp, &e);
@@ -195,6 +201,10 @@ static int watch_queue(pump *pp, double *next)
     }
     atomic_store(&m->consumers, (int)cons);
     atomic_store(&m->depth, (long long)msgs);
+    if (cons > 0)
+        atomic_store(&m->none_since_ms, 0);
+    else if (atomic_load(&m->none_since_ms) == 0)
+        atomic_store(&m->none_since_ms, (long long)(mono() * 1000));
     return 0;
 }
 
@@ -420,7 +430,8 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
         return err_set(e, MLHEP_ENET, "no broker connection for predictions");
     if (atomic_load(&m->stop))
         return err_set(e, MLHEP_ENET, "the gateway is shutting down");
-    if (atomic_load(&m->consumers) == 0)
+    long long since = atomic_load(&m->none_since_ms);
+    if (atomic_load(&m->consumers) == 0 && since && mono() * 1000 - (double)since >= WATCH_GRACE * 1000)
         return err_set(e, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
     pump *pp = NULL;
     unsigned start = atomic_fetch_add(&m->rr, 1);

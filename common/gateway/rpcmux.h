@@ -54,7 +54,8 @@ typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_rep
  * gateway may start before the broker. Fails only for lack of memory or threads. e (if
  * given) says why the first connection failed, when it did (rpcmux_connected tells).
  * watch_queue (NULL: none): the queue the requests end up in; the first pump looks at
- * its consumers about every second (a passive declare), and while it has none a request
+ * its consumers about every second (a passive declare), and once it has had none for
+ * WATCH_GRACE seconds (rpcmux.c; a restarting worker comes back within it) a request
  * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout. */
 int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);

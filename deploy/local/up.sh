@@ -39,8 +39,10 @@
 #   redis/          redis data (AOF on), users.acl, redis.log
 #   artifacts/      artifact store (one dir per user, one per job)
 #   worker.conf     worker configuration (passwords by *_file reference)
-#   infer.conf      the inference workers' configuration: worker.conf without the
-#                   service key (mlhep-infer publishes only replies, never jobs)
+#   infer.conf      the inference workers' configuration: their own broker account
+#                   `infer` (consumes predict.requests, publishes only replies to direct
+#                   reply-to), no Redis account and no service key (mlhep-infer never
+#                   touches Redis and publishes no jobs)
 #   users/NAME.conf CLI configuration for user NAME: gateway_url and gateway_ca only
 #                   (not written with --no-gateway: users then have no way in)
 #   operator.conf   CLI configuration for operators: the broker and Redis directly,
@@ -157,6 +159,7 @@ start_broker() {
     MLHEP_BROKER_OPERATOR_PASSWORD=$(cat "$S/secrets/broker-operator.pw") \
     MLHEP_BROKER_WORKER_PASSWORD=$(cat "$S/secrets/broker-worker.pw") \
     MLHEP_BROKER_GATEWAY_PASSWORD=$(cat "$S/secrets/broker-gateway.pw") \
+    MLHEP_BROKER_INFER_PASSWORD=$(cat "$S/secrets/broker-infer.pw") \
         nohup "$top/broker/start-rabbitmq.sh" "$S/rabbitmq" "$AMQP_PORT" >>"$S/logs/rabbitmq.out" 2>&1 </dev/null &
     echo $! > "$S/pids/rabbitmq.pid"
     local t0; t0=$(date +%s%N)
@@ -221,7 +224,7 @@ umask 077
 mkdir -p "$S/secrets" "$S/rabbitmq" "$S/redis" "$S/artifacts" "$S/users" "$S/pids" "$S/logs"
 chmod 755 "$S/artifacts"
 genpw() { [ -s "$S/secrets/$1.pw" ] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/$1.pw"; }
-for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-gateway redis-operator; do genpw $n; done
+for n in broker-admin broker-operator broker-worker broker-gateway broker-infer redis-admin redis-worker redis-gateway redis-operator; do genpw $n; done
 # the service key (msgsig.h): 64 hex digits, kept across restarts of the same state dir
 [ -s "$S/secrets/service.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$S/secrets/service.key"
 IFS=, read -r -a users <<< "$USERS"
@@ -304,7 +307,11 @@ worker_stop_grace = $STOPGRACE
 $HOLDCONF
 $AUTHCONF
 CONF
-grep -v '^service_key' "$S/worker.conf" > "$S/infer.conf"
+# mlhep-infer: the worker's settings with its own broker account, without the Redis
+# account and the service key (it reads models from the artifact store, nothing else)
+grep -vE '^(service_key|redis_user|redis_password)' "$S/worker.conf" |
+    sed -e 's/^amqp_user = .*/amqp_user = infer/' \
+        -e "s#^amqp_password_file = .*#amqp_password_file = $S/secrets/broker-infer.pw#" > "$S/infer.conf"
 echo "service_key_file = $S/secrets/service.key" >> "$S/worker.conf"
 cat > "$S/operator.conf" <<CONF
 amqp_host = 127.0.0.1

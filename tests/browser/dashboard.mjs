@@ -18,7 +18,7 @@ const GW = env('GW_URL'), ALICE = env('ALICE_TOKEN'), BOB = env('BOB_TOKEN'), WO
 const SHOTS = env('SHOTS');
 const EPOCHS = (JSON.parse(WORKFLOW).params || {}).epochs;
 const FINAL_MS = 90000;   // deadline for a job to reach its final state (a loaded machine)
-const STEP_MS = 20000;    // deadline for a page to show what it fetched
+const STEP_MS = 40000;    // deadline for a page to show what it fetched (a loaded 2-core machine)
 
 let failures = 0;
 const ok = (n) => console.log(`PASS ${n}`);

@@ -19,9 +19,17 @@
 #   - `systemd-analyze verify` passes on every unit (paths mapped to this checkout), with no
 #     warning at all; the units carry restart policy, limits and hardening;
 #   - no secrets: no password values in deploy/, no secret files tracked by git;
-#   - accounts: the broker knows admin, gateway, operator and worker only (users reach the
-#     service through the gateway) and no deployment file gives a user a broker or Redis
-#     account.
+#   - accounts: the broker knows admin, gateway, infer, operator and worker only (users
+#     reach the service through the gateway) and no deployment file gives a user a broker or
+#     Redis account; the Redis rules of gateway and operator are the same in up.sh, the
+#     systemd/Docker ACL script and the netns harness; each component of compose.yaml and
+#     the ConfigMap uses its own account (infer: no Redis account, no service key);
+#   - gateway: compose.yaml gives every service the secrets its environment names, and
+#     gen-secrets.sh makes every secret file compose.yaml and the kustomization read (but
+#     the issuer's key and KEDA's URL); the k8s gateway probes GET routes that
+#     `mlhep-gateway --routes` lists as open; its Ingress says how TLS is handled; the
+#     gateway serves /healthz over TLS with gen-secrets.sh's self-signed certificate (curl
+#     checks it against that certificate).
 . "$MLHEP_TOP/tests/lib.sh"
 T=$MLHEP_TOP
 D=$T/deploy
@@ -92,10 +100,12 @@ done
     bad "environment variables exist" "unknown:$bade"
 
 # ---- config files ----------------------------------------------------------------------------
-sec=$TMP/secrets; mkdir -p "$sec"; for n in broker-worker redis-worker; do echo x > "$sec/$n.pw"; done
+sec=$TMP/secrets; mkdir -p "$sec"; for n in broker-worker redis-worker broker-infer broker-gateway redis-gateway; do echo x > "$sec/$n.pw"; done
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$sec/service.key"
 "$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["mlhep.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm.conf"
-for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
+"$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["infer.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm-infer.conf"
+"$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["gateway.conf"])' "$D/k8s/configmap.yaml" > "$TMP/cm-gateway.conf"
+for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf" "$TMP/cm-infer.conf" "$TMP/cm-gateway.conf"; do
     sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/check.conf"
     if out=$(env -u MLHEP_CONFIG "$REL/mlhep-worker" --config "$TMP/check.conf" --print-config 2>&1); then
         ok "config accepted by mlhep-worker: ${c#$T/}"
@@ -118,7 +128,7 @@ if [ -x "$REL/mlhep-infer" ]; then
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/k.pem" 2>/dev/null &&
         openssl pkey -in "$TMP/k.pem" -pubout -out "$sec/jwt-public.pem" 2>/dev/null
     mkdir -p "$TMP/art"
-    for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf"; do
+    for c in "$D/config/mlhep.conf.example" "$TMP/cm.conf" "$TMP/cm-infer.conf"; do
         sed -e "s#/etc/mlhep/secrets/#$sec/#" -e "s#/etc/mlhep/jwt-public.pem#$sec/jwt-public.pem#" \
             -e "s#^amqp_host = .*#amqp_host = 127.0.0.1#" -e "s#^amqp_port = .*#amqp_port = 1#" \
             -e "s#^artifact_dir = .*#artifact_dir = $TMP/art#" -e "s#^schemas_dir = .*#schemas_dir = $T/schemas#" "$c" > "$TMP/infer.conf"
@@ -152,10 +162,13 @@ print(" ".join(str(p) for p in sorted(found)))
 PY
 )
 badport=$(for p in $ports $(grep -ohE '^EXPOSE [0-9]+' "$D"/docker/Dockerfile.* | cut -d' ' -f2) $(sed -n 's/^port //p' "$D/config/redis.conf"); do
-    case $p in 5672|6379) ;; *) echo "$p" ;; esac; done | sort -u | tr '\n' ' ')
+    case $p in 5672|6379|8443) ;; *) echo "$p" ;; esac; done | sort -u | tr '\n' ' ')
+grep -q 'c->gateway_port = 8443' "$T/common/service/config.c" && grep -q '^gateway_port = 8443' "$D/config/mlhep.conf.example" &&
+    grep -q '^EXPOSE 8443$' "$D/docker/Dockerfile.gateway" || badport="$badport (gateway port is not 8443 everywhere)"
+grep -lE '^EXPOSE 8443' "$D"/docker/Dockerfile.* | grep -qv Dockerfile.gateway && badport="$badport (8443 exposed by another image)"
 grep -q 'amqp_port = 5672' "$D/config/mlhep.conf.example" && grep -q 'c->amqp_port = 5672' "$T/common/service/config.c" &&
     grep -q 'c->redis_port = 6379' "$T/common/service/config.c" || badport="$badport (defaults changed in config.c)"
-[ -z "$badport" ] && ok "ports: only AMQP 5672 and Redis 6379 ($ports)" || bad "ports" "unexpected: $badport"
+[ -z "$badport" ] && ok "ports: only AMQP 5672, Redis 6379 and the gateway's 8443 ($ports)" || bad "ports" "unexpected: $badport"
 
 badpath=
 for f in "$D"/docker/Dockerfile.*; do
@@ -172,7 +185,7 @@ done
 
 # ---- Dockerfiles -----------------------------------------------------------------------------
 pkgs=$(sed 's/#.*//' "$D/packages.txt" | tr -s ' \n' '\n')
-for f in "$D"/docker/Dockerfile.{worker,infer,submit}; do
+for f in "$D"/docker/Dockerfile.{worker,infer,submit,gateway}; do
     name=$(basename "$f"); prog=mlhep-${name#Dockerfile.}
     why=
     [ "$(grep -c '^FROM ' "$f")" = 2 ] || why="$why; not two stages"
@@ -203,6 +216,13 @@ for f in "$D"/docker/Dockerfile.{worker,infer,submit}; do
     fi
     [ -z "$why" ] && ok "$name: multi-stage, build packages known, runtime has every linked library's package" || bad "$name" "${why#; }"
 done
+# the gateway's image ships the dashboard and the schemas where its environment points
+f=$D/docker/Dockerfile.gateway; why=
+grep -q '^COPY submit/web/ /usr/share/mlhep/web/$' "$f" && grep -q 'MLHEP_GATEWAY_WEB_DIR=/usr/share/mlhep/web' "$f" || why="$why; dashboard files"
+grep -q '^COPY schemas/ /usr/share/mlhep/schemas/$' "$f" || why="$why; schemas"
+grep -q 'MLHEP_GATEWAY_BIND=0.0.0.0' "$f" && grep -q '^HEALTHCHECK .*mlhep-gateway --check' "$f" || why="$why; bind/healthcheck"
+[ -f "$T/submit/web/index.html" ] || why="$why; submit/web/index.html missing"
+[ -z "$why" ] && ok "Dockerfile.gateway: dashboard files and schemas installed, binds all addresses, healthcheck --check" || bad "Dockerfile.gateway contents" "${why#; }"
 
 # ---- systemd ---------------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
@@ -229,7 +249,7 @@ else
     bad "systemd-analyze verify" "systemd-analyze not installed (package systemd)"
 fi
 why=
-for u in "$D"/systemd/mlhep-worker@.service "$D"/systemd/mlhep-infer.service "$D"/systemd/mlhep-redis.service "$D"/systemd/mlhep-rabbitmq.service; do
+for u in "$D"/systemd/mlhep-worker@.service "$D"/systemd/mlhep-infer.service "$D"/systemd/mlhep-gateway.service "$D"/systemd/mlhep-redis.service "$D"/systemd/mlhep-rabbitmq.service; do
     for k in '^Restart=(always|on-failure)' '^MemoryMax=' '^CPUQuota=' '^LimitNOFILE=' '^NoNewPrivileges=yes' '^ProtectSystem=strict' '^(ReadWritePaths|ReadOnlyPaths)=' '^User='; do
         grep -qE "$k" "$u" || why="$why $(basename "$u"):${k#^}"
     done
@@ -237,8 +257,12 @@ done
 grep -q '^EnvironmentFile=' "$D/systemd/mlhep-worker@.service" || why="$why worker:EnvironmentFile"
 grep -q '^EnvironmentFile=' "$D/systemd/mlhep-rabbitmq.service" || why="$why broker:EnvironmentFile"
 grep -q '^ReadWritePaths=/var/lib/mlhep/artifacts' "$D/systemd/mlhep-worker@.service" || why="$why worker:artifact store writable"
+grep -q '^ExecStart=/usr/bin/mlhep-gateway --config /etc/mlhep/gateway.conf$' "$D/systemd/mlhep-gateway.service" || why="$why gateway:own config"
+grep -q '^ExecStart=/usr/bin/mlhep-infer --config /etc/mlhep/infer.conf$' "$D/systemd/mlhep-infer.service" || why="$why infer:own config"
+grep -q '^ReadOnlyPaths=/var/lib/mlhep/artifacts' "$D/systemd/mlhep-gateway.service" && ! grep -q '^ReadWritePaths=' "$D/systemd/mlhep-gateway.service" || why="$why gateway:writes nothing"
+grep -q '^PartOf=mlhep.target' "$D/systemd/mlhep-gateway.service" && grep -q '^Wants=.*mlhep-gateway.service' "$D/systemd/mlhep.target" || why="$why gateway:part of mlhep.target"
 grep -q '^appendonly yes' "$D/config/redis.conf" || why="$why redis.conf:appendonly"
-[ -z "$why" ] && ok "units have restart policies, MemoryMax/CPUQuota/LimitNOFILE, hardening, env files; Redis AOF on" || bad "unit policies" "missing:$why"
+[ -z "$why" ] && ok "units (gateway included) have restart policies, MemoryMax/CPUQuota/LimitNOFILE, hardening, env files, own configs; Redis AOF on" || bad "unit policies" "missing:$why"
 
 # ---- probes and autoscaling --------------------------------------------------------------------
 if "$PY" - "$D/k8s" <<'PY'
@@ -247,12 +271,15 @@ d = sys.argv[1]
 docs = [x for f in os.listdir(d) for x in yaml.safe_load_all(open(os.path.join(d, f))) if x]
 by = {(x["kind"], x["metadata"]["name"]): x for x in docs if x.get("kind") != "Kustomization"}
 import re
-for name in ("mlhep-worker", "mlhep-infer"):
+for name, conf in (("mlhep-worker", "mlhep.conf"), ("mlhep-infer", "infer.conf")):
     c = by[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
     for p in ("readinessProbe", "livenessProbe"):
         cmd = c[p]["exec"]["command"]
         assert cmd[0].endswith("/" + name) and any(a.startswith("--check") for a in cmd), (name, p, cmd)
-        assert c.get("args", []) == ["--config", "/etc/mlhep/mlhep.conf"], (name, c.get("args"))
+        assert c.get("args", []) == ["--config", "/etc/mlhep/" + conf], (name, c.get("args"))
+        assert cmd[1:3] == ["--config", "/etc/mlhep/" + conf], (name, p, cmd)
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert mounts["/etc/mlhep/" + conf]["subPath"] == conf, (name, mounts)
 # the worker: liveness independent of the broker and Redis, readiness separate from it
 w = by[("Deployment", "mlhep-worker")]["spec"]["template"]["spec"]
 c = w["containers"][0]
@@ -293,18 +320,218 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 users = sorted(u["name"] for u in d["users"])
 perm = {p["user"]: p for p in d["permissions"]}
-ok = users == ["admin", "gateway", "operator", "worker"] and all(
+ok = users == ["admin", "gateway", "infer", "operator", "worker"] and all(
     perm[u]["write"] == "^(jobs|predict)$" and perm[u]["read"] == "^$" and perm[u]["configure"] == "^$"
-    for u in ("gateway", "operator"))
+    for u in ("gateway", "operator")) and perm["infer"] == {
+    "user": "infer", "vhost": "mlhep", "configure": "^$", "write": "^amq\\.default$", "read": "^predict\\.requests$"} and \
+    perm["worker"]["write"] == "^amq\\.default$" and "predict" not in perm["worker"]["read"] and perm["worker"]["configure"] == "^$"
 print("ok" if ok else f"broker users {users}, permissions {[perm.get(u) for u in ('gateway', 'operator')]}")
 PY
 )
 useracc=$(grep -rlE 'submitter|redis-u-|u-<user>|user u-' "$D" "$T/broker" 2>/dev/null)
 if [ "$acct" = ok ] && [ -z "$useracc" ]; then
-    ok "accounts: broker users admin, gateway, operator, worker (gateway and operator publish only); no per-user broker or Redis account in deploy/"
+    ok "accounts: broker users admin, gateway, infer, operator, worker (gateway and operator publish only; infer reads only predict.requests, worker not); no per-user broker or Redis account in deploy/"
 else
     bad "no user accounts" "$acct; per-user accounts in: $useracc"
 fi
+
+# ---- accounts per component: the same Redis rules everywhere, each component its own account
+aclrule() { grep -ohE "user $1 on >.*" "$2" | sed -E 's/^user [a-z]+ on >\$\([^)]*\) //; s/"$//'; }
+why=
+for u in gateway operator; do
+    r0=$(aclrule $u "$D/local/up.sh"); r1=$(aclrule $u "$D/systemd/mlhep-redis-acl.sh")
+    [ -n "$r0" ] && [ "$r0" = "$r1" ] || why="$why; $u: up.sh '$r0' vs mlhep-redis-acl.sh '$r1'"
+done
+r2=$(aclrule operator "$T/tests/netns/lib.sh"); [ "$r2" = "$(aclrule operator "$D/local/up.sh")" ] || why="$why; operator rule differs in tests/netns/lib.sh"
+echo "$(aclrule gateway "$D/local/up.sh")" | grep -q '%RW~mlhep:u:\*:idem:\*' || why="$why; gateway may write more than idempotency keys"
+# render the ACL file as the units and the Redis image do, from gen-secrets.sh's files
+gs=$TMP/gensecrets
+if out=$(sh "$D/docker/gen-secrets.sh" "$gs" gw.example.org 2>&1); then
+    sh "$D/systemd/mlhep-redis-acl.sh" "$gs" "$TMP/users.acl" 2>&1 || why="$why; mlhep-redis-acl.sh failed"
+    [ "$(cut -d' ' -f2 "$TMP/users.acl" 2>/dev/null | tr '\n' ' ')" = "default admin worker gateway operator " ] || why="$why; ACL users: $(cut -d' ' -f2 "$TMP/users.acl" | tr '\n' ' ')"
+    grep -q 'user infer' "$TMP/users.acl" && why="$why; infer has a Redis user"
+else why="$why; gen-secrets.sh failed: $out"; fi
+[ -z "$why" ] && ok "Redis rules of gateway and operator identical in up.sh, mlhep-redis-acl.sh (and netns); the rendered ACL has default, admin, worker, gateway, operator (no infer)" || bad "Redis ACL rules" "${why#; }"
+
+# gen-secrets.sh: every secret file compose.yaml and the kustomization read (but the
+# issuer's public key and KEDA's URL, written by the operator), modes 0600 (the
+# certificate 0644), and a certificate naming the hosts asked for
+why=
+want=$("$PY" - "$D/docker/compose.yaml" "$D/k8s/kustomization.yaml" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1])); k = yaml.safe_load(open(sys.argv[2]))
+names = {v["file"].split("/")[-1] for v in c["secrets"].values()}
+for g in k["secretGenerator"]:
+    names |= {f.split("=")[-1].split("/")[-1] for f in g["files"]}
+print(" ".join(sorted(names - {"jwt-public.pem", "keda-amqp-url"})))
+PY
+)
+for f in $want; do [ -s "$gs/$f" ] || why="$why; gen-secrets.sh does not make $f"; done
+for f in "$gs"/*.pw "$gs"/service.key "$gs"/gateway.key; do [ "$(stat -c %a "$f")" = 600 ] || why="$why; $(basename "$f") mode $(stat -c %a "$f")"; done
+san=$(openssl x509 -in "$gs/gateway.pem" -noout -ext subjectAltName 2>/dev/null | tail -n1)
+for n in DNS:localhost "IP Address:127.0.0.1" DNS:gateway DNS:mlhep-gateway DNS:gw.example.org; do [[ $san == *"$n"* ]] || why="$why; certificate lacks $n"; done
+[ -z "$why" ] && ok "gen-secrets.sh makes every secret compose and k8s read ($(echo $want | wc -w) files, 0600) and a certificate for localhost, 127.0.0.1, gateway, mlhep-gateway and the names given" || bad "gen-secrets.sh" "${why#; }"
+
+# the gateway runs with that certificate: TLS on loopback, curl checks it (no broker needed
+# for /healthz; /readyz says 503 without one)
+if [ -x "$REL/mlhep-gateway" ] && [ -s "$gs/gateway.pem" ]; then
+    cat > "$TMP/gw.conf" <<CONF
+amqp_host = 127.0.0.1
+amqp_port = 1
+redis_host = 127.0.0.1
+redis_port = 1
+artifact_dir = $TMP/art
+schemas_dir = $T/schemas
+gateway_web_dir = $T/submit/web
+gateway_bind = 127.0.0.1
+gateway_port = 0
+gateway_tls_cert = $gs/gateway.pem
+gateway_tls_key = $gs/gateway.key
+service_key_file = $gs/service.key
+auth_mode = dev
+CONF
+    mkdir -p "$TMP/art"
+    env -u MLHEP_CONFIG "$REL/mlhep-gateway" --config "$TMP/gw.conf" --port-file "$TMP/gw.port" --quiet > "$TMP/gw.log" 2>&1 &
+    gwpid=$!
+    for _ in $(seq 200); do [ -s "$TMP/gw.port" ] && break; kill -0 $gwpid 2>/dev/null || break; sleep 0.05; done
+    gp=$(cat "$TMP/gw.port" 2>/dev/null)
+    h=$(curl -sS --max-time 10 --cacert "$gs/gateway.pem" "https://localhost:$gp/healthz" 2>&1)
+    r=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' --cacert "$gs/gateway.pem" "https://127.0.0.1:$gp/readyz" 2>&1)
+    kill -TERM $gwpid 2>/dev/null; wait $gwpid 2>/dev/null
+    if [[ $h == *'"status":"ok"'* ]] && [ "$r" = 503 ]; then ok "the gateway serves TLS with gen-secrets.sh's certificate (curl verifies it): /healthz ok, /readyz 503 without a broker"
+    else bad "gateway with gen-secrets.sh's certificate" "healthz: $h; readyz: $r; $(tail -n 3 "$TMP/gw.log")"; fi
+fi
+
+# compose.yaml: every secret a service's environment names is given to that service, every
+# secret it lists is defined; each component its own accounts; users' CLI has none
+if out=$("$PY" - "$D/docker/compose.yaml" <<'PY'
+import re, sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+defined = set(c["secrets"])
+bad = []
+def names(lst):
+    return {x if isinstance(x, str) else x["source"] for x in lst or []}
+def targets(lst):
+    return {("/run/secrets/" + x) if isinstance(x, str) else x.get("target", "/run/secrets/" + x["source"]) for x in lst or []}
+for name, s in c["services"].items():
+    env = s.get("environment") or {}
+    given = names(s.get("secrets"))
+    for n in given - defined:
+        bad.append(f"{name}: secret {n} not defined at the top level")
+    paths = {v for v in env.values() if isinstance(v, str) and v.startswith("/run/secrets/")}
+    for p in paths - targets(s.get("secrets")):
+        bad.append(f"{name}: reads {p} but is not given that secret")
+    a, r = env.get("MLHEP_AMQP_USER"), env.get("MLHEP_REDIS_USER")
+    if a and env.get("MLHEP_AMQP_PASSWORD_FILE") != f"/run/secrets/broker-{a}.pw":
+        bad.append(f"{name}: broker account {a} with password {env.get('MLHEP_AMQP_PASSWORD_FILE')}")
+    if r and env.get("MLHEP_REDIS_PASSWORD_FILE") != f"/run/secrets/redis-{r}.pw":
+        bad.append(f"{name}: Redis account {r} with password {env.get('MLHEP_REDIS_PASSWORD_FILE')}")
+    want = {"gateway": ("gateway", "gateway", True), "worker": ("worker", "worker", True), "infer": ("infer", None, False)}
+    if name in want:
+        wa, wr, key = want[name]
+        if (a, r, "MLHEP_SERVICE_KEY_FILE" in env) != (wa, wr, key):
+            bad.append(f"{name}: accounts broker={a} redis={r} service key={'MLHEP_SERVICE_KEY_FILE' in env}")
+    if name == "submit":
+        if a or r or "MLHEP_SERVICE_KEY_FILE" in env or not env.get("MLHEP_GATEWAY_URL", "").startswith("https://gateway:"):
+            bad.append("submit: the users' CLI must hold the gateway's URL and no account")
+        if given - {"gateway.pem"}:
+            bad.append(f"submit: users' CLI given {given}")
+b = c["services"]["broker"]
+for u in ("admin", "operator", "worker", "gateway", "infer"):
+    if f"broker-{u}.pw" not in names(b["secrets"]):
+        bad.append(f"broker: no password for {u}")
+for u in ("admin", "worker", "gateway", "operator"):
+    if f"redis-{u}.pw" not in names(c["services"]["redis"]["secrets"]):
+        bad.append(f"redis: no password for {u}")
+g = c["services"]["gateway"]
+if "8443:8443" not in g.get("ports", []):
+    bad.append("gateway: port 8443 not published")
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+); then ok "compose.yaml: every service has the secrets it reads; gateway, worker, infer use their own accounts (infer: no Redis, no service key); users' CLI only the gateway's URL and certificate; 8443 published"
+else bad "compose.yaml secrets and accounts" "$out"; fi
+
+# k8s: the gateway's probes are GET routes the gateway has, open (no token); the
+# ConfigMap's configs use their own accounts; the Secret items each pod mounts exist in
+# the generator; the Ingress says how TLS is handled
+"$REL/mlhep-gateway" --routes > "$TMP/routes.txt" 2>&1
+if out=$("$PY" - "$D/k8s" "$TMP/routes.txt" <<'PY'
+import os, re, sys, yaml
+d = sys.argv[1]
+routes = [l.split() for l in open(sys.argv[2]) if l.strip()]
+open_get = {r[1] for r in routes if r[0] == "GET" and r[-1] == "open"}
+docs = [x for f in os.listdir(d) for x in yaml.safe_load_all(open(os.path.join(d, f))) if x]
+by = {(x["kind"], x["metadata"]["name"]): x for x in docs if x.get("kind") != "Kustomization"}
+bad = []
+dep = by[("Deployment", "mlhep-gateway")]["spec"]["template"]["spec"]
+c = dep["containers"][0]
+port = {p["name"]: p["containerPort"] for p in c["ports"]}
+for p, want in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    h = c[p].get("httpGet", {})
+    if h.get("path") != want or h.get("path") not in open_get or h.get("scheme") != "HTTPS" or h.get("port") not in port:
+        bad.append(f"{p}: {h} (open GET routes: {sorted(open_get)})")
+if port.get("https") != 8443 or c.get("args") != ["--config", "/etc/mlhep/gateway.conf"]:
+    bad.append(f"gateway container ports {port} args {c.get('args')}")
+svc = by[("Service", "mlhep-gateway")]["spec"]
+if svc["selector"] != dep.get("selector", by[("Deployment", "mlhep-gateway")]["spec"]["selector"]["matchLabels"]) and \
+        svc["selector"] != by[("Deployment", "mlhep-gateway")]["spec"]["selector"]["matchLabels"]:
+    bad.append("Service selector does not match the Deployment")
+ing = by[("Ingress", "mlhep-gateway")]
+be = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+if be["name"] != "mlhep-gateway" or be["port"].get("name") != "https":
+    bad.append(f"Ingress backend {be}")
+if ing["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/ssl-passthrough") != "true" and "tls" not in ing["spec"]:
+    bad.append("Ingress neither passes TLS through nor terminates it")
+src = open(os.path.join(d, "gateway.yaml")).read()
+if not re.search(r"TLS: passed through", src):
+    bad.append("gateway.yaml does not say how TLS is handled and why")
+cm = by[("ConfigMap", "mlhep-config")]["data"]
+def kv(text):
+    return dict(re.findall(r"^(\w+) = (.*)$", text, re.M))
+acc = {n: kv(cm[n]) for n in ("mlhep.conf", "infer.conf", "gateway.conf")}
+for n, (a, r, key) in {"mlhep.conf": ("worker", "worker", True), "infer.conf": ("infer", None, False),
+                       "gateway.conf": ("gateway", "gateway", True)}.items():
+    k = acc[n]
+    got = (k.get("amqp_user"), k.get("redis_user"), "service_key_file" in k)
+    if got != (a, r, key):
+        bad.append(f"{n}: accounts {got}")
+    if k.get("amqp_password_file") != f"/etc/mlhep/secrets/broker-{a}.pw":
+        bad.append(f"{n}: broker password {k.get('amqp_password_file')}")
+g = acc["gateway.conf"]
+if g.get("gateway_tls_cert") != "/etc/mlhep/tls/tls.crt" or g.get("gateway_tls_key") != "/etc/mlhep/tls/tls.key" or g.get("gateway_bind") != "0.0.0.0":
+    bad.append("gateway.conf: TLS files or bind")
+kus = yaml.safe_load(open(os.path.join(d, "kustomization.yaml")))
+gen = {g["name"]: {f.split("=")[0].split("/")[-1] for f in g["files"]} for g in kus["secretGenerator"]}
+for (kind, name), x in by.items():
+    if kind not in ("Deployment", "StatefulSet", "ScaledJob"):
+        continue
+    spec = x["spec"]["jobTargetRef"]["template"]["spec"] if kind == "ScaledJob" else x["spec"]["template"]["spec"]
+    for v in spec.get("volumes", []):
+        s = v.get("secret")
+        if s:
+            items = {i["key"] for i in s.get("items", [])}
+            if s["secretName"] not in gen or items - gen[s["secretName"]]:
+                bad.append(f"{name}: secret {s['secretName']} items {items - gen.get(s['secretName'], set())} not generated")
+    vols = {v["name"] for v in spec.get("volumes", [])} | {t["metadata"]["name"] for t in x["spec"].get("volumeClaimTemplates", [])}
+    for c in spec["containers"]:
+        for m in c.get("volumeMounts", []):
+            if m["name"] not in vols:
+                bad.append(f"{name}: mount {m['name']} has no volume")
+rs = by[("StatefulSet", "rabbitmq")]["spec"]["template"]["spec"]["volumes"]
+ritems = {i["key"] for v in rs if v.get("secret") for i in v["secret"]["items"]}
+for u in ("admin", "operator", "worker", "gateway", "infer"):
+    if f"broker-{u}.pw" not in ritems:
+        bad.append(f"rabbitmq: no password for {u}")
+inf = by[("Deployment", "mlhep-infer")]["spec"]["template"]["spec"]["volumes"]
+iitems = {i["key"] for v in inf if v.get("secret") for i in v["secret"]["items"]}
+if iitems != {"broker-infer.pw", "jwt-public.pem"}:
+    bad.append(f"infer mounts secrets {sorted(iitems)}")
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+); then ok "k8s gateway: readiness GET /readyz and liveness GET /healthz over HTTPS are open routes of mlhep-gateway --routes; Service, Ingress (TLS passthrough, explained); configs with their own accounts; every Secret item mounted is generated"
+else bad "k8s gateway" "$out"; fi
 
 # ---- secrets ---------------------------------------------------------------------------------
 leak=$("$PY" - "$D" "$T/broker" <<'PY'
@@ -313,7 +540,7 @@ import os, re, sys
 # $VARS, @PLACEHOLDERS@, files (*_file keys, paths, *.pw names), secret object names
 # KEY=value anywhere; KEY: value only as a YAML/JSON mapping key (line start or after { ,)
 pat = re.compile(r"(?i)(?:\b[\w-]*(?:password|passwd|secret|token)[\w-]*\s*=|(?:^\s*-?\s*|[{,]\s*)[\"']?[\w-]*(?:password|passwd|secret|token)[\w-]*[\"']?\s*:)\s*([^\s;,)}]*)")
-ok = re.compile(r"""^($|["']?\$|@[A-Z_]+@|["']@|<|["']["']|/|\./|\{|\[|\*\*\*|mlhep-secrets|secrets/|[\w.-]+\.pw$|true$|false$)""", re.I)
+ok = re.compile(r"""^($|["']?\$|@[A-Z_]+@|["']@|<|["']["']|/|\./|\{|\[|\*\*\*|mlhep-secrets|mlhep-gateway-tls$|secrets/|[\w.-]+\.pw$|true$|false$)""", re.I)
 for root in sys.argv[1:]:
     for dp, dn, fn in os.walk(root):
         for f in fn:

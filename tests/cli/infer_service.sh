@@ -23,7 +23,7 @@ for _ in $(seq 100); do [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log 2>/dev/nul
 AUTHARGS=(); [ -f "$S/infer-auth.json" ] && AUTHARGS=(--auth "$S/infer-auth.json")
 # each worker runs one consumer thread (one connection) per CPU up to 4; every thread logs "ready"
 NCONS=$(cat "$S"/logs/infer-*.log | grep -c ' ready: ')
-if "$BIN/mlhep-infer" --config "$S/worker.conf" "${AUTHARGS[@]}" --check > "$TMP/check.out" 2>&1 && grep -q "($NCONS consumers" <(sed 's/.*ready, /(/' "$TMP/check.out") && [ "$NCONS" -ge 2 ] && [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log | wc -l)" = 2 ]; then ok "--check: 2 inference workers consuming ($NCONS threads)"; else bad "--check" "$NCONS ready threads; $(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
+if "$BIN/mlhep-infer" --config "$S/infer.conf" "${AUTHARGS[@]}" --check > "$TMP/check.out" 2>&1 && grep -q "($NCONS consumers" <(sed 's/.*ready, /(/' "$TMP/check.out") && [ "$NCONS" -ge 2 ] && [ "$(grep -l ' ready: ' "$S"/logs/infer-*.log | wc -l)" = 2 ]; then ok "--check: 2 inference workers consuming ($NCONS threads)"; else bad "--check" "$NCONS ready threads; $(cat "$TMP/check.out"; tail -n 5 "$S"/logs/infer-*.log)"; fi
 
 # --- names and versions
 v1=$(as_alice models tag $J1 ttH 2>&1); v2=$(as_alice models tag $J3 ttH 2>&1)

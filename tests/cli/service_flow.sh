@@ -208,7 +208,7 @@ if [ -z "$(as_bob list | tail -n +2)" ]; then ok "bob's list is empty"; else bad
 creds=$(grep -hE '^(amqp|redis)_' "$S"/users/*.conf; ls "$S/secrets" | grep -E '^redis-u-|submitter')
 users_acl=$(grep -vE '^user (default|admin|worker|gateway|operator) ' "$S/redis/users.acl")
 bu=$(ctl list_users 2>/dev/null | awk 'NR > 0 { print $1 }' | grep -v '^user$' | sort | tr '\n' ' ')
-if [ -z "$creds" ] && [ -z "$users_acl" ] && [ "$(cat "$S"/users/alice.conf | cut -d' ' -f1 | tr '\n' ' ')" = "gateway_url gateway_ca " ] && [ "$bu" = "admin gateway operator worker " ]; then
+if [ -z "$creds" ] && [ -z "$users_acl" ] && [ "$(cat "$S"/users/alice.conf | cut -d' ' -f1 | tr '\n' ' ')" = "gateway_url gateway_ca " ] && [ "$bu" = "admin gateway infer operator worker " ]; then
     ok "users have no broker or Redis account (their config: gateway_url, gateway_ca; broker accounts: $bu)"
 else
     bad "no user credentials" "creds=[$creds] redis users=[$users_acl] broker users=[$bu] alice.conf=$(cat "$S/users/alice.conf")"

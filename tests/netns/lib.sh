@@ -192,7 +192,7 @@ nn_up() {
     *) nn_log "hosts: ${NN_HOSTS[*]}; no traffic shaping available" ;;
     esac
     (umask 077
-     for n in broker-admin broker-operator broker-worker broker-gateway redis-admin redis-worker redis-operator; do
+     for n in broker-admin broker-operator broker-worker broker-gateway broker-infer redis-admin redis-worker redis-operator; do
          head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/$n.pw"
      done
      head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NN/secrets/service.key")
@@ -244,7 +244,7 @@ CONF
     echo "dev:alice" > "$NN/alice.token"
     # start-rabbitmq.sh reads the broker passwords from its state dir's secrets/
     (umask 077; mkdir -p "$NN/rabbitmq/secrets"
-     for n in admin operator worker gateway; do cp "$NN/secrets/broker-$n.pw" "$NN/rabbitmq/secrets/"; done)
+     for n in admin operator worker gateway infer; do cp "$NN/secrets/broker-$n.pw" "$NN/rabbitmq/secrets/"; done)
     nn_start_redis || return 1
     nn_bg broker epmd epmd -port 4369
     nn_start_broker || return 1
