@@ -379,6 +379,14 @@ void gbdt_model_free(gbdt_model *m)
 
 size_t gbdt_model_features(const gbdt_model *m) { return m->n_features; }
 int gbdt_model_trees(const gbdt_model *m) { return (int)m->n_trees; }
+float gbdt_model_base_margin(const gbdt_model *m) { return m->base_margin; }
+size_t gbdt_tree_size(const gbdt_model *m, int t) { return m->tree_off[t + 1] - m->tree_off[t]; }
+
+void gbdt_node_get(const gbdt_model *m, int t, size_t node, gbdt_node_info *out)
+{
+    const gbdt_node *n = &m->nodes[m->tree_off[t] + node];
+    *out = (gbdt_node_info){n->feature, n->default_left, n->threshold, n->value, n->left, n->right};
+}
 
 static inline float tree_value(const gbdt_node *nd, const float *x)
 {

@@ -126,6 +126,21 @@ int gbdt_predict(const gbdt_model *m, const float *x, size_t nrows, size_t ncols
 size_t gbdt_model_features(const gbdt_model *m);
 int gbdt_model_trees(const gbdt_model *m);
 
+/* ---- tree structure, for exporters (ONNX) ---- */
+typedef struct gbdt_node_info {
+    int feature;          /* -1: leaf, else the row column compared */
+    int default_left;     /* internal: where NaN goes (1: left) */
+    float threshold;      /* internal: x < threshold goes left (may be -inf) */
+    float value;          /* leaf: margin contribution (learning rate applied) */
+    uint32_t left, right; /* internal: children, as indices within the tree */
+} gbdt_node_info;
+
+/* The margin every prediction starts from (log-odds of base_score). */
+float gbdt_model_base_margin(const gbdt_model *m);
+/* Nodes of tree t (0 <= t < gbdt_model_trees); node 0 is the root. */
+size_t gbdt_tree_size(const gbdt_model *m, int t);
+void gbdt_node_get(const gbdt_model *m, int t, size_t node, gbdt_node_info *out);
+
 /* Feature importance: out[f] for f < gbdt_model_features(m): total split gain
  * (GBDT_IMPORTANCE_GAIN) or number of splits (GBDT_IMPORTANCE_SPLITS) on feature f. */
 enum { GBDT_IMPORTANCE_GAIN = 0, GBDT_IMPORTANCE_SPLITS = 1 };

@@ -1560,7 +1560,8 @@ static value *ev_comprehension(ctx *c, const char *closer, int line)
 /* ---------------------------------------------------------------- calls */
 
 static const char *const BUILTINS[] = {"range", "len", "int", "float", "print", "list", "tuple", "str", "bool",
-                                       "OrderedDict", "abs", "min", "max", "round", NULL};
+                                       "OrderedDict", "abs", "min", "max", "round", "enumerate", "zip",
+                                       "reversed", NULL};
 
 static int is_builtin(const char *p)
 {
@@ -1670,6 +1671,41 @@ static value *builtin(ctx *c, const char *name, value **a, size_t n, int line)
                     return NULL;
             }
         }
+        return l;
+    }
+    if ((!strcmp(name, "enumerate") && n == 1 && a[0]->k == V_LIST) ||
+        (!strcmp(name, "zip") && n >= 1 && n <= 8)) {
+        /* lists of tuples: (index, item) or (a[i], b[i], ...) */
+        size_t m = a[0]->k == V_LIST ? a[0]->n : 0;
+        for (size_t j = 0; j < n; j++) {
+            if (a[j]->k != V_LIST)
+                return mk_unknown(c, line, "%s() of something not a list", name);
+            if (a[j]->n < m)
+                m = a[j]->n;
+        }
+        value *l = mk(c, V_LIST, line);
+        if (!l)
+            return NULL;
+        for (size_t i = 0; i < m; i++) {
+            value *t = mk(c, V_LIST, line);
+            if (!t || list_push(c, l, t))
+                return NULL;
+            t->tuple = 1;
+            if (!strcmp(name, "enumerate") && list_push(c, t, mk_num(c, (double)i, 1, line)))
+                return NULL;
+            for (size_t j = 0; j < n; j++)
+                if (list_push(c, t, a[j]->it[i]))
+                    return NULL;
+        }
+        return l;
+    }
+    if (!strcmp(name, "reversed") && n == 1 && a[0]->k == V_LIST) {
+        value *l = mk(c, V_LIST, line);
+        if (!l)
+            return NULL;
+        for (size_t i = a[0]->n; i-- > 0;)
+            if (list_push(c, l, a[0]->it[i]))
+                return NULL;
         return l;
     }
     if (!strcmp(name, "str") && n == 1 && a[0]->k == V_STR)

@@ -86,7 +86,14 @@ TEST(onnx_checker_and_numpy_reference)
         built &= mlp_predict(m, X, N, out, &e) == 0;
         char p[600];
         snprintf(p, sizeof p, "%s/%s.onnx", dir, MODELS[k].name);
-        if (onnx_save_mlp(m, MODELS[k].name, p, &e)) {
+        onnx_opts oo = {.graph_name = MODELS[k].name};
+        uint8_t *ob = NULL;
+        size_t on = 0;
+        int xrc = onnx_export_mlp(m, &oo, &ob, &on, &e);
+        if (!xrc)
+            xrc = onnx_write_file(p, ob, on, &e);
+        free(ob);
+        if (xrc) {
             printf("  export %s: %s\n", MODELS[k].name, e.msg);
             built = 0;
         }
