@@ -79,6 +79,8 @@ static void usage(FILE *f)
 "                   the workflow file's (or FILES') directory and the current directory)\n"
 "  --threads N      data-layer and boosting threads (default: one per CPU)\n"
 "  --quiet          no progress output (errors and the final summary only)\n"
+"  --print-workflow check the workflow and print it (as built from MLaaS4HEP's inputs),\n"
+"                   then exit without running it\n"
 "\n"
 "exit codes:\n"
 "   0 done: artifacts written         9 the run failed (reason on stderr)\n"
@@ -202,7 +204,7 @@ int main(int argc, char **argv)
 {
     const char *out = NULL;
     const char *roots[64];
-    int nroots = 0, threads = 0, quiet = 0;
+    int nroots = 0, threads = 0, quiet = 0, print_wf = 0;
     mlaas4hep_args ma = {0};
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"files", required_argument, 0, 'F'},
@@ -211,6 +213,7 @@ int main(int argc, char **argv)
                                          {"params", required_argument, 0, 'P'},
                                          {"preproc", required_argument, 0, 'R'},
                                          {"name", required_argument, 0, 'N'},
+                                         {"print-workflow", no_argument, 0, 'W'},
                                          {"data-root", required_argument, 0, 'd'},
                                          {"threads", required_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
@@ -242,6 +245,7 @@ int main(int argc, char **argv)
         case 'P': ma.params = optarg; break;
         case 'R': ma.preproc = optarg; break;
         case 'N': ma.name = optarg; break;
+        case 'W': print_wf = 1; break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
@@ -323,6 +327,16 @@ int main(int argc, char **argv)
         pipeline_env_free(env);
         json_decref(doc);
         return rc == MLHEP_EAUTH ? EX_PATH : rc == MLHEP_EINVAL && strstr(e.msg, "data root") ? EX_CONFIG : EX_WORKFLOW;
+    }
+    if (print_wf) {
+        char *t = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        if (t)
+            printf("%s\n", t);
+        free(t);
+        json_decref(doc);
+        workflow_free(wf);
+        pipeline_env_free(env);
+        return t ? EX_OK : EX_FAILED;
     }
     job j;
     rc = job_init(&j, "local", "", doc, &e);
