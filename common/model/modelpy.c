@@ -14,6 +14,7 @@
 #include "model/modelpy.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <strings.h>
 
 #include "base/arena.h"
+#include "base/numarg.h"
 #include "model/mlp.h"
 #include "model/nncore.h"
 
@@ -260,6 +262,8 @@ static int lex_number(ctx *c, const char **pp, const char *end, int line)
                     return fail(c, line, MLHEP_EINVAL, "bad digit '%c' in a number", *p);
                 v = v * base + d;
                 digits++;
+                if (v > 9007199254740992.0)
+                    return fail(c, line, MLHEP_EINVAL, "a whole number beyond 2^53 (model.py numbers are read as doubles)");
             }
             p++;
         }
@@ -278,10 +282,9 @@ static int lex_number(ctx *c, const char **pp, const char *end, int line)
             p++;
         }
         buf[o] = '\0';
-        char *ep;
-        v = strtod(buf, &ep);
-        if (o == 0 || *ep)
-            return fail(c, line, MLHEP_EINVAL, "cannot read the number '%s'", buf);
+        mlhep_err ne;
+        if (numarg_double("number", buf, 0, DBL_MAX, &v, &ne))
+            return fail(c, line, MLHEP_EINVAL, "cannot read the number '%s' (malformed, or beyond %g)", buf, DBL_MAX);
     }
     if (p < end && (*p == 'j' || *p == 'J' || is_name1((unsigned char)*p)))
         return fail(c, line, MLHEP_EINVAL, "cannot read the number (complex numbers and suffixes are not read)");
@@ -596,8 +599,19 @@ static value *mk(ctx *c, vkind k, int line)
     return v;
 }
 
+/* Numbers are doubles: a result that is not finite (1e308 * 10, 2 ** 5000) or a whole
+ * number beyond 2^53 (not held exactly, and not an index or a count) is refused, so
+ * nothing downstream converts an out-of-range double to an integer. */
 static value *mk_num(ctx *c, double x, int is_int, int line)
 {
+    if (!isfinite(x)) {
+        fail(c, line, MLHEP_EINVAL, "a number too large to compute (%g)", x);
+        return NULL;
+    }
+    if (is_int && fabs(x) > 9007199254740992.0) {
+        fail(c, line, MLHEP_EINVAL, "the whole number %.17g is beyond 2^53 (model.py numbers are read as doubles)", x);
+        return NULL;
+    }
     value *v = mk(c, V_NUM, line);
     if (v) {
         v->num = x;
@@ -1139,7 +1153,7 @@ static value *arith(ctx *c, const char *op, value *a, value *b, int line)
             value *src = a->k == V_LIST ? a : b;
             double times = a->k == V_LIST ? b->num : a->num;
             l->tuple = src->tuple;
-            for (double k = 0; k < times; k++)
+            for (double k = 0; src->n && k < times; k++) /* [] * n: no n-step loop */
                 for (size_t i = 0; i < src->n; i++)
                     if (list_push(c, l, src->it[i]))
                         return NULL;

@@ -258,6 +258,14 @@ TEST(limits_end_hostile_files)
         strcat(neg, "-");
     strcat(neg, "1\n");
     CHECK(refused(neg, MLHEP_ENOMEM, 1, "expression nested more than"));
+    /* numbers are doubles: what they cannot hold is refused, never converted */
+    CHECK(refused("x = 1\ny = 1e999\n", MLHEP_EINVAL, 2, "cannot read the number '1e999'"));
+    CHECK(refused("x = 0xfffffffffffffffffff\n", MLHEP_EINVAL, 1, "beyond 2^53"));
+    CHECK(refused("x = 99999999999999999999\n", MLHEP_EINVAL, 1, "beyond 2^53"));
+    CHECK(refused("x = [1, 2][10 ** 30]\n", MLHEP_EINVAL, 1, "beyond 2^53"));
+    CHECK(refused("x = 2 ** 5000\n", MLHEP_EINVAL, 1, "too large to compute"));
+    CHECK(refused("x = 1e308 * 10\n", MLHEP_EINVAL, 1, "too large to compute"));
+    CHECK(refused("x = [] * 2 ** 52\n", MLHEP_EINVAL, 0, "no model found")); /* quick, not 2^52 steps */
     json_t *spec = NULL;
     mlhep_err e;
     CHECK(modelpy_read("x = 1\0y", 7, "m.py", &spec, &e) == MLHEP_EINVAL && strstr(e.msg, "NUL byte"));
