@@ -643,7 +643,8 @@ int main(int argc, char **argv)
                         "command)\n");
         return EX_USAGE;
     }
-    static char *mlaas_args[] = {"MLaaS4HEP inputs", NULL}; /* names the built workflow in messages */
+    char mlaas_what[] = "MLaaS4HEP inputs"; /* names the built workflow in messages */
+    char *mlaas_args[] = {mlaas_what, NULL};
     if (mlaas) {
         args = mlaas_args;
         nargs = 1;
