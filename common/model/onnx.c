@@ -410,8 +410,15 @@ int onnx_export_gbdt(const gbdt_model *g, const onnx_opts *o, uint8_t **buf, siz
     size_t nf = gbdt_model_features(g);
     if (prep && prep->width != nf)
         return err_set(e, MLHEP_EINVAL, "ONNX export: rows of %zu values but the trees take %zu", prep->width, nf);
+    int obj = gbdt_model_objective(g);
+    if (obj != GBDT_OBJ_BINARY && obj != GBDT_OBJ_MULTICLASS && obj != GBDT_OBJ_REGRESSION)
+        return err_set(e, MLHEP_EUNSUPPORTED, "ONNX export: unknown boosted-trees objective %d", obj);
+    /* multiclass: tree t adds to class t % K (gbdt.h); the others have one output */
+    size_t K = obj == GBDT_OBJ_MULTICLASS ? gbdt_model_outputs(g) : 1;
+    if (K < 1 || K > 100000)
+        return err_set(e, MLHEP_EINVAL, "ONNX export: %zu classes", K);
     int nt = gbdt_model_trees(g);
-    size_t nn = 1, nleaf = 1; /* the base-margin tree: one leaf */
+    size_t nn = 1, nleaf = K; /* the base-margin tree: one leaf, one weight per output */
     for (int t = 0; t < nt; t++) {
         size_t s = gbdt_tree_size(g, t);
         nn += s;
@@ -424,20 +431,22 @@ int onnx_export_gbdt(const gbdt_model *g, const onnx_opts *o, uint8_t **buf, siz
     int64_t *tree = malloc(nn * sizeof *tree), *id = malloc(nn * sizeof *id), *feat = malloc(nn * sizeof *feat),
             *tn = malloc(nn * sizeof *tn), *fn = malloc(nn * sizeof *fn), *miss = malloc(nn * sizeof *miss),
             *ltree = malloc(nleaf * sizeof *ltree), *lnode = malloc(nleaf * sizeof *lnode),
-            *lclass = calloc(nleaf, sizeof *lclass);
+            *lclass = calloc(nleaf, sizeof *lclass), *labels = malloc((K > 1 ? K : 2) * sizeof *labels);
     float *thr = malloc(nn * sizeof *thr), *lw = malloc(nleaf * sizeof *lw);
     const char **mode = malloc(nn * sizeof *mode);
     int rc = 0;
-    if (!tree || !id || !feat || !tn || !fn || !miss || !ltree || !lnode || !lclass || !thr || !lw || !mode) {
+    if (!tree || !id || !feat || !tn || !fn || !miss || !ltree || !lnode || !lclass || !labels || !thr || !lw ||
+        !mode) {
         rc = err_set(e, MLHEP_ENOMEM, "ONNX export: out of memory for %zu tree nodes", nn);
         goto out;
     }
-    /* tree 0: the base margin alone, so the sum starts where gbdt_predict's does */
+    /* tree 0: the base margin alone (for every output), so each sum starts where
+     * gbdt_predict's does */
     size_t k = 0, l = 0;
     tree[k] = 0, id[k] = 0, feat[k] = 0, tn[k] = 0, fn[k] = 0, miss[k] = 0, thr[k] = 0, mode[k] = "LEAF";
     k++;
-    ltree[l] = 0, lnode[l] = 0, lw[l] = gbdt_model_base_margin(g);
-    l++;
+    for (size_t c = 0; c < K; c++, l++)
+        ltree[l] = 0, lnode[l] = 0, lclass[l] = (int64_t)c, lw[l] = gbdt_model_base_margin(g);
     for (int t = 0; t < nt; t++) {
         size_t s = gbdt_tree_size(g, t);
         for (size_t i = 0; i < s; i++, k++) {
@@ -447,7 +456,7 @@ int onnx_export_gbdt(const gbdt_model *g, const onnx_opts *o, uint8_t **buf, siz
             id[k] = (int64_t)i;
             if (ni.feature < 0) {
                 feat[k] = 0, tn[k] = 0, fn[k] = 0, miss[k] = 0, thr[k] = 0, mode[k] = "LEAF";
-                ltree[l] = t + 1, lnode[l] = (int64_t)i, lw[l] = ni.value;
+                ltree[l] = t + 1, lnode[l] = (int64_t)i, lclass[l] = (int64_t)((size_t)t % K), lw[l] = ni.value;
                 l++;
             } else {
                 /* x < threshold goes left: the true branch of BRANCH_LT */
@@ -456,7 +465,9 @@ int onnx_export_gbdt(const gbdt_model *g, const onnx_opts *o, uint8_t **buf, siz
             }
         }
     }
-    static const int64_t labels[2] = {0, 1};
+    for (size_t c = 0; c < (K > 1 ? K : 2); c++)
+        labels[c] = (int64_t)c;
+    int reg = obj == GBDT_OBJ_REGRESSION;
     attr a[] = {
         {.name = "nodes_treeids", .type = A_INTS, .iv = tree, .n = nn},
         {.name = "nodes_nodeids", .type = A_INTS, .iv = id, .n = nn},
@@ -466,32 +477,51 @@ int onnx_export_gbdt(const gbdt_model *g, const onnx_opts *o, uint8_t **buf, siz
         {.name = "nodes_truenodeids", .type = A_INTS, .iv = tn, .n = nn},
         {.name = "nodes_falsenodeids", .type = A_INTS, .iv = fn, .n = nn},
         {.name = "nodes_missing_value_tracks_true", .type = A_INTS, .iv = miss, .n = nn},
-        {.name = "class_treeids", .type = A_INTS, .iv = ltree, .n = nleaf},
-        {.name = "class_nodeids", .type = A_INTS, .iv = lnode, .n = nleaf},
-        {.name = "class_ids", .type = A_INTS, .iv = lclass, .n = nleaf},
-        {.name = "class_weights", .type = A_FLOATS, .fv = lw, .n = nleaf},
-        {.name = "classlabels_int64s", .type = A_INTS, .iv = labels, .n = 2},
-        {.name = "post_transform", .type = A_STRING, .s = "LOGISTIC"},
+        {.name = reg ? "target_treeids" : "class_treeids", .type = A_INTS, .iv = ltree, .n = nleaf},
+        {.name = reg ? "target_nodeids" : "class_nodeids", .type = A_INTS, .iv = lnode, .n = nleaf},
+        {.name = reg ? "target_ids" : "class_ids", .type = A_INTS, .iv = lclass, .n = nleaf},
+        {.name = reg ? "target_weights" : "class_weights", .type = A_FLOATS, .fv = lw, .n = nleaf},
+        {.name = "post_transform", .type = A_STRING,
+         .s = reg ? "NONE" : obj == GBDT_OBJ_MULTICLASS ? "SOFTMAX" : "LOGISTIC"},
+        {.name = reg ? "n_targets" : "classlabels_int64s", .type = reg ? A_INT : A_INTS, .i = 1, .iv = labels,
+         .n = K > 1 ? K : 2},
+        {.name = "aggregate_function", .type = A_STRING, .s = "SUM"},
     };
+    int na = (int)(sizeof a / sizeof a[0]) - (reg ? 0 : 1); /* aggregate_function: the regressor's */
     wbuf graph = WBUF_INIT;
     const char *rows = prep_nodes(&graph, prep);
-    const char *outs[2] = {"label", "probabilities"};
-    node(&graph, "ai.onnx.ml", "TreeEnsembleClassifier", "trees", &rows, 1, outs, 2, a, (int)(sizeof a / sizeof a[0]));
-    /* "output": the probability of class 1, [N, 1] as the MLP's */
-    tensor_i64(&graph, "slice_start", 1);
-    tensor_i64(&graph, "slice_end", 2);
-    tensor_i64(&graph, "slice_axis", 1);
-    const char *sin[] = {"probabilities", "slice_start", "slice_end", "slice_axis"};
-    node1(&graph, "Slice", "signal_probability", sin, 4, "output", NULL, 0);
+    if (reg) {
+        /* "output": the prediction, [N, 1] as the MLP's */
+        const char *outs[1] = {"output"};
+        node(&graph, "ai.onnx.ml", "TreeEnsembleRegressor", "trees", &rows, 1, outs, 1, a, na);
+    } else {
+        const char *outs[2] = {"label", "probabilities"};
+        node(&graph, "ai.onnx.ml", "TreeEnsembleClassifier", "trees", &rows, 1, outs, 2, a, na);
+    }
+    if (obj == GBDT_OBJ_BINARY) {
+        /* "output": the probability of class 1, [N, 1] as the MLP's */
+        tensor_i64(&graph, "slice_start", 1);
+        tensor_i64(&graph, "slice_end", 2);
+        tensor_i64(&graph, "slice_axis", 1);
+        const char *sin[] = {"probabilities", "slice_start", "slice_end", "slice_axis"};
+        node1(&graph, "Slice", "signal_probability", sin, 4, "output", NULL, 0);
+    } else if (obj == GBDT_OBJ_MULTICLASS) {
+        /* "output": every class's probability, [N, K] as the softmax MLP's */
+        const char *pin[] = {"probabilities"};
+        node1(&graph, "Identity", "class_probabilities", pin, 1, "output", NULL, 0);
+    }
     graph_header(&graph, o, "mlhep_gbdt");
     value_info(&graph, 11, "input", T_FLOAT, nf, o ? o->input_doc : NULL);
-    value_info(&graph, 12, "output", T_FLOAT, 1, "probability of class 1 (signal)");
-    value_info(&graph, 12, "label", T_INT64, 0, NULL);
-    value_info(&graph, 12, "probabilities", T_FLOAT, 2, NULL);
+    value_info(&graph, 12, "output", T_FLOAT, K,
+               reg ? "the regression value" : K > 1 ? "probability of each class" : "probability of class 1 (signal)");
+    if (!reg) {
+        value_info(&graph, 12, "label", T_INT64, 0, NULL);
+        value_info(&graph, 12, "probabilities", T_FLOAT, K > 1 ? K : 2, NULL);
+    }
     rc = finish(&graph, o, 1, buf, len, e);
 out:
     free(tree), free(id), free(feat), free(tn), free(fn), free(miss), free(ltree), free(lnode), free(lclass);
-    free(thr), free(lw), free(mode);
+    free(labels), free(thr), free(lw), free(mode);
     return rc;
 }
 

@@ -19,13 +19,17 @@
  * (running statistics), dropout left out (the identity at inference). Output "output"
  * float [N, k]: what mlp_predict returns (probabilities for classifiers, the value for
  * regression).
- * GBDT: ai.onnx.ml TreeEnsembleClassifier (binary logistic, what gbdt.h trains): nodes
+ * GBDT: ai.onnx.ml TreeEnsembleClassifier (binary logistic and multiclass softmax) or
+ * TreeEnsembleRegressor (squared error), as gbdt.h's objective says: nodes
  * BRANCH_LT (x < threshold goes to the true branch = our left child), NaN follows the
  * learnt default direction (nodes_missing_value_tracks_true), leaf values as class
  * weights, post_transform LOGISTIC. The base margin is the leaf of a first one-node tree,
- * so the sum runs in gbdt_predict's order (base, tree 0, tree 1, ...). Outputs "output"
- * float [N, 1] (probability of class 1, as gbdt_predict), "label" int64 [N] and
- * "probabilities" float [N, 2] (the classifier's own).
+ * so the sum runs in gbdt_predict's order (base, tree 0, tree 1, ...); multiclass: tree t
+ * adds to class t % K, the base tree gives every class the base margin, post_transform
+ * SOFTMAX; regression: post_transform NONE. Outputs "output" float [N, k] as
+ * gbdt_predict: the probability of class 1 ([N, 1], binary), the K class probabilities
+ * ([N, K], multiclass) or the value ([N, 1], regression); the classifiers also give
+ * "label" int64 [N] and "probabilities" float [N, max(K, 2)] (their own).
  * Both: opts->meta become the model's metadata_props (key/value strings), opts->doc the
  * graph's doc string, opts->input_doc the input's doc string. */
 #ifndef MLHEP_ONNX_H

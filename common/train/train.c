@@ -1008,9 +1008,9 @@ static int export_onnx(const workflow *wf, mlp *m, gbdt_model *g, const char *fj
         goto out;
     }
     const char *out = "probability of class 1 (signal), [N, 1]";
-    if (m && mlp_get_loss(m) == MLP_LOSS_CCE)
+    if (m ? mlp_get_loss(m) == MLP_LOSS_CCE : gbdt_model_objective(g) == GBDT_OBJ_MULTICLASS)
         out = "probability of each class, [N, k] (classes in mlhep.features order)";
-    else if (m && mlp_get_loss(m) == MLP_LOSS_MSE)
+    else if (m ? mlp_get_loss(m) == MLP_LOSS_MSE : gbdt_model_objective(g) == GBDT_OBJ_REGRESSION)
         out = "the regression value, [N, 1]";
     const onnx_meta meta[] = {
         {"mlhep.version", MLHEP_VERSION},

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 TOP=${MLHEP_TOP:?}
 N=10000
+REG_TOL=1e-6
 
 for tool in node npm; do
     command -v "$tool" >/dev/null || { bad onnx_setup "$tool is missing (deploy/packages.txt lists nodejs, npm)"; exit 1; }
@@ -35,8 +36,15 @@ THREE='[{"path": "uproot-HZZ.root", "label": "ttH"}, {"path": "uproot-HZZ-zlib.r
 wf mlp "$TWO" ', "nan": -1' '{"type": "mlp", "layers": [{"dense": 16, "activation": "relu"}, {"batchnorm": {}}, {"dense": 8, "activation": "tanh"}, {"dense": 1, "activation": "sigmoid"}]}'
 wf mlp3 "$THREE" ', "normalisation": "standard"' '{"type": "mlp", "layers": [{"dense": 12, "activation": "elu"}, {"dense": 3, "activation": "softmax"}], "loss": "categorical_crossentropy"}'
 wf gbdt "$TWO" '' '{"type": "gbdt", "trees": 40, "depth": 4}'
+wf gbdt3 "$THREE" '' '{"type": "gbdt", "trees": 30, "depth": 3}'
+# regression: the target is a branch (MET_py), not a feature
+cat > gbdt_reg.json <<EOF
+{"name": "gbdt_reg", "tree": "events", "files": ["uproot-HZZ.root", "uproot-HZZ-zlib.root"], "labels": "MET_py",
+ "params": {"selected_branches": ["NJet", "MET_px", "Jet_Px", "Jet_Py", "Jet_E", "Muon_Px", "Muon_E"], "max_jagged_length": 4},
+ "model": {"type": "gbdt", "trees": 30, "depth": 4, "objective": "regression"}}
+EOF
 
-for m in mlp mlp3 gbdt; do
+for m in mlp mlp3 gbdt gbdt3 gbdt_reg; do
     if ! "$BIN/mlhep-run" --quiet --data-root "$DATA" --out "$m" "$m.json" > "$m.run" 2>&1 || [ ! -s "$m/model.onnx" ]; then
         bad "train $m" "$(tail -n 5 "$m.run")"; continue
     fi
@@ -49,8 +57,9 @@ for m in mlp mlp3 gbdt; do
         bad "$m predict --local" "$(tail -n 3 "$m.pred")"; continue
     fi
     margin=(); [ $m = gbdt ] && margin=("$TMP/$m/margin.onnx")
+    tol=1e-6; [ $m = gbdt_reg ] && tol=$REG_TOL
     # shellcheck disable=SC2046
-    if (cd "$TOP/tests/onnx" && node run_model.mjs "$TMP/$m/model.onnx" "$TMP/$m/raw.bin" $(cat "$TMP/$m/shape") "$TMP/$m/scores.txt" 1e-6 "${margin[@]}") > "$m.cmp" 2>&1; then
+    if (cd "$TOP/tests/onnx" && node run_model.mjs "$TMP/$m/model.onnx" "$TMP/$m/raw.bin" $(cat "$TMP/$m/shape") "$TMP/$m/scores.txt" $tol "${margin[@]}") > "$m.cmp" 2>&1; then
         ok "$m in onnxruntime == mlhep-submit predict --local: $(cat "$m.cmp")"
     else
         bad "$m in onnxruntime" "$(cat "$m.cmp")"

@@ -68,13 +68,13 @@ def main():
         json.dump({"rows": rows}, fh)
     raw.astype("<f4").tofile("%s/raw.bin" % out)
     if meta["mlhep.kind"] == "gbdt":
-        trees = [nd for nd in g.node if nd.op_type == "TreeEnsembleClassifier"]
+        trees = [nd for nd in g.node if nd.op_type in ("TreeEnsembleClassifier", "TreeEnsembleRegressor")]
         assert len(trees) == 1 and trees[0].domain == "ai.onnx.ml"
-        for a in trees[0].attribute:
-            if a.name == "post_transform":
-                assert a.s == b"LOGISTIC"
-                a.s = b"NONE"
-        onnx.save(model, "%s/margin.onnx" % out)
+        post = [a for a in trees[0].attribute if a.name == "post_transform"]
+        assert len(post) == 1 and post[0].s in (b"LOGISTIC", b"SOFTMAX", b"NONE")
+        if post[0].s == b"LOGISTIC":  # binary: the sums of the leaf values, for the exact check
+            post[0].s = b"NONE"
+            onnx.save(model, "%s/margin.onnx" % out)
     with open("%s/shape" % out, "w") as fh:
         fh.write("%d %d\n" % (n, width))
     print("%s model, mlhep %s, %d columns, %d rows, %d empty slots (NaN)" % (meta["mlhep.kind"], meta["mlhep.version"],

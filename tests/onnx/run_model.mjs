@@ -3,9 +3,10 @@
 // "output" with the scores mlhep printed for the same events (`mlhep-submit predict
 // --local`: one line per row, the score or the class probabilities). Prints
 // "OK ... max abs diff D" and exits 0 when every value is within TOLERANCE, else prints
-// the worst rows and exits 1. For a boosted-trees export (outputs label and
-// probabilities too) it also checks that label is 1 exactly where the probability of
-// class 1 is above 0.5 and that "output" is the classifier's probability of class 1.
+// the worst rows and exits 1. For a boosted-trees classifier (outputs label and
+// probabilities too) it also checks that "output" is the classifier's probability of
+// class 1 and label is 1 exactly where it is above 0.5 (binary), or that "output" is its
+// probabilities and label the most probable class (multiclass).
 // MARGIN.onnx (gen_rows.py writes it for boosted trees: post_transform NONE) gives the
 // sums of the leaf values; mlhep's probability is 1 / (1 + expf(-sum)) in float, so the
 // same computed here from onnxruntime's sums must match mlhep's bit for bit, but for
@@ -48,11 +49,23 @@ for (let r = 0; r < n; r++) {
 }
 let extra = "";
 if (res.label && res.probabilities) {
+  /* binary: output = probabilities[:, 1], label 1 where it is above 0.5; multiclass:
+     output = probabilities, label = the most probable class */
+  const pk = res.probabilities.dims[1];
   let mism = 0;
   for (let r = 0; r < n; r++) {
-    const p1 = res.probabilities.data[2 * r + 1];
-    if (p1 !== out.data[r]) mism++;
-    if ((res.label.data[r] === 1n) !== (p1 > 0.5)) mism++;
+    if (k === 1 && pk === 2) {
+      const p1 = res.probabilities.data[2 * r + 1];
+      if (p1 !== out.data[r]) mism++;
+      if ((res.label.data[r] === 1n) !== (p1 > 0.5)) mism++;
+      continue;
+    }
+    let best = 0;
+    for (let j = 0; j < pk; j++) {
+      if (pk !== k || res.probabilities.data[r * pk + j] !== out.data[r * k + j]) mism++;
+      if (res.probabilities.data[r * pk + j] > res.probabilities.data[r * pk + best]) best = j;
+    }
+    if (res.label.data[r] !== BigInt(best)) mism++;
   }
   if (mism) bad.push(`${mism} rows where label/probabilities disagree with output`);
   extra = ", label and probabilities consistent";
