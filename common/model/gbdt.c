@@ -1435,6 +1435,8 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %zu bytes, too short for the header", len);
     if (obj != GBDT_OBJ_BINARY && (ver == 1 || (obj != GBDT_OBJ_MULTICLASS && obj != GBDT_OBJ_REGRESSION)))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: unknown objective %u", obj);
+    if (obj == GBDT_OBJ_BINARY && ver != 1) /* one encoding per model: binary is written as version 1 */
+        return err_set(e, MLHEP_EFORMAT, "gbdt model: a binary model is version 1, not %u", ver);
     if (obj == GBDT_OBJ_MULTICLASS ? nout < 2 || nout > GBDT_MAX_CLASSES || nt % nout != 0 : nout != 1)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %u outputs and %u trees do not fit objective %u",
                        nout, nt, obj);
