@@ -105,6 +105,7 @@ static const struct option lopts[] = {{"config", required_argument, 0, 'c'},
                                       {"local", no_argument, 0, 'l'},
                                       {"wire", required_argument, 0, 'w'},
                                       {"shared", no_argument, 0, 's'},
+                                      {"full", no_argument, 0, 'U'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
 
@@ -157,6 +158,7 @@ static int parse(int argc, char **argv, infer_cmd_opts *o, int *x)
             o->wire_json = !strcmp(optarg, "json");
             break;
         case 's': o->shared = 1; break;
+        case 'U': o->full = 1; break;
         case 'h': o->help = 1; break;
         default: *x = INFER_X_USAGE; return -1;
         }

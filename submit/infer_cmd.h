@@ -43,7 +43,7 @@ enum {
 /* The parsed command line (both commands' options) and what it loaded. */
 typedef struct infer_cmd_opts {
     const char *config, *tokfile, *model, *root, *tree, *out, *branch;
-    int json, local, shared, wire_json, help;
+    int json, local, shared, wire_json, help, full;
     long batch, window; /* 0: treescore's defaults */
     double timeout;     /* seconds */
     mlhep_config cfg;

@@ -1,6 +1,13 @@
 /* mlhep_run.c - embedded mode: run a workflow in-process, no broker, no Redis.
  *
  *   mlhep-run [--out DIR] [--data-root DIR]... [--threads N] [--quiet] workflow.json
+ *   mlhep-run [options] --files files.txt --labels labels.txt --model model.py
+ *             [--params params.json] [--preproc preproc.json] [--name NAME]
+ *
+ * The second form takes MLaaS4HEP's inputs with MLaaS4HEP's meaning; the workflow is
+ * built from them by service/mlaas4hep.h (model.py read by model/modelpy.h) and then
+ * runs exactly like a workflow file (its default data roots: the directory of
+ * files.txt and the current directory).
  *
  * The same pipeline as a service worker (pipeline_run: the same schema, the same
  * checks - local paths confined to the data roots with realpath and symlink checks -
@@ -26,6 +33,7 @@
 #include "base/numarg.h"
 #include "service/artifacts.h"
 #include "service/job.h"
+#include "service/mlaas4hep.h"
 #include "train/pipeline.h"
 
 enum {
@@ -49,15 +57,30 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: mlhep-run [options] WORKFLOW.json\n"
+"       mlhep-run [options] --files FILES --labels LABELS --model MODEL [--params P.json]\n"
+"                 [--preproc PRE.json] [--name NAME]\n"
 "  Runs the workflow in this process (no broker, no Redis): the same validation and\n"
 "  pipeline as a service worker. Artifacts go to ./mlhep-out/ID/ (ID printed).\n"
+"\n"
+"MLaaS4HEP's inputs, with MLaaS4HEP's meaning (the workflow is built from them):\n"
+"  --files FILES    a text file with one input file per line ('#' lines skipped), or a\n"
+"                   comma-separated list; /store/... paths get params.redirector\n"
+"  --labels LABELS  a text file with one label per line (the files' order), a comma-\n"
+"                   separated list, or the name of the branch holding each event's label\n"
+"  --model MODEL    model.py: a Keras or PyTorch Sequential model (read, not run), or a\n"
+"                   .json model document\n"
+"  --params P.json  MLaaS4HEP's params.json (default: ./params.json if it exists)\n"
+"  --preproc PRE.json  MLaaS4HEP's pre-processing document\n"
+"  --name NAME      the job's name (default: the model file's name)\n"
 "\n"
 "options:\n"
 "  --out DIR        write the artifacts into DIR (created; must be empty if it exists)\n"
 "  --data-root DIR  a directory local input files may come from (repeatable; default:\n"
-"                   the workflow file's directory and the current directory)\n"
+"                   the workflow file's (or FILES') directory and the current directory)\n"
 "  --threads N      data-layer and boosting threads (default: one per CPU)\n"
 "  --quiet          no progress output (errors and the final summary only)\n"
+"  --print-workflow check the workflow and print it (as built from MLaaS4HEP's inputs),\n"
+"                   then exit without running it\n"
 "\n"
 "exit codes:\n"
 "   0 done: artifacts written         9 the run failed (reason on stderr)\n"
@@ -181,8 +204,16 @@ int main(int argc, char **argv)
 {
     const char *out = NULL;
     const char *roots[64];
-    int nroots = 0, threads = 0, quiet = 0;
+    int nroots = 0, threads = 0, quiet = 0, print_wf = 0;
+    mlaas4hep_args ma = {0};
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"files", required_argument, 0, 'F'},
+                                         {"labels", required_argument, 0, 'L'},
+                                         {"model", required_argument, 0, 'M'},
+                                         {"params", required_argument, 0, 'P'},
+                                         {"preproc", required_argument, 0, 'R'},
+                                         {"name", required_argument, 0, 'N'},
+                                         {"print-workflow", no_argument, 0, 'W'},
                                          {"data-root", required_argument, 0, 'd'},
                                          {"threads", required_argument, 0, 'j'},
                                          {"quiet", no_argument, 0, 'q'},
@@ -208,27 +239,48 @@ int main(int argc, char **argv)
             break;
         }
         case 'q': quiet = 1; break;
+        case 'F': ma.files = optarg; break;
+        case 'L': ma.labels = optarg; break;
+        case 'M': ma.model = optarg; break;
+        case 'P': ma.params = optarg; break;
+        case 'R': ma.preproc = optarg; break;
+        case 'N': ma.name = optarg; break;
+        case 'W': print_wf = 1; break;
         case 'h': usage(stdout); return EX_OK;
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (argc - optind != 1) {
+    int mlaas = ma.files || ma.labels || ma.model || ma.params || ma.preproc || ma.name;
+    if (mlaas ? argc != optind || !ma.files || !ma.labels || !ma.model : argc - optind != 1) {
+        if (mlaas)
+            fprintf(stderr, "mlhep-run: MLaaS4HEP's inputs need --files, --labels and --model (and no "
+                            "WORKFLOW.json)\n");
         usage(stderr);
         return EX_USAGE;
     }
-    const char *path = argv[optind];
+    /* path: the workflow file, or the file whose directory is a default data root */
+    const char *path = mlaas ? ma.files : argv[optind];
+    const char *what = mlaas ? "MLaaS4HEP inputs" : path;
     mlhep_err e;
     err_clear(&e);
 
-    json_error_t je;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!doc) {
-        if (je.line < 1)
-            fprintf(stderr, "mlhep-run: %s: %s\n", path, je.text);
-        else
-            fprintf(stderr, "mlhep-run: %s:%d:%d: invalid JSON: %s\n", path, je.line, je.column,
-                    je.text);
-        return EX_WORKFLOW;
+    json_t *doc = NULL;
+    if (mlaas) {
+        if (mlaas4hep_workflow(&ma, &doc, &e)) {
+            fprintf(stderr, "mlhep-run: %s\n", e.msg);
+            return EX_WORKFLOW;
+        }
+    } else {
+        json_error_t je;
+        doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        if (!doc) {
+            if (je.line < 1)
+                fprintf(stderr, "mlhep-run: %s: %s\n", path, je.text);
+            else
+                fprintf(stderr, "mlhep-run: %s:%d:%d: invalid JSON: %s\n", path, je.line, je.column,
+                        je.text);
+            return EX_WORKFLOW;
+        }
     }
 
     pipeline_env *env = NULL;
@@ -273,10 +325,20 @@ int main(int argc, char **argv)
     workflow *wf = NULL;
     rc = pipeline_validate(doc, env, &wf, &e);
     if (rc) {
-        fprintf(stderr, "mlhep-run: %s: %s\n", path, e.msg);
+        fprintf(stderr, "mlhep-run: %s: %s\n", what, e.msg);
         pipeline_env_free(env);
         json_decref(doc);
         return rc == MLHEP_EAUTH ? EX_PATH : rc == MLHEP_EINVAL && strstr(e.msg, "data root") ? EX_CONFIG : EX_WORKFLOW;
+    }
+    if (print_wf) {
+        char *t = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        if (t)
+            printf("%s\n", t);
+        free(t);
+        json_decref(doc);
+        workflow_free(wf);
+        pipeline_env_free(env);
+        return t ? EX_OK : EX_FAILED;
     }
     job j;
     rc = job_init(&j, "local", "", doc, &e);

@@ -1,6 +1,9 @@
 /* mlhep_submit.c - the user's command line: submit a workflow, follow and manage jobs.
  *
  *   mlhep-submit [opts] workflow.json      check token + workflow, queue, print the id
+ *   mlhep-submit [opts] --files F --labels L --model M [--params P] [--preproc Q] [--name N]
+ *                                          the same with MLaaS4HEP's inputs: the workflow
+ *                                          is built by service/mlaas4hep.h
  *   mlhep-submit [opts] status ID | watch ID | list | cancel ID | logs ID
  *   mlhep-submit [opts] result ID [--fetch DIR]
  *   mlhep-submit [opts] predict ... | models ...       (submit/infer_cmd.c)
@@ -24,6 +27,7 @@
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
+#include "service/mlaas4hep.h"
 #include "infer_cmd.h"
 #include "jobsvc.h"
 
@@ -31,6 +35,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: mlhep-submit [options] WORKFLOW.json\n"
+"       mlhep-submit [options] --files FILES --labels LABELS --model MODEL [--params P.json]\n"
+"                    [--preproc PRE.json] [--name NAME]\n"
 "       mlhep-submit [options] status ID | watch ID | list | cancel ID | logs ID\n"
 "       mlhep-submit [options] result ID [--fetch DIR]\n"
 "       mlhep-submit [options] predict --model REF [INPUT.json] | models ...  (predict --help)\n"
@@ -44,6 +50,10 @@ static void usage(FILE *f)
 "  cancel ID      cancel: a queued job is skipped, a running one stops at its next step\n"
 "  result ID      the artifacts of a succeeded job; --fetch DIR copies them to DIR/ID/\n"
 "  logs ID        the job's log lines\n"
+"  --files ...    submit MLaaS4HEP's inputs with MLaaS4HEP's meaning: FILES and LABELS\n"
+"                 text files (one entry per line) or comma lists (LABELS may name the\n"
+"                 label branch), MODEL a model.py (Keras or PyTorch Sequential, read, not\n"
+"                 run) or a .json model; the workflow is built from them (see mlhep-run)\n"
 "\n"
 "Where the commands go (the configuration decides):\n"
 "  gateway_url set (users): HTTPS to mlhep-gateway with your bearer token; the gateway\n"
@@ -151,10 +161,12 @@ static void sleep_ms(long ms)
 
 /* ---- submit ---------------------------------------------------------------------- */
 
-static int cmd_submit(cli *c, const char *path)
+/* path: the workflow file; built: the workflow built from MLaaS4HEP's inputs (taken),
+ * path then only names it in messages. */
+static int cmd_submit(cli *c, const char *path, json_t *built)
 {
     json_error_t je;
-    json_t *wf = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *wf = built ? built : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!wf) {
         if (je.line < 1)
             return infer_cmd_fail(JX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
@@ -475,7 +487,14 @@ int main(int argc, char **argv)
     cli c;
     memset(&c, 0, sizeof c);
     const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL;
+    mlaas4hep_args ma = {0};
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"files", required_argument, 0, 'F'},
+                                         {"labels", required_argument, 0, 'L'},
+                                         {"model", required_argument, 0, 'M'},
+                                         {"params", required_argument, 0, 'P'},
+                                         {"preproc", required_argument, 0, 'R'},
+                                         {"name", required_argument, 0, 'N'},
                                          {"token-file", required_argument, 0, 't'},
                                          {"oidc", required_argument, 0, 'o'},
                                          {"unchecked", no_argument, 0, 'u'},
@@ -503,12 +522,30 @@ int main(int argc, char **argv)
         }
         case 'n': c.no_wait = 1; break;
         case 'f': c.fetch = optarg; break;
+        case 'F': ma.files = optarg; break;
+        case 'L': ma.labels = optarg; break;
+        case 'M': ma.model = optarg; break;
+        case 'P': ma.params = optarg; break;
+        case 'R': ma.preproc = optarg; break;
+        case 'N': ma.name = optarg; break;
         case 'h': usage(stdout); return JX_OK;
         default: usage(stderr); return JX_USAGE;
         }
     }
     int nargs = argc - optind;
     char **args = argv + optind;
+    int mlaas = ma.files || ma.labels || ma.model || ma.params || ma.preproc || ma.name;
+    if (mlaas && (nargs || !ma.files || !ma.labels || !ma.model)) {
+        fprintf(stderr, "mlhep-submit: MLaaS4HEP's inputs need --files, --labels and --model (and no other "
+                        "command)\n");
+        return JX_USAGE;
+    }
+    char mlaas_what[] = "MLaaS4HEP inputs"; /* names the built workflow in messages */
+    char *mlaas_args[] = {mlaas_what, NULL};
+    if (mlaas) {
+        args = mlaas_args;
+        nargs = 1;
+    }
     if (nargs < 1) {
         usage(stderr);
         return JX_USAGE;
@@ -552,7 +589,11 @@ int main(int argc, char **argv)
     } else if (is_list) {
         rc = cmd_list(&c);
     } else {
-        rc = cmd_submit(&c, cmd);
+        json_t *built = NULL;
+        if (mlaas && mlaas4hep_workflow(&ma, &built, &e))
+            rc = infer_cmd_fail(JX_WORKFLOW, "%s; nothing was queued", e.msg);
+        else
+            rc = cmd_submit(&c, cmd, built);
     }
     jobsvc_close(c.svc);
     if (c.token) {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "infer/predict.h"
+
 void models_cmd_usage(FILE *f)
 {
     fprintf(f,
@@ -25,7 +27,11 @@ void models_cmd_usage(FILE *f)
 "                        versions (NAME)\n"
 "  share NAME on|off     let every user predict with NAME (or stop)\n"
 "  features REF          what the model needs: its branches, kinds and outputs (JSON)\n"
-"REF is NAME, NAME@VERSION or a job id.\n"
+"  features REF --full   the model's whole features document (JSON): every branch with\n"
+"                        its offset and length in the row, normalisation (sub, scale),\n"
+"                        range, the pad value, outputs and classes - what a client of\n"
+"                        model.onnx needs (docs/inference.md)\n"
+"REF is NAME, NAME@VERSION or a job id; with --local, a model file (model.mlhep).\n"
 "\n"
 "options:\n"
 "  --json             print the service's reply document\n"
@@ -106,6 +112,8 @@ static int models_gateway(gwclient *gw, const json_t *q, char **reply, json_t **
         json_t *f = json_incref(json_object_get(d, "features"));
         json_decref(d);
         d = f;
+        if (d && !json_is_true(json_object_get(q, "full"))) /* as the broker's answer without --full */
+            json_object_del(d, "document");
     }
     if (rc)
         return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
@@ -116,6 +124,47 @@ static int models_gateway(gwclient *gw, const json_t *q, char **reply, json_t **
     }
     *doc = d;
     return 0;
+}
+
+static void print_document(const json_t *doc)
+{
+    char *t = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    if (t)
+        printf("%s\n", t);
+    free(t);
+}
+
+/* features of a model file, read here (--local): the whole document with --full. */
+static int features_local(infer_cmd_opts *o, const char *path)
+{
+    predict_model *pm = NULL;
+    mlhep_err e;
+    err_clear(&e);
+    if (predict_model_load_file(path, &pm, &e))
+        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+    json_t *doc = json_loads(predict_model_features_json(pm), 0, NULL);
+    if (o->full) {
+        print_document(doc);
+    } else {
+        const featmap *fm = predict_model_featmap(pm);
+        json_t *fa = json_array();
+        for (size_t i = 0; i < fm->nfeat; i++)
+            json_array_append_new(fa, json_pack("{s:s, s:s, s:i}", "name", fm->feat[i].name, "kind",
+                                                fm->feat[i].jagged ? "jagged" : "flat", "len", fm->feat[i].len));
+        json_t *cl = json_object_get(doc, "classes");
+        cl = cl ? json_incref(cl) : json_array();
+        json_t *out = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o}", "model", path, "kind", predict_model_kind(pm),
+                                "outputs", (json_int_t)predict_model_outputs(pm), "width", fm->width, "features", fa,
+                                "classes", cl);
+        char *t = json_dumps(out, JSON_COMPACT);
+        if (t)
+            printf("%s\n", t);
+        free(t);
+        json_decref(out);
+    }
+    json_decref(doc);
+    predict_model_free(pm);
+    return INFER_X_OK;
 }
 
 int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
@@ -132,8 +181,10 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
             json_object_set_new(q, "shared", json_true());
     } else if (!strcmp(op, "share") && nargs == 3 && (!strcmp(args[2], "on") || !strcmp(args[2], "off")))
         q = json_pack("{s:s, s:s, s:b}", "op", "share", "model", args[1], "shared", !strcmp(args[2], "on"));
+    else if (!strcmp(op, "features") && nargs == 2 && o->local)
+        return features_local(o, args[1]);
     else if (!strcmp(op, "features") && nargs == 2)
-        q = json_pack("{s:s, s:s}", "op", "features", "model", args[1]);
+        q = json_pack("{s:s, s:s, s:b}", "op", "features", "model", args[1], "full", o->full);
     else
         return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
                                              "share NAME on|off | features REF");
@@ -165,6 +216,8 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
             printf("deleted %s\n", args[1]);
         else if (!strcmp(op, "share"))
             printf("%s shared: %s\n", args[1], args[2]);
+        else if (o->full && json_is_object(json_object_get(d, "document")))
+            print_document(json_object_get(d, "document"));
         else
             printf("%s\n", reply);
         json_decref(d);

@@ -34,7 +34,9 @@
  * Message type "models" (property `type`) carries model management:
  *   {"op":"list"} | {"op":"tag","job":ID,"name":NAME,"shared":bool}
  *   | {"op":"delete","model":"NAME[@N]"} | {"op":"share","model":NAME,"shared":bool}
- *   | {"op":"features","model":REF} (the model's branches, for clients scoring ROOT files)
+ *   | {"op":"features","model":REF[,"full":true]} (the model's branches, for clients scoring
+ *     ROOT files; "full": also the whole features document - normalisation and padding
+ *     too - as "document")
  * answered {"ok":true,...} or an error document.
  *
  * SIGTERM/SIGINT: every thread finishes the request in hand, acks, closes its connection (unacked
@@ -432,6 +434,8 @@ static void handle_models(infer *w, const rpc_msg *m, const char *user)
             out = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o}", "model", canon, "kind", predict_model_kind(pm),
                             "outputs", (json_int_t)predict_model_outputs(pm), "width", fm->width, "features", fa,
                             "classes", cl);
+            if (out && json_is_true(json_object_get(req, "full")))
+                json_object_set_new(out, "document", json_loads(predict_model_features_json(pm), 0, NULL));
         }
     } else {
         rc = err_set(&e, MLHEP_EINVAL, "unknown op '%.40s' (list, tag, delete, share, features)", op);

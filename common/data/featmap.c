@@ -125,6 +125,15 @@ int featmap_find(const featmap *fm, const char *name, size_t n)
     }
 }
 
+void featmap_column_coeffs(const featmap *fm, double *sub, double *scale)
+{
+    for (size_t i = 0; i < fm->nfeat; i++)
+        for (int k = 0; k < fm->feat[i].len; k++) {
+            sub[fm->feat[i].offset + k] = fm->feat[i].sub;
+            scale[fm->feat[i].offset + k] = fm->feat[i].scale;
+        }
+}
+
 static int get_num(const json_t *o, const char *k, double *v)
 {
     const json_t *j = json_object_get(o, k);

@@ -110,6 +110,10 @@ int featmap_load(const json_t *doc, featmap **out, mlhep_err *e);
 int featmap_load_text(const char *text, size_t len, featmap **out, mlhep_err *e);
 void featmap_free(featmap *fm);
 
+/* The normalisation of every row column: sub[c], scale[c] of the feature owning column
+ * c, for c < width (for exporters whose graphs normalise raw rows themselves: ONNX). */
+void featmap_column_coeffs(const featmap *fm, double *sub, double *scale);
+
 /* Index of a feature by name (name need not be NUL-terminated: n bytes), or -1. */
 int featmap_find(const featmap *fm, const char *name, size_t n);
 

@@ -246,7 +246,9 @@ int predictapi_model_show(gw_ctx *g, const gw_req *r, const gw_match *m, const g
     (void)r;
     const char *name = gw_param(m, "name");
     json_t *feat, *list;
-    if (models_op(g, c, json_pack("{s:s, s:s}", "op", "features", "model", name), &feat, o))
+    /* the whole features document too (normalisation, padding: what a client needs to
+     * reproduce the model's inputs), as "document" */
+    if (models_op(g, c, json_pack("{s:s, s:s, s:b}", "op", "features", "model", name, "full", 1), &feat, o))
         return 0;
     if (models_op(g, c, json_pack("{s:s}", "op", "list"), &list, o)) {
         json_decref(feat);

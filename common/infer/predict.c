@@ -19,6 +19,7 @@ struct predict_model {
     mlp *mlp;
     gbdt_model *gbdt;
     featmap *fm;
+    char *ftext;      /* the features document, as stored */
     size_t nout;
     size_t bytes;
 };
@@ -30,6 +31,7 @@ void predict_model_free(predict_model *m)
     mlp_free(m->mlp);
     gbdt_model_free(m->gbdt);
     featmap_free(m->fm);
+    free(m->ftext);
     free(m);
 }
 
@@ -53,6 +55,8 @@ int predict_model_load_buffer(const uint8_t *buf, size_t len, predict_model **ou
         rc = err_set(e, MLHEP_EFORMAT, "model file has no \"features\" section (was it written by the training driver?)");
     } else if ((rc = featmap_load_text((const char *)ftext, flen, &m->fm, e))) {
         err_prefix(e, "model file");
+    } else if (!(m->ftext = strndup((const char *)ftext, flen))) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     } else if (m->kind == MODELFILE_KIND_MLP) {
         if (!(rc = mlp_load_buffer(buf, len, &m->mlp, NULL, e))) {
             m->nout = mlp_n_outputs(m->mlp);
@@ -116,6 +120,11 @@ int predict_model_load_file(const char *path, predict_model **out, mlhep_err *e)
 const featmap *predict_model_featmap(const predict_model *m)
 {
     return m->fm;
+}
+
+const char *predict_model_features_json(const predict_model *m)
+{
+    return m->ftext;
 }
 
 size_t predict_model_outputs(const predict_model *m)

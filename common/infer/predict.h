@@ -37,6 +37,8 @@ int predict_model_load_buffer(const uint8_t *buf, size_t len, predict_model **ou
 void predict_model_free(predict_model *m);
 
 const featmap *predict_model_featmap(const predict_model *m);
+/* The model file's whole features document (featmap.h), as JSON text. */
+const char *predict_model_features_json(const predict_model *m);
 size_t predict_model_outputs(const predict_model *m);
 const char *predict_model_kind(const predict_model *m); /* "mlp" or "gbdt" */
 size_t predict_model_bytes(const predict_model *m);    /* approximate memory held */

@@ -476,6 +476,14 @@ size_t gbdt_model_features(const gbdt_model *m) { return m->n_features; }
 int gbdt_model_trees(const gbdt_model *m) { return (int)m->n_trees; }
 size_t gbdt_model_outputs(const gbdt_model *m) { return m->n_outputs; }
 int gbdt_model_objective(const gbdt_model *m) { return (int)m->objective; }
+float gbdt_model_base_margin(const gbdt_model *m) { return m->base_margin; }
+size_t gbdt_tree_size(const gbdt_model *m, int t) { return m->tree_off[t + 1] - m->tree_off[t]; }
+
+void gbdt_node_get(const gbdt_model *m, int t, size_t node, gbdt_node_info *out)
+{
+    const gbdt_node *n = &m->nodes[m->tree_off[t] + node];
+    *out = (gbdt_node_info){n->feature, n->default_left, n->threshold, n->value, n->left, n->right};
+}
 
 static inline float tree_value(const gbdt_node *nd, const float *x)
 {
@@ -1427,6 +1435,8 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %zu bytes, too short for the header", len);
     if (obj != GBDT_OBJ_BINARY && (ver == 1 || (obj != GBDT_OBJ_MULTICLASS && obj != GBDT_OBJ_REGRESSION)))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: unknown objective %u", obj);
+    if (obj == GBDT_OBJ_BINARY && ver != 1) /* one encoding per model: binary is written as version 1 */
+        return err_set(e, MLHEP_EFORMAT, "gbdt model: a binary model is version 1, not %u", ver);
     if (obj == GBDT_OBJ_MULTICLASS ? nout < 2 || nout > GBDT_MAX_CLASSES || nt % nout != 0 : nout != 1)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %u outputs and %u trees do not fit objective %u",
                        nout, nt, obj);

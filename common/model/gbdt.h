@@ -160,6 +160,21 @@ int gbdt_model_trees(const gbdt_model *m);
 size_t gbdt_model_outputs(const gbdt_model *m); /* classes (multiclass), else 1 */
 int gbdt_model_objective(const gbdt_model *m);
 
+/* ---- tree structure, for exporters (ONNX) ---- */
+typedef struct gbdt_node_info {
+    int feature;          /* -1: leaf, else the row column compared */
+    int default_left;     /* internal: where NaN goes (1: left) */
+    float threshold;      /* internal: x < threshold goes left (may be -inf) */
+    float value;          /* leaf: margin contribution (learning rate applied) */
+    uint32_t left, right; /* internal: children, as indices within the tree */
+} gbdt_node_info;
+
+/* The margin every prediction starts from (log-odds of base_score). */
+float gbdt_model_base_margin(const gbdt_model *m);
+/* Nodes of tree t (0 <= t < gbdt_model_trees); node 0 is the root. */
+size_t gbdt_tree_size(const gbdt_model *m, int t);
+void gbdt_node_get(const gbdt_model *m, int t, size_t node, gbdt_node_info *out);
+
 /* Feature importance: out[f] for f < gbdt_model_features(m): total split gain
  * (GBDT_IMPORTANCE_GAIN), total cover - the hessian sum of the rows reaching the
  * splits - (GBDT_IMPORTANCE_COVER) or number of splits (GBDT_IMPORTANCE_SPLITS) on

@@ -586,8 +586,10 @@ static int classify_path(workflow *w, wf_file *f, const char *where, const roots
         return (f->path = strdup(g)) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory");
     }
     /* MLaaS4HEP: an LFN gets the redirector in front, unless it is one of our local
-     * files (lexically under a data root; decided without touching the file system). */
-    if (strncmp(g, "/store/", 7) == 0) {
+     * files (lexically under a data root; decided without touching the file system).
+     * An empty redirector ("redirector": "" in MLaaS4HEP's example params.json) puts
+     * nothing in front: the LFN is then a local path, as upstream ("" + "/" + path). */
+    if (strncmp(g, "/store/", 7) == 0 && w->params.redirector[0]) {
         char norm[PATH_MAX];
         int nr = norm_lexical(g, norm, sizeof norm);
         if (nr > 0)
@@ -886,6 +888,14 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
     *out = NULL;
     if (!o->schema)
         return err_set(e, MLHEP_EINVAL, "workflow: no schema loaded (workflow.schema.json)");
+    const char *mfile = json_string_value(json_object_get(doc, "model"));
+    if (mfile) /* MLaaS4HEP names a model.py; a workflow holds the model itself */
+        return wf_err(e, MLHEP_EINVAL,
+                      "/model: \"%.200s\" names a file, but a workflow holds the model itself (an object: "
+                      "{\"type\": \"mlp\", \"layers\": [...]}, {\"type\": \"gbdt\", ...} or a Keras "
+                      "model.to_json() document). To use a model.py, run mlhep-run or mlhep-submit with "
+                      "MLaaS4HEP's flags: --files files.txt --labels labels.txt --model %.200s --params "
+                      "params.json, which read it and build the workflow", mfile, mfile);
     int rc = jschema_validate(o->schema, doc, "workflow", e);
     if (rc)
         return rc;

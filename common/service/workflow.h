@@ -40,7 +40,10 @@
  * by name here, by address when a worker connects).
  * LFNs "/store/..." (MLaaS4HEP's rule) become params.redirector + "/" + path
  * ("root://cms-xrd-global.cern.ch//store/...") unless the path lies under a data root
- * (decided lexically, the same way on the submitter and the worker).
+ * (decided lexically, the same way on the submitter and the worker); with an empty
+ * redirector ("redirector": "", as in MLaaS4HEP's example params.json) they are local
+ * paths. A "model" given as a string (MLaaS4HEP's model.py) is refused with a hint: the
+ * MLaaS4HEP inputs builder (mlaas4hep.h) is what reads a model.py.
  *
  * Error messages: "workflow: <json pointer>: <problem>", e.g.
  *   "workflow: /files/2/path: '../x.root': '..' is not allowed in file paths".

@@ -27,6 +27,8 @@
 #include "model/onnx.h"
 #include "train/evalset.h"
 #include "train/report.h"
+#include "base/version.h"
+#include "base/wbuf.h"
 
 #define EVAL_MAX_BYTES ((size_t)256 << 20) /* per set of rows kept for evaluation */
 #define PERM_ROW_EVALS ((size_t)1 << 16)   /* permutation importance: rows x features scored */
@@ -965,6 +967,76 @@ static int run_setup(run *r, mlhep_err *e)
     return 0;
 }
 
+/* ---------------------------------------------------------------- ONNX */
+
+#define ONNX_INPUT_DOC                                                                                              \
+    "float32 [N, width]: RAW branch values, one row per event: the flat features, then each jagged feature's "    \
+    "first len values (metadata mlhep.columns names every column; mlhep.features gives each feature's offset, "   \
+    "len, sub and scale). A slot a shorter list leaves empty (a missing value) is NaN. The graph normalises "     \
+    "((x - sub) * scale, computed in double) and writes the pad value (mlhep.pad) where the input is NaN."
+
+/* model.onnx for raw rows (onnx.h): the features document fj gives the normalisation and
+ * padding the graph applies; it, the column layout and mlhep's version are the model's
+ * metadata_props. */
+static int export_onnx(const workflow *wf, mlp *m, gbdt_model *g, const char *fj, const char *path, mlhep_err *e)
+{
+    featmap *fm = NULL;
+    int rc = featmap_load_text(fj, strlen(fj), &fm, e);
+    if (rc)
+        return err_prefix(e, "ONNX export");
+    size_t w = (size_t)fm->width;
+    double *sub = malloc((w ? w : 1) * sizeof *sub), *scale = malloc((w ? w : 1) * sizeof *scale);
+    wbuf cols = WBUF_INIT, pad = WBUF_INIT;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!sub || !scale) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        goto out;
+    }
+    featmap_column_coeffs(fm, sub, scale);
+    wbuf_printf(&cols, "%s", "");
+    for (size_t i = 0; i < fm->nfeat; i++) {
+        const featmap_feature *f = &fm->feat[i];
+        if (!f->jagged)
+            wbuf_printf(&cols, "%s%s", cols.len ? "," : "", f->name);
+        for (int k = 0; f->jagged && k < f->len; k++)
+            wbuf_printf(&cols, "%s%s[%d]", cols.len ? "," : "", f->name, k);
+    }
+    wbuf_printf(&pad, "%.9g", (double)fm->pad);
+    if (!wbuf_ok(&cols) || !wbuf_ok(&pad)) {
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+        goto out;
+    }
+    const char *out = "probability of class 1 (signal), [N, 1]";
+    if (m ? mlp_get_loss(m) == MLP_LOSS_CCE : gbdt_model_objective(g) == GBDT_OBJ_MULTICLASS)
+        out = "probability of each class, [N, k] (classes in mlhep.features order)";
+    else if (m ? mlp_get_loss(m) == MLP_LOSS_MSE : gbdt_model_objective(g) == GBDT_OBJ_REGRESSION)
+        out = "the regression value, [N, 1]";
+    const onnx_meta meta[] = {
+        {"mlhep.version", MLHEP_VERSION},
+        {"mlhep.kind", m ? "mlp" : "gbdt"},
+        {"mlhep.input", ONNX_INPUT_DOC},
+        {"mlhep.columns", (const char *)cols.p},
+        {"mlhep.pad", (const char *)pad.p},
+        {"mlhep.output", out},
+        {"mlhep.features", fj},
+    };
+    onnx_prep prep = {w, sub, scale, fm->pad};
+    onnx_opts oo = {wf->name, "mlhep model: raw branch values in (see the metadata: mlhep.input, mlhep.columns)",
+                    ONNX_INPUT_DOC, &prep, meta, sizeof meta / sizeof meta[0]};
+    rc = m ? onnx_export_mlp(m, &oo, &buf, &len, e) : onnx_export_gbdt(g, &oo, &buf, &len, e);
+    if (!rc)
+        rc = onnx_write_file(path, buf, len, e);
+out:
+    free(buf);
+    free(sub);
+    free(scale);
+    wbuf_free(&cols);
+    wbuf_free(&pad);
+    featmap_free(fm);
+    return rc;
+}
+
 static int write_model(run *r, mlp *m, gbdt_model *g, mlhep_err *e)
 {
     const workflow *wf = r->wf;
@@ -985,11 +1057,6 @@ static int write_model(run *r, mlp *m, gbdt_model *g, mlhep_err *e)
     snprintf(path, sizeof path, "%s/model.mlhep", r->o->outdir);
     if (m) {
         rc = mlp_save_file(m, fj, path, e);
-        if (!rc) {
-            char op[4200];
-            snprintf(op, sizeof op, "%s/model.onnx", r->o->outdir);
-            rc = onnx_save_mlp(m, wf->name, op, e);
-        }
     } else {
         uint8_t *gb = NULL;
         size_t gl = 0;
@@ -1003,6 +1070,11 @@ static int write_model(run *r, mlp *m, gbdt_model *g, mlhep_err *e)
             rc = modelfile_write(mf, path, e);
         free(gb);
         modelfile_free(mf);
+    }
+    if (!rc) {
+        char op[4200];
+        snprintf(op, sizeof op, "%s/model.onnx", r->o->outdir);
+        rc = export_onnx(wf, m, g, fj, op, e);
     }
     free(fj);
     return rc;

@@ -1,7 +1,9 @@
 # infer_service.sh - the inference service end to end on a real RabbitMQ (one stack, 2
 # inference workers; users' requests go through the gateway over HTTPS, operators' over
 # the broker directly, and both give the same answers): models made by test_predict
-# --make-models are placed as job artifacts and named with `models tag`; requests of
+# --make-models are placed as job artifacts and named with `models tag`; `models
+# features --full` prints the whole features document (the same through the service and
+# --local); requests of
 # every form (keys/values, rows, columns) through the service give exactly the
 # in-process (--local) predictions for an
 # MLP, a 3-class MLP (by job id) and boosted trees (by name@latest); bad requests get
@@ -30,6 +32,13 @@ v1=$(as_alice models tag $J1 ttH 2>&1); v2=$(as_alice models tag $J3 ttH 2>&1)
 if [ "$v1" = ttH@1 ] && [ "$v2" = ttH@2 ]; then ok "models tag: ttH@1 (mlp), ttH@2 (gbdt)"; else bad "models tag" "$v1 / $v2"; fi
 as_alice models list > "$TMP/list.out" 2>&1
 if grep -q '^ttH@1 .*alice .*no .*mlp .* 51' "$TMP/list.out" && grep -q '^ttH@2 .*gbdt' "$TMP/list.out" && grep -q "^$J2 .*(job)" "$TMP/list.out"; then ok "models list: versions with owner, kind, features; jobs with models"; else bad "models list" "$(cat "$TMP/list.out")"; fi
+# --- features: the branches; --full: the whole features document, as the model file holds it
+as_alice models features ttH@2 > "$TMP/feat.out" 2>&1
+as_alice models features ttH@2 --full > "$TMP/full.out" 2>&1
+as_alice models features --local --full "$M/gbdt.mlhep" > "$TMP/full-local.out" 2>&1
+if jq -e '.kind == "gbdt" and (.features | length) == 51 and (.features[0] | has("sub") | not)' "$TMP/feat.out" >/dev/null &&
+   jq -e '.format == "mlhep-features" and (.features | length) == 51 and (.features[0] | has("sub") and has("scale") and has("offset")) and has("pad")' "$TMP/full.out" >/dev/null &&
+   cmp -s "$TMP/full.out" "$TMP/full-local.out"; then ok "models features: branches; --full: the whole features document (service == --local)"; else bad "models features --full" "$(head -c 300 "$TMP/feat.out") / $(head -c 300 "$TMP/full.out")"; fi
 
 # --- every request form: broker == in-process
 same=1

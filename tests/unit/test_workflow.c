@@ -1,5 +1,5 @@
 /* test_workflow.c - workflow loading: both file-list forms, params defaults, the
- * redirector rule, and every refusal of a local path that would leave the data roots
+ * redirector rule (an empty redirector too), a model named by file (a hint), and every refusal of a local path that would leave the data roots
  * ("..", symlinks out, absolute paths elsewhere, /etc/shadow), each with its message.
  * Also the places where a rule has to be written twice (the schema for submitters, C for
  * the library that enforces it again): each pair is checked to agree, so they cannot
@@ -337,6 +337,11 @@ TEST(labels_and_structure_refused)
     CHECK(refuse("{\"name\":\"t\",", &o, MLHEP_EFORMAT, "workflow: not valid JSON: line 1"));
     CHECK(refuse("{\"name\":\"t\",\"name\":\"u\",\"files\":[]}", &o, MLHEP_EFORMAT, "duplicate"));
     CHECK(refuse("[]", &o, MLHEP_EINVAL, "workflow: /: expected object, got array"));
+    /* MLaaS4HEP's model.py named instead of a model: a hint, not a type error */
+    CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"model\":\"keras_model.py\"}", &o,
+                 MLHEP_EINVAL, "workflow: /model: \"keras_model.py\" names a file, but a workflow holds the model itself"));
+    CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"model\":\"m.py\"}", &o,
+                 MLHEP_EINVAL, "--files files.txt --labels labels.txt --model m.py"));
     CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],"
                  "\"params\":{\"hist\":\"..\"}}", &o, MLHEP_EINVAL,
                  "workflow: /params/hist: must name a sub-directory of the output"));
@@ -361,6 +366,19 @@ TEST(urls)
     CHECK(w->files[0].kind == WF_HTTP);
     CHECKF(strcmp(w->files[0].path, "https://cache.example//store/a.root") == 0, "%s", w->files[0].path);
     workflow_free(w);
+    /* MLaaS4HEP's example params.json has "redirector": "": nothing goes in front, the LFN
+     * stays a local path (refused here: /store is not a data root) */
+    const char *empty = "{\"name\":\"t\",\"files\":[{\"path\":\"/store/a.root\",\"label\":1}],"
+                        "\"params\":{\"redirector\":\"\"}}";
+    CHECK(refuse(empty, &o, MLHEP_EAUTH, "'/store/a.root' is outside the data roots"));
+    wf_opts lex = opts(0);
+    CHECK(refuse(empty, &lex, MLHEP_EAUTH, "outside the data roots"));
+    CHECKF(load("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"params\":{\"redirector\":\"\"}}",
+                &o, &w, &e) == 0, "%s", e.msg);
+    CHECK(w->params.redirector[0] == '\0' && w->files[0].kind == WF_LOCAL);
+    workflow_free(w);
+    CHECK(refuse("{\"name\":\"t\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"params\":{\"redirector\":\" \"}}",
+                 &o, MLHEP_EINVAL, "/params/redirector"));
     CHECK(strcmp(wf_kind_name(WF_XROOTD), "xrootd") == 0);
 }
 

@@ -1,0 +1,2 @@
+x = 0xffffffffffffffffffffffffffffffff
+y = 1e999
