@@ -52,6 +52,20 @@ static int load_record(gw_ctx *g, const gw_caller *c, const char *id, json_t **r
         return -1;
     }
     int rc = jobstore_get(js, c->user, id, rec, &e);
+    if (rc == JS_MISSING) { /* queued by a gateway, not yet registered by a worker? */
+        double sub = 0;
+        int q = jobstore_queued_get(js, c->user, id, &sub, &e);
+        if (q == 0) {
+            char t[32];
+            snprintf(t, sizeof t, "%.3f", sub);
+            *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "user", c->user, "state", "queued",
+                             "phase", "queued", "progress", "0", "submitted", t, "message",
+                             "queued in the broker; a worker registers it");
+            rc = *rec ? 0 : err_set(&e, MLHEP_ENOMEM, "out of memory");
+        } else if (q < 0) {
+            rc = q;
+        }
+    }
     gwctx_store_put(g, js, rc >= 0);
     if (rc == JS_MISSING) {
         gw_resp_error(o, 404, "not_found", "no job %s for user '%s' (it does not exist, is not registered yet, "
@@ -219,13 +233,21 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         return gw_resp_error(o, st, code, "the job could not be queued: %s", e.msg);
     }
     maybe_crash(g, r, "after-publish");
-    if (js) {
+    /* until a worker registers it, status reads answer `queued` (not "no such job") */
+    if (js || gwctx_store_get(g, &js, &(mlhep_err){0}) == 0) {
+        mlhep_err qe = {0};
+        if (jobstore_queued_mark(js, c->user, used, job_now(), IDEM_TTL, &qe))
+            fprintf(stderr, "mlhep-gateway: job %s queued, but its queued mark could not be written: %s\n", used,
+                    qe.msg);
+    }
+    if (js && key) {
         mlhep_err de = {0};
         if (jobstore_idem_done(js, c->user, key, used, &de))
             fprintf(stderr, "mlhep-gateway: job %s queued, but its Idempotency-Key could not be recorded: %s\n", used,
                     de.msg);
-        gwctx_store_put(g, js, 1);
     }
+    if (js)
+        gwctx_store_put(g, js, 1);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/jobs/%s", used);
     gw_resp_header(o, "Location", loc);
@@ -488,8 +510,14 @@ static int stream_poll(gw_stream *s, double now)
         int rc = jobstore_get(js, s->user, s->id, &rec, &e);
         if (rc == 0)
             rc = jobstore_logs(js, s->user, s->id, &lines, &e);
+        int queued = 0; /* queued by a gateway, not yet registered: the stream waits */
+        double sub;
+        if (rc == JS_MISSING && jobstore_queued_get(js, s->user, s->id, &sub, &e) == 0)
+            queued = 1;
         gwctx_store_put(s->g, js, rc >= 0);
-        if (rc == JS_MISSING) {
+        if (queued) {
+            /* nothing yet */
+        } else if (rc == JS_MISSING) {
             wbuf_str(&add, "event: end\ndata: {\"error\":\"no such job\"}\n\n");
             ended = 1;
         } else if (rc == 0) {

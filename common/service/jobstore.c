@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1081,4 +1082,54 @@ int jobstore_state_counts(jobstore *js, long long counts[JOB_NSTATES], mlhep_err
     for (int i = 0; i < JOB_NSTATES; i++)
         counts[i] = in[i] - out[i];
     return 0;
+}
+
+/* ---- queued marks (the gateway) ------------------------------------------------------ */
+
+static int queued_key(const char *user, const char *id, char out[200], mlhep_err *e)
+{
+    if (!job_user_valid(user) || !job_id_valid(id))
+        return err_set(e, MLHEP_EINVAL, "invalid user name or job id");
+    snprintf(out, 200, "mlhep:u:%s:idem:queued:%s", user, id);
+    return 0;
+}
+
+int jobstore_queued_mark(jobstore *js, const char *user, const char *id, double submitted, int ttl_s,
+                         mlhep_err *e)
+{
+    char k[200], val[32], ttl[24];
+    int rc = queued_key(user, id, k, e);
+    if (rc)
+        return rc;
+    snprintf(val, sizeof val, "%.3f", submitted);
+    snprintf(ttl, sizeof ttl, "%d", ttl_s > 0 ? ttl_s : 86400);
+    const char *argv[] = {"SET", k, val, "EX", ttl};
+    redisReply *r = cmd(js, 5, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    freeReplyObject(r);
+    return 0;
+}
+
+int jobstore_queued_get(jobstore *js, const char *user, const char *id, double *submitted, mlhep_err *e)
+{
+    char k[200];
+    int rc = queued_key(user, id, k, e);
+    if (rc)
+        return rc;
+    const char *argv[] = {"GET", k};
+    redisReply *r = cmd(js, 2, argv, e);
+    if (!r)
+        return e->code ? e->code : MLHEP_EIO;
+    rc = JS_MISSING;
+    if (r->type == REDIS_REPLY_STRING) {
+        char *end;
+        double t = strtod(r->str, &end);
+        if (end != r->str && isfinite(t)) {
+            *submitted = t;
+            rc = 0;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
 }

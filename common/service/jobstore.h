@@ -200,6 +200,15 @@ int jobstore_idem_done(jobstore *js, const char *user, const char *key, const ch
 int jobstore_idem_retake(jobstore *js, const char *user, const char *key, const char *id, mlhep_err *e);
 int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep_err *e);
 
+/* The gateway's word that it queued job id (the broker confirmed it) before any worker
+ * has registered it: mlhep:u:<user>:idem:queued:<id> = submitted time, for ttl_s seconds
+ * (default 1 day), under the gateway's write rights (mlhep:u:*:idem:*). A status read
+ * that finds no record but this mark answers `queued` instead of "no such job".
+ * jobstore_queued_get: 0 with *submitted, JS_MISSING, or an error. */
+int jobstore_queued_mark(jobstore *js, const char *user, const char *id, double submitted, int ttl_s,
+                         mlhep_err *e);
+int jobstore_queued_get(jobstore *js, const char *user, const char *id, double *submitted, mlhep_err *e);
+
 /* Jobs in each state now (counts[JOB_NSTATES], indexed by job_state), over every user:
  * the state-changing scripts count, in the hash JOBSTORE_STATS_KEY, how many jobs
  * entered and left each state. For /metrics. */

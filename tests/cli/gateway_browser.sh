@@ -22,7 +22,7 @@ if ! "$TOP/tests/browser/install.sh" > "$TMP/npm.log" 2>&1; then
 fi
 ok "browser_setup (chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'), playwright-core $(node -p 'require(process.argv[1]).version' "$TOP/tests/browser/node_modules/playwright-core/package.json"))"
 
-svc_up --workers 1 --infer 1
+svc_up --workers 1 --infer 1 --test-hooks # the sleep job of the live-progress check is a test hook
 URL=$(cat "$S/gateway.url")
 [[ $URL == https://* ]] || { bad "gateway over https" "gateway.url is $URL"; exit 1; }
 

@@ -272,8 +272,9 @@ TEST(pipeline_check_rules)
     CHECK(!strcmp(pipeline_job_name(w, hooks, NULL), "ok-1.2"));
     json_decref(w);
     /* data_hosts: remote inputs only from listed hosts, checked by name here */
-    static const char *hosts_wf = "{\"name\":\"x\",\"files\":[{\"path\":\"%s\",\"label\":1}],"
-                                  "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}";
+    static const char *hosts_wf = "{\"name\":\"x\",\"files\":[{\"path\":\"%s\",\"label\":1},"
+                                  "{\"path\":\"%s\",\"label\":0}],\"model\":{\"type\":\"mlp\","
+                                  "\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}";
     static const struct { const char *list, *url; int ok; } hc[] = {
         {"*", "root://eospublic.cern.ch//eos/x.root", 1},
         {"*", "http://127.0.0.1:6379/x.root", 0},
@@ -286,7 +287,7 @@ TEST(pipeline_check_rules)
     };
     for (size_t i = 0; i < sizeof hc / sizeof hc[0]; i++) {
         char text[512];
-        snprintf(text, sizeof text, hosts_wf, hc[i].url);
+        snprintf(text, sizeof text, hosts_wf, hc[i].url, hc[i].url);
         w = json_loads(text, 0, NULL);
         CHECKF(pipeline_env_hosts(hooks, hc[i].list, &e) == 0, "%s", e.msg);
         int rc = pipeline_validate(w, hooks, NULL, &e);
