@@ -384,11 +384,14 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
         break;
     }
     case ENC_SCALED: {
-        double scale = (b->scale_max - b->scale_min) / (double)((uint64_t)1 << (b->scale_bits > 0 && b->scale_bits <= 32 ? b->scale_bits : 32));
+        /* TBufferFile::ReadWithFactor: raw / factor + xmin, factor = steps / (xmax - xmin)
+         * (steps 2^nbits, or 2^32 - 1 for 32 bits); computed as raw * step + xmin, which
+         * rounds once (step is exact for 2^nbits) and is within an ulp of ROOT's */
+        double step = b->scale_step, xmin = b->scale_min;
         for (size_t i = 0; i < count; i++) {
             uint32_t u = ((uint32_t)src[4 * i] << 24) | ((uint32_t)src[4 * i + 1] << 16) |
                          ((uint32_t)src[4 * i + 2] << 8) | src[4 * i + 3];
-            double x = b->scale_min + u * scale;
+            double x = u * step + xmin;
             if (b->dt == DT_F64)
                 ((double *)dst)[i] = x;
             else
@@ -397,14 +400,16 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
         break;
     }
     case ENC_TRUNC: {
-        int nb = b->scale_bits > 0 && b->scale_bits < 23 ? b->scale_bits : 12;
+        /* TBufferFile::ReadWithNbits: exponent byte, then nbits of mantissa and a sign bit */
+        int nb = b->scale_bits; /* 1..23, checked by ttree.c */
+        uint32_t mask = (1u << (nb + 1)) - 1, sign = 1u << (nb + 1);
         for (size_t i = 0; i < count; i++) {
             uint32_t ex = src[3 * i];
             uint32_t man = ((uint32_t)src[3 * i + 1] << 8) | src[3 * i + 2];
-            uint32_t bits = (ex << 23) | ((man & ((1u << (nb + 1)) - 1)) << (23 - nb));
+            uint32_t bits = (ex << 23) | ((man & mask) << (23 - nb));
             float x;
             memcpy(&x, &bits, 4);
-            if (man & (1u << (nb + 1)))
+            if (man & sign)
                 x = -x;
             if (b->dt == DT_F64)
                 ((double *)dst)[i] = x;
@@ -551,6 +556,8 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
                       (long long)bk->first, (long long)(a + out->n));
             goto done;
         }
+        if (bk->n == 0)
+            continue; /* holds no entries: nothing to read */
         bview v;
         rc = load_basket(f, b, idx, ctx, &v, 1, e);
         if (rc)
