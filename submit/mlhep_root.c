@@ -82,6 +82,10 @@ static int cmd_ls(const char *path)
            (f->version / 100) % 100, f->version % 100, sz, alg_of(f->compress), f->compress % 100, nt,
            nt == 1 ? "" : "s");
     int rc = 0;
+    char rnt[400];
+    mlhep_err ignore;
+    if (rootfile_rntuples(f, rnt, sizeof rnt, &ignore) > 0)
+        printf("\nRNTuple %s: ROOT's newer columnar format, which mlhep does not read (only TTrees)\n", rnt);
     for (size_t i = 0; i < nt; i++) {
         ttree *t;
         if (ttree_open_key(f, &trees[i].key, trees[i].path, &t, &e)) {
