@@ -301,16 +301,23 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             if (!arr && nevbuf)
                 return BERR("basket %d: entry offset array is truncated", idx);
             cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
+            /* entry starts relative to the data region, each within it */
             if (iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
-                int32_t pos = 0;
+                int64_t pos = 0;
                 for (int32_t i = 0; i < nevbuf; i++) {
-                    int32_t sz = sl->starts[i];
-                    sl->starts[i] = pos;
+                    int64_t sz = sl->starts[i];
+                    sl->starts[i] = (int32_t)pos;
                     pos += sz;
+                    if (sz < 0 || pos > border)
+                        return BERR("basket %d: entry size array is corrupt (entry %d)", idx, i);
                 }
             } else {
-                for (int32_t i = 0; i < nevbuf; i++)
-                    sl->starts[i] -= keylen;
+                for (int32_t i = 0; i < nevbuf; i++) {
+                    int64_t st = (int64_t)sl->starts[i] - keylen;
+                    if (st < 0 || st > border)
+                        return BERR("basket %d: entry offset array is corrupt (entry %d)", idx, i);
+                    sl->starts[i] = (int32_t)st;
+                }
             }
             sl->starts[nevbuf] = (int32_t)border;
             v->starts = sl->starts;

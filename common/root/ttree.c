@@ -973,7 +973,8 @@ static dtype vector_elem(const char *cls)
 static void parse_dims(tbranch *tb, const char *title)
 {
     const char *p = strchr(title, '[');
-    while (p) {
+    const char *slash = strchr(title, '/'); /* "x[3]/d[0,1,8]": the type part holds no dimension */
+    while (p && (!slash || p < slash)) {
         const char *q = strchr(p, ']');
         if (!q)
             break;
@@ -1121,12 +1122,26 @@ static int set_packing(tbranch *tb, arena *mem, double xmin, double xmax, double
     return 0;
 }
 
-/* Packing of a Double32_t/Float16_t whose range is in a title (TLeafD32/TLeafF16). */
+/* Packing of a Double32_t/Float16_t whose range is in a StreamerInfo element title. */
 static int set_packing_title(tbranch *tb, arena *mem, const char *title)
 {
     double xmin, xmax, factor;
     root_range(title ? title : "", &xmin, &xmax, &factor);
     return set_packing(tb, mem, xmin, xmax, factor);
+}
+
+/* Packing of a TLeafD32/TLeafF16 leaf from its title. ROOT 6 titles are
+ * "name[dims]/d[range]" (TLeafD32::Streamer takes the range after "/d", "/f" for
+ * Float16); older ones were "d[range]", or the whole title was read as
+ * TStreamerElement::GetRange reads a comment: all three forms are handled. */
+static int set_packing_leaf(tbranch *tb, arena *mem, const char *title)
+{
+    if (!title)
+        title = "";
+    const char *slash = strrchr(title, '/');
+    if (slash && isalpha((unsigned char)slash[1]) && slash[2] == '[')
+        return set_packing_title(tb, mem, slash + 2);
+    return set_packing_title(tb, mem, title);
 }
 
 static int enc_width(tenc enc, dtype dt)
@@ -1234,7 +1249,7 @@ static void classify_leaf(tbranch *tb, lraw *l, arena *mem)
         return;
     }
     parse_dims(tb, l->title ? l->title : "");
-    if (tb->enc != ENC_PLAIN && set_packing_title(tb, mem, l->title)) {
+    if (tb->enc != ENC_PLAIN && set_packing_leaf(tb, mem, l->title)) {
         set_type_name(tb, mem, tb->dt == DT_F32 ? "Float16_t" : "Double32_t");
         return;
     }
@@ -1557,7 +1572,7 @@ static void flatten(ttree *t, braw *b, const char *prefix, tbranch *parent, int 
             tbranch tmp = {0};
             tmp.dt = dtype_of_leafclass(lf->cls, lf->isunsigned, &tmp.enc);
             if (lf->count || tmp.dt == DT_NONE || strcmp(lf->cls, "TLeafC") == 0 ||
-                (tmp.enc != ENC_PLAIN && set_packing_title(&tmp, mem, lf->title)))
+                (tmp.enc != ENC_PLAIN && set_packing_leaf(&tmp, mem, lf->title)))
                 variable = 1;
             size += enc_width(tmp.enc, tmp.dt) * (lf->len > 0 ? lf->len : 1);
         }
