@@ -394,7 +394,7 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
         /* TBufferFile::ReadWithFactor: raw / factor + xmin, factor = steps / (xmax - xmin)
          * (steps 2^nbits, or 2^32 - 1 for 32 bits); computed as raw * step + xmin, which
          * rounds once (step is exact for 2^nbits) and is within an ulp of ROOT's */
-        double step = b->scale_step, xmin = b->scale_min;
+        double step = b->pack.step, xmin = b->pack.xmin;
         for (size_t i = 0; i < count; i++) {
             uint32_t u = ((uint32_t)src[4 * i] << 24) | ((uint32_t)src[4 * i + 1] << 16) |
                          ((uint32_t)src[4 * i + 2] << 8) | src[4 * i + 3];
@@ -408,7 +408,7 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
     }
     case ENC_TRUNC: {
         /* TBufferFile::ReadWithNbits: exponent byte, then nbits of mantissa and a sign bit */
-        int nb = b->scale_bits; /* 1..23, checked by ttree.c */
+        int nb = b->pack.nbits; /* 1..22, checked by packfloat_decide */
         uint32_t mask = (1u << (nb + 1)) - 1, sign = 1u << (nb + 1);
         for (size_t i = 0; i < count; i++) {
             uint32_t ex = src[3 * i];

@@ -994,154 +994,29 @@ static void parse_dims(tbranch *tb, const char *title)
     }
 }
 
-/* One bound of a range as ROOT reads it: lower case, blanks removed, the "pi" forms
- * (2pi, 2*pi, twopi, pi/2, pi/4, pi; negated if a '-' is present), else a number. */
-static double range_bound(const char *s, size_t n)
-{
-    char b[64];
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < sizeof b - 1; i++)
-        if (s[i] != ' ')
-            b[k++] = (char)tolower((unsigned char)s[i]);
-    b[k] = 0;
-    const double pi = 3.14159265358979323846;
-    double x = 0;
-    if (strstr(b, "pi")) {
-        if (strstr(b, "2pi") || strstr(b, "2*pi") || strstr(b, "twopi"))
-            x = 2 * pi;
-        else if (strstr(b, "pi/2"))
-            x = pi / 2;
-        else if (strstr(b, "pi/4"))
-            x = pi / 4;
-        else
-            x = pi;
-        if (strchr(b, '-'))
-            x = -x;
-    } else if (sscanf(b, "%lg", &x) != 1) {
-        x = 0;
-    }
-    return x;
-}
-
-/* ROOT's TStreamerElement::GetRange: the range of a Double32_t / Float16_t from a
- * title ("[xmin,xmax]", "[xmin,xmax,nbits]"; when the first bracket holds no comma
- * it is a dimension and the second bracket is used). factor 0 means no range; then
- * xmin carries the bit count of a truncated mantissa ([0,0,nbits] with nbits < 15)
- * or 0 (none). */
-static void root_range(const char *s, double *xmin, double *xmax, double *factor)
-{
-    *xmin = *xmax = *factor = 0;
-    const char *left = strchr(s, '[');
-    if (!left)
-        return;
-    const char *right = strchr(left, ']');
-    if (!right)
-        return;
-    const char *comma = strchr(left, ',');
-    if (!comma || comma > right) {
-        left = strchr(right, '[');
-        if (!left)
-            return;
-        right = strchr(left, ']');
-        if (!right)
-            return;
-        comma = strchr(left, ',');
-        if (!comma || comma > right)
-            return;
-    }
-    const char *comma2 = strchr(comma + 1, ',');
-    if (comma2 && comma2 > right)
-        comma2 = NULL;
-    int nbits = 32;
-    if (comma2) {
-        char sb[32];
-        size_t n = (size_t)(right - comma2 - 1) < sizeof sb - 1 ? (size_t)(right - comma2 - 1) : sizeof sb - 1;
-        memcpy(sb, comma2 + 1, n);
-        sb[n] = 0;
-        if (sscanf(sb, "%d", &nbits) != 1)
-            nbits = 32;
-        if (nbits < 2 || nbits > 32)
-            nbits = 32;
-        right = comma2;
-    }
-    *xmin = range_bound(left + 1, (size_t)(comma - left - 1));
-    *xmax = range_bound(comma + 1, (size_t)(right - comma - 1));
-    double bigint = nbits < 32 ? (double)(1u << nbits) : 4294967295.0;
-    if (*xmin < *xmax)
-        *factor = bigint / (*xmax - *xmin);
-    if (*xmin >= *xmax && nbits < 15)
-        *xmin = nbits + 0.1;
-}
-
 static void set_skipped(tbranch *tb, arena *mem, const char *why, const char *what);
 
-/* How a Double32_t (dt float64) or Float16_t (dt float32) is stored, decided as
- * TBufferFile::ReadDouble32 / ReadFloat16 do from the range (xmin, xmax, factor as
- * root_range leaves them): factor != 0: u32 scaled into [xmin, xmax]; else nbits =
- * (int)xmin: 0 is a plain float32 (Double32) or 12 bits (Float16), otherwise an
- * exponent byte and a mantissa of nbits. Returns 0, or -1 with the branch skipped
- * when ROOT itself could not decode it (bit count out of range, unusable range). */
-static int set_packing(tbranch *tb, arena *mem, double xmin, double xmax, double factor)
+/* Sets enc and pack of a Double32_t (dt float64) / Float16_t (dt float32) branch from
+ * a packfloat_* decision (rc, why); on refusal the branch is skipped. Returns rc. */
+static int set_packing(tbranch *tb, arena *mem, int rc, const char *why)
 {
-    int f16 = tb->dt == DT_F32;
-    const char *what = f16 ? "Float16_t" : "Double32_t";
-    tb->scale_min = xmin;
-    tb->scale_max = xmax;
-    tb->scale_factor = factor;
-    tb->scale_bits = 0;
-    if (factor != 0) {
-        if (!(factor > 0) || !isfinite(factor) || !isfinite(xmin)) {
-            set_skipped(tb, mem, "%s with an unusable range", what);
-            return -1;
-        }
-        /* the number of steps over the range: 2^nbits, or 2^32 - 1 for 32 bits */
-        double steps = nearbyint(factor * (xmax - xmin));
-        if (!(steps >= 1 && steps <= 4294967295.0) || !isfinite(xmax)) {
-            set_skipped(tb, mem, "%s with an unusable range", what);
-            return -1;
-        }
-        tb->scale_step = (xmax - xmin) / steps;
-        tb->enc = ENC_SCALED;
-        return 0;
-    }
-    int nbits;
-    if (xmin > -1 && xmin < 1)
-        nbits = 0;
-    else if (xmin >= 1 && xmin < 24)
-        nbits = (int)xmin;
-    else {
-        set_skipped(tb, mem, "%s with an unusable mantissa bit count", what);
+    const char *what = tb->dt == DT_F32 ? "Float16_t" : "Double32_t";
+    if (rc) {
+        char buf[120];
+        snprintf(buf, sizeof buf, "%s with an %s", what, why);
+        set_skipped(tb, mem, "%s", buf);
         return -1;
     }
-    if (nbits == 0 && !f16) {
-        tb->enc = ENC_D32_FLOAT;
-        return 0;
-    }
-    tb->enc = ENC_TRUNC;
-    tb->scale_bits = nbits ? nbits : 12;
+    tb->enc = tb->pack.kind == PF_SCALED ? ENC_SCALED : tb->pack.kind == PF_TRUNC ? ENC_TRUNC : ENC_D32_FLOAT;
     return 0;
 }
 
-/* Packing of a Double32_t/Float16_t whose range is in a StreamerInfo element title. */
-static int set_packing_title(tbranch *tb, arena *mem, const char *title)
-{
-    double xmin, xmax, factor;
-    root_range(title ? title : "", &xmin, &xmax, &factor);
-    return set_packing(tb, mem, xmin, xmax, factor);
-}
-
-/* Packing of a TLeafD32/TLeafF16 leaf from its title. ROOT 6 titles are
- * "name[dims]/d[range]" (TLeafD32::Streamer takes the range after "/d", "/f" for
- * Float16); older ones were "d[range]", or the whole title was read as
- * TStreamerElement::GetRange reads a comment: all three forms are handled. */
+/* Packing of a TLeafD32/TLeafF16 from its title (packfloat_from_leaf_title). */
 static int set_packing_leaf(tbranch *tb, arena *mem, const char *title)
 {
-    if (!title)
-        title = "";
-    const char *slash = strrchr(title, '/');
-    if (slash && isalpha((unsigned char)slash[1]) && slash[2] == '[')
-        return set_packing_title(tb, mem, slash + 2);
-    return set_packing_title(tb, mem, title);
+    const char *why = "";
+    int rc = packfloat_from_leaf_title(tb->dt == DT_F32, title, &tb->pack, &why);
+    return set_packing(tb, mem, rc, why);
 }
 
 static int enc_width(tenc enc, dtype dt)
@@ -1331,13 +1206,15 @@ static int set_packing_element(tbranch *tb, const braw *b, arena *mem, sinfo **s
         set_type_name(tb, mem, what);
         return -1;
     }
-    int rc;
+    int f16 = tb->dt == DT_F32, rc;
+    const char *why = "";
     if (x->explicit_range)
-        rc = set_packing(tb, mem, x->xmin, x->xmax, x->factor);
+        rc = packfloat_decide(f16, x->xmin, x->xmax, x->factor, &tb->pack, &why);
     else if (x->has_range)
-        rc = set_packing_title(tb, mem, x->title);
+        rc = packfloat_from_title(f16, x->title, &tb->pack, &why);
     else
-        rc = set_packing(tb, mem, 0, 0, 0);
+        rc = packfloat_decide(f16, 0, 0, 0, &tb->pack, &why);
+    rc = set_packing(tb, mem, rc, why);
     if (rc)
         set_type_name(tb, mem, what);
     return rc;

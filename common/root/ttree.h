@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "root/packfloat.h"
 #include "root/rootfile.h"
 
 typedef enum dtype {
@@ -74,8 +75,8 @@ const char *tkind_name(tkind k); /* "flat", "fixed_array", "jagged", "group", "s
 typedef enum tenc {
     ENC_PLAIN = 0,  /* big-endian values of dtype */
     ENC_D32_FLOAT,  /* Double32 without range: stored as float32, read as float64 */
-    ENC_SCALED,     /* Double32/Float16 [min,max(,nbits)]: u32 raw, raw / scale_factor + scale_min */
-    ENC_TRUNC,      /* Double32 [0,0,n<15] / Float16 without range: u8 exponent + u16 mantissa of scale_bits */
+    ENC_SCALED,     /* Double32/Float16 [min,max(,nbits)]: u32 raw, raw * pack.step + pack.xmin */
+    ENC_TRUNC,      /* Double32 [0,0,n<15] / Float16 without range: u8 exponent + u16 mantissa of pack.nbits */
 } tenc;
 
 typedef struct tbasket {
@@ -101,10 +102,8 @@ struct tbranch {
     const char *skip_reason;
     dtype dt;              /* type of the decoded values */
     tenc enc;
-    /* Double32_t/Float16_t packing, decided as ROOT does (ttree.c set_packing) from the
-     * range in the leaf title or the StreamerInfo element title */
-    double scale_min, scale_max, scale_factor, scale_step; /* step = 1 / factor, (max - min) / steps */
-    int scale_bits;
+    packfloat pack;        /* Double32_t/Float16_t (enc != ENC_PLAIN): how ROOT packed them,
+                              from the leaf title or the StreamerInfo element title */
     int disk_width;        /* bytes per value on disk */
     int64_t fixed_len;     /* values per entry: 1 flat, product of dims for fixed arrays */
     int ndim;
