@@ -1,0 +1,97 @@
+# The sanitizer build of mlhep-root (-fsanitize=address,undefined, stopping at the first
+# report) over every sample ROOT file, ../shared/data/root and ../shared/data/root-wild:
+# ls, stats, and dump of every branch (dump --all, one process per tree). Any sanitizer
+# report or crash is a FAIL, and so is refusing a branch stats reads; branches listed as
+# skipped (or groups) are refused with a message naming them.
+# Also: an RNTuple-only file says so, and a job selecting a skipped branch names it and
+# its C++ type.
+. "$(dirname "$0")/../lib.sh"
+R="$BIN/mlhep-root"
+case "$R" in *asan*) ;; *) echo "(note: $R is not the sanitizer build)";; esac
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+san() { grep -Eq "runtime error|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer" "$1"; }
+for f in "$DATA"/*.root "$DATA/../root-wild"/*.root; do
+    name=$(basename "$f")
+    problems=""
+    "$R" ls "$f" >"$TMP/ls.out" 2>"$TMP/ls.err"; rc=$?
+    { [ $rc -gt 2 ] || san "$TMP/ls.err"; } && problems="$problems ls(rc=$rc: $(head -c 300 "$TMP/ls.err"))"
+    "$R" stats "$f" >"$TMP/st.out" 2>"$TMP/st.err"; rc=$?
+    { [ $rc != 0 ] || san "$TMP/st.err"; } && problems="$problems stats(rc=$rc: $(head -c 300 "$TMP/st.err"))"
+    # every branch of every tree, one process per tree (dump --all); a branch may only be
+    # refused if the stats document lists it as skipped or as a group
+    n=0
+    for tree in $(/usr/bin/python3 -c 'import json,sys; [print(t["path"]) for t in json.load(open(sys.argv[1]))["trees"]]' \
+                  "$TMP/st.out" 2>/dev/null); do
+        "$R" dump "$f" --tree "$tree" --all >"$TMP/d.out" 2>"$TMP/d.err"; rc=$?
+        if san "$TMP/d.err" || [ $rc -gt 2 ]; then
+            problems="$problems dump $tree(rc=$rc: $(head -c 300 "$TMP/d.err"))"
+            continue
+        fi
+        n=$((n + $(grep -c '^# branch ' "$TMP/d.out")))
+        why=$(/usr/bin/python3 - "$TMP/st.out" "$tree" "$TMP/d.err" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+kinds = {b["name"]: b["kind"] for t in d["trees"] if t["path"] == sys.argv[2] for b in t["branches"]}
+for line in open(sys.argv[3]):
+    m = re.search(r"branch '([^']*)' (cannot be read|has no data of its own)", line)
+    if not m or kinds.get(m.group(1)) not in ("skipped", "group"):
+        print("refused a readable branch: " + line.strip()[:200])
+PY
+)
+        [ -n "$why" ] && problems="$problems dump $tree: $why"
+    done
+    if [ -z "$problems" ] && [ $n -gt 0 ]; then ok "sanitized mlhep-root on $name (ls, stats, dump of $n branches)"
+    else bad "sanitized mlhep-root on $name" "${problems:-no branches listed}"; fi
+done
+
+# a branch that cannot be read fails only a job that selects it, naming branch and C++ type
+W="$DATA/../root-wild/uproot-issue-214.root"
+err=$("$R" dump "$W" --tree E --branch Evt/trks/trks.fitinf 2>&1 >/dev/null); rc=$?
+if [ $rc = 2 ] && echo "$err" | grep -q "branch 'Evt/trks/trks.fitinf' cannot be read: container member (vector<double>)"; then
+    ok "a vector member of a split collection is refused by name, the rest of the file reads"
+else bad "skipped branch refused" "rc=$rc: $err"; fi
+
+# an RNTuple-only file: a written file whose tree key is turned into a ROOT::RNTuple key
+# (a new keys list at the end of the file, the top directory pointed at it)
+"$R" gen --events 10 --class signal --out "$TMP/g.root" --compression none >/dev/null 2>&1
+/usr/bin/python3 - "$TMP/g.root" "$TMP/rnt.root" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+begin, nbytesname = struct.unpack(">I", b[8:12])[0], struct.unpack(">I", b[28:32])[0]
+d = begin + nbytesname                       # top TDirectory record (small layout)
+nbk = struct.unpack(">I", b[d + 10:d + 14])[0]
+seekkeys = struct.unpack(">I", b[d + 26:d + 30])[0]
+rec = bytes(b[seekkeys:seekkeys + nbk])
+keylen = struct.unpack(">h", rec[14:16])[0]
+new = rec.replace(b"\x05TTree", b"\x0dROOT::RNTuple")
+grow = len(new) - len(rec)
+assert grow == 8
+body = bytearray(new)
+body[0:4] = struct.pack(">i", len(body))               # fNbytes of the keys list record
+body[6:10] = struct.pack(">i", len(body) - keylen)     # fObjLen
+pos = len(b)
+body[18:22] = struct.pack(">I", pos)                   # fSeekKey
+# the tree key inside grew too: its fKeylen
+k = keylen + 4
+while k < len(body):
+    kl = struct.unpack(">h", body[k + 14:k + 16])[0]
+    cls_at = k + 26 if struct.unpack(">h", body[k + 4:k + 6])[0] < 1000 else k + 34
+    if body[cls_at:cls_at + 14] == b"\x0dROOT::RNTuple":
+        body[k + 14:k + 16] = struct.pack(">h", kl + 8)
+        kl += 8
+    k += kl
+b[d + 10:d + 14] = struct.pack(">I", len(body))        # fNbytesKeys
+b[d + 26:d + 30] = struct.pack(">I", pos)              # fSeekKeys
+b += body
+b[12:16] = struct.pack(">I", len(b))                   # fEND
+open(sys.argv[2], "wb").write(b)
+PY
+err=$("$R" stats "$TMP/rnt.root" 2>&1 >/dev/null); rc=$?
+if [ $rc = 2 ] && echo "$err" | grep -q "RNTuple 'Events'"; then ok "an RNTuple-only file says it holds an RNTuple (stats)"
+else bad "RNTuple-only file (stats)" "rc=$rc: $err"; fi
+err=$("$R" dump "$TMP/rnt.root" --tree Events --branch nJet 2>&1 >/dev/null)
+echo "$err" | grep -q "tree 'Events' not found (trees: none); the file holds RNTuple 'Events'" \
+    && ok "an RNTuple-only file says it holds an RNTuple (tree not found)" || bad "RNTuple-only file (dump)" "$err"
+out=$("$R" ls "$TMP/rnt.root" 2>&1)
+echo "$out" | grep -q "RNTuple 'Events'" && ok "ls names the RNTuple" || bad "RNTuple-only file (ls)" "$out"
