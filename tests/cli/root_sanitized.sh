@@ -95,3 +95,19 @@ echo "$err" | grep -q "tree 'Events' not found (trees: none); the file holds RNT
     && ok "an RNTuple-only file says it holds an RNTuple (tree not found)" || bad "RNTuple-only file (dump)" "$err"
 out=$("$R" ls "$TMP/rnt.root" 2>&1)
 echo "$out" | grep -q "RNTuple 'Events'" && ok "ls names the RNTuple" || bad "RNTuple-only file (ls)" "$out"
+
+# the data layer: a job over the KM3NeT file that does not select the unreadable members
+# runs; one that selects one fails, naming the branch and its C++ type
+mkdir -p "$TMP/km3" && cp "$W" "$TMP/km3/a.root" && cp "$W" "$TMP/km3/b.root"
+cat > "$TMP/km3/ok.json" <<'J'
+{"name": "km3", "tree": "E", "files": [{"path": "a.root", "label": 1}, {"path": "b.root", "label": 0}],
+ "params": {"chunk_size": 100, "selected_branches": ["Evt/trks/trks.lik", "Evt/hits/hits.tot", "Evt/run_id"]}}
+J
+sed 's#"Evt/run_id"#"Evt/trks/trks.fitinf"#' "$TMP/km3/ok.json" > "$TMP/km3/bad.json"
+"$BIN/mlhep-prep" "$TMP/km3/ok.json" --out "$TMP/km3/o1" >/dev/null 2>"$TMP/km3/e1"; rc=$?
+[ $rc = 0 ] && ok "a job that selects readable branches of a file with unreadable ones runs" \
+    || bad "job without the skipped branch" "rc=$rc $(tail -n 2 "$TMP/km3/e1")"
+"$BIN/mlhep-prep" "$TMP/km3/bad.json" --out "$TMP/km3/o2" >/dev/null 2>"$TMP/km3/e2"; rc=$?
+if [ $rc != 0 ] && grep -q "branch 'Evt/trks/trks.fitinf' (C++ type vector<double>) cannot be read" "$TMP/km3/e2"; then
+    ok "a job selecting a skipped branch fails naming the branch and its C++ type"
+else bad "job selecting a skipped branch" "rc=$rc $(tail -n 2 "$TMP/km3/e2")"; fi
