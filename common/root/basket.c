@@ -175,6 +175,9 @@ static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
 
 #define BERR(...) err_set(e, MLHEP_EFORMAT, __VA_ARGS__)
 
+/* Most bytes of values a read allocates before any basket of it is decoded. */
+#define PRESIZE_BYTES ((size_t)64 << 20)
+
 static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
 
 /* The cache slot of branch b: its own, a free one it then owns, or (more than BSLOTS
@@ -545,9 +548,17 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
             goto done;
         }
         out->offsets[0] = 0;
-    } else if (ensure_values(out, (size_t)((z - a) * out->per_entry) + 1, e)) {
-        rc = e->code;
-        goto done;
+    } else {
+        /* sized for the whole range up front, but no more than PRESIZE_BYTES: past that
+         * the values grow basket by basket, once each basket's data has been checked to
+         * hold them (a corrupt leaf length must not allocate gigabytes for nothing) */
+        size_t want = (size_t)((z - a) * out->per_entry) + 1, vs = dtype_size(out->dt);
+        if (vs && want > PRESIZE_BYTES / vs)
+            want = PRESIZE_BYTES / vs;
+        if (ensure_values(out, want, e)) {
+            rc = e->code;
+            goto done;
+        }
     }
     if (a == z)
         goto done;
