@@ -111,3 +111,48 @@ sed 's#"Evt/run_id"#"Evt/trks/trks.fitinf"#' "$TMP/km3/ok.json" > "$TMP/km3/bad.
 if [ $rc != 0 ] && grep -q "branch 'Evt/trks/trks.fitinf' (C++ type vector<double>) cannot be read" "$TMP/km3/e2"; then
     ok "a job selecting a skipped branch fails naming the branch and its C++ type"
 else bad "job selecting a skipped branch" "rc=$rc $(tail -n 2 "$TMP/km3/e2")"; fi
+
+# a corrupt key of another object (a histogram) in the directory that holds the tree
+# hides nothing; a corrupt key of the tree itself is named
+/usr/bin/python3 - "$DATA/../root-wild/uproot-issue-750.root" "$TMP/badkey.root" "$TMP/badtree.root" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+def corrupt(cls, name, out):
+    c = bytearray(b)
+    tag = bytes([len(cls)]) + cls + bytes([len(name)]) + name
+    at = c.rfind(tag)                  # the copy in the top directory's keys list (the last one)
+    assert at > 0
+    start = at - 26                    # small key header: 18 bytes + two 4-byte seeks
+    c[start + 6:start + 10] = struct.pack(">i", -1)   # fObjLen < 0
+    open(out, "wb").write(c)
+corrupt(b"TH1D", b"h_Muon_pt", sys.argv[2])
+corrupt(b"TTree", b"tout", sys.argv[3])
+PY
+"$R" stats "$DATA/../root-wild/uproot-issue-750.root" | sed 1,2d >"$TMP/good.json"
+"$R" stats "$TMP/badkey.root" 2>"$TMP/bk.err" | sed 1,2d >"$TMP/bad.json"
+cmp -s "$TMP/good.json" "$TMP/bad.json" && ok "a corrupt key of a histogram beside the tree hides nothing" \
+    || bad "corrupt unrelated key" "$(head -c 300 "$TMP/bk.err")"
+err=$("$R" stats "$TMP/badtree.root" 2>&1 >/dev/null); rc=$?
+[ $rc = 2 ] && echo "$err" | grep -q "key 'tout' (TTree) is corrupt" && ok "a corrupt key of the tree itself is named" \
+    || bad "corrupt tree key" "rc=$rc: $err"
+
+# a branch that holds fewer entries than its tree (here none): stats reads it over its
+# own entries (count 0) as dump does, the other branches as before
+/usr/bin/python3 - "$DATA/uproot-sample-6.08.04-uncompressed.root" "$TMP/short.root" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+at = b.find(b"\x02i4\x04i4/I")       # TBranch i4 (v12) in the uncompressed TTree record
+assert at > 0 and b.find(b"\x02i4\x04i4/I", at + 1) < 0
+p = at + 3 + 5 + 10 + 4 * 4 + 8 + 4 * 3    # after TNamed, TAttFill, 4 ints, fEntryNumber, 3 ints
+assert struct.unpack(">q", b[p:p + 8])[0] == 30
+b[p:p + 8] = struct.pack(">q", 0)          # fEntries
+open(sys.argv[2], "wb").write(b)
+PY
+out=$("$R" stats "$TMP/short.root" 2>&1) && c=$(echo "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+b = {x["name"]: x for x in d["trees"][0]["branches"]}
+print(b["i4"]["count"], b["i4"]["first"], b["u4"]["count"])')
+[ "$c" = "0 [] 30" ] && [ -z "$("$R" dump "$TMP/short.root" --tree sample --branch i4)" ] \
+    && ok "stats reads a branch holding fewer entries than the tree over its own (0), as dump" \
+    || bad "branch with fewer entries" "$c $(echo "$out" | tail -n 2)"

@@ -10,6 +10,8 @@
 #include "root/packfloat.h"
 #include "base/cursor.h"
 #include "root/rootfile.h"
+#include "root/rootstats.h"
+#include "root/rootwrite.h"
 #include "test.h"
 #include "root/ttree.h"
 
@@ -407,6 +409,31 @@ TEST(packed_float_ranges_as_root_reads_them)
     CHECK(fabs(packfloat_get(&p, b) - 1000.3) / 1000.3 < 1.0 / 256);
 }
 
+/* stats of a uint64 branch: the minimum stays right after values >= 2^63 */
+TEST(uint64_min_after_large_values)
+{
+    char path[] = "/tmp/mlhep-u64-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    mlhep_err e;
+    rootw_file *f;
+    rootw_tree *t;
+    CHECK(rootw_open(path, NULL, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0 && rootw_branch(t, "u/l", &e) == 0);
+    uint64_t v[5] = {5, ((uint64_t)1 << 63) + 7, 3, UINT64_MAX, 9};
+    rootw_col col = {ROOTW_U64, v};
+    CHECK(rootw_append(t, 5, &col, &e) == 0 && rootw_close(f, &e) == 0);
+    json_t *doc;
+    CHECK(rootstats_file(path, NULL, 1, &doc, &e) == 0);
+    unlink(path);
+    json_t *b = json_array_get(json_object_get(json_array_get(json_object_get(doc, "trees"), 0), "branches"), 0);
+    CHECKF(json_integer_value(json_object_get(b, "min")) == 3, "min %lld",
+           (long long)json_integer_value(json_object_get(b, "min")));
+    CHECK(json_real_value(json_object_get(b, "max")) == 18446744073709551615.0);
+    json_decref(doc);
+}
+
 int main(void)
 {
     RUN(entry_ranges_match_full_reads);
@@ -417,5 +444,6 @@ int main(void)
     RUN(bad_input_gives_clear_errors);
     RUN(skipped_branches_are_refused_by_name);
     RUN(packed_float_ranges_as_root_reads_them);
+    RUN(uint64_min_after_large_values);
     return test_summary();
 }
