@@ -133,16 +133,16 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o)
 check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)
 
 test: deps
-	$(MAKE) check-build
+	$(MAKE) -j$$(nproc) check-build
 	bash tests/run.sh
 
 bench: deps
 	@sh deploy/deps.sh deploy/packages.txt deploy/packages-bench.txt
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	bash bench/run.sh
 
 run: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	bash deploy/run-sample.sh
 
 FUZZ_SECONDS ?= 60
