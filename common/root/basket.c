@@ -458,6 +458,8 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
         if ((int64_t)v->len < v->n * esz)
             return BERR("basket %d: %zu data bytes for %lld entries of %lld bytes", idx, v->len, (long long)v->n,
                         (long long)esz);
+        if (m <= 0) /* a basket holding 0 entries, or none of it wanted */
+            return 0;
         if (ensure_values(out, out->nvalues + (size_t)(m * per), e))
             return e->code;
         uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
@@ -501,10 +503,11 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
         return e->code;
-    uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     if (hdr == 0) {
-        /* entries are contiguous: one decode for the whole range */
-        decode_values(b, dst, v->data + st[lo], total);
+        /* entries are contiguous: one decode for the whole range (none if all are
+         * empty: out->values may still be NULL) */
+        if (total)
+            decode_values(b, (uint8_t *)out->values + out->nvalues * vs, v->data + st[lo], total);
         if (!fused)
             for (int64_t i = lo; i < hi; i++)
                 o[i - lo] = base + (int64_t)(st[i + 1] - st[lo]) / (int64_t)w;
@@ -512,7 +515,8 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
         int64_t pos = base;
         for (int64_t i = lo; i < hi; i++) {
             size_t cnt = ((size_t)(st[i + 1] - st[i]) - hdr) / w;
-            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
+            if (cnt)
+                decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
             pos += (int64_t)cnt;
             o[i - lo] = pos;
         }

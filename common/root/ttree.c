@@ -21,6 +21,7 @@
 #define K_NEWCLASS 0xFFFFFFFFu
 #define MAX_DEPTH 64
 #define MAX_BRANCHES 1000000
+#define MAX_ENTRY ((int64_t)1 << 62) /* bound on entry numbers read from a file */
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -492,7 +493,7 @@ static void p_branch_body(pctx *p, braw *b)
     if (!cur_ok(&p->c))
         return;
     if (b->maxbaskets < 0 || b->writebasket < 0 || b->writebasket > b->maxbaskets || b->entries < 0 ||
-        (size_t)b->maxbaskets > p->c.len) {
+        b->entries > MAX_ENTRY || (size_t)b->maxbaskets > p->c.len) {
         p_fail(p, "branch '%s' has corrupt basket counts", b->name);
         return;
     }
@@ -554,6 +555,15 @@ static void p_branch_body(pctx *p, braw *b)
         if (bs) {
             cur_init(&t, bs + w * i, w);
             b->basketseek[i] = old ? (int64_t)cur_u32(&t) : cur_i64(&t);
+        }
+        /* the first entry of a basket in use: no tree holds 2^62 entries, and the entry
+         * arithmetic on these values (plus basket sizes) must not overflow */
+        if (i <= b->writebasket && (b->basketentry[i] < 0 || b->basketentry[i] > MAX_ENTRY)) {
+            char why[sizeof p->why];
+            snprintf(why, sizeof why, "branch '%.100s' has a corrupt basket table (basket %d starts at entry %lld)",
+                     b->name, (int)i, (long long)b->basketentry[i]);
+            p_fail(p, "%s", why);
+            return;
         }
     }
     p_end(p, end);
@@ -1610,8 +1620,8 @@ static int parse_tree(ttree *t, pctx *p, braw ***top, int *ntop)
         cur_skip(c, 4 * 7); /* timer interval, scan field, update, max entry loop, max virtual size, autosave, estimate */
         if (!cur_ok(c))
             return -1;
-        if (t->entries < 0) {
-            snprintf(p->why, sizeof p->why, "entry count is not a whole number");
+        if (t->entries < 0 || t->entries > MAX_ENTRY) {
+            snprintf(p->why, sizeof p->why, "entry count is not a whole number below 2^62");
             return -1;
         }
         int n;
@@ -1666,7 +1676,7 @@ static int parse_tree(ttree *t, pctx *p, braw ***top, int *ntop)
     }
     if (!cur_ok(c))
         return -1;
-    if (t->entries < 0) {
+    if (t->entries < 0 || t->entries > MAX_ENTRY) {
         snprintf(p->why, sizeof p->why, "entry count %lld is corrupt", (long long)t->entries);
         return -1;
     }
