@@ -256,6 +256,11 @@ TEST(swap_array_matches_bytewise)
                     for (int k = 0; k < w; k++)
                         CHECK(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)]);
             }
+    /* no values: an empty basket or column may hand NULL buffers (no memmove(NULL, ...)) */
+    for (int w = 1; w <= 8; w *= 2) {
+        cur_swap_array(dst, NULL, 0, w);
+        cur_swap_array(NULL, NULL, 0, w);
+    }
 }
 
 static const char *write_temp(const uint8_t *buf, size_t n)
