@@ -490,10 +490,14 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     int64_t *o = out->offsets + out->n + 1;
     const int32_t *st = v->starts;
     int fused = pow2 && hdr == 0;
+    /* x[n][k] (k values per element, e.g. a fixed array member of a split collection):
+     * an entry holds whole elements */
+    size_t per = b->fixed_len > 1 ? (size_t)b->fixed_len : 1;
     for (int64_t i = lo; i < hi; i++) {
         int64_t s = st[i], t = st[i + 1];
         size_t sz = (size_t)(t - s - (int64_t)hdr);
-        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
+        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w) ||
+            (per > 1 && (sz / w) % per))
             return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
                         (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
         total += sz;
