@@ -2,15 +2,16 @@
 # deploy/run-sample.sh - what `make run` shows: a whole workflow in embedded mode.
 # Generates a small synthetic ttH(bb)-like sample (20000 signal and 20000 background
 # events, bin/mlhep-root gen) into build/sample/, writes an MLP workflow (standard
-# procedure, a few epochs), trains it in-process with bin/mlhep-run (no broker, no
-# Redis) and prints where the model, the metrics and the plots are.
+# procedure, a few epochs, event weights from genWeight, a test set, generator-level
+# branches excluded: a model must not learn from the truth), trains it in-process with
+# bin/mlhep-run (no broker, no Redis) and prints where the model, the metrics, the plots
+# and the report page are.
 #   deploy/run-sample.sh [WORKDIR]     (default build/sample; recreated each run)
 set -eu
 cd "$(dirname "$0")/.."
 W=${1:-build/sample}
 rm -rf "$W"
 mkdir -p "$W"
-W=$(cd "$W" && pwd)
 run() { echo "\$ $*"; "$@"; }
 
 run bin/mlhep-root gen --events 20000 --class signal --seed 1 --out "$W/S.root" 2>/dev/null
@@ -22,8 +23,11 @@ cat > "$W/workflow.json" <<'EOF'
   "files": [{"path": "S.root", "label": 1}, {"path": "B.root", "label": 0}],
   "tree": "Events",
   "params": {"epochs": 5, "batch_size": 256, "chunk_size": 10000, "training": "standard",
-             "normalisation": "standard", "max_jagged_length": 4, "validation_fraction": 0.2,
-             "exclude_branches": ["run", "event", "luminosityBlock"], "hist": "hists"},
+             "normalisation": "standard", "max_jagged_length": 4,
+             "validation_fraction": 0.2, "test_fraction": 0.2, "weight": "genWeight",
+             "exclude_branches": ["run", "event", "luminosityBlock", "genWeight", "LHE*",
+                                  "nGenPart", "GenPart_*", "Jet_hadronFlavour", "Jet_partonFlavour"],
+             "hist": "hists"},
   "model": {"type": "mlp",
             "layers": [{"dense": 64, "activation": "relu"}, {"dense": 32, "activation": "relu"},
                        {"dense": 1, "activation": "sigmoid"}],
@@ -37,10 +41,17 @@ run bin/mlhep-run --out "$W/run" --data-root "$W" "$W/workflow.json"
 echo
 m=$W/run/metrics.json
 if command -v jq >/dev/null && [ -f "$m" ]; then
-    echo "validation by epoch (from $m):"
-    jq -r '.epochs[] | "  epoch \(.epoch): train loss \(.train_loss // .loss | tostring | .[0:6])  val loss \(.val_loss | tostring | .[0:6])  val AUC \(.val_auc // .auc | tostring | .[0:6])"' "$m" 2>/dev/null || true
+    echo "by epoch, the end-of-epoch model (from $m):"
+    # f4: a number rounded to 4 decimals, as mlhep-run's progress lines print it
+    f4='def f4: (. * 10000 | round) as $n | "\($n / 10000 | floor).\("000\($n % 10000)" | .[-4:])";'
+    jq -r "$f4"'.epochs[] | "  epoch \(.epoch): train loss \(.loss | f4)  val loss \(.val_loss | f4)  val AUC \(.val_auc | f4)"' "$m" 2>/dev/null || true
+    jq -r "$f4"'"final model: validation AUC \(.validation.auc | f4), test AUC \(.final.auc | f4) (\(.final.rows) test rows, weighted)",
+           (.final.working_points[] | "  signal efficiency \(.signal_efficiency | f4) at background efficiency \(.background_efficiency)"),
+           "overtraining check (training sample vs test, Kolmogorov-Smirnov p): \([.overtraining.classes[] | "\(.class) \(.ks_pvalue | f4)"] | join(", "))",
+           "ranking (permutation, AUC drop): \([.ranking.features[0:5][] | .name] | join(", ")), ..."' "$m" 2>/dev/null || true
 fi
 echo "model     $W/run/model.mlhep (ONNX: $W/run/model.onnx)"
+echo "report    $W/run/report.html (every figure and plot on one page)"
 echo "metrics   $m"
 echo "plots     $(cd "$W/run" && ls ./*.svg | sed "s|^\./|$W/run/|" | tr '\n' ' ')"
 if [ -f "$W/run/hists/index.html" ]; then

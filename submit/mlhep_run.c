@@ -349,7 +349,7 @@ int main(int argc, char **argv)
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(m, "files"), i, f)
-            printf("  %-24s %10lld bytes\n", json_string_value(json_object_get(f, "name")),
+            printf("  %-28s %10lld bytes\n", json_string_value(json_object_get(f, "name")),
                    (long long)json_integer_value(json_object_get(f, "bytes")));
         json_decref(m);
     } else if (ex == EX_STOPPED || ex == EX_FAILED || ex == EX_PATH) {

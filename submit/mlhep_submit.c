@@ -207,7 +207,8 @@ static int cmd_submit(cli *c, const char *path)
     mlhep_err e;
     if (!c->unchecked) {
         /* same schema and rules as the worker; paths checked lexically against the data
-         * roots (this machine may not see the worker's disks). Test hooks (model.crash)
+         * roots (this machine may not see the worker's disks; when it does, the inputs
+         * are checked as the worker would). Test hooks (model.crash)
          * are the worker's decision: let them through here. */
         pipeline_env *env = NULL;
         if (pipeline_env_open(c->cfg.schemas_dir, c->cfg.data_roots, 0, 1, &env, &e)) {
@@ -215,6 +216,8 @@ static int cmd_submit(cli *c, const char *path)
             return infer_cmd_fail(EX_CONFIG, "%s", e.msg);
         }
         int rc = pipeline_validate(wf, env, NULL, &e);
+        if (!rc) /* branch names and expressions, when the inputs are visible here */
+            rc = pipeline_check_inputs_if_visible(wf, env, &e);
         pipeline_env_free(env);
         if (rc) {
             json_decref(wf);
@@ -517,7 +520,7 @@ static int cmd_result(cli *c, const char *id)
         size_t i;
         json_t *f;
         json_array_foreach(json_object_get(m, "files"), i, f)
-            printf("  %-20s %8lld bytes  sha256 %.16s...\n", json_string_value(json_object_get(f, "name")),
+            printf("  %-26s %8lld bytes  sha256 %.16s...\n", json_string_value(json_object_get(f, "name")),
                    (long long)json_integer_value(json_object_get(f, "bytes")),
                    json_string_value(json_object_get(f, "sha256")));
         char metrics[4200];
@@ -525,15 +528,18 @@ static int cmd_result(cli *c, const char *id)
         json_t *mt = json_load_file(metrics, 0, &je);
         json_t *fin = json_object_get(mt, "final");
         if (json_is_object(fin)) {
-            /* a training job: the final validation figures (the file has every epoch) */
-            printf("metrics    %s, %zu epochs: validation AUC %.4f, accuracy %.4f, loss %.4f "
+            /* a training job: the final figures, on the test set (older runs: validation;
+             * the file has every epoch and report.html every plot) */
+            const json_t *rows = json_object_get(fin, "rows");
+            printf("metrics    %s, %zu epochs: %s AUC %.4f, accuracy %.4f, loss %.4f "
                    "(%lld rows)\n",
                    json_string_value(json_object_get(mt, "model")) ? json_string_value(json_object_get(mt, "model")) : "model",
                    json_array_size(json_object_get(mt, "epochs")),
+                   json_string_value(json_object_get(fin, "set")) ? json_string_value(json_object_get(fin, "set")) : "validation",
                    json_number_value(json_object_get(fin, "auc")),
                    json_number_value(json_object_get(fin, "accuracy")),
                    json_number_value(json_object_get(fin, "loss")),
-                   (long long)json_number_value(json_object_get(fin, "validation_rows")));
+                   (long long)json_number_value(rows ? rows : json_object_get(fin, "validation_rows")));
         } else if (mt) {
             char *s = json_dumps(mt, JSON_COMPACT | JSON_SORT_KEYS);
             printf("metrics    %.300s%s\n", s ? s : "", s && strlen(s) > 300 ? "..." : "");

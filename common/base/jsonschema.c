@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/suggest.h"
+
 #define JS_MAX_DEPTH 128 /* schema+instance recursion limit (also stops $ref loops) */
 #define JS_PTR_MAX 512
 
@@ -808,17 +810,27 @@ static int validate_object(vctx *c, const json_t *sc, const json_t *inst, int de
         if (!matched && addl) {
             if (json_is_false(addl)) {
                 char allowed[400] = "";
-                size_t o = 0;
+                size_t o = 0, nk = 0;
                 const char *pk;
                 json_t *pv;
+                const char *names[64];
                 if (props)
-                    json_object_foreach(props, pk, pv) if (o < sizeof allowed)
-                        o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s",
-                                              o ? ", " : "", pk);
+                    json_object_foreach(props, pk, pv) {
+                        if (o < sizeof allowed)
+                            o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s",
+                                                  o ? ", " : "", pk);
+                        if (nk < sizeof names / sizeof *names)
+                            names[nk++] = pk;
+                    }
+                const char *near = suggest_closest(k, names, nk);
                 size_t n = strlen(c->ptr);
                 jschema_ptr_append(c->ptr, sizeof c->ptr, k);
-                rc = o ? vfail(c, "unknown property (allowed: %s)", allowed)
-                       : vfail(c, "unknown property");
+                if (near)
+                    rc = vfail(c, "unknown property (did you mean \"%s\"? allowed: %s)", near,
+                               allowed);
+                else
+                    rc = o ? vfail(c, "unknown property (allowed: %s)", allowed)
+                           : vfail(c, "unknown property");
                 c->ptr[n] = '\0';
                 return rc;
             }
@@ -965,6 +977,14 @@ static int validate(vctx *c, const json_t *sc, const json_t *inst, int depth)
             char b[300], got[80];
             fmt_json(v, b, sizeof b);
             fmt_json(inst, got, sizeof got);
+            const char *names[64], *near = NULL;
+            size_t nn = 0;
+            json_array_foreach(v, i, t) if (json_is_string(t) && nn < sizeof names / sizeof *names)
+                names[nn++] = json_string_value(t);
+            if (json_is_string(inst))
+                near = suggest_closest(json_string_value(inst), names, nn);
+            if (near)
+                return vfail(c, "%s is not one of %s; did you mean \"%s\"?", got, b, near);
             return vfail(c, "%s is not one of %s", got, b);
         }
     }

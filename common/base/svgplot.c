@@ -62,6 +62,7 @@ typedef struct frame {
     double x0, x1, y0, y1;     /* data range (y in log10 when logy) */
     int logy;
     int xint; /* x values are integers (epochs): no fractional ticks */
+    int noyticks; /* no y grid nor y tick labels (bar charts name their bars) */
 } frame;
 
 static double fx(const frame *f, double x)
@@ -212,7 +213,9 @@ static void axes(wbuf *b, const frame *f, const svgplot_opts *o)
     /* collect y ticks (value on the axis scale, label value) */
     double ytv[256], ylv[256];
     int nyt = 0;
-    if (f->logy) {
+    if (f->noyticks) {
+        /* none */
+    } else if (f->logy) {
         int step = ndec > 8 ? (ndec + 7) / 8 : 1;
         for (int d = (int)floor(f->y0); d <= (int)ceil(f->y1) && nyt < 250; d += step)
             for (int m = 0; m < nmult; m++) {
@@ -434,6 +437,21 @@ static void draw_series(wbuf *b, const frame *f, const svgplot_series *s, const 
     }
 }
 
+/* A scatter series: one small translucent dot per point, no line. */
+static void draw_points(wbuf *b, const frame *f, const svgplot_series *s, const char *color, pts *p)
+{
+    wbuf_printf(b, "<g class=\"points\" fill=\"%s\" fill-opacity=\"0.35\" stroke=\"none\">\n", color);
+    for (size_t i = 0; i < s->n; i++) {
+        double x = sx(s, i), y = s->y[i];
+        if (!isfinite(x) || !ok_y(f, y))
+            continue;
+        wbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"/>\n", fx(f, x), fy(f, y));
+        if (i % 8 == 0)
+            pts_add(p, fx(f, x), fy(f, y));
+    }
+    wbuf_printf(b, "</g>\n");
+}
+
 static void data_range(const svgplot_series *s, size_t ns, int logy, double *x0, double *x1,
                        double *y0, double *y1, size_t *nfinite)
 {
@@ -480,11 +498,15 @@ int svgplot_lines(const svgplot_opts *o, const svgplot_series *s, size_t ns, cha
     legend_item *it = calloc(ns + 1, sizeof *it);
     for (size_t k = 0; k < ns; k++) {
         const char *c = palette[k % NPAL];
-        draw_series(&b, &f, &s[k], c, NULL, &p, 1);
+        int scatter = o && k < 32 && (o->scatter >> k & 1), dashed = o && k < 32 && (o->dashed >> k & 1);
+        if (scatter)
+            draw_points(&b, &f, &s[k], c, &p);
+        else
+            draw_series(&b, &f, &s[k], c, dashed ? "6 4" : NULL, &p, 1);
         if (it) {
             snprintf(it[k].text, sizeof it[k].text, "%s", s[k].label ? s[k].label : "");
             it[k].color = c;
-            it[k].style = LEG_LINE;
+            it[k].style = dashed ? LEG_DASH : LEG_LINE;
         }
     }
     wbuf_printf(&b, "</g>\n");
@@ -638,6 +660,11 @@ int svgplot_hists(const svgplot_opts *o, const double *edges, size_t nbins,
     }
     f.x0 = edges[0];
     f.x1 = edges[nbins];
+    /* bins of width 1 centred on integers (counts, flags, booleans as two bins): ticks
+     * on the integers only */
+    f.xint = 1;
+    for (size_t i = 0; i <= nbins && f.xint; i++)
+        f.xint = edges[i] - floor(edges[i]) == 0.5 && (i == 0 || edges[i] - edges[i - 1] == 1.0);
     if (f.logy) {
         if (!(ymax > 0)) {
             f.y0 = -1;
@@ -703,4 +730,202 @@ int svgplot_write(const char *path, const char *svg, size_t len, mlhep_err *e)
     if (n != len || rc != 0)
         return err_set(e, MLHEP_EIO, "svgplot: cannot write %s: %s", path, strerror(errno));
     return 0;
+}
+
+/* ---- bars and matrices ---- */
+
+int svgplot_bars(const svgplot_opts *o, const char *const *labels, const double *values, size_t n,
+                 char **svg, size_t *len, mlhep_err *e)
+{
+    *svg = NULL;
+    svgplot_opts oo = o ? *o : (svgplot_opts){0};
+    size_t lw = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = labels && labels[i] ? strlen(labels[i]) : 0;
+        if (l > lw)
+            lw = l;
+    }
+    if (lw > 32)
+        lw = 32;
+    int W = oo.width > 0 ? oo.width : 720;
+    int H = oo.height > 0 ? oo.height : (int)(90 + 20 * (n ? n : 1));
+    frame f;
+    oo.width = W;
+    oo.height = H;
+    oo.logy = 0;
+    frame_init(&f, &oo, W, H);
+    f.px0 = 24 + 7.0 * (double)lw;
+    double vmin = 0, vmax = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i])) {
+            vmin = fmin(vmin, values[i]);
+            vmax = fmax(vmax, values[i]);
+        }
+    f.x0 = vmin;
+    f.x1 = vmax > vmin ? vmax * (vmax > 0 ? 1.05 : 1) : vmin + 1;
+    if (vmin < 0)
+        f.x0 = vmin * 1.05;
+    f.y0 = 0;
+    f.y1 = (double)(n ? n : 1);
+    wbuf b = {0};
+    doc_begin(&b, &f, &oo);
+    svgplot_opts ax = oo;
+    ax.ylabel = NULL;
+    /* x axis and grid from the common code, no y ticks: the labels name the bars */
+    frame g = f;
+    g.y0 = 0;
+    g.y1 = 1;
+    g.py0 = f.py0;
+    g.noyticks = 1;
+    axes(&b, &g, &ax);
+    double bh = (f.py1 - f.py0) / f.y1;
+    wbuf_printf(&b, "<g class=\"bars\" font-size=\"12\">\n");
+    for (size_t i = 0; i < n; i++) {
+        double v = isfinite(values[i]) ? values[i] : 0;
+        double x0 = fx(&f, fmin(0, v)), x1 = fx(&f, fmax(0, v));
+        double y = f.py0 + bh * (double)i;
+        wbuf_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x0,
+                    y + bh * 0.15, x1 - x0, bh * 0.7, v >= 0 ? palette[0] : palette[1]);
+        wbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#222\">", f.px0 - 6,
+                    y + bh * 0.5 + 4);
+        char lab[40];
+        snprintf(lab, sizeof lab, "%.32s", labels && labels[i] ? labels[i] : "");
+        svg_esc(&b, lab);
+        wbuf_printf(&b, "</text>\n");
+    }
+    wbuf_printf(&b, "</g>\n");
+    if (!n)
+        no_data(&b, &f);
+    wbuf_printf(&b, "</svg>\n");
+    return svg_finish(&b, svg, len, e);
+}
+
+/* Colour of a matrix cell: diverging blue (-1) - white (0) - red (+1), or white - blue
+ * for t in [0, 1]. */
+static void cell_colour(double t, int diverging, char *buf, size_t n)
+{
+    if (!isfinite(t)) {
+        snprintf(buf, n, "#dddddd");
+        return;
+    }
+    int r, g, bl;
+    if (diverging) {
+        t = t < -1 ? -1 : t > 1 ? 1 : t;
+        if (t >= 0) {
+            r = 255;
+            g = bl = (int)lround(255 - 200 * t);
+        } else {
+            bl = 255;
+            r = g = (int)lround(255 + 200 * t);
+        }
+    } else {
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        r = (int)lround(255 - 224 * t);
+        g = (int)lround(255 - 160 * t);
+        bl = (int)lround(255 - 64 * t);
+    }
+    snprintf(buf, n, "#%02x%02x%02x", r, g, bl);
+}
+
+int svgplot_matrix(const svgplot_opts *o, const char *const *rows, const char *const *cols,
+                   const double *v, size_t nr, size_t nc, double vmin, double vmax, int diverging,
+                   int annotate, char **svg, size_t *len, mlhep_err *e)
+{
+    *svg = NULL;
+    if (!(vmax > vmin))
+        return err_set(e, MLHEP_EINVAL, "svgplot: matrix colour range [%g, %g] is empty", vmin, vmax);
+    svgplot_opts oo = o ? *o : (svgplot_opts){0};
+    size_t lw = 0;
+    for (size_t i = 0; i < nr; i++)
+        lw = rows && rows[i] && strlen(rows[i]) > lw ? strlen(rows[i]) : lw;
+    size_t cw = 0;
+    for (size_t j = 0; j < nc; j++)
+        cw = cols && cols[j] && strlen(cols[j]) > cw ? strlen(cols[j]) : cw;
+    lw = lw > 28 ? 28 : lw;
+    cw = cw > 28 ? 28 : cw;
+    size_t big = nr > nc ? nr : nc;
+    double cell = big <= 6 ? 64 : big <= 12 ? 36 : big <= 24 ? 22 : big <= 40 ? 16 : 11;
+    double fs = cell >= 36 ? 13 : cell >= 16 ? 10 : 8, chw = 0.62 * (fs + 1); /* label font, char width */
+    double left = 20 + chw * (double)lw + (oo.ylabel ? 24 : 0), top = (oo.title ? 48 : 16);
+    double bottom = 24 + chw * (double)cw + (oo.xlabel ? 24 : 0);
+    double minw = 8.5 * (double)(oo.title ? strlen(oo.title) : 0) + 40; /* room for the title */
+    if (minw < 420)
+        minw = 420;
+    if (left + cell * (double)nc + 30 < minw) /* centre the cells */
+        left = (minw - cell * (double)nc) / 2 > left ? (minw - cell * (double)nc) / 2 : left;
+    double right = left + cell * (double)nc + 30;
+    int W = (int)(right > minw ? right : minw), H = (int)(top + cell * (double)nr + bottom);
+    wbuf b = {0};
+    wbuf_printf(&b,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
+                "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
+                W, H, W, H, W, H);
+    if (oo.title) {
+        wbuf_printf(&b, "<text class=\"title\" x=\"%.1f\" y=\"30\" text-anchor=\"middle\" font-size=\"17\" "
+                        "font-weight=\"bold\" fill=\"#222\">", W / 2.0);
+        svg_esc(&b, oo.title);
+        wbuf_printf(&b, "</text>\n");
+    }
+    char col[16], num[32];
+    wbuf_printf(&b, "<g class=\"cells\" stroke=\"#ffffff\" stroke-width=\"0.5\">\n");
+    for (size_t i = 0; i < nr; i++)
+        for (size_t j = 0; j < nc; j++) {
+            double x = v[i * nc + j];
+            double t = diverging ? x / fmax(fabs(vmin), fabs(vmax)) : (x - vmin) / (vmax - vmin);
+            cell_colour(t, diverging, col, sizeof col);
+            if (nr * nc <= 400)
+                wbuf_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.0f\" height=\"%.0f\" fill=\"%s\"><title>%.4g</title></rect>\n",
+                            left + cell * (double)j, top + cell * (double)i, cell, cell, col, x);
+            else
+                wbuf_printf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"%s\"/>\n",
+                            left + cell * (double)j, top + cell * (double)i, cell, cell, col);
+        }
+    wbuf_printf(&b, "</g>\n");
+    if (annotate && cell >= 36) {
+        wbuf_printf(&b, "<g class=\"values\" font-size=\"%.0f\" text-anchor=\"middle\" fill=\"#111\">\n", fs);
+        for (size_t i = 0; i < nr; i++)
+            for (size_t j = 0; j < nc; j++) {
+                double x = v[i * nc + j];
+                snprintf(num, sizeof num, isfinite(x) ? (fabs(x) >= 1000 || (fabs(x) < 0.01 && x != 0) ? "%.2g" : "%.3g") : "-", x);
+                wbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", left + cell * ((double)j + 0.5),
+                            top + cell * ((double)i + 0.5) + fs / 3, num);
+            }
+        wbuf_printf(&b, "</g>\n");
+    }
+    wbuf_printf(&b, "<g class=\"labels\" font-size=\"%.0f\" fill=\"#222\">\n", fs + 1);
+    for (size_t i = 0; i < nr; i++) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "%.28s", rows && rows[i] ? rows[i] : "");
+        wbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 4, top + cell * ((double)i + 0.5) + fs / 3);
+        svg_esc(&b, lab);
+        wbuf_printf(&b, "</text>\n");
+    }
+    for (size_t j = 0; j < nc; j++) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "%.28s", cols && cols[j] ? cols[j] : "");
+        double x = left + cell * ((double)j + 0.5) + fs / 3, y = top + cell * (double)nr + 6;
+        wbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" transform=\"rotate(-60 %.1f %.1f)\">", x, y,
+                    x, y);
+        svg_esc(&b, lab);
+        wbuf_printf(&b, "</text>\n");
+    }
+    wbuf_printf(&b, "</g>\n");
+    if (oo.xlabel) {
+        wbuf_printf(&b, "<text class=\"xlabel\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\">",
+                    left + cell * (double)nc / 2, H - 8);
+        svg_esc(&b, oo.xlabel);
+        wbuf_printf(&b, "</text>\n");
+    }
+    if (oo.ylabel) {
+        double cy = top + cell * (double)nr / 2;
+        double lx = left - 16 - chw * (double)lw;
+        wbuf_printf(&b, "<text class=\"ylabel\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222\" "
+                        "transform=\"rotate(-90 %.1f %.1f)\">", lx, cy, lx, cy);
+        svg_esc(&b, oo.ylabel);
+        wbuf_printf(&b, "</text>\n");
+    }
+    wbuf_printf(&b, "</svg>\n");
+    return svg_finish(&b, svg, len, e);
 }

@@ -38,3 +38,20 @@ float dp_pad(double nan_value)
 {
     return isfinite(nan_value) ? (float)nan_value : 0.0f;
 }
+
+static const char *const negw_names[DP_NEGW_COUNT] = {"zero", "abs"};
+
+const char *dp_negw_name(dp_negw p)
+{
+    return (unsigned)p < DP_NEGW_COUNT ? negw_names[p] : "?";
+}
+
+int dp_negw_parse(const char *s, dp_negw *out)
+{
+    for (int i = 0; s && i < DP_NEGW_COUNT; i++)
+        if (!strcmp(s, negw_names[i])) {
+            *out = (dp_negw)i;
+            return 0;
+        }
+    return -1;
+}

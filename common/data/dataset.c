@@ -38,6 +38,7 @@ struct dataset {
     int *colidx;          /* evblock column of each feature */
     int *ididx;
     int labelidx;
+    int weightidx;        /* evblock column of the event weight, -1 none */
     int *offset;          /* first row column of each feature */
     double *sub, *scale;  /* normalisation per feature: (x - sub) * scale */
     float pad;
@@ -103,6 +104,7 @@ void dataset_free(dataset *d)
     free(d->c.file);
     free(d->c.entry);
     free(d->c.split);
+    free(d->c.w);
     free(d->perm_tmp);
     free(d->dest);
     free(d->quota);
@@ -218,6 +220,9 @@ int dataset_open(const dataparams *dp, const preproc *pp, const specs *sp, datas
         if ((d->ididx[i] = find_read(sp, sp->ids[i])) < 0)
             rc = err_set(e, MLHEP_EINVAL, "identifier '%s' is not read", sp->ids[i]);
     d->labelidx = dp->label_branch ? find_read(sp, dp->label_branch) : -1;
+    d->weightidx = preproc_weight_index(pp) >= 0 ? (int)sp->nread + preproc_weight_index(pp) : -1;
+    if (!rc && dp->weight && d->weightidx < 0)
+        rc = err_set(e, MLHEP_EINVAL, "the event weight expression was not compiled into the pre-processing");
     if (!rc && dp->label_branch && d->labelidx < 0)
         rc = err_set(e, MLHEP_EINVAL, "label branch '%s' is not read", dp->label_branch);
     if (!rc && off != d->width)
@@ -287,11 +292,13 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
     if (en) c->entry = en;
     uint8_t *sp = realloc(c->split, rows);
     if (sp) c->split = sp;
+    float *cw = realloc(c->w, rows * sizeof *cw);
+    if (cw) c->w = cw;
     int64_t *pt = realloc(d->perm_tmp, rows * sizeof *pt);
     if (pt) d->perm_tmp = pt;
     size_t *ds = realloc(d->dest, rows * sizeof *ds);
     if (ds) d->dest = ds;
-    if (!x || !m || !y || !ids || !fl || !en || !sp || !pt || !ds) {
+    if (!x || !m || !y || !ids || !fl || !en || !sp || !cw || !pt || !ds) {
         bigbuf_free(c->x, rows * w * sizeof *c->x);
         bigbuf_free(c->mask, rows * w);
         c->x = NULL;
@@ -341,6 +348,7 @@ typedef struct emit_job {
     const uint32_t *pass;
     const size_t *dest;
     size_t n;
+    int64_t bad_entry[TEAM_MAX]; /* per thread: first entry whose weight is not finite, -1 */
 } emit_job;
 
 /* Flattens and normalises feature columns into the rows (one loop per value type,
@@ -433,7 +441,11 @@ static void emit_rows(void *arg, int tid, int nthreads)
         c->y[o] = d->labelidx >= 0 ? (float)evcol_get(&j->blk->cols[d->labelidx], k) : (float)dp->files[j->fi].label;
         c->file[o] = (uint32_t)j->fi;
         c->entry[o] = j->blk_a + (int64_t)k;
-        c->split[o] = dataset_split_u(dp->seed, (uint32_t)j->fi, c->entry[o]) < dp->validation_fraction;
+        c->split[o] = (uint8_t)dp_split(dp, dataset_split_u(dp->seed, (uint32_t)j->fi, c->entry[o]));
+        double wv = d->weightidx >= 0 ? evcol_get(&j->blk->cols[d->weightidx], k) : 1.0;
+        if (!isfinite(wv) && j->bad_entry[tid] < 0)
+            j->bad_entry[tid] = c->entry[o];
+        c->w[o] = (float)dp_event_weight(dp, dp->files[j->fi].scale, wv);
     }
 }
 #undef FLAT_LOOP
@@ -511,7 +523,13 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
                 take = (size_t)q;
             emit_job j = {.d = d, .fi = i, .blk = &f->blk, .blk_a = f->blk_a, .pass = f->pass + f->pos,
                           .dest = d->dest + filled, .n = take};
+            for (int t = 0; t < TEAM_MAX; t++)
+                j.bad_entry[t] = -1;
             team_run(take >= 2 * TILE ? d->tm : NULL, emit_rows, &j);
+            for (int t = 0; t < TEAM_MAX; t++)
+                if (j.bad_entry[t] >= 0)
+                    return err_set(e, MLHEP_EINVAL, "file %s entry %lld: the event weight (%s) is not a finite "
+                                   "number", d->dp->files[i].path, (long long)j.bad_entry[t], d->dp->weight);
             f->pos += take;
             f->taken += (int64_t)take;
             filled += take;

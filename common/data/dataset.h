@@ -13,8 +13,12 @@
  *     pass the cuts (the last file absorbs rounding), so labels are mixed; rows are
  *     shuffled within the chunk with the seed when `shuffle` is on;
  *   - `nevts` > 0 takes exactly that many events in total, shared by file size;
- *   - each row has a split: 1 (validation) when a hash of (seed, file, entry) falls
- *     below validation_fraction, else 0 (training): stable across epochs and runs.
+ *   - each row has a split (dp_split): 1 (validation) when a hash of (seed, file, entry)
+ *     falls below validation_fraction, 2 (test) below validation_fraction +
+ *     test_fraction, else 0 (training): stable across epochs and runs;
+ *   - each row has a weight: its file's scale times the weight expression (1 without
+ *     one), with the negative-weight policy applied (dp_event_weight); a weight that is
+ *     not a finite number stops the chunk with an error naming the file and entry.
  * Memory is bounded by the chunk size times the row width plus one read block per
  * file, whatever the file sizes.
  *
@@ -41,7 +45,8 @@ typedef struct ds_chunk {
     int64_t *ids;       /* nrows x nid */
     uint32_t *file;     /* nrows: index of the input file */
     int64_t *entry;     /* nrows: entry in that file */
-    uint8_t *split;     /* nrows: 0 train, 1 validation */
+    uint8_t *split;     /* nrows: DP_SPLIT_TRAIN, _VALIDATION or _TEST */
+    float *w;           /* nrows: event weights (>= 0) */
 } ds_chunk;
 
 typedef struct dataset dataset;

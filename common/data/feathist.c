@@ -30,8 +30,9 @@ struct feathist {
     double *sub, *scale;    /* per feature: the rows' normalisation */
     uint8_t *integral;      /* per feature: every value seen is an integer */
     int *off;               /* per feature: first row column */
-    double *counts;         /* nfeat x nclass x FEATHIST_BINS */
+    double *counts;         /* nfeat x nclass x FEATHIST_BINS: sums of event weights */
     size_t rows, class_rows[FEATHIST_MAX_CLASSES];
+    int logy;               /* logarithmic y axes */
 };
 
 void feathist_free(feathist *h)
@@ -140,6 +141,7 @@ void feathist_fill(feathist *h, const ds_chunk *c)
         }
         h->rows++;
         h->class_rows[k]++;
+        double wt = c->w ? (double)c->w[i] : 1.0;
         const float *x = c->x + i * w;
         const uint8_t *m = c->mask + i * w;
         for (size_t f = 0; f < h->nfeat; f++) {
@@ -155,7 +157,7 @@ void feathist_fill(feathist *h, const ds_chunk *c)
                 if (b != b)
                     continue; /* NaN */
                 int bi = b < 0 ? 0 : b >= FEATHIST_BINS ? FEATHIST_BINS - 1 : (int)b;
-                cnt[bi] += 1;
+                cnt[bi] += wt;
                 if (h->integral[f]) {
                     double raw = (double)x[o + j] / h->scale[f] + h->sub[f];
                     if (fabs(raw - nearbyint(raw)) > 1e-3 * (fabs(raw) > 1 ? fabs(raw) : 1))
@@ -182,9 +184,14 @@ const double *feathist_counts(const feathist *h, size_t f, int k, double *lo, do
     return h->counts + (f * (size_t)h->nclass + (size_t)k) * FEATHIST_BINS;
 }
 
+void feathist_set_logy(feathist *h, int logy)
+{
+    h->logy = logy;
+}
+
 /* A feature name as a file name: '/' and anything outside [A-Za-z0-9_.-] become '_',
  * and a leading '.' too, so no name can leave the directory or hide. */
-static void file_name(const char *name, char *buf, size_t n)
+void feathist_file_name(const char *name, char *buf, size_t n)
 {
     size_t j = 0;
     for (const char *p = name; *p && j + 5 < n; p++) {
@@ -231,7 +238,7 @@ int feathist_write(const feathist *h, const char *dir, size_t *nwritten, mlhep_e
         html_escape(idx, h->names[h->order[k]]);
         fprintf(idx, " %zu", h->class_rows[h->order[k]]);
     }
-    fprintf(idx, ". Each curve is normalised to unit area; padding slots are not counted.</p>\n");
+    fprintf(idx, ". Each curve is normalised to unit area (event weights applied); padding slots are not counted.</p>\n");
     int rc = 0;
     size_t done = 0;
     for (size_t f = 0; f < h->nfeat && !rc; f++) {
@@ -276,8 +283,8 @@ int feathist_write(const feathist *h, const char *dir, size_t *nwritten, mlhep_e
             break; /* no rows at all: the index says so */
         char title[400], fname[300];
         snprintf(title, sizeof title, "%s%s", ft->name, ft->jagged ? " (all entries)" : "");
-        file_name(ft->name, fname, sizeof fname);
-        svgplot_opts o = {.title = title, .xlabel = ft->name, .ylabel = "density"};
+        feathist_file_name(ft->name, fname, sizeof fname);
+        svgplot_opts o = {.title = title, .xlabel = ft->name, .ylabel = "density", .logy = h->logy};
         char *svg = NULL;
         size_t len = 0;
         rc = svgplot_hists(&o, edges, nbins, hs, nh, 1, &svg, &len, e);

@@ -5,7 +5,9 @@
  * model: does each feature separate signal from background, are there spikes at the
  * padding value, overflows, a branch that is all zeros? feathist fills one histogram
  * per feature and class from the rows the data layer produces and writes them as SVG
- * (one file per feature) plus an index.html that shows them all in a browser.
+ * (one file per feature) plus an index.html that shows them all in a browser. Each
+ * entry counts with its event weight (dataset.h), so the curves are the physical
+ * distributions.
  *
  * How it fits: mlhep-prep (data layer alone) and the training driver (train.c) open a
  * feathist after the specs pass, call feathist_fill on every chunk of the first pass
@@ -39,8 +41,15 @@ typedef struct feathist feathist;
 int feathist_new(const dataparams *dp, const specs *sp, feathist **out, mlhep_err *e);
 void feathist_free(feathist *h);
 
-/* Adds every row of the chunk (training and validation alike). */
+/* Adds every row of the chunk (every split alike), each with its event weight. */
 void feathist_fill(feathist *h, const ds_chunk *c);
+
+/* Draws the plots with a logarithmic y axis (params.log_scale). */
+void feathist_set_logy(feathist *h, int logy);
+
+/* The file name of a feature's plot in the directory ('/' and anything outside
+ * [A-Za-z0-9_.-] become '_', a leading '.' too; ".svg" appended). */
+void feathist_file_name(const char *name, char *buf, size_t n);
 
 /* Writes DIR/<feature>.svg for every feature ('/' in names becomes '_') and
  * DIR/index.html; creates DIR. *nwritten (may be NULL) gets the number of plots. */

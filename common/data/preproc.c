@@ -29,6 +29,7 @@ struct preproc {
     size_t nremoved;
     char **needed;
     size_t nneeded;
+    int weight;          /* new branch holding the event weight, -1 none */
 };
 
 struct preproc_ws {
@@ -365,11 +366,56 @@ static int collect_needed(preproc *pp, mlhep_err *e)
     return 0;
 }
 
+/* The event weight: a flat expression compiled as the last new branch, never a feature. */
+static int do_weight(preproc *pp, const char *text, mlhep_err *e)
+{
+    expr *x = NULL;
+    if (expr_schema_find(pp->schema, PREPROC_WEIGHT_NAME, strlen(PREPROC_WEIGHT_NAME)) >= 0)
+        return err_set(e, MLHEP_EINVAL, "weight: the tree already has a branch named '%s'",
+                       PREPROC_WEIGHT_NAME);
+    if (expr_compile(text, pp->schema, NULL, &x, e))
+        return err_prefix(e, "weight");
+    if (expr_result_kind(x) != EXPR_FLAT) {
+        int rc = err_set(e, MLHEP_EINVAL,
+                         "weight: '%.200s' is jagged (one value per element); an event weight "
+                         "is one value per event (reduce it with sum(), prod()...)",
+                         expr_text(x));
+        expr_free(x);
+        return rc;
+    }
+    nb *n = realloc(pp->nbs, (pp->nnb + 1) * sizeof *n);
+    if (!n) {
+        expr_free(x);
+        return oom(e);
+    }
+    pp->nbs = n;
+    n[pp->nnb].x = x;
+    n[pp->nnb].kind = EXPR_FLAT;
+    if (!(n[pp->nnb].name = strdup(PREPROC_WEIGHT_NAME))) {
+        expr_free(x);
+        return oom(e);
+    }
+    pp->weight = (int)pp->nnb++;
+    int rc = expr_schema_add(pp->schema, PREPROC_WEIGHT_NAME, EXPR_FLAT, e);
+    return rc ? err_prefix(e, "weight") : add_removed(pp, PREPROC_WEIGHT_NAME, e);
+}
+
 int preproc_compile_json(const json_t *doc, const expr_schema *schema, preproc **out, mlhep_err *e)
 {
+    return preproc_compile_weighted(doc, NULL, schema, out, e);
+}
+
+int preproc_compile_weighted(const json_t *doc, const char *weight, const expr_schema *schema,
+                             preproc **out, mlhep_err *e)
+{
     *out = NULL;
-    if (!json_is_object(doc))
+    json_t *empty = NULL;
+    if (!doc && weight)
+        doc = empty = json_object();
+    if (!json_is_object(doc)) {
+        json_decref(empty);
         return err_set(e, MLHEP_EINVAL, "preproc: the document must be a JSON object");
+    }
     const char *key;
     const json_t *sec;
     json_object_foreach((json_t *)doc, key, sec) {
@@ -383,9 +429,11 @@ int preproc_compile_json(const json_t *doc, const expr_schema *schema, preproc *
     preproc *pp = calloc(1, sizeof *pp);
     if (!pp || !(pp->schema = expr_schema_clone(schema))) {
         free(pp);
+        json_decref(empty);
         return oom(e);
     }
     pp->ninput = expr_schema_count(schema);
+    pp->weight = -1;
     int rc = 0;
     const char *name;
     const json_t *ent;
@@ -401,11 +449,15 @@ int preproc_compile_json(const json_t *doc, const expr_schema *schema, preproc *
         if ((rc = do_cut_entry(pp, "jagged_cut", EXPR_JAGGED, name, ent, e)))
             goto fail;
     }
+    if (weight && (rc = do_weight(pp, weight, e)))
+        goto fail;
     if ((rc = collect_needed(pp, e)))
         goto fail;
+    json_decref(empty);
     *out = pp;
     return 0;
 fail:
+    json_decref(empty);
     preproc_free(pp);
     return rc;
 }
@@ -436,6 +488,7 @@ const expr *preproc_cut_expr(const preproc *pp, size_t i) { return i < pp->ncut 
 size_t preproc_nremoved(const preproc *pp) { return pp->nremoved; }
 const char *preproc_removed(const preproc *pp, size_t i) { return i < pp->nremoved ? pp->removed[i] : NULL; }
 size_t preproc_nneeded(const preproc *pp) { return pp->nneeded; }
+int preproc_weight_index(const preproc *pp) { return pp ? pp->weight : -1; }
 const char *preproc_needed(const preproc *pp, size_t i) { return i < pp->nneeded ? pp->needed[i] : NULL; }
 const expr_schema *preproc_schema(const preproc *pp) { return pp->schema; }
 

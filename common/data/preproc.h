@@ -59,6 +59,16 @@ int preproc_compile_json(const struct json_t *doc, const expr_schema *schema, pr
                          mlhep_err *e);
 void preproc_free(preproc *pp);
 
+/* The same with an event weight: `weight` (may be NULL) is a flat expression over the
+ * input branches and the new branches, compiled as one more new branch named
+ * PREPROC_WEIGHT_NAME after the document's, which is removed from the features; errors
+ * in it are prefixed "weight". doc may be NULL (no pre-processing, only the weight). */
+#define PREPROC_WEIGHT_NAME "mlhep.weight"
+int preproc_compile_weighted(const struct json_t *doc, const char *weight,
+                             const expr_schema *schema, preproc **out, mlhep_err *e);
+/* Index among the new branches of the weight, or -1 without one (pp may be NULL). */
+int preproc_weight_index(const preproc *pp);
+
 /* New branches in definition order. */
 size_t preproc_nnew(const preproc *pp);
 const char *preproc_new_name(const preproc *pp, size_t i);

@@ -2,6 +2,7 @@
 #include "data/specs.h"
 
 #include <float.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/suggest.h"
 #include "data/evsource.h"
 #include "base/team.h"
 #include "root/rootfile.h"
@@ -82,7 +84,8 @@ static int add_unique(char ***l, size_t *n, const char *x)
 int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e)
 {
     *out = NULL;
-    if (!dp->preproc || (json_is_object(dp->preproc) && json_object_size(dp->preproc) == 0))
+    int nodoc = !dp->preproc || (json_is_object(dp->preproc) && json_object_size(dp->preproc) == 0);
+    if (nodoc && !dp->weight)
         return 0;
     if (dp->nfiles == 0)
         return err_set(e, MLHEP_EINVAL, "workflow has no input files");
@@ -90,9 +93,58 @@ int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e)
     int rc = evsource_schema(dp->files[0].path, dp->tree, &sc, e);
     if (rc)
         return rc;
-    rc = preproc_compile_json(dp->preproc, sc, out, e);
+    rc = preproc_compile_weighted(nodoc ? NULL : dp->preproc, dp->weight, sc, out, e);
     expr_schema_free(sc);
     return rc;
+}
+
+/* Branch lists (selected_branches, exclude_branches) hold names or shell patterns
+ * ("GenPart_*", "LHE*": fnmatch(3), when the entry has *, ? or [). */
+static int is_pattern(const char *p)
+{
+    return strpbrk(p, "*?[") != NULL;
+}
+
+static int name_matches(const char *entry, const char *name)
+{
+    return is_pattern(entry) ? fnmatch(entry, name, 0) == 0 : strcmp(entry, name) == 0;
+}
+
+static int in_patterns(const char *const *l, size_t n, const char *x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_matches(l[i], x))
+            return 1;
+    return 0;
+}
+
+/* Every entry of a branch list must match a branch of the tree (or a new branch of the
+ * pre-processing): a typo would otherwise be silently ignored. */
+static int check_list(const dataparams *dp, const ttree *t, const preproc *pp, const char *key,
+                      const char *const *l, size_t n, mlhep_err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hit = 0;
+        for (int b = 0; b < t->nbranches && !hit; b++)
+            hit = name_matches(l[i], t->branches[b]->name);
+        for (size_t k = 0; pp && k < preproc_nnew(pp) && !hit; k++)
+            hit = (int)k != preproc_weight_index(pp) && name_matches(l[i], preproc_new_name(pp, k));
+        if (hit)
+            continue;
+        const char **names = malloc(((size_t)t->nbranches + 1) * sizeof *names);
+        const char *near = NULL;
+        if (names) {
+            for (int b = 0; b < t->nbranches; b++)
+                names[b] = t->branches[b]->name;
+            near = suggest_closest(l[i], names, (size_t)t->nbranches);
+        }
+        int rc = err_set(e, MLHEP_ENOTFOUND, "params.%s: '%s' matches no branch of tree '%s' in %s%s%s%s",
+                         key, l[i], dp->tree, dp->files[0].path, near ? " (did you mean '" : "",
+                         near ? near : "", near ? "'?)" : "");
+        free(names);
+        return rc;
+    }
+    return 0;
 }
 
 int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *e)
@@ -118,13 +170,16 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
     s->tree = xstrdup(dp->tree);
-    /* selected branches must exist and be numeric */
+    /* every selected and excluded name (or pattern) matches something */
+    rc = check_list(dp, t, pp, "selected_branches", dp->selected, dp->n_selected, e);
+    if (!rc)
+        rc = check_list(dp, t, pp, "exclude_branches", dp->exclude, dp->n_exclude, e);
+    /* selected branches (named, not patterns) must be numeric */
     for (size_t i = 0; i < dp->n_selected && !rc; i++) {
-        const tbranch *b = ttree_branch(t, dp->selected[i]);
+        const tbranch *b = is_pattern(dp->selected[i]) ? NULL : ttree_branch(t, dp->selected[i]);
         if (!b)
-            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: selected branch '%s' not found in tree '%s'",
-                         dp->files[0].path, dp->selected[i], dp->tree);
-        else if (b->kind == TK_SKIPPED || b->kind == TK_GROUP)
+            continue;
+        if (b->kind == TK_SKIPPED || b->kind == TK_GROUP)
             rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: selected branch '%s' (C++ type %s) cannot be read: %s",
                          dp->files[0].path, dp->selected[i], tbranch_cxx_type(b),
                          b->skip_reason ? b->skip_reason : "it only groups sub-branches");
@@ -156,9 +211,9 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
             int jag = b->kind != TK_FLAT;
             if (jag != pass)
                 continue;
-            if (dp->n_selected && !in_list(dp->selected, dp->n_selected, b->name))
+            if (dp->n_selected && !in_patterns(dp->selected, dp->n_selected, b->name))
                 continue;
-            if (in_list(dp->exclude, dp->n_exclude, b->name) || in_list((const char *const *)s->ids, s->nid, b->name))
+            if (in_patterns(dp->exclude, dp->n_exclude, b->name) || in_list((const char *const *)s->ids, s->nid, b->name))
                 continue;
             if (dp->label_branch && !strcmp(dp->label_branch, b->name))
                 continue;
@@ -171,7 +226,8 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
         }
         for (size_t k = 0; pp && k < preproc_nnew(pp) && !rc; k++) {
             int jag = preproc_new_kind(pp, k) == EXPR_JAGGED;
-            if (jag != pass || preproc_is_removed(pp, preproc_new_name(pp, k)))
+            if (jag != pass || preproc_is_removed(pp, preproc_new_name(pp, k)) ||
+                in_patterns(dp->exclude, dp->n_exclude, preproc_new_name(pp, k)))
                 continue;
             specs_feature *ft = &s->feat[s->nfeat++];
             ft->name = strdup(preproc_new_name(pp, k));
@@ -262,6 +318,8 @@ int specs_fingerprint(const dataparams *dp, char out[65], mlhep_err *e)
     }
     n = snprintf(buf, sizeof buf, "maxlen=%d\n", dp->max_jagged_length);
     EVP_DigestUpdate(md, buf, (size_t)n);
+    if (dp->weight) /* the branches read depend on it */
+        EVP_DigestUpdate(md, "weight=", 7), EVP_DigestUpdate(md, dp->weight, strlen(dp->weight) + 1);
     if (dp->preproc) {
         char *pj = json_dumps(dp->preproc, JSON_SORT_KEYS | JSON_COMPACT);
         if (pj) {

@@ -57,10 +57,16 @@ typedef struct specs {
     int width;           /* row width: flat features + sum of jagged lengths */
 } specs;
 
-/* Which branches to read and which are features, from the first file's tree. */
+/* Which branches to read and which are features, from the first file's tree (metadata
+ * only, no entries are read). Entries of selected_branches and exclude_branches are
+ * branch names or shell patterns ("GenPart_*", fnmatch(3)); exclude_branches applies to
+ * the pre-processing's new branches too. An entry that matches no branch of the tree
+ * (nor a new branch) is refused, naming the closest branch ("did you mean"): a typo is
+ * never silently ignored. */
 int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *e);
 
-/* Compiles dp->preproc (or gives NULL if none) against the first file's tree. */
+/* Compiles dp->preproc and the event weight dp->weight (preproc_compile_weighted; NULL
+ * when there is neither) against the first file's tree. */
 int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e);
 
 typedef void (*specs_progress_fn)(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total);

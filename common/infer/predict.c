@@ -66,7 +66,7 @@ int predict_model_load_buffer(const uint8_t *buf, size_t len, predict_model **ou
         if (!g)
             rc = err_set(e, MLHEP_EFORMAT, "model file of kind gbdt has no \"gbdt\" section");
         else if (!(rc = gbdt_deserialize(g, glen, &m->gbdt, e))) {
-            m->nout = 1;
+            m->nout = gbdt_model_outputs(m->gbdt);
             if (gbdt_model_features(m->gbdt) != (size_t)m->fm->width)
                 rc = err_set(e, MLHEP_EFORMAT, "model file: the trees take %zu features but the features make rows of %d",
                              gbdt_model_features(m->gbdt), m->fm->width);

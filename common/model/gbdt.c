@@ -3,6 +3,7 @@
  * data set, tree growth, boosting loop, prediction, serialisation. */
 #include "model/gbdt.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ void gbdt_params_default(gbdt_params *p)
     p->n_threads = 1;
     p->seed = 0;
     p->early_stopping_rounds = 0;
+    p->objective = GBDT_OBJ_BINARY;
+    p->n_classes = 0;
 }
 
 int gbdt_params_check(const gbdt_params *p, mlhep_err *e)
@@ -91,6 +94,82 @@ int gbdt_params_check(const gbdt_params *p, mlhep_err *e)
     if (p->early_stopping_rounds < 0)
         return err_set(e, MLHEP_EINVAL, "gbdt: early_stopping_rounds %d must be >= 0",
                        p->early_stopping_rounds);
+    if (p->objective != GBDT_OBJ_BINARY && p->objective != GBDT_OBJ_MULTICLASS &&
+        p->objective != GBDT_OBJ_REGRESSION)
+        return err_set(e, MLHEP_EINVAL, "gbdt: unknown objective %d", p->objective);
+    if (p->objective == GBDT_OBJ_MULTICLASS && (p->n_classes < 2 || p->n_classes > GBDT_MAX_CLASSES))
+        return err_set(e, MLHEP_EINVAL, "gbdt: multiclass needs 2..%d classes, not %d",
+                       GBDT_MAX_CLASSES, p->n_classes);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int objective;
+} objective_names[] = {{"binary", GBDT_OBJ_BINARY},         {"binary:logistic", GBDT_OBJ_BINARY},
+                       {"multiclass", GBDT_OBJ_MULTICLASS}, {"multi:softprob", GBDT_OBJ_MULTICLASS},
+                       {"multi:softmax", GBDT_OBJ_MULTICLASS}, {"regression", GBDT_OBJ_REGRESSION},
+                       {"reg:squarederror", GBDT_OBJ_REGRESSION}};
+
+const char *gbdt_objective_name(int objective)
+{
+    for (size_t i = 0; i < sizeof objective_names / sizeof *objective_names; i++)
+        if (objective_names[i].objective == objective)
+            return objective_names[i].name;
+    return "?";
+}
+
+int gbdt_objective_parse(const char *s, int *objective)
+{
+    for (size_t i = 0; s && i < sizeof objective_names / sizeof *objective_names; i++)
+        if (!strcmp(s, objective_names[i].name)) {
+            *objective = objective_names[i].objective;
+            return 0;
+        }
+    return -1;
+}
+
+/* One key of a spec: an integer (or integral number) / a number, range-checked later. */
+static int spec_int(const json_t *spec, const char *k, int *out, mlhep_err *e)
+{
+    const json_t *v = json_object_get(spec, k);
+    if (!v)
+        return 0;
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!(d == floor(d)) || fabs(d) > 2e9)
+        return err_set(e, MLHEP_EINVAL, "gbdt: \"%s\" must be an integer", k);
+    *out = (int)d;
+    return 0;
+}
+
+static int spec_num(const json_t *spec, const char *k, float *out, mlhep_err *e)
+{
+    const json_t *v = json_object_get(spec, k);
+    if (!v)
+        return 0;
+    if (!json_is_number(v))
+        return err_set(e, MLHEP_EINVAL, "gbdt: \"%s\" must be a number", k);
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+int gbdt_params_from_json(const json_t *spec, gbdt_params *p, mlhep_err *e)
+{
+    gbdt_params_default(p);
+    int rc;
+    if ((rc = spec_int(spec, "trees", &p->n_trees, e)) || (rc = spec_int(spec, "depth", &p->max_depth, e)) ||
+        (rc = spec_num(spec, "learning_rate", &p->learning_rate, e)) ||
+        (rc = spec_num(spec, "min_child_weight", &p->min_child_weight, e)) ||
+        (rc = spec_num(spec, "subsample", &p->subsample, e)) ||
+        (rc = spec_num(spec, "colsample_bytree", &p->colsample_bytree, e)) ||
+        (rc = spec_int(spec, "bins", &p->max_bins, e)) || (rc = spec_num(spec, "lambda", &p->lambda, e)) ||
+        (rc = spec_int(spec, "early_stopping_rounds", &p->early_stopping_rounds, e)))
+        return rc;
+    const json_t *o = json_object_get(spec, "objective");
+    if (o && gbdt_objective_parse(json_string_value(o), &p->objective))
+        return err_set(e, MLHEP_EINVAL, "gbdt: objective %s%s%s is not one of binary, multiclass, regression",
+                       json_is_string(o) ? "\"" : "", json_is_string(o) ? json_string_value(o) : "(not a string)",
+                       json_is_string(o) ? "\"" : "");
     return 0;
 }
 
@@ -106,6 +185,7 @@ int gbdt_params_check(const gbdt_params *p, mlhep_err *e)
 struct gbdt_dataset {
     size_t ncols;
     int n_threads;
+    int objective, n_classes; /* what labels are valid (gbdt_params) */
     uint32_t *cut_off; /* ncols + 1 */
     float *cuts;
     uint32_t *hoff; /* ncols + 1; hoff[ncols] = histogram slots */
@@ -189,6 +269,8 @@ int gbdt_dataset_new(const gbdt_params *p, const float *sample, size_t nsample, 
     }
     ds->ncols = ncols;
     ds->n_threads = p->n_threads;
+    ds->objective = p->objective;
+    ds->n_classes = p->n_classes;
     team_tasks(tm, sketch_task, &c, ncols);
     ds->cut_off = malloc((ncols + 1) * sizeof(uint32_t));
     ds->hoff = malloc((ncols + 1) * sizeof(uint32_t));
@@ -231,6 +313,8 @@ int gbdt_dataset_new_like(const gbdt_dataset *ref, gbdt_dataset **out, mlhep_err
     if (ds) {
         ds->ncols = ref->ncols;
         ds->n_threads = ref->n_threads;
+        ds->objective = ref->objective;
+        ds->n_classes = ref->n_classes;
         ds->cut_off = malloc((ref->ncols + 1) * sizeof(uint32_t));
         ds->hoff = malloc((ref->ncols + 1) * sizeof(uint32_t));
         ds->cuts = malloc((nc + 1) * sizeof(float));
@@ -291,9 +375,16 @@ int gbdt_dataset_append(gbdt_dataset *ds, const float *x, const float *y, const 
     if (nrows == 0)
         return 0;
     for (size_t i = 0; i < nrows; i++) {
-        if (!(y[i] >= 0 && y[i] <= 1))
+        if (ds->objective == GBDT_OBJ_BINARY && !(y[i] >= 0 && y[i] <= 1))
             return err_set(e, MLHEP_EINVAL, "gbdt: row %zu: label %g is not in [0, 1]",
                            ds->nrows + i, (double)y[i]);
+        if (ds->objective == GBDT_OBJ_MULTICLASS &&
+            !(y[i] >= 0 && y[i] < (float)ds->n_classes && y[i] == floorf(y[i])))
+            return err_set(e, MLHEP_EINVAL, "gbdt: row %zu: label %g is not a class index in [0, %d)",
+                           ds->nrows + i, (double)y[i], ds->n_classes);
+        if (ds->objective == GBDT_OBJ_REGRESSION && !isfinite(y[i]))
+            return err_set(e, MLHEP_EINVAL, "gbdt: row %zu: target %g is not finite", ds->nrows + i,
+                           (double)y[i]);
         if (w && (!(w[i] >= 0) || isinf(w[i])))
             return err_set(e, MLHEP_EINVAL, "gbdt: row %zu: weight %g must be finite and >= 0",
                            ds->nrows + i, (double)w[i]);
@@ -334,6 +425,8 @@ int gbdt_dataset_append(gbdt_dataset *ds, const float *x, const float *y, const 
 }
 
 size_t gbdt_dataset_rows(const gbdt_dataset *ds) { return ds->nrows; }
+const float *gbdt_dataset_labels(const gbdt_dataset *ds) { return ds->y; }
+float *gbdt_dataset_weights(gbdt_dataset *ds) { return ds->w; }
 size_t gbdt_dataset_cols(const gbdt_dataset *ds) { return ds->ncols; }
 
 void gbdt_dataset_free(gbdt_dataset *ds)
@@ -363,6 +456,8 @@ typedef struct gbdt_node {
 
 struct gbdt_model {
     uint32_t n_features, n_trees;
+    uint32_t objective, n_outputs; /* GBDT_OBJ_*; n_outputs classes (multiclass), else 1:
+                                      tree t adds to output t % n_outputs */
     float base_margin;
     uint32_t *tree_off; /* n_trees + 1 offsets into nodes */
     gbdt_node *nodes;
@@ -379,6 +474,8 @@ void gbdt_model_free(gbdt_model *m)
 
 size_t gbdt_model_features(const gbdt_model *m) { return m->n_features; }
 int gbdt_model_trees(const gbdt_model *m) { return (int)m->n_trees; }
+size_t gbdt_model_outputs(const gbdt_model *m) { return m->n_outputs; }
+int gbdt_model_objective(const gbdt_model *m) { return (int)m->objective; }
 
 static inline float tree_value(const gbdt_node *nd, const float *x)
 {
@@ -399,12 +496,33 @@ int gbdt_predict(const gbdt_model *m, const float *x, size_t nrows, size_t ncols
                        ncols, m->n_features);
     if (kind != GBDT_MARGIN && kind != GBDT_PROBABILITY)
         return err_set(e, MLHEP_EINVAL, "gbdt: unknown prediction kind %d", kind);
+    if (m->objective == GBDT_OBJ_MULTICLASS) {
+        size_t K = m->n_outputs;
+        for (size_t r = 0; r < nrows; r++) {
+            const float *xr = x + r * ncols;
+            float *o = out + r * K;
+            for (size_t k = 0; k < K; k++)
+                o[k] = m->base_margin;
+            for (uint32_t t = 0; t < m->n_trees; t++)
+                o[t % K] += tree_value(m->nodes + m->tree_off[t], xr);
+            if (kind == GBDT_PROBABILITY) {
+                float mx = o[0], sum = 0;
+                for (size_t k = 1; k < K; k++)
+                    mx = fmaxf(mx, o[k]);
+                for (size_t k = 0; k < K; k++)
+                    sum += (o[k] = expf(o[k] - mx));
+                for (size_t k = 0; k < K; k++)
+                    o[k] /= sum;
+            }
+        }
+        return 0;
+    }
     for (size_t r = 0; r < nrows; r++) {
         const float *xr = x + r * ncols;
         float s = m->base_margin;
         for (uint32_t t = 0; t < m->n_trees; t++)
             s += tree_value(m->nodes + m->tree_off[t], xr);
-        out[r] = kind == GBDT_MARGIN ? s : 1.0f / (1.0f + expf(-s));
+        out[r] = kind == GBDT_MARGIN || m->objective == GBDT_OBJ_REGRESSION ? s : 1.0f / (1.0f + expf(-s));
     }
     return 0;
 }
@@ -416,7 +534,9 @@ void gbdt_importance(const gbdt_model *m, int kind, double *out)
     for (size_t i = 0; i < nn; i++) {
         const gbdt_node *n = &m->nodes[i];
         if (n->feature >= 0)
-            out[n->feature] += kind == GBDT_IMPORTANCE_SPLITS ? 1.0 : (double)n->gain;
+            out[n->feature] += kind == GBDT_IMPORTANCE_SPLITS  ? 1.0
+                               : kind == GBDT_IMPORTANCE_COVER ? (double)n->cover
+                                                               : (double)n->gain;
     }
 }
 
@@ -444,8 +564,10 @@ typedef struct trainer {
     const gbdt_dataset *ds;
     team *tm;
     size_t n, ncols;
-    gpair *gh;
-    float *margin;
+    gpair *gh;     /* gradients of the tree being grown (a slice of gh_all) */
+    gpair *gh_all; /* n x K, class-major: class k's rows at gh_all + k * n */
+    float *margin; /* n x K, row-major */
+    int K, cls;    /* outputs (trees per round) and the class of the tree being grown */
     uint32_t *idx, *tmp;
     uint32_t nidx;
     uint32_t *sel; /* selected features, ascending */
@@ -791,20 +913,26 @@ static void leafadd_task(void *vctx, size_t task, int tid)
     if (nd->left >= 0)
         return;
     float v = c->leafval[task];
+    const size_t K = (size_t)t->K, k = (size_t)t->cls;
     for (uint32_t i = nd->begin; i < nd->end; i++)
-        t->margin[t->idx[i]] += v;
+        t->margin[(size_t)t->idx[i] * K + k] += v;
 }
 
 typedef struct update_ctx {
-    const tnode *nodes;   /* NULL: no tree yet, only gradients/loss */
+    const tnode *nodes;   /* NULL: no tree to add, only gradients/loss */
     const float *leafval; /* per tnode */
     const gbdt_dataset *ds;
-    float *margin;
-    gpair *gh; /* NULL: no gradients (validation set) */
-    double *loss, *wsum; /* per block */
+    float *margin;        /* nrows x K */
+    gpair *gh;            /* NULL: no gradients (validation set); else nrows x K, class-major */
+    double *loss, *wsum;  /* per block */
+    int K, cls;           /* the tree adds to output cls */
+    int compute;          /* 0: only add the tree (not the last class of a round) */
 } update_ctx;
 
-/* For a block of rows: add the tree to the margin, then loss and next gradients. */
+/* For a block of rows: add the tree to the margins, then the loss and the next
+ * gradients of the objective: logistic (binary), softmax cross-entropy (multiclass:
+ * h = 2p(1-p) as XGBoost), squared error (regression: g = m - y, h = 1), each times the
+ * row's weight. */
 static void update_task(void *vctx, size_t task, int tid)
 {
     (void)tid;
@@ -813,18 +941,44 @@ static void update_task(void *vctx, size_t task, int tid)
     size_t r0, r1;
     row_block(task, ds->nrows, &r0, &r1);
     double loss = 0, ws = 0;
+    const size_t K = (size_t)c->K, n = ds->nrows;
     for (size_t r = r0; r < r1; r++) {
-        float m = c->margin[r];
-        if (c->nodes) {
-            m += c->leafval[tnode_leaf(c->nodes, ds->bins + r * ds->ncols)];
-            c->margin[r] = m;
-        }
+        float *mr = c->margin + r * K;
+        if (c->nodes)
+            mr[c->cls] += c->leafval[tnode_leaf(c->nodes, ds->bins + r * ds->ncols)];
+        if (!c->compute)
+            continue;
         float y = ds->y[r], w = ds->w[r];
+        ws += w;
+        if (ds->objective == GBDT_OBJ_REGRESSION) {
+            float d = mr[0] - y;
+            loss += (double)w * d * d;
+            if (c->gh) {
+                c->gh[r].g = d * w;
+                c->gh[r].h = w;
+            }
+            continue;
+        }
+        if (ds->objective == GBDT_OBJ_MULTICLASS) {
+            float mx = mr[0], sum = 0;
+            for (size_t k = 1; k < K; k++)
+                mx = fmaxf(mx, mr[k]);
+            for (size_t k = 0; k < K; k++)
+                sum += expf(mr[k] - mx);
+            size_t yk = (size_t)y;
+            loss += (double)w * ((double)logf(sum) + mx - mr[yk]);
+            for (size_t k = 0; c->gh && k < K; k++) {
+                float p = expf(mr[k] - mx) / sum;
+                c->gh[k * n + r].g = (p - (k == yk ? 1.0f : 0.0f)) * w;
+                c->gh[k * n + r].h = fmaxf(2.0f * p * (1.0f - p), 1e-16f) * w;
+            }
+            continue;
+        }
+        float m = mr[0];
         float ex = expf(-fabsf(m));
         float p = m >= 0 ? 1.0f / (1.0f + ex) : ex / (1.0f + ex);
         float l1p = logf(1.0f + ex); /* ex in (0,1]: accurate enough for the loss report */
         loss += (double)w * (y * (fmaxf(-m, 0) + l1p) + (1 - y) * (fmaxf(m, 0) + l1p));
-        ws += w;
         if (c->gh) {
             c->gh[r].g = (p - y) * w;
             c->gh[r].h = fmaxf(p * (1.0f - p), 1e-16f) * w;
@@ -918,11 +1072,18 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     if (p->early_stopping_rounds > 0 && !valid)
         return err_set(e, MLHEP_EINVAL, "gbdt: early_stopping_rounds needs a validation set");
 
+    if (valid && (valid->objective != train->objective || valid->n_classes != train->n_classes))
+        return err_set(e, MLHEP_EINVAL, "gbdt: the validation set was made for another objective");
+    if (train->objective != p->objective || train->n_classes != p->n_classes)
+        return err_set(e, MLHEP_EINVAL, "gbdt: the training set was made for another objective");
+
     trainer t;
     memset(&t, 0, sizeof t);
     t.p = p;
     t.ds = train;
     t.n = train->nrows;
+    t.K = p->objective == GBDT_OBJ_MULTICLASS ? p->n_classes : 1;
+    const size_t K = (size_t)t.K;
     t.ncols = train->ncols;
     t.hslots = train->hoff[train->ncols];
     t.lambda = p->lambda;
@@ -932,11 +1093,12 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
     size_t maxblk = nblk > nvblk ? nblk : nvblk;
     gbdt_model *m = calloc(1, sizeof *m);
     double *bl = malloc(2 * maxblk * sizeof(double));
-    float *vmargin = valid ? malloc(valid->nrows * sizeof(float)) : NULL;
+    float *vmargin = valid ? malloc(valid->nrows * K * sizeof(float)) : NULL;
     float *leafval = NULL;
     size_t capnodes = 0;
-    t.gh = malloc(t.n * sizeof *t.gh);
-    t.margin = malloc(t.n * sizeof(float));
+    t.gh_all = malloc(t.n * K * sizeof *t.gh_all);
+    t.gh = t.gh_all;
+    t.margin = malloc(t.n * K * sizeof(float));
     t.idx = malloc(t.n * sizeof(uint32_t));
     t.tmp = malloc(t.n * sizeof(uint32_t));
     t.sel = malloc(t.ncols * sizeof(uint32_t));
@@ -946,22 +1108,33 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
             hist->valid_loss = malloc((size_t)p->n_trees * sizeof(double));
     }
     if (m) {
-        m->tree_off = malloc(((size_t)p->n_trees + 1) * sizeof(uint32_t));
+        m->tree_off = malloc(((size_t)p->n_trees * K + 1) * sizeof(uint32_t));
         m->n_features = (uint32_t)t.ncols;
-        m->base_margin = logf(p->base_score / (1.0f - p->base_score));
+        m->objective = (uint32_t)p->objective;
+        m->n_outputs = (uint32_t)K;
+        if (p->objective == GBDT_OBJ_BINARY) {
+            m->base_margin = logf(p->base_score / (1.0f - p->base_score));
+        } else if (p->objective == GBDT_OBJ_REGRESSION) { /* the weighted mean target */
+            double sy = 0, sw = 0;
+            for (size_t r = 0; r < t.n; r++) {
+                sy += (double)train->w[r] * train->y[r];
+                sw += train->w[r];
+            }
+            m->base_margin = sw > 0 ? (float)(sy / sw) : 0.0f;
+        }
     }
-    if (!m || !m->tree_off || !bl || (valid && !vmargin) || team_new(resolve_threads(p->n_threads), &t.tm, NULL) || !t.gh || !t.margin ||
+    if (!m || !m->tree_off || !bl || (valid && !vmargin) || team_new(resolve_threads(p->n_threads), &t.tm, NULL) || !t.gh_all || !t.margin ||
         !t.idx || !t.tmp || !t.sel ||
         (hist && (!hist->train_loss || (valid && !hist->valid_loss)))) {
         rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for training on %zu rows", t.n);
         goto done;
     }
     m->tree_off[0] = 0;
-    for (size_t r = 0; r < t.n; r++)
+    for (size_t r = 0; r < t.n * K; r++)
         t.margin[r] = m->base_margin;
-    for (size_t r = 0; valid && r < valid->nrows; r++)
+    for (size_t r = 0; valid && r < valid->nrows * K; r++)
         vmargin[r] = m->base_margin;
-    update_ctx uc = {NULL, NULL, train, t.margin, t.gh, bl, bl + maxblk};
+    update_ctx uc = {NULL, NULL, train, t.margin, t.gh_all, bl, bl + maxblk, t.K, 0, 1};
     run_update(t.tm, &uc); /* initial gradients */
     uint64_t draw = p->seed ^ 0x6a09e667f3bcc908ull; /* splitmix64 state: row and feature sampling */
     double best_loss = INFINITY;
@@ -1007,35 +1180,43 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
         }
         t.nsel = k;
 
-        rc = grow_tree(&t, e);
-        if (rc)
-            goto done;
-        float *lv = realloc(leafval, (size_t)t.nnodes * sizeof(float));
-        if (!lv) {
-            rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for leaf values");
-            goto done;
-        }
-        leafval = lv;
-        for (int i = 0; i < t.nnodes; i++) {
-            const tnode *nd = &t.nodes[i];
-            leafval[i] = nd->left >= 0 ? 0.0f
-                                       : (float)(-nd->G / (nd->H + t.lambda) * p->learning_rate);
-        }
-        if (append_tree(m, &capnodes, &t, leafval) != 0) {
-            rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for the model");
-            goto done;
-        }
-        update_ctx u = {t.nodes, leafval, train, t.margin, t.gh, bl, bl + maxblk};
-        if (t.nidx == t.n) { /* all rows are in the leaves' ranges: no traversal needed */
-            leafadd_ctx la = {&t, leafval};
-            team_tasks(t.tm, leafadd_task, &la, (size_t)t.nnodes);
-            u.nodes = NULL;
-        }
-        double tl = run_update(t.tm, &u);
-        double vl = NAN;
-        if (valid) {
-            update_ctx v = {t.nodes, leafval, valid, vmargin, NULL, bl, bl + maxblk};
-            vl = run_update(t.tm, &v);
+        /* one tree per output (class) on the gradients of the round's start; the loss and
+         * the next gradients once the round's last tree is added */
+        double tl = NAN, vl = NAN;
+        for (int cls = 0; cls < t.K; cls++) {
+            t.cls = cls;
+            t.gh = t.gh_all + (size_t)cls * t.n;
+            rc = grow_tree(&t, e);
+            if (rc)
+                goto done;
+            float *lv = realloc(leafval, (size_t)t.nnodes * sizeof(float));
+            if (!lv) {
+                rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for leaf values");
+                goto done;
+            }
+            leafval = lv;
+            for (int i = 0; i < t.nnodes; i++) {
+                const tnode *nd = &t.nodes[i];
+                leafval[i] = nd->left >= 0 ? 0.0f
+                                           : (float)(-nd->G / (nd->H + t.lambda) * p->learning_rate);
+            }
+            if (append_tree(m, &capnodes, &t, leafval) != 0) {
+                rc = err_set(e, MLHEP_ENOMEM, "gbdt: out of memory for the model");
+                goto done;
+            }
+            int last = cls == t.K - 1;
+            update_ctx u = {t.nodes, leafval, train, t.margin, t.gh_all, bl, bl + maxblk, t.K, cls, last};
+            if (t.nidx == t.n) { /* all rows are in the leaves' ranges: no traversal needed */
+                leafadd_ctx la = {&t, leafval};
+                team_tasks(t.tm, leafadd_task, &la, (size_t)t.nnodes);
+                u.nodes = NULL;
+            }
+            if (u.nodes || last)
+                tl = run_update(t.tm, &u);
+            if (valid) {
+                update_ctx v = {t.nodes, leafval, valid, vmargin, NULL, bl, bl + maxblk, t.K, cls, last};
+                vl = run_update(t.tm, &v);
+            }
         }
         if (hist) {
             hist->train_loss[round] = tl;
@@ -1053,7 +1234,7 @@ int gbdt_train(const gbdt_params *p, const gbdt_dataset *train, const gbdt_datas
             break;
     }
     if (p->early_stopping_rounds > 0 && best_round >= 0)
-        m->n_trees = (uint32_t)best_round + 1;
+        m->n_trees = ((uint32_t)best_round + 1) * (uint32_t)K;
     if (hist) {
         hist->n_rounds = rounds;
         hist->n_kept = (int)m->n_trees;
@@ -1069,7 +1250,7 @@ done:
     free(t.tmp);
     free(t.idx);
     free(t.margin);
-    free(t.gh);
+    free(t.gh_all);
     team_free(t.tm);
     free(leafval);
     free(vmargin);
@@ -1113,12 +1294,18 @@ int gbdt_train_dense(const gbdt_params *p, const float *x, const float *y, const
  *
  *   offset  size  field
  *   0       4     magic "GBDT"
- *   4       4     u32 version = 1
- *   8       4     u32 objective = 1 (binary logistic: probability = sigmoid(margin))
+ *   4       4     u32 version: 1 (binary models, as every model before objectives other
+ *                 than the logistic existed) or 2
+ *   8       4     u32 objective: 1 binary logistic (probability = sigmoid(margin)),
+ *                 2 multiclass softmax, 3 regression (squared error; the prediction is
+ *                 the margin); version 1 only 1
  *   12      4     u32 n_features (>= 1)
- *   16      4     u32 n_trees
- *   20      4     f32 base_margin (finite; added to the sum of the trees)
- *   24      4*T   u32 node count of each tree (>= 1)
+ *   16      4     u32 n_trees (multiclass: a multiple of n_outputs; tree t adds to the
+ *                 margin of class t % n_outputs)
+ *   20      4     f32 base_margin (finite; added to the sum of the trees, of each class)
+ *   version 2 only:
+ *   24      4     u32 n_outputs (multiclass: 2 .. GBDT_MAX_CLASSES; else 1)
+ *   then    4*T   u32 node count of each tree (>= 1)
  *   then every node of tree 0, tree 1, ..., NODE_BYTES = 29 bytes each:
  *           i32 feature (-1 = leaf, else 0 .. n_features-1)
  *           u8  default_left (0/1: where NaN goes)
@@ -1131,7 +1318,8 @@ int gbdt_train_dense(const gbdt_params *p, const float *x, const float *y, const
  *   The buffer ends exactly after the last node. The model-file container around
  *   these bytes carries the file magic, version and checksum. */
 
-#define GBDT_VERSION 1
+#define GBDT_VERSION 2 /* written for objectives other than binary; binary models are
+                          written as version 1, byte for byte as before */
 #define GBDT_NODE_BYTES 29
 
 static void put_u32(uint8_t **p, uint32_t v)
@@ -1153,17 +1341,20 @@ static void put_f32(uint8_t **p, float f)
 int gbdt_serialize(const gbdt_model *m, uint8_t **buf, size_t *len, mlhep_err *e)
 {
     size_t nn = m->tree_off[m->n_trees];
-    size_t n = 24 + 4 * (size_t)m->n_trees + GBDT_NODE_BYTES * nn;
+    int v1 = m->objective == GBDT_OBJ_BINARY;
+    size_t n = (v1 ? 24 : 28) + 4 * (size_t)m->n_trees + GBDT_NODE_BYTES * nn;
     uint8_t *b = malloc(n), *p = b;
     if (!b)
         return err_set(e, MLHEP_ENOMEM, "gbdt: out of memory serialising %zu nodes", nn);
     memcpy(p, "GBDT", 4);
     p += 4;
-    put_u32(&p, GBDT_VERSION);
-    put_u32(&p, 1);
+    put_u32(&p, v1 ? 1 : GBDT_VERSION);
+    put_u32(&p, m->objective);
     put_u32(&p, m->n_features);
     put_u32(&p, m->n_trees);
     put_f32(&p, m->base_margin);
+    if (!v1)
+        put_u32(&p, m->n_outputs);
     for (uint32_t t = 0; t < m->n_trees; t++)
         put_u32(&p, m->tree_off[t + 1] - m->tree_off[t]);
     for (size_t i = 0; i < nn; i++) {
@@ -1228,11 +1419,17 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
     r.pos = 4;
     uint32_t ver = rd_u32(&r), obj = rd_u32(&r), nf = rd_u32(&r), nt = rd_u32(&r);
     float base = rd_f32(&r);
-    if (ver != GBDT_VERSION)
-        return err_set(e, MLHEP_EFORMAT, "gbdt model: version %u not supported (this build reads %d)",
+    if (ver != 1 && ver != GBDT_VERSION)
+        return err_set(e, MLHEP_EFORMAT, "gbdt model: version %u not supported (this build reads 1 and %d)",
                        ver, GBDT_VERSION);
-    if (obj != 1)
+    uint32_t nout = ver == 1 ? 1 : rd_u32(&r);
+    if (r.bad)
+        return err_set(e, MLHEP_EFORMAT, "gbdt model: %zu bytes, too short for the header", len);
+    if (obj != GBDT_OBJ_BINARY && (ver == 1 || (obj != GBDT_OBJ_MULTICLASS && obj != GBDT_OBJ_REGRESSION)))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: unknown objective %u", obj);
+    if (obj == GBDT_OBJ_MULTICLASS ? nout < 2 || nout > GBDT_MAX_CLASSES || nt % nout != 0 : nout != 1)
+        return err_set(e, MLHEP_EFORMAT, "gbdt model: %u outputs and %u trees do not fit objective %u",
+                       nout, nt, obj);
     if (nf == 0 || nf > (1u << 24))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %u features out of range", nf);
     if (!isfinite(base))
@@ -1245,6 +1442,8 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         return err_set(e, MLHEP_ENOMEM, "gbdt model: out of memory");
     m->n_features = nf;
     m->base_margin = base;
+    m->objective = obj;
+    m->n_outputs = nout;
     m->tree_off = malloc(((size_t)nt + 1) * sizeof(uint32_t));
     uint8_t *seen = NULL;
     int rc = 0;

@@ -1,5 +1,8 @@
-/* gbdt.h - histogram-based gradient-boosted decision trees for binary classification
- * (logistic loss), the HEP classic (TMVA BDT, XGBoost tree_method="hist").
+/* gbdt.h - histogram-based gradient-boosted decision trees, the HEP classic (TMVA BDT,
+ * XGBoost tree_method="hist"), for every target kind: binary classification (logistic
+ * loss; labels in [0,1]), multi-class classification (softmax cross-entropy, one tree
+ * per class and round as XGBoost's multi:softprob; labels are class indices) and
+ * regression (squared error; labels are the targets).
  *
  * How it fits: the data layer produces float rows; the training driver hands them to
  * this module and stores the serialised model as a section of the model file (whose
@@ -33,6 +36,10 @@
 
 #include "base/err.h"
 
+/* Objectives (gbdt_params.objective), named as in workflows (gbdt_objective_name). */
+enum { GBDT_OBJ_BINARY = 1, GBDT_OBJ_MULTICLASS = 2, GBDT_OBJ_REGRESSION = 3 };
+#define GBDT_MAX_CLASSES 1000
+
 typedef struct gbdt_params {
     int n_trees;            /* boosting rounds; default 100 */
     int max_depth;          /* 1..24; default 6 */
@@ -50,6 +57,9 @@ typedef struct gbdt_params {
     uint64_t seed;          /* row/feature sampling; default 0 */
     int early_stopping_rounds; /* stop when validation loss has not improved for this
                                   many rounds and keep the best; 0 = off (default) */
+    int objective;          /* GBDT_OBJ_*; default binary */
+    int n_classes;          /* multiclass: 2 .. GBDT_MAX_CLASSES (one tree per class and
+                               round); otherwise unused */
     /* Optional: called after every round with the mean training and validation log
      * loss (NaN without validation set); a non-zero return stops training early (the
      * trees so far are kept). For progress reports and cancellation. */
@@ -62,6 +72,19 @@ void gbdt_params_default(gbdt_params *p);
 
 /* Checks ranges; fails with MLHEP_EINVAL naming the parameter. */
 int gbdt_params_check(const gbdt_params *p, mlhep_err *e);
+
+/* The defaults overridden by a workflow's model object ({"type":"gbdt","trees":200,
+ * "depth":6,"learning_rate":0.1,"min_child_weight","lambda","subsample",
+ * "colsample_bytree","bins","early_stopping_rounds","objective"}): types checked here,
+ * ranges by gbdt_params_check (the workflow schema repeats them). n_classes is left 0
+ * (the caller knows the classes). */
+struct json_t;
+int gbdt_params_from_json(const struct json_t *spec, gbdt_params *p, mlhep_err *e);
+
+/* "binary", "multiclass", "regression"; parse also takes XGBoost's names
+ * (binary:logistic, multi:softprob, multi:softmax, reg:squarederror). */
+const char *gbdt_objective_name(int objective);
+int gbdt_objective_parse(const char *s, int *objective);
 
 /* ---- binned data set ---- */
 
@@ -77,13 +100,19 @@ int gbdt_dataset_new(const gbdt_params *p, const float *sample, size_t nsample, 
 /* Creates an empty data set with the same cuts as ref (for the validation set). */
 int gbdt_dataset_new_like(const gbdt_dataset *ref, gbdt_dataset **out, mlhep_err *e);
 
-/* Bins and appends nrows rows: x row-major nrows x ncols, labels y in [0,1] (1 =
- * signal), optional weights w (NULL = 1; must be finite and >= 0). x, y, w are copied
- * and may be freed afterwards. Bad labels or weights are refused (nothing appended). */
+/* Bins and appends nrows rows: x row-major nrows x ncols, labels y (binary: in [0,1],
+ * 1 = signal; multiclass: class indices; regression: finite targets), optional weights
+ * w (NULL = 1; must be finite and >= 0). x, y, w are copied and may be freed afterwards.
+ * Bad labels or weights are refused (nothing appended). The objective is the params' of
+ * gbdt_dataset_new. */
 int gbdt_dataset_append(gbdt_dataset *ds, const float *x, const float *y, const float *w,
                         size_t nrows, mlhep_err *e);
 
 size_t gbdt_dataset_rows(const gbdt_dataset *ds);
+/* The labels and the weights appended so far (gbdt_dataset_rows of each); the weights
+ * may be rescaled in place before training (finite, >= 0). */
+const float *gbdt_dataset_labels(const gbdt_dataset *ds);
+float *gbdt_dataset_weights(gbdt_dataset *ds);
 size_t gbdt_dataset_cols(const gbdt_dataset *ds);
 void gbdt_dataset_free(gbdt_dataset *ds);
 
@@ -95,7 +124,8 @@ typedef struct gbdt_model gbdt_model;
 typedef struct gbdt_history {
     int n_rounds;       /* rounds trained */
     int n_kept;         /* trees in the returned model (best round with early stopping) */
-    double *train_loss; /* n_rounds: mean log loss on the training rows */
+    double *train_loss; /* n_rounds: weighted mean loss on the training rows: log loss
+                           (binary), cross-entropy (multiclass), squared error (regression) */
     double *valid_loss; /* n_rounds, or NULL without validation set */
 } gbdt_history;
 
@@ -118,17 +148,23 @@ int gbdt_train_dense(const gbdt_params *p, const float *x, const float *y, const
 enum { GBDT_MARGIN = 0, GBDT_PROBABILITY = 1 };
 
 /* Predicts nrows rows of x (row-major, ncols must equal the model's feature count):
- * out[i] = raw margin (log-odds) or probability of signal. NaN is a missing value and
+ * out holds gbdt_model_outputs(m) values per row: binary: the raw margin (log-odds) or
+ * the probability of signal; multiclass: the margins or the softmax probabilities of
+ * each class; regression: the prediction (both kinds). NaN is a missing value and
  * follows the learnt default direction; +-inf compare as ordinary values. */
 int gbdt_predict(const gbdt_model *m, const float *x, size_t nrows, size_t ncols, int kind,
                  float *out, mlhep_err *e);
 
 size_t gbdt_model_features(const gbdt_model *m);
 int gbdt_model_trees(const gbdt_model *m);
+size_t gbdt_model_outputs(const gbdt_model *m); /* classes (multiclass), else 1 */
+int gbdt_model_objective(const gbdt_model *m);
 
 /* Feature importance: out[f] for f < gbdt_model_features(m): total split gain
- * (GBDT_IMPORTANCE_GAIN) or number of splits (GBDT_IMPORTANCE_SPLITS) on feature f. */
-enum { GBDT_IMPORTANCE_GAIN = 0, GBDT_IMPORTANCE_SPLITS = 1 };
+ * (GBDT_IMPORTANCE_GAIN), total cover - the hessian sum of the rows reaching the
+ * splits - (GBDT_IMPORTANCE_COVER) or number of splits (GBDT_IMPORTANCE_SPLITS) on
+ * feature f. Divided by the splits they are XGBoost's "gain" and "cover". */
+enum { GBDT_IMPORTANCE_GAIN = 0, GBDT_IMPORTANCE_SPLITS = 1, GBDT_IMPORTANCE_COVER = 2 };
 void gbdt_importance(const gbdt_model *m, int kind, double *out);
 
 /* Serialised bytes (format described in gbdt.c above gbdt_serialize). *buf is

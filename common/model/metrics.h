@@ -1,6 +1,9 @@
 /* metrics.h - evaluation metrics for trained models: binary log loss, accuracy and
- * confusion matrix at a threshold, exact ROC AUC and ROC curve, multi-class accuracy
- * and categorical cross-entropy, mean squared error.
+ * confusion matrix at a threshold, exact ROC AUC and ROC curve, working points (signal
+ * efficiency at a background efficiency), multi-class accuracy, categorical
+ * cross-entropy, one-vs-rest AUC and confusion matrix, mean squared and absolute
+ * errors, the two-sample Kolmogorov-Smirnov test of the overtraining check, and
+ * weighted input correlations.
  *
  * Everything works on in-memory float arrays as the training driver holds them
  * (labels, model outputs, optional per-row weights; weights == NULL means 1 for every
@@ -15,6 +18,7 @@
 #define MLHEP_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -89,5 +93,45 @@ typedef struct metrics_roc {
 int metrics_roc_curve(const float *label, const float *score, const float *w, size_t n,
                       size_t max_points, metrics_roc *out, mlhep_err *e);
 void metrics_roc_free(metrics_roc *roc);
+
+/* HEP working point: the signal efficiency (tpr) at background efficiency (fpr)
+ * bkg_eff, on a full curve (metrics_roc_curve with max_points 0): the highest tpr of
+ * the points with fpr <= bkg_eff, interpolated linearly towards the next point; *thr is
+ * the threshold of that point (score >= thr is selected). -1 (NaNs) for an empty curve
+ * or bkg_eff outside [0, 1]. Background rejection is 1 / bkg_eff. */
+int metrics_sig_eff_at(const metrics_roc *roc, double bkg_eff, double *sig_eff, double *thr);
+
+/* Two-sample Kolmogorov-Smirnov test of weighted samples a and b (weights NULL = 1;
+ * finite, >= 0; values not NaN): d = max |Fa - Fb| of the weighted empirical CDFs,
+ * compared after each distinct value (as scipy.stats.ks_2samp's statistic without
+ * weights); the p-value is Kolmogorov's asymptotic distribution at
+ * z = d sqrt(na nb / (na + nb)) with the effective sizes n = (sum w)^2 / sum w^2 (the
+ * sample sizes without weights) - ROOT's TMath::KolmogorovProb, as TMVA's overtraining
+ * check, = scipy.stats.kstwobign.sf(z). */
+typedef struct metrics_ks {
+    double d, pvalue;
+    double n_eff_a, n_eff_b;
+} metrics_ks;
+int metrics_ks_2samp(const float *a, const float *wa, size_t na, const float *b, const float *wb,
+                     size_t nb, metrics_ks *out, mlhep_err *e);
+/* P(K > z) of Kolmogorov's distribution (scipy.special.kolmogorov). */
+double metrics_kolmogorov_sf(double z);
+
+/* Multi-class: cm[k x k] (row = true class, column = the argmax of prob; weighted
+ * counts); one-vs-rest ROC AUC of class cls (score prob[:, cls], positive = label cls).
+ * Labels as metrics_mc_accuracy. */
+int metrics_mc_confusion(const float *label, const float *prob, const float *w, size_t n, size_t k,
+                         double *cm, mlhep_err *e);
+int metrics_ovr_auc(const float *label, const float *prob, const float *w, size_t n, size_t k,
+                    size_t cls, double *auc, mlhep_err *e);
+
+/* Regression: weighted mean absolute error (metrics_mse for the squared error). */
+double metrics_mae(const float *target, const float *pred, const float *w, size_t n);
+
+/* Weighted Pearson correlations of columns cols[0..ncols) of rows x (n rows of stride
+ * floats): out[a * ncols + b], each pair over the rows where both values are real
+ * (mask NULL or 0 there) and finite; NaN when a column is constant over those rows. */
+void metrics_correlation(const float *x, const uint8_t *mask, const float *w, size_t n,
+                         size_t stride, const size_t *cols, size_t ncols, double *out);
 
 #endif

@@ -9,8 +9,6 @@
 
 #include "model/modelfile.h"
 
-#define MLP_MAX_UNITS 1000000
-#define MLP_MAX_PARAMS ((size_t)1 << 26)
 #define NO_OFF ((size_t)-1)
 
 typedef struct layer {
@@ -500,8 +498,8 @@ static int parse_optimizer(const json_t *v, mlp *m, mlhep_err *e)
         if (keras && ams && json_is_true(ams))
             rc = err_set(e, MLHEP_EUNSUPPORTED, "optimizer adam: amsgrad is not supported");
         else if ((!keras && (rc = only_keys(cfg, keys, "optimizer adam", e))) ||
-                 (rc = opt_num(cfg, "lr", &m->adam.lr, 0, 1, 1e3, 0, "optimizer adam", e)) ||
-                 (rc = opt_num(cfg, "learning_rate", &m->adam.lr, 0, 1, 1e3, 0, "optimizer adam", e)) ||
+                 (rc = opt_num(cfg, "lr", &m->adam.lr, 0, 1, MLP_MAX_LR, 0, "optimizer adam", e)) ||
+                 (rc = opt_num(cfg, "learning_rate", &m->adam.lr, 0, 1, MLP_MAX_LR, 0, "optimizer adam", e)) ||
                  (rc = opt_num(cfg, "beta1", &m->adam.beta1, 0, 0, 1, 1, "optimizer adam", e)) ||
                  (rc = opt_num(cfg, "beta_1", &m->adam.beta1, 0, 0, 1, 1, "optimizer adam", e)) ||
                  (rc = opt_num(cfg, "beta2", &m->adam.beta2, 0, 0, 1, 1, "optimizer adam", e)) ||
@@ -513,8 +511,8 @@ static int parse_optimizer(const json_t *v, mlp *m, mlhep_err *e)
         static const char *const keys[] = {"lr", "learning_rate", "momentum", "nesterov", NULL};
         m->opt = OPT_SGD;
         if ((!keras && (rc = only_keys(cfg, keys, "optimizer sgd", e))) ||
-            (rc = opt_num(cfg, "lr", &m->sgd.lr, 0, 1, 1e3, 0, "optimizer sgd", e)) ||
-            (rc = opt_num(cfg, "learning_rate", &m->sgd.lr, 0, 1, 1e3, 0, "optimizer sgd", e)) ||
+            (rc = opt_num(cfg, "lr", &m->sgd.lr, 0, 1, MLP_MAX_LR, 0, "optimizer sgd", e)) ||
+            (rc = opt_num(cfg, "learning_rate", &m->sgd.lr, 0, 1, MLP_MAX_LR, 0, "optimizer sgd", e)) ||
             (rc = opt_num(cfg, "momentum", &m->sgd.momentum, 0, 0, 1, 1, "optimizer sgd", e)) ||
             (rc = opt_bool(cfg, "nesterov", &m->sgd.nesterov, "optimizer sgd", e))) {
             /* rc and message set */
@@ -593,9 +591,9 @@ void mlp_free(mlp *m)
     free(m);
 }
 
-/* Lays the parameters out (trainable first, then running stats), allocates the arrays
- * and initialises them from the seed. */
-static int allocate_params(mlp *m, mlhep_err *e)
+/* Lays the parameters out (trainable first, then running stats): offsets and counts,
+ * refused beyond MLP_MAX_PARAMS. */
+static int layout_params(mlp *m, mlhep_err *e)
 {
     size_t off = 0;
     for (size_t i = 0; i < m->nl; i++) {
@@ -618,8 +616,8 @@ static int allocate_params(mlp *m, mlhep_err *e)
             }
         }
         if (off > MLP_MAX_PARAMS)
-            return err_set(e, MLHEP_ENOMEM, "layers[%zu]: model has more than %zu parameters", i,
-                           MLP_MAX_PARAMS);
+            return err_set(e, MLHEP_EINVAL, "layers[%zu]: the model has more than %zu parameters "
+                           "(%zu so far; the limit is %zu)", i, MLP_MAX_PARAMS, off, MLP_MAX_PARAMS);
     }
     m->n_train = off;
     for (size_t i = 0; i < m->nl; i++) {
@@ -631,8 +629,15 @@ static int allocate_params(mlp *m, mlhep_err *e)
         }
     }
     if (off > MLP_MAX_PARAMS)
-        return err_set(e, MLHEP_ENOMEM, "model has more than %zu parameters", MLP_MAX_PARAMS);
+        return err_set(e, MLHEP_EINVAL, "the model has more than %zu parameters", MLP_MAX_PARAMS);
     m->n_params = off;
+    return 0;
+}
+
+/* Allocates the laid-out arrays and initialises them from the seed. */
+static int allocate_params(mlp *m, mlhep_err *e)
+{
+    size_t off = m->n_params;
     size_t nt = m->n_train ? m->n_train : 1;
     m->params = calloc(off ? off : 1, sizeof(float));
     m->grads = calloc(off ? off : 1, sizeof(float));
@@ -657,12 +662,16 @@ static int allocate_params(mlp *m, mlhep_err *e)
     return 0;
 }
 
-static int build_from_json(const json_t *root, size_t n_inputs, mlp **out, mlhep_err *e)
+/* check_only: the spec is only checked (no parameters allocated; *out set all the
+ * same, freed by the caller); n_inputs 0 = not known yet (a Keras input shape gives it,
+ * else the parameter count is that of one input feature). */
+static int build_from_json(const json_t *root, size_t n_inputs, int check_only, mlp **out,
+                           mlhep_err *e)
 {
     int rc = 0;
     if (!json_is_object(root))
         return err_set(e, MLHEP_EINVAL, "must be a JSON object");
-    if (n_inputs < 1 || n_inputs > MLP_MAX_UNITS)
+    if ((n_inputs < 1 && !check_only) || n_inputs > MLP_MAX_UNITS)
         return err_set(e, MLHEP_EINVAL, "number of input features %zu is not in [1, %d]", n_inputs,
                        MLP_MAX_UNITS);
     const json_t *keras = NULL, *layers = NULL, *top = root;
@@ -697,6 +706,19 @@ static int build_from_json(const json_t *root, size_t n_inputs, mlp **out, mlhep
             return err_set(e, MLHEP_EINVAL, "Keras Sequential document has no config.layers array");
     }
     const json_t *nin = json_object_get(top, "n_inputs");
+    if (check_only && n_inputs == 0) { /* the width the spec declares, if any */
+        if (json_is_integer(nin) && json_integer_value(nin) >= 1 && json_integer_value(nin) <= MLP_MAX_UNITS)
+            n_inputs = (size_t)json_integer_value(nin);
+        const json_t *l0 = keras ? json_object_get(json_array_get(layers, 0), "config") : NULL;
+        const json_t *sh = json_object_get(l0, "batch_input_shape");
+        if (!sh)
+            sh = json_object_get(l0, "batch_shape");
+        if (json_is_array(sh) && json_array_size(sh) == 2 && json_is_integer(json_array_get(sh, 1)) &&
+            json_integer_value(json_array_get(sh, 1)) >= 1 && json_integer_value(json_array_get(sh, 1)) <= MLP_MAX_UNITS)
+            n_inputs = (size_t)json_integer_value(json_array_get(sh, 1));
+        if (n_inputs == 0)
+            n_inputs = 1;
+    }
     if (nin && (!json_is_integer(nin) || json_integer_value(nin) != (long long)n_inputs))
         return err_set(e, MLHEP_EINVAL, "spec is for %lld input features but %zu were given",
                        json_is_integer(nin) ? json_integer_value(nin) : -1LL, n_inputs);
@@ -840,13 +862,29 @@ static int build_from_json(const json_t *root, size_t n_inputs, mlp **out, mlhep
         if (rc)
             goto fail;
     }
-    if ((rc = allocate_params(m, e)))
+    if ((rc = layout_params(m, e)) || (!check_only && (rc = allocate_params(m, e))))
         goto fail;
     *out = m;
     return 0;
 fail:
     mlp_free(m);
     return rc;
+}
+
+int mlp_spec_check(const json_t *spec, size_t n_inputs, mlp_spec_info *info, mlhep_err *e)
+{
+    memset(info, 0, sizeof *info);
+    mlp *m = NULL;
+    int rc = build_from_json(spec, n_inputs, 1, &m, e);
+    if (rc)
+        return err_prefix(e, "model spec");
+    info->n_outputs = m->n_out;
+    info->n_inputs = m->n_in;
+    info->loss = m->loss;
+    info->n_params = m->n_params;
+    info->n_class_weights = m->n_cw;
+    mlp_free(m);
+    return 0;
 }
 
 int mlp_build(const char *spec_json, size_t n_inputs, mlp **out, mlhep_err *e)
@@ -857,7 +895,7 @@ int mlp_build(const char *spec_json, size_t n_inputs, mlp **out, mlhep_err *e)
     if (!root)
         return err_set(e, MLHEP_EINVAL, "model spec: not valid JSON: %s (line %d, column %d)", je.text,
                        je.line, je.column);
-    int rc = build_from_json(root, n_inputs, out, e);
+    int rc = build_from_json(root, n_inputs, 0, out, e);
     json_decref(root);
     if (rc)
         err_prefix(e, "model spec");
@@ -1339,7 +1377,7 @@ static int load_from_container(const modelfile *mf, mlp **out, char **features_j
         return err_set(e, MLHEP_EFORMAT, "model file \"arch\" has no valid n_inputs");
     }
     mlp *m;
-    int rc = build_from_json(root, (size_t)json_integer_value(nin), &m, e);
+    int rc = build_from_json(root, (size_t)json_integer_value(nin), 0, &m, e);
     json_decref(root);
     if (rc)
         return err_prefix(e, "model file \"arch\"");

@@ -50,9 +50,14 @@
 #include "base/err.h"
 #include "model/nncore.h"
 
-/* Most entries in a spec's (or a Keras document's) layer list; the workflow schema's
- * maxItems for both says the same (test_workflow checks they agree). */
-#define MLP_MAX_LAYERS 1024
+/* Limits of a spec. The workflow schema says the same (layers maxItems, dense maximum,
+ * lr maximum; test_workflow checks they agree), so a workflow is refused when submitted;
+ * the parameter cap needs the input width and is checked by mlp_spec_check (with the
+ * width a spec declares, else one input) and again by mlp_build. */
+#define MLP_MAX_LAYERS 1024          /* entries in a spec's (or a Keras document's) layer list */
+#define MLP_MAX_UNITS 1000000        /* units of a dense layer, input features */
+#define MLP_MAX_PARAMS ((size_t)1 << 26) /* weights, biases and batch norm values */
+#define MLP_MAX_LR 10.0              /* learning rate: (0, MLP_MAX_LR] */
 
 typedef struct mlp mlp;
 
@@ -68,6 +73,21 @@ typedef enum mlp_loss {
  * Free with mlp_free. */
 int mlp_build(const char *spec_json, size_t n_inputs, mlp **out, mlhep_err *e);
 void mlp_free(mlp *m);
+
+/* Checks a spec (a parsed JSON object, ours or Keras) without building the model: every
+ * rule mlp_build applies - layers, activations, units, losses, optimisers and their
+ * settings, class weights, the loss against the output units, the parameter cap -
+ * computed with n_inputs features (0 = not known yet: the width the spec declares, else
+ * one). What the model will be is written to *info. For the workflow checks made before
+ * any data is read. */
+typedef struct mlp_spec_info {
+    size_t n_inputs, n_outputs;
+    mlp_loss loss;
+    size_t n_params;
+    size_t n_class_weights; /* 0 without class_weight */
+} mlp_spec_info;
+struct json_t;
+int mlp_spec_check(const struct json_t *spec, size_t n_inputs, mlp_spec_info *info, mlhep_err *e);
 
 /* One optimiser step on a batch: X is nrows x n_inputs row-major, y nrows labels, w
  * nrows weights or NULL. *loss (may be NULL) receives the batch loss before the step,

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/gbdt.h"
+#include "model/mlp.h"
+
 /* ------------------------------------------------------------ helpers */
 
 __attribute__((format(printf, 3, 4)))
@@ -67,6 +70,7 @@ void workflow_free(workflow *w)
     free_list(p->exclude_branches, p->n_exclude);
     free(p->hist);
     free(p->redirector);
+    free(p->weight);
     for (size_t i = 0; i < p->n_branch_max_length; i++)
         free(p->branch_max_length[i].branch);
     free(p->branch_max_length);
@@ -251,6 +255,25 @@ static int load_params(const json_t *pj, const jschema *s, wf_params *p, mlhep_e
     if ((rc = param(P, s, "validation_fraction", &x, e)))
         return rc;
     p->validation_fraction = json_number_value(x);
+    if ((rc = param(P, s, "test_fraction", &x, e)))
+        return rc;
+    p->test_fraction = json_number_value(x);
+    if (p->validation_fraction + p->test_fraction > WF_MAX_HELD_OUT + 1e-12)
+        return wf_err(e, MLHEP_EINVAL, "/params/test_fraction: validation_fraction %g + test_fraction %g "
+                      "leave less than %g of the rows for training", p->validation_fraction,
+                      p->test_fraction, 1 - WF_MAX_HELD_OUT);
+    if ((x = json_object_get(P, "weight")) && !(p->weight = strdup(json_string_value(x))))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    if ((rc = param(P, s, "negative_weights", &x, e)))
+        return rc;
+    if (dp_negw_parse(json_string_value(x), &p->negative_weights))
+        return wf_err(e, MLHEP_EINVAL, "/params/negative_weights: unknown policy");
+    if ((rc = param(P, s, "balance_classes", &x, e)))
+        return rc;
+    p->balance_classes = json_is_true(x);
+    if ((rc = param(P, s, "log_scale", &x, e)))
+        return rc;
+    p->log_scale = json_is_true(x);
     if ((x = json_object_get(P, "hist")) && !json_is_false(x)) { /* the schema refuses . and .. */
         const char *h = json_is_string(x) ? json_string_value(x) : "hists";
         if (*h && !(p->hist = strdup(h)))
@@ -640,6 +663,10 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
     } else if (labels) {
         return wf_err(e, MLHEP_EINVAL, "/labels: only allowed with \"files\" as a list of paths");
     }
+    json_t *scales = json_object_get(doc, "scales");
+    if (scales && (!parallel || json_array_size(scales) != n))
+        return wf_err(e, MLHEP_EINVAL, "/scales: %s", parallel ? "give one scale per file" :
+                      "only with \"files\" as a list of paths (else \"scale\" in each file entry)");
     const json_t *lmax;
     int rc = schema_rule(o->schema, "#/$defs/label/maximum", &lmax, e);
     if (rc)
@@ -676,6 +703,8 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
         wf_file *f = &w->files[i];
         w->nfiles = i + 1;
         f->label = -1;
+        const json_t *sc = parallel ? json_array_get(scales, i) : json_object_get(fe, "scale");
+        f->scale = sc ? json_number_value(sc) : 1.0; /* the schema: a number > 0 */
         if (!(f->given = strdup(json_string_value(pj))))
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         if (lj && (rc = take_label(w, lj, lwhere, &kind_seen, max_classes, &f->label, e)))
@@ -698,6 +727,90 @@ static int load_files(workflow *w, const json_t *doc, const roots *r, const wf_o
     return rc;
 }
 
+/* ------------------------------------------------------------ classes and the model */
+
+static const char *const task_names[] = {"binary", "multiclass", "regression"}; /* by wf_task */
+
+const char *wf_task_name(wf_task t)
+{
+    return (unsigned)t < sizeof task_names / sizeof *task_names ? task_names[t] : "?";
+}
+
+/* Per-file labels of a workflow that trains: at least two classes, each with a file. */
+static int check_classes(const workflow *w, mlhep_err *e)
+{
+    if (w->label_branch || !w->model)
+        return 0;
+    size_t seen = 0;
+    for (size_t k = 0; k < w->nclasses; k++) {
+        size_t i = 0;
+        while (i < w->nfiles && w->files[i].label != (int)k)
+            i++;
+        if (i == w->nfiles)
+            return wf_err(e, MLHEP_EINVAL, "/files: no file has label %zu (labels are classes "
+                          "0..%zu; each needs events)", k, w->nclasses - 1);
+        seen++;
+    }
+    if (seen < 2)
+        return wf_err(e, MLHEP_EINVAL, "/files: every file has the label %s: a classifier needs two "
+                      "classes or more (for a regression give the target branch as \"labels\")",
+                      w->class_names ? w->class_names[0] : "0");
+    return 0;
+}
+
+/* The model checked without data, and against the labels; sets w->task, w->noutputs. */
+static int check_model(workflow *w, mlhep_err *e)
+{
+    const json_t *m = w->model;
+    if (!m)
+        return 0;
+    const char *type = json_string_value(json_object_get(m, "type"));
+    size_t ncls = w->label_branch ? 0 : w->nclasses; /* 0: not known before the data */
+    int rc;
+    if (type && !strcmp(type, "gbdt")) {
+        gbdt_params p;
+        if ((rc = gbdt_params_from_json(m, &p, e)))
+            return err_prefix(e, "workflow: /model");
+        int given = json_object_get(m, "objective") != NULL;
+        const json_t *nc = json_object_get(m, "num_class");
+        if (!given)
+            p.objective = ncls > 2 || nc ? GBDT_OBJ_MULTICLASS : GBDT_OBJ_BINARY;
+        if (p.objective == GBDT_OBJ_MULTICLASS) {
+            if (nc && ncls && json_integer_value(nc) != (json_int_t)ncls)
+                return wf_err(e, MLHEP_EINVAL, "/model/num_class: %lld, but the files have %zu classes",
+                              (long long)json_integer_value(nc), ncls);
+            p.n_classes = nc ? (int)json_integer_value(nc) : (int)ncls;
+            if (!p.n_classes)
+                return wf_err(e, MLHEP_EINVAL, "/model: a multiclass model with labels from a branch "
+                              "needs \"num_class\" (the number of classes)");
+        }
+        if ((rc = gbdt_params_check(&p, e)))
+            return err_prefix(e, "workflow: /model");
+        w->task = p.objective == GBDT_OBJ_MULTICLASS ? WF_TASK_MULTICLASS
+                  : p.objective == GBDT_OBJ_REGRESSION ? WF_TASK_REGRESSION
+                                                       : WF_TASK_BINARY;
+        w->noutputs = p.objective == GBDT_OBJ_MULTICLASS ? p.n_classes : 1;
+    } else {
+        mlp_spec_info info;
+        if ((rc = mlp_spec_check(m, 0, &info, e)))
+            return err_prefix(e, "workflow: /model");
+        w->task = info.loss == MLP_LOSS_BCE ? WF_TASK_BINARY
+                  : info.loss == MLP_LOSS_CCE ? WF_TASK_MULTICLASS
+                                              : WF_TASK_REGRESSION;
+        w->noutputs = (int)info.n_outputs;
+    }
+    if (w->task == WF_TASK_BINARY && ncls && ncls != 2)
+        return wf_err(e, MLHEP_EINVAL, "/model: a binary classifier (one output) separates two classes, "
+                      "the files have %zu: use as many softmax outputs as classes with "
+                      "categorical_crossentropy (gbdt: \"objective\": \"multiclass\")", ncls);
+    if (w->task == WF_TASK_MULTICLASS && ncls && (size_t)w->noutputs != ncls)
+        return wf_err(e, MLHEP_EINVAL, "/model: the model has %d outputs, the files have %zu classes",
+                      w->noutputs, ncls);
+    if (w->task == WF_TASK_REGRESSION && w->params.balance_classes)
+        return wf_err(e, MLHEP_EINVAL, "/params/balance_classes: a regression has no classes to balance");
+    return 0;
+}
+
 /* ------------------------------------------------------------ the data layer's view */
 
 /* The one place a workflow becomes the data layer's parameters (dataparams.h): w->data
@@ -710,7 +823,8 @@ static int fill_data(workflow *w, mlhep_err *e)
     if (!w->data_files || !w->data_caps)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->nfiles; i++)
-        w->data_files[i] = (dp_file){w->files[i].path, w->files[i].label, w->files[i].kind == WF_LOCAL};
+        w->data_files[i] = (dp_file){w->files[i].path, w->files[i].label, w->files[i].kind == WF_LOCAL,
+                                     w->files[i].scale};
     for (size_t i = 0; i < p->n_branch_max_length; i++)
         w->data_caps[i] = (dp_cap){p->branch_max_length[i].branch, p->branch_max_length[i].max_length};
     w->data = (dataparams){
@@ -735,6 +849,9 @@ static int fill_data(workflow *w, mlhep_err *e)
         .norm = p->normalisation,
         .nan_value = p->nan_value,
         .validation_fraction = p->validation_fraction,
+        .test_fraction = p->test_fraction,
+        .weight = p->weight,
+        .negative_weights = p->negative_weights,
         .shuffle = p->shuffle,
         .seed = p->seed,
         .threads = 0,
@@ -800,7 +917,8 @@ int workflow_load_json(json_t *doc, const wf_opts *o, workflow **out, mlhep_err 
     w->model = json_incref(model);
     if ((rc = roots_init(&r, o, e)))
         goto fail;
-    if ((rc = load_files(w, doc, &r, o, e)) || (rc = fill_data(w, e)))
+    if ((rc = load_files(w, doc, &r, o, e)) || (rc = check_classes(w, e)) || (rc = check_model(w, e)) ||
+        (rc = fill_data(w, e)))
         goto fail;
     roots_free(&r);
     *out = w;

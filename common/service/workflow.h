@@ -8,9 +8,15 @@
  *
  * Loading = parse JSON -> validate against the workflow schema (same file for everyone)
  * -> checks a schema cannot express (labels count, label kinds, duplicate files, tree
- * vs params.branch) -> normalise files to one list of (path, label) -> classify paths
+ * vs params.branch, validation + test fractions, at least two classes, every class
+ * with a file) -> normalise files to one list of (path, label, scale) -> classify paths
  * and apply MLaaS4HEP's redirector rule -> confine local paths to the data roots ->
- * typed params with MLaaS4HEP's defaults -> the data layer's view (workflow.data).
+ * typed params with MLaaS4HEP's defaults -> the model checked without data (the MLP
+ * spec parsed by mlp_spec_check: layers, activations, units, loss, optimiser, the
+ * parameter cap; the boosted trees' parameters by gbdt_params_check) and against the
+ * labels (the task: binary needs two classes, a softmax as many units as classes,
+ * balance_classes a classifier) -> the data layer's view (workflow.data). So every
+ * mistake in a model is refused before anything is queued or read.
  *
  * One place per rule: the ranges of the params and their defaults are written in the
  * schema only ("minimum"/"maximum"/"enum"/"pattern" and "default"); the loader converts
@@ -65,6 +71,7 @@ typedef struct wf_file {
     char *given;      /* as written in the workflow */
     wf_kind kind;
     int label;        /* class index; -1 when labels come from a branch (label_branch) */
+    double scale;     /* event weight factor of the file ("scale" / "scales"), 1 if none */
 } wf_file;
 
 typedef struct wf_maxlen {
@@ -98,11 +105,23 @@ typedef struct wf_params {
     wf_training training;     /* standard: every epoch streams all chunks */
     dp_norm normalisation;
     double validation_fraction;
+    double test_fraction;     /* validation_fraction + test_fraction <= WF_MAX_HELD_OUT */
+    char *weight;             /* event weight expression, NULL = 1 */
+    dp_negw negative_weights;
+    int balance_classes;      /* training weights rescaled so every class has the same sum */
+    int log_scale;            /* distributions drawn with a logarithmic y axis */
     uint64_t seed;
     int max_jagged_length;    /* 0 = not given: the data layer chooses (specs.h) */
     wf_maxlen *branch_max_length; /* per-branch caps, override max_jagged_length */
     size_t n_branch_max_length;
 } wf_params;
+
+/* What the model learns, from the model and the labels (workflow_load checks they fit). */
+typedef enum wf_task { WF_TASK_BINARY = 0, WF_TASK_MULTICLASS = 1, WF_TASK_REGRESSION = 2 } wf_task;
+const char *wf_task_name(wf_task t); /* "binary", "multiclass", "regression" */
+
+/* Most of the rows validation and test may take together: the rest trains. */
+#define WF_MAX_HELD_OUT 0.9
 
 typedef struct workflow {
     char *name;
@@ -116,6 +135,8 @@ typedef struct workflow {
     size_t nclasses;          /* distinct classes: max label + 1, or number of names;
                                  0 with label_branch */
     wf_params params;
+    wf_task task;             /* from the model (loss / objective) and the labels */
+    int noutputs;             /* model outputs per row (classes for multiclass, else 1) */
     json_t *preproc;          /* the "preproc" object or NULL (owned by the workflow) */
     json_t *model;            /* the "model" object or NULL (owned by the workflow) */
     json_t *doc;              /* the whole document (owned by the workflow) */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "data/specs.h"
 #include "train/train.h"
 
 /* ---- environment ------------------------------------------------------------------ */
@@ -118,6 +119,44 @@ static int check_sleep(const json_t *wf, const jschema *schema, int test_hooks, 
     return 0;
 }
 
+int pipeline_check_inputs(const workflow *w, mlhep_err *e)
+{
+    preproc *pp = NULL;
+    specs *plan = NULL;
+    int rc = specs_preproc(&w->data, &pp, e);
+    if (!rc)
+        rc = specs_plan(&w->data, pp, &plan, e);
+    specs_free(plan);
+    preproc_free(pp);
+    return rc ? err_prefix(e, "workflow") : 0;
+}
+
+int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, mlhep_err *e)
+{
+    if (!env || !json_is_object(wf) || pipeline_is_sleep(wf))
+        return 0;
+    if (env->check_local) /* pipeline_validate has run them */
+        return 0;
+    wf_opts o = {.schema = env->schema,
+                 .data_roots = (const char *const *)env->data_roots,
+                 .n_data_roots = env->n_data_roots,
+                 .check_local = 1};
+    workflow *w = NULL;
+    mlhep_err le;
+    if (workflow_load_json((json_t *)wf, &o, &w, &le)) /* not visible here: the worker's */
+        return 0;
+    int visible = w->nfiles > 0;
+    for (size_t i = 0; i < w->nfiles && visible; i++)
+        visible = w->files[i].kind == WF_LOCAL;
+    int rc = visible ? pipeline_check_inputs(w, &le) : 0;
+    workflow_free(w);
+    if (rc == MLHEP_ENOTFOUND || rc == MLHEP_EINVAL) {
+        *e = le;
+        return rc;
+    }
+    return 0;
+}
+
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
     if (out)
@@ -134,8 +173,12 @@ int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out,
                  .check_local = env->check_local};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
-    if (rc)
+    if (!rc && env->check_local)
+        rc = pipeline_check_inputs(w, e);
+    if (rc) {
+        workflow_free(w);
         return rc;
+    }
     w->data.threads = env->nthreads;
     if (out)
         *out = w;
@@ -228,18 +271,18 @@ static int run_sleep(const job *j, const json_t *model, const pipeline_callbacks
 typedef struct train_bridge {
     const pipeline_callbacks *cb;
     char last_phase[32];
-    int last_epoch;
 } train_bridge;
 
 static int on_train(void *ctx, const train_progress *t)
 {
     train_bridge *b = ctx;
     const char *phase = t->phase ? t->phase : "training";
+    /* the log keeps each phase's first line and every epoch's summary (the epoch's mean
+     * loss and its validation figures), not the progress within an epoch */
     if (b->cb && b->cb->log && t->message && *t->message &&
-        (strcmp(phase, b->last_phase) != 0 || t->epoch != b->last_epoch))
+        (strcmp(phase, b->last_phase) != 0 || t->epoch_end))
         b->cb->log(b->cb->ctx, t->message);
     snprintf(b->last_phase, sizeof b->last_phase, "%s", phase);
-    b->last_epoch = t->epoch;
     pipeline_progress p = {phase,      t->fraction, t->message ? t->message : "", t->events,
                            t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc};
     return b->cb && b->cb->step ? b->cb->step(b->cb->ctx, &p) : 0;
@@ -248,7 +291,7 @@ static int on_train(void *ctx, const train_progress *t)
 static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
                         const char *dir, mlhep_err *e)
 {
-    train_bridge b = {cb, "", -1};
+    train_bridge b = {cb, ""};
     train_opts o = {.outdir = dir,
                     .nthreads = env->nthreads,
                     .progress = on_train,

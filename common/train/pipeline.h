@@ -63,11 +63,33 @@ int pipeline_env_add_root(pipeline_env *env, const char *dir, mlhep_err *e);
 /* 1 if the workflow is the built-in sleep job. */
 int pipeline_is_sleep(const json_t *wf);
 
-/* Checks that the workflow describes a job this pipeline can run. Training workflows
- * are loaded with workflow.h (schema, semantics, paths per env->check_local) and, if
- * out is not NULL, returned in *out (caller frees with workflow_free); for the sleep job
- * *out is NULL. Error codes as workflow.h (MLHEP_EAUTH: a path outside the data roots). */
+/* Checks that the workflow describes a job this pipeline can run, before any data is
+ * read: the one validation mlhep-submit, the gateway and the worker (and mlhep-run)
+ * share. Training workflows are loaded with workflow.h (schema, semantics - the model
+ * checked without data and against the labels, unknown keys refused with a "did you
+ * mean" - paths per env->check_local) and, if out is not NULL, returned in *out (caller
+ * frees with workflow_free); for the sleep job *out is NULL. Where the inputs can be
+ * opened (check_local: the worker, mlhep-run) pipeline_check_inputs runs too; a
+ * submitter or gateway that may not see the files leaves that to the worker, which
+ * refuses the job before it reads any event. Error codes as workflow.h (MLHEP_EAUTH: a
+ * path outside the data roots; MLHEP_ENOTFOUND: a branch name that matches nothing). */
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e);
+
+/* What needs the first input's tree (its metadata only, no entries): the
+ * pre-processing and the weight expression compile against its branches, every
+ * selected_branches / exclude_branches entry matches a branch ("did you mean"
+ * otherwise), identifiers and the label branch exist (specs_preproc, specs_plan). */
+int pipeline_check_inputs(const workflow *w, mlhep_err *e);
+
+/* The input checks where the files may not be visible (mlhep-submit, a gateway: check_local
+ * 0): when every input is a local file this machine sees under the same data roots (one
+ * host, or a shared file system: the worker's view), the workflow is loaded again with the
+ * full path checks and pipeline_check_inputs runs, so a branch name that matches nothing or
+ * an expression that does not compile is refused before the job is queued. Remote inputs,
+ * files not found here or unreadable here: returns 0 and leaves the check to the worker
+ * (which refuses the job before reading any event). Only refusals the worker would make on
+ * the same file are returned (MLHEP_ENOTFOUND, MLHEP_EINVAL); a sleep job returns 0. */
+int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, mlhep_err *e);
 
 typedef struct pipeline_progress {
     const char *phase;     /* "prepare", "specs", "training", "export", "train" (sleep) */

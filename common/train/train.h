@@ -3,19 +3,30 @@
  * train_run() is the whole ML pipeline, shared by the embedded runner (mlhep-run) and
  * the service worker (pipeline.c): specs pass (specs.h), chunks of rows (dataset.h),
  * training of the workflow's model - an MLP (mlp.h, our Keras-like spec or a Keras
- * Sequential document) or boosted trees (gbdt.h) - with MLaaS4HEP's two procedures
+ * Sequential document) or boosted trees (gbdt.h), for a binary, multiclass or
+ * regression task (workflow.task) - with MLaaS4HEP's two procedures
  * (params.training "standard": every epoch streams all chunks; "chunk": each chunk is
- * fitted `epochs` times in turn), validation on the rows whose split is 1, early
- * stopping on validation loss, and a checkpoint per epoch. It writes into o->outdir:
+ * fitted `epochs` times in turn), and a checkpoint per epoch.
+ * Splits (dataset.h): training rows train; the validation rows give the per-epoch
+ * figures - computed with the model as it is at the end of the epoch - and early
+ * stopping; the test rows are never used until the final report. Event weights
+ * (params.weight x the file's scale, negative ones per params.negative_weights) enter
+ * the loss and the gradients as training weights (normalised to mean 1, or balanced
+ * per class with params.balance_classes), and every metric and histogram as they are.
+ * The first pass over the data keeps the validation rows, the test rows and a sample
+ * of the training rows (half as many as the test rows) in memory (evalset.h, bounded), so
+ * the per-epoch evaluation and the final report need no extra pass. It writes into
+ * o->outdir:
  *   model.mlhep    the model file (modelfile.h) with the "features" section: feature
  *                  names, normalisation and padding (featmap.h), so raw branch values
  *                  plus this file are all a prediction needs
  *   model.onnx     MLPs only: the ONNX export (onnx.h)
  *   specs.json     the specs pass (reusable when inputs are unchanged)
- *   metrics.json   per epoch: train/validation loss, accuracy, exact ROC AUC; final ROC
- *                  curve and confusion matrix at the threshold
- *   loss.svg, auc.svg, roc.svg, scores.svg   plots; hist/NAME.svg per-feature histograms
- *                  of signal vs background when params.hist is set
+ *   metrics.json, report.html and the plots (report.h): per-epoch figures, the final
+ *                  figures on the test set, the overtraining check, the feature ranking
+ *                  (boosted trees: gain and cover; MLP: permutation importance on the
+ *                  test rows), the input correlations, the splits and the timing
+ *   hist/NAME.svg  per-feature histograms per class when params.hist is set
  * Progress goes through o->progress (may be NULL); a non-zero return from it stops
  * the run cleanly (cancel), and train_run() returns TRAIN_STOPPED. */
 #ifndef MLHEP_TRAIN_H
@@ -40,6 +51,8 @@ typedef struct train_progress {
     double val_loss;       /* last validation loss (NAN if none yet) */
     double val_auc;        /* last validation ROC AUC (NAN if none yet) */
     const char *message;   /* one line for logs */
+    int epoch_end;         /* 1: the message sums up an epoch (or a boosting round), or is
+                              a warning: the lines a job log keeps; 0: progress within one */
 } train_progress;
 
 typedef int (*train_progress_fn)(void *ctx, const train_progress *p);

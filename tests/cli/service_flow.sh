@@ -1,6 +1,7 @@
 # service_flow.sh - the service end to end on a real RabbitMQ + Redis (one stack for
 # all checks, JWT auth with RS256): submit -> succeeded with artifacts and status
-# fields; invalid workflows, paths outside the data roots and bad tokens (expired,
+# fields; invalid workflows (the model mistakes and typos of issue 15 each within a
+# second, with a "did you mean"), paths outside the data roots and bad tokens (expired,
 # wrongly signed, wrong audience, missing scope, alg none) refused with distinct exit
 # codes and nothing queued; the worker's own refusal of /etc/shadow and of a symlink
 # out of the data root; the queue-expiry grace of tokens; 20 jobs over 3 workers each
@@ -35,6 +36,34 @@ if [ $rc = 15 ] && [[ $out == *"'..' is not allowed"* ]]; then ok "'..' path ref
 echo '{"model": {"type": "sleep", "seconds": -1}}' > "$TMP/bad3.json"
 out=$(as_alice "$TMP/bad3.json" 2>&1); rc=$?
 if [ $rc = 5 ] && [[ $out == *'workflow: /: missing required property "name"'* ]]; then ok "missing name refused (exit 5)"; else bad "missing name refused" "rc=$rc out=$out"; fi
+# the model mistakes of issue 15 and the silent typos: refused by mlhep-submit's own
+# pipeline_validate (the worker's and the gateway's) in under a second, before queueing
+L='"layers": [{"dense": 8, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]'
+while IFS='|' read -r name model params words; do
+    printf '{"name": "m", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {%s}, "model": %s}\n' "$params" "$model" > "$TMP/mistake.json"
+    t0=$(date +%s%N); out=$(as_alice "$TMP/mistake.json" 2>&1); rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if [ $rc = 5 ] && [[ $out == *"$words"*"nothing was queued"* ]] && [ $ms -lt 1000 ]; then ok "refused by the submitter in $ms ms: $name"; else bad "submitter refusal: $name" "rc=$rc ${ms}ms out=$out"; fi
+done <<MISTAKES
+unknown activation|{"type": "mlp", "layers": [{"dense": 8, "activation": "sigmoidd"}]}||did you mean "sigmoid"?
+layer "dens"|{"type": "mlp", "layers": [{"dens": 8}, {"dense": 1, "activation": "sigmoid"}]}||/model/layers/0/dens: unknown property (did you mean "dense"?
+0 units|{"type": "mlp", "layers": [{"dense": 0}, {"dense": 1, "activation": "sigmoid"}]}||/model/layers/0/dense: 0 is less than the minimum 1
+10^9 units|{"type": "mlp", "layers": [{"dense": 1000000000}, {"dense": 1, "activation": "sigmoid"}]}||/model/layers/0/dense: 1000000000 is greater than the maximum 1000000
+huge max_jagged_length|{"type": "mlp", $L}|"max_jagged_length": 1000000000|/params/max_jagged_length: 1000000000 is greater than the maximum 100000
+bad loss|{"type": "mlp", $L, "loss": "binary_crossentropyy"}||did you mean "binary_crossentropy"?
+bad optimizer|{"type": "mlp", $L, "optimizer": "adamw"}||/model/optimizer
+negative learning rate|{"type": "mlp", $L, "optimizer": {"adam": {"lr": -0.01}}}||/model/optimizer/adam/lr
+huge learning rate|{"type": "mlp", $L, "optimizer": {"sgd": {"lr": 1000}}}||/model/optimizer/sgd/lr
+loss against the outputs|{"type": "mlp", "layers": [{"dense": 3, "activation": "softmax"}], "loss": "binary_crossentropy"}||binary_crossentropy needs 1 output unit
+parameter cap|{"type": "mlp", "layers": [{"dense": 100000}, {"dense": 100000}, {"dense": 1, "activation": "sigmoid"}]}||parameters
+gbdt depth 64|{"type": "gbdt", "depth": 64}||/model/depth: 64 is greater than the maximum 24
+typo class_weights|{"type": "mlp", $L, "class_weights": [1, 20]}||did you mean "class_weight"?
+typo early_stoping|{"type": "mlp", $L, "early_stoping": {"patience": 2}}||did you mean "early_stopping"?
+typo dropout_rate|{"type": "mlp", $L, "dropout_rate": 0.5}||/model/dropout_rate: unknown property
+typo exclude_branch|{"type": "mlp", $L}|"exclude_branch": ["Jet_Px"]|did you mean "exclude_branches"?
+MISTAKES
+printf '{"name": "one", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 1}], "model": {"type": "gbdt"}}\n' > "$TMP/oneclass.json"
+out=$(as_alice "$TMP/oneclass.json" 2>&1); rc=$?
+if [ $rc = 5 ] && [[ $out == *"no file has label 0"*"nothing was queued"* ]]; then ok "a label set with one class refused by the submitter"; else bad "one class" "rc=$rc out=$out"; fi
 echo '{"name": "demo", "model": {"type": "sleep", "seconds": 0.5}}' > "$TMP/wf.json"
 out=$(MLHEP_TOKEN= "$BIN/mlhep-submit" --config "$S/users/alice.conf" "$TMP/wf.json" 2>&1); rc=$?
 if [ $rc = 4 ] && [[ $out == *"no bearer token"* ]]; then ok "missing token refused (exit 4)"; else bad "missing token refused" "rc=$rc out=$out"; fi
@@ -66,6 +95,18 @@ if [ "$d1" = 0 ] && [ "$d2" = 0 ]; then ok "nothing queued after refusals (jobs.
 # forced into the queue past the submitter's checks: the worker refuses them itself
 fs=$(as_alice --unchecked --no-wait "$TMP/shadow.json")
 mlp link evil.root > "$TMP/link.json"; fl=$(as_alice --no-wait "$TMP/link.json")
+# a typo in exclude_branches: the submitter sees the files here (same data roots), opens
+# the first file's tree and refuses it before queueing; forced past it, the worker does
+# the same before it reads any event
+printf '{"name": "typo", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"exclude_branches": ["Jet_Pz", "NJett"]}, "model": {"type": "gbdt", "trees": 2}}\n' > "$TMP/typo.json"
+t0=$(date +%s%N); out=$(as_alice "$TMP/typo.json" 2>&1); rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ $rc = 5 ] && [[ $out == *"params.exclude_branches: 'NJett' matches no branch of tree 'events'"*"(did you mean 'NJet'?)"*"nothing was queued"* ]] && [ $ms -lt 1000 ]; then ok "exclude_branches typo refused by the submitter in $ms ms (the files are visible here)"; else bad "exclude typo submitter" "rc=$rc ${ms}ms out=$out"; fi
+printf '{"name": "typo2", "tree": "events", "files": [{"path": "uproot-HZZ.root", "label": 1}, {"path": "uproot-HZZ-zstd.root", "label": 0}], "params": {"selected_branches": ["Muon_P*", "Jet_Pxx"]}, "model": {"type": "gbdt", "trees": 2}}\n' > "$TMP/typo2.json"
+out=$(as_alice "$TMP/typo2.json" 2>&1); rc=$?
+if [ $rc = 5 ] && [[ $out == *"params.selected_branches: 'Jet_Pxx' matches no branch"*"nothing was queued"* ]]; then ok "selected_branches typo refused by the submitter"; else bad "selected typo submitter" "rc=$rc out=$out"; fi
+d1=$(queue_depth jobs.train)
+if [ "$d1" = 2 ]; then ok "branch typos: nothing queued (jobs.train holds only the two forced jobs)"; else bad "branch typos queued" "jobs.train=$d1"; fi
+ft=$(as_alice --unchecked --no-wait "$TMP/typo.json")
 
 # --- the submitter user may only publish to 'jobs' (broker permissions)
 "$TOP/deploy/local/up.sh" --state "$S" --bin "$BIN" --add-workers 3 >/dev/null
@@ -76,6 +117,8 @@ wait_state "$fs" failed 30; wait_state "$fl" failed 30
 e1=$(field "$fs" error); e2=$(field "$fl" error)
 if [[ $e1 == "workflow refused by the worker: workflow: /files/0/path: '/etc/shadow' is outside the data roots"* ]] && [ ! -e "$S/artifacts/alice/$fs" ]; then ok "/etc/shadow forced into the queue: failed by the worker: $e1"; else bad "/etc/shadow worker" "state=$(field "$fs" state) error=$e1"; fi
 if [[ $e2 == *"'evil.root' leads outside the data roots through a symbolic link"* ]]; then ok "symlink out of the data root (lexically fine, passed the submitter): failed by the worker"; else bad "symlink worker" "state=$(field "$fl" state) error=$e2"; fi
+wait_state "$ft" failed 30; e3=$(field "$ft" error)
+if [[ $e3 == "workflow refused by the worker: workflow: params.exclude_branches: 'NJett' matches no branch of tree 'events'"*"(did you mean 'NJet'?)"* ]]; then ok "exclude_branches typo forced past the submitter: refused by the worker before reading: $e3"; else bad "exclude typo worker" "state=$(field "$ft" state) error=$e3"; fi
 
 # --- submit -> succeeded, with artifacts and status fields; token from oidc-agent
 mkdir -p "$TMP/fakebin"

@@ -156,10 +156,12 @@ TEST(nevts_shuffle_and_split)
     while (dataset_next(ds, &c, &e) == 1) {
         total += c.nrows;
         for (size_t r = 0; r < c.nrows; r++) {
-            nval += c.split[r];
+            nval += c.split[r] == DP_SPLIT_VALIDATION;
             nfile0 += c.file[r] == 0;
             sig1 = sig1 * 31 + (uint64_t)c.entry[r] * 2 + c.file[r];
-            CHECK(c.split[r] == (dataset_split_u(7, c.file[r], c.entry[r]) < 0.2));
+            double u = dataset_split_u(7, c.file[r], c.entry[r]); /* validation 0.2, test 0.2 */
+            CHECK(c.split[r] == (u < 0.2 ? DP_SPLIT_VALIDATION : u < 0.4 ? DP_SPLIT_TEST : DP_SPLIT_TRAIN));
+            CHECK(c.w[r] == 1.0f); /* no weights */
             CHECK(c.y[r] == (c.file[r] == 0 ? 1.0f : 0.0f));
         }
     }
@@ -490,6 +492,67 @@ TEST(thread_counts_give_identical_results)
     }
 }
 
+/* The event weights of one run, row by row (the same rows in the same order every run). */
+static float *weights_of(const char *params_extra, size_t *n)
+{
+    *n = 0;
+    workflow *wf = load_wf(params_extra, NULL);
+    if (!wf)
+        return NULL;
+    mlhep_err e;
+    preproc *pp = NULL;
+    specs *sp = NULL;
+    dataset *ds = NULL;
+    float *w = NULL;
+    if (specs_preproc(&wf->data, &pp, &e) || specs_compute(&wf->data, pp, NULL, NULL, &sp, &e) ||
+        dataset_open(&wf->data, pp, sp, &ds, &e)) {
+        printf("  %s\n", e.msg);
+    } else {
+        ds_chunk c;
+        size_t cap = 0;
+        int rc;
+        while ((rc = dataset_next(ds, &c, &e)) == 1) {
+            if (*n + c.nrows > cap) {
+                cap = 2 * (*n + c.nrows);
+                w = realloc(w, cap * sizeof *w);
+            }
+            memcpy(w + *n, c.w, c.nrows * sizeof *w);
+            *n += c.nrows;
+        }
+        if (rc < 0)
+            printf("  %s\n", e.msg);
+    }
+    dataset_free(ds);
+    specs_free(sp);
+    preproc_free(pp);
+    workflow_free(wf);
+    return w;
+}
+
+/* The negative-weight policies against the expression written out by hand: "zero" is
+ * max(w, 0), "abs" is |w|; a weight is never negative. */
+TEST(negative_weight_policies)
+{
+    size_t nz, na, nrz, nra;
+    float *z = weights_of(",\"seed\":3,\"weight\":\"MET_px / 10\"", &nz);
+    float *a = weights_of(",\"seed\":3,\"weight\":\"MET_px / 10\",\"negative_weights\":\"abs\"", &na);
+    float *rz = weights_of(",\"seed\":3,\"weight\":\"max(MET_px / 10, 0)\"", &nrz);
+    float *ra = weights_of(",\"seed\":3,\"weight\":\"abs(MET_px / 10)\"", &nra);
+    CHECK(z && a && rz && ra);
+    CHECKF(nz > 4000 && nz == na && nz == nrz && nz == nra, "%zu %zu %zu %zu rows", nz, na, nrz, nra);
+    size_t zeros = 0, bad = 0;
+    for (size_t i = 0; z && a && rz && ra && i < nz && i < na && i < nrz && i < nra; i++) {
+        zeros += z[i] == 0.0f;
+        bad += z[i] != rz[i] || a[i] != ra[i] || z[i] < 0 || (z[i] > 0 && z[i] != a[i]);
+    }
+    CHECKF(zeros > nz / 5, "%zu of %zu weights are zero: the negative ones are not exercised", zeros, nz);
+    CHECKF(bad == 0, "%zu rows differ from the written-out policy", bad);
+    free(z);
+    free(a);
+    free(rz);
+    free(ra);
+}
+
 TEST(bad_inputs_are_reported)
 {
     workflow *wf = load_wf("", "{\"flat_cut\":{\"NJet\":{\"cut\":\"NJett>=2\"}}}");
@@ -518,6 +581,7 @@ int main(void)
     RUN(all_value_types_match_direct_reads);
     RUN(preproc_on_threads_matches_direct);
     RUN(thread_counts_give_identical_results);
+    RUN(negative_weight_policies);
     RUN(bad_inputs_are_reported);
     return test_summary();
 }

@@ -288,7 +288,7 @@ TEST(corrupt_bytes_rejected)
     c[0] = 'X';
     CHECK(gbdt_deserialize(c, len, &m2, &e) == MLHEP_EFORMAT && strstr(e.msg, "magic"));
     memcpy(c, buf, len);
-    poke32(c, 4, 2);
+    poke32(c, 4, 3); /* versions 1 and 2 exist */
     CHECK(gbdt_deserialize(c, len, &m2, &e) == MLHEP_EFORMAT && strstr(e.msg, "version"));
     memcpy(c, buf, len);
     poke32(c, 16, 0xffffffffu); /* huge tree count must not allocate */

@@ -84,6 +84,8 @@ TEST(enum_and_const)
         {"{\"enum\":[\"minmax\",\"standard\"]}", "\"standard\"", NULL},
         {"{\"enum\":[\"minmax\",\"standard\"]}", "\"zscore\"",
          "\"zscore\" is not one of [\"minmax\",\"standard\"]"},
+        {"{\"enum\":[\"minmax\",\"standard\"]}", "\"standrad\"",
+         "\"standrad\" is not one of [\"minmax\",\"standard\"]; did you mean \"standard\"?"},
         {"{\"enum\":[1,2]}", "2.0", NULL}, /* numbers by value */
         {"{\"enum\":[[1,{\"a\":null}]]}", "[1,{\"a\":null}]", NULL},
         {"{\"const\":\"RS256\"}", "\"RS256\"", NULL},
@@ -102,7 +104,7 @@ TEST(objects)
     const tcase t[] = {
         {s, "{\"name\":\"x\",\"n\":1}", NULL},
         {s, "{\"n\":1}", "doc: /: missing required property \"name\""},
-        {s, "{\"name\":\"x\",\"nn\":1}", "doc: /nn: unknown property (allowed: name, n)"},
+        {s, "{\"name\":\"x\",\"nn\":1}", "doc: /nn: unknown property (did you mean \"n\"? allowed: name, n)"},
         {s, "{\"name\":\"x\",\"n\":\"1\"}", "doc: /n: expected integer, got string"},
         {"{\"additionalProperties\":{\"type\":\"number\"}}", "{\"a\":1,\"b\":\"x\"}",
          "/b: expected number"},

@@ -290,11 +290,91 @@ static int eval_file(const char *path)
     for (size_t i = 0; i < roc.n; i++)
         printf("roc %.17g %.17g %.9g\n", roc.fpr[i], roc.tpr[i], roc.thr[i]);
     metrics_roc_free(&roc);
+    /* working points, plain and weighted */
+    for (int wtd = 0; wtd < 2; wtd++) {
+        if (metrics_roc_curve(y, s, wtd ? w : NULL, n, 0, &roc, &e)) {
+            printf("error %s\n", e.msg);
+            return 1;
+        }
+        static const double eff[] = {0.01, 0.1, 0.3};
+        for (int k = 0; k < 3; k++) {
+            double se, th;
+            metrics_sig_eff_at(&roc, eff[k], &se, &th);
+            printf("wp%s_%g %.17g\n", wtd ? "_weighted" : "", eff[k], se);
+        }
+        metrics_roc_free(&roc);
+    }
+    /* two-sample KS of the signal scores against the background scores */
+    float *a = malloc(n * 4 + 1), *b = malloc(n * 4 + 1), *wa = malloc(n * 4 + 1), *wb = malloc(n * 4 + 1);
+    size_t na = 0, nb = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] >= 0.5f) {
+            a[na] = s[i];
+            wa[na++] = w[i];
+        } else {
+            b[nb] = s[i];
+            wb[nb++] = w[i];
+        }
+    }
+    metrics_ks ks, ksw;
+    if (metrics_ks_2samp(a, NULL, na, b, NULL, nb, &ks, &e) || metrics_ks_2samp(a, wa, na, b, wb, nb, &ksw, &e)) {
+        printf("error %s\n", e.msg);
+        return 1;
+    }
+    printf("ks_d %.17g\nks_p %.17g\nks_d_weighted %.17g\nks_p_weighted %.17g\n", ks.d, ks.pvalue, ksw.d, ksw.pvalue);
+    free(a);
+    free(b);
+    free(wa);
+    free(wb);
     free(v);
     free(y);
     free(s);
     free(w);
     return 0;
+}
+
+TEST(ks_working_points_correlation_hand_cases)
+{
+    /* identical samples: d 0, p 1; disjoint: d 1, p ~ 0 */
+    float a[] = {1, 2, 3, 4}, b[] = {1, 2, 3, 4}, c[] = {5, 6, 7, 8};
+    metrics_ks ks;
+    mlhep_err e;
+    CHECK(metrics_ks_2samp(a, NULL, 4, b, NULL, 4, &ks, &e) == 0 && ks.d == 0 && ks.pvalue == 1);
+    CHECK(metrics_ks_2samp(a, NULL, 4, c, NULL, 4, &ks, &e) == 0 && ks.d == 1 && fabs(ks.pvalue - metrics_kolmogorov_sf(sqrt(2.0))) < 1e-15);
+    /* ties across the samples count together: {1,1,2} vs {1,2,2}: d = 1/3 */
+    float t1[] = {1, 1, 2}, t2[] = {1, 2, 2};
+    CHECK(metrics_ks_2samp(t1, NULL, 3, t2, NULL, 3, &ks, &e) == 0 && fabs(ks.d - 1.0 / 3) < 1e-15);
+    /* weights: a weight of 2 is a row given twice */
+    float w1[] = {2, 1, 1, 1}, d1[] = {1, 1, 2, 3, 4};
+    metrics_ks k2;
+    CHECK(metrics_ks_2samp(a, w1, 4, c, NULL, 4, &ks, &e) == 0 && metrics_ks_2samp(d1, NULL, 5, c, NULL, 4, &k2, &e) == 0);
+    CHECK(fabs(ks.d - k2.d) < 1e-15);
+    CHECK(metrics_ks_2samp(a, NULL, 0, c, NULL, 4, &ks, &e) == MLHEP_EINVAL);
+    /* Kolmogorov's distribution: values of scipy.special.kolmogorov */
+    CHECK_NEAR(metrics_kolmogorov_sf(0.5), 0.9639452436648751, 1e-13);
+    CHECK_NEAR(metrics_kolmogorov_sf(1.0), 0.26999967167735456, 1e-13);
+    CHECK_NEAR(metrics_kolmogorov_sf(1.5), 0.022217962616525127, 1e-13);
+    CHECK_NEAR(metrics_kolmogorov_sf(2.5), 7.453306344157342e-06, 1e-16);
+    /* working points on a hand curve: 4 background at 0.1 0.2 0.3 0.4, signal at 0.35 0.5 */
+    float y[] = {0, 0, 0, 0, 1, 1}, sc[] = {0.1f, 0.2f, 0.3f, 0.4f, 0.35f, 0.5f};
+    metrics_roc roc;
+    CHECK(metrics_roc_curve(y, sc, NULL, 6, 0, &roc, &e) == 0);
+    double se, th;
+    CHECK(metrics_sig_eff_at(&roc, 0.0, &se, &th) == 0 && se == 0.5 && th == 0.5f);
+    CHECK(metrics_sig_eff_at(&roc, 0.125, &se, &th) == 0 && se == 0.5); /* flat from (0, 0.5) to (0.25, 0.5) */
+    CHECK(metrics_sig_eff_at(&roc, 0.25, &se, &th) == 0 && se == 1.0);
+    metrics_roc_free(&roc);
+    /* correlations: x, 2x, -x and a column whose padding must not count */
+    float x[] = {1, 2, -1, 9, 2, 4, -2, 9, 3, 6, -3, 0, 4, 8, -4, 9};
+    uint8_t mask[16] = {0};
+    mask[3] = mask[7] = mask[15] = 1; /* column 3 real only in row 2 */
+    size_t cols[] = {0, 1, 2, 3};
+    double r[16];
+    metrics_correlation(x, mask, NULL, 4, 4, cols, 4, r);
+    CHECK_NEAR(r[1], 1, 1e-12);
+    CHECK_NEAR(r[2], -1, 1e-12);
+    CHECK_NEAR(r[6], -1, 1e-12);
+    CHECK(r[0] == 1 && isnan(r[3])); /* one real value: undefined */
 }
 
 int main(int argc, char **argv)
@@ -308,5 +388,6 @@ int main(int argc, char **argv)
     RUN(logloss_accuracy_confusion);
     RUN(multiclass_and_mse);
     RUN(auc_large_is_fast_and_exact_on_ties);
+    RUN(ks_working_points_correlation_hand_cases);
     return test_summary();
 }

@@ -44,7 +44,7 @@ TEST(lines_basic_and_nan)
 {
     double tr[] = {0.69, 0.52, NAN, 0.41, INFINITY, 0.37}, va[] = {0.70, 0.55, 0.47, 0.45, 0.44, 0.44};
     svgplot_series s[] = {{"train loss", NULL, tr, 6}, {"validation loss", NULL, va, 6}};
-    svgplot_opts o = {"Loss per epoch", "Epoch", "Binary cross-entropy", 0, 0, 0};
+    svgplot_opts o = {"Loss per epoch", "Epoch", "Binary cross-entropy", 0, 0, 0, 0, 0};
     char *svg;
     size_t len;
     mlhep_err e;
@@ -68,7 +68,7 @@ TEST(lines_basic_and_nan)
 
 TEST(escaping_and_empty)
 {
-    svgplot_opts o = {"<b>&\"quoted\" 'x'</b>", "a < b", NULL, 300, 200, 0};
+    svgplot_opts o = {"<b>&\"quoted\" 'x'</b>", "a < b", NULL, 300, 200, 0, 0, 0};
     double y[] = {NAN, NAN};
     svgplot_series s[] = {{"s&b", NULL, y, 2}, {NULL, NULL, NULL, 0}};
     char *svg;
@@ -128,7 +128,7 @@ TEST(hist_fill_and_plot)
     CHECK_NEAR(cw[4], 4.5, 1e-12);
     double bkg[5] = {10, 8, 6, 4, 2};
     svgplot_hist h[] = {{"signal", cnt}, {"background", bkg}};
-    svgplot_opts o = {"BDT score", "score", NULL, 0, 0, 0};
+    svgplot_opts o = {"BDT score", "score", NULL, 0, 0, 0, 0, 0};
     char *svg;
     size_t len;
     mlhep_err e;
@@ -203,10 +203,10 @@ static int write_samples(const char *dir)
     }
     vl[7] = NAN; /* a missing evaluation must not break the plot */
     svgplot_series loss[] = {{"train", NULL, tl, EP}, {"validation", NULL, vl, EP}};
-    svgplot_opts o = {"Loss per epoch", "Epoch", "Binary cross-entropy", 0, 0, 0};
+    svgplot_opts o = {"Loss per epoch", "Epoch", "Binary cross-entropy", 0, 0, 0, 0, 0};
     bad |= put(dir, "loss.svg", svgplot_lines(&o, loss, 2, &svg, &len, &e), &svg, &len);
     svgplot_series auc[] = {{"train", NULL, ta, EP}, {"validation", NULL, va, EP}};
-    svgplot_opts oa = {"ROC AUC per epoch", "Epoch", "ROC AUC", 0, 0, 0};
+    svgplot_opts oa = {"ROC AUC per epoch", "Epoch", "ROC AUC", 0, 0, 0, 0, 0};
     bad |= put(dir, "auc.svg", svgplot_lines(&oa, auc, 2, &svg, &len, &e), &svg, &len);
     enum { NP = 200 };
     double fpr[NP + 1], tpr[NP + 1], fpr2[NP + 1], tpr2[NP + 1];
@@ -218,7 +218,7 @@ static int write_samples(const char *dir)
     }
     svgplot_series roc[] = {{"BDT (test)", fpr, tpr, NP + 1}, {"MLP (test)", fpr2, tpr2, NP + 1}};
     double aucs[] = {1 / 1.22, 1 / 1.3};
-    svgplot_opts orc = {"ROC curve", NULL, NULL, 0, 0, 0};
+    svgplot_opts orc = {"ROC curve", NULL, NULL, 0, 0, 0, 0, 0};
     bad |= put(dir, "roc.svg", svgplot_roc(&orc, roc, aucs, 2, &svg, &len, &e), &svg, &len);
     enum { NB = 40, NS = 20000 };
     double edges[NB + 1], sig[NB] = {0}, bkg[NB] = {0};
@@ -231,7 +231,7 @@ static int write_samples(const char *dir)
         v[i] = (float)(1 / (1 + exp(-(-1.3 + 1.3 * nrand()))));
     svgplot_fill(edges, NB, v, NULL, NS / 2, bkg);
     svgplot_hist hs[] = {{"signal", sig}, {"background", bkg}};
-    svgplot_opts os = {"Classifier output (test set)", "Signal probability", NULL, 0, 0, 0};
+    svgplot_opts os = {"Classifier output (test set)", "Signal probability", NULL, 0, 0, 0, 0, 0};
     bad |= put(dir, "scores.svg", svgplot_hists(&os, edges, NB, hs, 2, 1, &svg, &len, &e), &svg, &len);
     os.logy = 1;
     bad |= put(dir, "scores_log.svg", svgplot_hists(&os, edges, NB, hs, 2, 0, &svg, &len, &e), &svg, &len);
@@ -244,11 +244,11 @@ static int write_samples(const char *dir)
         v[i] = (float)(-25000 * log(urand() + 1e-12) + 20000);
     svgplot_fill(fe, 25, v, NULL, NS, fb);
     svgplot_hist hf[] = {{"signal", fs}, {"background", fb}};
-    svgplot_opts of = {"Jet_pt[0]", "Jet_pt[0] [MeV]", NULL, 0, 0, 0};
+    svgplot_opts of = {"Jet_pt[0]", "Jet_pt[0] [MeV]", NULL, 0, 0, 0, 0, 0};
     bad |= put(dir, "feature.svg", svgplot_hists(&of, fe, 25, hf, 2, 1, &svg, &len, &e), &svg, &len);
     double nn[3] = {NAN, INFINITY, -INFINITY};
     svgplot_series ns[] = {{"<&\"'>", nn, nn, 3}};
-    svgplot_opts on = {"nasty <title> & \"quotes\"", "x'", "y&", 0, 0, 1};
+    svgplot_opts on = {"nasty <title> & \"quotes\"", "x'", "y&", 0, 0, 1, 0, 0};
     bad |= put(dir, "nasty.svg", svgplot_lines(&on, ns, 1, &svg, &len, &e), &svg, &len);
     bad |= put(dir, "empty.svg", svgplot_lines(NULL, NULL, 0, &svg, &len, &e), &svg, &len);
     return bad;

@@ -18,6 +18,7 @@
 #include "data/featmap.h"
 #include "model/gbdt.h"
 #include "model/mlp.h"
+#include "model/nncore.h"
 
 static char T[] = "/tmp/mlhep-test-wf.XXXXXX";
 static char DATA[256], DATA2[256], OUT[256], ROOTLINK[256];
@@ -551,6 +552,7 @@ static int same_names(const jschema *s, const char *ref, const char *(*name)(int
 
 static const char *norm_name(int i) { return dp_norm_name((dp_norm)i); }
 static const char *training_name(int i) { return wf_training_name((wf_training)i); }
+static const char *negw_name(int i) { return dp_negw_name((dp_negw)i); }
 
 TEST(schema_and_c_agree)
 {
@@ -572,10 +574,220 @@ TEST(schema_and_c_agree)
     /* names of the enums */
     CHECK(same_names(schema, "#/$defs/params/properties/normalisation/enum", norm_name, DP_NORM_COUNT));
     CHECK(same_names(schema, "#/$defs/params/properties/training/enum", training_name, WF_TRAIN_COUNT));
-    /* the MLP's layer count */
+    CHECK(same_names(schema, "#/$defs/params/properties/negative_weights/enum", negw_name, DP_NEGW_COUNT));
+    /* the MLP's limits */
     CHECK_EQ_INT(node_int(schema, "#/$defs/mlp/properties/layers/maxItems"), MLP_MAX_LAYERS);
     CHECK_EQ_INT(node_int(schema, "#/$defs/kerasDocument/properties/config/properties/layers/maxItems"),
                  MLP_MAX_LAYERS);
+    CHECK_EQ_INT(node_int(schema, "#/$defs/mlpLayer/properties/dense/maximum"), MLP_MAX_UNITS);
+    CHECK_EQ_INT(node_int(schema, "#/$defs/mlp/properties/n_inputs/maximum"), MLP_MAX_UNITS);
+    CHECK(json_number_value(node(schema, "#/$defs/learningRate/maximum")) == MLP_MAX_LR);
+    /* activation names: every name of the schema parses, every activation is named */
+    const json_t *acts = node(schema, "#/$defs/activation/enum");
+    CHECK(json_is_array(acts));
+    size_t i;
+    const json_t *a;
+    int seen[64] = {0};
+    json_array_foreach(acts, i, a) {
+        nn_act act;
+        CHECKF(nn_act_parse(json_string_value(a), &act) == 0, "activation %s", json_string_value(a));
+        if ((unsigned)act < 64)
+            seen[act] = 1;
+    }
+    for (int k = 0; k < 64; k++) {
+        const char *nm = nn_act_name((nn_act)k);
+        nn_act back;
+        if (nm && nn_act_parse(nm, &back) == 0 && (int)back == k)
+            CHECKF(seen[k], "activation %s is not in the schema", nm);
+    }
+    /* gbdt objectives and classes */
+    json_array_foreach(node(schema, "#/$defs/gbdt/properties/objective/enum"), i, a) {
+        int obj;
+        CHECKF(gbdt_objective_parse(json_string_value(a), &obj) == 0, "objective %s", json_string_value(a));
+    }
+    CHECK_EQ_INT(node_int(schema, "#/$defs/gbdt/properties/num_class/maximum"), GBDT_MAX_CLASSES);
+}
+
+/* The MLP defaults the schema documents are the ones mlp_build applies: a spec written
+ * with them out gives the architecture of one that leaves them out. */
+TEST(mlp_defaults_agree_with_the_schema)
+{
+    const char *bare = "{\"type\":\"mlp\",\"layers\":[{\"dense\":4,\"activation\":\"relu\"},"
+                       "{\"batchnorm\":true},{\"dense\":1,\"activation\":\"sigmoid\"}]}";
+    json_t *full = json_loads(bare, 0, NULL);
+    CHECK(full);
+    static const char *top[] = {"l2", "init", "seed"};
+    for (size_t k = 0; k < sizeof top / sizeof *top; k++) {
+        char ref[128];
+        snprintf(ref, sizeof ref, "#/$defs/mlp/properties/%s/default", top[k]);
+        json_object_set(full, top[k], (json_t *)node(schema, ref));
+    }
+    json_t *adam = json_object();
+    static const char *ak[] = {"lr", "beta1", "beta2", "epsilon"};
+    for (size_t k = 0; k < sizeof ak / sizeof *ak; k++) {
+        char ref[160];
+        snprintf(ref, sizeof ref, "#/$defs/optimizer/anyOf/1/properties/adam/properties/%s/default", ak[k]);
+        json_object_set(adam, ak[k], (json_t *)node(schema, ref));
+    }
+    json_object_set_new(full, "optimizer", json_pack("{s:o}", "adam", adam));
+    json_t *l0 = json_array_get(json_object_get(full, "layers"), 0);
+    json_object_set(l0, "use_bias", (json_t *)node(schema, "#/$defs/mlpLayer/properties/use_bias/default"));
+    json_t *bn = json_object();
+    static const char *bk[] = {"momentum", "epsilon", "center", "scale"};
+    for (size_t k = 0; k < sizeof bk / sizeof *bk; k++) {
+        char ref[160];
+        snprintf(ref, sizeof ref, "#/$defs/mlpLayer/properties/batchnorm/anyOf/1/properties/%s/default", bk[k]);
+        json_object_set(bn, bk[k], (json_t *)node(schema, ref));
+    }
+    json_object_set_new(json_array_get(json_object_get(full, "layers"), 1), "batchnorm", bn);
+    char *fs = json_dumps(full, JSON_COMPACT);
+    json_decref(full);
+    mlp *a = NULL, *b = NULL;
+    mlhep_err e;
+    CHECKF(fs && mlp_build(fs, 3, &a, &e) == 0, "%s", e.msg);
+    CHECKF(mlp_build(bare, 3, &b, &e) == 0, "%s", e.msg);
+    char *ja = mlp_arch_json(a), *jb = mlp_arch_json(b);
+    CHECKF(ja && jb && !strcmp(ja, jb), "\n  defaults written out: %s\n  defaults left out:   %s", ja, jb);
+    free(ja);
+    free(jb);
+    free(fs);
+    mlp_free(a);
+    mlp_free(b);
+    /* sgd's */
+    json_t *sgd = json_object();
+    static const char *sk[] = {"lr", "momentum", "nesterov"};
+    for (size_t k = 0; k < sizeof sk / sizeof *sk; k++) {
+        char ref[160];
+        snprintf(ref, sizeof ref, "#/$defs/optimizer/anyOf/1/properties/sgd/properties/%s/default", sk[k]);
+        json_object_set(sgd, sk[k], (json_t *)node(schema, ref));
+    }
+    json_t *s1 = json_pack("{s:s, s:[{s:i, s:s}], s:{s:o}}", "type", "mlp", "layers", "dense", 1, "activation",
+                           "sigmoid", "optimizer", "sgd", sgd);
+    json_t *s2 = json_pack("{s:s, s:[{s:i, s:s}], s:s}", "type", "mlp", "layers", "dense", 1, "activation",
+                           "sigmoid", "optimizer", "sgd");
+    char *t1 = json_dumps(s1, JSON_COMPACT), *t2 = json_dumps(s2, JSON_COMPACT);
+    CHECK(mlp_build(t1, 3, &a, &e) == 0 && mlp_build(t2, 3, &b, &e) == 0);
+    ja = mlp_arch_json(a);
+    jb = mlp_arch_json(b);
+    CHECKF(ja && jb && !strcmp(ja, jb), "\n  sgd defaults written out: %s\n  left out: %s", ja, jb);
+    free(ja);
+    free(jb);
+    free(t1);
+    free(t2);
+    json_decref(s1);
+    json_decref(s2);
+    mlp_free(a);
+    mlp_free(b);
+}
+
+/* Model mistakes are refused when the workflow is loaded - by mlhep-submit, the gateway
+ * and the worker alike - before any data is read, each with a message naming it. */
+static char mdoc[8192];
+static const char *with_model(const char *model, const char *params, const char *files)
+{
+    snprintf(mdoc, sizeof mdoc,
+             "{\"name\":\"t\",\"files\":%s,\"params\":{%s},\"model\":%s}",
+             files ? files : "[{\"path\":\"a.root\",\"label\":1},{\"path\":\"b.root\",\"label\":0}]",
+             params ? params : "", model);
+    return mdoc;
+}
+
+#define L2 "\"layers\":[{\"dense\":8,\"activation\":\"relu\"},{\"dense\":1,\"activation\":\"sigmoid\"}]"
+
+TEST(model_mistakes_refused)
+{
+    wf_opts o = opts(0);
+    static const struct {
+        const char *model, *params, *files, *msg;
+    } bad[] = {
+        /* the eleven */
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoidd\"}]}", NULL, NULL,
+         "did you mean \"sigmoid\""},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dens\":8},{\"dense\":1,\"activation\":\"sigmoid\"}]}", NULL, NULL,
+         "/model/layers/0/dens: unknown property (did you mean \"dense\"?"},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":0},{\"dense\":1,\"activation\":\"sigmoid\"}]}", NULL, NULL,
+         "/model/layers/0/dense: 0 is less than the minimum 1"},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":1000000000},{\"dense\":1,\"activation\":\"sigmoid\"}]}", NULL,
+         NULL, "/model/layers/0/dense: 1000000000 is greater than the maximum 1000000"},
+        {"{\"type\":\"mlp\"," L2 "}", "\"max_jagged_length\":1000000000", NULL,
+         "/params/max_jagged_length: 1000000000 is greater than the maximum 100000"},
+        {"{\"type\":\"mlp\"," L2 ",\"loss\":\"binary_crossentropyy\"}", NULL, NULL,
+         "did you mean \"binary_crossentropy\""},
+        {"{\"type\":\"mlp\"," L2 ",\"optimizer\":\"adamw\"}", NULL, NULL, "/model/optimizer"},
+        {"{\"type\":\"mlp\"," L2 ",\"optimizer\":{\"adam\":{\"lr\":-1}}}", NULL, NULL, "/model/optimizer/adam/lr"},
+        {"{\"type\":\"mlp\"," L2 ",\"optimizer\":{\"sgd\":{\"lr\":1e9}}}", NULL, NULL, "/model/optimizer/sgd/lr"},
+        {"{\"type\":\"mlp\"," L2 ",\"optimizer\":{\"adam\":{\"lr\":0}}}", NULL, NULL, "/model/optimizer/adam/lr"},
+        {"{\"type\":\"gbdt\",\"depth\":64}", NULL, NULL, "/model/depth: 64 is greater than the maximum 24"},
+        /* the silent typos */
+        {"{\"type\":\"mlp\"," L2 ",\"class_weights\":[1,3]}", NULL, NULL, "did you mean \"class_weight\""},
+        {"{\"type\":\"mlp\"," L2 ",\"early_stoping\":3}", NULL, NULL, "did you mean \"early_stopping\""},
+        {"{\"type\":\"mlp\"," L2 ",\"dropout_rate\":0.5}", NULL, NULL, "/model/dropout_rate: unknown property"},
+        {"{\"type\":\"mlp\"," L2 "}", "\"exclude_branch\":[\"x\"]", NULL, "did you mean \"exclude_branches\""},
+        /* what only the model's own parser knows */
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":3,\"activation\":\"sigmoid\"}],\"loss\":\"binary_crossentropy\"}",
+         NULL, NULL, "binary_crossentropy needs 1 output unit"},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":100000},{\"dense\":100000},{\"dense\":1,\"activation\":\"sigmoid\"}]}",
+         NULL, NULL, "parameters"},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dropout\":0.5,\"dense\":3}]}", NULL, NULL, "layers[0]"},
+        {"{\"type\":\"mlp\"," L2 ",\"class_weight\":[1,2,3]}", NULL, NULL, "class_weight has 3 entries"},
+        /* the labels against the model */
+        {"{\"type\":\"mlp\"," L2 "}", NULL, "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":0}]",
+         "a classifier needs two classes"},
+        {"{\"type\":\"mlp\"," L2 "}", NULL, "[{\"path\":\"a.root\",\"label\":\"sig\"},{\"path\":\"b.root\",\"label\":\"sig\"}]",
+         "every file has the label sig: a classifier needs two classes"},
+        {"{\"type\":\"mlp\"," L2 "}", NULL, "[{\"path\":\"a.root\",\"label\":1},{\"path\":\"b.root\",\"label\":1}]",
+         "no file has label 0"},
+        {"{\"type\":\"mlp\"," L2 "}", NULL, "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":2}]",
+         "no file has label 1"},
+        {"{\"type\":\"mlp\"," L2 "}", NULL,
+         "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":1},{\"path\":\"sub/c.root\",\"label\":2}]",
+         "a binary classifier (one output) separates two classes, the files have 3"},
+        {"{\"type\":\"mlp\",\"layers\":[{\"dense\":4,\"activation\":\"softmax\"}]}", NULL,
+         "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":1},{\"path\":\"sub/c.root\",\"label\":2}]",
+         "the model has 4 outputs, the files have 3 classes"},
+        {"{\"type\":\"gbdt\",\"objective\":\"binary\"}", NULL,
+         "[{\"path\":\"a.root\",\"label\":0},{\"path\":\"b.root\",\"label\":1},{\"path\":\"sub/c.root\",\"label\":2}]",
+         "a binary classifier"},
+        {"{\"type\":\"gbdt\",\"objective\":\"regression\"}", "\"balance_classes\":true", NULL,
+         "a regression has no classes to balance"},
+        {"{\"type\":\"gbdt\",\"objective\":\"multiclass\"}", NULL, NULL, NULL}, /* 2 classes: fine */
+        {"{\"type\":\"mlp\"," L2 "}", "\"validation_fraction\":0.5,\"test_fraction\":0.5", NULL,
+         "leave less than 0.1 of the rows for training"},
+        {"{\"type\":\"mlp\"," L2 "}", "\"negative_weights\":\"drop\"", NULL, "/params/negative_weights"},
+        {"{\"type\":\"mlp\"," L2 "}", NULL, "[{\"path\":\"a.root\",\"label\":1,\"scale\":0},{\"path\":\"b.root\",\"label\":0}]",
+         "/files/0/scale"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *text = with_model(bad[i].model, bad[i].params, bad[i].files);
+        workflow *w;
+        mlhep_err e;
+        int rc = load(text, &o, &w, &e);
+        if (!bad[i].msg) {
+            CHECKF(rc == 0, "%s: %s", text, e.msg);
+            workflow_free(w);
+            continue;
+        }
+        CHECKF(rc == MLHEP_EINVAL || rc == MLHEP_EUNSUPPORTED, "%s: rc %d", text, rc);
+        CHECKF(rc && strstr(e.msg, bad[i].msg), "%s\n  -> %s\n  (want \"%s\")", text, e.msg, bad[i].msg);
+        workflow_free(rc ? NULL : w);
+    }
+    /* what a loaded workflow says about its model */
+    workflow *w;
+    mlhep_err e;
+    CHECKF(load(with_model("{\"type\":\"mlp\"," L2 "}", "\"weight\":\"genWeight\",\"test_fraction\":0.3",
+                           "[{\"path\":\"a.root\",\"label\":1,\"scale\":2.5},{\"path\":\"b.root\",\"label\":0}]"),
+                &o, &w, &e) == 0, "%s", e.msg);
+    CHECK(w->task == WF_TASK_BINARY && w->noutputs == 1);
+    CHECK(w->data.files[0].scale == 2.5 && w->data.files[1].scale == 1.0);
+    CHECK(w->data.weight && !strcmp(w->data.weight, "genWeight") && w->data.test_fraction == 0.3);
+    CHECK(w->data.negative_weights == DP_NEGW_ZERO);
+    workflow_free(w);
+    CHECKF(load(with_model("{\"type\":\"gbdt\"}", NULL,
+                           "[{\"path\":\"a.root\",\"label\":\"ttH\"},{\"path\":\"b.root\",\"label\":\"ttbb\"},"
+                           "{\"path\":\"sub/c.root\",\"label\":\"ttcc\"}]"),
+                &o, &w, &e) == 0, "%s", e.msg);
+    CHECK(w->task == WF_TASK_MULTICLASS && w->noutputs == 3); /* more than two classes: multiclass */
+    workflow_free(w);
 }
 
 /* gbdt_params_check with one parameter set to v (schema key k). */
@@ -592,6 +804,7 @@ static int gbdt_ok(const char *k, double v)
     else if (!strcmp(k, "colsample_bytree")) p.colsample_bytree = (float)v;
     else if (!strcmp(k, "bins")) p.max_bins = (int)v;
     else if (!strcmp(k, "early_stopping_rounds")) p.early_stopping_rounds = (int)v;
+    else if (!strcmp(k, "num_class")) { p.objective = GBDT_OBJ_MULTICLASS; p.n_classes = (int)v; }
     else return -1;
     mlhep_err e;
     return gbdt_params_check(&p, &e) == 0;
@@ -606,6 +819,8 @@ TEST(gbdt_ranges_agree_with_the_schema)
     const char *k;
     json_t *r;
     json_object_foreach((json_t *)props, k, r) {
+        if (!strcmp(k, "type") || !strcmp(k, "objective"))
+            continue; /* names, checked in schema_and_c_agree */
         int integer = !strcmp(json_string_value(json_object_get(r, "type")) ?: "", "integer");
         double step = integer ? 1 : 1e-3;
         json_t *lo = json_object_get(r, "minimum"), *xlo = json_object_get(r, "exclusiveMinimum");
@@ -618,6 +833,21 @@ TEST(gbdt_ranges_agree_with_the_schema)
         } else {
             CHECKF(gbdt_ok(k, json_number_value(xlo)) == 0, "%s: gbdt accepts the schema's exclusive minimum", k);
             CHECKF(gbdt_ok(k, json_number_value(xlo) + step) == 1, "%s: gbdt refuses above the exclusive minimum", k);
+        }
+        json_t *dflt = json_object_get(r, "default");
+        if (dflt) { /* the schema's default is gbdt_params_default's */
+            gbdt_params p;
+            gbdt_params_default(&p);
+            json_t *one = json_object();
+            json_object_set(one, k, dflt);
+            gbdt_params q;
+            mlhep_err e;
+            CHECK(gbdt_params_from_json(one, &q, &e) == 0);
+            json_decref(one);
+            CHECKF(!memcmp(&p, &q, sizeof p), "%s: the schema's default is not gbdt_params_default's", k);
+            json_t *none = json_object();
+            CHECK(gbdt_params_from_json(none, &q, &e) == 0 && !memcmp(&p, &q, sizeof p));
+            json_decref(none);
         }
         if (hi) {
             CHECKF(gbdt_ok(k, json_number_value(hi)) == 1, "%s: schema maximum refused by gbdt", k);
@@ -684,6 +914,8 @@ TEST(schema_defaults_are_valid_values)
                isnan(p->nan_value) == isnan(q->nan_value) && p->metrics_threshold == q->metrics_threshold &&
                p->training == q->training && p->normalisation == q->normalisation &&
                p->validation_fraction == q->validation_fraction && p->seed == q->seed &&
+               p->test_fraction == q->test_fraction && p->negative_weights == q->negative_weights &&
+               p->balance_classes == q->balance_classes && p->log_scale == q->log_scale && !q->weight &&
                p->n_identifier == q->n_identifier && !strcmp(p->redirector, q->redirector) &&
                !strcmp(a->tree, b->tree) && q->identifier_is_default;
         /* the default list written out is a list the user chose: each must exist */
@@ -741,6 +973,8 @@ int main(void)
     RUN(load_file_prefixes_path);
     RUN(schema_good_examples_load);
     RUN(schema_and_c_agree);
+    RUN(mlp_defaults_agree_with_the_schema);
+    RUN(model_mistakes_refused);
     RUN(gbdt_ranges_agree_with_the_schema);
     RUN(job_record_name_is_the_workflow_name);
     RUN(schema_defaults_are_valid_values);
