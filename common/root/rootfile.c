@@ -85,6 +85,9 @@ int rootfile_read_payload(rootfile *f, const rootkey *k, uint8_t **out, mlhep_er
     size_t zlen = (size_t)(k->nbytes - k->keylen), olen = (size_t)k->objlen;
     if (olen > ROOTFILE_MAX_OBJLEN)
         return err_set(e, MLHEP_EFORMAT, "record '%s' claims %zu bytes: corrupt", k->name, olen);
+    if (k->nbytes < k->keylen || k->seekkey > f->src->size || (uint64_t)k->nbytes > f->src->size - k->seekkey)
+        return err_set(e, MLHEP_EFORMAT, "record '%s' at offset %llu (%d bytes) runs past the end of the file (%llu bytes)",
+                       k->name, (unsigned long long)k->seekkey, (int)k->nbytes, (unsigned long long)f->src->size);
     if (zlen != olen && olen > zlen * 2000 + (1u << 20)) {
         /* no ROOT codec expands that much: refuse before allocating */
         uint8_t head[COMPRESS_BLOCK_HEADER * 64];
