@@ -127,7 +127,7 @@ build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a
 # (the C++ shims are linked uninstrumented: gcc's and clang's sanitizer runtimes differ)
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o) $(HDRS)
 	@mkdir -p $(@D)
-	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) \
+	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(LIB_SRC) \
 	    $(LIB_CXX:common/%.cc=build/obj/%.o) $(LDLIBS) -o $@
 
 check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)

@@ -1,12 +1,15 @@
 /* fuzz_rootfile.c - libFuzzer target for the ROOT reader: the input is a whole ROOT
  * file. Opens it from memory, lists trees, decodes every tree's metadata and reads
- * every numeric branch in chunks. Any crash, hang or sanitizer report is a bug;
- * errors are the expected outcome for most inputs. Seeds: ../shared/data/root. */
+ * every numeric branch in chunks, then runs the statistics of `mlhep-root stats` over
+ * small trees (branches holding fewer entries than the tree, nested lists) and the
+ * RNTuple listing. Any crash, hang or sanitizer report is a bug; errors are the
+ * expected outcome for most inputs. Seeds: fuzz/seeds-rootfile.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "root/basket.h"
 #include "root/rootfile.h"
+#include "root/rootstats.h"
 #include "root/ttree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,11 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         break;
             }
             column_free(&c);
+            json_t *st;
+            if (t->entries <= 20000 && rootstats_tree(f, t, 1000, 1, &st, &e) == 0)
+                json_decref(st);
             ttree_free(t);
         }
         basket_ctx_free(ctx);
         free(trees);
     }
+    char rnt[200];
+    rootfile_rntuples(f, rnt, sizeof rnt, &e);
     rootfile_close(f);
     return 0;
 }

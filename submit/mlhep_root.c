@@ -3,7 +3,8 @@
  *   mlhep-root ls FILE                         trees, entries, branches (type, kind, compression)
  *   (FILE may be root://host//path or http(s)://host/path: see docs/remote-data.md)
  *   mlhep-root stats FILE [--tree PATH]        per-branch statistics as one JSON document
- *   mlhep-root dump FILE --tree PATH --branch B [--entries A:B] [--csv]
+ *   mlhep-root dump FILE --tree PATH --branch B|--all [--entries A:B] [--csv]
+ *   (--all: every branch in turn, each after "# branch NAME"; unreadable ones refused)
  *
  * A thin front end over common/ (rootfile, ttree, basket, rootstats). Exit codes:
  * 0 ok, 1 bad usage, 2 the file cannot be read (message on stderr names file, tree,
@@ -31,7 +32,7 @@ static void usage(FILE *o)
     fprintf(o, "usage:\n"
                "  mlhep-root ls FILE\n"
                "  mlhep-root stats FILE [--tree PATH] [--threads N]\n"
-               "  mlhep-root dump FILE --tree PATH --branch NAME [--entries A:B] [--csv]\n"
+               "  mlhep-root dump FILE --tree PATH --branch NAME|--all [--entries A:B] [--csv]\n"
                "  mlhep-root gen --events N --class signal|background --out FILE.root [--seed S]\n"
                "                 [--compression zlib:1] [--preset tth|nanoaod]   (see gen --help)\n"
                "FILE is a local path or a URL: root://host[:port]//path, http(s)://host/path\n"
@@ -82,6 +83,10 @@ static int cmd_ls(const char *path)
            (f->version / 100) % 100, f->version % 100, sz, alg_of(f->compress), f->compress % 100, nt,
            nt == 1 ? "" : "s");
     int rc = 0;
+    char rnt[400];
+    mlhep_err ignore;
+    if (rootfile_rntuples(f, rnt, sizeof rnt, &ignore) > 0)
+        printf("\nRNTuple %s: ROOT's newer columnar format, which mlhep does not read (only TTrees)\n", rnt);
     for (size_t i = 0; i < nt; i++) {
         ttree *t;
         if (ttree_open_key(f, &trees[i].key, trees[i].path, &t, &e)) {
@@ -139,7 +144,49 @@ static void print_value(const column *c, size_t i)
     }
 }
 
-static int cmd_dump(const char *path, const char *tree, const char *branch, const char *range, int csv)
+/* Prints entries [a, z) of branch b (clamped to its entries); 0, or 2 after printing
+ * the one-line message. */
+static int dump_branch(rootfile *f, const char *path, const char *tree, const tbranch *b, int64_t a, int64_t z,
+                       int csv, column *c, basket_ctx *ctx)
+{
+    mlhep_err e;
+    const int64_t step = 100000;
+    if (z > b->entries)
+        z = b->entries;
+    if (z < a)
+        z = a;
+    if (csv)
+        printf("entry,%s\n", b->name);
+    for (int64_t s = a; s < z; s += step) {
+        int64_t u = s + step < z ? s + step : z;
+        if (basket_read(f, b, s, u, c, ctx, &e)) {
+            err_prefix(&e, "file %s: tree '%s'", path, tree);
+            return fail(&e);
+        }
+        for (int64_t i = 0; i < c->n; i++) {
+            size_t lo = c->jagged ? (size_t)c->offsets[i] : (size_t)(i * c->per_entry);
+            size_t hi = c->jagged ? (size_t)c->offsets[i + 1] : lo + (size_t)c->per_entry;
+            int list = c->jagged || b->kind == TK_FIXED;
+            printf(csv ? "%" PRId64 "," : "%" PRId64 ": ", s + i);
+            if (list)
+                printf(csv ? "\"" : "[");
+            for (size_t j = lo; j < hi; j++) {
+                if (j > lo)
+                    printf(csv ? ";" : ", ");
+                print_value(c, j);
+            }
+            if (list)
+                printf(csv ? "\"" : "]");
+            printf("\n");
+        }
+    }
+    return 0;
+}
+
+/* dump one branch, or with all set every branch of the tree in turn (each after a
+ * "# branch NAME" line): branches that cannot be read (skipped, groups) are refused
+ * with their message and the others still dumped; exit 2 if any was refused. */
+static int cmd_dump(const char *path, const char *tree, const char *branch, int all, const char *range, int csv)
 {
     mlhep_err e;
     rootfile *f;
@@ -152,13 +199,13 @@ static int cmd_dump(const char *path, const char *tree, const char *branch, cons
         return fail(&e);
     }
     int rc = 0;
-    tbranch *b = ttree_branch(t, branch);
-    if (!b) {
+    tbranch *b = all ? NULL : ttree_branch(t, branch);
+    if (!all && !b) {
         err_set(&e, MLHEP_ENOTFOUND, "file %s: branch '%s' not found in tree '%s'", path, branch, tree);
         rc = fail(&e);
         goto out;
     }
-    int64_t a = 0, z = b->entries;
+    int64_t a = 0, z = INT64_MAX;
     if (range) {
         const char *colon = strchr(range, ':');
         char first[32];
@@ -186,37 +233,20 @@ static int cmd_dump(const char *path, const char *tree, const char *branch, cons
             }
             z = v;
         }
-        if (z > b->entries) z = b->entries;
-        if (z < a) z = a;
     }
     column c;
     column_init(&c);
     basket_ctx *ctx = basket_ctx_new();
-    const int64_t step = 100000;
-    if (csv)
-        printf("entry,%s\n", branch);
-    for (int64_t s = a; s < z && !rc; s += step) {
-        int64_t u = s + step < z ? s + step : z;
-        if (basket_read(f, b, s, u, &c, ctx, &e)) {
-            err_prefix(&e, "file %s: tree '%s'", path, tree);
-            rc = fail(&e);
-            break;
-        }
-        for (int64_t i = 0; i < c.n; i++) {
-            size_t lo = c.jagged ? (size_t)c.offsets[i] : (size_t)(i * c.per_entry);
-            size_t hi = c.jagged ? (size_t)c.offsets[i + 1] : lo + (size_t)c.per_entry;
-            int list = c.jagged || b->kind == TK_FIXED;
-            printf(csv ? "%" PRId64 "," : "%" PRId64 ": ", s + i);
-            if (list)
-                printf(csv ? "\"" : "[");
-            for (size_t j = lo; j < hi; j++) {
-                if (j > lo)
-                    printf(csv ? ";" : ", ");
-                print_value(&c, j);
-            }
-            if (list)
-                printf(csv ? "\"" : "]");
-            printf("\n");
+    if (!ctx) {
+        err_set(&e, MLHEP_ENOMEM, "out of memory");
+        rc = fail(&e);
+    } else if (!all) {
+        rc = dump_branch(f, path, tree, b, a, z, csv, &c, ctx);
+    } else {
+        for (int i = 0; i < t->nbranches; i++) {
+            printf("# branch %s\n", t->branches[i]->name);
+            if (dump_branch(f, path, tree, t->branches[i], a, z, csv, &c, ctx))
+                rc = 2;
         }
     }
     basket_ctx_free(ctx);
@@ -237,7 +267,7 @@ int main(int argc, char **argv)
         return gen_cmd_main(argc - 1, argv + 1);
     const char *cmd = argv[1];
     const char *file = NULL, *tree = NULL, *branch = NULL, *range = NULL;
-    int csv = 0, threads = 2;
+    int csv = 0, threads = 2, all = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--tree") && i + 1 < argc)
@@ -255,6 +285,8 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(a, "--csv"))
             csv = 1;
+        else if (!strcmp(a, "--all"))
+            all = 1;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mlhep-root: unknown option '%s'\n", a);
             usage(stderr);
@@ -275,11 +307,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stats"))
         return cmd_stats(file, tree, threads);
     if (!strcmp(cmd, "dump")) {
-        if (!tree || !branch) {
-            fprintf(stderr, "mlhep-root: dump needs --tree and --branch\n");
+        if (!tree || (!branch == !all)) {
+            fprintf(stderr, "mlhep-root: dump needs --tree and --branch (or --all)\n");
             return 1;
         }
-        return cmd_dump(file, tree, branch, range, csv);
+        return cmd_dump(file, tree, branch, all, range, csv);
     }
     fprintf(stderr, "mlhep-root: unknown command '%s'\n", cmd);
     usage(stderr);

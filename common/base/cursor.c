@@ -15,8 +15,8 @@ void cur_swap_array(void *dst, const void *src, size_t count, int width)
     size_t i = 0;
     switch (width) {
     case 1:
-        if (dst != src)
-            memmove(dst, src, count);
+        if (dst != src && count)
+            memmove(dst, src, count); /* src may be NULL when count is 0 */
         break;
     case 2: {
 #ifdef __SSE2__

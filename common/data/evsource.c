@@ -252,8 +252,9 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
             break;
         }
         if (!is_numeric(b)) {
-            rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: tree '%s': branch '%s' is not numeric (%s)", path, tree,
-                         branches[i], b->skip_reason ? b->skip_reason : tkind_name(b->kind));
+            rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: tree '%s': branch '%s' (C++ type %s) cannot be read: %s", path,
+                         tree, branches[i], tbranch_cxx_type(b),
+                         b->skip_reason ? b->skip_reason : "it only groups sub-branches");
             break;
         }
         if (b->entries < s->t->entries) {

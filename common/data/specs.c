@@ -180,8 +180,8 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
         if (!b)
             continue;
         if (b->kind == TK_SKIPPED || b->kind == TK_GROUP)
-            rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: selected branch '%s' is not numeric (%s)",
-                         dp->files[0].path, dp->selected[i],
+            rc = err_set(e, MLHEP_EUNSUPPORTED, "file %s: selected branch '%s' (C++ type %s) cannot be read: %s",
+                         dp->files[0].path, dp->selected[i], tbranch_cxx_type(b),
                          b->skip_reason ? b->skip_reason : "it only groups sub-branches");
     }
     for (size_t i = 0; i < dp->n_identifier && !rc; i++) {

@@ -175,6 +175,9 @@ static int agrow(bigarena *a, void **p, size_t *cap, size_t need, size_t elem)
 
 #define BERR(...) err_set(e, MLHEP_EFORMAT, __VA_ARGS__)
 
+/* Most bytes of values a read allocates before any basket of it is decoded. */
+#define PRESIZE_BYTES ((size_t)64 << 20)
+
 static int load_counts(rootfile *f, const tbranch *b, int64_t first, int64_t n, basket_ctx *ctx, mlhep_err *e);
 
 /* The cache slot of branch b: its own, a free one it then owns, or (more than BSLOTS
@@ -301,16 +304,23 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
             if (!arr && nevbuf)
                 return BERR("basket %d: entry offset array is truncated", idx);
             cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
+            /* entry starts relative to the data region, each within it */
             if (iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
-                int32_t pos = 0;
+                int64_t pos = 0;
                 for (int32_t i = 0; i < nevbuf; i++) {
-                    int32_t sz = sl->starts[i];
-                    sl->starts[i] = pos;
+                    int64_t sz = sl->starts[i];
+                    sl->starts[i] = (int32_t)pos;
                     pos += sz;
+                    if (sz < 0 || pos > border)
+                        return BERR("basket %d: entry size array is corrupt (entry %d)", idx, i);
                 }
             } else {
-                for (int32_t i = 0; i < nevbuf; i++)
-                    sl->starts[i] -= keylen;
+                for (int32_t i = 0; i < nevbuf; i++) {
+                    int64_t st = (int64_t)sl->starts[i] - keylen;
+                    if (st < 0 || st > border)
+                        return BERR("basket %d: entry offset array is corrupt (entry %d)", idx, i);
+                    sl->starts[i] = (int32_t)st;
+                }
             }
             sl->starts[nevbuf] = (int32_t)border;
             v->starts = sl->starts;
@@ -384,11 +394,14 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
         break;
     }
     case ENC_SCALED: {
-        double scale = (b->scale_max - b->scale_min) / (double)((uint64_t)1 << (b->scale_bits > 0 && b->scale_bits <= 32 ? b->scale_bits : 32));
+        /* TBufferFile::ReadWithFactor: raw / factor + xmin, factor = steps / (xmax - xmin)
+         * (steps 2^nbits, or 2^32 - 1 for 32 bits); computed as raw * step + xmin, which
+         * rounds once (step is exact for 2^nbits) and is within an ulp of ROOT's */
+        double step = b->pack.step, xmin = b->pack.xmin;
         for (size_t i = 0; i < count; i++) {
             uint32_t u = ((uint32_t)src[4 * i] << 24) | ((uint32_t)src[4 * i + 1] << 16) |
                          ((uint32_t)src[4 * i + 2] << 8) | src[4 * i + 3];
-            double x = b->scale_min + u * scale;
+            double x = u * step + xmin;
             if (b->dt == DT_F64)
                 ((double *)dst)[i] = x;
             else
@@ -397,14 +410,16 @@ static void decode_values(const tbranch *b, void *dst, const uint8_t *src, size_
         break;
     }
     case ENC_TRUNC: {
-        int nb = b->scale_bits > 0 && b->scale_bits < 23 ? b->scale_bits : 12;
+        /* TBufferFile::ReadWithNbits: exponent byte, then nbits of mantissa and a sign bit */
+        int nb = b->pack.nbits; /* 1..22, checked by packfloat_decide */
+        uint32_t mask = (1u << (nb + 1)) - 1, sign = 1u << (nb + 1);
         for (size_t i = 0; i < count; i++) {
             uint32_t ex = src[3 * i];
             uint32_t man = ((uint32_t)src[3 * i + 1] << 8) | src[3 * i + 2];
-            uint32_t bits = (ex << 23) | ((man & ((1u << (nb + 1)) - 1)) << (23 - nb));
+            uint32_t bits = (ex << 23) | ((man & mask) << (23 - nb));
             float x;
             memcpy(&x, &bits, 4);
-            if (man & (1u << (nb + 1)))
+            if (man & sign)
                 x = -x;
             if (b->dt == DT_F64)
                 ((double *)dst)[i] = x;
@@ -443,6 +458,8 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
         if ((int64_t)v->len < v->n * esz)
             return BERR("basket %d: %zu data bytes for %lld entries of %lld bytes", idx, v->len, (long long)v->n,
                         (long long)esz);
+        if (m <= 0) /* a basket holding 0 entries, or none of it wanted */
+            return 0;
         if (ensure_values(out, out->nvalues + (size_t)(m * per), e))
             return e->code;
         uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
@@ -473,10 +490,14 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     int64_t *o = out->offsets + out->n + 1;
     const int32_t *st = v->starts;
     int fused = pow2 && hdr == 0;
+    /* x[n][k] (k values per element, e.g. a fixed array member of a split collection):
+     * an entry holds whole elements */
+    size_t per = b->fixed_len > 1 ? (size_t)b->fixed_len : 1;
     for (int64_t i = lo; i < hi; i++) {
         int64_t s = st[i], t = st[i + 1];
         size_t sz = (size_t)(t - s - (int64_t)hdr);
-        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w))
+        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w) ||
+            (per > 1 && (sz / w) % per))
             return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
                         (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
         total += sz;
@@ -486,10 +507,11 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
         return e->code;
-    uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     if (hdr == 0) {
-        /* entries are contiguous: one decode for the whole range */
-        decode_values(b, dst, v->data + st[lo], total);
+        /* entries are contiguous: one decode for the whole range (none if all are
+         * empty: out->values may still be NULL) */
+        if (total)
+            decode_values(b, (uint8_t *)out->values + out->nvalues * vs, v->data + st[lo], total);
         if (!fused)
             for (int64_t i = lo; i < hi; i++)
                 o[i - lo] = base + (int64_t)(st[i + 1] - st[lo]) / (int64_t)w;
@@ -497,7 +519,8 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
         int64_t pos = base;
         for (int64_t i = lo; i < hi; i++) {
             size_t cnt = ((size_t)(st[i + 1] - st[i]) - hdr) / w;
-            decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
+            if (cnt)
+                decode_values(b, (uint8_t *)out->values + (size_t)pos * vs, v->data + st[i] + hdr, cnt);
             pos += (int64_t)cnt;
             o[i - lo] = pos;
         }
@@ -533,9 +556,17 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
             goto done;
         }
         out->offsets[0] = 0;
-    } else if (ensure_values(out, (size_t)((z - a) * out->per_entry) + 1, e)) {
-        rc = e->code;
-        goto done;
+    } else {
+        /* sized for the whole range up front, but no more than PRESIZE_BYTES: past that
+         * the values grow basket by basket, once each basket's data has been checked to
+         * hold them (a corrupt leaf length must not allocate gigabytes for nothing) */
+        size_t want = (size_t)((z - a) * out->per_entry) + 1, vs = dtype_size(out->dt);
+        if (vs && want > PRESIZE_BYTES / vs)
+            want = PRESIZE_BYTES / vs;
+        if (ensure_values(out, want, e)) {
+            rc = e->code;
+            goto done;
+        }
     }
     if (a == z)
         goto done;
@@ -551,6 +582,8 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
                       (long long)bk->first, (long long)(a + out->n));
             goto done;
         }
+        if (bk->n == 0)
+            continue; /* holds no entries: nothing to read */
         bview v;
         rc = load_basket(f, b, idx, ctx, &v, 1, e);
         if (rc)

@@ -12,7 +12,20 @@
 #define MAX_DIR_DEPTH 32
 #define MAX_KEYS 10000000
 
-int rootkey_parse(const uint8_t *buf, size_t len, rootkey *k, mlhep_err *e)
+/* The sizes of a parsed key header make sense (parsed = bytes its fields took). */
+static int rootkey_check(const rootkey *k, size_t parsed, mlhep_err *e)
+{
+    if (k->keylen < (int)parsed && strcmp(k->classname, "TBasket") != 0)
+        return err_set(e, MLHEP_EFORMAT, "key '%s' is corrupt: key length %d shorter than its header (%zu)", k->name,
+                       k->keylen, parsed);
+    if (k->nbytes < k->keylen || k->objlen < 0 || k->keylen <= 0)
+        return err_set(e, MLHEP_EFORMAT, "key '%s' is corrupt: sizes nbytes=%d keylen=%d objlen=%d", k->name,
+                       k->nbytes, k->keylen, k->objlen);
+    return 0;
+}
+
+/* Parses the fields of a key header; *parsed = their length. Fails only when truncated. */
+static int rootkey_fields(const uint8_t *buf, size_t len, rootkey *k, size_t *parsed, mlhep_err *e)
 {
     cursor c;
     cur_init(&c, buf, len);
@@ -35,13 +48,15 @@ int rootkey_parse(const uint8_t *buf, size_t len, rootkey *k, mlhep_err *e)
     cur_rootstr_copy(&c, k->title, sizeof k->title);
     if (!cur_ok(&c))
         return err_set(e, MLHEP_EFORMAT, "key header is truncated");
-    if (k->keylen < (int)c.pos && strcmp(k->classname, "TBasket") != 0)
-        return err_set(e, MLHEP_EFORMAT, "key '%s' is corrupt: key length %d shorter than its header (%zu)", k->name,
-                       k->keylen, c.pos);
-    if (k->nbytes < k->keylen || k->objlen < 0 || k->keylen <= 0)
-        return err_set(e, MLHEP_EFORMAT, "key '%s' is corrupt: sizes nbytes=%d keylen=%d objlen=%d", k->name,
-                       k->nbytes, k->keylen, k->objlen);
+    *parsed = c.pos;
     return 0;
+}
+
+int rootkey_parse(const uint8_t *buf, size_t len, rootkey *k, mlhep_err *e)
+{
+    size_t parsed;
+    int rc = rootkey_fields(buf, len, k, &parsed, e);
+    return rc ? rc : rootkey_check(k, parsed, e);
 }
 
 int rootfile_read_key(rootfile *f, uint64_t seek, rootkey *k, mlhep_err *e)
@@ -70,6 +85,9 @@ int rootfile_read_payload(rootfile *f, const rootkey *k, uint8_t **out, mlhep_er
     size_t zlen = (size_t)(k->nbytes - k->keylen), olen = (size_t)k->objlen;
     if (olen > ROOTFILE_MAX_OBJLEN)
         return err_set(e, MLHEP_EFORMAT, "record '%s' claims %zu bytes: corrupt", k->name, olen);
+    if (k->nbytes < k->keylen || k->seekkey > f->src->size || (uint64_t)k->nbytes > f->src->size - k->seekkey)
+        return err_set(e, MLHEP_EFORMAT, "record '%s' at offset %llu (%d bytes) runs past the end of the file (%llu bytes)",
+                       k->name, (unsigned long long)k->seekkey, (int)k->nbytes, (unsigned long long)f->src->size);
     if (zlen != olen && olen > zlen * 2000 + (1u << 20)) {
         /* no ROOT codec expands that much: refuse before allocating */
         uint8_t head[COMPRESS_BLOCK_HEADER * 64];
@@ -259,13 +277,19 @@ int rootfile_dir_keys(rootfile *f, uint64_t seekkeys, uint32_t nbyteskeys, rootk
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
     for (int32_t i = 0; i < n; i++) {
-        rc = rootkey_parse(buf + c.pos, cur_left(&c), &ks[i], e);
+        /* fields are read one after the other, as ROOT's TKey::ReadKeyBuffer does: a key
+         * whose sizes are corrupt is marked (and refused only when used), the next key
+         * still starts right after its fields */
+        size_t parsed;
+        rc = rootkey_fields(buf + c.pos, cur_left(&c), &ks[i], &parsed, e);
         if (rc) {
             free(buf);
             free(ks);
             return err_prefix(e, "directory key %d", i);
         }
-        cur_skip(&c, (size_t)ks[i].keylen);
+        mlhep_err ke;
+        ks[i].corrupt = rootkey_check(&ks[i], parsed, &ke) != 0;
+        cur_skip(&c, parsed);
         if (!cur_ok(&c)) {
             free(buf);
             free(ks);
@@ -296,7 +320,21 @@ static int key_is_shadowed(const rootkey *ks, size_t n, size_t i)
 typedef struct tree_list {
     rootfile_tree *v;
     size_t n, cap;
+    char *rnt;       /* RNTuple paths, ", "-separated (NULL: not collected) */
+    size_t rntsz;
+    int nrnt;
 } tree_list;
+
+static int is_tree_class(const char *cls)
+{
+    return strcmp(cls, "TTree") == 0 || strcmp(cls, "TNtuple") == 0 || strcmp(cls, "TNtupleD") == 0;
+}
+
+/* ROOT::RNTuple (ROOT >= 6.34) or ROOT::Experimental::RNTuple (earlier anchors) */
+static int is_rntuple_class(const char *cls)
+{
+    return strncmp(cls, "ROOT::", 6) == 0 && strstr(cls, "RNTuple") != NULL;
+}
 
 static int walk(rootfile *f, uint64_t seekkeys, uint32_t nbyteskeys, const char *prefix, int depth, tree_list *out,
                 mlhep_err *e)
@@ -313,8 +351,20 @@ static int walk(rootfile *f, uint64_t seekkeys, uint32_t nbyteskeys, const char 
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "/" : "", ks[i].name);
-        if (strcmp(ks[i].classname, "TTree") == 0 || strcmp(ks[i].classname, "TNtuple") == 0 ||
-            strcmp(ks[i].classname, "TNtupleD") == 0) {
+        if (ks[i].corrupt) {
+            /* a corrupt key of another object does not hide the trees beside it; one
+             * that claims to be a tree or a directory cannot be passed over silently */
+            if (is_tree_class(ks[i].classname) || is_dir_class(ks[i].classname))
+                rc = err_set(e, MLHEP_EFORMAT, "key '%s' (%s) is corrupt: sizes nbytes=%d keylen=%d objlen=%d", path,
+                             ks[i].classname, ks[i].nbytes, ks[i].keylen, ks[i].objlen);
+            continue;
+        }
+        if (out->rnt && is_rntuple_class(ks[i].classname)) {
+            size_t l = strlen(out->rnt);
+            snprintf(out->rnt + l, out->rntsz - l, "%s'%s'", out->nrnt ? ", " : "", path);
+            out->nrnt++;
+        }
+        if (is_tree_class(ks[i].classname)) {
             if (out->n == out->cap) {
                 size_t cap = out->cap ? out->cap * 2 : 8;
                 rootfile_tree *v = realloc(out->v, cap * sizeof *v);
@@ -349,6 +399,17 @@ static int walk(rootfile *f, uint64_t seekkeys, uint32_t nbyteskeys, const char 
     }
     free(ks);
     return rc;
+}
+
+int rootfile_rntuples(rootfile *f, char *out, size_t n, mlhep_err *e)
+{
+    char buf[512] = "";
+    tree_list l = {.rnt = buf, .rntsz = sizeof buf};
+    int rc = walk(f, f->top_seekkeys, f->top_nbyteskeys, "", 0, &l, e);
+    free(l.v);
+    if (n)
+        snprintf(out, n, "%s", buf);
+    return rc ? rc : l.nrnt;
 }
 
 int rootfile_list_trees(rootfile *f, rootfile_tree **trees, size_t *n, mlhep_err *e)
@@ -394,6 +455,9 @@ int rootfile_find_tree(rootfile *f, const char *path, rootkey *k, mlhep_err *e)
             if (strcmp(ks[i].name, want) == 0 && ks[i].cycle == cycle && strcmp(ks[i].classname, "TTree") == 0) {
                 *k = ks[i];
                 free(ks);
+                if (k->corrupt)
+                    return err_set(e, MLHEP_EFORMAT, "key '%s' (TTree) is corrupt: sizes nbytes=%d keylen=%d objlen=%d",
+                                   path, k->nbytes, k->keylen, k->objlen);
                 return 0;
             }
         free(ks);
@@ -416,5 +480,11 @@ int rootfile_find_tree(rootfile *f, const char *path, rootkey *k, mlhep_err *e)
         strncat(avail, ts[i].path, sizeof avail - strlen(avail) - 1);
     }
     free(ts);
+    char rnt[400];
+    mlhep_err ignore;
+    if (rootfile_rntuples(f, rnt, sizeof rnt, &ignore) > 0)
+        return err_set(e, MLHEP_ENOTFOUND,
+                       "tree '%s' not found (trees: %s); the file holds RNTuple %s, ROOT's newer columnar format, "
+                       "which mlhep does not read (only TTrees)", path, n ? avail : "none", rnt);
     return err_set(e, MLHEP_ENOTFOUND, "tree '%s' not found (trees: %s)", path, n ? avail : "none");
 }

@@ -32,6 +32,7 @@ typedef struct rootkey {
     char classname[128];
     char name[256];
     char title[256];
+    int corrupt;      /* keys list entry whose sizes are corrupt (rootfile_dir_keys): not to be read */
 } rootkey;
 
 typedef struct rootfile {
@@ -69,14 +70,20 @@ int rootfile_read_key(rootfile *f, uint64_t seek, rootkey *k, mlhep_err *e);
 int rootfile_read_payload(rootfile *f, const rootkey *k, uint8_t **buf, mlhep_err *e);
 
 /* Lists the keys of a directory whose keys list is at (seekkeys, nbyteskeys);
- * *keys is malloc'd (caller frees). */
+ * *keys is malloc'd (caller frees). A key whose sizes are corrupt is listed with
+ * `corrupt` set (the others stay usable); only a truncated list fails. */
 int rootfile_dir_keys(rootfile *f, uint64_t seekkeys, uint32_t nbyteskeys, rootkey **keys, size_t *n, mlhep_err *e);
 
 /* Every TTree in the file, recursively through subdirectories, highest cycle per
  * name, in file order. *trees is malloc'd (caller frees). */
 int rootfile_list_trees(rootfile *f, rootfile_tree **trees, size_t *n, mlhep_err *e);
 
-/* Finds the tree at path ("Events", "dir/tree", optionally ";cycle"). */
+/* Finds the tree at path ("Events", "dir/tree", optionally ";cycle"). When there is
+ * none, the message lists the trees, and the RNTuples if the file holds some. */
 int rootfile_find_tree(rootfile *f, const char *path, rootkey *k, mlhep_err *e);
+
+/* The paths of the RNTuples in the file (ROOT's newer columnar format, which mlhep
+ * does not read), ", "-separated into out (truncated to n); returns how many. */
+int rootfile_rntuples(rootfile *f, char *out, size_t n, mlhep_err *e);
 
 #endif

@@ -16,20 +16,20 @@ typedef struct bstats {
     long double fsum, fcomp;
     double fmin, fmax;
     int64_t imin, imax;
-    uint64_t umax;
+    uint64_t umin, umax;
     int have;
     json_t *first;
 } bstats;
+
+static json_t *u64_json(uint64_t u);
 
 static json_t *value_json(const column *c, size_t i)
 {
     const void *v = c->values;
     switch (c->dt) {
     case DT_BOOL: return json_boolean(((const uint8_t *)v)[i]);
-    case DT_U64: {
-        uint64_t u = ((const uint64_t *)v)[i];
-        return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
-    }
+    case DT_U64:
+        return u64_json(((const uint64_t *)v)[i]);
     case DT_F32: case DT_F64: {
         double d = column_get(c, i);
         if (isnan(d))
@@ -86,7 +86,7 @@ static void accumulate(bstats *s, const column *c)
         for (size_t i = 0; i < n; i++) {
             uint64_t x = ((const uint64_t *)c->values)[i];
             s->isum += x;
-            if (!s->have || (int64_t)x < s->imin || x < (uint64_t)s->imin) s->imin = (int64_t)(x <= INT64_MAX ? x : INT64_MAX);
+            if (!s->have || x < s->umin) s->umin = x;
             if (!s->have || x > s->umax) s->umax = x;
             s->have = 1;
         }
@@ -100,6 +100,12 @@ static void accumulate(bstats *s, const column *c)
             s->have = 1;
         }
     }
+}
+
+/* uint64 as a JSON integer; past INT64_MAX (beyond jansson's integers) as a real */
+static json_t *u64_json(uint64_t u)
+{
+    return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
 }
 
 static json_t *int128_json(__int128 v)
@@ -164,20 +170,60 @@ int rootstats_tree(rootfile *f, ttree *t, int64_t chunk, int nthreads, json_t **
             which[i] = -1;
         }
     }
+    /* branches that hold fewer entries than the tree (e.g. empty sub-branches) are
+     * read on their own, over their entries only */
+    const tbranch **full = malloc(((size_t)nb + 1) * sizeof *full);
+    column *fcols = calloc((size_t)nb + 1, sizeof *fcols);
+    int *fk = malloc(((size_t)nb + 1) * sizeof *fk);
+    int nfull = 0;
+    if (!full || !fcols || !fk) {
+        free(full); free(fcols); free(fk);
+        for (int k = 0; k < nb; k++)
+            json_decref(st[k].first);
+        free(num); free(st); free(cols); free(which);
+        json_decref(tj);
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    }
+    for (int k = 0; k < nb; k++)
+        if (num[k]->entries >= t->entries) {
+            fk[nfull] = k;
+            full[nfull++] = num[k];
+        }
     int rc = 0;
     for (int64_t a = 0; a < t->entries && !rc && nb; a += chunk) {
         int64_t z = a + chunk < t->entries ? a + chunk : t->entries;
-        /* branches may hold fewer entries than the tree (rare); clamp per branch */
-        rc = basket_read_many(f, num, nb, a, z, cols, nthreads, e);
+        if (nfull) {
+            rc = basket_read_many(f, full, nfull, a, z, fcols, nthreads, e);
+            for (int j = 0; j < nfull; j++) { /* lend the columns to their branches' slots */
+                column tmp = cols[fk[j]];
+                cols[fk[j]] = fcols[j];
+                fcols[j] = tmp;
+            }
+        }
         for (int k = 0; k < nb && !rc; k++) {
             const tbranch *b = num[k];
             column *c = &cols[k];
+            if (b->entries < t->entries) {
+                c->n = 0;
+                c->nvalues = 0;
+                if (a < b->entries) {
+                    int64_t bz = z < b->entries ? z : b->entries;
+                    rc = basket_read(f, b, a, bz, c, NULL, e);
+                    if (rc)
+                        break;
+                }
+            }
             accumulate(&st[k], c);
             for (int64_t i = 0; i < c->n && json_array_size(st[k].first) < NFIRST; i++) {
                 if (b->kind == TK_FLAT) {
                     json_array_append_new(st[k].first, value_json(c, (size_t)i));
                 } else if (b->kind == TK_FIXED) {
                     json_array_append_new(st[k].first, fixed_json(c, (size_t)(i * c->per_entry), b->dims, b->ndim));
+                } else if (c->per_entry > 1) { /* x[n][3]: a list per element */
+                    json_t *l = json_array();
+                    for (int64_t j = c->offsets[i]; j + c->per_entry <= c->offsets[i + 1]; j += c->per_entry)
+                        json_array_append_new(l, fixed_json(c, (size_t)j, b->dims, b->ndim));
+                    json_array_append_new(st[k].first, l);
                 } else {
                     json_t *l = json_array();
                     for (int64_t j = c->offsets[i]; j < c->offsets[i + 1]; j++)
@@ -186,7 +232,16 @@ int rootstats_tree(rootfile *f, ttree *t, int64_t chunk, int nthreads, json_t **
                 }
             }
         }
+        if (nfull) /* and take them back for the next chunk */
+            for (int j = 0; j < nfull; j++) {
+                column tmp = cols[fk[j]];
+                cols[fk[j]] = fcols[j];
+                fcols[j] = tmp;
+            }
     }
+    for (int j = 0; j < nfull; j++)
+        column_free(&fcols[j]);
+    free(full); free(fcols); free(fk);
     for (int i = 0; i < t->nbranches; i++) {
         const tbranch *b = t->branches[i];
         json_t *o = branch_json(b);
@@ -200,13 +255,13 @@ int rootstats_tree(rootfile *f, ttree *t, int64_t chunk, int nthreads, json_t **
                 json_object_set_new(o, "max", s->have ? json_real(s->fmax) : json_null());
             } else {
                 json_object_set_new(o, "sum", int128_json(s->isum));
-                json_object_set_new(o, "min", s->have ? json_integer(s->imin) : json_null());
-                if (b->dt == DT_U64)
-                    json_object_set_new(o, "max", s->have ? (s->umax <= INT64_MAX ? json_integer((json_int_t)s->umax)
-                                                                                   : json_real((double)s->umax))
-                                                          : json_null());
-                else
+                if (b->dt == DT_U64) {
+                    json_object_set_new(o, "min", s->have ? u64_json(s->umin) : json_null());
+                    json_object_set_new(o, "max", s->have ? u64_json(s->umax) : json_null());
+                } else {
+                    json_object_set_new(o, "min", s->have ? json_integer(s->imin) : json_null());
                     json_object_set_new(o, "max", s->have ? json_integer(s->imax) : json_null());
+                }
             }
             json_object_set(o, "first", s->first);
         }
@@ -245,6 +300,12 @@ int rootstats_file(const char *path, const char *tree_path, int nthreads, json_t
         nt = 1;
     } else {
         rc = rootfile_list_trees(f, &trees, &nt, e);
+        char rnt[400];
+        mlhep_err ignore;
+        if (!rc && nt == 0 && rootfile_rntuples(f, rnt, sizeof rnt, &ignore) > 0)
+            rc = err_set(e, MLHEP_EUNSUPPORTED,
+                         "no TTree: the file holds RNTuple %s, ROOT's newer columnar format, which mlhep does not "
+                         "read (only TTrees)", rnt);
     }
     json_t *doc = json_object();
     json_object_set_new(doc, "file", json_string(path));

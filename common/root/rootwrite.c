@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "root/compress.h"
+#include "root/packfloat.h"
 #include "base/cursor.h"
 #include "base/rng.h"
 #include "root/streamerinfo_blob.h"
@@ -71,7 +72,9 @@ typedef struct rw_dir {
 typedef struct rw_branch {
     char *name, *title, *leaf_title;
     rootw_type type;
-    int width;      /* bytes per value */
+    int width;      /* bytes per value given (host) */
+    int dwidth;     /* bytes per value on disk (differs for Double32_t/Float16_t) */
+    packfloat pack; /* ROOTW_D32/ROOTW_F16: how values are packed */
     int flen;       /* values per entry for scalar/fixed arrays (fLen) */
     int counter;    /* index of the counter branch, -1 if not jagged */
     int is_counter; /* used as a counter by a later branch */
@@ -86,10 +89,22 @@ typedef struct rw_branch {
     int64_t *bentry, *bseek;
     int nb, capb;
     int64_t totbytes, zipbytes;
+    int obj;          /* member of split object objs[obj] of the tree, -1 if none */
+    char *decl;       /* "name[dims]": the declaration without the type */
+    char *comment;    /* the range "[...]" of a ranged d or f, else "" */
     int32_t *counts; /* counters: this append's per-entry counts */
     size_t counts_cap;
     uint32_t leaf_tag; /* reference tag of the leaf, set while serializing the tree */
 } rw_branch;
+
+/* A split object: a TBranchElement of class `classname` whose member branches are
+ * br[first .. first + n) (section 7.3). */
+typedef struct rw_obj {
+    char *name, *classname;
+    int first, n;
+    uint32_t checksum;
+    uint32_t leaf_tag;
+} rw_obj;
 
 struct rootw_tree {
     rootw_file *f;
@@ -97,6 +112,8 @@ struct rootw_tree {
     int dir;
     rw_branch *br;
     int nbr, capbr;
+    rw_obj *objs;
+    int nobj, capobj;
     int64_t entries;
     int appended;
 };
@@ -120,6 +137,7 @@ struct rootw_file {
     compress_ctx *cz;
     wbuf z, k; /* compression output, key/record scratch */
     int failed;
+    int has_objects; /* a tree holds split objects: the StreamerInfo is rewritten at close */
 };
 
 /* ---- types ---- */
@@ -135,7 +153,8 @@ static const struct {
     [ROOTW_U16] = {'s', 2, "uint16", "TLeafS", 1, 1},   [ROOTW_I32] = {'I', 4, "int32", "TLeafI", 0, 1},
     [ROOTW_U32] = {'i', 4, "uint32", "TLeafI", 1, 1},   [ROOTW_I64] = {'L', 8, "int64", "TLeafL", 0, 1},
     [ROOTW_U64] = {'l', 8, "uint64", "TLeafL", 1, 1},   [ROOTW_F32] = {'F', 4, "float", "TLeafF", 0, 0},
-    [ROOTW_F64] = {'D', 8, "double", "TLeafD", 0, 0},
+    [ROOTW_F64] = {'D', 8, "double", "TLeafD", 0, 0},   [ROOTW_D32] = {'d', 8, "Double32_t", "TLeafD32", 0, 0},
+    [ROOTW_F16] = {'f', 4, "Float16_t", "TLeafF16", 0, 0},
 };
 
 static int type_ok(rootw_type t) { return (int)t >= 0 && t < ROOTW_NTYPES; }
@@ -292,6 +311,8 @@ void rootw_abort(rootw_file *f)
             free(b->name);
             free(b->title);
             free(b->leaf_title);
+            free(b->decl);
+            free(b->comment);
             wbuf_free(&b->data);
             wbuf_free(&b->offs);
             free(b->bbytes);
@@ -300,6 +321,11 @@ void rootw_abort(rootw_file *f)
             free(b->counts);
         }
         free(t->br);
+        for (int j = 0; j < t->nobj; j++) {
+            free(t->objs[j].name);
+            free(t->objs[j].classname);
+        }
+        free(t->objs);
         free(t->name);
         free(t->title);
         free(t);
@@ -556,16 +582,36 @@ int rootw_branch(rootw_tree *t, const char *spec, mlhep_err *e)
     rootw_file *f = t->f;
     if (t->appended)
         return err_set(e, MLHEP_EINVAL, "tree '%s': branch '%s' declared after entries were appended", t->name, spec);
-    const char *slash = strrchr(spec, '/');
-    if (!slash || slash == spec || strlen(slash) != 2)
+    /* the type follows the first '/' outside brackets (a range may hold "pi/2") */
+    const char *slash = NULL;
+    for (const char *q = spec; *q && !slash; q++) {
+        if (*q == '[') {
+            const char *rb = strchr(q, ']');
+            if (!rb)
+                break;
+            q = rb;
+        } else if (*q == '/') {
+            slash = q;
+        }
+    }
+    int ranged = slash && (slash[1] == 'd' || slash[1] == 'f') && slash[2] == '[';
+    if (!slash || slash == spec || (strlen(slash) != 2 && !ranged))
         return err_set(e, MLHEP_EINVAL,
                        "branch spec '%s': expected name/T, name[N]/T or name[counter]/T with T one of O B b S s I i L l "
-                       "F D",
+                       "F D d f (d and f may add a range: d[min,max,bits])",
                        spec);
     rootw_type type = type_of_letter(slash[1]);
     if (type == ROOTW_NTYPES)
-        return err_set(e, MLHEP_EINVAL, "branch spec '%s': unknown type letter '%c' (use O B b S s I i L l F D)", spec,
-                       slash[1]);
+        return err_set(e, MLHEP_EINVAL, "branch spec '%s': unknown type letter '%c' (use O B b S s I i L l F D d f)",
+                       spec, slash[1]);
+    packfloat pack = {0};
+    if (type == ROOTW_D32 || type == ROOTW_F16) {
+        const char *range = slash + 2, *why = "";
+        if (ranged && (range[strlen(range) - 1] != ']' || strchr(range, ',') == NULL))
+            return err_set(e, MLHEP_EINVAL, "branch spec '%s': the range must be [min,max] or [min,max,bits]", spec);
+        if (packfloat_from_title(type == ROOTW_F16, ranged ? range : "", &pack, &why))
+            return err_set(e, MLHEP_EINVAL, "branch spec '%s': %s", spec, why);
+    }
     size_t speclen = (size_t)(slash - spec);
     const char *lb = memchr(spec, '[', speclen);
     size_t nlen = lb ? (size_t)(lb - spec) : speclen;
@@ -613,7 +659,7 @@ int rootw_branch(rootw_tree *t, const char *spec, mlhep_err *e)
                 return err_set(e, MLHEP_EINVAL, "branch spec '%s': counter '%.*s' is not an earlier branch of tree '%s'",
                                spec, (int)dl, d, t->name);
             const rw_branch *c = &t->br[counter];
-            if (!TYPES[c->type].is_int || c->flen != 1 || c->counter >= 0)
+            if (!TYPES[c->type].is_int || c->flen != 1 || c->counter >= 0 || c->obj >= 0)
                 return err_set(e, MLHEP_EINVAL, "branch spec '%s': counter '%s' must be a scalar integer branch", spec,
                                c->name);
         }
@@ -631,22 +677,113 @@ int rootw_branch(rootw_tree *t, const char *spec, mlhep_err *e)
     rw_branch *b = &t->br[t->nbr];
     memset(b, 0, sizeof *b);
     b->name = strdup(name);
-    b->title = strndup(spec, speclen + 2);
-    b->leaf_title = strndup(spec, speclen);
-    if (!b->name || !b->title || !b->leaf_title) {
+    b->title = strdup(spec);
+    /* ROOT 6 leaf title: "name[dims]", and "/d[range]" after it for a ranged d or f */
+    b->leaf_title = ranged ? strdup(spec) : strndup(spec, speclen);
+    b->decl = strndup(spec, speclen);
+    b->comment = strdup(ranged ? slash + 2 : "");
+    if (!b->name || !b->title || !b->leaf_title || !b->decl || !b->comment) {
         free(b->name);
         free(b->title);
         free(b->leaf_title);
+        free(b->decl);
+        free(b->comment);
         return nomem(f, e);
     }
+    b->obj = -1;
     b->type = type;
     b->width = TYPES[type].size;
+    b->pack = pack;
+    b->dwidth = type == ROOTW_D32 || type == ROOTW_F16 ? packfloat_width(&pack) : b->width;
     b->flen = (int)flen;
     b->counter = counter;
     if (counter >= 0)
         t->br[counter].is_counter = 1;
     b->bkeylen = key_len(1, "TBasket", name, t->name) + 19;
     return t->nbr++;
+}
+
+/* ROOT's streamer element type code of a member (section 6), and its C++ type name. */
+static int elem_code(rootw_type t)
+{
+    static const int code[ROOTW_NTYPES] = {18, 1, 11, 2, 12, 3, 13, 16, 17, 5, 8, 9, 19};
+    return code[t];
+}
+
+static const char *elem_typename(rootw_type t)
+{
+    static const char *n[ROOTW_NTYPES] = {"bool", "char", "unsigned char", "short", "unsigned short", "int",
+                                          "unsigned int", "Long64_t", "ULong64_t", "float", "double", "Double32_t",
+                                          "Float16_t"};
+    return n[t];
+}
+
+int rootw_object(rootw_tree *t, const char *name, const char *classname, const char *const *members, int n,
+                 mlhep_err *e)
+{
+    rootw_file *f = t->f;
+    if (t->appended)
+        return err_set(e, MLHEP_EINVAL, "tree '%s': object '%s' declared after entries were appended", t->name, name);
+    if (!name_ok(name, MAX_NAME) || !name_ok(classname, MAX_NAME) || strchr(classname, '.') || strchr(classname, '-'))
+        return err_set(e, MLHEP_EINVAL, "object '%s' of class '%s': names may only use letters, digits, '_'", name,
+                       classname);
+    if (n < 1 || n > 10000)
+        return err_set(e, MLHEP_EINVAL, "object '%s': 1..10000 members, not %d", name, n);
+    for (int i = 0; i < t->nbr; i++)
+        if (!strcmp(t->br[i].name, name))
+            return err_set(e, MLHEP_EINVAL, "tree '%s': object '%s' has the name of a branch", t->name, name);
+    for (int i = 0; i < t->nobj; i++)
+        if (!strcmp(t->objs[i].name, name))
+            return err_set(e, MLHEP_EINVAL, "tree '%s': object '%s' declared twice", t->name, name);
+    if (t->nobj == t->capobj) {
+        int nc = t->capobj ? t->capobj * 2 : 4;
+        rw_obj *no = realloc(t->objs, (size_t)nc * sizeof *no);
+        if (!no)
+            return nomem(f, e);
+        t->objs = no;
+        t->capobj = nc;
+    }
+    int first = t->nbr, rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        rc = rootw_branch(t, members[i], e);
+        if (rc >= 0 && t->br[rc].counter >= 0)
+            rc = err_set(e, MLHEP_EINVAL, "object '%s': member '%s' is variable-size (members are scalars or fixed "
+                         "arrays)", name, members[i]);
+        else if (rc >= 0)
+            rc = 0;
+    }
+    rw_obj *o = &t->objs[t->nobj];
+    memset(o, 0, sizeof *o);
+    if (!rc && (!(o->name = strdup(name)) || !(o->classname = strdup(classname))))
+        rc = nomem(f, e);
+    if (rc) { /* undo the members declared so far */
+        free(o->name);
+        free(o->classname);
+        while (t->nbr > first) {
+            rw_branch *b = &t->br[--t->nbr];
+            free(b->name);
+            free(b->title);
+            free(b->leaf_title);
+            free(b->decl);
+            free(b->comment);
+        }
+        return err_prefix(e, "object '%s'", name);
+    }
+    o->first = first;
+    o->n = n;
+    /* a checksum of the class layout (ROOT's own is a hash of it, too) */
+    uint32_t h = 2166136261u;
+    for (const char *c = classname; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    for (int i = first; i < t->nbr; i++) {
+        t->br[i].obj = t->nobj;
+        for (const char *c = t->br[i].title; *c; c++)
+            h = (h ^ (uint8_t)*c) * 16777619u;
+    }
+    o->checksum = h;
+    f->has_objects = 1;
+    t->nobj++;
+    return first;
 }
 
 /* ---- baskets ---- */
@@ -707,7 +844,7 @@ static int flush_basket(rootw_file *f, rootw_tree *t, rw_branch *b, mlhep_err *e
     uint32_t bufsize = objlen + keylen > 32000 ? (uint32_t)(objlen + keylen) : 32000;
     wbuf_u16(k, 3);
     wbuf_u32(k, bufsize);
-    wbuf_u32(k, jagged ? (uint32_t)(b->nev + 1) : (uint32_t)(b->width * b->flen));
+    wbuf_u32(k, jagged ? (uint32_t)(b->nev + 1) : (uint32_t)(b->dwidth * b->flen));
     wbuf_u32(k, (uint32_t)b->nev);
     wbuf_u32(k, (uint32_t)flast);
     wbuf_u8(k, 0);
@@ -729,14 +866,27 @@ static int flush_basket(rootw_file *f, rootw_tree *t, rw_branch *b, mlhep_err *e
     return 0;
 }
 
-/* Appends count values from host order src to the basket, big-endian. */
+/* Appends count values from host order src to the basket, big-endian (Double32_t and
+ * Float16_t packed). */
 static void put_values(rw_branch *b, const uint8_t *src, size_t count)
 {
-    size_t nbytes = count * (size_t)b->width;
+    size_t nbytes = count * (size_t)b->dwidth;
     uint8_t *d = wbuf_reserve(&b->data, nbytes);
     if (!d)
         return;
-    if (b->type == ROOTW_BOOL) {
+    if (b->type == ROOTW_D32 || b->type == ROOTW_F16) {
+        for (size_t i = 0; i < count; i++) {
+            double x;
+            if (b->type == ROOTW_D32) {
+                memcpy(&x, src + 8 * i, 8);
+            } else {
+                float fx;
+                memcpy(&fx, src + 4 * i, 4);
+                x = fx;
+            }
+            packfloat_put(&b->pack, x, d + i * (size_t)b->dwidth);
+        }
+    } else if (b->type == ROOTW_BOOL) {
         for (size_t i = 0; i < count; i++)
             d[i] = src[i] != 0;
     } else {
@@ -751,10 +901,10 @@ static int branch_add(rootw_file *f, rootw_tree *t, rw_branch *b, const uint8_t 
 {
     int rc;
     if (b->counter < 0) {
-        size_t per = (size_t)b->width * (size_t)b->flen;
+        size_t per = (size_t)b->width * (size_t)b->flen, dper = (size_t)b->dwidth * (size_t)b->flen;
         const uint8_t *src = col + (size_t)j * per;
         while (k > 0) {
-            size_t room = b->data.len >= f->basket_bytes ? 0 : (f->basket_bytes - b->data.len) / per;
+            size_t room = b->data.len >= f->basket_bytes ? 0 : (f->basket_bytes - b->data.len) / dper;
             if (room == 0 && b->nev == 0)
                 room = 1;
             if (room == 0) {
@@ -771,7 +921,7 @@ static int branch_add(rootw_file *f, rootw_tree *t, rw_branch *b, const uint8_t 
     } else {
         const int32_t *cnt = t->br[b->counter].counts + j;
         for (int64_t i = 0; i < k; i++) {
-            size_t nbytes = (size_t)cnt[i] * (size_t)b->width;
+            size_t nbytes = (size_t)cnt[i] * (size_t)b->dwidth;
             if (b->nev > 0 && b->data.len + nbytes > f->basket_bytes && (rc = flush_basket(f, t, b, e)))
                 return rc;
             if (b->data.len + nbytes + b->bkeylen > (size_t)INT32_MAX / 2)
@@ -929,9 +1079,23 @@ static size_t put_objarray_begin(wbuf *w, int32_t n, uint32_t bits)
     return bc;
 }
 
-/* Minimum/maximum of a leaf, in the leaf's own type. */
+/* Minimum/maximum of a leaf, in the leaf's own type (TLeafD32's Double32_t members
+ * without range are float32, TLeafF16's Float16_t ones 12-bit truncated: 3 bytes). */
 static void put_leaf_value(wbuf *w, rootw_type t, int64_t v)
 {
+    if (t == ROOTW_D32) {
+        wbuf_f32(w, (float)v);
+        return;
+    }
+    if (t == ROOTW_F16) {
+        packfloat p;
+        const char *why;
+        uint8_t b[4];
+        packfloat_decide(1, 0, 0, 0, &p, &why);
+        packfloat_put(&p, (double)v, b);
+        wbuf_put(w, b, 3);
+        return;
+    }
     switch (TYPES[t].size) {
     case 1: wbuf_u8(w, (uint8_t)v); break;
     case 2: wbuf_u16(w, (uint16_t)v); break;
@@ -949,69 +1113,164 @@ static void put_leaf_value(wbuf *w, rootw_type t, int64_t v)
     }
 }
 
+/* A TLeafElement (the leaf of a TBranchElement); *tag receives its reference tag. */
+static void put_leaf_element(wbuf *w, const char *name, const char *title, int len, int lentype, int uns, int id,
+                             int type, uint32_t keylen, uint32_t *tag)
+{
+    size_t beg = wbuf_bc_begin(w);
+    *tag = (uint32_t)(beg + keylen + 2);
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, "TLeafElement");
+    size_t bc1 = wbuf_bc_begin(w);
+    wbuf_u16(w, 1);
+    size_t bc2 = wbuf_bc_begin(w);
+    wbuf_u16(w, 2);
+    put_tnamed(w, name, title, 0x03000000);
+    wbuf_u32(w, (uint32_t)len);     /* fLen */
+    wbuf_u32(w, (uint32_t)lentype); /* fLenType */
+    wbuf_u32(w, 0);                 /* fOffset */
+    wbuf_u8(w, 0);                  /* fIsRange */
+    wbuf_u8(w, (uint8_t)uns);       /* fIsUnsigned */
+    wbuf_u32(w, 0);                 /* fLeafCount */
+    wbuf_bc_end(w, bc2);
+    wbuf_u32(w, (uint32_t)id);   /* fID */
+    wbuf_u32(w, (uint32_t)type); /* fType */
+    wbuf_bc_end(w, bc1);
+    wbuf_bc_end(w, beg);
+}
+
+static void put_branch(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_branch *b, uint32_t keylen);
+static void put_member(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_obj *o, int i, uint32_t keylen);
+
+/* The TBranch (v13) part of a branch: the baskets of b (NULL: none), the members of o
+ * as sub-branches (NULL: none), and its one leaf: b's plain leaf, b's TLeafElement
+ * (member of an object), or o's TLeafElement. */
+static void put_tbranch(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_branch *b, rw_obj *o, uint32_t keylen,
+                        const char *name, const char *title, int splitlevel)
+{
+    size_t bc = wbuf_bc_begin(w);
+    wbuf_u16(w, 13);
+    put_tnamed(w, name, title, 0x03000000);
+    wbuf_put(w, ATT_FILL, sizeof ATT_FILL);
+    int64_t entries = t->entries;
+    int nb = b ? b->nb : 0;
+    wbuf_u32(w, (uint32_t)(f->alg * 100 + f->level)); /* fCompress */
+    wbuf_u32(w, (uint32_t)(f->basket_bytes > INT32_MAX ? INT32_MAX : f->basket_bytes)); /* fBasketSize */
+    wbuf_u32(w, b && b->counter >= 0 ? DEFAULT_OFFSET_LEN : 0);                        /* fEntryOffsetLen */
+    wbuf_u32(w, (uint32_t)nb);                                                          /* fWriteBasket */
+    wbuf_u64(w, (uint64_t)entries);                                                     /* fEntryNumber */
+    wbuf_put(w, IO_FEATURES, sizeof IO_FEATURES);
+    int maxb = nb + 1 > 10 ? nb + 1 : 10;
+    wbuf_u32(w, 0);                               /* fOffset */
+    wbuf_u32(w, (uint32_t)maxb);                  /* fMaxBaskets */
+    wbuf_u32(w, (uint32_t)splitlevel);            /* fSplitLevel */
+    wbuf_u64(w, (uint64_t)entries);               /* fEntries */
+    wbuf_u64(w, 0);                               /* fFirstEntry */
+    wbuf_u64(w, (uint64_t)(b ? b->totbytes : 0)); /* fTotBytes */
+    wbuf_u64(w, (uint64_t)(b ? b->zipbytes : 0)); /* fZipBytes */
+    size_t sub = put_objarray_begin(w, o ? o->n : 0, 0x03000000); /* fBranches */
+    for (int i = 0; o && i < o->n; i++)
+        put_member(w, f, t, o, o->first + i, keylen);
+    wbuf_bc_end(w, sub);
+
+    size_t lv = put_objarray_begin(w, 1, 0x03000000); /* fLeaves: one leaf */
+    if (o) {
+        put_leaf_element(w, o->name, o->name, 1, 0, 0, -1, -1, keylen, &o->leaf_tag);
+    } else if (b->obj >= 0) {
+        int code = elem_code(b->type) + (b->flen > 1 ? 20 : 0);
+        put_leaf_element(w, b->name, b->decl, b->flen, b->width, TYPES[b->type].is_unsigned,
+                         b - t->br - t->objs[b->obj].first, code, keylen, &b->leaf_tag);
+    } else {
+        size_t leaf_beg = wbuf_bc_begin(w);
+        b->leaf_tag = (uint32_t)(leaf_beg + keylen + 2);
+        wbuf_u32(w, 0xFFFFFFFFu);
+        wbuf_cstr(w, TYPES[b->type].leafclass);
+        size_t bc1 = wbuf_bc_begin(w);
+        wbuf_u16(w, 1);
+        size_t bc2 = wbuf_bc_begin(w);
+        wbuf_u16(w, 2);
+        put_tnamed(w, b->name, b->leaf_title, 0x03000000);
+        wbuf_u32(w, (uint32_t)b->flen);                                 /* fLen */
+        wbuf_u32(w, (uint32_t)b->width);                                /* fLenType */
+        wbuf_u32(w, 0);                                                 /* fOffset */
+        wbuf_u8(w, (uint8_t)b->is_counter);                             /* fIsRange */
+        wbuf_u8(w, (uint8_t)TYPES[b->type].is_unsigned);                /* fIsUnsigned */
+        wbuf_u32(w, b->counter >= 0 ? t->br[b->counter].leaf_tag : 0); /* fLeafCount */
+        wbuf_bc_end(w, bc2);
+        put_leaf_value(w, b->type, 0);                               /* fMinimum */
+        put_leaf_value(w, b->type, b->is_counter ? b->maxcount : 0); /* fMaximum */
+        wbuf_bc_end(w, bc1);
+        wbuf_bc_end(w, leaf_beg);
+    }
+    wbuf_bc_end(w, lv);
+
+    size_t bk = put_objarray_begin(w, nb + 1, 0x03000000); /* fBaskets: all on disk */
+    wbuf_zero(w, 4 * (size_t)(nb + 1));
+    wbuf_bc_end(w, bk);
+    wbuf_u8(w, 1);
+    for (int i = 0; i < maxb; i++)
+        wbuf_u32(w, i < nb ? (uint32_t)b->bbytes[i] : 0);
+    wbuf_u8(w, 1);
+    for (int i = 0; i < maxb; i++)
+        wbuf_u64(w, i < nb ? (uint64_t)b->bentry[i] : i == nb ? (uint64_t)entries : 0);
+    wbuf_u8(w, 1);
+    for (int i = 0; i < maxb; i++)
+        wbuf_u64(w, i < nb ? (uint64_t)b->bseek[i] : 0);
+    wbuf_rootstr(w, ""); /* fFileName */
+    wbuf_bc_end(w, bc);
+}
+
+/* The TBranchElement (v10) fields after its TBranch part. */
+static void put_element_tail(wbuf *w, const rw_obj *o, int id, int streamertype)
+{
+    wbuf_rootstr(w, o->classname); /* fClassName */
+    wbuf_rootstr(w, "");           /* fParentName */
+    wbuf_rootstr(w, "");           /* fClonesName */
+    wbuf_u32(w, o->checksum);      /* fCheckSum */
+    wbuf_u16(w, 1);                /* fClassVersion */
+    wbuf_u32(w, (uint32_t)id);     /* fID */
+    wbuf_u32(w, 0);                /* fType: leaf node */
+    wbuf_u32(w, (uint32_t)streamertype);
+    wbuf_u32(w, 0); /* fMaximum */
+    wbuf_u32(w, 0); /* fBranchCount */
+    wbuf_u32(w, 0); /* fBranchCount2 */
+}
+
+/* Member i (a branch index) of object o: TBranchElement with the member's baskets. */
+static void put_member(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_obj *o, int i, uint32_t keylen)
+{
+    rw_branch *b = &t->br[i];
+    size_t outer = wbuf_bc_begin(w);
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, "TBranchElement");
+    size_t bc = wbuf_bc_begin(w);
+    wbuf_u16(w, 10);
+    put_tbranch(w, f, t, b, NULL, keylen, b->name, b->decl, 99);
+    put_element_tail(w, o, i - o->first, elem_code(b->type) + (b->flen > 1 ? 20 : 0));
+    wbuf_bc_end(w, bc);
+    wbuf_bc_end(w, outer);
+}
+
+/* A split object: TBranchElement of its class (no data of its own), members below. */
+static void put_object(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_obj *o, uint32_t keylen)
+{
+    size_t outer = wbuf_bc_begin(w);
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, "TBranchElement");
+    size_t bc = wbuf_bc_begin(w);
+    wbuf_u16(w, 10);
+    put_tbranch(w, f, t, NULL, o, keylen, o->name, o->name, 99);
+    put_element_tail(w, o, -1, -1);
+    wbuf_bc_end(w, bc);
+    wbuf_bc_end(w, outer);
+}
+
 static void put_branch(wbuf *w, const rootw_file *f, const rootw_tree *t, rw_branch *b, uint32_t keylen)
 {
     size_t outer = wbuf_bc_begin(w);
     wbuf_u32(w, 0xFFFFFFFFu); /* kNewClassTag */
     wbuf_cstr(w, "TBranch");
-    size_t bc = wbuf_bc_begin(w);
-    wbuf_u16(w, 13);
-    put_tnamed(w, b->name, b->title, 0x03000000);
-    wbuf_put(w, ATT_FILL, sizeof ATT_FILL);
-    int64_t entries = t->entries;
-    wbuf_u32(w, (uint32_t)(f->alg * 100 + f->level)); /* fCompress */
-    wbuf_u32(w, (uint32_t)(f->basket_bytes > INT32_MAX ? INT32_MAX : f->basket_bytes)); /* fBasketSize */
-    wbuf_u32(w, b->counter >= 0 ? DEFAULT_OFFSET_LEN : 0);                             /* fEntryOffsetLen */
-    wbuf_u32(w, (uint32_t)b->nb);                                                       /* fWriteBasket */
-    wbuf_u64(w, (uint64_t)entries);                                                     /* fEntryNumber */
-    wbuf_put(w, IO_FEATURES, sizeof IO_FEATURES);
-    int maxb = b->nb + 1 > 10 ? b->nb + 1 : 10;
-    wbuf_u32(w, 0);                      /* fOffset */
-    wbuf_u32(w, (uint32_t)maxb);         /* fMaxBaskets */
-    wbuf_u32(w, 0);                      /* fSplitLevel */
-    wbuf_u64(w, (uint64_t)entries);      /* fEntries */
-    wbuf_u64(w, 0);                      /* fFirstEntry */
-    wbuf_u64(w, (uint64_t)b->totbytes);  /* fTotBytes */
-    wbuf_u64(w, (uint64_t)b->zipbytes);  /* fZipBytes */
-    wbuf_bc_end(w, put_objarray_begin(w, 0, 0x03000000)); /* fBranches: empty */
-
-    size_t lv = put_objarray_begin(w, 1, 0x03000000); /* fLeaves: one leaf */
-    size_t leaf_beg = wbuf_bc_begin(w);
-    b->leaf_tag = (uint32_t)(leaf_beg + keylen + 2);
-    wbuf_u32(w, 0xFFFFFFFFu);
-    wbuf_cstr(w, TYPES[b->type].leafclass);
-    size_t bc1 = wbuf_bc_begin(w);
-    wbuf_u16(w, 1);
-    size_t bc2 = wbuf_bc_begin(w);
-    wbuf_u16(w, 2);
-    put_tnamed(w, b->name, b->leaf_title, 0x03000000);
-    wbuf_u32(w, (uint32_t)b->flen);                                 /* fLen */
-    wbuf_u32(w, (uint32_t)b->width);                                /* fLenType */
-    wbuf_u32(w, 0);                                                 /* fOffset */
-    wbuf_u8(w, (uint8_t)b->is_counter);                             /* fIsRange */
-    wbuf_u8(w, (uint8_t)TYPES[b->type].is_unsigned);                /* fIsUnsigned */
-    wbuf_u32(w, b->counter >= 0 ? t->br[b->counter].leaf_tag : 0); /* fLeafCount */
-    wbuf_bc_end(w, bc2);
-    put_leaf_value(w, b->type, 0);                                  /* fMinimum */
-    put_leaf_value(w, b->type, b->is_counter ? b->maxcount : 0);    /* fMaximum */
-    wbuf_bc_end(w, bc1);
-    wbuf_bc_end(w, leaf_beg);
-    wbuf_bc_end(w, lv);
-
-    size_t bk = put_objarray_begin(w, b->nb + 1, 0x03000000); /* fBaskets: all on disk */
-    wbuf_zero(w, 4 * (size_t)(b->nb + 1));
-    wbuf_bc_end(w, bk);
-    wbuf_u8(w, 1);
-    for (int i = 0; i < maxb; i++)
-        wbuf_u32(w, i < b->nb ? (uint32_t)b->bbytes[i] : 0);
-    wbuf_u8(w, 1);
-    for (int i = 0; i < maxb; i++)
-        wbuf_u64(w, i < b->nb ? (uint64_t)b->bentry[i] : i == b->nb ? (uint64_t)entries : 0);
-    wbuf_u8(w, 1);
-    for (int i = 0; i < maxb; i++)
-        wbuf_u64(w, i < b->nb ? (uint64_t)b->bseek[i] : 0);
-    wbuf_rootstr(w, ""); /* fFileName */
-    wbuf_bc_end(w, bc);
+    put_tbranch(w, f, t, b, NULL, keylen, b->name, b->title, 0);
     wbuf_bc_end(w, outer);
 }
 
@@ -1048,13 +1307,25 @@ static void put_tree(wbuf *w, const rootw_file *f, rootw_tree *t, uint32_t keyle
     wbuf_u8(w, 0);                     /* fClusterRangeEnd: none */
     wbuf_u8(w, 0);                     /* fClusterSize: none */
     wbuf_put(w, IO_FEATURES, sizeof IO_FEATURES);
-    size_t br = put_objarray_begin(w, t->nbr, 0x03004000);
-    for (int i = 0; i < t->nbr; i++)
-        put_branch(w, f, t, &t->br[i], keylen);
+    int ntop = t->nbr, nleaves = t->nbr + t->nobj;
+    for (int i = 0; i < t->nobj; i++)
+        ntop -= t->objs[i].n - 1;
+    size_t br = put_objarray_begin(w, ntop, 0x03004000);
+    for (int i = 0; i < t->nbr; i++) {
+        rw_branch *b = &t->br[i];
+        if (b->obj < 0)
+            put_branch(w, f, t, b, keylen);
+        else if (t->objs[b->obj].first == i)
+            put_object(w, f, t, &t->objs[b->obj], keylen);
+    }
     wbuf_bc_end(w, br);
-    size_t lv = put_objarray_begin(w, t->nbr, 0x03000000);
-    for (int i = 0; i < t->nbr; i++)
-        wbuf_u32(w, t->br[i].leaf_tag);
+    size_t lv = put_objarray_begin(w, nleaves, 0x03000000);
+    for (int i = 0; i < t->nbr; i++) {
+        rw_branch *b = &t->br[i];
+        if (b->obj >= 0 && t->objs[b->obj].first == i)
+            wbuf_u32(w, t->objs[b->obj].leaf_tag);
+        wbuf_u32(w, b->leaf_tag);
+    }
     wbuf_bc_end(w, lv);
     /* fAliases, fIndexValues (n 0), fIndex (n 0), fTreeIndex, fFriends, fUserInfo, fBranchRef */
     wbuf_zero(w, 28);
@@ -1117,6 +1388,174 @@ static int write_keys_list(rootw_file *f, int i, uint64_t *seek, uint32_t *nbyte
     return out(f, k->p, k->len, e);
 }
 
+/* ---- StreamerInfo for files with split objects ---- */
+
+/* A TStreamerElement subclass object (pointer form, with its class tag): cls version
+ * clsver around a TStreamerElement v4; basever >= 0 appends TStreamerBase's fBaseVersion. */
+static void si_element(wbuf *w, const char *cls, int clsver, const char *name, const char *title, uint32_t bits,
+                       int type, int size, int arrlen, int dim0, const char *tname, int basever)
+{
+    size_t outer = wbuf_bc_begin(w);
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, cls);
+    size_t body = wbuf_bc_begin(w);
+    wbuf_u16(w, (uint16_t)clsver);
+    size_t el = wbuf_bc_begin(w);
+    wbuf_u16(w, 4);
+    put_tnamed(w, name, title, bits);
+    wbuf_u32(w, (uint32_t)type);
+    wbuf_u32(w, (uint32_t)size);
+    wbuf_u32(w, (uint32_t)arrlen);
+    wbuf_u32(w, dim0 > 0 ? 1 : 0); /* fArrayDim */
+    wbuf_u32(w, (uint32_t)dim0);   /* fMaxIndex[5] */
+    wbuf_zero(w, 16);
+    wbuf_rootstr(w, tname);
+    wbuf_bc_end(w, el);
+    if (basever >= 0)
+        wbuf_u32(w, (uint32_t)basever);
+    wbuf_bc_end(w, body);
+    wbuf_bc_end(w, outer);
+}
+
+/* Opens a TStreamerInfo (v9) of class cls with nel elements; returns the positions to
+ * close with si_end. */
+static void si_begin(wbuf *w, const char *cls, uint32_t checksum, int version, int nel, size_t pos[4])
+{
+    pos[0] = wbuf_bc_begin(w);
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, "TStreamerInfo");
+    pos[1] = wbuf_bc_begin(w);
+    wbuf_u16(w, 9);
+    put_tnamed(w, cls, "", 0x03010000);
+    wbuf_u32(w, checksum);
+    wbuf_u32(w, (uint32_t)version);
+    pos[2] = wbuf_bc_begin(w); /* fElements: a TObjArray through a pointer */
+    wbuf_u32(w, 0xFFFFFFFFu);
+    wbuf_cstr(w, "TObjArray");
+    pos[3] = put_objarray_begin(w, nel, 0x03000000);
+}
+
+static void si_end(wbuf *w, const size_t pos[4])
+{
+    for (int i = 3; i >= 0; i--)
+        wbuf_bc_end(w, pos[i]);
+    wbuf_u8(w, 0); /* the TList item's option string */
+}
+
+/* TBranchElement v10 and TLeafElement v1, as ROOT 6 describes them (checksums ROOT's). */
+static int si_ttree_classes(wbuf *w)
+{
+    size_t p[4];
+    si_begin(w, "TBranchElement", 0xe74f5e63u, 10, 12, p);
+    si_element(w, "TStreamerBase", 3, "TBranch", "Branch descriptor", 0x03000000, 0, 0, 0, 0, "BASE", 13);
+    si_element(w, "TStreamerString", 2, "fClassName", "Class name of referenced object", 0x03000000, 65, 24, 0, 0,
+               "TString", -1);
+    si_element(w, "TStreamerString", 2, "fParentName", "Name of parent class", 0x03000000, 65, 24, 0, 0, "TString", -1);
+    si_element(w, "TStreamerString", 2, "fClonesName", "Name of class in TClonesArray (if any)", 0x03000000, 65, 24, 0,
+               0, "TString", -1);
+    si_element(w, "TStreamerBasicType", 2, "fCheckSum", "CheckSum of class", 0x03000000, 13, 4, 0, 0, "unsigned int",
+               -1);
+    si_element(w, "TStreamerBasicType", 2, "fClassVersion", "Version number of class", 0x03000000, 2, 2, 0, 0,
+               "short", -1);
+    si_element(w, "TStreamerBasicType", 2, "fID", "element serial number in fInfo", 0x03000000, 3, 4, 0, 0, "int", -1);
+    si_element(w, "TStreamerBasicType", 2, "fType", "branch type", 0x03000000, 3, 4, 0, 0, "int", -1);
+    si_element(w, "TStreamerBasicType", 2, "fStreamerType", "branch streamer type", 0x03000000, 3, 4, 0, 0, "int", -1);
+    si_element(w, "TStreamerBasicType", 2, "fMaximum", "Maximum entries for a TClonesArray or variable array",
+               0x03000000, 3, 4, 0, 0, "int", -1);
+    si_element(w, "TStreamerObjectPointer", 2, "fBranchCount", "pointer to primary branchcount branch", 0x03000000, 64,
+               8, 0, 0, "TBranchElement*", -1);
+    si_element(w, "TStreamerObjectPointer", 2, "fBranchCount2", "pointer to secondary branchcount branch", 0x03000000,
+               64, 8, 0, 0, "TBranchElement*", -1);
+    si_end(w, p);
+    si_begin(w, "TLeafElement", 0xa04f8893u, 1, 3, p);
+    si_element(w, "TStreamerBase", 3, "TLeaf", "Leaf: description of a Branch data type", 0x03000000, 0, 0, 0, 0,
+               "BASE", 2);
+    si_element(w, "TStreamerBasicType", 2, "fID", "element serial number in fInfo", 0x03000000, 3, 4, 0, 0, "int", -1);
+    si_element(w, "TStreamerBasicType", 2, "fType", "leaf type", 0x03000000, 3, 4, 0, 0, "int", -1);
+    si_end(w, p);
+    return 2;
+}
+
+/* The StreamerInfo of object o's class: one element per member; a ranged Double32_t /
+ * Float16_t member carries its range as its title with kHasRange set, as ROOT does. */
+static void si_object_class(wbuf *w, const rootw_tree *t, const rw_obj *o)
+{
+    size_t p[4];
+    si_begin(w, o->classname, o->checksum, 1, o->n, p);
+    for (int i = o->first; i < o->first + o->n; i++) {
+        const rw_branch *b = &t->br[i];
+        uint32_t bits = 0x03000000;
+        if ((b->type == ROOTW_D32 || b->type == ROOTW_F16) && (b->pack.factor > 0 || b->pack.xmin > 0))
+            bits |= 0x40; /* kHasRange */
+        int arr = b->flen > 1;
+        si_element(w, "TStreamerBasicType", 2, b->name, b->comment, bits, elem_code(b->type) + (arr ? 20 : 0),
+                   b->width * b->flen, arr ? b->flen : 0, arr ? b->flen : 0, elem_typename(b->type), -1);
+    }
+    si_end(w, p);
+}
+
+/* Files with split objects: ROOT's StreamerInfo (the blob) plus TBranchElement,
+ * TLeafElement and the objects' classes, appended to the blob's TList (new class
+ * tags only, so the blob's own back-references keep their positions), written as a
+ * new record that the header then points to. */
+static int write_streamerinfo(rootw_file *f, mlhep_err *e)
+{
+    wbuf w = WBUF_INIT;
+    uint8_t *p = wbuf_reserve(&w, STREAMERINFO_BLOB_OBJLEN);
+    int rc = p ? compress_unzip(NULL, streamerinfo_blob, STREAMERINFO_BLOB_LEN, p, STREAMERINFO_BLOB_OBJLEN, e)
+               : nomem(f, e);
+    if (rc) {
+        wbuf_free(&w);
+        return rc;
+    }
+    w.len = STREAMERINFO_BLOB_OBJLEN;
+    int added = si_ttree_classes(&w);
+    for (int i = 0; i < f->ntrees; i++)
+        for (int j = 0; j < f->trees[i]->nobj; j++) {
+            const rw_obj *o = &f->trees[i]->objs[j];
+            int seen = 0; /* one StreamerInfo per class */
+            for (int i2 = 0; i2 <= i && !seen; i2++)
+                for (int j2 = 0; j2 < (i2 == i ? j : f->trees[i2]->nobj) && !seen; j2++)
+                    seen = !strcmp(f->trees[i2]->objs[j2].classname, o->classname);
+            if (!seen) {
+                si_object_class(&w, f->trees[i], o);
+                added++;
+            }
+        }
+    if (!wbuf_ok(&w) || w.len > INT32_MAX / 2) {
+        wbuf_free(&w);
+        return nomem(f, e);
+    }
+    /* the TList: byte count at 0, object count at 17 (bc, version, TObject, name "") */
+    be_put32(w.p, 0x40000000u | (uint32_t)(w.len - 4));
+    be_put32(w.p + 17, (uint32_t)(STREAMERINFO_BLOB_NCLASSES + 1 + added));
+    const uint8_t *stored;
+    size_t slen;
+    rc = compress_payload(f, w.p, w.len, &stored, &slen, e);
+    uint32_t silen = key_len(0, "TList", "StreamerInfo", "Doubly linked list");
+    uint64_t seek = f->pos;
+    wbuf *k = &f->k;
+    k->len = 0;
+    if (!rc) {
+        put_key(k, need_big(f, seek, 100), silen + (uint32_t)slen, (uint32_t)w.len, f->datime, silen, 1, seek, 100,
+                "TList", "StreamerInfo", "Doubly linked list");
+        if (!wbuf_ok(k))
+            rc = nomem(f, e);
+    }
+    if (!rc) {
+        silen = (uint32_t)k->len;
+        rc = out(f, k->p, k->len, e);
+    }
+    if (!rc)
+        rc = out(f, stored, slen, e);
+    if (!rc) {
+        f->seek_info = seek;
+        f->nbytes_info = silen + (uint32_t)slen;
+    }
+    wbuf_free(&w);
+    return rc;
+}
+
 static int finish(rootw_file *f, mlhep_err *e)
 {
     int rc;
@@ -1127,6 +1566,8 @@ static int finish(rootw_file *f, mlhep_err *e)
     for (int i = 0; i < f->ntrees; i++)
         if ((rc = write_tree(f, f->trees[i], e)))
             return err_prefix(e, "tree '%s'", f->trees[i]->name);
+    if (f->has_objects && (rc = write_streamerinfo(f, e)))
+        return err_prefix(e, "StreamerInfo");
     wbuf *k = &f->k;
     /* subdirectories: key list, then the record in place */
     for (int i = 1; i < f->ndirs; i++) {

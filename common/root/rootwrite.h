@@ -41,6 +41,8 @@ typedef enum rootw_type {
     ROOTW_U64,  /* 'l' */
     ROOTW_F32,  /* 'F' */
     ROOTW_F64,  /* 'D' */
+    ROOTW_D32,  /* 'd': Double32_t, given as double, packed as the range says (TLeafD32) */
+    ROOTW_F16,  /* 'f': Float16_t, given as float, packed as the range says (TLeafF16) */
     ROOTW_NTYPES
 } rootw_type;
 
@@ -72,11 +74,25 @@ int rootw_open(const char *path, const rootw_opts *opts, rootw_file **out, mlhep
 int rootw_tree_new(rootw_file *f, const char *path, const char *title, rootw_tree **out, mlhep_err *e);
 
 /* Declares a branch from a ROOT leaf-list spec of one leaf: "name/T", "name[3]/T",
- * "name[2][3]/T" or "name[counter]/T", T one of O B b S s I i L l F D. A counter must be
- * an earlier scalar integer branch of the same tree. Only before the first append.
+ * "name[2][3]/T" or "name[counter]/T", T one of O B b S s I i L l F D d f. A counter must
+ * be an earlier scalar integer branch of the same tree. Only before the first append.
+ * d (Double32_t) and f (Float16_t) may carry ROOT's range: "x/d[0,10,12]",
+ * "x[3]/f[-pi,pi]", "x/d[0,0,10]" (packfloat.h); the leaf title is then ROOT 6's
+ * "x[3]/d[0,10,12]", and values are packed exactly as ROOT packs them.
  * Returns the branch index (0, 1, ... in declaration order; the order of rootw_append's
  * columns) or a negative MLHEP_E* code. */
 int rootw_branch(rootw_tree *t, const char *spec, mlhep_err *e);
+
+/* Declares a split object: a branch `name` of class `classname` (version 1) whose
+ * members[0..n) are one-leaf specs as rootw_branch takes them (scalars and fixed arrays
+ * of any type; d and f with ROOT's range, e.g. "fPhi/d[-pi,pi,16]"). ROOT writes such
+ * a branch as a TBranchElement with one sub-branch per member (TBranchElement +
+ * TLeafElement) and describes the class in the StreamerInfo, where a member's range
+ * is its title: readers must take Double32_t/Float16_t ranges from there. Members are
+ * branches too (names must differ from the tree's other branches): returns the index
+ * of the first, the others follow (rootw_append takes one column per member). */
+int rootw_object(rootw_tree *t, const char *name, const char *classname, const char *const *members, int n,
+                 mlhep_err *e);
 
 /* Appends n entries; cols[i] is branch i's column (one per declared branch). Counts are
  * validated (0 <= count, fits the counter type) before anything is written. */
@@ -92,7 +108,7 @@ void rootw_abort(rootw_file *f);
 int64_t rootw_tree_entries(const rootw_tree *t);
 int rootw_tree_nbranches(const rootw_tree *t);
 uint64_t rootw_file_bytes(const rootw_file *f); /* bytes written so far */
-int rootw_type_size(rootw_type t);              /* bytes per value, 0 if invalid */
+int rootw_type_size(rootw_type t);              /* bytes per value given, 0 if invalid */
 const char *rootw_type_name(rootw_type t);      /* "float", "uint32", ... */
 char rootw_type_letter(rootw_type t);           /* ROOT leaf-list letter, 0 if invalid */
 

@@ -9,6 +9,7 @@
 #include "root/ttree.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #define K_NEWCLASS 0xFFFFFFFFu
 #define MAX_DEPTH 64
 #define MAX_BRANCHES 1000000
+#define MAX_ENTRY ((int64_t)1 << 62) /* bound on entry numbers read from a file */
 
 /* ---------------------------------------------------------------- dtypes */
 
@@ -66,6 +68,7 @@ typedef struct lraw {
 
 typedef struct emb_basket {
     int64_t nev;
+    int header_only;     /* no data streamed: a copy of a basket record on disk (ignored) */
     const uint8_t *data; /* data region */
     size_t len;
     int32_t *starts;     /* nev+1 or NULL (fixed-size entries) */
@@ -85,9 +88,11 @@ struct braw {
     int nemb;
     int32_t *basketbytes;
     int64_t *basketentry, *basketseek;
+    const char *unsupported; /* layout we cannot decode: listed as skipped with this reason */
     /* TBranchElement */
     int is_element;
     const char *classname, *parentname, *clonesname;
+    int32_t classversion;    /* version of classname the member index fID refers to (-1: unknown) */
     int32_t id, type, streamertype, maximum;
     braw *bcount;
     tbranch *out;
@@ -95,10 +100,17 @@ struct braw {
 
 enum { OBJ_NONE, OBJ_BRANCH, OBJ_LEAF, OBJ_BASKET, OBJ_OTHER, OBJ_ARRAY, OBJ_ELEMENT };
 
-/* One element of a class's TStreamerInfo (for split STL members). */
+/* One element of a class's TStreamerInfo (for split members: STL type names, and the
+ * Double32_t/Float16_t range and bit count in the element title). */
 typedef struct sinfo {
-    const char *cls, *name, *tname;
+    const char *cls, *name, *title, *tname;
+    int clsver;         /* class version of the TStreamerInfo holding it */
+    int has_range;      /* TStreamerElement::kHasRange: the title holds a Double32/Float16 range */
+    int explicit_range; /* element version 3 streams the range itself: */
+    double xmin, xmax, factor;
     int index, type;
+    int arrlen, ndim;   /* fixed array members: fArrayLength, fArrayDim, fMaxIndex */
+    int dims[5];
 } sinfo;
 
 /* A TObjArray or TList read through a pointer. */
@@ -226,7 +238,8 @@ static void p_skip_object(pctx *p) /* bc+version object we do not need */
     p_end(p, end);
 }
 
-static void p_tobject(pctx *p)
+/* Returns fBits. */
+static uint32_t p_tobject(pctx *p)
 {
     int v = cur_i16(&p->c);
     if (v & 0x4000)
@@ -235,16 +248,19 @@ static void p_tobject(pctx *p)
     uint32_t bits = cur_u32(&p->c);
     if (bits & (1u << 4))
         cur_skip(&p->c, 2);
+    return bits;
 }
 
-static void p_tnamed(pctx *p, const char **name, const char **title)
+/* Returns the TObject's fBits. */
+static uint32_t p_tnamed(pctx *p, const char **name, const char **title)
 {
     size_t end;
     p_version(p, &end);
-    p_tobject(p);
+    uint32_t bits = p_tobject(p);
     *name = p_str(p);
     *title = p_str(p);
     p_end(p, end);
+    return bits;
 }
 
 static void *p_read_any(pctx *p, int *kind);
@@ -386,10 +402,13 @@ static void p_embedded_basket(pctx *p, emb_basket *eb)
     }
     eb->nev = nevbuf;
     if (!raw) {
+        /* no buffer streamed (flag 0): the object only keeps the header of a basket
+         * written as its own record (ROOT writes such copies); the basket table
+         * already holds that record, so this one is ignored. Entries nobody holds
+         * are caught when the branch is read ("baskets end at entry ..."). */
         eb->data = NULL;
         eb->len = 0;
-        if (nevbuf)
-            p_fail(p, "embedded basket without data%s", "");
+        eb->header_only = 1;
         return;
     }
     eb->data = raw + keylen;
@@ -410,37 +429,71 @@ static void p_embedded_basket(pctx *p, emb_basket *eb)
     }
 }
 
+/* A reason string in the parse's arena ("" when out of memory: the parse then stops). */
+static const char *p_reason(pctx *p, const char *fmt, const char *a, int n)
+{
+    char buf[200];
+    snprintf(buf, sizeof buf, fmt, a, n);
+    char *d = arena_strdup(p->mem, buf);
+    if (!d)
+        p_oom(p);
+    return d ? d : "";
+}
+
+/* A ROOT 4 Stat_t (double) count: a whole number in [0, 2^53], else -1. */
+static int64_t count_of_double(double d)
+{
+    return d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d ? (int64_t)d : -1;
+}
+
+/* TBranch versions 10-13 (ROOT 5.2x-6.3x) and 8 (ROOT 4 layout, still written by
+ * Geant4's g4tools: Int_t/Stat_t counters, 32-bit basket entries and seeks). Other
+ * versions are listed as skipped (name from TNamed, the rest passed over through
+ * the byte count). */
 static void p_branch_body(pctx *p, braw *b)
 {
     size_t end;
     int v = p_version(p, &end);
     b->version = v;
-    if (v < 10 || v > 13) {
-        if (cur_ok(&p->c))
-            p_fail(p, "TBranch class version %s is not supported (10-13 are)", v < 10 ? "< 10" : "> 13");
+    if (v != 8 && (v < 10 || v > 13)) {
+        if (!end) {
+            if (cur_ok(&p->c))
+                p_fail(p, "TBranch class version %s without byte count cannot be skipped", v < 10 ? "< 10" : "> 13");
+            return;
+        }
+        p_tnamed(p, &b->name, &b->title);
+        b->unsupported = p_reason(p, "TBranch class version %s%d is not supported (8 and 10-13 are)", "", v);
+        p_end(p, end);
         return;
     }
+    int old = v == 8;
     p_tnamed(p, &b->name, &b->title);
     p_skip_object(p); /* TAttFill */
     b->compress = cur_i32(&p->c);
     b->basketsize = cur_i32(&p->c);
     b->entryoffsetlen = cur_i32(&p->c);
     b->writebasket = cur_i32(&p->c);
-    b->entrynumber = cur_i64(&p->c);
+    b->entrynumber = old ? cur_i32(&p->c) : cur_i64(&p->c);
     if (v >= 13)
         p_skip_object(p); /* fIOFeatures */
     cur_skip(&p->c, 4);   /* fOffset */
     b->maxbaskets = cur_i32(&p->c);
     b->splitlevel = cur_i32(&p->c);
-    b->entries = cur_i64(&p->c);
-    if (v >= 11)
-        b->firstentry = cur_i64(&p->c);
-    b->totbytes = cur_i64(&p->c);
-    b->zipbytes = cur_i64(&p->c);
+    if (old) {
+        b->entries = count_of_double(cur_f64(&p->c));
+        b->totbytes = count_of_double(cur_f64(&p->c));
+        b->zipbytes = count_of_double(cur_f64(&p->c));
+    } else {
+        b->entries = cur_i64(&p->c);
+        if (v >= 11)
+            b->firstentry = cur_i64(&p->c);
+        b->totbytes = cur_i64(&p->c);
+        b->zipbytes = cur_i64(&p->c);
+    }
     if (!cur_ok(&p->c))
         return;
     if (b->maxbaskets < 0 || b->writebasket < 0 || b->writebasket > b->maxbaskets || b->entries < 0 ||
-        (size_t)b->maxbaskets > p->c.len) {
+        b->entries > MAX_ENTRY || (size_t)b->maxbaskets > p->c.len) {
         p_fail(p, "branch '%s' has corrupt basket counts", b->name);
         return;
     }
@@ -469,14 +522,15 @@ static void p_branch_body(pctx *p, braw *b)
         for (int32_t i = 0; i < nb && cur_ok(&p->c); i++) {
             int kind;
             void *o = p_read_any(p, &kind);
-            if (o && kind == OBJ_BASKET)
+            if (o && kind == OBJ_BASKET && !((emb_basket *)o)->header_only)
                 b->emb[b->nemb++] = *(emb_basket *)o;
         }
         p_end(p, aend);
     }
+    size_t w = old ? 4 : 8; /* fBasketEntry, fBasketSeek: Int_t in version 8 */
     const uint8_t *bb = p_flagged_array(p, b->maxbaskets, 4);
-    const uint8_t *be = p_flagged_array(p, b->maxbaskets, 8);
-    const uint8_t *bs = p_flagged_array(p, b->maxbaskets, 8);
+    const uint8_t *be = p_flagged_array(p, b->maxbaskets, w);
+    const uint8_t *bs = p_flagged_array(p, b->maxbaskets, w);
     p_str(p); /* fFileName */
     if (!cur_ok(&p->c))
         return;
@@ -495,28 +549,53 @@ static void p_branch_body(pctx *p, braw *b)
             b->basketbytes[i] = cur_i32(&t);
         }
         if (be) {
-            cur_init(&t, be + 8 * i, 8);
-            b->basketentry[i] = cur_i64(&t);
+            cur_init(&t, be + w * i, w);
+            b->basketentry[i] = old ? cur_i32(&t) : cur_i64(&t);
         }
         if (bs) {
-            cur_init(&t, bs + 8 * i, 8);
-            b->basketseek[i] = cur_i64(&t);
+            cur_init(&t, bs + w * i, w);
+            b->basketseek[i] = old ? (int64_t)cur_u32(&t) : cur_i64(&t);
+        }
+        /* the first entry of a basket in use: no tree holds 2^62 entries, and the entry
+         * arithmetic on these values (plus basket sizes) must not overflow */
+        if (i <= b->writebasket && (b->basketentry[i] < 0 || b->basketentry[i] > MAX_ENTRY)) {
+            char why[sizeof p->why];
+            snprintf(why, sizeof why, "branch '%.100s' has a corrupt basket table (basket %d starts at entry %lld)",
+                     b->name, (int)i, (long long)b->basketentry[i]);
+            p_fail(p, "%s", why);
+            return;
         }
     }
     p_end(p, end);
 }
 
+/* TBranchElement versions 8-10 (ROOT 5-6) and 1 (ROOT 4 layout, as g4tools writes
+ * it: class name, class version, fID, fType, fStreamerType). Other versions are
+ * listed as skipped (the caller passes over them through the byte count). */
 static void p_branch_element_tail(pctx *p, braw *b, int v)
 {
     b->is_element = 1;
+    b->classversion = -1;
     b->classname = p_str(p);
+    if (v == 1) {
+        b->classversion = cur_i32(&p->c);
+        b->id = cur_i32(&p->c);
+        b->type = cur_i32(&p->c);
+        b->streamertype = cur_i32(&p->c);
+        return;
+    }
+    if (v < 8 || v > 10) {
+        b->unsupported = p_reason(p, "TBranchElement class version %s%d is not supported (1 and 8-10 are)", "", v);
+        b->streamertype = -1;
+        return;
+    }
     b->parentname = p_str(p);
     b->clonesname = p_str(p);
     cur_skip(&p->c, 4); /* checksum */
     if (v >= 10)
-        cur_skip(&p->c, 2);
+        b->classversion = cur_i16(&p->c);
     else
-        cur_skip(&p->c, 4);
+        b->classversion = cur_i32(&p->c);
     b->id = cur_i32(&p->c);
     b->type = cur_i32(&p->c);
     b->streamertype = cur_i32(&p->c);
@@ -599,8 +678,9 @@ static void *p_read_any(pctx *p, int *kind)
         cls = r->ptr;
     }
     uint32_t objtag = (uint32_t)(beg + p->keylen + 2);
-    if (strcmp(cls, "TBranch") == 0 || strcmp(cls, "TBranchElement") == 0 || strcmp(cls, "TBranchObject") == 0 ||
-        strcmp(cls, "TBranchSTL") == 0) {
+    int known_branch = strcmp(cls, "TBranch") == 0 || strcmp(cls, "TBranchElement") == 0 ||
+                       strcmp(cls, "TBranchObject") == 0 || strcmp(cls, "TBranchSTL") == 0;
+    if (known_branch || (strncmp(cls, "TBranch", 7) == 0 && end)) {
         braw *b = p_alloc(p, sizeof *b);
         if (!b)
             goto out;
@@ -608,6 +688,14 @@ static void *p_read_any(pctx *p, int *kind)
         ref_add(p, objtag, OBJ_BRANCH, b);
         if (strcmp(cls, "TBranch") == 0) {
             p_branch_body(p, b);
+        } else if (!known_branch) {
+            /* another TBranch subclass (TBranchClones, ...): listed by name as skipped */
+            size_t oend, bend;
+            p_version(p, &oend);
+            p_version(p, &bend);
+            p_tnamed(p, &b->name, &b->title);
+            b->unsupported = p_reason(p, "branch class %s is not supported%.0d", cls, 0);
+            b->classname = b->cls;
         } else {
             size_t oend;
             int v = p_version(p, &oend);
@@ -674,7 +762,8 @@ static void *p_read_any(pctx *p, int *kind)
         p_version(p, &iend);
         const char *cname, *ctitle;
         p_tnamed(p, &cname, &ctitle);
-        cur_skip(c, 8); /* checksum, class version */
+        cur_skip(c, 4); /* checksum */
+        int clsver = cur_i32(c);
         int k;
         objlist *el = p_read_any(p, &k);
         if (k == OBJ_ARRAY && el) {
@@ -683,6 +772,7 @@ static void *p_read_any(pctx *p, int *kind)
                     continue;
                 sinfo *x = el->v[i];
                 x->cls = cname;
+                x->clsver = clsver;
                 x->index = i;
                 if (p->nsi == p->capsi) {
                     int cap = p->capsi ? p->capsi * 2 : 256;
@@ -705,18 +795,28 @@ static void *p_read_any(pctx *p, int *kind)
             p_version(p, &mend); /* TStreamerSTLstring wraps a TStreamerSTL */
         int ev = p_version(p, &eend);
         const char *ename, *etitle;
-        p_tnamed(p, &ename, &etitle);
+        uint32_t ebits = p_tnamed(p, &ename, &etitle);
         int etype = cur_i32(c);
-        cur_skip(c, 4 * 3); /* size, array length, array dim */
+        cur_skip(c, 4); /* size */
+        int32_t arrlen = cur_i32(c), arrdim = cur_i32(c);
+        int32_t maxidx[5] = {0};
+        int32_t nm = 5;
         if (ev == 1) {
-            int32_t nm = cur_i32(c);
-            if (nm < 0 || nm > 5)
+            nm = cur_i32(c);
+            if (nm < 0 || nm > 5) {
                 p_fail(p, "streamer element is corrupt%s", "");
-            cur_skip(c, (size_t)(nm > 0 ? nm : 0) * 4);
-        } else {
-            cur_skip(c, 5 * 4);
+                nm = 0;
+            }
         }
+        for (int32_t i = 0; i < nm; i++)
+            maxidx[i] = cur_i32(c);
         const char *tname = p_str(p);
+        double exmin = 0, exmax = 0, efactor = 0;
+        if (ev == 3) {
+            exmin = cur_f64(c);
+            exmax = cur_f64(c);
+            efactor = cur_f64(c);
+        }
         p_end(p, eend);
         p_end(p, mend);
         p_end(p, oend);
@@ -724,9 +824,19 @@ static void *p_read_any(pctx *p, int *kind)
         if (!x)
             goto out;
         x->name = ename;
+        x->title = etitle;
         x->tname = tname;
         x->type = etype;
         x->index = -1;
+        x->arrlen = arrlen;
+        x->has_range = (ebits & 0x40u) != 0; /* BIT(6) */
+        x->explicit_range = ev == 3;
+        x->xmin = exmin;
+        x->xmax = exmax;
+        x->factor = efactor;
+        x->ndim = arrdim >= 0 && arrdim <= nm ? arrdim : 0;
+        for (int i = 0; i < x->ndim; i++)
+            x->dims[i] = maxidx[i];
         ref_add(p, objtag, OBJ_ELEMENT, x);
         *kind = OBJ_ELEMENT;
         result = x;
@@ -868,11 +978,13 @@ static dtype vector_elem(const char *cls)
     return dtype_of_cxx(p, n);
 }
 
-/* Parses "[a][b]" dimension groups of a leaf title, and a Double32 range "[min,max(,bits)]". */
-static void parse_title(tbranch *tb, const char *title)
+/* Parses the "[a][b]" dimension groups of a leaf title (groups with a comma are
+ * Double32_t/Float16_t ranges, groups naming a counter are not dimensions). */
+static void parse_dims(tbranch *tb, const char *title)
 {
     const char *p = strchr(title, '[');
-    while (p) {
+    const char *slash = strchr(title, '/'); /* "x[3]/d[0,1,8]": the type part holds no dimension */
+    while (p && (!slash || p < slash)) {
         const char *q = strchr(p, ']');
         if (!q)
             break;
@@ -880,23 +992,8 @@ static void parse_title(tbranch *tb, const char *title)
         size_t n = (size_t)(q - p - 1) < sizeof grp - 1 ? (size_t)(q - p - 1) : sizeof grp - 1;
         memcpy(grp, p + 1, n);
         grp[n] = 0;
-        if (strchr(grp, ',')) {
-            double a = 0, b = 0;
-            int bits = 32;
-            int k = sscanf(grp, "%lf , %lf , %d", &a, &b, &bits);
-            if (k >= 2) {
-                tb->scale_min = a;
-                tb->scale_max = b;
-                tb->scale_bits = k == 3 ? bits : 32;
-                if (b > a && tb->enc == ENC_D32_FLOAT)
-                    tb->enc = ENC_SCALED;
-                else if (b > a && tb->enc == ENC_TRUNC)
-                    tb->enc = ENC_SCALED;
-                else if (tb->enc == ENC_D32_FLOAT && a == 0 && b == 0 && k == 3)
-                    tb->enc = ENC_TRUNC;
-            }
-        } else {
-            int all_digits = n > 0;
+        if (!strchr(grp, ',')) {
+            int all_digits = n > 0 && n < 10;
             for (size_t i = 0; i < n; i++)
                 if (!isdigit((unsigned char)grp[i]))
                     all_digits = 0;
@@ -905,8 +1002,31 @@ static void parse_title(tbranch *tb, const char *title)
         }
         p = strchr(q, '[');
     }
-    if (tb->enc == ENC_TRUNC && tb->scale_bits == 0)
-        tb->scale_bits = 12;
+}
+
+static void set_skipped(tbranch *tb, arena *mem, const char *why, const char *what);
+
+/* Sets enc and pack of a Double32_t (dt float64) / Float16_t (dt float32) branch from
+ * a packfloat_* decision (rc, why); on refusal the branch is skipped. Returns rc. */
+static int set_packing(tbranch *tb, arena *mem, int rc, const char *why)
+{
+    const char *what = tb->dt == DT_F32 ? "Float16_t" : "Double32_t";
+    if (rc) {
+        char buf[120];
+        snprintf(buf, sizeof buf, "%s with an %s", what, why);
+        set_skipped(tb, mem, "%s", buf);
+        return -1;
+    }
+    tb->enc = tb->pack.kind == PF_SCALED ? ENC_SCALED : tb->pack.kind == PF_TRUNC ? ENC_TRUNC : ENC_D32_FLOAT;
+    return 0;
+}
+
+/* Packing of a TLeafD32/TLeafF16 from its title (packfloat_from_leaf_title). */
+static int set_packing_leaf(tbranch *tb, arena *mem, const char *title)
+{
+    const char *why = "";
+    int rc = packfloat_from_leaf_title(tb->dt == DT_F32, title, &tb->pack, &why);
+    return set_packing(tb, mem, rc, why);
 }
 
 static int enc_width(tenc enc, dtype dt)
@@ -966,8 +1086,9 @@ static int build_baskets(tbranch *tb, braw *b, arena *mem)
         bk->first = b->basketentry[i];
         bk->seek = (uint64_t)b->basketseek[i];
         bk->nbytes = (uint32_t)b->basketbytes[i];
-        if (i + 1 < b->maxbaskets && b->basketentry[i + 1] > bk->first)
-            bk->n = b->basketentry[i + 1] - bk->first;
+        int64_t next = i + 1 < b->maxbaskets ? b->basketentry[i + 1] : -1;
+        if (next > bk->first || (next == bk->first && i + 1 < b->writebasket))
+            bk->n = next - bk->first; /* 0: a basket that holds no entries (ROOT writes some) */
         else
             bk->n = -1; /* unknown: from the basket header when read */
         pos = bk->n >= 0 ? bk->first + bk->n : -1;
@@ -1012,7 +1133,11 @@ static void classify_leaf(tbranch *tb, lraw *l, arena *mem)
         set_type_name(tb, mem, l->cls);
         return;
     }
-    parse_title(tb, l->title ? l->title : "");
+    parse_dims(tb, l->title ? l->title : "");
+    if (tb->enc != ENC_PLAIN && set_packing_leaf(tb, mem, l->title)) {
+        set_type_name(tb, mem, tb->dt == DT_F32 ? "Float16_t" : "Double32_t");
+        return;
+    }
     tb->disk_width = enc_width(tb->enc, tb->dt);
     if (l->count) {
         tb->kind = TK_JAGGED;
@@ -1047,11 +1172,70 @@ static int set_number_vector(tbranch *tb, const char *tname)
     return 1;
 }
 
+/* The member name of a split member branch: the part after the last '.', without
+ * array brackets ("trks.fitinf" -> "fitinf", "fArr[3]" -> "fArr"). */
+static void member_name(const char *branch, char *out, size_t n)
+{
+    const char *d = strrchr(branch, '.');
+    snprintf(out, n, "%s", d ? d + 1 : branch);
+    char *br = strchr(out, '[');
+    if (br)
+        *br = 0;
+}
+
+/* The StreamerInfo element a split member branch refers to: element fID of class
+ * fClassName at the branch's class version (any version when the branch does not
+ * say), and only if its name is the member's. NULL if the file does not describe it. */
+static const sinfo *find_element(const braw *b, sinfo **si, int nsi)
+{
+    if (!b->classname || !b->classname[0] || b->id < 0 || !b->name)
+        return NULL;
+    char m[256];
+    member_name(b->name, m, sizeof m);
+    for (int i = 0; i < nsi; i++) {
+        const sinfo *x = si[i];
+        if (x->index == b->id && x->cls && strcmp(x->cls, b->classname) == 0 &&
+            (b->classversion < 0 || x->clsver == b->classversion) && x->name && strcmp(x->name, m) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+/* Double32_t / Float16_t member: its range is in the title of its StreamerInfo
+ * element (or streamed in version-3 elements), as ROOT reads it. Without the
+ * element the packing cannot be known: the branch is skipped. Returns 0 or -1. */
+static int set_packing_element(tbranch *tb, const braw *b, arena *mem, sinfo **si, int nsi)
+{
+    const char *what = tb->dt == DT_F32 ? "Float16_t" : "Double32_t";
+    const sinfo *x = find_element(b, si, nsi);
+    if (!x) {
+        char buf[300];
+        snprintf(buf, sizeof buf, "%s member whose range and bit count the file's StreamerInfo does not give "
+                 "(class %s version %d)", what, b->classname ? b->classname : "?", (int)b->classversion);
+        set_skipped(tb, mem, "%s", buf);
+        set_type_name(tb, mem, what);
+        return -1;
+    }
+    int f16 = tb->dt == DT_F32, rc;
+    const char *why = "";
+    if (x->explicit_range)
+        rc = packfloat_decide(f16, x->xmin, x->xmax, x->factor, &tb->pack, &why);
+    else if (x->has_range)
+        rc = packfloat_from_title(f16, x->title, &tb->pack, &why);
+    else
+        rc = packfloat_decide(f16, 0, 0, 0, &tb->pack, &why);
+    rc = set_packing(tb, mem, rc, why);
+    if (rc)
+        set_type_name(tb, mem, what);
+    return rc;
+}
+
 static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int nsi)
 {
     lraw *l = b->nleaves ? b->leaves[0] : NULL;
     tb->leafclass = l ? arena_strdup(mem, l->cls) : "";
     int st = b->streamertype;
+    int in_coll = b->type == 31 || b->type == 41; /* member of a split TClonesArray / STL collection */
     if (b->id < 0 && b->classname && b->classname[0]) {
         /* top-level object branch: std::vector<number> is jagged with a 10-byte header */
         if (set_number_vector(tb, b->classname))
@@ -1070,11 +1254,12 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
             set_skipped(tb, mem, "member of unsupported type%s", "");
             return;
         }
-        parse_title(tb, l && l->title ? l->title : "");
+        if (tb->enc != ENC_PLAIN && set_packing_element(tb, b, mem, si, nsi))
+            return;
         tb->ndim = 0;
         tb->disk_width = enc_width(tb->enc, tb->dt);
         tb->fixed_len = 1;
-        if (b->type == 31 || b->type == 41) {
+        if (in_coll) {
             tb->kind = TK_JAGGED; /* member of a split collection: count from the master */
             tb->header_bytes = 0;
         } else {
@@ -1088,16 +1273,36 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
             set_skipped(tb, mem, "member array of unsupported type%s", "");
             return;
         }
-        parse_title(tb, l && l->title ? l->title : "");
+        if (tb->enc != ENC_PLAIN && set_packing_element(tb, b, mem, si, nsi))
+            return;
+        /* shape: the StreamerInfo element's dimensions, else the leaf title's */
+        const sinfo *x = find_element(b, si, nsi);
+        tb->ndim = 0;
+        if (x && x->ndim > 0 && x->ndim <= 4) {
+            for (int i = 0; i < x->ndim; i++)
+                tb->dims[tb->ndim++] = x->dims[i];
+        } else {
+            parse_dims(tb, l && l->title ? l->title : "");
+        }
         tb->disk_width = enc_width(tb->enc, tb->dt);
-        tb->kind = TK_FIXED;
         tb->fixed_len = l && l->len > 1 ? l->len : 1;
+        int64_t prod = 1;
+        for (int i = 0; i < tb->ndim; i++)
+            prod *= tb->dims[i] > 0 ? tb->dims[i] : 0;
         if (tb->ndim == 0) {
             tb->ndim = 1;
             tb->dims[0] = (int)tb->fixed_len;
+        } else if (prod != tb->fixed_len) {
+            set_skipped(tb, mem, "member array whose shape and leaf length disagree%s", "");
+            return;
         }
-        if (b->type == 31 || b->type == 41)
-            set_skipped(tb, mem, "fixed arrays inside split collections are not supported%s", "");
+        if (in_coll) {
+            /* x[3] member of each element of a split collection: jagged, fixed_len values per element */
+            tb->kind = TK_JAGGED;
+            tb->header_bytes = 0;
+        } else {
+            tb->kind = TK_FIXED;
+        }
         return;
     }
     if (st > 40 && st < 60) {
@@ -1106,7 +1311,14 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
             set_skipped(tb, mem, "pointer array without a counter%s", "");
             return;
         }
-        parse_title(tb, l->title ? l->title : "");
+        if (in_coll) {
+            set_skipped(tb, mem, "variable-size array member of each element of a split collection "
+                        "(a nested list per entry)%s", "");
+            return;
+        }
+        if (tb->enc != ENC_PLAIN && set_packing_element(tb, b, mem, si, nsi))
+            return;
+        parse_dims(tb, l->title ? l->title : "");
         tb->ndim = 0;
         tb->disk_width = enc_width(tb->enc, tb->dt);
         tb->kind = TK_JAGGED;
@@ -1114,30 +1326,55 @@ static void classify_element(tbranch *tb, braw *b, arena *mem, sinfo **si, int n
         tb->fixed_len = 1;
         return;
     }
-    if (st == 300 && si) {
-        for (int i = 0; i < nsi; i++) {
-            const sinfo *x = si[i];
-            if (x->index == b->id && x->cls && b->classname && strcmp(x->cls, b->classname) == 0) {
+    if (st == 300) {
+        const sinfo *x = find_element(b, si, nsi);
+        if (!x) { /* older files: the element by index and class alone */
+            for (int i = 0; i < nsi && !x; i++)
+                if (si[i]->index == b->id && si[i]->cls && b->classname && strcmp(si[i]->cls, b->classname) == 0)
+                    x = si[i];
+        }
+        if (x) {
+            if (in_coll) {
+                set_skipped(tb, mem, "container member (%s) of each element of a split collection "
+                            "(a nested list per entry)", x->tname);
+            } else {
                 if (set_number_vector(tb, x->tname))
                     return;
                 if (strstr(x->tname, "string"))
                     set_skipped(tb, mem, "string member (%s)", x->tname);
                 else
                     set_skipped(tb, mem, "container member %s is not a vector of numbers", x->tname);
-                set_type_name(tb, mem, x->tname);
-                return;
             }
+            set_type_name(tb, mem, x->tname);
+            return;
         }
+        set_skipped(tb, mem, "container member whose class the file's StreamerInfo does not describe%s", "");
+        set_type_name(tb, mem, "STL container");
+        return;
     }
     if (st == 65 || st == 365 || st == 7) {
         set_skipped(tb, mem, "string member%s", "");
         set_type_name(tb, mem, "string");
+        tb->cxx_type = st == 65 ? "TString" : st == 365 ? "std::string" : "char*";
         return;
     }
-    /* 300 (STL member) is resolved against the StreamerInfo by the caller */
     char code[32];
     snprintf(code, sizeof code, "%d", st);
     set_skipped(tb, mem, "object member (streamer type %s) is not plain numeric", code);
+    const sinfo *x = find_element(b, si, nsi);
+    if (x && x->tname && x->tname[0])
+        tb->cxx_type = x->tname;
+}
+
+const char *tbranch_cxx_type(const tbranch *b)
+{
+    if (b->cxx_type && b->cxx_type[0])
+        return b->cxx_type;
+    if (b->type_name && b->type_name[0])
+        return b->type_name;
+    if (b->leafclass && b->leafclass[0])
+        return b->leafclass;
+    return b->classname ? b->classname : "?";
 }
 
 /* Depth-first over raw branches. */
@@ -1183,6 +1420,11 @@ static void flatten(ttree *t, braw *b, const char *prefix, tbranch *parent, int 
         l->oom = 1;
         return;
     }
+    if (b->unsupported) {
+        set_skipped(tb, mem, "%s", b->unsupported);
+        set_type_name(tb, mem, b->classname && b->classname[0] ? b->classname : b->cls);
+        return;
+    }
     if (b->nsub > 0) {
         tb->kind = TK_GROUP;
         tb->dt = DT_NONE;
@@ -1214,11 +1456,12 @@ static void flatten(ttree *t, braw *b, const char *prefix, tbranch *parent, int 
         int size = 0, variable = 0;
         for (int i = 0; i < b->nleaves; i++) {
             lraw *lf = b->leaves[i];
-            tenc enc;
-            dtype dt = dtype_of_leafclass(lf->cls, lf->isunsigned, &enc);
-            if (lf->count || dt == DT_NONE || strcmp(lf->cls, "TLeafC") == 0)
+            tbranch tmp = {0};
+            tmp.dt = dtype_of_leafclass(lf->cls, lf->isunsigned, &tmp.enc);
+            if (lf->count || tmp.dt == DT_NONE || strcmp(lf->cls, "TLeafC") == 0 ||
+                (tmp.enc != ENC_PLAIN && set_packing_leaf(&tmp, mem, lf->title)))
                 variable = 1;
-            size += enc_width(enc, dt) * (lf->len > 0 ? lf->len : 1);
+            size += enc_width(tmp.enc, tmp.dt) * (lf->len > 0 ? lf->len : 1);
         }
         int off = 0;
         for (int i = 0; i < b->nleaves; i++) {
@@ -1302,7 +1545,9 @@ static int needs_streamerinfo(braw *b, int depth)
 {
     if (depth > MAX_DEPTH)
         return 0;
-    if (b->is_element && b->streamertype == 300)
+    int st = b->streamertype;
+    /* STL members (type name), Double32_t/Float16_t (range), member arrays (shape) */
+    if (b->is_element && (st == 300 || (st > 0 && st < 60 && (st % 20 == 9 || st % 20 == 19)) || (st > 20 && st < 40)))
         return 1;
     for (int i = 0; i < b->nsub; i++)
         if (needs_streamerinfo(b->sub[i], depth + 1))
@@ -1357,8 +1602,10 @@ static int parse_tree(ttree *t, pctx *p, braw ***top, int *ntop)
     size_t end;
     int v = p_version(p, &end);
     t->version = v;
-    if (cur_ok(&p->c) && (v < 16 || v > 20)) {
-        snprintf(p->why, sizeof p->why, "TTree class version %d is not supported (16-20 are: ROOT 5.2x-6.3x)", v);
+    if (cur_ok(&p->c) && v != 5 && (v < 16 || v > 20)) {
+        snprintf(p->why, sizeof p->why,
+                 "TTree class version %d is not supported (16-20 are: ROOT 5.2x-6.3x; and 5: ROOT 4, Geant4's g4tools)",
+                 v);
         return -1;
     }
     p_tnamed(p, &t->name, &t->title);
@@ -1366,6 +1613,22 @@ static int parse_tree(ttree *t, pctx *p, braw ***top, int *ntop)
     p_skip_object(p); /* TAttFill */
     p_skip_object(p); /* TAttMarker */
     cursor *c = &p->c;
+    if (v == 5) {
+        /* ROOT 4 layout (g4tools writes it): Stat_t (double) counters, Int_t settings */
+        t->entries = count_of_double(cur_f64(c));
+        cur_skip(c, 8 * 3); /* tot, zip, saved bytes */
+        cur_skip(c, 4 * 7); /* timer interval, scan field, update, max entry loop, max virtual size, autosave, estimate */
+        if (!cur_ok(c))
+            return -1;
+        if (t->entries < 0 || t->entries > MAX_ENTRY) {
+            snprintf(p->why, sizeof p->why, "entry count is not a whole number below 2^62");
+            return -1;
+        }
+        int n;
+        *top = (braw **)p_objarray(p, &n, OBJ_BRANCH);
+        *ntop = n;
+        return cur_ok(c) ? 0 : -1;
+    }
     t->entries = cur_i64(c);
     cur_skip(c, 8 * 3); /* tot, zip, saved bytes */
     if (v >= 18)
@@ -1413,7 +1676,7 @@ static int parse_tree(ttree *t, pctx *p, braw ***top, int *ntop)
     }
     if (!cur_ok(c))
         return -1;
-    if (t->entries < 0) {
+    if (t->entries < 0 || t->entries > MAX_ENTRY) {
         snprintf(p->why, sizeof p->why, "entry count %lld is corrupt", (long long)t->entries);
         return -1;
     }

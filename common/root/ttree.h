@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "root/packfloat.h"
 #include "root/rootfile.h"
 
 typedef enum dtype {
@@ -74,8 +75,8 @@ const char *tkind_name(tkind k); /* "flat", "fixed_array", "jagged", "group", "s
 typedef enum tenc {
     ENC_PLAIN = 0,  /* big-endian values of dtype */
     ENC_D32_FLOAT,  /* Double32 without range: stored as float32, read as float64 */
-    ENC_SCALED,     /* Double32/Float16 [min,max,nbits]: u32 raw, min + raw*(max-min)/2^nbits */
-    ENC_TRUNC,      /* Double32 [0,0,n] / Float16 without range: u8 exponent + u16 mantissa */
+    ENC_SCALED,     /* Double32/Float16 [min,max(,nbits)]: u32 raw, raw * pack.step + pack.xmin */
+    ENC_TRUNC,      /* Double32 [0,0,n<15] / Float16 without range: u8 exponent + u16 mantissa of pack.nbits */
 } tenc;
 
 typedef struct tbasket {
@@ -96,12 +97,13 @@ struct tbranch {
     const char *classname; /* TBranch, TBranchElement, ... */
     const char *leafclass; /* TLeafF, TLeafElement, ... ("" if none) */
     const char *type_name; /* readable type: "float", "int32[3]", "float[]", "vector<float>" */
+    const char *cxx_type;  /* C++ type of a skipped member when type_name does not give it, or NULL */
     tkind kind;
     const char *skip_reason;
     dtype dt;              /* type of the decoded values */
     tenc enc;
-    double scale_min, scale_max;
-    int scale_bits;
+    packfloat pack;        /* Double32_t/Float16_t (enc != ENC_PLAIN): how ROOT packed them,
+                              from the leaf title or the StreamerInfo element title */
     int disk_width;        /* bytes per value on disk */
     int64_t fixed_len;     /* values per entry: 1 flat, product of dims for fixed arrays */
     int ndim;
@@ -143,6 +145,10 @@ int ttree_open(rootfile *f, const char *path, ttree **out, mlhep_err *e);
 /* Same from a known key (e.g. from rootfile_list_trees). */
 int ttree_open_key(rootfile *f, const rootkey *k, const char *path, ttree **out, mlhep_err *e);
 void ttree_free(ttree *t);
+
+/* The C++ type of a branch for messages (e.g. why a skipped branch cannot be read):
+ * cxx_type, else type_name, else the leaf or branch class. Never NULL. */
+const char *tbranch_cxx_type(const tbranch *b);
 
 /* Branch by full name; NULL if none. */
 tbranch *ttree_branch(const ttree *t, const char *name);

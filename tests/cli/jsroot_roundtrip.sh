@@ -5,7 +5,8 @@
 # Builds tests/jsroot/writegen.c against the sanitizer library, writes one file per case
 # (every numeric type as scalar, fixed array and jagged [counter] branch; compressions
 # none/zlib/lz4/zstd at several levels; baskets that cross chunk and cluster boundaries;
-# 64-bit layout + subdirectories), then runs tests/jsroot/check_tree.mjs once per file.
+# 64-bit layout + subdirectories; a split object with Double32_t/Float16_t members and
+# plain Double32_t/Float16_t leaves), then runs tests/jsroot/check_tree.mjs once per file.
 # JSROOT is installed from the npm registry into build/jsroot (kept as a cache). Missing
 # node/npm or a failed install is a FAIL, never a skip.
 # LZMA is written with the streaming encoder, as ROOT does: JSROOT's xz decoder
@@ -60,6 +61,24 @@ for c in "${cases[@]}"; do
         bad "jsroot_$name" "$(head -n 5 "$TMP/$name.out" | tr '\n' ' ')"
     fi
 done
+
+# Double32_t / Float16_t: a split object whose members carry ROOT's ranges in the class's
+# StreamerInfo (JSROOT decodes them from there, independently of mlhep), then the same
+# file and its plain Double32_t/Float16_t leaves read back through mlhep's reader
+if ! "$TMP/writegen" "$TMP/packed.root" "$TMP/packed.json" --packed --entries 1500 --compression zstd:3 \
+        >"$TMP/packed.log" 2>&1; then
+    bad jsroot_packed "writegen --packed failed: $(tail -n 3 "$TMP/packed.log")"
+elif JSROOT_DIR="$jsdir" timeout 120 node "$top/tests/jsroot/check_tree.mjs" "$TMP/packed.root" "$TMP/packed.json" \
+        >"$TMP/packed.out" 2>&1 && [ "$(grep -c '^OK ' "$TMP/packed.out")" = 2 ]; then
+    ok jsroot_packed
+else
+    bad jsroot_packed "$(head -n 5 "$TMP/packed.out" | tr '\n' ' ')"
+fi
+if out=$(/usr/bin/python3 "$top/tests/py/check_packed.py" "$BIN/mlhep-root" "$TMP/packed.root" "$TMP/packed.json"); then
+    ok "mlhep reads the packed file back ($(echo "$out" | tail -n 1))"
+else
+    bad mlhep_packed_readback "$(echo "$out" | tail -n 5 | tr '\n' ' ')"
+fi
 
 # the comparison must be able to fail: one changed expected value is reported
 /usr/bin/python3 - "$TMP/zlib1.json" "$TMP/altered.json" <<'EOF'

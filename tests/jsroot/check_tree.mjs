@@ -44,7 +44,7 @@ function flat(v) {
     return out;
 }
 
-async function check(f, treePath, branches, nentries, floats) {
+async function check(f, treePath, branches, nentries, floats, tolerance = {}) {
     const tree = await f.readObject(treePath);
     if (!tree) throw Error(`tree ${treePath} not found`);
     if (Number(tree.fEntries) !== nentries)
@@ -65,7 +65,11 @@ async function check(f, treePath, branches, nentries, floats) {
                 const g = got[i], x = w[i];
                 // the writer printed %.17g of each stored value: exact for every type;
                 // float32 branches come back as the float widened to double
-                ok = (floats.has(n) ? Math.fround(x) : x) === g;
+                const want = floats.has(n) ? Math.fround(x) : x;
+                // an absolute tolerance only where EXPECTED.json gives one (packed floats
+                // whose step is not a power of two: ROOT's raw / factor + xmin and
+                // raw * step + xmin differ in the last bits, far below one step)
+                ok = want === g || (tolerance[n] !== undefined && Math.abs(want - g) <= tolerance[n]);
             }
             if (!ok) {
                 bad++;
@@ -85,7 +89,7 @@ async function check(f, treePath, branches, nentries, floats) {
 
 try {
     const f = await openFile(file);
-    const a = await check(f, exp.tree, exp.branches, exp.entries, new Set(exp.float32));
+    const a = await check(f, exp.tree, exp.branches, exp.entries, new Set(exp.float32), exp.tolerance || {});
     const b = await check(f, exp.aux, exp.aux_branches, exp.entries, new Set());
     process.exit(a && b ? 0 : 1);
 } catch (err) {

@@ -12,13 +12,25 @@
  * cross. EXPECTED.json: {"tree": PATH, "entries": N, "aux": "Aux", "branches": {name:
  * [per-entry value or array of values]}, "float32": [float branch names], "aux_branches": {...}}. int64 values are kept
  * exactly representable as doubles (JSROOT returns JS numbers). Built and run by
- * tests/cli/jsroot_roundtrip.sh. */
+ * tests/cli/jsroot_roundtrip.sh.
+ *
+ *   writegen OUT.root EXPECTED.json --packed [--compression SPEC] [--entries N]
+ *
+ * writes instead tree "Packed": a split object `obj` of class MlhepPacked whose members
+ * are Double32_t / Float16_t with every kind of range ROOT knows (none, [min,max,nbits],
+ * pi bounds, [0,0,nbits], fixed array) beside a plain double and int; tree "Leaves" holds
+ * plain Double32_t/Float16_t leaves (pd, pf, pa, pq). EXPECTED.json lists the object's members
+ * with the values ROOT decodes from what was written (JSROOT reads split members; it has
+ * no TLeafD32/TLeafF16), "tolerance" for the member whose step is not a power of two,
+ * "original" the values before packing, and "leaves" the plain leaves likewise (read
+ * back by test_rootwrite and root_sanitized.sh through mlhep's reader). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "root/packfloat.h"
 #include "root/rootwrite.h"
 
 #define NB 48
@@ -98,6 +110,165 @@ static int64_t count_of(int br, int64_t i)
     return (i * 7 + br) % 6; /* 0..5, zeros included */
 }
 
+/* ---- --packed ---- */
+
+static const char *PMEMBERS[] = {"fD64/D",          "fD32/d",          "fS16/d[0,16,16]", "fPhi/d[-pi,pi,20]",
+                                 "fR10/d[0,0,10]",  "fF16/f",          "fF16r/f[0,8,10]", "fArr[3]/d[0,4,12]",
+                                 "fI/I",            "fPi32/d[-pi,pi]"};
+#define NPM ((int)(sizeof PMEMBERS / sizeof PMEMBERS[0]))
+static const char *PLEAVES[] = {"pd/d[-10,10,14]", "pf/f", "pa[2]/d[0,0,8]", "pq/f[-1,1]"};
+#define NPL ((int)(sizeof PLEAVES / sizeof PLEAVES[0]))
+
+/* the original value k of entry i for member/leaf number m (in each one's range) */
+static double pval(int m, int64_t i, int k)
+{
+    double u = (double)((i * 7919 + k * 104729 + m * 31) % 100003) / 100003.0; /* [0, 1) */
+    switch (m) {
+    case 2: return 16 * u;                         /* fS16 */
+    case 3: case 9: return -3.14159 + 6.28318 * u; /* fPhi, fPi32 */
+    case 6: return 8 * u;                          /* fF16r */
+    case 7: return 4 * u;                          /* fArr */
+    case 8: return (double)((i * 37 + 11) % 1000 - 500); /* fI */
+    case 100: return -10 + 20 * u;                 /* pd */
+    case 103: return -1 + 2 * u;                   /* pq */
+    default: return (u - 0.5) * 1000.0;            /* unbounded */
+    }
+}
+
+/* what ROOT reads back for x packed as spec's type and range */
+static double decoded(const char *spec, double x)
+{
+    const char *sl = strrchr(spec, '/');
+    if (sl[1] == 'D' || sl[1] == 'I')
+        return x;
+    packfloat p;
+    const char *why;
+    if (packfloat_from_title(sl[1] == 'f', sl[2] == '[' ? sl + 2 : "", &p, &why))
+        return NAN;
+    if (sl[1] == 'f')
+        x = (float)x;
+    uint8_t b[4];
+    packfloat_put(&p, x, b);
+    double y = packfloat_get(&p, b);
+    return sl[1] == 'f' ? (double)(float)y : y;
+}
+
+static int flen_of(const char *spec)
+{
+    const char *lb = strchr(spec, '[');
+    return lb && lb < strchr(spec, '/') ? atoi(lb + 1) : 1;
+}
+
+static void put_list(FILE *out, const char *name, const char *spec, int m, int64_t N, int original)
+{
+    int fl = flen_of(spec);
+    fprintf(out, "\"%s\": [", name);
+    for (int64_t i = 0; i < N; i++) {
+        fprintf(out, "%s%s", i ? "," : "", fl > 1 ? "[" : "");
+        for (int k = 0; k < fl; k++) {
+            double x = pval(m, i, k);
+            fprintf(out, "%s%.17g", k ? "," : "", original ? x : decoded(spec, x));
+        }
+        fprintf(out, "%s", fl > 1 ? "]" : "");
+    }
+    fprintf(out, "]");
+}
+
+static int packed_main(const char *path, const char *json, rootw_opts *o, int64_t N)
+{
+    mlhep_err e = {0};
+    rootw_file *f;
+    rootw_tree *t, *aux, *lt;
+    if (rootw_open(path, o, &f, &e) || rootw_tree_new(f, "Packed", "packed floats", &t, &e) ||
+        rootw_tree_new(f, "Aux", NULL, &aux, &e) || rootw_tree_new(f, "Leaves", NULL, &lt, &e) ||
+        rootw_object(t, "obj", "MlhepPacked", PMEMBERS, NPM, &e) != 0 || rootw_branch(aux, "k/L", &e) != 0) {
+        fprintf(stderr, "writegen: %s\n", e.msg);
+        return 1;
+    }
+    for (int l = 0; l < NPL; l++)
+        if (rootw_branch(lt, PLEAVES[l], &e) != l) {
+            fprintf(stderr, "writegen: %s\n", e.msg);
+            return 1;
+        }
+    for (int64_t done = 0; done < N;) {
+        int64_t k = N - done < 777 ? N - done : 777;
+        void *bufs[NPM + NPL];
+        rootw_col cols[NPM + NPL];
+        for (int m = 0; m < NPM + NPL; m++) {
+            const char *spec = m < NPM ? PMEMBERS[m] : PLEAVES[m - NPM];
+            int mm = m < NPM ? m : 100 + m - NPM, fl = flen_of(spec);
+            char ty = strrchr(spec, '/')[1];
+            bufs[m] = malloc((size_t)(k * fl) * 8);
+            for (int64_t i = 0; i < k; i++)
+                for (int j = 0; j < fl; j++) {
+                    double x = pval(mm, done + i, j);
+                    size_t at = (size_t)(i * fl + j);
+                    if (ty == 'f')
+                        ((float *)bufs[m])[at] = (float)x;
+                    else if (ty == 'I')
+                        ((int32_t *)bufs[m])[at] = (int32_t)x;
+                    else
+                        ((double *)bufs[m])[at] = x;
+                }
+            cols[m].type = ty == 'f' ? ROOTW_F16 : ty == 'd' ? ROOTW_D32 : ty == 'I' ? ROOTW_I32 : ROOTW_F64;
+            cols[m].data = bufs[m];
+        }
+        int64_t kk[777];
+        for (int64_t i = 0; i < k; i++)
+            kk[i] = done + i;
+        rootw_col ac[1] = {{ROOTW_I64, kk}};
+        int rc = rootw_append(t, k, cols, &e);
+        if (!rc)
+            rc = rootw_append(lt, k, cols + NPM, &e);
+        if (!rc)
+            rc = rootw_append(aux, k, ac, &e);
+        for (int m = 0; m < NPM + NPL; m++)
+            free(bufs[m]);
+        if (rc) {
+            fprintf(stderr, "writegen: %s\n", e.msg);
+            rootw_abort(f);
+            return 1;
+        }
+        done += k;
+    }
+    if (rootw_close(f, &e)) {
+        fprintf(stderr, "writegen: %s\n", e.msg);
+        return 1;
+    }
+    FILE *out = fopen(json, "w");
+    if (!out)
+        return 1;
+    fprintf(out, "{\"tree\": \"Packed\", \"aux\": \"Aux\", \"entries\": %" PRId64 ", \"float32\": [], ", N);
+    /* members are named "obj.member" as ROOT and JSROOT look them up; the tolerance
+     * (absolute, a few ulps of pi) is for the two pi ranges */
+    fprintf(out, "\"tolerance\": {\"obj.fPhi\": 4e-15, \"obj.fPi32\": 4e-15},\n\"branches\": {");
+    for (int m = 0; m < NPM; m++) {
+        char name[64];
+        snprintf(name, sizeof name, "obj.%.*s", (int)strcspn(PMEMBERS[m], "[/"), PMEMBERS[m]);
+        fprintf(out, "%s\n", m ? "," : "");
+        put_list(out, name, PMEMBERS[m], m, N, 0);
+    }
+    fprintf(out, "},\n\"original\": {");
+    for (int m = 0; m < NPM; m++) {
+        char name[64];
+        snprintf(name, sizeof name, "obj.%.*s", (int)strcspn(PMEMBERS[m], "[/"), PMEMBERS[m]);
+        fprintf(out, "%s\n", m ? "," : "");
+        put_list(out, name, PMEMBERS[m], m, N, 1);
+    }
+    fprintf(out, "},\n\"leaves\": {");
+    for (int l = 0; l < NPL; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(PLEAVES[l], "[/"), PLEAVES[l]);
+        fprintf(out, "%s\n", l ? "," : "");
+        put_list(out, name, PLEAVES[l], 100 + l, N, 0);
+    }
+    fprintf(out, "},\n\"aux_branches\": {\"k\": [");
+    for (int64_t i = 0; i < N; i++)
+        fprintf(out, "%s%" PRId64, i ? "," : "", i);
+    fprintf(out, "]}}\n");
+    return fclose(out) != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -110,8 +281,11 @@ int main(int argc, char **argv)
     o.cluster_entries = 1000;
     o.basket_bytes = 700;
     o.compression = "zlib:1";
+    int packed = 0;
     for (int i = 3; i < argc; i++) {
-        if (!strcmp(argv[i], "--big"))
+        if (!strcmp(argv[i], "--packed"))
+            packed = 1;
+        else if (!strcmp(argv[i], "--big"))
             o.force_big = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--compression"))
             o.compression = argv[++i];
@@ -130,6 +304,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (packed)
+        return packed_main(argv[1], argv[2], &o, N);
     spec sp[NSPEC];
     char names[NSPEC][64];
     for (int b = 0; b < NSPEC; b++) {

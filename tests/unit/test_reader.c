@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include "root/basket.h"
+#include "root/packfloat.h"
 #include "base/cursor.h"
 #include "root/rootfile.h"
+#include "root/rootstats.h"
+#include "root/rootwrite.h"
 #include "test.h"
 #include "root/ttree.h"
 
@@ -253,6 +256,11 @@ TEST(swap_array_matches_bytewise)
                     for (int k = 0; k < w; k++)
                         CHECK(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)]);
             }
+    /* no values: an empty basket or column may hand NULL buffers (no memmove(NULL, ...)) */
+    for (int w = 1; w <= 8; w *= 2) {
+        cur_swap_array(dst, NULL, 0, w);
+        cur_swap_array(NULL, NULL, 0, w);
+    }
 }
 
 static const char *write_temp(const uint8_t *buf, size_t n)
@@ -354,6 +362,83 @@ TEST(skipped_branches_are_refused_by_name)
     rootfile_close(f);
 }
 
+/* Double32_t / Float16_t: the range forms ROOT knows and how each is stored. */
+TEST(packed_float_ranges_as_root_reads_them)
+{
+    const double pi = 3.14159265358979323846;
+    double xmin, xmax, factor;
+    packfloat_range("[-pi,pi]    saved as a 32 bit unsigned int", &xmin, &xmax, &factor);
+    CHECK(xmin == -pi && xmax == pi && factor == 4294967295.0 / (2 * pi)); /* 32 bits: 2^32 - 1 steps */
+    packfloat_range("[-pi,pi, 8] comment", &xmin, &xmax, &factor);
+    CHECK(xmin == -pi && factor == 256 / (2 * pi));
+    packfloat_range("[0, 2pi, 12]", &xmin, &xmax, &factor);
+    CHECK(xmin == 0 && xmax == 2 * pi);
+    packfloat_range("[-pi/2,pi/4]", &xmin, &xmax, &factor);
+    CHECK(xmin == -pi / 2 && xmax == pi / 4);
+    packfloat_range("[0,  0, 14] saved as a float with 14 bits", &xmin, &xmax, &factor);
+    CHECK(factor == 0 && xmin == 14.1); /* truncated mantissa: xmin carries the bits */
+    packfloat_range("fArr[3][0,4,12]", &xmin, &xmax, &factor); /* first bracket: a dimension */
+    CHECK(xmin == 0 && xmax == 4 && factor == 4096 / 4.0);
+    packfloat_range("[0,1,40]", &xmin, &xmax, &factor); /* bad bit count: 32 */
+    CHECK(factor == 4294967295.0);
+    packfloat_range("no range", &xmin, &xmax, &factor);
+    CHECK(xmin == 0 && xmax == 0 && factor == 0);
+
+    packfloat p;
+    const char *why = NULL;
+    CHECK(packfloat_from_title(0, "", &p, &why) == 0 && p.kind == PF_FLOAT32 && packfloat_width(&p) == 4);
+    CHECK(packfloat_from_title(1, "", &p, &why) == 0 && p.kind == PF_TRUNC && p.nbits == 12 && packfloat_width(&p) == 3);
+    CHECK(packfloat_from_title(0, "[0,0,10]", &p, &why) == 0 && p.kind == PF_TRUNC && p.nbits == 10);
+    CHECK(packfloat_from_title(0, "[0,0,20]", &p, &why) == 0 && p.kind == PF_FLOAT32); /* ROOT: nbits >= 15 ignored */
+    CHECK(packfloat_from_title(0, "[0,16,16]", &p, &why) == 0 && p.kind == PF_SCALED && p.step == 1.0 / 4096);
+    CHECK(packfloat_from_title(0, "[30,40]", &p, &why) == 0 && p.kind == PF_SCALED);
+    CHECK(packfloat_from_title(0, "[40,30]", &p, &why) == -1 && why); /* xmin 40: no usable bit count */
+    /* leaf titles: ROOT 6 "name[dims]/d[range]", older "d[range]" */
+    CHECK(packfloat_from_leaf_title(0, "x[3]/d[0,16,16]", &p, &why) == 0 && p.kind == PF_SCALED && p.xmax == 16);
+    CHECK(packfloat_from_leaf_title(0, "d[-2.71,10,32]", &p, &why) == 0 && p.kind == PF_SCALED && p.xmin == -2.71);
+    CHECK(packfloat_from_leaf_title(1, "x/f[0,0,6]", &p, &why) == 0 && p.kind == PF_TRUNC && p.nbits == 6);
+
+    /* pack and unpack: within half a step; truncated mantissa keeps nbits */
+    uint8_t b[4];
+    CHECK(packfloat_from_title(0, "[-pi,pi,20]", &p, &why) == 0);
+    for (double x = -3.1; x < 3.1; x += 0.0137) {
+        packfloat_put(&p, x, b);
+        CHECKF(fabs(packfloat_get(&p, b) - x) <= 0.5 * 2 * pi / (1 << 20) * 1.0000001, "%.17g", x);
+    }
+    packfloat_put(&p, 99, b); /* out of range: clamped as ROOT does */
+    CHECK(fabs(packfloat_get(&p, b) - pi) < 1e-5);
+    CHECK(packfloat_from_title(0, "[0,0,8]", &p, &why) == 0);
+    packfloat_put(&p, -1.5, b);
+    CHECK(packfloat_get(&p, b) == -1.5);
+    packfloat_put(&p, 1000.3, b);
+    CHECK(fabs(packfloat_get(&p, b) - 1000.3) / 1000.3 < 1.0 / 256);
+}
+
+/* stats of a uint64 branch: the minimum stays right after values >= 2^63 */
+TEST(uint64_min_after_large_values)
+{
+    char path[] = "/tmp/mlhep-u64-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    mlhep_err e;
+    rootw_file *f;
+    rootw_tree *t;
+    CHECK(rootw_open(path, NULL, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0 && rootw_branch(t, "u/l", &e) == 0);
+    uint64_t v[5] = {5, ((uint64_t)1 << 63) + 7, 3, UINT64_MAX, 9};
+    rootw_col col = {ROOTW_U64, v};
+    CHECK(rootw_append(t, 5, &col, &e) == 0 && rootw_close(f, &e) == 0);
+    json_t *doc;
+    CHECK(rootstats_file(path, NULL, 1, &doc, &e) == 0);
+    unlink(path);
+    json_t *b = json_array_get(json_object_get(json_array_get(json_object_get(doc, "trees"), 0), "branches"), 0);
+    CHECKF(json_integer_value(json_object_get(b, "min")) == 3, "min %lld",
+           (long long)json_integer_value(json_object_get(b, "min")));
+    CHECK(json_real_value(json_object_get(b, "max")) == 18446744073709551615.0);
+    json_decref(doc);
+}
+
 int main(void)
 {
     RUN(entry_ranges_match_full_reads);
@@ -363,5 +448,7 @@ int main(void)
     RUN(swap_array_matches_bytewise);
     RUN(bad_input_gives_clear_errors);
     RUN(skipped_branches_are_refused_by_name);
+    RUN(packed_float_ranges_as_root_reads_them);
+    RUN(uint64_min_after_large_values);
     return test_summary();
 }

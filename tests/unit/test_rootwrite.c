@@ -15,6 +15,7 @@
 #include "base/cursor.h"
 #include "root/evgen.h"
 #include "root/rootfile.h"
+#include "root/packfloat.h"
 #include "root/rootwrite.h"
 #include "root/streamerinfo_blob.h"
 #include "test.h"
@@ -542,6 +543,91 @@ TEST(bad_branch_specs_refused)
     CHECK(rootw_open(path, &o, &f, &e) == MLHEP_EINVAL && f == NULL);
     o.compression = "zlib:12";
     CHECK(rootw_open(path, &o, &f, &e) == MLHEP_EINVAL);
+}
+
+/* Double32_t / Float16_t leaves and split objects: specs refused or accepted as ROOT's
+ * rules say, and what is written reads back through the reader (ttree/basket), the
+ * object's members with their ranges from the StreamerInfo. */
+TEST(packed_floats_and_objects)
+{
+    char path[256];
+    path_of(path, sizeof path, "packed.root");
+    rootw_file *f;
+    rootw_tree *t;
+    mlhep_err e = {0};
+    CHECK(rootw_open(path, NULL, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0);
+    CHECK_EQ_INT(rootw_branch(t, "n/I", &e), 0);
+    static const char *bad[] = {"x/d[0,1", "x/d[]", "x/d[5]", "x/D[0,1]", "x/d[40,30]", "x/dd", "x/f[0,1]junk"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_clear(&e);
+        CHECKF(rootw_branch(t, bad[i], &e) == MLHEP_EINVAL && e.msg[0], "spec '%s'", bad[i]);
+    }
+    CHECK_EQ_INT(rootw_branch(t, "p/d", &e), 1);
+    CHECK_EQ_INT(rootw_branch(t, "q[2]/d[0,16,16]", &e), 2);
+    CHECK_EQ_INT(rootw_branch(t, "r/f[-pi/2,pi/2]", &e), 3);
+    const char *jag[] = {"a/D", "j[n]/F"};
+    CHECK(rootw_object(t, "o", "Cls", jag, 2, &e) == MLHEP_EINVAL && strstr(e.msg, "variable-size"));
+    CHECK_EQ_INT(rootw_tree_nbranches(t), 4); /* the refused object left nothing behind */
+    const char *clash[] = {"p/D"};
+    CHECK(rootw_object(t, "o", "Cls", clash, 1, &e) == MLHEP_EINVAL);
+    CHECK(rootw_object(t, "o", "Bad.Cls", jag, 1, &e) == MLHEP_EINVAL);
+    const char *mem[] = {"m0/D", "m1/d[-pi,pi,12]", "m2[3]/f[0,0,6]", "m3/d"};
+    CHECK_EQ_INT(rootw_object(t, "obj", "PackedCls", mem, 4, &e), 4);
+    CHECK(rootw_object(t, "obj", "PackedCls", mem, 1, &e) == MLHEP_EINVAL);
+    enum { N = 300 };
+    static int32_t nv[N];
+    static double pv[N], qv[2 * N], m0[N], m1[N], m3[N];
+    static float rv[N], m2[3 * N];
+    for (int i = 0; i < N; i++) {
+        nv[i] = i % 3;
+        pv[i] = i * 0.37 - 50;
+        qv[2 * i] = (i % 160) * 0.1;
+        qv[2 * i + 1] = 15.99;
+        rv[i] = (float)((i % 100) * 0.03 - 1.5);
+        m0[i] = i * 1.5;
+        m1[i] = (i % 60) * 0.1 - 3;
+        for (int k = 0; k < 3; k++)
+            m2[3 * i + k] = (float)(i * 0.25 - k);
+        m3[i] = 1.0 / (i + 1);
+    }
+    rootw_col cols[8] = {{ROOTW_I32, nv}, {ROOTW_D32, pv}, {ROOTW_D32, qv}, {ROOTW_F16, rv},
+                         {ROOTW_F64, m0}, {ROOTW_D32, m1}, {ROOTW_F16, m2}, {ROOTW_D32, m3}};
+    CHECK(rootw_append(t, N, cols, &e) == 0);
+    CHECK(rootw_close(f, &e) == 0);
+
+    rootfile *rf;
+    ttree *rt;
+    CHECK(rootfile_open(path, &rf, &e) == 0);
+    CHECK(ttree_open(rf, "T", &rt, &e) == 0);
+    static const struct { const char *name, *spec; const void *v; int f16, per; } want[] = {
+        {"p", "", pv, 0, 1}, {"q", "[0,16,16]", qv, 0, 2}, {"r", "[-pi/2,pi/2]", rv, 1, 1},
+        {"obj/m1", "[-pi,pi,12]", m1, 0, 1}, {"obj/m2", "[0,0,6]", m2, 1, 3}, {"obj/m3", "", m3, 0, 1}};
+    column c;
+    column_init(&c);
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const tbranch *b = ttree_branch(rt, want[k].name);
+        CHECKF(b && b->kind != TK_SKIPPED, "%s: %s", want[k].name, b && b->skip_reason ? b->skip_reason : "missing");
+        CHECK(basket_read(rf, b, 0, N, &c, NULL, &e) == 0);
+        packfloat pk;
+        const char *why;
+        CHECK(packfloat_from_title(want[k].f16, want[k].spec, &pk, &why) == 0);
+        for (int i = 0; i < N * want[k].per; i++) {
+            double x = want[k].f16 ? ((const float *)want[k].v)[i] : ((const double *)want[k].v)[i];
+            uint8_t buf[4];
+            packfloat_put(&pk, want[k].f16 ? (float)x : x, buf);
+            double exp = packfloat_get(&pk, buf);
+            if (want[k].f16)
+                exp = (float)exp;
+            CHECKF(column_get(&c, (size_t)i) == exp, "%s value %d: %.17g, expected %.17g (written %.17g)",
+                   want[k].name, i, column_get(&c, (size_t)i), exp, x);
+        }
+    }
+    const tbranch *m0b = ttree_branch(rt, "obj/m0");
+    CHECK(m0b && m0b->dt == DT_F64 && basket_read(rf, m0b, 0, N, &c, NULL, &e) == 0 && column_get(&c, 7) == 10.5);
+    column_free(&c);
+    ttree_free(rt);
+    rootfile_close(rf);
 }
 
 TEST(io_errors_reported)
@@ -1096,6 +1182,7 @@ int main(void)
     RUN(clusters_align_baskets);
     RUN(deterministic);
     RUN(bad_branch_specs_refused);
+    RUN(packed_floats_and_objects);
     RUN(io_errors_reported);
     RUN(empty_tree);
     RUN(streamerinfo_blob_is_roots);
