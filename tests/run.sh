@@ -42,14 +42,34 @@ for t in build/asan/tests/test_*; do
     count_output "$name" "$log" "$rc" $((SECONDS - t0))
 done
 
+# Script tests run MLHEP_TEST_JOBS at a time (default 3: most of their time is spent
+# waiting on servers they start, each on its own free ports in its own temp dir); their
+# results are printed in name order once each has ended.
+jobs_max=${MLHEP_TEST_JOBS:-3}
+scripts=()
 for s in tests/cli/*.sh; do
     [ -f "$s" ] || continue
     name=$(basename "$s" .sh)
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-    log="$logdir/$name.log"
-    t0=$SECONDS
-    timeout 600 bash "$s" >"$log" 2>&1; rc=$?
-    count_output "$name" "$log" "$rc" $((SECONDS - t0))
+    scripts+=("$s")
+done
+run_script() { # SCRIPT: runs it, leaves its exit code and seconds beside its log
+    local name log t0 rc
+    name=$(basename "$1" .sh); log="$logdir/$name.log"; t0=$SECONDS
+    timeout 600 bash "$1" >"$log" 2>&1; rc=$?
+    echo "$rc $((SECONDS - t0))" > "$log.rc"
+}
+running=0
+for s in "${scripts[@]}"; do
+    if [ "$running" -ge "$jobs_max" ]; then wait -n; running=$((running - 1)); fi
+    run_script "$s" &
+    running=$((running + 1))
+done
+wait
+for s in "${scripts[@]}"; do
+    name=$(basename "$s" .sh); log="$logdir/$name.log"
+    read -r rc secs < "$log.rc" 2>/dev/null || { rc=1; secs=0; }
+    count_output "$name" "$log" "$rc" "$secs"
 done
 
 echo "logs in $logdir"

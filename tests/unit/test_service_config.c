@@ -287,7 +287,12 @@ TEST(pipeline_check_rules)
     };
     for (size_t i = 0; i < sizeof hc / sizeof hc[0]; i++) {
         char text[512];
-        snprintf(text, sizeof text, hosts_wf, hc[i].url, hc[i].url);
+        char url2[256]; /* a second file (two classes), distinct from the first */
+        snprintf(url2, sizeof url2, "%s", hc[i].url);
+        char *xr = strstr(url2, "x.root");
+        if (xr)
+            *xr = 'y';
+        snprintf(text, sizeof text, hosts_wf, hc[i].url, url2);
         w = json_loads(text, 0, NULL);
         CHECKF(pipeline_env_hosts(hooks, hc[i].list, &e) == 0, "%s", e.msg);
         int rc = pipeline_validate(w, hooks, NULL, &e);
