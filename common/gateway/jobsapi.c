@@ -217,11 +217,20 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         }
     }
     maybe_crash(g, r, "before-publish");
+    /* until a worker registers it, status reads answer `queued` (not "no such job"); the
+     * mark comes first, so that the worker's registration (which clears it) follows it */
+    if (js || gwctx_store_get(g, &js, &(mlhep_err){0}) == 0) {
+        mlhep_err qe = {0};
+        if (jobstore_queued_mark(js, c->user, id, job_now(), IDEM_TTL, &qe))
+            fprintf(stderr, "mlhep-gateway: job %s: its queued mark could not be written: %s\n", id, qe.msg);
+    }
     char used[JOB_ID_HEX + 1];
     rc = jobpub_submit(g->pub, c->user, c->token, wf, id, used, &e);
     if (rc) {
-        if (js && !replay)
+        if (js && key && !replay)
             jobstore_idem_release(js, c->user, key, &(mlhep_err){0});
+        if (js && !replay) /* not known to be queued (if the broker did take it, the worker registers it) */
+            jobstore_queued_clear(js, c->user, id);
         gwctx_store_put(g, js, 1);
         int st;
         const char *code;
@@ -233,13 +242,6 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         return gw_resp_error(o, st, code, "the job could not be queued: %s", e.msg);
     }
     maybe_crash(g, r, "after-publish");
-    /* until a worker registers it, status reads answer `queued` (not "no such job") */
-    if (js || gwctx_store_get(g, &js, &(mlhep_err){0}) == 0) {
-        mlhep_err qe = {0};
-        if (jobstore_queued_mark(js, c->user, used, job_now(), IDEM_TTL, &qe))
-            fprintf(stderr, "mlhep-gateway: job %s queued, but its queued mark could not be written: %s\n", used,
-                    qe.msg);
-    }
     if (js && key) {
         mlhep_err de = {0};
         if (jobstore_idem_done(js, c->user, key, used, &de))

@@ -426,6 +426,23 @@ static int str_eq(const redisReply *r, const char *s)
 
 /* ---- writes ---------------------------------------------------------------------- */
 
+/* the gateway's queued mark of a job (jobstore_queued_mark): user, id */
+#define QUEUED_KEY_FMT "mlhep:u:%s:idem:queued:%s"
+
+/* A registered job's record speaks for it from now on: the gateway's queued mark
+ * (jobstore_queued_mark) goes, so that a record that later expires is not shown as
+ * queued again. Best effort: a mark left behind expires with its TTL. */
+void jobstore_queued_clear(jobstore *js, const char *user, const char *id)
+{
+    char k[200];
+    snprintf(k, sizeof k, QUEUED_KEY_FMT, user, id);
+    mlhep_err e;
+    const char *argv[] = {"DEL", k};
+    redisReply *r = cmd(js, 2, argv, &e);
+    if (r)
+        freeReplyObject(r);
+}
+
 int jobstore_register(jobstore *js, const job *j, const char *name, mlhep_err *e)
 {
     jkeys k;
@@ -444,6 +461,7 @@ int jobstore_register(jobstore *js, const job *j, const char *name, mlhep_err *e
     if (!r)
         return err_prefix(e, "register job %s", j->id);
     freeReplyObject(r);
+    jobstore_queued_clear(js, j->user, j->id);
     return 0;
 }
 
@@ -480,6 +498,7 @@ int jobstore_take_lease(jobstore *js, const job *j, const char *name, const char
     if (r->element[3]->type == REDIS_REPLY_STRING)
         snprintf(out->state, sizeof out->state, "%s", r->element[3]->str);
     freeReplyObject(r);
+    jobstore_queued_clear(js, j->user, j->id);
     return 0;
 }
 
@@ -1090,7 +1109,7 @@ static int queued_key(const char *user, const char *id, char out[200], mlhep_err
 {
     if (!job_user_valid(user) || !job_id_valid(id))
         return err_set(e, MLHEP_EINVAL, "invalid user name or job id");
-    snprintf(out, 200, "mlhep:u:%s:idem:queued:%s", user, id);
+    snprintf(out, 200, QUEUED_KEY_FMT, user, id);
     return 0;
 }
 

@@ -208,6 +208,10 @@ int jobstore_idem_release(jobstore *js, const char *user, const char *key, mlhep
 int jobstore_queued_mark(jobstore *js, const char *user, const char *id, double submitted, int ttl_s,
                          mlhep_err *e);
 int jobstore_queued_get(jobstore *js, const char *user, const char *id, double *submitted, mlhep_err *e);
+/* Removes the mark (best effort): jobstore_register and jobstore_take_lease do, and the
+ * gateway when the broker did not take the job. The gateway writes the mark before it
+ * publishes, so a worker's registration always comes after it. */
+void jobstore_queued_clear(jobstore *js, const char *user, const char *id);
 
 /* Jobs in each state now (counts[JOB_NSTATES], indexed by job_state), over every user:
  * the state-changing scripts count, in the hash JOBSTORE_STATS_KEY, how many jobs
