@@ -412,9 +412,13 @@ static int under_any(const char *path, const roots *r, int use_real)
  * never lie under one whatever the configuration says. */
 static int forbidden_root(const char *p)
 {
-    static const char *const sys[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/root",
-                                      "/run", NULL};
+    static const char *const sys[] = {"/etc", "/proc", "/sys", "/dev", "/boot", "/run", NULL};
     if (strcmp(p, "/") == 0)
+        return 1;
+    /* root's home holds keys and shell files: it and its hidden entries are refused; a
+     * directory made inside it for data is the operator's choice (a checkout in /root,
+     * mode 0700, is a usual place on Debian) */
+    if (strcmp(p, "/root") == 0 || strncmp(p, "/root/.", 7) == 0)
         return 1;
     for (int i = 0; sys[i]; i++)
         if (under(p, sys[i]))

@@ -389,7 +389,7 @@ TEST(data_root_configuration)
     const char *bad1[] = {"/nonexistent-root-dir"};
     wf_opts o = {.schema = schema, .data_roots = bad1, .n_data_roots = 1, .check_local = 1};
     CHECK(refuse(one("a.root"), &o, MLHEP_EIO, "data root /nonexistent-root-dir"));
-    const char *sys[][1] = {{"/"}, {"/etc"}, {"/etc/ssl"}, {"/proc"}, {"relative/dir"}, {"/x/../etc"}};
+    const char *sys[][1] = {{"/"}, {"/etc"}, {"/etc/ssl"}, {"/proc"}, {"relative/dir"}, {"/x/../etc"}, {"/root"}, {"/root/.ssh"}};
     for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) {
         wf_opts s = {.schema = schema, .data_roots = sys[i], .n_data_roots = 1, .check_local = 1};
         int rc = load(one("shadow"), &s, &w, &e);
