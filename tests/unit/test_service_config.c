@@ -236,8 +236,8 @@ TEST(pipeline_check_rules)
         "{\"name\":\"x\",\"model\":{\"type\":\"sleep\",\"extra\":1}}",
         "{\"name\":\"x\",\"files\":[\"a.root\"],\"model\":{\"type\":\"sleep\"}}",
         /* training workflows go through the schema */
-        "{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
-        "{\"name\":\"x\",\"files\":[{\"path\":\"../x.root\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}",
+        "{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
+        "{\"name\":\"x\",\"files\":[{\"path\":\"../x.root\",\"label\":1}],\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
         "{\"name\":\"x bad\",\"files\":[{\"path\":\"a.root\",\"label\":1}],\"model\":{\"type\":\"gbdt\"}}",
     };
     mlhep_err e;
@@ -302,14 +302,14 @@ TEST(pipeline_check_rules)
     }
     /* /etc/shadow: refused lexically, with MLHEP_EAUTH, before the file system is touched */
     w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"/etc/shadow\",\"label\":1}],"
-                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
+                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}", 0, NULL);
     CHECK(pipeline_validate(w, env, NULL, &e) == MLHEP_EAUTH && strstr(e.msg, "outside the data roots"));
     json_decref(w);
     /* a lexically fine path is accepted by the submitter's check and returned resolved */
     workflow *wf = NULL;
     w = json_loads("{\"name\":\"x\",\"files\":[{\"path\":\"s.root\",\"label\":1},"
                    "{\"path\":\"/data/b/b.root\",\"label\":0}],"
-                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"units\":1}]}}", 0, NULL);
+                   "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}", 0, NULL);
     CHECKF(pipeline_validate(w, env, &wf, &e) == 0, "%s", e.msg);
     CHECK(wf && wf->nfiles == 2 && !strcmp(wf->files[0].path, "/data/a/s.root"));
     workflow_free(wf);
