@@ -308,7 +308,12 @@ section "path tricks"
 CANARY=canary-$RANDOM$RANDOM; echo "$CANARY" > "$S/artifacts/alice/canary.txt"
 GWPID=$(cat "$S/pids/gateway.pid")
 strace -f -qq -e trace=open,openat,openat2,stat,newfstatat,statx,readlink -p "$GWPID" -o "$TMP/strace.txt" 2>/dev/null & SPID=$!
-wait_for 5 test -s "$TMP/strace.txt" 2>/dev/null || sleep 0.5 # attached (its first line) or give it a moment
+# traced() N: the trace holds N opens of the finished job's MANIFEST.json: a request that
+# opens it is a marker - seen in the trace, strace is attached (and everything the
+# gateway did before that request's answer is written)
+marker() { req $R.mk GET "$G/v1/jobs/$JM/artifacts/MANIFEST.json" -H "$(auth "$TA")" >/dev/null; }
+traced() { [ "$(grep -c 'MANIFEST\.json' "$TMP/strace.txt" 2>/dev/null)" -ge "$1" ]; }
+attached=0; for _ in $(seq 50); do marker; if wait_for 1 traced 1; then attached=1; break; fi; done
 long=$(head -c 5000 /dev/zero | tr '\0' a); huge=$(head -c 100000 /dev/zero | tr '\0' a)
 allbad=1
 for p in "/v1/jobs/../x" "/v1/jobs/%2e%2e/artifacts" "/v1/jobs/$ID/artifacts/..%2F..%2Fcanary.txt" "/v1/jobs/$ID/artifacts/%2e%2e" \
@@ -320,12 +325,13 @@ done
 s=$(req $R GET "$G/healthz" -H $'X-A: b\r\nX-Injected: 1' -H $'Authorization: Bearer x\r\nX-Mlhep-Test-Crash: before-publish'); s2=$(req $R.2 GET "$G/healthz")
 [ "$s" = 200 ] && NHEALTH=$((NHEALTH + 1)); [ "$s2" = 200 ] && NHEALTH=$((NHEALTH + 1))
 [ "$s2" = 200 ] || { allbad=0; bad "header injection" "gateway answers $s2 after it"; }
-sleep 0.3; kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+n0=$(grep -c 'MANIFEST\.json' "$TMP/strace.txt"); marker; wait_for 20 traced $((n0 + 1)) # the tricks' calls are all written
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 if [ $allbad = 1 ]; then ok "path tricks (.., %2e%2e, %2F, NUL, 5 kB and 100 kB paths, CRLF) and header injection: all 4xx"; fi
-if [ -s "$TMP/strace.txt" ]; then
+if [ $attached = 1 ]; then
     if grep -E 'canary|passwd|gateway\.conf|worker\.conf|secrets|\.\./' "$TMP/strace.txt" | grep -v -- '--- SIG' | head -n 3 | grep -q .; then bad "path tricks touched the file system" "$(grep -E 'canary|passwd|gateway\.conf|worker\.conf|secrets|\.\./' "$TMP/strace.txt" | head -n 5)"
     else ok "path tricks: the gateway opened or looked up no file they name (strace: $(wc -l < "$TMP/strace.txt") calls seen)"; fi
-else ok "path tricks: strace could not attach here; file-system check skipped"; fi
+else bad "path tricks: strace" "never saw the gateway open MANIFEST.json (strace not attached: $(head -c 200 "$TMP/strace.txt"))"; fi
 
 # --- limits: a second gateway with a 1 MiB body cap, 1 request/s (burst 1), 1 at a time, 2 s predictions
 section "limits"
