@@ -320,20 +320,42 @@ int colreq_begin(wbuf *b, const char *model, size_t nrows, size_t ncols, mlhep_e
     return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
 }
 
-int colreq_add(wbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
-               mlhep_err *e)
+/* What every added column is checked for (begun request, its row count, name length,
+ * type); *nl and *tsz: the name's length and the type's size. */
+static int col_check(const wbuf *b, const char *name, int type, size_t nrows, size_t *nl, size_t *tsz,
+                     mlhep_err *e)
 {
-    size_t nl = name ? strlen(name) : 0, tsz = coltype_size(type);
+    *nl = name ? strlen(name) : 0;
+    *tsz = coltype_size(type);
     uint32_t want;
     if (b->len < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
         return err_set(e, MLHEP_EINVAL, "colreq_add before colreq_begin");
     memcpy(&want, b->p + 8, 4);
     if (nrows != want)
         return err_set(e, MLHEP_EINVAL, "column '%s' has %zu rows, the request %u", name ? name : "", nrows, want);
-    if (nl < 1 || nl > COLREQ_MAX_NAME)
-        return err_set(e, MLHEP_EINVAL, "column name of %zu bytes (1..%u)", nl, COLREQ_MAX_NAME);
-    if (!tsz)
+    if (*nl < 1 || *nl > COLREQ_MAX_NAME)
+        return err_set(e, MLHEP_EINVAL, "column name of %zu bytes (1..%u)", *nl, COLREQ_MAX_NAME);
+    if (!*tsz)
         return err_set(e, MLHEP_EINVAL, "column '%s': unknown type %d", name, type);
+    return 0;
+}
+
+/* The column's head: name, type, kind. */
+static void col_head(wbuf *b, const char *name, size_t nl, int type, int jagged)
+{
+    wbuf_le16(b, (uint16_t)nl);
+    wbuf_put(b, name, nl);
+    wbuf_u8(b, (uint8_t)type);
+    wbuf_u8(b, jagged ? 1 : 0);
+}
+
+int colreq_add(wbuf *b, const char *name, int type, const void *values, const int64_t *offsets, size_t nrows,
+               mlhep_err *e)
+{
+    size_t nl, tsz;
+    int crc = col_check(b, name, type, nrows, &nl, &tsz, e);
+    if (crc)
+        return crc;
     size_t nv = nrows;
     if (offsets) {
         for (size_t r = 0; r < nrows; r++)
@@ -351,10 +373,7 @@ int colreq_add(wbuf *b, const char *name, int type, const void *values, const in
     int rc = cb_grow(b, need + nv * tsz, e);
     if (rc)
         return rc;
-    wbuf_le16(b, (uint16_t)nl);
-    wbuf_put(b, name, nl);
-    wbuf_u8(b, (uint8_t)type);
-    wbuf_u8(b, offsets ? 1 : 0);
+    col_head(b, name, nl, type, offsets != NULL);
     const uint8_t *src = values;
     if (offsets) {
         wbuf_le32(b, (uint32_t)nv);
@@ -369,17 +388,10 @@ int colreq_add(wbuf *b, const char *name, int type, const void *values, const in
 int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, size_t stride, const uint32_t *lens,
                       size_t nrows, mlhep_err *e)
 {
-    size_t nl = name ? strlen(name) : 0, tsz = coltype_size(type);
-    uint32_t want;
-    if (b->len < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
-        return err_set(e, MLHEP_EINVAL, "colreq_add_padded before colreq_begin");
-    memcpy(&want, b->p + 8, 4);
-    if (nrows != want)
-        return err_set(e, MLHEP_EINVAL, "column '%s' has %zu rows, the request %u", name ? name : "", nrows, want);
-    if (nl < 1 || nl > COLREQ_MAX_NAME)
-        return err_set(e, MLHEP_EINVAL, "column name of %zu bytes (1..%u)", nl, COLREQ_MAX_NAME);
-    if (!tsz)
-        return err_set(e, MLHEP_EINVAL, "column '%s': unknown type %d", name, type);
+    size_t nl, tsz;
+    int crc = col_check(b, name, type, nrows, &nl, &tsz, e);
+    if (crc)
+        return crc;
     uint64_t nv = 0;
     for (size_t r = 0; r < nrows; r++) {
         if ((size_t)lens[r] * tsz > stride)
@@ -396,10 +408,7 @@ int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, s
     int rc = cb_grow(b, need + (size_t)nv * tsz, e);
     if (rc)
         return rc;
-    wbuf_le16(b, (uint16_t)nl);
-    wbuf_put(b, name, nl);
-    wbuf_u8(b, (uint8_t)type);
-    wbuf_u8(b, 1);
+    col_head(b, name, nl, type, 1);
     wbuf_le32(b, (uint32_t)nv);
     uint32_t at = 0;
     wbuf_le32(b, 0);
