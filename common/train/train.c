@@ -623,8 +623,8 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     if (!rc && patience > 0 && have_best)
         memcpy(mlp_params(m), best, np * sizeof *best);
     free(best);
-    if (rc && rc != TRAIN_STOPPED)
-        remove(ckpt);
+    /* the checkpoint stays on a stop or an error (a refused one is untouched); train_run
+     * removes it once the model files are written */
     if (rc) {
         mlp_free(m);
         return rc;
