@@ -495,8 +495,14 @@ int main(int argc, char **argv)
         snprintf(outdir, sizeof outdir, "mlhep-out/%s", j.id);
     int created = 0;
     if (!resume && prepare_out(outdir, &created) != 0) {
-        fprintf(stderr, "mlhep-run: output directory %s: %s (it must not exist or be empty)\n",
-                outdir, strerror(errno));
+        char kp[PATH_MAX + 32], word[2 * PATH_MAX];
+        struct stat kst;
+        snprintf(kp, sizeof kp, "%s/" CKPT_FILE, outdir);
+        int has_ckpt = stat(kp, &kst) == 0;
+        shell_word(outdir, word, sizeof word);
+        fprintf(stderr, "mlhep-run: output directory %s: %s (it must not exist or be empty)%s%s\n", outdir,
+                strerror(errno), has_ckpt ? "; it holds a stopped run's checkpoint: continue it with mlhep-run "
+                "--resume " : "", has_ckpt ? word : "");
         job_clear(&j);
         workflow_free(wf);
         pipeline_env_free(env);

@@ -32,6 +32,8 @@ if [ $rc = 0 ] && [ -s full/model.mlhep ] && [ ! -e full/checkpoint.mlhep ]; the
 # --- stopped after epoch 2 (the Ctrl-C path), then resumed
 "$BIN/mlhep-run" --out part --stop-after-epoch 2 data/hzz.json > part.out 2> part.err; rc=$?
 if [ $rc = 10 ] && [ -s part/checkpoint.mlhep ] && grep -q "interrupted after .* s; kept part/checkpoint.mlhep (epoch 2/6 done, with the optimiser state); resume with: mlhep-run --resume part$" part.err && [ "$(grep -c '^mlhep-run: interrupted' part.err)" = 1 ]; then ok "stopped after epoch 2: exit 10, checkpoint kept, one line with the resume command"; else bad "stop" "rc=$rc $(ls part) $(tail -n 3 part.err)"; fi
+"$BIN/mlhep-run" --out part data/hzz.json > /dev/null 2> again.err; rc=$?
+if [ $rc = 12 ] && grep -q "it holds a stopped run's checkpoint: continue it with mlhep-run --resume part$" again.err && [ -s part/checkpoint.mlhep ]; then ok "a new run into the stopped run's directory: refused (exit 12), pointing to --resume"; else bad "run into stopped dir" "rc=$rc $(cat again.err)"; fi
 cp -r part spare   # for the refusals below
 "$BIN/mlhep-run" --resume part > res.out 2> res.err; rc=$?
 if [ $rc = 0 ] && grep -q "resumed in part after epoch 2/6" res.err && grep -q "resuming from checkpoint.mlhep: epoch 2/6 done" res.err && ! grep -q "^epoch [12]/6:" res.err && grep -q "^epoch 3/6:" res.err && [ ! -e part/checkpoint.mlhep ] && [ -s part/MANIFEST.json ]; then ok "--resume: exit 0, epochs 3.. only, checkpoint removed, MANIFEST written"; else bad "resume" "rc=$rc $(tail -n 5 res.err)"; fi
