@@ -547,7 +547,8 @@ int main(int argc, char **argv)
                     "state); resume with: mlhep-run --resume %s\n", elapsed, kp, ki.epoch, ki.epochs, word);
             ckpt_info_clear(&ki);
         } else {
-            fprintf(stderr, "mlhep-run: interrupted after %.1f s; nothing kept (no epoch finished)\n", elapsed);
+            fprintf(stderr, "mlhep-run: interrupted after %.1f s; nothing kept (no checkpoint: an MLP writes one "
+                    "when an epoch ends, boosted trees none)\n", elapsed);
         }
     } else if (rc) {
         on_log(&t, e.msg);
