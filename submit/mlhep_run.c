@@ -13,7 +13,8 @@
  * The same pipeline as a service worker (pipeline_run: the same schema, the same
  * checks - local paths confined to the data roots with realpath and symlink checks -
  * and train_run for mlp/gbdt/keras models; the `sleep` test job too). Progress goes to
- * the terminal: a bar redrawn in place on a TTY, one line per change otherwise. The
+ * the terminal (base/progress.h): a bar with an ETA on a TTY, each epoch's line kept
+ * above it; plain periodic lines otherwise. The
  * artifacts (model, metrics, plots, job.log, MANIFEST.json) go to ./mlhep-out/ID/
  * (ID: a fresh 128-bit job id) or to --out DIR, which must not exist or be empty.
  * Data roots: every --data-root DIR; without any, the workflow file's directory and
