@@ -45,7 +45,7 @@ static void usage(FILE *f)
 "  WORKFLOW.json  submit a job: the token and workflow are checked, the job is\n"
 "                 queued (persistent, confirmed by the broker) and its id printed\n"
 "  status ID      the job's state, phase, progress, attempts, worker, heartbeat, error\n"
-"  watch ID       follow the job until it ends (progress bar with ETA on a terminal, one line\n"
+"  watch ID       follow the job until it ends (progress bar on a terminal, one line\n"
 "                 per change otherwise); exit code tells how it ended\n"
 "  list           your jobs, newest first\n"
 "  cancel ID      cancel: a queued job is skipped, a running one stops at its next step\n"
