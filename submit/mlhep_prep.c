@@ -10,8 +10,9 @@
  * npy): hdf5 appends every chunk to DIR/rows.h5, csv to DIR/rows.csv (data/rowexport.h;
  * --gzip N compresses the HDF5 datasets). With params.hist, DIR/<hist>/ gets one
  * SVG histogram per feature (signal vs background, or one curve per class) and an
- * index.html showing them all. Progress: a line per step (a bar on a
- * TTY). Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
+ * index.html showing them all. Progress (base/progress.h): a bar with an ETA on a TTY -
+ * the specs pass by entries over all files, then the chunks (N/total) - and plain
+ * periodic lines otherwise. Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "data/rowexport.h"
 #include "base/jsonschema.h"
 #include "base/numarg.h"
+#include "base/progress.h"
 #include "base/npy.h"
 #include "data/specs.h"
 #include "service/workflow.h"
@@ -37,18 +39,18 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void progress(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total)
+typedef struct prep_bar {
+    progress bar;
+    progress_files pf;
+} prep_bar;
+
+static void specs_bar(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total)
 {
-    int tty = *(int *)ctx;
-    if (tty) {
-        int w = 30, fill = total ? (int)(w * done / total) : w;
-        fprintf(stderr, "\rspecs: file %zu/%zu [%.*s%*s] %lld/%lld", file + 1, nfiles, fill,
-                "##############################", w - fill, "", (long long)done, (long long)total);
-        if (done == total)
-            fprintf(stderr, "\n");
-    } else if (done == total) {
-        fprintf(stderr, "specs: file %zu/%zu done (%lld entries)\n", file + 1, nfiles, (long long)total);
-    }
+    prep_bar *b = ctx;
+    char text[160];
+    snprintf(text, sizeof text, "specs: file %zu/%zu, %lld/%lld entries", file + 1, nfiles, (long long)done,
+             (long long)total);
+    progress_update(&b->bar, progress_files_fraction(&b->pf, file, nfiles, done, total), text, done == total);
 }
 
 int main(int argc, char **argv)
@@ -144,7 +146,8 @@ int main(int argc, char **argv)
     feathist *fh = NULL;
     rowexport *rx = NULL;
     char path[4200];
-    int tty = isatty(2);
+    prep_bar pb = {0};
+    progress_init(&pb.bar, stderr, -1);
     double t0 = now();
     if (specs_preproc(&wf->data, &pp, &e))
         goto fail;
@@ -158,7 +161,9 @@ int main(int argc, char **argv)
     } else {
         if (e.code == MLHEP_EINVAL)
             fprintf(stderr, "specs: %s; recomputing\n", e.msg);
-        if (specs_compute(&wf->data, pp, progress, &tty, &sp, &e))
+        int src = specs_compute(&wf->data, pp, specs_bar, &pb, &sp, &e);
+        progress_done(&pb.bar);
+        if (src)
             goto fail;
         if (specs_save(sp, path, &e))
             goto fail;
@@ -198,6 +203,13 @@ int main(int argc, char **argv)
     long nchunk = 0;
     int64_t rows = 0;
     int got;
+    /* the chunks' bar: a fresh clock for its ETA */
+    progress_init(&pb.bar, stderr, -1);
+    int64_t tot_chunks = dataset_chunks(ds), tot_rows = dataset_rows(ds);
+    if (max_chunks >= 0 && tot_chunks > max_chunks) {
+        tot_chunks = max_chunks;
+        tot_rows = -1; /* not known before the chunks are made */
+    }
     while ((max_chunks < 0 || nchunk < max_chunks) && (got = dataset_next(ds, &c, &e)) == 1) {
         struct { const char *suffix, *descr; const void *data; size_t elem, cols; int ndim; } out[] = {
             {"x", "<f4", c.x, 4, (size_t)c.width, 2},      {"mask", "|u1", c.mask, 1, (size_t)c.width, 2},
@@ -218,14 +230,14 @@ int main(int argc, char **argv)
         if (fh)
             feathist_fill(fh, &c);
         rows += (int64_t)c.nrows;
-        if (!tty)
-            fprintf(stderr, "chunk %ld: %zu rows\n", nchunk, c.nrows);
-        else
-            fprintf(stderr, "\rchunks: %ld (%lld rows)", nchunk + 1, (long long)rows);
         nchunk++;
+        char text[160];
+        snprintf(text, sizeof text, "chunks: %ld/%lld (%lld rows)", nchunk, (long long)tot_chunks, (long long)rows);
+        double f = tot_rows > 0 ? (double)rows / (double)tot_rows
+                   : tot_chunks > 0 ? (double)nchunk / (double)tot_chunks : 1;
+        progress_update(&pb.bar, f, text, nchunk == tot_chunks);
     }
-    if (tty)
-        fprintf(stderr, "\n");
+    progress_done(&pb.bar);
     if (got < 0)
         goto fail;
     if (rx) {

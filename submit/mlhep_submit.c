@@ -24,6 +24,7 @@
 
 #include "base/logline.h"
 #include "base/numarg.h"
+#include "base/progress.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
@@ -277,6 +278,7 @@ static int cmd_status(cli *c, const char *id)
 typedef struct watcher {
     int tty;
     char last[512];
+    progress bar;       /* on a TTY: the bar (base/progress.h), with its ETA */
 } watcher;
 
 /* One record of a watched job: its line (or bar); the exit code once it has ended. */
@@ -292,15 +294,9 @@ static int watch_show(void *cls, json_t *rec)
     char msg[256];
     logline_escape(strcmp(field(rec, "phase"), "training") ? field(rec, "message") : "", msg, sizeof msg);
     if (w->tty) {
-        int bw = 30, full = (int)lround(prog * bw);
-        char bar[64];
-        for (int i = 0; i < bw; i++)
-            bar[i] = i < full ? '#' : '.';
-        bar[bw] = '\0';
-        snprintf(line, sizeof line, "\r[%s] %3.0f%%  %-9s %-8s %s%s%-30.30s\033[K", bar, 100 * prog, state,
-                 field(rec, "phase"), train, *train ? "  " : "", msg);
-        fputs(line, stdout);
-        fflush(stdout);
+        snprintf(line, sizeof line, "%-9s %-8s %s%s%-30.30s", state, field(rec, "phase"), train, *train ? "  " : "",
+                 msg);
+        progress_update(&w->bar, prog, line, 0);
     } else {
         snprintf(line, sizeof line, "%s %s %.0f%%%s%s%s%s", state, field(rec, "phase"), floor(prog * 100),
                  *train ? " " : "", train, *msg ? " " : "", msg);
@@ -313,7 +309,7 @@ static int watch_show(void *cls, json_t *rec)
     job_state st;
     if (job_state_parse(state, &st) == 0 && job_state_terminal(st)) {
         if (w->tty)
-            printf("\n");
+            progress_done(&w->bar);
         if (*field(rec, "error"))
             out_line(stderr, "error: %s", field(rec, "error"));
         return exit_for_state(state);
@@ -326,11 +322,12 @@ static int cmd_watch(cli *c, const char *id)
     int rc = check_id(id);
     if (rc)
         return rc;
-    watcher w = {isatty(STDOUT_FILENO), ""};
+    watcher w = {isatty(STDOUT_FILENO), "", {0}};
+    progress_init(&w.bar, stdout, w.tty);
     rc = jobsvc_watch(c->svc, id, c->timeout, watch_show, &w);
     if (rc == JX_TIMEOUT) {
         if (w.tty)
-            printf("\n");
+            progress_done(&w.bar);
         return infer_cmd_fail(JX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
     }
     return rc;

@@ -89,7 +89,9 @@
 #include "service/jobstore.h"
 #include "root/source_open.h"
 #include "service/msgsig.h"
+#include "train/checkpoint.h"
 #include "train/pipeline.h"
+#include "train/train.h"
 
 #define CH_JOBS 1
 #define CH_AUX 2
@@ -283,7 +285,7 @@ static int job_step(void *ctx, const pipeline_progress *p)
 static int fan_step(void *ctx, long long done, long long total, const char *msg)
 {
     pipeline_progress p = {"specs", total > 0 ? 0.1 * (double)done / (double)total : 0, msg, -1,
-                           0, 0, NAN, NAN, NAN};
+                           0, 0, NAN, NAN, NAN, 0};
     return job_step(ctx, &p);
 }
 
@@ -302,7 +304,8 @@ static int job_specs(void *ctx, const workflow *wf, const preproc *pp, specs **o
 static void *job_thread(void *arg)
 {
     run *r = arg;
-    pipeline_callbacks cb = {job_step, job_logline, r, job_specs};
+    /* a training continues from the checkpoint an earlier attempt left (carry_checkpoint) */
+    pipeline_callbacks cb = {job_step, job_logline, r, job_specs, TRAIN_RESUME_IF_ANY, NULL};
     err_clear(&r->err);
     r->rc = pipeline_run(&r->j, r->wf, r->w->env, &cb, r->tmpdir, &r->err);
     atomic_store(&r->done, 1);
@@ -648,6 +651,58 @@ static void remove_job_tmpdirs(worker *w, const char *user, const char *id, long
     closedir(d);
 }
 
+/* A stopped (SIGTERM: handed back) or crashed attempt of a training leaves its temp dir
+ * with the checkpoint of its last finished epoch (train/checkpoint.h). The newest such
+ * dir of job id below lease `below` gives this attempt's dir `dir` its checkpoint and
+ * specs.json (moved), so the training goes on from there instead of starting over (train.c
+ * checks the checkpoint is this workflow's, on the same inputs). Returns the epoch
+ * carried, 0 if none. */
+static int carry_checkpoint(worker *w, const char *user, const char *id, long long below, const char *dir)
+{
+    char udir[4096], best[4608] = "";
+    snprintf(udir, sizeof udir, "%s/%s", w->cfg->artifact_dir, user);
+    DIR *d = opendir(udir);
+    if (!d)
+        return 0;
+    long long top = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char tid[JOB_ID_HEX + 1], ck[4700];
+        long long n;
+        struct stat st;
+        if (!artifacts_tmpdir_parse(de->d_name, tid, &n) || strcmp(tid, id) != 0 || n >= below || n <= top)
+            continue;
+        snprintf(ck, sizeof ck, "%s/%s/" CKPT_FILE, udir, de->d_name);
+        if (stat(ck, &st) == 0 && S_ISREG(st.st_mode)) {
+            top = n;
+            snprintf(best, sizeof best, "%s/%s", udir, de->d_name);
+        }
+    }
+    closedir(d);
+    if (top < 0)
+        return 0;
+    char from[4700], to[4700];
+    ckpt_info ki;
+    mlhep_err e;
+    snprintf(from, sizeof from, "%s/" CKPT_FILE, best);
+    if (ckpt_info_read(from, &ki, &e) != 0) {
+        wlog(w, "job %s: the checkpoint of attempt (lease %lld) is unusable (%s): starting over", id, top, e.msg);
+        return 0;
+    }
+    ckpt_info_clear(&ki);
+    snprintf(to, sizeof to, "%s/" CKPT_FILE, dir);
+    if (rename(from, to) != 0) {
+        wlog(w, "job %s: cannot take the checkpoint of attempt (lease %lld): %s: starting over", id, top,
+             strerror(errno));
+        return 0;
+    }
+    snprintf(from, sizeof from, "%s/specs.json", best);
+    snprintf(to, sizeof to, "%s/specs.json", dir);
+    if (rename(from, to) != 0) { /* optional: the specs pass runs again */
+    }
+    return ki.epoch > 0 ? ki.epoch : 1;
+}
+
 /* At start: every temp dir in the store older than min_age seconds whose attempt's lease
  * is no longer current (the job ended, or another attempt took it) is left over by a
  * crashed or cut-off worker: removed. A dir whose lease is current belongs to a running
@@ -929,6 +984,12 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
         run_settle_later(r, FIN_REQUEUE, out);
         return;
     }
+    int carried = r->wf ? carry_checkpoint(w, r->j.user, r->j.id, r->lease, r->tmpdir) : 0;
+    if (carried) {
+        snprintf(line, sizeof line, "continuing from the checkpoint of an earlier attempt (epoch %d done)", carried);
+        wlog(w, "job %s: %s", r->j.id, line);
+        jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
+    }
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/job.log", r->tmpdir);
     r->log = fopen(logpath, "w");
@@ -985,7 +1046,15 @@ static int finish_job(worker *w, run *r)
         if (r->rc == 0 && (stop == STOP_NONE || stop == STOP_SHUTDOWN)) {
             r->fin = FIN_PUBLISH; /* complete: a shutdown asked at the last step changes nothing */
         } else {
-            artifacts_remove(r->tmpdir, &e);
+            /* a training handed back at shutdown keeps its checkpoint for the next
+             * attempt (carry_checkpoint); everything else of the attempt goes */
+            char ck[4200];
+            struct stat st;
+            snprintf(ck, sizeof ck, "%s/" CKPT_FILE, r->tmpdir);
+            if (stop == STOP_SHUTDOWN && stat(ck, &st) == 0)
+                wlog(w, "job %s: stopped; its checkpoint stays in %s for the next attempt", id, r->tmpdir);
+            else
+                artifacts_remove(r->tmpdir, &e);
             r->tmpdir[0] = '\0';
             if (stop == STOP_LOST) {
                 wlog(w, "job %s: lease lost (another worker took the job); stopped, nothing written", id);

@@ -261,6 +261,13 @@ int dataset_open(const dataparams *dp, const preproc *pp, const specs *sp, datas
 }
 
 
+int64_t dataset_rows(const dataset *d) { return d->total_target; }
+
+int64_t dataset_chunks(const dataset *d)
+{
+    return d->total_target > 0 ? (d->total_target + d->chunk - 1) / d->chunk : 0;
+}
+
 int dataset_rewind(dataset *d, mlhep_err *e)
 {
     (void)e;

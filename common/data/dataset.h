@@ -60,6 +60,10 @@ int dataset_next(dataset *d, ds_chunk *c, mlhep_err *e);
 /* Back to the first chunk (a new epoch); the same chunks come again in the same order. */
 int dataset_rewind(dataset *d, mlhep_err *e);
 
+/* Rows one pass yields (every chunk together) and the number of chunks they come in:
+ * totals for progress counters. */
+int64_t dataset_rows(const dataset *d);
+int64_t dataset_chunks(const dataset *d);
 /* Feature name of row column k ("Jet_pt[3]" for jagged slots), into buf. */
 void dataset_column_name(const specs *sp, int k, char *buf, size_t n);
 

@@ -1435,3 +1435,12 @@ int mlp_load_file(const char *path, mlp **out, char **features_json, mlhep_err *
         err_prefix(e, "%s", path);
     return rc;
 }
+
+/* ------------------------------------------------------------------ optimiser state */
+
+float *mlp_opt_state(mlp *m, int which)
+{
+    return which == 0 ? m->opt1 : which == 1 ? m->opt2 : NULL;
+}
+
+void mlp_set_steps(mlp *m, long steps) { m->steps = steps; }

@@ -130,6 +130,13 @@ long mlp_steps(const mlp *m);
 void mlp_get_rng(const mlp *m, rng *out);
 void mlp_set_rng(mlp *m, const rng *in);
 
+/* The optimiser's state, for training checkpoints (train/checkpoint.h): which 0 is the
+ * first moment (Adam's m, SGD's velocity), 1 the second (Adam's v; NULL for SGD); each
+ * mlp_n_trainable() floats, writable. With mlp_steps/mlp_set_steps and the dropout RNG
+ * it is all a resumed training needs besides the parameters. */
+float *mlp_opt_state(mlp *m, int which);
+void mlp_set_steps(mlp *m, long steps);
+
 /* Normalised architecture (our spec, every default spelled out, plus "n_inputs") as a
  * JSON string; mlp_build of it gives the same model layout. Caller frees with free(). */
 char *mlp_arch_json(const mlp *m);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/progress.h"
 #include "base/rng.h"
 #include "base/wbuf.h"
 
@@ -571,7 +572,9 @@ int evgen_write(const evgen_opts *o, mlhep_err *e)
     if (!rc && !cols)
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     int64_t chunk = wo.cluster_entries;
-    int tty = o->progress && isatty(fileno(o->progress));
+    progress bar;
+    if (o->progress)
+        progress_init(&bar, o->progress, -1);
     int last_pct = -1;
     double t0 = now_s();
     for (int64_t done = 0; done < o->events && !rc;) {
@@ -581,15 +584,19 @@ int evgen_write(const evgen_opts *o, mlhep_err *e)
             rc = rootw_append(t, k, cols, e);
         done += k;
         int pct = (int)(100 * done / o->events);
-        if (!rc && o->progress && (tty || pct / 10 != last_pct / 10 || done == o->events) && pct != last_pct) {
+        if (!rc && o->progress && pct != last_pct) {
             double dt = now_s() - t0;
-            fprintf(o->progress, "%sgen: %lld/%lld events (%d%%), %.1f MB, %.0f events/s%s", tty ? "\r" : "",
-                    (long long)done, (long long)o->events, pct, (double)rootw_file_bytes(f) / 1e6,
-                    dt > 0 ? (double)done / dt : 0.0, tty ? (done == o->events ? "\n" : "") : "\n");
-            fflush(o->progress);
+            char text[160];
+            snprintf(text, sizeof text, "gen: %lld/%lld events, %.1f MB, %.0f events/s", (long long)done,
+                     (long long)o->events, (double)rootw_file_bytes(f) / 1e6, dt > 0 ? (double)done / dt : 0.0);
+            /* off a TTY: a line per 10% (and the last) */
+            progress_update(&bar, (double)done / (double)o->events, text,
+                            pct / 10 != last_pct / 10 || done == o->events);
             last_pct = pct;
         }
     }
+    if (o->progress)
+        progress_done(&bar);
     free(cols);
     evgen_free(g);
     if (rc) {

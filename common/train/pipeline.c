@@ -240,7 +240,7 @@ static int write_json(const char *dir, const char *name, json_t *o, mlhep_err *e
 
 static int step(const pipeline_callbacks *cb, const char *phase, double frac, const char *msg)
 {
-    pipeline_progress p = {phase, frac, msg, -1, 0, 0, NAN, NAN, NAN};
+    pipeline_progress p = {phase, frac, msg, -1, 0, 0, NAN, NAN, NAN, 0};
     return cb && cb->step ? cb->step(cb->ctx, &p) : 0;
 }
 
@@ -322,15 +322,19 @@ static int on_train(void *ctx, const train_progress *t)
         b->cb->log(b->cb->ctx, t->message);
     snprintf(b->last_phase, sizeof b->last_phase, "%s", phase);
     pipeline_progress p = {phase,      t->fraction, t->message ? t->message : "", t->events,
-                           t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc};
+                           t->epoch,   t->epochs,   t->loss,    t->val_loss,   t->val_auc, t->epoch_end};
     return b->cb && b->cb->step ? b->cb->step(b->cb->ctx, &p) : 0;
 }
 
-static int run_training(const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
+static int run_training(const job *j, const workflow *w, const pipeline_env *env, const pipeline_callbacks *cb,
                         const char *dir, mlhep_err *e)
 {
     train_bridge b = {cb, ""};
+    char note[128];
+    snprintf(note, sizeof note, "{\"job\": \"%s\"}", j->id);
     train_opts o = {.outdir = dir,
+                    .resume = cb ? cb->resume : 0,
+                    .ckpt_note = cb && cb->ckpt_note ? cb->ckpt_note : note,
                     .nthreads = env->nthreads,
                     .progress = on_train,
                     .ctx = &b,
@@ -353,7 +357,7 @@ int pipeline_run(const job *j, const workflow *wf, const pipeline_env *env,
                  const pipeline_callbacks *cb, const char *dir, mlhep_err *e)
 {
     if (wf)
-        return run_training(wf, env, cb, dir, e);
+        return run_training(j, wf, env, cb, dir, e);
     if (!pipeline_is_sleep(j->workflow))
         return err_set(e, MLHEP_EINVAL, "pipeline_run: job %s: a training job needs the workflow "
                        "pipeline_validate loaded", j->id);

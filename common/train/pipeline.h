@@ -116,6 +116,8 @@ typedef struct pipeline_progress {
     int64_t events;        /* events processed in this phase, -1 if not applicable */
     int epoch, epochs;     /* 0 when not training */
     double loss, val_loss, val_auc; /* NAN when unknown */
+    int epoch_end;         /* 1: the message sums up an epoch or is a warning (a line to
+                              keep on screen), 0: progress within a step */
 } pipeline_progress;
 
 struct preproc;
@@ -132,6 +134,12 @@ typedef struct pipeline_callbacks {
      * same contract, PIPELINE_STOPPED for a stop). May be NULL. */
     int (*specs)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
                  mlhep_err *e);
+    /* A training job: TRAIN_RESUME_* (train.h): continue from the checkpoint a stopped
+     * run of this job left in artifact_dir (checkpoint.h) - required (mlhep-run
+     * --resume) or when there is one (a redelivered service job). 0: start over. */
+    int resume;
+    /* JSON text kept in a training's checkpoint (checkpoint.h "note"); NULL: {"job": ID}. */
+    const char *ckpt_note;
 } pipeline_callbacks;
 
 /* Runs job j, writing its artifacts into artifact_dir (an existing, empty directory the

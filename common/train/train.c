@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/progress.h"
 #include "base/rng.h"
 #include "base/team.h"
 #include "data/dataset.h"
@@ -25,6 +26,7 @@
 #include "model/mlp.h"
 #include "model/modelfile.h"
 #include "model/onnx.h"
+#include "train/checkpoint.h"
 #include "train/evalset.h"
 #include "train/report.h"
 #include "base/version.h"
@@ -68,6 +70,8 @@ typedef struct run {
     double cpu_epoch_val, cpu_epoch_trsub; /* of which CPU: validation, training sample */
     double last_frac;
     float *vx, *vy, *vw;       /* validation rows of a chunk (boosted trees) */
+    char fp[65];               /* the inputs' specs fingerprint (checkpoints) */
+    progress_files spf;        /* the specs pass's fraction of all entries */
 } run;
 
 static double now(void)
@@ -103,7 +107,7 @@ static int report(run *r, const char *phase, double frac, int64_t events, int ep
 static void specs_progress(void *ctx, size_t file, size_t nfiles, int64_t done, int64_t total)
 {
     run *r = ctx;
-    double f = nfiles ? ((double)file + (total ? (double)done / (double)total : 1)) / (double)nfiles : 1;
+    double f = progress_files_fraction(&r->spf, file, nfiles, done, total);
     char msg[128];
     snprintf(msg, sizeof msg, "specs: file %zu/%zu, %lld/%lld entries", file + 1, nfiles, (long long)done,
              (long long)total);
@@ -430,6 +434,61 @@ static int mlp_epoch_pass(run *r, mlp *m, int epoch, int epochs, double *loss_su
     return got < 0 ? got : 0;
 }
 
+/* A resumed training (checkpoint.h): the first pass again - the statistics, the rows
+ * kept for evaluation, the histograms and the training weight factors the epochs in the
+ * checkpoint made the first time - streaming every chunk once without training. */
+static int replay_first_pass(run *r, mlhep_err *e)
+{
+    ds_chunk c;
+    int got, rc = 0;
+    int64_t rows = 0;
+    while (!rc && (got = dataset_next(r->ds, &c, e)) == 1) {
+        rc = first_pass(r, &c, e);
+        if (!rc && !r->factors_set)
+            factors_from_chunk(r, &c); /* what train_rows does on the first chunk */
+        rows += (int64_t)c.nrows;
+        if (!rc && report(r, "training", 0.1, rows, 0, 0, NAN, NAN, NAN, 0,
+                          "resuming: reading the data once for the evaluation rows"))
+            rc = TRAIN_STOPPED;
+    }
+    if (!rc && got < 0)
+        rc = got;
+    if (!rc)
+        rc = first_pass_end(r, e);
+    if (!rc)
+        rc = dataset_rewind(r->ds, e);
+    return rc;
+}
+
+/* Loads the checkpoint into m and the run's bookkeeping (o->resume). *loaded = 0 when
+ * there was none to use (TRAIN_RESUME_IF_ANY: the training starts over). */
+static int resume_load(run *r, mlp *m, const char *path, const char *key, ckpt_state *cs, int *loaded,
+                       mlhep_err *e)
+{
+    *loaded = 0;
+    int rc = ckpt_load(path, key, r->fp, m, cs, e);
+    if (rc && r->o->resume == TRAIN_RESUME_IF_ANY) {
+        if (rc != MLHEP_ENOTFOUND) {
+            char msg[sizeof e->msg + 32];
+            snprintf(msg, sizeof msg, "warning: starting over: %s", e->msg);
+            warn(r, msg);
+        }
+        err_clear(e);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    for (int i = 0; i < cs->nep; i++)
+        if (add_epoch(r, &cs->ep[i]))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+    *loaded = 1;
+    char msg[200];
+    snprintf(msg, sizeof msg, "resuming from %s: epoch %d/%d done", CKPT_FILE, cs->epoch, cs->epochs);
+    report(r, "training", 0.1 + 0.85 * cs->epoch / (cs->epochs ? cs->epochs : 1), 0, cs->epoch, cs->epochs,
+           NAN, NAN, NAN, 1, msg);
+    return r->first_pass_done ? 0 : replay_first_pass(r, e);
+}
+
 /* The end-of-epoch model on the validation rows and the training sample. */
 static int epoch_figures(run *r, model_ref *mr, report_epoch *x, mlhep_err *e)
 {
@@ -483,16 +542,34 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     }
     double best_val = INFINITY;
     int since_best = 0, have_best = 0;
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.mlhep", r->o->outdir);
+    char ckpt[4200], key[CKPT_KEY_LEN + 1];
+    snprintf(ckpt, sizeof ckpt, "%s/" CKPT_FILE, r->o->outdir);
     int standard = wf->params.training == WF_TRAIN_STANDARD;
     int passes = standard ? epochs : 1;
-    int rewound = 0;
-    if (r->weighted && wf->params.balance_classes) {
+    int rewound = 0, start = 1, finished = 0;
+    rc = ckpt_key(wf, key, e);
+    if (!rc && r->weighted && wf->params.balance_classes) {
         rc = prepass(r, e);
         rewound = 1;
     }
-    for (int ep = 1; ep <= passes && !rc; ep++) {
+    if (!rc && r->o->resume) {
+        ckpt_state cs;
+        int loaded;
+        rc = resume_load(r, m, ckpt, key, &cs, &loaded, e);
+        if (!rc && loaded) {
+            start = cs.epoch + 1;
+            finished = cs.finished;
+            best_val = cs.best_val;
+            since_best = cs.since_best;
+            have_best = cs.have_best;
+            if (have_best)
+                memcpy(best, cs.best, np * sizeof *best);
+            rewound = 1;
+        }
+        if (loaded)
+            ckpt_state_free(&cs);
+    }
+    for (int ep = start; ep <= passes && !rc && !finished; ep++) {
         double t0 = now();
         if ((ep > 1 || rewound) && (rc = dataset_rewind(r->ds, e)))
             break;
@@ -513,6 +590,23 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             break;
         }
+        /* keep the best for early stopping; then the checkpoint (the model with its
+         * optimiser state and this bookkeeping), before anything may stop the run */
+        double crit = isfinite(x.val_loss) ? x.val_loss : x.loss;
+        int stop_early = 0;
+        if (crit < best_val) {
+            best_val = crit;
+            memcpy(best, mlp_params(m), np * sizeof *best);
+            have_best = 1;
+            since_best = 0;
+        } else if (patience > 0 && ++since_best >= patience) {
+            stop_early = 1;
+        }
+        ckpt_state cs = {ep, passes, stop_early, best_val, since_best, have_best, best, r->ep, r->nep};
+        if (ckpt_save(ckpt, m, &cs, key, r->fp, wf, r->o->ckpt_note, e) != 0) {
+            rc = e->code;
+            break;
+        }
         char msg[200];
         snprintf(msg, sizeof msg, "epoch %d/%d: loss %.4f val_loss %.4f val_auc %.4f (%.1f s)", ep, passes, x.loss,
                  x.val_loss, x.val_auc, x.seconds);
@@ -520,18 +614,7 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
             rc = TRAIN_STOPPED;
             break;
         }
-        /* checkpoint every epoch; keep the best for early stopping */
-        if (mlp_save_file(m, "{}", ckpt, e) != 0) {
-            rc = e->code;
-            break;
-        }
-        double crit = isfinite(x.val_loss) ? x.val_loss : x.loss;
-        if (crit < best_val) {
-            best_val = crit;
-            memcpy(best, mlp_params(m), np * sizeof *best);
-            have_best = 1;
-            since_best = 0;
-        } else if (patience > 0 && ++since_best >= patience) {
+        if (stop_early) {
             snprintf(msg, sizeof msg, "early stopping after epoch %d (best validation loss %.4f)", ep, best_val);
             report(r, "training", 0.1 + 0.85 * ep / passes, rows, ep, passes, x.loss, x.val_loss, x.val_auc, 1, msg);
             break;
@@ -540,7 +623,8 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     if (!rc && patience > 0 && have_best)
         memcpy(mlp_params(m), best, np * sizeof *best);
     free(best);
-    remove(ckpt);
+    /* the checkpoint stays on a stop or an error (a refused one is untouched); train_run
+     * removes it once the model files are written */
     if (rc) {
         mlp_free(m);
         return rc;
@@ -1096,12 +1180,20 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
     if (!wf->model)
         return err_set(e, MLHEP_EINVAL, "workflow has no model");
     const dataparams *dp = &wf->data;
+    char ckpt_path[4200], specs_kept[4200];
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/" CKPT_FILE, o->outdir);
+    snprintf(specs_kept, sizeof specs_kept, "%s/specs.json", o->outdir);
+    if (is_gbdt && o->resume == TRAIN_RESUME_MUST)
+        return err_set(e, MLHEP_EINVAL, "boosted trees keep no checkpoint: nothing to resume (run the workflow again)");
+    /* resuming: the specs the stopped run saved, when the inputs are unchanged */
+    const char *specs_cache = o->specs_cache ? o->specs_cache : o->resume ? specs_kept : NULL;
     if ((rc = specs_preproc(dp, &r.pp, e)))
         goto out;
     char fp[65];
     if ((rc = specs_fingerprint(dp, fp, e)))
         goto out;
-    if (!(o->specs_cache && specs_load(o->specs_cache, fp, &r.sp, e) == 0)) {
+    memcpy(r.fp, fp, sizeof r.fp);
+    if (!(specs_cache && specs_load(specs_cache, fp, &r.sp, e) == 0)) {
         report(&r, "specs", 0, 0, 0, 0, NAN, NAN, NAN, 0, "specs pass");
         if (o->specs_fn && (rc = o->specs_fn(o->specs_ctx, wf, r.pp, &r.sp, e)))
             goto out;
@@ -1206,6 +1298,8 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
     char msg[200];
     snprintf(msg, sizeof msg, "done in %.1f s", now() - r.t0);
     report(&r, "done", 1.0, 0, 0, 0, NAN, NAN, NAN, 0, msg);
+    if (!r.stopped)
+        remove(ckpt_path); /* the model files are written: nothing left to resume */
 out:
     if (r.stopped && rc >= 0)
         rc = TRAIN_STOPPED;

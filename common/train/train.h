@@ -6,7 +6,9 @@
  * Sequential document) or boosted trees (gbdt.h), for a binary, multiclass or
  * regression task (workflow.task) - with MLaaS4HEP's two procedures
  * (params.training "standard": every epoch streams all chunks; "chunk": each chunk is
- * fitted `epochs` times in turn), and a checkpoint per epoch.
+ * fitted `epochs` times in turn), and a checkpoint per epoch (checkpoint.h: the model
+ * with its optimiser state, kept when the run is stopped; o->resume continues from it to
+ * the same final weights as a run never stopped).
  * Splits (dataset.h): training rows train; the validation rows give the per-epoch
  * figures - computed with the model as it is at the end of the epoch - and early
  * stopping; the test rows are never used until the final report. Event weights
@@ -39,6 +41,13 @@
 
 #define TRAIN_STOPPED 1
 
+/* train_opts.resume: what to do with OUTDIR/checkpoint.mlhep (train/checkpoint.h). */
+#define TRAIN_RESUME_NO 0     /* start over (a checkpoint there is overwritten) */
+#define TRAIN_RESUME_MUST 1   /* continue from it; refuse when it is missing, corrupt, of
+                                 another workflow or of changed inputs (mlhep-run --resume) */
+#define TRAIN_RESUME_IF_ANY 2 /* continue from it when there is one of this workflow, else
+                                 start over (a redelivered service job) */
+
 struct preproc;
 struct specs;
 
@@ -70,6 +79,9 @@ typedef struct train_opts {
     int (*specs_fn)(void *ctx, const workflow *wf, const struct preproc *pp, struct specs **out,
                     mlhep_err *e);
     void *specs_ctx;
+    int resume;                /* TRAIN_RESUME_* (0: start over) */
+    const char *ckpt_note;     /* kept in the checkpoint for the caller (JSON text; may
+                                  be NULL; checkpoint.h "note") */
 } train_opts;
 
 /* 0, TRAIN_STOPPED, or a negative MLHEP_E* with the message in e. */

@@ -2,7 +2,8 @@
 # numpy, widths matching columns.txt), reuses specs.json when the inputs are unchanged,
 # and with params.hist draws one SVG histogram per feature per class plus index.html
 # whose row counts agree with the labels in the .npy files; a bad hist name is refused
-# before anything is read. --format npy,hdf5,csv writes rows.h5 and rows.csv that h5py
+# before anything is read; progress: plain lines with the chunk total and an ETA off a
+# TTY, a bar in a pseudo-terminal. --format npy,hdf5,csv writes rows.h5 and rows.csv that h5py
 # (python3-h5py) and python's csv read back bit for bit equal to the .npy files of the
 # same run (HZZ with jagged slots, weights and three splits, gzip; Zmumu with identifiers);
 # a bad format, a directory in the way and a full disk (a small tmpfs in a private mount
@@ -37,6 +38,11 @@ for svg in glob.glob(d + "/plots/*.svg"):
     assert svg.split("/")[-1] in html
 PY
 then ok "npy chunks load in numpy; index.html class counts match y.npy; every SVG parses and is linked"; else bad "numpy/html check" "$(ls out out/plots | head -20)"; fi
+# progress: off a TTY plain lines (no carriage return), the chunk counter with its total
+# and an ETA; on a pseudo-terminal (script) the bar redrawn in place
+if ! grep -q $'\r' p.err && grep -q '^100% .*ETA [0-9]*s *chunks: 5/5 (4842 rows)$' p.err && grep -q '^100% .*specs: file 2/2, 2421/2421 entries$' p.err; then ok "progress without a TTY: plain lines, chunks N/total, ETA"; else bad "prep progress" "$(cat p.err)"; fi
+script -qec "'$BIN/mlhep-prep' data/wf.json --out out-tty" /dev/null > tty.log 2>&1; rc=$?
+if [ $rc = 0 ] && grep -q $'\r\\[[#.]*\\] *[0-9]*% .*ETA .*chunks: [0-9]/5 (' tty.log; then ok "progress on a TTY: a bar with ETA and chunks N/5"; else bad "prep tty" "rc=$rc $(head -c 400 tty.log)"; fi
 # the second run reuses the specs
 "$BIN/mlhep-prep" data/wf.json --out out > /dev/null 2> p2.err; rc=$?
 if [ $rc = 0 ] && grep -q "specs: reusing out/specs.json (inputs unchanged)" p2.err; then ok "second run reuses specs.json"; else bad "specs reuse" "rc=$rc $(cat p2.err)"; fi
@@ -44,7 +50,7 @@ if [ $rc = 0 ] && grep -q "specs: reusing out/specs.json (inputs unchanged)" p2.
 sed 's/"hist": "plots"/"hist": ".."/' data/wf.json > data/bad.json
 "$BIN/mlhep-prep" data/bad.json --out out2 > /dev/null 2> p3.err; rc=$?
 if [ $rc = 2 ] && grep -q "/params/hist: must name a sub-directory" p3.err && [ ! -e out2 ]; then ok "hist '..' refused (exit 2), nothing written"; else bad "bad hist" "rc=$rc $(cat p3.err)"; fi
-if ! grep -q "AddressSanitizer\|runtime error" p.err p2.err p3.err; then ok "sanitizer-clean"; else bad "sanitizer" "$(grep -A5 "AddressSanitizer\|runtime error" p.err p2.err p3.err | head -20)"; fi
+if ! grep -q "AddressSanitizer\|runtime error" p.err p2.err p3.err tty.log; then ok "sanitizer-clean"; else bad "sanitizer" "$(grep -A5 "AddressSanitizer\|runtime error" p.err p2.err p3.err | head -20)"; fi
 
 # --- HDF5 and CSV (data/rowexport, base/h5table): one run writes .npy, rows.h5 and rows.csv;
 # h5py and python's csv read back exactly the .npy values (rows, mask, labels, weights, ids,

@@ -1,9 +1,9 @@
 # mlhep_run.sh - embedded mode (no broker, no Redis): mlhep-run trains an MLP and a
 # GBDT over the HZZ sample (label 1) and its zstd copy (label 0) with artifacts in
-# ./mlhep-out/ID/ or --out; progress one line per change off a TTY; the same path
+# ./mlhep-out/ID/ or --out; progress in plain periodic lines off a TTY; the same path
 # confinement as the worker (/etc/shadow, '..', a symlink out of the data root); each
 # failure with its documented exit code; SIGINT stops the run (exit 10) and keeps
-# nothing.
+# nothing when no epoch finished (resume.sh: the checkpoint kept and resumed).
 . "$(dirname "$0")/../lib.sh"
 cd "$TMP" || exit 1
 mkdir -p data && cp "$DATA/uproot-HZZ.root" "$DATA/uproot-HZZ-zstd.root" data/
@@ -21,7 +21,7 @@ id=$(sed -n 's/^job *//p' run.out); d=mlhep-out/$id
 if [ $rc = 0 ] && [[ $id =~ ^[0-9a-f]{32}$ ]] && [ -d "$d" ]; then ok "mlp run: exit 0, artifacts in ./mlhep-out/ID/"; else bad "mlp run" "rc=$rc $(cat run.out run.err)"; fi
 if [ -s "$d/model.mlhep" ] && [ -s "$d/model.onnx" ] && [ -s "$d/loss.svg" ] && [ -s "$d/auc.svg" ] && [ -s "$d/roc.svg" ] && [ -s "$d/scores.svg" ] && jq -e '.epochs | length == 2' "$d/metrics.json" >/dev/null; then ok "model.mlhep, model.onnx, metrics.json (2 epochs) and plots written"; else bad "artifacts" "$(ls "$d")"; fi
 if (cd "$d" && jq -r '.files[] | "\(.sha256)  \(.name)"' MANIFEST.json | sha256sum -c --quiet) && [ "$(jq -r .mode "$d/MANIFEST.json")" = embedded ]; then ok "MANIFEST.json checksums match"; else bad "manifest" "$(cat "$d/MANIFEST.json")"; fi
-if grep -q '^ *[0-9]*% .*training events [0-9]* epoch 2/2 loss [0-9.]*$' run.err && grep -q '^ *[0-9]*% .*training events [0-9]* epoch 2/2 loss [0-9.]* val_loss [0-9.]* AUC 0\.' run.err && ! grep -q $'\r' run.err && grep -q 'epoch 2/2' "$d/job.log"; then ok "progress: a line per change off a TTY (phase, events, epoch, loss, AUC); job.log"; else bad "progress" "$(cat run.err)"; fi
+if grep -q '^epoch 2/2: loss [0-9.]* val_loss [0-9.]* val_auc 0\.' run.err && grep -q '^ *[0-9]*% .*ETA [0-9?].* training events [0-9]* epoch 2/2 loss [0-9.]* val_loss [0-9.]* AUC 0\.' run.err && ! grep -q $'\r' run.err && grep -q 'epoch 2/2' "$d/job.log"; then ok "progress: plain periodic lines off a TTY (phase, ETA, events, epoch, loss, AUC) and each epoch's line; job.log"; else bad "progress" "$(cat run.err)"; fi
 
 # --- gbdt into --out DIR (created), threads option
 wf trees uproot-HZZ.root '{"type": "gbdt", "trees": 5, "depth": 3}' > data/gbdt.json

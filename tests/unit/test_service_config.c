@@ -183,7 +183,7 @@ TEST(pipeline_sleep_job)
     snprintf(dir, sizeof dir, "%s/art1", tmpdir);
     mkdir(dir, 0755);
     job j = make_job("{\"name\":\"t\",\"model\":{\"type\":\"sleep\",\"seconds\":0.05}}");
-    pipeline_callbacks cb = {on_step, NULL, NULL, NULL};
+    pipeline_callbacks cb = {.step = on_step};
     steps_seen = 0;
     stop_at = -1;
     mlhep_err e;

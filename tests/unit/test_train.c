@@ -5,7 +5,9 @@
  * figures of the end-of-epoch model, a planted informative feature ranked first (MLP
  * permutation importance, boosted-tree gain), multiclass and regression reports for
  * both models, a training set with one class refused, the imbalance warning and
- * balance_classes; the submitter's input checks where it sees the files.
+ * balance_classes; the submitter's input checks where it sees the files; a training
+ * stopped after an epoch and resumed from its checkpoint ends bit-identical to one never
+ * stopped, and resuming refuses what it must.
  * tests/cli/physics_sklearn.sh checks the numbers against sklearn and
  * scipy. */
 #include <math.h>
@@ -22,6 +24,7 @@
 #include "model/modelfile.h"
 #include "infer/predict.h"
 #include "test.h"
+#include "train/checkpoint.h"
 #include "train/pipeline.h"
 #include "train/train.h"
 #include "service/workflow.h"
@@ -229,6 +232,157 @@ TEST(mlp_end_to_end)
     CHECK(train_run(wf, &o3, &e) == TRAIN_STOPPED);
     CHECK(!exists(out3, "model.mlhep"));
     workflow_free(wf);
+}
+
+/* --- resume (train/checkpoint.h) */
+
+static char *slurp(const char *d, const char *f, size_t *n)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", d, f);
+    FILE *fp = fopen(p, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    *n = b && fread(b, 1, (size_t)len, fp) == (size_t)len ? (size_t)len : 0;
+    fclose(fp);
+    return b;
+}
+
+static int same_file(const char *d1, const char *d2, const char *f)
+{
+    size_t n1 = 0, n2 = 0;
+    char *a = slurp(d1, f, &n1), *b = slurp(d2, f, &n2);
+    int same = a && b && n1 == n2 && n1 > 0 && memcmp(a, b, n1) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
+static int stop_epoch; /* stop_after_epoch: stop at the first step of the epoch after it */
+static int stop_after_epoch(void *ctx, const train_progress *p)
+{
+    (void)ctx;
+    return p->epoch > stop_epoch;
+}
+
+/* the per-epoch figures of two metrics.json agree (all but the seconds) */
+static int same_epochs(const char *d1, const char *d2)
+{
+    char p1[600], p2[600];
+    snprintf(p1, sizeof p1, "%s/metrics.json", d1);
+    snprintf(p2, sizeof p2, "%s/metrics.json", d2);
+    json_t *a = json_load_file(p1, 0, NULL), *b = json_load_file(p2, 0, NULL);
+    const json_t *ea = json_object_get(a, "epochs"), *eb = json_object_get(b, "epochs");
+    int same = json_array_size(ea) > 0 && json_array_size(ea) == json_array_size(eb);
+    for (size_t i = 0; same && i < json_array_size(ea); i++) {
+        json_t *x = json_deep_copy(json_array_get(ea, i)), *y = json_deep_copy(json_array_get(eb, i));
+        json_object_del(x, "seconds");
+        json_object_del(y, "seconds");
+        same = json_equal(x, y);
+        json_decref(x);
+        json_decref(y);
+    }
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
+static const char *RESUME_DOC =
+    "{\"name\":\"%s\",\"tree\":\"Events\",\"files\":[{\"path\":\"%s/sig.root\",\"label\":1,\"scale\":0.3},"
+    "{\"path\":\"%s/bkg.root\",\"label\":0}],\"params\":{\"epochs\":5,\"batch_size\":100,"
+    "\"chunk_size\":1500,\"seed\":3,\"max_jagged_length\":4},\"model\":{\"type\":\"mlp\",\"layers\":"
+    "[{\"dense\":16,\"activation\":\"relu\"},{\"dropout\":0.2},{\"batchnorm\":{}},{\"dense\":1,"
+    "\"activation\":\"sigmoid\"}],\"optimizer\":{\"adam\":{\"lr\":%s}},\"early_stopping\":3,\"seed\":5}}";
+
+static workflow *resume_wf(const char *name, const char *lr)
+{
+    char doc[4096];
+    snprintf(doc, sizeof doc, RESUME_DOC, name, dir, dir, lr);
+    return wf_doc(doc);
+}
+
+TEST(resume_continues_to_the_same_weights)
+{
+    /* file scales make the training weights come from the first chunk (the factors a
+     * resumed run must find again); dropout and batch norm make the RNG and the running
+     * statistics matter; Adam's moments and step count too */
+    workflow *wf = resume_wf("r", "0.01"), *other = resume_wf("renamed", "0.02");
+    workflow *renamed = resume_wf("renamed", "0.01");
+    CHECK(wf && other && renamed);
+    char full[300], part[300];
+    snprintf(full, sizeof full, "%s/rfull", dir);
+    snprintf(part, sizeof part, "%s/rpart", dir);
+    mkdir(full, 0755);
+    mkdir(part, 0755);
+    mlhep_err e;
+    train_opts o = {.outdir = full};
+    CHECKF(train_run(wf, &o, &e) == 0, "%s", e.msg);
+    CHECK(!exists(full, CKPT_FILE)); /* a finished run leaves none */
+    /* resuming with no checkpoint: refused (must), or a fresh start (if any) */
+    train_opts om = {.outdir = part, .resume = TRAIN_RESUME_MUST};
+    CHECK(train_run(wf, &om, &e) == MLHEP_ENOTFOUND && strstr(e.msg, "no checkpoint"));
+    /* stopped once epoch 2 is done: the checkpoint stays, with its state */
+    stop_epoch = 2;
+    train_opts os = {.outdir = part, .progress = stop_after_epoch, .ckpt_note = "{\"job\":\"x\"}"};
+    CHECK(train_run(wf, &os, &e) == TRAIN_STOPPED);
+    CHECK(exists(part, CKPT_FILE) && !exists(part, "model.mlhep"));
+    char cp[600];
+    snprintf(cp, sizeof cp, "%s/" CKPT_FILE, part);
+    ckpt_info ki;
+    CHECKF(ckpt_info_read(cp, &ki, &e) == 0, "%s", e.msg);
+    CHECK(ki.epoch == 2 && ki.epochs == 5 && !ki.finished && ki.note && !strcmp(ki.note, "{\"job\":\"x\"}"));
+    char key[CKPT_KEY_LEN + 1], key2[CKPT_KEY_LEN + 1], key3[CKPT_KEY_LEN + 1];
+    CHECK(ckpt_key(wf, key, &e) == 0 && ckpt_key(other, key2, &e) == 0 && ckpt_key(renamed, key3, &e) == 0);
+    CHECK(!strcmp(ki.key, key) && strcmp(key, key2) != 0 && !strcmp(key, key3)); /* the name changes no number */
+    ckpt_info_clear(&ki);
+    /* the checkpoint is still a model file: the model of epoch 2 */
+    mlp *m;
+    CHECKF(mlp_load_file(cp, &m, NULL, &e) == 0, "%s", e.msg);
+    mlp_free(m);
+    /* another workflow's: refused, the checkpoint untouched */
+    train_opts oo = {.outdir = part, .resume = TRAIN_RESUME_MUST};
+    CHECK(train_run(other, &oo, &e) == MLHEP_EINVAL && strstr(e.msg, "another workflow"));
+    CHECK(exists(part, CKPT_FILE));
+    /* resumed: the same weights, the same figures for every epoch */
+    train_opts orr = {.outdir = part, .resume = TRAIN_RESUME_MUST};
+    CHECKF(train_run(wf, &orr, &e) == 0, "%s", e.msg);
+    CHECK(!exists(part, CKPT_FILE));
+    CHECK(same_file(full, part, "model.mlhep"));
+    CHECK(same_file(full, part, "model.onnx"));
+    CHECK(same_epochs(full, part));
+    /* a corrupt checkpoint: refused with the reason (must), a fresh start (if any) */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/rbad", dir);
+    mkdir(bad, 0755);
+    stop_epoch = 1;
+    train_opts ob = {.outdir = bad, .progress = stop_after_epoch};
+    CHECK(train_run(wf, &ob, &e) == TRAIN_STOPPED);
+    snprintf(cp, sizeof cp, "%s/" CKPT_FILE, bad);
+    FILE *f = fopen(cp, "r+b");
+    CHECK(f);
+    fseek(f, 100, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    train_opts obm = {.outdir = bad, .resume = TRAIN_RESUME_MUST};
+    CHECK(train_run(wf, &obm, &e) == MLHEP_EFORMAT && strstr(e.msg, "checksum"));
+    train_opts obi = {.outdir = bad, .resume = TRAIN_RESUME_IF_ANY};
+    CHECKF(train_run(wf, &obi, &e) == 0, "%s", e.msg);
+    CHECK(same_file(full, bad, "model.mlhep")); /* started over: still the same model */
+    /* boosted trees keep none */
+    workflow *g = wf_for("{\"type\":\"gbdt\",\"trees\":5}", "");
+    CHECK(g);
+    train_opts og = {.outdir = bad, .resume = TRAIN_RESUME_MUST};
+    CHECK(train_run(g, &og, &e) == MLHEP_EINVAL && strstr(e.msg, "boosted trees keep no checkpoint"));
+    workflow_free(g);
+    workflow_free(wf);
+    workflow_free(other);
+    workflow_free(renamed);
 }
 
 TEST(gbdt_end_to_end)
@@ -525,6 +679,7 @@ int main(void)
     RUN(mlp_end_to_end);
     RUN(gbdt_end_to_end);
     RUN(bad_model_is_refused);
+    RUN(resume_continues_to_the_same_weights);
     if (write_planted("ps.root", 3000, 1.0, 0, 1, 21) || write_planted("pb.root", 3000, -1.0, 0, 0, 22) ||
         write_planted("m0.root", 2000, 0, -2.0, 0, 23) || write_planted("m1.root", 2000, 0, 0, 1, 24) ||
         write_planted("m2.root", 2000, 0, 2.0, 2, 25)) {
