@@ -48,10 +48,14 @@ void models_cmd_usage(FILE *f)
 "\n"
 "examples:\n"
 "  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n"
-"  mlhep-submit models features ttH@1\n"
-"  {\"model\":\"ttH@1\",\"kind\":\"mlp\",\"outputs\":1,\"width\":7,\"features\":[{\"name\":\"NJet\",\n"
-"   \"kind\":\"flat\",\"len\":1},{\"name\":\"Jet_Px\",\"kind\":\"jagged\",\"len\":3},...],\"classes\":[]}\n"
-"  mlhep-submit models features --local --full run/model.mlhep\n");
+"  mlhep-submit models features ttH@1     # as below, with \"model\":\"ttH@1\"\n"
+"  MLHEP_TOKEN=local mlhep-submit models features --local run/model.mlhep\n"
+"  {\"model\":\"run/model.mlhep\",\"kind\":\"mlp\",\"outputs\":1,\"width\":16,\"features\":[{\"name\":\n"
+"  \"nJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\"nBJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"
+"  \"MET_pt\",\"kind\":\"flat\",\"len\":1},{\"name\":\"HT\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"
+"  \"Jet_pt\",\"kind\":\"jagged\",\"len\":4},{\"name\":\"Jet_eta\",\"kind\":\"jagged\",\"len\":4},\n"
+"  {\"name\":\"Jet_btagDeepB\",\"kind\":\"jagged\",\"len\":4}],\"classes\":[]}\n"
+"A request file from these features: mlhep-submit predict --help.\n");
 }
 
 static void print_models(const json_t *d)

@@ -597,9 +597,9 @@ static void usage(FILE *f)
                "\n"
                "examples:\n"
                "  mlhep-infer --config /etc/mlhep/infer.conf --threads 2\n"
-               "  mlhep-infer --config state/worker.conf --check\n"
-               "  ok: broker 127.0.0.1:59709 queue predict.requests (0 ready, 1 consumers), artifact store\n"
-               "  state/artifacts, auth dev\n"
+               "  mlhep-infer --config state/infer.conf --check\n"
+               "  (prints: ok: broker HOST:PORT queue predict.requests (N ready, N consumers),\n"
+               "  artifact store DIR, auth MODE)\n"
                "\n"
                "exit codes: 0 clean stop (--check: all answer), 1 cannot connect or not healthy,\n"
                "2 usage, 3 configuration (schemas, auth, artifact store)\n");
