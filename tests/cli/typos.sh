@@ -55,6 +55,15 @@ if "$BIN/mlhep-run" --quiet --out run good.json > run.log 2>&1; then
     refused "predict --root: a branch the model needs, typo'd in the file" \
         "other.root: tree 'Events' has no numeric branch 'NJet', which the model needs (did you mean 'nJet'?)" \
         env MLHEP_TOKEN=local "$BIN/mlhep-submit" predict --local --model run/model.mlhep --root other.root --tree Events --out s.root
+    # a prediction request naming a branch the model does not have (JSON, then binary
+    # columnar through the same check): the closest of the model's branches
+    echo '{"keys": ["NJet", "MET_pxx", "Jet_Px"], "values": [1, 2.5, [3.5]]}' > req.json
+    refused "predict request: a misspelt branch" "unknown branch 'MET_pxx' (not a feature of this model; did you mean 'MET_px'?)" \
+        env MLHEP_TOKEN=local "$BIN/mlhep-submit" predict --local --model run/model.mlhep req.json
+    echo '{"rows": [{"NJet": 1, "MET_px": 2.5, "Jet_Px": [3.5], "Quark_mass": 1}]}' > req2.json
+    out=$(MLHEP_TOKEN=local "$BIN/mlhep-submit" predict --local --model run/model.mlhep req2.json 2>&1)
+    [[ $out == *"row 0: unknown branch 'Quark_mass' (not a feature of this model)"* ]] && ok "predict request: nothing close, no suggestion" \
+        || bad "predict request, nothing close" "$out"
 else
     bad "train for predict --root" "$(tail -n 3 run.log)"
 fi
