@@ -151,7 +151,7 @@ static int command_usage(const char *cmd, FILE *f)
                 "  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
                 "  --oidc ACCOUNT     bearer token from oidc-agent (`oidc-token ACCOUNT`)\n"
                 "  -h, --help         this text (mlhep-submit --help: every command)\n"
-                "\nexample:\n%s\nexit codes: %s; a refused token 4 or 21..32 (mlhep-submit --help)\n",
+                "\nexample:\n%s\nexit codes: %s;\na refused token 4 or 21..32 (mlhep-submit --help)\n",
                 h[i].synopsis, h[i].what, h[i].options, h[i].example, h[i].exits);
         return 1;
     }
