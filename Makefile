@@ -23,14 +23,19 @@
 CC      := gcc
 CXX     := g++
 CLANG   := clang
-BASEFLAGS := -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon
+# Debian 12's HDF5 (libhdf5-dev, serial flavour: `pkg-config --cflags --libs hdf5-serial`),
+# used by base/h5table.c only (mlhep-prep --format hdf5). --as-needed: programs that do not
+# call it (every one but mlhep-prep) do not depend on libhdf5 at run time.
+HDF5_CFLAGS := -isystem /usr/include/hdf5/serial
+HDF5_LIBS   := -Wl,--as-needed -lhdf5_serial -Wl,--no-as-needed
+BASEFLAGS := -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon $(HDF5_CFLAGS)
 CFLAGS  ?= -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # C++ is only the thin XrdCl shims (common/root/*.cc, extern "C" APIs); everything else is C.
 CXXFLAGS_BASE := -std=c++17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icommon \
            -isystem /usr/include/xrootd
 LDLIBS  := -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq \
-           -lopenblas -lmicrohttpd -lXrdCl -lstdc++ -lm -lpthread
+           -lopenblas -lmicrohttpd -lXrdCl $(HDF5_LIBS) -lstdc++ -lm -lpthread
 
 LIB_SRC   := $(wildcard common/*/*.c)
 LIB_CXX   := $(wildcard common/*/*.cc)

@@ -59,9 +59,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             for (int k = 0; k < m.nparams; k++) {
                 size_t n = strlen(m.value[k]);
-                if (n == 0 || n >= GW_PARAM_MAX || !strcmp(m.value[k], ".") || !strcmp(m.value[k], "..") ||
-                    strchr(m.value[k], '/'))
-                    abort(); /* a parameter that could climb directories */
+                if (n == 0 || n >= GW_PARAM_MAX)
+                    abort();
+                /* a parameter that could climb directories: a "." or ".." segment, an empty
+                 * one, or several segments anywhere but the artifact route's {file*} */
+                if (strchr(m.value[k], '/') && strcmp(m.name[k], "file"))
+                    abort();
+                for (const char *g = m.value[k]; g;) {
+                    const char *ge = strchr(g, '/');
+                    size_t gl = ge ? (size_t)(ge - g) : strlen(g);
+                    if (gl == 0 || (gl == 1 && g[0] == '.') || (gl == 2 && g[0] == '.' && g[1] == '.'))
+                        abort();
+                    g = ge ? ge + 1 : NULL;
+                }
             }
         } else if (i == GW_ROUTE_METHOD && !m.allowed) {
             abort();

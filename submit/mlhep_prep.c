@@ -1,11 +1,14 @@
 /* mlhep-prep - the data layer on its own: workflow.json in, NumPy files out.
  *
  *   mlhep-prep workflow.json --out DIR [--data-root DIR]... [--specs FILE] [--max-chunks N]
+ *              [--format npy,hdf5,csv] [--gzip N]
  *
  * Runs the specs pass (or reuses DIR/specs.json when its fingerprint matches the
- * inputs), then writes every chunk as DIR/chunk_NNNN_{x,mask,y,ids,file,entry,split}.npy
+ * inputs), then writes every chunk as DIR/chunk_NNNN_{x,mask,y,w,ids,file,entry,split}.npy
  * plus DIR/specs.json and DIR/columns.txt (the name of each row column), so PyTorch or
- * Keras users can train on mlhep's rows directly. With params.hist, DIR/<hist>/ gets one
+ * Keras users can train on mlhep's rows directly. --format picks the outputs (default
+ * npy): hdf5 appends every chunk to DIR/rows.h5, csv to DIR/rows.csv (data/rowexport.h;
+ * --gzip N compresses the HDF5 datasets). With params.hist, DIR/<hist>/ gets one
  * SVG histogram per feature (signal vs background, or one curve per class) and an
  * index.html showing them all. Progress: a line per step (a bar on a
  * TTY). Exit codes: 0 ok, 1 usage, 2 invalid workflow, 3 data error. */
@@ -20,6 +23,7 @@
 
 #include "data/dataset.h"
 #include "data/feathist.h"
+#include "data/rowexport.h"
 #include "base/jsonschema.h"
 #include "base/numarg.h"
 #include "base/npy.h"
@@ -52,7 +56,8 @@ int main(int argc, char **argv)
     const char *wfpath = NULL, *outdir = NULL, *specs_in = NULL;
     const char *roots[32];
     size_t nroots = 0;
-    long max_chunks = -1;
+    long max_chunks = -1, gzip = 0;
+    unsigned formats = ROWEXPORT_NPY;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc)
             outdir = argv[++i];
@@ -67,13 +72,29 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            mlhep_err e;
+            if (rowexport_parse_formats(argv[++i], &formats, &e)) {
+                fprintf(stderr, "mlhep-prep: %s\n", e.msg);
+                return 1;
+            }
+        } else if (!strcmp(argv[i], "--gzip") && i + 1 < argc) {
+            mlhep_err e;
+            if (numarg_long("--gzip", argv[++i], 0, 9, &gzip, &e)) {
+                fprintf(stderr, "mlhep-prep: %s\n", e.msg);
+                return 1;
+            }
+        }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: mlhep-prep workflow.json --out DIR [--data-root DIR]... [--specs FILE] [--max-chunks N]\n"
+                   "                  [--format npy,hdf5,csv] [--gzip N]\n"
                    "\n"
                    "The data layer on its own: runs the specs pass, then writes every chunk of training\n"
-                   "rows as NumPy files DIR/chunk_NNNN_{x,mask,y,ids,file,entry,split}.npy, with\n"
-                   "DIR/specs.json and DIR/columns.txt (the name of each row column); with params.hist\n"
-                   "also one SVG histogram per feature and an index.html.\n"
+                   "rows: as NumPy files DIR/chunk_NNNN_{x,mask,y,w,ids,file,entry,split}.npy (npy),\n"
+                   "appended to DIR/rows.h5 (hdf5: rows, mask, labels, weights, ids, with the feature\n"
+                   "names as attributes; read with h5py) or DIR/rows.csv (csv); always DIR/specs.json\n"
+                   "and DIR/columns.txt (the name of each row column); with params.hist also one SVG\n"
+                   "histogram per feature and an index.html.\n"
                    "\n"
                    "options:\n"
                    "  --out DIR         the output directory (created if missing)\n"
@@ -82,11 +103,14 @@ int main(int argc, char **argv)
                    "  --specs FILE      reuse this specs.json when its fingerprint matches the inputs\n"
                    "                    (default: DIR/specs.json of an earlier run)\n"
                    "  --max-chunks N    stop after N chunks (default: all)\n"
+                   "  --format LIST     npy (default), hdf5, csv, or several comma-separated\n"
+                   "  --gzip N          HDF5 compression level 0-9 (default 0: none)\n"
                    "  -h, --help        this text\n"
                    "\n"
-                   "example:\n"
+                   "examples:\n"
                    "  mlhep-prep build/sample/workflow.json --out rows --max-chunks 1\n"
                    "  python3 -c 'import numpy as np; print(np.load(\"rows/chunk_0000_x.npy\").shape)'\n"
+                   "  mlhep-prep wf.json --out rows --format npy,hdf5 --gzip 4\n"
                    "\n"
                    "exit codes: 0 ok, 1 usage, 2 invalid workflow (or schemas not found), 3 data error\n");
             return 0;
@@ -139,6 +163,7 @@ int main(int argc, char **argv)
     specs *sp = NULL;
     dataset *ds = NULL;
     feathist *fh = NULL;
+    rowexport *rx = NULL;
     char path[4200];
     int tty = isatty(2);
     double t0 = now();
@@ -181,6 +206,15 @@ int main(int argc, char **argv)
         goto fail;
     if (wf->params.hist && feathist_new(&wf->data, sp, &fh, &e))
         goto fail;
+    if (formats & (ROWEXPORT_HDF5 | ROWEXPORT_CSV)) {
+        char h5path[4200], csvpath[4200];
+        snprintf(h5path, sizeof h5path, "%s/rows.h5", outdir);
+        snprintf(csvpath, sizeof csvpath, "%s/rows.csv", outdir);
+        rowexport_opts xo = {.hdf5_path = (formats & ROWEXPORT_HDF5) ? h5path : NULL,
+                             .csv_path = (formats & ROWEXPORT_CSV) ? csvpath : NULL, .gzip = (int)gzip};
+        if (rowexport_open(&xo, &wf->data, sp, &rx, &e))
+            goto fail;
+    }
     ds_chunk c;
     long nchunk = 0;
     int64_t rows = 0;
@@ -188,17 +222,20 @@ int main(int argc, char **argv)
     while ((max_chunks < 0 || nchunk < max_chunks) && (got = dataset_next(ds, &c, &e)) == 1) {
         struct { const char *suffix, *descr; const void *data; size_t elem, cols; int ndim; } out[] = {
             {"x", "<f4", c.x, 4, (size_t)c.width, 2},      {"mask", "|u1", c.mask, 1, (size_t)c.width, 2},
-            {"y", "<f4", c.y, 4, 1, 1},                     {"ids", "<i8", c.ids, 8, c.nid, 2},
+            {"y", "<f4", c.y, 4, 1, 1},                     {"w", "<f4", c.w, 4, 1, 1},
+            {"ids", "<i8", c.ids, 8, c.nid, 2},
             {"file", "<u4", c.file, 4, 1, 1},               {"entry", "<i8", c.entry, 8, 1, 1},
             {"split", "|u1", c.split, 1, 1, 1},
         };
-        for (size_t k = 0; k < sizeof out / sizeof out[0]; k++) {
+        for (size_t k = 0; (formats & ROWEXPORT_NPY) && k < sizeof out / sizeof out[0]; k++) {
             if (!strcmp(out[k].suffix, "ids") && c.nid == 0)
                 continue;
             snprintf(path, sizeof path, "%s/chunk_%04ld_%s.npy", outdir, nchunk, out[k].suffix);
             if (npy_write(path, out[k].descr, out[k].data, out[k].elem, c.nrows, out[k].cols, out[k].ndim, &e))
                 goto fail;
         }
+        if (rx && rowexport_chunk(rx, &c, &e))
+            goto fail;
         if (fh)
             feathist_fill(fh, &c);
         rows += (int64_t)c.nrows;
@@ -212,6 +249,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
     if (got < 0)
         goto fail;
+    if (rx) {
+        int xrc = rowexport_close(rx, &e);
+        rx = NULL;
+        if (xrc)
+            goto fail;
+    }
     double t2 = now();
     fprintf(stderr, "wrote %ld chunks, %lld rows x %d to %s (%.2f s, %.0f events/s)\n", nchunk, (long long)rows,
             sp->width, outdir, t2 - t1, rows / (t2 - t1 > 0 ? t2 - t1 : 1));
@@ -227,6 +270,7 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "mlhep-prep: %s\n", e.msg);
 done:
+    rowexport_abort(rx);
     feathist_free(fh);
     dataset_free(ds);
     specs_free(sp);

@@ -1,6 +1,7 @@
 /* err.c - see err.h. */
 #include "base/err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,5 +61,20 @@ const char *err_codename(int code)
     case MLHEP_EAUTH: return "not authorised";
     case MLHEP_ECONFLICT: return "conflict";
     default: return "error";
+    }
+}
+
+const char *err_write_advice(int errnum)
+{
+    switch (errnum) {
+    case ENOSPC: return ": the disk is full; free some space or write elsewhere";
+    case EDQUOT: return ": disk quota exceeded; free some space or write elsewhere";
+    case EACCES:
+    case EPERM:
+    case EROFS: return ": the path is not writable; choose a directory you can write to";
+    case EISDIR: return ": a directory of that name is in the way; remove it or write elsewhere";
+    case ENOENT:
+    case ENOTDIR: return ": the directory does not exist";
+    default: return "";
     }
 }

@@ -41,6 +41,11 @@ int err_prefix(mlhep_err *e, const char *fmt, ...) __attribute__((format(printf,
 /* Clears e (code 0, empty message). */
 void err_clear(mlhep_err *e);
 
+/* What a user can do when writing a file failed with errno errnum: ": the disk is
+ * full; free some space or write elsewhere" (ENOSPC), quota, not writable, a directory
+ * in the way, missing directory; "" for other errors. */
+const char *err_write_advice(int errnum);
+
 /* Short name of a code ("format error", ...). */
 const char *err_codename(int code);
 

@@ -8,12 +8,6 @@
 
 #include "base/suggest.h"
 
-/* The one normalisation formula (dataset.c: (float)((x - sub) * scale)). */
-static inline float norm1(double x, double sub, double scale)
-{
-    return (float)((x - sub) * scale);
-}
-
 int featmap_from_specs(const specs *sp, dp_norm norm, double nan_value, json_t **out, mlhep_err *e)
 {
     *out = NULL;
@@ -56,6 +50,8 @@ int featmap_from_specs(const specs *sp, dp_norm norm, double nan_value, json_t *
         rc |= json_object_set_new(f, "std", json_real(isfinite(ft->std) ? ft->std : 0.0));
         if (ft->is_new)
             rc |= json_object_set_new(f, "new", json_true());
+        if (ft->type[0])
+            rc |= json_object_set_new(f, "type", json_string(ft->type));
         rc |= json_array_append_new(arr, f);
         off += len;
     }
@@ -227,6 +223,13 @@ int featmap_load(const json_t *doc, featmap **out, mlhep_err *e)
             break;
         }
         ft->is_new = json_is_true(json_object_get(f, "new"));
+        json_t *ty = json_object_get(f, "type");
+        if (ty && (!json_is_string(ty) || json_string_length(ty) == 0 || json_string_length(ty) > 16)) {
+            rc = err_set(e, MLHEP_EFORMAT, "features document: feature '%s': \"type\" must be a type name "
+                         "(\"float32\", ...)", name);
+            break;
+        }
+        ft->f32 = ty && !strcmp(json_string_value(ty), "float32");
         if (!(ft->name = strdup(name))) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory");
             break;
@@ -312,11 +315,12 @@ int featmap_rows(const featmap *fm, const featmap_col *cols, size_t nrows, float
         if (nrows && !c->values && (!ft->jagged || c->offsets[nrows] > c->offsets[0]))
             return err_set(e, MLHEP_EINVAL, "branch '%s': no values", ft->name);
         double sub = ft->sub, scale = ft->scale;
+        int f32 = ft->f32;
         size_t off = (size_t)ft->offset;
         if (!ft->jagged) {
             const double *v = c->values;
             for (size_t r = 0; r < nrows; r++)
-                x[r * w + off] = norm1(v[r], sub, scale);
+                x[r * w + off] = featmap_norm(v[r], f32, sub, scale);
             if (mask)
                 for (size_t r = 0; r < nrows; r++)
                     mask[r * w + off] = 0;
@@ -334,7 +338,7 @@ int featmap_rows(const featmap *fm, const featmap_col *cols, size_t nrows, float
             const double *v = c->values + lo;
             float *xr = x + r * w + off;
             for (size_t j = 0; j < n; j++)
-                xr[j] = norm1(v[j], sub, scale);
+                xr[j] = featmap_norm(v[j], f32, sub, scale);
             for (size_t j = n; j < L; j++)
                 xr[j] = pad;
             if (mask) {
@@ -417,7 +421,7 @@ static int put_value(const featmap *fm, size_t fi, const json_t *v, float *xr, u
             return err_set(e, MLHEP_EINVAL, "%sbranch '%s' is flat: expected a number, got %s", where, ft->name,
                            jtype(v));
         }
-        xr[ft->offset] = norm1(json_number_value(v), ft->sub, ft->scale);
+        xr[ft->offset] = featmap_norm(json_number_value(v), ft->f32, ft->sub, ft->scale);
         mr[ft->offset] = 0;
         return 0;
     }
@@ -437,7 +441,7 @@ static int put_value(const featmap *fm, size_t fi, const json_t *v, float *xr, u
                            jtype(a));
         }
         if (j < L) {
-            xr[ft->offset + j] = norm1(json_number_value(a), ft->sub, ft->scale);
+            xr[ft->offset + j] = featmap_norm(json_number_value(a), ft->f32, ft->sub, ft->scale);
             mr[ft->offset + j] = 0;
         }
     }
@@ -607,7 +611,7 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
                 if (!json_is_number(a))
                     return err_set(e, MLHEP_EINVAL, "row %zu: branch '%s' is flat: expected a number, got %s", r,
                                    ft->name, jtype(a));
-                b->x[r * w + off] = norm1(json_number_value(a), ft->sub, ft->scale);
+                b->x[r * w + off] = featmap_norm(json_number_value(a), ft->f32, ft->sub, ft->scale);
                 b->mask[r * w + off] = 0;
             }
             continue;

@@ -31,7 +31,9 @@
  *                   "sub": <num>, "scale": <num>,   normalisation (x - sub) * scale
  *                   "min", "max", "mean", "std": <num>,   the specs (information)
  *                   "new": true              optional: computed by the workflow's
- *                                            pre-processing (a client must send it) } ],
+ *                                            pre-processing (a client must send it)
+ *                   "type": "float32"        optional: the values' type in the ROOT file
+ *                                            (dtype_name; absent for new features) } ],
  *    "outputs": <int>,                       optional: model outputs per row
  *    "classes": [<string>...]}               optional: class names (index order)
  * featmap_load() refuses documents that break any of these rules (unknown format or
@@ -49,6 +51,11 @@
  *     different lengths) and non-numbers are refused: MLHEP_ENOTFOUND for unknown or
  *     missing branches, MLHEP_EINVAL for shapes and values, MLHEP_ENOMEM when the
  *     batch exceeds FEATMAP_MAX_CELLS.
+ * Values of a "float32" feature are rounded to float32 before normalising, whatever
+ * the shape (featmap_norm): a ROOT file cannot hold anything else, and a request that
+ * writes them in short decimal form ("0.1", as `mlhep-root dump` prints them) then gives
+ * bit for bit the row the ROOT path gives (read as a double, "0.1" is not the float
+ * 0.1f, and a tree's threshold can fall between the two).
  * The hot loops do not allocate: a featmap_batch keeps its buffers between requests.
  *
  * Ownership: featmap_load() allocates a featmap freed with featmap_free(); a featmap is
@@ -57,6 +64,7 @@
 #ifndef MLHEP_FEATMAP_H
 #define MLHEP_FEATMAP_H
 
+#include <float.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +86,20 @@ typedef struct featmap_feature {
     int is_new;       /* computed by the pre-processing */
     int len;          /* slots in the row (1 for flat) */
     int offset;       /* first slot */
+    int f32;          /* "type": "float32": values are rounded to float32 (featmap_norm) */
     double sub, scale;
 } featmap_feature;
+
+/* The one normalisation formula, shared by every path that builds rows (featmap.c,
+ * colreq.c, reqparse.c; dataset.c computes the same for training rows): x rounded to
+ * float32 first when f32 (finite values within float range; others are left alone), then
+ * (float)((x - sub) * scale) computed in double. */
+static inline float featmap_norm(double x, int f32, double sub, double scale)
+{
+    if (f32 && x >= -FLT_MAX && x <= FLT_MAX)
+        x = (double)(float)x;
+    return (float)((x - sub) * scale);
+}
 
 typedef struct featmap {
     dp_norm norm;

@@ -220,6 +220,7 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
             ft->name = strdup(b->name);
             ft->jagged = jag;
             ft->len = 1;
+            snprintf(ft->type, sizeof ft->type, "%s", b->enc == ENC_D32_FLOAT ? "float32" : dtype_name(b->dt));
         }
         for (size_t k = 0; pp && k < preproc_nnew(pp) && !rc; k++) {
             int jag = preproc_new_kind(pp, k) == EXPR_JAGGED;
@@ -1070,6 +1071,8 @@ json_t *specs_to_json(const specs *s)
         json_object_set_new(f, "kind", json_string(ft->jagged ? "jagged" : "flat"));
         if (ft->is_new)
             json_object_set_new(f, "new", json_true());
+        if (ft->type[0])
+            json_object_set_new(f, "type", json_string(ft->type));
         json_object_set_new(f, "min", json_real(ft->min));
         json_object_set_new(f, "max", json_real(ft->max));
         json_object_set_new(f, "mean", json_real(ft->mean));
@@ -1158,6 +1161,12 @@ int specs_load(const char *path, const char *want, specs **out, mlhep_err *e)
             ft->name = strdup(jstr(f, "name"));
             ft->jagged = !strcmp(jstr(f, "kind"), "jagged");
             ft->is_new = json_is_true(json_object_get(f, "new"));
+            snprintf(ft->type, sizeof ft->type, "%s", jstr(f, "type"));
+            if (!ft->is_new && !ft->type[0]) {
+                rc = err_set(e, MLHEP_EINVAL, "specs file %s records no value type for '%s' (written by an older "
+                             "mlhep)", path, ft->name);
+                break;
+            }
             ft->min = json_number_value(json_object_get(f, "min"));
             ft->max = json_number_value(json_object_get(f, "max"));
             ft->mean = json_number_value(json_object_get(f, "mean"));

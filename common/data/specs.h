@@ -12,7 +12,8 @@
  * specs.json carries a fingerprint of everything it depends on (files with size and
  * modification time, labels, tree, branch selection, pre-processing, caps); a saved
  * file is reused only when the fingerprint matches (MLaaS4HEP silently reused stale
- * ones). specs_plan() decides which branches are read and which are features; the
+ * ones; a specs.json of an input feature without its "type", written before types were
+ * recorded, is treated as stale too). specs_plan() decides which branches are read and which are features; the
  * dataset module turns specs into rows.
  *
  * Ownership: specs_* results are heap objects freed with specs_free(). */
@@ -33,6 +34,9 @@ typedef struct specs_feature {
     char *name;
     int jagged;       /* 0 flat, 1 jagged (fixed arrays count as jagged) */
     int is_new;       /* defined by the preproc */
+    char type[12];    /* input branches: the values' type in the file, dtype_name() ("float32",
+                         "int32", ...; "float32" too for a Double32_t stored as float);
+                         "" for new features */
     double min, max, mean, std;
     int64_t count;    /* values seen */
     int max_len;      /* jagged: longest list seen */

@@ -50,7 +50,7 @@ static const api_route routes[] = {
     {{GW_GET, "/v1/jobs/{id}/events"}, "job_events", SUBMIT, POOL, jobsapi_events, NULL},
     {{GW_GET, "/v1/jobs/{id}/logs"}, "job_logs", SUBMIT, POOL, jobsapi_logs, NULL},
     {{GW_GET, "/v1/jobs/{id}/artifacts"}, "job_artifacts", SUBMIT, POOL, jobsapi_artifacts, NULL},
-    {{GW_GET, "/v1/jobs/{id}/artifacts/{file}"}, "job_artifact", SUBMIT, POOL, jobsapi_artifact, NULL},
+    {{GW_GET, "/v1/jobs/{id}/artifacts/{file*}"}, "job_artifact", SUBMIT, POOL, jobsapi_artifact, NULL},
     {{GW_GET, "/v1/jobs/{id}/archive"}, "job_archive", SUBMIT, POOL, jobsapi_archive, NULL},
     {{GW_POST, "/v1/jobs/{id}/cancel"}, "job_cancel", SUBMIT, POOL, jobsapi_cancel, NULL},
     /* MLaaS4HEP service */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "root/netretry.h"
@@ -363,6 +364,16 @@ static int path_add(req *q, const char *s)
     return 0;
 }
 
+/* Appends s to q->path as it is (a separator). */
+static int path_add_raw(req *q, const char *s)
+{
+    size_t n = strlen(q->path), k = strlen(s);
+    if (n + k >= sizeof q->path)
+        return -1;
+    memcpy(q->path + n, s, k + 1);
+    return 0;
+}
+
 /* q->path = a + escaped(b) + c (b may be NULL). */
 static int path_of(req *q, const char *a, const char *b, const char *c, mlhep_err *e)
 {
@@ -621,8 +632,16 @@ int gwclient_artifact(gwclient *c, const char *id, const char *name, char **data
     *len = 0;
     req q = {.method = "GET", .repeatable = 1};
     int rc = path_of(&q, "/v1/jobs/", id, "/artifacts/", e);
-    if (!rc && path_add(&q, name))
-        rc = err_set(e, MLHEP_EINVAL, "artifact name too long");
+    /* a name in a sub-directory travels as path segments, each escaped on its own */
+    for (const char *g = name; !rc && g;) {
+        const char *ge = strchr(g, '/');
+        char seg[ARTIFACTS_NAME_MAX];
+        size_t gl = ge ? (size_t)(ge - g) : strlen(g);
+        if (gl >= sizeof seg || path_add(&q, (memcpy(seg, g, gl), seg[gl] = '\0', seg)) ||
+            (ge && path_add_raw(&q, "/")))
+            rc = err_set(e, MLHEP_EINVAL, "artifact name too long");
+        g = ge ? ge + 1 : NULL;
+    }
     resp r = {0};
     if (!rc)
         rc = call(c, &q, &r, e);
@@ -658,18 +677,31 @@ int gwclient_archive(gwclient *c, const char *id, const char *path, mlhep_err *e
     return rc;
 }
 
-/* A name the manifest may use for a file of dir: no directories, nothing hidden. */
-static int plain_name(const char *s)
-{
-    return s && *s && *s != '.' && !strchr(s, '/') && strlen(s) < 256;
-}
-
-/* Writes data into dir/name, never through a link. */
+/* Writes data into dir/name (name as artifacts_name_valid allows: sub-directories are
+ * created), never through a link anywhere on the way. */
 static int write_into(const char *dir, const char *name, const char *data, size_t len, mlhep_err *e)
 {
     char p[4400];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int at = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+    const char *g = name;
+    for (const char *ge; at >= 0 && (ge = strchr(g, '/')); g = ge + 1) {
+        char seg[ARTIFACTS_NAME_MAX];
+        memcpy(seg, g, (size_t)(ge - g));
+        seg[ge - g] = '\0';
+        if (mkdirat(at, seg, 0755) && errno != EEXIST) {
+            close(at);
+            at = -1;
+            break;
+        }
+        int nd = openat(at, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(at);
+        at = nd;
+    }
+    if (at >= 0) {
+        fd = openat(at, g, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        close(at);
+    }
     if (fd < 0)
         return err_set(e, MLHEP_EIO, "cannot write %s: %s", p, strerror(errno));
     size_t done = 0;
@@ -708,9 +740,9 @@ int gwclient_fetch(gwclient *c, const char *id, const char *dir, mlhep_err *e)
         const char *name = json_string_value(json_object_get(f, "name"));
         const char *sha = json_string_value(json_object_get(f, "sha256"));
         json_int_t bytes = json_integer_value(json_object_get(f, "bytes"));
-        if (!plain_name(name) || !strcmp(name, "MANIFEST.json")) {
-            rc = err_set(e, MLHEP_EFORMAT, "job %s: the manifest names a file '%s' that is not a plain file name", id,
-                         name ? name : "");
+        if (!artifacts_name_valid(name) || !strcmp(name, "MANIFEST.json")) {
+            rc = err_set(e, MLHEP_EFORMAT, "job %s: the manifest names a file '%s' that is not an artifact name "
+                                           "(1-3 segments of [A-Za-z0-9._@-], none . or ..)", id, name ? name : "");
             break;
         }
         char *data;

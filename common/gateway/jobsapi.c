@@ -111,6 +111,14 @@ static json_t *record_view(json_t *rec)
                 val = json_boolean(!strcmp(s, "1"));
             }
         }
+        if (!strcmp(k, "artifacts")) {
+            /* the worker records where the set lies on the service's disk: users get its URL */
+            json_decref(val);
+            const char *id = json_string_value(json_object_get(rec, "id"));
+            char url[96];
+            snprintf(url, sizeof url, "/v1/jobs/%.40s/artifacts", id ? id : "");
+            val = json_string(url);
+        }
         json_object_set_new(v, k, val);
     }
     return v;
@@ -650,6 +658,8 @@ int jobsapi_events(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_calle
 
 /* ---- artifacts -------------------------------------------------------------------- */
 
+_Static_assert(ARTIFACTS_NAME_MAX <= GW_PARAM_MAX, "every artifact name fits the {file*} route parameter");
+
 /* Opens the job's artifact directory (no links followed) and reads its manifest. */
 static int open_artifacts(gw_ctx *g, const gw_caller *c, const char *id, int *dfd, json_t **files, gw_resp *o)
 {
@@ -742,10 +752,38 @@ int jobsapi_artifacts(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_ca
     return gw_resp_json(o, 200, json_pack("{s:s, s:o, s:s}", "id", id, "files", out, "archive_url", arch));
 }
 
+/* Opens dfd/name for reading, name a path artifacts_name_valid accepts, walking it one
+ * directory at a time so that no link is followed anywhere on the way. */
+static int open_under(int dfd, const char *name)
+{
+    if (!artifacts_name_valid(name))
+        return -1;
+    char seg[ARTIFACTS_NAME_MAX];
+    int at = dfd;
+    for (const char *g = name;;) {
+        const char *ge = strchr(g, '/');
+        if (!ge) {
+            int fd = openat(at, g, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            if (at != dfd)
+                close(at);
+            return fd;
+        }
+        memcpy(seg, g, (size_t)(ge - g));
+        seg[ge - g] = '\0';
+        int nd = openat(at, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (at != dfd)
+            close(at);
+        if (nd < 0)
+            return -1;
+        at = nd;
+        g = ge + 1;
+    }
+}
+
 /* Reads a whole regular file opened at dfd/name (no links) into *buf. */
 static int read_at(int dfd, const char *name, char **buf, size_t *len, size_t max)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_under(dfd, name);
     if (fd < 0)
         return -1;
     struct stat st;
@@ -821,20 +859,20 @@ static void tar_octal(unsigned char *f, size_t w, unsigned long long v)
     f[w - 1] = '\0';
 }
 
-/* ustar header for a regular file of size bytes; name must fit 99 bytes. */
-static void tar_header(wbuf *w, const char *name, size_t size, long mtime)
+/* One ustar header block: a file of size bytes, or (type 'x') a pax extended header. */
+static void tar_block(wbuf *w, const char *name, char type, size_t size, long mtime)
 {
     unsigned char h[512];
     memset(h, 0, sizeof h);
     size_t nl = strlen(name);
-    memcpy(h, name, nl < 99 ? nl : 99);
+    memcpy(h, name, nl < 100 ? nl : 100);
     tar_octal(h + 100, 8, 0644);
     tar_octal(h + 108, 8, 0);
     tar_octal(h + 116, 8, 0);
     tar_octal(h + 124, 12, size);
     tar_octal(h + 136, 12, (unsigned long long)(mtime > 0 ? mtime : 0));
     memset(h + 148, ' ', 8);
-    h[156] = '0';
+    h[156] = (unsigned char)type;
     memcpy(h + 257, "ustar", 6);
     memcpy(h + 263, "00", 2);
     unsigned sum = 0;
@@ -843,6 +881,26 @@ static void tar_header(wbuf *w, const char *name, size_t size, long mtime)
     tar_octal(h + 148, 7, sum);
     h[155] = ' ';
     wbuf_put(w, h, 512);
+}
+
+/* The header of a regular file at path (< 512 bytes). A path that does not fit ustar's
+ * 100-byte name field gets a pax extended header ("NN path=...\n", POSIX.1-2001) first,
+ * as GNU tar, bsdtar and Python's tarfile read it. */
+static void tar_header(wbuf *w, const char *path, size_t size, long mtime)
+{
+    size_t pl = strlen(path);
+    if (pl > 100) {
+        char rec[600];
+        /* the record's length counts its own digits: 3 of them, as 100 < length < 1000 */
+        size_t len = pl + strlen(" path=\n") + 3;
+        int n = snprintf(rec, sizeof rec, "%zu path=%s\n", len, path);
+        char xname[100];
+        snprintf(xname, sizeof xname, "PaxHeaders/%.80s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+        tar_block(w, xname, 'x', (size_t)n, mtime);
+        wbuf_put(w, rec, (size_t)n);
+        wbuf_zero(w, (512 - (size_t)n % 512) % 512);
+    }
+    tar_block(w, path, '0', size, mtime);
 }
 
 /* The job's listed artifacts as a .tar.gz, built in memory. */
@@ -863,12 +921,8 @@ static int build_archive(int dfd, json_t *files, const char *id, char **out, siz
             rc = -1;
             break;
         }
-        char path[160];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", id, name) > 99) {
-            free(buf);
-            rc = -1; /* ustar names are at most 99 bytes; the pipeline's names are short */
-            break;
-        }
+        char path[JOB_ID_HEX + 2 + ARTIFACTS_NAME_MAX];
+        snprintf(path, sizeof path, "%s/%s", id, name);
         tar_header(&tar, path, len, now);
         wbuf_put(&tar, buf, len);
         free(buf);

@@ -68,14 +68,29 @@ static int match_one(const char *pat, const char *path, gw_match *m)
             se = s + strlen(s);
         size_t pl = (size_t)(pe - p), sl = (size_t)(se - s);
         if (pl >= 2 && p[0] == '{' && pe[-1] == '}') {
+            /* {name*} as the last segment takes the rest of the path, segment by segment */
+            int rest = pl >= 3 && pe[-2] == '*' && *pe == '\0';
+            if (rest) {
+                se = s + strlen(s);
+                sl = (size_t)(se - s);
+            }
             if (sl == 0 || sl >= GW_PARAM_MAX || m->nparams >= GW_MAX_PARAMS)
                 return 0;
-            if ((sl == 1 && s[0] == '.') || (sl == 2 && s[0] == '.' && s[1] == '.'))
-                return 0;
-            for (size_t i = 0; i < sl; i++)
-                if (!param_char((unsigned char)s[i]))
+            for (const char *g = s; g < se;) {
+                const char *ge = memchr(g, '/', (size_t)(se - g));
+                if (!ge)
+                    ge = se;
+                size_t gl = (size_t)(ge - g);
+                if (gl == 0 || (gl == 1 && g[0] == '.') || (gl == 2 && g[0] == '.' && g[1] == '.'))
                     return 0;
-            size_t nl = pl - 2;
+                for (size_t i = 0; i < gl; i++)
+                    if (!param_char((unsigned char)g[i]))
+                        return 0;
+                g = ge < se ? ge + 1 : ge;
+                if (ge < se && g == se)
+                    return 0; /* a trailing slash */
+            }
+            size_t nl = pl - 2 - (size_t)rest;
             if (nl >= sizeof m->name[0])
                 nl = sizeof m->name[0] - 1;
             memcpy(m->name[m->nparams], p + 1, nl);

@@ -6,6 +6,8 @@
  * 1..GW_PARAM_MAX-1 characters of [A-Za-z0-9._@-], never "." or "..": a path can carry
  * nothing into a parameter that could climb directories or break a Redis key, and the
  * handlers still check each parameter for what it names (a job id, a model reference).
+ * A last segment written {name*} takes the rest of the path: one or more such segments
+ * joined by '/' (an artifact in a sub-directory, "hists/index.html"), each checked alike.
  * Paths are matched exactly (no trailing slash, no empty segment, no query string: the
  * server passes the path without it). A path that matches a pattern but not the method
  * yields GW_ROUTE_METHOD with the methods that would match (for 405 and `Allow`).

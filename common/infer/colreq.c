@@ -173,17 +173,12 @@ int colreq_parse(const void *buf, size_t len, colreq *q, mlhep_err *e)
 
 /* ---- rows ---- */
 
-static inline float norm1(double x, double sub, double scale)
-{
-    return (float)((x - sub) * scale); /* exactly featmap.c's */
-}
-
 /* One loop per type (no per-value dispatch); v: the values, rows [r0, r1). */
 #define FLAT_LOOP(T, CONV)                                                                                             \
     for (size_t r = r0; r < r1; r++) {                                                                                 \
         T t;                                                                                                           \
         memcpy(&t, v + r * sizeof(T), sizeof(T));                                                                      \
-        x[r * w + off] = norm1(CONV, sub, scale);                                                                      \
+        x[r * w + off] = featmap_norm(CONV, f32, sub, scale);                                                                      \
     }
 
 #define JAG_LOOP(T, CONV)                                                                                              \
@@ -195,7 +190,7 @@ static inline float norm1(double x, double sub, double scale)
         for (size_t j = 0; j < n; j++) {                                                                               \
             T t;                                                                                                       \
             memcpy(&t, p + j * sizeof(T), sizeof(T));                                                                  \
-            xr[j] = norm1(CONV, sub, scale);                                                                           \
+            xr[j] = featmap_norm(CONV, f32, sub, scale);                                                                           \
         }                                                                                                              \
         for (size_t j = n; j < L; j++)                                                                                 \
             xr[j] = pad;                                                                                               \
@@ -267,6 +262,8 @@ void colreq_fill(const featmap *fm, const colreq *q, size_t first, size_t end, f
             const colreq_col *col = &q->cols[q->fidx[i]];
             const uint8_t *v = col->values, *o = col->offsets;
             double sub = ft->sub, scale = ft->scale;
+            /* float32 rounding (featmap_norm) is a no-op on float32 columns: skipped */
+            int f32 = ft->f32 && col->type != COL_F32;
             size_t off = (size_t)ft->offset, L = (size_t)ft->len;
             if (!ft->jagged) {
                 BY_TYPE(FLAT_LOOP)

@@ -274,11 +274,6 @@ int reqparse_scan(reqparse *p, const char *buf, size_t len)
     return 0;
 }
 
-static inline float norm1(double x, double sub, double scale)
-{
-    return (float)((x - sub) * scale); /* exactly featmap.c's */
-}
-
 /* One value of feature ft into the row. */
 static int value(rd *r, const featmap *fm, const featmap_feature *ft, float *xr)
 {
@@ -286,7 +281,7 @@ static int value(rd *r, const featmap *fm, const featmap_feature *ft, float *xr)
     if (!ft->jagged) {
         if (num(r, &v))
             return OTHER;
-        xr[ft->offset] = norm1(v, ft->sub, ft->scale);
+        xr[ft->offset] = featmap_norm(v, ft->f32, ft->sub, ft->scale);
         return 0;
     }
     if (!eat(r, '['))
@@ -298,7 +293,7 @@ static int value(rd *r, const featmap *fm, const featmap_feature *ft, float *xr)
             if (num(r, &v) || ++n > MAX_LIST)
                 return OTHER;
             if (n <= L)
-                x[n - 1] = norm1(v, ft->sub, ft->scale);
+                x[n - 1] = featmap_norm(v, ft->f32, ft->sub, ft->scale);
         } while (eat(r, ','));
         if (!eat(r, ']'))
             return OTHER;

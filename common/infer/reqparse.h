@@ -16,7 +16,8 @@
  *     branch takes a number, a jagged one a list of at most 100000 numbers;
  *   - numbers follow the JSON grammar and are converted as jansson does (integers with
  *     strtoll, refused on overflow; reals with strtod, refused on overflow), at most 63
- *     characters.
+ *     characters; values of float32 branches are then rounded to float32 like every
+ *     path does (featmap_norm).
  * Anything else (including every error) returns REQPARSE_OTHER and the caller runs the
  * jansson path, which produces the error reply naming the problem. Reads go through a
  * bounds-checked reader (every byte access is checked against the end).

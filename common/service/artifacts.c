@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,49 +115,114 @@ static int cmpstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of the regular files in dir (caller frees each and the array). */
-static int list_files(const char *dir, char ***names, size_t *count, mlhep_err *e)
+int artifacts_name_valid(const char *name)
 {
-    DIR *d = opendir(dir);
+    if (!name || !*name || strlen(name) >= ARTIFACTS_NAME_MAX)
+        return 0;
+    int depth = 0;
+    for (const char *g = name; *g;) {
+        const char *ge = strchr(g, '/');
+        size_t gl = ge ? (size_t)(ge - g) : strlen(g);
+        if (gl == 0 || (gl == 1 && g[0] == '.') || (gl == 2 && g[0] == '.' && g[1] == '.') ||
+            ++depth > ARTIFACTS_DEPTH_MAX)
+            return 0;
+        for (size_t i = 0; i < gl; i++) {
+            unsigned char c = (unsigned char)g[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == '-' || c == '@'))
+                return 0;
+        }
+        if (!ge)
+            break;
+        if (!ge[1])
+            return 0; /* a trailing slash */
+        g = ge + 1;
+    }
+    return 1;
+}
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} namelist;
+
+static int namelist_add(namelist *l, const char *s, mlhep_err *e)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    l->n++;
+    return 0;
+}
+
+/* Adds the regular files under root/rel (rel "" for root itself) to files as names
+ * relative to root, and the sub-directories to dirs (if given), parents first. Links and
+ * other file types are skipped, as are names artifacts_name_valid refuses. */
+static int walk(const char *root, const char *rel, int depth, namelist *files, namelist *dirs, mlhep_err *e)
+{
+    char here[4096];
+    snprintf(here, sizeof here, "%s%s%s", root, *rel ? "/" : "", rel);
+    DIR *d = opendir(here);
     if (!d)
-        return err_set(e, MLHEP_EIO, "cannot open %s: %s", dir, strerror(errno));
-    char **v = NULL;
-    size_t n = 0, cap = 0;
+        return err_set(e, MLHEP_EIO, "cannot open %s: %s", here, strerror(errno));
     struct dirent *de;
     int rc = 0;
-    while ((de = readdir(d))) {
-        char p[4096];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (lstat(p, &st) || !S_ISREG(st.st_mode))
+    while (!rc && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **nv = realloc(v, cap * sizeof *v);
-            if (!nv) {
-                rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-                break;
-            }
-            v = nv;
+        char name[ARTIFACTS_NAME_MAX + 8], p[4096 + ARTIFACTS_NAME_MAX + 8];
+        if ((size_t)snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= ARTIFACTS_NAME_MAX ||
+            !artifacts_name_valid(name))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", root, name);
+        struct stat st;
+        if (lstat(p, &st))
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            rc = namelist_add(files, name, e);
+        } else if (S_ISDIR(st.st_mode) && depth + 1 < ARTIFACTS_DEPTH_MAX) {
+            if (dirs)
+                rc = namelist_add(dirs, name, e);
+            if (!rc)
+                rc = walk(root, name, depth + 1, files, dirs, e);
         }
-        if (!(v[n] = strdup(de->d_name))) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-            break;
-        }
-        n++;
     }
     closedir(d);
+    return rc;
+}
+
+static void free_names(char **v, size_t n);
+
+/* Sorted names, relative to dir, of the regular files in dir and its sub-directories
+ * (caller frees each and the array); the sub-directories in *dirs (parents first) when
+ * dirs is not NULL. */
+static int list_tree(const char *dir, char ***names, size_t *count, namelist *dirs, mlhep_err *e)
+{
+    namelist l = {0};
+    int rc = walk(dir, "", 0, &l, dirs, e);
     if (rc) {
-        for (size_t i = 0; i < n; i++)
-            free(v[i]);
-        free(v);
+        free_names(l.v, l.n);
         return rc;
     }
-    if (n)
-        qsort(v, n, sizeof *v, cmpstr);
-    *names = v;
-    *count = n;
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, cmpstr);
+    if (dirs && dirs->n)
+        qsort(dirs->v, dirs->n, sizeof *dirs->v, cmpstr); /* a parent sorts before its children */
+    *names = l.v;
+    *count = l.n;
     return 0;
+}
+
+static int list_files(const char *dir, char ***names, size_t *count, mlhep_err *e)
+{
+    return list_tree(dir, names, count, NULL, e);
 }
 
 static void free_names(char **v, size_t n)
@@ -215,16 +281,20 @@ int artifacts_commit(const char *tmp, const char *final, mlhep_err *e)
 {
     char **names;
     size_t n;
-    int rc = list_files(tmp, &names, &n, e);
-    if (rc)
+    namelist dirs = {0};
+    int rc = list_tree(tmp, &names, &n, &dirs, e);
+    if (rc) {
+        free_names(dirs.v, dirs.n);
         return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", tmp, names[i]);
-        if (fsync_path(p, 0))
+    }
+    for (size_t i = 0; i < n + dirs.n && !rc; i++) {
+        char p[4096 + ARTIFACTS_NAME_MAX];
+        snprintf(p, sizeof p, "%s/%s", tmp, i < n ? names[i] : dirs.v[i - n]);
+        if (fsync_path(p, i >= n))
             rc = err_set(e, MLHEP_EIO, "fsync %s: %s", p, strerror(errno));
     }
     free_names(names, n);
+    free_names(dirs.v, dirs.n);
     if (rc)
         return rc;
     if (fsync_path(tmp, 1))
@@ -245,20 +315,18 @@ int artifacts_commit(const char *tmp, const char *final, mlhep_err *e)
     return 0;
 }
 
+/* nftw callback: removes one entry, children before parents, links as links. */
+static int remove_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (type == FTW_DP ? rmdir(p) : unlink(p)) ? -1 : 0;
+}
+
 int artifacts_remove(const char *dir, mlhep_err *e)
 {
-    char **names;
-    size_t n;
-    int rc = list_files(dir, &names, &n, e);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    free_names(names, n);
-    if (rmdir(dir))
+    /* everything in the set goes, whatever its name or type; no link is followed */
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         return err_set(e, MLHEP_EIO, "cannot remove %s: %s", dir, strerror(errno));
     return 0;
 }
@@ -267,12 +335,22 @@ int artifacts_copy(const char *src, const char *dst, mlhep_err *e)
 {
     char **names;
     size_t n;
-    int rc = list_files(src, &names, &n, e);
-    if (rc)
+    namelist dirs = {0};
+    int rc = list_tree(src, &names, &n, &dirs, e);
+    if (rc) {
+        free_names(dirs.v, dirs.n);
         return rc;
+    }
     rc = artifacts_mkdirs(dst, e);
+    for (size_t i = 0; i < dirs.n && !rc; i++) { /* parents first */
+        char pd[4096 + ARTIFACTS_NAME_MAX];
+        snprintf(pd, sizeof pd, "%s/%s", dst, dirs.v[i]);
+        if (mkdir(pd, 0755) && errno != EEXIST)
+            rc = err_set(e, MLHEP_EIO, "cannot create %s: %s", pd, strerror(errno));
+    }
+    free_names(dirs.v, dirs.n);
     for (size_t i = 0; i < n && !rc; i++) {
-        char ps[4096], pd[4096];
+        char ps[4096 + ARTIFACTS_NAME_MAX], pd[4096 + ARTIFACTS_NAME_MAX];
         snprintf(ps, sizeof ps, "%s/%s", src, names[i]);
         snprintf(pd, sizeof pd, "%s/%s", dst, names[i]);
         FILE *in = fopen(ps, "rb"), *out = in ? fopen(pd, "wb") : NULL;

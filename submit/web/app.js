@@ -405,8 +405,9 @@
         if (g === gen) setError('job-error', 'metrics.json: ' + e.message);
       }
     }
-    /* plots: every .svg, fetched with the token and shown through blob: URLs */
-    const svgs = files.filter((f) => /\.svg$/i.test(f.name)).sort((a, b) => {
+    /* plots: every .svg of the set's top level (the input histograms of params.hist stay
+     * in the file list, one click away), fetched with the token, shown through blob: URLs */
+    const svgs = files.filter((f) => /\.svg$/i.test(f.name) && !f.name.includes('/')).sort((a, b) => {
       const ia = PLOT_ORDER.indexOf(a.name), ib = PLOT_ORDER.indexOf(b.name);
       return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.name.localeCompare(b.name);
     });

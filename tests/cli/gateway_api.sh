@@ -167,7 +167,7 @@ s=$(req $R GET "$G/v1/jobs/not-an-id" -H "$(auth "$TA")"); expect "malformed job
 
 # --- the MLaaS4HEP service's calls, with a real training job whose artifacts we fetch
 section "the MLaaS4HEP service's calls, with a real trainin"
-MLAAS='{"name": "hzz", "files": ["uproot-HZZ.root", "uproot-HZZ-zstd.root"], "labels": [1, 0], "tree": "events", "params": {"epochs": 1, "batch_size": 64}, "model": {"type": "mlp", "layers": [{"dense": 4, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]}, "device": "cpu", "memory": "1G", "cpus": 1}'
+MLAAS='{"name": "hzz", "files": ["uproot-HZZ.root", "uproot-HZZ-zstd.root"], "labels": [1, 0], "tree": "events", "params": {"epochs": 1, "batch_size": 64, "hist": true}, "model": {"type": "mlp", "layers": [{"dense": 4, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]}, "device": "cpu", "memory": "1G", "cpus": 1}'
 s=$(req $R POST "$G/submit" -H "$(auth "$TA")" -d "$MLAAS"); PN=$(jq -r .process_name $R.body); JM=$(jq -r .job_id $R.body)
 [ "$s" = 202 ] && [ "$PN" = "hzz_${JM:0:8}" ] && ok "POST /submit (MLaaS4HEP body): 202 {process_name: $PN, job_id}" || bad "/submit" "$s $(cat $R.body)"
 s=$(req $R POST "$G/submit" -H "$(auth "$TA")" -d '{"name": "x", "files": ["a.root"], "labels": [1], "model": "model.py"}')
@@ -181,12 +181,18 @@ s=$(req $R GET "$G/logs?process_name=$PN" -H "$(auth "$TA")"); [ "$s" = 200 ] &&
 s=$(req $R GET "$G/v1/jobs/$JM/artifacts" -H "$(auth "$TA")")
 A=$TMP/art; mkdir -p "$A"; n=0; good=1
 for f in $(jq -r '.files[].name' $R.body); do
-    n=$((n + 1)); st=$(req $R.f GET "$G/v1/jobs/$JM/artifacts/$f" -H "$(auth "$TA")"); cp $R.f.body "$A/$f"
+    n=$((n + 1)); st=$(req $R.f GET "$G/v1/jobs/$JM/artifacts/$f" -H "$(auth "$TA")"); mkdir -p "$(dirname "$A/$f")"; cp $R.f.body "$A/$f"
     [ "$st" = 200 ] || { good=0; bad "artifact $f" "$st"; }
 done
 st=$(req $R.m GET "$G/v1/jobs/$JM/artifacts/MANIFEST.json" -H "$(auth "$TA")")
 man_ok() { jq -r '.files[] | "\(.sha256)  \(.name)"' $R.m.body | (cd "$1" && sha256sum -c --quiet - >/dev/null 2>&1); }
 if [ "$st" = 200 ] && [ $n -ge 4 ] && [ $good = 1 ] && man_ok "$A" && [ "$(jq -r '.files | length' $R.m.body)" = $n ]; then ok "GET /v1/jobs/ID/artifacts/FILE: $n files, each sha256 as MANIFEST.json says"; else bad "artifacts" "n=$n st=$st $(cat $R.m.body)"; fi
+if jq -e '.files | map(.name) | index("hists/index.html") and (map(select(startswith("hists/") and endswith(".svg"))) | length > 0)' $R.m.body >/dev/null &&
+   [ "$(req $R.h GET "$G/v1/jobs/$JM/artifacts/hists/index.html" -H "$(auth "$TA")")" = 200 ] && grep -q "Feature histograms" $R.h.body; then
+    ok "params.hist's sub-directory is in MANIFEST.json and served: GET .../artifacts/hists/index.html"
+else bad "artifacts in a sub-directory" "$(jq -c '[.files[].name]' $R.m.body)"; fi
+s=$(req $R GET "$G/v1/jobs/$JM" -H "$(auth "$TA")")
+[ "$s" = 200 ] && [ "$(jq -r .artifacts $R.body)" = "/v1/jobs/$JM/artifacts" ] && ok "the job record names its artifacts by URL, not by the service's disk path" || bad "record artifacts" "$(jq -r .artifacts $R.body)"
 s=$(req $R GET "$G/v1/jobs/$JM/artifacts/roc.svg" -H "$(auth "$TA")")
 [ "$s" = 200 ] && [[ $(hdr $R Content-Type) == image/svg+xml* ]] && [[ $(hdr $R Content-Security-Policy) == sandbox* ]] && ok "roc.svg as image/svg+xml, sandboxed" || bad "roc.svg" "$s $(hdr $R Content-Type)"
 s=$(req $R GET "$G/v1/jobs/$JM/artifacts/worker.conf" -H "$(auth "$TA")"); expect "a file the manifest does not list" 404 not_found $R "has no artifact 'worker.conf'" "$s"

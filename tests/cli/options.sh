@@ -29,6 +29,8 @@ refused "mlhep-infer --cache-models ''" 2 "--cache-models: '' is not a whole num
 
 refused "mlhep-prep --max-chunks ten" 1 "--max-chunks: 'ten' is not a whole number" \
     "$BIN/mlhep-prep" "$W/wf.json" --out "$W/out" --max-chunks ten
+refused "mlhep-prep --gzip 10" 1 "--gzip: 10 is out of range (0 to 9)" \
+    "$BIN/mlhep-prep" "$W/wf.json" --out "$W/out" --gzip 10
 refused "mlhep-run --threads 99999999999999999999" 2 "--threads: 99999999999999999999 is out of range (1 to 256)" \
     "$BIN/mlhep-run" --threads 99999999999999999999 --out "$W/run" "$W/wf.json"
 refused "mlhep-submit --timeout soon" 2 "--timeout: 'soon' is not a number" "$BIN/mlhep-submit" --timeout soon list

@@ -2,8 +2,10 @@
  * requests parsed into binary columnar requests and read back with colreq_parse (every
  * datatype, flat and nested data, [N, 1], jagged rows cut at the first NaN written as
  * null, the binary tensor extension with the JSON length), every refusal with a message
- * naming the input, responses in JSON and binary, and model metadata. */
+ * naming the input, responses in JSON and binary, and model metadata. FP64 tensors of a
+ * float32 branch (decimal text of float32 values) give the rows of its FP32 tensor. */
 #include "gateway/kserve.h"
+#include "data/featmap.h"
 #include "test.h"
 
 #include <math.h>
@@ -472,6 +474,52 @@ TEST(model_metadata)
     json_decref(f);
 }
 
+/* The same decimal text as FP32 and as FP64 for a float32 branch: the rows (colreq_rows:
+ * featmap_norm rounds float32 branches) are the float values' rows; a document that does
+ * not know the type would read the FP64 values as doubles and differ. */
+TEST(fp64_data_of_a_float32_branch)
+{
+    const char *doc = "{\"format\":\"mlhep-features\",\"version\":1,\"normalisation\":\"standard\",\"pad\":0,"
+                      "\"width\":1,\"features\":[{\"name\":\"a\",\"kind\":\"flat\",\"len\":1,\"offset\":0,"
+                      "\"sub\":0.1,\"scale\":100000,\"type\":\"float32\"}]}";
+    const char *data = "[0.100000001,2.29999995,-7.0999999,0.333333343]";
+    const float want[4] = {0.1f, 2.3f, -7.1f, 1.0f / 3.0f};
+    featmap *fm = NULL, *untyped = NULL;
+    mlhep_err e = {0};
+    CHECKF(!featmap_load_text(doc, strlen(doc), &fm, &e), "%s", e.msg);
+    char doc2[512];
+    snprintf(doc2, sizeof doc2, "%s", doc);
+    *strstr(doc2, ",\"type\":\"float32\"") = 0;
+    strcat(doc2, "}]}");
+    CHECKF(!featmap_load_text(doc2, strlen(doc2), &untyped, &e), "%s", e.msg);
+    float rows[3][4];
+    const char *dts[2] = {"FP32", "FP64"};
+    for (int k = 0; k < 3; k++) {
+        wbuf cb = WBUF_INIT;
+        colreq q = {0};
+        kserve_request rq;
+        featmap_batch b = {0};
+        char req[256];
+        snprintf(req, sizeof req, "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"%s\",\"shape\":[4],\"data\":%s}]}",
+                 dts[k > 0], data);
+        CHECKF(parse(req, &cb, &q, &rq, &e) == 0 && colreq_rows(k < 2 ? fm : untyped, &q, &b, &e) == 0, "%s",
+               e.msg);
+        memcpy(rows[k], b.x, sizeof rows[k]);
+        featmap_batch_free(&b);
+        colreq_free(&q);
+        wbuf_free(&cb);
+    }
+    int same = 1, differ = 0;
+    for (int i = 0; i < 4; i++) {
+        same &= rows[0][i] == featmap_norm(want[i], 0, 0.1, 100000) && rows[1][i] == rows[0][i];
+        differ += rows[2][i] != rows[0][i];
+    }
+    CHECK(same);
+    CHECK(differ > 0);
+    featmap_free(fm);
+    featmap_free(untyped);
+}
+
 int main(void)
 {
     RUN(flat_fp32_and_nested_data);
@@ -483,5 +531,6 @@ int main(void)
     RUN(binary_tensor_extension);
     RUN(responses);
     RUN(model_metadata);
+    RUN(fp64_data_of_a_float32_branch);
     return test_summary();
 }

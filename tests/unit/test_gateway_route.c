@@ -1,6 +1,6 @@
 /* test_gateway_route.c - the gateway's URL routing (gateway/route.h): literal and
  * parameter segments, the characters a parameter may hold, "." and ".." refused, no
- * empty segment or trailing slash, 404 against 405 with the allowed methods (HEAD
+ * empty segment or trailing slash, a {rest*} parameter over several segments, 404 against 405 with the allowed methods (HEAD
  * wherever GET), HEAD matching GET routes, limits on path and parameter length. */
 #include "gateway/route.h"
 #include "test.h"
@@ -13,7 +13,7 @@ static const gw_route table[] = {
     {GW_POST, "/v1/jobs"},
     {GW_GET, "/v1/jobs"},
     {GW_GET, "/v1/jobs/{id}"},
-    {GW_GET, "/v1/jobs/{id}/artifacts/{file}"},
+    {GW_GET, "/v1/jobs/{id}/artifacts/{file*}"},
     {GW_POST, "/v1/jobs/{id}/cancel"},
     {GW_GET | GW_DELETE, "/v1/models/{name}"},
     {GW_POST, "/v2/models/{name}/versions/{version}/infer"},
@@ -89,12 +89,40 @@ TEST(exact_paths_only)
     static const char *const refused[] = {
         "",          "healthz",       "/healthz/",  "//healthz",      "/healthz?x=1", "/v1/jobs/",
         "/v1//jobs", "/v1/jobs//",    "/v1/jobs/x/", "/v1/jobs/x/artifacts", "/v1/jobs/x/artifacts/",
-        "/V1/jobs",  "/v1/jobs/x/artifacts/a/b", "/v2/models/m/versions//infer",
+        "/V1/jobs",  "/v1/jobs/x/artifacts/a/", "/v2/models/m/versions//infer", "/v1/jobs/x/artifacts//b",
+        "/v1/jobs/x/artifacts/a//b", "/v1/models/a/b",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         CHECKF(match("GET", refused[i], &m) == GW_ROUTE_NOTFOUND, "'%s' matched", refused[i]);
     CHECK_EQ_INT(match("GET", NULL, &m), GW_ROUTE_NOTFOUND);
     CHECK_EQ_INT(match("POST", "/v2/models/m/versions//infer", &m), GW_ROUTE_NOTFOUND);
+}
+
+TEST(rest_parameter_takes_several_segments)
+{
+    gw_match m;
+    CHECK_EQ_INT(match("GET", "/v1/jobs/abc/artifacts/hists/index.html", &m), 5);
+    CHECK(!strcmp(gw_param(&m, "id"), "abc") && !strcmp(gw_param(&m, "file"), "hists/index.html"));
+    CHECK_EQ_INT(match("GET", "/v1/jobs/abc/artifacts/a/b/c.svg", &m), 5);
+    CHECK(!strcmp(gw_param(&m, "file"), "a/b/c.svg"));
+    /* every segment is checked as a parameter is: no dot segments, no bad characters */
+    static const char *const refused[] = {
+        "/v1/jobs/x/artifacts/hists/..",     "/v1/jobs/x/artifacts/../x",   "/v1/jobs/x/artifacts/a/./b",
+        "/v1/jobs/x/artifacts/a/../../conf", "/v1/jobs/x/artifacts/a/b c",  "/v1/jobs/x/artifacts/a/b%2f",
+        "/v1/jobs/x/artifacts/a/\\b",        "/v1/jobs/x/artifacts/a/b/",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        CHECKF(match("GET", refused[i], &m) == GW_ROUTE_NOTFOUND, "%s matched", refused[i]);
+    /* the whole rest is one parameter: its length limit holds */
+    char p[GW_PARAM_MAX + 64];
+    int n = snprintf(p, sizeof p, "/v1/jobs/x/artifacts/");
+    while (n < (int)sizeof p - 3) {
+        p[n++] = 'a';
+        p[n++] = '/';
+    }
+    p[n++] = 'a';
+    p[n] = '\0';
+    CHECK_EQ_INT(match("GET", p, &m), GW_ROUTE_NOTFOUND);
 }
 
 TEST(method_not_allowed_lists_methods)
@@ -172,6 +200,7 @@ int main(void)
     RUN(literals_and_parameters);
     RUN(dot_segments_and_bad_characters_refused);
     RUN(exact_paths_only);
+    RUN(rest_parameter_takes_several_segments);
     RUN(method_not_allowed_lists_methods);
     RUN(head_matches_get);
     RUN(lengths);

@@ -465,8 +465,27 @@ TEST(fetch_artifacts)
     snprintf(evil, sizeof evil, "{\"files\":[{\"name\":\"../escape\",\"bytes\":5,\"sha256\":\"%s\"}]}", h1);
     answer v = {A_REPLY, 200, JSON, evil, 0, 0, 0};
     script(&v, 1);
-    CHECK(gwclient_fetch(c, ID, out, &e) == MLHEP_EFORMAT && strstr(e.msg, "not a plain file name") && nlog() == 1);
+    CHECK(gwclient_fetch(c, ID, out, &e) == MLHEP_EFORMAT && strstr(e.msg, "not an artifact name") && nlog() == 1);
     snprintf(p, sizeof p, "%s/escape", dir);
+    CHECK(stat(p, &st) != 0);
+    /* a file in a sub-directory (params.hist): fetched by its path, written below out */
+    static char subman[512];
+    snprintf(subman, sizeof subman, "{\"files\":[{\"name\":\"hists/a.svg\",\"bytes\":5,\"sha256\":\"%s\"}]}", h1);
+    answer sub[] = {{A_REPLY, 200, JSON, subman, 0, 0, 0}, {A_REPLY, 200, JSON, "model", 0, 0, 0}};
+    script(sub, 2);
+    CHECKF(gwclient_fetch(c, ID, out, &e) == 0, "%s", e.msg);
+    CHECKF(!strcmp(srv.log[1].url, "/v1/jobs/" ID "/artifacts/hists/a.svg"), "%s", srv.log[1].url);
+    snprintf(p, sizeof p, "%s/hists/a.svg", out);
+    CHECK(stat(p, &st) == 0 && st.st_size == 5);
+    /* ... never through a link planted where the sub-directory goes */
+    char out2[300], link[400];
+    snprintf(out2, sizeof out2, "%s/second", dir);
+    CHECK(mkdir(out2, 0755) == 0);
+    snprintf(link, sizeof link, "%s/hists", out2);
+    CHECK(symlink(dir, link) == 0);
+    script(sub, 2);
+    CHECK(gwclient_fetch(c, ID, out2, &e) == MLHEP_EIO && strstr(e.msg, "cannot write"));
+    snprintf(p, sizeof p, "%s/a.svg", dir);
     CHECK(stat(p, &st) != 0);
     /* one artifact, with its name escaped in the path */
     answer one = {A_REPLY, 200, "image/svg+xml", "<svg/>", 0, 0, 0};

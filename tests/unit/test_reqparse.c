@@ -3,11 +3,17 @@
  * featmap_from_request), with the model reference; everything outside its strict subset
  * (other members or forms, escapes, duplicate or unknown or missing branches, wrong
  * shapes, numbers jansson refuses or reads differently, trailing bytes, model references
- * the schema refuses) is handed back (REQPARSE_OTHER) for the general path to answer. */
+ * the schema refuses) is handed back (REQPARSE_OTHER) for the general path to answer.
+ * Values of "float32" features written in short decimal form give, on both parsers and
+ * through binary float64 columns (colreq), exactly the rows of the float32 values
+ * themselves (the ROOT path), where reading them as doubles would not. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "data/featmap.h"
+#include "infer/colreq.h"
 #include "infer/reqparse.h"
 #include "test.h"
 
@@ -129,9 +135,109 @@ TEST(everything_else_handed_back)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* float32 features: "a" flat, "j" jagged; "i" (int32) is left as it is. sub is a double
+ * that is no float32, scale large: a value read as a double instead of its float32
+ * lands elsewhere. */
+static const char DOC32[] =
+    "{\"format\":\"mlhep-features\",\"version\":1,\"normalisation\":\"standard\",\"pad\":0,\"width\":4,"
+    "\"features\":[{\"name\":\"a\",\"kind\":\"flat\",\"len\":1,\"offset\":0,\"sub\":0.1,\"scale\":1000,"
+    "\"type\":\"float32\"},"
+    "{\"name\":\"i\",\"kind\":\"flat\",\"len\":1,\"offset\":1,\"sub\":0.5,\"scale\":3,\"type\":\"int32\"},"
+    "{\"name\":\"j\",\"kind\":\"jagged\",\"len\":2,\"offset\":2,\"sub\":-1.3,\"scale\":77.7,\"type\":\"float32\"}]}";
+
+TEST(float32_values_round_like_root)
+{
+    featmap *fm = NULL;
+    mlhep_err e;
+    CHECKF(!featmap_load_text(DOC32, strlen(DOC32), &fm, &e), "%s", e.msg);
+    CHECK(fm->feat[0].f32 && !fm->feat[1].f32 && fm->feat[2].f32);
+    enum { N = 2000 };
+    static float a[N], j[2 * N];
+    static double ad[N], id[N], jd[2 * N], as[N], js[2 * N];
+    static int64_t jo[N + 1];
+    static char text[N][200];
+    rng r;
+    rng_seed(&r, 20);
+    size_t differ = 0;
+    for (size_t k = 0; k < N; k++) {
+        a[k] = (float)(rng_unit(&r) * 20 - 10);
+        j[2 * k] = (float)(rng_unit(&r) * 3);
+        j[2 * k + 1] = (float)(rng_unit(&r) * 1e-3);
+        ad[k] = a[k];
+        id[k] = (double)(k % 7) - 3;
+        jd[2 * k] = j[2 * k];
+        jd[2 * k + 1] = j[2 * k + 1];
+        jo[k + 1] = 2 * (int64_t)(k + 1);
+        char sa[32], s0[32], s1[32];
+        /* the shortest decimal that reads back as the float (what mlhep-root dump prints) */
+        for (int prec = 1; prec <= 9; prec++) {
+            snprintf(sa, sizeof sa, "%.*g", prec, (double)a[k]);
+            if (strtof(sa, NULL) == a[k])
+                break;
+        }
+        for (int prec = 1; prec <= 9; prec++) {
+            snprintf(s0, sizeof s0, "%.*g", prec, (double)j[2 * k]);
+            if (strtof(s0, NULL) == j[2 * k])
+                break;
+        }
+        for (int prec = 1; prec <= 9; prec++) {
+            snprintf(s1, sizeof s1, "%.*g", prec, (double)j[2 * k + 1]);
+            if (strtof(s1, NULL) == j[2 * k + 1])
+                break;
+        }
+        as[k] = strtod(sa, NULL);
+        js[2 * k] = strtod(s0, NULL);
+        js[2 * k + 1] = strtod(s1, NULL);
+        if (featmap_norm(as[k], 0, 0.1, 1000) != featmap_norm(ad[k], 0, 0.1, 1000))
+            differ++;
+        snprintf(text[k], sizeof text[k], "{\"model\":\"m\",\"keys\":[\"a\",\"i\",\"j\"],\"values\":[%s,%g,[%s,%s]]}",
+                 sa, id[k], s0, s1);
+    }
+    /* the ROOT path: columns of the float values */
+    featmap_col cols[3] = {{ad, NULL}, {id, NULL}, {jd, jo}};
+    float *want = malloc(sizeof(float) * 4 * N);
+    CHECKF(!featmap_rows(fm, cols, N, want, NULL, &e), "%s", e.msg);
+    reqparse p = {0};
+    featmap_batch fast = {0}, slow = {0}, bin = {0};
+    int bad = 0;
+    for (size_t k = 0; k < N; k++) {
+        json_t *req = json_loads(text[k], 0, NULL);
+        int rc = reqparse_scan(&p, text[k], strlen(text[k]));
+        if (!rc)
+            rc = reqparse_rows(&p, fm, &fast);
+        int src = !req || featmap_from_request(fm, req, &slow, &e);
+        if (rc || src || memcmp(fast.x, want + 4 * k, 4 * sizeof(float)) ||
+            memcmp(slow.x, want + 4 * k, 4 * sizeof(float))) {
+            if (bad++ < 5)
+                printf("  row %zu: fast %d general %d: %s\n", k, rc, src, text[k]);
+        }
+        json_decref(req);
+    }
+    /* binary columns of float64 values parsed from the same text */
+    wbuf b = {0};
+    colreq q = {0};
+    int rc = colreq_begin(&b, "m", N, 3, &e) || colreq_add(&b, "a", COL_F64, as, NULL, N, &e) ||
+             colreq_add(&b, "i", COL_F64, id, NULL, N, &e) || colreq_add(&b, "j", COL_F64, js, jo, N, &e) ||
+             colreq_end(&b, &e) || colreq_parse(b.p, b.len, &q, &e) || colreq_rows(fm, &q, &bin, &e);
+    CHECKF(!rc, "%s", e.msg);
+    CHECK(!memcmp(bin.x, want, sizeof(float) * 4 * N));
+    printf("  %zu of %d values of 'a' read as doubles would give another row value\n", differ, N);
+    CHECK(differ > 0);
+    colreq_free(&q);
+    wbuf_free(&b);
+    featmap_batch_free(&fast);
+    featmap_batch_free(&slow);
+    featmap_batch_free(&bin);
+    reqparse_free(&p);
+    featmap_free(fm);
+    free(want);
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     RUN(same_rows_as_general_path);
     RUN(everything_else_handed_back);
+    RUN(float32_values_round_like_root);
     return test_summary();
 }

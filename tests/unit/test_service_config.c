@@ -373,6 +373,70 @@ TEST(artifacts_publish_once)
     CHECK(artifacts_copy(fin, dst, &e) == 0);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+TEST(artifacts_subdirectories)
+{
+    CHECK(artifacts_name_valid("model.json") && artifacts_name_valid("hists/index.html") &&
+          artifacts_name_valid("a/b/c.svg") && artifacts_name_valid(".x") && artifacts_name_valid("x@1"));
+    static const char *const bad[] = {"", "/x", "x/", "a//b", "../x", "a/../b", "./x", "a/.", "..", "a/b/c/d",
+                                      "a b", "a\\b", "a\nb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECKF(!artifacts_name_valid(bad[i]), "'%s' accepted", bad[i]);
+    char longname[ARTIFACTS_NAME_MAX + 1];
+    memset(longname, 'a', ARTIFACTS_NAME_MAX);
+    longname[ARTIFACTS_NAME_MAX] = '\0';
+    CHECK(!artifacts_name_valid(longname));
+    longname[ARTIFACTS_NAME_MAX - 1] = '\0';
+    CHECK(artifacts_name_valid(longname));
+
+    /* a set with the histograms in a sub-directory, a link and a bad name beside them */
+    char root[128], t[4096], fin[4096], p[4400];
+    snprintf(root, sizeof root, "%s/store2", tmpdir);
+    const char *id = "00112233445566778899aabbccddeeff";
+    mlhep_err e;
+    CHECK(artifacts_tmpdir(root, "alice", id, 1, t, sizeof t, &e) == 0);
+    put_file(t, "model.json", "{}");
+    snprintf(p, sizeof p, "%s/hists", t);
+    CHECK(mkdir(p, 0755) == 0);
+    put_file(t, "hists/index.html", "<p>");
+    put_file(t, "hists/Jet_pt.svg", "<svg/>");
+    put_file(t, "hists/bad name.svg", "x");
+    snprintf(p, sizeof p, "%s/hists/passwd", t);
+    CHECK(symlink("/etc/passwd", p) == 0);
+    CHECK(artifacts_manifest(t, NULL, &e) == 0);
+    snprintf(p, sizeof p, "%s/MANIFEST.json", t);
+    json_t *m = json_load_file(p, 0, NULL);
+    json_t *files = json_object_get(m, "files");
+    CHECKF(json_array_size(files) == 3, "%zu files", json_array_size(files));
+    const char *want[] = {"hists/Jet_pt.svg", "hists/index.html", "model.json"};
+    for (size_t i = 0; i < 3; i++)
+        CHECK(!strcmp(json_string_value(json_object_get(json_array_get(files, i), "name")), want[i]));
+    json_decref(m);
+    CHECK(artifacts_final_path(root, "alice", id, fin, sizeof fin, &e) == 0);
+    CHECK(artifacts_commit(t, fin, &e) == 0);
+    char dst[256];
+    snprintf(dst, sizeof dst, "%s/fetched2", tmpdir);
+    CHECK(artifacts_copy(fin, dst, &e) == 0);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/hists/Jet_pt.svg", dst);
+    CHECK(stat(p, &st) == 0 && st.st_size == 6);
+    snprintf(p, sizeof p, "%s/hists/passwd", dst);
+    CHECK(lstat(p, &st) != 0); /* links are not artifacts */
+    /* removal takes everything, sub-directory, odd name and link (not what it points to) */
+    CHECKF(artifacts_remove(fin, &e) == 0, "%s", e.msg);
+    CHECK(access(fin, F_OK) != 0 && access("/etc/passwd", F_OK) == 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/mlhep-cfgtest.XXXXXX");
@@ -385,6 +449,7 @@ int main(void)
     RUN(pipeline_sleep_job);
     RUN(pipeline_check_rules);
     RUN(artifacts_publish_once);
+    RUN(artifacts_subdirectories);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
