@@ -36,7 +36,7 @@ int infer_cmd_exit(const mlhep_err *e)
     case MLHEP_EINVAL:
     case MLHEP_ENOMEM: /* a size limit: the gateway's 413 */
     case MLHEP_EFORMAT: return INFER_X_INPUT;
-    case MLHEP_ENET: return strstr(e->msg, "no reply within") ? INFER_X_TIMEOUT : INFER_X_BROKER;
+    case MLHEP_ENET: return strstr(e->msg, "no reply within") ? INFER_X_NOREPLY : INFER_X_BROKER;
     case MLHEP_EIO: return INFER_X_FILE;
     default: return INFER_X_INTERNAL;
     }

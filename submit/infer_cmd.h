@@ -16,7 +16,7 @@
  * Exit codes (as mlhep-submit's): 0 ok, 1 internal error, 2 usage, 3 configuration,
  * 4 token refused / model forbidden, 5 bad input (bad request, unknown branch, too
  * large), 6 broker or gateway, 8 unknown model, 12 file error (ROOT input/output),
- * 14 timeout. */
+ * 16 no reply from the service in time (not 14: that is watch's --timeout). */
 #ifndef MLHEP_INFER_CMD_H
 #define MLHEP_INFER_CMD_H
 
@@ -37,7 +37,7 @@ enum {
     INFER_X_BROKER = 6,
     INFER_X_NOTFOUND = 8,
     INFER_X_FILE = 12,
-    INFER_X_TIMEOUT = 14,
+    INFER_X_NOREPLY = 16, /* no reply in time (14 is mlhep-submit watch's --timeout) */
 };
 
 /* The parsed command line (both commands' options) and what it loaded. */

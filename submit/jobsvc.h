@@ -40,8 +40,10 @@ enum {
     JX_NOTREADY = 11,
     JX_ARTIFACTS = 12,
     JX_FINISHED = 13,
-    JX_TIMEOUT = 14,
+    JX_TIMEOUT = 14,    /* watch: --timeout reached */
     JX_PATH = 15,
+    /* 16: predict/models got no reply from the inference service in time
+     * (INFER_X_NOREPLY, infer_cmd.h) */
     JX_TOKEN_BASE = 20, /* + jwt_reason (1..12): the token was refused */
 };
 

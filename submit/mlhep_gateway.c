@@ -36,10 +36,16 @@ static void usage(FILE *f)
 "  --quiet           no access log (errors are still printed)\n"
 "  --routes          print every route with its methods and the token scope it needs\n"
 "  --check URL       exit 0 if URL/readyz answers 200 (container and systemd probes)\n"
+"  --ca-file PEM     --check: the CA of the gateway's certificate (default: the system's)\n"
+"  -h, --help        this text\n"
 "\n"
-"example:\n"
+"examples:\n"
 "  MLHEP_GATEWAY_PORT=8443 mlhep-gateway --config /etc/mlhep/gateway.conf\n"
-"  curl -H \"Authorization: Bearer $TOKEN\" --cacert ca.pem https://host:8443/v1/jobs\n");
+"  curl -H \"Authorization: Bearer $TOKEN\" --cacert ca.pem https://host:8443/v1/jobs\n"
+"  mlhep-gateway --check https://127.0.0.1:8443 --ca-file ca.pem && echo ready\n"
+"\n"
+"exit codes: 0 stopped cleanly by SIGTERM/SIGINT (--check: ready), 1 --check: not ready\n"
+"or unreachable, 2 usage, 3 configuration, cannot listen or cannot write the port file\n");
 }
 
 static int check(const char *url, const char *ca)
@@ -83,7 +89,7 @@ int main(int argc, char **argv)
         {"check", required_argument, 0, 'k'},  {"ca-file", required_argument, 0, 'a'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;
         case 'p': port_file = optarg; break;

@@ -90,10 +90,31 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: mlhep-prep workflow.json --out DIR [--data-root DIR]... [--specs FILE] [--max-chunks N]\n"
                    "                  [--format npy,hdf5,csv] [--gzip N]\n"
-                   "Local input files must lie under a data root (default: the workflow's directory).\n"
-                   "--format: npy (default) writes DIR/chunk_NNNN_*.npy, hdf5 DIR/rows.h5, csv DIR/rows.csv\n"
-                   "          (comma-separated, any of them); --gzip N: HDF5 compression level 0-9 (default 0).\n"
-                   "example: mlhep-prep wf.json --out rows --format npy,hdf5 --gzip 4\n");
+                   "\n"
+                   "The data layer on its own: runs the specs pass, then writes every chunk of training\n"
+                   "rows: as NumPy files DIR/chunk_NNNN_{x,mask,y,w,ids,file,entry,split}.npy (npy),\n"
+                   "appended to DIR/rows.h5 (hdf5: rows, mask, labels, weights, ids, with the feature\n"
+                   "names as attributes; read with h5py) or DIR/rows.csv (csv); always DIR/specs.json\n"
+                   "and DIR/columns.txt (the name of each row column); with params.hist also one SVG\n"
+                   "histogram per feature and an index.html.\n"
+                   "\n"
+                   "options:\n"
+                   "  --out DIR         the output directory (created if missing)\n"
+                   "  --data-root DIR   a directory local input files may come from (repeatable, up\n"
+                   "                    to 32; default: the workflow's directory)\n"
+                   "  --specs FILE      reuse this specs.json when its fingerprint matches the inputs\n"
+                   "                    (default: DIR/specs.json of an earlier run)\n"
+                   "  --max-chunks N    stop after N chunks (default: all)\n"
+                   "  --format LIST     npy (default), hdf5, csv, or several comma-separated\n"
+                   "  --gzip N          HDF5 compression level 0-9 (default 0: none)\n"
+                   "  -h, --help        this text\n"
+                   "\n"
+                   "examples:\n"
+                   "  mlhep-prep build/sample/workflow.json --out rows --max-chunks 1\n"
+                   "  python3 -c 'import numpy as np; print(np.load(\"rows/chunk_0000_x.npy\").shape)'\n"
+                   "  mlhep-prep wf.json --out rows --format npy,hdf5 --gzip 4\n"
+                   "\n"
+                   "exit codes: 0 ok, 1 usage, 2 invalid workflow (or schemas not found), 3 data error\n");
             return 0;
         } else if (argv[i][0] != '-' && !wfpath)
             wfpath = argv[i];

@@ -75,6 +75,16 @@ static void usage(FILE *f)
 "  --json             status/list/result: print JSON (the record's fields as text)\n"
 "  --timeout SEC      watch: give up after SEC seconds\n"
 "  --no-wait          submit: do not wait for the job's status record to appear\n"
+"  --fetch DIR        result: copy the artifacts to DIR/ID/\n"
+"  -h, --help         this text; COMMAND --help: that command's (predict, models,\n"
+"                     status, watch, list, cancel, result, logs)\n"
+"\n"
+"examples:\n"
+"  export MLHEP_CONFIG=state/users/alice.conf MLHEP_TOKEN=$(cat state/users/alice.token)\n"
+"  id=$(mlhep-submit workflow.json)\n"
+"  mlhep-submit watch $id --timeout 3600\n"
+"  mlhep-submit result $id --fetch out\n"
+"  mlhep-submit --files files.txt --labels labels.txt --model model.py --params params.json\n"
 "\n"
 "exit codes:\n"
 "   0 ok (watch: the job succeeded)        8 no such job for you\n"
@@ -86,12 +96,67 @@ static void usage(FILE *f)
 "   6 submit/cancel not queued (gateway    14 watch: --timeout reached\n"
 "     or broker unreachable or refusing)  15 a local input path is outside the data\n"
 "   7 records unreadable (gateway or         roots (nothing was queued)\n"
-"     status store unreachable)\n"
+"     status store unreachable)           16 predict/models: no reply from the\n"
+"                                            inference service in time\n"
 "  token refused (nothing was done), 20 + the verifier's reason:\n"
 "  21 malformed   22 too large     23 alg none        24 wrong algorithm\n"
 "  25 unknown kid 26 bad signature 27 expired         28 not yet valid\n"
 "  29 wrong issuer 30 wrong audience 31 missing scope mlhep.submit\n"
 "  32 required claim (exp, sub) missing or unusable\n");
+}
+
+/* `mlhep-submit COMMAND --help` for the job commands (predict and models: infer_cmd.c). */
+static int command_usage(const char *cmd, FILE *f)
+{
+    static const struct {
+        const char *cmd, *synopsis, *what, *options, *example, *exits;
+    } h[] = {
+        {"status", "status ID [--json]",
+         "The job's state, phase and progress, training figures (events, epoch, loss, AUC),\n"
+         "attempts, worker, times, heartbeat (running jobs), error and artifacts.\n",
+         "  --json             the record's fields as JSON\n",
+         "  mlhep-submit status 0123456789abcdef0123456789abcdef\n",
+         "0 ok, 2 usage (not a job id), 7 records unreadable, 8 no such job for you"},
+        {"watch", "watch ID [--timeout SEC]",
+         "Follows the job until it ends: a progress bar on a terminal, one line per change\n"
+         "otherwise; the exit code tells how it ended.\n",
+         "  --timeout SEC      give up after SEC seconds (exit 14)\n",
+         "  mlhep-submit watch $(mlhep-submit workflow.json) --timeout 3600\n",
+         "0 the job succeeded, 7 records unreadable, 8 no such job, 9 failed, 10 cancelled,\n"
+         "14 --timeout reached (the job goes on)"},
+        {"list", "list [--json]", "Your jobs, newest first: id, state, progress, submitted, name.\n",
+         "  --json             the records as a JSON array\n", "  mlhep-submit list\n",
+         "0 ok, 7 records unreadable"},
+        {"cancel", "cancel ID",
+         "Cancels the job: a queued job is skipped, a running one stops at its next step.\n", "",
+         "  mlhep-submit cancel 0123456789abcdef0123456789abcdef\n",
+         "0 cancelled or requested, 6 not queued (gateway or broker), 8 no such job,\n"
+         "13 the job had already finished"},
+        {"result", "result ID [--fetch DIR] [--json]",
+         "The artifacts of a succeeded job (name, bytes, sha256) and its final metrics.\n",
+         "  --fetch DIR        copy the artifacts to DIR/ID/\n"
+         "  --json             the manifest as JSON\n",
+         "  mlhep-submit result 0123456789abcdef0123456789abcdef --fetch out\n",
+         "0 ok, 8 no such job, 9 the job failed, 10 cancelled, 11 not finished yet,\n"
+         "12 artifacts missing or unreadable"},
+        {"logs", "logs ID", "The job's log lines (worker and training), oldest first.\n", "",
+         "  mlhep-submit logs 0123456789abcdef0123456789abcdef\n",
+         "0 ok, 7 records unreadable, 8 no such job for you"},
+    };
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        if (strcmp(cmd, h[i].cmd))
+            continue;
+        fprintf(f,
+                "usage: mlhep-submit [options] %s\n\n%s\noptions:\n%s"
+                "  --config FILE      key=value configuration (default $MLHEP_CONFIG)\n"
+                "  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
+                "  --oidc ACCOUNT     bearer token from oidc-agent (`oidc-token ACCOUNT`)\n"
+                "  -h, --help         this text (mlhep-submit --help: every command)\n"
+                "\nexample:\n%s\nexit codes: %s;\na refused token 4 or 21..32 (mlhep-submit --help)\n",
+                h[i].synopsis, h[i].what, h[i].options, h[i].example, h[i].exits);
+        return 1;
+    }
+    return 0;
 }
 
 typedef struct cli {
@@ -501,7 +566,7 @@ int main(int argc, char **argv)
                                          {"fetch", required_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    int o;
+    int o, help = 0;
     while ((o = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': cfgpath = optarg; break;
@@ -525,12 +590,17 @@ int main(int argc, char **argv)
         case 'P': ma.params = optarg; break;
         case 'R': ma.preproc = optarg; break;
         case 'N': ma.name = optarg; break;
-        case 'h': usage(stdout); return JX_OK;
+        case 'h': help = 1; break;
         default: usage(stderr); return JX_USAGE;
         }
     }
     int nargs = argc - optind;
     char **args = argv + optind;
+    if (help) {
+        if (nargs < 1 || !command_usage(args[0], stdout))
+            usage(stdout);
+        return JX_OK;
+    }
     int mlaas = ma.files || ma.labels || ma.model || ma.params || ma.preproc || ma.name;
     if (mlaas && (nargs || !ma.files || !ma.labels || !ma.model)) {
         fprintf(stderr, "mlhep-submit: MLaaS4HEP's inputs need --files, --labels and --model (and no other "

@@ -34,15 +34,28 @@ void models_cmd_usage(FILE *f)
 "REF is NAME, NAME@VERSION or a job id; with --local, a model file (model.mlhep).\n"
 "\n"
 "options:\n"
+"  --shared           tag: share NAME with every user as well\n"
+"  --full             features: the whole features document\n"
+"  --local            features: REF is a model file read here (no service needed)\n"
 "  --json             print the service's reply document\n"
 "  --timeout SEC      wait at most SEC seconds for the reply (default 60)\n"
-"  --config FILE, --token-file FILE   as for every mlhep-submit command\n"
+"  --config FILE      key=value configuration (default $MLHEP_CONFIG)\n"
+"  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
+"  -h, --help         this text\n"
 "\n"
 "exit codes: 0 ok, 1 internal error, 2 usage, 3 configuration, 4 token refused or model\n"
-"not yours, 5 bad request, 6 broker or gateway, 8 unknown model or job, 14 no reply in time\n"
+"not yours, 5 bad request, 6 broker or gateway, 8 unknown model or job, 16 no reply in time\n"
 "\n"
-"example:\n"
-"  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n");
+"examples:\n"
+"  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n"
+"  mlhep-submit models features ttH@1     # as below, with \"model\":\"ttH@1\"\n"
+"  MLHEP_TOKEN=local mlhep-submit models features --local run/model.mlhep\n"
+"  {\"model\":\"run/model.mlhep\",\"kind\":\"mlp\",\"outputs\":1,\"width\":16,\"features\":[{\"name\":\n"
+"  \"nJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\"nBJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"
+"  \"MET_pt\",\"kind\":\"flat\",\"len\":1},{\"name\":\"HT\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"
+"  \"Jet_pt\",\"kind\":\"jagged\",\"len\":4},{\"name\":\"Jet_eta\",\"kind\":\"jagged\",\"len\":4},\n"
+"  {\"name\":\"Jet_btagDeepB\",\"kind\":\"jagged\",\"len\":4}],\"classes\":[]}\n"
+"A request file from these features: mlhep-submit predict --help.\n");
 }
 
 static void print_models(const json_t *d)

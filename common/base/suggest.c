@@ -62,7 +62,7 @@ const char *suggest_closest(const char *word, const char *const *cands, size_t n
         if (!c || !*c)
             continue;
         size_t d = suggest_distance(word, c);
-        if (d == (size_t)-1 || d == 0)
+        if (d == (size_t)-1 || !strcmp(word, c)) /* the word itself; a name differing only in case is the best */
             continue;
         size_t cl = strlen(c);
         size_t common = wl < cl ? wl : cl;

@@ -12,7 +12,8 @@
  * candidate with the smallest distance wins (first one on ties) when that distance is at
  * most SUGGEST_MAX_DIST and at most a third of the word's length (rounded up), or when
  * the word is a prefix of it or it is a prefix of the word with at least four characters
- * in common ("class_weights" -> "class_weight"). Nothing is suggested otherwise. */
+ * in common ("class_weights" -> "class_weight"). A name that differs only in case
+ * ("Events" -> "events") has distance 0 and wins. Nothing is suggested otherwise. */
 #ifndef MLHEP_SUGGEST_H
 #define MLHEP_SUGGEST_H
 

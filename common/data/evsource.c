@@ -248,7 +248,9 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
     for (size_t i = 0; i < nb; i++) {
         const tbranch *b = ttree_branch(s->t, branches[i]);
         if (!b) {
-            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: branch '%s' not found in tree '%s'", path, branches[i], tree);
+            const char *near = ttree_branch_closest(s->t, branches[i]);
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: branch '%s' not found in tree '%s'%s%s%s", path, branches[i], tree,
+                         near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
             break;
         }
         if (!is_numeric(b)) {

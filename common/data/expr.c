@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/suggest.h"
+
 #define EXPR_BLOCK 2048
 
 /* ---------- scalar kernels (static inline: inlined into the loops) ---------- */
@@ -240,6 +242,16 @@ void expr_schema_free(expr_schema *s)
     free(s->name);
     free(s->kind);
     free(s);
+}
+
+const char *expr_schema_closest(const expr_schema *s, const char *name, size_t len)
+{
+    char w[EXPR_MAX_NAME + 1];
+    if (!s || len > EXPR_MAX_NAME)
+        return NULL;
+    memcpy(w, name, len);
+    w[len] = '\0';
+    return suggest_closest(w, (const char *const *)s->name, s->n);
 }
 
 int expr_schema_find(const expr_schema *s, const char *name, size_t len)
@@ -740,8 +752,11 @@ static int p_primary(P *p)
         if (p->cur.t == T_LP)
             return p_call(p, t);
         int si = expr_schema_find(p->schema, t.s, (size_t)t.len);
-        if (si < 0)
-            return perr(p, MLHEP_EINVAL, t.pos, "unknown branch '%.*s'", t.len, t.s);
+        if (si < 0) {
+            const char *near = expr_schema_closest(p->schema, t.s, (size_t)t.len);
+            return perr(p, MLHEP_EINVAL, t.pos, "unknown branch '%.*s'%s%.200s%s", t.len, t.s,
+                        near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+        }
         if (p->in_of[si] < 0) {
             p->in_of[si] = p->nin;
             p->in_sch[p->nin++] = si;

@@ -87,6 +87,9 @@ void expr_schema_free(expr_schema *s);
 int expr_schema_add(expr_schema *s, const char *name, expr_kind kind, mlhep_err *e);
 /* Index of name (first len bytes) or -1. */
 int expr_schema_find(const expr_schema *s, const char *name, size_t len);
+/* For a name (first len bytes) that matched none: the closest schema name by
+ * base/suggest.h's rule (a typo's "did you mean"), pointing into s; NULL if none is close. */
+const char *expr_schema_closest(const expr_schema *s, const char *name, size_t len);
 size_t expr_schema_count(const expr_schema *s);
 const char *expr_schema_name(const expr_schema *s, size_t i);
 expr_kind expr_schema_kind(const expr_schema *s, size_t i);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/suggest.h"
 
 int featmap_from_specs(const specs *sp, dp_norm norm, double nan_value, json_t **out, mlhep_err *e)
 {
@@ -471,10 +472,24 @@ int featmap_missing(const featmap *fm, const uint8_t *seen, const char *where, m
                    nmiss > 1 ? "es" : "", list);
 }
 
-int featmap_unknown(const char *key, size_t n, const char *where, mlhep_err *e)
+int featmap_unknown(const featmap *fm, const char *key, size_t n, const char *where, mlhep_err *e)
 {
-    return err_set(e, MLHEP_ENOTFOUND, "%sunknown branch '%.*s' (not a feature of this model)", where,
-                   (int)(n < 256 ? n : 256), key);
+    /* a typo's closest feature (an error path: the names array is made here) */
+    char word[257];
+    const char *near = NULL;
+    const char **names = fm && fm->nfeat ? malloc(fm->nfeat * sizeof *names) : NULL;
+    if (names && n < sizeof word) {
+        memcpy(word, key, n);
+        word[n] = '\0';
+        for (size_t i = 0; i < fm->nfeat; i++)
+            names[i] = fm->feat[i].name;
+        near = suggest_closest(word, names, fm->nfeat);
+    }
+    int rc = err_set(e, MLHEP_ENOTFOUND, "%sunknown branch '%.*s' (not a feature of this model%s%.200s%s)", where,
+                     (int)(n < 256 ? n : 256), key, near ? "; did you mean '" : "", near ? near : "",
+                     near ? "'?" : "");
+    free(names);
+    return rc;
 }
 
 int featmap_request_rows(const json_t *req, size_t *nrows, mlhep_err *e)
@@ -546,7 +561,7 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
                 return err_set(e, MLHEP_EINVAL, "keys[%zu]: expected a branch name, got %s", i, jtype(k));
             int fi = featmap_find(fm, json_string_value(k), json_string_length(k));
             if (fi < 0)
-                return featmap_unknown(json_string_value(k), strlen(json_string_value(k)), "", e);
+                return featmap_unknown(fm, json_string_value(k), strlen(json_string_value(k)), "", e);
             if (b->seen[fi])
                 return err_set(e, MLHEP_EINVAL, "branch '%s' given twice in \"keys\"", fm->feat[fi].name);
             b->seen[fi] = 1;
@@ -568,7 +583,7 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
             json_object_foreach((json_t *)row, k, v) {
                 int fi = featmap_find(fm, k, strlen(k));
                 if (fi < 0)
-                    return featmap_unknown(k, strlen(k), where, e);
+                    return featmap_unknown(fm, k, strlen(k), where, e);
                 b->seen[fi] = 1;
                 if ((rc = put_value(fm, (size_t)fi, v, b->x + r * w, b->mask + r * w, (long)r, e)))
                     return rc;
@@ -585,7 +600,7 @@ int featmap_from_request(const featmap *fm, const json_t *req, featmap_batch *b,
     json_object_foreach((json_t *)cols, k, v) {
         int fi = featmap_find(fm, k, strlen(k));
         if (fi < 0)
-            return featmap_unknown(k, strlen(k), "", e);
+            return featmap_unknown(fm, k, strlen(k), "", e);
         b->seen[fi] = 1;
         const featmap_feature *ft = &fm->feat[fi];
         if (!ft->jagged) {

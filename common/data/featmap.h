@@ -141,8 +141,9 @@ int featmap_find(const featmap *fm, const char *name, size_t n);
  * branch(es) the model needs: 'a', 'b', ..." (MLHEP_ENOTFOUND); 0 when seen[i] is set
  * for every feature. */
 int featmap_missing(const featmap *fm, const uint8_t *seen, const char *where, mlhep_err *e);
-/* The error of a branch the model does not have (name: n bytes, need not end in NUL). */
-int featmap_unknown(const char *key, size_t n, const char *where, mlhep_err *e);
+/* The error of a branch the model does not have (name: n bytes, need not end in NUL),
+ * with the closest of the model's branches when one is close (base/suggest.h). */
+int featmap_unknown(const featmap *fm, const char *key, size_t n, const char *where, mlhep_err *e);
 
 /* Raw values of one feature for nrows rows. Flat: values[r]. Jagged: row r holds
  * values[offsets[r] .. offsets[r+1]) (offsets has nrows+1 entries, non-decreasing;

@@ -286,8 +286,11 @@ static int do_new_branch(preproc *pp, const char *name, const json_t *ent, mlhep
             const char *ks = json_string_value(k);
             if (!ks)
                 return err_set(e, MLHEP_EINVAL, "preproc: %s: keys_to_remove: must be a list of branch names", where);
-            if (expr_schema_find(pp->schema, ks, strlen(ks)) < 0)
-                return err_set(e, MLHEP_EINVAL, "preproc: %s: keys_to_remove: unknown branch '%.200s'", where, ks);
+            if (expr_schema_find(pp->schema, ks, strlen(ks)) < 0) {
+                const char *near = expr_schema_closest(pp->schema, ks, strlen(ks));
+                return err_set(e, MLHEP_EINVAL, "preproc: %s: keys_to_remove: unknown branch '%.200s'%s%.200s%s", where,
+                               ks, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            }
             if ((rc = add_removed(pp, ks, e)))
                 return rc;
         }
@@ -303,8 +306,11 @@ static int do_cut_entry(preproc *pp, const char *section, expr_kind kind, const 
     if (!json_is_object(ent))
         return err_set(e, MLHEP_EINVAL, "preproc: %s: must be an object", where);
     int si = expr_schema_find(pp->schema, name, strlen(name));
-    if (si < 0)
-        return err_set(e, MLHEP_EINVAL, "preproc: %s: unknown branch", where);
+    if (si < 0) {
+        const char *near = expr_schema_closest(pp->schema, name, strlen(name));
+        return err_set(e, MLHEP_EINVAL, "preproc: %s: unknown branch%s%.200s%s", where, near ? " (did you mean '" : "",
+                       near ? near : "", near ? "'?)" : "");
+    }
     if (expr_schema_kind(pp->schema, (size_t)si) != kind)
         return err_set(e, MLHEP_EINVAL, "preproc: %s: the branch is %s; put its cuts under %s", where,
                        kind == EXPR_FLAT ? "jagged" : "flat",

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/suggest.h"
 #include "data/evsource.h"
 #include "base/team.h"
 #include "root/rootfile.h"
@@ -131,18 +130,10 @@ static int check_list(const dataparams *dp, const ttree *t, const preproc *pp, c
             hit = (int)k != preproc_weight_index(pp) && name_matches(l[i], preproc_new_name(pp, k));
         if (hit)
             continue;
-        const char **names = malloc(((size_t)t->nbranches + 1) * sizeof *names);
-        const char *near = NULL;
-        if (names) {
-            for (int b = 0; b < t->nbranches; b++)
-                names[b] = t->branches[b]->name;
-            near = suggest_closest(l[i], names, (size_t)t->nbranches);
-        }
-        int rc = err_set(e, MLHEP_ENOTFOUND, "params.%s: '%s' matches no branch of tree '%s' in %s%s%s%s",
-                         key, l[i], dp->tree, dp->files[0].path, near ? " (did you mean '" : "",
-                         near ? near : "", near ? "'?)" : "");
-        free(names);
-        return rc;
+        const char *near = ttree_branch_closest(t, l[i]);
+        return err_set(e, MLHEP_ENOTFOUND, "params.%s: '%s' matches no branch of tree '%s' in %s%s%s%s",
+                       key, l[i], dp->tree, dp->files[0].path, near ? " (did you mean '" : "",
+                       near ? near : "", near ? "'?)" : "");
     }
     return 0;
 }
@@ -189,14 +180,20 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
         if (b && b->kind == TK_FLAT)
             rc = add_unique(&s->ids, &s->nid, b->name) ? err_set(e, MLHEP_ENOMEM, "out of memory") : 0;
         else if (!dp->identifier_optional)
-            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: identifier branch '%s' not found (or not flat) in tree '%s'",
-                         dp->files[0].path, dp->identifier[i], dp->tree);
+        {
+            const char *near = b ? NULL : ttree_branch_closest(t, dp->identifier[i]);
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: identifier branch '%s' not found (or not flat) in tree '%s'%s%s%s",
+                         dp->files[0].path, dp->identifier[i], dp->tree, near ? " (did you mean '" : "",
+                         near ? near : "", near ? "'?)" : "");
+        }
     }
     if (!rc && dp->label_branch) {
         const tbranch *b = ttree_branch(t, dp->label_branch);
+        const char *near = b ? NULL : ttree_branch_closest(t, dp->label_branch);
         if (!b || b->kind != TK_FLAT)
-            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: label branch '%s' not found (or not flat) in tree '%s'",
-                         dp->files[0].path, dp->label_branch, dp->tree);
+            rc = err_set(e, MLHEP_ENOTFOUND, "file %s: label branch '%s' not found (or not flat) in tree '%s'%s%s%s",
+                         dp->files[0].path, dp->label_branch, dp->tree, near ? " (did you mean '" : "",
+                         near ? near : "", near ? "'?)" : "");
     }
     /* features: input branches, flat first then jagged */
     size_t cap = (size_t)t->nbranches + (pp ? preproc_nnew(pp) : 0) + 1;

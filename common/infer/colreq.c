@@ -228,7 +228,7 @@ int colreq_match(const featmap *fm, colreq *q, mlhep_err *e)
         const colreq_col *col = &q->cols[c];
         int fi = featmap_find(fm, col->name, col->name_len);
         if (fi < 0)
-            return featmap_unknown(col->name, col->name_len, "", e);
+            return featmap_unknown(fm, col->name, col->name_len, "", e);
         if (q->fidx[fi] >= 0)
             return err_set(e, MLHEP_EINVAL, "branch '%s' given twice", fm->feat[fi].name);
         const featmap_feature *ft = &fm->feat[fi];

@@ -392,10 +392,13 @@ static int open_files(scorer *s, mlhep_err *e)
         feat *f = &s->fs[i];
         f->colp = &s->cols[i];
         f->b = s->brs[i] = ttree_branch(s->t, f->name);
-        if (!f->b || (f->b->kind != TK_FLAT && f->b->kind != TK_FIXED && f->b->kind != TK_JAGGED))
-            return err_set(e, MLHEP_EINVAL, "%s: tree '%s' has no numeric branch '%s', which the model needs%s",
+        if (!f->b || (f->b->kind != TK_FLAT && f->b->kind != TK_FIXED && f->b->kind != TK_JAGGED)) {
+            const char *near = f->b ? NULL : ttree_branch_closest(s->t, f->name);
+            return err_set(e, MLHEP_EINVAL, "%s: tree '%s' has no numeric branch '%s', which the model needs%s%s%s",
                            o->input, o->tree, f->name,
-                           f->b ? "" : " (computed by the pre-processing? such models score JSON input only)");
+                           near ? " (did you mean '" : f->b ? "" : " (computed by the pre-processing? such models score JSON input only)",
+                           near ? near : "", near ? "'?)" : "");
+        }
         int jag = f->b->kind != TK_FLAT;
         if (jag != f->jagged)
             return err_set(e, MLHEP_EINVAL, "%s: branch '%s' is %s in the file but %s in the model", o->input,

@@ -7,6 +7,7 @@
 
 #include "root/compress.h"
 #include "base/cursor.h"
+#include "base/suggest.h"
 #include "root/source_open.h"
 
 #define MAX_DIR_DEPTH 32
@@ -474,10 +475,19 @@ int rootfile_find_tree(rootfile *f, const char *path, rootkey *k, mlhep_err *e)
             free(ts);
             return 0;
         }
-    char avail[512] = "";
+    char avail[512] = "", hint[300] = "";
     for (size_t i = 0; i < n && strlen(avail) < 400; i++) {
         strncat(avail, i ? ", " : "", sizeof avail - strlen(avail) - 1);
         strncat(avail, ts[i].path, sizeof avail - strlen(avail) - 1);
+    }
+    const char **names = n ? malloc(n * sizeof *names) : NULL;
+    if (names) { /* a typo: the closest tree's path (base/suggest.h) */
+        for (size_t i = 0; i < n; i++)
+            names[i] = ts[i].path;
+        const char *near = suggest_closest(want, names, n);
+        if (near)
+            snprintf(hint, sizeof hint, "; did you mean '%.250s'?", near);
+        free(names);
     }
     free(ts);
     char rnt[400];
@@ -486,5 +496,5 @@ int rootfile_find_tree(rootfile *f, const char *path, rootkey *k, mlhep_err *e)
         return err_set(e, MLHEP_ENOTFOUND,
                        "tree '%s' not found (trees: %s); the file holds RNTuple %s, ROOT's newer columnar format, "
                        "which mlhep does not read (only TTrees)", path, n ? avail : "none", rnt);
-    return err_set(e, MLHEP_ENOTFOUND, "tree '%s' not found (trees: %s)", path, n ? avail : "none");
+    return err_set(e, MLHEP_ENOTFOUND, "tree '%s' not found (trees: %s)%s", path, n ? avail : "none", hint);
 }

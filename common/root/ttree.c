@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/cursor.h"
+#include "base/suggest.h"
 
 #define K_BYTECOUNT 0x40000000u
 #define K_CLASSMASK 0x80000000u
@@ -1801,6 +1802,20 @@ tbranch *ttree_branch(const ttree *t, const char *name)
         if (strcmp(t->branches[i]->name, name) == 0)
             return t->branches[i];
     return NULL;
+}
+
+const char *ttree_branch_closest(const ttree *t, const char *name)
+{
+    if (!t || !name || t->nbranches <= 0)
+        return NULL;
+    const char **names = malloc((size_t)t->nbranches * sizeof *names);
+    if (!names)
+        return NULL;
+    for (int i = 0; i < t->nbranches; i++)
+        names[i] = t->branches[i]->name;
+    const char *near = suggest_closest(name, names, (size_t)t->nbranches);
+    free(names);
+    return near;
 }
 
 int tbranch_find_basket(const tbranch *b, int64_t entry)

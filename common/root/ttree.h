@@ -153,6 +153,10 @@ const char *tbranch_cxx_type(const tbranch *b);
 /* Branch by full name; NULL if none. */
 tbranch *ttree_branch(const ttree *t, const char *name);
 
+/* For a name that matched no branch: the closest branch name by base/suggest.h's rule
+ * (a typo's "did you mean"), pointing into t; NULL when none is close. */
+const char *ttree_branch_closest(const ttree *t, const char *name);
+
 /* Basket index containing entry (binary search), or -1. */
 int tbranch_find_basket(const tbranch *b, int64_t entry);
 

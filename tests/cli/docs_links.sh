@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs_links.sh - every relative link in README.md and docs/*.md resolves: the file or
+# docs_links.sh - every relative link in README.md, docs/*.md and docs/*/*.md resolves: the file or
 # directory it names exists in the checkout (and does not lie outside it), and a
 # "#anchor" (in the same page or in another .md page) names a heading of that page, with
 # GitHub's rule for heading anchors (lower case, punctuation dropped, spaces to '-',
@@ -9,7 +9,7 @@
 set -u
 top="${MLHEP_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$top" || exit 1
-exec python3 - README.md docs/*.md <<'EOF'
+exec python3 - README.md docs/*.md docs/*/*.md <<'EOF'
 import os, re, sys
 
 top = os.getcwd()

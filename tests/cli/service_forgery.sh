@@ -178,7 +178,7 @@ if [ "$(queue_depth predict.requests)" = 0 ]; then ok "queued requests expired o
 t0=$(date +%s%N); out=$(as_operator predict --model nosuch --timeout 1 "$TMP/pred.json" 2>&1); rc=$?
 for _ in $(seq 60); do [ "$(queue_depth predict.requests)" = 0 ] && break; sleep 0.05; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-if [ $rc = 14 ] && [[ $out == *"no reply within"* ]] && [ "$(queue_depth predict.requests)" = 0 ] && [ $ms -lt 7000 ]; then ok "an abandoned CLI request (queued: no reply within its 1 s) expired with its wait (gone after $ms ms)"; else bad "request expiration" "rc=$rc $out; depth $(queue_depth predict.requests) after $ms ms"; fi
+if [ $rc = 16 ] && [[ $out == *"no reply within"* ]] && [ "$(queue_depth predict.requests)" = 0 ] && [ $ms -lt 7000 ]; then ok "an abandoned CLI request (queued: no reply within its 1 s) expired with its wait (gone after $ms ms)"; else bad "request expiration" "rc=$rc $out; depth $(queue_depth predict.requests) after $ms ms"; fi
 # after a few seconds without a consumer (a restarting worker's grace) the gateway says so at once
 for _ in $(seq 30); do out=$(as_alice predict --model nosuch --timeout 1 "$TMP/pred.json" 2>&1); rc=$?; [[ $out == *"no worker consumes"* ]] && break; done
 if [ $rc != 0 ] && [[ $out == *"no worker consumes predict.requests"* ]]; then ok "no inference worker: the gateway says so at once, nothing queued"; else bad "no consumer" "rc=$rc $out"; fi
