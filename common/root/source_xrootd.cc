@@ -48,7 +48,7 @@ static int fail(xrdc_status *st, const XrdCl::XRootDStatus &s)
         st->code = MLHEP_EAUTH; // no or a refused credential, a CA not trusted: final
         st->retry = 0;
         why = s.ToString() + " (credentials: X509_USER_PROXY / remote_x509_proxy, X509_CERT_DIR / remote_ca_dir, "
-                             "BEARER_TOKEN_FILE / remote_token_file; the security plugins must be installed)";
+                             "BEARER_TOKEN_FILE / remote_token_path; the security plugins must be installed)";
     } else if (s.code == errHandShakeFailed) {
         st->code = MLHEP_EAUTH;
         why = s.ToString();

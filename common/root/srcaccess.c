@@ -61,7 +61,7 @@ int srcaccess_token(const srcaccess *a, char *buf, size_t n, const char **origin
         from = set(a->token_origin) ? a->token_origin : "the job's token";
     } else if (a && set(a->token_file)) {
         path = a->token_file;
-        from = "remote_token_file";
+        from = "remote_token_path";
     } else if (set(getenv("MLHEP_HTTP_TOKEN"))) {
         v = getenv("MLHEP_HTTP_TOKEN");
         from = "MLHEP_HTTP_TOKEN";
