@@ -111,6 +111,8 @@ typedef struct worker {
     auth_ctx *auth;       /* token verifier, loaded once */
     const char *key;      /* the service key (msgsig.h), in cfg */
     pipeline_env *env;    /* workflow schema + data roots, check_local = 1 */
+    srcaccess access;     /* remote reads: data_hosts, remote_* keys (source_set_access) */
+    hostpolicy *token_hosts; /* remote_token_forward */
     amqpc *mq;
     jobstore *js;     /* main thread */
     jobstore *js_job; /* job thread */
@@ -1699,9 +1701,23 @@ int main(int argc, char **argv)
             config_free(&cfg);
             return 3;
         }
-        /* every remote input this process opens is checked (configuration read once,
-         * before any thread) */
-        source_set_hostpolicy(w.env->hosts);
+        /* every remote input this process opens is checked and read with the remote_*
+         * settings (configuration read once, before any thread) */
+        if (config_srcaccess(&cfg, w.env->hosts, &w.access, &w.token_hosts, &e)) {
+            fprintf(stderr, "mlhep-worker: configuration: %s\n", e.msg);
+            auth_close(w.auth);
+            pipeline_env_free(w.env);
+            config_free(&cfg);
+            return 3;
+        }
+        source_set_access(&w.access);
+        /* XrdCl's security plugins read their credentials from the environment only */
+        if (*cfg.remote_x509_proxy)
+            setenv("X509_USER_PROXY", cfg.remote_x509_proxy, 1);
+        if (*cfg.remote_ca_dir)
+            setenv("X509_CERT_DIR", cfg.remote_ca_dir, 1);
+        if (*cfg.remote_token_path)
+            setenv("BEARER_TOKEN_FILE", cfg.remote_token_path, 1);
     }
     amqpc_params p = {cfg.amqp_host, cfg.amqp_port, cfg.amqp_user, cfg.amqp_password,
                       cfg.amqp_vhost, cfg.amqp_heartbeat, 5000};
@@ -1776,6 +1792,7 @@ int main(int argc, char **argv)
     jobstore_close(w.js_job);
     auth_close(w.auth);
     pipeline_env_free(w.env);
+    hostpolicy_free(w.token_hosts);
     config_free(&cfg);
     return rc;
 }

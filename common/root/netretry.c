@@ -17,9 +17,9 @@ static long env_long(const char *name, long def, long lo, long hi)
 
 void netretry_from_env(netretry *r)
 {
-    r->attempts = (int)env_long("MLHEP_REMOTE_ATTEMPTS", 3, 1, 20);
-    r->timeout_s = (unsigned)env_long("MLHEP_REMOTE_TIMEOUT", 30, 1, 3600);
-    r->backoff_ms = (unsigned)env_long("MLHEP_REMOTE_BACKOFF_MS", 200, 0, 60000);
+    r->attempts = (int)env_long("MLHEP_REMOTE_ATTEMPTS", NETRETRY_ATTEMPTS, 1, NETRETRY_ATTEMPTS_MAX);
+    r->timeout_s = (unsigned)env_long("MLHEP_REMOTE_TIMEOUT", NETRETRY_TIMEOUT_S, 1, NETRETRY_TIMEOUT_MAX);
+    r->backoff_ms = (unsigned)env_long("MLHEP_REMOTE_BACKOFF_MS", NETRETRY_BACKOFF_MS, 0, NETRETRY_BACKOFF_MAX);
 }
 
 unsigned netretry_delay_ms(const netretry *r, int k)

@@ -26,11 +26,18 @@
 #include "root/netretry.h"
 
 #define POOL_MAX 16
+#define MAX_REDIRS 8
 
 typedef struct http_impl {
     netretry pol;
     int https;
+    char url[sizeof((source *)0)->name]; /* where transfers go: the URL after the redirects seen at open */
+    char origin[300];        /* host:port of the URL asked for */
+    char ca_file[512], ca_dir[512], proxy[512]; /* "" = none */
     struct curl_slist *hdrs; /* Authorization, if any */
+    int send_token;          /* hdrs go to url's host (the origin, or a remote_token_forward host) */
+    int token_dropped;       /* a redirect target outside remote_token_forward did not get the token */
+    char token_from[64];     /* where the token came from (messages) */
     pthread_mutex_t lock;    /* pool */
     CURL *pool[POOL_MAX];
     int npool;
@@ -67,9 +74,10 @@ typedef struct xfer {
     uint64_t pa, pb;
     int perr;        /* malformed answer */
     int stop;        /* cut off on purpose (200 with everything wanted) */
+    char www_auth[200]; /* WWW-Authenticate's error_description or error, if any */
     /* outcome */
     int code, retry, partial;
-    char msg[256];
+    char msg[400];
 } xfer;
 
 /* ---------------------------------------------------------------- parsing */
@@ -153,6 +161,21 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
         }
     } else if (strncasecmp(h, "content-range:", 14) == 0) {
         x->crange_ok = parse_crange(h + 14, &x->ca, &x->cb, &x->ctotal) == 0;
+    } else if (strncasecmp(h, "www-authenticate:", 17) == 0) {
+        const char *v = strstr(h, "error_description=\"");
+        size_t k = 19;
+        if (!v) {
+            v = strstr(h, "error=\"");
+            k = 7;
+        }
+        if (v) {
+            v += k;
+            size_t l = 0;
+            while (v[l] && v[l] != '"' && l < sizeof x->www_auth - 1)
+                l++;
+            memcpy(x->www_auth, v, l);
+            x->www_auth[l] = 0;
+        }
     }
     return n;
 }
@@ -269,6 +292,7 @@ static void xfer_reset(xfer *x)
     x->perr = x->stop = 0;
     x->code = x->retry = x->partial = 0;
     x->msg[0] = 0;
+    x->www_auth[0] = 0;
 }
 
 /* Sets up x for ranges r[0..n) (sorted, len > 0); 0 or -1 (out of memory). */
@@ -301,7 +325,8 @@ static void set_http_status(xfer *x)
     long s = x->status;
     x->retry = 1;
     if (s == 401 || s == 403) {
-        x->code = MLHEP_EAUTH;
+        x->code = MLHEP_EAUTH; /* final: the same credential will be refused again */
+        x->retry = 0;
     } else if (s == 404 || s == 410) {
         x->code = MLHEP_ENOTFOUND;
         x->retry = 0;
@@ -317,7 +342,10 @@ static void set_http_status(xfer *x)
     const char *what = s == 401 ? " Unauthorized" : s == 403 ? " Forbidden" : s == 404 ? " Not Found"
                      : s == 416 ? " Range Not Satisfiable" : s == 500 ? " Internal Server Error"
                      : s == 502 ? " Bad Gateway" : s == 503 ? " Service Unavailable" : "";
-    snprintf(x->msg, sizeof x->msg, "HTTP %ld%s", s, what);
+    if (x->www_auth[0])
+        snprintf(x->msg, sizeof x->msg, "HTTP %ld%s (%s)", s, what, x->www_auth);
+    else
+        snprintf(x->msg, sizeof x->msg, "HTTP %ld%s", s, what);
 }
 
 /* Judges a finished transfer: x->code 0 (complete, or x->partial: the server sent
@@ -342,12 +370,37 @@ static void xfer_finish(xfer *x, CURL *h, CURLcode cc, const char *errbuf)
                                                                          : curl_easy_strerror(cc));
             break;
         case CURLE_OPERATION_TIMEDOUT: snprintf(x->msg, sizeof x->msg, "timed out (%s)", errbuf); break;
+        case CURLE_TOO_MANY_REDIRECTS:
+            x->retry = 0;
+            x->code = MLHEP_EIO;
+            snprintf(x->msg, sizeof x->msg, "redirect loop (more than %d redirects)", MAX_REDIRS);
+            break;
+        case CURLE_PEER_FAILED_VERIFICATION:
+            x->retry = 0;
+            x->code = MLHEP_EAUTH;
+            snprintf(x->msg, sizeof x->msg, "TLS: the server's certificate does not verify (%s): wrong or missing CA? "
+                     "(remote_ca_bundle, remote_ca_dir, X509_CERT_DIR)", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            break;
+        case CURLE_SSL_CONNECT_ERROR: /* a refused client certificate is an alert; a reset is transient */
+            if (strstr(errbuf, "alert") || strstr(errbuf, "certificate")) {
+                x->retry = 0;
+                x->code = MLHEP_EAUTH;
+                snprintf(x->msg, sizeof x->msg, "TLS handshake refused (%s): client certificate or proxy not accepted?",
+                         errbuf);
+            } else {
+                snprintf(x->msg, sizeof x->msg, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            }
+            break;
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CERTPROBLEM:
         case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_LOGIN_DENIED:
+        case CURLE_AUTH_ERROR:
             x->retry = 0;
             x->code = cc == CURLE_COULDNT_RESOLVE_HOST ? MLHEP_ENET : MLHEP_EAUTH;
             if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
@@ -430,6 +483,18 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
 static void finish_checked(http_impl *hi, xfer *x, CURL *h, CURLcode cc, const char *errbuf)
 {
     xfer_finish(x, h, cc, errbuf);
+    if (x->code == MLHEP_EAUTH && (x->status == 401 || x->status == 403)) { /* say what was sent */
+        size_t l = strlen(x->msg);
+        if (hi->send_token)
+            snprintf(x->msg + l, sizeof x->msg - l, ": a bearer token (%s) was sent and refused", hi->token_from);
+        else if (hi->token_dropped)
+            snprintf(x->msg + l, sizeof x->msg - l, ": the bearer token was not forwarded to the redirect target %.200s "
+                     "(not in remote_token_forward)", hi->url);
+        else if (!hi->https && hi->hdrs)
+            snprintf(x->msg + l, sizeof x->msg - l, ": no bearer token was sent (tokens go over https:// only)");
+        else
+            snprintf(x->msg + l, sizeof x->msg - l, ": no bearer token was sent");
+    }
     if (atomic_exchange(&hi->refused, 0) && x->code) {
         x->code = MLHEP_EAUTH;
         x->retry = 0;
@@ -444,8 +509,8 @@ static int hi_setup(http_impl *hi, CURL *h, const char *url)
 #define SET(opt, val) (c = c != CURLE_OK ? c : curl_easy_setopt(h, opt, val))
     SET(CURLOPT_URL, url);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
-    SET(CURLOPT_MAXREDIRS, 8L);
+    SET(CURLOPT_FOLLOWLOCATION, 1L); /* later hops than those seen at open: libcurl drops the token */
+    SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_CONNECTTIMEOUT, (long)hi->pol.timeout_s);
@@ -462,18 +527,15 @@ static int hi_setup(http_impl *hi, CURL *h, const char *url)
         if (hi->resolve)
             SET(CURLOPT_RESOLVE, hi->resolve);
     }
-    if (hi->hdrs)
-        SET(CURLOPT_HTTPHEADER, hi->hdrs);
-    if (hi->https) {
-        const char *proxy = getenv("X509_USER_PROXY");
-        const char *cadir = getenv("X509_CERT_DIR");
-        if (proxy && *proxy) {
-            SET(CURLOPT_SSLCERT, proxy);
-            SET(CURLOPT_SSLKEY, proxy);
-        }
-        if (cadir && *cadir)
-            SET(CURLOPT_CAPATH, cadir);
+    SET(CURLOPT_HTTPHEADER, hi->send_token ? hi->hdrs : NULL);
+    if (hi->proxy[0]) {
+        SET(CURLOPT_SSLCERT, hi->proxy);
+        SET(CURLOPT_SSLKEY, hi->proxy);
     }
+    if (hi->ca_dir[0])
+        SET(CURLOPT_CAPATH, hi->ca_dir);
+    if (hi->ca_file[0])
+        SET(CURLOPT_CAINFO, hi->ca_file);
 #undef SET
     return c == CURLE_OK ? 0 : -1;
 }
@@ -489,7 +551,7 @@ static CURL *pool_get(source *s)
     if (h)
         return h;
     h = curl_easy_init();
-    if (h && hi_setup(hi, h, s->name)) {
+    if (h && hi_setup(hi, h, hi->url)) {
         curl_easy_cleanup(h);
         h = NULL;
     }
@@ -574,7 +636,7 @@ static int run_many(source *s, xfer *x, size_t n, const char *what, mlhep_err *e
             for (int j = 0; j < HTTP_PARALLEL && next < ntodo; j++) {
                 if (slot[j])
                     continue;
-                if (!hi->mh[j] && (!(hi->mh[j] = curl_easy_init()) || hi_setup(hi, hi->mh[j], s->name))) {
+                if (!hi->mh[j] && (!(hi->mh[j] = curl_easy_init()) || hi_setup(hi, hi->mh[j], hi->url))) {
                     rc = err_set(e, MLHEP_ENOMEM, "%s: cannot set up a transfer", s->name);
                     break;
                 }
@@ -751,39 +813,8 @@ static const source_ops http_ops = {http_read_at, http_readv, http_close};
 
 int http_bearer_token(char *buf, size_t n, mlhep_err *e)
 {
-    buf[0] = 0;
-    const char *v = getenv("MLHEP_HTTP_TOKEN");
-    if (!v || !*v)
-        v = getenv("BEARER_TOKEN");
-    char tmp[8192];
-    if (!v || !*v) {
-        const char *path = getenv("BEARER_TOKEN_FILE");
-        if (!path || !*path)
-            return 0;
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return err_set(e, MLHEP_EIO, "BEARER_TOKEN_FILE %s: %s", path, strerror(errno));
-        size_t got = fread(tmp, 1, sizeof tmp - 1, f);
-        int big = !feof(f) && fgetc(f) != EOF;
-        fclose(f);
-        if (big)
-            return err_set(e, MLHEP_EINVAL, "BEARER_TOKEN_FILE %s: token is too long", path);
-        tmp[got] = 0;
-        v = tmp;
-    }
-    while (isspace((unsigned char)*v))
-        v++;
-    size_t l = strlen(v);
-    while (l && isspace((unsigned char)v[l - 1]))
-        l--;
-    if (l + 1 > n)
-        return err_set(e, MLHEP_EINVAL, "bearer token is too long (%zu bytes)", l);
-    for (size_t i = 0; i < l; i++)
-        if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
-            return err_set(e, MLHEP_EINVAL, "bearer token contains a character not allowed in a header");
-    memcpy(buf, v, l);
-    buf[l] = 0;
-    return 0;
+    const char *from;
+    return srcaccess_token(NULL, buf, n, &from, e);
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -792,18 +823,103 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* The size: HEAD's Content-Length, else the total of a one-byte range's Content-Range. */
-static int http_size(source *s, uint64_t *size, mlhep_err *e)
+/* host:port of url (default port from the scheme) into out; "" when there is none */
+static void url_hostport(const char *url, char *out, size_t n)
+{
+    char host[256];
+    int port = 0;
+    mlhep_err e;
+    out[0] = 0;
+    if (hostpolicy_url_host(url, strncmp(url, "https://", 8) == 0 ? 443 : 80, host, sizeof host, &port, &e) == 0)
+        snprintf(out, n, "%s:%d", host, port);
+}
+
+/* data_hosts: the host by name, then its addresses, once; CURLOPT_RESOLVE pins them
+ * (every host a redirect seen at open leads to is added) */
+static int pin_host(http_impl *hi, const char *url, mlhep_err *e)
+{
+    char host[256];
+    int port;
+    int rc = hostpolicy_url_host(url, strncmp(url, "https://", 8) == 0 ? 443 : 80, host, sizeof host, &port, e);
+    if (!rc)
+        rc = hostpolicy_resolve(hi->hosts, host, port, &hi->pins, e);
+    if (rc)
+        return rc;
+    unsigned char lit[16];
+    if (inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1)
+        return 0; /* an IP literal: nothing to resolve */
+    char line[300 + HOSTPOLICY_MAX_ADDRS * 50];
+    int n = snprintf(line, sizeof line, "%s:%d:", host, port);
+    for (size_t i = 0; i < hi->pins.n; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, strchr(hi->pins.text[i], ':') ? "%s[%s]" : "%s%s",
+                      i ? "," : "", hi->pins.text[i]);
+    struct curl_slist *l = curl_slist_append(hi->resolve, line);
+    if (!l)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    hi->resolve = l;
+    return 0;
+}
+
+/* Whether the token goes to url: https only; the host:port asked for, or one that
+ * remote_token_forward lists (opt-in: a redirect to another host or port gets no token
+ * otherwise - libcurl's rule, kept). */
+static void choose_token(http_impl *hi, const srcaccess *acc, const char *url)
+{
+    char hp[300];
+    url_hostport(url, hp, sizeof hp);
+    int https = strncmp(url, "https://", 8) == 0;
+    mlhep_err e;
+    int same = hp[0] && strcmp(hp, hi->origin) == 0;
+    int listed = acc && acc->token_hosts && hostpolicy_check_url(acc->token_hosts, url, &e) == 0;
+    hi->send_token = hi->hdrs && https && (same || listed);
+    hi->token_dropped = hi->hdrs && !hi->send_token;
+}
+
+/* A 3xx seen while the size is asked for: the next hop, checked (data_hosts, loops,
+ * count) and chosen a token for. 0, or a final error in x. */
+static int redirect_hop(source *s, const srcaccess *acc, CURL *h, xfer *x, int *hops, mlhep_err *e)
+{
+    http_impl *hi = s->impl;
+    char *loc = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc || !*loc)
+        return err_set(e, MLHEP_EIO, "HTTP %ld redirect without a Location", x->status);
+    if (++*hops > MAX_REDIRS)
+        return err_set(e, MLHEP_EIO, "redirect loop (more than %d redirects)", MAX_REDIRS);
+    if (strncmp(loc, "https://", 8) != 0 && strncmp(loc, "http://", 7) != 0)
+        return err_set(e, MLHEP_EINVAL, "redirect to %.200s: only http:// and https:// are followed", loc);
+    if (strlen(loc) >= sizeof hi->url)
+        return err_set(e, MLHEP_EINVAL, "redirect target is too long (%zu bytes)", strlen(loc));
+    if (strcmp(loc, hi->url) == 0 || strcmp(loc, s->name) == 0)
+        return err_set(e, MLHEP_EIO, "redirect loop: %.200s redirects to itself or back to the start", hi->url);
+    if (hi->hosts) {
+        int rc = pin_host(hi, loc, e);
+        if (rc)
+            return err_prefix(e, "redirect to %.200s", loc);
+    }
+    snprintf(hi->url, sizeof hi->url, "%s", loc);
+    choose_token(hi, acc, hi->url);
+    curl_easy_setopt(h, CURLOPT_URL, hi->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hi->send_token ? hi->hdrs : NULL);
+    if (hi->resolve)
+        curl_easy_setopt(h, CURLOPT_RESOLVE, hi->resolve);
+    return 0;
+}
+
+/* The size: HEAD's Content-Length, else the total of a one-byte range's Content-Range.
+ * Redirects are followed here one hop at a time (each hop checked, the token sent only
+ * where choose_token allows); later transfers go straight to the last hop. */
+static int http_size(source *s, const srcaccess *acc, uint64_t *size, mlhep_err *e)
 {
     http_impl *hi = s->impl;
     CURL *h = pool_get(s);
     if (!h)
         return err_set(e, MLHEP_ENOMEM, "cannot set up a transfer");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     char errbuf[CURL_ERROR_SIZE];
     char one;
     source_range r = {0, 1, &one};
     xfer x;
-    int rc = 0;
+    int rc = 0, hops = 0;
     if (xfer_init(&x, &r, 1)) {
         xfer_free(&x);
         pool_put(s, h);
@@ -822,6 +938,11 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
         curl_off_t cl = -1;
         curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
         curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+        if (cc == CURLE_OK && x.status >= 300 && x.status < 400 && x.status != 304) {
+            if ((rc = redirect_hop(s, acc, h, &x, &hops, e)) != 0)
+                break;
+            continue;
+        }
         if (cc == CURLE_OK && x.status == 200 && cl >= 0) {
             *size = (uint64_t)cl;
             break;
@@ -831,6 +952,11 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
             xfer_bind(&x, h, errbuf);
             cc = curl_easy_perform(h);
             finish_checked(s->impl, &x, h, cc, errbuf);
+            if (x.status >= 300 && x.status < 400 && x.status != 304) {
+                if ((rc = redirect_hop(s, acc, h, &x, &hops, e)) != 0)
+                    break;
+                continue;
+            }
             if (!x.code && x.status == 206) {
                 if (x.crange_ok && x.ctotal > 0) {
                     *size = x.ctotal;
@@ -861,35 +987,18 @@ static int http_size(source *s, uint64_t *size, mlhep_err *e)
         netretry_backoff(&hi->pol, k);
     }
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     xfer_free(&x);
     pool_put(s, h);
     return rc;
 }
 
-/* data_hosts: the host by name, then its addresses, once; CURLOPT_RESOLVE pins them */
-static int pin_host(http_impl *hi, const char *url, mlhep_err *e)
+static void copy_opt(char *dst, size_t n, const char *v)
 {
-    char host[256];
-    int port;
-    int rc = hostpolicy_url_host(url, hi->https ? 443 : 80, host, sizeof host, &port, e);
-    if (!rc)
-        rc = hostpolicy_resolve(hi->hosts, host, port, &hi->pins, e);
-    if (rc)
-        return rc;
-    unsigned char lit[16];
-    if (inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1)
-        return 0; /* an IP literal: nothing to resolve */
-    char line[300 + HOSTPOLICY_MAX_ADDRS * 50];
-    int n = snprintf(line, sizeof line, "%s:%d:", host, port);
-    for (size_t i = 0; i < hi->pins.n; i++)
-        n += snprintf(line + n, sizeof line - (size_t)n, strchr(hi->pins.text[i], ':') ? "%s[%s]" : "%s%s",
-                      i ? "," : "", hi->pins.text[i]);
-    if (!(hi->resolve = curl_slist_append(NULL, line)))
-        return err_set(e, MLHEP_ENOMEM, "out of memory");
-    return 0;
+    snprintf(dst, n, "%s", v ? v : "");
 }
 
-int source_open_http(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e)
+int source_open_http(const char *url, const srcaccess *acc, source **out, mlhep_err *e)
 {
     *out = NULL;
     if (strlen(url) >= sizeof((source *)0)->name)
@@ -902,27 +1011,40 @@ int source_open_http(const char *url, const hostpolicy *hosts, source **out, mlh
     http_impl *hi = s->impl;
     pthread_mutex_init(&hi->lock, NULL);
     pthread_mutex_init(&hi->mlock, NULL);
-    netretry_from_env(&hi->pol);
+    if (acc)
+        hi->pol = acc->retry;
+    else
+        netretry_from_env(&hi->pol);
     hi->https = strncmp(url, "https://", 8) == 0;
-    hi->hosts = hosts;
-    if (hosts && (rc = pin_host(hi, url, e))) {
+    hi->hosts = acc ? acc->hosts : NULL;
+    snprintf(hi->url, sizeof hi->url, "%s", url);
+    url_hostport(url, hi->origin, sizeof hi->origin);
+    copy_opt(hi->ca_file, sizeof hi->ca_file, acc ? acc->ca_file : NULL);
+    copy_opt(hi->ca_dir, sizeof hi->ca_dir, srcaccess_ca_dir(acc));
+    copy_opt(hi->proxy, sizeof hi->proxy, srcaccess_proxy(acc));
+    if (hi->hosts && (rc = pin_host(hi, url, e))) {
         source_close(s);
         return err_prefix(e, "%s", url);
     }
-    if (hi->https) {
-        char tok[8192 + 32];
-        rc = http_bearer_token(tok + 22, sizeof tok - 22, e);
+    if (hi->https && hi->proxy[0])
+        rc = srcaccess_check_proxy(hi->proxy, e); /* an expired proxy: said now, not as a TLS alert */
+    if (!rc && hi->https) {
+        char tok[SRCACCESS_TOKEN_MAX + 32];
+        const char *from = NULL;
+        rc = srcaccess_token(acc, tok + 22, sizeof tok - 22, &from, e);
         if (!rc && tok[22]) {
             memcpy(tok, "Authorization: Bearer ", 22);
             if (!(hi->hdrs = curl_slist_append(NULL, tok)))
                 rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+            snprintf(hi->token_from, sizeof hi->token_from, "%s", from ? from : "?");
+            hi->send_token = 1;
         }
         memset(tok, 0, sizeof tok);
     }
     if (!rc && !(hi->multi = curl_multi_init()))
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     if (!rc)
-        rc = http_size(s, &s->size, e);
+        rc = http_size(s, acc, &s->size, e);
     if (rc) {
         source_close(s);
         return rc;

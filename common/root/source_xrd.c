@@ -187,8 +187,9 @@ static void xrd_close(source *s)
 
 static const source_ops xrd_ops = {xrd_read_at, xrd_readv, xrd_close};
 
-int source_open_xrootd(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e)
+int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhep_err *e)
 {
+    const hostpolicy *hosts = acc ? acc->hosts : NULL;
     *out = NULL;
     if (strlen(url) >= sizeof((source *)0)->name)
         return err_set(e, MLHEP_EINVAL, "URL is too long (%zu bytes)", strlen(url));
@@ -206,12 +207,20 @@ int source_open_xrootd(const char *url, const hostpolicy *hosts, source **out, m
         if (prc)
             return err_prefix(e, "%s", url);
     }
+    /* XrdCl's GSI plugin reads the proxy itself; an expired one is said as such here
+     * instead of XrdCl's "Auth failed" after its attempts */
+    const char *proxy = srcaccess_proxy(acc);
+    if (proxy && access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, e) == MLHEP_EAUTH)
+        return err_prefix(e, "%s", url);
     source *s;
     int rc = source_new(&xrd_ops, url, sizeof(xrd_impl), &s, e);
     if (rc)
         return rc;
     xrd_impl *xi = s->impl;
-    netretry_from_env(&xi->pol);
+    if (acc)
+        xi->pol = acc->retry;
+    else
+        netretry_from_env(&xi->pol);
     xrdc_configure(xi->pol.timeout_s);
     xrdc_status st;
     uint64_t size = 0;

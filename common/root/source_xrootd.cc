@@ -38,12 +38,18 @@ static int fail(xrdc_status *st, const XrdCl::XRootDStatus &s)
             st->code = MLHEP_ENOTFOUND;
             st->retry = 0;
         } else if (s.errNo == KXR_NOT_AUTHORIZED) {
-            st->code = MLHEP_EAUTH;
+            st->code = MLHEP_EAUTH; // the server said no: asking again will not change that
+            st->retry = 0;
         } else if (s.errNo == KXR_IS_DIRECTORY) {
             st->code = MLHEP_EIO;
             st->retry = 0;
         }
-    } else if (s.code == errAuthFailed || s.code == errLoginFailed || s.code == errHandShakeFailed) {
+    } else if (s.code == errAuthFailed || s.code == errLoginFailed) {
+        st->code = MLHEP_EAUTH; // no or a refused credential, a CA not trusted: final
+        st->retry = 0;
+        why = s.ToString() + " (credentials: X509_USER_PROXY / remote_x509_proxy, X509_CERT_DIR / remote_ca_dir, "
+                             "BEARER_TOKEN_FILE / remote_token_path; the security plugins must be installed)";
+    } else if (s.code == errHandShakeFailed) {
         st->code = MLHEP_EAUTH;
         why = s.ToString();
     } else if (s.code == errOperationExpired || s.code == errSocketTimeout) {

@@ -18,6 +18,7 @@
 
 #include "root/hostpolicy.h"
 #include "root/source.h"
+#include "root/srcaccess.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,10 +60,11 @@ int xrdc_readv(xrdc_file *x, const xrdc_chunk *c, size_t n, unsigned timeout_s, 
 void xrdc_close(xrdc_file *x);
 
 /* The root:// source (source_xrd.c). Time-out per operation and attempts come from
- * MLHEP_REMOTE_TIMEOUT (seconds, default 30) and MLHEP_REMOTE_ATTEMPTS (default 3).
- * hosts (may be NULL): the host is checked by name and its addresses resolved and
- * checked just before the open (hostpolicy.h; XrdCl then resolves it again itself). */
-int source_open_xrootd(const char *url, const hostpolicy *hosts, source **out, mlhep_err *e);
+ * acc->retry (netretry.h). acc->hosts (may be NULL): the host is checked by name and
+ * its addresses resolved and checked just before the open (hostpolicy.h; XrdCl then
+ * resolves it again itself). An X.509 proxy (srcaccess_proxy) that has expired fails
+ * the open at once. Auth failures (kXR_NotAuthorized, GSI/token login) are final. */
+int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhep_err *e);
 
 #ifdef __cplusplus
 }

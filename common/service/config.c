@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/numarg.h"
+#include "root/netretry.h"
 
 enum kind { K_STR, K_INT, K_DBL, K_URL };
 
@@ -62,6 +63,14 @@ static const struct key keys[] = {
     {"test_hold_dir", K_STR, OFF(test_hold_dir), 0, 0, 0},
     {"service_key", K_STR, OFF(service_key), 1, 0, 0},
     {"data_hosts", K_STR, OFF(data_hosts), 0, 0, 0},
+    {"remote_attempts", K_INT, OFF(remote_attempts), 0, 1, NETRETRY_ATTEMPTS_MAX},
+    {"remote_timeout", K_INT, OFF(remote_timeout), 0, 1, NETRETRY_TIMEOUT_MAX},
+    {"remote_backoff_ms", K_INT, OFF(remote_backoff_ms), 0, 0, NETRETRY_BACKOFF_MAX},
+    {"remote_ca_bundle", K_STR, OFF(remote_ca_bundle), 0, 0, 0},
+    {"remote_ca_dir", K_STR, OFF(remote_ca_dir), 0, 0, 0},
+    {"remote_x509_proxy", K_STR, OFF(remote_x509_proxy), 0, 0, 0},
+    {"remote_token_path", K_STR, OFF(remote_token_path), 0, 0, 0},
+    {"remote_token_forward", K_STR, OFF(remote_token_forward), 0, 0, 0},
     {"gateway_bind", K_STR, OFF(gateway_bind), 0, 0, 0},
     {"gateway_port", K_INT, OFF(gateway_port), 0, 0, 65535},
     {"gateway_tls_cert", K_STR, OFF(gateway_tls_cert), 0, 0, 0},
@@ -262,7 +271,12 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
              set_str(&c->gateway_cors_origin, "", e) | set_str(&c->gateway_url, "", e) |
              set_str(&c->gateway_ca, "", e) | set_str(&c->worker_health_path, "", e) |
              set_str(&c->test_hold_dir, "", e) | set_str(&c->service_key, "", e) |
-             set_str(&c->data_hosts, "*", e);
+             set_str(&c->data_hosts, "*", e) | set_str(&c->remote_ca_bundle, "", e) |
+             set_str(&c->remote_ca_dir, "", e) | set_str(&c->remote_x509_proxy, "", e) |
+             set_str(&c->remote_token_path, "", e) | set_str(&c->remote_token_forward, "", e);
+    c->remote_attempts = NETRETRY_ATTEMPTS;
+    c->remote_timeout = NETRETRY_TIMEOUT_S;
+    c->remote_backoff_ms = NETRETRY_BACKOFF_MS;
     c->gateway_port = 8443;
     c->gateway_max_body_mb = 64;
     c->gateway_rate = 1000;
@@ -340,7 +354,9 @@ void config_free(mlhep_config *c)
                      &c->jwt_issuer, &c->jwt_audience, &c->gateway_bind, &c->gateway_tls_cert,
                      &c->gateway_tls_key, &c->gateway_web_dir, &c->gateway_cors_origin,
                      &c->gateway_url, &c->gateway_ca, &c->worker_health_path,
-                     &c->test_hold_dir, &c->service_key, &c->data_hosts};
+                     &c->test_hold_dir, &c->service_key, &c->data_hosts, &c->remote_ca_bundle,
+                     &c->remote_ca_dir, &c->remote_x509_proxy, &c->remote_token_path,
+                     &c->remote_token_forward};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (*strs[i]) {
             /* wipe secrets before release */
@@ -349,6 +365,31 @@ void config_free(mlhep_config *c)
         }
     }
     memset(c, 0, sizeof *c);
+}
+
+int config_srcaccess(const mlhep_config *c, const hostpolicy *hosts, srcaccess *a, hostpolicy **token_hosts,
+                     mlhep_err *e)
+{
+    memset(a, 0, sizeof *a);
+    *token_hosts = NULL;
+    a->retry.attempts = c->remote_attempts;
+    a->retry.timeout_s = (unsigned)c->remote_timeout;
+    a->retry.backoff_ms = (unsigned)c->remote_backoff_ms;
+    a->hosts = hosts;
+    a->ca_file = c->remote_ca_bundle;
+    a->ca_dir = c->remote_ca_dir;
+    a->proxy = c->remote_x509_proxy;
+    a->token_file = c->remote_token_path;
+    const char *t = c->remote_token_forward;
+    while (t && (*t == ' ' || *t == ','))
+        t++;
+    if (t && *t) {
+        int rc = hostpolicy_parse(c->remote_token_forward, token_hosts, e);
+        if (rc)
+            return err_prefix(e, "remote_token_forward");
+        a->token_hosts = *token_hosts;
+    }
+    return 0;
 }
 
 void config_print(const mlhep_config *c, FILE *out)

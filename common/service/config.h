@@ -58,6 +58,24 @@
  *                         loopback, link-local and private addresses are refused unless
  *                         a host name or address listed explicitly leads to them; ""
  *                         refuses every remote input
+ * Remote reads (root://, https://; root/srcaccess.h, root/netretry.h; docs/grid.md):
+ *   remote_attempts [3]   attempts per remote operation (1..20); final failures (401/403,
+ *                         TLS verification, redirect loops, expired credentials) are
+ *                         never retried
+ *   remote_timeout [30]   seconds per attempt: connect, and a transfer that stalls
+ *   remote_backoff_ms [200] first wait before a retry (doubles, at most 5 s)
+ *   remote_ca_bundle [""] CA certificates (PEM file) trusted for https:// storage, e.g.
+ *                         the IGTF bundle; "" = X509_CERT_DIR or the system's store
+ *   remote_ca_dir [""]    hashed CA directory (/etc/grid-security/certificates);
+ *                         "" = $X509_CERT_DIR
+ *   remote_x509_proxy [""] the service's X.509 proxy (a file the renewer rewrites:
+ *                         deploy/grid/mlhep-renew); "" = $X509_USER_PROXY
+ *   remote_token_path [""] the service's bearer token file, re-read at each open (the
+ *                         renewer replaces it atomically); "" = MLHEP_HTTP_TOKEN,
+ *                         BEARER_TOKEN, BEARER_TOKEN_FILE
+ *   remote_token_forward [""] hosts (data_hosts syntax) a bearer token may follow an
+ *                         https redirect to (storage redirecting to its data nodes);
+ *                         "" = a token goes only to the host and port a URL names
  * The gateway (mlhep-gateway, the HTTPS front door; gateway/httpd.h):
  *   gateway_bind [127.0.0.1]  address to listen on; anything but a loopback address
  *                         needs gateway_tls_cert and gateway_tls_key (PEM files)
@@ -106,6 +124,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "root/srcaccess.h"
 
 typedef struct mlhep_config {
     char *amqp_host;
@@ -146,6 +165,14 @@ typedef struct mlhep_config {
     char *test_hold_dir;
     char *service_key;
     char *data_hosts;
+    int remote_attempts;
+    int remote_timeout;
+    int remote_backoff_ms;
+    char *remote_ca_bundle;
+    char *remote_ca_dir;
+    char *remote_x509_proxy;
+    char *remote_token_path;
+    char *remote_token_forward;
     char *gateway_bind;
     int gateway_port;
     char *gateway_tls_cert;
@@ -173,6 +200,12 @@ int config_load(mlhep_config *cfg, const char *path, mlhep_err *e);
 
 /* Frees every string in cfg and zeroes it. */
 void config_free(mlhep_config *cfg);
+
+/* The remote-read access the remote_* keys describe, for source_set_access: strings
+ * point into cfg (keep it alive), hosts is the data_hosts policy (or NULL).
+ * *token_hosts: remote_token_forward parsed (NULL when empty; hostpolicy_free). */
+int config_srcaccess(const mlhep_config *cfg, const hostpolicy *hosts, srcaccess *a, hostpolicy **token_hosts,
+                     mlhep_err *e);
 
 /* Writes `key = value` lines with secrets replaced by "***" (or "(unset)"). */
 void config_print(const mlhep_config *cfg, FILE *out);

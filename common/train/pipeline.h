@@ -63,7 +63,7 @@ void pipeline_env_free(pipeline_env *env);
 
 /* Limits remote inputs to the hosts of a data_hosts list (root/hostpolicy.h); the
  * policy is kept in env->hosts (a program that reads inputs itself also installs it
- * with source_set_hostpolicy). */
+ * with source_set_access). */
 int pipeline_env_hosts(pipeline_env *env, const char *data_hosts, mlhep_err *e);
 
 /* Adds one data root (copied). */

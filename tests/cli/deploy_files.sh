@@ -74,7 +74,7 @@ PY
 # ---- programs ----------------------------------------------------------------------------
 files=$(find "$D/systemd" "$D/docker" "$D/k8s" "$D/config" -type f ! -name '*.pw')
 progs=$(grep -ohE '\bmlhep-(worker|infer|submit|run|prep|root|[a-z]+)\b' $files | sort -u |
-        grep -vxE 'mlhep-(rabbitmq|redis|redis-acl|worker@|secrets|config|artifacts|state|env)' )
+        grep -vxE 'mlhep-(rabbitmq|redis|redis-acl|worker@|secrets|config|artifacts|state|env|grid|renew)' )
 badp=
 for p in $progs; do
     src=$(echo "${p#mlhep-}" | tr - _)
@@ -509,7 +509,7 @@ for (kind, name), x in by.items():
     spec = x["spec"]["jobTargetRef"]["template"]["spec"] if kind == "ScaledJob" else x["spec"]["template"]["spec"]
     for v in spec.get("volumes", []):
         s = v.get("secret")
-        if s:
+        if s and not s.get("optional"): # optional: made by the operator (grid credentials, docs/grid.md)
             items = {i["key"] for i in s.get("items", [])}
             if s["secretName"] not in gen or items - gen[s["secretName"]]:
                 bad.append(f"{name}: secret {s['secretName']} items {items - gen.get(s['secretName'], set())} not generated")
@@ -563,3 +563,50 @@ if [ -z "$leak" ] && [ -z "$tracked" ]; then ok "no secrets in deploy/ or broker
 else bad "no secrets in the repository" "$(echo "$leak $tracked" | head -3)"; fi
 grep -q '^/deploy/docker/secrets/' "$T/.gitignore" && grep -q '^/deploy/k8s/secrets/' "$T/.gitignore" &&
     ok "generated secret dirs are git-ignored" || bad "secret dirs ignored" ".gitignore lacks deploy/*/secrets/"
+
+# ---- grid credentials (issue 18, docs/grid.md) ------------------------------------------------
+# images that read root:// carry XRootD's security plugins (GSI, ztn tokens: xrootd-plugins;
+# libxrdcl3 only recommends them and the images install --no-install-recommends)
+why=
+for f in "$D"/docker/Dockerfile.{worker,infer,submit}; do
+    stage2=$(awk '/^FROM debian:12-slim/ { s = 1; next } s' "$f")
+    for p in xrootd-plugins xrootd-client-plugins; do
+        echo "$stage2" | grep -qw -- "$p" || why="$why; $(basename "$f") lacks $p"
+    done
+done
+for lib in libXrdSecgsi-5.so libXrdSecztn-5.so; do # the plugins are in that package here
+    own=$(dpkg -S "*/$lib" 2>/dev/null | cut -d: -f1 | sort -u)
+    if [ -n "$own" ]; then [ "$own" = xrootd-plugins ] || why="$why; $lib comes from $own, not xrootd-plugins"
+    elif ! apt-cache show xrootd-plugins 2>/dev/null | grep -q '^Package: xrootd-plugins'; then
+        why="$why; neither $lib installed nor xrootd-plugins known to apt"; fi
+done
+[ -z "$why" ] && ok "images reading root:// install xrootd-plugins (GSI, ztn) and xrootd-client-plugins" || bad "grid plugins in images" "${why#; }"
+# the worker sees the grid CA directory and the renewed service credential, read-only
+why=$("$PY" - "$D/docker/compose.yaml" "$D/k8s/worker.yaml" <<'PY'
+import sys, yaml
+bad = []
+c = yaml.safe_load(open(sys.argv[1]))
+vols = c["services"]["worker"]["volumes"]
+for want in ("/etc/grid-security/certificates:ro", "/var/lib/mlhep/grid:ro"):
+    if not any(v.endswith(want) for v in vols): bad.append(f"compose worker lacks {want}")
+if c["services"]["worker"]["environment"].get("MLHEP_REMOTE_CA_DIR") != "/etc/grid-security/certificates":
+    bad.append("compose worker: MLHEP_REMOTE_CA_DIR")
+for d in yaml.safe_load_all(open(sys.argv[2])):
+    if not d or d.get("kind") != "Deployment": continue
+    m = {x["mountPath"]: x for x in d["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    for p in ("/etc/grid-security/certificates", "/var/lib/mlhep/grid"):
+        if not m.get(p, {}).get("readOnly"): bad.append(f"k8s worker lacks read-only {p}")
+print("; ".join(bad))
+PY
+)
+[ -z "$why" ] && ok "compose and k8s workers mount the grid CA directory and the credential directory read-only" || bad "grid mounts" "$why"
+# systemd: PrivateTmp hides /tmp/x509up_u$UID; the configured paths are under /var/lib/mlhep/grid,
+# which the unit may read
+u=$D/systemd/mlhep-worker@.service; why=
+grep -q '^PrivateTmp=yes' "$u" || why="$why; worker unit without PrivateTmp (expected)"
+grep -qE '^ReadOnlyPaths=.*/var/lib/mlhep/grid' "$u" || why="$why; worker unit cannot read /var/lib/mlhep/grid"
+for k in remote_x509_proxy remote_token_path; do
+    v=$(grep -hE "^#? ?$k = " "$D/config/mlhep.conf.example" | head -1 | sed 's/.*= //')
+    case "$v" in /var/lib/mlhep/grid/*) ;; *) why="$why; mlhep.conf.example: $k is '$v', not under /var/lib/mlhep/grid";; esac
+done
+[ -z "$why" ] && ok "systemd worker reads the credentials under /var/lib/mlhep/grid (PrivateTmp hides /tmp)" || bad "systemd grid paths" "${why#; }"

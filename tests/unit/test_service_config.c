@@ -50,6 +50,50 @@ TEST(defaults)
     config_free(&c);
 }
 
+/* remote reads: retry policy, CA, service credential, token forwarding (issue 18) */
+TEST(remote_keys)
+{
+    clear_env();
+    unsetenv("MLHEP_REMOTE_ATTEMPTS");
+    unsetenv("MLHEP_REMOTE_TIMEOUT");
+    unsetenv("MLHEP_REMOTE_BACKOFF_MS");
+    mlhep_config c;
+    mlhep_err e;
+    srcaccess a;
+    hostpolicy *fwd;
+    CHECK(config_load(&c, NULL, &e) == 0);
+    CHECK(c.remote_attempts == NETRETRY_ATTEMPTS && c.remote_timeout == NETRETRY_TIMEOUT_S &&
+          c.remote_backoff_ms == NETRETRY_BACKOFF_MS);
+    CHECK(config_srcaccess(&c, NULL, &a, &fwd, &e) == 0 && fwd == NULL && a.token_hosts == NULL);
+    CHECK(a.retry.attempts == 3 && a.retry.timeout_s == 30 && a.retry.backoff_ms == 200);
+    config_free(&c);
+    char cfgp[256];
+    write_file("r.conf", "remote_attempts = 1\nremote_timeout = 7\nremote_backoff_ms = 50\n"
+               "remote_ca_bundle = /etc/grid/igtf.pem\nremote_ca_dir = /etc/grid-security/certificates\n"
+               "remote_x509_proxy = /run/mlhep/x509up\nremote_token_path = /run/mlhep/token\n"
+               "remote_token_forward = .example.org, dn1.site.org:1094\n", cfgp, sizeof cfgp);
+    setenv("MLHEP_REMOTE_TIMEOUT", "9", 1);
+    CHECKF(config_load(&c, cfgp, &e) == 0, "%s", e.msg);
+    CHECKF(config_srcaccess(&c, NULL, &a, &fwd, &e) == 0, "%s", e.msg);
+    CHECK(a.retry.attempts == 1 && a.retry.timeout_s == 9 && a.retry.backoff_ms == 50); /* the environment wins */
+    CHECK(!strcmp(a.ca_file, "/etc/grid/igtf.pem") && !strcmp(a.ca_dir, "/etc/grid-security/certificates"));
+    CHECK(!strcmp(a.proxy, "/run/mlhep/x509up") && !strcmp(a.token_file, "/run/mlhep/token"));
+    CHECK(fwd && a.token_hosts == fwd);
+    CHECK(hostpolicy_check_url(fwd, "https://dn7.example.org/f.root", &e) == 0);
+    CHECK(hostpolicy_check_url(fwd, "https://dn1.site.org:1094/f.root", &e) == 0);
+    CHECK(hostpolicy_check_url(fwd, "https://dn1.site.org/f.root", &e) != 0);
+    CHECK(hostpolicy_check_url(fwd, "https://evil.org/f.root", &e) != 0);
+    hostpolicy_free(fwd);
+    config_free(&c);
+    unsetenv("MLHEP_REMOTE_TIMEOUT");
+    write_file("s.conf", "remote_attempts = 0\n", cfgp, sizeof cfgp);
+    CHECK(config_load(&c, cfgp, &e) == MLHEP_EINVAL);
+    write_file("t.conf", "remote_token_forward = 10.0.0.0/99\n", cfgp, sizeof cfgp);
+    CHECK(config_load(&c, cfgp, &e) == 0);
+    CHECK(config_srcaccess(&c, NULL, &a, &fwd, &e) == MLHEP_EINVAL && strstr(e.msg, "remote_token_forward"));
+    config_free(&c);
+}
+
 /* the keys of the worker's stop, health and retention */
 TEST(worker_keys)
 {
@@ -445,6 +489,7 @@ int main(void)
     RUN(defaults);
     RUN(file_env_and_secret_file);
     RUN(worker_keys);
+    RUN(remote_keys);
     RUN(bad_configs_refused);
     RUN(pipeline_sleep_job);
     RUN(pipeline_check_rules);

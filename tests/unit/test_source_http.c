@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "root/source_http.h"
+#include "root/srcaccess.h"
 #include "test.h"
 
 static char file[4096];
@@ -160,6 +161,27 @@ TEST(bearer_token_discovery)
     unlink(path);
 }
 
+/* the expiry of JWT-shaped tokens and of X.509 proxies, seen before anything is sent */
+TEST(credential_expiry)
+{
+    /* {"alg":"none"} . {"sub":"a","exp":1000} . sig */
+    CHECK(srcaccess_jwt_exp("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjoxMDAwfQ.c2ln") == 1000);
+    CHECK(srcaccess_jwt_exp("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.c2ln") == -1); /* no exp */
+    CHECK(srcaccess_jwt_exp("opaque-token") == -1);
+    CHECK(srcaccess_jwt_exp("a.b.c.d") == -1);
+    CHECK(srcaccess_jwt_exp("a.!!!.c") == -1);
+    char tok[256];
+    const char *from;
+    mlhep_err e;
+    srcaccess a = {.token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjoxMDAwfQ.c2ln", .token_origin = "the job's token"};
+    CHECK(srcaccess_token(&a, tok, sizeof tok, &from, &e) == MLHEP_EAUTH);
+    CHECKF(strstr(e.msg, "the job's token") && strstr(e.msg, "expired at 1970-01-01 00:16:40 UTC") &&
+           !strstr(e.msg, "eyJ"), "%s", e.msg);
+    a.token = "opaque";
+    CHECK(srcaccess_token(&a, tok, sizeof tok, &from, &e) == 0 && !strcmp(tok, "opaque") && !strcmp(from, "the job's token"));
+    CHECK(srcaccess_check_proxy("/nonexistent/x509up", &e) == MLHEP_EIO);
+}
+
 int main(void)
 {
     init_file();
@@ -167,5 +189,6 @@ int main(void)
     RUN(single_range_and_whole_file_answers);
     RUN(errors);
     RUN(bearer_token_discovery);
+    RUN(credential_expiry);
     return test_summary();
 }
