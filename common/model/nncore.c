@@ -13,6 +13,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <cblas.h>
 #include <math.h>
@@ -530,6 +533,32 @@ double nn_l2_add(const float *W, float *G, size_t count, float lambda)
     return lambda * s;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same operations eight at a time where the CPU has AVX (chosen at run time; no
+ * fused multiply-add, so every value is the one the SSE and scalar loops compute): the
+ * optimiser step is one pass over every parameter per batch, ~10% of a small-batch step. */
+__attribute__((target("avx"))) static size_t adam_avx(float b1, float b2, float c1, float c2, float step,
+                                                      float vscale, float eps, float *p, const float *g,
+                                                      float *m, float *v, size_t count)
+{
+    const __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
+                 vc2 = _mm256_set1_ps(c2);
+    const __m256 vstep = _mm256_set1_ps(step), vvs = _mm256_set1_ps(vscale), veps = _mm256_set1_ps(eps);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)),
+                                  _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), vvs), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), _mm256_div_ps(_mm256_mul_ps(vstep, mi), den)));
+    }
+    return i;
+}
+#endif
+
 void nn_adam_step(const nn_adam *o, long t, float *p, const float *g, float *m, float *v,
                   size_t count)
 {
@@ -538,6 +567,10 @@ void nn_adam_step(const nn_adam *o, long t, float *p, const float *g, float *m, 
     const float step = (float)(o->lr / (1.0 - pow(b1, (double)t)));
     const float vscale = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx"))
+        i = adam_avx(b1, b2, c1, c2, step, vscale, eps, p, g, m, v, count);
+#endif
 #if defined(__SSE2__)
     const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2);
     const __m128 vstep = _mm_set1_ps(step), vvs = _mm_set1_ps(vscale), veps = _mm_set1_ps(eps);
