@@ -812,14 +812,18 @@ static void partition_task(void *vctx, size_t task, int tid)
     const uint8_t k = (uint8_t)nd->bin, dl = (uint8_t)nd->default_left;
     uint32_t w = nd->begin, nr = 0;
     uint32_t *idx = t->idx, *tmp = t->tmp + nd->begin;
+    /* branch-free (a row goes left about half the time: a branch mispredicts), the
+     * rows' bytes prefetched ahead: the same order as the branchy loop */
     for (uint32_t i = nd->begin; i < nd->end; i++) {
         uint32_t r = idx[i];
+        if (i + HIST_PF < nd->end)
+            __builtin_prefetch(bins + (size_t)idx[i + HIST_PF] * ncols);
         uint8_t c = bins[(size_t)r * ncols];
-        int left = c == 0 ? dl : c <= k;
-        if (left)
-            idx[w++] = r;
-        else
-            tmp[nr++] = r;
+        uint32_t left = c == 0 ? dl : c <= k;
+        idx[w] = r;
+        tmp[nr] = r;
+        w += left;
+        nr += 1 - left;
     }
     memcpy(idx + w, tmp, nr * sizeof *idx);
     t->nodes[nd->left].begin = nd->begin;
