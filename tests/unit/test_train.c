@@ -384,6 +384,8 @@ TEST(resume_continues_to_the_same_weights)
     workflow_free(wf);
     workflow_free(other);
     workflow_free(renamed);
+}
+
 /* Training runs BLAS on one thread per thread of ours (nn_blas_one_thread), whatever
  * it ran on before: checked from the progress callback while the MLP trains on a team
  * of 2; the data-parallel run reproduces with its seed. */
