@@ -67,27 +67,35 @@ all: $(PROGS)
 deps:
 	@sh deploy/deps.sh
 
-build/obj/%.o: common/%.c
+# An object whose .d file is missing (built by an older Makefile, or the file deleted)
+# does not know its headers: the .d file is a prerequisite, and a missing one is
+# "remade" by the empty rule below, so that object is compiled again.
+.SECONDEXPANSION:
+DEPFILE = build/dep/$$(subst /,_,$$@).d
+OBJ_DEPFILES := $(foreach o,$(LIB_OBJ) $(LIB_ASAN_OBJ) $(CLI_OBJ) $(CLI_ASAN_OBJ),build/dep/$(subst /,_,$(o)).d)
+$(OBJ_DEPFILES):
+
+build/obj/%.o: common/%.c $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: common/%.c
+build/asan/obj/%.o: common/%.c $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/obj/%.o: common/%.cc
+build/obj/%.o: common/%.cc $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/asan/obj/%.o: common/%.cc
+build/asan/obj/%.o: common/%.cc $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/cli/%.o: %.c
+build/cli/%.o: %.c $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-build/asan/cli/%.o: %.c
+build/asan/cli/%.o: %.c $(DEPFILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) -c $< -o $@
 
