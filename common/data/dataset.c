@@ -394,9 +394,10 @@ static inline __m128 norm4(__m128d a, __m128d b, __m128d vsub, __m128d vsc)
     return _mm_movelh_ps(_mm_cvtpd_ps(a), _mm_cvtpd_ps(b));
 }
 
-/* Jagged float (is_int 0) or int32 (is_int 1) column over rows [r0, r1) of the tile. */
-static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const size_t *dest, size_t r0, size_t r1,
-                     float *X, uint8_t *M, size_t w, float pad)
+/* Jagged float (is_int 0) or int32 (is_int 1) column over the nr rows of a tile: row r
+ * is event pass[r] of the block and goes to chunk row dest[r]. */
+static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const size_t *dest, size_t nr, float *X,
+                     uint8_t *M, size_t w, float pad)
 {
     const int64_t *offs = f->c->offsets;
     const float *vf = f->c->values;
@@ -410,7 +411,7 @@ static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const
     const __m128 vpad = _mm_set1_ps(pad);
     const __m128i lanes = _mm_set_epi32(3, 2, 1, 0);
     double sub = f->sub, scale = f->scale;
-    for (size_t r = r0; r < r1; r++) {
+    for (size_t r = 0; r < nr; r++) {
         size_t k = pass[r];
         size_t lo = (size_t)offs[k], cnt = (size_t)(offs[k + 1] - offs[k]);
         if (cnt > L)
@@ -449,7 +450,7 @@ static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const
 #define FLAT_LOOP(T)                                                                                                   \
     {                                                                                                                  \
         const T *v = (const T *)c->values;                                                                             \
-        for (size_t r = r0; r < r1; r++) {                                                                             \
+        for (size_t r = 0; r < nr; r++) {                                                                              \
             size_t o = dest[r] * w + off;                                                                              \
             X[o] = (float)(((double)v[pass[r]] - sub) * scale);                                                        \
             M[o] = 0;                                                                                                  \
@@ -459,7 +460,7 @@ static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const
 #define JAG_LOOP(T)                                                                                                    \
     {                                                                                                                  \
         const T *v = (const T *)c->values;                                                                             \
-        for (size_t r = r0; r < r1; r++) {                                                                             \
+        for (size_t r = 0; r < nr; r++) {                                                                              \
             size_t k = pass[r];                                                                                        \
             size_t lo = (size_t)c->offsets[k], cnt = (size_t)(c->offsets[k + 1] - c->offsets[k]);                      \
             if (cnt > L)                                                                                               \
@@ -495,12 +496,13 @@ static void emit_rows(void *arg, int tid, int nthreads)
     const specs *sp = d->sp;
     size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
     size_t lo = j->n * (size_t)tid / (size_t)nthreads, hi = j->n * (size_t)(tid + 1) / (size_t)nthreads;
-    const uint32_t *pass = j->pass;
-    const size_t *dest = j->dest;
-    float *X = d->c.x, pad = d->pad;
+    float pad = d->pad;
+    float *X = d->c.x;
     uint8_t *M = d->c.mask;
     for (size_t r0 = lo; r0 < hi; r0 += TILE) {
-        size_t r1 = r0 + TILE < hi ? r0 + TILE : hi;
+        size_t nr = r0 + TILE < hi ? TILE : hi - r0;
+        const uint32_t *pass = j->pass + r0;
+        const size_t *dest = j->dest + r0;
         for (size_t i = 0; i < sp->nfeat; i++) {
             const evcol *c = &j->blk->cols[d->colidx[i]];
             double sub = d->sub[i], scale = d->scale[i];
@@ -515,13 +517,15 @@ static void emit_rows(void *arg, int tid, int nthreads)
             if (c->dt == DT_F32 || c->dt == DT_I32) {
                 emit_feat f = {.c = c, .sub = sub, .scale = scale, .off = off, .L = L,
                                .total = (size_t)c->offsets[j->blk->n]};
-                jag_simd(&f, c->dt == DT_I32, pass, dest, r0, r1, X, M, w, pad);
+                jag_simd(&f, c->dt == DT_I32, pass, dest, nr, X, M, w, pad);
                 continue;
             }
 #endif
             BY_TYPE(JAG_LOOP)
         }
     }
+    const uint32_t *pass = j->pass;
+    const size_t *dest = j->dest;
     ds_chunk *c = &d->c;
     const dataparams *dp = d->dp;
     for (size_t r = lo; r < hi; r++) {
