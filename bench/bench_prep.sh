@@ -55,7 +55,7 @@ awk -v ev="$ev" -v raw="$raw" -v sp="$specs" -v ch="$chunks" -v t0="$t0" -v t1="
            "mlhep-prep with .npy", pr, pr * k, raw / pr, pr * k <= 180 ? "met" : "missed", npy / 1e6, npy / 1e6 / pr
     disk = dmb * 1.048576 / (d1 - d0); floor = npy * k / 1e6 / disk
     printf "  %-44s %8.0f MB/s -> 28.5M events of .npy (%.1f GB) take >= %.0f s to reach the disk%s\n",
-           "disk write (dd, fdatasync)", disk, npy * k / 1e9, floor, floor > 180 ? ": the aim of 180 s is bound by the disk" : ""
-    printf "  %-44s %8s    -> 28.5M: %6.1f s\n", "mlhep-prep, extrapolated with that floor", "", pr * k > floor ? pr * k : floor
+           "disk write (dd, fdatasync)", disk, npy * k / 1e9, floor, (floor > 180 ? ": the aim of 180 s is bound by the disk" : "")
+    printf "  %-44s %8s    -> 28.5M: %6.1f s\n", "mlhep-prep, extrapolated with that floor", "", (pr * k > floor ? pr * k : floor)
     printf "  load average before %s, after %s\n", la0, la1
 }'
