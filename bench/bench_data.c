@@ -12,6 +12,11 @@
  * same dataset (dataset_rewind: buffers reused, as in training). cores = CPU time /
  * wall time of the measured pass.
  *
+ * bench_data --prep SIGNAL.root BACKGROUND.root: the full preparation as mlhep-prep runs
+ * it (chunk 100,000): one line "prep EVENTS RAW1 SPECS CHUNKS" with the seconds of 1-thread
+ * raw decompression of the baskets read, of the specs pass and of one cold pass of chunk
+ * creation (all threads), for bench_prep.sh to extrapolate.
+ *
  * BENCH_PROFILE=1: only the specs pass and 5 x BENCH_REPEAT warm chunk passes, each
  * printed (for perf record). */
 #include <math.h>
@@ -73,7 +78,7 @@ static void die(const mlhep_err *e)
     exit(1);
 }
 
-static workflow *load(const char *s, const char *b, const char *preproc)
+static workflow *load(const char *s, const char *b, const char *preproc, int chunk)
 {
     char doc[8192], dir[4096];
     snprintf(dir, sizeof dir, "%s", s);
@@ -82,9 +87,9 @@ static workflow *load(const char *s, const char *b, const char *preproc)
         *slash = 0;
     snprintf(doc, sizeof doc,
              "{\"name\":\"bench\",\"files\":[{\"path\":\"%s\",\"label\":1},{\"path\":\"%s\",\"label\":0}],"
-             "\"params\":{\"chunk_size\":10000,\"shuffle\":true,\"max_jagged_length\":6}%s%s,"
+             "\"params\":{\"chunk_size\":%d,\"shuffle\":true,\"max_jagged_length\":6}%s%s,"
              "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
-             s, b, preproc ? ",\"preproc\":" : "", preproc ? preproc : "");
+             s, b, chunk, preproc ? ",\"preproc\":" : "", preproc ? preproc : "");
     mlhep_err e;
     jschema *sch;
     if (jschema_load_named(NULL, "workflow", &sch, &e))
@@ -205,7 +210,28 @@ int main(int argc, char **argv)
     double la0[3] = {0}, la1[3] = {0};
     getloadavg(la0, 3);
     mlhep_err e;
-    workflow *wf = load(argv[1], argv[2], NULL);
+    if (!strcmp(argv[1], "--prep") && argc >= 4) {
+        workflow *wf = load(argv[2], argv[3], NULL, 100000);
+        specs *sp;
+        timing ts = mark();
+        if (specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e))
+            die(&e);
+        ts = since(ts);
+        int64_t ev = 0, rows = 0;
+        timing tr = inflate_only(wf, sp, 1, &ev);
+        dataset *ds;
+        timing tc = mark();
+        if (dataset_open(&wf->data, NULL, sp, &ds, &e))
+            die(&e);
+        pass(ds, &rows);
+        dataset_free(ds);
+        tc = since(tc);
+        printf("prep %lld %.3f %.3f %.3f\n", (long long)rows, tr.wall, ts.wall, tc.wall);
+        specs_free(sp);
+        workflow_free(wf);
+        return 0;
+    }
+    workflow *wf = load(argv[1], argv[2], NULL, 10000);
     if (getenv("BENCH_PROFILE")) { /* for perf record: only warm chunk passes */
         specs *s;
         if (specs_compute(&wf->data, NULL, NULL, NULL, &s, &e))
@@ -246,7 +272,7 @@ int main(int argc, char **argv)
     chunks(wf, NULL, sp, repeat, &t_cold, &t_warm, &rows);
     const char *pp_doc = "{\"new_branch\":{\"ht_jets\":{\"def\":\"sum(Jet_pt)\",\"type\":\"flat\"}},"
                          "\"jagged_cut\":{\"Jet_pt\":{\"cut\":[\"Jet_pt > 60 and abs(Jet_eta) < 2.4\",\"any\"]}}}";
-    workflow *wf2 = load(argv[1], argv[2], pp_doc);
+    workflow *wf2 = load(argv[1], argv[2], pp_doc, 10000);
     preproc *pp;
     specs *sp2;
     if (specs_preproc(&wf2->data, &pp, &e) || specs_compute(&wf2->data, pp, NULL, NULL, &sp2, &e))

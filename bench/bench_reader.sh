@@ -7,6 +7,7 @@ mkdir -p build/bench
 gcc -std=c17 -O2 -g -D_GNU_SOURCE -pthread -Icommon bench/bench_reader.c build/libmlhep.a \
     -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_reader
 D=../shared/data/root
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 echo "reader: uncompressed basket MB/s, all numeric branches, best of 3 (machine: $(nproc) cores)"
 build/bench/bench_reader "$D/uproot-issue412.root" "$D/uproot-hepdata-example.root" "$D/uproot-HZZ-zlib.root" \
     "$D/uproot-HZZ-zstd.root" "$D/uproot-Zmumu-lz4.root" "$D/uproot-issue121.root:Events"
@@ -22,3 +23,4 @@ if [ -x bin/mlhep-root ] && bin/mlhep-root gen --help >/dev/null 2>&1; then
             build/bench/tth-200k-zstd.root
     done
 fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); dec/inf: ROOT decode / raw decompression of the same baskets (same libraries), 1 thread, aim >= 0.9"

@@ -53,8 +53,6 @@ struct dataset {
     size_t *dest;         /* chunk row of each row handed out, in hand-out order */
     int64_t *quota;       /* rows of the current chunk per file */
     team *tm;
-    float *stx[TEAM_MAX]; /* per thread: TILE rows being built, copied whole to the chunk */
-    uint8_t *stm[TEAM_MAX];
 };
 
 double dataset_split_u(uint64_t seed, uint32_t file, int64_t entry)
@@ -109,10 +107,6 @@ void dataset_free(dataset *d)
     free(d->dest);
     free(d->quota);
     team_free(d->tm);
-    for (int t = 0; t < TEAM_MAX; t++) {
-        free(d->stx[t]);
-        free(d->stm[t]);
-    }
     free(d);
 }
 
@@ -229,12 +223,6 @@ int dataset_open(const dataparams *dp, const preproc *pp, const specs *sp, datas
         rc = err_set(e, MLHEP_EINVAL, "specs row width %d does not match its features (%d)", d->width, off);
     if (!rc)
         rc = team_new(dp->threads > 0 ? dp->threads : team_ncpu(), &d->tm, e);
-    for (int t = 0; !rc && t < team_size(d->tm); t++) {
-        d->stx[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1) * sizeof(float));
-        d->stm[t] = malloc((size_t)TILE * (size_t)(d->width ? d->width : 1));
-        if (!d->stx[t] || !d->stm[t])
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-    }
     if (!rc)
         rc = open_files(d, e);
     if (!rc)
@@ -358,13 +346,119 @@ typedef struct emit_job {
     int64_t bad_entry[TEAM_MAX]; /* per thread: first entry whose weight is not finite, -1 */
 } emit_job;
 
+/* Flattening and normalisation write straight into each row's place in the chunk
+ * (dest[r]), one feature column after the other over a tile of TILE rows: the column is
+ * read in order, and the tile's destination rows (TILE x (4 width + width) bytes) stay
+ * in the cache until every feature has been written. Every value is computed as
+ * (float)(((double)x - sub) * scale), in double precision and rounded once, whatever
+ * the path (vector or scalar), so the rows are the same bit for bit.
+ *
+ * Jagged columns of float or int values take a vector path (SSE2, which every x86-64
+ * has): each row's first L values are converted four at a time, lanes past the
+ * event's count replaced by the pad value, without a branch on the count (a branch per
+ * slot mispredicts on every event whose count differs from the last). A vector store
+ * may write up to three slots past the feature's L: the features of a row are written
+ * in column order, so the next feature overwrites them; the row's last feature
+ * stores exactly. Loads past the event's values stay inside the block's column (the
+ * vector path is taken only when they do). The mask of L slots comes from a table of
+ * 0s then 1s (64 of each), in one 8-byte store when L <= 8. */
+static const uint8_t mask01[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+/* mask slots [0, L) of a jagged feature holding cnt (<= L) values: 1 from cnt on */
+static inline void jag_mask(uint8_t *mr, size_t cnt, size_t L, int room8)
+{
+    if (L <= 8 && room8) {
+        memcpy(mr, mask01 + 64 - cnt, 8); /* slots L..7 belong to later features */
+    } else if (L <= 64) {
+        memcpy(mr, mask01 + 64 - cnt, L);
+    } else {
+        memset(mr, 0, cnt);
+        memset(mr + cnt, 1, L - cnt);
+    }
+}
+
+/* What one feature column of a tile needs. */
+typedef struct emit_feat {
+    const evcol *c;
+    double sub, scale;
+    size_t off, L;      /* first row column; slots (jagged) */
+    size_t total;       /* jagged: values in the block's column */
+} emit_feat;
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define EMIT_SIMD 1
+
+/* four normalised lanes from four doubles' worth of input (two halves) */
+static inline __m128 norm4(__m128d a, __m128d b, __m128d vsub, __m128d vsc)
+{
+    a = _mm_mul_pd(_mm_sub_pd(a, vsub), vsc);
+    b = _mm_mul_pd(_mm_sub_pd(b, vsub), vsc);
+    return _mm_movelh_ps(_mm_cvtpd_ps(a), _mm_cvtpd_ps(b));
+}
+
+/* Jagged float (is_int 0) or int32 (is_int 1) column over the nr rows of a tile: row r
+ * is event pass[r] of the block and goes to chunk row dest[r]. */
+static void jag_simd(const emit_feat *f, int is_int, const uint32_t *pass, const size_t *dest, size_t nr, float *X,
+                     uint8_t *M, size_t w, float pad)
+{
+    const int64_t *offs = f->c->offsets;
+    const float *vf = f->c->values;
+    const int32_t *vi = f->c->values;
+    size_t L = f->L, off = f->off;
+    /* vector groups per row: all of L when the row has room for the overshoot */
+    size_t Lr = (L + 3) & ~(size_t)3;
+    size_t Lv = off + Lr <= w ? Lr : L & ~(size_t)3;
+    int room8 = off + 8 <= w;
+    const __m128d vsub = _mm_set1_pd(f->sub), vsc = _mm_set1_pd(f->scale);
+    const __m128 vpad = _mm_set1_ps(pad);
+    const __m128i lanes = _mm_set_epi32(3, 2, 1, 0);
+    double sub = f->sub, scale = f->scale;
+    for (size_t r = 0; r < nr; r++) {
+        size_t k = pass[r];
+        size_t lo = (size_t)offs[k], cnt = (size_t)(offs[k + 1] - offs[k]);
+        if (cnt > L)
+            cnt = L;
+        float *xr = X + dest[r] * w + off;
+        uint8_t *mr = M + dest[r] * w + off;
+        size_t j = 0;
+        if (lo + Lv <= f->total) {
+            const __m128i vcnt = _mm_set1_epi32((int)cnt);
+            for (; j < Lv; j += 4) {
+                __m128d a, b;
+                if (is_int) {
+                    __m128i in = _mm_loadu_si128((const __m128i *)(vi + lo + j));
+                    a = _mm_cvtepi32_pd(in);
+                    b = _mm_cvtepi32_pd(_mm_shuffle_epi32(in, _MM_SHUFFLE(1, 0, 3, 2)));
+                } else {
+                    __m128 in = _mm_loadu_ps(vf + lo + j);
+                    a = _mm_cvtps_pd(in);
+                    b = _mm_cvtps_pd(_mm_movehl_ps(in, in));
+                }
+                __m128 o = norm4(a, b, vsub, vsc);
+                __m128 keep = _mm_castsi128_ps(_mm_cmplt_epi32(_mm_add_epi32(lanes, _mm_set1_epi32((int)j)), vcnt));
+                o = _mm_or_ps(_mm_and_ps(keep, o), _mm_andnot_ps(keep, vpad));
+                _mm_storeu_ps(xr + j, o);
+            }
+        }
+        for (; j < L; j++) /* the row's last feature, or the block's last events */
+            xr[j] = j < cnt ? (float)(((is_int ? (double)vi[lo + j] : (double)vf[lo + j]) - sub) * scale) : pad;
+        jag_mask(mr, cnt, L, room8);
+    }
+}
+#endif
+
 /* Flattens and normalises feature columns into the rows (one loop per value type,
  * chosen once per feature and tile of rows). */
 #define FLAT_LOOP(T)                                                                                                   \
     {                                                                                                                  \
         const T *v = (const T *)c->values;                                                                             \
-        for (size_t r = r0; r < r1; r++) {                                                                             \
-            size_t o = (r - r0) * w + off;                                                                             \
+        for (size_t r = 0; r < nr; r++) {                                                                              \
+            size_t o = dest[r] * w + off;                                                                              \
             X[o] = (float)(((double)v[pass[r]] - sub) * scale);                                                        \
             M[o] = 0;                                                                                                  \
         }                                                                                                              \
@@ -373,21 +467,17 @@ typedef struct emit_job {
 #define JAG_LOOP(T)                                                                                                    \
     {                                                                                                                  \
         const T *v = (const T *)c->values;                                                                             \
-        for (size_t r = r0; r < r1; r++) {                                                                             \
+        for (size_t r = 0; r < nr; r++) {                                                                              \
             size_t k = pass[r];                                                                                        \
             size_t lo = (size_t)c->offsets[k], cnt = (size_t)(c->offsets[k + 1] - c->offsets[k]);                      \
             if (cnt > L)                                                                                               \
                 cnt = L;                                                                                               \
-            float *xr = X + (r - r0) * w + off;                                                                        \
-            uint8_t *mr = M + (r - r0) * w + off;                                                                      \
-            for (size_t j = 0; j < cnt; j++) {                                                                         \
+            float *xr = X + dest[r] * w + off;                                                                         \
+            for (size_t j = 0; j < cnt; j++)                                                                           \
                 xr[j] = (float)(((double)v[lo + j] - sub) * scale);                                                    \
-                mr[j] = 0;                                                                                             \
-            }                                                                                                          \
-            for (size_t j = cnt; j < L; j++) {                                                                         \
+            for (size_t j = cnt; j < L; j++)                                                                           \
                 xr[j] = pad;                                                                                           \
-                mr[j] = 1;                                                                                             \
-            }                                                                                                          \
+            jag_mask(M + dest[r] * w + off, cnt, L, room8);                                                            \
         }                                                                                                              \
     }                                                                                                                  \
     break;
@@ -413,32 +503,36 @@ static void emit_rows(void *arg, int tid, int nthreads)
     const specs *sp = d->sp;
     size_t w = (size_t)d->width, ni = d->nid ? d->nid : 1;
     size_t lo = j->n * (size_t)tid / (size_t)nthreads, hi = j->n * (size_t)(tid + 1) / (size_t)nthreads;
-    const uint32_t *pass = j->pass;
-    const size_t *dest = j->dest;
-    /* rows are built TILE at a time in a per-thread buffer that stays in cache, one
-     * feature column after the other, then each row is copied whole to its place in
-     * the chunk (shuffled destinations: whole-row copies stream, scattered stores of
-     * single values would each miss the cache) */
-    float *X = d->stx[tid], pad = d->pad;
-    uint8_t *M = d->stm[tid];
+    float pad = d->pad;
+    float *X = d->c.x;
+    uint8_t *M = d->c.mask;
     for (size_t r0 = lo; r0 < hi; r0 += TILE) {
-        size_t r1 = r0 + TILE < hi ? r0 + TILE : hi;
+        size_t nr = r0 + TILE < hi ? TILE : hi - r0;
+        const uint32_t *pass = j->pass + r0;
+        const size_t *dest = j->dest + r0;
         for (size_t i = 0; i < sp->nfeat; i++) {
             const evcol *c = &j->blk->cols[d->colidx[i]];
             double sub = d->sub[i], scale = d->scale[i];
             size_t off = (size_t)d->offset[i];
             if (!sp->feat[i].jagged) {
                 BY_TYPE(FLAT_LOOP)
-            } else {
-                size_t L = (size_t)sp->feat[i].len;
-                BY_TYPE(JAG_LOOP)
+                continue;
             }
-        }
-        for (size_t r = r0; r < r1; r++) {
-            memcpy(d->c.x + dest[r] * w, X + (r - r0) * w, w * sizeof *X);
-            memcpy(d->c.mask + dest[r] * w, M + (r - r0) * w, w);
+            size_t L = (size_t)sp->feat[i].len;
+            int room8 = off + 8 <= w;
+#ifdef EMIT_SIMD
+            if (c->dt == DT_F32 || c->dt == DT_I32) {
+                emit_feat f = {.c = c, .sub = sub, .scale = scale, .off = off, .L = L,
+                               .total = (size_t)c->offsets[j->blk->n]};
+                jag_simd(&f, c->dt == DT_I32, pass, dest, nr, X, M, w, pad);
+                continue;
+            }
+#endif
+            BY_TYPE(JAG_LOOP)
         }
     }
+    const uint32_t *pass = j->pass;
+    const size_t *dest = j->dest;
     ds_chunk *c = &d->c;
     const dataparams *dp = d->dp;
     for (size_t r = lo; r < hi; r++) {

@@ -202,8 +202,12 @@ static bslot *slot_of(basket_ctx *ctx, const tbranch *b)
     return s;
 }
 
-/* Reads basket idx of b into ctx and fills v (from the per-branch cache when the
- * same basket was the last one decoded for b). */
+/* Reads basket idx of b into ctx and fills v. use_cache 0: into the scratch buffer;
+ * 1: from the per-branch cache when the same basket was the last one decoded for b,
+ * else decoded into that cache; 2: from the cache likewise, else into the scratch
+ * buffer, leaving the cache as it was (for a basket the current read consumes whole:
+ * one buffer reused for all of them stays in the cache of the CPU, where 128 slots
+ * written in turn would not). */
 static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bview *v, int use_cache,
                        mlhep_err *e)
 {
@@ -211,12 +215,15 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
     memset(v, 0, sizeof *v);
     bslot *sl = &ctx->scratch;
     if (use_cache && bk->seek) {
-        sl = slot_of(ctx, b);
-        if (sl->f == f && sl->b == b && sl->idx == idx && sl->seek == bk->seek) {
-            *v = sl->v;
+        bslot *cs = slot_of(ctx, b);
+        if (cs->f == f && cs->b == b && cs->idx == idx && cs->seek == bk->seek) {
+            *v = cs->v;
             return 0;
         }
-        sl->f = NULL; /* invalid until fully loaded */
+        if (use_cache == 1) {
+            sl = cs;
+            sl->f = NULL; /* invalid until fully loaded */
+        }
     }
     if (!bk->seek) { /* embedded in the TTree record */
         v->data = bk->emb_data;
@@ -585,7 +592,8 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
         if (bk->n == 0)
             continue; /* holds no entries: nothing to read */
         bview v;
-        rc = load_basket(f, b, idx, ctx, &v, 1, e);
+        /* a basket that ends inside [a, z) is not needed by the next range */
+        rc = load_basket(f, b, idx, ctx, &v, bk->first + bk->n > z ? 1 : 2, e);
         if (rc)
             goto done;
         if (v.n != bk->n) {
