@@ -84,6 +84,7 @@
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
+#include "service/credbox.h"
 #include "train/fanout.h"
 #include "service/job.h"
 #include "service/jobstore.h"
@@ -167,6 +168,10 @@ typedef struct run {
     char why[1100];     /* FIN_FAILED: the reason; FIN_REQUEUE: the record's message */
     char final[4096];   /* FIN_SUCCEEDED: the published artifact set */
     int logged;         /* the outcome's log line is written */
+    char *stoken;       /* the job's delegated storage token, opened from its box
+                           (credbox.h), or NULL; wiped in run_free */
+    srcaccess acc;      /* the worker's access with .token = stoken: this job's reads
+                           only (wf->data.access), never the process's */
 } run;
 
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -859,6 +864,10 @@ static void run_free(run *r)
     workflow_free(r->wf);
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
+    if (r->stoken) {
+        memset(r->stoken, 0, strlen(r->stoken));
+        free(r->stoken);
+    }
     free(r);
 }
 
@@ -880,6 +889,51 @@ static void run_settle_later(run *r, int fin, run **out)
     r->fin = fin;
     atomic_store(&r->done, 1);
     *out = r;
+}
+
+/* Per-user delegation (docs/grid.md): opens the storage token the job's owner sealed
+ * for this job (bound to its id and owner: a box copied to another job or user, or
+ * altered, does not open) and gives it to this job's reads only, through its
+ * workflow's data.access (source_open_with); no other job and no environment variable
+ * sees it. Messages never quote it. */
+static int delegated_token(worker *w, run *r, mlhep_err *e)
+{
+    r->stoken = malloc(SRCACCESS_TOKEN_MAX);
+    if (!r->stoken)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t len = 0;
+    int rc = credbox_open(w->key, r->j.id, r->j.user, "token", r->j.storage_cred, r->stoken, SRCACCESS_TOKEN_MAX,
+                          &len, e);
+    if (rc) {
+        memset(r->stoken, 0, SRCACCESS_TOKEN_MAX);
+        free(r->stoken);
+        r->stoken = NULL;
+        return err_prefix(e, "delegated storage token refused");
+    }
+    long long exp = srcaccess_jwt_exp(r->stoken);
+    if (exp >= 0 && exp < (long long)job_now()) {
+        time_t tt = (time_t)exp;
+        struct tm tm;
+        char when[64] = "";
+        if (gmtime_r(&tt, &tm))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        return err_set(e, MLHEP_EAUTH, "the delegated storage token expired at %s: submit the job again with a "
+                       "fresh one (nothing was read)", when);
+    }
+    const srcaccess *base = source_access();
+    if (base)
+        r->acc = *base;
+    else
+        srcaccess_from_env(&r->acc);
+    r->acc.token = r->stoken;
+    r->acc.token_file = NULL;
+    r->acc.token_origin = "the job's delegated token";
+    r->wf->data.access = &r->acc;
+    char line[160];
+    snprintf(line, sizeof line, "reading with the storage token its owner delegated to this job%s",
+             exp >= 0 ? " (expires at the token's exp)" : "");
+    jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &(mlhep_err){0});
+    return 0;
 }
 
 static void start_job(worker *w, amqpc_delivery *d, run **out)
@@ -975,6 +1029,12 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
      * records it (waiting for Redis if needed) before settling the delivery */
     if (pipeline_validate(r->j.workflow, w->env, &r->wf, &e)) {
         snprintf(r->why, sizeof r->why, "workflow refused by the worker: %s", e.msg);
+        run_settle_later(r, FIN_FAILED, out);
+        return;
+    }
+    if (r->j.storage_cred && r->wf && delegated_token(w, r, &e)) {
+        snprintf(r->why, sizeof r->why, "%s", e.msg);
+        wlog(w, "job %s: %s", r->j.id, e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;
     }
