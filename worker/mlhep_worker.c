@@ -893,9 +893,9 @@ static void run_settle_later(run *r, int fin, run **out)
 
 /* Per-user delegation (docs/grid.md): opens the storage token the job's owner sealed
  * for this job (bound to its id and owner: a box copied to another job or user, or
- * altered, does not open) and gives it to this job's reads only, through its
- * workflow's data.access (source_open_with); no other job and no environment variable
- * sees it. Messages never quote it. */
+ * altered, does not open) into r->stoken and r->acc, which this job's reads only use
+ * (pipeline_validate_with: its workflow's data.access, source_open_with); no other job
+ * and no environment variable sees it. Messages never quote it. */
 static int delegated_token(worker *w, run *r, mlhep_err *e)
 {
     r->stoken = malloc(SRCACCESS_TOKEN_MAX);
@@ -928,7 +928,6 @@ static int delegated_token(worker *w, run *r, mlhep_err *e)
     r->acc.token = r->stoken;
     r->acc.token_file = NULL;
     r->acc.token_origin = "the job's delegated token";
-    r->wf->data.access = &r->acc;
     char line[160];
     snprintf(line, sizeof line, "reading with the storage token its owner delegated to this job%s",
              exp >= 0 ? " (expires at the token's exp)" : "");
@@ -1027,14 +1026,14 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
     /* from here on the lease is ours: every outcome goes through finish_job, which
      * records it (waiting for Redis if needed) before settling the delivery */
-    if (pipeline_validate(r->j.workflow, w->env, &r->wf, &e)) {
-        snprintf(r->why, sizeof r->why, "workflow refused by the worker: %s", e.msg);
+    if (r->j.storage_cred && !pipeline_is_sleep(r->j.workflow) && delegated_token(w, r, &e)) {
+        snprintf(r->why, sizeof r->why, "%s", e.msg);
+        wlog(w, "job %s: %s", r->j.id, e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;
     }
-    if (r->j.storage_cred && r->wf && delegated_token(w, r, &e)) {
-        snprintf(r->why, sizeof r->why, "%s", e.msg);
-        wlog(w, "job %s: %s", r->j.id, e.msg);
+    if (pipeline_validate_with(r->j.workflow, w->env, r->stoken ? &r->acc : NULL, &r->wf, &e)) {
+        snprintf(r->why, sizeof r->why, "workflow refused by the worker: %s", e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;
     }
