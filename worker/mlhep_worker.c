@@ -87,6 +87,7 @@
 #include "service/credbox.h"
 #include "train/fanout.h"
 #include "service/job.h"
+#include "service/jobpub.h"
 #include "service/jobstore.h"
 #include "root/source_open.h"
 #include "service/msgsig.h"
@@ -910,16 +911,9 @@ static int delegated_token(worker *w, run *r, mlhep_err *e)
         r->stoken = NULL;
         return err_prefix(e, "delegated storage token refused");
     }
-    long long exp = srcaccess_jwt_exp(r->stoken);
-    if (exp >= 0 && exp < (long long)job_now()) {
-        time_t tt = (time_t)exp;
-        struct tm tm;
-        char when[64] = "";
-        if (gmtime_r(&tt, &tm))
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-        return err_set(e, MLHEP_EAUTH, "the delegated storage token expired at %s: submit the job again with a "
-                       "fresh one (nothing was read)", when);
-    }
+    /* the submitter's checks again (it may have expired while the job was queued) */
+    if ((rc = jobpub_storage_token(r->stoken, e)))
+        return err_prefix(e, "delegated storage token refused (nothing was read)");
     const srcaccess *base = source_access();
     if (base)
         r->acc = *base;
@@ -928,10 +922,8 @@ static int delegated_token(worker *w, run *r, mlhep_err *e)
     r->acc.token = r->stoken;
     r->acc.token_file = NULL;
     r->acc.token_origin = "the job's delegated token";
-    char line[160];
-    snprintf(line, sizeof line, "reading with the storage token its owner delegated to this job%s",
-             exp >= 0 ? " (expires at the token's exp)" : "");
-    jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &(mlhep_err){0});
+    jobstore_log(w->js, r->j.user, r->j.id, r->lease, "reading with the storage token its owner delegated to this job",
+                 &(mlhep_err){0});
     return 0;
 }
 

@@ -101,7 +101,8 @@ for x in "$XA|alice's token sealed for alice's job id, in bob's job" "$XB|an alt
 done
 if wait_state "$XC" failed 60 bob; then
     e=$(field "$XC" error bob)
-    [[ $e == *"the delegated storage token expired at "*"submit the job again with a fresh one"* ]] && [[ $e != *"$EXPIRED"* ]] \
+    [[ $e == *"delegated storage token refused (nothing was read): the storage token expired at "*"get a fresh one"* ]] \
+        && [[ $e != *"$EXPIRED"* ]] \
         && ok "a delegated token that expired before the job ran fails it: $e" || bad "expired delegated token" "error=$e"
 else bad "expired delegated token" "id=$XC state=$(field "$XC" state bob)"; fi
 grep -q 'auth=sent' "$TMP/st.log" && bad "forged jobs read nothing" "$(cat "$TMP/st.log")" \
