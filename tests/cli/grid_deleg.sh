@@ -41,6 +41,10 @@ id1=$(as_alice --no-wait --storage-token-file "$TMP/alice.tok" "$TMP/wf.json" 2>
 if [ -n "$id1" ] && wait_state "$id1" succeeded 120 && grep -q 'auth=sent status=206' "$TMP/st.log" \
     && ! grep -q 'auth=none' "$TMP/st.log"; then
     ok "alice's job reads https:// with the token she delegated (gateway; the server saw it)"
+    # 2 files = fanout_min_files (the default): a job with a delegated token is not fanned out
+    grep -q "sub-task [0-9]*/[0-9]* of job $id1" "$S"/logs/worker-*.log \
+        && bad "delegated job not fanned out" "$(grep "sub-task" "$S"/logs/worker-*.log | head -n 3)" \
+        || ok "the delegated job read its files itself (no fan-out sub-tasks)"
 else bad "delegated token through the gateway" "id=$id1 state=$(field "$id1" state) error=$(field "$id1" error) $(cat "$TMP/submit.err"); server: $(tail -n 3 "$TMP/st.log")"; fi
 
 # --- the same job without a token
@@ -49,7 +53,8 @@ id2=$(as_alice --no-wait "$TMP/wf.json" 2>"$TMP/submit.err")
 if [ -n "$id2" ] && wait_state "$id2" failed 60; then
     e2=$(field "$id2" error)
     [[ $e2 == *"HTTP 401"*"no bearer token was sent"* ]] && grep -q 'auth=none status=401' "$TMP/st.log" \
-        && ! grep -q 'auth=sent' "$TMP/st.log" && ok "without a delegated token the job fails: $e2" \
+        && ! grep -q 'auth=sent' "$TMP/st.log" \
+        && ok "without a delegated token the job (same worker process, after alice's) fails, nothing sent: $e2" \
         || bad "job without a token" "error=$e2; server: $(cat "$TMP/st.log")"
 else bad "job without a token" "id=$id2 state=$(field "$id2" state) $(cat "$TMP/submit.err")"; fi
 
