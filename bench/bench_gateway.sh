@@ -22,7 +22,6 @@
 # Env: SECS (10) seconds per load run; EVENTS (20000) events of the sample.
 set -u
 cd "$(dirname "$0")/.."
-export OPENBLAS_NUM_THREADS=1
 SECS=${SECS:-10}; EVENTS=${EVENTS:-20000}
 make -s all build/libmlhep.a || exit 1
 mkdir -p build/bench

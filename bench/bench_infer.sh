@@ -24,7 +24,6 @@
 # Env: EVENTS (100000) events in the ROOT file scored; N1 (20000) single-row requests.
 set -u
 cd "$(dirname "$0")/.."
-export OPENBLAS_NUM_THREADS=1
 EVENTS=${EVENTS:-100000}; N1=${N1:-20000}
 make -s all build/libmlhep.a || exit 1
 mkdir -p build/bench

@@ -5,9 +5,12 @@
  *
  *   bench_mlp gen DIR NTRAIN NVAL NFEAT      writes DIR/train.bin, DIR/val.bin
  *   bench_mlp train DIR NFEAT BATCH EPOCHS   prints "mlhep batch=B samples_per_s=S auc=A"
+ *                                            (THREADS=k: data-parallel on a team of k)
+ *   bench_mlp ceiling NFEAT BATCH STEPS      the GEMMs of a training step alone
  *
  * Data file: float32 rows of NFEAT features followed by the label, little-endian. */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +33,20 @@ static double cpu_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double thread_cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int gen(const char *dir, size_t ntrain, size_t nval, size_t nf)
 {
     rng r;
     rng_seed(&r, 2024);
     float *coef = malloc(nf * sizeof *coef), *row = malloc((nf + 1) * sizeof *row);
     for (size_t j = 0; j < nf; j++)
-        coef[j] = rng_normalf(&r) / (float)nf * 4.0f;
+        coef[j] = rng_normalf(&r) / sqrtf((float)nf); /* the linear part has variance ~1 at any width */
     for (int part = 0; part < 2; part++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/%s.bin", dir, part ? "val" : "train");
@@ -155,13 +165,21 @@ static int train(const char *dir, size_t nf, size_t bs, int epochs)
         fprintf(stderr, "bench_mlp: %s\n", e.msg);
         return 1;
     }
+    /* THREADS=k: the data-parallel step on a team of k (the training driver's way) */
+    const char *th_env = getenv("THREADS");
+    int nth = th_env ? atoi(th_env) : 1;
+    team *tm = NULL;
+    if (nth > 1 && (team_new(nth, &tm, &e) || mlp_set_team(m, tm, &e))) {
+        fprintf(stderr, "bench_mlp: %s\n", e.msg);
+        return 1;
+    }
     size_t *perm = malloc(n * sizeof *perm);
     float *xb = malloc(bs * nf * sizeof *xb), *yb = malloc(bs * sizeof *yb);
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     rng r;
     rng_seed(&r, 7 + (uint64_t)seed);
-    double t_train = 0, cpu_train = 0, loss = 0;
+    double t_train = 0, cpu_train = 0, cpu_step = 0, loss = 0;
     size_t seen = 0;
     for (int ep = 0; ep < epochs; ep++) {
         double t0 = now(), c0 = cpu_now();
@@ -175,19 +193,26 @@ static int train(const char *dir, size_t nf, size_t bs, int epochs)
                 memcpy(xb + k * nf, X + perm[b + k] * nf, nf * sizeof *xb);
                 yb[k] = y[perm[b + k]];
             }
+            double s0 = thread_cpu_now();
             if (mlp_train_batch(m, xb, yb, NULL, bs, &loss, &e)) {
                 fprintf(stderr, "bench_mlp: %s\n", e.msg);
                 return 1;
             }
+            cpu_step += thread_cpu_now() - s0;
             seen += bs;
         }
         t_train += now() - t0;
         cpu_train += cpu_now() - c0;
     }
     mlp_predict(m, Xv, nv, pv, &e);
-    printf("mlhep batch=%zu samples_per_s=%.0f cpu_samples_per_s=%.0f auc=%.4f epochs=%d last_loss=%.4f\n", bs,
-           (double)seen / t_train, (double)seen / cpu_train, auc(pv, yv, nv), epochs, loss);
+    /* step_cpu_samples_per_s: the training steps alone (mlp_train_batch, CPU time of the
+     * calling thread: with THREADS=1 the whole step, to set against the ceiling) */
+    printf("mlhep batch=%zu threads=%d samples_per_s=%.0f cpu_samples_per_s=%.0f step_cpu_samples_per_s=%.0f "
+           "auc=%.4f epochs=%d last_loss=%.4f\n",
+           bs, nth, (double)seen / t_train, (double)seen / cpu_train, (double)seen / cpu_step, auc(pv, yv, nv),
+           epochs, loss);
     mlp_free(m);
+    team_free(tm);
     free(tr);
     free(va);
     free(X);
@@ -201,8 +226,52 @@ static int train(const char *dir, size_t nf, size_t bs, int epochs)
     return 0;
 }
 
+/* The ceiling: the GEMMs of one training step of the reference model alone (forward
+ * X W for the three dense layers, backward dW = X^T dY for the three and dX = dY W^T
+ * for the upper two), same OpenBLAS, same shapes, on the same number of rows, STEPS
+ * times; prints samples/s (wall and per CPU second). */
+static int ceiling(size_t nf, size_t bs, size_t steps)
+{
+    const size_t u[4] = {nf, 128, 64, 1};
+    float *W[3], *dW[3], *A[4], *D[4];
+    for (int l = 0; l < 3; l++) {
+        W[l] = calloc(u[l] * u[l + 1], sizeof(float));
+        dW[l] = calloc(u[l] * u[l + 1], sizeof(float));
+        for (size_t i = 0; i < u[l] * u[l + 1]; i++)
+            W[l][i] = 0.01f * (float)((i * 7) % 13);
+    }
+    for (int l = 0; l < 4; l++) {
+        A[l] = calloc(bs * u[l], sizeof(float));
+        D[l] = calloc(bs * u[l], sizeof(float));
+        for (size_t i = 0; i < bs * u[l]; i++)
+            A[l][i] = D[l][i] = 0.01f * (float)((i * 5) % 11);
+    }
+    double t0 = now(), c0 = cpu_now();
+    for (size_t s = 0; s < steps; s++) {
+        for (int l = 0; l < 3; l++)
+            nn_dense_forward(A[l], bs, u[l], W[l], u[l + 1], A[l + 1]);
+        for (int l = 2; l >= 0; l--)
+            nn_dense_backward(A[l], bs, u[l], W[l], u[l + 1], D[l + 1], dW[l], NULL, l ? D[l] : NULL);
+    }
+    double t = now() - t0, c = cpu_now() - c0;
+    printf("ceiling batch=%zu samples_per_s=%.0f cpu_samples_per_s=%.0f\n", bs, (double)(steps * bs) / t,
+           (double)(steps * bs) / c);
+    for (int l = 0; l < 4; l++) {
+        free(A[l]);
+        free(D[l]);
+        if (l < 3) {
+            free(W[l]);
+            free(dW[l]);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    nn_blas_one_thread(); /* as the training driver does: one BLAS thread per thread of ours */
+    if (argc == 5 && strcmp(argv[1], "ceiling") == 0)
+        return ceiling(strtoul(argv[2], 0, 10), strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10));
     if (argc == 6 && strcmp(argv[1], "gen") == 0)
         return gen(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtoul(argv[5], 0, 10));
     if (argc == 6 && strcmp(argv[1], "train") == 0)

@@ -6,7 +6,7 @@
 #
 # One workflow on generated ttH-like events (bin/mlhep-root gen: EVENTS signal and
 # EVENTS background), an MLP of the make-run shape trained EPOCHS epochs with one thread
-# (OPENBLAS_NUM_THREADS=1, --threads 1), in two variants run REPEATS times each,
+# (--threads 1: the library runs BLAS on one thread per thread), in two variants run REPEATS times each,
 # interleaved; the fastest (least CPU) run of each counts:
 #   plain     no weight expression, no file scales
 #   weighted  "weight": "genWeight * (1 + 0.1 * nJet)", a scale per file
@@ -22,7 +22,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-60000} EPOCHS=${EPOCHS:-10} REPEATS=${REPEATS:-3}
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=1 # the Python peers; mlhep sets its BLAS threads itself (nncore.h)
 make -s all
 work=$(mktemp -d /tmp/mlhep-bench-physics.XXXXXX)
 trap 'rm -rf "$work"' EXIT

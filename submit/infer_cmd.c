@@ -1,6 +1,7 @@
-/* infer_cmd.c - mlhep-submit's predict and models commands: shared options, errors and
- * dispatch (see infer_cmd.h). */
+/* infer_cmd.c - mlhep-submit's predict and models commands: one getopt pass over both
+ * commands' options, then the command (see infer_cmd.h). */
 #include "infer_cmd.h"
+#include "infer_svc.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -16,80 +17,6 @@
 
 /* longest reply wait accepted: a week (and (int) milliseconds cannot overflow) */
 #define TIMEOUT_MAX_S 604800.0
-
-int infer_cmd_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "mlhep-submit: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return code;
-}
-
-int infer_cmd_exit(const mlhep_err *e)
-{
-    switch (e->code) {
-    case MLHEP_EAUTH: return INFER_X_AUTH;
-    case MLHEP_ENOTFOUND: return INFER_X_NOTFOUND;
-    case MLHEP_EINVAL:
-    case MLHEP_ENOMEM: /* a size limit: the gateway's 413 */
-    case MLHEP_EFORMAT: return INFER_X_INPUT;
-    case MLHEP_ENET: return strstr(e->msg, "no reply within") ? INFER_X_NOREPLY : INFER_X_BROKER;
-    case MLHEP_EIO: return INFER_X_FILE;
-    default: return INFER_X_INTERNAL;
-    }
-}
-
-int infer_cmd_timeout_ms(const infer_cmd_opts *o)
-{
-    return (int)(o->timeout * 1000);
-}
-
-int infer_cmd_connect(const infer_cmd_opts *o, infer_svc *s)
-{
-    if (s->gw || s->rpc)
-        return 0;
-    mlhep_err e;
-    err_clear(&e);
-    if (o->cfg.gateway_url && *o->cfg.gateway_url) {
-        if (gwclient_open(&o->cfg, o->token, &s->gw, &e))
-            return infer_cmd_fail(e.code == MLHEP_EAUTH ? INFER_X_AUTH : INFER_X_CONFIG, "configuration: %s", e.msg);
-        gwclient_set_timeout(s->gw, infer_cmd_timeout_ms(o));
-        return 0;
-    }
-    if (predict_rpc_open(&o->cfg, o->token, &s->rpc, &e))
-        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
-    return 0;
-}
-
-void infer_cmd_disconnect(infer_svc *s)
-{
-    gwclient_close(s->gw);
-    predict_rpc_close(s->rpc);
-    s->gw = NULL;
-    s->rpc = NULL;
-}
-
-int infer_cmd_json(const infer_cmd_opts *o, infer_svc *s, const char *type, char *body, char **reply,
-                   json_t **doc)
-{
-    *reply = NULL;
-    *doc = NULL;
-    if (!body)
-        return infer_cmd_fail(INFER_X_INTERNAL, "out of memory");
-    mlhep_err e;
-    err_clear(&e);
-    int x = infer_cmd_connect(o, s);
-    if (!x && s->gw && strcmp(type, "predict"))
-        x = infer_cmd_fail(INFER_X_INTERNAL, "'%s' requests do not go through the gateway", type);
-    else if (!x && (s->gw ? gwclient_predict_json(s->gw, body, strlen(body), reply, doc, &e)
-                          : predict_rpc_json(s->rpc, type, body, strlen(body), reply, doc, infer_cmd_timeout_ms(o), &e)))
-        x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
-    free(body);
-    return x;
-}
 
 static const struct option lopts[] = {{"config", required_argument, 0, 'c'},
                                       {"token-file", required_argument, 0, 't'},
@@ -129,7 +56,7 @@ int infer_cmd_wants(int argc, char **argv)
 }
 
 /* The options into o; -1 and *x the exit code if the command line is refused. */
-static int parse(int argc, char **argv, infer_cmd_opts *o, int *x)
+static int parse(int argc, char **argv, infer_svc_opts *o, int *x)
 {
     mlhep_err e;
     err_clear(&e);
@@ -152,7 +79,7 @@ static int parse(int argc, char **argv, infer_cmd_opts *o, int *x)
         case 'l': o->local = 1; break;
         case 'w':
             if (strcmp(optarg, "binary") && strcmp(optarg, "json")) {
-                *x = infer_cmd_fail(INFER_X_USAGE, "--wire takes binary or json");
+                *x = infer_svc_fail(INFER_X_USAGE, "--wire takes binary or json");
                 return -1;
             }
             o->wire_json = !strcmp(optarg, "json");
@@ -163,7 +90,7 @@ static int parse(int argc, char **argv, infer_cmd_opts *o, int *x)
         default: *x = INFER_X_USAGE; return -1;
         }
         if (bad) {
-            *x = infer_cmd_fail(INFER_X_USAGE, "%s", e.msg);
+            *x = infer_svc_fail(INFER_X_USAGE, "%s", e.msg);
             return -1;
         }
     }
@@ -172,7 +99,7 @@ static int parse(int argc, char **argv, infer_cmd_opts *o, int *x)
 
 int infer_cmd_main(int argc, char **argv)
 {
-    infer_cmd_opts o;
+    infer_svc_opts o;
     memset(&o, 0, sizeof o);
     o.timeout = 60;
     int x;
@@ -189,15 +116,15 @@ int infer_cmd_main(int argc, char **argv)
         return INFER_X_OK;
     }
     if (nargs < 1)
-        return infer_cmd_fail(INFER_X_USAGE, "no command");
+        return infer_svc_fail(INFER_X_USAGE, "no command");
     if (predict && (x = predict_cmd_check(&o, nargs - 1)))
         return x;
     mlhep_err e;
     err_clear(&e);
     if (config_load(&o.cfg, o.config, &e))
-        return infer_cmd_fail(INFER_X_CONFIG, "configuration: %s", e.msg);
+        return infer_svc_fail(INFER_X_CONFIG, "configuration: %s", e.msg);
     if (auth_token_load(o.tokfile, &o.token, &e))
-        x = infer_cmd_fail(INFER_X_AUTH, "%s", e.msg);
+        x = infer_svc_fail(INFER_X_AUTH, "%s", e.msg);
     else if (predict)
         x = predict_cmd_run(&o, nargs - 1, args + 1);
     else

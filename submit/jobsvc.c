@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "gateway/gwclient.h"
-#include "infer_cmd.h"
+#include "infer_svc.h"
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
 #include "service/jobpub.h"
@@ -67,7 +67,7 @@ static int read_fail(const mlhep_err *e)
     int x = e->code == MLHEP_EAUTH      ? auth_exit_text(e->msg)
             : e->code == MLHEP_ENOTFOUND ? JX_NOTFOUND
                                          : JX_STORE;
-    return infer_cmd_fail(x, "%s", e->msg);
+    return infer_svc_fail(x, "%s", e->msg);
 }
 
 /* ---- records in the store's form ----------------------------------------------------- */
@@ -114,7 +114,7 @@ int jobsvc_open(const mlhep_config *cfg, const char *token, jobsvc **out)
     *out = NULL;
     jobsvc *s = calloc(1, sizeof *s);
     if (!s)
-        return infer_cmd_fail(JX_CONFIG, "out of memory");
+        return infer_svc_fail(JX_CONFIG, "out of memory");
     s->cfg = cfg;
     s->token = token;
     mlhep_err e;
@@ -122,14 +122,14 @@ int jobsvc_open(const mlhep_config *cfg, const char *token, jobsvc **out)
     int x = JX_OK;
     if (cfg->gateway_url && *cfg->gateway_url) {
         if (gwclient_open(cfg, token, &s->gw, &e))
-            x = infer_cmd_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_CONFIG, "configuration: %s", e.msg);
+            x = infer_svc_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_CONFIG, "configuration: %s", e.msg);
     } else {
         auth_ctx *auth = NULL;
         auth_result ar = {0};
         if (auth_open(cfg, &auth, &e))
-            x = infer_cmd_fail(JX_CONFIG, "configuration: %s", e.msg);
+            x = infer_svc_fail(JX_CONFIG, "configuration: %s", e.msg);
         else if (auth_check(auth, token, (int64_t)time(NULL), AUTH_SCOPE_SUBMIT, &ar, &e))
-            x = infer_cmd_fail(auth_exit(ar.reason), "%s", e.msg);
+            x = infer_svc_fail(auth_exit(ar.reason), "%s", e.msg);
         else
             snprintf(s->user, sizeof s->user, "%s", ar.user);
         auth_close(auth);
@@ -164,7 +164,7 @@ static int store(jobsvc *s)
         return 0;
     mlhep_err e;
     if (jobstore_connect(&s->js, s->cfg, &e))
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "status store: %s", e.msg);
+        return infer_svc_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "status store: %s", e.msg);
     return 0;
 }
 
@@ -176,7 +176,7 @@ static int publisher(jobsvc *s)
     mlhep_err e;
     int rc = jobpub_open(s->cfg, 1, &s->pub, &e);
     if (rc) /* no service key in the configuration: 3; a refused login: 6 */
-        return infer_cmd_fail(rc == MLHEP_EINVAL ? JX_CONFIG : JX_BROKER, "%s", e.msg);
+        return infer_svc_fail(rc == MLHEP_EINVAL ? JX_CONFIG : JX_BROKER, "%s", e.msg);
     return 0;
 }
 
@@ -190,19 +190,19 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const 
     if (s->gw) {
         char *text = json_dumps(wf, JSON_COMPACT);
         if (!text)
-            return infer_cmd_fail(JX_WORKFLOW, "%s: out of memory", path);
+            return infer_svc_fail(JX_WORKFLOW, "%s: out of memory", path);
         int rc = gwclient_submit_with(s->gw, text, strlen(text), storage_token, id, NULL, &e);
         free(text);
         if (!rc)
             return JX_OK;
         /* the gateway checked the workflow as the worker will: its message says why */
         if ((rc == MLHEP_EINVAL || rc == MLHEP_EAUTH) && workflow_path_refused(e.msg))
-            return infer_cmd_fail(JX_PATH, "%s: %s", path, e.msg);
+            return infer_svc_fail(JX_PATH, "%s: %s", path, e.msg);
         if (rc == MLHEP_EINVAL || rc == MLHEP_ENOMEM)
-            return infer_cmd_fail(JX_WORKFLOW, "%s: %s", path, e.msg);
+            return infer_svc_fail(JX_WORKFLOW, "%s: %s", path, e.msg);
         if (rc == MLHEP_EAUTH)
-            return infer_cmd_fail(auth_exit_text(e.msg), "%s", e.msg);
-        return infer_cmd_fail(JX_BROKER, "%s", e.msg);
+            return infer_svc_fail(auth_exit_text(e.msg), "%s", e.msg);
+        return infer_svc_fail(JX_BROKER, "%s", e.msg);
     }
     if (!unchecked) {
         /* same schema and rules as the worker; paths checked lexically against the data
@@ -210,18 +210,18 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const 
          * are the worker's decision: let them through here. */
         pipeline_env *env = NULL;
         if (pipeline_env_open(s->cfg->schemas_dir, s->cfg->data_roots, 0, 1, &env, &e))
-            return infer_cmd_fail(JX_CONFIG, "%s", e.msg);
+            return infer_svc_fail(JX_CONFIG, "%s", e.msg);
         int rc = pipeline_env_hosts(env, s->cfg->data_hosts, &e);
         if (rc) {
             pipeline_env_free(env);
-            return infer_cmd_fail(JX_CONFIG, "%s", e.msg);
+            return infer_svc_fail(JX_CONFIG, "%s", e.msg);
         }
         rc = pipeline_validate(wf, env, NULL, &e);
         if (!rc) /* branch names and expressions, when the inputs are visible here */
             rc = pipeline_check_inputs_if_visible(wf, env, &e);
         pipeline_env_free(env);
         if (rc)
-            return infer_cmd_fail(rc == MLHEP_EAUTH ? JX_PATH : JX_WORKFLOW, "%s: %s; nothing was queued", path,
+            return infer_svc_fail(rc == MLHEP_EAUTH ? JX_PATH : JX_WORKFLOW, "%s: %s; nothing was queued", path,
                                   e.msg);
     }
     int x = publisher(s);
@@ -229,7 +229,7 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const 
         return x;
     int rc = jobpub_submit(s->pub, s->user, s->token, wf, NULL, storage_token, id, &e);
     if (rc) /* too large: the limit is named; nothing was queued */
-        return infer_cmd_fail(rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? JX_WORKFLOW : JX_BROKER, "%s%s", e.msg,
+        return infer_svc_fail(rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? JX_WORKFLOW : JX_BROKER, "%s%s", e.msg,
                               rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? "; nothing was queued" : "");
     return JX_OK;
 }
@@ -257,7 +257,7 @@ int jobsvc_peek(jobsvc *s, const char *id, json_t **rec)
     if (rc == JS_MISSING)
         return 1;
     if (rc < 0)
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "%s", e.msg);
+        return infer_svc_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "%s", e.msg);
     return 0;
 }
 
@@ -275,7 +275,7 @@ int jobsvc_get(jobsvc *s, const char *id, json_t **rec)
     }
     int x = jobsvc_peek(s, id, rec);
     if (x == 1)
-        return infer_cmd_fail(JX_NOTFOUND, "no job %s for user '%s' (it does not exist, is not registered yet, or "
+        return infer_svc_fail(JX_NOTFOUND, "no job %s for user '%s' (it does not exist, is not registered yet, or "
                                            "belongs to someone else)", id, s->user);
     return x;
 }
@@ -301,7 +301,7 @@ int jobsvc_list(jobsvc *s, int limit, json_t **recs)
         return x;
     json_t *ids;
     if (jobstore_list(s->js, s->user, limit, &ids, &e))
-        return infer_cmd_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "%s", e.msg);
+        return infer_svc_fail(e.code == MLHEP_EAUTH ? JX_AUTH : JX_STORE, "%s", e.msg);
     *recs = json_array();
     size_t i;
     json_t *v;
@@ -327,7 +327,7 @@ int jobsvc_logs(jobsvc *s, const char *id, json_t **lines)
         return x;
     json_decref(rec);
     if (jobstore_logs(s->js, s->user, id, lines, &e))
-        return infer_cmd_fail(JX_STORE, "%s", e.msg);
+        return infer_svc_fail(JX_STORE, "%s", e.msg);
     return 0;
 }
 
@@ -340,16 +340,16 @@ int jobsvc_cancel(jobsvc *s, const char *id)
         if (!rc)
             return 0;
         if (rc == MLHEP_ECONFLICT) /* finished since the caller looked */
-            return infer_cmd_fail(JX_FINISHED, "%s", e.msg);
+            return infer_svc_fail(JX_FINISHED, "%s", e.msg);
         if (rc == MLHEP_ENOTFOUND || rc == MLHEP_EAUTH)
             return read_fail(&e);
-        return infer_cmd_fail(JX_BROKER, "%s", e.msg);
+        return infer_svc_fail(JX_BROKER, "%s", e.msg);
     }
     int x = publisher(s);
     if (x)
         return x;
     if (jobpub_cancel(s->pub, s->user, s->token, id, &e))
-        return infer_cmd_fail(JX_BROKER, "%s", e.msg);
+        return infer_svc_fail(JX_BROKER, "%s", e.msg);
     return 0;
 }
 
@@ -385,7 +385,7 @@ int jobsvc_fetch(jobsvc *s, const char *id, const char *dir, const char *dst)
     err_clear(&e);
     int rc = s->gw ? gwclient_fetch(s->gw, id, dst, &e) : artifacts_copy(dir, dst, &e);
     if (rc)
-        return infer_cmd_fail(JX_ARTIFACTS, "fetch: %s", e.msg);
+        return infer_svc_fail(JX_ARTIFACTS, "fetch: %s", e.msg);
     return 0;
 }
 

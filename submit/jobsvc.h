@@ -15,7 +15,7 @@
  * gateway's numbers are turned back into their shortest text, its booleans into "1"
  * and "0") plus heartbeat_ttl_ms as an integer (jobstore.h), so printing is the same.
  *
- * Every function prints its own error (infer_cmd_fail) and returns mlhep-submit's exit
+ * Every function prints its own error (infer_svc_fail) and returns mlhep-submit's exit
  * code (JX_*, listed in mlhep-submit --help). */
 #ifndef MLHEP_JOBSVC_H
 #define MLHEP_JOBSVC_H
@@ -43,7 +43,7 @@ enum {
     JX_TIMEOUT = 14,    /* watch: --timeout reached */
     JX_PATH = 15,
     /* 16: predict/models got no reply from the inference service in time
-     * (INFER_X_NOREPLY, infer_cmd.h) */
+     * (INFER_X_NOREPLY, infer_svc.h) */
     JX_TOKEN_BASE = 20, /* + jwt_reason (1..12): the token was refused */
 };
 

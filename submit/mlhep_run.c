@@ -91,7 +91,7 @@ static void usage(FILE *f)
 "  --out DIR        write the artifacts into DIR (created; must be empty if it exists)\n"
 "  --data-root DIR  a directory local input files may come from (repeatable; default:\n"
 "                   the workflow file's (or FILES') directory and the current directory)\n"
-"  --threads N      data-layer and boosting threads (default: one per CPU)\n"
+"  --threads N      data-layer and training threads (boosting, MLP batches; default: one per CPU)\n"
 "  --quiet          no progress output (errors and the final summary only)\n"
 "  --print-workflow check the workflow and print it (as built from MLaaS4HEP's inputs),\n"
 "                   then exit without running it\n"

@@ -31,6 +31,7 @@
 #include "service/jobpub.h"
 #include "service/mlaas4hep.h"
 #include "infer_cmd.h"
+#include "infer_svc.h"
 #include "jobsvc.h"
 
 static void usage(FILE *f)
@@ -179,7 +180,7 @@ typedef struct cli {
 static int check_id(const char *id)
 {
     if (!job_id_valid(id))
-        return infer_cmd_fail(JX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
+        return infer_svc_fail(JX_USAGE, "'%s' is not a job id (32 lower-case hex digits)", id);
     return 0;
 }
 
@@ -241,8 +242,8 @@ static int cmd_submit(cli *c, const char *path, json_t *built)
     json_t *wf = built ? built : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!wf) {
         if (je.line < 1)
-            return infer_cmd_fail(JX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
-        return infer_cmd_fail(JX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
+            return infer_svc_fail(JX_WORKFLOW, "%s: %s; nothing was queued", path, je.text);
+        return infer_svc_fail(JX_WORKFLOW, "%s:%d:%d: invalid JSON: %s; nothing was queued", path, je.line,
                               je.column, je.text);
     }
     char id[JOB_ID_HEX + 1];
@@ -399,7 +400,7 @@ static int cmd_watch(cli *c, const char *id)
     if (rc == JX_TIMEOUT) {
         if (w.tty)
             progress_done(&w.bar);
-        return infer_cmd_fail(JX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
+        return infer_svc_fail(JX_TIMEOUT, "watch: job %s not finished after %g s", id, c->timeout);
     }
     return rc;
 }
@@ -439,7 +440,7 @@ static int cmd_cancel(cli *c, const char *id)
     job_state_parse(field(rec, "state"), &st);
     json_decref(rec);
     if (job_state_terminal(st))
-        return infer_cmd_fail(JX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
+        return infer_svc_fail(JX_FINISHED, "job %s already %s: nothing to cancel", id, job_state_name(st));
     if ((rc = jobsvc_cancel(c->svc, id)))
         return rc;
     for (int i = 0; i < 100; i++) {
@@ -454,7 +455,7 @@ static int cmd_cancel(cli *c, const char *id)
             }
             if (strcmp(s, "queued") && strcmp(s, "running")) {
                 json_decref(rec);
-                return infer_cmd_fail(JX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
+                return infer_svc_fail(JX_FINISHED, "job %s ended as %s before the cancel took effect", id, s);
             }
             json_decref(rec);
         }
@@ -472,9 +473,9 @@ static int cmd_result(cli *c, const char *id)
         return rc;
     const char *state = field(rec, "state");
     if (strcmp(state, "succeeded")) {
-        rc = !strcmp(state, "failed")      ? infer_cmd_fail(JX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
-             : !strcmp(state, "cancelled") ? infer_cmd_fail(JX_JOBCANCELLED, "job %s was cancelled", id)
-                                           : infer_cmd_fail(JX_NOTREADY, "job %s is %s: no result yet", id, state);
+        rc = !strcmp(state, "failed")      ? infer_svc_fail(JX_JOBFAILED, "job %s failed: %s", id, field(rec, "error"))
+             : !strcmp(state, "cancelled") ? infer_svc_fail(JX_JOBCANCELLED, "job %s was cancelled", id)
+                                           : infer_svc_fail(JX_NOTREADY, "job %s is %s: no result yet", id, state);
         json_decref(rec);
         return rc;
     }
@@ -485,7 +486,7 @@ static int cmd_result(cli *c, const char *id)
     mlhep_err why;
     err_clear(&why);
     if (jobsvc_artifact_json(c->svc, id, dir, "MANIFEST.json", &m, &why))
-        return infer_cmd_fail(JX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, why.msg);
+        return infer_svc_fail(JX_ARTIFACTS, "cannot read the artifacts of job %s at %s: %s", id, dir, why.msg);
     if (c->json) {
         json_object_set_new(m, "path", json_string(dir));
         json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -649,15 +650,15 @@ int main(int argc, char **argv)
     }
     int rc;
     if (c.unchecked && c.cfg.gateway_url && *c.cfg.gateway_url) {
-        rc = infer_cmd_fail(JX_USAGE, "--unchecked: the gateway checks every workflow; only an operator's "
+        rc = infer_svc_fail(JX_USAGE, "--unchecked: the gateway checks every workflow; only an operator's "
                                       "configuration (no gateway_url: the broker directly) can skip the checks");
     } else if (stokfile && (needs_id || is_list)) {
-        rc = infer_cmd_fail(JX_USAGE, "--storage-token-file: only `submit` hands a job a storage token");
+        rc = infer_svc_fail(JX_USAGE, "--storage-token-file: only `submit` hands a job a storage token");
     } else if (stokfile && (auth_token_load(stokfile, &c.storage_token, &e) ||
                             jobpub_storage_token(c.storage_token, &e))) {
-        rc = infer_cmd_fail(JX_USAGE, "--storage-token-file %s: %s; nothing was queued", stokfile, e.msg);
+        rc = infer_svc_fail(JX_USAGE, "--storage-token-file %s: %s; nothing was queued", stokfile, e.msg);
     } else if (oidc ? auth_token_oidc(oidc, &c.token, &e) : auth_token_load(tokfile, &c.token, &e)) {
-        rc = infer_cmd_fail(JX_AUTH, "%s", e.msg);
+        rc = infer_svc_fail(JX_AUTH, "%s", e.msg);
     } else if ((rc = jobsvc_open(&c.cfg, c.token, &c.svc))) {
         /* printed */
     } else if (needs_id) {
@@ -671,7 +672,7 @@ int main(int argc, char **argv)
     } else {
         json_t *built = NULL;
         if (mlaas && mlaas4hep_workflow(&ma, &built, &e))
-            rc = infer_cmd_fail(JX_WORKFLOW, "%s; nothing was queued", e.msg);
+            rc = infer_svc_fail(JX_WORKFLOW, "%s; nothing was queued", e.msg);
         else
             rc = cmd_submit(&c, cmd, built);
     }

@@ -129,11 +129,11 @@ static int models_gateway(gwclient *gw, const json_t *q, char **reply, json_t **
             json_object_del(d, "document");
     }
     if (rc)
-        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+        return infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
     *reply = d ? json_dumps(d, JSON_COMPACT) : NULL;
     if (!*reply) {
         json_decref(d);
-        return infer_cmd_fail(INFER_X_INTERNAL, "the gateway's answer cannot be printed");
+        return infer_svc_fail(INFER_X_INTERNAL, "the gateway's answer cannot be printed");
     }
     *doc = d;
     return 0;
@@ -148,13 +148,13 @@ static void print_document(const json_t *doc)
 }
 
 /* features of a model file, read here (--local): the whole document with --full. */
-static int features_local(infer_cmd_opts *o, const char *path)
+static int features_local(infer_svc_opts *o, const char *path)
 {
     predict_model *pm = NULL;
     mlhep_err e;
     err_clear(&e);
     if (predict_model_load_file(path, &pm, &e))
-        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+        return infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
     json_t *doc = json_loads(predict_model_features_json(pm), 0, NULL);
     if (o->full) {
         print_document(doc);
@@ -180,7 +180,7 @@ static int features_local(infer_cmd_opts *o, const char *path)
     return INFER_X_OK;
 }
 
-int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
+int models_cmd_run(infer_svc_opts *o, int nargs, char **args)
 {
     const char *op = nargs >= 1 ? args[0] : "list";
     json_t *q = NULL;
@@ -199,23 +199,23 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
     else if (!strcmp(op, "features") && nargs == 2)
         q = json_pack("{s:s, s:s, s:b}", "op", "features", "model", args[1], "full", o->full);
     else
-        return infer_cmd_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
+        return infer_svc_fail(INFER_X_USAGE, "usage: models [list] | delete REF | tag JOB_ID NAME [--shared] | "
                                              "share NAME on|off | features REF");
     if (!q)
-        return infer_cmd_fail(INFER_X_INTERNAL, "out of memory");
+        return infer_svc_fail(INFER_X_INTERNAL, "out of memory");
     infer_svc svc = {0};
     char *reply = NULL;
     json_t *d = NULL;
-    int x = infer_cmd_connect(o, &svc);
+    int x = infer_svc_connect(o, &svc);
     if (!x && svc.gw) {
         x = models_gateway(svc.gw, q, &reply, &d);
     } else if (!x && !strcmp(op, "list")) {
         mlhep_err e;
         err_clear(&e);
-        if (predict_rpc_models(svc.rpc, &reply, &d, infer_cmd_timeout_ms(o), &e))
-            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+        if (predict_rpc_models(svc.rpc, &reply, &d, infer_svc_timeout_ms(o), &e))
+            x = infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
     } else if (!x) {
-        x = infer_cmd_json(o, &svc, "models", json_dumps(q, JSON_COMPACT), &reply, &d);
+        x = infer_svc_json(o, &svc, "models", json_dumps(q, JSON_COMPACT), &reply, &d);
     }
     json_decref(q);
     if (!x) {
@@ -236,6 +236,6 @@ int models_cmd_run(infer_cmd_opts *o, int nargs, char **args)
         json_decref(d);
         free(reply);
     }
-    infer_cmd_disconnect(&svc);
+    infer_svc_disconnect(&svc);
     return x;
 }

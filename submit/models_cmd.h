@@ -8,13 +8,13 @@
 
 #include <stdio.h>
 
-#include "infer_cmd.h"
+#include "infer_svc.h"
 
 /* The usage text (operations, options, an example). */
 void models_cmd_usage(FILE *f);
 
 /* Runs `models ARGS...` (args: what follows the word "models"; configuration and token
  * loaded); returns the exit code. */
-int models_cmd_run(infer_cmd_opts *o, int nargs, char **args);
+int models_cmd_run(infer_svc_opts *o, int nargs, char **args);
 
 #endif

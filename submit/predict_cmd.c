@@ -139,7 +139,7 @@ static void print_predictions(const json_t *preds)
 }
 
 /* Local model: a file path, or REF resolved in the configured artifact store. */
-static int local_model(infer_cmd_opts *o, predict_model **pm, mlhep_err *e)
+static int local_model(infer_svc_opts *o, predict_model **pm, mlhep_err *e)
 {
     struct stat st;
     if (!stat(o->model, &st) && S_ISREG(st.st_mode))
@@ -189,7 +189,7 @@ static void print_scores_json(const colresp *r)
 
 /* A binary columnar request file (starts with "MLHC", colreq.h) sent as it is; --model
  * replaces the model reference in its header. */
-static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
+static int cmd_predict_binary(infer_svc_opts *o, uint8_t *buf, size_t len)
 {
     mlhep_err e;
     err_clear(&e);
@@ -198,7 +198,7 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
     if (o->model && len >= 18) {
         size_t old = (size_t)buf[16] | (size_t)buf[17] << 8, ml = strlen(o->model);
         if (ml < 1 || ml > COLREQ_MAX_MODEL)
-            return infer_cmd_fail(INFER_X_USAGE, "--model: a reference of 1..%u bytes", COLREQ_MAX_MODEL);
+            return infer_svc_fail(INFER_X_USAGE, "--model: a reference of 1..%u bytes", COLREQ_MAX_MODEL);
         if (18 + old <= len && (nb = malloc(len - old + ml))) {
             memcpy(nb, buf, 16);
             nb[16] = (uint8_t)ml;
@@ -222,16 +222,16 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
         if (rc || predict_columns(pm, &pc, &e) ||
             colresp_write(&pc.bin, o->model, pc.out, pc.nrows, predict_model_outputs(pm), -1, &e) ||
             colresp_parse(pc.bin.p, pc.bin.len, &r, &e))
-            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+            x = infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
         predict_ctx_free(&pc);
         predict_model_free(pm);
     } else {
         infer_svc svc = {0};
-        if (!(x = infer_cmd_connect(o, &svc)) &&
+        if (!(x = infer_svc_connect(o, &svc)) &&
             (svc.gw ? gwclient_predict_columns(svc.gw, &cb, &r, &e)
-                    : predict_rpc_columns(svc.rpc, &cb, &r, infer_cmd_timeout_ms(o), &e)))
-            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
-        infer_cmd_disconnect(&svc);
+                    : predict_rpc_columns(svc.rpc, &cb, &r, infer_svc_timeout_ms(o), &e)))
+            x = infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
+        infer_svc_disconnect(&svc);
     }
     if (!x && o->json)
         print_scores_json(&r);
@@ -242,14 +242,14 @@ static int cmd_predict_binary(infer_cmd_opts *o, uint8_t *buf, size_t len)
     return x;
 }
 
-static int cmd_predict_json(infer_cmd_opts *o, const char *input)
+static int cmd_predict_json(infer_svc_opts *o, const char *input)
 {
     mlhep_err e;
     err_clear(&e);
     size_t len;
     char *text = read_all(input, &len, &e);
     if (!text)
-        return infer_cmd_fail(INFER_X_FILE, "%s", e.msg);
+        return infer_svc_fail(INFER_X_FILE, "%s", e.msg);
     if (len >= 4 && !memcmp(text, COLREQ_MAGIC, 4)) {
         int x = cmd_predict_binary(o, (uint8_t *)text, len);
         free(text);
@@ -259,16 +259,16 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
     json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     free(text);
     if (!req)
-        return infer_cmd_fail(INFER_X_INPUT, "%s:%d:%d: invalid JSON: %s", input ? input : "stdin", je.line, je.column, je.text);
+        return infer_svc_fail(INFER_X_INPUT, "%s:%d:%d: invalid JSON: %s", input ? input : "stdin", je.line, je.column, je.text);
     if (!json_is_object(req)) {
         json_decref(req);
-        return infer_cmd_fail(INFER_X_INPUT, "the input must be a JSON object (keys/values, rows or columns)");
+        return infer_svc_fail(INFER_X_INPUT, "the input must be a JSON object (keys/values, rows or columns)");
     }
     if (o->model)
         json_object_set_new(req, "model", json_string(o->model));
     if (!json_is_string(json_object_get(req, "model"))) {
         json_decref(req);
-        return infer_cmd_fail(INFER_X_USAGE, "no model: give --model REF or a \"model\" member");
+        return infer_svc_fail(INFER_X_USAGE, "no model: give --model REF or a \"model\" member");
     }
     int x = INFER_X_OK;
     if (o->local) {
@@ -278,7 +278,7 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
             o->model = json_string_value(json_object_get(req, "model"));
         if (local_model(o, &pm, &e) || predict_request(pm, req, &pc, &e) ||
             predict_format_response(pm, o->model, pc.out, pc.nrows, -1, &pc, &e)) {
-            x = infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+            x = infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
         } else if (o->json) {
             printf("%s\n", pc.buf);
         } else {
@@ -296,7 +296,7 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
     infer_svc svc = {0};
     char *reply;
     json_t *d;
-    if (!(x = infer_cmd_json(o, &svc, "predict", body, &reply, &d))) {
+    if (!(x = infer_svc_json(o, &svc, "predict", body, &reply, &d))) {
         if (o->json)
             printf("%s\n", reply);
         else
@@ -304,16 +304,16 @@ static int cmd_predict_json(infer_cmd_opts *o, const char *input)
         json_decref(d);
         free(reply);
     }
-    infer_cmd_disconnect(&svc);
+    infer_svc_disconnect(&svc);
     return x;
 }
 
 
 /* --root: the tree scored into a friend tree (infer/treescore.h), a summary on stderr. */
-static int cmd_predict_root(infer_cmd_opts *o)
+static int cmd_predict_root(infer_svc_opts *o)
 {
     if (!o->tree || !o->out)
-        return infer_cmd_fail(INFER_X_USAGE, "--root needs --tree TREE and --out SCORES.root");
+        return infer_svc_fail(INFER_X_USAGE, "--root needs --tree TREE and --out SCORES.root");
     mlhep_err e;
     err_clear(&e);
     double t0 = now_s();
@@ -324,7 +324,7 @@ static int cmd_predict_root(infer_cmd_opts *o)
                          .batch = o->batch,
                          .window = o->window,
                          .wire_json = o->wire_json,
-                         .timeout_ms = infer_cmd_timeout_ms(o)};
+                         .timeout_ms = infer_svc_timeout_ms(o)};
     treescore_result r;
     memset(&r, 0, sizeof r);
     predict_model *pm = NULL;
@@ -335,7 +335,7 @@ static int cmd_predict_root(infer_cmd_opts *o)
         if (!rc)
             rc = treescore_local(pm, &so, &r, &e);
     } else {
-        int x = infer_cmd_connect(o, &svc);
+        int x = infer_svc_connect(o, &svc);
         if (x)
             return x;
         if (svc.gw) { /* the same batches and window, as HTTPS requests to the gateway */
@@ -347,13 +347,13 @@ static int cmd_predict_root(infer_cmd_opts *o)
         }
     }
     predict_model_free(pm);
-    infer_cmd_disconnect(&svc);
+    infer_svc_disconnect(&svc);
     if (rc) {
         if (r.failed == TREESCORE_FAILED_FILE)
-            return infer_cmd_fail(INFER_X_FILE, "%s", e.msg);
+            return infer_svc_fail(INFER_X_FILE, "%s", e.msg);
         if (r.failed == TREESCORE_FAILED_BRANCH)
-            return infer_cmd_fail(INFER_X_USAGE, "--branch: %s", e.msg);
-        return infer_cmd_fail(infer_cmd_exit(&e), "%s", e.msg);
+            return infer_svc_fail(INFER_X_USAGE, "--branch: %s", e.msg);
+        return infer_svc_fail(infer_svc_exit(&e), "%s", e.msg);
     }
     double dt = now_s() - t0;
     fprintf(stderr, "scored %lld entries of %s:%s with %s in %.3f s (%.0f entries/s): %s, tree '%s', branch %s\n",
@@ -362,16 +362,16 @@ static int cmd_predict_root(infer_cmd_opts *o)
     return INFER_X_OK;
 }
 
-int predict_cmd_check(const infer_cmd_opts *o, int nargs)
+int predict_cmd_check(const infer_svc_opts *o, int nargs)
 {
     if (!o->model && o->root)
-        return infer_cmd_fail(INFER_X_USAGE, "predict --root needs --model REF");
+        return infer_svc_fail(INFER_X_USAGE, "predict --root needs --model REF");
     if (nargs > 1)
-        return infer_cmd_fail(INFER_X_USAGE, "predict takes at most one input file");
+        return infer_svc_fail(INFER_X_USAGE, "predict takes at most one input file");
     return 0;
 }
 
-int predict_cmd_run(infer_cmd_opts *o, int nargs, char **args)
+int predict_cmd_run(infer_svc_opts *o, int nargs, char **args)
 {
     return o->root ? cmd_predict_root(o) : cmd_predict_json(o, nargs == 1 ? args[0] : NULL);
 }

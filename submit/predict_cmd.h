@@ -9,16 +9,16 @@
 
 #include <stdio.h>
 
-#include "infer_cmd.h"
+#include "infer_svc.h"
 
 /* The usage text (options, exit codes, examples). */
 void predict_cmd_usage(FILE *f);
 
 /* Checks the command line before anything is loaded: 0, or the (printed) usage error.
  * nargs: the arguments after the word "predict". */
-int predict_cmd_check(const infer_cmd_opts *o, int nargs);
+int predict_cmd_check(const infer_svc_opts *o, int nargs);
 
 /* Runs the command (configuration and token loaded); returns the exit code. */
-int predict_cmd_run(infer_cmd_opts *o, int nargs, char **args);
+int predict_cmd_run(infer_svc_opts *o, int nargs, char **args);
 
 #endif

@@ -14,7 +14,6 @@ export MLHEP_BIN="${MLHEP_BIN:-$top/build/asan/bin}"
 export MLHEP_SHARED="${MLHEP_SHARED:-$(cd "$top/.." && pwd)/shared}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export OPENBLAS_NUM_THREADS=1
 filter="${1:-}"
 pass=0; fail=0; failed_names=()
 logdir=$(mktemp -d /tmp/mlhep-tests.XXXXXX)

@@ -42,7 +42,6 @@
  * SIGTERM/SIGINT: every thread finishes the request in hand, acks, closes its connection (unacked
  * prefetched requests return to the queue) and exits 0. --check: connects, checks the
  * queue, the artifact store and the schema, prints one line, exits 0 or 1. */
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -69,6 +68,7 @@
 #include "infer/modelstore.h"
 #include "infer/predict.h"
 #include "infer/reqparse.h"
+#include "model/nncore.h"
 
 #define MAX_REQUEST_BYTES ((size_t)256 << 20)
 #define TOKCACHE 1024
@@ -673,8 +673,9 @@ int main(int argc, char **argv)
     }
     w.threads = threads;
     /* our threads are the parallelism: one BLAS thread per consumer thread, whatever
-     * OPENBLAS_NUM_THREADS says (extra BLAS threads spin in sched_yield on 2 cores) */
-    openblas_set_num_threads(1);
+     * OPENBLAS_NUM_THREADS says (set before the consumers start; loading a model does
+     * it too, nncore.h) */
+    nn_blas_one_thread();
     int rc = 0;
     w.dev = w.cfg.auth_mode && !strcmp(w.cfg.auth_mode, "dev");
     if (authpath) {

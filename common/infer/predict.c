@@ -59,6 +59,7 @@ int predict_model_load_buffer(const uint8_t *buf, size_t len, predict_model **ou
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     } else if (m->kind == MODELFILE_KIND_MLP) {
         if (!(rc = mlp_load_buffer(buf, len, &m->mlp, NULL, e))) {
+            nn_blas_one_thread(); /* the callers' threads are the parallelism (nncore.h) */
             m->nout = mlp_n_outputs(m->mlp);
             if (mlp_n_inputs(m->mlp) != (size_t)m->fm->width)
                 rc = err_set(e, MLHEP_EFORMAT, "model file: the network takes %zu inputs but the features make rows of %d",

@@ -3,6 +3,10 @@
  * data set, tree growth, boosting loop, prediction, serialisation. */
 #include "model/gbdt.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -639,6 +643,24 @@ static int new_node(trainer *t)
     return t->nnodes++;
 }
 
+#define HIST_PF 16 /* rows of prefetch distance in hist_task */
+#if defined(__SSE2__)
+#define HIST_PAIR_DECL(G, H) const __m128d gh2 = _mm_set_pd((H), (G))
+#define HIST_PAIR_ADD(p)                                          \
+    do {                                                          \
+        double *s_ = (p);                                         \
+        _mm_storeu_pd(s_, _mm_add_pd(_mm_loadu_pd(s_), gh2));     \
+    } while (0)
+#else
+#define HIST_PAIR_DECL(G, H) const double g2_ = (G), h2_ = (H)
+#define HIST_PAIR_ADD(p)  \
+    do {                  \
+        double *s_ = (p); \
+        s_[0] += g2_;     \
+        s_[1] += h2_;     \
+    } while (0)
+#endif
+
 /* Histogram of node work[task / fblocks] over its feature block task % fblocks. */
 static void hist_task(void *vctx, size_t task, int tid)
 {
@@ -658,30 +680,38 @@ static void hist_task(void *vctx, size_t task, int tid)
     const size_t ncols = t->ncols;
     const uint32_t *idx = t->idx;
     const gpair *gh = t->gh;
+    /* The rows of a node are scattered (idx after partitioning): the row's bins and its
+     * gradient pair are prefetched HIST_PF rows ahead. Each (g, h) bin pair is added
+     * as one 128-bit pair where SSE2 is there (the same two additions). */
     if (t->nsel == ncols) { /* all features: contiguous slice of each row */
         const uint32_t *ho = hoff + j0;
         uint32_t nf = j1 - j0;
         for (uint32_t i = nd->begin; i < nd->end; i++) {
             uint32_t r = idx[i];
-            const uint8_t *b = bins + (size_t)r * ncols + j0;
-            double g = gh[r].g, hh = gh[r].h;
-            for (uint32_t k = 0; k < nf; k++) {
-                double *s = h + 2 * (size_t)(ho[k] + b[k]);
-                s[0] += g;
-                s[1] += hh;
+            if (i + HIST_PF < nd->end) {
+                uint32_t rp = idx[i + HIST_PF];
+                __builtin_prefetch(bins + (size_t)rp * ncols + j0);
+                __builtin_prefetch(&gh[rp]);
             }
+            const uint8_t *b = bins + (size_t)r * ncols + j0;
+            HIST_PAIR_DECL(gh[r].g, gh[r].h);
+            for (uint32_t k = 0; k < nf; k++)
+                HIST_PAIR_ADD(h + 2 * (size_t)(ho[k] + b[k]));
         }
     } else {
         const uint32_t *sel = t->sel;
         for (uint32_t i = nd->begin; i < nd->end; i++) {
             uint32_t r = idx[i];
+            if (i + HIST_PF < nd->end) {
+                uint32_t rp = idx[i + HIST_PF];
+                __builtin_prefetch(bins + (size_t)rp * ncols);
+                __builtin_prefetch(&gh[rp]);
+            }
             const uint8_t *b = bins + (size_t)r * ncols;
-            double g = gh[r].g, hh = gh[r].h;
+            HIST_PAIR_DECL(gh[r].g, gh[r].h);
             for (uint32_t j = j0; j < j1; j++) {
                 uint32_t f = sel[j];
-                double *s = h + 2 * (size_t)(hoff[f] + b[f]);
-                s[0] += g;
-                s[1] += hh;
+                HIST_PAIR_ADD(h + 2 * (size_t)(hoff[f] + b[f]));
             }
         }
     }
@@ -782,14 +812,18 @@ static void partition_task(void *vctx, size_t task, int tid)
     const uint8_t k = (uint8_t)nd->bin, dl = (uint8_t)nd->default_left;
     uint32_t w = nd->begin, nr = 0;
     uint32_t *idx = t->idx, *tmp = t->tmp + nd->begin;
+    /* branch-free (a row goes left about half the time: a branch mispredicts), the
+     * rows' bytes prefetched ahead: the same order as the branchy loop */
     for (uint32_t i = nd->begin; i < nd->end; i++) {
         uint32_t r = idx[i];
+        if (i + HIST_PF < nd->end)
+            __builtin_prefetch(bins + (size_t)idx[i + HIST_PF] * ncols);
         uint8_t c = bins[(size_t)r * ncols];
-        int left = c == 0 ? dl : c <= k;
-        if (left)
-            idx[w++] = r;
-        else
-            tmp[nr++] = r;
+        uint32_t left = c == 0 ? dl : c <= k;
+        idx[w] = r;
+        tmp[nr] = r;
+        w += left;
+        nr += 1 - left;
     }
     memcpy(idx + w, tmp, nr * sizeof *idx);
     t->nodes[nd->left].begin = nd->begin;

@@ -28,16 +28,32 @@ typedef struct layer {
     /* offsets into params (NO_OFF when absent) */
     size_t w_off, b_off; /* dense kernel, bias; batchnorm gamma, beta */
     size_t rm_off, rv_off;
-    /* scratch (inside m->scratch) */
-    float *y, *mask, *xhat, *inv_std;
 } layer;
+
+/* A workspace: the scratch of one forward/backward pass. The model has one (ws[0], used
+ * by predict and single-threaded training); with a team (mlp_set_team) each thread of
+ * the team has its own, and its own gradient array (ws[0]'s is the model's). */
+typedef struct ws {
+    size_t cap;      /* rows the scratch holds */
+    float *scratch;  /* one allocation: the per-layer arrays, d0, d1, wbuf */
+    float **y, **mask, **xhat, **inv_std; /* per layer (inside ptrs) */
+    void *ptrs;      /* the four per-layer pointer tables and outp, one allocation */
+    const float **outp; /* per layer: where its output of the current pass lives */
+    float *d0, *d1, *wbuf;
+    float *grads;    /* ws[0]: m->grads (not owned); others own theirs */
+    rng rng;         /* dropout stream of a team thread (ws[0] draws from m->rng) */
+    /* a team thread's result for one step */
+    size_t r0, r1;   /* its rows of the batch */
+    double loss, l2;
+    int rc;
+    mlhep_err e;
+} ws;
 
 enum { OPT_ADAM = 0, OPT_SGD = 1 };
 
 struct mlp {
     size_t n_in, n_out, nl;
     layer *L;
-    const float **outp; /* per layer: where its output of the current pass lives */
     float *params, *grads, *opt1, *opt2;
     size_t n_params, n_train;
     mlp_loss loss;
@@ -53,8 +69,10 @@ struct mlp {
     json_t *metrics;
     rng rng;
     int fuse_last;
-    size_t cap, maxw;
-    float *scratch, *d0, *d1, *wbuf;
+    int has_bn_train; /* a batch norm layer: batch statistics span the whole batch */
+    ws *ws;           /* nws workspaces, ws[0] always */
+    int nws;
+    team *team;       /* not owned (mlp_set_team) */
 };
 
 /* ------------------------------------------------------------------ JSON helpers */
@@ -575,18 +593,28 @@ static int parse_class_weight(const json_t *v, mlp *m, mlhep_err *e)
     return 0;
 }
 
+static void ws_release(ws *w, int own_grads)
+{
+    free(w->scratch);
+    free(w->ptrs);
+    if (own_grads)
+        free(w->grads);
+    memset(w, 0, sizeof *w);
+}
+
 void mlp_free(mlp *m)
 {
     if (!m)
         return;
     free(m->L);
-    free(m->outp);
+    for (int i = 0; m->ws && i < m->nws; i++)
+        ws_release(&m->ws[i], i > 0);
+    free(m->ws);
     free(m->params);
     free(m->grads);
     free(m->opt1);
     free(m->opt2);
     free(m->class_weight);
-    free(m->scratch);
     json_decref(m->metrics);
     free(m);
 }
@@ -643,9 +671,11 @@ static int allocate_params(mlp *m, mlhep_err *e)
     m->grads = calloc(off ? off : 1, sizeof(float));
     m->opt1 = calloc(nt, sizeof(float));
     m->opt2 = m->opt == OPT_ADAM ? calloc(nt, sizeof(float)) : NULL;
-    m->outp = calloc(m->nl, sizeof *m->outp);
-    if (!m->params || !m->grads || !m->opt1 || (m->opt == OPT_ADAM && !m->opt2) || !m->outp)
+    m->ws = calloc(1, sizeof *m->ws);
+    if (!m->params || !m->grads || !m->opt1 || (m->opt == OPT_ADAM && !m->opt2) || !m->ws)
         return err_set(e, MLHEP_ENOMEM, "out of memory for %zu parameters", off);
+    m->nws = 1;
+    m->ws[0].grads = m->grads;
     rng_seed(&m->rng, m->seed);
     for (size_t i = 0; i < m->nl; i++) {
         layer *L = &m->L[i];
@@ -862,6 +892,8 @@ static int build_from_json(const json_t *root, size_t n_inputs, int check_only, 
         if (rc)
             goto fail;
     }
+    for (size_t i = 0; i < m->nl; i++)
+        m->has_bn_train |= m->L[i].kind == MLP_LAYER_BATCHNORM;
     if ((rc = layout_params(m, e)) || (!check_only && (rc = allocate_params(m, e))))
         goto fail;
     *out = m;
@@ -904,9 +936,10 @@ int mlp_build(const char *spec_json, size_t n_inputs, mlp **out, mlhep_err *e)
 
 /* ------------------------------------------------------------------ scratch */
 
-int mlp_reserve(mlp *m, size_t rows, mlhep_err *e)
+/* Grows workspace w to batches of `rows` rows (the buffers are reused after that). */
+static int ws_reserve(mlp *m, ws *w, size_t rows, mlhep_err *e)
 {
-    if (rows <= m->cap)
+    if (rows <= w->cap)
         return 0;
     if (rows > ((size_t)1 << 24))
         return err_set(e, MLHEP_EINVAL, "batch of %zu rows is too large (at most %zu)", rows,
@@ -927,58 +960,95 @@ int mlp_reserve(mlp *m, size_t rows, mlhep_err *e)
     float *s = malloc(total * sizeof *s);
     if (!s)
         return err_set(e, MLHEP_ENOMEM, "out of memory for scratch buffers of %zu rows", rows);
-    free(m->scratch);
-    m->scratch = s;
-    m->cap = rows;
-    m->maxw = maxw;
+    if (!w->ptrs) {
+        w->ptrs = calloc(5 * (m->nl ? m->nl : 1), sizeof(float *));
+        if (!w->ptrs) {
+            free(s);
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        }
+        float **pt = w->ptrs;
+        w->y = pt;
+        w->mask = pt + m->nl;
+        w->xhat = pt + 2 * m->nl;
+        w->inv_std = pt + 3 * m->nl;
+        w->outp = (const float **)(pt + 4 * m->nl);
+    }
+    free(w->scratch);
+    w->scratch = s;
+    w->cap = rows;
     for (size_t i = 0; i < m->nl; i++) {
         layer *L = &m->L[i];
-        L->y = s;
+        w->y[i] = s;
         s += rows * L->out;
-        L->mask = L->xhat = L->inv_std = NULL;
+        w->mask[i] = w->xhat[i] = w->inv_std[i] = NULL;
         if (L->kind == MLP_LAYER_DROPOUT) {
-            L->mask = s;
+            w->mask[i] = s;
             s += rows * L->out;
         }
         if (L->kind == MLP_LAYER_BATCHNORM) {
-            L->xhat = s;
+            w->xhat[i] = s;
             s += rows * L->out;
-            L->inv_std = s;
+            w->inv_std[i] = s;
             s += L->out;
         }
     }
-    m->d0 = s;
+    w->d0 = s;
     s += rows * maxw;
-    m->d1 = s;
+    w->d1 = s;
     s += rows * maxw;
-    m->wbuf = s;
+    w->wbuf = s;
+    return 0;
+}
+
+int mlp_reserve(mlp *m, size_t rows, mlhep_err *e)
+{
+    return ws_reserve(m, &m->ws[0], rows, e);
+}
+
+int mlp_set_team(mlp *m, team *t, mlhep_err *e)
+{
+    int n = team_size(t);
+    if (n > m->nws) {
+        ws *nw = realloc(m->ws, (size_t)n * sizeof *nw);
+        if (!nw)
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        m->ws = nw;
+        for (int k = m->nws; k < n; k++) {
+            memset(&m->ws[k], 0, sizeof m->ws[k]);
+            m->ws[k].grads = calloc(m->n_params ? m->n_params : 1, sizeof(float));
+            if (!m->ws[k].grads)
+                return err_set(e, MLHEP_ENOMEM, "out of memory for the gradients of %d threads", n);
+            m->nws = k + 1;
+        }
+    }
+    m->team = n > 1 ? t : NULL;
     return 0;
 }
 
 /* ------------------------------------------------------------------ forward / backward */
 
-/* Runs the layers on X[n]. train: dropout on, batch norm on batch statistics.
- * skip_out_act: the last layer's sigmoid/softmax is left out (the loss takes logits).
- * Returns the output (n x n_out), inside the scratch buffers or X itself. */
-static const float *forward(mlp *m, const float *X, size_t n, int train, int skip_out_act)
+/* Runs the layers on X[n] in workspace w. train: dropout on (masks drawn from r), batch
+ * norm on batch statistics. skip_out_act: the last layer's sigmoid/softmax is left out
+ * (the loss takes logits). Returns the output (n x n_out), inside the workspace or X. */
+static const float *forward(mlp *m, ws *w, rng *r, const float *X, size_t n, int train, int skip_out_act)
 {
     const float *x = X;
     float *P = m->params;
     for (size_t i = 0; i < m->nl; i++) {
         layer *L = &m->L[i];
+        float *Y = w->y[i];
         int skip = skip_out_act && i == m->nl - 1;
         switch (L->kind) {
         case MLP_LAYER_DENSE:
-            nn_dense_forward(x, n, L->in, P + L->w_off, L->out, L->y);
-            nn_bias_act_forward(L->y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
+            nn_dense_forward(x, n, L->in, P + L->w_off, L->out, Y);
+            nn_bias_act_forward(Y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
                                 skip ? NN_ACT_LINEAR : L->act, L->alpha);
-            x = L->y;
+            x = Y;
             break;
         case MLP_LAYER_DROPOUT:
             if (train && L->rate > 0) {
-                nn_dropout_mask(&m->rng, L->rate, L->mask, n * L->out);
-                nn_mul(x, L->mask, L->y, n * L->out);
-                x = L->y;
+                nn_dropout_forward(r, L->rate, x, w->mask[i], Y, n * L->out);
+                x = Y;
             }
             break;
         case MLP_LAYER_BATCHNORM: {
@@ -986,29 +1056,28 @@ static const float *forward(mlp *m, const float *X, size_t n, int train, int ski
             const float *b = L->b_off != NO_OFF ? P + L->b_off : NULL;
             if (train)
                 nn_batchnorm_forward_train(x, n, L->out, g, b, L->bn_eps, L->bn_momentum, P + L->rm_off,
-                                           P + L->rv_off, L->xhat, L->inv_std, L->y);
+                                           P + L->rv_off, w->xhat[i], w->inv_std[i], Y);
             else
-                nn_batchnorm_forward_infer(x, n, L->out, g, b, L->bn_eps, P + L->rm_off, P + L->rv_off,
-                                           L->y);
-            x = L->y;
+                nn_batchnorm_forward_infer(x, n, L->out, g, b, L->bn_eps, P + L->rm_off, P + L->rv_off, Y);
+            x = Y;
             break;
         }
         case MLP_LAYER_ACTIVATION:
             if (skip || L->act == NN_ACT_LINEAR)
                 break;
-            memcpy(L->y, x, n * L->out * sizeof *x);
-            nn_bias_act_forward(L->y, n, L->out, NULL, L->act, L->alpha);
-            x = L->y;
+            memcpy(Y, x, n * L->out * sizeof *x);
+            nn_bias_act_forward(Y, n, L->out, NULL, L->act, L->alpha);
+            x = Y;
             break;
         }
-        m->outp[i] = x;
+        w->outp[i] = x;
     }
     return x;
 }
 
-/* Effective per-row weights (sample weight x class weight) into m->wbuf, or NULL when
+/* Effective per-row weights (sample weight x class weight) into w->wbuf, or NULL when
  * every weight is 1. */
-static const float *row_weights(mlp *m, const float *y, const float *w, size_t n, mlhep_err *e)
+static const float *row_weights(mlp *m, ws *ws_, const float *y, const float *w, size_t n, mlhep_err *e)
 {
     if (!m->n_cw)
         return w;
@@ -1024,9 +1093,9 @@ static const float *row_weights(mlp *m, const float *y, const float *w, size_t n
                     (double)c, m->n_cw);
             return NULL;
         }
-        m->wbuf[i] = (w ? w[i] : 1.0f) * m->class_weight[k];
+        ws_->wbuf[i] = (w ? w[i] : 1.0f) * m->class_weight[k];
     }
-    return m->wbuf;
+    return ws_->wbuf;
 }
 
 /* Loss of output `out` (logits when m->fuse_last and logits is set); gradient into d. */
@@ -1051,23 +1120,29 @@ static int check_batch(mlp *m, const float *X, const float *y, size_t n, mlhep_e
     return mlp_reserve(m, n, e);
 }
 
-int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w, size_t n,
-                          double *loss, mlhep_err *e)
+/* Forward and backward in training mode over the n rows X of a batch of `total` rows,
+ * in workspace w (dropout masks from r): the gradient of the batch loss restricted to
+ * these rows into w->grads (the loss gradient scaled by n / total, so the parts of a
+ * batch sum to its gradient), *loss = these rows' mean loss, without the L2 term. */
+static int grad_pass(mlp *m, ws *w, rng *r, const float *X, const float *y, const float *wi, size_t n,
+                     size_t total, double *loss, mlhep_err *e)
 {
-    int rc = check_batch(m, X, y, n, e);
-    if (rc)
-        return rc;
+    int rc;
     mlhep_err e2;
     err_clear(&e2);
-    const float *wt = row_weights(m, y, w, n, &e2);
+    const float *wt = row_weights(m, w, y, wi, n, &e2);
     if (e2.code)
         return err_set(e, e2.code, "%s", e2.msg);
-    const float *out = forward(m, X, n, 1, m->fuse_last);
-    double l = 0;
-    float *cur = m->d0, *other = m->d1;
-    if ((rc = loss_grad(m, out, m->fuse_last, y, wt, n, cur, &l, e)))
+    const float *out = forward(m, w, r, X, n, 1, m->fuse_last);
+    float *cur = w->d0, *other = w->d1;
+    if ((rc = loss_grad(m, out, m->fuse_last, y, wt, n, cur, loss, e)))
         return rc;
-    float *P = m->params, *G = m->grads;
+    if (n != total) {
+        float f = (float)n / (float)total;
+        for (size_t i = 0; i < n * m->n_out; i++)
+            cur[i] *= f;
+    }
+    float *P = m->params, *G = w->grads;
     /* layers before the first one with parameters need no input gradient */
     size_t first_param = m->nl;
     for (size_t i = 0; i < m->nl && first_param == m->nl; i++)
@@ -1076,13 +1151,13 @@ int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w
             first_param = i;
     for (size_t ii = m->nl; ii-- > 0;) {
         layer *L = &m->L[ii];
-        const float *xin = ii ? m->outp[ii - 1] : X;
+        const float *xin = ii ? w->outp[ii - 1] : X;
         int skip = m->fuse_last && ii == m->nl - 1;
         int need_dx = ii > first_param;
         switch (L->kind) {
         case MLP_LAYER_DENSE:
             if (!skip)
-                nn_act_backward(cur, L->y, n, L->out, L->act, L->alpha);
+                nn_act_backward(cur, w->y[ii], n, L->out, L->act, L->alpha);
             nn_dense_backward(xin, n, L->in, P + L->w_off, L->out, cur, G + L->w_off,
                               L->b_off != NO_OFF ? G + L->b_off : NULL, need_dx ? other : NULL);
             {
@@ -1090,26 +1165,144 @@ int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w
                 cur = other;
                 other = t;
             }
-            if (L->l2 > 0)
-                l += nn_l2_add(P + L->w_off, G + L->w_off, L->in * L->out, L->l2);
             break;
         case MLP_LAYER_DROPOUT:
             if (L->rate > 0 && need_dx)
-                nn_mul(cur, L->mask, cur, n * L->out);
+                nn_mul(cur, w->mask[ii], cur, n * L->out);
             break;
         case MLP_LAYER_BATCHNORM:
-            nn_batchnorm_backward(cur, L->xhat, L->inv_std, L->w_off != NO_OFF ? P + L->w_off : NULL, n,
+            nn_batchnorm_backward(cur, w->xhat[ii], w->inv_std[ii], L->w_off != NO_OFF ? P + L->w_off : NULL, n,
                                   L->out, L->w_off != NO_OFF ? G + L->w_off : NULL,
                                   L->b_off != NO_OFF ? G + L->b_off : NULL, cur);
             break;
         case MLP_LAYER_ACTIVATION:
             if (!skip && need_dx)
-                nn_act_backward(cur, m->outp[ii], n, L->out, L->act, L->alpha);
+                nn_act_backward(cur, w->outp[ii], n, L->out, L->act, L->alpha);
             break;
         }
         if (!need_dx)
             break;
     }
+    return 0;
+}
+
+/* The L2 terms of the dense kernels whose values lie in [lo, hi) of the parameters:
+ * added to the gradient G, their loss returned (last layer first). */
+static double l2_range(mlp *m, float *G, size_t lo, size_t hi)
+{
+    double l = 0;
+    for (size_t ii = m->nl; ii-- > 0;) {
+        const layer *L = &m->L[ii];
+        if (L->kind != MLP_LAYER_DENSE || !(L->l2 > 0))
+            continue;
+        size_t a = L->w_off > lo ? L->w_off : lo, b = L->w_off + L->in * L->out;
+        b = b < hi ? b : hi;
+        if (a < b)
+            l += nn_l2_add(m->params + a, G + a, b - a, L->l2);
+    }
+    return l;
+}
+
+int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w, size_t n,
+                          double *loss, mlhep_err *e)
+{
+    int rc = check_batch(m, X, y, n, e);
+    if (rc)
+        return rc;
+    double l = 0;
+    if ((rc = grad_pass(m, &m->ws[0], &m->rng, X, y, w, n, n, &l, e)))
+        return rc;
+    l += l2_range(m, m->grads, 0, m->n_train);
+    if (loss)
+        *loss = l;
+    return 0;
+}
+
+static void optimiser_step(mlp *m, long t, size_t lo, size_t hi)
+{
+    if (m->opt == OPT_ADAM)
+        nn_adam_step(&m->adam, t, m->params + lo, m->grads + lo, m->opt1 + lo, m->opt2 + lo, hi - lo);
+    else
+        nn_sgd_step(&m->sgd, m->params + lo, m->grads + lo, m->opt1 ? m->opt1 + lo : NULL, hi - lo);
+}
+
+/* ---- data-parallel step: each thread of the team its slice of the batch ---- */
+
+typedef struct par_step {
+    mlp *m;
+    const float *X, *y, *w;
+    size_t n;
+    int nt;        /* threads with rows (<= team size) */
+    uint64_t base; /* the step's dropout seed */
+    long t;        /* the optimiser step number */
+} par_step;
+
+static void par_grads(void *arg, int tid, int nthreads)
+{
+    (void)nthreads;
+    par_step *j = arg;
+    if (tid >= j->nt)
+        return;
+    mlp *m = j->m;
+    ws *w = &m->ws[tid];
+    size_t r0 = j->n * (size_t)tid / (size_t)j->nt, r1 = j->n * (size_t)(tid + 1) / (size_t)j->nt;
+    w->r0 = r0;
+    w->r1 = r1;
+    rng_seed(&w->rng, j->base + (uint64_t)tid);
+    err_clear(&w->e);
+    w->rc = grad_pass(m, w, &w->rng, j->X + r0 * m->n_in, j->y + r0, j->w ? j->w + r0 : NULL, r1 - r0, j->n,
+                      &w->loss, &w->e);
+}
+
+/* Sums the threads' gradients (in thread order: deterministic) into m->grads, adds the
+ * L2 terms and takes the optimiser step, each thread on its range of the parameters. */
+static void par_update(void *arg, int tid, int nthreads)
+{
+    par_step *j = arg;
+    mlp *m = j->m;
+    size_t P = m->n_train;
+    size_t lo = (P * (size_t)tid / (size_t)nthreads) & ~(size_t)15;
+    size_t hi = tid == nthreads - 1 ? P : (P * (size_t)(tid + 1) / (size_t)nthreads) & ~(size_t)15;
+    float *G = m->grads;
+    for (int k = 1; k < j->nt; k++) {
+        const float *g = m->ws[k].grads;
+        for (size_t i = lo; i < hi; i++)
+            G[i] += g[i];
+    }
+    m->ws[tid].l2 = l2_range(m, G, lo, hi);
+    optimiser_step(m, j->t, lo, hi);
+}
+
+/* Rows per thread below which a batch is not split (the GEMMs get too thin). */
+#define MLP_MIN_SLICE_ROWS 16
+
+static int train_batch_team(mlp *m, const float *X, const float *y, const float *w, size_t n, double *loss,
+                            mlhep_err *e)
+{
+    int nt = team_size(m->team);
+    if ((size_t)nt > n / MLP_MIN_SLICE_ROWS)
+        nt = (int)(n / MLP_MIN_SLICE_ROWS);
+    size_t slice = (n + (size_t)nt - 1) / (size_t)nt;
+    int rc;
+    for (int k = 0; k < nt; k++)
+        if ((rc = ws_reserve(m, &m->ws[k], slice, e)))
+            return rc;
+    par_step j = {m, X, y, w, n, nt, rng_next(&m->rng), m->steps + 1};
+    team_run(m->team, par_grads, &j);
+    for (int k = 0; k < nt; k++)
+        if (m->ws[k].rc) {
+            /* the parameters are unchanged: the whole batch again in one thread gives
+             * the error with the batch's own row numbers */
+            rc = mlp_compute_gradients(m, X, y, w, n, NULL, e);
+            return rc ? rc : err_set(e, m->ws[k].rc, "%s", m->ws[k].e.msg);
+        }
+    m->steps++;
+    team_run(m->team, par_update, &j);
+    double l = 0;
+    for (int k = 0; k < nt; k++)
+        l += m->ws[k].loss * (double)(m->ws[k].r1 - m->ws[k].r0) / (double)n;
+    for (int k = 0; k < team_size(m->team); k++)
+        l += m->ws[k].l2;
     if (loss)
         *loss = l;
     return 0;
@@ -1118,14 +1311,13 @@ int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w
 int mlp_train_batch(mlp *m, const float *X, const float *y, const float *w, size_t n, double *loss,
                     mlhep_err *e)
 {
+    if (m->team && !m->has_bn_train && X && y && n >= 2 * MLP_MIN_SLICE_ROWS)
+        return train_batch_team(m, X, y, w, n, loss, e);
     int rc = mlp_compute_gradients(m, X, y, w, n, loss, e);
     if (rc)
         return rc;
     m->steps++;
-    if (m->opt == OPT_ADAM)
-        nn_adam_step(&m->adam, m->steps, m->params, m->grads, m->opt1, m->opt2, m->n_train);
-    else
-        nn_sgd_step(&m->sgd, m->params, m->grads, m->opt1, m->n_train);
+    optimiser_step(m, m->steps, 0, m->n_train);
     return 0;
 }
 
@@ -1139,9 +1331,10 @@ int mlp_predict(mlp *m, const float *X, size_t n, float *out, mlhep_err *e)
     int rc = mlp_reserve(m, want, e);
     if (rc)
         return rc;
-    for (size_t r = 0; r < n; r += m->cap) {
-        size_t k = n - r < m->cap ? n - r : m->cap;
-        const float *o = forward(m, X + r * m->n_in, k, 0, 0);
+    ws *w = &m->ws[0];
+    for (size_t r = 0; r < n; r += w->cap) {
+        size_t k = n - r < w->cap ? n - r : w->cap;
+        const float *o = forward(m, w, NULL, X + r * m->n_in, k, 0, 0);
         memcpy(out + r * m->n_out, o, k * m->n_out * sizeof *o);
     }
     return 0;
@@ -1155,17 +1348,18 @@ int mlp_eval_loss(mlp *m, const float *X, const float *y, const float *w, size_t
     int rc = mlp_reserve(m, n < 1024 ? n : 1024, e);
     if (rc)
         return rc;
+    ws *ws0 = &m->ws[0];
     double sum = 0;
-    for (size_t r = 0; r < n; r += m->cap) {
-        size_t k = n - r < m->cap ? n - r : m->cap;
+    for (size_t r = 0; r < n; r += ws0->cap) {
+        size_t k = n - r < ws0->cap ? n - r : ws0->cap;
         mlhep_err e2;
         err_clear(&e2);
-        const float *wt = row_weights(m, y + r, w ? w + r : NULL, k, &e2);
+        const float *wt = row_weights(m, ws0, y + r, w ? w + r : NULL, k, &e2);
         if (e2.code)
             return err_set(e, e2.code, "%s", e2.msg);
-        const float *o = forward(m, X + r * m->n_in, k, 0, m->fuse_last);
+        const float *o = forward(m, ws0, NULL, X + r * m->n_in, k, 0, m->fuse_last);
         double l;
-        if ((rc = loss_grad(m, o, m->fuse_last, y + r, wt, k, m->d0, &l, e)))
+        if ((rc = loss_grad(m, o, m->fuse_last, y + r, wt, k, ws0->d0, &l, e)))
             return rc;
         sum += l * (double)k;
     }

@@ -40,7 +40,14 @@
  *
  * Threading: a model is used by one thread at a time (predict uses the model's scratch
  * buffers). Scratch buffers grow to the largest batch seen (or mlp_reserve) and are
- * then reused; the batch loop does not allocate. */
+ * then reused; the batch loop does not allocate. With a team (mlp_set_team) a training
+ * step is data-parallel: each thread of the team takes a slice of the batch (its own
+ * scratch and gradient array; BLAS runs one thread per caller, nn_blas_one_thread), the
+ * slices' gradients are summed in thread order and each thread updates a range of the
+ * parameters. Dropout masks then come from one stream per thread, seeded from the
+ * model's RNG at every step: a seed gives the same model for a given number of threads
+ * (not the same as one thread). Models with batch normalisation (statistics over the
+ * whole batch) and batches of fewer than 32 rows train in the calling thread. */
 #ifndef MLHEP_MLP_H
 #define MLHEP_MLP_H
 
@@ -48,6 +55,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/team.h"
 #include "model/nncore.h"
 
 /* Limits of a spec. The workflow schema says the same (layers maxItems, dense maximum,
@@ -112,6 +120,10 @@ int mlp_compute_gradients(mlp *m, const float *X, const float *y, const float *w
 
 /* Grows the scratch buffers for batches up to max_rows (optional: done on demand). */
 int mlp_reserve(mlp *m, size_t max_rows, mlhep_err *e);
+
+/* Trains with team t (not owned: it must outlive the training calls; NULL or a team of
+ * 1: the calling thread alone). Allocates a workspace and a gradient array per thread. */
+int mlp_set_team(mlp *m, team *t, mlhep_err *e);
 
 size_t mlp_n_inputs(const mlp *m);
 size_t mlp_n_outputs(const mlp *m);

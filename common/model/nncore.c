@@ -13,6 +13,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <cblas.h>
 #include <math.h>
@@ -205,22 +208,62 @@ void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size
 
 /* ---------------------------------------------------------------- dropout */
 
+/* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536), four
+ * draws per 64-bit output. Branch-free: the kept value's bits are selected with an
+ * integer mask (a branch per unit mispredicts half the time: it was a fifth of a
+ * training step). The values are those of keep * (u >= thr): keep or +0. */
+static inline float drop_unit(uint64_t x, int k, uint32_t thr, uint32_t keepbits)
+{
+    uint32_t sel = 0u - (uint32_t)(((x >> (16 * k)) & 0xffffu) >= thr);
+    uint32_t b = keepbits & sel;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline void drop_params(float rate, uint32_t *thr, uint32_t *keepbits)
+{
+    *thr = (uint32_t)((double)rate * 65536.0 + 0.5);
+    float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+    memcpy(keepbits, &keep, sizeof keep);
+}
+
 void nn_dropout_mask(rng *r, float rate, float *mask, size_t count)
 {
-    /* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536); four
-     * draws per 64-bit output, branch-free */
-    uint32_t thr = (uint32_t)((double)rate * 65536.0 + 0.5);
-    float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+    uint32_t thr, kb;
+    drop_params(rate, &thr, &kb);
     size_t i = 0;
     for (; i + 4 <= count; i += 4) {
         uint64_t x = rng_next(r);
         for (int k = 0; k < 4; k++)
-            mask[i + (size_t)k] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
+            mask[i + (size_t)k] = drop_unit(x, k, thr, kb);
     }
     if (i < count) {
         uint64_t x = rng_next(r);
         for (int k = 0; i < count; i++, k++)
-            mask[i] = keep * (float)(((x >> (16 * k)) & 0xffffu) >= thr);
+            mask[i] = drop_unit(x, k, thr, kb);
+    }
+}
+
+void nn_dropout_forward(rng *r, float rate, const float *in, float *mask, float *out, size_t count)
+{
+    uint32_t thr, kb;
+    drop_params(rate, &thr, &kb);
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) {
+        uint64_t x = rng_next(r);
+        for (int k = 0; k < 4; k++) {
+            float mk = drop_unit(x, k, thr, kb);
+            mask[i + (size_t)k] = mk;
+            out[i + (size_t)k] = in[i + (size_t)k] * mk;
+        }
+    }
+    if (i < count) {
+        uint64_t x = rng_next(r);
+        for (int k = 0; i < count; i++, k++) {
+            mask[i] = drop_unit(x, k, thr, kb);
+            out[i] = in[i] * mask[i];
+        }
     }
 }
 
@@ -228,6 +271,12 @@ void nn_mul(const float *in, const float *mask, float *out, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         out[i] = in[i] * mask[i];
+}
+
+void nn_blas_one_thread(void)
+{
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
 }
 
 /* ---------------------------------------------------------------- batch norm */
@@ -484,6 +533,32 @@ double nn_l2_add(const float *W, float *G, size_t count, float lambda)
     return lambda * s;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same operations eight at a time where the CPU has AVX (chosen at run time; no
+ * fused multiply-add, so every value is the one the SSE and scalar loops compute): the
+ * optimiser step is one pass over every parameter per batch, ~10% of a small-batch step. */
+__attribute__((target("avx"))) static size_t adam_avx(float b1, float b2, float c1, float c2, float step,
+                                                      float vscale, float eps, float *p, const float *g,
+                                                      float *m, float *v, size_t count)
+{
+    const __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
+                 vc2 = _mm256_set1_ps(c2);
+    const __m256 vstep = _mm256_set1_ps(step), vvs = _mm256_set1_ps(vscale), veps = _mm256_set1_ps(eps);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)),
+                                  _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), vvs), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), _mm256_div_ps(_mm256_mul_ps(vstep, mi), den)));
+    }
+    return i;
+}
+#endif
+
 void nn_adam_step(const nn_adam *o, long t, float *p, const float *g, float *m, float *v,
                   size_t count)
 {
@@ -492,6 +567,10 @@ void nn_adam_step(const nn_adam *o, long t, float *p, const float *g, float *m, 
     const float step = (float)(o->lr / (1.0 - pow(b1, (double)t)));
     const float vscale = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx"))
+        i = adam_avx(b1, b2, c1, c2, step, vscale, eps, p, g, m, v, count);
+#endif
 #if defined(__SSE2__)
     const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2);
     const __m128 vstep = _mm_set1_ps(step), vvs = _mm_set1_ps(vscale), veps = _mm_set1_ps(eps);

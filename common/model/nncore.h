@@ -72,6 +72,16 @@ void nn_colsum(const float *A, size_t n, size_t cols, float *out);
 void nn_dropout_mask(rng *r, float rate, float *mask, size_t count);
 /* out[i] = in[i] * mask[i] (forward; also the backward pass, with dY as in). */
 void nn_mul(const float *in, const float *mask, float *out, size_t count);
+/* Both at once: the mask of nn_dropout_mask (the same values from the same RNG state)
+ * and out[i] = in[i] * mask[i], in one pass (in and out may be the same array). */
+void nn_dropout_forward(rng *r, float rate, const float *in, float *mask, float *out, size_t count);
+
+/* ---- BLAS threads ---- */
+/* Our threads are the parallelism (the trainer's team, the inference consumers): BLAS
+ * runs one thread per calling thread, whatever OPENBLAS_NUM_THREADS says (extra BLAS
+ * threads spin on a loaded machine: 1.4-1.9x slower training, issue 21). The training
+ * driver and the inference model loader call this; process-wide, idempotent. */
+void nn_blas_one_thread(void);
 
 /* ---- batch normalisation over the rows of X[n x cols] ---- */
 /* Training mode: normalises with the batch mean and (biased) variance, writes

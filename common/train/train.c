@@ -526,6 +526,14 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
         return err_set(e, MLHEP_EINVAL, "model: %zu outputs, the workflow check expected %zu", mlp_n_outputs(m),
                        r->nout);
     }
+    /* both cores on the batches: data-parallel steps on the trainer's own team */
+    team *tm = NULL;
+    int nth = r->o->nthreads > 0 ? r->o->nthreads : team_ncpu();
+    if (nth > 1 && ((rc = team_new(nth, &tm, e)) || (rc = mlp_set_team(m, tm, e)))) {
+        team_free(tm);
+        mlp_free(m);
+        return rc;
+    }
     model_ref mr = {m, NULL, (size_t)r->sp->width};
     int epochs = wf->params.epochs;
     int patience = 0;
@@ -538,6 +546,7 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     float *best = malloc(np * sizeof *best);
     if (!best) {
         mlp_free(m);
+        team_free(tm);
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     }
     double best_val = INFINITY;
@@ -625,6 +634,8 @@ static int train_mlp(run *r, mlp **out_model, mlhep_err *e)
     free(best);
     /* the checkpoint stays on a stop or an error (a refused one is untouched); train_run
      * removes it once the model files are written */
+    mlp_set_team(m, NULL, e); /* the team goes: the model trains in the caller from here */
+    team_free(tm);
     if (rc) {
         mlp_free(m);
         return rc;
@@ -1179,6 +1190,7 @@ int train_run(const workflow *wf, const train_opts *o, mlhep_err *e)
     int is_gbdt = type && !strcmp(type, "gbdt");
     if (!wf->model)
         return err_set(e, MLHEP_EINVAL, "workflow has no model");
+    nn_blas_one_thread(); /* our threads are the parallelism (nncore.h) */
     const dataparams *dp = &wf->data;
     char ckpt_path[4200], specs_kept[4200];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/" CKPT_FILE, o->outdir);

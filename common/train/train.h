@@ -68,8 +68,9 @@ typedef int (*train_progress_fn)(void *ctx, const train_progress *p);
 
 typedef struct train_opts {
     const char *outdir;        /* must exist; artifacts are written here */
-    int nthreads;              /* boosting threads (0 = one per CPU); the data layer
-                                  takes wf->data.threads */
+    int nthreads;              /* training threads: boosting, and the MLP's data-parallel
+                                  steps (0 = one per CPU; BLAS runs one thread per
+                                  thread of ours); the data layer takes wf->data.threads */
     train_progress_fn progress;
     void *ctx;
     const char *specs_cache;   /* optional specs.json to reuse when its fingerprint matches */

@@ -2,7 +2,9 @@
  * layer/activation/loss combination (with batch norm, dropout, sample and class weights,
  * L2), seeded reproducibility, learning on small synthetic problems, Keras JSON import,
  * bad specs refused with messages naming the layer. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/mlp.h"
 #include "test.h"
@@ -518,6 +520,112 @@ TEST(bad_specs_rejected)
     }
 }
 
+/* The data-parallel step (mlp_set_team): without dropout the summed slice gradients are
+ * the batch gradient (L2 and sample weights included) and the step lands where the
+ * one-thread step does; with dropout a seed gives the same model for a team of 2 every
+ * time, and the team learns as well as one thread. */
+static const char *PAR_SPEC =
+    "{\"type\":\"mlp\",\"layers\":[{\"dense\":24,\"activation\":\"relu\"},%s"
+    "{\"dense\":12,\"activation\":\"tanh\",\"l2\":0.01},{\"dense\":1,\"activation\":\"sigmoid\"}],"
+    "\"optimizer\":{\"adam\":{\"lr\":0.01}},\"loss\":\"binary_crossentropy\",\"seed\":3}";
+
+TEST(team_step_equals_one_thread_step)
+{
+    enum { NIN = 7, N = 101 };
+    char spec[600];
+    snprintf(spec, sizeof spec, PAR_SPEC, "");
+    mlp *a = build(spec, NIN), *b = build(spec, NIN);
+    CHECK(a && b);
+    team *t = NULL;
+    mlhep_err e;
+    CHECK(team_new(2, &t, &e) == 0);
+    CHECK(mlp_set_team(b, t, &e) == 0);
+    float X[N * NIN], y[N], w[N];
+    rng r;
+    rng_seed(&r, 9);
+    circle_data(&r, X, y, N, NIN);
+    for (size_t i = 0; i < N; i++)
+        w[i] = 0.5f + rng_unitf(&r);
+    double la = 0, lb = 0;
+    CHECK(mlp_compute_gradients(a, X, y, w, N, &la, &e) == 0);
+    CHECKF(mlp_train_batch(b, X, y, w, N, &lb, &e) == 0, "%s", e.msg);
+    size_t nt = mlp_n_trainable(a);
+    double worst = 0;
+    for (size_t i = 0; i < nt; i++) {
+        double d = fabs((double)mlp_grads(a)[i] - mlp_grads(b)[i]) / (1e-4 + fabs((double)mlp_grads(a)[i]));
+        worst = d > worst ? d : worst;
+    }
+    CHECKF(worst < 1e-4, "gradients differ by %g (relative)", worst);
+    CHECKF(fabs(la - lb) < 1e-6 * (1 + fabs(la)), "loss %.9g vs %.9g", la, lb);
+    CHECK(mlp_train_batch(a, X, y, w, N, &la, &e) == 0); /* the same gradient again, then the step */
+    double pd = 0;
+    for (size_t i = 0; i < nt; i++)
+        pd = fmax(pd, fabs((double)mlp_params(a)[i] - mlp_params(b)[i]));
+    CHECKF(pd < 1e-6, "parameters after one step differ by %g", pd);
+    CHECK(mlp_steps(b) == 1);
+    /* a bad label is reported with the batch's row number, the model left as it was */
+    float yb[N];
+    memcpy(yb, y, sizeof yb);
+    yb[77] = 3;
+    long st = mlp_steps(b);
+    CHECK(mlp_train_batch(b, X, yb, NULL, N, &lb, &e) == MLHEP_EINVAL);
+    CHECKF(strstr(e.msg, "row 77") != NULL, "%s", e.msg);
+    CHECK(mlp_steps(b) == st);
+    mlp_free(a);
+    mlp_free(b);
+    team_free(t);
+}
+
+static mlp *train_team(int nthreads, const float *X, const float *y, size_t n, size_t nin)
+{
+    char spec[600];
+    snprintf(spec, sizeof spec, PAR_SPEC, "{\"dropout\":0.3},");
+    mlp *m = build(spec, nin);
+    team *t = NULL;
+    mlhep_err e;
+    if (!m || team_new(nthreads, &t, &e) || mlp_set_team(m, t, &e)) {
+        mlp_free(m);
+        team_free(t);
+        return NULL;
+    }
+    double l;
+    train_epochs(m, X, y, n, nin, 100, 15, &l);
+    mlp_set_team(m, NULL, &e);
+    team_free(t);
+    return m;
+}
+
+TEST(team_training_reproducible_and_learns)
+{
+    enum { NIN = 6, N = 3000 };
+    float *X = malloc(N * NIN * sizeof *X), *y = malloc(N * sizeof *y), *p = malloc(N * sizeof *p);
+    rng r;
+    rng_seed(&r, 21);
+    circle_data(&r, X, y, N, NIN);
+    mlp *a = train_team(2, X, y, N, NIN), *b = train_team(2, X, y, N, NIN), *c = train_team(1, X, y, N, NIN);
+    CHECK(a && b && c);
+    size_t np = mlp_n_params(a);
+    CHECK(memcmp(mlp_params(a), mlp_params(b), np * sizeof(float)) == 0);
+    CHECK(memcmp(mlp_params(a), mlp_params(c), np * sizeof(float)) != 0); /* other dropout streams */
+    mlhep_err e;
+    double acc[2];
+    mlp *ms[2] = {a, c};
+    for (int k = 0; k < 2; k++) {
+        mlp_predict(ms[k], X, N, p, &e);
+        size_t right = 0;
+        for (size_t i = 0; i < N; i++)
+            right += (p[i] > 0.5f) == (y[i] > 0.5f);
+        acc[k] = (double)right / N;
+    }
+    CHECKF(acc[0] > 0.9 && fabs(acc[0] - acc[1]) < 0.03, "accuracy: 2 threads %.3f, 1 thread %.3f", acc[0], acc[1]);
+    mlp_free(a);
+    mlp_free(b);
+    mlp_free(c);
+    free(X);
+    free(y);
+    free(p);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -539,5 +647,7 @@ int main(void)
     RUN(keras_sequential_import);
     RUN(arch_json_round_trip);
     RUN(bad_specs_rejected);
+    RUN(team_step_equals_one_thread_step);
+    RUN(team_training_reproducible_and_learns);
     return test_summary();
 }

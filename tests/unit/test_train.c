@@ -10,6 +10,7 @@
  * stopped, and resuming refuses what it must.
  * tests/cli/physics_sklearn.sh checks the numbers against sklearn and
  * scipy. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,43 @@ TEST(resume_continues_to_the_same_weights)
     workflow_free(renamed);
 }
 
+/* Training runs BLAS on one thread per thread of ours (nn_blas_one_thread), whatever
+ * it ran on before: checked from the progress callback while the MLP trains on a team
+ * of 2; the data-parallel run reproduces with its seed. */
+static int blas_seen = -1;
+static int note_blas(void *ctx, const train_progress *p)
+{
+    (void)ctx;
+    if (!strcmp(p->phase, "training"))
+        blas_seen = openblas_get_num_threads();
+    return 0;
+}
+
+TEST(one_blas_thread_while_training)
+{
+    workflow *wf = wf_for(MLP, "");
+    CHECK(wf);
+    openblas_set_num_threads(2);
+    int before = openblas_get_num_threads();
+    char out[300], out2[300];
+    snprintf(out, sizeof out, "%s/blas", dir);
+    snprintf(out2, sizeof out2, "%s/blas2", dir);
+    mkdir(out, 0755);
+    mkdir(out2, 0755);
+    train_opts o = {.outdir = out, .nthreads = 2, .progress = note_blas};
+    mlhep_err e;
+    CHECKF(train_run(wf, &o, &e) == 0, "%s", e.msg);
+    if (before != 2)
+        printf("  (OpenBLAS here cannot run 2 threads: it ran %d before training)\n", before);
+    CHECKF(blas_seen == 1, "BLAS ran %d threads during training", blas_seen);
+    double auc = final_auc(out);
+    CHECKF(auc > 0.7 && auc < 0.99, "validation AUC %.3f on 2 threads", auc);
+    o.outdir = out2;
+    CHECK(train_run(wf, &o, &e) == 0);
+    CHECK(final_auc(out2) == auc);
+    workflow_free(wf);
+}
+
 TEST(gbdt_end_to_end)
 {
     workflow *wf = wf_for("{\"type\":\"gbdt\",\"trees\":30,\"depth\":4,\"learning_rate\":0.3}", ",\"training\":\"chunk\"");
@@ -677,6 +715,7 @@ int main(void)
         return 1;
     }
     RUN(mlp_end_to_end);
+    RUN(one_blas_thread_while_training);
     RUN(gbdt_end_to_end);
     RUN(bad_model_is_refused);
     RUN(resume_continues_to_the_same_weights);
