@@ -28,6 +28,7 @@
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
+#include "service/jobpub.h"
 #include "service/mlaas4hep.h"
 #include "infer_cmd.h"
 #include "infer_svc.h"
@@ -71,6 +72,10 @@ static void usage(FILE *f)
 "                     redis_*, artifact_dir, auth_mode, ...)\n"
 "  --token-file FILE  bearer token from FILE (default: $MLHEP_TOKEN)\n"
 "  --oidc ACCOUNT     bearer token from oidc-agent: runs `oidc-token ACCOUNT`\n"
+"  --storage-token-file FILE\n"
+"                     submit: hand the job this storage bearer token (WLCG token, first\n"
+"                     line of FILE) for its https:// reads; it is sealed for this job\n"
+"                     only and deleted with it (docs/grid.md, \"Delegation\")\n"
 "  --unchecked        submit, operators only: skip the local workflow checks (the worker\n"
 "                     still checks everything; for testing the worker's own refusals)\n"
 "  --json             status/list/result: print JSON (the record's fields as text)\n"
@@ -168,6 +173,7 @@ typedef struct cli {
     int no_wait;
     const char *fetch;
     int unchecked;
+    char *storage_token; /* --storage-token-file's token, or NULL */
     jobsvc *svc;
 } cli;
 
@@ -241,7 +247,7 @@ static int cmd_submit(cli *c, const char *path, json_t *built)
                               je.column, je.text);
     }
     char id[JOB_ID_HEX + 1];
-    int rc = jobsvc_submit(c->svc, wf, path, c->unchecked, id);
+    int rc = jobsvc_submit(c->svc, wf, path, c->unchecked, c->storage_token, id);
     json_decref(wf);
     if (rc)
         return rc;
@@ -549,7 +555,7 @@ int main(int argc, char **argv)
         return infer_cmd_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
-    const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL;
+    const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL, *stokfile = NULL;
     mlaas4hep_args ma = {0};
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"files", required_argument, 0, 'F'},
@@ -561,6 +567,7 @@ int main(int argc, char **argv)
                                          {"token-file", required_argument, 0, 't'},
                                          {"oidc", required_argument, 0, 'o'},
                                          {"unchecked", no_argument, 0, 'u'},
+                                         {"storage-token-file", required_argument, 0, 'S'},
                                          {"json", no_argument, 0, 'j'},
                                          {"timeout", required_argument, 0, 'T'},
                                          {"no-wait", no_argument, 0, 'n'},
@@ -574,6 +581,7 @@ int main(int argc, char **argv)
         case 't': tokfile = optarg; break;
         case 'o': oidc = optarg; break;
         case 'u': c.unchecked = 1; break;
+        case 'S': stokfile = optarg; break;
         case 'j': c.json = 1; break;
         case 'T': {
             mlhep_err e;
@@ -644,6 +652,11 @@ int main(int argc, char **argv)
     if (c.unchecked && c.cfg.gateway_url && *c.cfg.gateway_url) {
         rc = infer_svc_fail(JX_USAGE, "--unchecked: the gateway checks every workflow; only an operator's "
                                       "configuration (no gateway_url: the broker directly) can skip the checks");
+    } else if (stokfile && (needs_id || is_list)) {
+        rc = infer_svc_fail(JX_USAGE, "--storage-token-file: only `submit` hands a job a storage token");
+    } else if (stokfile && (auth_token_load(stokfile, &c.storage_token, &e) ||
+                            jobpub_storage_token(c.storage_token, &e))) {
+        rc = infer_svc_fail(JX_USAGE, "--storage-token-file %s: %s; nothing was queued", stokfile, e.msg);
     } else if (oidc ? auth_token_oidc(oidc, &c.token, &e) : auth_token_load(tokfile, &c.token, &e)) {
         rc = infer_svc_fail(JX_AUTH, "%s", e.msg);
     } else if ((rc = jobsvc_open(&c.cfg, c.token, &c.svc))) {
@@ -667,6 +680,10 @@ int main(int argc, char **argv)
     if (c.token) {
         memset(c.token, 0, strlen(c.token));
         free(c.token);
+    }
+    if (c.storage_token) {
+        memset(c.storage_token, 0, strlen(c.storage_token));
+        free(c.storage_token);
     }
     config_free(&c.cfg);
     return rc;

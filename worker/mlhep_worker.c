@@ -84,8 +84,10 @@
 #include "service/artifacts.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
+#include "service/credbox.h"
 #include "train/fanout.h"
 #include "service/job.h"
+#include "service/jobpub.h"
 #include "service/jobstore.h"
 #include "root/source_open.h"
 #include "service/msgsig.h"
@@ -167,6 +169,10 @@ typedef struct run {
     char why[1100];     /* FIN_FAILED: the reason; FIN_REQUEUE: the record's message */
     char final[4096];   /* FIN_SUCCEEDED: the published artifact set */
     int logged;         /* the outcome's log line is written */
+    char *stoken;       /* the job's delegated storage token, opened from its box
+                           (credbox.h), or NULL; wiped in run_free */
+    srcaccess acc;      /* the worker's access with .token = stoken: this job's reads
+                           only (wf->data.access), never the process's */
 } run;
 
 static void wlog(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -859,6 +865,10 @@ static void run_free(run *r)
     workflow_free(r->wf);
     job_clear(&r->j);
     amqpc_delivery_free(&r->d);
+    if (r->stoken) {
+        memset(r->stoken, 0, strlen(r->stoken));
+        free(r->stoken);
+    }
     free(r);
 }
 
@@ -880,6 +890,41 @@ static void run_settle_later(run *r, int fin, run **out)
     r->fin = fin;
     atomic_store(&r->done, 1);
     *out = r;
+}
+
+/* Per-user delegation (docs/grid.md): opens the storage token the job's owner sealed
+ * for this job (bound to its id and owner: a box copied to another job or user, or
+ * altered, does not open) into r->stoken and r->acc, which this job's reads only use
+ * (pipeline_validate_with: its workflow's data.access, source_open_with); no other job
+ * and no environment variable sees it. Messages never quote it. */
+static int delegated_token(worker *w, run *r, mlhep_err *e)
+{
+    r->stoken = malloc(SRCACCESS_TOKEN_MAX);
+    if (!r->stoken)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t len = 0;
+    int rc = credbox_open(w->key, r->j.id, r->j.user, "token", r->j.storage_cred, r->stoken, SRCACCESS_TOKEN_MAX,
+                          &len, e);
+    if (rc) {
+        memset(r->stoken, 0, SRCACCESS_TOKEN_MAX);
+        free(r->stoken);
+        r->stoken = NULL;
+        return err_prefix(e, "delegated storage token refused");
+    }
+    /* the submitter's checks again (it may have expired while the job was queued) */
+    if ((rc = jobpub_storage_token(r->stoken, e)))
+        return err_prefix(e, "delegated storage token refused (nothing was read)");
+    const srcaccess *base = source_access();
+    if (base)
+        r->acc = *base;
+    else
+        srcaccess_from_env(&r->acc);
+    r->acc.token = r->stoken;
+    r->acc.token_file = NULL;
+    r->acc.token_origin = "the job's delegated token";
+    jobstore_log(w->js, r->j.user, r->j.id, r->lease, "reading with the storage token its owner delegated to this job",
+                 &(mlhep_err){0});
+    return 0;
 }
 
 static void start_job(worker *w, amqpc_delivery *d, run **out)
@@ -973,7 +1018,13 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
     /* from here on the lease is ours: every outcome goes through finish_job, which
      * records it (waiting for Redis if needed) before settling the delivery */
-    if (pipeline_validate(r->j.workflow, w->env, &r->wf, &e)) {
+    if (r->j.storage_cred && !pipeline_is_sleep(r->j.workflow) && delegated_token(w, r, &e)) {
+        snprintf(r->why, sizeof r->why, "%s", e.msg);
+        wlog(w, "job %s: %s", r->j.id, e.msg);
+        run_settle_later(r, FIN_FAILED, out);
+        return;
+    }
+    if (pipeline_validate_with(r->j.workflow, w->env, r->stoken ? &r->acc : NULL, &r->wf, &e)) {
         snprintf(r->why, sizeof r->why, "workflow refused by the worker: %s", e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;

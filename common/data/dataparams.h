@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "root/srcaccess.h"
+
 /* Largest padded length of one jagged feature: a user cap (max_jagged_length,
  * branch_max_length: the workflow schema's maximum for both is this value, which
  * test_workflow checks), a specs.json or a features document beyond it is refused. */
@@ -98,6 +100,10 @@ typedef struct dataparams {
     int threads;                      /* execution setting: threads for decoding (0 = one
                                          per CPU); set by the runner, not the document */
     const json_t *preproc;            /* the pre-processing document (preproc.h) or NULL */
+    const srcaccess *access;          /* execution setting: how this run's remote inputs
+                                         are reached (a job's delegated credential,
+                                         srcaccess.h), or NULL: the process's access;
+                                         set by the runner, never by the document */
 } dataparams;
 
 /* "minmax", "standard". */

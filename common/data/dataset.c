@@ -124,7 +124,7 @@ static int open_files(dataset *d, mlhep_err *e)
     const dataparams *dp = d->dp;
     for (size_t i = 0; i < d->nfiles; i++) {
         fstream *f = &d->fs[i];
-        int rc = evsource_open(dp->files[i].path, dp->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
+        int rc = evsource_open(dp->files[i].path, dp->access, dp->tree, (const char *const *)d->sp->read, d->sp->nread, d->pp,
                                d->tm, &f->src, e);
         if (rc)
             return rc;

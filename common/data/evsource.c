@@ -61,11 +61,11 @@ static int is_numeric(const tbranch *b)
     return b->kind == TK_FLAT || b->kind == TK_FIXED || b->kind == TK_JAGGED;
 }
 
-int evsource_schema(const char *path, const char *tree, expr_schema **out, mlhep_err *e)
+int evsource_schema(const char *path, const srcaccess *acc, const char *tree, expr_schema **out, mlhep_err *e)
 {
     *out = NULL;
     rootfile *f;
-    int rc = rootfile_open(path, &f, e);
+    int rc = rootfile_open_with(path, acc, &f, e);
     if (rc)
         return rc;
     ttree *t;
@@ -202,8 +202,8 @@ static void partition(evsource *s)
     free(owner), free(size), free(byid);
 }
 
-int evsource_open(const char *path, const char *tree, const char *const *branches, size_t nb, const preproc *pp,
-                  team *tm, evsource **out, mlhep_err *e)
+int evsource_open(const char *path, const srcaccess *acc, const char *tree, const char *const *branches, size_t nb,
+                  const preproc *pp, team *tm, evsource **out, mlhep_err *e)
 {
     *out = NULL;
     evsource *s = calloc(1, sizeof *s);
@@ -217,7 +217,7 @@ int evsource_open(const char *path, const char *tree, const char *const *branche
             evsource_free(s);
             return err_set(e, MLHEP_ENOMEM, "out of memory");
         }
-    int rc = rootfile_open(path, &s->f, e);
+    int rc = rootfile_open_with(path, acc, &s->f, e);
     if (rc) {
         evsource_free(s);
         return rc;

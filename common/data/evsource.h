@@ -24,6 +24,7 @@
 #include "data/expr.h"
 #include "data/preproc.h"
 #include "base/team.h"
+#include "root/srcaccess.h"
 #include "root/ttree.h"
 
 /* One column of a block: values of type dt (DT_F64 for new branches), flat (offsets
@@ -44,11 +45,11 @@ typedef struct evblock {
 
 typedef struct evsource evsource;
 
-/* Opens tree `tree` of file `path` to read the named branches (each must be a numeric
- * flat, fixed-array or jagged branch). pp may be NULL; it is not owned. tm may be
+/* Opens tree `tree` of file `path` (with acc, NULL: the process's access) to read the
+ * named branches (each must be a numeric flat, fixed-array or jagged branch). pp may be NULL; it is not owned. tm may be
  * NULL (the caller's thread does everything). */
-int evsource_open(const char *path, const char *tree, const char *const *branches, size_t nbranches,
-                  const preproc *pp, team *tm, evsource **out, mlhep_err *e);
+int evsource_open(const char *path, const srcaccess *acc, const char *tree, const char *const *branches,
+                  size_t nbranches, const preproc *pp, team *tm, evsource **out, mlhep_err *e);
 void evsource_free(evsource *s);
 
 int64_t evsource_entries(const evsource *s);
@@ -58,7 +59,7 @@ int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e)
 
 /* The branch schema of a tree (numeric branches with kinds, fixed arrays as jagged)
  * for compiling expressions; *out is new (expr_schema_free). */
-int evsource_schema(const char *path, const char *tree, expr_schema **out, mlhep_err *e);
+int evsource_schema(const char *path, const srcaccess *acc, const char *tree, expr_schema **out, mlhep_err *e);
 
 /* Value i of a column as double / as int64 (identifiers, labels: not for hot loops). */
 static inline double evcol_get(const evcol *c, size_t i)

@@ -89,7 +89,7 @@ int specs_preproc(const dataparams *dp, preproc **out, mlhep_err *e)
     if (dp->nfiles == 0)
         return err_set(e, MLHEP_EINVAL, "workflow has no input files");
     expr_schema *sc;
-    int rc = evsource_schema(dp->files[0].path, dp->tree, &sc, e);
+    int rc = evsource_schema(dp->files[0].path, dp->access, dp->tree, &sc, e);
     if (rc)
         return rc;
     rc = preproc_compile_weighted(nodoc ? NULL : dp->preproc, dp->weight, sc, out, e);
@@ -144,7 +144,7 @@ int specs_plan(const dataparams *dp, const preproc *pp, specs **out, mlhep_err *
     if (dp->nfiles == 0)
         return err_set(e, MLHEP_EINVAL, "workflow has no input files");
     rootfile *f;
-    int rc = rootfile_open(dp->files[0].path, &f, e);
+    int rc = rootfile_open_with(dp->files[0].path, dp->access, &f, e);
     if (rc)
         return rc;
     ttree *t;
@@ -617,7 +617,7 @@ static int part_compute(const dataparams *dp, const preproc *pp, const specs *pl
         colidx[i] = column_of(plan, pp, &plan->feat[i]);
     evsource *src = NULL;
     specs_part *p = NULL;
-    int rc = evsource_open(dp->files[file].path, dp->tree, (const char *const *)plan->read, plan->nread, pp, tm,
+    int rc = evsource_open(dp->files[file].path, dp->access, dp->tree, (const char *const *)plan->read, plan->nread, pp, tm,
                            &src, e);
     int64_t n = 0, first = 0, last = 0;
     if (!rc) {

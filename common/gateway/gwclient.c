@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "root/netretry.h"
+#include "gateway/jobsapi.h"
 #include "service/artifacts.h"
 
 #define PATH_MAX_LEN 2048
@@ -51,6 +52,7 @@ typedef struct req {
     const void *body;
     size_t len;
     const char *idem;    /* Idempotency-Key, or NULL */
+    const char *stoken;  /* the job's delegated storage token (X-Storage-Token), or NULL */
     int service;         /* errors are mlhep-infer's: "CODE: message" */
     int repeatable;      /* safe to send again after a connection broke mid-way */
     int stream;          /* a live stream: no overall time limit */
@@ -164,6 +166,17 @@ static int setup(gwclient *c, CURL *h, const req *q, resp *r, char *errbuf, stru
     if (q->idem) {
         snprintf(line, sizeof line, "Idempotency-Key: %s", q->idem);
         ADD(line);
+    }
+    if (q->stoken) { /* copied by curl_slist_append; ours is wiped */
+        size_t n = strlen(GW_STORAGE_TOKEN_HEADER) + strlen(q->stoken) + 3;
+        char *sl = malloc(n);
+        ok = ok && sl;
+        if (sl) {
+            snprintf(sl, n, "%s: %s", GW_STORAGE_TOKEN_HEADER, q->stoken);
+            ADD(sl);
+            memset(sl, 0, n);
+            free(sl);
+        }
     }
     ADD("Expect:"); /* no 100-continue round trip before a body */
 #undef ADD
@@ -541,6 +554,12 @@ const char *gwclient_url(const gwclient *c)
 int gwclient_submit(gwclient *c, const char *workflow, size_t len, char id_out[JOB_ID_HEX + 1], json_t **doc,
                     mlhep_err *e)
 {
+    return gwclient_submit_with(c, workflow, len, NULL, id_out, doc, e);
+}
+
+int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const char *storage_token,
+                         char id_out[JOB_ID_HEX + 1], json_t **doc, mlhep_err *e)
+{
     if (doc)
         *doc = NULL;
     char key[JOB_ID_HEX + 1];
@@ -548,7 +567,7 @@ int gwclient_submit(gwclient *c, const char *workflow, size_t len, char id_out[J
     if (rc)
         return rc;
     req q = {.method = "POST", .path = "/v1/jobs", .ctype = "application/json", .body = workflow, .len = len,
-             .idem = key, .repeatable = 1};
+             .idem = key, .stoken = storage_token, .repeatable = 1};
     json_t *d;
     if ((rc = call_json(c, &q, &d, e)))
         return rc;

@@ -20,6 +20,7 @@
 #include "base/wbuf.h"
 #include "gateway/gwtask.h"
 #include "gateway/tfaas.h"
+#include "root/srcaccess.h"
 #include "service/artifacts.h"
 #include "service/job.h"
 
@@ -178,6 +179,21 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
         rc = pipeline_check_inputs_if_visible(wf, g->penv, &e);
     if (rc)
         return gw_resp_error(o, 400, "bad_request", "%s; nothing was queued", e.msg);
+    /* per-user delegation (docs/grid.md): a storage token for this job's reads, sealed
+     * for the job by jobpub_submit; never logged, stored or echoed in clear */
+    char stok[SRCACCESS_TOKEN_MAX + 2];
+    const char *sh = gw_header(r, GW_STORAGE_TOKEN_HEADER);
+    if (sh) {
+        size_t sl = strlen(sh);
+        if (sl >= sizeof stok)
+            return gw_resp_error(o, 400, "bad_request", "the storage token is too long (%zu bytes, at most %d); "
+                                 "nothing was queued", sl, SRCACCESS_TOKEN_MAX - 1);
+        memcpy(stok, sh, sl + 1);
+        if ((rc = jobpub_storage_token(stok, &e))) {
+            memset(stok, 0, sizeof stok);
+            return gw_resp_error(o, 400, "bad_request", "%s; nothing was queued", e.msg);
+        }
+    }
     const char *key = gw_header(r, "Idempotency-Key");
     char id[JOB_ID_HEX + 1];
     if ((rc = job_new_id(id, &e)))
@@ -233,7 +249,8 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
             fprintf(stderr, "mlhep-gateway: job %s: its queued mark could not be written: %s\n", id, qe.msg);
     }
     char used[JOB_ID_HEX + 1];
-    rc = jobpub_submit(g->pub, c->user, c->token, wf, id, used, &e);
+    rc = jobpub_submit(g->pub, c->user, c->token, wf, id, sh ? stok : NULL, used, &e);
+    memset(stok, 0, sizeof stok);
     if (rc) {
         if (js && key && !replay)
             jobstore_idem_release(js, c->user, key, &(mlhep_err){0});

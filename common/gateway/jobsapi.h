@@ -21,6 +21,11 @@
 typedef struct gw_stream gw_stream;
 #include "gateway/route.h"
 
+/* The request header of POST /v1/jobs (and MLaaS4HEP's /submit) that hands the job a
+ * storage bearer token for its reads (per-user delegation, docs/grid.md): checked,
+ * sealed for the job (jobpub_submit), never logged, stored or echoed in clear. */
+#define GW_STORAGE_TOKEN_HEADER "X-Storage-Token"
+
 int jobsapi_submit(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int jobsapi_mlaas_submit(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int jobsapi_list(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);

@@ -227,9 +227,14 @@ int rootfile_open_source(source *src, rootfile **out, mlhep_err *e)
 
 int rootfile_open(const char *path, rootfile **out, mlhep_err *e)
 {
+    return rootfile_open_with(path, NULL, out, e);
+}
+
+int rootfile_open_with(const char *path, const srcaccess *acc, rootfile **out, mlhep_err *e)
+{
     source *s;
     *out = NULL;
-    int rc = source_open(path, &s, e);
+    int rc = source_open_with(path, acc, &s, e);
     if (rc)
         return err_prefix(e, "file %s", path);
     return rootfile_open_source(s, out, e);

@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "root/source.h"
+#include "root/srcaccess.h"
 
 /* Largest record payload we agree to allocate (a corrupt fObjLen must not OOM us). */
 #define ROOTFILE_MAX_OBJLEN ((size_t)1 << 31)
@@ -56,6 +57,9 @@ typedef struct rootfile_tree {
 /* Opens path or URL (via source_open, source_open.h) and parses the header and top directory.
  * Messages are prefixed "file NAME: ". */
 int rootfile_open(const char *path, rootfile **out, mlhep_err *e);
+/* Same with a read's own access (source_open_with: a job's delegated credential); NULL
+ * is rootfile_open. */
+int rootfile_open_with(const char *path, const srcaccess *acc, rootfile **out, mlhep_err *e);
 /* Same on an already opened source; the rootfile takes ownership of src. */
 int rootfile_open_source(source *src, rootfile **out, mlhep_err *e);
 void rootfile_close(rootfile *f);

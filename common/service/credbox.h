@@ -6,14 +6,16 @@
  * AES-256-GCM under a key derived from the service key (msgsig.h: held by workers and
  * the gateway, never by users), with the job id, the owner and the credential's kind as
  * associated data, so a box copied to another job or another user's job, or altered in
- * any byte, does not open. Not wired to submission and workers yet (docs/grid.md).
+ * any byte, does not open. Used for per-user delegation of a bearer token (docs/grid.md):
+ * jobpub_submit seals, the worker running the job opens (worker/mlhep_worker.c).
  *
  * Format (text, fits a JSON string or a Redis value): "cb1." + base64url(nonce 12 bytes
  * || ciphertext || tag 16 bytes). The key is HMAC-SHA256(service key, "mlhep credbox
  * v1"), so the box key differs from the message-signing use of the same secret.
  *
  * Ownership: credbox_seal returns a malloc'ed string (free it); credbox_open writes into
- * the caller's buffer and wipes its temporaries. Credentials are never put in messages. */
+ * the caller's buffer and wipes its temporaries. Credentials are never put in messages
+ * in clear: the box travels in the job's signed message (job.h, storage_cred). */
 #ifndef MLHEP_CREDBOX_H
 #define MLHEP_CREDBOX_H
 

@@ -127,6 +127,8 @@ void job_clear(job *j)
         memset(j->token, 0, strlen(j->token));
         free(j->token);
     }
+    free(j->storage_cred);
+    j->storage_cred = NULL;
     json_decref(j->workflow);
     memset(j, 0, sizeof *j);
 }
@@ -161,6 +163,10 @@ int job_message_encode(const job *j, char **out, size_t *len, mlhep_err *e)
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:f, s:O}", "v", 1, "id", j->id, "user", j->user,
                           "token", j->token ? j->token : "", "submitted", j->submitted, "workflow",
                           j->workflow);
+    if (o && j->storage_cred && json_object_set_new(o, "storage_cred", json_string(j->storage_cred))) {
+        json_decref(o);
+        o = NULL;
+    }
     return dump(o, out, len, e);
 }
 
@@ -221,6 +227,12 @@ int job_message_decode(const void *data, size_t len, job *j, mlhep_err *e)
         rc = err_set(e, MLHEP_EFORMAT, "message: 'workflow' must be an object");
     if (!rc && !json_is_number(sub))
         rc = err_set(e, MLHEP_EFORMAT, "message: 'submitted' must be a number");
+    json_t *cred = json_object_get(o, "storage_cred");
+    if (!rc && cred && (!json_is_string(cred) || json_string_length(cred) > JOB_CRED_MAX))
+        rc = err_set(e, MLHEP_EFORMAT, "message: 'storage_cred' must be a string of at most %u characters",
+                     JOB_CRED_MAX);
+    if (!rc && cred && !(j->storage_cred = strdup(json_string_value(cred))))
+        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
     if (!rc) {
         j->workflow = json_incref(wf);
         j->submitted = json_number_value(sub);

@@ -53,6 +53,9 @@ typedef enum job_state {
  * Fan-out sub-tasks carry a reference and one file instead (FANOUT_TASK_MAX, fanout.h).
  * All of the service's size limits are listed in docs/service.md ("Limits"). */
 #define JOB_MESSAGE_MAX (8u << 20)
+/* Longest sealed storage credential in a job message (credbox.h's text form of a
+ * CREDBOX_MAX credential: base64url of 12 + CREDBOX_MAX + 16 bytes, "cb1." prefix). */
+#define JOB_CRED_MAX 21904u
 
 typedef struct job {
     char id[JOB_ID_HEX + 1];
@@ -60,6 +63,9 @@ typedef struct job {
     char *token;       /* owned; the raw bearer token */
     json_t *workflow;  /* owned reference */
     double submitted;  /* unix seconds */
+    char *storage_cred; /* owned or NULL: the user's delegated storage token sealed for
+                           this job and user (credbox.h, never in clear); message field
+                           "storage_cred" */
 } job;
 
 /* Name of a state ("queued"...); "?" for out-of-range values. */

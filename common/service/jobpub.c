@@ -1,11 +1,15 @@
 /* jobpub.c - see jobpub.h. */
 #include "service/jobpub.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "service/amqp_client.h"
+#include "root/srcaccess.h"
+#include "service/credbox.h"
 #include "service/msgsig.h"
 
 struct jobpub {
@@ -110,7 +114,7 @@ static int publish(jobpub *p, const char *kind, const char *rkey, const char *bo
 }
 
 int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workflow, const char *id,
-                  char id_out[JOB_ID_HEX + 1], mlhep_err *e)
+                  const char *storage_token, char id_out[JOB_ID_HEX + 1], mlhep_err *e)
 {
     if (id && !job_id_valid(id))
         return err_set(e, MLHEP_EINVAL, "invalid job id");
@@ -120,9 +124,12 @@ int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workfl
         return rc;
     if (id)
         memcpy(j.id, id, JOB_ID_HEX + 1);
+    if (storage_token) /* sealed for this job id and user: only it can open it */
+        rc = credbox_seal(p->key, j.id, j.user, "token", storage_token, strlen(storage_token), &j.storage_cred, e);
     char *msg = NULL;
     size_t len = 0;
-    rc = job_message_encode(&j, &msg, &len, e);
+    if (!rc)
+        rc = job_message_encode(&j, &msg, &len, e);
     if (!rc)
         rc = publish(p, MSGSIG_JOB, "train", msg, len, j.id, e);
     if (!rc)
@@ -151,4 +158,34 @@ int jobpub_ready(jobpub *p, mlhep_err *e)
     int rc = connect_locked(p, e);
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+int jobpub_storage_token(char *tok, mlhep_err *e)
+{
+    char *v = tok;
+    while (isspace((unsigned char)*v))
+        v++;
+    size_t l = strlen(v);
+    while (l && isspace((unsigned char)v[l - 1]))
+        l--;
+    memmove(tok, v, l);
+    tok[l] = '\0';
+    if (l == 0)
+        return err_set(e, MLHEP_EINVAL, "the storage token is empty");
+    if (l >= SRCACCESS_TOKEN_MAX)
+        return err_set(e, MLHEP_EINVAL, "the storage token is too long (%zu bytes, at most %d)", l,
+                       SRCACCESS_TOKEN_MAX - 1);
+    for (size_t i = 0; i < l; i++)
+        if ((unsigned char)tok[i] < 0x21 || (unsigned char)tok[i] > 0x7e)
+            return err_set(e, MLHEP_EINVAL, "the storage token contains a character not allowed in an HTTP header");
+    long long exp = srcaccess_jwt_exp(tok);
+    if (exp >= 0 && exp < (long long)time(NULL)) {
+        time_t tt = (time_t)exp;
+        struct tm tm;
+        char when[64];
+        if (!gmtime_r(&tt, &tm) || !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm))
+            snprintf(when, sizeof when, "%lld", exp);
+        return err_set(e, MLHEP_EAUTH, "the storage token expired at %s: get a fresh one", when);
+    }
+    return 0;
 }

@@ -45,6 +45,10 @@ static void nap_ms(int ms)
 
 int fanout_wanted(const mlhep_config *cfg, const workflow *wf)
 {
+    /* a job with its own delegated credential reads every file itself: the credential
+     * is opened for that job's thread only and never carried to sub-tasks */
+    if (wf->data.access)
+        return 0;
     return cfg->fanout_min_files > 0 && wf->nfiles >= (size_t)cfg->fanout_min_files;
 }
 

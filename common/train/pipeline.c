@@ -183,7 +183,8 @@ int pipeline_check_inputs_if_visible(const json_t *wf, const pipeline_env *env, 
     return 0;
 }
 
-static int validate(const json_t *wf, const pipeline_env *env, int part, workflow **out, mlhep_err *e)
+static int validate(const json_t *wf, const pipeline_env *env, int part, const srcaccess *acc, workflow **out,
+                    mlhep_err *e)
 {
     if (out)
         *out = NULL;
@@ -201,6 +202,8 @@ static int validate(const json_t *wf, const pipeline_env *env, int part, workflo
                  .part = part};
     workflow *w = NULL;
     int rc = workflow_load_json((json_t *)wf, &o, &w, e);
+    if (!rc)
+        w->data.access = acc;
     if (!rc && env->check_local)
         rc = pipeline_check_inputs(w, e);
     if (rc) {
@@ -217,12 +220,18 @@ static int validate(const json_t *wf, const pipeline_env *env, int part, workflo
 
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
-    return validate(wf, env, 0, out, e);
+    return validate(wf, env, 0, NULL, out, e);
+}
+
+int pipeline_validate_with(const json_t *wf, const pipeline_env *env, const srcaccess *acc, workflow **out,
+                           mlhep_err *e)
+{
+    return validate(wf, env, 0, acc, out, e);
 }
 
 int pipeline_validate_part(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e)
 {
-    return validate(wf, env, 1, out, e);
+    return validate(wf, env, 1, NULL, out, e);
 }
 
 /* ---- the sleep job ---------------------------------------------------------------- */

@@ -88,6 +88,11 @@ const char *pipeline_job_name(const json_t *wf, const pipeline_env *env, mlhep_e
  * refuses the job before it reads any event. Error codes as workflow.h (MLHEP_EAUTH: a
  * path outside the data roots; MLHEP_ENOTFOUND: a branch name that matches nothing). */
 int pipeline_validate(const json_t *wf, const pipeline_env *env, workflow **out, mlhep_err *e);
+/* The same for a job that reads with its own access (a delegated credential,
+ * srcaccess.h; NULL: the process's): the input checks and, in *out's data.access, the
+ * run itself read with acc, which must outlive *out. */
+int pipeline_validate_with(const json_t *wf, const pipeline_env *env, const srcaccess *acc, workflow **out,
+                           mlhep_err *e);
 /* The same for one part of a job (a fan-out sub-task: the job's workflow with a slice of
  * its files): the checks of the whole file set (every class has a file, the classes match
  * the model) belong to the job and are skipped (wf_opts.part). */

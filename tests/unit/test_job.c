@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "service/auth_glue.h"
+#include "service/credbox.h"
 #include "service/job.h"
+#include "service/jobpub.h"
 #include "service/jobstore.h"
 #include "test.h"
 
@@ -123,6 +125,67 @@ TEST(message_bad_input)
     CHECK(job_message_decode(big, JOB_MESSAGE_MAX + 1, &j, NULL) != 0); /* size check first */
 }
 
+/* A delegated storage token travels sealed (storage_cred, credbox.h): it survives the
+ * message both ways, opens only for its job and owner, and a malformed field is refused. */
+TEST(message_storage_cred)
+{
+    json_t *wf = json_loads("{\"name\":\"n\",\"model\":{\"type\":\"sleep\",\"seconds\":1}}", 0, NULL);
+    job j, k;
+    mlhep_err e;
+    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
+    json_decref(wf);
+    const char *key = "0123456789abcdef0123456789abcdef-service";
+    CHECK(credbox_seal(key, j.id, j.user, "token", "storage-tok", 11, &j.storage_cred, &e) == 0);
+    char *msg;
+    size_t len;
+    CHECK(job_message_encode(&j, &msg, &len, &e) == 0);
+    CHECK(!memmem(msg, len, "storage-tok", 11)); /* never in clear */
+    CHECK(job_message_decode(msg, len, &k, &e) == 0);
+    CHECK(k.storage_cred && strcmp(k.storage_cred, j.storage_cred) == 0);
+    char buf[64];
+    size_t n;
+    CHECK(credbox_open(key, k.id, k.user, "token", k.storage_cred, buf, sizeof buf, &n, &e) == 0 && !strcmp(buf, "storage-tok"));
+    CHECK(credbox_open(key, k.id, "bob", "token", k.storage_cred, buf, sizeof buf, &n, &e) == MLHEP_EAUTH);
+    free(msg);
+    job_clear(&k);
+    /* without one: no field, NULL after decoding */
+    free(j.storage_cred);
+    j.storage_cred = NULL;
+    CHECK(job_message_encode(&j, &msg, &len, &e) == 0);
+    CHECK(!memmem(msg, len, "storage_cred", 12));
+    CHECK(job_message_decode(msg, len, &k, &e) == 0 && k.storage_cred == NULL);
+    free(msg);
+    job_clear(&k);
+    job_clear(&j);
+    const char *bad = "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\",\"submitted\":1,"
+                      "\"workflow\":{},\"storage_cred\":7}";
+    err_clear(&e);
+    CHECK(job_message_decode(bad, strlen(bad), &k, &e) == MLHEP_EFORMAT && strstr(e.msg, "storage_cred"));
+}
+
+/* What a user hands a job is checked before it is sealed; messages never quote it. */
+TEST(storage_token_checks)
+{
+    mlhep_err e;
+    char t1[] = "  abc.def-ghi_~+/=  \n";
+    CHECK(jobpub_storage_token(t1, &e) == 0 && !strcmp(t1, "abc.def-ghi_~+/="));
+    char t2[] = " \n";
+    CHECK(jobpub_storage_token(t2, &e) == MLHEP_EINVAL && strstr(e.msg, "empty"));
+    char t3[] = "a b";
+    CHECK(jobpub_storage_token(t3, &e) == MLHEP_EINVAL && !strstr(e.msg, "a b"));
+    /* a JWT whose exp passed ({"alg":"none"}.{"exp":1000}.sig), and one far ahead */
+    char t4[] = "eyJhbGciOiJub25lIn0.eyJleHAiOjEwMDB9.c2ln";
+    CHECK(jobpub_storage_token(t4, &e) == MLHEP_EAUTH && strstr(e.msg, "expired at 1970-01-01 00:16:40 UTC") &&
+          !strstr(e.msg, "eyJ"));
+    char t5[] = "eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln";
+    CHECK(jobpub_storage_token(t5, &e) == 0);
+    char *big = malloc(SRCACCESS_TOKEN_MAX + 1);
+    memset(big, 'x', SRCACCESS_TOKEN_MAX);
+    big[SRCACCESS_TOKEN_MAX] = 0;
+    CHECK(jobpub_storage_token(big, &e) == MLHEP_EINVAL && strstr(e.msg, "too long"));
+    free(big);
+}
+
 /* The size limit is one rule on both ends: a message a worker would refuse is never
  * encoded (the submitter gets the error and queues nothing); one just under it goes
  * through both ways. */
@@ -199,6 +262,8 @@ int main(void)
     RUN(user_names);
     RUN(message_roundtrip);
     RUN(message_bad_input);
+    RUN(message_storage_cred);
+    RUN(storage_token_checks);
     RUN(message_size_rule_on_both_ends);
     RUN(control_roundtrip_and_bad);
     RUN(auth_glue_dev_tokens_only_in_dev_mode);
