@@ -584,9 +584,30 @@ int main(int argc, char **argv)
         json_t *m = json_load_file(mpath, 0, NULL);
         size_t i;
         json_t *f;
-        json_array_foreach(json_object_get(m, "files"), i, f)
-            printf("  %-28s %10lld bytes\n", json_string_value(json_object_get(f, "name")),
-                   (long long)json_integer_value(json_object_get(f, "bytes")));
+        /* a sub-directory (params.hist's histograms) is one line: NAME/, its files, bytes;
+         * the manifest lists names sorted, so a directory's files are consecutive */
+        const json_t *files = json_object_get(m, "files");
+        for (i = 0; i < json_array_size(files);) {
+            f = json_array_get(files, i);
+            const char *n = json_string_value(json_object_get(f, "name"));
+            const char *slash = n ? strchr(n, '/') : NULL;
+            long long bytes = (long long)json_integer_value(json_object_get(f, "bytes"));
+            if (!slash) {
+                printf("  %-28s %10lld bytes\n", n ? n : "?", bytes);
+                i++;
+                continue;
+            }
+            size_t dl = (size_t)(slash - n) + 1, k = 0;
+            for (bytes = 0; i < json_array_size(files); i++, k++) {
+                const char *n2 = json_string_value(json_object_get(json_array_get(files, i), "name"));
+                if (!n2 || strncmp(n2, n, dl))
+                    break;
+                bytes += (long long)json_integer_value(json_object_get(json_array_get(files, i), "bytes"));
+            }
+            char dir[64];
+            snprintf(dir, sizeof dir, "%.*s", (int)(dl < sizeof dir ? dl : sizeof dir - 1), n);
+            printf("  %-28s %10lld bytes in %zu files\n", dir, bytes, k);
+        }
         json_decref(m);
     } else if (ex == EX_STOPPED || ex == EX_FAILED || ex == EX_PATH) {
         /* nothing half-written is kept in a directory this run created (the reason was
