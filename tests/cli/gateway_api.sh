@@ -359,7 +359,8 @@ gateway_predict_timeout = 2
 test_hooks = 0"
 L=$GWU
 head -c 1500000 /dev/zero | tr '\0' ' ' > "$TMP/big.json"
-s=$(req $R POST "$L/v1/jobs" -H "$(auth "$TA")" --data-binary @"$TMP/big.json"); expect "1.5 MB body to a 1 MiB gateway" 413 too_large $R "larger than the gateway takes (1 MiB)" "$s"
+# (bob's requests: alice's one token per second stays for her prediction below)
+s=$(req $R POST "$L/v1/jobs" -H "$(auth "$TB")" --data-binary @"$TMP/big.json"); expect "1.5 MB body to a 1 MiB gateway" 413 too_large $R "larger than the gateway takes (1 MiB)" "$s"
 s=$(req $R POST "$L/v1/jobs" -H "$(auth "$TB")" -H "Transfer-Encoding: chunked" --data-binary @"$TMP/big.json"); [ "$s" = 413 ] && ok "1.5 MB chunked body (no Content-Length): 413" || bad "chunked 413" "$s $(cat $R.body $R.err)"
 s=$(req $R GET "$L/v1/whoami" -H "$(auth "$TB")"); s2=$(req $R.2 GET "$L/v1/whoami" -H "$(auth "$TB")")
 ra=$(hdr $R.2 Retry-After)
