@@ -44,14 +44,20 @@ done
 # Script tests run MLHEP_TEST_JOBS at a time (default 3: most of their time is spent
 # waiting on servers they start, each on its own free ports in its own temp dir); their
 # results are printed in name order once each has ended.
+# The long ones start first (those that bring up the whole service stack or network
+# namespaces: 1-2.5 min each), so that no long test is left to run alone at the end.
 jobs_max=${MLHEP_TEST_JOBS:-3}
-scripts=()
+scripts=(); long=()
 for s in tests/cli/*.sh; do
     [ -f "$s" ] || continue
     name=$(basename "$s" .sh)
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-    scripts+=("$s")
+    case "$name" in
+        service_* | netns_* | infer_service | gateway_api | grid_*) long+=("$s") ;;
+        *) scripts+=("$s") ;;
+    esac
 done
+scripts=("${long[@]}" "${scripts[@]}")
 run_script() { # SCRIPT: runs it, leaves its exit code and seconds beside its log
     local name log t0 rc
     name=$(basename "$1" .sh); log="$logdir/$name.log"; t0=$SECONDS
@@ -65,6 +71,7 @@ for s in "${scripts[@]}"; do
     running=$((running + 1))
 done
 wait
+[ "${#scripts[@]}" = 0 ] || mapfile -t scripts < <(printf '%s\n' "${scripts[@]}" | sort)
 for s in "${scripts[@]}"; do
     name=$(basename "$s" .sh); log="$logdir/$name.log"
     read -r rc secs < "$log.rc" 2>/dev/null || { rc=1; secs=0; }
