@@ -55,7 +55,7 @@ sec.protbind * only gsi
 CFG
 chown -R xrootd:xrootd "$XT"; chmod 755 "$XT"; chmod 400 "$XT/sec/hostkey.pem"
 xrootd -c "$XT/x.cfg" -l "$XT/x.log" -b -n t -R xrootd >/dev/null 2>&1 || { bad gsi_setup "xrootd did not start"; exit 1; }
-for i in $(seq 1 100); do [ -s "$XT/run/t/xrootd.pid" ] && port_open "$PORT" && break; sleep 0.05; done
+for i in $(seq 1 600); do [ -s "$XT/run/t/xrootd.pid" ] && port_open "$PORT" && break; sleep 0.05; done
 XPID=$(cat "$XT/run/t/xrootd.pid" 2>/dev/null)
 port_open "$PORT" || { bad gsi_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 URL="root://localhost:$PORT//data/uproot-HZZ.root"

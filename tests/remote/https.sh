@@ -49,7 +49,7 @@ https_start() {
         --port-file "$d/$var.port" "$@" >"$d/$var.out" 2>&1 &
     printf -v "${var}_PID" '%s' "$!"
     local i
-    for i in $(seq 1 200); do
+    for i in $(seq 1 600); do
         [ -s "$d/$var.port" ] && break
         kill -0 "$!" 2>/dev/null || break
         sleep 0.05
