@@ -1,5 +1,6 @@
 /* cursor.h - bounds-checked big-endian reading of bytes in memory, with a sticky error
- * (plus two little-endian readers for mlhep's own wire formats).
+ * (plus little-endian readers for mlhep's own formats: model files, checkpoints, columnar
+ * requests).
  *
  * Every decoder of outside bytes (ROOT headers, keys, streamed objects, baskets) reads
  * through a cursor: reads past the end return zero and set c->err, and every later
@@ -100,7 +101,8 @@ static inline double cur_f64(cursor *c)
     return d;
 }
 
-/* Little-endian readers, for our own wire formats (colreq.h); ROOT bytes are big-endian. */
+/* Little-endian readers, for our own formats (model files, checkpoints, colreq.h); ROOT
+ * bytes are big-endian. */
 static inline uint16_t cur_le16(cursor *c)
 {
     const uint8_t *p = cur_take(c, 2);
@@ -111,6 +113,42 @@ static inline uint32_t cur_le32(cursor *c)
 {
     const uint8_t *p = cur_take(c, 4);
     return p ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24) : 0;
+}
+
+static inline uint64_t cur_le64(cursor *c)
+{
+    uint64_t lo = cur_le32(c);
+    uint64_t hi = cur_le32(c);
+    return (hi << 32) | lo;
+}
+
+static inline float cur_lef32(cursor *c)
+{
+    uint32_t u = cur_le32(c);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double cur_lef64(cursor *c)
+{
+    uint64_t u = cur_le64(c);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* n little-endian float32 values into out (zeros, and the error set, if fewer remain). */
+static inline void cur_lef32_array(cursor *c, float *out, size_t n)
+{
+    const uint8_t *p = n <= cur_left(c) / 4 ? cur_take(c, n * 4) : (cur_fail(c), NULL);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = 0;
+        if (p)
+            u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                (uint32_t)p[4 * i + 3] << 24;
+        memcpy(&out[i], &u, 4);
+    }
 }
 
 /* A ROOT string: u8 n (255 => u32 n follows), then n bytes, no terminator.

@@ -160,14 +160,37 @@ void wbuf_bc_end(wbuf *w, size_t pos)
 
 void wbuf_le16(wbuf *w, uint16_t v)
 {
-    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    uint8_t b[2];
+    wbuf_store_le16(b, v);
     wbuf_put(w, b, 2);
 }
 
 void wbuf_le32(wbuf *w, uint32_t v)
 {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    uint8_t b[4];
+    wbuf_store_le32(b, v);
     wbuf_put(w, b, 4);
+}
+
+void wbuf_le64(wbuf *w, uint64_t v)
+{
+    uint8_t b[8];
+    wbuf_store_le64(b, v);
+    wbuf_put(w, b, 8);
+}
+
+void wbuf_lef32(wbuf *w, float v)
+{
+    uint8_t b[4];
+    wbuf_store_lef32(b, v);
+    wbuf_put(w, b, 4);
+}
+
+void wbuf_lef64(wbuf *w, double v)
+{
+    uint8_t b[8];
+    wbuf_store_lef64(b, v);
+    wbuf_put(w, b, 8);
 }
 
 void wbuf_str(wbuf *w, const char *s)

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct wbuf {
     uint8_t *p;
@@ -53,8 +54,48 @@ void wbuf_cstr(wbuf *w, const char *s);
 size_t wbuf_bc_begin(wbuf *w);
 void wbuf_bc_end(wbuf *w, size_t pos);
 void wbuf_patch32(wbuf *w, size_t pos, uint32_t v);
-/* Little-endian writers (mlhep's own wire formats: infer/colreq). */
+/* Little-endian writers (mlhep's own formats: model files, checkpoints, GBDT sections,
+ * ONNX tensors, infer/colreq). */
 void wbuf_le16(wbuf *w, uint16_t v);
 void wbuf_le32(wbuf *w, uint32_t v);
+void wbuf_le64(wbuf *w, uint64_t v);
+void wbuf_lef32(wbuf *w, float v);
+void wbuf_lef64(wbuf *w, double v);
+
+/* Little-endian stores at a place already reserved (headers filled in once their sizes
+ * are known); the appenders above use them. Byte order for our own formats is written
+ * here and nowhere else. */
+static inline void wbuf_store_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void wbuf_store_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void wbuf_store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void wbuf_store_lef32(uint8_t *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    wbuf_store_le32(p, u);
+}
+static inline void wbuf_store_lef64(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    wbuf_store_le64(p, u);
+}
+static inline void wbuf_store_lef32_array(uint8_t *p, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wbuf_store_lef32(p + 4 * i, f[i]);
+}
 
 #endif

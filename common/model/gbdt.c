@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cursor.h"
 #include "base/rng.h"
 #include "base/sort.h"
 #include "base/team.h"
+#include "base/wbuf.h"
 
 #define GBDT_ROW_BLOCK 8192 /* rows per task for binning / gradient passes (fixed: sums
                                are reduced block by block, independent of thread count) */
@@ -1364,108 +1366,60 @@ int gbdt_train_dense(const gbdt_params *p, const float *x, const float *y, const
                           written as version 1, byte for byte as before */
 #define GBDT_NODE_BYTES 29
 
-static void put_u32(uint8_t **p, uint32_t v)
-{
-    (*p)[0] = (uint8_t)v;
-    (*p)[1] = (uint8_t)(v >> 8);
-    (*p)[2] = (uint8_t)(v >> 16);
-    (*p)[3] = (uint8_t)(v >> 24);
-    *p += 4;
-}
-
-static void put_f32(uint8_t **p, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    put_u32(p, u);
-}
-
 int gbdt_serialize(const gbdt_model *m, uint8_t **buf, size_t *len, mlhep_err *e)
 {
     size_t nn = m->tree_off[m->n_trees];
     int v1 = m->objective == GBDT_OBJ_BINARY;
     size_t n = (v1 ? 24 : 28) + 4 * (size_t)m->n_trees + GBDT_NODE_BYTES * nn;
-    uint8_t *b = malloc(n), *p = b;
-    if (!b)
-        return err_set(e, MLHEP_ENOMEM, "gbdt: out of memory serialising %zu nodes", nn);
-    memcpy(p, "GBDT", 4);
-    p += 4;
-    put_u32(&p, v1 ? 1 : GBDT_VERSION);
-    put_u32(&p, m->objective);
-    put_u32(&p, m->n_features);
-    put_u32(&p, m->n_trees);
-    put_f32(&p, m->base_margin);
+    wbuf w = WBUF_INIT;
+    wbuf_reserve(&w, n);
+    wbuf_put(&w, "GBDT", 4);
+    wbuf_le32(&w, v1 ? 1 : GBDT_VERSION);
+    wbuf_le32(&w, m->objective);
+    wbuf_le32(&w, m->n_features);
+    wbuf_le32(&w, m->n_trees);
+    wbuf_lef32(&w, m->base_margin);
     if (!v1)
-        put_u32(&p, m->n_outputs);
+        wbuf_le32(&w, m->n_outputs);
     for (uint32_t t = 0; t < m->n_trees; t++)
-        put_u32(&p, m->tree_off[t + 1] - m->tree_off[t]);
+        wbuf_le32(&w, m->tree_off[t + 1] - m->tree_off[t]);
     for (size_t i = 0; i < nn; i++) {
         const gbdt_node *d = &m->nodes[i];
-        put_u32(&p, (uint32_t)d->feature);
-        *p++ = d->default_left;
-        put_f32(&p, d->threshold);
-        put_f32(&p, d->value);
-        put_u32(&p, d->left);
-        put_u32(&p, d->right);
-        put_f32(&p, d->gain);
-        put_f32(&p, d->cover);
+        wbuf_le32(&w, (uint32_t)d->feature);
+        wbuf_u8(&w, d->default_left);
+        wbuf_lef32(&w, d->threshold);
+        wbuf_lef32(&w, d->value);
+        wbuf_le32(&w, d->left);
+        wbuf_le32(&w, d->right);
+        wbuf_lef32(&w, d->gain);
+        wbuf_lef32(&w, d->cover);
     }
-    *buf = b;
-    *len = n;
+    if (!wbuf_ok(&w)) {
+        wbuf_free(&w);
+        return err_set(e, MLHEP_ENOMEM, "gbdt: out of memory serialising %zu nodes", nn);
+    }
+    *buf = w.p;
+    *len = w.len;
     return 0;
-}
-
-/* Bounds-checked little-endian reader with a sticky error. */
-typedef struct rd {
-    const uint8_t *p;
-    size_t len, pos;
-    int bad;
-} rd;
-
-static int rd_need(rd *r, size_t n)
-{
-    if (r->bad || r->len - r->pos < n) {
-        r->bad = 1;
-        return 0;
-    }
-    return 1;
-}
-
-static uint32_t rd_u32(rd *r)
-{
-    if (!rd_need(r, 4))
-        return 0;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += 4;
-    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-}
-
-static uint8_t rd_u8(rd *r) { return rd_need(r, 1) ? r->p[r->pos++] : 0; }
-
-static float rd_f32(rd *r)
-{
-    uint32_t u = rd_u32(r);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
 }
 
 int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err *e)
 {
     *out = NULL;
-    rd r = {buf, len, 0, 0};
+    cursor r;
+    cur_init(&r, buf, len);
     if (len < 24)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %zu bytes, too short for the header", len);
     if (memcmp(buf, "GBDT", 4) != 0)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: bad magic (not a GBDT section)");
-    r.pos = 4;
-    uint32_t ver = rd_u32(&r), obj = rd_u32(&r), nf = rd_u32(&r), nt = rd_u32(&r);
-    float base = rd_f32(&r);
+    cur_seek(&r, 4);
+    uint32_t ver = cur_le32(&r), obj = cur_le32(&r), nf = cur_le32(&r), nt = cur_le32(&r);
+    float base = cur_lef32(&r);
     if (ver != 1 && ver != GBDT_VERSION)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: version %u not supported (this build reads 1 and %d)",
                        ver, GBDT_VERSION);
-    uint32_t nout = ver == 1 ? 1 : rd_u32(&r);
-    if (r.bad)
+    uint32_t nout = ver == 1 ? 1 : cur_le32(&r);
+    if (!cur_ok(&r))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %zu bytes, too short for the header", len);
     if (obj != GBDT_OBJ_BINARY && (ver == 1 || (obj != GBDT_OBJ_MULTICLASS && obj != GBDT_OBJ_REGRESSION)))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: unknown objective %u", obj);
@@ -1478,9 +1432,9 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %u features out of range", nf);
     if (!isfinite(base))
         return err_set(e, MLHEP_EFORMAT, "gbdt model: base margin is not finite");
-    if ((size_t)nt > (len - r.pos) / 4)
+    if ((size_t)nt > cur_left(&r) / 4)
         return err_set(e, MLHEP_EFORMAT, "gbdt model: %u trees but only %zu bytes left "
-                       "(truncated or corrupt)", nt, len - r.pos);
+                       "(truncated or corrupt)", nt, cur_left(&r));
     gbdt_model *m = calloc(1, sizeof *m);
     if (!m)
         return err_set(e, MLHEP_ENOMEM, "gbdt model: out of memory");
@@ -1496,10 +1450,10 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         goto fail;
     }
     size_t total = 0, maxcnt = 0;
-    size_t room = (len - r.pos - 4 * (size_t)nt) / GBDT_NODE_BYTES;
+    size_t room = (cur_left(&r) - 4 * (size_t)nt) / GBDT_NODE_BYTES;
     m->tree_off[0] = 0;
     for (uint32_t t = 0; t < nt; t++) {
-        uint32_t c = rd_u32(&r);
+        uint32_t c = cur_le32(&r);
         if (c == 0) {
             rc = err_set(e, MLHEP_EFORMAT, "gbdt model: tree %u has no nodes", t);
             goto fail;
@@ -1526,15 +1480,15 @@ int gbdt_deserialize(const uint8_t *buf, size_t len, gbdt_model **out, mlhep_err
         memset(seen, 0, c);
         for (uint32_t i = 0; i < c; i++) {
             gbdt_node *d = &m->nodes[m->tree_off[t] + i];
-            d->feature = (int32_t)rd_u32(&r);
-            d->default_left = rd_u8(&r);
-            d->threshold = rd_f32(&r);
-            d->value = rd_f32(&r);
-            d->left = rd_u32(&r);
-            d->right = rd_u32(&r);
-            d->gain = rd_f32(&r);
-            d->cover = rd_f32(&r);
-            if (r.bad) {
+            d->feature = (int32_t)cur_le32(&r);
+            d->default_left = cur_u8(&r);
+            d->threshold = cur_lef32(&r);
+            d->value = cur_lef32(&r);
+            d->left = cur_le32(&r);
+            d->right = cur_le32(&r);
+            d->gain = cur_lef32(&r);
+            d->cover = cur_lef32(&r);
+            if (!cur_ok(&r)) {
                 rc = err_set(e, MLHEP_EFORMAT, "gbdt model: truncated in tree %u", t);
                 goto fail;
             }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cursor.h"
+#include "base/wbuf.h"
 #include "model/modelfile.h"
 
 #define NO_OFF ((size_t)-1)
@@ -1504,14 +1506,7 @@ static int to_container(const mlp *m, const char *features_json, modelfile **out
         rc = err_set(e, MLHEP_ENOMEM, "out of memory saving the model");
         goto done;
     }
-    for (size_t i = 0; i < m->n_params; i++) {
-        uint32_t u;
-        memcpy(&u, &m->params[i], 4);
-        pb[4 * i] = (uint8_t)u;
-        pb[4 * i + 1] = (uint8_t)(u >> 8);
-        pb[4 * i + 2] = (uint8_t)(u >> 16);
-        pb[4 * i + 3] = (uint8_t)(u >> 24);
-    }
+    wbuf_store_lef32_array(pb, m->params, m->n_params);
     if ((rc = modelfile_add(mf, "arch", arch, strlen(arch), e)) ||
         (rc = modelfile_add(mf, "params", pb, m->n_params * 4, e)) ||
         (features_json && (rc = modelfile_add(mf, "features", features_json, strlen(features_json), e))))
@@ -1582,11 +1577,9 @@ static int load_from_container(const modelfile *mf, mlp **out, char **features_j
                        "model file is inconsistent: \"params\" has %zu bytes, the architecture needs %zu floats (%zu bytes)",
                        plen, np, np * 4);
     }
-    for (size_t i = 0; i < m->n_params; i++) {
-        uint32_t u = (uint32_t)pb[4 * i] | (uint32_t)pb[4 * i + 1] << 8 | (uint32_t)pb[4 * i + 2] << 16 |
-                     (uint32_t)pb[4 * i + 3] << 24;
-        memcpy(&m->params[i], &u, 4);
-    }
+    cursor pc;
+    cur_init(&pc, pb, plen);
+    cur_lef32_array(&pc, m->params, m->n_params);
     if (feat && features_json) {
         *features_json = malloc(flen + 1);
         if (!*features_json) {

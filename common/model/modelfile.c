@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "base/cursor.h"
+#include "base/wbuf.h"
 
 static const uint8_t MAGIC[8] = {'M', 'L', 'H', 'E', 'P', 'M', 'O', 'D'};
 #define HEADER_SIZE 32u
@@ -120,22 +121,6 @@ const uint8_t *modelfile_get(const modelfile *mf, const char *name, size_t *len)
     return mf->sec[i].data;
 }
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Model file layout, version 1. All integers little-endian.
  *
  *   offset  size  field
@@ -166,39 +151,28 @@ int modelfile_encode(const modelfile *mf, uint8_t **out, size_t *len, mlhep_err 
     if (!b)
         return err_set(e, MLHEP_ENOMEM, "model file: out of memory (%zu bytes)", total);
     memcpy(b, MAGIC, 8);
-    put_u32(b + 8, MODELFILE_VERSION);
-    put_u32(b + 12, (uint32_t)mf->kind);
-    put_u32(b + 16, (uint32_t)mf->n);
-    put_u32(b + 20, 0);
-    put_u64(b + 24, (uint64_t)total);
+    wbuf_store_le32(b + 8, MODELFILE_VERSION);
+    wbuf_store_le32(b + 12, (uint32_t)mf->kind);
+    wbuf_store_le32(b + 16, (uint32_t)mf->n);
+    wbuf_store_le32(b + 20, 0);
+    wbuf_store_le64(b + 24, (uint64_t)total);
     size_t pos = HEADER_SIZE;
     for (size_t i = 0; i < mf->n; i++) {
         const section *s = &mf->sec[i];
         size_t nl = strlen(s->name);
-        put_u16(b + pos, (uint16_t)nl);
+        wbuf_store_le16(b + pos, (uint16_t)nl);
         memcpy(b + pos + 2, s->name, nl);
         pos += 2 + nl;
-        put_u64(b + pos, (uint64_t)s->len);
+        wbuf_store_le64(b + pos, (uint64_t)s->len);
         pos += 8;
         if (s->len)
             memcpy(b + pos, s->data, s->len);
         pos += s->len;
     }
-    put_u64(b + pos, XXH64(b, pos, 0));
+    wbuf_store_le64(b + pos, XXH64(b, pos, 0));
     *out = b;
     *len = total;
     return 0;
-}
-
-/* Little-endian reads on the shared bounds-checked cursor (sticky error). */
-static uint64_t le_read(cursor *c, int nbytes)
-{
-    const uint8_t *p = cur_take(c, (size_t)nbytes);
-    uint64_t v = 0;
-    if (p)
-        for (int i = nbytes - 1; i >= 0; i--)
-            v = (v << 8) | p[i];
-    return v;
 }
 
 int modelfile_decode(const uint8_t *buf, size_t len, modelfile **out, mlhep_err *e)
@@ -212,11 +186,11 @@ int modelfile_decode(const uint8_t *buf, size_t len, modelfile **out, mlhep_err 
     cursor c;
     cur_init(&c, buf, len);
     cur_skip(&c, 8);
-    uint32_t version = (uint32_t)le_read(&c, 4);
-    uint32_t kind = (uint32_t)le_read(&c, 4);
-    uint32_t nsec = (uint32_t)le_read(&c, 4);
-    uint32_t flags = (uint32_t)le_read(&c, 4);
-    uint64_t total = le_read(&c, 8);
+    uint32_t version = cur_le32(&c);
+    uint32_t kind = cur_le32(&c);
+    uint32_t nsec = cur_le32(&c);
+    uint32_t flags = cur_le32(&c);
+    uint64_t total = cur_le64(&c);
     if (version != MODELFILE_VERSION)
         return err_set(e, MLHEP_EUNSUPPORTED,
                        "model file format version %u is not supported (this build reads version %u)",
@@ -251,9 +225,9 @@ int modelfile_decode(const uint8_t *buf, size_t len, modelfile **out, mlhep_err 
     cur_init(&body, buf, len - TRAILER_SIZE);
     cur_seek(&body, HEADER_SIZE);
     for (uint32_t i = 0; i < nsec; i++) {
-        size_t nl = (size_t)le_read(&body, 2);
+        size_t nl = cur_le16(&body);
         const uint8_t *name = cur_take(&body, nl);
-        uint64_t dl = le_read(&body, 8);
+        uint64_t dl = cur_le64(&body);
         const uint8_t *data = dl <= cur_left(&body) ? cur_take(&body, (size_t)dl) : NULL;
         if (!cur_ok(&body) || !name || !data) {
             modelfile_free(mf);

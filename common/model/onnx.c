@@ -59,26 +59,10 @@ static void pb_bytes(wbuf *b, unsigned field, const void *d, size_t n)
     wbuf_put(b, d, n);
 }
 static void pb_str(wbuf *b, unsigned field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
-static void put_f32(wbuf *b, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint8_t t[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-    wbuf_put(b, t, 4);
-}
-static void put_f64(wbuf *b, double f)
-{
-    uint64_t u;
-    memcpy(&u, &f, 8);
-    uint8_t t[8];
-    for (int i = 0; i < 8; i++)
-        t[i] = (uint8_t)(u >> (8 * i));
-    wbuf_put(b, t, 8);
-}
 static void pb_float(wbuf *b, unsigned field, float f)
 {
     pb_tag(b, field, 5);
-    put_f32(b, f);
+    wbuf_lef32(b, f);
 }
 /* Appends sub-message s as field `field` of b and frees s. */
 static void pb_msg(wbuf *b, unsigned field, wbuf *s)
@@ -107,7 +91,7 @@ static void tensor_f32(wbuf *graph, const char *name, const size_t *dims, int nd
     pb_tag(&t, 9, 2);
     pb_varint(&t, count * 4);
     for (size_t i = 0; i < count; i++)
-        put_f32(&t, data ? data[i] : *fill);
+        wbuf_lef32(&t, data ? data[i] : *fill);
     pb_msg(graph, 5, &t);
 }
 
@@ -120,7 +104,7 @@ static void tensor_f64(wbuf *graph, const char *name, size_t n, const double *da
     pb_tag(&t, 9, 2);
     pb_varint(&t, n * 8);
     for (size_t i = 0; i < n; i++)
-        put_f64(&t, data[i]);
+        wbuf_lef64(&t, data[i]);
     pb_msg(graph, 5, &t);
 }
 
@@ -190,7 +174,7 @@ static void node(wbuf *graph, const char *domain, const char *op, const char *na
         case A_STRING: pb_str(&a, 4, x->s); break;
         case A_FLOATS:
             for (size_t k = 0; k < x->n; k++)
-                put_f32(&pk, x->fv[k]);
+                wbuf_lef32(&pk, x->fv[k]);
             if (x->n)
                 pb_bytes(&a, 7, pk.p, pk.len);
             break;

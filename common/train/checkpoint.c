@@ -12,6 +12,7 @@
 
 #include "base/cursor.h"
 #include "base/rng.h"
+#include "base/wbuf.h"
 #include "model/modelfile.h"
 
 static const uint8_t CKPT_MAGIC[8] = {'M', 'L', 'H', 'E', 'P', 'C', 'K', 'P'};
@@ -36,59 +37,19 @@ int ckpt_key(const workflow *wf, char out[CKPT_KEY_LEN + 1], mlhep_err *e)
     return 0;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_f64(uint8_t *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    put_u64(p, u);
-}
-static uint64_t get_le(cursor *c, int n)
-{
-    const uint8_t *p = cur_take(c, (size_t)n);
-    uint64_t v = 0;
-    if (p)
-        for (int i = n - 1; i >= 0; i--)
-            v = (v << 8) | p[i];
-    return v;
-}
-static double get_f64(cursor *c)
-{
-    uint64_t u = get_le(c, 8);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
 /* float32 little-endian array <-> floats */
 static uint8_t *floats_le(const float *f, size_t n)
 {
     uint8_t *b = malloc(n * 4 + 1);
-    if (!b)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &f[i], 4);
-        put_u32(b + 4 * i, u);
-    }
+    if (b)
+        wbuf_store_lef32_array(b, f, n);
     return b;
 }
 static void le_floats(const uint8_t *b, size_t n, float *f)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-                     (uint32_t)b[4 * i + 3] << 24;
-        memcpy(&f[i], &u, 4);
-    }
+    cursor c;
+    cur_init(&c, b, n * 4);
+    cur_lef32_array(&c, f, n);
 }
 
 /* The "resume" section, version 1. All integers little-endian, doubles as their IEEE
@@ -121,26 +82,26 @@ static uint8_t *encode_state(mlp *m, const ckpt_state *s, const char *key, const
     rng r;
     mlp_get_rng(m, &r);
     memcpy(b, CKPT_MAGIC, 8);
-    put_u32(b + 8, CKPT_VERSION);
-    put_u32(b + 12, (uint32_t)s->epoch);
-    put_u32(b + 16, (uint32_t)s->epochs);
-    put_u32(b + 20, (s->finished ? 1u : 0u) | (s->have_best && s->best ? 2u : 0u));
-    put_u32(b + 24, (uint32_t)s->since_best);
-    put_u32(b + 28, mlp_opt_state(m, 1) ? 0u : 1u);
-    put_u64(b + 32, (uint64_t)mlp_steps(m));
+    wbuf_store_le32(b + 8, CKPT_VERSION);
+    wbuf_store_le32(b + 12, (uint32_t)s->epoch);
+    wbuf_store_le32(b + 16, (uint32_t)s->epochs);
+    wbuf_store_le32(b + 20, (s->finished ? 1u : 0u) | (s->have_best && s->best ? 2u : 0u));
+    wbuf_store_le32(b + 24, (uint32_t)s->since_best);
+    wbuf_store_le32(b + 28, mlp_opt_state(m, 1) ? 0u : 1u);
+    wbuf_store_le64(b + 32, (uint64_t)mlp_steps(m));
     for (int i = 0; i < 4; i++)
-        put_u64(b + 40 + 8 * i, r.s[i]);
-    put_f64(b + 72, s->best_val);
-    put_u64(b + 80, (uint64_t)mlp_n_params(m));
+        wbuf_store_le64(b + 40 + 8 * i, r.s[i]);
+    wbuf_store_lef64(b + 72, s->best_val);
+    wbuf_store_le64(b + 80, (uint64_t)mlp_n_params(m));
     memcpy(b + 88, key, CKPT_KEY_LEN);
     memcpy(b + 104, fp, 64);
-    put_u32(b + 168, (uint32_t)s->nep);
+    wbuf_store_le32(b + 168, (uint32_t)s->nep);
     uint8_t *p = b + CKPT_FIXED;
     for (int i = 0; i < s->nep; i++) {
         const report_epoch *x = &s->ep[i];
         double v[CKPT_EPOCH_FIELDS] = {x->loss, x->acc, x->auc, x->val_loss, x->val_acc, x->val_auc, x->seconds};
         for (int k = 0; k < CKPT_EPOCH_FIELDS; k++, p += 8)
-            put_f64(p, v[k]);
+            wbuf_store_lef64(p, v[k]);
     }
     *len = n;
     return b;
@@ -205,22 +166,22 @@ static int parse_state(const modelfile *mf, state_hdr *h, cursor *c, const char 
         return err_set(e, MLHEP_EFORMAT, "%s: the checkpoint's \"resume\" section is malformed", path);
     cur_init(c, p, len);
     cur_skip(c, 8);
-    uint32_t ver = (uint32_t)get_le(c, 4);
+    uint32_t ver = cur_le32(c);
     if (ver != CKPT_VERSION)
         return err_set(e, MLHEP_EUNSUPPORTED, "%s: checkpoint version %u is not supported (this build reads %u)",
                        path, ver, CKPT_VERSION);
-    h->epoch = (uint32_t)get_le(c, 4);
-    h->epochs = (uint32_t)get_le(c, 4);
-    h->flags = (uint32_t)get_le(c, 4);
-    h->since_best = (uint32_t)get_le(c, 4);
-    h->opt = (uint32_t)get_le(c, 4);
-    h->steps = get_le(c, 8);
+    h->epoch = cur_le32(c);
+    h->epochs = cur_le32(c);
+    h->flags = cur_le32(c);
+    h->since_best = cur_le32(c);
+    h->opt = cur_le32(c);
+    h->steps = cur_le64(c);
     for (int i = 0; i < 4; i++)
-        h->r.s[i] = get_le(c, 8);
-    h->best_val = get_f64(c);
-    h->nparams = get_le(c, 8);
+        h->r.s[i] = cur_le64(c);
+    h->best_val = cur_lef64(c);
+    h->nparams = cur_le64(c);
     const uint8_t *k = cur_take(c, CKPT_KEY_LEN), *f = cur_take(c, 64);
-    h->nrec = (uint32_t)get_le(c, 4);
+    h->nrec = cur_le32(c);
     if (!cur_ok(c) || !k || !f)
         return err_set(e, MLHEP_EFORMAT, "%s: the checkpoint's \"resume\" section is truncated", path);
     memcpy(h->key, k, CKPT_KEY_LEN);
@@ -338,13 +299,13 @@ int ckpt_load(const char *path, const char *key, const char *fingerprint, mlp *m
     }
     for (uint32_t i = 0; i < h.nrec; i++) {
         report_epoch *x = &ep[i];
-        x->loss = get_f64(&c);
-        x->acc = get_f64(&c);
-        x->auc = get_f64(&c);
-        x->val_loss = get_f64(&c);
-        x->val_acc = get_f64(&c);
-        x->val_auc = get_f64(&c);
-        x->seconds = get_f64(&c);
+        x->loss = cur_lef64(&c);
+        x->acc = cur_lef64(&c);
+        x->auc = cur_lef64(&c);
+        x->val_loss = cur_lef64(&c);
+        x->val_acc = cur_lef64(&c);
+        x->val_auc = cur_lef64(&c);
+        x->seconds = cur_lef64(&c);
     }
     le_floats(pb, np, mlp_params(m));
     le_floats(mb, nt, mlp_opt_state(m, 0));
