@@ -43,6 +43,7 @@ PROG_SRC  := $(wildcard submit/mlhep_*.c worker/mlhep_*.c)
 CLI_SRC   := $(filter-out $(PROG_SRC),$(wildcard submit/*.c worker/*.c))
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
 # one .d file per output in build/dep/ (make reads them all below)
 DEPFLAGS   = -MMD -MP -MF build/dep/$(subst /,_,$@).d
 HDRS      := $(wildcard common/*/*.h)
@@ -58,8 +59,11 @@ PROGS_ASAN   := $(foreach p,$(PROG_SRC),build/asan/bin/$(call progname,$(p)))
 TESTS        := $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
 REPLAYS      := $(FUZZ_SRC:fuzz/fuzz_%.c=build/asan/fuzz/replay_%)
 FUZZERS      := $(FUZZ_SRC:fuzz/fuzz_%.c=build/fuzz/fuzz_%)
+BENCHES      := $(BENCH_SRC:bench/%.c=build/bench/%) build/bench/make_models
 
-.PHONY: all deps test bench run fuzz clean check-build
+.PHONY: all deps test bench run fuzz clean check-build benches
+
+benches: $(BENCHES)
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -130,6 +134,17 @@ build/asan/tests/%: tests/unit/%.c build/asan/libmlhep.a
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(DEPFLAGS) $< build/asan/libmlhep.a $(LDLIBS) -o $@
 
+# Benchmark programs (bench/NAME.c -> build/bench/NAME), compiled and linked like the
+# programs so that no bench script carries its own link line; built by check-build so
+# they keep compiling. make_models is the unit test of predictions run as a program that
+# writes the models the inference benchmarks load.
+build/bench/%: bench/%.c build/libmlhep.a
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) $< build/libmlhep.a $(LDLIBS) -o $@
+build/bench/make_models: tests/unit/test_predict.c build/libmlhep.a
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(DEPFLAGS) $< build/libmlhep.a $(LDLIBS) -o $@
+
 # A fuzz target is fuzz/fuzz_NAME.c defining LLVMFuzzerTestOneInput. The replay build
 # (gcc + sanitizers + fuzz/replay.c main) runs saved inputs in `make test`.
 build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c build/asan/libmlhep.a
@@ -143,7 +158,7 @@ build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC) $(LIB_CXX:common/%.cc=build/obj/%.o)
 	$(CLANG) $(filter-out -Werror,$(BASEFLAGS)) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $< $(LIB_SRC) \
 	    $(LIB_CXX:common/%.cc=build/obj/%.o) $(LDLIBS) -o $@
 
-check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS)
+check-build: $(PROGS) $(PROGS_ASAN) $(TESTS) $(REPLAYS) $(BENCHES)
 
 test: deps
 	$(MAKE) -j$$(nproc) check-build

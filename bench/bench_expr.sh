@@ -6,8 +6,5 @@
 # Usage: bash bench/bench_expr.sh [NEVENTS [CHUNK]]
 set -eu
 cd "$(dirname "$0")/.."
-make -s build/libmlhep.a
-mkdir -p build/bench
-gcc -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon bench/bench_expr.c build/libmlhep.a \
-    -ljansson -lm -o build/bench/bench_expr
+make -s build/bench/bench_expr || exit 1
 build/bench/bench_expr "${1:-1000000}" "${2:-100000}"

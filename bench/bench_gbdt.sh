@@ -24,8 +24,8 @@ fi
 make -s build/libmlhep.a
 work=$(mktemp -d /tmp/mlhep-bench-gbdt.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-gcc -std=c17 -O2 -D_GNU_SOURCE -Icommon bench/gbdt_bench.c build/libmlhep.a -ljansson -lm -lpthread \
-    -o "$work/gbdt_bench"
+make -s build/bench/gbdt_bench || exit 1
+cp build/bench/gbdt_bench "$work/gbdt_bench"
 
 $PY - "$work" "$ROWS" "$TEST_ROWS" "$COLS" <<'EOF'
 import sys, numpy as np

@@ -16,9 +16,8 @@ N=${BENCH_GEN_EVENTS:-200000}
 out=build/bench/gen
 mkdir -p "$out"
 make -s build/libmlhep.a bin/mlhep-root >/dev/null || { echo "FAIL bench_gen: build"; exit 1; }
-LIBS="-lz -llz4 -lzstd -llzma -lxxhash -ljansson -lm -lpthread"
-CFL="-std=c17 -O2 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Icommon"
-gcc $CFL bench/gen_bench.c build/libmlhep.a $LIBS -o "$out/gen_bench" || exit 1
+make -s build/bench/gen_bench || exit 1
+cp build/bench/gen_bench "$out/gen_bench"
 GEN=(bin/mlhep-root gen)
 
 echo "generator alone (no file):"

@@ -25,8 +25,7 @@ REPEATS=${REPEATS:-2}; SEEDS=${SEEDS:-1 2 3 4}; AUC_EPOCHS=${AUC_EPOCHS:-5}
 unset OPENBLAS_NUM_THREADS
 make -s build/libmlhep.a || exit 1
 mkdir -p build/bench
-gcc -std=c17 -O2 -D_GNU_SOURCE -Icommon bench/bench_mlp.c build/libmlhep.a \
-    -ljansson -lxxhash -lopenblas -lm -lpthread -o build/bench/bench_mlp || exit 1
+make -s build/bench/bench_mlp || exit 1
 b=build/bench/bench_mlp
 dir=build/bench/mlp-data-$NFEAT
 mkdir -p "$dir"

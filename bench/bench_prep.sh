@@ -14,8 +14,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
-gcc -std=c17 -O2 -g -D_GNU_SOURCE -pthread -Icommon bench/bench_data.c build/libmlhep.a \
-    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lopenblas -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_data
+make -s build/bench/bench_data || exit 1
 N=${BENCH_PREP_EVENTS:-250000}
 d=build/bench/prep-$N
 mkdir -p "$d"

@@ -18,9 +18,7 @@ RTT_MS=${RTT_MS:-20}
 LAT_ENTRIES=${LAT_ENTRIES:-60000}
 make -s all >/dev/null || { echo "FAIL bench_remote: build"; exit 1; }
 mkdir -p build/bench
-gcc -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -Icommon bench/bench_remote.c build/libmlhep.a \
-    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_remote ||
-    { echo "FAIL bench_remote: compile"; exit 1; }
+make -s build/bench/bench_remote || { echo "FAIL bench_remote: compile"; exit 1; }
 command -v xrootd >/dev/null || { echo "FAIL bench_remote: xrootd not installed"; exit 1; }
 D=$(mktemp -d /tmp/mlhep-bench-remote.XXXXXX)
 chmod 755 "$D"
