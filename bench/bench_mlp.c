@@ -229,7 +229,10 @@ static int train(const char *dir, size_t nf, size_t bs, int epochs)
 /* The ceiling: the GEMMs of one training step of the reference model alone (forward
  * X W for the three dense layers, backward dW = X^T dY for the three and dX = dY W^T
  * for the upper two), same OpenBLAS, same shapes, on the same number of rows, STEPS
- * times; prints samples/s (wall and per CPU second). */
+ * times; prints samples/s (wall and per CPU second of this thread: the process's CPU
+ * time would also count the threads OpenBLAS started before nn_blas_one_thread() set it
+ * to one, which wait idle but not free, and the step it is set against is timed on the
+ * calling thread too). */
 static int ceiling(size_t nf, size_t bs, size_t steps)
 {
     const size_t u[4] = {nf, 128, 64, 1};
@@ -246,14 +249,14 @@ static int ceiling(size_t nf, size_t bs, size_t steps)
         for (size_t i = 0; i < bs * u[l]; i++)
             A[l][i] = D[l][i] = 0.01f * (float)((i * 5) % 11);
     }
-    double t0 = now(), c0 = cpu_now();
+    double t0 = now(), c0 = thread_cpu_now();
     for (size_t s = 0; s < steps; s++) {
         for (int l = 0; l < 3; l++)
             nn_dense_forward(A[l], bs, u[l], W[l], u[l + 1], A[l + 1]);
         for (int l = 2; l >= 0; l--)
             nn_dense_backward(A[l], bs, u[l], W[l], u[l + 1], D[l + 1], dW[l], NULL, l ? D[l] : NULL);
     }
-    double t = now() - t0, c = cpu_now() - c0;
+    double t = now() - t0, c = thread_cpu_now() - c0;
     printf("ceiling batch=%zu samples_per_s=%.0f cpu_samples_per_s=%.0f\n", bs, (double)(steps * bs) / t,
            (double)(steps * bs) / c);
     for (int l = 0; l < 4; l++) {
