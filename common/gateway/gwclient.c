@@ -55,7 +55,7 @@ typedef struct req {
     const char *stoken;  /* the job's delegated storage token (X-Storage-Token), or NULL */
     int service;         /* errors are mlhep-infer's: "CODE: message" */
     int repeatable;      /* safe to send again after a connection broke mid-way */
-    int stream;          /* a live stream: no overall time limit */
+    int stream;          /* a live stream or a download: no overall time limit, only a stall limit */
 } req;
 
 typedef struct resp {
@@ -64,8 +64,9 @@ typedef struct resp {
     char ctype[96];
     double retry_after;  /* seconds; < 0 when absent */
     int replayed;        /* Idempotent-Replayed: true */
-    FILE *sink;          /* the body goes here instead (archives) */
+    FILE *sink;          /* a 2xx answer's body goes here instead (archives) */
     int too_big, sink_err;
+    int hstatus;         /* the status line's code, known before the body arrives */
 } resp;
 
 static void resp_reset(resp *r)
@@ -74,7 +75,7 @@ static void resp_reset(resp *r)
     r->status = 0;
     r->ctype[0] = '\0';
     r->retry_after = -1;
-    r->replayed = r->too_big = r->sink_err = 0;
+    r->replayed = r->too_big = r->sink_err = r->hstatus = 0;
     if (r->sink) {
         rewind(r->sink);
         if (ftruncate(fileno(r->sink), 0))
@@ -109,6 +110,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
     while (k && (line[k - 1] == '\r' || line[k - 1] == '\n' || line[k - 1] == ' '))
         line[--k] = '\0';
     if (!strncmp(line, "HTTP/", 5)) { /* a new answer (after a 100 Continue): forget the last */
+        const char *sp = strchr(line, ' ');
+        r->hstatus = sp ? atoi(sp + 1) : 0;
         r->ctype[0] = '\0';
         r->retry_after = -1;
         r->replayed = 0;
@@ -131,7 +134,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *cls)
 {
     resp *r = cls;
     size_t len = size * n;
-    if (r->sink) {
+    if (r->sink && r->hstatus >= 200 && r->hstatus < 300) { /* an error's text stays in body */
         if (fwrite(p, 1, len, r->sink) != len) {
             r->sink_err = 1;
             return 0;
@@ -193,7 +196,7 @@ static int setup(gwclient *c, CURL *h, const req *q, resp *r, char *errbuf, stru
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->pol.timeout_s * 1000L);
     if (!q->stream && c->timeout_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    if (q->stream) { /* a quiet stream still gets a comment every 15 s */
+    if (q->stream) { /* a quiet stream still gets a comment every 15 s; a download never stalls 60 s */
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     }
@@ -680,7 +683,8 @@ int gwclient_artifact(gwclient *c, const char *id, const char *name, char **data
 
 int gwclient_archive(gwclient *c, const char *id, const char *path, mlhep_err *e)
 {
-    req q = {.method = "GET", .repeatable = 1};
+    /* any size: the gateway compresses it while sending, and it goes straight to path */
+    req q = {.method = "GET", .repeatable = 1, .stream = 1};
     int rc = path_of(&q, "/v1/jobs/", id, "/archive", e);
     if (rc)
         return rc;

@@ -54,7 +54,8 @@
 #define GWCLIENT_TIMEOUT_MS_DEFAULT 60000 /* longest wait for one answer */
 #define GWCLIENT_429_RETRIES 5
 #define GWCLIENT_RETRY_AFTER_MAX 30       /* seconds */
-#define GWCLIENT_BODY_MAX ((size_t)2 << 30) /* largest answer taken (archives are <= 1 GiB) */
+#define GWCLIENT_BODY_MAX ((size_t)2 << 30) /* largest answer kept in memory (an artifact in
+                                                fetch); an archive goes to its file, any size */
 
 /* gwclient_follow's results besides 0 (the job ended) and errors */
 #define GWCLIENT_STOPPED 1 /* the callback asked to stop */

@@ -44,6 +44,8 @@ static void drop_body(gw_resp *o)
     o->reader = NULL;
     o->reader_cls = NULL;
     o->reader_free = NULL;
+    o->reader_sized = 0;
+    o->reader_size = 0;
 }
 
 static int oom(gw_resp *o)

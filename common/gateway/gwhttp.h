@@ -57,7 +57,9 @@ typedef struct gw_resp {
     char content_type[96];
     char *body;           /* malloc'ed */
     size_t len;
-    gw_reader reader;     /* streamed body instead of body (length unknown) */
+    gw_reader reader;     /* streamed body instead of body (length unknown unless reader_sized) */
+    int reader_sized;     /* the streamed body is reader_size bytes (Content-Length) */
+    uint64_t reader_size;
     void *reader_cls;
     void (*reader_free)(void *cls);
     void (*stream_attach)(void *reader_cls, const gw_wakeup *w); /* NULL: never parks */

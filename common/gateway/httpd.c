@@ -163,7 +163,8 @@ static enum MHD_Result send_resp(reqstate *st)
             gw_wakeup w = {stream_wake, stream_release, st};
             o->stream_attach(o->reader_cls, &w);
         }
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_tramp, st, stream_free_tramp);
+        resp = MHD_create_response_from_callback(o->reader_sized ? o->reader_size : MHD_SIZE_UNKNOWN, 65536,
+                                                 stream_tramp, st, stream_free_tramp);
         if (!resp) {
             stream_free_tramp(st);
             return MHD_NO;

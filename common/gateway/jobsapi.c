@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "base/logline.h"
 #include "base/numarg.h"
 #include "base/wbuf.h"
+#include "gateway/artstream.h"
 #include "gateway/gwtask.h"
 #include "gateway/tfaas.h"
 #include "root/srcaccess.h"
@@ -29,7 +29,6 @@
 #define IDEM_TTL 86400        /* seconds an Idempotency-Key is remembered */
 #define SSE_POLL_MS 250       /* how often a live stream looks at the record */
 #define SSE_KEEPALIVE 15.0    /* seconds between comments on a quiet stream */
-#define ARCHIVE_MAX (1ull << 30)
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -769,64 +768,6 @@ int jobsapi_artifacts(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_ca
     return gw_resp_json(o, 200, json_pack("{s:s, s:o, s:s}", "id", id, "files", out, "archive_url", arch));
 }
 
-/* Opens dfd/name for reading, name a path artifacts_name_valid accepts, walking it one
- * directory at a time so that no link is followed anywhere on the way. */
-static int open_under(int dfd, const char *name)
-{
-    if (!artifacts_name_valid(name))
-        return -1;
-    char seg[ARTIFACTS_NAME_MAX];
-    int at = dfd;
-    for (const char *g = name;;) {
-        const char *ge = strchr(g, '/');
-        if (!ge) {
-            int fd = openat(at, g, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-            if (at != dfd)
-                close(at);
-            return fd;
-        }
-        memcpy(seg, g, (size_t)(ge - g));
-        seg[ge - g] = '\0';
-        int nd = openat(at, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (at != dfd)
-            close(at);
-        if (nd < 0)
-            return -1;
-        at = nd;
-        g = ge + 1;
-    }
-}
-
-/* Reads a whole regular file opened at dfd/name (no links) into *buf. */
-static int read_at(int dfd, const char *name, char **buf, size_t *len, size_t max)
-{
-    int fd = open_under(dfd, name);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        close(fd);
-        return -1;
-    }
-    char *p = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (p && got < (size_t)st.st_size) {
-        ssize_t k = read(fd, p + got, (size_t)st.st_size - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (!p || got != (size_t)st.st_size) {
-        free(p);
-        return -1;
-    }
-    p[got] = '\0';
-    *buf = p;
-    *len = got;
-    return 0;
-}
-
 static int listed(json_t *files, const char *name)
 {
     size_t i;
@@ -841,6 +782,25 @@ static int listed(json_t *files, const char *name)
     return 0;
 }
 
+/* Artifacts are the job's output, shown as documents, never as part of the dashboard. */
+static void artifact_headers(gw_resp *o)
+{
+    gw_resp_header(o, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:; style-src "
+                                                 "'unsafe-inline'");
+    gw_resp_header(o, "X-Content-Type-Options", "nosniff");
+}
+
+/* o answers with the stream s (which it then owns). */
+static void resp_stream(gw_resp *o, artstream *s, const char *ctype)
+{
+    gw_resp_clear(o);
+    o->status = 200;
+    snprintf(o->content_type, sizeof o->content_type, "%s", ctype);
+    o->reader = artstream_read;
+    o->reader_cls = s;
+    o->reader_free = artstream_free;
+}
+
 int jobsapi_artifact(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
 {
     (void)r;
@@ -851,132 +811,19 @@ int jobsapi_artifact(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_cal
         return 0;
     int ok = name && listed(files, name);
     json_decref(files);
-    char *buf = NULL;
-    size_t len = 0;
-    if (!ok || read_at(dfd, name, &buf, &len, ARCHIVE_MAX)) {
+    artstream *s = NULL;
+    uint64_t size = 0;
+    mlhep_err e = {0};
+    if (!ok || artstream_file(dfd, name, &s, &size, &e)) {
         close(dfd);
         return gw_resp_error(o, 404, "not_found", "job %s has no artifact '%s' (GET /v1/jobs/%s/artifacts lists them)",
                              id, name ? name : "", id);
     }
     close(dfd);
-    gw_resp_take(o, 200, artifact_type(name), buf, len);
-    /* artifacts are the job's output, shown as documents, never as part of the dashboard */
-    gw_resp_header(o, "Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:; style-src "
-                                                 "'unsafe-inline'");
-    gw_resp_header(o, "X-Content-Type-Options", "nosniff");
-    return 0;
-}
-
-/* Writes v in octal into a field of w bytes (w - 1 digits and a NUL, as ustar wants). */
-static void tar_octal(unsigned char *f, size_t w, unsigned long long v)
-{
-    char tmp[32];
-    snprintf(tmp, sizeof tmp, "%0*llo", (int)(w - 1), v);
-    memcpy(f, tmp + strlen(tmp) - (w - 1), w - 1);
-    f[w - 1] = '\0';
-}
-
-/* One ustar header block: a file of size bytes, or (type 'x') a pax extended header. */
-static void tar_block(wbuf *w, const char *name, char type, size_t size, long mtime)
-{
-    unsigned char h[512];
-    memset(h, 0, sizeof h);
-    size_t nl = strlen(name);
-    memcpy(h, name, nl < 100 ? nl : 100);
-    tar_octal(h + 100, 8, 0644);
-    tar_octal(h + 108, 8, 0);
-    tar_octal(h + 116, 8, 0);
-    tar_octal(h + 124, 12, size);
-    tar_octal(h + 136, 12, (unsigned long long)(mtime > 0 ? mtime : 0));
-    memset(h + 148, ' ', 8);
-    h[156] = (unsigned char)type;
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += h[i];
-    tar_octal(h + 148, 7, sum);
-    h[155] = ' ';
-    wbuf_put(w, h, 512);
-}
-
-/* The header of a regular file at path (< 512 bytes). A path that does not fit ustar's
- * 100-byte name field gets a pax extended header ("NN path=...\n", POSIX.1-2001) first,
- * as GNU tar, bsdtar and Python's tarfile read it. */
-static void tar_header(wbuf *w, const char *path, size_t size, long mtime)
-{
-    size_t pl = strlen(path);
-    if (pl > 100) {
-        char rec[600];
-        /* the record's length counts its own digits: 3 of them, as 100 < length < 1000 */
-        size_t len = pl + strlen(" path=\n") + 3;
-        int n = snprintf(rec, sizeof rec, "%zu path=%s\n", len, path);
-        char xname[100];
-        snprintf(xname, sizeof xname, "PaxHeaders/%.80s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
-        tar_block(w, xname, 'x', (size_t)n, mtime);
-        wbuf_put(w, rec, (size_t)n);
-        wbuf_zero(w, (512 - (size_t)n % 512) % 512);
-    }
-    tar_block(w, path, '0', size, mtime);
-}
-
-/* The job's listed artifacts as a .tar.gz, built in memory. */
-static int build_archive(int dfd, json_t *files, const char *id, char **out, size_t *outlen)
-{
-    wbuf tar = WBUF_INIT;
-    long now = (long)time(NULL);
-    size_t n = json_array_size(files);
-    int rc = 0;
-    for (size_t i = 0; i <= n && !rc; i++) {
-        const char *name = i < n ? json_string_value(json_object_get(json_array_get(files, i), "name"))
-                                 : "MANIFEST.json";
-        if (!name)
-            continue;
-        char *buf;
-        size_t len;
-        if (read_at(dfd, name, &buf, &len, ARCHIVE_MAX) || tar.len + len > ARCHIVE_MAX) {
-            rc = -1;
-            break;
-        }
-        char path[JOB_ID_HEX + 2 + ARTIFACTS_NAME_MAX];
-        snprintf(path, sizeof path, "%s/%s", id, name);
-        tar_header(&tar, path, len, now);
-        wbuf_put(&tar, buf, len);
-        free(buf);
-        wbuf_zero(&tar, (512 - len % 512) % 512);
-    }
-    wbuf_zero(&tar, 1024);
-    if (rc || !wbuf_ok(&tar)) {
-        wbuf_free(&tar);
-        return -1;
-    }
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        wbuf_free(&tar);
-        return -1;
-    }
-    uLong bound = deflateBound(&z, (uLong)tar.len);
-    char *gz = malloc(bound);
-    if (!gz) {
-        deflateEnd(&z);
-        wbuf_free(&tar);
-        return -1;
-    }
-    z.next_in = tar.p;
-    z.avail_in = (uInt)tar.len;
-    z.next_out = (Bytef *)gz;
-    z.avail_out = (uInt)bound;
-    int zr = deflate(&z, Z_FINISH);
-    size_t got = bound - z.avail_out;
-    deflateEnd(&z);
-    wbuf_free(&tar);
-    if (zr != Z_STREAM_END) {
-        free(gz);
-        return -1;
-    }
-    *out = gz;
-    *outlen = got;
+    resp_stream(o, s, artifact_type(name));
+    o->reader_sized = 1;
+    o->reader_size = size;
+    artifact_headers(o);
     return 0;
 }
 
@@ -988,14 +835,29 @@ int jobsapi_archive(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_call
     json_t *files;
     if (open_artifacts(g, c, id, &dfd, &files, o))
         return 0;
-    char *gz = NULL;
-    size_t len = 0;
-    int rc = build_archive(dfd, files, id, &gz, &len);
+    size_t n = json_array_size(files), k = 0;
+    const char **names = calloc(n + 1, sizeof *names);
+    if (!names) {
+        close(dfd);
+        json_decref(files);
+        return gw_resp_error(o, 500, "internal", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(files, i), "name"));
+        if (name)
+            names[k++] = name;
+    }
+    names[k++] = "MANIFEST.json";
+    artstream *s = NULL;
+    mlhep_err e = {0};
+    int rc = artstream_archive(dfd, names, k, id, &s, &e);
+    free(names);
     close(dfd);
     json_decref(files);
     if (rc)
-        return gw_resp_error(o, 500, "internal", "job %s: the artifacts could not be read into an archive", id);
-    gw_resp_take(o, 200, "application/gzip", gz, len);
+        return gw_resp_error(o, 500, "internal", "job %s: the artifacts could not be read into an archive: %s", id,
+                             e.msg);
+    resp_stream(o, s, "application/gzip");
     char cd[128];
     snprintf(cd, sizeof cd, "attachment; filename=\"mlhep-%s.tar.gz\"", id);
     gw_resp_header(o, "Content-Disposition", cd);

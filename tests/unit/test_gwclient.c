@@ -501,6 +501,39 @@ TEST(fetch_artifacts)
     gwclient_close(c);
 }
 
+TEST(archive_to_a_file)
+{
+    gwclient *c = client("t");
+    CHECK(c);
+    char dir[] = "/tmp/mlhep-gwc.XXXXXX";
+    CHECK(mkdtemp(dir));
+    char path[300];
+    snprintf(path, sizeof path, "%s/job.tar.gz", dir);
+    mlhep_err e;
+    answer ok = {A_REPLY, 200, "application/gzip", "GZIPPED BYTES", 0, 0, 0};
+    script(&ok, 1);
+    CHECKF(gwclient_archive(c, ID, path, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(srv.log[0].url, "/v1/jobs/" ID "/archive"));
+    FILE *f = fopen(path, "rb");
+    char buf[64] = {0};
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(n == 13 && !strcmp(buf, "GZIPPED BYTES"));
+    /* a refusal is an error with the gateway's text, not a file holding that text */
+    answer no = {A_REPLY, 409, JSON, "{\"error\":\"job " ID " has no artifacts: it is running\",\"code\":\"conflict\"}",
+                 0, 0, 0};
+    script(&no, 1);
+    CHECK(gwclient_archive(c, ID, path, &e) == MLHEP_ECONFLICT);
+    CHECKF(strstr(e.msg, "has no artifacts: it is running"), "%s", e.msg);
+    struct stat st;
+    CHECK(stat(path, &st) != 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    gwclient_close(c);
+}
+
 TEST(configuration_refused)
 {
     mlhep_config cfg;
@@ -555,6 +588,7 @@ int main(void)
     RUN(follow_by_polling);
     RUN(pipelined_predictions);
     RUN(fetch_artifacts);
+    RUN(archive_to_a_file);
     RUN(configuration_refused);
     RUN(connection_refused);
     MHD_stop_daemon(srv.d);
