@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/numarg.h"
 #include "infer/treescore.h"
@@ -123,7 +124,13 @@ int infer_cmd_main(int argc, char **argv)
     err_clear(&e);
     if (config_load(&o.cfg, o.config, &e))
         return infer_svc_fail(INFER_X_CONFIG, "configuration: %s", e.msg);
-    if (auth_token_load(o.tokfile, &o.token, &e))
+    /* a local prediction from a model file asks nothing of the service: no token */
+    struct stat st;
+    const char *file = !o.local ? NULL
+                       : predict ? o.model
+                       : nargs == 3 && !strcmp(args[1], "features") ? args[2] : NULL;
+    int no_token = file && !stat(file, &st) && S_ISREG(st.st_mode);
+    if (!no_token && auth_token_load(o.tokfile, &o.token, &e))
         x = infer_svc_fail(INFER_X_AUTH, "%s", e.msg);
     else if (predict)
         x = predict_cmd_run(&o, nargs - 1, args + 1);

@@ -49,7 +49,7 @@ void models_cmd_usage(FILE *f)
 "examples:\n"
 "  mlhep-submit models tag 0123456789abcdef0123456789abcdef ttH --shared\n"
 "  mlhep-submit models features ttH@1     # as below, with \"model\":\"ttH@1\"\n"
-"  MLHEP_TOKEN=local mlhep-submit models features --local run/model.mlhep\n"
+"  mlhep-submit models features --local run/model.mlhep\n"
 "  {\"model\":\"run/model.mlhep\",\"kind\":\"mlp\",\"outputs\":1,\"width\":16,\"features\":[{\"name\":\n"
 "  \"nJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\"nBJet\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"
 "  \"MET_pt\",\"kind\":\"flat\",\"len\":1},{\"name\":\"HT\",\"kind\":\"flat\",\"len\":1},{\"name\":\n"

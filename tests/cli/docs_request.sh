@@ -81,9 +81,15 @@ import re, sys
 m = re.search(r"jq (\x27.*?\x27) features\.json > request\.json", sys.stdin.read(), re.S)
 print(re.sub(r"\s+", " ", m.group(1)[1:-1]) if m else "")')
 if [ -z "$prog" ]; then bad "predict --help skeleton" "no jq program in predict --help"; exit 0; fi
-if jq "$prog" features.json > skeleton.json && out=$(MLHEP_TOKEN=local "$BIN/mlhep-submit" predict --local \
+if jq "$prog" features.json > skeleton.json && out=$(env -u MLHEP_TOKEN "$BIN/mlhep-submit" predict --local \
     --model run/model.mlhep skeleton.json 2>&1) && [ "$(echo "$out" | wc -l)" = 1 ]; then
     ok "the jq skeleton of predict --help is a request the predictor accepts (score $out)"
 else
     bad "predict --help skeleton" "jq '$prog': $out $(cat skeleton.json)"
 fi
+# a model file needs no token; a model of the artifact store is resolved for the token's user
+out=$(env -u MLHEP_TOKEN "$BIN/mlhep-submit" models features --local run/model.mlhep 2>&1) && jq -e '.kind == "mlp"' <<<"$out" > /dev/null \
+    && ok "models features --local FILE without a token" || bad "features without token" "$out"
+out=$(env -u MLHEP_TOKEN "$BIN/mlhep-submit" predict --local --model ttH skeleton.json 2>&1); rc=$?
+[ $rc = 4 ] && grep -q "no bearer token" <<<"$out" && ok "predict --local of a stored model without a token: refused (exit 4)" \
+    || bad "stored model without token" "rc=$rc $out"
