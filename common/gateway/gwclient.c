@@ -464,7 +464,16 @@ int gwclient_open(const mlhep_config *cfg, const char *token, gwclient **out, ml
     if (!c)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     c->timeout_ms = GWCLIENT_TIMEOUT_MS_DEFAULT;
+    /* the configuration's remote_attempts, remote_timeout and remote_backoff_ms (the
+     * user's file or MLHEP_REMOTE_*); a configuration built by hand (zeroes) keeps the
+     * defaults */
     netretry_from_env(&c->pol);
+    if (cfg->remote_attempts > 0)
+        c->pol.attempts = cfg->remote_attempts;
+    if (cfg->remote_timeout > 0)
+        c->pol.timeout_s = (unsigned)cfg->remote_timeout;
+    if (cfg->remote_backoff_ms > 0)
+        c->pol.backoff_ms = (unsigned)cfg->remote_backoff_ms;
     c->base = strdup(url);
     if (c->base) {
         size_t n = strlen(c->base);

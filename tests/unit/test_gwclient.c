@@ -571,6 +571,12 @@ TEST(connection_refused)
     CHECK(gwclient_job(c, ID, &d, &e) == MLHEP_ENET);
     CHECKF(strstr(e.msg, "gateway http://127.0.0.1:1") && strstr(e.msg, "after 2 attempts"), "%s", e.msg);
     gwclient_close(c);
+    /* the configuration's remote_attempts (a user's file) is the policy */
+    cfg.remote_attempts = 4;
+    CHECK(gwclient_open(&cfg, "t", &c, &e) == 0);
+    CHECK(gwclient_job(c, ID, &d, &e) == MLHEP_ENET);
+    CHECKF(strstr(e.msg, "after 4 attempts"), "%s", e.msg);
+    gwclient_close(c);
 }
 
 int main(void)
