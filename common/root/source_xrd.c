@@ -207,10 +207,26 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
         if (prc)
             return err_prefix(e, "%s", url);
     }
+    /* The proxy for a GSI login goes in the URL (xrd.gsiusrpxy), never through the
+     * environment: XrdCl keys its connections by it (URL::GetChannelId), so a job's
+     * proxy logs in on connections of its own that no other job's open shares, and the
+     * GSI plugin takes it from there at each login. A URL's own xrd.* / xrdcl.* settings
+     * are refused: a workflow must not pick another job's connection or credential. */
+    const char *q = strchr(path, '?');
+    if (q && (strstr(q, "?xrd") || strstr(q, "&xrd")))
+        return err_set(e, MLHEP_EINVAL, "%s: xrd.* / xrdcl.* settings in a root:// URL are not allowed (the "
+                       "credential is the service's or the job's own)", url);
+    char proxy[512], xurl[sizeof((source *)0)->name + 600];
+    srcaccess_gsi_proxy(acc, proxy, sizeof proxy);
+    int from_acc = acc && acc->proxy && *acc->proxy;
+    const char *pname = from_acc && acc->proxy_origin ? acc->proxy_origin : NULL;
+    if (strpbrk(proxy, "&?#= \t\r\n%"))
+        return err_set(e, MLHEP_EINVAL, "%s: the X.509 proxy path %s has a character a root:// URL cannot carry",
+                       url, pname ? "(the job's)" : proxy);
+    snprintf(xurl, sizeof xurl, "%s%cxrd.gsiusrpxy=%s", url, q ? '&' : '?', proxy);
     /* XrdCl's GSI plugin reads the proxy itself; an expired one is said as such here
      * instead of XrdCl's "Auth failed" after its attempts */
-    const char *proxy = srcaccess_proxy(acc);
-    if (proxy && access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, e) == MLHEP_EAUTH)
+    if (access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, pname, e) == MLHEP_EAUTH)
         return err_prefix(e, "%s", url);
     source *s;
     int rc = source_new(&xrd_ops, url, sizeof(xrd_impl), &s, e);
@@ -225,7 +241,7 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
     xrdc_status st;
     uint64_t size = 0;
     for (int k = 0;;) {
-        if (!xrdc_open(url, xi->pol.timeout_s, &xi->x, &size, &st))
+        if (!xrdc_open(xurl, xi->pol.timeout_s, &xi->x, &size, &st))
             break;
         if (!st.retry || ++k >= xi->pol.attempts) {
             int tries = k + (st.retry ? 0 : 1);

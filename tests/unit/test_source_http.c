@@ -179,7 +179,7 @@ TEST(credential_expiry)
            !strstr(e.msg, "eyJ"), "%s", e.msg);
     a.token = "opaque";
     CHECK(srcaccess_token(&a, tok, sizeof tok, &from, &e) == 0 && !strcmp(tok, "opaque") && !strcmp(from, "the job's token"));
-    CHECK(srcaccess_check_proxy("/nonexistent/x509up", &e) == MLHEP_EIO);
+    CHECK(srcaccess_check_proxy("/nonexistent/x509up", NULL, &e) == MLHEP_EIO);
 }
 
 int main(void)
