@@ -306,8 +306,7 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
     }
     char used[JOB_ID_HEX + 1];
     char *pem = NULL;
-    if (ph)
-        rc = proxy_header(ph, &pem, &e);
+    rc = ph ? proxy_header(ph, &pem, &e) : 0;
     if (!rc)
         rc = jobpub_submit(g->pub, c->user, c->token, wf, id, ph ? "x509" : "token", ph ? pem : sh ? stok : NULL,
                            used, &e);

@@ -6,8 +6,8 @@
 # - alice hands her job an RFC 3820 proxy (mlhep-submit --storage-proxy-file, through the
 #   gateway, and the gateway's X-Storage-Proxy header): the job reads https:// (the
 #   server saw her proxy's DN) and root:// with it and succeeds; the same job without
-#   one fails (root://: Auth failed; https://: the TLS handshake refused) on the same
-#   worker process right after hers: nothing of her proxy stays behind;
+#   one fails (root://: Auth failed; https://: no certificate, the server refuses) on
+#   the same worker process right after hers: nothing of her proxy stays behind;
 # - a proxy sealed for alice's job does not open for bob's job (a forged, correctly
 #   signed job message carrying it), nor an altered box, nor her box relabelled as a
 #   token: each fails the job saying so;
@@ -77,9 +77,10 @@ port_open "$XPORT" || { bad proxy_setup "xrootd not listening: $(tail -5 "$XT"/t
 cp "$P/host.pem" "$P/srv.pem"; cp "$P/hostkey.pem" "$P/srv.key"
 https_start ST "$P" "$TMP/files" --client-ca "$P/ca.pem" --log "$TMP/st.log" || { bad proxy_setup "https server"; exit 1; }
 
-# --- the stack: no proxy of its own (X509_USER_PROXY names nothing), the grid CA
-unset MLHEP_HTTP_TOKEN BEARER_TOKEN BEARER_TOKEN_FILE MLHEP_REMOTE_TOKEN_PATH MLHEP_REMOTE_X509_PROXY XrdSecGSIUSERPROXY
-export X509_USER_PROXY="$TMP/no-service-proxy" X509_CERT_DIR="$P/cadir" MLHEP_REMOTE_CA_BUNDLE="$P/ca.pem"
+# --- the stack: no proxy of its own (none in the environment or the default place), the grid CA
+unset MLHEP_HTTP_TOKEN BEARER_TOKEN BEARER_TOKEN_FILE MLHEP_REMOTE_TOKEN_PATH MLHEP_REMOTE_X509_PROXY XrdSecGSIUSERPROXY X509_USER_PROXY
+[ -e "/tmp/x509up_u$(id -u)" ] && { bad proxy_setup "/tmp/x509up_u$(id -u) exists: this test needs a machine without a default proxy"; exit 1; }
+export X509_CERT_DIR="$P/cadir" MLHEP_REMOTE_CA_BUNDLE="$P/ca.pem"
 export MLHEP_REMOTE_ATTEMPTS=3 MLHEP_REMOTE_BACKOFF_MS=500 MLHEP_REMOTE_TIMEOUT=10
 # the GSI plugin leaks at login: its stacks only are suppressed (as in remote_gsi.sh)
 export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/../remote" && pwd)/lsan-xrootd-gsi.supp"
@@ -91,13 +92,13 @@ HU="https://127.0.0.1:$ST_PORT"
 XU="root://localhost:$XPORT//data"
 printf "$WF\n" https "$HU" "$HU" >"$TMP/https.json"
 printf "$WF\n" xrootd "$XU" "$XU" >"$TMP/xrootd.json"
-printf "$WF\n" inject "$XU" "$XU?xrd.gsiusrpxy=$P/x509up" >"$TMP/inject.json"
+printf "$WF\n" inject "$XU" "$XU" | jq -c --arg p "$P/x509up" '.files[0].path += "?xrd.gsiusrpxy=" + $p' >"$TMP/inject.json"
 xlogins() { grep -c "alice" "$XT"/t/xrootd.log 2>/dev/null || true; }
 
 # --- alice's proxy through the gateway, https:// then root://
 : >"$TMP/st.log"
 id1=$(as_alice --no-wait --storage-proxy-file "$P/x509up" "$TMP/https.json" 2>"$TMP/submit.err")
-if [ -n "$id1" ] && wait_state "$id1" succeeded 120 && grep -q 'status=206 dn=/DC=test/CN=alice/CN=4242' "$TMP/st.log"; then
+if [ -n "$id1" ] && wait_state "$id1" succeeded 120 && grep -q 'status=206 dn=/domainComponent=test/commonName=alice/commonName=4242' "$TMP/st.log"; then
     ok "alice's job reads https:// with the proxy she delegated (the server saw its DN)"
 else bad "delegated proxy, https://" "id=$id1 state=$(field "$id1" state) error=$(field "$id1" error) $(cat "$TMP/submit.err"); server: $(tail -n 3 "$TMP/st.log")"; fi
 grep -q "valid until 20" "$TMP/submit.err" && ok "mlhep-submit says until when the proxy is valid: $(cat "$TMP/submit.err")" \
@@ -118,7 +119,8 @@ else bad "root:// job without a proxy" "id=$id3 state=$(field "$id3" state) $(ca
 id4=$(as_alice --no-wait "$TMP/https.json" 2>"$TMP/submit.err")
 if [ -n "$id4" ] && wait_state "$id4" failed 60; then
     e4=$(field "$id4" error)
-    [[ $e4 == *"TLS"* ]] && ! grep -q 'dn=' "$TMP/st.log" && ok "without a proxy the https:// job fails, no certificate sent: $e4" \
+    # (TLS 1.3: the server's "certificate required" alert reaches curl after its handshake, as a write error)
+    [[ $e4 == *"$HU/uproot-HZZ.root"* ]] && ! grep -q 'dn=' "$TMP/st.log" && ok "without a proxy the https:// job fails, no certificate sent: $e4" \
         || bad "https:// job without a proxy" "error=$e4 server: $(cat "$TMP/st.log")"
 else bad "https:// job without a proxy" "id=$id4 state=$(field "$id4" state) $(cat "$TMP/submit.err")"; fi
 
@@ -128,14 +130,14 @@ id5=$(echo "$out" | jq -r '.id // empty' 2>/dev/null)
 if [ -n "$id5" ] && wait_state "$id5" succeeded 120; then ok "X-Storage-Proxy (base64 of x509up) on POST /v1/jobs: the job reads root://"
 else bad "X-Storage-Proxy header" "out=$out state=$(field "$id5" state) error=$(field "$id5" error)"; fi
 out=$(gw_curl alice -X POST -H "X-Storage-Proxy: not base64!" --data-binary @"$TMP/xrootd.json" "$GW_URL/v1/jobs" 2>&1)
-[[ $out == *'"bad_request"'*"base64"* ]] && ok "the gateway refuses a header that is not base64 (400)" || bad "gateway bad header" "$out"
+[[ $out == *'"bad_request"'* ]] && [[ $out == *"base64"* ]] && ok "the gateway refuses a header that is not base64 (400)" || bad "gateway bad header" "$out"
 
 # --- an expired proxy is refused at submission, nothing queued
 out=$(as_alice --no-wait --storage-proxy-file "$P/x509up-expired" "$TMP/xrootd.json" 2>&1); rc=$?
 [ $rc = 2 ] && [[ $out == *"X.509 proxy expired at 2020-01-02 00:00:00 UTC"*"nothing was queued"* ]] \
     && ok "an expired proxy is refused at submission (exit 2): $out" || bad "expired proxy at submission" "rc=$rc $out"
 out=$(gw_curl alice -X POST -H "X-Storage-Proxy: $(base64 -w0 "$P/x509up-expired")" --data-binary @"$TMP/xrootd.json" "$GW_URL/v1/jobs" 2>&1)
-[[ $out == *'"bad_request"'*"expired at 2020-01-02 00:00:00 UTC"* ]] \
+[[ $out == *'"bad_request"'* ]] && [[ $out == *"X.509 proxy expired at 2020-01-02 00:00:00 UTC"*"nothing was queued"* ]] \
     && ok "the gateway refuses an expired X-Storage-Proxy (400)" || bad "gateway expired proxy" "$out"
 head -c 2000 "$P/proxycert.pem" >"$TMP/certonly"
 out=$(as_alice --no-wait --storage-proxy-file "$TMP/certonly" "$TMP/xrootd.json" 2>&1); rc=$?
