@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "root/netretry.h"
+#include "root/srcaccess.h"
 #include "root/source_xrootd.h"
 
 typedef struct xrd_impl {
@@ -187,6 +189,34 @@ static void xrd_close(source *s)
 
 static const source_ops xrd_ops = {xrd_read_at, xrd_readv, xrd_close};
 
+/* A refused login or access: says whether XrdCl had a bearer token to send (ztn) and
+ * whether it is a JWT that has expired, never the token itself. */
+static void ztn_note(xrdc_status *st)
+{
+    char tok[SRCACCESS_TOKEN_MAX + 1];
+    const char *from = NULL;
+    srcaccess_ztn_token(tok, sizeof tok, &from);
+    size_t l = strlen(st->msg);
+    if (!tok[0] || !from) {
+        snprintf(st->msg + l, sizeof st->msg - l, "; no bearer token for a token (ztn) login");
+    } else {
+        char *t = tok, *end = tok + strlen(tok);
+        while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+            t++;
+        while (end > t && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+            *--end = 0;
+        long long exp = srcaccess_jwt_exp(t);
+        char when[64];
+        if (exp >= 0 && exp < (long long)time(NULL)) {
+            srcaccess_utc(exp, when, sizeof when);
+            snprintf(st->msg + l, sizeof st->msg - l, "; the bearer token (%s) expired at %s: renew it", from, when);
+        } else {
+            snprintf(st->msg + l, sizeof st->msg - l, "; a bearer token (%s) was there to send", from);
+        }
+    }
+    memset(tok, 0, sizeof tok);
+}
+
 int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhep_err *e)
 {
     const hostpolicy *hosts = acc ? acc->hosts : NULL;
@@ -248,6 +278,8 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
             if (st.conn)
                 probe_connect(url, xi->pol.timeout_s, &st);
             source_close(s);
+            if (st.code == MLHEP_EAUTH)
+                ztn_note(&st);
             if (tries > 1)
                 return err_set(e, st.code, "%s after %d attempts", st.msg, tries);
             return err_set(e, st.code, "%s", st.msg);

@@ -111,6 +111,36 @@ int srcaccess_token(const srcaccess *a, char *buf, size_t n, const char **origin
     return 0;
 }
 
+void srcaccess_ztn_token(char *buf, size_t n, const char **origin)
+{
+    buf[0] = 0;
+    *origin = NULL;
+    char path[4200];
+    mlhep_err e;
+    const char *v;
+    if (set(v = getenv("BEARER_TOKEN"))) {
+        snprintf(buf, n, "%s", v);
+        *origin = "BEARER_TOKEN";
+        return;
+    }
+    if (set(v = getenv("BEARER_TOKEN_FILE")) && read_small(v, buf, n, "", &e) == 0) {
+        *origin = "BEARER_TOKEN_FILE";
+        return;
+    }
+    if (set(v = getenv("XDG_RUNTIME_DIR"))) {
+        snprintf(path, sizeof path, "%s/bt_u%u", v, (unsigned)geteuid());
+        if (read_small(path, buf, n, "", &e) == 0) {
+            *origin = "$XDG_RUNTIME_DIR/bt_u<uid>";
+            return;
+        }
+    }
+    snprintf(path, sizeof path, "/tmp/bt_u%u", (unsigned)geteuid());
+    if (read_small(path, buf, n, "", &e) == 0)
+        *origin = "/tmp/bt_u<uid>";
+    else
+        buf[0] = 0;
+}
+
 const char *srcaccess_proxy(const srcaccess *a)
 {
     if (a && set(a->proxy))

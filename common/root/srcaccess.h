@@ -61,6 +61,13 @@ void srcaccess_from_env(srcaccess *a);
  * MLHEP_EAUTH when it is a JWT whose `exp` has passed ("... expired at <UTC time>"). */
 int srcaccess_token(const srcaccess *a, char *buf, size_t n, const char **origin, mlhep_err *e);
 
+/* The bearer token XrdCl's ztn plugin will send for a root:// login, looked up in the
+ * plugin's own order: $BEARER_TOKEN, the file $BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<euid>,
+ * /tmp/bt_u<euid> (the worker sets BEARER_TOKEN_FILE from remote_token_path). buf gets
+ * the token ("" if none) and *origin where it came from (a static string). For messages
+ * only: the plugin reads it itself. */
+void srcaccess_ztn_token(char *buf, size_t n, const char **origin);
+
 /* The X.509 proxy file to use, or NULL. */
 const char *srcaccess_proxy(const srcaccess *a);
 /* The CA directory to use, or NULL. */
