@@ -253,7 +253,9 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
     if (strpbrk(proxy, "&?#= \t\r\n%"))
         return err_set(e, MLHEP_EINVAL, "%s: the X.509 proxy path %s has a character a root:// URL cannot carry",
                        url, pname ? "(the job's)" : proxy);
-    snprintf(xurl, sizeof xurl, "%s%cxrd.gsiusrpxy=%s", url, q ? '&' : '?', proxy);
+    /* a job's own proxy (proxy_origin set): GSI only, so the job never logs in with the
+     * service's token instead */
+    snprintf(xurl, sizeof xurl, "%s%cxrd.gsiusrpxy=%s%s", url, q ? '&' : '?', proxy, pname ? "&xrd.wantprot=gsi" : "");
     /* XrdCl's GSI plugin reads the proxy itself; an expired one is said as such here
      * instead of XrdCl's "Auth failed" after its attempts */
     if (access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, pname, e) == MLHEP_EAUTH)
