@@ -13,6 +13,7 @@
 #   token: each fails the job saying so;
 # - an expired proxy: refused at submission (CLI exit 2, gateway 400, nothing queued);
 #   one sealed into a job that runs after it expired fails the job saying it expired;
+#   one that expires while the job runs fails its next open saying so;
 # - a workflow naming its own XrdCl credential (?xrd.gsiusrpxy=) is refused;
 # - the proxy's key is in no log of the stack, no job record, nowhere in Redis's files,
 #   and the job's proxy file is gone when the job ends.
@@ -44,7 +45,7 @@ mk req -newkey rsa:2048 -nodes -keyout "$P/proxykey.pem" -out "$P/proxy.csr" -su
 mk x509 -req -in "$P/proxy.csr" -CA "$P/usercert.pem" -CAkey "$P/userkey.pem" -set_serial 4242 -days 1 -extfile "$P/proxy.ext" -out "$P/proxycert.pem"
 cat "$P/proxycert.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up"; chmod 600 "$P/x509up"
 : >"$P/index.txt"; echo 01 >"$P/serial"
-printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n' "$P" "$P" "$P" >"$P/ca.cnf"
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\npreserve = yes\n[p]\ndomainComponent = optional\ncommonName = supplied\n' "$P" "$P" "$P" >"$P/ca.cnf"
 mk ca -batch -config "$P/ca.cnf" -cert "$P/usercert.pem" -keyfile "$P/userkey.pem" -in "$P/proxy.csr" -out "$P/old.pem" \
     -notext -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$P/proxy.ext"
 cat "$P/old.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up-expired"; chmod 600 "$P/x509up-expired"
@@ -85,7 +86,7 @@ export MLHEP_REMOTE_ATTEMPTS=3 MLHEP_REMOTE_BACKOFF_MS=500 MLHEP_REMOTE_TIMEOUT=
 # the GSI plugin leaks at login: its stacks only are suppressed (as in remote_gsi.sh)
 export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")/../remote" && pwd)/lsan-xrootd-gsi.supp"
 export TMPDIR="$TMP/wtmp"; mkdir -p "$TMPDIR"
-svc_up --workers 1 --heartbeat 0.3 --users alice,bob --data-hosts "127.0.0.1:$ST_PORT,localhost:$XPORT"
+svc_up --workers 1 --heartbeat 0.3 --users alice,bob --data-hosts "127.0.0.1:$ST_PORT,localhost:$XPORT" --test-hooks
 wait_workers_ready 1 60 || { bad proxy_setup "worker not ready"; exit 1; }
 WF='{"name": "%s", "tree": "events", "files": [{"path": "%s/uproot-HZZ.root", "label": 1}, {"path": "%s/uproot-HZZ-zstd.root", "label": 0}], "params": {"epochs": 1}, "model": {"type": "mlp", "layers": [{"dense": 4, "activation": "relu"}, {"dense": 1, "activation": "sigmoid"}]}}'
 HU="https://127.0.0.1:$ST_PORT"
@@ -144,6 +145,25 @@ out=$(gw_curl alice -X POST -H "X-Storage-Proxy: $(base64 -w0 "$P/x509up-expired
 head -c 2000 "$P/proxycert.pem" >"$TMP/certonly"
 out=$(as_alice --no-wait --storage-proxy-file "$TMP/certonly" "$TMP/xrootd.json" 2>&1); rc=$?
 [ $rc = 2 ] && [[ $out == *"no private key"* ]] && ok "a certificate without its key is refused: $out" || bad "no key" "rc=$rc $out"
+
+# --- a proxy that expires while the job runs: valid at submission, the job held (test
+# hook) after its first step until the proxy's end has passed; its next open says so
+NOW=$(date +%s); END=$((NOW + 25))
+mk ca -batch -config "$P/ca.cnf" -cert "$P/usercert.pem" -keyfile "$P/userkey.pem" -in "$P/proxy.csr" -out "$P/short.pem" \
+    -notext -startdate "$(date -u -d @$((NOW - 60)) +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d @$END +%Y%m%d%H%M%SZ)" -extfile "$P/proxy.ext"
+cat "$P/short.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up-short"; chmod 600 "$P/x509up-short"
+printf "$WF\n" expiring "$HU" "$HU" >"$TMP/expiring.json"
+echo any >"$S/hold/expiring"
+id7=$(as_alice --no-wait --storage-proxy-file "$P/x509up-short" "$TMP/expiring.json" 2>"$TMP/submit.err")
+held=
+for i in $(seq 1 600); do grep -q "job $id7: held at step" "$S"/logs/worker-*.log 2>/dev/null && { held=1; break; }; sleep 0.1; done
+for i in $(seq 1 600); do [ "$(date +%s)" -gt "$END" ] && break; sleep 0.1; done   # until the proxy's end has passed
+rm -f "$S/hold/expiring"
+if [ -n "$id7" ] && [ -n "$held" ] && wait_state "$id7" failed 60; then
+    e7=$(field "$id7" error)
+    [[ $e7 == *"the job's delegated X.509 proxy expired at "* ]] && [[ $e7 != *"$P"* ]] \
+        && ok "a proxy that expires while the job runs fails its next read, saying so: $e7" || bad "proxy expiring mid-job" "error=$e7"
+else bad "proxy expiring mid-job" "id=$id7 held=$held state=$(field "$id7" state) error=$(field "$id7" error) $(cat "$TMP/submit.err")"; fi
 
 # --- forged job messages (signed with the service key, as a compromised component could)
 BOB=$(cat "$S/users/bob.token")
