@@ -182,8 +182,8 @@ static int publisher(jobsvc *s)
 
 /* ---- submit ------------------------------------------------------------------------------ */
 
-int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const char *storage_token,
-                  char id[JOB_ID_HEX + 1])
+int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const char *storage_kind,
+                  const char *storage_cred, char id[JOB_ID_HEX + 1])
 {
     mlhep_err e;
     err_clear(&e);
@@ -191,7 +191,7 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const 
         char *text = json_dumps(wf, JSON_COMPACT);
         if (!text)
             return infer_svc_fail(JX_WORKFLOW, "%s: out of memory", path);
-        int rc = gwclient_submit_with(s->gw, text, strlen(text), storage_token, id, NULL, &e);
+        int rc = gwclient_submit_with(s->gw, text, strlen(text), storage_kind, storage_cred, id, NULL, &e);
         free(text);
         if (!rc)
             return JX_OK;
@@ -227,7 +227,7 @@ int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const 
     int x = publisher(s);
     if (x)
         return x;
-    int rc = jobpub_submit(s->pub, s->user, s->token, wf, NULL, storage_token, id, &e);
+    int rc = jobpub_submit(s->pub, s->user, s->token, wf, NULL, storage_kind, storage_cred, id, &e);
     if (rc) /* too large: the limit is named; nothing was queued */
         return infer_svc_fail(rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? JX_WORKFLOW : JX_BROKER, "%s%s", e.msg,
                               rc == MLHEP_ENOMEM || rc == MLHEP_EINVAL ? "; nothing was queued" : "");

@@ -59,11 +59,13 @@ int jobsvc_gateway(const jobsvc *s);
 
 /* Queues workflow wf (read from path, named in messages). Directly and unless
  * unchecked, the workflow is checked here first as the worker will (paths lexically);
- * through the gateway, the gateway checks it. storage_token: NULL, or a storage bearer
- * token for the job's reads (checked with jobpub_storage_token; sealed for the job by
- * the gateway or here, docs/grid.md). id gets the job's id. */
-int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const char *storage_token,
-                  char id[JOB_ID_HEX + 1]);
+ * through the gateway, the gateway checks it. storage_cred: NULL, or a storage
+ * credential for the job's reads of kind storage_kind ("token": a bearer token checked
+ * with jobpub_storage_token; "x509": an X.509 proxy's PEM text checked with
+ * srcaccess_check_proxy_pem), sealed for the job by the gateway or here (docs/grid.md).
+ * id gets the job's id. */
+int jobsvc_submit(jobsvc *s, json_t *wf, const char *path, int unchecked, const char *storage_kind,
+                  const char *storage_cred, char id[JOB_ID_HEX + 1]);
 
 /* The record of job id: 0 with *rec, or the exit code (no such job for this user: 8). */
 int jobsvc_get(jobsvc *s, const char *id, json_t **rec);

@@ -13,6 +13,7 @@
  * for the token's user only. Without gateway_url the commands go to the broker and
  * Redis directly, for operators inside the cluster. jobsvc.h is that choice; this file
  * holds the commands, their options and what they print, the same either way. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <math.h>
@@ -25,6 +26,7 @@
 #include "base/logline.h"
 #include "base/numarg.h"
 #include "base/progress.h"
+#include "root/srcaccess.h"
 #include "service/auth_glue.h"
 #include "service/config.h"
 #include "service/job.h"
@@ -76,6 +78,11 @@ static void usage(FILE *f)
 "                     submit: hand the job this storage bearer token (WLCG token, first\n"
 "                     line of FILE) for its https:// reads; it is sealed for this job\n"
 "                     only and deleted with it (docs/grid.md, \"Delegation\")\n"
+"  --storage-proxy-file FILE\n"
+"                     submit: hand the job this X.509 proxy (the x509up file: proxy\n"
+"                     certificate, key, chain) for its root:// and https:// reads;\n"
+"                     checked (refused when expired), sealed like the token; one of\n"
+"                     the two per job\n"
 "  --unchecked        submit, operators only: skip the local workflow checks (the worker\n"
 "                     still checks everything; for testing the worker's own refusals)\n"
 "  --json             status/list/result: print JSON (the record's fields as text)\n"
@@ -174,8 +181,37 @@ typedef struct cli {
     const char *fetch;
     int unchecked;
     char *storage_token; /* --storage-token-file's token, or NULL */
+    char *storage_proxy; /* --storage-proxy-file's PEM text, or NULL */
     jobsvc *svc;
 } cli;
+
+/* --storage-proxy-file: the PEM text of FILE into *out (malloc'ed), checked
+ * (srcaccess_check_proxy_pem); says on stderr until when it is valid. */
+static int load_proxy(const char *path, char **out, mlhep_err *e)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(e, MLHEP_EIO, "%s", strerror(errno));
+    char *buf = calloc(1, SRCACCESS_PROXY_MAX + 2);
+    size_t n = buf ? fread(buf, 1, SRCACCESS_PROXY_MAX + 1, f) : 0;
+    fclose(f);
+    if (!buf)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    long long until = -1;
+    int rc = memchr(buf, 0, n) ? err_set(e, MLHEP_EINVAL, "not a PEM file")
+                               : srcaccess_check_proxy_pem(buf, n, &until, e);
+    if (rc) {
+        memset(buf, 0, SRCACCESS_PROXY_MAX + 2);
+        free(buf);
+        return rc;
+    }
+    char when[64];
+    srcaccess_utc(until, when, sizeof when);
+    fprintf(stderr, "mlhep-submit: the job gets your X.509 proxy, valid until %s: reads after that fail\n", when);
+    *out = buf;
+    return 0;
+}
 
 static int check_id(const char *id)
 {
@@ -247,7 +283,8 @@ static int cmd_submit(cli *c, const char *path, json_t *built)
                               je.column, je.text);
     }
     char id[JOB_ID_HEX + 1];
-    int rc = jobsvc_submit(c->svc, wf, path, c->unchecked, c->storage_token, id);
+    int rc = jobsvc_submit(c->svc, wf, path, c->unchecked, c->storage_proxy ? "x509" : "token",
+                           c->storage_proxy ? c->storage_proxy : c->storage_token, id);
     json_decref(wf);
     if (rc)
         return rc;
@@ -555,7 +592,7 @@ int main(int argc, char **argv)
         return infer_cmd_main(argc, argv);
     cli c;
     memset(&c, 0, sizeof c);
-    const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL, *stokfile = NULL;
+    const char *cfgpath = NULL, *tokfile = NULL, *oidc = NULL, *stokfile = NULL, *sproxyfile = NULL;
     mlaas4hep_args ma = {0};
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                          {"files", required_argument, 0, 'F'},
@@ -568,6 +605,7 @@ int main(int argc, char **argv)
                                          {"oidc", required_argument, 0, 'o'},
                                          {"unchecked", no_argument, 0, 'u'},
                                          {"storage-token-file", required_argument, 0, 'S'},
+                                         {"storage-proxy-file", required_argument, 0, 'X'},
                                          {"json", no_argument, 0, 'j'},
                                          {"timeout", required_argument, 0, 'T'},
                                          {"no-wait", no_argument, 0, 'n'},
@@ -582,6 +620,7 @@ int main(int argc, char **argv)
         case 'o': oidc = optarg; break;
         case 'u': c.unchecked = 1; break;
         case 'S': stokfile = optarg; break;
+        case 'X': sproxyfile = optarg; break;
         case 'j': c.json = 1; break;
         case 'T': {
             mlhep_err e;
@@ -654,6 +693,12 @@ int main(int argc, char **argv)
                                       "configuration (no gateway_url: the broker directly) can skip the checks");
     } else if (stokfile && (needs_id || is_list)) {
         rc = infer_svc_fail(JX_USAGE, "--storage-token-file: only `submit` hands a job a storage token");
+    } else if (sproxyfile && (needs_id || is_list)) {
+        rc = infer_svc_fail(JX_USAGE, "--storage-proxy-file: only `submit` hands a job a storage credential");
+    } else if (sproxyfile && stokfile) {
+        rc = infer_svc_fail(JX_USAGE, "--storage-token-file and --storage-proxy-file: give a job one of the two");
+    } else if (sproxyfile && load_proxy(sproxyfile, &c.storage_proxy, &e)) {
+        rc = infer_svc_fail(JX_USAGE, "--storage-proxy-file %s: %s; nothing was queued", sproxyfile, e.msg);
     } else if (stokfile && (auth_token_load(stokfile, &c.storage_token, &e) ||
                             jobpub_storage_token(c.storage_token, &e))) {
         rc = infer_svc_fail(JX_USAGE, "--storage-token-file %s: %s; nothing was queued", stokfile, e.msg);
@@ -684,6 +729,10 @@ int main(int argc, char **argv)
     if (c.storage_token) {
         memset(c.storage_token, 0, strlen(c.storage_token));
         free(c.storage_token);
+    }
+    if (c.storage_proxy) {
+        memset(c.storage_proxy, 0, strlen(c.storage_proxy));
+        free(c.storage_proxy);
     }
     config_free(&c.cfg);
     return rc;

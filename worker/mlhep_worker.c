@@ -90,6 +90,7 @@
 #include "service/jobpub.h"
 #include "service/jobstore.h"
 #include "root/source_open.h"
+#include "root/srcaccess.h"
 #include "service/msgsig.h"
 #include "train/checkpoint.h"
 #include "train/pipeline.h"
@@ -171,6 +172,10 @@ typedef struct run {
     int logged;         /* the outcome's log line is written */
     char *stoken;       /* the job's delegated storage token, opened from its box
                            (credbox.h), or NULL; wiped in run_free */
+    char proxydir[4096]; /* the job's delegated X.509 proxy: a private directory (0700)
+                            holding it as x509up (0600), "" when none; removed in run_free */
+    char proxypath[4200];
+    int delegated;      /* r->acc holds the job's own credential */
     srcaccess acc;      /* the worker's access with .token = stoken: this job's reads
                            only (wf->data.access), never the process's */
 } run;
@@ -869,6 +874,10 @@ static void run_free(run *r)
         memset(r->stoken, 0, strlen(r->stoken));
         free(r->stoken);
     }
+    if (r->proxydir[0]) { /* the job's proxy goes with the job */
+        unlink(r->proxypath);
+        rmdir(r->proxydir);
+    }
     free(r);
 }
 
@@ -922,8 +931,61 @@ static int delegated_token(worker *w, run *r, mlhep_err *e)
     r->acc.token = r->stoken;
     r->acc.token_file = NULL;
     r->acc.token_origin = "the job's delegated token";
+    r->delegated = 1;
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, "reading with the storage token its owner delegated to this job",
                  &(mlhep_err){0});
+    return 0;
+}
+
+/* The same for an X.509 proxy (kind "x509"): opened, checked again (it may have expired
+ * while the job was queued), and written to x509up (0600) in a directory of its own
+ * (mkdtemp, 0700, under $TMPDIR or /tmp: systemd's PrivateTmp keeps it to this worker),
+ * removed with the run. r->acc.proxy names it: this job's https:// handles use it as
+ * client certificate, its root:// opens name it to XrdCl (xrd.gsiusrpxy), so they log
+ * in on connections of their own; no environment variable is set. */
+static int delegated_proxy(worker *w, run *r, mlhep_err *e)
+{
+    char *pem = malloc(CREDBOX_MAX + 1);
+    if (!pem)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    size_t len = 0;
+    int rc = credbox_open(w->key, r->j.id, r->j.user, "x509", r->j.storage_cred, pem, CREDBOX_MAX + 1, &len, e);
+    if (rc)
+        err_prefix(e, "delegated X.509 proxy refused");
+    else if ((rc = srcaccess_check_proxy_pem(pem, len, NULL, e)))
+        err_prefix(e, "delegated X.509 proxy refused (nothing was read)");
+    if (!rc) {
+        const char *td = getenv("TMPDIR");
+        snprintf(r->proxydir, sizeof r->proxydir, "%s/mlhep-cred.XXXXXX", td && *td ? td : "/tmp");
+        if (!mkdtemp(r->proxydir)) {
+            rc = err_set(e, MLHEP_EIO, "cannot make a private directory for the job's X.509 proxy in %s: %s",
+                         td && *td ? td : "/tmp", strerror(errno));
+            r->proxydir[0] = 0;
+        }
+    }
+    if (!rc) {
+        snprintf(r->proxypath, sizeof r->proxypath, "%s/x509up", r->proxydir);
+        int fd = open(r->proxypath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        ssize_t put = fd >= 0 ? write(fd, pem, len) : -1;
+        if (fd < 0 || put != (ssize_t)len || fsync(fd) != 0)
+            rc = err_set(e, MLHEP_EIO, "cannot write the job's X.509 proxy in %s: %s", r->proxydir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    memset(pem, 0, CREDBOX_MAX + 1);
+    free(pem);
+    if (rc)
+        return rc;
+    const srcaccess *base = source_access();
+    if (base)
+        r->acc = *base;
+    else
+        srcaccess_from_env(&r->acc);
+    r->acc.proxy = r->proxypath;
+    r->acc.proxy_origin = "the job's delegated X.509 proxy";
+    r->delegated = 1;
+    jobstore_log(w->js, r->j.user, r->j.id, r->lease,
+                 "reading with the X.509 proxy its owner delegated to this job", &(mlhep_err){0});
     return 0;
 }
 
@@ -1018,13 +1080,14 @@ static void start_job(worker *w, amqpc_delivery *d, run **out)
     jobstore_log(w->js, r->j.user, r->j.id, r->lease, line, &e);
     /* from here on the lease is ours: every outcome goes through finish_job, which
      * records it (waiting for Redis if needed) before settling the delivery */
-    if (r->j.storage_cred && !pipeline_is_sleep(r->j.workflow) && delegated_token(w, r, &e)) {
+    if (r->j.storage_cred && !pipeline_is_sleep(r->j.workflow) &&
+        (!strcmp(r->j.storage_kind, "x509") ? delegated_proxy(w, r, &e) : delegated_token(w, r, &e))) {
         snprintf(r->why, sizeof r->why, "%s", e.msg);
         wlog(w, "job %s: %s", r->j.id, e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;
     }
-    if (pipeline_validate_with(r->j.workflow, w->env, r->stoken ? &r->acc : NULL, &r->wf, &e)) {
+    if (pipeline_validate_with(r->j.workflow, w->env, r->delegated ? &r->acc : NULL, &r->wf, &e)) {
         snprintf(r->why, sizeof r->why, "workflow refused by the worker: %s", e.msg);
         run_settle_later(r, FIN_FAILED, out);
         return;

@@ -52,7 +52,10 @@ typedef struct req {
     const void *body;
     size_t len;
     const char *idem;    /* Idempotency-Key, or NULL */
-    const char *stoken;  /* the job's delegated storage token (X-Storage-Token), or NULL */
+    const char *stoken;  /* the job's delegated storage credential, or NULL: a token
+                            (X-Storage-Token), or with sproxy the PEM of an X.509 proxy
+                            (X-Storage-Proxy, base64) */
+    int sproxy;
     int service;         /* errors are mlhep-infer's: "CODE: message" */
     int repeatable;      /* safe to send again after a connection broke mid-way */
     int stream;          /* a live stream or a download: no overall time limit, only a stall limit */
@@ -170,7 +173,18 @@ static int setup(gwclient *c, CURL *h, const req *q, resp *r, char *errbuf, stru
         snprintf(line, sizeof line, "Idempotency-Key: %s", q->idem);
         ADD(line);
     }
-    if (q->stoken) { /* copied by curl_slist_append; ours is wiped */
+    if (q->stoken && q->sproxy) { /* copied by curl_slist_append; ours is wiped */
+        size_t cl = strlen(q->stoken), n = strlen(GW_STORAGE_PROXY_HEADER) + 4 * ((cl + 2) / 3) + 3;
+        char *sl = malloc(n);
+        ok = ok && sl;
+        if (sl) {
+            int hl = snprintf(sl, n, "%s: ", GW_STORAGE_PROXY_HEADER);
+            EVP_EncodeBlock((unsigned char *)sl + hl, (const unsigned char *)q->stoken, (int)cl);
+            ADD(sl);
+            memset(sl, 0, n);
+            free(sl);
+        }
+    } else if (q->stoken) {
         size_t n = strlen(GW_STORAGE_TOKEN_HEADER) + strlen(q->stoken) + 3;
         char *sl = malloc(n);
         ok = ok && sl;
@@ -566,10 +580,10 @@ const char *gwclient_url(const gwclient *c)
 int gwclient_submit(gwclient *c, const char *workflow, size_t len, char id_out[JOB_ID_HEX + 1], json_t **doc,
                     mlhep_err *e)
 {
-    return gwclient_submit_with(c, workflow, len, NULL, id_out, doc, e);
+    return gwclient_submit_with(c, workflow, len, NULL, NULL, id_out, doc, e);
 }
 
-int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const char *storage_token,
+int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const char *kind, const char *cred,
                          char id_out[JOB_ID_HEX + 1], json_t **doc, mlhep_err *e)
 {
     if (doc)
@@ -579,7 +593,7 @@ int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const ch
     if (rc)
         return rc;
     req q = {.method = "POST", .path = "/v1/jobs", .ctype = "application/json", .body = workflow, .len = len,
-             .idem = key, .stoken = storage_token, .repeatable = 1};
+             .idem = key, .stoken = cred, .sproxy = kind && !strcmp(kind, "x509"), .repeatable = 1};
     json_t *d;
     if ((rc = call_json(c, &q, &d, e)))
         return rc;

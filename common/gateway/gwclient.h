@@ -81,9 +81,11 @@ const char *gwclient_url(const gwclient *c);
  * and *doc (may be NULL) the answer {"id","state","status_url","events_url"}. */
 int gwclient_submit(gwclient *c, const char *workflow, size_t len, char id_out[JOB_ID_HEX + 1], json_t **doc,
                     mlhep_err *e);
-/* The same handing the job a storage token for its reads (per-user delegation,
- * docs/grid.md): sent in the GW_STORAGE_TOKEN_HEADER header (jobsapi.h); NULL: none. */
-int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const char *storage_token,
+/* The same handing the job a storage credential for its reads (per-user delegation,
+ * docs/grid.md): kind "token" (sent in the GW_STORAGE_TOKEN_HEADER header, jobsapi.h) or
+ * "x509" (the proxy's PEM text, sent base64-encoded in GW_STORAGE_PROXY_HEADER); cred
+ * NULL: none. */
+int gwclient_submit_with(gwclient *c, const char *workflow, size_t len, const char *kind, const char *cred,
                          char id_out[JOB_ID_HEX + 1], json_t **doc, mlhep_err *e);
 /* GET /v1/jobs/{id}: the status record (numbers as numbers). */
 int gwclient_job(gwclient *c, const char *id, json_t **rec, mlhep_err *e);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdatomic.h>
 
 #include "base/logline.h"
@@ -166,6 +168,47 @@ static void maybe_crash(gw_ctx *g, const gw_req *r, const char *point)
     }
 }
 
+/* The X-Storage-Proxy header's proxy: base64 of the PEM, decoded into *pem (malloc'ed,
+ * NUL-terminated; the caller wipes and frees it) and checked (srcaccess_check_proxy_pem).
+ * Messages never quote it. */
+static int proxy_header(const char *h, char **pem, mlhep_err *e)
+{
+    *pem = NULL;
+    size_t l = strlen(h);
+    while (l && (h[l - 1] == ' ' || h[l - 1] == '\t'))
+        l--;
+    while (l && (*h == ' ' || *h == '\t'))
+        h++, l--;
+    if (l == 0 || l % 4 || l > 4 * ((SRCACCESS_PROXY_MAX + 2) / 3))
+        return err_set(e, MLHEP_EINVAL, "%s must be the x509up file base64-encoded on one line (base64 -w0), at most "
+                       "%d bytes before encoding", GW_STORAGE_PROXY_HEADER, SRCACCESS_PROXY_MAX);
+    unsigned char *raw = malloc(l / 4 * 3 + 1);
+    if (!raw)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int got = EVP_DecodeBlock(raw, (const unsigned char *)h, (int)l);
+    if (got >= 0) /* EVP_DecodeBlock counts the padding as bytes */
+        got -= (h[l - 1] == '=') + (h[l - 2] == '=');
+    int rc = got <= 0 || memchr(raw, 0, (size_t)got)
+                 ? err_set(e, MLHEP_EINVAL, "%s is not base64 of a PEM file", GW_STORAGE_PROXY_HEADER)
+                 : srcaccess_check_proxy_pem((const char *)raw, (size_t)got, NULL, e);
+    if (rc) {
+        OPENSSL_cleanse(raw, l / 4 * 3 + 1);
+        free(raw);
+        return rc;
+    }
+    raw[got] = 0;
+    *pem = (char *)raw;
+    return 0;
+}
+
+static void wipe_free(char *p)
+{
+    if (p) {
+        OPENSSL_cleanse(p, strlen(p));
+        free(p);
+    }
+}
+
 /* Validates wf and queues it; answers 202 with the job id, through ok_body (which
  * builds the success document from the id). */
 static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_t *wf, gw_resp *o,
@@ -192,6 +235,19 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
             memset(stok, 0, sizeof stok);
             return gw_resp_error(o, 400, "bad_request", "%s; nothing was queued", e.msg);
         }
+    }
+    const char *ph = gw_header(r, GW_STORAGE_PROXY_HEADER);
+    if (ph && sh) {
+        memset(stok, 0, sizeof stok);
+        return gw_resp_error(o, 400, "bad_request", "give the job %s or %s, not both; nothing was queued",
+                             GW_STORAGE_TOKEN_HEADER, GW_STORAGE_PROXY_HEADER);
+    }
+    if (ph) { /* checked now; decoded again just before it is sealed */
+        char *pem = NULL;
+        rc = proxy_header(ph, &pem, &e);
+        wipe_free(pem);
+        if (rc)
+            return gw_resp_error(o, 400, "bad_request", "%s; nothing was queued", e.msg);
     }
     const char *key = gw_header(r, "Idempotency-Key");
     char id[JOB_ID_HEX + 1];
@@ -248,8 +304,13 @@ static int submit_workflow(gw_ctx *g, const gw_req *r, const gw_caller *c, json_
             fprintf(stderr, "mlhep-gateway: job %s: its queued mark could not be written: %s\n", id, qe.msg);
     }
     char used[JOB_ID_HEX + 1];
-    rc = jobpub_submit(g->pub, c->user, c->token, wf, id, sh ? stok : NULL, used, &e);
+    char *pem = NULL;
+    rc = ph ? proxy_header(ph, &pem, &e) : 0;
+    if (!rc)
+        rc = jobpub_submit(g->pub, c->user, c->token, wf, id, ph ? "x509" : "token", ph ? pem : sh ? stok : NULL,
+                           used, &e);
     memset(stok, 0, sizeof stok);
+    wipe_free(pem);
     if (rc) {
         if (js && key && !replay)
             jobstore_idem_release(js, c->user, key, &(mlhep_err){0});

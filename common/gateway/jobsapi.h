@@ -25,6 +25,10 @@ typedef struct gw_stream gw_stream;
  * storage bearer token for its reads (per-user delegation, docs/grid.md): checked,
  * sealed for the job (jobpub_submit), never logged, stored or echoed in clear. */
 #define GW_STORAGE_TOKEN_HEADER "X-Storage-Token"
+/* The same for an X.509 proxy: the x509up file (PEM: proxy certificate, key, chain)
+ * base64-encoded on one line (`base64 -w0`); checked (a certificate, its key, not
+ * expired) and handled like the token. At most one of the two per job. */
+#define GW_STORAGE_PROXY_HEADER "X-Storage-Proxy"
 
 int jobsapi_submit(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int jobsapi_mlaas_submit(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);

@@ -1027,7 +1027,8 @@ int source_open_http(const char *url, const srcaccess *acc, source **out, mlhep_
         return err_prefix(e, "%s", url);
     }
     if (hi->https && hi->proxy[0])
-        rc = srcaccess_check_proxy(hi->proxy, e); /* an expired proxy: said now, not as a TLS alert */
+        /* an expired proxy: said now, not as a TLS alert */
+        rc = srcaccess_check_proxy(hi->proxy, acc && acc->proxy && *acc->proxy ? acc->proxy_origin : NULL, e);
     if (!rc && hi->https) {
         char tok[SRCACCESS_TOKEN_MAX + 32];
         const char *from = NULL;

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "root/netretry.h"
+#include "root/srcaccess.h"
 #include "root/source_xrootd.h"
 
 typedef struct xrd_impl {
@@ -187,6 +189,34 @@ static void xrd_close(source *s)
 
 static const source_ops xrd_ops = {xrd_read_at, xrd_readv, xrd_close};
 
+/* A refused login or access: says whether XrdCl had a bearer token to send (ztn) and
+ * whether it is a JWT that has expired, never the token itself. */
+static void ztn_note(xrdc_status *st)
+{
+    char tok[SRCACCESS_TOKEN_MAX + 1];
+    const char *from = NULL;
+    srcaccess_ztn_token(tok, sizeof tok, &from);
+    size_t l = strlen(st->msg);
+    if (!tok[0] || !from) {
+        snprintf(st->msg + l, sizeof st->msg - l, "; no bearer token for a token (ztn) login");
+    } else {
+        char *t = tok, *end = tok + strlen(tok);
+        while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+            t++;
+        while (end > t && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+            *--end = 0;
+        long long exp = srcaccess_jwt_exp(t);
+        char when[64];
+        if (exp >= 0 && exp < (long long)time(NULL)) {
+            srcaccess_utc(exp, when, sizeof when);
+            snprintf(st->msg + l, sizeof st->msg - l, "; the bearer token (%s) expired at %s: renew it", from, when);
+        } else {
+            snprintf(st->msg + l, sizeof st->msg - l, "; a bearer token (%s) was there to send", from);
+        }
+    }
+    memset(tok, 0, sizeof tok);
+}
+
 int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhep_err *e)
 {
     const hostpolicy *hosts = acc ? acc->hosts : NULL;
@@ -207,10 +237,28 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
         if (prc)
             return err_prefix(e, "%s", url);
     }
+    /* The proxy for a GSI login goes in the URL (xrd.gsiusrpxy), never through the
+     * environment: XrdCl keys its connections by it (URL::GetChannelId), so a job's
+     * proxy logs in on connections of its own that no other job's open shares, and the
+     * GSI plugin takes it from there at each login. A URL's own xrd.* / xrdcl.* settings
+     * are refused: a workflow must not pick another job's connection or credential. */
+    const char *q = strchr(path, '?');
+    if (q && (strstr(q, "?xrd") || strstr(q, "&xrd")))
+        return err_set(e, MLHEP_EINVAL, "%s: xrd.* / xrdcl.* settings in a root:// URL are not allowed (the "
+                       "credential is the service's or the job's own)", url);
+    char proxy[512], xurl[sizeof((source *)0)->name + 600];
+    srcaccess_gsi_proxy(acc, proxy, sizeof proxy);
+    int from_acc = acc && acc->proxy && *acc->proxy;
+    const char *pname = from_acc && acc->proxy_origin ? acc->proxy_origin : NULL;
+    if (strpbrk(proxy, "&?#= \t\r\n%"))
+        return err_set(e, MLHEP_EINVAL, "%s: the X.509 proxy path %s has a character a root:// URL cannot carry",
+                       url, pname ? "(the job's)" : proxy);
+    /* a job's own proxy (proxy_origin set): GSI only, so the job never logs in with the
+     * service's token instead */
+    snprintf(xurl, sizeof xurl, "%s%cxrd.gsiusrpxy=%s%s", url, q ? '&' : '?', proxy, pname ? "&xrd.wantprot=gsi" : "");
     /* XrdCl's GSI plugin reads the proxy itself; an expired one is said as such here
      * instead of XrdCl's "Auth failed" after its attempts */
-    const char *proxy = srcaccess_proxy(acc);
-    if (proxy && access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, e) == MLHEP_EAUTH)
+    if (access(proxy, F_OK) == 0 && srcaccess_check_proxy(proxy, pname, e) == MLHEP_EAUTH)
         return err_prefix(e, "%s", url);
     source *s;
     int rc = source_new(&xrd_ops, url, sizeof(xrd_impl), &s, e);
@@ -225,13 +273,15 @@ int source_open_xrootd(const char *url, const srcaccess *acc, source **out, mlhe
     xrdc_status st;
     uint64_t size = 0;
     for (int k = 0;;) {
-        if (!xrdc_open(url, xi->pol.timeout_s, &xi->x, &size, &st))
+        if (!xrdc_open(xurl, xi->pol.timeout_s, &xi->x, &size, &st))
             break;
         if (!st.retry || ++k >= xi->pol.attempts) {
             int tries = k + (st.retry ? 0 : 1);
             if (st.conn)
                 probe_connect(url, xi->pol.timeout_s, &st);
             source_close(s);
+            if (st.code == MLHEP_EAUTH)
+                ztn_note(&st);
             if (tries > 1)
                 return err_set(e, st.code, "%s after %d attempts", st.msg, tries);
             return err_set(e, st.code, "%s", st.msg);

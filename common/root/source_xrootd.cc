@@ -84,6 +84,10 @@ void xrdc_configure(unsigned timeout_s)
         ok = env->PutInt("StreamTimeout", t) && ok;
         ok = env->PutInt("TimeoutResolution", 1) && ok;
         ok = env->PutInt("StreamErrorWindow", 0) && ok;
+        // One event loop: logins (the GSI plugin's, which keeps the proxy path of the
+        // login under way in a process-wide variable) then never run two at a time, so
+        // each connection logs in with the proxy its URL names (source_open_xrootd).
+        ok = env->PutInt("ParallelEvtLoop", 1) && ok;
         (void)ok;
     });
 }

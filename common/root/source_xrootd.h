@@ -42,7 +42,7 @@ typedef struct xrdc_status {
     int code;
     int retry;
     int conn; /* the connection to the server failed (XrdCl does not say why) */
-    char msg[256];
+    char msg[640];
 } xrdc_status;
 
 /* Applies our time-out defaults to XrdCl once per process (XRD_* variables set in

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void srcaccess_from_env(srcaccess *a)
 {
@@ -27,7 +30,7 @@ static int set(const char *s)
     return s && *s;
 }
 
-static void utc(long long t, char *buf, size_t n)
+void srcaccess_utc(long long t, char *buf, size_t n)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -101,11 +104,41 @@ int srcaccess_token(const srcaccess *a, char *buf, size_t n, const char **origin
     long long exp = srcaccess_jwt_exp(buf);
     if (exp >= 0 && exp < (long long)time(NULL)) {
         char when[64];
-        utc(exp, when, sizeof when);
+        srcaccess_utc(exp, when, sizeof when);
         memset(buf, 0, l);
         return err_set(e, MLHEP_EAUTH, "bearer token (%s) expired at %s: renew it (it was not sent)", *origin, when);
     }
     return 0;
+}
+
+void srcaccess_ztn_token(char *buf, size_t n, const char **origin)
+{
+    buf[0] = 0;
+    *origin = NULL;
+    char path[4200];
+    mlhep_err e;
+    const char *v;
+    if (set(v = getenv("BEARER_TOKEN"))) {
+        snprintf(buf, n, "%s", v);
+        *origin = "BEARER_TOKEN";
+        return;
+    }
+    if (set(v = getenv("BEARER_TOKEN_FILE")) && read_small(v, buf, n, "", &e) == 0) {
+        *origin = "BEARER_TOKEN_FILE";
+        return;
+    }
+    if (set(v = getenv("XDG_RUNTIME_DIR"))) {
+        snprintf(path, sizeof path, "%s/bt_u%u", v, (unsigned)geteuid());
+        if (read_small(path, buf, n, "", &e) == 0) {
+            *origin = "$XDG_RUNTIME_DIR/bt_u<uid>";
+            return;
+        }
+    }
+    snprintf(path, sizeof path, "/tmp/bt_u%u", (unsigned)geteuid());
+    if (read_small(path, buf, n, "", &e) == 0)
+        *origin = "/tmp/bt_u<uid>";
+    else
+        buf[0] = 0;
 }
 
 const char *srcaccess_proxy(const srcaccess *a)
@@ -124,28 +157,88 @@ const char *srcaccess_ca_dir(const srcaccess *a)
     return set(p) ? p : NULL;
 }
 
-int srcaccess_check_proxy(const char *path, mlhep_err *e)
+void srcaccess_gsi_proxy(const srcaccess *a, char *buf, size_t n)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return err_set(e, MLHEP_EIO, "X.509 proxy %s: %s", path, strerror(errno));
-    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    if (!x)
-        return err_set(e, MLHEP_EIO, "X.509 proxy %s: no PEM certificate in it", path);
-    int rc = 0;
-    char when[64];
+    const char *p = srcaccess_proxy(a);
+    if (!p && set(getenv("XrdSecGSIUSERPROXY")))
+        p = getenv("XrdSecGSIUSERPROXY");
+    if (p)
+        snprintf(buf, n, "%s", p);
+    else
+        snprintf(buf, n, "/tmp/x509up_u%u", (unsigned)getuid());
+}
+
+/* MLHEP_EAUTH when x is not valid now, naming it as `what` */
+static int check_validity(X509 *x, const char *what, long long *not_after, mlhep_err *e)
+{
     struct tm tm;
+    char when[64];
+    if (not_after)
+        *not_after = ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1 ? (long long)timegm(&tm) : -1;
     if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
         if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
             !strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm))
             snprintf(when, sizeof when, "an unreadable time");
-        rc = err_set(e, MLHEP_EAUTH, "X.509 proxy %s expired at %s: renew it (voms-proxy-init / the renewer)", path,
-                     when);
-    } else if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
-        rc = err_set(e, MLHEP_EAUTH, "X.509 proxy %s is not valid yet (clock skew?)", path);
+        return err_set(e, MLHEP_EAUTH, "%s expired at %s: renew it (voms-proxy-init / the renewer)", what, when);
     }
+    if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
+        return err_set(e, MLHEP_EAUTH, "%s is not valid yet (clock skew?)", what);
+    return 0;
+}
+
+int srcaccess_check_proxy(const char *path, const char *origin, mlhep_err *e)
+{
+    char what[600];
+    if (set(origin))
+        snprintf(what, sizeof what, "%s", origin);
+    else
+        snprintf(what, sizeof what, "X.509 proxy %s", path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set(e, MLHEP_EIO, "%s: %s", what, strerror(errno));
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!x)
+        return err_set(e, MLHEP_EIO, "%s: no PEM certificate in it", what);
+    int rc = check_validity(x, what, NULL, e);
     X509_free(x);
+    return rc;
+}
+
+int srcaccess_check_proxy_pem(const char *pem, size_t len, long long *not_after, mlhep_err *e)
+{
+    if (not_after)
+        *not_after = -1;
+    if (len == 0)
+        return err_set(e, MLHEP_EINVAL, "the X.509 proxy is empty");
+    if (len > SRCACCESS_PROXY_MAX)
+        return err_set(e, MLHEP_EINVAL, "the X.509 proxy is too long (%zu bytes, at most %d)", len,
+                       SRCACCESS_PROXY_MAX);
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    if (!b)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    int rc = 0;
+    if (!x) {
+        rc = err_set(e, MLHEP_EINVAL, "the X.509 proxy holds no PEM certificate (give the x509up file: "
+                                      "certificate, key, chain)");
+    } else {
+        /* the key follows the certificate in x509up; look from the start in any case */
+        EVP_PKEY *k = NULL;
+        (void)BIO_reset(b);
+        k = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
+        if (!k)
+            rc = err_set(e, MLHEP_EINVAL, "the X.509 proxy holds no private key (or an encrypted one): give the "
+                                          "x509up file made by voms-proxy-init / grid-proxy-init");
+        else if (X509_check_private_key(x, k) != 1)
+            rc = err_set(e, MLHEP_EINVAL, "the X.509 proxy's private key does not match its certificate");
+        else
+            rc = check_validity(x, "the X.509 proxy", not_after, e);
+        EVP_PKEY_free(k);
+        X509_free(x);
+    }
+    BIO_free(b);
+    ERR_clear_error();
     return rc;
 }
 

@@ -163,7 +163,9 @@ int job_message_encode(const job *j, char **out, size_t *len, mlhep_err *e)
     json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:f, s:O}", "v", 1, "id", j->id, "user", j->user,
                           "token", j->token ? j->token : "", "submitted", j->submitted, "workflow",
                           j->workflow);
-    if (o && j->storage_cred && json_object_set_new(o, "storage_cred", json_string(j->storage_cred))) {
+    if (o && j->storage_cred &&
+        (json_object_set_new(o, "storage_cred", json_string(j->storage_cred)) ||
+         (!strcmp(j->storage_kind, "x509") && json_object_set_new(o, "storage_cred_kind", json_string("x509"))))) {
         json_decref(o);
         o = NULL;
     }
@@ -233,6 +235,12 @@ int job_message_decode(const void *data, size_t len, job *j, mlhep_err *e)
                      JOB_CRED_MAX);
     if (!rc && cred && !(j->storage_cred = strdup(json_string_value(cred))))
         rc = err_set(e, MLHEP_ENOMEM, "out of memory");
+    json_t *kind = json_object_get(o, "storage_cred_kind");
+    if (!rc && kind && (!json_is_string(kind) || (strcmp(json_string_value(kind), "token") &&
+                                                  strcmp(json_string_value(kind), "x509"))))
+        rc = err_set(e, MLHEP_EFORMAT, "message: 'storage_cred_kind' must be \"token\" or \"x509\"");
+    if (!rc)
+        snprintf(j->storage_kind, sizeof j->storage_kind, "%s", kind ? json_string_value(kind) : "token");
     if (!rc) {
         j->workflow = json_incref(wf);
         j->submitted = json_number_value(sub);

@@ -63,9 +63,12 @@ typedef struct job {
     char *token;       /* owned; the raw bearer token */
     json_t *workflow;  /* owned reference */
     double submitted;  /* unix seconds */
-    char *storage_cred; /* owned or NULL: the user's delegated storage token sealed for
-                           this job and user (credbox.h, never in clear); message field
+    char *storage_cred; /* owned or NULL: the user's delegated storage credential sealed
+                           for this job and user (credbox.h, never in clear); message field
                            "storage_cred" */
+    char storage_kind[8]; /* its kind, credbox's: "token" (also when the message names
+                             none) or "x509" (an X.509 proxy); message field
+                             "storage_cred_kind" */
 } job;
 
 /* Name of a state ("queued"...); "?" for out-of-range values. */

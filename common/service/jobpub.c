@@ -114,8 +114,12 @@ static int publish(jobpub *p, const char *kind, const char *rkey, const char *bo
 }
 
 int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workflow, const char *id,
-                  const char *storage_token, char id_out[JOB_ID_HEX + 1], mlhep_err *e)
+                  const char *storage_kind, const char *storage_cred, char id_out[JOB_ID_HEX + 1], mlhep_err *e)
 {
+    if (!storage_kind)
+        storage_kind = "token";
+    if (strcmp(storage_kind, "token") && strcmp(storage_kind, "x509"))
+        return err_set(e, MLHEP_EINVAL, "unknown storage credential kind '%s'", storage_kind);
     if (id && !job_id_valid(id))
         return err_set(e, MLHEP_EINVAL, "invalid job id");
     job j;
@@ -124,8 +128,9 @@ int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workfl
         return rc;
     if (id)
         memcpy(j.id, id, JOB_ID_HEX + 1);
-    if (storage_token) /* sealed for this job id and user: only it can open it */
-        rc = credbox_seal(p->key, j.id, j.user, "token", storage_token, strlen(storage_token), &j.storage_cred, e);
+    snprintf(j.storage_kind, sizeof j.storage_kind, "%s", storage_kind);
+    if (storage_cred) /* sealed for this job id, user and kind: only it can open it */
+        rc = credbox_seal(p->key, j.id, j.user, storage_kind, storage_cred, strlen(storage_cred), &j.storage_cred, e);
     char *msg = NULL;
     size_t len = 0;
     if (!rc)

@@ -34,12 +34,14 @@ void jobpub_close(jobpub *p);
  * used is written to id_out. MLHEP_ENOMEM when the message would exceed
  * JOB_MESSAGE_MAX (job.h; the message names the limit: nothing is queued). MLHEP_ENET
  * when the broker cannot be reached or refuses the message (nothing is queued then, or - a lost confirm - the job may be queued:
- * a retry with the same id is safe). storage_token: NULL, or the user's bearer token for
- * the job's reads (per-user delegation, docs/grid.md), checked by the caller
- * (jobpub_storage_token) and sealed here for this job id and user (credbox.h) into the
- * message's storage_cred: it is never in a message in clear. */
+ * a retry with the same id is safe). storage_cred: NULL, or the user's storage
+ * credential for the job's reads (per-user delegation, docs/grid.md) of kind
+ * storage_kind ("token": a bearer token, "x509": the PEM text of an X.509 proxy), checked
+ * by the caller (jobpub_storage_token, srcaccess_check_proxy_pem) and sealed here for
+ * this job id, user and kind (credbox.h) into the message's storage_cred: it is never in
+ * a message in clear. */
 int jobpub_submit(jobpub *p, const char *user, const char *token, json_t *workflow, const char *id,
-                  const char *storage_token, char id_out[JOB_ID_HEX + 1], mlhep_err *e);
+                  const char *storage_kind, const char *storage_cred, char id_out[JOB_ID_HEX + 1], mlhep_err *e);
 
 /* Checks a storage token a user hands a job (text of a file or a request field; the
  * surrounding white space is dropped in place): MLHEP_EINVAL when it is empty, longer

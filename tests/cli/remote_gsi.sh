@@ -5,7 +5,11 @@
 # - with the proxy (X509_USER_PROXY, X509_CERT_DIR) the read equals the local one;
 # - without a usable proxy the read fails after ONE attempt (5 configured) with "Auth
 #   failed" and a hint naming the credential settings;
-# - an expired proxy is said as such before XrdCl tries it.
+# - an expired proxy is said as such before XrdCl tries it;
+# - the proxy reaches XrdCl in the URL (xrd.gsiusrpxy), not the environment; a URL
+#   carrying its own xrd.* settings is refused;
+# - one process, concurrent logins with different proxies (tests/remote/xrd_proxies.c):
+#   each open logs in with the proxy its own access names.
 # (The XRootD security plugins are in the Debian package xrootd-plugins.)
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -75,3 +79,26 @@ out=$(X509_USER_PROXY="$TMP/none" X509_CERT_DIR="$P/cadir" "$R" stats "$URL" 2>&
 out=$(X509_USER_PROXY="$P/x509up-expired" X509_CERT_DIR="$P/cadir" "$R" stats "$URL" 2>&1); rc=$?
 [ $rc != 0 ] && [[ $out == *"X.509 proxy $P/x509up-expired expired at 2020-01-02 00:00:00 UTC"* ]] \
     && ok "root:// with an expired proxy: said as such" || bad "GSI expired proxy" "rc=$rc $out"
+# the proxy reaches XrdCl in the URL only (xrd.gsiusrpxy), not through the environment:
+# MLHEP_REMOTE_X509_PROXY with X509_USER_PROXY naming nothing
+out=$(LSAN_OPTIONS="suppressions=$SUPP" X509_USER_PROXY="$TMP/none" MLHEP_REMOTE_X509_PROXY="$P/x509up" X509_CERT_DIR="$P/cadir" "$R" stats "$URL" 2>"$TMP/err"); rc=$?
+[ $rc = 0 ] && echo "$out" | jq -S 'del(.file)' | cmp -s - "$TMP/local.json" \
+    && ok "root:// with GSI: the proxy named in the URL (not the environment) logs in" || bad "GSI proxy in the URL" "rc=$rc $(cat "$TMP/err")"
+out=$(X509_USER_PROXY="$P/x509up" X509_CERT_DIR="$P/cadir" "$R" stats "$URL?xrd.gsiusrpxy=$P/x509up" 2>&1); rc=$?
+[ $rc != 0 ] && [[ $out == *"xrd.* / xrdcl.* settings in a root:// URL are not allowed"* ]] \
+    && ok "a root:// URL naming its own XrdCl credential is refused" || bad "xrd CGI refused" "rc=$rc $out"
+# one process, concurrent logins with different proxies (tests/remote/xrd_proxies.c):
+# each open logs in with the proxy its own access names; an open with a missing proxy, or
+# with none (the default path), right beside or after a good login, is refused
+XP="$TMP/xrd_proxies"
+if gcc -std=c17 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -Icommon tests/remote/xrd_proxies.c build/asan/libmlhep.a -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl \
+    -lcurl -lXrdCl -lstdc++ -lm -lpthread -o "$XP" 2>"$TMP/cc.err"; then
+    mkdir -p "$TMP/pp"
+    [ -e "/tmp/x509up_u$(id -u)" ] && bad "xrd_proxies setup" "/tmp/x509up_u$(id -u) exists"
+    out=$(env -u X509_USER_PROXY -u XrdSecGSIUSERPROXY LSAN_OPTIONS="suppressions=$SUPP" X509_CERT_DIR="$P/cadir" \
+        MLHEP_REMOTE_ATTEMPTS=1 "$XP" "$URL" "$P/x509up" "$TMP/pp" 8 2>&1); rc=$?
+    [ $rc = 0 ] && [ "$(grep -c 'own proxy read; missing proxy refused; no proxy refused$' <<<"$out")" = 8 ] \
+        && ok "one process, 8 rounds of concurrent logins with different proxies: each open used its own" \
+        || bad "concurrent proxies in one process" "rc=$rc $out"
+else bad "xrd_proxies build" "$(head -c 600 "$TMP/cc.err")"; fi

@@ -12,7 +12,11 @@ credential tests as the "storage" a job reads from.
   --redirect BASE   answer every request with 302 to BASE + path (after the token
                     check), like a storage head node sending clients to a data node
   --log FILE        one line per request: "METHOD PATH auth=sent|none status=N"
-                    (never the token itself)
+                    (never the token itself), with " dn=/CN=a/CN=b" when the client
+                    presented a certificate
+  --client-ca FILE  ask for a client certificate and require one that chains to the
+                    CA in FILE; RFC 3820 proxy certificates are accepted (grid X.509
+                    proxies), so the proxy's DN is logged
 The path /loop redirects to itself (a redirect loop)."""
 import argparse, base64, json, os, re, ssl, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +29,7 @@ ap.add_argument("--port-file", required=True)
 ap.add_argument("--tokens")
 ap.add_argument("--redirect")
 ap.add_argument("--log")
+ap.add_argument("--client-ca")
 a = ap.parse_args()
 
 
@@ -48,8 +53,11 @@ class H(BaseHTTPRequestHandler):
     def note(self, status):
         if a.log:
             auth = "sent" if self.headers.get("Authorization") else "none"
+            cert = self.connection.getpeercert() if a.client_ca else None
+            dn = "".join("/%s=%s" % kv for rdn in cert.get("subject", ()) for kv in rdn) if cert else ""
             with open(a.log, "a") as f:
-                f.write("%s %s auth=%s status=%d\n" % (self.command, self.path, auth, status))
+                f.write("%s %s auth=%s status=%d%s\n" % (self.command, self.path, auth, status,
+                                                          " dn=" + dn if dn else ""))
 
     def answer(self, status, body=b"", headers=()):
         self.note(status)
@@ -123,6 +131,10 @@ class H(BaseHTTPRequestHandler):
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(a.cert, a.key)
+if a.client_ca:
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(a.client_ca)
+    ctx.verify_flags |= ssl.VERIFY_ALLOW_PROXY_CERTS
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 tmp = a.port_file + ".tmp"
 with open(tmp, "w") as f:

@@ -142,6 +142,7 @@ TEST(message_storage_cred)
     CHECK(!memmem(msg, len, "storage-tok", 11)); /* never in clear */
     CHECK(job_message_decode(msg, len, &k, &e) == 0);
     CHECK(k.storage_cred && strcmp(k.storage_cred, j.storage_cred) == 0);
+    CHECK(!strcmp(k.storage_kind, "token") && !memmem(msg, len, "storage_cred_kind", 17)); /* the default */
     char buf[64];
     size_t n;
     CHECK(credbox_open(key, k.id, k.user, "token", k.storage_cred, buf, sizeof buf, &n, &e) == 0 && !strcmp(buf, "storage-tok"));
@@ -161,6 +162,36 @@ TEST(message_storage_cred)
                       "\"workflow\":{},\"storage_cred\":7}";
     err_clear(&e);
     CHECK(job_message_decode(bad, strlen(bad), &k, &e) == MLHEP_EFORMAT && strstr(e.msg, "storage_cred"));
+}
+
+/* A delegated X.509 proxy's box says its kind (storage_cred_kind "x509"); any other
+ * kind is refused, and the box does not open under the other kind. */
+TEST(message_storage_cred_x509)
+{
+    json_t *wf = json_loads("{\"name\":\"n\",\"model\":{\"type\":\"sleep\",\"seconds\":1}}", 0, NULL);
+    job j, k;
+    mlhep_err e;
+    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
+    json_decref(wf);
+    const char *key = "0123456789abcdef0123456789abcdef-service";
+    CHECK(credbox_seal(key, j.id, j.user, "x509", "PEM", 3, &j.storage_cred, &e) == 0);
+    snprintf(j.storage_kind, sizeof j.storage_kind, "x509");
+    char *msg;
+    size_t len;
+    CHECK(job_message_encode(&j, &msg, &len, &e) == 0);
+    CHECK(memmem(msg, len, "storage_cred_kind", 17) != NULL);
+    CHECK(job_message_decode(msg, len, &k, &e) == 0 && !strcmp(k.storage_kind, "x509"));
+    char buf[16];
+    size_t n;
+    CHECK(credbox_open(key, k.id, k.user, "x509", k.storage_cred, buf, sizeof buf, &n, &e) == 0 && !strcmp(buf, "PEM"));
+    CHECK(credbox_open(key, k.id, k.user, "token", k.storage_cred, buf, sizeof buf, &n, &e) == MLHEP_EAUTH);
+    free(msg);
+    job_clear(&k);
+    job_clear(&j);
+    const char *bad = "{\"v\":1,\"id\":\"0123456789abcdef0123456789abcdef\",\"user\":\"a\",\"token\":\"t\",\"submitted\":1,"
+                      "\"workflow\":{},\"storage_cred\":\"cb1.x\",\"storage_cred_kind\":\"pgp\"}";
+    err_clear(&e);
+    CHECK(job_message_decode(bad, strlen(bad), &k, &e) == MLHEP_EFORMAT && strstr(e.msg, "storage_cred_kind"));
 }
 
 /* What a user hands a job is checked before it is sealed; messages never quote it. */
@@ -263,6 +294,7 @@ int main(void)
     RUN(message_roundtrip);
     RUN(message_bad_input);
     RUN(message_storage_cred);
+    RUN(message_storage_cred_x509);
     RUN(storage_token_checks);
     RUN(message_size_rule_on_both_ends);
     RUN(control_roundtrip_and_bad);

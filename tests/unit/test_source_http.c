@@ -179,12 +179,50 @@ TEST(credential_expiry)
            !strstr(e.msg, "eyJ"), "%s", e.msg);
     a.token = "opaque";
     CHECK(srcaccess_token(&a, tok, sizeof tok, &from, &e) == 0 && !strcmp(tok, "opaque") && !strcmp(from, "the job's token"));
-    CHECK(srcaccess_check_proxy("/nonexistent/x509up", &e) == MLHEP_EIO);
+    CHECK(srcaccess_check_proxy("/nonexistent/x509up", NULL, &e) == MLHEP_EIO);
+}
+
+static size_t slurp(const char *name, char *buf, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "fuzz/corpus/proxy_pem/%s", name); /* tests/run.sh runs from the top */
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(buf, 1, n - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[got] = 0;
+    return got;
+}
+
+/* A proxy a user hands a job (the fuzz seeds: an EC certificate + key valid until 2126,
+ * the same key under a certificate that expired in 2020, the certificate alone). */
+TEST(proxy_pem_checks)
+{
+    static char valid[4096], expired[4096], certonly[4096], mixed[8192];
+    size_t lv = slurp("valid", valid, sizeof valid), le = slurp("expired", expired, sizeof expired),
+           lc = slurp("certonly", certonly, sizeof certonly);
+    CHECK(lv > 0 && le > 0 && lc > 0);
+    long long until = 0;
+    mlhep_err e;
+    CHECK(srcaccess_check_proxy_pem(valid, lv, &until, &e) == 0 && until > 4000000000LL);
+    CHECK(srcaccess_check_proxy_pem(expired, le, &until, &e) == MLHEP_EAUTH);
+    CHECKF(strstr(e.msg, "the X.509 proxy expired at 2020-01-02 00:00:00 UTC") && !strstr(e.msg, "BEGIN"), "%s", e.msg);
+    CHECK(srcaccess_check_proxy_pem(certonly, lc, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "no private key"));
+    /* the 2020 certificate with the valid one's key: not its key */
+    const char *k = strstr(valid, "-----BEGIN PRIVATE KEY");
+    const char *c = strstr(expired, "-----BEGIN PRIVATE KEY");
+    CHECK(k && c);
+    int lm = snprintf(mixed, sizeof mixed, "%.*s%s", (int)(c - expired), expired, k);
+    CHECK(srcaccess_check_proxy_pem(mixed, (size_t)lm, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "does not match"));
+    CHECK(srcaccess_check_proxy_pem("", 0, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "empty"));
+    CHECK(srcaccess_check_proxy_pem("junk", 4, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "no PEM certificate"));
+    CHECK(srcaccess_check_proxy_pem(valid, SRCACCESS_PROXY_MAX + 1, NULL, &e) == MLHEP_EINVAL && strstr(e.msg, "too long"));
 }
 
 int main(void)
 {
     init_file();
+    RUN(proxy_pem_checks);
     RUN(multipart_any_piece_size);
     RUN(single_range_and_whole_file_answers);
     RUN(errors);
