@@ -187,8 +187,10 @@ static int add_column(wbuf *out, tin *t, uint8_t *pack, int64_t *off, mlhep_err 
                 }
             }
         }
-        memcpy(pack + at * sz, row, m * sz);
-        at += m;
+        if (m) {
+            memcpy(pack + at * sz, row, m * sz);
+            at += m;
+        }
         off[r + 1] = (int64_t)at;
     }
     return colreq_add(out, t->name, t->type, pack, off, t->n, e);
@@ -377,13 +379,15 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
     }
     /* room to pack the largest jagged tensor, reused for each */
     size_t packmax = 0;
+    int jagged = 0;
     for (size_t i = 0; i < nin; i++) {
         size_t b = in[i].n * in[i].l * coltype_size(in[i].type);
+        jagged |= in[i].jagged;
         if (in[i].jagged && b > packmax)
             packmax = b;
     }
-    if (packmax) {
-        pack = malloc(packmax);
+    if (jagged) {
+        pack = malloc(packmax ? packmax : 1);
         off = malloc((rq->nrows + 1) * sizeof *off);
         if (!pack || !off) {
             rc = err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
