@@ -19,6 +19,9 @@
 #define NBUCKETS 4096
 #define EXPIRE_CHECK 0.05 /* seconds between scans for requests past their deadline */
 #define WATCH_EVERY 1.0   /* seconds between looks at the watched queue's consumers */
+#define SPREAD_LEN 65536 /* requests larger than this are spread over the pumps */
+#define RECHECK 0.1      /* seconds: with no worker seen, a request looks again (through
+                          * pump 0) unless the last look is this recent */
 #define WATCH_GRACE 5.0   /* seconds without a consumer before requests fail at once: a
                            * restarting inference worker is back within it, and the
                            * requests sent meanwhile wait in the queue for it */
@@ -28,6 +31,8 @@ typedef struct call {
     rpcmux_req rq;
     double deadline;         /* monotonic seconds */
     double timeout;          /* seconds, for the message */
+    double arrival;          /* monotonic seconds, when rpcmux_send took it */
+    int check;               /* sent while no worker was seen: pump 0 looks again first */
     int expire_ms;           /* the caller's wait: the request's expiration on the broker */
     rpcmux_done_fn fn;
     void *cls;
@@ -44,9 +49,13 @@ typedef struct pump {
     int idx;
     rpc_conn *c;
     _Atomic int open;
-    _Atomic int sleeping;    /* in poll(): a new request must write the eventfd */
+    _Atomic int sleeping;    /* in poll(): a new request must write the eventfd, or be sent
+                              * by its caller (rpcmux_send) */
     pthread_t th;
     pthread_mutex_t mu;
+    pthread_mutex_t sendmu;  /* the connection (c): held by the pump except while it
+                              * waits in poll(); a caller that gets it then sends its
+                              * request itself instead of waking the pump */
     call *qhead, *qtail;     /* queued, not sent */
     call *bucket[NBUCKETS];  /* sent (or being sent), waiting for a reply */
     size_t npending;
@@ -60,6 +69,7 @@ struct rpcmux {
     _Atomic int consumers;    /* its consumers at the last look, -1 unknown */
     _Atomic long long none_since_ms; /* monotonic ms since when it has had none (0: it has) */
     _Atomic long long depth;  /* its ready messages at the last look, -1 unknown */
+    double looked_at;         /* monotonic seconds of the last look (pump 0's) */
     int n;
     pump pumps[MAXPUMPS];
     _Atomic unsigned rr;
@@ -76,6 +86,13 @@ static double mono(void)
 static unsigned hash_corr(const char *s)
 {
     return (unsigned)(XXH64(s, strlen(s), 0) % NBUCKETS);
+}
+
+/* 1 when the watched queue has had no consumer for WATCH_GRACE at the last look */
+static int no_consumer(rpcmux *m)
+{
+    long long since = atomic_load(&m->none_since_ms);
+    return atomic_load(&m->consumers) == 0 && since && mono() * 1000 - (double)since >= WATCH_GRACE * 1000;
 }
 
 /* ---- with the pump's lock held ---- */
@@ -178,6 +195,25 @@ static void fail_pump(pump *pp, const mlhep_err *e)
     complete(done);
 }
 
+/* Fails the calls sent and waiting for a reply (the connection they went on is lost). */
+static void fail_sent(pump *pp)
+{
+    call *done = NULL;
+    pthread_mutex_lock(&pp->mu);
+    for (int b = 0; b < NBUCKETS && pp->npending; b++)
+        while (pp->bucket[b]) {
+            call *c = pp->bucket[b];
+            pp->bucket[b] = c->hnext;
+            pp->npending--;
+            c->rc = MLHEP_ENET;
+            err_set(&c->err, MLHEP_ENET, "the broker connection was lost before the prediction service answered");
+            c->dnext = done;
+            done = c;
+        }
+    pthread_mutex_unlock(&pp->mu);
+    complete(done);
+}
+
 /* Pump 0 looks at the watched queue now and then: with no consumer a request fails at
  * once (the service is not deployed, or all its workers are gone) instead of waiting
  * for its timeout. 0, or -1 when the connection broke doing it. */
@@ -187,6 +223,7 @@ static int watch_queue(pump *pp, double *next)
     if (pp->idx != 0 || !m->watch[0] || mono() < *next)
         return 0;
     *next = mono() + WATCH_EVERY;
+    m->looked_at = mono();
     uint32_t msgs = 0, cons = 0;
     mlhep_err e = {0};
     if (rpc_queue_depth(pp->c, m->watch, &msgs, &cons, &e)) {
@@ -213,34 +250,71 @@ static void *pump_main(void *arg)
     pump *pp = arg;
     rpcmux *m = pp->mux;
     double backoff = 0.1, next_expire = mono() + EXPIRE_CHECK, next_watch = 0;
+    pthread_mutex_lock(&pp->sendmu);
     while (!atomic_load(&m->stop)) {
         if (!atomic_load(&pp->open)) {
             mlhep_err e = {0};
+            /* what was sent on the lost connection gets no reply on a new one */
+            fail_sent(pp);
             if (do_connect(pp, &e)) {
                 fail_pump(pp, &e);
                 struct timespec ts = {(time_t)backoff, (long)((backoff - (double)(long)backoff) * 1e9)};
+                pthread_mutex_unlock(&pp->sendmu);
                 nanosleep(&ts, NULL);
+                pthread_mutex_lock(&pp->sendmu);
                 backoff = backoff * 2 > 2 ? 2 : backoff * 2;
                 continue;
             }
             backoff = 0.1;
         }
         /* send what callers queued; the calls enter the pending table first, so a reply
-         * that comes back at once finds its call */
+         * that comes back at once finds its call. A call taken while no worker was seen
+         * is sent only if a look at the queue made after it came (or within RECHECK)
+         * finds one now, else it fails at once; the look comes first when needed. */
         pthread_mutex_lock(&pp->mu);
-        call *q = pp->qhead;
-        pp->qhead = pp->qtail = NULL;
-        for (call *c = q; c; c = c->qnext)
-            table_add(pp, c);
+        int look = 0;
+        double tq = mono();
+        for (call *c = pp->qhead; c && !look && pp->idx == 0; c = c->qnext)
+            look = c->check && m->looked_at < c->arrival && tq - m->looked_at >= RECHECK;
+        call *q = NULL, *qt = NULL, *nocons = NULL;
+        if (!look) {
+            for (call *c = pp->qhead, *next; c; c = next) {
+                next = c->qnext;
+                c->qnext = NULL;
+                if (c->check && no_consumer(m)) {
+                    c->rc = MLHEP_ENOTFOUND;
+                    err_set(&c->err, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
+                    c->dnext = nocons;
+                    nocons = c;
+                    continue;
+                }
+                table_add(pp, c);
+                if (qt)
+                    qt->qnext = c;
+                else
+                    q = c;
+                qt = c;
+            }
+            pp->qhead = pp->qtail = NULL;
+        }
         pthread_mutex_unlock(&pp->mu);
+        complete(nocons);
+        if (look) {
+            next_watch = 0; /* now */
+            watch_queue(pp, &next_watch);
+            continue;
+        }
         mlhep_err se = {0};
         int broken = 0;
+        /* the turn's requests leave in one write */
         for (call *c = q; c && !broken; c = c->qnext) {
             const rpcmux_req *r = &c->rq;
-            if (rpc_call_send_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
-                                 c->expire_ms, r->body, r->len, &se))
+            if (rpc_call_queue_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
+                                  c->expire_ms, r->body, r->len, &se))
                 broken = 1;
         }
+        if (!broken && rpc_flush(pp->c, &se))
+            broken = 1;
         if (broken) {
             atomic_store(&pp->open, 0);
             fail_pump(pp, &se);
@@ -256,7 +330,9 @@ static void *pump_main(void *arg)
             pthread_mutex_unlock(&pp->mu);
             if (!queued) {
                 struct pollfd fds[2] = {{rpc_fd(pp->c), POLLIN, 0}, {pp->efd, POLLIN, 0}};
+                pthread_mutex_unlock(&pp->sendmu);
                 int pr = poll(fds, 2, (int)(EXPIRE_CHECK * 1000));
+                pthread_mutex_lock(&pp->sendmu);
                 atomic_store(&pp->sleeping, 0);
                 if (pr > 0 && (fds[1].revents & POLLIN))
                     drain_efd(pp->efd);
@@ -320,6 +396,7 @@ static void *pump_main(void *arg)
         }
         complete(done);
     }
+    pthread_mutex_unlock(&pp->sendmu);
     mlhep_err se = {MLHEP_ENET, "the gateway is shutting down"};
     fail_pump(pp, &se);
     return NULL;
@@ -349,6 +426,7 @@ int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmu
             break;
         }
         pthread_mutex_init(&pp->mu, NULL);
+        pthread_mutex_init(&pp->sendmu, NULL);
         m->n = i + 1;
         mlhep_err ce = {0};
         if (do_connect(pp, &ce) && i == 0 && e)
@@ -402,6 +480,7 @@ void rpcmux_close(rpcmux *m)
             rpc_close(m->pumps[i].c);
         close(m->pumps[i].efd);
         pthread_mutex_destroy(&m->pumps[i].mu);
+        pthread_mutex_destroy(&m->pumps[i].sendmu);
     }
     free(m);
 }
@@ -430,12 +509,15 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
         return err_set(e, MLHEP_ENET, "no broker connection for predictions");
     if (atomic_load(&m->stop))
         return err_set(e, MLHEP_ENET, "the gateway is shutting down");
-    long long since = atomic_load(&m->none_since_ms);
-    if (atomic_load(&m->consumers) == 0 && since && mono() * 1000 - (double)since >= WATCH_GRACE * 1000)
-        return err_set(e, MLHEP_ENOTFOUND, "no worker consumes %s", m->watch);
-    pump *pp = NULL;
-    unsigned start = atomic_fetch_add(&m->rr, 1);
-    for (int i = 0; i < m->n; i++) {
+    /* no worker at the last look: pump 0 looks again before it sends or refuses this
+     * one (the look may be a second old, and a worker may have come meanwhile) */
+    int check = no_consumer(m);
+    pump *pp = check ? &m->pumps[0] : NULL; /* (if reconnecting: once it is back) */
+    /* a small request goes to the first pump connected: under load it stays awake and
+     * sends and reads in large batches (each further pump would wake for its own share);
+     * large ones are spread over the pumps (a pump writing one blocks while it does) */
+    unsigned start = rq->len > SPREAD_LEN && !check ? atomic_fetch_add(&m->rr, 1) : 0;
+    for (int i = 0; i < m->n && !pp; i++) {
         pump *cand = &m->pumps[(start + (unsigned)i) % (unsigned)m->n];
         if (atomic_load(&cand->open)) {
             pp = cand;
@@ -450,11 +532,39 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
     c->rq = *rq;
     c->fn = fn;
     c->cls = cls;
-    c->deadline = mono() + timeout_s;
+    c->check = check;
+    c->arrival = mono();
+    c->deadline = c->arrival + timeout_s;
     c->timeout = timeout_s;
     c->expire_ms = timeout_s > 0 && timeout_s < 86400 ? (int)(timeout_s * 1000) + 1 : 0;
     pthread_mutex_lock(&pp->mu);
     snprintf(c->corr, sizeof c->corr, "g%d-%llu", pp->idx, ++pp->seq);
+    /* the pump waits in poll(): send it from here (one write) rather than wake it to
+     * send (a write to its eventfd, its wake-up, a read); it wakes for the reply */
+    if (!check && atomic_load(&pp->sleeping) && pthread_mutex_trylock(&pp->sendmu) == 0) {
+        table_add(pp, c); /* before the send: the reply may come at once */
+        pthread_mutex_unlock(&pp->mu);
+        mlhep_err se = {0};
+        int rc = atomic_load(&pp->open) ? rpc_call_send_as(pp->c, rq->exchange, rq->routing_key, rq->type,
+                                                           rq->content_type, rq->token, c->corr, c->expire_ms,
+                                                           rq->body, rq->len, &se)
+                                        : err_set(&se, MLHEP_ENET, "the broker connection is down (reconnecting)");
+        if (rc)
+            atomic_store(&pp->open, 0); /* the pump fails what was sent on it and reconnects */
+        pthread_mutex_unlock(&pp->sendmu);
+        if (!rc)
+            return 0;
+        wake(pp);
+        pthread_mutex_lock(&pp->mu);
+        call *mine = table_take(pp, c->corr);
+        pthread_mutex_unlock(&pp->mu);
+        if (!mine)
+            return 0; /* the pump failed it already: fn is called */
+        free(c);
+        if (e)
+            *e = se;
+        return se.code ? se.code : MLHEP_ENET;
+    }
     if (pp->qtail)
         pp->qtail->qnext = c;
     else

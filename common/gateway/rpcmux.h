@@ -4,13 +4,17 @@
  * A prediction becomes an RPC to mlhep-infer (service/amqp_rpc.h: direct reply-to,
  * correlation id, the user's token in the `authorization` header). rpc_conn is owned by
  * one thread, so the gateway runs a few pump threads, each with one connection: a request
- * is handed to a pump (round robin among the connected ones) with a callback; the pump
- * sends what was queued, reads replies, and calls each request's callback once: with
- * the reply, or when the broker returns the request as unroutable (no inference queue),
- * when the connection fails, or when its time runs out. Under load a pump sends and
- * reads in batches and a caller never waits for a thread to wake: the HTTP server's
- * event loop hands a request over and goes on (gateway/httpd.h). A pump whose connection
- * failed fails its pending calls at once and reconnects with backoff (0.1 s to 2 s).
+ * is handed to a pump with a callback (a small one to the first pump connected, so that
+ * under load one pump stays awake and works in large batches; large ones round robin);
+ * the pump sends what was queued (all of it in one write), reads replies, and calls each
+ * request's callback once: with the reply, or when the broker returns the request as
+ * unroutable (no inference queue), when the connection fails, or when its time runs out.
+ * A caller never waits for a thread to wake: when the pump sleeps in poll(), the caller
+ * writes its request on the pump's connection itself (under the connection's lock, which
+ * the pump holds whenever it is not waiting) instead of waking the pump to do it; the
+ * HTTP server's event loop hands a request over and goes on (gateway/httpd.h). A pump
+ * whose connection failed fails its pending calls at once and reconnects with backoff
+ * (0.1 s to 2 s).
  *
  * Ownership: rpcmux_open allocates, rpcmux_close fails what is pending, stops the pumps
  * and frees. A reply's body is malloc'ed and belongs to the callback (rpcmux_reply_free).
@@ -56,14 +60,17 @@ typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_rep
  * watch_queue (NULL: none): the queue the requests end up in; the first pump looks at
  * its consumers about every second (a passive declare), and once it has had none for
  * WATCH_GRACE seconds (rpcmux.c; a restarting worker comes back within it) a request
- * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout. */
+ * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout: the first pump
+ * looks again before it refuses or sends it (a worker may have come since the last
+ * look), at most every RECHECK (0.1 s). */
 int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
 /* Queues rq (its strings and body must stay valid until fn is called); fn is called
- * once, later, from a pump thread. Returns 0, or at once (fn not called) MLHEP_ENET when
- * no pump is connected or the mux is stopping, MLHEP_ENOTFOUND when the watched queue
- * has no consumer. */
+ * once, later, from a pump thread (MLHEP_ENOTFOUND among its outcomes: the watched queue
+ * still had no consumer when the first pump looked again). Returns 0, or at once (fn not
+ * called) MLHEP_ENET when no pump is connected, the mux is stopping or the request could
+ * not be written. */
 int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e);
 
 /* The same, waiting for the outcome on this thread: 0 with *out filled, or the error. */

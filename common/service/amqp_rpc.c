@@ -5,12 +5,20 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+
+#include "base/wbuf.h"
 
 #define CH 1
+#define SEND_STALL_MS 30000 /* a write the broker does not take in this long fails the connection */
 
 /* The connection (open, log in, heartbeats, reconnect, close, the broker's errors) is
  * an amqpc; this file adds channel CH and the request/reply frames. */
@@ -29,6 +37,14 @@ struct rpc_conn {
     size_t npend, cappend;
     char (*refused)[128]; /* nacked requests' correlation ids, to report */
     size_t nrefused, caprefused;
+    /* messages queued by rpc_call_queue_as, written by rpc_flush: frame bytes in out,
+     * and the pieces to write in order (a piece of out, or a caller's body) */
+    wbuf out;
+    struct outseg {
+        const uint8_t *ext;   /* a caller's bytes, or NULL: out.p + off */
+        size_t off, len;
+    } *seg;
+    size_t nseg, capseg;
 };
 
 /* the rabbitmq-c connection under the amqpc (it changes on a reconnect) */
@@ -43,6 +59,8 @@ typedef struct priv {
 
 int rpc_reconnect(rpc_conn *c, mlhep_err *e)
 {
+    c->nseg = 0; /* what was queued for the old connection */
+    wbuf_reset(&c->out);
     int rc = amqpc_reconnect(c->a, e);
     return rc ? rc : amqpc_channel_open(c->a, CH, e);
 }
@@ -76,6 +94,8 @@ void rpc_close(rpc_conn *c)
     amqpc_close(c->a);
     free(c->pend);
     free(c->refused);
+    wbuf_free(&c->out);
+    free(c->seg);
     free(c);
 }
 
@@ -105,6 +125,177 @@ int rpc_client_start(rpc_conn *c, mlhep_err *e)
     return amqpc_check_reply(c->a, &r, "consume direct reply-to", e);
 }
 
+/* ---- publishing: frames encoded here, written together ----
+ * rabbitmq-c's amqp_basic_publish writes a message's frames (method, header, body) with
+ * a send call each. A client with several requests to send (the gateway's pump, one
+ * turn of its loop) queues them here and writes them all with one sendmsg; bodies are
+ * not copied (the caller's bytes are written in place). The connection is plain TCP
+ * (amqpc), so the frames go straight to its socket; rabbitmq-c reads, heartbeats and
+ * everything else go on as before. */
+
+#define FRAME_METHOD 1
+#define FRAME_HEADER 2
+#define FRAME_BODY 3
+#define FRAME_END 0xCE
+
+static int add_seg(rpc_conn *c, const uint8_t *ext, size_t off, size_t len)
+{
+    if (!len)
+        return 0;
+    if (!ext && c->nseg && !c->seg[c->nseg - 1].ext && c->seg[c->nseg - 1].off + c->seg[c->nseg - 1].len == off) {
+        c->seg[c->nseg - 1].len += len; /* frame bytes right after frame bytes */
+        return 0;
+    }
+    if (c->nseg == c->capseg) {
+        size_t cap = c->capseg ? 2 * c->capseg : 64;
+        struct outseg *ns = realloc(c->seg, cap * sizeof *ns);
+        if (!ns)
+            return -1;
+        c->seg = ns;
+        c->capseg = cap;
+    }
+    c->seg[c->nseg++] = (struct outseg){ext, off, len};
+    return 0;
+}
+
+/* Frame bytes: a frame's 7-byte header (type, channel, size) is written first with
+ * size 0 and patched once the payload is there. */
+static size_t frame_begin(wbuf *w, int type)
+{
+    size_t at = w->len;
+    wbuf_u8(w, (uint8_t)type);
+    wbuf_u16(w, CH);
+    wbuf_u32(w, 0);
+    return at;
+}
+
+static void frame_end(wbuf *w, size_t at)
+{
+    if (wbuf_ok(w))
+        wbuf_patch32(w, at + 3, (uint32_t)(w->len - at - 7));
+    wbuf_u8(w, FRAME_END);
+}
+
+/* Encodes one basic.publish (method, header and body frames) into the queue. */
+static int queue_publish(rpc_conn *c, const char *exchange, const char *rk, int mandatory,
+                         amqp_basic_properties_t *props, const void *body, size_t len, mlhep_err *e)
+{
+    amqp_connection_state_t conn = raw(c);
+    size_t frame_max = (size_t)amqp_get_frame_max(conn);
+    if (frame_max < 4096)
+        frame_max = 4096; /* the protocol's minimum (before tuning: none yet) */
+    size_t start = c->out.len, out0 = start, nseg0 = c->nseg;
+    int toolarge = 0;
+    wbuf *w = &c->out;
+    /* method frame: class and method ids, then the arguments */
+    size_t at = frame_begin(w, FRAME_METHOD);
+    wbuf_u32(w, AMQP_BASIC_PUBLISH_METHOD);
+    amqp_basic_publish_t m;
+    memset(&m, 0, sizeof m);
+    m.exchange = amqp_cstring_bytes(exchange);
+    m.routing_key = amqp_cstring_bytes(rk);
+    m.mandatory = mandatory ? 1 : 0;
+    size_t room = 8 + strlen(exchange) + strlen(rk);
+    uint8_t *p = wbuf_reserve(w, room);
+    int n = p ? amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, &m, (amqp_bytes_t){room, p}) : -1;
+    if (n < 0) {
+        toolarge = p != NULL;
+        goto fail;
+    }
+    w->len += (size_t)n;
+    frame_end(w, at);
+    /* header frame: class, weight, body size, then the properties (flags first) */
+    at = frame_begin(w, FRAME_HEADER);
+    wbuf_u16(w, AMQP_BASIC_CLASS);
+    wbuf_u16(w, 0);
+    wbuf_u64(w, (uint64_t)len);
+    room = frame_max - 8 - 12; /* what a header frame can hold */
+    p = wbuf_reserve(w, room);
+    n = p ? amqp_encode_properties(AMQP_BASIC_CLASS, props, (amqp_bytes_t){room, p}) : -1;
+    if (n < 0) {
+        toolarge = p != NULL;
+        goto fail;
+    }
+    w->len += (size_t)n;
+    frame_end(w, at);
+    /* body frames of at most frame_max bytes each, the bytes written in place */
+    size_t chunk = frame_max - 8;
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t k = len - off < chunk ? len - off : chunk;
+        at = frame_begin(w, FRAME_BODY);
+        if (!wbuf_ok(w) || add_seg(c, NULL, out0, w->len - out0))
+            goto fail;
+        wbuf_patch32(w, at + 3, (uint32_t)k);
+        if (add_seg(c, (const uint8_t *)body + off, 0, k))
+            goto fail;
+        out0 = w->len;
+        wbuf_u8(w, FRAME_END);
+    }
+    if (!wbuf_ok(w) || add_seg(c, NULL, out0, w->len - out0))
+        goto fail;
+    return 0;
+fail: /* the queue as it was before this message */
+    c->out.len = start;
+    c->nseg = nseg0;
+    w->err = 0;
+    if (toolarge)
+        return err_set(e, MLHEP_EINVAL, "publish: the message's header does not fit a frame of %zu bytes", frame_max);
+    return err_set(e, MLHEP_ENOMEM, "out of memory");
+}
+
+int rpc_flush(rpc_conn *c, mlhep_err *e)
+{
+    if (!c->nseg)
+        return 0;
+    int fd = rpc_fd(c);
+    size_t i = 0, done = 0; /* the piece being written, and how much of it is gone */
+    int rc = 0;
+    while (i < c->nseg) {
+        struct iovec iov[256];
+        int k = 0;
+        for (size_t j = i; j < c->nseg && k < 256; j++, k++) {
+            const struct outseg *s = &c->seg[j];
+            const uint8_t *b = s->ext ? s->ext : c->out.p + s->off;
+            size_t skip = j == i ? done : 0;
+            iov[k] = (struct iovec){(void *)(b + skip), s->len - skip};
+        }
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)k;
+        ssize_t sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                struct pollfd pf = {fd, POLLOUT, 0};
+                int pr = poll(&pf, 1, SEND_STALL_MS);
+                if (pr > 0 || (pr < 0 && errno == EINTR))
+                    continue;
+                rc = amqpc_fail(c->a, AMQP_STATUS_TIMEOUT, "publish", e);
+            } else {
+                rc = amqpc_fail(c->a, AMQP_STATUS_SOCKET_ERROR, "publish", e);
+            }
+            break;
+        }
+        size_t left = (size_t)sent;
+        while (left && i < c->nseg) {
+            size_t rest = c->seg[i].len - done;
+            if (left >= rest) {
+                left -= rest;
+                i++;
+                done = 0;
+            } else {
+                done += left;
+                left = 0;
+            }
+        }
+    }
+    c->nseg = 0;
+    wbuf_reset(&c->out);
+    return rc;
+}
+
 int rpc_reply(rpc_conn *c, const rpc_msg *req, const void *body, size_t len, mlhep_err *e)
 {
     return rpc_reply_as(c, req, NULL, body, len, e);
@@ -131,9 +322,8 @@ int rpc_reply_as(rpc_conn *c, const rpc_msg *req, const char *content_type, cons
         props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
         props.correlation_id = amqp_cstring_bytes(req->corr_id);
     }
-    amqp_bytes_t b = {len, (void *)body};
-    int st = amqp_basic_publish(raw(c), CH, amqp_empty_bytes, amqp_cstring_bytes(req->reply_to), 0, 0, &props, b);
-    return st != AMQP_STATUS_OK ? amqpc_fail(c->a, st, "publish reply", e) : 0;
+    rc = queue_publish(c, "", req->reply_to, 0, &props, body, len, e);
+    return rc ? rc : rpc_flush(c, e);
 }
 
 int rpc_ack(rpc_conn *c, uint64_t tag, mlhep_err *e)
@@ -161,6 +351,14 @@ int rpc_call_send(rpc_conn *c, const char *exchange, const char *rk, const char 
 int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *rk, const char *type, const char *content_type,
                      const char *token, const char *corr_id, int expire_ms, const void *body, size_t len,
                      mlhep_err *e)
+{
+    int rc = rpc_call_queue_as(c, exchange, rk, type, content_type, token, corr_id, expire_ms, body, len, e);
+    return rc ? rc : rpc_flush(c, e);
+}
+
+int rpc_call_queue_as(rpc_conn *c, const char *exchange, const char *rk, const char *type, const char *content_type,
+                      const char *token, const char *corr_id, int expire_ms, const void *body, size_t len,
+                      mlhep_err *e)
 {
     int rc = need_open(c, e);
     if (rc)
@@ -200,10 +398,9 @@ int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *rk, const ch
         props.headers.num_entries = 1;
         props.headers.entries = &ent;
     }
-    amqp_bytes_t b = {len, (void *)body};
-    int st = amqp_basic_publish(raw(c), CH, amqp_cstring_bytes(exchange), amqp_cstring_bytes(rk), 1, 0, &props, b);
-    if (st != AMQP_STATUS_OK)
-        return amqpc_fail(c->a, st, "publish request", e);
+    rc = queue_publish(c, exchange, rk, 1, &props, body, len, e);
+    if (rc)
+        return rc;
     if (c->client) {
         pending *p = &c->pend[c->npend++];
         p->seq = ++c->seq;

@@ -96,6 +96,15 @@ int rpc_call_send(rpc_conn *c, const char *exchange, const char *routing_key, co
 int rpc_call_send_as(rpc_conn *c, const char *exchange, const char *routing_key, const char *type,
                      const char *content_type, const char *token, const char *corr_id, int expire_ms,
                      const void *body, size_t len, mlhep_err *e);
+/* The same request queued, not yet written: rpc_flush writes every queued request with
+ * one system call (rpc_call_send_as is queue + flush). body must stay valid until the
+ * flush (it is written in place, not copied). */
+int rpc_call_queue_as(rpc_conn *c, const char *exchange, const char *routing_key, const char *type,
+                      const char *content_type, const char *token, const char *corr_id, int expire_ms,
+                      const void *body, size_t len, mlhep_err *e);
+/* Writes what rpc_call_queue_as queued (0 when nothing is). A failure loses the
+ * connection (reconnect); what was queued is dropped either way. */
+int rpc_flush(rpc_conn *c, mlhep_err *e);
 
 /* ---- both ---- */
 /* Next delivery (a request on the server, a reply on the client): 0 with m filled,

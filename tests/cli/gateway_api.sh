@@ -301,6 +301,52 @@ s=$(req $R POST "$G/v2/models/ttH/infer" -H "$(auth "$TA")" -H "Inference-Header
 expect "v2 Inference-Header-Content-Length beyond the body" 400 bad_request $R "Inference-Header-Content-Length" "$s"
 s=$(req $R POST "$G/v2/models/nope/infer" -H "$(auth "$TA")" -d '{"inputs": []}'); [ "$s" = 404 ] && ok "v2 infer of an unknown model: 404" || bad "v2 infer 404" "$s $(cat $R.body)"
 
+# --- many predictions at once: each answer goes to the request that asked (the pump
+# writes several requests at a time, or a caller writes its own), and a request larger
+# than a broker frame (128 KiB) is framed whole
+section "concurrent predictions"
+$PY - "$TMP/columns.json" "$TMP/p25.json" "$TMP/conc" <<'PYC'
+import json, sys
+doc = json.load(open(sys.argv[1])); cols = doc["columns"]; want = json.load(open(sys.argv[2]))
+for i in range(len(want)):  # one request per row
+    json.dump(dict(doc, columns={k: [v[i]] for k, v in cols.items()}), open("%s.%d.json" % (sys.argv[3], i), "w"))
+json.dump(dict(doc, columns={k: v * 40 for k, v in cols.items()}), open(sys.argv[3] + ".big.json", "w"))
+PYC
+cpids=()
+for k in 1 2 3 4; do
+    for i in $(seq 0 24); do
+        curl -sS --cacert "$CA" --max-time 60 -o "$TMP/conc.out.$i.$k" -H "$(auth "$TA")" --data-binary @"$TMP/conc.$i.json" "$G/v1/predict" 2>/dev/null & cpids+=($!)
+    done
+    curl -sS --cacert "$CA" --max-time 60 -o "$TMP/conc.big.$k" -H "$(auth "$TA")" --data-binary @"$TMP/conc.big.json" "$G/v1/predict" 2>/dev/null & cpids+=($!)
+done
+wait "${cpids[@]}"
+if out=$($PY - "$TMP/p25.json" "$TMP/conc" "$(wc -c < "$TMP/conc.big.json")" <<'PYK'
+import json, sys
+want = [x[0] if isinstance(x, list) else x for x in json.load(open(sys.argv[1]))]
+close = lambda a, b: abs(a - b) <= 1e-6 * max(1.0, abs(b))
+flat = lambda p: [x[0] if isinstance(x, list) else x for x in p]
+# the rows' predictions differ from one another, so a crossed answer would show
+assert all(not close(a, b) for i, a in enumerate(want) for b in want[i + 1:]), "rows with equal predictions"
+bad = []
+for k in range(1, 5):
+    for i in range(len(want)):
+        try:
+            got = flat(json.load(open("%s.out.%d.%d" % (sys.argv[2], i, k)))["predictions"])
+            if len(got) != 1 or not close(got[0], want[i]):
+                bad.append("row %d copy %d: %s" % (i, k, got))
+        except Exception as e:
+            bad.append("row %d copy %d: %r" % (i, k, e))
+    try:
+        got = flat(json.load(open("%s.big.%d" % (sys.argv[2], k)))["predictions"])
+        if len(got) != 40 * len(want) or not all(close(a, b) for a, b in zip(got, want * 40)):
+            bad.append("big request %d: %d predictions" % (k, len(got)))
+    except Exception as e:
+        bad.append("big request %d: %r" % (k, e))
+print("; ".join(bad[:5]) if bad else "%s bytes" % sys.argv[3])
+sys.exit(1 if bad else 0)
+PYK
+); then ok "100 single-row predictions and 4 of 1000 rows ($out) at once: each answer is its own request's"; else bad "concurrent predictions" "$out"; fi
+
 # --- the Python client (standard library only)
 section "the Python client (standard library only)"
 if out=$($PY "$TOP/tests/py/gateway_client.py" "$G" "$S/users/alice.token" "$CA" "$TMP/sleep.json" ttH "$TMP/values.json" "$TMP" 2>&1) &&

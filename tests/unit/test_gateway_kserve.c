@@ -2,8 +2,9 @@
  * requests parsed into binary columnar requests and read back with colreq_parse (every
  * datatype, flat and nested data, [N, 1], jagged rows cut at the first NaN written as
  * null, the binary tensor extension with the JSON length), every refusal with a message
- * naming the input, responses in JSON and binary, and model metadata. FP64 tensors of a
- * float32 branch (decimal text of float32 values) give the rows of its FP32 tensor. */
+ * naming the input, responses in JSON and binary, and model metadata; jagged inputs of no
+ * values. FP64 tensors of a float32 branch (decimal text of float32 values) give the rows
+ * of its FP32 tensor. */
 #include "gateway/kserve.h"
 #include "data/featmap.h"
 #include "test.h"
@@ -94,6 +95,33 @@ TEST(jagged_rows_cut_at_null)
     CHECK(x[0] == 0.5 && x[1] == 1 && x[2] == 2);
     CHECK_EQ_INT(k->nvalues, 6);
     CHECK(off_at(k, 3) == 6);
+    colreq_free(&q);
+    wbuf_free(&cb);
+}
+
+/* Rows of no values at all ([N, 0], and rows that start with NaN): an empty jagged
+ * column, offsets all 0 (the packing of jagged rows has nothing to copy). */
+TEST(jagged_with_no_values)
+{
+    wbuf cb = WBUF_INIT;
+    colreq q = {0};
+    kserve_request rq;
+    mlhep_err e = {0};
+    const char *req = "{\"inputs\":[{\"name\":\"z\",\"datatype\":\"FP32\",\"shape\":[2,0],\"data\":[]},"
+                      "{\"name\":\"n\",\"datatype\":\"FP32\",\"shape\":[2,2],\"data\":[[null,1],[null,null]]}]}";
+    CHECKF(parse(req, &cb, &q, &rq, &e) == 0, "%s", e.msg);
+    const colreq_col *z = col(&q, "z"), *n = col(&q, "n");
+    CHECK(z && n && z->jagged && n->jagged);
+    CHECK_EQ_INT(z->nvalues, 0);
+    CHECK_EQ_INT(n->nvalues, 0);
+    CHECK(off_at(z, 2) == 0 && off_at(n, 1) == 0 && off_at(n, 2) == 0);
+    colreq_free(&q);
+    /* the only jagged input holds nothing: nothing to pack into */
+    const char *r2 = "{\"inputs\":[{\"name\":\"z\",\"datatype\":\"FP32\",\"shape\":[3,0],\"data\":[]}]}";
+    memset(&q, 0, sizeof q);
+    CHECKF(parse(r2, &cb, &q, &rq, &e) == 0, "%s", e.msg);
+    z = col(&q, "z");
+    CHECK(z && z->jagged && z->nvalues == 0 && off_at(z, 3) == 0);
     colreq_free(&q);
     wbuf_free(&cb);
 }
@@ -524,6 +552,7 @@ int main(void)
 {
     RUN(flat_fp32_and_nested_data);
     RUN(jagged_rows_cut_at_null);
+    RUN(jagged_with_no_values);
     RUN(kinds_from_the_model);
     RUN(every_datatype);
     RUN(datatype_refusals);
