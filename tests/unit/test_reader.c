@@ -232,11 +232,12 @@ TEST(basket_cache_is_per_branch)
     }
 }
 
-/* Bulk byte swapping (SIMD body, scalar tail): every width, count and alignment, into
- * another buffer and in place, without touching the bytes after the array. */
+/* Bulk byte swapping (SIMD bodies, scalar tail): every width, count and alignment, into
+ * another buffer, in place and moved forwards, without touching the bytes after the
+ * array. */
 TEST(swap_array_matches_bytewise)
 {
-    uint8_t src[8 * 40 + 8], dst[8 * 40 + 8];
+    uint8_t src[8 * 40 + 16], dst[8 * 40 + 16];
     unsigned s = 12345;
     for (int w = 1; w <= 8; w *= 2)
         for (size_t n = 0; n < 40; n++)
@@ -250,11 +251,17 @@ TEST(swap_array_matches_bytewise)
                         CHECKF(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)],
                                "width %d count %zu offset %zu", w, n, off);
                 CHECK(dst[off + n * (size_t)w] == 0xAA);
-                memcpy(dst, src, sizeof src);
-                cur_swap_array(dst + off, dst + off, n, w);
-                for (size_t i = 0; i < n; i++)
-                    for (int k = 0; k < w; k++)
-                        CHECK(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)]);
+                /* in place, and moved forwards by a few bytes (values decoded where a
+                 * basket was expanded, its data starting after the column's end) */
+                for (size_t shift = 0; shift <= 8; shift += (shift < 2 ? 1 : 3)) {
+                    memcpy(dst, src, sizeof src);
+                    cur_swap_array(dst + off, dst + off + shift, n, w);
+                    for (size_t i = 0; i < n; i++)
+                        for (int k = 0; k < w; k++)
+                            CHECKF(dst[off + i * (size_t)w + (size_t)k] ==
+                                       src[off + shift + i * (size_t)w + (size_t)(w - 1 - k)],
+                                   "width %d count %zu offset %zu moved by %zu", w, n, off, shift);
+                }
             }
     /* no values: an empty basket or column may hand NULL buffers (no memmove(NULL, ...)) */
     for (int w = 1; w <= 8; w *= 2) {
