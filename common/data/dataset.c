@@ -12,7 +12,12 @@
 
 #define READ_BLOCK 16384   /* most entries decoded at once from one file */
 #define MIN_BLOCK 1024     /* fewest */
-#define TILE 64
+/* rows flattened together, feature after feature: 256 rows of the ttH shape (331
+ * values, 424 KB with their masks) stay in a core's L2 while each feature column is
+ * read in longer runs; 256 took 10-20% less CPU than 64, 128, 512 or 1024 (shared
+ * machine, 2026-12-07) */
+#define TILE 256
+#define EMIT_SPLIT_MIN 128 /* fewest rows of one file flattened on all threads */
 
 /* One input file: its source and the block being handed out. */
 typedef struct fstream {
@@ -708,7 +713,7 @@ int dataset_next(dataset *d, ds_chunk *out, mlhep_err *e)
                           .dest = d->dest + filled, .n = take};
             for (int t = 0; t < TEAM_MAX; t++)
                 j.bad_entry[t] = -1;
-            team_run(take >= 2 * TILE ? d->tm : NULL, emit_rows, &j);
+            team_run(take >= EMIT_SPLIT_MIN ? d->tm : NULL, emit_rows, &j);
             for (int t = 0; t < TEAM_MAX; t++)
                 if (j.bad_entry[t] >= 0)
                     return err_set(e, MLHEP_EINVAL, "file %s entry %lld: the event weight (%s) is not a finite "
