@@ -23,4 +23,4 @@ if [ -x bin/mlhep-root ] && bin/mlhep-root gen --help >/dev/null 2>&1; then
             build/bench/tth-200k-zstd.root
     done
 fi
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); dec/inf: ROOT decode / raw decompression of the same baskets (same libraries), 1 thread, aim >= 0.9"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); dec/inf: ROOT decode / raw decompression of the same baskets (same libraries), 1 thread, aim >= 0.9; cpu d/i: the same ratio by CPU time"

@@ -176,7 +176,8 @@ static inline void cur_rootstr_copy(cursor *c, char *out, size_t outsz)
 }
 
 /* Big-endian to host order, count elements of width 1, 2, 4 or 8 bytes.
- * dst and src may be the same buffer. */
+ * dst may be src (in place) or lie before it (a forward move: every element is read
+ * before anything after it is written), never after it. */
 void cur_swap_array(void *dst, const void *src, size_t count, int width);
 
 /* Big-endian writers for producers of ROOT bytes (the writer and the tests). */

@@ -11,6 +11,10 @@
 #include "base/cursor.h"
 #include "root/readplan.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* A loaded basket: data region and (for variable-size entries) entry starts. */
 typedef struct bview {
     const uint8_t *data;
@@ -202,6 +206,174 @@ static bslot *slot_of(basket_ctx *ctx, const tbranch *b)
     return s;
 }
 
+/* A basket record read and its header checked (basket_fetch), its payload not yet
+ * expanded. */
+typedef struct bhead {
+    const uint8_t *raw;   /* the record, nbytes bytes: ctx->raw or the plan's buffer */
+    int32_t keylen;       /* header bytes; the payload follows */
+    int32_t objlen;       /* payload bytes once expanded */
+    int32_t border;       /* of which data (the entry offsets, if any, follow) */
+    int32_t nevbuf;       /* entries */
+    size_t zlen;          /* payload bytes in the record (== objlen: stored raw) */
+    int iobits, flag;
+} bhead;
+
+/* Reads the record of basket idx (from the plan, else from the source into ctx->raw)
+ * and checks its header, and the sizes of its compressed blocks against objlen (so a
+ * corrupt size is refused before anything is allocated for it). */
+static int basket_fetch(rootfile *f, int idx, const tbasket *bk, basket_ctx *ctx, bhead *h, mlhep_err *e)
+{
+    if (bk->nbytes < 30)
+        return BERR("basket %d: record size %u is corrupt", idx, bk->nbytes);
+    if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
+        return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
+                    (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
+    const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
+    if (!raw) {
+        if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
+            return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
+        if (source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e))
+            return err_prefix(e, "basket %d", idx);
+        raw = ctx->raw;
+    }
+    cursor c;
+    cur_init(&c, raw, bk->nbytes);
+    int32_t nbytes = cur_i32(&c);
+    int16_t kv = cur_i16(&c);
+    int32_t objlen = cur_i32(&c);
+    cur_skip(&c, 4);
+    int16_t keylen = cur_i16(&c);
+    cur_skip(&c, 2);
+    cur_skip(&c, kv > 1000 ? 16 : 8);
+    size_t sn;
+    cur_rootstr(&c, &sn);
+    cur_rootstr(&c, &sn);
+    cur_rootstr(&c, &sn);
+    cur_skip(&c, 2 + 4); /* basket version, buffer size */
+    int32_t nevbufsize = cur_i32(&c);
+    int iobits = 0;
+    if (nevbufsize < 0)
+        iobits = cur_u8(&c);
+    int32_t nevbuf = cur_i32(&c);
+    int32_t last = cur_i32(&c);
+    int flag = cur_u8(&c);
+    if (!cur_ok(&c))
+        return BERR("basket %d: header is truncated", idx);
+    if (nbytes != (int32_t)bk->nbytes || keylen < (int)c.pos || keylen > nbytes || objlen < 0)
+        return BERR("basket %d at offset %llu: header is corrupt (nbytes %d, keylen %d, objlen %d)", idx,
+                    (unsigned long long)bk->seek, nbytes, keylen, objlen);
+    if (nevbuf < 0 || (bk->n >= 0 && nevbuf != bk->n))
+        return BERR("basket %d: holds %d entries, the branch says %lld", idx, nevbuf, (long long)bk->n);
+    int64_t border = (int64_t)last - keylen;
+    if (border < 0 || border > objlen)
+        return BERR("basket %d: data size %lld outside payload of %d bytes", idx, (long long)border, objlen);
+    *h = (bhead){.raw = raw, .keylen = keylen, .objlen = objlen, .border = (int32_t)border, .nevbuf = nevbuf,
+                 .zlen = (size_t)(nbytes - keylen), .iobits = iobits, .flag = flag};
+    if ((size_t)objlen != h->zlen && compress_check(raw + keylen, h->zlen, (size_t)objlen, e))
+        return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
+    return 0;
+}
+
+/* Expands the payload of h into dst (room for h->objlen bytes). */
+static int basket_expand(basket_ctx *ctx, const bhead *h, int idx, uint64_t seek, uint8_t *dst, mlhep_err *e)
+{
+    if ((size_t)h->objlen == h->zlen) {
+        memcpy(dst, h->raw + h->keylen, (size_t)h->objlen);
+    } else if (compress_unzip(ctx->z, h->raw + h->keylen, h->zlen, dst, (size_t)h->objlen, e)) {
+        return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)seek);
+    }
+    ctx->bytes += (uint64_t)h->objlen;
+    return 0;
+}
+
+/* Fills v for the payload of h expanded at obj: its data region, and the entry starts
+ * of its offset array (converted into sl->starts) when it has one. */
+static int basket_index(basket_ctx *ctx, bslot *sl, const bhead *h, int idx, const uint8_t *obj, bview *v,
+                        mlhep_err *e)
+{
+    int32_t nevbuf = h->nevbuf, border = h->border;
+    v->data = obj;
+    v->len = (size_t)border;
+    v->n = nevbuf;
+    if (border < h->objlen && h->flag < 80) {
+        cursor oc;
+        cur_init(&oc, obj + border, (size_t)(h->objlen - border));
+        int32_t cnt = cur_i32(&oc);
+        if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
+            return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
+        if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
+            return err_set(e, MLHEP_ENOMEM, "out of memory");
+        const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
+        if (!arr && nevbuf)
+            return BERR("basket %d: entry offset array is truncated", idx);
+        cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
+        /* entry starts relative to the data region, each within it */
+        if (h->iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
+            int64_t pos = 0;
+            for (int32_t i = 0; i < nevbuf; i++) {
+                int64_t sz = sl->starts[i];
+                sl->starts[i] = (int32_t)pos;
+                pos += sz;
+                if (sz < 0 || pos > border)
+                    return BERR("basket %d: entry size array is corrupt (entry %d)", idx, i);
+            }
+        } else {
+            for (int32_t i = 0; i < nevbuf; i++) {
+                int64_t st = (int64_t)sl->starts[i] - h->keylen;
+                if (st < 0 || st > border)
+                    return BERR("basket %d: entry offset array is corrupt (entry %d)", idx, i);
+                sl->starts[i] = (int32_t)st;
+            }
+        }
+        sl->starts[nevbuf] = border;
+        v->starts = sl->starts;
+    }
+    return 0;
+}
+
+/* For a jagged basket stored without entry offsets (kGenerateOffsetMap): rebuilds
+ * them into sl->starts from the counter branch. Nothing to do for other baskets. */
+static int basket_rebuild_starts(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, bslot *sl, bview *v,
+                                 mlhep_err *e)
+{
+    if (v->starts || b->kind != TK_JAGGED || v->n <= 0)
+        return 0;
+    if (!b->counter || b->header_bytes != 0)
+        return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
+    if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    ctx->sub->plan = ctx->plan;
+    int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
+    if (rc)
+        return rc;
+    if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int64_t pos = 0;
+    int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
+    for (int64_t i = 0; i < v->n; i++) {
+        sl->starts[i] = (int32_t)pos;
+        int64_t cnt = (int64_t)column_get(&ctx->sub->counts, (size_t)i);
+        if (cnt < 0)
+            return BERR("basket %d: negative counter value", idx);
+        pos += cnt * esz;
+        if (pos > (int64_t)v->len)
+            return BERR("basket %d: counter values exceed the basket data", idx);
+    }
+    sl->starts[v->n] = (int32_t)v->len;
+    v->starts = sl->starts;
+    return 0;
+}
+
+/* The cache slot holding basket idx of b in f (the last one decoded for b), or NULL. */
+static bslot *cached(basket_ctx *ctx, const rootfile *f, const tbranch *b, int idx)
+{
+    const tbasket *bk = &b->baskets[idx];
+    if (!bk->seek)
+        return NULL;
+    bslot *cs = slot_of(ctx, b);
+    return cs->f == f && cs->b == b && cs->idx == idx && cs->seek == bk->seek ? cs : NULL;
+}
+
 /* Reads basket idx of b into ctx and fills v. use_cache 0: into the scratch buffer;
  * 1: from the per-branch cache when the same basket was the last one decoded for b,
  * else decoded into that cache; 2: from the cache likewise, else into the scratch
@@ -215,150 +387,33 @@ static int load_basket(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, 
     memset(v, 0, sizeof *v);
     bslot *sl = &ctx->scratch;
     if (use_cache && bk->seek) {
-        bslot *cs = slot_of(ctx, b);
-        if (cs->f == f && cs->b == b && cs->idx == idx && cs->seek == bk->seek) {
+        bslot *cs = cached(ctx, f, b, idx);
+        if (cs) {
             *v = cs->v;
             return 0;
         }
         if (use_cache == 1) {
-            sl = cs;
+            sl = slot_of(ctx, b);
             sl->f = NULL; /* invalid until fully loaded */
         }
     }
+    int rc;
     if (!bk->seek) { /* embedded in the TTree record */
         v->data = bk->emb_data;
         v->len = bk->emb_len;
         v->starts = bk->emb_starts;
         v->n = bk->n;
     } else {
-        if (bk->nbytes < 30)
-            return BERR("basket %d: record size %u is corrupt", idx, bk->nbytes);
-        if (bk->seek >= f->src->size || bk->nbytes > f->src->size - bk->seek)
-            return BERR("basket %d: record [%llu, +%u) lies outside the file (%llu bytes): truncated or corrupt", idx,
-                        (unsigned long long)bk->seek, bk->nbytes, (unsigned long long)f->src->size);
-        const uint8_t *raw = readplan_find(ctx->plan, bk->seek, bk->nbytes);
-        int rc;
-        if (!raw) {
-            if (grow((void **)&ctx->raw, &ctx->rawcap, bk->nbytes, 1))
-                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%u bytes)", idx, bk->nbytes);
-            rc = source_read(f->src, bk->seek, bk->nbytes, ctx->raw, e);
-            if (rc)
-                return err_prefix(e, "basket %d", idx);
-            raw = ctx->raw;
-        }
-        cursor c;
-        cur_init(&c, raw, bk->nbytes);
-        int32_t nbytes = cur_i32(&c);
-        int16_t kv = cur_i16(&c);
-        int32_t objlen = cur_i32(&c);
-        cur_skip(&c, 4);
-        int16_t keylen = cur_i16(&c);
-        cur_skip(&c, 2);
-        cur_skip(&c, kv > 1000 ? 16 : 8);
-        size_t sn;
-        cur_rootstr(&c, &sn);
-        cur_rootstr(&c, &sn);
-        cur_rootstr(&c, &sn);
-        cur_skip(&c, 2 + 4); /* basket version, buffer size */
-        int32_t nevbufsize = cur_i32(&c);
-        int iobits = 0;
-        if (nevbufsize < 0)
-            iobits = cur_u8(&c);
-        int32_t nevbuf = cur_i32(&c);
-        int32_t last = cur_i32(&c);
-        int flag = cur_u8(&c);
-        if (!cur_ok(&c))
-            return BERR("basket %d: header is truncated", idx);
-        if (nbytes != (int32_t)bk->nbytes || keylen < (int)c.pos || keylen > nbytes || objlen < 0)
-            return BERR("basket %d at offset %llu: header is corrupt (nbytes %d, keylen %d, objlen %d)", idx,
-                        (unsigned long long)bk->seek, nbytes, keylen, objlen);
-        if (nevbuf < 0 || (bk->n >= 0 && nevbuf != bk->n))
-            return BERR("basket %d: holds %d entries, the branch says %lld", idx, nevbuf, (long long)bk->n);
-        int64_t border = (int64_t)last - keylen;
-        if (border < 0 || border > objlen)
-            return BERR("basket %d: data size %lld outside payload of %d bytes", idx, (long long)border, objlen);
-        const uint8_t *obj;
-        size_t zlen = (size_t)(nbytes - keylen);
-        if ((size_t)objlen == zlen) {
-            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen + 1, 1))
-                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            memcpy(sl->obj, raw + keylen, (size_t)objlen);
-            obj = sl->obj;
-        } else {
-            rc = compress_check(raw + keylen, zlen, (size_t)objlen, e);
-            if (rc)
-                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)objlen, 1))
-                return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, objlen);
-            rc = compress_unzip(ctx->z, raw + keylen, zlen, sl->obj, (size_t)objlen, e);
-            if (rc)
-                return err_prefix(e, "basket %d at offset %llu", idx, (unsigned long long)bk->seek);
-            obj = sl->obj;
-        }
-        ctx->bytes += (uint64_t)objlen;
-        v->data = obj;
-        v->len = (size_t)border;
-        v->n = nevbuf;
-        if (border < objlen && flag < 80) {
-            cursor oc;
-            cur_init(&oc, obj + border, (size_t)(objlen - border));
-            int32_t cnt = cur_i32(&oc);
-            if (cnt < nevbuf || (size_t)cnt > cur_left(&oc) / 4 + 1)
-                return BERR("basket %d: entry offset array is corrupt (%d offsets for %d entries)", idx, cnt, nevbuf);
-            if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)nevbuf + 1, sizeof(int32_t)))
-                return err_set(e, MLHEP_ENOMEM, "out of memory");
-            const uint8_t *arr = cur_take(&oc, (size_t)nevbuf * 4);
-            if (!arr && nevbuf)
-                return BERR("basket %d: entry offset array is truncated", idx);
-            cur_swap_array(sl->starts, arr, (size_t)nevbuf, 4);
-            /* entry starts relative to the data region, each within it */
-            if (iobits & 1) { /* stored as sizes (kGenerateOffsetMap with an array present) */
-                int64_t pos = 0;
-                for (int32_t i = 0; i < nevbuf; i++) {
-                    int64_t sz = sl->starts[i];
-                    sl->starts[i] = (int32_t)pos;
-                    pos += sz;
-                    if (sz < 0 || pos > border)
-                        return BERR("basket %d: entry size array is corrupt (entry %d)", idx, i);
-                }
-            } else {
-                for (int32_t i = 0; i < nevbuf; i++) {
-                    int64_t st = (int64_t)sl->starts[i] - keylen;
-                    if (st < 0 || st > border)
-                        return BERR("basket %d: entry offset array is corrupt (entry %d)", idx, i);
-                    sl->starts[i] = (int32_t)st;
-                }
-            }
-            sl->starts[nevbuf] = (int32_t)border;
-            v->starts = sl->starts;
-        }
-    }
-    if (!v->starts && b->kind == TK_JAGGED && v->n > 0) {
-        /* offsets omitted (kGenerateOffsetMap): rebuild from the counter */
-        if (!b->counter || b->header_bytes != 0)
-            return BERR("basket %d: entry offsets missing and no counter to rebuild them", idx);
-        if (!ctx->sub && !(ctx->sub = basket_ctx_new()))
-            return err_set(e, MLHEP_ENOMEM, "out of memory");
-        ctx->sub->plan = ctx->plan;
-        int rc = load_counts(f, b->counter, b->baskets[idx].first, v->n, ctx->sub, e);
-        if (rc)
+        bhead h;
+        if ((rc = basket_fetch(f, idx, bk, ctx, &h, e)))
             return rc;
-        if (agrow(ctx->arena, (void **)&sl->starts, &sl->startscap, (size_t)v->n + 1, sizeof(int32_t)))
-            return err_set(e, MLHEP_ENOMEM, "out of memory");
-        int64_t pos = 0;
-        int64_t esz = (int64_t)b->disk_width * (b->fixed_len > 0 ? b->fixed_len : 1);
-        for (int64_t i = 0; i < v->n; i++) {
-            sl->starts[i] = (int32_t)pos;
-            int64_t cnt = (int64_t)column_get(&ctx->sub->counts, (size_t)i);
-            if (cnt < 0)
-                return BERR("basket %d: negative counter value", idx);
-            pos += cnt * esz;
-            if (pos > (int64_t)v->len)
-                return BERR("basket %d: counter values exceed the basket data", idx);
-        }
-        sl->starts[v->n] = (int32_t)v->len;
-        v->starts = sl->starts;
+        if (agrow(ctx->arena, (void **)&sl->obj, &sl->objcap, (size_t)h.objlen + 1, 1))
+            return err_set(e, MLHEP_ENOMEM, "out of memory for basket %d (%d bytes)", idx, h.objlen);
+        if ((rc = basket_expand(ctx, &h, idx, bk->seek, sl->obj, e)) || (rc = basket_index(ctx, sl, &h, idx, sl->obj, v, e)))
+            return rc;
     }
+    if ((rc = basket_rebuild_starts(f, b, idx, ctx, sl, v, e)))
+        return rc;
     if (sl != &ctx->scratch) {
         sl->f = f;
         sl->b = b;
@@ -447,6 +502,52 @@ static int ensure_values(column *out, size_t need, mlhep_err *e)
     return 0;
 }
 
+/* The common case of a jagged basket, in one pass without branches: entries
+ * [lo, hi) hold contiguous values of width 1 << wsh and no header; writes
+ * o[i - lo] = base + the values up to the end of entry i. 0 when every entry is well
+ * formed (starts non-decreasing within [0, len], sizes whole values); -1 otherwise
+ * (o then partly written: decode_into's checking loop rewrites it and names the
+ * faulty entry). */
+static int jagged_offsets(const int32_t *restrict st, int64_t lo, int64_t hi, size_t len, int wsh, int64_t base,
+                          int64_t *restrict o)
+{
+    int64_t s0 = st[lo];
+    if (s0 < 0 || (int64_t)st[hi] > (int64_t)len)
+        return -1;
+    uint64_t bad = 0, mask = (((uint64_t)1 << wsh) - 1) | (uint64_t)1 << 63; /* misaligned size, or negative */
+    int64_t i = lo;
+#ifdef __SSE2__
+    if (len <= INT32_MAX) {
+        /* 4 entries at a time in 32-bit lanes: every end within [0, len] (so no
+         * difference overflows), sizes ORed together (sign and low bits checked after) */
+        __m128i vs0 = _mm_set1_epi32((int32_t)s0), vlen = _mm_set1_epi32((int32_t)len), zero = _mm_setzero_si128();
+        __m128i vbase = _mm_set1_epi64x(base), sh = _mm_cvtsi32_si128(wsh);
+        __m128i dor = zero, tor = zero, big = zero;
+        for (; i + 4 <= hi; i += 4) {
+            __m128i s = _mm_loadu_si128((const __m128i *)(st + i)), t = _mm_loadu_si128((const __m128i *)(st + i + 1));
+            dor = _mm_or_si128(dor, _mm_sub_epi32(t, s));
+            tor = _mm_or_si128(tor, t);
+            big = _mm_or_si128(big, _mm_cmpgt_epi32(t, vlen));
+            __m128i r = _mm_sra_epi32(_mm_sub_epi32(t, vs0), sh);
+            _mm_storeu_si128((__m128i *)(o + i - lo), _mm_add_epi64(_mm_unpacklo_epi32(r, zero), vbase));
+            _mm_storeu_si128((__m128i *)(o + i - lo + 2), _mm_add_epi64(_mm_unpackhi_epi32(r, zero), vbase));
+        }
+        uint32_t d[4], t[4];
+        _mm_storeu_si128((__m128i *)d, dor);
+        _mm_storeu_si128((__m128i *)t, tor);
+        if (((d[0] | d[1] | d[2] | d[3]) & (uint32_t)(mask | 0x80000000u)) || ((t[0] | t[1] | t[2] | t[3]) >> 31) ||
+            _mm_movemask_epi8(big))
+            return -1;
+    }
+#endif
+    for (; i < hi; i++) {
+        int64_t t = st[i + 1], d = t - st[i];
+        bad |= (uint64_t)d & mask;
+        o[i - lo] = base + ((t - s0) >> wsh);
+    }
+    return bad ? -1 : 0;
+}
+
 /* Appends entries [lo, hi) of a loaded basket to out. */
 static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi, column *out, int idx, mlhep_err *e)
 {
@@ -500,16 +601,20 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     /* x[n][k] (k values per element, e.g. a fixed array member of a split collection):
      * an entry holds whole elements */
     size_t per = b->fixed_len > 1 ? (size_t)b->fixed_len : 1;
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t s = st[i], t = st[i + 1];
-        size_t sz = (size_t)(t - s - (int64_t)hdr);
-        if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w) ||
-            (per > 1 && (sz / w) % per))
-            return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
-                        (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
-        total += sz;
-        if (fused)
-            o[i - lo] = base + (int64_t)(total >> wsh);
+    if (fused && per == 1 && jagged_offsets(st, lo, hi, v->len, wsh, base, o) == 0) {
+        total = (size_t)(st[hi] - st[lo]);
+    } else {
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t s = st[i], t = st[i + 1];
+            size_t sz = (size_t)(t - s - (int64_t)hdr);
+            if (s < 0 || t < s + (int64_t)hdr || t > (int64_t)v->len || (pow2 ? sz & wmask : sz % w) ||
+                (per > 1 && (sz / w) % per))
+                return BERR("basket %d: entry %lld has a corrupt size (bytes %lld..%lld of %zu)", idx,
+                            (long long)(b->baskets[idx].first + i), (long long)s, (long long)t, v->len);
+            total += sz;
+            if (fused)
+                o[i - lo] = base + (int64_t)(total >> wsh);
+        }
     }
     total /= w;
     if (ensure_values(out, out->nvalues + total, e))
@@ -535,6 +640,36 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     out->nvalues += total;
     out->n += m;
     return 0;
+}
+
+/* Appends basket idx of b, which the read consumes whole, to out with its payload
+ * expanded straight into out's values (room made for the whole payload: the values,
+ * then the entry offsets that follow them, read before the next basket overwrites
+ * them) and the values converted there, in place: no pass through a scratch buffer,
+ * one write of each value to memory that is usually out of the CPU's cache. For
+ * plain encodings, whose values keep their width (decode_into then converts
+ * forwards, never ahead of what it reads). */
+static int decode_direct(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx, column *out, mlhep_err *e)
+{
+    const tbasket *bk = &b->baskets[idx];
+    bhead h;
+    int rc = basket_fetch(f, idx, bk, ctx, &h, e);
+    if (rc)
+        return rc;
+    size_t vs = dtype_size(b->dt);
+    if (ensure_values(out, out->nvalues + ((size_t)h.objlen + vs - 1) / vs, e))
+        return e->code;
+    uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
+    bview v = {0};
+    if ((rc = basket_expand(ctx, &h, idx, bk->seek, dst, e)) ||
+        (rc = basket_index(ctx, &ctx->scratch, &h, idx, dst, &v, e)) ||
+        (rc = basket_rebuild_starts(f, b, idx, ctx, &ctx->scratch, &v, e)))
+        return rc;
+    if (v.n != bk->n)
+        return BERR("basket %d: holds %lld entries, the branch says %lld", idx, (long long)v.n, (long long)bk->n);
+    /* decode_into's own room for the values is within what was made above: the
+     * values stay where they were expanded */
+    return decode_into(b, &v, 0, bk->n, out, idx, e);
 }
 
 int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out, basket_ctx *ctx, mlhep_err *e)
@@ -582,6 +717,9 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
         rc = BERR("no basket holds entry %lld", (long long)a);
         goto done;
     }
+    /* plain values keep their width: a basket the read consumes whole is expanded
+     * straight into the column and converted there */
+    int direct = b->enc == ENC_PLAIN && !b->leaflist && b->disk_width == (int)dtype_size(b->dt);
     for (; idx < b->nbaskets && b->baskets[idx].first < z; idx++) {
         const tbasket *bk = &b->baskets[idx];
         if ((bk->first > a ? bk->first : a) != a + out->n) {
@@ -591,6 +729,13 @@ int basket_read(rootfile *f, const tbranch *b, int64_t a, int64_t z, column *out
         }
         if (bk->n == 0)
             continue; /* holds no entries: nothing to read */
+        int whole = bk->first >= a && bk->first + bk->n <= z;
+        if (whole && direct && bk->seek && !cached(ctx, f, b, idx)) {
+            rc = decode_direct(f, b, idx, ctx, out, e);
+            if (rc)
+                goto done;
+            continue;
+        }
         bview v;
         /* a basket that ends inside [a, z) is not needed by the next range */
         rc = load_basket(f, b, idx, ctx, &v, bk->first + bk->n > z ? 1 : 2, e);

@@ -232,11 +232,12 @@ TEST(basket_cache_is_per_branch)
     }
 }
 
-/* Bulk byte swapping (SIMD body, scalar tail): every width, count and alignment, into
- * another buffer and in place, without touching the bytes after the array. */
+/* Bulk byte swapping (SIMD bodies, scalar tail): every width, count and alignment, into
+ * another buffer, in place and moved forwards, without touching the bytes after the
+ * array. */
 TEST(swap_array_matches_bytewise)
 {
-    uint8_t src[8 * 40 + 8], dst[8 * 40 + 8];
+    uint8_t src[8 * 40 + 16], dst[8 * 40 + 16];
     unsigned s = 12345;
     for (int w = 1; w <= 8; w *= 2)
         for (size_t n = 0; n < 40; n++)
@@ -250,11 +251,17 @@ TEST(swap_array_matches_bytewise)
                         CHECKF(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)],
                                "width %d count %zu offset %zu", w, n, off);
                 CHECK(dst[off + n * (size_t)w] == 0xAA);
-                memcpy(dst, src, sizeof src);
-                cur_swap_array(dst + off, dst + off, n, w);
-                for (size_t i = 0; i < n; i++)
-                    for (int k = 0; k < w; k++)
-                        CHECK(dst[off + i * (size_t)w + (size_t)k] == src[off + i * (size_t)w + (size_t)(w - 1 - k)]);
+                /* in place, and moved forwards by a few bytes (values decoded where a
+                 * basket was expanded, its data starting after the column's end) */
+                for (size_t shift = 0; shift <= 8; shift += (shift < 2 ? 1 : 3)) {
+                    memcpy(dst, src, sizeof src);
+                    cur_swap_array(dst + off, dst + off + shift, n, w);
+                    for (size_t i = 0; i < n; i++)
+                        for (int k = 0; k < w; k++)
+                            CHECKF(dst[off + i * (size_t)w + (size_t)k] ==
+                                       src[off + shift + i * (size_t)w + (size_t)(w - 1 - k)],
+                                   "width %d count %zu offset %zu moved by %zu", w, n, off, shift);
+                }
             }
     /* no values: an empty basket or column may hand NULL buffers (no memmove(NULL, ...)) */
     for (int w = 1; w <= 8; w *= 2) {
@@ -439,6 +446,82 @@ TEST(uint64_min_after_large_values)
     json_decref(doc);
 }
 
+/* A jagged basket whose entry offsets are out of order (each still inside the data):
+ * refused with the entry named, whether the basket is decoded straight into the column
+ * (read whole) or through the cache (read from its middle). */
+TEST(jagged_offsets_out_of_order_are_refused)
+{
+    char path[] = "/tmp/mlhep-jag-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    mlhep_err e;
+    rootw_file *f;
+    rootw_tree *t;
+    rootw_opts o = {.compression = "none"};
+    CHECK(rootw_open(path, &o, &f, &e) == 0);
+    CHECK(rootw_tree_new(f, "T", NULL, &t, &e) == 0 && rootw_branch(t, "n/I", &e) == 0 &&
+          rootw_branch(t, "x[n]/F", &e) == 1);
+    int32_t cnt[40];
+    float x[200];
+    size_t nx = 0;
+    for (int i = 0; i < 40; i++) {
+        cnt[i] = i % 4 + 1;
+        for (int k = 0; k < cnt[i]; k++, nx++)
+            x[nx] = (float)nx;
+    }
+    rootw_col cols[2] = {{ROOTW_I32, cnt}, {ROOTW_F32, x}};
+    CHECK(rootw_append(t, 40, cols, &e) == 0 && rootw_close(f, &e) == 0);
+    size_t n;
+    uint8_t *buf = slurp(path, &n);
+    CHECK(buf != NULL);
+    /* the entry offsets: big-endian, their differences 4 bytes times the counts */
+    size_t at = 0, found = 0;
+    for (size_t p = 0; p + 4 * 40 <= n; p++) {
+        int k = 0;
+        for (; k < 39; k++) {
+            uint32_t a = (uint32_t)buf[p + 4 * k] << 24 | (uint32_t)buf[p + 4 * k + 1] << 16 |
+                         (uint32_t)buf[p + 4 * k + 2] << 8 | buf[p + 4 * k + 3];
+            uint32_t b = (uint32_t)buf[p + 4 * k + 4] << 24 | (uint32_t)buf[p + 4 * k + 5] << 16 |
+                         (uint32_t)buf[p + 4 * k + 6] << 8 | buf[p + 4 * k + 7];
+            if (b - a != 4u * (uint32_t)cnt[k])
+                break;
+        }
+        if (k == 39) {
+            at = p;
+            found++;
+        }
+    }
+    CHECKF(found == 1, "offset array found %zu times", found);
+    uint8_t tmp[4]; /* entries 2 and 3 swapped: entry 2 ends before it starts */
+    memcpy(tmp, buf + at + 8, 4);
+    memcpy(buf + at + 8, buf + at + 12, 4);
+    memcpy(buf + at + 12, tmp, 4);
+    FILE *w = fopen(path, "wb");
+    CHECK(w && fwrite(buf, 1, n, w) == n);
+    fclose(w);
+    free(buf);
+    rootfile *rf;
+    ttree *tt;
+    CHECK(rootfile_open(path, &rf, &e) == 0);
+    CHECK(ttree_open(rf, "T", &tt, &e) == 0);
+    const tbranch *b = ttree_branch(tt, "x");
+    CHECK(b && b->kind == TK_JAGGED);
+    column c;
+    column_init(&c);
+    basket_ctx *ctx = basket_ctx_new();
+    CHECK(basket_read(rf, b, 0, 40, &c, ctx, &e) == MLHEP_EFORMAT);
+    CHECKF(strstr(e.msg, "entry 2 has a corrupt size") != NULL, "%s", e.msg);
+    CHECK(basket_read(rf, b, 1, 40, &c, ctx, &e) == MLHEP_EFORMAT);
+    CHECKF(strstr(e.msg, "entry 2 has a corrupt size") != NULL, "%s", e.msg);
+    CHECK(basket_read(rf, ttree_branch(tt, "n"), 0, 40, &c, ctx, &e) == 0 && c.n == 40);
+    basket_ctx_free(ctx);
+    column_free(&c);
+    ttree_free(tt);
+    rootfile_close(rf);
+    unlink(path);
+}
+
 int main(void)
 {
     RUN(entry_ranges_match_full_reads);
@@ -450,5 +533,6 @@ int main(void)
     RUN(skipped_branches_are_refused_by_name);
     RUN(packed_float_ranges_as_root_reads_them);
     RUN(uint64_min_after_large_values);
+    RUN(jagged_offsets_out_of_order_are_refused);
     return test_summary();
 }
