@@ -6,8 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
-gcc -std=c17 -O2 -g -D_GNU_SOURCE -pthread -Icommon bench/bench_data.c build/libmlhep.a \
-    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lopenblas -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_data
+make -s build/bench/bench_data || exit 1
 N=${BENCH_EVENTS:-200000}
 for c in ${BENCH_CODECS:-zlib:1 lz4:4}; do
     s=build/bench/data-sig-$N-${c%%:*}.root; b=build/bench/data-bkg-$N-${c%%:*}.root

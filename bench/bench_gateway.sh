@@ -25,10 +25,7 @@ cd "$(dirname "$0")/.."
 SECS=${SECS:-10}; EVENTS=${EVENTS:-20000}
 make -s all build/libmlhep.a || exit 1
 mkdir -p build/bench
-LIBS="-lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lhiredis -lrabbitmq -lopenblas -lmicrohttpd -lXrdCl -lstdc++ -lm -lpthread"
-gcc -std=c17 -O2 -D_GNU_SOURCE -Icommon bench/infer_load.c build/libmlhep.a $LIBS -o build/bench/infer_load || exit 1
-gcc -std=c17 -O2 -D_GNU_SOURCE -Icommon tests/unit/test_predict.c build/libmlhep.a $LIBS -o build/bench/make_models || exit 1
-gcc -std=c17 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE bench/http_load.c -o build/bench/http_load || exit 1
+make -s build/bench/infer_load build/bench/make_models build/bench/http_load || exit 1
 T=$(mktemp -d /tmp/mlhep-bench-gw.XXXXXX); S=$T/st
 trap 'deploy/local/down.sh --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
 mkdir -p "$T/data" "$T/m"

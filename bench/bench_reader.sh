@@ -4,8 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p build/bench
-gcc -std=c17 -O2 -g -D_GNU_SOURCE -pthread -Icommon bench/bench_reader.c build/libmlhep.a \
-    -lz -llz4 -lzstd -llzma -lxxhash -ljansson -lcrypto -lssl -lcurl -lXrdCl -lstdc++ -lm -lpthread -o build/bench/bench_reader
+make -s build/bench/bench_reader || exit 1
 D=../shared/data/root
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 echo "reader: uncompressed basket MB/s, all numeric branches, best of 3 (machine: $(nproc) cores)"
