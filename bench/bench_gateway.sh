@@ -27,7 +27,8 @@ make -s all build/libmlhep.a || exit 1
 mkdir -p build/bench
 make -s build/bench/infer_load build/bench/make_models build/bench/http_load || exit 1
 T=$(mktemp -d /tmp/mlhep-bench-gw.XXXXXX); S=$T/st
-trap 'deploy/local/down.sh --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
+# the plain-HTTP gateway below is ours, not the stack's: down.sh does not know it
+trap 'p=$(cat "$S/pids/gateway-plain.pid" 2>/dev/null) && kill -TERM "$p" 2>/dev/null; deploy/local/down.sh --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
 mkdir -p "$T/data" "$T/m"
 bin/mlhep-root gen --events "$EVENTS" --class signal --out "$T/data/sig.root" --seed 1 >/dev/null 2>&1 || exit 1
 bin/mlhep-root gen --events "$EVENTS" --class background --out "$T/data/bkg.root" --seed 2 >/dev/null 2>&1 || exit 1

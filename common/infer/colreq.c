@@ -374,8 +374,12 @@ int colreq_add(wbuf *b, const char *name, int type, const void *values, const in
     const uint8_t *src = values;
     if (offsets) {
         wbuf_le32(b, (uint32_t)nv);
-        for (size_t r = 0; r <= nrows; r++)
-            wbuf_le32(b, (uint32_t)(offsets[r] - offsets[0]));
+        uint8_t *o = wbuf_reserve(b, (nrows + 1) * 4); /* room made above: one loop, no call per row */
+        if (o) {
+            for (size_t r = 0; r <= nrows; r++)
+                wbuf_store_le32(o + 4 * r, (uint32_t)(offsets[r] - offsets[0]));
+            b->len += (nrows + 1) * 4;
+        }
         src += (size_t)offsets[0] * tsz;
     }
     wbuf_put(b, src, nv * tsz); /* host order == little-endian (checked at the top) */
@@ -407,11 +411,15 @@ int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, s
         return rc;
     col_head(b, name, nl, type, 1);
     wbuf_le32(b, (uint32_t)nv);
-    uint32_t at = 0;
-    wbuf_le32(b, 0);
-    for (size_t r = 0; r < nrows; r++) {
-        at += lens[r];
-        wbuf_le32(b, at);
+    uint8_t *o = wbuf_reserve(b, (nrows + 1) * 4);
+    if (o) {
+        uint32_t at = 0;
+        wbuf_store_le32(o, 0);
+        for (size_t r = 0; r < nrows; r++) {
+            at += lens[r];
+            wbuf_store_le32(o + 4 * (r + 1), at);
+        }
+        b->len += (nrows + 1) * 4;
     }
     const uint8_t *src = values;
     for (size_t r = 0; r < nrows; r++) /* host order == little-endian (checked at the top) */
