@@ -22,6 +22,7 @@ set -u
 . "$(dirname "$0")/../service_lib.sh"
 . "$(dirname "$0")/../remote/https.sh"
 . "$(dirname "$0")/../remote/server.sh"
+. "$(dirname "$0")/../remote/pki.sh"
 command -v xrootd >/dev/null || { bad proxy_setup "xrootd not installed (deploy/packages.txt)"; exit 1; }
 [ -e /usr/lib/x86_64-linux-gnu/libXrdSecgsi-5.so ] || { bad proxy_setup "libXrdSecgsi-5.so missing (xrootd-plugins)"; exit 1; }
 XT=$(mktemp -d /tmp/mlhep-gsi.XXXXXX)
@@ -30,25 +31,9 @@ trap 'https_stop ST; [ -n "$XPID" ] && kill "$XPID" 2>/dev/null; svc_down; rm -r
 PY=/usr/bin/python3
 
 # --- a private CA, a host certificate, alice's user certificate and RFC 3820 proxies
-P="$TMP/pki"; mkdir -p "$P/cadir"
-mk() { openssl "$@" >/dev/null 2>&1 || { bad proxy_setup "openssl $1 failed"; exit 1; }; }
-mk req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" -days 2 -subj "/DC=test/CN=mlhep proxy test CA"
-cp "$P/ca.pem" "$P/cadir/$(openssl x509 -noout -hash -in "$P/ca.pem").0"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$P/host.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/hostkey.pem" -out "$P/host.csr" -subj "/DC=test/CN=localhost"
-mk x509 -req -in "$P/host.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 2 -extfile "$P/host.ext" -out "$P/host.pem"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' >"$P/user.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/userkey.pem" -out "$P/user.csr" -subj "/DC=test/CN=alice"
-mk x509 -req -in "$P/user.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 2 -extfile "$P/user.ext" -out "$P/usercert.pem"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nproxyCertInfo=critical,language:id-ppl-inheritAll\n' >"$P/proxy.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/proxykey.pem" -out "$P/proxy.csr" -subj "/DC=test/CN=alice/CN=4242"
-mk x509 -req -in "$P/proxy.csr" -CA "$P/usercert.pem" -CAkey "$P/userkey.pem" -set_serial 4242 -days 1 -extfile "$P/proxy.ext" -out "$P/proxycert.pem"
-cat "$P/proxycert.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up"; chmod 600 "$P/x509up"
-: >"$P/index.txt"; echo 01 >"$P/serial"
-printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\npreserve = yes\n[p]\ndomainComponent = optional\ncommonName = supplied\n' "$P" "$P" "$P" >"$P/ca.cnf"
-mk ca -batch -config "$P/ca.cnf" -cert "$P/usercert.pem" -keyfile "$P/userkey.pem" -in "$P/proxy.csr" -out "$P/old.pem" \
-    -notext -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$P/proxy.ext"
-cat "$P/old.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up-expired"; chmod 600 "$P/x509up-expired"
+P="$TMP/pki"; mkdir -p "$P"
+# (the expired proxy is valid on 2020-01-01 only)
+{ pki_host "$P" "mlhep proxy test CA" && pki_user "$P"; } 2>"$TMP/pki.err" || { bad proxy_setup "$(cat "$TMP/pki.err")"; exit 1; }
 # the key's base64 body, to look for it in logs and records
 KEYLINE=$(sed -n 2p "$P/proxykey.pem")
 
@@ -70,11 +55,8 @@ sec.protocol gsi -certdir:$XT/sec/cadir -cert:$XT/sec/host.pem -key:$XT/sec/host
 sec.protbind * only gsi
 xrootd.trace login
 CFG
-chown -R xrootd:xrootd "$XT"; chmod 755 "$XT"; chmod 400 "$XT/sec/hostkey.pem"
-xrootd -c "$XT/x.cfg" -l "$XT/x.log" -b -n t -R xrootd >/dev/null 2>&1 || { bad proxy_setup "xrootd did not start"; exit 1; }
-for i in $(seq 1 600); do [ -s "$XT/run/t/xrootd.pid" ] && port_open "$XPORT" && break; sleep 0.05; done
-XPID=$(cat "$XT/run/t/xrootd.pid" 2>/dev/null)
-port_open "$XPORT" || { bad proxy_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
+xrd_launch "$XT" "$XT/x.cfg" "$XT/x.log" "$XPORT"; rc=$?; XPID=$XRD_PID
+[ $rc = 0 ] || { bad proxy_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 cp "$P/host.pem" "$P/srv.pem"; cp "$P/hostkey.pem" "$P/srv.key"
 https_start ST "$P" "$TMP/files" --client-ca "$P/ca.pem" --log "$TMP/st.log" || { bad proxy_setup "https server"; exit 1; }
 
@@ -149,15 +131,16 @@ out=$(as_alice --no-wait --storage-proxy-file "$TMP/certonly" "$TMP/xrootd.json"
 # --- a proxy that expires while the job runs: valid at submission, the job held (test
 # hook) after its first step until the proxy's end has passed; its next open says so
 NOW=$(date +%s); END=$((NOW + 25))
-mk ca -batch -config "$P/ca.cnf" -cert "$P/usercert.pem" -keyfile "$P/userkey.pem" -in "$P/proxy.csr" -out "$P/short.pem" \
-    -notext -startdate "$(date -u -d @$((NOW - 60)) +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d @$END +%Y%m%d%H%M%SZ)" -extfile "$P/proxy.ext"
-cat "$P/short.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up-short"; chmod 600 "$P/x509up-short"
+pki_proxy "$P" "$(date -u -d @$((NOW - 60)) +%Y%m%d%H%M%SZ)" "$(date -u -d @$END +%Y%m%d%H%M%SZ)" "$P/x509up-short" \
+    || bad "proxy expiring mid-job" "openssl ca failed"
 printf "$WF\n" expiring "$HU" "$HU" >"$TMP/expiring.json"
 echo any >"$S/hold/expiring"
 id7=$(as_alice --no-wait --storage-proxy-file "$P/x509up-short" "$TMP/expiring.json" 2>"$TMP/submit.err")
 held=
-for i in $(seq 1 600); do grep -q "job $id7: held at step" "$S"/logs/worker-*.log 2>/dev/null && { held=1; break; }; sleep 0.1; done
-for i in $(seq 1 600); do [ "$(date +%s)" -gt "$END" ] && break; sleep 0.1; done   # until the proxy's end has passed
+held_at_step() { grep -q "job $id7: held at step" "$S"/logs/worker-*.log 2>/dev/null; }
+past_end() { [ "$(date +%s)" -gt "$END" ]; }
+wait_until 60 held_at_step && held=1
+wait_until 60 past_end   # the proxy's end has passed (a final state: the clock only goes on)
 rm -f "$S/hold/expiring"
 if [ -n "$id7" ] && [ -n "$held" ] && wait_state "$id7" failed 60; then
     e7=$(field "$id7" error)

@@ -14,32 +14,16 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../remote/server.sh"
+. "$(dirname "$0")/../remote/pki.sh"
 R="$BIN/mlhep-root"
 command -v xrootd >/dev/null || { bad gsi_setup "xrootd not installed (deploy/packages.txt)"; exit 1; }
 [ -e /usr/lib/x86_64-linux-gnu/libXrdSecgsi-5.so ] || { bad gsi_setup "libXrdSecgsi-5.so missing (package xrootd-plugins)"; exit 1; }
 XT=$(mktemp -d /tmp/mlhep-gsi.XXXXXX)
 XPID=
 trap '[ -n "$XPID" ] && kill "$XPID" 2>/dev/null; rm -rf "$TMP" "$XT"' EXIT
-P=$TMP/pki; mkdir -p "$P/cadir"
-mk() { openssl "$@" >/dev/null 2>&1 || { bad gsi_setup "openssl $1 failed"; exit 1; }; }
-mk req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" -days 2 -subj "/DC=test/CN=mlhep GSI test CA"
-cp "$P/ca.pem" "$P/cadir/$(openssl x509 -noout -hash -in "$P/ca.pem").0"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nsubjectAltName=DNS:localhost\n' >"$P/host.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/hostkey.pem" -out "$P/host.csr" -subj "/DC=test/CN=localhost"
-mk x509 -req -in "$P/host.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 2 -extfile "$P/host.ext" -out "$P/host.pem"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n' >"$P/user.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/userkey.pem" -out "$P/user.csr" -subj "/DC=test/CN=alice"
-mk x509 -req -in "$P/user.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 2 -extfile "$P/user.ext" -out "$P/usercert.pem"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nproxyCertInfo=critical,language:id-ppl-inheritAll\n' >"$P/proxy.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/proxykey.pem" -out "$P/proxy.csr" -subj "/DC=test/CN=alice/CN=4242"
-mk x509 -req -in "$P/proxy.csr" -CA "$P/usercert.pem" -CAkey "$P/userkey.pem" -set_serial 4242 -days 1 -extfile "$P/proxy.ext" -out "$P/proxycert.pem"
-cat "$P/proxycert.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up"; chmod 600 "$P/x509up"
-# an expired proxy (valid on 2020-01-01 only), signed the same way through `openssl ca`
-: >"$P/index.txt"; echo 01 >"$P/serial"
-printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n' "$P" "$P" "$P" >"$P/ca.cnf"
-mk ca -batch -config "$P/ca.cnf" -cert "$P/usercert.pem" -keyfile "$P/userkey.pem" -in "$P/proxy.csr" -out "$P/old.pem" \
-    -notext -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$P/proxy.ext"
-cat "$P/old.pem" "$P/proxykey.pem" "$P/usercert.pem" >"$P/x509up-expired"; chmod 600 "$P/x509up-expired"
+P=$TMP/pki; mkdir -p "$P"
+# a CA, the host's certificate, alice's certificate, her proxy and an expired one (valid on 2020-01-01 only)
+{ pki_host "$P" "mlhep GSI test CA" && pki_user "$P"; } 2>"$TMP/pki.err" || { bad gsi_setup "$(cat "$TMP/pki.err")"; exit 1; }
 
 # the server: GSI only
 mkdir -p "$XT/root/data" "$XT/admin" "$XT/run" "$XT/sec"
@@ -57,11 +41,8 @@ xrootd.seclib libXrdSec.so
 sec.protocol gsi -certdir:$XT/sec/cadir -cert:$XT/sec/host.pem -key:$XT/sec/hostkey.pem -gmapopt:0 -crl:0 -ca:1
 sec.protbind * only gsi
 CFG
-chown -R xrootd:xrootd "$XT"; chmod 755 "$XT"; chmod 400 "$XT/sec/hostkey.pem"
-xrootd -c "$XT/x.cfg" -l "$XT/x.log" -b -n t -R xrootd >/dev/null 2>&1 || { bad gsi_setup "xrootd did not start"; exit 1; }
-for i in $(seq 1 600); do [ -s "$XT/run/t/xrootd.pid" ] && port_open "$PORT" && break; sleep 0.05; done
-XPID=$(cat "$XT/run/t/xrootd.pid" 2>/dev/null)
-port_open "$PORT" || { bad gsi_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
+xrd_launch "$XT" "$XT/x.cfg" "$XT/x.log" "$PORT"; rc=$?; XPID=$XRD_PID
+[ $rc = 0 ] || { bad gsi_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 URL="root://localhost:$PORT//data/uproot-HZZ.root"
 "$R" stats "$DATA/uproot-HZZ.root" | jq -S 'del(.file)' >"$TMP/local.json"
 export MLHEP_REMOTE_ATTEMPTS=5 MLHEP_REMOTE_BACKOFF_MS=1000 MLHEP_REMOTE_TIMEOUT=10

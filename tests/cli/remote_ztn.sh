@@ -12,6 +12,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../remote/server.sh"
+. "$(dirname "$0")/../remote/pki.sh"
 R="$BIN/mlhep-root"
 SCI="$(dirname "$0")/../remote/scitoken.py"
 command -v xrootd >/dev/null || { bad ztn_setup "xrootd not installed (deploy/packages.txt)"; exit 1; }
@@ -21,13 +22,9 @@ done
 XT=$(mktemp -d /tmp/mlhep-ztn.XXXXXX)
 XPID=
 trap '[ -n "$XPID" ] && kill "$XPID" 2>/dev/null; rm -rf "$TMP" "$XT"' EXIT
-P=$TMP/pki; mkdir -p "$P/cadir"
-mk() { openssl "$@" >/dev/null 2>&1 || { bad ztn_setup "openssl $1 failed"; exit 1; }; }
-mk req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.pem" -days 2 -subj "/DC=test/CN=mlhep ztn test CA"
-cp "$P/ca.pem" "$P/cadir/$(openssl x509 -noout -hash -in "$P/ca.pem").0"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nsubjectAltName=DNS:localhost\n' >"$P/host.ext"
-mk req -newkey rsa:2048 -nodes -keyout "$P/hostkey.pem" -out "$P/host.csr" -subj "/DC=test/CN=localhost"
-mk x509 -req -in "$P/host.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 2 -extfile "$P/host.ext" -out "$P/host.pem"
+P=$TMP/pki; mkdir -p "$P"
+pki_host "$P" "mlhep ztn test CA" 2>"$TMP/pki.err" || { bad ztn_setup "$(cat "$TMP/pki.err")"; exit 1; }
+mk() { pki_openssl "$@" 2>"$TMP/pki.err" || { bad ztn_setup "$(cat "$TMP/pki.err")"; exit 1; }; }
 # the token issuer's key (ES256)
 mk ecparam -name prime256v1 -genkey -noout -out "$P/iss.ec"
 mk pkey -in "$P/iss.ec" -out "$P/iss.key"
@@ -62,11 +59,8 @@ ofs.authorize 1
 acc.authdb $XT/authdb
 ofs.authlib ++ libXrdAccSciTokens.so config=$XT/scitokens.cfg
 CFG
-chown -R xrootd:xrootd "$XT"; chmod 755 "$XT"; chmod 400 "$XT/sec/hostkey.pem"
-XDG_CACHE_HOME="$XT/cache" xrootd -c "$XT/x.cfg" -l "$XT/x.log" -b -n t -R xrootd >/dev/null 2>&1 || { bad ztn_setup "xrootd did not start"; exit 1; }
-for i in $(seq 1 600); do [ -s "$XT/run/t/xrootd.pid" ] && port_open "$PORT" && break; sleep 0.05; done
-XPID=$(cat "$XT/run/t/xrootd.pid" 2>/dev/null)
-port_open "$PORT" || { bad ztn_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
+XDG_CACHE_HOME="$XT/cache" xrd_launch "$XT" "$XT/x.cfg" "$XT/x.log" "$PORT"; rc=$?; XPID=$XRD_PID
+[ $rc = 0 ] || { bad ztn_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 URL="roots://localhost:$PORT//data/uproot-HZZ.root"
 "$R" stats "$DATA/uproot-HZZ.root" | jq -S 'del(.file)' >"$TMP/local.json"
 export MLHEP_REMOTE_ATTEMPTS=5 MLHEP_REMOTE_BACKOFF_MS=1000 MLHEP_REMOTE_TIMEOUT=10 X509_CERT_DIR="$P/cadir"

@@ -6,13 +6,37 @@
 #                         temp dir the xrootd user owns: the server can read them even
 #                         when DIR lies in a private tree (a checkout in a 0700 home)
 #   xrd_stop           stops it (TERM, then KILL) and waits for the ports to close
-# Needs free_port (tests/lib.sh) or defines one.
+# Needs free_port (tests/lib.sh) or defines one; wait_until from tests/wait.sh.
 command -v free_port >/dev/null 2>&1 || free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+command -v wait_until >/dev/null 2>&1 || . "$(dirname "${BASH_SOURCE[0]}")/../wait.sh"
+
 # port_open PORT: 0 if something listens on 127.0.0.1:PORT
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# xrd_listening DIR PORT...: xrootd (pidpath DIR/run) wrote its pid and listens on each PORT
+xrd_listening() { local d=$1 p; shift; [ -s "$d/run/t/xrootd.pid" ] || return 1; for p in "$@"; do port_open "$p" || return 1; done; }
+
+# xrd_launch DIR CFG LOG PORT...: starts xrootd as the xrootd user on config CFG (its
+# pidpath DIR/run), DIR handed to that user (a host key DIR/sec/hostkey.pem kept 0400),
+# and waits until it has written its pid and listens on every PORT (30 s at most). Sets
+# XRD_PID (also when it timed out but wrote a pid, so the caller can stop it). Variables
+# for xrootd go before the call: XDG_CACHE_HOME=... xrd_launch ...
+xrd_launch() {
+    local dir=$1 cfg=$2 log=$3
+    shift 3
+    XRD_PID=
+    chown -R xrootd:xrootd "$dir"
+    chmod 755 "$dir"
+    [ -e "$dir/sec/hostkey.pem" ] && chmod 400 "$dir/sec/hostkey.pem"
+    xrootd -c "$cfg" -l "$log" -b -n t -R xrootd >/dev/null 2>&1 || return 1
+    local rc=0
+    wait_until 30 xrd_listening "$dir" "$@" || rc=1
+    XRD_PID=$(cat "$dir/run/t/xrootd.pid" 2>/dev/null)
+    return $rc
+}
 
 xrd_start() {
     local dir=$1 dir2=${2:-}
@@ -33,17 +57,7 @@ all.adminpath $XRD_T/admin
 all.pidpath $XRD_T/run
 xrd.protocol XrdHttp:$HTTP_PORT libXrdHttp.so
 CFG
-    chown -R xrootd:xrootd "$XRD_T"
-    chmod 755 "$XRD_T"
-    xrootd -c "$XRD_T/xrootd.cfg" -l "$XRD_T/xrootd.log" -b -n t -R xrootd >/dev/null 2>&1 || return 1
-    local i
-    for i in $(seq 1 100); do
-        if [ -s "$XRD_T/run/t/xrootd.pid" ] && port_open "$XRD_PORT" && port_open "$HTTP_PORT"; then
-            XRD_PID=$(cat "$XRD_T/run/t/xrootd.pid")
-            return 0
-        fi
-        sleep 0.05
-    done
+    xrd_launch "$XRD_T" "$XRD_T/xrootd.cfg" "$XRD_T/xrootd.log" "$XRD_PORT" "$HTTP_PORT" && return 0
     echo "xrootd did not start; log:" >&2
     cat "$XRD_T"/t/xrootd.log >&2 2>/dev/null
     return 1
