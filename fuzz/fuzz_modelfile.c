@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "model/mlp.h"
 #include "model/modelfile.h"
+#include "modelfile_repair.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,19 +66,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > (1u << 20))
         return 0;
-    try_load(data, size);
-    if (size >= 40) {
-        uint8_t *c = malloc(size);
-        if (!c)
-            return 0;
-        memcpy(c, data, size);
-        for (int i = 0; i < 8; i++)
-            c[24 + i] = (uint8_t)((uint64_t)size >> (8 * i));
-        uint64_t h = XXH64(c, size - 8, 0);
-        for (int i = 0; i < 8; i++)
-            c[size - 8 + i] = (uint8_t)(h >> (8 * i));
-        try_load(c, size);
-        free(c);
-    }
+    fuzz_modelfile_both(data, size, try_load);
     return 0;
 }
