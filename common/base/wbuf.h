@@ -65,20 +65,39 @@ void wbuf_lef64(wbuf *w, double v);
 /* Little-endian stores at a place already reserved (headers filled in once their sizes
  * are known); the appenders above use them. Byte order for our own formats is written
  * here and nowhere else. */
+/* On a little-endian host a store is a plain copy (one instruction, and loops over
+ * arrays vectorise); elsewhere the bytes are written one by one. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WBUF_HOST_LE 1
+#else
+#define WBUF_HOST_LE 0
+#endif
 static inline void wbuf_store_le16(uint8_t *p, uint16_t v)
 {
+#if WBUF_HOST_LE
+    memcpy(p, &v, 2);
+#else
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
+#endif
 }
 static inline void wbuf_store_le32(uint8_t *p, uint32_t v)
 {
+#if WBUF_HOST_LE
+    memcpy(p, &v, 4);
+#else
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 static inline void wbuf_store_le64(uint8_t *p, uint64_t v)
 {
+#if WBUF_HOST_LE
+    memcpy(p, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 static inline void wbuf_store_lef32(uint8_t *p, float f)
 {
@@ -94,8 +113,13 @@ static inline void wbuf_store_lef64(uint8_t *p, double d)
 }
 static inline void wbuf_store_lef32_array(uint8_t *p, const float *f, size_t n)
 {
+#if WBUF_HOST_LE
+    if (n)
+        memcpy(p, f, 4 * n);
+#else
     for (size_t i = 0; i < n; i++)
         wbuf_store_lef32(p + 4 * i, f[i]);
+#endif
 }
 
 #endif

@@ -158,14 +158,17 @@ static int read_shape(tin *t, const json_t *sh, mlhep_err *e)
     return 0;
 }
 
-/* The index of the first NaN among the l float32 values at row, or l: four at a time
- * (an unordered compare of the values with themselves) where SSE2 is there. */
-static size_t first_nan_f32(const uint8_t *row, size_t l)
+/* Copies a float32 row of l values to dst up to its first NaN and returns how many
+ * were kept: four at a time where SSE2 is there (an unordered compare of the values
+ * with themselves finds a NaN). Each group of four is stored whole before it is
+ * checked, so up to three values past the kept ones are written: dst has room for l. */
+static size_t cut_row_f32(uint8_t *dst, const uint8_t *row, size_t l)
 {
     size_t j = 0;
 #ifdef __SSE2__
     for (; j + 4 <= l; j += 4) {
         __m128 v = _mm_loadu_ps((const float *)(const void *)(row + 4 * j));
+        _mm_storeu_ps((float *)(void *)(dst + 4 * j), v);
         int mask = _mm_movemask_ps(_mm_cmpunord_ps(v, v));
         if (mask)
             return j + (size_t)__builtin_ctz((unsigned)mask);
@@ -176,42 +179,51 @@ static size_t first_nan_f32(const uint8_t *row, size_t l)
         memcpy(&f, row + j * 4, 4);
         if (isnan(f))
             return j;
+        memcpy(dst + j * 4, &f, 4);
     }
     return l;
 }
 
-/* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN. A
- * jagged tensor's rows are cut and packed in one pass over them (the request's bytes
- * are read once: a 10,000-row tensor is far larger than the caches) into pack (room for
- * the padded tensor) with their offsets in off (n + 1), then added whole. */
-static int add_column(wbuf *out, tin *t, uint8_t *pack, int64_t *off, mlhep_err *e)
+static size_t cut_row_f64(uint8_t *dst, const uint8_t *row, size_t l)
+{
+    for (size_t j = 0; j < l; j++) {
+        double d;
+        memcpy(&d, row + j * 8, 8);
+        if (isnan(d))
+            return j;
+        memcpy(dst + j * 8, &d, 8);
+    }
+    return l;
+}
+
+/* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN (float
+ * types; integer rows are kept whole). A jagged tensor's rows are cut and packed in one
+ * pass straight into the request (the request's bytes are read once and written once:
+ * a 10,000-row tensor is far larger than the caches). */
+static int add_column(wbuf *out, tin *t, mlhep_err *e)
 {
     if (!t->jagged)
         return colreq_add(out, t->name, t->type, t->vals, NULL, t->n, e);
     size_t sz = coltype_size(t->type), at = 0;
-    off[0] = 0;
+    colreq_jag j;
+    int rc = colreq_jagged_begin(out, t->name, t->type, t->n, t->n * t->l, &j, e);
+    if (rc)
+        return rc;
+    wbuf_store_le32(j.offsets, 0);
     for (size_t r = 0; r < t->n; r++) {
         const uint8_t *row = t->vals + r * t->l * sz;
+        uint8_t *dst = j.values + at * sz;
         size_t m = t->l;
-        if (t->type == COL_F32) {
-            m = first_nan_f32(row, t->l);
-        } else if (t->type == COL_F64) {
-            for (size_t j = 0; j < t->l; j++) {
-                double d;
-                memcpy(&d, row + j * 8, 8);
-                if (isnan(d)) {
-                    m = j;
-                    break;
-                }
-            }
-        }
-        if (m) {
-            memcpy(pack + at * sz, row, m * sz);
-            at += m;
-        }
-        off[r + 1] = (int64_t)at;
+        if (t->type == COL_F32)
+            m = cut_row_f32(dst, row, t->l);
+        else if (t->type == COL_F64)
+            m = cut_row_f64(dst, row, t->l);
+        else if (m)
+            memcpy(dst, row, m * sz);
+        at += m;
+        wbuf_store_le32(j.offsets + 4 * (r + 1), (uint32_t)at);
     }
-    return colreq_add(out, t->name, t->type, pack, off, t->n, e);
+    return colreq_jagged_end(out, &j, at, e);
 }
 
 int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char *model_ref,
@@ -233,8 +245,6 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
     int rc = 0;
     tin *in = NULL;
     size_t nin = 0;
-    uint8_t *pack = NULL;
-    int64_t *off = NULL;
     json_t *inputs = json_object_get(doc, "inputs");
     if (!json_is_object(doc) || !json_is_array(inputs) || json_array_size(inputs) == 0) {
         rc = err_set(e, MLHEP_EINVAL, "request must be an object with a non-empty \"inputs\" array");
@@ -395,30 +405,11 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
         rc = err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
         goto done;
     }
-    /* room to pack the largest jagged tensor, reused for each */
-    size_t packmax = 0;
-    int jagged = 0;
-    for (size_t i = 0; i < nin; i++) {
-        size_t b = in[i].n * in[i].l * coltype_size(in[i].type);
-        jagged |= in[i].jagged;
-        if (in[i].jagged && b > packmax)
-            packmax = b;
-    }
-    if (jagged) {
-        pack = malloc(packmax ? packmax : 1);
-        off = malloc((rq->nrows + 1) * sizeof *off);
-        if (!pack || !off) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
-            goto done;
-        }
-    }
     for (size_t i = 0; i < nin && !rc; i++)
-        rc = add_column(out, &in[i], pack, off, e);
+        rc = add_column(out, &in[i], e);
     if (!rc)
         rc = colreq_end(out, e);
 done:
-    free(pack);
-    free(off);
     free_inputs(in, nin);
     json_decref(doc);
     return rc;

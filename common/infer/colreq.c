@@ -427,6 +427,60 @@ int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, s
     return wbuf_ok(b) ? 0 : err_set(e, MLHEP_ENOMEM, "out of memory for a request");
 }
 
+int colreq_jagged_begin(wbuf *b, const char *name, int type, size_t nrows, size_t maxvals, colreq_jag *j,
+                        mlhep_err *e)
+{
+    size_t nl, tsz;
+    memset(j, 0, sizeof *j);
+    int crc = col_check(b, name, type, nrows, &nl, &tsz, e);
+    if (crc)
+        return crc;
+    if (maxvals > UINT32_MAX)
+        return err_set(e, MLHEP_EINVAL, "column '%s': room for %zu values asked (at most 2^32-1 per column: send "
+                                        "smaller batches)", name, maxvals);
+    size_t need = 2 + nl + 2 + 4 + (nrows + 1) * 4;
+    if (maxvals > (SIZE_MAX / 2 - need) / tsz)
+        return err_set(e, MLHEP_ENOMEM, "request too large");
+    int rc = cb_grow(b, need + maxvals * tsz, e);
+    if (rc)
+        return rc;
+    col_head(b, name, nl, type, 1);
+    j->count_at = b->len;
+    wbuf_le32(b, 0);
+    j->offsets = b->p + b->len;
+    b->len += (nrows + 1) * 4; /* room made above */
+    j->values = b->p + b->len;
+    j->nrows = nrows;
+    j->maxvals = maxvals;
+    j->tsz = tsz;
+    j->name = name;
+    return 0;
+}
+
+int colreq_jagged_end(wbuf *b, const colreq_jag *j, size_t n, mlhep_err *e)
+{
+    if (!j->offsets || b->p + j->count_at + 4 != j->offsets || j->values != b->p + b->len)
+        return err_set(e, MLHEP_EINVAL, "colreq_jagged_end without its colreq_jagged_begin");
+    if (n > j->maxvals)
+        return err_set(e, MLHEP_EINVAL, "column '%s': %zu values, room was made for %zu", j->name, n, j->maxvals);
+    uint32_t prev = 0, o;
+    memcpy(&o, j->offsets, 4);
+    if (o != 0)
+        return err_set(e, MLHEP_EINVAL, "column '%s': the first offset is %u, not 0", j->name, o);
+    for (size_t r = 1; r <= j->nrows; r++) {
+        memcpy(&o, j->offsets + 4 * r, 4);
+        if (o < prev)
+            return err_set(e, MLHEP_EINVAL, "column '%s': offsets decrease at row %zu", j->name, r - 1);
+        prev = o;
+    }
+    if (prev != n)
+        return err_set(e, MLHEP_EINVAL, "column '%s': the last offset is %u, %zu values were written", j->name,
+                       prev, n);
+    wbuf_store_le32(b->p + j->count_at, (uint32_t)n);
+    b->len += n * j->tsz;
+    return 0;
+}
+
 int colreq_end(wbuf *b, mlhep_err *e)
 {
     colreq q = {0};

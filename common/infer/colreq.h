@@ -108,6 +108,23 @@ int colreq_add(wbuf *b, const char *name, int type, const void *values, const in
  * straight into b, no compacted copy. */
 int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, size_t stride, const uint32_t *lens,
                       size_t nrows, mlhep_err *e);
+/* A jagged column written in place by its producer (one pass over the source, no
+ * compacted copy): colreq_jagged_begin writes the column's head and gives where its
+ * nrows + 1 offsets (little-endian u32, the first 0) and its values (host order ==
+ * little-endian) go, with room for maxvals values; the producer fills offsets[0..nrows]
+ * and the first n values, may scribble on the rest of that room, and calls
+ * colreq_jagged_end(b, &j, n, e), which checks the offsets (0 first, non-decreasing, the
+ * last n) and takes the column in. Nothing may be written to b in between (the
+ * pointers are into b). */
+typedef struct colreq_jag {
+    uint8_t *offsets;
+    uint8_t *values;
+    size_t nrows, maxvals, tsz, count_at; /* count_at: where the value count goes */
+    const char *name;
+} colreq_jag;
+int colreq_jagged_begin(wbuf *b, const char *name, int type, size_t nrows, size_t maxvals, colreq_jag *j,
+                        mlhep_err *e);
+int colreq_jagged_end(wbuf *b, const colreq_jag *j, size_t n, mlhep_err *e);
 /* Checks that exactly the announced columns were added (0 or MLHEP_EINVAL). */
 int colreq_end(wbuf *b, mlhep_err *e);
 

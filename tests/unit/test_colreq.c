@@ -276,6 +276,54 @@ TEST(writer_errors)
     wbuf_free(&b);
 }
 
+/* A jagged column written in place (colreq_jagged_begin/end) is the same bytes as
+ * colreq_add's; what the producer wrote wrongly is refused, naming the column. */
+TEST(jagged_in_place)
+{
+    wbuf ref = WBUF_INIT, b = WBUF_INIT;
+    mlhep_err e;
+    CHECKF(!build(&ref, &e), "%s", e.msg);
+    colreq_jag j;
+    CHECKF(!colreq_begin(&b, "ttH@3", 4, 3, &e) && !colreq_add(&b, "a", COL_F32, A, NULL, 4, &e) &&
+               !colreq_add(&b, "b", COL_I16, B, NULL, 4, &e) &&
+               !colreq_jagged_begin(&b, "j", COL_F64, 4, 20, &j, &e),
+           "%s", e.msg);
+    memset(j.values, 0xee, 20 * sizeof(double)); /* the producer may scribble on its room */
+    uint32_t o[5] = {0, 0, 2, 7, 8};
+    memcpy(j.offsets, o, sizeof o);
+    memcpy(j.values, JV + 3, 8 * sizeof(double));
+    CHECKF(!colreq_jagged_end(&b, &j, 8, &e), "%s", e.msg);
+    CHECKF(!colreq_end(&b, &e), "%s", e.msg);
+    CHECK(b.len == ref.len && !memcmp(b.p, ref.p, b.len));
+
+    struct {
+        uint32_t o[3];
+        size_t n;
+        const char *msg;
+    } bad[] = {
+        {{1, 1, 2}, 2, "the first offset is 1"},
+        {{0, 3, 2}, 2, "offsets decrease at row 1"},
+        {{0, 1, 2}, 3, "the last offset is 2, 3 values"},
+        {{0, 5, 11}, 11, "11 values, room was made for 10"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        wbuf_reset(&b);
+        CHECKF(!colreq_begin(&b, "m", 2, 1, &e) && !colreq_jagged_begin(&b, "jj", COL_F32, 2, 10, &j, &e), "%s",
+               e.msg);
+        memcpy(j.offsets, bad[i].o, sizeof bad[i].o);
+        int rc = colreq_jagged_end(&b, &j, bad[i].n, &e);
+        CHECKF(rc == MLHEP_EINVAL && strstr(e.msg, bad[i].msg) && strstr(e.msg, "'jj'"), "case %zu: %s", i, e.msg);
+    }
+    wbuf_reset(&b);
+    CHECK(!colreq_begin(&b, "m", 2, 1, &e));
+    CHECK(colreq_jagged_begin(&b, "big", COL_F32, 2, (size_t)UINT32_MAX + 1, &j, &e) == MLHEP_EINVAL &&
+          strstr(e.msg, "at most 2^32-1"));
+    CHECK(colreq_jagged_begin(&b, "x", 99, 2, 4, &j, &e) != 0); /* unknown type */
+    CHECK(colreq_jagged_begin(&b, "x", COL_F32, 3, 4, &j, &e) != 0); /* not the request's rows */
+    wbuf_free(&ref);
+    wbuf_free(&b);
+}
+
 TEST(response)
 {
     float s[6] = {0.1f, 0.9f, 0.25f, 0.75f, NAN, 1};
@@ -305,6 +353,7 @@ int main(void)
     RUN(malformed);
     RUN(branches);
     RUN(writer_errors);
+    RUN(jagged_in_place);
     RUN(response);
     return test_summary();
 }

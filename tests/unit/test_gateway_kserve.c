@@ -427,6 +427,70 @@ TEST(binary_tensor_extension)
     wbuf_free(&cb);
 }
 
+/* Binary jagged tensors of every width 1..13 with rows cut at every place (the SSE2
+ * groups of four, their tails, no NaN, NaN first): the packed rows equal a scalar
+ * reference, for FP32, FP64 and INT32 (integer rows kept whole). */
+static int all_jagged(void *cls, const char *name)
+{
+    (void)cls;
+    (void)name;
+    return 1;
+}
+
+TEST(binary_jagged_cut_everywhere)
+{
+    wbuf cb = WBUF_INIT;
+    colreq q = {0};
+    kserve_request rq;
+    mlhep_err e = {0};
+    enum { N = 14, LMAX = 13 };
+    static char body[16384];
+    for (int dt = 0; dt < 3; dt++) {
+        size_t sz = dt == 1 ? 8 : 4;
+        for (size_t l = 1; l <= LMAX; l++) {
+            uint8_t bin[N * LMAX * 8], want[N * LMAX * 8];
+            uint32_t wofs[N + 1] = {0};
+            size_t nw = 0;
+            for (size_t r = 0; r < N; r++) {
+                size_t cut = r % (l + 1); /* 0..l; l: no NaN */
+                for (size_t c = 0; c < l; c++) {
+                    double v = c >= cut && dt != 2 ? NAN : (double)(r * 100 + c) + 0.5 * (dt != 2);
+                    uint8_t *p = bin + (r * l + c) * sz;
+                    if (dt == 0) {
+                        float f = (float)v;
+                        memcpy(p, &f, 4);
+                    } else if (dt == 1) {
+                        memcpy(p, &v, 8);
+                    } else {
+                        int32_t k = (int32_t)v;
+                        memcpy(p, &k, 4);
+                    }
+                    if (dt == 2 || c < cut)
+                        memcpy(want + nw++ * sz, p, sz);
+                }
+                wofs[r + 1] = (uint32_t)nw;
+            }
+            char json[512];
+            snprintf(json, sizeof json,
+                     "{\"inputs\":[{\"name\":\"j\",\"datatype\":\"%s\",\"shape\":[%d,%zu],"
+                     "\"parameters\":{\"binary_data_size\":%zu}}]}",
+                     dt == 0 ? "FP32" : dt == 1 ? "FP64" : "INT32", N, l, N * l * sz);
+            size_t len = binary_request(body, sizeof body, json, bin, N * l * sz);
+            CHECKF(kserve_parse_infer(body, len, strlen(json), "m", all_jagged, NULL, &cb, &rq, &e) == 0, "%s",
+                   e.msg);
+            CHECKF(colreq_parse(cb.p, cb.len, &q, &e) == 0, "%s", e.msg);
+            const colreq_col *cj = col(&q, "j");
+            CHECKF(cj && cj->jagged && cj->nvalues == nw, "dt %d l %zu: %zu values, want %zu", dt, l,
+                   cj ? cj->nvalues : 0, nw);
+            for (size_t r = 0; cj && r <= N; r++)
+                CHECKF(off_at(cj, r) == wofs[r], "dt %d l %zu row %zu", dt, l, r);
+            CHECKF(cj && !memcmp(cj->values, want, nw * sz), "dt %d l %zu: values differ", dt, l);
+        }
+    }
+    colreq_free(&q);
+    wbuf_free(&cb);
+}
+
 TEST(responses)
 {
     kserve_request rq = {0};
@@ -558,6 +622,7 @@ int main(void)
     RUN(datatype_refusals);
     RUN(request_refusals);
     RUN(binary_tensor_extension);
+    RUN(binary_jagged_cut_everywhere);
     RUN(responses);
     RUN(model_metadata);
     RUN(fp64_data_of_a_float32_branch);
