@@ -33,7 +33,9 @@
  * each request's buffers from fresh mmap(2)s and pay the first-touch faults above on
  * every request: this process-wide malloc setting, made once at start (it is the
  * program's configuration, like the thread count), keeps freed buffers of up to 32 MiB
- * in the heap for the next request to reuse. Returns 0, or -1 if libc refused. */
+ * in the heap for the next request to reuse, in one arena shared by all threads (a
+ * buffer filled by one thread and freed by another is reused too). Returns 0, or -1 if
+ * libc refused. */
 int bigbuf_retain_freed(void);
 
 void *bigbuf_alloc(size_t n); /* NULL if out of memory (n == 0 gives a valid small block) */

@@ -233,6 +233,20 @@ static int ops_whoami(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_ca
 
 /* ---- the checks around every handler ------------------------------------------------ */
 
+int gateway_body_sink(gw_ctx *g, const char *method, const char *path,
+                      const char *(*header)(void *cls, const char *name), void *hcls, size_t len, gw_sink *out)
+{
+    (void)g;
+    gw_match m;
+    memset(out, 0, sizeof *out);
+    int route = gw_route_match(&routes[0].r, NROUTES, sizeof routes[0], method, path, &m);
+    if (route < 0 || len == 0)
+        return 0;
+    if (routes[route].fn == predictapi_v2_infer) /* v2 binary tensors: packed while they come */
+        return predictapi_v2_sink(&m, header, hcls, len, out);
+    return 0;
+}
+
 void gateway_start(gw_ctx *g, const gw_req *r, FILE *log, gateway_done_fn done, void *cls)
 {
     double t0 = gwtask_now();

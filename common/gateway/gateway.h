@@ -39,6 +39,13 @@ void gateway_close(gw_ctx *g);
  * it points to (body, header and query lookups) must stay valid until then. log:
  * where the access-log line goes (NULL: none). */
 void gateway_start(gw_ctx *g, const gw_req *r, FILE *log, gateway_done_fn done, void *cls);
+/* Asked by the server once a request's headers are in, before its body of len bytes
+ * (announced by Content-Length): 1 and *out set when the request's route takes the body
+ * while it arrives (then the server feeds it there and hands the sink over in
+ * gw_req.sink), 0 when the body is to be kept whole. Nothing is checked here (the
+ * token, limits and everything else are checked by gateway_start as always). */
+int gateway_body_sink(gw_ctx *g, const char *method, const char *path,
+                      const char *(*header)(void *cls, const char *name), void *hcls, size_t len, gw_sink *out);
 
 /* The same, waiting for the response on this thread (tests, fuzzing). */
 void gateway_handle(gw_ctx *g, const gw_req *r, gw_resp *o, FILE *log);

@@ -21,10 +21,19 @@
 
 #define GW_MAX_HEADERS 8
 
+/* A request body taken while it arrives, for a route that reads it chunk by chunk
+ * (gateway_body_sink): feed gets every chunk in order, on the server's event loop, and
+ * keeps any error to itself (the handler asks it at the end); release frees it, once. */
+typedef struct gw_sink {
+    void *s;
+    void (*feed)(void *s, const void *p, size_t n);
+    void (*release)(void *s);
+} gw_sink;
+
 typedef struct gw_req {
     const char *method;
     const char *path;     /* decoded, without the query string */
-    const char *body;     /* NULL when empty */
+    const char *body;     /* NULL when empty or taken by sink */
     size_t body_len;
     const char *peer;     /* client address, for logs */
     int tls;              /* the connection is TLS */
@@ -32,6 +41,7 @@ typedef struct gw_req {
     const char *(*header)(void *cls, const char *name);
     const char *(*query)(void *cls, const char *name);
     void *cls;
+    const gw_sink *sink;  /* the body went to the route's sink (body_len: its size), else NULL */
 } gw_req;
 
 /* Produces up to max bytes of a streamed body at pos: bytes written (> 0), 0 when

@@ -70,6 +70,7 @@ typedef struct reqstate {
     char *body;
     size_t len, cap;
     size_t want;          /* the Content-Length announced (0: none): the body's buffer size */
+    gw_sink sink;         /* the route takes the body while it arrives (gateway_body_sink) */
     int too_large;
     int started, done, suspended, closed;
     int parked, pending_wake;  /* streamed answers */
@@ -86,6 +87,8 @@ static void st_unref(reqstate *st)
     if (left)
         return;
     gw_resp_clear(&st->resp);
+    if (st->sink.release)
+        st->sink.release(st->sink.s);
     free(st->body);
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -248,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return refuse_now(st, 413, "too_large", msg, method, url);
             }
             st->want = (size_t)v;
+            gateway_body_sink(h->g, method, url, hdr, conn, st->want, &st->sink);
         }
         return MHD_YES;
     }
@@ -255,6 +259,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!st->too_large) {
             if (st->len + *upload_size > h->g->max_body) {
                 st->too_large = 1;
+            } else if (st->sink.s) {
+                st->sink.feed(st->sink.s, upload, *upload_size);
+                st->len += *upload_size;
             } else {
                 if (st->len + *upload_size + 1 > st->cap) {
                     /* the announced length at once (one buffer, no copies), else doubling */
@@ -302,6 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->path = url;
     r->body = st->body;
     r->body_len = st->len;
+    r->sink = st->sink.s ? &st->sink : NULL;
     r->peer = st->peer;
     r->tls = h->key != NULL;
     r->header = hdr;

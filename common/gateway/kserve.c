@@ -35,7 +35,9 @@ typedef struct tin {
     int jagged;
     uint8_t *vals;      /* n * l values of type, host order (owned unless borrowed) */
     int borrowed;       /* vals points into the request body (binary data) */
+    int binary;         /* the values are binary data (binary_data_size) */
     size_t binsize;     /* binary_data_size, 0 if data is in JSON */
+    size_t binoff;      /* where in the body the binary values begin */
 } tin;
 
 /* Stores JSON value v as element i of t->vals; 0 or an error naming the input. */
@@ -196,6 +198,60 @@ static size_t cut_row_f64(uint8_t *dst, const uint8_t *row, size_t l)
     return l;
 }
 
+/* Cuts and packs nrows rows of l values of type (sz bytes each) from src into dst,
+ * each at its first NaN for the floating types (integer rows are kept whole), and
+ * stores the running count after each row at offs (little-endian u32, offs[0] after the
+ * first row), starting from at; returns the count after the last row. dst has room for
+ * nrows * l values. One loop per type: rows are short, so nothing is called per row. */
+static size_t cut_rows(int type, size_t sz, uint8_t *dst, uint8_t *offs, size_t at, const uint8_t *src, size_t l,
+                       size_t nrows)
+{
+    size_t rb = l * sz;
+    if (type == COL_F32) {
+        size_t r = 0;
+#ifdef __SSE2__
+        /* rows of up to 16 values without a branch that depends on them (where a row
+         * ends is as random as the jet count): the whole row is loaded and stored four
+         * values at a time, its NaN lanes gathered in one mask with a stop bit at l, and
+         * the count advanced by the mask's lowest bit. A row's last group may read into
+         * the next row (not past the source: the rows that end within the last 16 bytes
+         * take the loop below) and write up to 3 values past the row's room (within
+         * COLREQ_JAG_SLACK). */
+        size_t groups = (l + 3) / 4;
+        if (l >= 1 && l <= 16) {
+            size_t safe = nrows * rb >= groups * 16 ? nrows - (groups * 16 - rb + rb - 1) / rb : 0;
+            for (; r < safe; r++, src += rb) {
+                uint32_t bits = 1u << l;
+                for (size_t g = 0; g < groups; g++) {
+                    __m128 v = _mm_loadu_ps((const float *)(const void *)(src + 16 * g));
+                    _mm_storeu_ps((float *)(void *)(dst + 4 * at + 16 * g), v);
+                    bits |= (uint32_t)_mm_movemask_ps(_mm_cmpunord_ps(v, v)) << (4 * g);
+                }
+                at += (size_t)__builtin_ctz(bits);
+                wbuf_store_le32(offs + 4 * r, (uint32_t)at);
+            }
+        }
+#endif
+        for (; r < nrows; r++, src += rb) {
+            at += cut_row_f32(dst + at * 4, src, l);
+            wbuf_store_le32(offs + 4 * r, (uint32_t)at);
+        }
+    } else if (type == COL_F64) {
+        for (size_t r = 0; r < nrows; r++, src += rb) {
+            at += cut_row_f64(dst + at * 8, src, l);
+            wbuf_store_le32(offs + 4 * r, (uint32_t)at);
+        }
+    } else {
+        if (rb)
+            memcpy(dst + at * sz, src, nrows * rb);
+        for (size_t r = 0; r < nrows; r++) {
+            at += l;
+            wbuf_store_le32(offs + 4 * r, (uint32_t)at);
+        }
+    }
+    return at;
+}
+
 /* Turns t into a colreq column: flat, or jagged with rows cut at the first NaN (float
  * types; integer rows are kept whole). A jagged tensor's rows are cut and packed in one
  * pass straight into the request (the request's bytes are read once and written once:
@@ -204,58 +260,70 @@ static int add_column(wbuf *out, tin *t, mlhep_err *e)
 {
     if (!t->jagged)
         return colreq_add(out, t->name, t->type, t->vals, NULL, t->n, e);
-    size_t sz = coltype_size(t->type), at = 0;
     colreq_jag j;
     int rc = colreq_jagged_begin(out, t->name, t->type, t->n, t->n * t->l, &j, e);
     if (rc)
         return rc;
     wbuf_store_le32(j.offsets, 0);
-    for (size_t r = 0; r < t->n; r++) {
-        const uint8_t *row = t->vals + r * t->l * sz;
-        uint8_t *dst = j.values + at * sz;
-        size_t m = t->l;
-        if (t->type == COL_F32)
-            m = cut_row_f32(dst, row, t->l);
-        else if (t->type == COL_F64)
-            m = cut_row_f64(dst, row, t->l);
-        else if (m)
-            memcpy(dst, row, m * sz);
-        at += m;
-        wbuf_store_le32(j.offsets + 4 * (r + 1), (uint32_t)at);
-    }
+    size_t at = cut_rows(t->type, coltype_size(t->type), j.values, j.offsets + 4, 0, t->vals, t->l, t->n);
     return colreq_jagged_end(out, &j, at, e);
 }
 
-int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char *model_ref,
-                       kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
-                       mlhep_err *e)
+/* The kind an input's shape suggests: rank 1 or [N, 1] flat, else jagged. */
+static int shape_kind(const tin *t)
 {
+    return t->rank == 2 && t->l != 1;
+}
+
+/* Takes the model's kind k (kserve_kind_fn) for t, or refuses it. */
+static int apply_kind(tin *t, int k, const char *model_ref, mlhep_err *e)
+{
+    if (k < 0)
+        return err_set(e, MLHEP_ENOTFOUND, "input '%s' is not a branch of the model (GET /v2/models/%s lists its "
+                                           "inputs)", t->name, model_ref);
+    t->jagged = k;
+    if (!t->jagged && t->rank == 2 && t->l != 1)
+        return err_set(e, MLHEP_EINVAL, "input '%s' is a flat branch: shape must be [N] or [N, 1], not [%zu, %zu]",
+                       t->name, t->n, t->l);
+    return 0;
+}
+
+/* A request's JSON part, read and checked: everything but the binary values, which
+ * need only be announced (len is the whole body's length; the body itself may hold
+ * only the JSON part, for a request still arriving). JSON data is converted into the
+ * inputs' own arrays; binary inputs say where their bytes are (binoff). */
+typedef struct khead {
+    json_t *doc;
+    tin *in;
+    size_t nin;
+} khead;
+
+static void khead_free(khead *h)
+{
+    free_inputs(h->in, h->nin);
+    json_decref(h->doc);
+    memset(h, 0, sizeof *h);
+}
+
+static int parse_head(const char *body, size_t len, size_t json_len, const char *model_ref, kserve_kind_fn kind,
+                      void *kind_cls, khead *h, kserve_request *rq, mlhep_err *e)
+{
+    memset(h, 0, sizeof *h);
     memset(rq, 0, sizeof *rq);
     snprintf(rq->output_name, sizeof rq->output_name, "output");
-    if (json_len == 0)
-        json_len = len;
-    if (json_len > len)
-        return err_set(e, MLHEP_EINVAL, "Inference-Header-Content-Length (%zu) is larger than the body (%zu bytes)",
-                       json_len, len);
     json_error_t je;
-    json_t *doc = json_loadb(body, json_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = h->doc = json_loadb(body, json_len, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
         return err_set(e, MLHEP_EINVAL, "request is not valid JSON: %s (line %d, column %d)", je.text, je.line,
                        je.column);
     int rc = 0;
-    tin *in = NULL;
-    size_t nin = 0;
     json_t *inputs = json_object_get(doc, "inputs");
-    if (!json_is_object(doc) || !json_is_array(inputs) || json_array_size(inputs) == 0) {
-        rc = err_set(e, MLHEP_EINVAL, "request must be an object with a non-empty \"inputs\" array");
-        goto done;
-    }
+    if (!json_is_object(doc) || !json_is_array(inputs) || json_array_size(inputs) == 0)
+        return err_set(e, MLHEP_EINVAL, "request must be an object with a non-empty \"inputs\" array");
     json_t *id = json_object_get(doc, "id");
     if (id) {
-        if (!json_is_string(id) || json_string_length(id) >= sizeof rq->id) {
-            rc = err_set(e, MLHEP_EINVAL, "\"id\" must be a string of at most %zu bytes", sizeof rq->id - 1);
-            goto done;
-        }
+        if (!json_is_string(id) || json_string_length(id) >= sizeof rq->id)
+            return err_set(e, MLHEP_EINVAL, "\"id\" must be a string of at most %zu bytes", sizeof rq->id - 1);
         memcpy(rq->id, json_string_value(id), json_string_length(id) + 1);
     }
     json_t *params = json_object_get(doc, "parameters");
@@ -263,156 +331,383 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
         rq->binary_output = 1;
     json_t *outs = json_object_get(doc, "outputs");
     if (outs) {
-        if (!json_is_array(outs) || json_array_size(outs) > 1) {
-            rc = err_set(e, MLHEP_EINVAL, "\"outputs\" must be an array of at most one output (the model has one: "
-                                          "\"output\")");
-            goto done;
-        }
+        if (!json_is_array(outs) || json_array_size(outs) > 1)
+            return err_set(e, MLHEP_EINVAL, "\"outputs\" must be an array of at most one output (the model has one: "
+                                            "\"output\")");
         json_t *o0 = json_array_get(outs, 0);
         if (o0) {
             const char *on = json_string_value(json_object_get(o0, "name"));
-            if (!on || strcmp(on, "output")) {
-                rc = err_set(e, MLHEP_EINVAL, "unknown output '%s' (the model's only output is \"output\")",
-                             on ? on : "(no name)");
-                goto done;
-            }
+            if (!on || strcmp(on, "output"))
+                return err_set(e, MLHEP_EINVAL, "unknown output '%s' (the model's only output is \"output\")",
+                               on ? on : "(no name)");
             if (json_is_true(json_object_get(json_object_get(o0, "parameters"), "binary_data")))
                 rq->binary_output = 1;
         }
     }
-    nin = json_array_size(inputs);
-    if (nin > KSERVE_MAX_INPUTS) {
-        rc = err_set(e, MLHEP_EINVAL, "too many inputs (%zu; at most %d)", nin, KSERVE_MAX_INPUTS);
-        goto done;
-    }
-    in = calloc(nin, sizeof *in);
-    if (!in) {
-        rc = err_set(e, MLHEP_ENOMEM, "out of memory");
-        nin = 0;
-        goto done;
-    }
+    size_t nin = json_array_size(inputs);
+    if (nin > KSERVE_MAX_INPUTS)
+        return err_set(e, MLHEP_EINVAL, "too many inputs (%zu; at most %d)", nin, KSERVE_MAX_INPUTS);
+    tin *in = h->in = calloc(nin, sizeof *in);
+    if (!in)
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    h->nin = nin;
     size_t binpos = json_len;
     for (size_t i = 0; i < nin; i++) {
         json_t *x = json_array_get(inputs, i);
         tin *t = &in[i];
         t->name = json_string_value(json_object_get(x, "name"));
         const char *dt = json_string_value(json_object_get(x, "datatype"));
-        if (!json_is_object(x) || !t->name || !t->name[0] || !dt) {
-            rc = err_set(e, MLHEP_EINVAL, "input %zu needs \"name\", \"datatype\" and \"shape\"", i);
-            goto done;
-        }
+        if (!json_is_object(x) || !t->name || !t->name[0] || !dt)
+            return err_set(e, MLHEP_EINVAL, "input %zu needs \"name\", \"datatype\" and \"shape\"", i);
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(in[j].name, t->name)) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s' is given twice", t->name);
-                goto done;
-            }
+            if (!strcmp(in[j].name, t->name))
+                return err_set(e, MLHEP_EINVAL, "input '%s' is given twice", t->name);
         t->type = dtype_of(dt);
-        if (!t->type) {
-            rc = err_set(e, MLHEP_EINVAL, "input '%s': datatype %s is not supported (BOOL, INT8..INT64, "
-                                          "UINT8..UINT64, FP32, FP64)", t->name, dt);
-            goto done;
-        }
+        if (!t->type)
+            return err_set(e, MLHEP_EINVAL, "input '%s': datatype %s is not supported (BOOL, INT8..INT64, "
+                                            "UINT8..UINT64, FP32, FP64)", t->name, dt);
         if ((rc = read_shape(t, json_object_get(x, "shape"), e)))
-            goto done;
+            return rc;
         if (i == 0)
             rq->nrows = t->n;
-        else if (t->n != rq->nrows) {
-            rc = err_set(e, MLHEP_EINVAL, "input '%s' has %zu rows, input '%s' has %zu: all inputs need the same N",
-                         t->name, t->n, in[0].name, rq->nrows);
-            goto done;
-        }
-        int k = kind ? kind(kind_cls, t->name) : (t->rank == 2 && t->l != 1);
-        if (k < 0) {
-            rc = err_set(e, MLHEP_ENOTFOUND, "input '%s' is not a branch of the model (GET /v2/models/%s lists its "
-                                             "inputs)", t->name, model_ref);
-            goto done;
-        }
-        t->jagged = k;
-        if (!t->jagged && t->rank == 2 && t->l != 1) {
-            rc = err_set(e, MLHEP_EINVAL, "input '%s' is a flat branch: shape must be [N] or [N, 1], not [%zu, %zu]",
-                         t->name, t->n, t->l);
-            goto done;
-        }
+        else if (t->n != rq->nrows)
+            return err_set(e, MLHEP_EINVAL, "input '%s' has %zu rows, input '%s' has %zu: all inputs need the same N",
+                           t->name, t->n, in[0].name, rq->nrows);
+        if ((rc = apply_kind(t, kind ? kind(kind_cls, t->name) : shape_kind(t), model_ref, e)))
+            return rc;
         size_t count = t->n * t->l, sz = coltype_size(t->type);
         json_t *bs = json_object_get(json_object_get(x, "parameters"), "binary_data_size");
         json_t *data = json_object_get(x, "data");
         /* the values must be in the body before any memory is taken for them: a shape
          * alone cannot make the gateway allocate (each JSON value takes at least one byte) */
         if (bs) {
-            if (!json_is_integer(bs) || json_integer_value(bs) < 0 ||
-                (size_t)json_integer_value(bs) != count * sz) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s': binary_data_size must be %zu (shape x %zu bytes)", t->name,
-                             count * sz, sz);
-                goto done;
-            }
-            if (data) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s' has both \"data\" and binary_data_size", t->name);
-                goto done;
-            }
-            if (len - binpos < count * sz) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s': binary data ends early (%zu bytes left, %zu needed)",
-                             t->name, len - binpos, count * sz);
-                goto done;
-            }
-        } else if (json_is_array(data) && count > json_len) {
-            char sh[64];
-            rc = err_set(e, MLHEP_EINVAL, "input '%s': data holds fewer elements than shape %s says", t->name,
-                         shape_text(t, sh, sizeof sh));
-            goto done;
-        }
-        if (bs) { /* the values stay where they are, in the body (read in place) */
-            t->vals = (uint8_t *)(uintptr_t)(body + binpos);
+            if (!json_is_integer(bs) || json_integer_value(bs) < 0 || (size_t)json_integer_value(bs) != count * sz)
+                return err_set(e, MLHEP_EINVAL, "input '%s': binary_data_size must be %zu (shape x %zu bytes)",
+                               t->name, count * sz, sz);
+            if (data)
+                return err_set(e, MLHEP_EINVAL, "input '%s' has both \"data\" and binary_data_size", t->name);
+            if (len - binpos < count * sz)
+                return err_set(e, MLHEP_EINVAL, "input '%s': binary data ends early (%zu bytes left, %zu needed)",
+                               t->name, len - binpos, count * sz);
+            t->binary = 1;
             t->borrowed = 1;
-            binpos += count * sz;
+            t->binoff = binpos;
             t->binsize = count * sz;
+            binpos += count * sz;
             continue;
         }
+        if (json_is_array(data) && count > json_len) {
+            char sh[64];
+            return err_set(e, MLHEP_EINVAL, "input '%s': data holds fewer elements than shape %s says", t->name,
+                           shape_text(t, sh, sizeof sh));
+        }
         t->vals = malloc(count * sz + 1);
-        if (!t->vals) {
-            rc = err_set(e, MLHEP_ENOMEM, "out of memory for input '%s'", t->name);
-            goto done;
-        }
-        {
-            if (!json_is_array(data)) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s' needs \"data\" (an array) or binary_data_size", t->name);
-                goto done;
-            }
-            size_t got = 0;
-            if ((rc = flatten(t, data, 1, &got, count, e)))
-                goto done;
-            if (got != count) {
-                rc = err_set(e, MLHEP_EINVAL, "input '%s': data holds %zu elements, shape says %zu", t->name, got,
-                             count);
-                goto done;
-            }
-        }
+        if (!t->vals)
+            return err_set(e, MLHEP_ENOMEM, "out of memory for input '%s'", t->name);
+        if (!json_is_array(data))
+            return err_set(e, MLHEP_EINVAL, "input '%s' needs \"data\" (an array) or binary_data_size", t->name);
+        size_t got = 0;
+        if ((rc = flatten(t, data, 1, &got, count, e)))
+            return rc;
+        if (got != count)
+            return err_set(e, MLHEP_EINVAL, "input '%s': data holds %zu elements, shape says %zu", t->name, got,
+                           count);
     }
-    if (binpos != len) {
-        rc = err_set(e, MLHEP_EINVAL, "%zu bytes after the last input's binary data", len - binpos);
-        goto done;
+    if (binpos != len)
+        return err_set(e, MLHEP_EINVAL, "%zu bytes after the last input's binary data", len - binpos);
+    if (rq->nrows == 0)
+        return err_set(e, MLHEP_EINVAL, "no rows (N = 0)");
+    return 0;
+}
+
+/* Starts the columnar request of h in out, with room for all of it reserved once (no
+ * copies while it grows). */
+static int begin_request(const khead *h, const char *model_ref, size_t nrows, wbuf *out, mlhep_err *e)
+{
+    size_t total = 18 + strlen(model_ref) + COLREQ_JAG_SLACK;
+    for (size_t i = 0; i < h->nin; i++)
+        total += 8 + strlen(h->in[i].name) + (h->in[i].n + 1) * 4 + h->in[i].n * h->in[i].l * coltype_size(h->in[i].type);
+    int rc = colreq_begin(out, model_ref, nrows, h->nin, e);
+    if (rc)
+        return rc;
+    if (!wbuf_reserve(out, total))
+        return err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
+    return 0;
+}
+
+int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char *model_ref,
+                       kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
+                       mlhep_err *e)
+{
+    if (json_len == 0)
+        json_len = len;
+    if (json_len > len) {
+        memset(rq, 0, sizeof *rq);
+        return err_set(e, MLHEP_EINVAL, "Inference-Header-Content-Length (%zu) is larger than the body (%zu bytes)",
+                       json_len, len);
     }
-    if (rq->nrows == 0) {
-        rc = err_set(e, MLHEP_EINVAL, "no rows (N = 0)");
-        goto done;
+    khead h;
+    int rc = parse_head(body, len, json_len, model_ref, kind, kind_cls, &h, rq, e);
+    if (!rc)
+        rc = begin_request(&h, model_ref, rq->nrows, out, e);
+    for (size_t i = 0; i < h.nin && !rc; i++) {
+        if (h.in[i].binary) /* the values stay where they are, in the body (read in place) */
+            h.in[i].vals = (uint8_t *)(uintptr_t)(body + h.in[i].binoff);
+        rc = add_column(out, &h.in[i], e);
     }
-    /* the whole request's size, reserved once (no copies while it grows) */
-    size_t total = 18 + strlen(model_ref);
-    for (size_t i = 0; i < nin; i++)
-        total += 8 + strlen(in[i].name) + (in[i].n + 1) * 4 + in[i].n * in[i].l * coltype_size(in[i].type);
-    if ((rc = colreq_begin(out, model_ref, rq->nrows, nin, e)))
-        goto done;
-    if (!wbuf_reserve(out, total)) {
-        rc = err_set(e, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", total);
-        goto done;
-    }
-    for (size_t i = 0; i < nin && !rc; i++)
-        rc = add_column(out, &in[i], e);
     if (!rc)
         rc = colreq_end(out, e);
-done:
-    free_inputs(in, nin);
-    json_decref(doc);
+    khead_free(&h);
     return rc;
+}
+
+/* ---- a request taken while it arrives ---- */
+
+enum { KS_HEAD, KS_DATA, KS_WHOLE, KS_FAILED };
+
+struct kserve_stream {
+    char ref[KSERVE_REF_MAX];
+    size_t len, json_len, got;
+    int state;
+    char *buf;                /* the JSON part (KS_WHOLE: the whole body) */
+    khead h;                  /* KS_DATA: the inputs, kinds by their shapes */
+    kserve_request rq;
+    wbuf out;                 /* the columnar request being written */
+    size_t cur, pos;          /* the input whose bytes come next; its bytes seen */
+    colreq_jag j;             /* that input, when jagged: its column in out */
+    size_t at, row;           /* values and rows of it written */
+    uint8_t *carry;           /* a row cut by a chunk's end */
+    size_t ncarry;
+    uint8_t *small;           /* the [N] and [N, 1] tensors, kept to the end (their kind is the model's) */
+    size_t nsmall;
+    int rc;
+    mlhep_err err;
+};
+
+static int ks_fail(kserve_stream *s, int rc)
+{
+    s->state = KS_FAILED;
+    s->rc = rc;
+    wbuf_free(&s->out);
+    return rc;
+}
+
+/* Begins input s->cur: a jagged one's column is opened in out. */
+static int ks_begin_input(kserve_stream *s)
+{
+    tin *t = &s->h.in[s->cur];
+    s->pos = s->at = s->row = s->ncarry = 0;
+    if (!t->jagged)
+        return 0;
+    int rc = colreq_jagged_begin(&s->out, t->name, t->type, t->n, t->n * t->l, &s->j, &s->err);
+    if (!rc)
+        wbuf_store_le32(s->j.offsets, 0);
+    return rc;
+}
+
+/* Whole rows of the current jagged input. */
+static void ks_rows(kserve_stream *s, const tin *t, const uint8_t *rows, size_t nrows)
+{
+    s->at = cut_rows(t->type, coltype_size(t->type), s->j.values, s->j.offsets + 4 * (s->row + 1), s->at, rows,
+                     t->l, nrows);
+    s->row += nrows;
+}
+
+/* Ends the inputs whose bytes have all come (a jagged one's column closed) and begins
+ * the next. */
+static int ks_advance(kserve_stream *s)
+{
+    while (s->cur < s->h.nin && s->pos == s->h.in[s->cur].binsize) {
+        tin *t = &s->h.in[s->cur];
+        if (t->jagged) {
+            while (s->row < t->n) /* rows of no bytes (L = 0) */
+                wbuf_store_le32(s->j.offsets + 4 * ++s->row, (uint32_t)s->at);
+            int rc = colreq_jagged_end(&s->out, &s->j, s->at, &s->err);
+            if (rc)
+                return rc;
+        }
+        if (++s->cur < s->h.nin) {
+            int rc = ks_begin_input(s);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int ks_data(kserve_stream *s, const uint8_t *p, size_t n)
+{
+    while (n && s->cur < s->h.nin) {
+        tin *t = &s->h.in[s->cur];
+        size_t take = t->binsize - s->pos < n ? t->binsize - s->pos : n;
+        if (!t->jagged) {
+            memcpy(s->small + s->nsmall, p, take);
+            s->nsmall += take;
+        } else {
+            size_t rb = t->l * coltype_size(t->type), k = take;
+            const uint8_t *q = p;
+            if (s->ncarry) {
+                size_t c = rb - s->ncarry < k ? rb - s->ncarry : k;
+                memcpy(s->carry + s->ncarry, q, c);
+                s->ncarry += c;
+                q += c;
+                k -= c;
+                if (s->ncarry == rb) {
+                    ks_rows(s, t, s->carry, 1);
+                    s->ncarry = 0;
+                }
+            }
+            if (rb && k >= rb) {
+                ks_rows(s, t, q, k / rb);
+                q += k / rb * rb;
+                k %= rb;
+            }
+            if (k) {
+                memcpy(s->carry, q, k);
+                s->ncarry = k;
+            }
+        }
+        s->pos += take;
+        p += take;
+        n -= take;
+        int rc = ks_advance(s);
+        if (rc)
+            return rc;
+    }
+    return n ? err_set(&s->err, MLHEP_EINVAL, "%zu bytes after the last input's binary data", n) : 0;
+}
+
+/* The JSON part has come: read it (kinds by the shapes) and get ready for the values,
+ * or, if some input's values are JSON data, keep the whole body for the end. */
+static int ks_start(kserve_stream *s)
+{
+    int rc = parse_head(s->buf, s->len, s->json_len, s->ref, NULL, NULL, &s->h, &s->rq, &s->err);
+    if (rc)
+        return rc;
+    size_t small = 0, carry = 0;
+    for (size_t i = 0; i < s->h.nin; i++) {
+        const tin *t = &s->h.in[i];
+        if (!t->binary) { /* JSON data: the whole request is read at the end */
+            khead_free(&s->h);
+            char *nb = realloc(s->buf, s->len + 1);
+            if (!nb)
+                return err_set(&s->err, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", s->len);
+            s->buf = nb;
+            s->state = KS_WHOLE;
+            return 0;
+        }
+        size_t rb = t->l * coltype_size(t->type);
+        if (t->jagged && rb > carry)
+            carry = rb;
+        else if (!t->jagged)
+            small += t->binsize;
+    }
+    s->small = malloc(small + 1);
+    s->carry = malloc(carry + 1);
+    if (!s->small || !s->carry)
+        return err_set(&s->err, MLHEP_ENOMEM, "out of memory for a request of %zu bytes", s->len);
+    if ((rc = begin_request(&s->h, s->ref, s->rq.nrows, &s->out, &s->err)) || (rc = ks_begin_input(s)) ||
+        (rc = ks_advance(s)))
+        return rc;
+    s->state = KS_DATA;
+    return 0;
+}
+
+kserve_stream *kserve_stream_new(const char *model_ref, size_t len, size_t json_len)
+{
+    if (!model_ref || strlen(model_ref) >= KSERVE_REF_MAX || json_len == 0 || json_len > len ||
+        json_len > KSERVE_STREAM_MAX_JSON)
+        return NULL;
+    kserve_stream *s = calloc(1, sizeof *s);
+    if (!s || !(s->buf = malloc(json_len + 1))) {
+        free(s);
+        return NULL;
+    }
+    snprintf(s->ref, sizeof s->ref, "%s", model_ref);
+    s->len = len;
+    s->json_len = json_len;
+    return s;
+}
+
+int kserve_stream_feed(kserve_stream *s, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    if (s->state == KS_FAILED)
+        return s->rc;
+    if (n > s->len - s->got)
+        return ks_fail(s, err_set(&s->err, MLHEP_EINVAL, "the body is longer than its Content-Length (%zu bytes)",
+                                  s->len));
+    int rc = 0;
+    if (s->state == KS_HEAD) {
+        size_t k = s->json_len - s->got < n ? s->json_len - s->got : n;
+        memcpy(s->buf + s->got, p, k);
+        s->got += k;
+        p += k;
+        n -= k;
+        if (s->got == s->json_len && (rc = ks_start(s)))
+            return ks_fail(s, rc);
+    }
+    if (!n)
+        return 0;
+    if (s->state == KS_WHOLE) {
+        memcpy(s->buf + s->got, p, n);
+        s->got += n;
+        return 0;
+    }
+    s->got += n;
+    if ((rc = ks_data(s, p, n)))
+        return ks_fail(s, rc);
+    return 0;
+}
+
+int kserve_stream_finish(kserve_stream *s, kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
+                         mlhep_err *e)
+{
+    if (s->state == KS_FAILED) {
+        *rq = s->rq;
+        *e = s->err;
+        return s->rc;
+    }
+    if (s->got != s->len)
+        return err_set(e, MLHEP_EINVAL, "the request ended after %zu of its %zu bytes", s->got, s->len);
+    if (s->state == KS_WHOLE)
+        return kserve_parse_infer(s->buf, s->len, s->json_len, s->ref, kind, kind_cls, out, rq, e);
+    /* KS_DATA, all bytes in: the model's kinds now, then the small tensors */
+    *rq = s->rq;
+    int rc = 0;
+    for (size_t i = 0; i < s->h.nin && !rc; i++) {
+        tin *t = &s->h.in[i];
+        rc = apply_kind(t, kind ? kind(kind_cls, t->name) : t->jagged, s->ref, e);
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < s->h.nin && !rc; i++) {
+        tin *t = &s->h.in[i];
+        if (shape_kind(t))
+            continue; /* written while it came */
+        t->vals = s->small + at;
+        at += t->binsize;
+        rc = add_column(&s->out, t, e);
+    }
+    if (!rc)
+        rc = colreq_end(&s->out, e);
+    if (rc)
+        return rc;
+    wbuf_free(out);
+    *out = s->out;
+    s->out = (wbuf)WBUF_INIT;
+    return 0;
+}
+
+void kserve_stream_free(kserve_stream *s)
+{
+    if (!s)
+        return;
+    khead_free(&s->h);
+    wbuf_free(&s->out);
+    free(s->buf);
+    free(s->carry);
+    free(s->small);
+    free(s);
 }
 
 int kserve_write_response(const kserve_request *rq, const char *model_name, const char *version,

@@ -57,6 +57,25 @@ int kserve_parse_infer(const char *body, size_t len, size_t json_len, const char
                        kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
                        mlhep_err *e);
 
+/* The same for a request taken while it arrives (the gateway feeds it from the
+ * connection's buffer, so the body is never kept whole): a binary request's values
+ * are cut and packed into the columnar request chunk by chunk, in the CPU's cache,
+ * with the kinds their shapes suggest; kserve_stream_finish then applies the model's
+ * kinds (refusing as kserve_parse_infer does), adds the [N] and [N, 1] tensors (kept
+ * aside: their kind is the model's) and moves the request into out. A request with JSON
+ * data in some input is kept whole and parsed by kserve_parse_infer at the end.
+ * kserve_stream_new: NULL when json_len is 0, above len or above KSERVE_STREAM_MAX_JSON
+ * (a JSON part that large is read on a worker thread, not on the connection's), or out
+ * of memory. Feeding is never refused: an error is kept and given by finish. */
+#define KSERVE_STREAM_MAX_JSON (1u << 20)
+#define KSERVE_REF_MAX 512
+typedef struct kserve_stream kserve_stream;
+kserve_stream *kserve_stream_new(const char *model_ref, size_t len, size_t json_len);
+int kserve_stream_feed(kserve_stream *s, const void *data, size_t n);
+int kserve_stream_finish(kserve_stream *s, kserve_kind_fn kind, void *kind_cls, wbuf *out, kserve_request *rq,
+                         mlhep_err *e);
+void kserve_stream_free(kserve_stream *s);
+
 /* Writes the v2 response for scores[nrows x k] into w (w->len reset). *json_len is the
  * length of the JSON part (== w->len unless the output is binary). */
 int kserve_write_response(const kserve_request *rq, const char *model_name, const char *version,

@@ -379,6 +379,7 @@ static void v2_ref(const gw_match *m, char *ref, size_t n)
 }
 
 _Static_assert(GW_REF_MAX > 2 * GW_PARAM_MAX, "a v2 model reference fits GW_REF_MAX");
+_Static_assert(GW_REF_MAX <= KSERVE_REF_MAX, "a v2 model reference fits a kserve_stream");
 
 /* Features of a model, through the context's small cache (FEATURES_TTL). */
 static int features(gw_ctx *g, const gw_caller *c, const char *ref, json_t **doc, gw_resp *o)
@@ -461,6 +462,35 @@ static int kind_of(void *cls, const char *name)
     return -1;
 }
 
+static void sink_feed(void *s, const void *p, size_t n)
+{
+    kserve_stream_feed(s, p, n); /* an error stays in the stream, given by kserve_stream_finish */
+}
+
+static void sink_release(void *s)
+{
+    kserve_stream_free(s);
+}
+
+int predictapi_v2_sink(const gw_match *m, const char *(*header)(void *cls, const char *name), void *hcls,
+                       size_t len, gw_sink *out)
+{
+    const char *hl = header(hcls, "Inference-Header-Content-Length");
+    char *end;
+    if (!hl || !*hl)
+        return 0;
+    unsigned long long v = strtoull(hl, &end, 10);
+    if (*end || v == 0 || v > len)
+        return 0; /* the handler refuses it */
+    char ref[GW_REF_MAX];
+    v2_ref(m, ref, sizeof ref);
+    kserve_stream *s = kserve_stream_new(ref, len, (size_t)v);
+    if (!s)
+        return 0;
+    *out = (gw_sink){s, sink_feed, sink_release};
+    return 1;
+}
+
 int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o)
 {
     char ref[GW_REF_MAX];
@@ -484,7 +514,8 @@ int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
     kserve_request kr;
     kinds k = {f};
     mlhep_err e = {0};
-    int rc = kserve_parse_infer(r->body ? r->body : "", r->body_len, json_len, ref, kind_of, &k, &cb, &kr, &e);
+    int rc = r->sink ? kserve_stream_finish(r->sink->s, kind_of, &k, &cb, &kr, &e)
+                     : kserve_parse_infer(r->body ? r->body : "", r->body_len, json_len, ref, kind_of, &k, &cb, &kr, &e);
     json_decref(f);
     if (rc) {
         wbuf_free(&cb);

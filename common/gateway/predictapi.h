@@ -42,5 +42,10 @@ int predictapi_v2_ready(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_
 int predictapi_v2_model(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int predictapi_v2_model_ready(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
 int predictapi_v2_infer(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_caller *c, gw_resp *o);
+/* The body sink of a v2 infer request of len bytes with the binary extension (its
+ * Inference-Header-Content-Length read through header): 1 and *out set when the body
+ * is taken while it arrives (kserve_stream), 0 when it is kept whole. */
+int predictapi_v2_sink(const gw_match *m, const char *(*header)(void *cls, const char *name), void *hcls,
+                       size_t len, gw_sink *out);
 
 #endif

@@ -441,7 +441,7 @@ int colreq_jagged_begin(wbuf *b, const char *name, int type, size_t nrows, size_
     size_t need = 2 + nl + 2 + 4 + (nrows + 1) * 4;
     if (maxvals > (SIZE_MAX / 2 - need) / tsz)
         return err_set(e, MLHEP_ENOMEM, "request too large");
-    int rc = cb_grow(b, need + maxvals * tsz, e);
+    int rc = cb_grow(b, need + maxvals * tsz + COLREQ_JAG_SLACK, e);
     if (rc)
         return rc;
     col_head(b, name, nl, type, 1);

@@ -112,10 +112,12 @@ int colreq_add_padded(wbuf *b, const char *name, int type, const void *values, s
  * compacted copy): colreq_jagged_begin writes the column's head and gives where its
  * nrows + 1 offsets (little-endian u32, the first 0) and its values (host order ==
  * little-endian) go, with room for maxvals values; the producer fills offsets[0..nrows]
- * and the first n values, may scribble on the rest of that room, and calls
+ * and the first n values, may scribble on the rest of that room and on COLREQ_JAG_SLACK
+ * bytes after it (vector stores of a row's last values), and calls
  * colreq_jagged_end(b, &j, n, e), which checks the offsets (0 first, non-decreasing, the
  * last n) and takes the column in. Nothing may be written to b in between (the
  * pointers are into b). */
+#define COLREQ_JAG_SLACK 64
 typedef struct colreq_jag {
     uint8_t *offsets;
     uint8_t *values;

@@ -293,6 +293,35 @@ b = open(sys.argv[1], 'rb').read(); n = int(sys.argv[2]); h = json.loads(b[:n])
 assert h['id'] == 'v2-bin' and h['outputs'][0]['parameters']['binary_data_size'] == len(b) - n
 json.dump(list(struct.unpack('<%df' % ((len(b) - n) // 4), b[n:])), open(sys.argv[3], 'w'))" $R.body "${jl:-0}" "$TMP/v2bin.json" 2>"$TMP/v2bin.err"
 [ "$s" = 200 ] && [ -n "$jl" ] && same32 "$TMP/p25.json" "$TMP/v2bin.json" && ok "POST /v2/models/ttH/versions/1/infer (binary tensors in and out, Inference-Header-Content-Length) == /v1/predict" || bad "v2 infer binary" "$s jl=$jl $(head -c 300 $R.body) $(cat "$TMP/v2bin.err")"
+# binary requests are packed while they arrive (kserve_stream): its refusals are the whole parse's
+$PY - "$TMP/v2.bin" "$(cat "$TMP/v2.len")" "$TMP/v2x" <<'PYX'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = int(sys.argv[2]); h = json.loads(b[:n]); out = sys.argv[3]
+def write(name, head, data):
+    hj = json.dumps(head).encode()
+    open("%s.%s.bin" % (out, name), "wb").write(hj + data)
+    open("%s.%s.len" % (out, name), "w").write(str(len(hj)))
+rows = h["inputs"][0]["shape"][0]
+bogus = dict(h, inputs=h["inputs"] + [{"name": "bogus", "datatype": "FP32", "shape": [rows], "parameters": {"binary_data_size": 4 * rows}}])
+write("bogus", bogus, b[n:] + struct.pack("<%df" % rows, *([1.0] * rows)))
+write("short", h, b[n:-4])
+flat = next(i for i in h["inputs"] if len(i["shape"]) == 1)
+sz = flat["parameters"]["binary_data_size"]
+wide = dict(h, inputs=[dict(i, shape=[rows, 2], parameters={"binary_data_size": 2 * sz}) if i is flat else i for i in h["inputs"]])
+off = n
+for i in h["inputs"]:
+    if i is flat: break
+    off += i["parameters"]["binary_data_size"]
+write("wide", wide, b[n:off] + b[off:off + sz] * 2 + b[off + sz:])
+PYX
+v2x() { req $R POST "$G/v2/models/ttH/infer" -H "$(auth "$TA")" -H "Inference-Header-Content-Length: $(cat "$TMP/v2x.$1.len")" --data-binary @"$TMP/v2x.$1.bin"; }
+s=$(v2x bogus); expect "v2 binary input the model lacks" 400 unknown_branch $R "'bogus' is not a branch of the model" "$s"
+s=$(v2x short); expect "v2 binary data shorter than announced" 400 bad_request $R "binary data ends early" "$s"
+s=$(v2x wide); expect "v2 binary [N, 2] tensor of a flat branch" 400 bad_request $R "is a flat branch: shape must be [N] or [N, 1]" "$s"
+s=$(req $R POST "$G/v2/models/ttH/infer" -H "Inference-Header-Content-Length: $(cat "$TMP/v2.len")" --data-binary @"$TMP/v2.bin")
+expect "v2 binary request without a token" 401 unauthorized $R "bearer token" "$s"
+printf 'not json' > "$TMP/v2x.nj.bin"; echo 4 > "$TMP/v2x.nj.len"
+s=$(v2x nj); expect "v2 binary request whose JSON part is not JSON" 400 bad_request $R "not valid JSON" "$s"
 s=$(req $R POST "$G/v2/models/ttH/infer" -H "$(auth "$TA")" -d '{"inputs": [{"name": "bogus", "datatype": "FP32", "shape": [1], "data": [1]}]}')
 expect "v2 input the model lacks" 400 unknown_branch $R "'bogus' is not a branch of the model" "$s"
 s=$(req $R POST "$G/v2/models/ttH/infer" -H "$(auth "$TA")" -d '{"inputs": [{"name": "NJet", "datatype": "FP16", "shape": [1], "data": [1]}]}')
