@@ -1029,6 +1029,14 @@ int mlp_set_team(mlp *m, team *t, mlhep_err *e)
 
 /* ------------------------------------------------------------------ forward / backward */
 
+/* A dense relu layer i followed by a dropout layer that drops: in training the two run
+ * as one pass (nn_bias_relu_dropout_forward) and the dropout needs no mask. */
+static int relu_dropout_pair(const mlp *m, size_t i)
+{
+    return i + 1 < m->nl && m->L[i].kind == MLP_LAYER_DENSE && m->L[i].act == NN_ACT_RELU &&
+           m->L[i + 1].kind == MLP_LAYER_DROPOUT && m->L[i + 1].rate > 0;
+}
+
 /* Runs the layers on X[n] in workspace w. train: dropout on (masks drawn from r), batch
  * norm on batch statistics. skip_out_act: the last layer's sigmoid/softmax is left out
  * (the loss takes logits). Returns the output (n x n_out), inside the workspace or X. */
@@ -1043,8 +1051,13 @@ static const float *forward(mlp *m, ws *w, rng *r, const float *X, size_t n, int
         switch (L->kind) {
         case MLP_LAYER_DENSE:
             nn_dense_forward(x, n, L->in, P + L->w_off, L->out, Y);
-            nn_bias_act_forward(Y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
-                                skip ? NN_ACT_LINEAR : L->act, L->alpha);
+            if (train && relu_dropout_pair(m, i)) { /* this layer's and the dropout's output */
+                nn_bias_relu_dropout_forward(r, m->L[i + 1].rate, Y, n, L->out,
+                                             L->b_off != NO_OFF ? P + L->b_off : NULL);
+                w->outp[i++] = Y;
+            } else
+                nn_bias_act_forward(Y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
+                                    skip ? NN_ACT_LINEAR : L->act, L->alpha);
             x = Y;
             break;
         case MLP_LAYER_DROPOUT:
@@ -1157,19 +1170,24 @@ static int grad_pass(mlp *m, ws *w, rng *r, const float *X, const float *y, cons
         int skip = m->fuse_last && ii == m->nl - 1;
         int need_dx = ii > first_param;
         switch (L->kind) {
-        case MLP_LAYER_DENSE:
-            if (!skip)
+        case MLP_LAYER_DENSE: {
+            float *db = L->b_off != NO_OFF ? G + L->b_off : NULL;
+            if (!skip && L->act == NN_ACT_RELU) { /* the bias gradient in the same pass */
+                float scale = relu_dropout_pair(m, ii) ? nn_dropout_keep(m->L[ii + 1].rate) : 1.0f;
+                nn_relu_backward_colsum(cur, w->y[ii], n, L->out, scale, db);
+                db = NULL;
+            } else if (!skip)
                 nn_act_backward(cur, w->y[ii], n, L->out, L->act, L->alpha);
-            nn_dense_backward(xin, n, L->in, P + L->w_off, L->out, cur, G + L->w_off,
-                              L->b_off != NO_OFF ? G + L->b_off : NULL, need_dx ? other : NULL);
+            nn_dense_backward(xin, n, L->in, P + L->w_off, L->out, cur, G + L->w_off, db, need_dx ? other : NULL);
             {
                 float *t = cur;
                 cur = other;
                 other = t;
             }
             break;
-        case MLP_LAYER_DROPOUT:
-            if (L->rate > 0 && need_dx)
+        }
+        case MLP_LAYER_DROPOUT: /* after a dense relu: done by its backward pass */
+            if (L->rate > 0 && need_dx && !(ii > 0 && relu_dropout_pair(m, ii - 1)))
                 nn_mul(cur, w->mask[ii], cur, n * L->out);
             break;
         case MLP_LAYER_BATCHNORM:
