@@ -1257,40 +1257,44 @@ typedef struct par_step {
     long t;        /* the optimiser step number */
 } par_step;
 
-static void par_grads(void *arg, int tid, int nthreads)
-{
-    (void)nthreads;
-    par_step *j = arg;
-    if (tid >= j->nt)
-        return;
-    mlp *m = j->m;
-    ws *w = &m->ws[tid];
-    size_t r0 = j->n * (size_t)tid / (size_t)j->nt, r1 = j->n * (size_t)(tid + 1) / (size_t)j->nt;
-    w->r0 = r0;
-    w->r1 = r1;
-    rng_seed(&w->rng, j->base + (uint64_t)tid);
-    err_clear(&w->e);
-    w->rc = grad_pass(m, w, &w->rng, j->X + r0 * m->n_in, j->y + r0, j->w ? j->w + r0 : NULL, r1 - r0, j->n,
-                      &w->loss, &w->e);
-}
-
 /* Sums the threads' gradients (in thread order: deterministic) into m->grads, adds the
  * L2 terms and takes the optimiser step, each thread on its range of the parameters. */
-static void par_update(void *arg, int tid, int nthreads)
+static void par_update(par_step *j, int tid, int nthreads)
 {
-    par_step *j = arg;
     mlp *m = j->m;
     size_t P = m->n_train;
     size_t lo = (P * (size_t)tid / (size_t)nthreads) & ~(size_t)15;
     size_t hi = tid == nthreads - 1 ? P : (P * (size_t)(tid + 1) / (size_t)nthreads) & ~(size_t)15;
     float *G = m->grads;
-    for (int k = 1; k < j->nt; k++) {
-        const float *g = m->ws[k].grads;
-        for (size_t i = lo; i < hi; i++)
-            G[i] += g[i];
-    }
+    for (int k = 1; k < j->nt; k++)
+        nn_add(G + lo, m->ws[k].grads + lo, hi - lo);
     m->ws[tid].l2 = l2_range(m, G, lo, hi);
     optimiser_step(m, j->t, lo, hi);
+}
+
+/* One run of the team per step (a wake-up costs more than a small batch's half-step):
+ * each thread the gradient of its slice of the batch, a barrier, then, if no slice
+ * failed, each thread the update of its range of the parameters. */
+static void par_step_run(void *arg, int tid, int nthreads)
+{
+    par_step *j = arg;
+    mlp *m = j->m;
+    ws *w = &m->ws[tid];
+    w->rc = 0;
+    if (tid < j->nt) {
+        size_t r0 = j->n * (size_t)tid / (size_t)j->nt, r1 = j->n * (size_t)(tid + 1) / (size_t)j->nt;
+        w->r0 = r0;
+        w->r1 = r1;
+        rng_seed(&w->rng, j->base + (uint64_t)tid);
+        err_clear(&w->e);
+        w->rc = grad_pass(m, w, &w->rng, j->X + r0 * m->n_in, j->y + r0, j->w ? j->w + r0 : NULL, r1 - r0, j->n,
+                          &w->loss, &w->e);
+    }
+    team_barrier(m->team);
+    for (int k = 0; k < j->nt; k++)
+        if (m->ws[k].rc)
+            return;
+    par_update(j, tid, nthreads);
 }
 
 /* Rows per thread below which a batch is not split (the GEMMs get too thin). */
@@ -1308,7 +1312,7 @@ static int train_batch_team(mlp *m, const float *X, const float *y, const float 
         if ((rc = ws_reserve(m, &m->ws[k], slice, e)))
             return rc;
     par_step j = {m, X, y, w, n, nt, rng_next(&m->rng), m->steps + 1};
-    team_run(m->team, par_grads, &j);
+    team_run(m->team, par_step_run, &j);
     for (int k = 0; k < nt; k++)
         if (m->ws[k].rc) {
             /* the parameters are unchanged: the whole batch again in one thread gives
@@ -1317,7 +1321,6 @@ static int train_batch_team(mlp *m, const float *X, const float *y, const float 
             return rc ? rc : err_set(e, m->ws[k].rc, "%s", m->ws[k].e.msg);
         }
     m->steps++;
-    team_run(m->team, par_update, &j);
     double l = 0;
     for (int k = 0; k < nt; k++)
         l += m->ws[k].loss * (double)(m->ws[k].r1 - m->ws[k].r0) / (double)n;

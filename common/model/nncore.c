@@ -429,6 +429,12 @@ void nn_relu_backward_colsum(float *dY, const float *Y, size_t n, size_t cols, f
     relu_bwd_body(dY, Y, n, cols, scale, db);
 }
 
+void nn_add(float *restrict acc, const float *restrict x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        acc[i] += x[i];
+}
+
 void nn_mul(const float *in, const float *mask, float *out, size_t count)
 {
     for (size_t i = 0; i < count; i++)

@@ -70,6 +70,8 @@ void nn_colsum(const float *A, size_t n, size_t cols, float *out);
 /* Fills mask[count] with 0 or 1/(1-rate); rate in [0, 1), applied with a resolution of
  * 1/65536 (16 random bits per unit). */
 void nn_dropout_mask(rng *r, float rate, float *mask, size_t count);
+/* acc[i] += x[i] (the sum of the team threads' gradients). */
+void nn_add(float *acc, const float *x, size_t count);
 /* out[i] = in[i] * mask[i] (forward; also the backward pass, with dY as in). */
 void nn_mul(const float *in, const float *mask, float *out, size_t count);
 /* Both at once: the mask of nn_dropout_mask (the same values from the same RNG state)
