@@ -1,11 +1,13 @@
 /* team.c - see team.h. Threads sleep on a condition variable between runs; a run is
  * a generation number: each worker runs the function once per generation and the
- * last one to finish wakes the caller. */
+ * last one to finish wakes the caller. team_barrier is a counter and a generation of
+ * its own: spin briefly, then sleep on a second condition variable. */
 #include "base/team.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 struct team {
@@ -18,6 +20,10 @@ struct team {
     int quit;
     team_fn fn;
     void *arg;
+    /* team_barrier: threads arrived, and the barrier's generation (bumped by the last) */
+    atomic_int bar_count;
+    atomic_uint bar_gen;
+    pthread_cond_t bar_cv;
 };
 
 typedef struct worker_arg {
@@ -70,6 +76,7 @@ int team_new(int nthreads, team **out, mlhep_err *e)
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->go, NULL);
     pthread_cond_init(&t->done, NULL);
+    pthread_cond_init(&t->bar_cv, NULL);
     t->n = 1;
     for (int i = 1; i < nthreads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
@@ -100,6 +107,7 @@ void team_free(team *t)
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->go);
     pthread_cond_destroy(&t->done);
+    pthread_cond_destroy(&t->bar_cv);
     free(t);
 }
 
@@ -125,6 +133,49 @@ void team_run(team *t, team_fn fn, void *arg)
     pthread_mutex_lock(&t->lock);
     while (t->pending > 0)
         pthread_cond_wait(&t->done, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static double mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e6 * (double)ts.tv_sec + 1e-3 * (double)ts.tv_nsec;
+}
+
+void team_barrier(team *t)
+{
+    if (!t || t->n == 1)
+        return;
+    unsigned gen = atomic_load_explicit(&t->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&t->bar_count, 1, memory_order_acq_rel) == t->n - 1) {
+        /* the last: reset the count for the next barrier, then release the others (the
+         * generation moves under the lock so that a sleeper cannot miss the broadcast) */
+        atomic_store_explicit(&t->bar_count, 0, memory_order_relaxed);
+        pthread_mutex_lock(&t->lock);
+        atomic_fetch_add_explicit(&t->bar_gen, 1, memory_order_release);
+        pthread_cond_broadcast(&t->bar_cv);
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    double until = 0;
+    for (unsigned k = 0;; k++) {
+        if (atomic_load_explicit(&t->bar_gen, memory_order_acquire) != gen)
+            return;
+        if ((k & 63) == 63) { /* read the clock now and then only */
+            double now = mono_us();
+            if (until == 0)
+                until = now + TEAM_BARRIER_SPIN_US;
+            else if (now > until)
+                break;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    pthread_mutex_lock(&t->lock);
+    while (atomic_load_explicit(&t->bar_gen, memory_order_acquire) == gen)
+        pthread_cond_wait(&t->bar_cv, &t->lock);
     pthread_mutex_unlock(&t->lock);
 }
 

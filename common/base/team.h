@@ -33,6 +33,15 @@ int team_size(const team *t);
 /* Runs fn(arg, tid, team_size(t)) on every thread; t NULL runs fn(arg, 0, 1). */
 void team_run(team *t, team_fn fn, void *arg);
 
+/* Inside a team_run: every thread of the team calls it, and each returns once all
+ * have (everything written before by any of them is then visible to all): one run can
+ * hold phases that each need the whole previous one, where two runs would wake the team
+ * twice (the MLP's data-parallel step: gradients, then the optimiser). A thread that
+ * arrives first spins about TEAM_BARRIER_SPIN_US (phases split evenly end close
+ * together), then sleeps. A team of 1 or NULL returns at once. */
+#define TEAM_BARRIER_SPIN_US 20
+void team_barrier(team *t);
+
 /* Work split into ntasks numbered pieces: fn(arg, task, tid) runs once for each task in
  * [0, ntasks), tasks handed out one at a time to whichever thread of the team is free
  * (an atomic counter), so uneven tasks balance themselves. tid (< team_size(t)) lets

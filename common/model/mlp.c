@@ -1029,6 +1029,14 @@ int mlp_set_team(mlp *m, team *t, mlhep_err *e)
 
 /* ------------------------------------------------------------------ forward / backward */
 
+/* A dense relu layer i followed by a dropout layer that drops: in training the two run
+ * as one pass (nn_bias_relu_dropout_forward) and the dropout needs no mask. */
+static int relu_dropout_pair(const mlp *m, size_t i)
+{
+    return i + 1 < m->nl && m->L[i].kind == MLP_LAYER_DENSE && m->L[i].act == NN_ACT_RELU &&
+           m->L[i + 1].kind == MLP_LAYER_DROPOUT && m->L[i + 1].rate > 0;
+}
+
 /* Runs the layers on X[n] in workspace w. train: dropout on (masks drawn from r), batch
  * norm on batch statistics. skip_out_act: the last layer's sigmoid/softmax is left out
  * (the loss takes logits). Returns the output (n x n_out), inside the workspace or X. */
@@ -1043,8 +1051,13 @@ static const float *forward(mlp *m, ws *w, rng *r, const float *X, size_t n, int
         switch (L->kind) {
         case MLP_LAYER_DENSE:
             nn_dense_forward(x, n, L->in, P + L->w_off, L->out, Y);
-            nn_bias_act_forward(Y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
-                                skip ? NN_ACT_LINEAR : L->act, L->alpha);
+            if (train && relu_dropout_pair(m, i)) { /* this layer's and the dropout's output */
+                nn_bias_relu_dropout_forward(r, m->L[i + 1].rate, Y, n, L->out,
+                                             L->b_off != NO_OFF ? P + L->b_off : NULL);
+                w->outp[i++] = Y;
+            } else
+                nn_bias_act_forward(Y, n, L->out, L->b_off != NO_OFF ? P + L->b_off : NULL,
+                                    skip ? NN_ACT_LINEAR : L->act, L->alpha);
             x = Y;
             break;
         case MLP_LAYER_DROPOUT:
@@ -1157,19 +1170,24 @@ static int grad_pass(mlp *m, ws *w, rng *r, const float *X, const float *y, cons
         int skip = m->fuse_last && ii == m->nl - 1;
         int need_dx = ii > first_param;
         switch (L->kind) {
-        case MLP_LAYER_DENSE:
-            if (!skip)
+        case MLP_LAYER_DENSE: {
+            float *db = L->b_off != NO_OFF ? G + L->b_off : NULL;
+            if (!skip && L->act == NN_ACT_RELU) { /* the bias gradient in the same pass */
+                float scale = relu_dropout_pair(m, ii) ? nn_dropout_keep(m->L[ii + 1].rate) : 1.0f;
+                nn_relu_backward_colsum(cur, w->y[ii], n, L->out, scale, db);
+                db = NULL;
+            } else if (!skip)
                 nn_act_backward(cur, w->y[ii], n, L->out, L->act, L->alpha);
-            nn_dense_backward(xin, n, L->in, P + L->w_off, L->out, cur, G + L->w_off,
-                              L->b_off != NO_OFF ? G + L->b_off : NULL, need_dx ? other : NULL);
+            nn_dense_backward(xin, n, L->in, P + L->w_off, L->out, cur, G + L->w_off, db, need_dx ? other : NULL);
             {
                 float *t = cur;
                 cur = other;
                 other = t;
             }
             break;
-        case MLP_LAYER_DROPOUT:
-            if (L->rate > 0 && need_dx)
+        }
+        case MLP_LAYER_DROPOUT: /* after a dense relu: done by its backward pass */
+            if (L->rate > 0 && need_dx && !(ii > 0 && relu_dropout_pair(m, ii - 1)))
                 nn_mul(cur, w->mask[ii], cur, n * L->out);
             break;
         case MLP_LAYER_BATCHNORM:
@@ -1239,40 +1257,44 @@ typedef struct par_step {
     long t;        /* the optimiser step number */
 } par_step;
 
-static void par_grads(void *arg, int tid, int nthreads)
-{
-    (void)nthreads;
-    par_step *j = arg;
-    if (tid >= j->nt)
-        return;
-    mlp *m = j->m;
-    ws *w = &m->ws[tid];
-    size_t r0 = j->n * (size_t)tid / (size_t)j->nt, r1 = j->n * (size_t)(tid + 1) / (size_t)j->nt;
-    w->r0 = r0;
-    w->r1 = r1;
-    rng_seed(&w->rng, j->base + (uint64_t)tid);
-    err_clear(&w->e);
-    w->rc = grad_pass(m, w, &w->rng, j->X + r0 * m->n_in, j->y + r0, j->w ? j->w + r0 : NULL, r1 - r0, j->n,
-                      &w->loss, &w->e);
-}
-
 /* Sums the threads' gradients (in thread order: deterministic) into m->grads, adds the
  * L2 terms and takes the optimiser step, each thread on its range of the parameters. */
-static void par_update(void *arg, int tid, int nthreads)
+static void par_update(par_step *j, int tid, int nthreads)
 {
-    par_step *j = arg;
     mlp *m = j->m;
     size_t P = m->n_train;
     size_t lo = (P * (size_t)tid / (size_t)nthreads) & ~(size_t)15;
     size_t hi = tid == nthreads - 1 ? P : (P * (size_t)(tid + 1) / (size_t)nthreads) & ~(size_t)15;
     float *G = m->grads;
-    for (int k = 1; k < j->nt; k++) {
-        const float *g = m->ws[k].grads;
-        for (size_t i = lo; i < hi; i++)
-            G[i] += g[i];
-    }
+    for (int k = 1; k < j->nt; k++)
+        nn_add(G + lo, m->ws[k].grads + lo, hi - lo);
     m->ws[tid].l2 = l2_range(m, G, lo, hi);
     optimiser_step(m, j->t, lo, hi);
+}
+
+/* One run of the team per step (a wake-up costs more than a small batch's half-step):
+ * each thread the gradient of its slice of the batch, a barrier, then, if no slice
+ * failed, each thread the update of its range of the parameters. */
+static void par_step_run(void *arg, int tid, int nthreads)
+{
+    par_step *j = arg;
+    mlp *m = j->m;
+    ws *w = &m->ws[tid];
+    w->rc = 0;
+    if (tid < j->nt) {
+        size_t r0 = j->n * (size_t)tid / (size_t)j->nt, r1 = j->n * (size_t)(tid + 1) / (size_t)j->nt;
+        w->r0 = r0;
+        w->r1 = r1;
+        rng_seed(&w->rng, j->base + (uint64_t)tid);
+        err_clear(&w->e);
+        w->rc = grad_pass(m, w, &w->rng, j->X + r0 * m->n_in, j->y + r0, j->w ? j->w + r0 : NULL, r1 - r0, j->n,
+                          &w->loss, &w->e);
+    }
+    team_barrier(m->team);
+    for (int k = 0; k < j->nt; k++)
+        if (m->ws[k].rc)
+            return;
+    par_update(j, tid, nthreads);
 }
 
 /* Rows per thread below which a batch is not split (the GEMMs get too thin). */
@@ -1290,7 +1312,7 @@ static int train_batch_team(mlp *m, const float *X, const float *y, const float 
         if ((rc = ws_reserve(m, &m->ws[k], slice, e)))
             return rc;
     par_step j = {m, X, y, w, n, nt, rng_next(&m->rng), m->steps + 1};
-    team_run(m->team, par_grads, &j);
+    team_run(m->team, par_step_run, &j);
     for (int k = 0; k < nt; k++)
         if (m->ws[k].rc) {
             /* the parameters are unchanged: the whole batch again in one thread gives
@@ -1299,7 +1321,6 @@ static int train_batch_team(mlp *m, const float *X, const float *y, const float 
             return rc ? rc : err_set(e, m->ws[k].rc, "%s", m->ws[k].e.msg);
         }
     m->steps++;
-    team_run(m->team, par_update, &j);
     double l = 0;
     for (int k = 0; k < nt; k++)
         l += m->ws[k].loss * (double)(m->ws[k].r1 - m->ws[k].r0) / (double)n;

@@ -209,12 +209,14 @@ void nn_dense_backward(const float *X, size_t n, size_t in, const float *W, size
 /* ---------------------------------------------------------------- dropout */
 
 /* keep when a 16-bit uniform integer >= rate * 2^16 (rate resolution 1/65536), four
- * draws per 64-bit output. Branch-free: the kept value's bits are selected with an
- * integer mask (a branch per unit mispredicts half the time: it was a fifth of a
- * training step). The values are those of keep * (u >= thr): keep or +0. */
-static inline float drop_unit(uint64_t x, int k, uint32_t thr, uint32_t keepbits)
+ * draws per 64-bit output: unit i of a call takes bits 16 (i % 4) .. 16 (i % 4) + 15 of
+ * the call's (i / 4)-th rng_next() output, i.e. the (i % 4)-th 16-bit word of it in
+ * little-endian order. Branch-free: the kept value's bits are selected with an integer
+ * mask (a branch per unit mispredicts half the time: it was a fifth of a training
+ * step). The values are those of keep * (u >= thr): keep or +0. */
+static inline float drop_unit(uint32_t u, uint32_t thr, uint32_t keepbits)
 {
-    uint32_t sel = 0u - (uint32_t)(((x >> (16 * k)) & 0xffffu) >= thr);
+    uint32_t sel = 0u - (uint32_t)(u >= thr);
     uint32_t b = keepbits & sel;
     float f;
     memcpy(&f, &b, sizeof f);
@@ -224,8 +226,117 @@ static inline float drop_unit(uint64_t x, int k, uint32_t thr, uint32_t keepbits
 static inline void drop_params(float rate, uint32_t *thr, uint32_t *keepbits)
 {
     *thr = (uint32_t)((double)rate * 65536.0 + 0.5);
-    float keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+    float keep = nn_dropout_keep(rate);
     memcpy(keepbits, &keep, sizeof keep);
+}
+
+float nn_dropout_keep(float rate)
+{
+    return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+/* One dropout pass over a segment of len units: v = in[j] (+ b[j]) (then max(v, 0) when
+ * relu: the values of nn_bias_act_forward's relu), mask value mk = keep or +0 from u[j],
+ * mask[j] = mk (mask may be NULL), out[j] = v * mk (out may be in). The body is written
+ * once and compiled twice (AVX2 where the CPU has it, chosen at run time; no FMA: every
+ * value is the one the scalar loop computes). */
+static inline __attribute__((always_inline)) void drop_seg_body(const float *in, const float *b, int relu,
+                                                                const uint16_t *u, uint32_t thr,
+                                                                uint32_t keepbits, float *mask, float *out,
+                                                                size_t len)
+{
+    for (size_t j = 0; j < len; j++) {
+        float v = in[j];
+        if (b)
+            v += b[j];
+        if (relu)
+            v = v > 0 ? v : 0;
+        float mk = drop_unit(u[j], thr, keepbits);
+        if (mask)
+            mask[j] = mk;
+        out[j] = v * mk;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void drop_seg_avx2(const float *in, const float *b, int relu,
+                                                          const uint16_t *u, uint32_t thr, uint32_t keepbits,
+                                                          float *mask, float *out, size_t len)
+{
+    const __m256i vthr = _mm256_set1_epi32((int)thr - 1), vkeep = _mm256_set1_epi32((int)keepbits);
+    const __m256 zero = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= len; j += 8) {
+        __m256 v = _mm256_loadu_ps(in + j);
+        if (b)
+            v = _mm256_add_ps(v, _mm256_loadu_ps(b + j));
+        if (relu)
+            v = _mm256_max_ps(v, zero); /* v > 0 ? v : +0 (NaN and -0 give +0, as the scalar test) */
+        __m256i uu = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(u + j)));
+        __m256 mk = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(uu, vthr), vkeep));
+        if (mask)
+            _mm256_storeu_ps(mask + j, mk);
+        _mm256_storeu_ps(out + j, _mm256_mul_ps(v, mk));
+    }
+    drop_seg_body(in + j, b ? b + j : NULL, relu, u + j, thr, keepbits, mask ? mask + j : NULL, out + j, len - j);
+}
+#endif
+
+static void drop_seg(const float *in, const float *b, int relu, const uint16_t *u, uint32_t thr, uint32_t keepbits,
+                     float *mask, float *out, size_t len)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2")) {
+        drop_seg_avx2(in, b, relu, u, thr, keepbits, mask, out, len);
+        return;
+    }
+#endif
+    drop_seg_body(in, b, relu, u, thr, keepbits, mask, out, len);
+}
+
+#define DROP_DRAWS 256 /* rng outputs drawn ahead, four units each */
+
+/* Draws up to DROP_DRAWS outputs (enough for `units` units, no more) into u as 16-bit
+ * words in unit order; returns the units they cover. */
+static size_t drop_draw(rng *r, uint16_t *u, size_t units)
+{
+    size_t draws = (units + 3) / 4;
+    draws = draws < DROP_DRAWS ? draws : DROP_DRAWS;
+    for (size_t k = 0; k < draws; k++) {
+        uint64_t x = rng_next(r);
+        u[4 * k] = (uint16_t)x;
+        u[4 * k + 1] = (uint16_t)(x >> 16);
+        u[4 * k + 2] = (uint16_t)(x >> 32);
+        u[4 * k + 3] = (uint16_t)(x >> 48);
+    }
+    return 4 * draws;
+}
+
+/* The dropout of n rows of `cols` units (unit order row-major, as one flat array: the
+ * draws do not restart at a row), with the bias b[cols] (may be NULL) and relu applied
+ * first when asked; see drop_seg_body for mask and out. */
+static void drop_rows(rng *r, float rate, const float *in, size_t n, size_t cols, const float *b, int relu,
+                      float *mask, float *out)
+{
+    uint32_t thr, kb;
+    drop_params(rate, &thr, &kb);
+    uint16_t u[4 * DROP_DRAWS];
+    size_t left = n * cols, have = 0, at = 0; /* units not yet drawn; drawn and unused from u + at */
+    for (size_t i = 0; i < n; i++) {
+        size_t off = i * cols;
+        for (size_t j = 0; j < cols;) {
+            if (at == have) {
+                have = drop_draw(r, u, left);
+                left -= have < left ? have : left;
+                at = 0;
+            }
+            size_t len = cols - j < have - at ? cols - j : have - at;
+            drop_seg(in + off + j, b ? b + j : NULL, relu, u + at, thr, kb, mask ? mask + off + j : NULL,
+                     out + off + j, len);
+            j += len;
+            at += len;
+        }
+    }
 }
 
 void nn_dropout_mask(rng *r, float rate, float *mask, size_t count)
@@ -236,35 +347,92 @@ void nn_dropout_mask(rng *r, float rate, float *mask, size_t count)
     for (; i + 4 <= count; i += 4) {
         uint64_t x = rng_next(r);
         for (int k = 0; k < 4; k++)
-            mask[i + (size_t)k] = drop_unit(x, k, thr, kb);
+            mask[i + (size_t)k] = drop_unit((uint32_t)(x >> (16 * k)) & 0xffffu, thr, kb);
     }
     if (i < count) {
         uint64_t x = rng_next(r);
         for (int k = 0; i < count; i++, k++)
-            mask[i] = drop_unit(x, k, thr, kb);
+            mask[i] = drop_unit((uint32_t)(x >> (16 * k)) & 0xffffu, thr, kb);
     }
 }
 
 void nn_dropout_forward(rng *r, float rate, const float *in, float *mask, float *out, size_t count)
 {
-    uint32_t thr, kb;
-    drop_params(rate, &thr, &kb);
-    size_t i = 0;
-    for (; i + 4 <= count; i += 4) {
-        uint64_t x = rng_next(r);
-        for (int k = 0; k < 4; k++) {
-            float mk = drop_unit(x, k, thr, kb);
-            mask[i + (size_t)k] = mk;
-            out[i + (size_t)k] = in[i + (size_t)k] * mk;
+    drop_rows(r, rate, in, 1, count, NULL, 0, mask, out);
+}
+
+void nn_bias_relu_dropout_forward(rng *r, float rate, float *Y, size_t n, size_t cols, const float *b)
+{
+    drop_rows(r, rate, Y, n, cols, b, 1, NULL, Y);
+}
+
+/* dY = Y > 0 ? dY * scale : 0 and db = column sums of the result, in one pass over the
+ * rows (db summed in row order, as nn_colsum). Compiled twice as drop_seg. */
+static inline __attribute__((always_inline)) void relu_bwd_body(float *dY, const float *Y, size_t n, size_t cols,
+                                                                float scale, float *db)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *d = dY + i * cols;
+        const float *y = Y + i * cols;
+        if (scale != 1.0f)
+            for (size_t j = 0; j < cols; j++) {
+                float t = d[j] * scale; /* unconditional: the loop is then vectorised */
+                d[j] = y[j] > 0 ? t : 0;
+            }
+        else
+            for (size_t j = 0; j < cols; j++)
+                d[j] = y[j] > 0 ? d[j] : 0;
+        if (db) {
+            if (i == 0)
+                memcpy(db, d, cols * sizeof *db);
+            else
+                for (size_t j = 0; j < cols; j++)
+                    db[j] += d[j];
         }
     }
-    if (i < count) {
-        uint64_t x = rng_next(r);
-        for (int k = 0; i < count; i++, k++) {
-            mask[i] = drop_unit(x, k, thr, kb);
-            out[i] = in[i] * mask[i];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void relu_bwd_avx2(float *dY, const float *Y, size_t n, size_t cols,
+                                                          float scale, float *db)
+{
+    const __m256 vs = _mm256_set1_ps(scale), zero = _mm256_setzero_ps();
+    size_t c8 = cols & ~(size_t)7;
+    for (size_t i = 0; i < n; i++) {
+        float *d = dY + i * cols;
+        const float *y = Y + i * cols;
+        for (size_t j = 0; j < c8; j += 8) {
+            __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + j), zero, _CMP_GT_OQ);
+            __m256 v = _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(d + j), vs));
+            _mm256_storeu_ps(d + j, v);
+            if (db)
+                _mm256_storeu_ps(db + j, i ? _mm256_add_ps(_mm256_loadu_ps(db + j), v) : v);
+        }
+        for (size_t j = c8; j < cols; j++) {
+            float t = d[j] * scale;
+            d[j] = y[j] > 0 ? t : 0;
+            if (db)
+                db[j] = i ? db[j] + d[j] : d[j];
         }
     }
+}
+#endif
+
+void nn_relu_backward_colsum(float *dY, const float *Y, size_t n, size_t cols, float scale, float *db)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2")) {
+        relu_bwd_avx2(dY, Y, n, cols, scale, db);
+        return;
+    }
+#endif
+    relu_bwd_body(dY, Y, n, cols, scale, db);
+}
+
+void nn_add(float *restrict acc, const float *restrict x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        acc[i] += x[i];
 }
 
 void nn_mul(const float *in, const float *mask, float *out, size_t count)

@@ -70,11 +70,26 @@ void nn_colsum(const float *A, size_t n, size_t cols, float *out);
 /* Fills mask[count] with 0 or 1/(1-rate); rate in [0, 1), applied with a resolution of
  * 1/65536 (16 random bits per unit). */
 void nn_dropout_mask(rng *r, float rate, float *mask, size_t count);
+/* acc[i] += x[i] (the sum of the team threads' gradients). */
+void nn_add(float *acc, const float *x, size_t count);
 /* out[i] = in[i] * mask[i] (forward; also the backward pass, with dY as in). */
 void nn_mul(const float *in, const float *mask, float *out, size_t count);
 /* Both at once: the mask of nn_dropout_mask (the same values from the same RNG state)
  * and out[i] = in[i] * mask[i], in one pass (in and out may be the same array). */
 void nn_dropout_forward(rng *r, float rate, const float *in, float *mask, float *out, size_t count);
+/* The value of a kept unit, 1/(1-rate) (0 when rate >= 1). */
+float nn_dropout_keep(float rate);
+/* A dense layer's relu and the dropout after it in one pass, without a mask array:
+ * Y[n x cols] = max(Y + b, 0) * mask in place (b may be NULL), the mask values those
+ * nn_dropout_mask draws for n * cols units from the same RNG state (and the same values
+ * as nn_bias_act_forward then nn_dropout_forward). The backward pass needs no mask: where
+ * the output is > 0 the unit was kept (nn_relu_backward_colsum with scale = keep). */
+void nn_bias_relu_dropout_forward(rng *r, float rate, float *Y, size_t n, size_t cols, const float *b);
+/* The backward pass of relu, or of relu then dropout, from the layer's output Y[n x cols]:
+ * dY = Y > 0 ? dY * scale : 0 (scale 1 for relu alone, nn_dropout_keep(rate) after
+ * nn_bias_relu_dropout_forward), and db[cols] = the column sums of the result (db may be
+ * NULL), in one pass (db the values nn_colsum gives). */
+void nn_relu_backward_colsum(float *dY, const float *Y, size_t n, size_t cols, float scale, float *db);
 
 /* ---- BLAS threads ---- */
 /* Our threads are the parallelism (the trainer's team, the inference consumers): BLAS

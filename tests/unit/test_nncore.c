@@ -395,6 +395,77 @@ TEST(rng_dropout_init)
     CHECK(nn_init_parse("orthogonal", &ii) != 0);
 }
 
+/* The fused relu + dropout pass and its backward give the values of the separate
+ * primitives (bias + relu, dropout with a mask, mask product, relu backward, column
+ * sums) and leave the RNG where they do, at row widths that are and are not multiples
+ * of the vector width and of the four units per draw. */
+TEST(fused_relu_dropout_matches_separate)
+{
+    static const size_t shapes[][2] = {{1, 1}, {3, 13}, {7, 5}, {5, 64}, {17, 9}, {2, 200}, {300, 7}, {100, 128}};
+    static const float rates[] = {0.5f, 0.3f, 0.9f};
+    rng g;
+    rng_seed(&g, 11);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t q = 0; q < sizeof rates / sizeof rates[0]; q++) {
+            size_t n = shapes[s][0], cols = shapes[s][1], cnt = n * cols;
+            float rate = rates[q], keep = nn_dropout_keep(rate);
+            float *x = malloc(cnt * sizeof *x), *a = malloc(cnt * sizeof *a), *mask = malloc(cnt * sizeof *mask);
+            float *mask2 = malloc(cnt * sizeof *mask2), *b = malloc(cnt * sizeof *b), *bias = malloc(cols * sizeof *bias);
+            float *da = malloc(cnt * sizeof *da), *db = malloc(cnt * sizeof *db), *dy = malloc(cnt * sizeof *dy);
+            float *sa = malloc(cols * sizeof *sa), *sb = malloc(cols * sizeof *sb);
+            CHECK(x && a && mask && mask2 && b && bias && da && db && dy && sa && sb);
+            fill(&g, x, cnt, -1, 1);
+            fill(&g, bias, cols, -0.3f, 0.3f);
+            fill(&g, dy, cnt, -1, 1);
+            rng r1, r2, r3;
+            rng_seed(&r1, 100 + s * 10 + q);
+            r2 = r3 = r1;
+            /* separate: bias + relu, then dropout (out of place, with its mask) */
+            float *pre = malloc(cnt * sizeof *pre);
+            CHECK(pre);
+            memcpy(pre, x, cnt * sizeof *x);
+            nn_bias_act_forward(pre, n, cols, bias, NN_ACT_RELU, 0);
+            nn_dropout_forward(&r1, rate, pre, mask, a, cnt);
+            nn_dropout_mask(&r3, rate, mask2, cnt);
+            /* fused, in place */
+            memcpy(b, x, cnt * sizeof *x);
+            nn_bias_relu_dropout_forward(&r2, rate, b, n, cols, bias);
+            int same_out = 1, same_mask = 1;
+            for (size_t i = 0; i < cnt; i++) {
+                same_out &= memcmp(&a[i], &b[i], sizeof a[i]) == 0;
+                same_mask &= memcmp(&mask[i], &mask2[i], sizeof mask[i]) == 0 && a[i] == pre[i] * mask[i];
+            }
+            CHECKF(same_out, "forward n=%zu cols=%zu rate=%g", n, cols, (double)rate);
+            CHECKF(same_mask, "mask n=%zu cols=%zu rate=%g", n, cols, (double)rate);
+            uint64_t n1 = rng_next(&r1), n2 = rng_next(&r2), n3 = rng_next(&r3);
+            CHECK(n1 == n2 && n1 == n3);
+            /* backward: mask product, relu backward from the pre-dropout output, column sums */
+            memcpy(da, dy, cnt * sizeof *dy);
+            memcpy(db, dy, cnt * sizeof *dy);
+            nn_mul(da, mask, da, cnt);
+            nn_act_backward(da, pre, n, cols, NN_ACT_RELU, 0);
+            nn_colsum(da, n, cols, sa);
+            nn_relu_backward_colsum(db, b, n, cols, keep, sb);
+            int same_d = 1, same_s = 1;
+            for (size_t i = 0; i < cnt; i++)
+                same_d &= da[i] == db[i];
+            for (size_t j = 0; j < cols; j++)
+                same_s &= sa[j] == sb[j];
+            CHECKF(same_d && same_s, "backward n=%zu cols=%zu rate=%g", n, cols, (double)rate);
+            /* relu alone: scale 1, no column sums asked */
+            memcpy(da, dy, cnt * sizeof *dy);
+            memcpy(db, dy, cnt * sizeof *dy);
+            nn_act_backward(da, pre, n, cols, NN_ACT_RELU, 0);
+            nn_relu_backward_colsum(db, pre, n, cols, 1.0f, NULL);
+            same_d = 1;
+            for (size_t i = 0; i < cnt; i++)
+                same_d &= memcmp(&da[i], &db[i], sizeof da[i]) == 0;
+            CHECKF(same_d, "relu backward n=%zu cols=%zu", n, cols);
+            free(x), free(a), free(mask), free(mask2), free(b), free(bias), free(da), free(db), free(dy);
+            free(sa), free(sb), free(pre);
+        }
+}
+
 int main(void)
 {
     RUN(activation_gradients);
@@ -407,5 +478,6 @@ int main(void)
     RUN(sgd_momentum_known_steps);
     RUN(l2_term_and_gradient);
     RUN(rng_dropout_init);
+    RUN(fused_relu_dropout_matches_separate);
     return test_summary();
 }

@@ -2,7 +2,8 @@
  * every thread runs each job exactly once with its own tid, runs follow each other
  * with all effects of the previous run visible, a team of 1 and a NULL team run in
  * the caller; team_tasks runs every numbered task exactly once, on any thread, with a
- * tid below the team's size; arena pieces are aligned, distinct and writable across
+ * tid below the team's size; team_barrier holds every thread until all reached it;
+ * arena pieces are aligned, distinct and writable across
  * regions. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -107,6 +108,44 @@ TEST(team_tasks_runs_each_task_once)
     CHECK(t.by_tid[0] == 5 && t.runs[4] == 1);
 }
 
+/* team_barrier: phases inside one run; after each barrier every thread sees what all
+ * wrote before it (each thread checks the others' slots, then overwrites its own in
+ * the next phase, so a thread passing early would be seen). */
+typedef struct phased {
+    long slot[TEAM_MAX];
+    team *t;
+    int bad;
+} phased;
+
+static void phases(void *arg, int tid, int n)
+{
+    phased *p = arg;
+    for (long ph = 1; ph <= 200; ph++) {
+        __atomic_store_n(&p->slot[tid], ph, __ATOMIC_RELAXED);
+        team_barrier(p->t);
+        for (int k = 0; k < n; k++)
+            if (__atomic_load_n(&p->slot[k], __ATOMIC_RELAXED) != ph)
+                __atomic_store_n(&p->bad, 1, __ATOMIC_RELAXED);
+        team_barrier(p->t);
+    }
+}
+
+TEST(team_barrier_separates_phases)
+{
+    mlhep_err e;
+    for (int size = 1; size <= 4; size++) {
+        team *t;
+        CHECK(team_new(size, &t, &e) == 0);
+        for (int r = 0; r < 5; r++) {
+            phased p = {.t = t};
+            team_run(t, phases, &p);
+            CHECKF(!p.bad, "team of %d: a thread passed a barrier before the others reached it", size);
+        }
+        team_free(t);
+    }
+    team_barrier(NULL); /* no team: returns */
+}
+
 TEST(bigbuf_and_arena)
 {
     size_t sizes[] = {0, 100, BIGBUF_MIN - 1, BIGBUF_MIN, 3 * BIGBUF_MIN + 5};
@@ -142,6 +181,7 @@ int main(void)
 {
     RUN(team_runs_every_thread_once_per_run);
     RUN(team_tasks_runs_each_task_once);
+    RUN(team_barrier_separates_phases);
     RUN(bigbuf_and_arena);
     return test_summary();
 }
