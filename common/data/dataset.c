@@ -338,7 +338,7 @@ static int refill(dataset *d, size_t fi, mlhep_err *e)
     f->npass = f->pos = 0;
     while (f->npass == 0 && f->next_entry < f->entries) {
         int64_t a = f->next_entry;
-        int rc = evsource_read(f->src, a, a + f->block, &f->blk, e);
+        int rc = evsource_read(f->src, a, evsource_block_end(f->src, a, a + f->block), &f->blk, e);
         if (rc)
             return rc;
         f->blk_a = a;
