@@ -28,8 +28,8 @@
 #include "base/jsonschema.h"
 #include "base/numarg.h"
 #include "base/progress.h"
-#include "base/npy.h"
 #include "data/specs.h"
+#include "prep_writer.h"
 #include "service/workflow.h"
 
 static double now(void)
@@ -166,6 +166,7 @@ int main(int argc, char **argv)
     dataset *ds = NULL;
     feathist *fh = NULL;
     rowexport *rx = NULL;
+    prep_writer *pw = NULL;
     char path[4200];
     prep_bar pb = {0};
     progress_init(&pb.bar, stderr, -1);
@@ -231,25 +232,13 @@ int main(int argc, char **argv)
         tot_chunks = max_chunks;
         tot_rows = -1; /* not known before the chunks are made */
     }
+    /* the writer thread writes chunk k while the data layer builds chunk k + 1 */
+    if (prep_writer_start(outdir, (formats & ROWEXPORT_NPY) != 0, rx, fh, &pw, &e))
+        goto fail;
     while ((max_chunks < 0 || nchunk < max_chunks) && (got = dataset_next(ds, &c, &e)) == 1) {
-        struct { const char *suffix, *descr; const void *data; size_t elem, cols; int ndim; } out[] = {
-            {"x", "<f4", c.x, 4, (size_t)c.width, 2},      {"mask", "|u1", c.mask, 1, (size_t)c.width, 2},
-            {"y", "<f4", c.y, 4, 1, 1},                     {"w", "<f4", c.w, 4, 1, 1},
-            {"ids", "<i8", c.ids, 8, c.nid, 2},
-            {"file", "<u4", c.file, 4, 1, 1},               {"entry", "<i8", c.entry, 8, 1, 1},
-            {"split", "|u1", c.split, 1, 1, 1},
-        };
-        for (size_t k = 0; (formats & ROWEXPORT_NPY) && k < sizeof out / sizeof out[0]; k++) {
-            if (!strcmp(out[k].suffix, "ids") && c.nid == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/chunk_%04ld_%s.npy", outdir, nchunk, out[k].suffix);
-            if (npy_write(path, out[k].descr, out[k].data, out[k].elem, c.nrows, out[k].cols, out[k].ndim, &e))
-                goto fail;
-        }
-        if (rx && rowexport_chunk(rx, &c, &e))
+        if (prep_writer_put(pw, &c, nchunk, &e))
             goto fail;
-        if (fh)
-            feathist_fill(fh, &c);
+        dataset_keep(ds);
         rows += (int64_t)c.nrows;
         nchunk++;
         char text[160];
@@ -260,6 +249,10 @@ int main(int argc, char **argv)
     }
     progress_done(&pb.bar);
     if (got < 0)
+        goto fail;
+    int wrc = prep_writer_finish(pw, &e);
+    pw = NULL;
+    if (wrc)
         goto fail;
     if (rx) {
         int xrc = rowexport_close(rx, &e);
@@ -282,6 +275,10 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "mlhep-prep: %s\n", e.msg);
 done:
+    if (pw) {
+        mlhep_err we;
+        prep_writer_finish(pw, &we); /* the error that stopped the run is already printed */
+    }
     rowexport_abort(rx);
     feathist_free(fh);
     dataset_free(ds);

@@ -108,3 +108,82 @@ void cur_swap_array(void *dst, const void *src, size_t count, int width)
         break;
     }
 }
+
+/* ---- cur_be32_offsets (see cursor.h) */
+
+static inline uint32_t be32_at(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int offsets_scalar(const uint8_t *arr, size_t n, int32_t bias, int32_t end, int wsh, int64_t base,
+                                int64_t *o, size_t i, int64_t s0)
+{
+    uint64_t bad = 0, mask = ((uint64_t)1 << wsh) - 1;
+    int64_t s = i < n ? (int64_t)(int32_t)be32_at(arr + 4 * i) - bias : end;
+    for (; i < n; i++) {
+        int64_t t = i + 1 < n ? (int64_t)(int32_t)be32_at(arr + 4 * (i + 1)) - bias : end;
+        int64_t d = t - s;
+        bad |= (uint64_t)(s < 0 || s > end || d < 0) | ((uint64_t)d & mask);
+        o[i] = base + ((t - s0) >> wsh);
+        s = t;
+    }
+    return bad ? -1 : 0;
+}
+
+#ifdef CUR_AVX2
+/* entries [0, i) of cur_be32_offsets eight at a time (while the next group's first
+ * start is in arr); returns i, or (size_t)-1 when a check failed. 32-bit lanes: starts
+ * are checked to lie in [0, end] (end + bias fits an int32), so no difference
+ * overflows. */
+__attribute__((target("avx2"))) static size_t offsets_avx2(const uint8_t *arr, size_t n, int32_t bias,
+                                                                  int32_t end, int wsh, int64_t base, int64_t *o,
+                                                                  int32_t s0)
+{
+    const __m256i swap = _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5,
+                                          4, 11, 10, 9, 8, 15, 14, 13, 12);
+    const __m256i vkey = _mm256_set1_epi32(bias), sign = _mm256_set1_epi32(INT32_MIN);
+    const __m256i vmax = _mm256_set1_epi32(end ^ INT32_MIN), vs0 = _mm256_set1_epi32(s0);
+    const __m256i vbase = _mm256_set1_epi64x(base), vlow = _mm256_set1_epi32((1 << wsh) - 1);
+    const __m128i sh = _mm_cvtsi32_si128(wsh);
+    __m256i bad = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 9 <= n; i += 8) {
+        __m256i s = _mm256_sub_epi32(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(arr + 4 * i)), swap), vkey);
+        __m256i t = _mm256_sub_epi32(
+            _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(arr + 4 * i + 4)), swap), vkey);
+        /* s outside [0, end] as unsigned: above end after flipping the sign bit */
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(_mm256_xor_si256(s, sign), vmax));
+        __m256i d = _mm256_sub_epi32(t, s);
+        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_srai_epi32(d, 31), _mm256_and_si256(d, vlow)));
+        __m256i r = _mm256_sra_epi32(_mm256_sub_epi32(t, vs0), sh);
+        _mm256_storeu_si256((__m256i *)(o + i), _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(r)), vbase));
+        _mm256_storeu_si256((__m256i *)(o + i + 4),
+                            _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(r, 1)), vbase));
+    }
+    return _mm256_testz_si256(bad, bad) ? i : (size_t)-1;
+}
+#endif
+
+int cur_be32_offsets(const uint8_t *arr, size_t n, int32_t bias, int32_t end, int wsh, int64_t base,
+                         int64_t *o, int32_t *first, int simd)
+{
+    if (end < 0 || bias < 0 || wsh < 0 || wsh > 3)
+        return -1;
+    int64_t s0 = n ? (int64_t)(int32_t)be32_at(arr) - bias : end;
+    if (s0 < 0 || s0 > end)
+        return -1;
+    *first = (int32_t)s0;
+    size_t i = 0;
+#ifdef CUR_AVX2
+    if (simd && n >= 9 && (int64_t)end + bias <= INT32_MAX && __builtin_cpu_supports("avx2")) {
+        i = offsets_avx2(arr, n, bias, end, wsh, base, o, (int32_t)s0);
+        if (i == (size_t)-1)
+            return -1;
+    }
+#else
+    (void)simd;
+#endif
+    return offsets_scalar(arr, n, bias, end, wsh, base, o, i, s0);
+}

@@ -180,6 +180,17 @@ static inline void cur_rootstr_copy(cursor *c, char *out, size_t outsz)
  * before anything after it is written), never after it. */
 void cur_swap_array(void *dst, const void *src, size_t count, int width);
 
+/* Bulk conversion of an array of starts (ROOT's entry-offset array of a jagged basket)
+ * into a column's offsets: arr holds n big-endian int32 values, each bias more than a
+ * start s[i] in a region of end bytes; s[n] = end. Writes o[i] = base + ((s[i + 1] -
+ * s[0]) >> wsh) for i < n and *first = s[0]. Returns 0 when every start lies in
+ * [0, end], starts never decrease and every difference is a multiple of 1 << wsh
+ * (wsh 0..3); -1 otherwise (o partly written). simd 1: eight at a time with AVX2 where
+ * the CPU has it (32-bit lanes, when end + bias fits an int32); 0: the scalar loop
+ * alone (tests compare the two). arr must hold 4 n readable bytes (cur_take). */
+int cur_be32_offsets(const uint8_t *arr, size_t n, int32_t bias, int32_t end, int wsh, int64_t base, int64_t *o,
+                     int32_t *first, int simd);
+
 /* Big-endian writers for producers of ROOT bytes (the writer and the tests). */
 static inline void be_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void be_put32(uint8_t *p, uint32_t v)

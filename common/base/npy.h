@@ -2,7 +2,9 @@
  * or anything with numpy can load mlhep's rows directly (numpy.load).
  * Layout: magic "\x93NUMPY", version 1.0, u16 little-endian header length, an ASCII
  * dict {'descr': '<f4', 'fortran_order': False, 'shape': (n, m), } padded with
- * spaces and a newline to a multiple of 64 bytes, then the C-order little-endian data. */
+ * spaces and a newline to a multiple of 64 bytes, then the C-order little-endian data.
+ * Arrays of 1 MiB or more whose memory is 4096-aligned get a header of 4096 bytes and are
+ * written with O_DIRECT (no copy through the page cache; see npy.c); numpy reads both. */
 #ifndef MLHEP_NPY_H
 #define MLHEP_NPY_H
 

@@ -53,8 +53,11 @@ struct dataset {
     int64_t total_target;
     ds_chunk c;
     size_t cap;           /* rows allocated in c */
+    ds_chunk kept;        /* the chunk dataset_keep() holds for the caller, and its rows */
+    size_t kept_cap;
     uint64_t rng;
     int64_t *perm_tmp;
+    size_t perm_cap;      /* rows allocated in perm_tmp and dest: the most any chunk had */
     size_t *dest;         /* chunk row of each row handed out, in hand-out order */
     int64_t *quota;       /* rows of the current chunk per file */
     team *tm;
@@ -88,6 +91,18 @@ static void fstream_clear(fstream *f)
     memset(f, 0, sizeof *f);
 }
 
+static void chunk_free(ds_chunk *c, size_t cap, size_t w)
+{
+    bigbuf_free(c->x, cap * w * sizeof *c->x);
+    bigbuf_free(c->mask, cap * w);
+    free(c->y);
+    free(c->ids);
+    free(c->file);
+    free(c->entry);
+    free(c->split);
+    free(c->w);
+}
+
 void dataset_free(dataset *d)
 {
     if (!d)
@@ -100,14 +115,8 @@ void dataset_free(dataset *d)
     free(d->offset);
     free(d->sub);
     free(d->scale);
-    bigbuf_free(d->c.x, d->cap * (size_t)d->width * sizeof *d->c.x);
-    bigbuf_free(d->c.mask, d->cap * (size_t)d->width);
-    free(d->c.y);
-    free(d->c.ids);
-    free(d->c.file);
-    free(d->c.entry);
-    free(d->c.split);
-    free(d->c.w);
+    chunk_free(&d->c, d->cap, (size_t)d->width);
+    chunk_free(&d->kept, d->kept_cap, (size_t)d->width);
     free(d->perm_tmp);
     free(d->dest);
     free(d->quota);
@@ -294,9 +303,10 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
     if (sp) c->split = sp;
     float *cw = realloc(c->w, rows * sizeof *cw);
     if (cw) c->w = cw;
-    int64_t *pt = realloc(d->perm_tmp, rows * sizeof *pt);
+    /* shared by both buffers of dataset_keep(): grown to the largest chunk, never shrunk */
+    int64_t *pt = rows > d->perm_cap ? realloc(d->perm_tmp, rows * sizeof *pt) : d->perm_tmp;
     if (pt) d->perm_tmp = pt;
-    size_t *ds = realloc(d->dest, rows * sizeof *ds);
+    size_t *ds = rows > d->perm_cap ? realloc(d->dest, rows * sizeof *ds) : d->dest;
     if (ds) d->dest = ds;
     if (!x || !m || !y || !ids || !fl || !en || !sp || !cw || !pt || !ds) {
         bigbuf_free(c->x, rows * w * sizeof *c->x);
@@ -306,7 +316,19 @@ static int ensure_rows(dataset *d, size_t rows, mlhep_err *e)
         return err_set(e, MLHEP_ENOMEM, "out of memory for a chunk of %zu rows x %zu", rows, w);
     }
     d->cap = rows;
+    if (rows > d->perm_cap)
+        d->perm_cap = rows;
     return 0;
+}
+
+void dataset_keep(dataset *d)
+{
+    ds_chunk t = d->c;
+    d->c = d->kept;
+    d->kept = t;
+    size_t k = d->cap;
+    d->cap = d->kept_cap;
+    d->kept_cap = k;
 }
 
 /* Reads the next block of file fi that has passing events (f->npass == 0 at the end). */
@@ -316,7 +338,7 @@ static int refill(dataset *d, size_t fi, mlhep_err *e)
     f->npass = f->pos = 0;
     while (f->npass == 0 && f->next_entry < f->entries) {
         int64_t a = f->next_entry;
-        int rc = evsource_read(f->src, a, a + f->block, &f->blk, e);
+        int rc = evsource_read(f->src, a, evsource_block_end(f->src, a, a + f->block), &f->blk, e);
         if (rc)
             return rc;
         f->blk_a = a;

@@ -23,7 +23,8 @@
  * file, whatever the file sizes.
  *
  * Ownership: dataset_open() returns a dataset the caller frees with dataset_free();
- * the chunk buffers belong to the dataset and are valid until the next call. */
+ * the chunk buffers belong to the dataset and are valid until the next call (one call
+ * more after dataset_keep()). */
 #ifndef MLHEP_DATASET_H
 #define MLHEP_DATASET_H
 
@@ -57,6 +58,12 @@ void dataset_free(dataset *d);
 /* Next chunk: returns 1 with *c filled, 0 at the end of the data, or an error (<0). */
 int dataset_next(dataset *d, ds_chunk *c, mlhep_err *e);
 
+/* Keeps the chunk the last dataset_next() returned valid through the next call: that
+ * one fills a second set of buffers (allocated at its first use, so a kept chunk costs
+ * the memory of two), and the next dataset_keep() hands this set back. With one keep
+ * after every dataset_next(), chunk k stays valid until the call that returns chunk
+ * k + 2: a caller can write chunk k out on another thread while chunk k + 1 is built. */
+void dataset_keep(dataset *d);
 /* Back to the first chunk (a new epoch); the same chunks come again in the same order. */
 int dataset_rewind(dataset *d, mlhep_err *e);
 

@@ -21,6 +21,8 @@ struct evsource {
     team *tm;
     int nthreads;
     basket_ctx *ctx[TEAM_MAX]; /* one per team thread, kept across blocks */
+    int64_t *bounds;      /* entries where every branch read starts a basket, ascending */
+    size_t nbounds;
     int *order;           /* branch indices grouped by thread: thread t decodes */
     int part[TEAM_MAX + 1]; /* order[part[t] .. part[t+1]) */
     size_t nb;
@@ -117,6 +119,7 @@ void evsource_free(evsource *s)
     free(s->cols);
     free(s->pcols);
     free(s->order);
+    free(s->bounds);
     free(s->b);
     free(s->mask);
     readahead_free(s->ra);
@@ -200,6 +203,50 @@ static void partition(evsource *s)
     }
     s->part[nt] = (int)pos;
     free(owner), free(size), free(byid);
+}
+
+/* The entries where every branch read starts a new basket (cluster boundaries, in files
+ * written with ROOT's auto-flush): candidates are the basket starts of the branch with
+ * the fewest baskets. Without memory for them, blocks are not aligned (still correct). */
+static void common_bounds(evsource *s)
+{
+    if (s->nb == 0)
+        return;
+    size_t few = 0;
+    for (size_t i = 1; i < s->nb; i++)
+        if (s->b[i]->nbaskets < s->b[few]->nbaskets)
+            few = i;
+    const tbranch *fb = s->b[few];
+    if (fb->nbaskets < 2 || !(s->bounds = malloc((size_t)fb->nbaskets * sizeof *s->bounds)))
+        return;
+    int64_t last = 0;
+    for (int k = 1; k < fb->nbaskets; k++) {
+        int64_t x = fb->baskets[k].first;
+        if (x <= last || x >= s->t->entries)
+            continue;
+        size_t i = 0;
+        for (; i < s->nb; i++) {
+            int idx = tbranch_find_basket(s->b[i], x);
+            if (idx < 0 || s->b[i]->baskets[idx].first != x)
+                break;
+        }
+        if (i == s->nb)
+            s->bounds[s->nbounds++] = last = x;
+    }
+}
+
+int64_t evsource_block_end(const evsource *s, int64_t a, int64_t z)
+{
+    /* the last bound <= z, if it lies after a */
+    size_t lo = 0, hi = s->nbounds;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (s->bounds[m] <= z)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo > 0 && s->bounds[lo - 1] > a && z < s->t->entries ? s->bounds[lo - 1] : z;
 }
 
 int evsource_open(const char *path, const srcaccess *acc, const char *tree, const char *const *branches, size_t nb,
@@ -295,6 +342,7 @@ int evsource_open(const char *path, const srcaccess *acc, const char *tree, cons
         return rc;
     }
     partition(s);
+    common_bounds(s);
     /* each branch's column lives in the arena of the thread that decodes it */
     for (int t = 0; t < s->nthreads; t++)
         for (int k = s->part[t]; k < s->part[t + 1]; k++)

@@ -56,6 +56,11 @@ int64_t evsource_entries(const evsource *s);
 
 /* Reads entries [a, b) and applies the preproc. */
 int evsource_read(evsource *s, int64_t a, int64_t b, evblock *out, mlhep_err *e);
+/* Where a block of entries [a, z) had best end: the last entry in (a, z] at which every
+ * branch read starts a new basket (a cluster boundary), so that no basket is split
+ * between two blocks and each is decompressed straight into the columns; z itself when
+ * there is none or z reaches the last entry. */
+int64_t evsource_block_end(const evsource *s, int64_t a, int64_t z);
 
 /* The branch schema of a tree (numeric branches with kinds, fixed arrays as jagged)
  * for compiling expressions; *out is new (expr_schema_free). */

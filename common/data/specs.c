@@ -476,6 +476,8 @@ STATS_KERNEL(stats_f64, double, 1)
  * when the first is NaN, so NaN values leave min and max alone; the sums take them as
  * 0 and the count skips them. Two double lanes per accumulator, so the additions
  * group differently from the scalar kernel (same rounding class, deterministic). */
+static const uint8_t nbits4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
 static void stats_f32_sse2(const void *vp, size_t lo, size_t hi, double *mn, double *mx, double *s1, double *s2,
                            int64_t *cnt)
 {
@@ -492,7 +494,7 @@ static void stats_f32_sse2(const void *vp, size_t lo, size_t hi, double *mn, dou
             vmn = _mm_min_ps(x, vmn);
             vmx = _mm_max_ps(x, vmx);
             __m128 ok = _mm_cmpord_ps(x, x);
-            c += __builtin_popcount((unsigned)_mm_movemask_ps(ok));
+            c += nbits4[_mm_movemask_ps(ok)]; /* not __builtin_popcount: a libgcc call without -mpopcnt */
             x = _mm_and_ps(x, ok); /* NaN -> 0 */
             __m128d xl = _mm_cvtps_pd(x), xh = _mm_cvtps_pd(_mm_movehl_ps(x, x));
             __m128d dl = xl, dh = xh;

@@ -642,6 +642,43 @@ static int decode_into(const tbranch *b, const bview *v, int64_t lo, int64_t hi,
     return 0;
 }
 
+/* decode_direct for the common jagged basket (values of a power-of-two width, no
+ * per-entry header, an entry-offset array of starts): the column's offsets come
+ * straight from the stored array (basket_entry_offsets) and the values are converted in
+ * place, without the pass that turns the array into entry starts first. 1 done, 0 not
+ * this case or a check failed (the caller's checking path takes over and names the
+ * fault), or an error code (< 0). */
+static int decode_direct_jagged(const tbranch *b, const bhead *h, const tbasket *bk, uint8_t *dst, column *out,
+                                mlhep_err *e)
+{
+    size_t w = (size_t)b->disk_width;
+    if (b->kind != TK_JAGGED || b->header_bytes || b->fixed_len > 1 || (h->iobits & 1) || h->flag >= 80 ||
+        h->border >= h->objlen || h->nevbuf != bk->n || !w || (w & (w - 1)))
+        return 0;
+    cursor oc;
+    cur_init(&oc, dst + h->border, (size_t)(h->objlen - h->border));
+    int32_t cnt = cur_i32(&oc), n = h->nevbuf;
+    if (!cur_ok(&oc) || cnt < n || (size_t)cnt > cur_left(&oc) / 4 + 1)
+        return 0;
+    const uint8_t *arr = cur_take(&oc, (size_t)n * 4);
+    if (!arr && n)
+        return 0;
+    if (agrow(out->arena, (void **)&out->offsets, &out->cap_offsets, (size_t)out->n + (size_t)n + 1, sizeof(int64_t)))
+        return err_set(e, MLHEP_ENOMEM, "out of memory");
+    int wsh = __builtin_ctzll((unsigned long long)w);
+    int32_t s0;
+    if (cur_be32_offsets(arr, (size_t)n, h->keylen, h->border, wsh, (int64_t)out->nvalues,
+                         out->offsets + out->n + 1, &s0, 1))
+        return 0;
+    size_t total = (size_t)(h->border - s0) >> wsh;
+    /* the values move forwards only (s0 >= 0), never ahead of what is read */
+    if (total)
+        decode_values(b, (uint8_t *)out->values + out->nvalues * dtype_size(b->dt), dst + s0, total);
+    out->nvalues += total;
+    out->n += n;
+    return 1;
+}
+
 /* Appends basket idx of b, which the read consumes whole, to out with its payload
  * expanded straight into out's values (room made for the whole payload: the values,
  * then the entry offsets that follow them, read before the next basket overwrites
@@ -661,8 +698,11 @@ static int decode_direct(rootfile *f, const tbranch *b, int idx, basket_ctx *ctx
         return e->code;
     uint8_t *dst = (uint8_t *)out->values + out->nvalues * vs;
     bview v = {0};
-    if ((rc = basket_expand(ctx, &h, idx, bk->seek, dst, e)) ||
-        (rc = basket_index(ctx, &ctx->scratch, &h, idx, dst, &v, e)) ||
+    if ((rc = basket_expand(ctx, &h, idx, bk->seek, dst, e)))
+        return rc;
+    if ((rc = decode_direct_jagged(b, &h, bk, dst, out, e)))
+        return rc < 0 ? rc : 0;
+    if ((rc = basket_index(ctx, &ctx->scratch, &h, idx, dst, &v, e)) ||
         (rc = basket_rebuild_starts(f, b, idx, ctx, &ctx->scratch, &v, e)))
         return rc;
     if (v.n != bk->n)

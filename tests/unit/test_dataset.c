@@ -9,6 +9,8 @@
 
 #include "root/basket.h"
 #include "data/dataset.h"
+#include "data/evsource.h"
+#include "root/evgen.h"
 #include "base/jsonschema.h"
 #include "root/rootfile.h"
 #include "data/preproc.h"
@@ -547,6 +549,185 @@ TEST(thread_counts_give_identical_results)
     }
 }
 
+static uint64_t chunk_hash(const ds_chunk *c)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, c->x, c->nrows * (size_t)c->width * sizeof *c->x);
+    h = fnv(h, c->mask, c->nrows * (size_t)c->width);
+    h = fnv(h, c->y, c->nrows * sizeof *c->y);
+    h = fnv(h, c->w, c->nrows * sizeof *c->w);
+    h = fnv(h, c->file, c->nrows * sizeof *c->file);
+    h = fnv(h, c->entry, c->nrows * sizeof *c->entry);
+    h = fnv(h, c->split, c->nrows);
+    return fnv(h, &c->nrows, sizeof c->nrows);
+}
+
+/* dataset_keep (mlhep-prep writes chunk k while chunk k + 1 is built): a kept chunk is
+ * unchanged after the next dataset_next, and the chunks are the same as without keeping
+ * (chunks of 1000 rows and a last one of 301, so the two buffer sets differ in size). */
+TEST(kept_chunks_stay_valid)
+{
+    uint64_t plain[8] = {0}, kept[8] = {0};
+    for (int keep = 0; keep < 2; keep++) {
+        workflow *wf = load_wf(",\"nevts\":3301,\"shuffle\":true,\"seed\":5,\"max_jagged_length\":4", NULL);
+        CHECK(wf);
+        mlhep_err e;
+        specs *sp;
+        CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+        dataset *ds;
+        CHECKF(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+        for (int epoch = 0; epoch < 2; epoch++) {
+            ds_chunk c, prev = {0};
+            uint64_t prev_h = 0;
+            int n = 0, got;
+            while ((got = dataset_next(ds, &c, &e)) == 1 && n < 8) {
+                uint64_t h = chunk_hash(&c);
+                if (keep) {
+                    if (n > 0)
+                        CHECKF(chunk_hash(&prev) == prev_h, "kept chunk %d changed by the next call", n - 1);
+                    CHECK(n == 0 || c.x != prev.x);
+                    dataset_keep(ds);
+                    prev = c;
+                    prev_h = h;
+                    kept[n] = h;
+                } else {
+                    plain[n] = h;
+                }
+                n++;
+            }
+            CHECKF(got == 0 && n == 4, "got %d, %d chunks: %s", got, n, e.msg);
+            CHECK(dataset_rewind(ds, &e) == 0);
+        }
+        dataset_free(ds);
+        specs_free(sp);
+        workflow_free(wf);
+    }
+    for (int i = 0; i < 4; i++)
+        CHECKF(plain[i] == kept[i], "chunk %d differs when kept", i);
+}
+
+/* Read blocks end where every branch read starts a basket (evsource_block_end), so that
+ * baskets are decompressed straight into the columns: on a generated file with clusters
+ * of 700 entries and small baskets (several per cluster for the big branches, one for
+ * the small ones), the end is the last such entry in (a, z], or z when there is none;
+ * and a dataset over the file (twice, as both classes) still hands out every entry
+ * once, with its values. */
+TEST(blocks_end_on_basket_boundaries)
+{
+    char path[128], path2[128];
+    snprintf(path, sizeof path, "/tmp/mlhep-test-blocks-%d.root", (int)getpid());
+    snprintf(path2, sizeof path2, "/tmp/mlhep-test-blocks-%d-b.root", (int)getpid());
+    evgen_opts go = {.events = 3000, .signal = 1, .out = path, .seed = 9, .cluster_entries = 700, .basket_bytes = 2048,
+                     .compression = "lz4:4"};
+    mlhep_err e;
+    CHECKF(evgen_write(&go, &e) == 0, "%s", e.msg);
+    go.out = path2;
+    go.signal = 0;
+    CHECKF(evgen_write(&go, &e) == 0, "%s", e.msg);
+    rootfile *f;
+    ttree *t;
+    CHECKF(rootfile_open(path, &f, &e) == 0 && ttree_open(f, "Events", &t, &e) == 0, "%s", e.msg);
+    const char *names[] = {"nJet", "MET_pt", "Jet_pt", "Jet_eta", "event"};
+    size_t nb = sizeof names / sizeof names[0];
+    evsource *src;
+    CHECKF(evsource_open(path, NULL, "Events", names, nb, NULL, NULL, &src, &e) == 0, "%s", e.msg);
+    int inner = 0; /* baskets starting inside a cluster: the test needs some */
+    for (size_t i = 0; i < nb; i++) {
+        const tbranch *b = ttree_branch(t, names[i]);
+        for (int k = 0; b && k < b->nbaskets; k++)
+            inner += b->baskets[k].first % 700 != 0;
+    }
+    CHECK(inner > 0);
+    static const int64_t as[] = {0, 1, 699, 700, 1000, 2100, 2999};
+    static const int64_t lens[] = {1, 300, 701, 1500, 5000};
+    for (size_t ia = 0; ia < sizeof as / sizeof as[0]; ia++)
+        for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
+            int64_t a = as[ia], z = a + lens[il], r = evsource_block_end(src, a, z), want = z;
+            for (int64_t x = z < 3000 ? z : 2999; x > a && z < 3000; x--) {
+                size_t i = 0;
+                for (; i < nb; i++) {
+                    const tbranch *b = ttree_branch(t, names[i]);
+                    int idx = tbranch_find_basket(b, x);
+                    if (idx < 0 || b->baskets[idx].first != x)
+                        break;
+                }
+                if (i == nb) {
+                    want = x;
+                    break;
+                }
+            }
+            CHECKF(r == want, "block [%lld, %lld): ends at %lld, want %lld", (long long)a, (long long)z, (long long)r,
+                   (long long)want);
+            if (a == 0 && z == 1500)
+                CHECK(r == 1400);
+        }
+    evsource_free(src);
+    /* the dataset over it: every entry once, its MET_pt in the row */
+    char doc[2048];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"t\",\"tree\":\"Events\",\"files\":[{\"path\":\"%s\",\"label\":1},"
+             "{\"path\":\"%s\",\"label\":0}],"
+             "\"params\":{\"selected_branches\":[\"MET_pt\",\"nJet\",\"Jet_pt\"],\"chunk_size\":1000,\"shuffle\":true,"
+             "\"seed\":2,\"max_jagged_length\":4},"
+             "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}", path, path2);
+    jschema *sch;
+    CHECKF(jschema_load_named(NULL, "workflow", &sch, &e) == 0, "%s", e.msg);
+    const char *roots[] = {"/tmp"};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    workflow *wf = NULL;
+    int rc = workflow_load_buffer(doc, strlen(doc), &o, &wf, &e);
+    jschema_free(sch);
+    CHECKF(rc == 0, "%s", e.msg);
+    specs *sp;
+    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    column met[2];
+    rootfile *f2;
+    ttree *t2;
+    CHECKF(rootfile_open(path2, &f2, &e) == 0 && ttree_open(f2, "Events", &t2, &e) == 0, "%s", e.msg);
+    column_init(&met[0]);
+    column_init(&met[1]);
+    CHECKF(basket_read(f, ttree_branch(t, "MET_pt"), 0, 3000, &met[0], NULL, &e) == 0 &&
+               basket_read(f2, ttree_branch(t2, "MET_pt"), 0, 3000, &met[1], NULL, &e) == 0,
+           "%s", e.msg);
+    int fm = -1, off = 0;
+    for (size_t i = 0; i < sp->nfeat; i++) {
+        if (!strcmp(sp->feat[i].name, "MET_pt"))
+            fm = (int)i;
+        else if (fm < 0)
+            off += sp->feat[i].len;
+    }
+    CHECK(fm >= 0);
+    const specs_feature *ft = &sp->feat[fm];
+    double sub = ft->max > ft->min ? ft->min : 0.0, scale = ft->max > ft->min ? 1.0 / (ft->max - ft->min) : 1.0;
+    dataset *ds;
+    CHECKF(dataset_open(&wf->data, NULL, sp, &ds, &e) == 0, "%s", e.msg);
+    static char seen[2][3000];
+    memset(seen, 0, sizeof seen);
+    ds_chunk c;
+    int got, n = 0;
+    while ((got = dataset_next(ds, &c, &e)) == 1)
+        for (size_t r = 0; r < c.nrows; r++, n++) {
+            int64_t k = c.entry[r];
+            uint32_t fi = c.file[r];
+            CHECK(fi < 2 && k >= 0 && k < 3000 && !seen[fi][k]);
+            seen[fi][k] = 1;
+            float want = (float)((column_get(&met[fi], (size_t)k) - sub) * scale);
+            CHECKF(!memcmp(&want, &c.x[r * (size_t)c.width + (size_t)off], 4), "entry %lld", (long long)k);
+        }
+    CHECKF(got == 0 && n == 6000, "%d rows: %s", n, got ? e.msg : "");
+    dataset_free(ds);
+    column_free(&met[0]);
+    column_free(&met[1]);
+    specs_free(sp);
+    workflow_free(wf);
+    ttree_free(t);
+    rootfile_close(f);
+    ttree_free(t2);
+    rootfile_close(f2);
+    unlink(path);
+    unlink(path2);
+}
+
 /* The event weights of one run, row by row (the same rows in the same order every run). */
 static float *weights_of(const char *params_extra, size_t *n)
 {
@@ -637,6 +818,8 @@ int main(void)
     RUN(all_value_types_match_direct_reads);
     RUN(preproc_on_threads_matches_direct);
     RUN(thread_counts_give_identical_results);
+    RUN(kept_chunks_stay_valid);
+    RUN(blocks_end_on_basket_boundaries);
     RUN(negative_weight_policies);
     RUN(bad_inputs_are_reported);
     return test_summary();

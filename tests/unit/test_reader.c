@@ -270,6 +270,73 @@ TEST(swap_array_matches_bytewise)
     }
 }
 
+/* cur_be32_offsets (a jagged basket's entry-offset array straight into the column's
+ * offsets): the AVX2 path and the scalar loop agree with a plain reading of the array
+ * on every count, width and bias, and both refuse a start before the data, past its
+ * end, going backwards or splitting a value, wherever it sits in the array. */
+static void put_be32(uint8_t *p, int64_t v)
+{
+    uint32_t u = (uint32_t)v;
+    p[0] = (uint8_t)(u >> 24);
+    p[1] = (uint8_t)(u >> 16);
+    p[2] = (uint8_t)(u >> 8);
+    p[3] = (uint8_t)u;
+}
+
+TEST(be32_offsets_simd_matches_scalar)
+{
+    enum { N = 70 };
+    uint8_t arr[4 * N];
+    int64_t st[N + 1], o0[N + 1], o1[N + 1];
+    unsigned r = 777;
+    for (int wsh = 0; wsh <= 3; wsh++)
+        for (size_t n = 0; n < N; n++)
+            for (int fault = -1; fault < 5; fault++) {
+                int32_t bias = (int32_t)(r % 300), w = 1 << wsh;
+                int64_t pos = (r >> 4) % 3 * w;
+                for (size_t i = 0; i < n; i++) {
+                    st[i] = pos;
+                    r = r * 1103515245u + 12345u;
+                    pos += (int64_t)((r >> 16) % 5) * w;
+                }
+                int32_t end = (int32_t)pos;
+                size_t at = n ? (size_t)(r >> 8) % n : 0;
+                if (n && fault == 0)
+                    st[at] = -1 - (int64_t)(r % 3); /* before the data */
+                else if (n && fault == 1)
+                    st[at] = end + 1 + (int64_t)(r % 9); /* past the end */
+                else if (n && fault == 2 && at + 1 < n && st[at + 1] > st[at])
+                    st[at + 1] = st[at] - w; /* backwards */
+                else if (n && fault == 3 && w > 1)
+                    st[at] += 1; /* splits a value */
+                else if (n && fault == 4)
+                    st[at] = (int64_t)INT32_MIN + 1 - bias; /* wraps when the bias is taken off */
+                for (size_t i = 0; i < n; i++)
+                    put_be32(arr + 4 * i, st[i] + bias);
+                st[n] = end;
+                int want = 0;
+                for (size_t i = 0; i < n; i++) {
+                    int64_t s = (int64_t)(int32_t)(uint32_t)(st[i] + bias) - bias, t = i + 1 < n ? st[i + 1] : end;
+                    if (s < 0 || s > end || t < s || (t - s) % w)
+                        want = -1;
+                }
+                int32_t f0 = -9, f1 = -9;
+                memset(o0, 0x5a, sizeof o0);
+                memset(o1, 0x5a, sizeof o1);
+                int r0 = cur_be32_offsets(arr, n, bias, end, wsh, 1000, o0, &f0, 0);
+                int r1 = cur_be32_offsets(arr, n, bias, end, wsh, 1000, o1, &f1, 1);
+                CHECKF(r0 == want && r1 == want, "wsh %d n %zu fault %d: scalar %d simd %d want %d", wsh, n, fault, r0,
+                       r1, want);
+                if (want == 0) {
+                    CHECK(f0 == (n ? st[0] : end) && f1 == f0);
+                    for (size_t i = 0; i < n; i++)
+                        CHECKF(o0[i] == 1000 + ((i + 1 < n ? st[i + 1] : end) - st[0]) / w && o1[i] == o0[i],
+                               "wsh %d n %zu entry %zu: %lld %lld", wsh, n, i, (long long)o0[i], (long long)o1[i]);
+                }
+                CHECK(o0[n] == o1[n]); /* nothing written past n */
+            }
+}
+
 static const char *write_temp(const uint8_t *buf, size_t n)
 {
     static char p[64];
@@ -529,6 +596,7 @@ int main(void)
     RUN(threads_give_same_columns);
     RUN(basket_cache_is_per_branch);
     RUN(swap_array_matches_bytewise);
+    RUN(be32_offsets_simd_matches_scalar);
     RUN(bad_input_gives_clear_errors);
     RUN(skipped_branches_are_refused_by_name);
     RUN(packed_float_ranges_as_root_reads_them);
