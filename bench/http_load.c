@@ -279,7 +279,7 @@ int main(int argc, char **argv)
     double el = now() - start;
     qsort(lat, nl, sizeof *lat, cmpd);
 #define PCT(p) (nl ? lat[(size_t)((double)(nl - 1) * (p))] : 0)
-    printf("requests %ld ok %ld rps %.0f p50 %.2f p90 %.2f p99 %.2f max %.2f (ms) statuses {", nreq, nreq - bad,
+    printf("requests %ld ok %ld rps %.1f p50 %.2f p90 %.2f p99 %.2f max %.2f (ms) statuses {", nreq, nreq - bad,
            (double)nreq / el, PCT(0.5), PCT(0.9), PCT(0.99), nl ? lat[nl - 1] : 0);
     int first = 1;
     for (int s = 0; s < 600; s++)

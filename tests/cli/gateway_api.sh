@@ -83,6 +83,11 @@ s=$(req $R OPTIONS "$G/v1/jobs" -H "Origin: https://evil.example" -H "Access-Con
 s2=$(req $R.2 GET "$G/v1/whoami" -H "$(auth "$TA")" -H "Origin: https://evil.example")
 if [ "$s" = 405 ] && [ "$s2" = 200 ] && ! grep -qi '^access-control-' $R.hdr $R.2.hdr; then ok "no CORS by default (no preflight, no Access-Control-* headers)"; else bad "CORS" "$s $s2 $(grep -i access-control $R.hdr $R.2.hdr)"; fi
 [ "$(jq -r .user $R.2.body)" = alice ] && ok "GET /v1/whoami: alice" || bad "whoami" "$(cat $R.2.body)"
+# headers: up to about 120 KB in all (a connection's 128 KiB in libmicrohttpd), beyond 431
+for n in 90000 200000; do printf 'X-Pad: %s\n' "$(head -c $n /dev/zero | tr '\0' a)" > "$TMP/pad$n.h"; done
+s=$(req $R GET "$G/v1/whoami" -H "$(auth "$TA")" -H @"$TMP/pad90000.h")
+s2=$(req $R.2 GET "$G/v1/whoami" -H "$(auth "$TA")" -H @"$TMP/pad200000.h")
+[ "$s" = 200 ] && [ "$s2" = 431 ] && ok "a 90 KB header is read, a 200 KB one refused with 431" || bad "header sizes" "$s $s2"
 
 # --- tokens: missing, forged, wrong scope, expired replay
 section "tokens"
