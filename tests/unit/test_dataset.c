@@ -53,6 +53,21 @@ static workflow *load_wf(const char *params_extra, const char *preproc)
     return load_wf_sel(SEL, params_extra, preproc);
 }
 
+/* The workflow doc (its files under root) loaded and checked, and its specs computed:
+ * 0, or the error in e. */
+static int load_specs(const char *doc, const char *root, workflow **wf, specs **sp, mlhep_err *e)
+{
+    jschema *sch;
+    int rc = jschema_load_named(NULL, "workflow", &sch, e);
+    if (rc)
+        return rc;
+    const char *roots[] = {root};
+    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
+    rc = workflow_load_buffer(doc, strlen(doc), &o, wf, e);
+    jschema_free(sch);
+    return rc ? rc : specs_compute(&(*wf)->data, NULL, NULL, NULL, sp, e);
+}
+
 TEST(specs_match_oracle)
 {
     workflow *wf = load_wf(",\"shuffle\":false", NULL);
@@ -314,16 +329,9 @@ static void direct_reads_case(int maxlen, int chunk)
              "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}",
              root_dir, names[0], root_dir, names[1], chunk, maxlen);
     mlhep_err e;
-    jschema *sch;
-    CHECKF(jschema_load_named(NULL, "workflow", &sch, &e) == 0, "%s", e.msg);
-    const char *roots[] = {root_dir};
-    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     workflow *wf = NULL;
-    int rc = workflow_load_buffer(doc, strlen(doc), &o, &wf, &e);
-    jschema_free(sch);
-    CHECKF(rc == 0, "%s", e.msg);
-    specs *sp;
-    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    specs *sp = NULL;
+    CHECKF(load_specs(doc, root_dir, &wf, &sp, &e) == 0, "%s", e.msg);
     CHECK(sp->nfeat == 34 && sp->total_events == 60 && sp->feat[sp->nfeat - 1].jagged);
     /* direct reads of every feature of both files */
     rootfile *f[2];
@@ -670,16 +678,9 @@ TEST(blocks_end_on_basket_boundaries)
              "\"params\":{\"selected_branches\":[\"MET_pt\",\"nJet\",\"Jet_pt\"],\"chunk_size\":1000,\"shuffle\":true,"
              "\"seed\":2,\"max_jagged_length\":4},"
              "\"model\":{\"type\":\"mlp\",\"layers\":[{\"dense\":1,\"activation\":\"sigmoid\"}]}}", path, path2);
-    jschema *sch;
-    CHECKF(jschema_load_named(NULL, "workflow", &sch, &e) == 0, "%s", e.msg);
-    const char *roots[] = {"/tmp"};
-    wf_opts o = {.schema = sch, .data_roots = roots, .n_data_roots = 1, .check_local = 1};
     workflow *wf = NULL;
-    int rc = workflow_load_buffer(doc, strlen(doc), &o, &wf, &e);
-    jschema_free(sch);
-    CHECKF(rc == 0, "%s", e.msg);
-    specs *sp;
-    CHECKF(specs_compute(&wf->data, NULL, NULL, NULL, &sp, &e) == 0, "%s", e.msg);
+    specs *sp = NULL;
+    CHECKF(load_specs(doc, "/tmp", &wf, &sp, &e) == 0, "%s", e.msg);
     column met[2];
     rootfile *f2;
     ttree *t2;
