@@ -237,12 +237,14 @@ int gateway_body_sink(gw_ctx *g, const char *method, const char *path,
                       const char *(*header)(void *cls, const char *name), void *hcls, size_t len, gw_sink *out)
 {
     (void)g;
-    gw_match m;
     memset(out, 0, sizeof *out);
-    int route = gw_route_match(&routes[0].r, NROUTES, sizeof routes[0], method, path, &m);
-    if (route < 0 || len == 0)
+    /* the one route with a sink takes v2 binary tensors, announced by this header: other
+     * requests (every /json) are not routed twice */
+    if (len == 0 || !header(hcls, "Inference-Header-Content-Length"))
         return 0;
-    if (routes[route].fn == predictapi_v2_infer) /* v2 binary tensors: packed while they come */
+    gw_match m;
+    int route = gw_route_match(&routes[0].r, NROUTES, sizeof routes[0], method, path, &m);
+    if (route >= 0 && routes[route].fn == predictapi_v2_infer) /* packed while they come */
         return predictapi_v2_sink(&m, header, hcls, len, out);
     return 0;
 }

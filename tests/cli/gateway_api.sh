@@ -51,10 +51,6 @@ expect() {
 }
 R=$TMP/r
 section() { echo "# ${SECONDS}s: $*"; }
-wait_for() { # SECS CMD...: until CMD succeeds (polls every 0.1 s)
-    local n=$(( $1 * 10 )) i=0; shift
-    while [ $i -lt $n ]; do "$@" && return 0; sleep 0.1; i=$((i + 1)); done; return 1
-}
 
 # --- models of every kind, placed as alice's job artifacts (no training needed)
 section "models of every kind, placed as alice's job artifa"
@@ -123,7 +119,7 @@ s=$(req $R POST "$G/v1/jobs" -H "$(auth "$TP")" -d '{}'); expect "token without 
 TX=$(mint --sub alice --scope "mlhep.submit" --ttl 3); TOKENS+=("$TX")
 s=$(req $R GET "$G/v1/whoami" -H "$(auth "$TX")")
 replay_refused() { [ "$(req $R.x GET "$G/v1/whoami" -H "$(auth "$TX")")" = 401 ]; }
-if [ "$s" = 200 ] && wait_for 10 replay_refused && [[ $(errmsg $R.x) == *expired* ]]; then ok "replayed request after the token expired: 401 (the token cache keeps no token past its exp)"; else bad "expired replay" "$s then $(cat $R.x.body)"; fi
+if [ "$s" = 200 ] && wait_until 10 replay_refused && [[ $(errmsg $R.x) == *expired* ]]; then ok "replayed request after the token expired: 401 (the token cache keeps no token past its exp)"; else bad "expired replay" "$s then $(cat $R.x.body)"; fi
 
 # --- jobs: refusals before anything is queued
 section "jobs"
@@ -210,13 +206,13 @@ section "a long job"
 echo '{"name": "long", "model": {"type": "sleep", "seconds": 60}}' > "$TMP/long.json"
 s=$(req $R POST "$G/v1/jobs" -H "$(auth "$TA")" --data-binary @"$TMP/long.json"); JL=$(jq -r .id $R.body)
 is_running() { [ "$(req $R.w GET "$G/v1/jobs/$JL" -H "$(auth "$TA")")" = 200 ] && [ "$(jq -r .state $R.w.body)" = running ]; }
-wait_for 30 is_running
+wait_until 30 is_running
 s=$(req $R GET "$G/v1/jobs/$JL/artifacts" -H "$(auth "$TA")"); expect "artifacts of an unfinished job" 409 conflict $R "has no artifacts: it is running" "$s"
 s=$(req $R GET "$G/v1/jobs/$JL/archive" -H "$(auth "$TA")"); expect "archive of an unfinished job" 409 conflict $R "has no artifacts" "$s"
 s=$(req $R GET "$G/v1/jobs/$JL/artifacts/model.json" -H "$(auth "$TA")"); expect "an artifact of an unfinished job" 409 conflict $R "has no artifacts" "$s"
 s=$(req $R POST "$G/v1/jobs/$JL/cancel" -H "$(auth "$TA")")
 is_cancelled() { req $R.w GET "$G/v1/jobs/$JL" -H "$(auth "$TA")" >/dev/null; [ "$(jq -r .state $R.w.body)" = cancelled ]; }
-[ "$s" = 202 ] && [ "$(jq -r .cancel $R.body)" = requested ] && wait_for 30 is_cancelled && ok "POST /v1/jobs/ID/cancel of a running job: 202, then cancelled" || bad "cancel" "$s $(cat $R.body $R.w.body)"
+[ "$s" = 202 ] && [ "$(jq -r .cancel $R.body)" = requested ] && wait_until 30 is_cancelled && ok "POST /v1/jobs/ID/cancel of a running job: 202, then cancelled" || bad "cancel" "$s $(cat $R.body $R.w.body)"
 
 # --- models and predictions (mlhep, TFaaS, KServe v2)
 section "models and predictions (mlhep, TFaaS, KServe v2)"
@@ -399,7 +395,7 @@ strace -f -qq -e trace=open,openat,openat2,stat,newfstatat,statx,readlink -p "$G
 # gateway did before that request's answer is written)
 marker() { req $R.mk GET "$G/v1/jobs/$JM/artifacts/MANIFEST.json" -H "$(auth "$TA")" >/dev/null; }
 traced() { [ "$(grep -c 'MANIFEST\.json' "$TMP/strace.txt" 2>/dev/null)" -ge "$1" ]; }
-attached=0; for _ in $(seq 50); do marker; if wait_for 1 traced 1; then attached=1; break; fi; done
+attached=0; for _ in $(seq 50); do marker; if wait_until 1 traced 1; then attached=1; break; fi; done
 long=$(head -c 5000 /dev/zero | tr '\0' a); huge=$(head -c 100000 /dev/zero | tr '\0' a)
 allbad=1
 for p in "/v1/jobs/../x" "/v1/jobs/%2e%2e/artifacts" "/v1/jobs/$ID/artifacts/..%2F..%2Fcanary.txt" "/v1/jobs/$ID/artifacts/%2e%2e" \
@@ -411,7 +407,7 @@ done
 s=$(req $R GET "$G/healthz" -H $'X-A: b\r\nX-Injected: 1' -H $'Authorization: Bearer x\r\nX-Mlhep-Test-Crash: before-publish'); s2=$(req $R.2 GET "$G/healthz")
 [ "$s" = 200 ] && NHEALTH=$((NHEALTH + 1)); [ "$s2" = 200 ] && NHEALTH=$((NHEALTH + 1))
 [ "$s2" = 200 ] || { allbad=0; bad "header injection" "gateway answers $s2 after it"; }
-n0=$(grep -c 'MANIFEST\.json' "$TMP/strace.txt"); marker; wait_for 20 traced $((n0 + 1)) # the tricks' calls are all written
+n0=$(grep -c 'MANIFEST\.json' "$TMP/strace.txt"); marker; wait_until 20 traced $((n0 + 1)) # the tricks' calls are all written
 kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 if [ $allbad = 1 ]; then ok "path tricks (.., %2e%2e, %2F, NUL, 5 kB and 100 kB paths, CRLF) and header injection: all 4xx"; fi
 if [ $attached = 1 ]; then
@@ -426,9 +422,9 @@ gw_start() { # NAME CONFIG-LINES: a gateway of our own (its URL in $GWU)
     rm -f "$TMP/gw-$1.port"
     "$BIN/mlhep-gateway" --config "$TMP/gw-$1.conf" --port-file "$TMP/gw-$1.port" >> "$TMP/gw-$1.log" 2>&1 &
     echo $! > "$TMP/gw-$1.pid"
-    wait_for 30 test -s "$TMP/gw-$1.port" || { bad "gateway $1 start" "$(tail -n 5 "$TMP/gw-$1.log")"; return 1; }
+    wait_until 30 test -s "$TMP/gw-$1.port" || { bad "gateway $1 start" "$(tail -n 5 "$TMP/gw-$1.log")"; return 1; }
     GWU=https://127.0.0.1:$(cat "$TMP/gw-$1.port")
-    local rz; rz() { [ "$(req $R.rz GET "$GWU/readyz")" = 200 ]; }; wait_for 30 rz
+    local rz; rz() { [ "$(req $R.rz GET "$GWU/readyz")" = 200 ]; }; wait_until 30 rz
 }
 gw_stop() { local p; p=$(cat "$TMP/gw-$1.pid" 2>/dev/null) || return 0; kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; rm -f "$TMP/gw-$1.pid"; }
 gw_start lim "gateway_max_body_mb = 1
@@ -454,7 +450,7 @@ SLOW=$!
 # in flight: her prediction and this /metrics request itself (which counts too: waiting for
 # 1 let her next request overtake the prediction and take her one token of the second)
 inflight() { req $R.m GET "$L/metrics" >/dev/null; awk '/^mlhep_gateway_inflight /{f = $2 >= 2} END{exit !f}' $R.m.body; }
-wait_for 10 inflight
+wait_until 10 inflight
 s=$(req $R GET "$L/v1/whoami" -H "$(auth "$TA")")
 expect "concurrency: alice's second request while her first waits" 429 too_many_requests $R "at once (the limit is 1)" "$s"
 wait "$SLOW"
@@ -463,13 +459,13 @@ for p in $IPIDS; do kill -CONT "$p"; done
 
 # --- Redis stopped: /readyz 503 naming it, back to 200 after a restart
 section "Redis stopped"
-. "$S/ports"; RPID=$(cat "$S/pids/redis.pid"); kill -TERM "$RPID"; wait_for 10 eval '! kill -0 '"$RPID"' 2>/dev/null'
+. "$S/ports"; RPID=$(cat "$S/pids/redis.pid"); kill -TERM "$RPID"; wait_until 10 eval '! kill -0 '"$RPID"' 2>/dev/null'
 s=$(req $R GET "$G/readyz"); [ "$s" = 503 ] && [[ $(jq -r .reason $R.body) == *Redis* ]] && ok "Redis stopped: /readyz 503 ($(jq -r .reason $R.body | head -c 80))" || bad "readyz 503" "$s $(cat $R.body)"
 s=$(req $R GET "$G/v1/jobs" -H "$(auth "$TA")"); expect "Redis stopped: job list" 503 unavailable $R "status store" "$s"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$S/redis" --daemonize yes --pidfile "$S/redis/redis.pid" --logfile "$S/redis/redis.log" --aclfile "$S/redis/users.acl" --appendonly yes --appendfsync everysec --save "" >/dev/null
-wait_for 10 test -s "$S/redis/redis.pid"; cp "$S/redis/redis.pid" "$S/pids/redis.pid"
+wait_until 10 test -s "$S/redis/redis.pid"; cp "$S/redis/redis.pid" "$S/pids/redis.pid"
 ready() { [ "$(req $R GET "$G/readyz")" = 200 ]; }
-wait_for 20 ready && s=$(req $R GET "$G/v1/jobs/$ID" -H "$(auth "$TA")") && [ "$s" = 200 ] && ok "Redis back: /readyz 200 and the records are there" || bad "readyz after restart" "$(cat $R.body)"
+wait_until 20 ready && s=$(req $R GET "$G/v1/jobs/$ID" -H "$(auth "$TA")") && [ "$s" = 200 ] && ok "Redis back: /readyz 200 and the records are there" || bad "readyz after restart" "$(cat $R.body)"
 
 # --- idempotency and crashes: gateways with the test hook, killed before or after publishing
 section "idempotency and crashes"
@@ -482,34 +478,34 @@ dead() { ! kill -0 "$(cat "$TMP/gw-$1.pid")" 2>/dev/null; }
 before=$(jobs_now)
 gw_start hold "$HOLD"
 s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" -H "Idempotency-Key: crash-1" -H "X-Mlhep-Test-Crash: before-publish" --data-binary @"$TMP/sleep.json")
-[ "$s" = 000 ] && wait_for 10 dead hold && ok "gateway killed before publishing: the client gets a connection error ($(head -c 60 $R.err))" || bad "before-publish" "$s"
+[ "$s" = 000 ] && wait_until 10 dead hold && ok "gateway killed before publishing: the client gets a connection error ($(head -c 60 $R.err))" || bad "before-publish" "$s"
 rm -f "$TMP/gw-hold.pid"; gw_start hold "$HOLD"
 # the key the dead gateway claimed: 409 while its request may still be in flight
 s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" -H "Idempotency-Key: crash-1" --data-binary @"$TMP/sleep.json")
 expect "retry while the key is pending (restarted gateway)" 409 conflict $R "is in progress" "$s"
 [ "$(hdr $R Retry-After)" = 1 ] && ok "409 in progress carries Retry-After: 1" || bad "409 Retry-After" "$(hdr $R Retry-After)"
 s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" --data-binary @"$TMP/sleep.json"); MARK=$(jq -r .id $R.body)
-wait_for 30 state_is "$MARK" succeeded
+wait_until 30 state_is "$MARK" succeeded
 new=$(comm -13 <(echo "$before") <(jobs_now) | tr '\n' ' ')
 [ "$new" = "$MARK " ] && ok "before-publish: no job exists (a later job ran; it is the only new one)" || bad "before-publish left a job" "new: $new mark $MARK"
 gw_stop hold
 # once the pending key is stale (gateway_idem_stale), a retry takes it over and queues the job
 gw_start fast "$FAST"
 taken() { s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" -H "Idempotency-Key: crash-1" --data-binary @"$TMP/sleep.json"); [ "$s" = 202 ]; }
-wait_for 10 taken && K1=$(jq -r .id $R.body) && ok "a stale pending key (gateway_idem_stale) is taken over by the retry: 202, job $K1" || bad "stale takeover" "$s $(cat $R.body)"
-wait_for 30 state_is "$K1" succeeded || bad "taken-over job" "$(cat $R.w.body)"
+wait_until 10 taken && K1=$(jq -r .id $R.body) && ok "a stale pending key (gateway_idem_stale) is taken over by the retry: 202, job $K1" || bad "stale takeover" "$s $(cat $R.body)"
+wait_until 30 state_is "$K1" succeeded || bad "taken-over job" "$(cat $R.w.body)"
 before=$(jobs_now)
 s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" -H "Idempotency-Key: crash-2" -H "X-Mlhep-Test-Crash: after-publish" --data-binary @"$TMP/sleep.json")
-[ "$s" = 000 ] && wait_for 10 dead fast && ok "gateway killed after publishing: the client gets a connection error" || bad "after-publish" "$s"
+[ "$s" = 000 ] && wait_until 10 dead fast && ok "gateway killed after publishing: the client gets a connection error" || bad "after-publish" "$s"
 queued() { [ -n "$(comm -13 <(echo "$before") <(jobs_now))" ]; }
-wait_for 30 queued; JQ=$(comm -13 <(echo "$before") <(jobs_now) | tr -d '\n')
+wait_until 30 queued; JQ=$(comm -13 <(echo "$before") <(jobs_now) | tr -d '\n')
 [ ${#JQ} = 32 ] && ok "after-publish: the job is queued all the same ($JQ)" || bad "after-publish job" "'$JQ'"
 rm -f "$TMP/gw-fast.pid"; gw_start fast "$FAST"
 retried() { s=$(req $R POST "$GWU/v1/jobs" -H "$(auth "$TA")" -H "Idempotency-Key: crash-2" --data-binary @"$TMP/sleep.json"); [ "$s" = 202 ] || [ "$s" = 200 ]; }
-wait_for 15 retried && [ "$(jq -r .id $R.body)" = "$JQ" ] && ok "retry with the same key against a restarted gateway: the same job id ($s)" || bad "retry after-publish" "$s $(cat $R.body) want $JQ"
+wait_until 15 retried && [ "$(jq -r .id $R.body)" = "$JQ" ] && ok "retry with the same key against a restarted gateway: the same job id ($s)" || bad "retry after-publish" "$s $(cat $R.body) want $JQ"
 drained() { [ "$(queue_depth jobs.train)" = 0 ] && [ "$(queue_depth jobs.registry)" = 0 ]; }
 dup_seen() { grep -q "$JQ.*duplicate delivery" "$S"/logs/worker-*.log; }
-if wait_for 30 state_is "$JQ" succeeded && wait_for 30 drained && wait_for 10 dup_seen && [ "$(jobs_now | grep -c "$JQ")" = 1 ] &&
+if wait_until 30 state_is "$JQ" succeeded && wait_until 30 drained && wait_until 10 dup_seen && [ "$(jobs_now | grep -c "$JQ")" = 1 ] &&
    [ "$(jq -r .attempts $R.w.body)" = 1 ] && [ "$(ls "$S/artifacts/alice/$JQ" | grep -c MANIFEST.json)" = 1 ] && [ "$(comm -13 <(echo "$before") <(jobs_now) | wc -l)" = 1 ]; then
     ok "exactly one job ran: one record (1 attempt), one artifact set, the second copy skipped as a duplicate, queues drained"
 else bad "one job" "state $(jq -r .state $R.w.body) attempts $(jq -r .attempts $R.w.body) new: $(comm -13 <(echo "$before") <(jobs_now)) worker: $(grep "$JQ" "$S"/logs/worker-*.log | tail -n 3)"; fi
@@ -517,13 +513,13 @@ gw_stop fast
 
 # --- no inference worker at all: 503 at once (not a timeout)
 section "no inference worker at all"
-for f in "$S"/pids/infer-*.pid; do p=$(cat "$f"); kill -TERM "$p"; wait_for 20 eval '! kill -0 '"$p"' 2>/dev/null'; rm -f "$f"; done
+for f in "$S"/pids/infer-*.pid; do p=$(cat "$f"); kill -TERM "$p"; wait_until 20 eval '! kill -0 '"$p"' 2>/dev/null'; rm -f "$f"; done
 noconsumer() { req $R.m GET "$G/metrics" >/dev/null; grep -q '^mlhep_queue_consumers{queue="predict.requests"} 0$' $R.m.body; }
-wait_for 10 noconsumer
+wait_until 10 noconsumer
 # the gateway lets requests wait in the queue for a few seconds after the last consumer
 # left (a restarting worker comes back); after that grace they fail at once
 fast503() { t0=$(date +%s%N); s=$(req $R POST "$G/json" -H "$(auth "$TA")" --data-binary @"$TMP/values.json" --max-time 2); ms=$(( ($(date +%s%N) - t0) / 1000000 )); [ "$s" = 503 ] && [[ $(errmsg $R) == *"not deployed"* ]]; }
-wait_for 30 fast503
+wait_until 30 fast503
 [ "$s" = 503 ] && [[ $(errmsg $R) == *"not deployed"* ]] && [ $ms -lt 2000 ] && ok "no inference worker: 503 in $ms ms ($(errmsg $R))" || bad "503 no inference" "$s in $ms ms: $(cat $R.body)"
 s=$(req $R POST "$G/v2/models/ttH/infer" -H "$(auth "$TA")" --data-binary @"$TMP/v2.json"); [ "$s" = 503 ] && ok "v2 infer without inference workers: 503" || bad "v2 503" "$s"
 
@@ -585,7 +581,7 @@ if [ "$s" = 200 ] && ! grep -qv '^ok ' "$TMP/metrics.txt"; then ok "/metrics par
 # --- every route of --routes answered with success at least once (access logs of all gateways)
 section "every route of --routes answered with success at l"
 gw_stop lim
-kill -TERM "$(cat "$S/pids/gateway.pid")"; wait_for 20 eval '! kill -0 '"$(cat "$S/pids/gateway.pid")"' 2>/dev/null'
+kill -TERM "$(cat "$S/pids/gateway.pid")"; wait_until 20 eval '! kill -0 '"$(cat "$S/pids/gateway.pid")"' 2>/dev/null'
 LOGS=("$S/logs/gateway.log" "$TMP"/gw-*.log)
 missing=
 while read -r meth pat scope; do

@@ -38,23 +38,11 @@ P="$TMP/pki"; mkdir -p "$P"
 KEYLINE=$(sed -n 2p "$P/proxykey.pem")
 
 # --- storage: xrootd, GSI only; HTTPS asking for a client certificate of the CA
-mkdir -p "$XT/root/data" "$XT/admin" "$XT/run" "$XT/sec" "$TMP/files"
+XPORT=$(free_port)
+xrd_gsi_conf "$XT" "$P" "$XPORT" "xrootd.trace login" || { bad proxy_setup "cannot set up xrootd in $XT"; exit 1; }
+mkdir -p "$TMP/files"
 cp "$DATA/uproot-HZZ.root" "$DATA/uproot-HZZ-zstd.root" "$XT/root/data/"
 cp "$DATA/uproot-HZZ.root" "$DATA/uproot-HZZ-zstd.root" "$TMP/files/"
-cp -r "$P/cadir" "$P/host.pem" "$P/hostkey.pem" "$XT/sec/"
-XPORT=$(free_port)
-cat >"$XT/x.cfg" <<CFG
-xrd.port $XPORT
-xrd.network nodnr
-all.export /data
-oss.localroot $XT/root
-all.adminpath $XT/admin
-all.pidpath $XT/run
-xrootd.seclib libXrdSec.so
-sec.protocol gsi -certdir:$XT/sec/cadir -cert:$XT/sec/host.pem -key:$XT/sec/hostkey.pem -gmapopt:0 -crl:0 -ca:1
-sec.protbind * only gsi
-xrootd.trace login
-CFG
 xrd_launch "$XT" "$XT/x.cfg" "$XT/x.log" "$XPORT"; rc=$?; XPID=$XRD_PID
 [ $rc = 0 ] || { bad proxy_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 cp "$P/host.pem" "$P/srv.pem"; cp "$P/hostkey.pem" "$P/srv.key"

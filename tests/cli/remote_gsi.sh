@@ -26,21 +26,9 @@ P=$TMP/pki; mkdir -p "$P"
 { pki_host "$P" "mlhep GSI test CA" && pki_user "$P"; } 2>"$TMP/pki.err" || { bad gsi_setup "$(cat "$TMP/pki.err")"; exit 1; }
 
 # the server: GSI only
-mkdir -p "$XT/root/data" "$XT/admin" "$XT/run" "$XT/sec"
-cp "$DATA/uproot-HZZ.root" "$XT/root/data/"
-cp -r "$P/cadir" "$P/host.pem" "$P/hostkey.pem" "$XT/sec/"
 PORT=$(free_port)
-cat >"$XT/x.cfg" <<CFG
-xrd.port $PORT
-xrd.network nodnr
-all.export /data
-oss.localroot $XT/root
-all.adminpath $XT/admin
-all.pidpath $XT/run
-xrootd.seclib libXrdSec.so
-sec.protocol gsi -certdir:$XT/sec/cadir -cert:$XT/sec/host.pem -key:$XT/sec/hostkey.pem -gmapopt:0 -crl:0 -ca:1
-sec.protbind * only gsi
-CFG
+xrd_gsi_conf "$XT" "$P" "$PORT" || { bad gsi_setup "cannot set up xrootd in $XT"; exit 1; }
+cp "$DATA/uproot-HZZ.root" "$XT/root/data/"
 xrd_launch "$XT" "$XT/x.cfg" "$XT/x.log" "$PORT"; rc=$?; XPID=$XRD_PID
 [ $rc = 0 ] || { bad gsi_setup "xrootd not listening: $(tail -5 "$XT"/t/*.log 2>/dev/null)"; exit 1; }
 URL="root://localhost:$PORT//data/uproot-HZZ.root"

@@ -38,6 +38,30 @@ xrd_launch() {
     return $rc
 }
 
+# xrd_gsi_conf DIR PKI PORT [LINE...]: DIR/x.cfg for a GSI-only xrootd on PORT exporting
+# DIR/root/data, with the host certificate and CA of PKI (tests/remote/pki.sh: pki_host)
+# copied into DIR/sec, and any extra config LINEs; start it with xrd_launch DIR DIR/x.cfg.
+xrd_gsi_conf() {
+    local d=$1 p=$2 port=$3
+    shift 3
+    mkdir -p "$d/root/data" "$d/admin" "$d/run" "$d/sec" && cp -r "$p/cadir" "$p/host.pem" "$p/hostkey.pem" "$d/sec/" ||
+        return 1
+    {
+        cat <<CFG
+xrd.port $port
+xrd.network nodnr
+all.export /data
+oss.localroot $d/root
+all.adminpath $d/admin
+all.pidpath $d/run
+xrootd.seclib libXrdSec.so
+sec.protocol gsi -certdir:$d/sec/cadir -cert:$d/sec/host.pem -key:$d/sec/hostkey.pem -gmapopt:0 -crl:0 -ca:1
+sec.protbind * only gsi
+CFG
+        if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+    } >"$d/x.cfg"
+}
+
 xrd_start() {
     local dir=$1 dir2=${2:-}
     XRD_T=$(mktemp -d /tmp/mlhep-xrd.XXXXXX)

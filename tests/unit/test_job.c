@@ -127,15 +127,24 @@ TEST(message_bad_input)
 
 /* A delegated storage token travels sealed (storage_cred, credbox.h): it survives the
  * message both ways, opens only for its job and owner, and a malformed field is refused. */
-TEST(message_storage_cred)
+/* The service key the storage-credential tests seal with. */
+static const char *const CRED_KEY = "0123456789abcdef0123456789abcdef-service";
+
+/* alice's job with secret (n bytes) sealed in its box as kind: 0, or the error in e */
+static int sealed_job(job *j, const char *kind, const char *secret, size_t n, mlhep_err *e)
 {
     json_t *wf = json_loads("{\"name\":\"n\",\"model\":{\"type\":\"sleep\",\"seconds\":1}}", 0, NULL);
+    int rc = job_init(j, "alice", "dev:alice", wf, e);
+    json_decref(wf);
+    return rc ? rc : credbox_seal(CRED_KEY, j->id, j->user, kind, secret, n, &j->storage_cred, e);
+}
+
+TEST(message_storage_cred)
+{
     job j, k;
     mlhep_err e;
-    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
-    json_decref(wf);
-    const char *key = "0123456789abcdef0123456789abcdef-service";
-    CHECK(credbox_seal(key, j.id, j.user, "token", "storage-tok", 11, &j.storage_cred, &e) == 0);
+    const char *key = CRED_KEY;
+    CHECKF(sealed_job(&j, "token", "storage-tok", 11, &e) == 0, "%s", e.msg);
     char *msg;
     size_t len;
     CHECK(job_message_encode(&j, &msg, &len, &e) == 0);
@@ -168,13 +177,10 @@ TEST(message_storage_cred)
  * kind is refused, and the box does not open under the other kind. */
 TEST(message_storage_cred_x509)
 {
-    json_t *wf = json_loads("{\"name\":\"n\",\"model\":{\"type\":\"sleep\",\"seconds\":1}}", 0, NULL);
     job j, k;
     mlhep_err e;
-    CHECK(job_init(&j, "alice", "dev:alice", wf, &e) == 0);
-    json_decref(wf);
-    const char *key = "0123456789abcdef0123456789abcdef-service";
-    CHECK(credbox_seal(key, j.id, j.user, "x509", "PEM", 3, &j.storage_cred, &e) == 0);
+    const char *key = CRED_KEY;
+    CHECKF(sealed_job(&j, "x509", "PEM", 3, &e) == 0, "%s", e.msg);
     snprintf(j.storage_kind, sizeof j.storage_kind, "x509");
     char *msg;
     size_t len;
