@@ -53,7 +53,7 @@ for s in tests/cli/*.sh; do
     name=$(basename "$s" .sh)
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
     case "$name" in
-        service_* | netns_* | infer_service | gateway_api | grid_*) long+=("$s") ;;
+        service_* | netns_* | infer_service | gateway_api | gateway_batch | grid_*) long+=("$s") ;;
         *) scripts+=("$s") ;;
     esac
 done

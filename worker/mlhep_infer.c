@@ -31,6 +31,12 @@
  * worker. A crash or kill before the ack leaves the request to be redelivered. Several
  * instances side by side share the queue.
  *
+ * Message type "predict-batch" (RPCBATCH_TYPE, service/rpcbatch.h: the gateway's small
+ * predictions of one token that waited together): the token is checked once, each item
+ * is handled as above exactly as if it had come alone (its own content type, errors and
+ * model), and one reply of content type application/x-mlhep-batch holds the items'
+ * answers in order; a batch that does not parse gets one error reply.
+ *
  * Message type "models" (property `type`) carries model management:
  *   {"op":"list"} | {"op":"tag","job":ID,"name":NAME,"shared":bool}
  *   | {"op":"delete","model":"NAME[@N]"} | {"op":"share","model":NAME,"shared":bool}
@@ -62,6 +68,7 @@
 #include "infer/colreq.h"
 #include "service/config.h"
 #include "service/job.h"
+#include "service/rpcbatch.h"
 #include "base/jsonschema.h"
 #include "service/auth_glue.h"
 #include "service/jwt.h"
@@ -128,6 +135,7 @@ typedef struct infer {
     uint64_t ack_tag;    /* last handled, not yet acked delivery */
     int ack_pending;
     int failed;
+    wbuf *bout;          /* a batch's reply being written (handle_batch), else NULL */
     tokent tok[TOKCACHE];
     uint64_t served, errors, tok_hits, tok_verifies, fast, dropped;
 } infer;
@@ -200,13 +208,27 @@ static int check_token(infer *w, const char *tok, size_t len, char user[JOB_USER
 
 /* ---- replies ---- */
 
+/* The answer to request m: published to its reply_to, or, for an item of a batch, added
+ * to the batch's reply (sent once every item has its answer). */
+static void answer(infer *w, const rpc_msg *m, const char *content_type, const void *body, size_t len)
+{
+    if (w->bout) {
+        rpcbatch_add(w->bout, content_type ? content_type : "", body, len);
+        return;
+    }
+    mlhep_err e;
+    if (rpc_reply_as(w->rc, m, content_type, body, len, &e))
+        ilog(w, "reply failed: %s", e.msg);
+}
+
 static void reply_error(infer *w, const rpc_msg *m, const char *code, const char *model, const char *msg)
 {
     w->errors++;
     char *t = predict_error_json(code, model, msg);
-    mlhep_err e;
-    if (t && rpc_reply(w->rc, m, t, strlen(t), &e))
-        ilog(w, "reply failed: %s", e.msg);
+    if (t)
+        answer(w, m, NULL, t, strlen(t));
+    else if (w->bout) /* the item still gets an answer: out of memory */
+        w->bout->err = 1;
     if (w->verbose || !t)
         ilog(w, "request %s: %s: %s", m->corr_id, code, msg);
     free(t);
@@ -283,8 +305,7 @@ static void handle_columns(infer *w, const rpc_msg *m, const char *user, double 
         reply_error(w, m, "internal", canon, e.msg);
         return;
     }
-    if (rpc_reply_as(w->rc, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.len, &e))
-        ilog(w, "reply failed: %s", e.msg);
+    answer(w, m, COLREQ_CONTENT_TYPE, pc->bin.p, pc->bin.len);
     w->served++;
 }
 
@@ -311,8 +332,7 @@ static int fast_predict(infer *w, const rpc_msg *m, const char *user, double t0)
         reply_error(w, m, "internal", canon, e.msg);
         return 1;
     }
-    if (rpc_reply(w->rc, m, w->pc.buf, w->pc.len, &e))
-        ilog(w, "reply failed: %s", e.msg);
+    answer(w, m, NULL, w->pc.buf, w->pc.len);
     w->served++;
     w->fast++;
     return 1;
@@ -364,8 +384,7 @@ static void handle_predict(infer *w, const rpc_msg *m, const char *user, double 
         reply_error(w, m, "internal", canon, e.msg);
         return;
     }
-    if (rpc_reply(w->rc, m, w->pc.buf, w->pc.len, &e))
-        ilog(w, "reply failed: %s", e.msg);
+    answer(w, m, NULL, w->pc.buf, w->pc.len);
     w->served++;
 }
 
@@ -452,6 +471,39 @@ static void handle_models(infer *w, const rpc_msg *m, const char *user)
     json_decref(req);
 }
 
+/* A batch of predictions (service/rpcbatch.h; the gateway's, one token for all): each
+ * item handled exactly as a message of its own with the same properties, the answers
+ * sent together in one reply, in item order. A batch that does not parse gets one error
+ * reply (the gateway gives it to each request). */
+static void handle_batch(infer *w, const rpc_msg *m, const char *user)
+{
+    rpcbatch_item *items;
+    size_t n;
+    mlhep_err e;
+    if (rpcbatch_parse(m->body, m->len, &items, &n, &e)) {
+        reply_error(w, m, "bad_request", NULL, e.msg);
+        return;
+    }
+    wbuf out = WBUF_INIT;
+    rpcbatch_begin(&out);
+    w->bout = &out;
+    for (size_t i = 0; i < n; i++) {
+        rpc_msg one = *m;
+        one.body = items[i].body;
+        one.len = items[i].len;
+        snprintf(one.type, sizeof one.type, "predict");
+        snprintf(one.content_type, sizeof one.content_type, "%s", items[i].content_type);
+        handle_predict(w, &one, user, mono());
+    }
+    w->bout = NULL;
+    free(items);
+    if (rpcbatch_end(&out, &e))
+        reply_error(w, m, "internal", NULL, e.msg);
+    else
+        answer(w, m, RPCBATCH_CONTENT_TYPE, out.p, out.len);
+    wbuf_free(&out);
+}
+
 static void handle(infer *w, const rpc_msg *m)
 {
     double t0 = mono();
@@ -473,10 +525,12 @@ static void handle(infer *w, const rpc_msg *m)
     }
     if (!m->type[0] || !strcmp(m->type, "predict"))
         handle_predict(w, m, user, t0);
+    else if (!strcmp(m->type, RPCBATCH_TYPE))
+        handle_batch(w, m, user);
     else if (!strcmp(m->type, "models"))
         handle_models(w, m, user);
     else
-        reply_error(w, m, "bad_request", NULL, "unknown message type (predict or models)");
+        reply_error(w, m, "bad_request", NULL, "unknown message type (predict, " RPCBATCH_TYPE " or models)");
 }
 
 #define ACK_BATCH 16

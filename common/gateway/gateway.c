@@ -165,7 +165,7 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
     (void)r;
     (void)m;
     (void)c;
-    promstats_gauge gs[JOB_NSTATES + 8];
+    promstats_gauge gs[JOB_NSTATES + 12];
     char labels[JOB_NSTATES][48];
     size_t ng = 0;
     long long counts[JOB_NSTATES];
@@ -186,6 +186,16 @@ static int ops_metrics(gw_ctx *g, const gw_req *r, const gw_match *m, const gw_c
                                  (double)verifies, "counter"};
     gs[ng++] = (promstats_gauge){"mlhep_gateway_broker_connections", "Prediction broker connections up.", "",
                                  (double)rpcmux_connected(g->rpc), "gauge"};
+    unsigned long long msgs, batches, batched;
+    rpcmux_stats(g->rpc, &msgs, &batches, &batched);
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_predict_messages_total",
+                                 "Broker messages sent for predictions and model management.", "", (double)msgs,
+                                 "counter"};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_predict_batches_total",
+                                 "Of those, batch messages (small predictions of one user sent together).", "",
+                                 (double)batches, "counter"};
+    gs[ng++] = (promstats_gauge){"mlhep_gateway_predict_batched_total", "Predictions that travelled in a batch.",
+                                 "", (double)batched, "counter"};
     int cons = rpcmux_consumers(g->rpc);
     long long depth = rpcmux_depth(g->rpc);
     if (cons >= 0)

@@ -37,7 +37,7 @@ int gwctx_open(const mlhep_config *cfg, const char *const *route_names, size_t n
         amqpc_params p = {cfg->amqp_host, cfg->amqp_port, cfg->amqp_user, cfg->amqp_password, cfg->amqp_vhost,
                           cfg->amqp_heartbeat, 10000};
         mlhep_err ce = {0};
-        rc = rpcmux_open(&p, cfg->gateway_rpc_connections, "predict.requests", &g->rpc, &ce);
+        rc = rpcmux_open(&p, cfg->gateway_rpc_connections, cfg->gateway_predict_batch, "predict.requests", &g->rpc, &ce);
         if (rc && e)
             *e = ce;
     }

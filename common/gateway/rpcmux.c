@@ -13,7 +13,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "base/wbuf.h"
 #include "service/amqp_rpc.h"
+#include "service/rpcbatch.h"
 
 #define MAXPUMPS 16
 #define NBUCKETS 4096
@@ -22,6 +24,7 @@
 #define SPREAD_LEN 65536 /* requests larger than this are spread over the pumps */
 #define RECHECK 0.1      /* seconds: with no worker seen, a request looks again (through
                           * pump 0) unless the last look is this recent */
+#define BATCH_BYTES (1 << 20) /* a batch message carries at most this many body bytes */
 #define WATCH_GRACE 5.0   /* seconds without a consumer before requests fail at once: a
                            * restarting inference worker is back within it, and the
                            * requests sent meanwhile wait in the queue for it */
@@ -42,6 +45,10 @@ typedef struct call {
     int rc;
     mlhep_err err;
     rpcmux_reply rep;
+    struct call *members;    /* a batch (fn NULL): the requests it carries, in item order */
+    struct call *mnext;
+    size_t nmembers;
+    wbuf bbody;              /* a batch: its message body */
 } call;
 
 typedef struct pump {
@@ -60,6 +67,7 @@ typedef struct pump {
     call *bucket[NBUCKETS];  /* sent (or being sent), waiting for a reply */
     size_t npending;
     unsigned long long seq;
+    unsigned long long bseq; /* batch correlation ids (the pump thread's own) */
     int efd;
 } pump;
 
@@ -74,6 +82,8 @@ struct rpcmux {
     pump pumps[MAXPUMPS];
     _Atomic unsigned rr;
     _Atomic int stop;
+    int batch_max;            /* requests per batch message (1: no batches) */
+    _Atomic unsigned long long nmsg, nbatch, nbatched; /* rpcmux_stats */
 };
 
 static double mono(void)
@@ -161,11 +171,59 @@ static void take_expired(pump *pp, double now, call **done)
 
 /* ---- outside the lock ---- */
 
+/* A batch's outcome as each of its requests' outcome: the item replies in order; a
+ * reply that is not a batch (the worker refused the message as a whole: a bad token, an
+ * error document) goes to each request as it is; a failure is each one's failure. */
+static void complete_batch(call *b)
+{
+    rpcbatch_item *items = NULL;
+    size_t n = 0;
+    int whole = 0;
+    if (b->rc == 0) {
+        if (strcmp(b->rep.content_type, RPCBATCH_CONTENT_TYPE)) {
+            whole = 1;
+        } else if (rpcbatch_parse(b->rep.body, b->rep.len, &items, &n, &b->err) || n != b->nmembers) {
+            if (n != b->nmembers && items)
+                err_set(&b->err, MLHEP_EFORMAT, "the prediction service answered %zu of %zu batched requests", n,
+                        b->nmembers);
+            b->rc = MLHEP_EFORMAT;
+        }
+    }
+    size_t i = 0;
+    for (call *c = b->members, *next; c; c = next, i++) {
+        next = c->mnext;
+        c->rc = b->rc;
+        c->err = b->err;
+        if (c->rc == 0) {
+            const void *body = whole ? b->rep.body : items[i].body;
+            size_t len = whole ? b->rep.len : items[i].len;
+            c->rep.body = malloc(len + 1);
+            if (c->rep.body) {
+                memcpy(c->rep.body, body, len);
+                c->rep.body[len] = '\0';
+                c->rep.len = len;
+                snprintf(c->rep.content_type, sizeof c->rep.content_type, "%s",
+                         whole ? b->rep.content_type : items[i].content_type);
+            } else {
+                c->rc = err_set(&c->err, MLHEP_ENOMEM, "out of memory for a prediction reply");
+            }
+        }
+        c->fn(c->cls, c->rc, &c->err, c->rc == 0 ? &c->rep : NULL);
+        free(c);
+    }
+    free(items);
+    free(b->rep.body);
+    wbuf_free(&b->bbody);
+}
+
 static void complete(call *done)
 {
     for (call *c = done, *next; c; c = next) {
         next = c->dnext;
-        c->fn(c->cls, c->rc, &c->err, c->rc == 0 ? &c->rep : NULL);
+        if (c->members)
+            complete_batch(c);
+        else
+            c->fn(c->cls, c->rc, &c->err, c->rc == 0 ? &c->rep : NULL);
         free(c);
     }
 }
@@ -245,6 +303,132 @@ static int watch_queue(pump *pp, double *next)
     return 0;
 }
 
+/* ---- batches (service/rpcbatch.h) ---- */
+
+#define SCAN_AHEAD 256 /* calls looked at for companions of one request */
+
+static int batchable(const rpcmux *m, const call *c)
+{
+    const rpcmux_req *r = &c->rq;
+    return m->batch_max > 1 && !c->check && r->len <= SPREAD_LEN &&
+           (!r->type || !*r->type || !strcmp(r->type, "predict")) &&
+           (!r->content_type || strlen(r->content_type) <= RPCBATCH_CTYPE_MAX);
+}
+
+static int same(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* b may travel with a: the same destination, token and expiration */
+static int companions(const call *a, const call *b)
+{
+    return a->expire_ms == b->expire_ms && same(a->rq.exchange, b->rq.exchange) &&
+           same(a->rq.routing_key, b->rq.routing_key) && same(a->rq.token, b->rq.token);
+}
+
+/* The batch message of the n calls in v (n >= 2), or NULL (out of memory: they go one by
+ * one). The members keep their callbacks; the batch's outcome is theirs (complete). */
+static call *make_batch(pump *pp, call **v, size_t n)
+{
+    call *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    rpcbatch_begin(&b->bbody);
+    for (size_t i = 0; i < n; i++)
+        rpcbatch_add(&b->bbody, v[i]->rq.content_type, v[i]->rq.body, v[i]->rq.len);
+    mlhep_err e;
+    if (rpcbatch_end(&b->bbody, &e)) {
+        wbuf_free(&b->bbody);
+        free(b);
+        return NULL;
+    }
+    b->rq = v[0]->rq;
+    b->rq.type = RPCBATCH_TYPE;
+    b->rq.content_type = RPCBATCH_CONTENT_TYPE;
+    b->rq.body = b->bbody.p;
+    b->rq.len = b->bbody.len;
+    b->expire_ms = v[0]->expire_ms;
+    b->timeout = v[0]->timeout;
+    b->deadline = v[0]->deadline;
+    b->arrival = v[0]->arrival;
+    snprintf(b->corr, sizeof b->corr, "g%d-b%llu", pp->idx, ++pp->bseq);
+    call **tail = &b->members;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->deadline < b->deadline)
+            b->deadline = v[i]->deadline;
+        v[i]->mnext = NULL;
+        *tail = v[i];
+        tail = &v[i]->mnext;
+    }
+    b->nmembers = n;
+    return b;
+}
+
+/* The list q (linked by qnext, in arrival order) as the messages to send: each run of
+ * companion requests (up to batch_max of them and BATCH_BYTES) becomes one batch
+ * message; the others, and any request alone, go as they are. */
+static call *group(pump *pp, call *q)
+{
+    rpcmux *m = pp->mux;
+    size_t n = 0;
+    for (call *c = q; c; c = c->qnext)
+        n++;
+    if (n < 2 || m->batch_max < 2)
+        return q;
+    call **v = malloc(n * sizeof *v);
+    call **grp = malloc((size_t)m->batch_max * sizeof *grp);
+    if (!v || !grp) {
+        free(v);
+        free(grp);
+        return q;
+    }
+    size_t k = 0;
+    for (call *c = q; c; c = c->qnext)
+        v[k++] = c;
+    call *out = NULL, **tail = &out;
+    unsigned long long nb = 0, nmem = 0;
+    for (size_t i = 0; i < n; i++) {
+        call *c = v[i];
+        if (!c)
+            continue; /* already in a batch */
+        size_t g = 0, bytes = c->rq.len;
+        if (batchable(m, c)) {
+            grp[g++] = c;
+            for (size_t j = i + 1; j < n && j <= i + SCAN_AHEAD && g < (size_t)m->batch_max; j++) {
+                call *d = v[j];
+                if (d && batchable(m, d) && companions(c, d) && bytes + d->rq.len <= BATCH_BYTES) {
+                    grp[g++] = d;
+                    bytes += d->rq.len;
+                    v[j] = NULL;
+                }
+            }
+        }
+        call *b = g >= 2 ? make_batch(pp, grp, g) : NULL;
+        if (b) {
+            nb++;
+            nmem += g;
+            b->qnext = NULL;
+            *tail = b;
+            tail = &b->qnext;
+        } else { /* alone, or its batch could not be written: each as it is */
+            if (g == 0)
+                grp[g++] = c;
+            for (size_t x = 0; x < g; x++) {
+                grp[x]->qnext = NULL;
+                *tail = grp[x];
+                tail = &grp[x]->qnext;
+            }
+        }
+        v[i] = NULL;
+    }
+    free(v);
+    free(grp);
+    atomic_fetch_add(&m->nbatch, nb);
+    atomic_fetch_add(&m->nbatched, nmem);
+    return out;
+}
+
 static void *pump_main(void *arg)
 {
     pump *pp = arg;
@@ -288,7 +472,6 @@ static void *pump_main(void *arg)
                     nocons = c;
                     continue;
                 }
-                table_add(pp, c);
                 if (qt)
                     qt->qnext = c;
                 else
@@ -304,15 +487,23 @@ static void *pump_main(void *arg)
             watch_queue(pp, &next_watch);
             continue;
         }
+        /* small requests of one token waiting together travel as one message */
+        q = group(pp, q);
+        pthread_mutex_lock(&pp->mu);
+        for (call *c = q; c; c = c->qnext)
+            table_add(pp, c);
+        pthread_mutex_unlock(&pp->mu);
         mlhep_err se = {0};
         int broken = 0;
+        unsigned long long nmsg = 0;
         /* the turn's requests leave in one write */
-        for (call *c = q; c && !broken; c = c->qnext) {
+        for (call *c = q; c && !broken; c = c->qnext, nmsg++) {
             const rpcmux_req *r = &c->rq;
             if (rpc_call_queue_as(pp->c, r->exchange, r->routing_key, r->type, r->content_type, r->token, c->corr,
                                   c->expire_ms, r->body, r->len, &se))
                 broken = 1;
         }
+        atomic_fetch_add(&m->nmsg, nmsg);
         if (!broken && rpc_flush(pp->c, &se))
             broken = 1;
         if (broken) {
@@ -402,7 +593,8 @@ static void *pump_main(void *arg)
     return NULL;
 }
 
-int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e)
+int rpcmux_open(const amqpc_params *p, int nconn, int batch_max, const char *watch_queue, rpcmux **out,
+                mlhep_err *e)
 {
     if (nconn < 1)
         nconn = 1;
@@ -412,6 +604,7 @@ int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmu
     if (!m)
         return err_set(e, MLHEP_ENOMEM, "out of memory");
     m->p = *p;
+    m->batch_max = batch_max < 1 ? 1 : batch_max > RPCBATCH_MAX_ITEMS ? RPCBATCH_MAX_ITEMS : batch_max;
     snprintf(m->watch, sizeof m->watch, "%s", watch_queue ? watch_queue : "");
     atomic_store(&m->consumers, -1);
     atomic_store(&m->depth, -1);
@@ -503,6 +696,14 @@ long long rpcmux_depth(rpcmux *m)
     return m ? atomic_load(&m->depth) : -1;
 }
 
+void rpcmux_stats(rpcmux *m, unsigned long long *messages, unsigned long long *batches,
+                  unsigned long long *batched)
+{
+    *messages = m ? atomic_load(&m->nmsg) : 0;
+    *batches = m ? atomic_load(&m->nbatch) : 0;
+    *batched = m ? atomic_load(&m->nbatched) : 0;
+}
+
 int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_fn fn, void *cls, mlhep_err *e)
 {
     if (!m)
@@ -540,8 +741,11 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
     pthread_mutex_lock(&pp->mu);
     snprintf(c->corr, sizeof c->corr, "g%d-%llu", pp->idx, ++pp->seq);
     /* the pump waits in poll(): send it from here (one write) rather than wake it to
-     * send (a write to its eventfd, its wake-up, a read); it wakes for the reply */
-    if (!check && atomic_load(&pp->sleeping) && pthread_mutex_trylock(&pp->sendmu) == 0) {
+     * send (a write to its eventfd, its wake-up, a read); it wakes for the reply. But
+     * while replies are awaited (under load), a small request is left to the pump, which
+     * sends it with the others that came meanwhile: in one batch message */
+    int alone = rq->len > SPREAD_LEN || m->batch_max < 2 || pp->npending == 0;
+    if (!check && alone && atomic_load(&pp->sleeping) && pthread_mutex_trylock(&pp->sendmu) == 0) {
         table_add(pp, c); /* before the send: the reply may come at once */
         pthread_mutex_unlock(&pp->mu);
         mlhep_err se = {0};
@@ -552,8 +756,10 @@ int rpcmux_send(rpcmux *m, const rpcmux_req *rq, double timeout_s, rpcmux_done_f
         if (rc)
             atomic_store(&pp->open, 0); /* the pump fails what was sent on it and reconnects */
         pthread_mutex_unlock(&pp->sendmu);
-        if (!rc)
+        if (!rc) {
+            atomic_fetch_add(&m->nmsg, 1);
             return 0;
+        }
         wake(pp);
         pthread_mutex_lock(&pp->mu);
         call *mine = table_take(pp, c->corr);

@@ -6,12 +6,16 @@
  * one thread, so the gateway runs a few pump threads, each with one connection: a request
  * is handed to a pump with a callback (a small one to the first pump connected, so that
  * under load one pump stays awake and works in large batches; large ones round robin);
- * the pump sends what was queued (all of it in one write), reads replies, and calls each
+ * the pump sends what was queued (all of it in one write; small requests of one token
+ * that wait together as one batch message, service/rpcbatch.h, which mlhep-infer answers
+ * item by item), reads replies, and calls each
  * request's callback once: with the reply, or when the broker returns the request as
  * unroutable (no inference queue), when the connection fails, or when its time runs out.
  * A caller never waits for a thread to wake: when the pump sleeps in poll(), the caller
  * writes its request on the pump's connection itself (under the connection's lock, which
- * the pump holds whenever it is not waiting) instead of waking the pump to do it; the
+ * the pump holds whenever it is not waiting) instead of waking the pump to do it, unless
+ * replies are awaited on that connection (under load) and the request is small: then the
+ * pump sends it with those that came meanwhile; the
  * HTTP server's event loop hands a request over and goes on (gateway/httpd.h). A pump
  * whose connection failed fails its pending calls at once and reconnects with backoff
  * (0.1 s to 2 s).
@@ -62,8 +66,10 @@ typedef void (*rpcmux_done_fn)(void *cls, int rc, const mlhep_err *e, rpcmux_rep
  * WATCH_GRACE seconds (rpcmux.c; a restarting worker comes back within it) a request
  * fails at once with MLHEP_ENOTFOUND instead of waiting for its timeout: the first pump
  * looks again before it refuses or sends it (a worker may have come since the last
- * look), at most every RECHECK (0.1 s). */
-int rpcmux_open(const amqpc_params *p, int nconn, const char *watch_queue, rpcmux **out, mlhep_err *e);
+ * look), at most every RECHECK (0.1 s). batch_max (1..RPCBATCH_MAX_ITEMS; 1: never):
+ * the most small requests one batch message carries (service/rpcbatch.h). */
+int rpcmux_open(const amqpc_params *p, int nconn, int batch_max, const char *watch_queue, rpcmux **out,
+                mlhep_err *e);
 void rpcmux_close(rpcmux *m);
 
 /* Queues rq (its strings and body must stay valid until fn is called); fn is called
@@ -80,6 +86,11 @@ void rpcmux_reply_free(rpcmux_reply *r);
 /* Fails every pending request with MLHEP_ENET "shutting down" and refuses new ones
  * (the server's shutdown: nothing may stay waiting). */
 void rpcmux_stop(rpcmux *m);
+
+/* Broker messages sent, how many of them were batches and how many requests those
+ * carried (counters since rpcmux_open; /metrics). */
+void rpcmux_stats(rpcmux *m, unsigned long long *messages, unsigned long long *batches,
+                  unsigned long long *batched);
 
 /* Number of pumps connected now (readiness). */
 int rpcmux_connected(rpcmux *m);

@@ -11,6 +11,7 @@
 
 #include "base/numarg.h"
 #include "root/netretry.h"
+#include "service/rpcbatch.h"
 
 enum kind { K_STR, K_INT, K_DBL, K_URL };
 
@@ -83,6 +84,7 @@ static const struct key keys[] = {
     {"gateway_idle_timeout", K_INT, OFF(gateway_idle_timeout), 0, 1, 3600},
     {"gateway_connections", K_INT, OFF(gateway_connections), 0, 1, 100000},
     {"gateway_rpc_connections", K_INT, OFF(gateway_rpc_connections), 0, 1, 16},
+    {"gateway_predict_batch", K_INT, OFF(gateway_predict_batch), 0, 1, RPCBATCH_MAX_ITEMS},
     {"gateway_idem_stale", K_DBL, OFF(gateway_idem_stale), 0, 0.1, 86400},
     {"gateway_http_threads", K_INT, OFF(gateway_http_threads), 0, 1, 64},
     {"gateway_workers", K_INT, OFF(gateway_workers), 0, 1, 256},
@@ -286,6 +288,7 @@ static int set_defaults(mlhep_config *c, mlhep_err *e)
     c->gateway_idle_timeout = 60;
     c->gateway_connections = 1024;
     c->gateway_rpc_connections = 2;
+    c->gateway_predict_batch = 64;
     c->gateway_idem_stale = 30;
     c->gateway_http_threads = 1;
     c->gateway_workers = 16;

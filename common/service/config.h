@@ -88,6 +88,8 @@
  *   gateway_idle_timeout [60] seconds a connection may stay silent (slow clients)
  *   gateway_connections [1024] open connections at most
  *   gateway_rpc_connections [2] broker connections carrying predictions
+ *   gateway_predict_batch [64] small predictions of one user waiting together that
+ *                         travel as one broker message (1 = each alone; rpcmux.h)
  *   gateway_idem_stale [30] seconds after which a submission's Idempotency-Key that is
  *                         still pending (its gateway died between claiming the key and
  *                         publishing) is taken over by a retry, which publishes the job
@@ -185,6 +187,7 @@ typedef struct mlhep_config {
     int gateway_idle_timeout;
     int gateway_connections;
     int gateway_rpc_connections;
+    int gateway_predict_batch;
     double gateway_idem_stale;
     int gateway_http_threads;
     int gateway_workers;
