@@ -5,7 +5,12 @@
 #      with 64 connections (bench/http_load.c, plain HTTP on loopback), against
 #      (a) the same request bytes over AMQP without the gateway (bench/infer_load.c, 64
 #      in flight) and (b) the gateway answering a trivial route (GET /v2/health/live).
-#      Aims: >= 10,000 requests/s, at least 0.7 of the AMQP path.
+#      Aims: >= 10,000 requests/s, at least 0.7 of the AMQP path. The gateway sends the
+#      small predictions of one user that wait together as one broker message (batches,
+#      docs/gateway.md); the AMQP client sends one message per request. How many travelled
+#      in batches is read from the gateway's /metrics, and the same load is run once more
+#      against a gateway with gateway_predict_batch = 1 (every request its own message:
+#      what the gateway alone costs).
 #   2. p99 at a fixed 5,000 requests/s (open loop: latency from each request's scheduled
 #      time). Aim: p99 < 10 ms.
 #   3. The same /json load over TLS (wrk, https with the stack's CA), against 1.
@@ -27,8 +32,8 @@ make -s all build/libmlhep.a || exit 1
 mkdir -p build/bench
 make -s build/bench/infer_load build/bench/make_models build/bench/http_load || exit 1
 T=$(mktemp -d /tmp/mlhep-bench-gw.XXXXXX); S=$T/st
-# the plain-HTTP gateway below is ours, not the stack's: down.sh does not know it
-trap 'p=$(cat "$S/pids/gateway-plain.pid" 2>/dev/null) && kill -TERM "$p" 2>/dev/null; deploy/local/down.sh --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
+# the plain-HTTP gateways below are ours, not the stack's: down.sh does not know them
+trap 'for f in "$S"/pids/gateway-plain*.pid; do p=$(cat "$f" 2>/dev/null) && kill -TERM "$p" 2>/dev/null; done; deploy/local/down.sh --state "$S" >/dev/null 2>&1; rm -rf "$T"' EXIT
 mkdir -p "$T/data" "$T/m"
 bin/mlhep-root gen --events "$EVENTS" --class signal --out "$T/data/sig.root" --seed 1 >/dev/null 2>&1 || exit 1
 bin/mlhep-root gen --events "$EVENTS" --class background --out "$T/data/bkg.root" --seed 2 >/dev/null 2>&1 || exit 1
@@ -51,6 +56,10 @@ grep -v '^gateway_tls_' "$S/gateway.conf" > "$T/plain.conf"
 start_gateway "$T/plain.conf" "$T/plain.port" "$T/plain.log" || exit 1
 echo "$GWPID" > "$S/pids/gateway-plain.pid"
 PORT=$(cat "$T/plain.port")
+{ cat "$T/plain.conf"; echo "gateway_predict_batch = 1"; } > "$T/plain1.conf"
+start_gateway "$T/plain1.conf" "$T/plain1.port" "$T/plain1.log" || exit 1
+echo "$GWPID" > "$S/pids/gateway-plain1.pid"
+PORT1=$(cat "$T/plain1.port")
 TOKEN=$(cat "$S/users/alice.token")
 AUTH="Authorization: Bearer $TOKEN"
 OPCONF=$S/operator.conf; [ -f "$OPCONF" ] || OPCONF=$S/users/alice.conf
@@ -74,13 +83,20 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ml
 "${L[@]}" "$T/q1.json" 500 16 1 >/dev/null
 "${H[@]}" POST /json "$T/q1.json" 2 16 --header "$AUTH" >/dev/null
 
+metric() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 echo "## 1. TFaaS single-row POST /json ($(wc -c < "$T/q1.json") B), 64 connections"
+m0=$(metric mlhep_gateway_predict_messages_total); r0=$(metric mlhep_gateway_predict_batched_total)
 gw=$("${H[@]}" POST /json "$T/q1.json" "$SECS" 64 --header "$AUTH" --header "Content-Type: application/json"); echo "gateway:       $gw"
+m1=$(metric mlhep_gateway_predict_messages_total); r1=$(metric mlhep_gateway_predict_batched_total)
+echo "# broker messages: $(awk -v a="$m0" -v b="$m1" 'BEGIN{print b - a}') for $(echo "$gw" | sed -n 's/^requests \([0-9]*\).*/\1/p') requests, $(awk -v a="$r0" -v b="$r1" 'BEGIN{print b - a}') of them in batches"
+gw1=$(build/bench/http_load "$PORT1" POST /json "$T/q1.json" "$SECS" 64 --header "$AUTH" --header "Content-Type: application/json"); echo "no batches:    $gw1"
 n_amqp=$(( SECS * 12000 ))
 amqp=$("${L[@]}" "$T/q1.json" "$n_amqp" 64 1); echo "AMQP, no gateway: $amqp"
 triv=$("${H[@]}" GET /v2/health/live - "$SECS" 64); echo "trivial route: $triv"
 gw_rps=$(echo "$gw" | val rps); amqp_rps=$(echo "$amqp" | sed -n 's/.*requests\/s \([0-9]*\).*/\1/p'); triv_rps=$(echo "$triv" | val rps)
+gw1_rps=$(echo "$gw1" | val rps)
 awk -v g="$gw_rps" -v a="$amqp_rps" -v t="$triv_rps" 'BEGIN{printf "# gateway %d req/s = %.2f of the AMQP path (%d req/s; aim >= 0.7, and >= 10000 req/s), %.2f of the trivial route (%d req/s)\n", g, g/a, a, g/t, t}'
+awk -v g="$gw1_rps" -v a="$amqp_rps" 'BEGIN{printf "# without batches (gateway_predict_batch = 1): %d req/s = %.2f of the AMQP path\n", g, g/a}'
 
 echo "## 2. the same at a fixed 5000 requests/s, 64 connections"
 fix=$("${H[@]}" POST /json "$T/q1.json" "$SECS" 64 --rate 5000 --header "$AUTH"); echo "gateway:       $fix"

@@ -481,12 +481,39 @@ int colreq_jagged_end(wbuf *b, const colreq_jag *j, size_t n, mlhep_err *e)
     return 0;
 }
 
+/* Every column was checked as it was added (col_check; the offsets by colreq_add and
+ * colreq_jagged_end), so what is left is that exactly the announced columns follow the
+ * header: a walk over the column records that does not read the offsets and values
+ * again (a full colreq_parse here cost 3% of the gateway's CPU for a 10,000-row v2
+ * request; the worker parses every request in full anyway). */
 int colreq_end(wbuf *b, mlhep_err *e)
 {
-    colreq q = {0};
-    int rc = colreq_parse(b->p, b->len, &q, e);
-    colreq_free(&q);
-    return rc ? err_set(e, MLHEP_EINVAL, "binary request incomplete or inconsistent: %s", e->msg) : 0;
+    if (!wbuf_ok(b) || b->len < 18 || memcmp(b->p, COLREQ_MAGIC, 4))
+        return err_set(e, MLHEP_EINVAL, "colreq_end before colreq_begin (or the request ran out of memory)");
+    cursor c;
+    cur_init(&c, b->p, b->len);
+    cur_skip(&c, 8);
+    size_t nrows = cur_le32(&c), ncols = cur_le32(&c), n = 0;
+    cur_skip(&c, cur_le16(&c));
+    while (cur_ok(&c) && cur_left(&c)) {
+        cur_skip(&c, cur_le16(&c));
+        size_t tsz = coltype_size(cur_u8(&c)), nv = nrows;
+        if (cur_u8(&c)) { /* jagged: its value count and offsets */
+            nv = cur_le32(&c);
+            cur_skip(&c, (nrows + 1) * 4);
+        }
+        if (!tsz || nv > cur_left(&c) / tsz)
+            cur_fail(&c);
+        cur_skip(&c, nv * tsz);
+        n++;
+    }
+    if (!cur_ok(&c))
+        return err_set(e, MLHEP_EINVAL, "binary request incomplete: column %zu (of %zu announced) is cut short", n,
+                       ncols);
+    if (n != ncols)
+        return err_set(e, MLHEP_EINVAL, "binary request inconsistent: %zu of the %zu announced columns written", n,
+                       ncols);
+    return 0;
 }
 
 /* ---- responses ---- */

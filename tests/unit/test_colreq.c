@@ -272,7 +272,12 @@ TEST(writer_errors)
     CHECK(colreq_add(&b, "a", 42, d, NULL, 4, &e) == MLHEP_EINVAL);
     CHECK(colreq_add(&b, "a", COL_F64, d, dec, 4, &e) == MLHEP_EINVAL && strstr(e.msg, "decrease"));
     CHECK(!colreq_add(&b, "a", COL_F64, d, NULL, 4, &e));
-    CHECK(colreq_end(&b, &e) == MLHEP_EINVAL); /* one of two columns */
+    CHECK(colreq_end(&b, &e) == MLHEP_EINVAL && strstr(e.msg, "1 of the 2 announced")); /* one of two */
+    CHECK(!colreq_add(&b, "b", COL_F64, d, NULL, 4, &e) && !colreq_end(&b, &e));
+    CHECK(!colreq_add(&b, "c", COL_F64, d, NULL, 4, &e)); /* one more than announced */
+    CHECK(colreq_end(&b, &e) == MLHEP_EINVAL && strstr(e.msg, "3 of the 2 announced"));
+    b.len -= 37 + 8; /* the third column (37 bytes) gone, the second cut short */
+    CHECK(colreq_end(&b, &e) == MLHEP_EINVAL && strstr(e.msg, "column 2 (of 2 announced) is cut short"));
     wbuf_free(&b);
 }
 
