@@ -13,6 +13,7 @@ and exits 0 when every check passed, 1 otherwise."""
 import argparse
 import struct
 import sys
+import time
 import uuid
 
 import pika
@@ -119,8 +120,11 @@ class Rpc:
                                      reply_to="amq.rabbitmq.reply-to", correlation_id=corr,
                                      headers={"authorization": token or self.token}, expiration="30000")
         self.ch.basic_publish("predict", "predict", body, props)
+        deadline = time.monotonic() + 60
         while corr not in self.replies:
-            self.conn.process_data_events(time_limit=30)
+            if time.monotonic() > deadline:
+                return ("", b"no reply within 60 s")
+            self.conn.process_data_events(time_limit=1)
         return self.replies.pop(corr)
 
 
