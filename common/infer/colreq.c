@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "base/cursor.h"
 
@@ -457,22 +460,43 @@ int colreq_jagged_begin(wbuf *b, const char *name, int type, size_t nrows, size_
     return 0;
 }
 
+/* 1 when the nrows+1 little-endian offsets at p never decrease: four at a time on x86
+ * (signed compares of the offsets with their top bit flipped), no branch per row; the
+ * row where they do is looked for only then (colreq_jagged_end). */
+static int offsets_sorted(const uint8_t *p, size_t nrows)
+{
+    size_t r = 0;
+#ifdef __SSE2__
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    __m128i bad = _mm_setzero_si128();
+    for (; r + 4 <= nrows; r += 4) {
+        __m128i lo = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4 * r)), flip);
+        __m128i hi = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 4 * r + 4)), flip);
+        bad = _mm_or_si128(bad, _mm_cmpgt_epi32(lo, hi));
+    }
+    if (_mm_movemask_epi8(bad))
+        return 0;
+#endif
+    for (; r < nrows; r++)
+        if (le32_at(p, r + 1) < le32_at(p, r))
+            return 0;
+    return 1;
+}
+
 int colreq_jagged_end(wbuf *b, const colreq_jag *j, size_t n, mlhep_err *e)
 {
     if (!j->offsets || b->p + j->count_at + 4 != j->offsets || j->values != b->p + b->len)
         return err_set(e, MLHEP_EINVAL, "colreq_jagged_end without its colreq_jagged_begin");
     if (n > j->maxvals)
         return err_set(e, MLHEP_EINVAL, "column '%s': %zu values, room was made for %zu", j->name, n, j->maxvals);
-    uint32_t prev = 0, o;
-    memcpy(&o, j->offsets, 4);
+    uint32_t o = le32_at(j->offsets, 0);
     if (o != 0)
         return err_set(e, MLHEP_EINVAL, "column '%s': the first offset is %u, not 0", j->name, o);
-    for (size_t r = 1; r <= j->nrows; r++) {
-        memcpy(&o, j->offsets + 4 * r, 4);
-        if (o < prev)
-            return err_set(e, MLHEP_EINVAL, "column '%s': offsets decrease at row %zu", j->name, r - 1);
-        prev = o;
-    }
+    if (!offsets_sorted(j->offsets, j->nrows))
+        for (size_t r = 1; r <= j->nrows; r++)
+            if (le32_at(j->offsets, r) < le32_at(j->offsets, r - 1))
+                return err_set(e, MLHEP_EINVAL, "column '%s': offsets decrease at row %zu", j->name, r - 1);
+    uint32_t prev = le32_at(j->offsets, j->nrows);
     if (prev != n)
         return err_set(e, MLHEP_EINVAL, "column '%s': the last offset is %u, %zu values were written", j->name,
                        prev, n);

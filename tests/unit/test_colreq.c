@@ -319,6 +319,31 @@ TEST(jagged_in_place)
         int rc = colreq_jagged_end(&b, &j, bad[i].n, &e);
         CHECKF(rc == MLHEP_EINVAL && strstr(e.msg, bad[i].msg) && strstr(e.msg, "'jj'"), "case %zu: %s", i, e.msg);
     }
+    /* a decrease anywhere (in the four-at-a-time part and the rest): named at its row */
+    for (size_t nr = 2; nr <= 13; nr++)
+        for (size_t at = 2; at <= nr; at++) {
+            wbuf_reset(&b);
+            CHECK(!colreq_begin(&b, "m", nr, 1, &e) && !colreq_jagged_begin(&b, "d", COL_F32, nr, 64, &j, &e));
+            wbuf_store_le32(j.offsets, 0);
+            for (size_t r = 1; r <= nr; r++) /* 13, 16, ... and 4 less from row `at` on */
+                wbuf_store_le32(j.offsets + 4 * r, (uint32_t)(10 + 3 * r - (r >= at ? 4 : 0)));
+            char want[64];
+            snprintf(want, sizeof want, "offsets decrease at row %zu", at - 1);
+            int rc = colreq_jagged_end(&b, &j, 10 + 3 * nr - 4, &e);
+            CHECKF(rc == MLHEP_EINVAL && strstr(e.msg, want), "%zu rows, at %zu: %s", nr, at, e.msg);
+        }
+    /* offsets on both sides of 2^31 (the four-at-a-time compare is signed, the offsets
+     * unsigned): sorted ones pass to the last-offset check, a decrease across is found */
+    uint32_t big[2][7] = {{0, 5, 0x80000000u, 0x80000001u, 0xF0000000u, 0xF0000000u, 0xFFFFFFFFu},
+                          {0, 0x80000000u, 5, 6, 7, 8, 9}};
+    for (int k = 0; k < 2; k++) {
+        wbuf_reset(&b);
+        CHECK(!colreq_begin(&b, "m", 6, 1, &e) && !colreq_jagged_begin(&b, "u", COL_F32, 6, 16, &j, &e));
+        memcpy(j.offsets, big[k], sizeof big[k]);
+        int rc = colreq_jagged_end(&b, &j, 9, &e);
+        CHECKF(rc == MLHEP_EINVAL && strstr(e.msg, k ? "offsets decrease at row 1" : "the last offset is 4294967295"),
+               "case %d: %s", k, e.msg);
+    }
     wbuf_reset(&b);
     CHECK(!colreq_begin(&b, "m", 2, 1, &e));
     CHECK(colreq_jagged_begin(&b, "big", COL_F32, 2, (size_t)UINT32_MAX + 1, &j, &e) == MLHEP_EINVAL &&
