@@ -68,6 +68,8 @@ typedef struct pump {
     size_t npending;
     unsigned long long seq;
     unsigned long long bseq; /* batch correlation ids (the pump thread's own) */
+    call **turn;             /* group()'s scratch: a turn's calls, then one batch's */
+    size_t turncap;
     int efd;
 } pump;
 
@@ -376,13 +378,15 @@ static call *group(pump *pp, call *q)
         n++;
     if (n < 2 || m->batch_max < 2)
         return q;
-    call **v = malloc(n * sizeof *v);
-    call **grp = malloc((size_t)m->batch_max * sizeof *grp);
-    if (!v || !grp) {
-        free(v);
-        free(grp);
-        return q;
+    size_t need = n + (size_t)m->batch_max; /* the turn's calls, then one group */
+    if (need > pp->turncap) {
+        call **t = realloc(pp->turn, need * sizeof *t);
+        if (!t)
+            return q; /* each alone */
+        pp->turn = t;
+        pp->turncap = need;
     }
+    call **v = pp->turn, **grp = pp->turn + n;
     size_t k = 0;
     for (call *c = q; c; c = c->qnext)
         v[k++] = c;
@@ -422,8 +426,6 @@ static call *group(pump *pp, call *q)
         }
         v[i] = NULL;
     }
-    free(v);
-    free(grp);
     atomic_fetch_add(&m->nbatch, nb);
     atomic_fetch_add(&m->nbatched, nmem);
     return out;
@@ -672,6 +674,7 @@ void rpcmux_close(rpcmux *m)
         if (m->pumps[i].c)
             rpc_close(m->pumps[i].c);
         close(m->pumps[i].efd);
+        free(m->pumps[i].turn);
         pthread_mutex_destroy(&m->pumps[i].mu);
         pthread_mutex_destroy(&m->pumps[i].sendmu);
     }
